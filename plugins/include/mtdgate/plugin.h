@@ -1,0 +1,112 @@
+/*
+ * mtdgate plugin ABI, version 1.
+ *
+ * The one header a vendor connector builds against. Self-contained: C standard
+ * headers only, no third-party types. Modelled on SQLite extensions and Redis
+ * modules: two tables cross the boundary, the host's services (mtd_host_api)
+ * and the plugin's descriptor (mtd_plugin). Both start with abi_version and
+ * struct_size, and fields are only ever appended. A field an older peer lacks
+ * is absent (struct_size says so) or NULL, which doubles as a capability test.
+ *
+ * Versioning: the major version must match the host's; the plugin's minor
+ * version must not exceed the host's.
+ *
+ * Ownership: every buffer crosses the ABI borrowed for the duration of the
+ * call only. Whatever a plugin produces goes through a host callback that
+ * copies it. Neither side ever frees memory the other allocated.
+ *
+ * Threads: the host calls a plugin instance from one thread at a time.
+ */
+#ifndef MTDGATE_PLUGIN_H
+#define MTDGATE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MTD_PLUGIN_ABI_MAJOR 1u
+#define MTD_PLUGIN_ABI_MINOR 0u
+#define MTD_PLUGIN_ABI_VERSION ((MTD_PLUGIN_ABI_MAJOR << 16) | MTD_PLUGIN_ABI_MINOR)
+#define MTD_PLUGIN_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define MTD_PLUGIN_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
+
+/* The one symbol a plugin exports. */
+#define MTD_PLUGIN_ENTRY_SYMBOL "mtd_plugin_entry"
+
+/* Platforms, as a bit set. */
+#define MTD_PLUGIN_ANDROID (1u << 0)
+#define MTD_PLUGIN_IOS (1u << 1)
+#define MTD_PLUGIN_WINDOWS (1u << 2)
+#define MTD_PLUGIN_MACOS (1u << 3)
+
+/* Capabilities, as a bit set. */
+#define MTD_PLUGIN_CAP_THREAT (1u << 0)         /* reports device threat levels */
+#define MTD_PLUGIN_CAP_APP_PROTECTION (1u << 1) /* usable for app protection (MAM) */
+#define MTD_PLUGIN_CAP_APPSYNC (1u << 2)        /* consumes App Sync inventory */
+#define MTD_PLUGIN_CAP_GOV_CLOUD (1u << 3)      /* supported in the gcc_high cloud */
+
+/* Services the host offers a plugin. Passed to every call that may use them. */
+typedef struct mtd_host_api {
+	uint32_t abi_version; /* MTD_PLUGIN_ABI_VERSION of the host */
+	uint32_t struct_size; /* sizeof(mtd_host_api) as the host knows it */
+
+	/* Emit one normalized channel message (SPEC 4.1), encoded as one msgpack
+	 * map. data is borrowed for the call; the host copies and validates it.
+	 * Returns 0 when accepted for processing, a negative value when the host
+	 * found it invalid (the host has already recorded why); the plugin may go
+	 * on decoding either way. */
+	int (*emit)(void *sink, const void *data, size_t len);
+
+	/* Write output bytes (used by appsync_translate). data is borrowed. */
+	int (*write)(void *sink, const void *data, size_t len);
+} mtd_host_api;
+
+/* The plugin's descriptor. Returned by mtd_plugin_entry(); must stay valid
+ * and unchanged for the life of the process (normally a static const). */
+typedef struct mtd_plugin {
+	uint32_t abi_version; /* MTD_PLUGIN_ABI_VERSION the plugin was built with */
+	uint32_t struct_size; /* sizeof(mtd_plugin) as the plugin knows it */
+
+	const char *id;           /* vendor id: [a-z0-9_]{1,32}, e.g. "lookout" */
+	const char *name;         /* display name, e.g. "Lookout for Work" */
+	uint32_t platforms;       /* MTD_PLUGIN_* platforms it reports on */
+	uint32_t mam_platforms;   /* platforms usable for app protection */
+	uint32_t capabilities;    /* MTD_PLUGIN_CAP_* */
+
+	/* Create an instance. settings is a NULL-terminated array of "key=value"
+	 * strings (may be NULL), borrowed for the call. On success store the
+	 * instance in *state and return 0; on failure return a negative value and
+	 * write a one-line message into err (errlen bytes, NUL-terminated). */
+	int (*open)(const mtd_host_api *host, const char *const *settings,
+		    void **state, char *err, size_t errlen);
+
+	/* Decode one vendor-native payload: one record of the input (one JSON
+	 * document, or one msgpack object), data/len borrowed for the call.
+	 * Emit zero or more normalized messages with host->emit(sink, ...).
+	 * Return 0, or a negative value when the payload is malformed, with a
+	 * message naming the field into err. Must never read outside data. */
+	int (*decode)(void *state, const mtd_host_api *host, void *sink,
+		      const void *data, size_t len, char *err, size_t errlen);
+
+	/* Destroy an instance made by open. */
+	void (*close)(void *state);
+
+	/* Optional (NULL when absent): translate an App Sync answer, a msgpack
+	 * stream of inventory records (SPEC 4.2), into the vendor's format,
+	 * written with host->write(sink, ...). Same return convention. */
+	int (*appsync_translate)(void *state, const mtd_host_api *host, void *sink,
+				 const void *records, size_t len, char *err,
+				 size_t errlen);
+} mtd_plugin;
+
+/* The entry point: return the descriptor, or NULL when this plugin cannot
+ * work with a host of host_abi_version. */
+typedef const mtd_plugin *(*mtd_plugin_entry_fn)(uint32_t host_abi_version);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MTDGATE_PLUGIN_H */

@@ -1,0 +1,119 @@
+/*
+ * mtdgate plugin SDK: helpers for plugin authors (and for the host, which uses
+ * the same code so that a level or a time means the same thing everywhere).
+ *
+ * Built as the static library mtdgate_sdk and linked into each plugin; it is
+ * not part of the ABI (see plugin.h for that). It uses jansson for JSON.
+ *
+ * Ownership: functions returning json_t * return a new reference the caller
+ * releases with json_decref(). Strings returned by getters are borrowed from
+ * the json_t they came from. mtd_buf memory belongs to the caller
+ * (mtd_buf_free).
+ */
+#ifndef MTDGATE_SDK_H
+#define MTDGATE_SDK_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mtdgate/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Threat levels, lowest to highest. The numbers match Microsoft Graph's
+ * deviceThreatProtectionLevel. MTD_LEVEL_NONE means "no connector in force". */
+enum {
+	MTD_LEVEL_NONE = 0,
+	MTD_LEVEL_SECURED = 1,
+	MTD_LEVEL_LOW = 2,
+	MTD_LEVEL_MEDIUM = 3,
+	MTD_LEVEL_HIGH = 4
+};
+
+/* "secured", "low", "medium", "high" (exact, lower case) -> MTD_LEVEL_*;
+ * anything else, "none" included, -> -1. s need not be NUL-terminated. */
+int mtd_level_from_name(const char *s, size_t n);
+/* Name of a level, "none" for MTD_LEVEL_NONE, "?" when out of range. */
+const char *mtd_level_name(int level);
+
+/* Parse a time: RFC 3339 ("2025-01-15T11:49:14.479+00:00", "...Z", a space
+ * instead of 'T' accepted, fraction ignored), "YYYY-MM-DD hh:mm:ss[.f][ +0000| UTC]",
+ * "MM/DD/YYYY hh:mm:ss" (UTC), or a decimal integer of Unix seconds.
+ * Stores Unix seconds in *out; returns 0, or -1 when s is not such a time.
+ * s need not be NUL-terminated. */
+int mtd_time_parse(const char *s, size_t n, int64_t *out);
+/* Format Unix seconds as RFC 3339 UTC ("2025-01-15T11:49:14Z") into buf
+ * (at least 32 bytes). Returns buf. */
+char *mtd_time_format(int64_t t, char *buf, size_t n);
+
+/* Limits every SDK reader enforces on hostile payloads. */
+#define MTD_SDK_MAX_PAYLOAD (1u << 20) /* 1 MiB per payload */
+#define MTD_SDK_MAX_DEPTH 32           /* nesting of arrays/maps */
+
+/* Parse one payload, JSON text or one msgpack object (detected from the first
+ * byte), into a jansson tree. Bounded by MTD_SDK_MAX_PAYLOAD and
+ * MTD_SDK_MAX_DEPTH; msgpack map keys must be strings, binary/ext values are
+ * refused. Returns a new reference, or NULL with a message in err. */
+json_t *mtd_sdk_parse(const void *data, size_t len, char *err, size_t errlen);
+
+/* Look up a dotted path ("device.info.external_id") in objects. Returns the
+ * value (borrowed) or NULL when any step is missing or not an object. */
+json_t *mtd_sdk_path(json_t *root, const char *path);
+/* The string at path, or NULL when missing or not a string (borrowed). */
+const char *mtd_sdk_str(json_t *root, const char *path);
+/* A time at path: a string accepted by mtd_time_parse, or an integer of Unix
+ * seconds, or of milliseconds when it is above 100000000000. Returns 0 or -1. */
+int mtd_sdk_time(json_t *root, const char *path, int64_t *out);
+
+/* Write a one-line message into err (always NUL-terminated when errlen > 0). */
+void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
+/* A growable byte buffer. Zero-initialize before first use. */
+typedef struct mtd_buf {
+	unsigned char *data;
+	size_t len;
+	size_t cap;
+} mtd_buf;
+void mtd_buf_free(mtd_buf *b);
+
+/* Encode a JSON tree as msgpack (maps, arrays, strings, integers, reals,
+ * booleans, null), appending to out. Returns 0, or -1 when out of memory. */
+int mtd_sdk_json_to_msgpack(const json_t *v, mtd_buf *out);
+
+/* One threat of a normalized threat message. */
+typedef struct mtd_sdk_threat {
+	const char *id;       /* vendor's threat id (may be NULL) */
+	const char *category; /* "network", "app", "os" or "device" */
+	const char *name;     /* human-readable name (may be NULL) */
+	int level;            /* MTD_LEVEL_SECURED..MTD_LEVEL_HIGH */
+} mtd_sdk_threat;
+
+/* A normalized channel message (SPEC 4.1). */
+typedef struct mtd_sdk_msg {
+	const char *type;   /* "threat", "heartbeat", "provision", "error",
+			     * "appsync_request" */
+	const char *device; /* threat: the device id known to mtdgate (MDM id) */
+	int level;          /* threat: MTD_LEVEL_SECURED..MTD_LEVEL_HIGH */
+	int64_t at;         /* Unix seconds */
+	const mtd_sdk_threat *threats; /* threat: may be NULL when nthreats 0 */
+	size_t nthreats;
+	int os_supported;   /* threat: -1 absent, 0 false, 1 true */
+	const char *code;   /* error: the partner's error code */
+} mtd_sdk_msg;
+
+/* Encode m as a msgpack map and hand it to host->emit(sink, ...). Returns
+ * what emit returned, or -1 when out of memory. Fields that do not belong to
+ * m->type are left out. */
+int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MTDGATE_SDK_H */

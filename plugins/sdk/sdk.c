@@ -1,0 +1,247 @@
+/* SDK helpers: levels, error messages, path getters, message encoding. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtdgate/sdk.h"
+#include "mp_write.h"
+
+static const char *const level_names[] = {"none", "secured", "low", "medium",
+					  "high"};
+
+int mtd_level_from_name(const char *s, size_t n)
+{
+	for (int i = MTD_LEVEL_SECURED; i <= MTD_LEVEL_HIGH; i++)
+		if (s && strlen(level_names[i]) == n &&
+		    memcmp(level_names[i], s, n) == 0)
+			return i;
+	return -1;
+}
+
+const char *mtd_level_name(int level)
+{
+	return level >= MTD_LEVEL_NONE && level <= MTD_LEVEL_HIGH
+		       ? level_names[level]
+		       : "?";
+}
+
+void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+json_t *mtd_sdk_path(json_t *root, const char *path)
+{
+	char key[128];
+	const char *p = path;
+	json_t *v = root;
+
+	while (v && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n == 0 || n >= sizeof key || !json_is_object(v))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		p += n + (dot ? 1 : 0);
+	}
+	return v;
+}
+
+const char *mtd_sdk_str(json_t *root, const char *path)
+{
+	json_t *v = mtd_sdk_path(root, path);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int mtd_sdk_time(json_t *root, const char *path, int64_t *out)
+{
+	json_t *v = mtd_sdk_path(root, path);
+	if (json_is_integer(v)) {
+		json_int_t t = json_integer_value(v);
+		if (t < 0)
+			return -1;
+		*out = t > 100000000000LL ? t / 1000 : t;
+		return 0;
+	}
+	if (json_is_string(v))
+		return mtd_time_parse(json_string_value(v), json_string_length(v),
+				      out);
+	return -1;
+}
+
+void mtd_buf_free(mtd_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---- a minimal msgpack writer: what plugins produce needs nothing more ---- */
+
+static int put(mtd_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap - b->len < n) {
+			if (cap > SIZE_MAX / 2)
+				return -1;
+			cap *= 2;
+		}
+		unsigned char *d = realloc(b->data, cap);
+		if (!d)
+			return -1;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static int put_be(mtd_buf *b, unsigned char tag, uint64_t v, int bytes)
+{
+	unsigned char t[9];
+	t[0] = tag;
+	for (int i = 0; i < bytes; i++)
+		t[1 + i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+	return put(b, t, 1 + (size_t)bytes);
+}
+
+int mtd_mp_str(mtd_buf *b, const char *s, size_t n)
+{
+	int rc;
+	if (n < 32) {
+		unsigned char t = (unsigned char)(0xa0 | n);
+		rc = put(b, &t, 1);
+	} else if (n <= 0xff)
+		rc = put_be(b, 0xd9, n, 1);
+	else if (n <= 0xffff)
+		rc = put_be(b, 0xda, n, 2);
+	else if (n <= 0xffffffffu)
+		rc = put_be(b, 0xdb, n, 4);
+	else
+		return -1;
+	return rc ? rc : put(b, s, n);
+}
+
+static int mp_cstr(mtd_buf *b, const char *s)
+{
+	return mtd_mp_str(b, s, strlen(s));
+}
+
+int mtd_mp_int(mtd_buf *b, int64_t v)
+{
+	if (v >= 0) {
+		if (v < 128) {
+			unsigned char t = (unsigned char)v;
+			return put(b, &t, 1);
+		}
+		if (v <= 0xff)
+			return put_be(b, 0xcc, (uint64_t)v, 1);
+		if (v <= 0xffff)
+			return put_be(b, 0xcd, (uint64_t)v, 2);
+		if (v <= 0xffffffffLL)
+			return put_be(b, 0xce, (uint64_t)v, 4);
+		return put_be(b, 0xcf, (uint64_t)v, 8);
+	}
+	if (v >= -32) {
+		unsigned char t = (unsigned char)(int8_t)v;
+		return put(b, &t, 1);
+	}
+	if (v >= INT8_MIN)
+		return put_be(b, 0xd0, (uint64_t)(uint8_t)(int8_t)v, 1);
+	if (v >= INT16_MIN)
+		return put_be(b, 0xd1, (uint64_t)(uint16_t)(int16_t)v, 2);
+	if (v >= INT32_MIN)
+		return put_be(b, 0xd2, (uint64_t)(uint32_t)(int32_t)v, 4);
+	return put_be(b, 0xd3, (uint64_t)v, 8);
+}
+
+int mtd_mp_container(mtd_buf *b, int map, size_t n)
+{
+	if (n < 16) {
+		unsigned char t = (unsigned char)((map ? 0x80 : 0x90) | n);
+		return put(b, &t, 1);
+	}
+	if (n <= 0xffff)
+		return put_be(b, map ? 0xde : 0xdc, n, 2);
+	if (n <= 0xffffffffu)
+		return put_be(b, map ? 0xdf : 0xdd, n, 4);
+	return -1;
+}
+
+int mtd_mp_bool(mtd_buf *b, int v)
+{
+	unsigned char t = v ? 0xc3 : 0xc2;
+	return put(b, &t, 1);
+}
+
+int mtd_mp_nil(mtd_buf *b)
+{
+	unsigned char t = 0xc0;
+	return put(b, &t, 1);
+}
+
+int mtd_mp_double(mtd_buf *b, double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, sizeof u);
+	return put_be(b, 0xcb, u, 8);
+}
+
+/* key + string value, skipped when s is NULL */
+static int kv_str(mtd_buf *b, const char *k, const char *s)
+{
+	return s ? (mp_cstr(b, k) || mp_cstr(b, s)) : 0;
+}
+
+int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m)
+{
+	mtd_buf b = {0};
+	int threat = strcmp(m->type, "threat") == 0;
+	int error = strcmp(m->type, "error") == 0;
+	size_t nkeys = 2; /* type, at */
+	int rc = -1;
+
+	if (threat)
+		nkeys += 3 + (m->os_supported >= 0) - (m->device == NULL);
+	if (error && m->code)
+		nkeys += 1;
+	if (mtd_mp_container(&b, 1, nkeys) || kv_str(&b, "type", m->type) ||
+	    mp_cstr(&b, "at") || mtd_mp_int(&b, m->at))
+		goto out;
+	if (error && kv_str(&b, "code", m->code))
+		goto out;
+	if (threat) {
+		if (kv_str(&b, "device", m->device) || mp_cstr(&b, "level") ||
+		    mp_cstr(&b, mtd_level_name(m->level)) ||
+		    mp_cstr(&b, "threats") ||
+		    mtd_mp_container(&b, 0, m->nthreats))
+			goto out;
+		for (size_t i = 0; i < m->nthreats; i++) {
+			const mtd_sdk_threat *t = &m->threats[i];
+			size_t n = 1 + !!t->id + !!t->category + !!t->name;
+			if (mtd_mp_container(&b, 1, n) || kv_str(&b, "id", t->id) ||
+			    kv_str(&b, "category", t->category) ||
+			    kv_str(&b, "name", t->name) || mp_cstr(&b, "level") ||
+			    mp_cstr(&b, mtd_level_name(t->level)))
+				goto out;
+		}
+		if (m->os_supported >= 0 &&
+		    (mp_cstr(&b, "os_supported") ||
+		     mtd_mp_bool(&b, m->os_supported)))
+			goto out;
+	}
+	rc = host->emit(sink, b.data, b.len);
+out:
+	mtd_buf_free(&b);
+	return rc;
+}
