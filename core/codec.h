@@ -1,0 +1,104 @@
+/* codec: input framing (JSON lines or a msgpack stream, detected from the
+ * content) and validated decoding of normalized messages and records. */
+#ifndef MTD_CODEC_H
+#define MTD_CODEC_H
+
+#include <msgpack.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mtdgate/sdk.h"
+
+/* Documented input limits (README "Limits"). */
+#define MTD_MAX_RECORD (1u << 20) /* bytes of one input record */
+#define MTD_MAX_ID 128            /* device, app and threat ids */
+#define MTD_MAX_STR 512           /* other strings */
+#define MTD_MAX_THREATS 256       /* threats in one message */
+#define MTD_MAX_GROUPS 64         /* groups of one device */
+
+enum { MTD_FMT_JSON = 1, MTD_FMT_MSGPACK = 2 };
+
+/* A borrowed string: not NUL-terminated. */
+typedef struct mtd_str {
+	const char *p;
+	size_t n;
+} mtd_str;
+
+typedef struct mtd_reader mtd_reader;
+
+/* One input record. Everything is borrowed until the next mtd_reader_next. */
+typedef struct mtd_record {
+	const msgpack_object *obj; /* the record as msgpack (JSON converted) */
+	const void *raw;           /* the record's bytes as they were read */
+	size_t raw_len;
+	uint64_t index;            /* 1-based record number */
+	uint64_t line;             /* JSON: line number; msgpack: 0 */
+	uint64_t offset;           /* byte offset of the record */
+} mtd_record;
+
+/* Start reading f (not closed by the reader). name labels positions. */
+mtd_reader *mtd_reader_new(FILE *f, const char *name);
+void mtd_reader_free(mtd_reader *r);
+int mtd_reader_format(const mtd_reader *r); /* after the first next() */
+/* Next record. Returns 1 with *rec filled, 0 at the end, MTD_EMALFORMED when
+ * this record is bad (err says why; reading can go on, unless the stream
+ * cannot be resynchronized, in which case the next call returns 0),
+ * or another negative code on I/O failure. With parse 0, JSON records are
+ * only framed (rec->obj NULL). */
+int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
+		    size_t errlen);
+/* "name line 3" / "name record 7 (byte 812)" of the last record. */
+const char *mtd_reader_where(const mtd_reader *r);
+
+/* Message types. */
+enum {
+	MTD_MSG_THREAT = 1,
+	MTD_MSG_HEARTBEAT,
+	MTD_MSG_PROVISION,
+	MTD_MSG_ERROR,
+	MTD_MSG_APPSYNC_REQUEST
+};
+const char *mtd_msg_type_name(int type);
+
+/* A validated normalized message (SPEC 4.1); strings borrow from the object. */
+typedef struct mtd_msg {
+	int type;
+	int64_t at;
+	mtd_str device; /* threat */
+	int level;      /* threat: MTD_LEVEL_* */
+	const msgpack_object *threats; /* threat: validated array, or NULL */
+	int os_supported;              /* threat: -1 absent, 0, 1 */
+	mtd_str code;                  /* error */
+} mtd_msg;
+int mtd_decode_msg(const msgpack_object *o, mtd_msg *m, char *err, size_t n);
+
+enum { MTD_PLAT_ANDROID = 0, MTD_PLAT_IOS, MTD_PLAT_WINDOWS, MTD_PLAT_MACOS,
+       MTD_NPLAT };
+const char *mtd_platform_name(int p);
+int mtd_platform_from_name(const char *s, size_t n); /* -1 when unknown */
+
+/* A validated device record (SPEC 4.2). */
+typedef struct mtd_device_rec {
+	mtd_str id, os_version, user;
+	int platform;
+	int corporate; /* ownership */
+	int enrolled;  /* management */
+	size_t ngroups;
+	mtd_str groups[MTD_MAX_GROUPS]; /* sorted, duplicates removed */
+} mtd_device_rec;
+int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
+		      size_t n);
+
+/* A validated app inventory record (SPEC 4.2). */
+typedef struct mtd_app_rec {
+	mtd_str device, app_id, version, short_version, name;
+	int64_t bundle_size, dynamic_size;
+	int adhoc_signed, app_store, beta, vpp, validated, managed;
+} mtd_app_rec;
+int mtd_decode_app(const msgpack_object *o, mtd_app_rec *a, char *err,
+		   size_t n);
+
+/* Find key in a map object; NULL when absent. */
+const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key);
+
+#endif

@@ -1,0 +1,539 @@
+/* engine: one streaming pass over devices joined with their latest reports
+ * and current decision; rules decide; only changed decisions are written
+ * (and audited), all in one transaction so an evaluation applies whole or
+ * not at all. Also the report of stored decisions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "connector.h"
+#include "mtd_int.h"
+#include "rules.h"
+
+typedef struct gset {
+	char **names;
+	size_t n;
+} gset;
+
+typedef struct eval {
+	mtd_t *h;
+	mtd_conn *conns;
+	size_t nconns;
+	int *cstate; /* state of each connector at now */
+	gset *sets;
+	size_t nsets;
+	mtd_rules *rules;
+} eval;
+
+static void free_sets(eval *e)
+{
+	for (size_t i = 0; i < e->nsets; i++) {
+		for (size_t k = 0; k < e->sets[i].n; k++)
+			free(e->sets[i].names[k]);
+		free(e->sets[i].names);
+	}
+	free(e->sets);
+}
+
+static int load_sets(eval *e)
+{
+	sqlite3_stmt *st = mtd_store_stmt(e->h->store, SQL_GROUPSET_ALL);
+	int rc;
+	if (!st)
+		return MTD_ESTORE;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *key = (const char *)sqlite3_column_text(st, 1);
+		gset *g;
+		if (id < 1 || id > 10000000)
+			return MTD_ESTORE;
+		if ((size_t)id >= e->nsets) {
+			gset *ns = realloc(e->sets, ((size_t)id + 1) * sizeof *ns);
+			if (!ns)
+				return MTD_ENOMEM;
+			memset(ns + e->nsets, 0, ((size_t)id + 1 - e->nsets) * sizeof *ns);
+			e->sets = ns;
+			e->nsets = (size_t)id + 1;
+		}
+		g = &e->sets[id];
+		for (const char *p = key; *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t l = nl ? (size_t)(nl - p) : strlen(p);
+			char **nn = realloc(g->names, (g->n + 1) * sizeof *nn);
+			if (!nn || !(nn[g->n] = strndup(p, l))) {
+				if (nn)
+					g->names = nn;
+				return MTD_ENOMEM;
+			}
+			g->names = nn;
+			g->n++;
+			p += l + (nl ? 1 : 0);
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+/* ---- a decision, in stored and in public form ---- */
+
+typedef struct decision {
+	int state, level, access, app;
+	char *vendors; /* JSON object text, malloc'ed */
+	char *reasons; /* JSON array text, malloc'ed */
+	uint64_t digest;
+	int64_t evaluated_at, since, wiped_at;
+	int present;
+} decision;
+
+enum { ACCESS_ALLOW = 0, ACCESS_BLOCK = 1 };
+
+static uint64_t digest_of(const decision *d)
+{
+	int v[4] = {d->state, d->level, d->access, d->app};
+	uint64_t h = mtd_fnv(MTD_FNV_SEED, v, sizeof v);
+	h = mtd_fnv(h, d->vendors, strlen(d->vendors));
+	return mtd_fnv(h, d->reasons, strlen(d->reasons)) & INT64_MAX;
+}
+
+/* Expanded form for callbacks; holds the parsed JSON. */
+typedef struct shown {
+	mtd_decision_info info;
+	json_t *vj, *rj;
+	const char *vn[64], *vl[64];
+	const char *rs[MTD_MAX_REASONS];
+} shown;
+
+static void show(shown *s, const char *device, int platform, int enrolled,
+		 const decision *d)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	memset(s, 0, sizeof *s);
+	s->info.device = device;
+	s->info.platform = mtd_platform_name(platform);
+	s->info.management = enrolled ? "enrolled" : "unenrolled";
+	if (!d->present) {
+		static const char *const why[] = {"not evaluated yet (run 'mtdgate evaluate')"};
+		s->info.state = "not_evaluated";
+		s->info.level = "none";
+		s->info.access = "block";
+		s->info.app_protection = "none";
+		s->info.nreasons = 1;
+		s->info.reasons = why;
+		return;
+	}
+	s->info.state = mtd_state_name(d->state);
+	s->info.level = mtd_level_name(d->level);
+	s->info.access = d->access == ACCESS_BLOCK ? "block" : "allow";
+	s->info.app_protection = mtd_app_action_name(d->app);
+	s->info.evaluated_at = d->evaluated_at;
+	s->vj = json_loads(d->vendors, 0, NULL);
+	s->rj = json_loads(d->reasons, 0, NULL);
+	json_object_foreach(s->vj, k, v)
+	{
+		if (s->info.nvendors < 64 && json_is_string(v)) {
+			s->vn[s->info.nvendors] = k;
+			s->vl[s->info.nvendors++] = json_string_value(v);
+		}
+	}
+	json_array_foreach(s->rj, i, v)
+	{
+		if (s->info.nreasons < MTD_MAX_REASONS && json_is_string(v))
+			s->rs[s->info.nreasons++] = json_string_value(v);
+	}
+	s->info.vendor_names = s->vn;
+	s->info.vendor_levels = s->vl;
+	s->info.reasons = s->rs;
+}
+
+static void unshow(shown *s)
+{
+	json_decref(s->vj);
+	json_decref(s->rj);
+}
+
+/* ---- one device ---- */
+
+#define MAX_CONNS 64
+
+typedef struct devrow {
+	int64_t id, groupset;
+	char ext[MTD_MAX_ID + 1];
+	char os[65], user[MTD_MAX_STR + 1];
+	int has_os, has_user;
+	int platform, corporate, enrolled;
+	/* latest report per connector index */
+	int level[MAX_CONNS];
+	int64_t at[MAX_CONNS];
+	int os_supported[MAX_CONNS];
+	void *threats[MAX_CONNS];
+	size_t threats_len[MAX_CONNS];
+	decision old;
+} devrow;
+
+static void devrow_clear(devrow *d, size_t nconns)
+{
+	for (size_t i = 0; i < nconns; i++) {
+		free(d->threats[i]);
+		d->threats[i] = NULL;
+		d->level[i] = 0;
+	}
+	free(d->old.vendors);
+	free(d->old.reasons);
+	memset(&d->old, 0, sizeof d->old);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return strdup(t ? t : "");
+}
+
+static int conn_index(const eval *e, int64_t id)
+{
+	for (size_t i = 0; i < e->nconns; i++)
+		if (e->conns[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+/* Read the row's device columns (first row of a device). */
+static int read_device(sqlite3_stmt *st, devrow *d)
+{
+	const char *t;
+	d->id = sqlite3_column_int64(st, 0);
+	snprintf(d->ext, sizeof d->ext, "%s", (const char *)sqlite3_column_text(st, 1));
+	d->platform = sqlite3_column_int(st, 2);
+	t = (const char *)sqlite3_column_text(st, 3);
+	d->has_os = t != NULL;
+	snprintf(d->os, sizeof d->os, "%s", t ? t : "");
+	d->corporate = sqlite3_column_int(st, 4);
+	d->enrolled = sqlite3_column_int(st, 5);
+	t = (const char *)sqlite3_column_text(st, 6);
+	d->has_user = t != NULL;
+	snprintf(d->user, sizeof d->user, "%s", t ? t : "");
+	d->groupset = sqlite3_column_int64(st, 7);
+	d->old.present = sqlite3_column_type(st, 13) != SQLITE_NULL;
+	if (d->old.present) {
+		d->old.state = sqlite3_column_int(st, 13);
+		d->old.level = sqlite3_column_int(st, 14);
+		d->old.access = sqlite3_column_int(st, 15);
+		d->old.app = sqlite3_column_int(st, 16);
+		d->old.vendors = col_dup(st, 17);
+		d->old.reasons = col_dup(st, 18);
+		d->old.digest = (uint64_t)sqlite3_column_int64(st, 19);
+		d->old.evaluated_at = sqlite3_column_int64(st, 20);
+		d->old.since = sqlite3_column_int64(st, 21);
+		d->old.wiped_at = sqlite3_column_int64(st, 22);
+		if (!d->old.vendors || !d->old.reasons)
+			return MTD_ENOMEM;
+	}
+	return 0;
+}
+
+static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
+{
+	int ci;
+	if (sqlite3_column_type(st, 8) == SQLITE_NULL)
+		return 0;
+	ci = conn_index(e, sqlite3_column_int64(st, 8));
+	if (ci < 0)
+		return 0;
+	d->level[ci] = sqlite3_column_int(st, 9);
+	d->at[ci] = sqlite3_column_int64(st, 10);
+	d->os_supported[ci] = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 11);
+	if (sqlite3_column_type(st, 12) == SQLITE_BLOB) {
+		int n = sqlite3_column_bytes(st, 12);
+		d->threats[ci] = malloc((size_t)n);
+		if (!d->threats[ci])
+			return MTD_ENOMEM;
+		memcpy(d->threats[ci], sqlite3_column_blob(st, 12), (size_t)n);
+		d->threats_len[ci] = (size_t)n;
+	}
+	return 0;
+}
+
+static char *json_text(json_t *v)
+{
+	char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(v);
+	return t;
+}
+
+typedef struct run_out {
+	int dry;
+	mtd_change_fn fn;
+	void *ud;
+	uint64_t evaluated, changed;
+} run_out;
+
+static int decide(eval *e, devrow *d, run_out *ro)
+{
+	mtd_t *h = e->h;
+	mtd_vreport cv[MAX_CONNS], av[MAX_CONNS];
+	size_t ncv = 0, nav = 0;
+	uint32_t bit = 1u << d->platform;
+	mtd_eval_in in = {0};
+	mtd_eval_out out;
+	decision nd = {0};
+	json_t *vendors, *reasons;
+	char why[2048];
+	int rc;
+
+	for (size_t i = 0; i < e->nconns; i++) {
+		const mtd_conn *c = &e->conns[i];
+		mtd_vreport v = {c->vendor, d->level[i], d->at[i], d->os_supported[i],
+				 d->threats[i], d->threats_len[i], c->block_missing_data,
+				 c->block_unsupported_os};
+		if (e->cstate[i] != MTD_CS_ENABLED) /* R4, R6: only enabled connectors are in force */
+			continue;
+		if (c->platforms & bit)
+			cv[ncv++] = v;
+		if (c->mam_platforms & bit)
+			av[nav++] = v;
+	}
+	in.id = d->ext;
+	in.os_version = d->has_os ? d->os : NULL;
+	in.user = d->has_user ? d->user : NULL;
+	in.platform = d->platform;
+	in.corporate = d->corporate;
+	in.enrolled = d->enrolled;
+	in.groupset = d->groupset;
+	if (d->groupset > 0 && (size_t)d->groupset < e->nsets) {
+		in.groups = (const char *const *)e->sets[d->groupset].names;
+		in.ngroups = e->sets[d->groupset].n;
+	}
+	in.vendors = cv;
+	in.nvendors = ncv;
+	in.app_vendors = av;
+	in.napp_vendors = nav;
+	if ((rc = mtd_rules_eval(e->rules, &in, &out, why, sizeof why)))
+		return mtd_fail(h, rc, "rules failed on device %s: %s", d->ext, why);
+	ro->evaluated++;
+
+	nd.present = 1;
+	nd.state = out.state;
+	nd.level = out.level;
+	nd.app = out.app_action;
+	/* R7: a noncompliant device is blocked; an unenrolled one, which has no
+	 * compliance, is blocked when its apps are (R8). */
+	nd.access = out.state == MTD_ST_NONCOMPLIANT ||
+				    (!d->enrolled && out.app_action >= MTD_APP_BLOCK)
+			    ? ACCESS_BLOCK
+			    : ACCESS_ALLOW;
+	vendors = json_object();
+	for (size_t i = 0; i < e->nconns; i++) {
+		const mtd_conn *c = &e->conns[i];
+		if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
+		    ((c->platforms | c->mam_platforms) & bit))
+			json_object_set_new(vendors, c->vendor, json_string(mtd_level_name(d->level[i])));
+	}
+	reasons = json_array();
+	for (size_t i = 0; i < out.nreasons; i++)
+		json_array_append_new(reasons, json_string(out.reasons[i]));
+	nd.vendors = json_text(vendors);
+	nd.reasons = json_text(reasons);
+	if (!nd.vendors || !nd.reasons) {
+		free(nd.vendors);
+		free(nd.reasons);
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	}
+	nd.digest = digest_of(&nd);
+	rc = 0;
+	if (!d->old.present || d->old.digest != nd.digest) {
+		nd.evaluated_at = h->now;
+		nd.since = d->old.present && d->old.state == nd.state ? d->old.since : h->now;
+		/* R8: a wipe is issued once, when it starts; it stays recorded while
+		 * the condition lasts and is not repeated. */
+		nd.wiped_at = nd.app == MTD_APP_WIPE
+				      ? (d->old.present && d->old.app == MTD_APP_WIPE ? d->old.wiped_at : h->now)
+				      : 0;
+		ro->changed++;
+		if (!ro->dry) {
+			sqlite3_stmt *st = mtd_store_stmt(h->store, SQL_DECISION_UPSERT);
+			char detail[4096];
+			if (!st)
+				rc = MTD_ESTORE;
+			else {
+				sqlite3_bind_int64(st, 1, d->id);
+				sqlite3_bind_int(st, 2, nd.state);
+				sqlite3_bind_int(st, 3, nd.level);
+				sqlite3_bind_int(st, 4, nd.access);
+				sqlite3_bind_int(st, 5, nd.app);
+				sqlite3_bind_text(st, 6, nd.vendors, -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, 7, nd.reasons, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 8, (int64_t)nd.digest);
+				sqlite3_bind_int64(st, 9, nd.evaluated_at);
+				sqlite3_bind_int64(st, 10, nd.since);
+				if (nd.wiped_at)
+					sqlite3_bind_int64(st, 11, nd.wiped_at);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					rc = MTD_ESTORE;
+			}
+			snprintf(detail, sizeof detail,
+				 "{\"from\":{\"state\":\"%s\",\"access\":\"%s\",\"app_protection\":\"%s\"},"
+				 "\"to\":{\"state\":\"%s\",\"level\":\"%s\",\"access\":\"%s\",\"app_protection\":\"%s\"},"
+				 "\"reasons\":%.3000s}",
+				 d->old.present ? mtd_state_name(d->old.state) : "not_evaluated",
+				 d->old.present && d->old.access == ACCESS_ALLOW ? "allow" : "block",
+				 d->old.present ? mtd_app_action_name(d->old.app) : "none",
+				 mtd_state_name(nd.state), mtd_level_name(nd.level),
+				 nd.access == ACCESS_BLOCK ? "block" : "allow", mtd_app_action_name(nd.app),
+				 strlen(nd.reasons) <= 3000 ? nd.reasons : "[]");
+			if (!rc && mtd_store_audit(h->store, h->now, "decision", NULL, d->ext, detail))
+				rc = MTD_ESTORE;
+			if (!rc && nd.app == MTD_APP_WIPE && nd.wiped_at == h->now &&
+			    mtd_store_audit(h->store, h->now, "app_wipe", NULL, d->ext,
+					    "{\"action\":\"selective wipe of corporate data issued\"}"))
+				rc = MTD_ESTORE;
+			if (rc)
+				rc = mtd_fail(h, rc, "writing the decision of %s: %s", d->ext,
+					      mtd_store_errmsg(h->store));
+		}
+		if (!rc && ro->fn) {
+			shown a, b;
+			show(&a, d->ext, d->platform, d->enrolled, &d->old);
+			show(&b, d->ext, d->platform, d->enrolled, &nd);
+			rc = ro->fn(ro->ud, &a.info, &b.info);
+			unshow(&a);
+			unshow(&b);
+		}
+	}
+	free(nd.vendors);
+	free(nd.reasons);
+	return rc;
+}
+
+int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
+		 uint64_t *evaluated, uint64_t *changed)
+{
+	eval e = {h, NULL, 0, NULL, NULL, 0, NULL};
+	run_out ro = {dry_run, fn, ud, 0, 0};
+	devrow *d = NULL;
+	sqlite3_stmt *st;
+	int rc = mtd_need_store(h), step, have = 0;
+
+	if (evaluated)
+		*evaluated = 0;
+	if (changed)
+		*changed = 0;
+	if (rc)
+		return rc;
+	/* Rules first: bad rules change nothing. */
+	{
+		char why[2048];
+		if ((rc = mtd_rules_open(h->rules_dir, NULL, h->cloud, h->now, &e.rules, why, sizeof why)))
+			return mtd_fail(h, rc, "%s", why);
+	}
+	if (dry_run ? sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK
+		    : mtd_store_begin(h->store) != 0) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	if (!dry_run && (rc = mtd_refresh_connectors(h)))
+		goto out;
+	if ((rc = mtd_conn_load_all(h->store, &e.conns, &e.nconns)) || (rc = load_sets(&e))) {
+		rc = mtd_fail(h, rc, "reading the store: %s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	if (e.nconns > MAX_CONNS) {
+		rc = mtd_fail(h, MTD_EINTERNAL, "more than %d connectors", MAX_CONNS);
+		goto out;
+	}
+	e.cstate = calloc(e.nconns + 1, sizeof *e.cstate);
+	d = calloc(1, sizeof *d);
+	if (!e.cstate || !d) {
+		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < e.nconns; i++)
+		e.cstate[i] = mtd_conn_state_at(&e.conns[i], h->now);
+	if (!(st = mtd_store_stmt(h->store, SQL_EVAL_SCAN))) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (have && id != d->id) {
+			if ((rc = decide(&e, d, &ro)))
+				break;
+			devrow_clear(d, e.nconns);
+			have = 0;
+		}
+		if (!have) {
+			if ((rc = read_device(st, d)))
+				break;
+			have = 1;
+		}
+		if ((rc = read_report(&e, st, d)))
+			break;
+	}
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
+	if (!rc && have)
+		rc = decide(&e, d, &ro);
+	sqlite3_reset(st);
+	if (!rc && !dry_run) {
+		char detail[128];
+		snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
+			 (unsigned long long)ro.evaluated, (unsigned long long)ro.changed);
+		if (mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail) ||
+		    mtd_store_commit(h->store))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	}
+out:
+	if (rc || dry_run)
+		mtd_store_rollback(h->store);
+	if (d)
+		devrow_clear(d, e.nconns);
+	free(d);
+	free(e.cstate);
+	free(e.conns);
+	free_sets(&e);
+	mtd_rules_close(e.rules);
+	if (!rc) {
+		if (evaluated)
+			*evaluated = ro.evaluated;
+		if (changed)
+			*changed = ro.changed;
+	}
+	return rc;
+}
+
+int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = mtd_need_store(h), step, found = 0;
+
+	if (rc)
+		return rc;
+	if (!(st = mtd_store_stmt(h->store, SQL_REPORT_SCAN)))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if (device)
+		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		decision dd = {0};
+		shown s;
+		dd.present = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		if (dd.present) {
+			dd.state = sqlite3_column_int(st, 3);
+			dd.level = sqlite3_column_int(st, 4);
+			dd.access = sqlite3_column_int(st, 5);
+			dd.app = sqlite3_column_int(st, 6);
+			dd.vendors = (char *)sqlite3_column_text(st, 7);
+			dd.reasons = (char *)sqlite3_column_text(st, 8);
+			dd.evaluated_at = sqlite3_column_int64(st, 9);
+		}
+		show(&s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+		     sqlite3_column_int(st, 2), &dd);
+		rc = fn(ud, &s.info);
+		unshow(&s);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (!rc && device && !found)
+		return mtd_fail(h, MTD_EUSAGE, "unknown device '%s'", device);
+	return rc;
+}

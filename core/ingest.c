@@ -1,0 +1,593 @@
+/* Everything that writes input into the store: device and inventory import,
+ * and ingest of channel messages (through a plugin or normalized), gated by
+ * the connector's state (R1) and driving its lifecycle (R2). Writes go in
+ * batched transactions; counts reported as accepted are committed ones. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "connector.h"
+#include "mtd_int.h"
+#include "plugin_host.h"
+
+#define BATCH 5000
+
+typedef struct run {
+	mtd_t *h;
+	mtd_reader *rd;
+	mtd_stats *st;
+	uint64_t pend_accepted, pend_rejected; /* in the open transaction */
+	uint64_t in_batch;
+	/* ingest */
+	mtd_conn conn;
+	int conn_dirty;
+	msgpack_sbuffer sb;
+	msgpack_zone zone;
+	const char *vendor;
+	struct inv_state *inv;  /* inventory import */
+} run;
+
+static int begin(run *r)
+{
+	return mtd_store_begin(r->h->store)
+		       ? mtd_fail(r->h, MTD_ESTORE, "%s", mtd_store_errmsg(r->h->store))
+		       : 0;
+}
+
+static int save_conn(run *r)
+{
+	if (!r->conn_dirty)
+		return 0;
+	r->conn_dirty = 0;
+	return mtd_conn_save(r->h->store, &r->conn, r->h->now)
+		       ? mtd_fail(r->h, MTD_ESTORE, "%s", mtd_store_errmsg(r->h->store))
+		       : 0;
+}
+
+static int commit(run *r)
+{
+	int rc = save_conn(r);
+	if (rc || mtd_store_commit(r->h->store)) {
+		mtd_store_rollback(r->h->store);
+		return rc ? rc : mtd_fail(r->h, MTD_ESTORE, "%s", mtd_store_errmsg(r->h->store));
+	}
+	r->st->accepted += r->pend_accepted;
+	r->st->rejected += r->pend_rejected;
+	r->pend_accepted = r->pend_rejected = 0;
+	r->in_batch = 0;
+	return 0;
+}
+
+static int maybe_commit(run *r)
+{
+	int rc;
+	if (++r->in_batch < BATCH)
+		return 0;
+	if ((rc = commit(r)))
+		return rc;
+	return begin(r);
+}
+
+static void bad_record(run *r, const char *why)
+{
+	r->st->malformed++;
+	mtd_diag(r->h, "%s: %s", mtd_reader_where(r->rd), why);
+}
+
+static int store_fail(run *r)
+{
+	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", mtd_reader_where(r->rd),
+			sqlite3_errmsg(mtd_store_db(r->h->store)));
+}
+
+/* Run the reader over every record, calling fn per parsed record, inside
+ * batched transactions. */
+static int each_record(run *r, FILE *in, const char *name, int parse,
+		       int (*fn)(run *, const mtd_record *))
+{
+	mtd_record rec;
+	char why[600];
+	int rc, k;
+
+	r->rd = mtd_reader_new(in, name);
+	if (!r->rd)
+		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+	if ((rc = begin(r)))
+		goto out;
+	while ((k = mtd_reader_next(r->rd, &rec, parse, why, sizeof why)) != 0) {
+		if (k == MTD_EMALFORMED) {
+			r->st->records++;
+			bad_record(r, why);
+			continue;
+		}
+		if (k < 0) {
+			rc = mtd_fail(r->h, k, "%s: %s", name,
+				      k == MTD_EIO ? "read error" : mtd_strerror(k));
+			break;
+		}
+		r->st->records++;
+		if ((rc = fn(r, &rec)) || (rc = maybe_commit(r)))
+			break;
+	}
+	if (!rc)
+		rc = commit(r);
+	else
+		mtd_store_rollback(r->h->store);
+out:
+	mtd_reader_free(r->rd);
+	r->rd = NULL;
+	return rc;
+}
+
+/* ---- devices ---- */
+
+static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
+{
+	mtd_store *s = r->h->store;
+	char key[MTD_MAX_GROUPS * (MTD_MAX_ID + 1) + 1];
+	size_t k = 0;
+	sqlite3_stmt *st;
+	int64_t gs;
+
+	for (size_t i = 0; i < d->ngroups; i++) {
+		memcpy(key + k, d->groups[i].p, d->groups[i].n);
+		k += d->groups[i].n;
+		key[k++] = '\n';
+	}
+	if (!(st = mtd_store_stmt(s, SQL_GROUPSET_ID)))
+		return store_fail(r);
+	sqlite3_bind_text(st, 1, key, (int)k, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (!(st = mtd_store_stmt(s, SQL_GROUPSET_INSERT)))
+		return store_fail(r);
+	sqlite3_bind_text(st, 1, key, (int)k, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_fail(r);
+	gs = sqlite3_last_insert_rowid(mtd_store_db(s));
+	for (size_t i = 0; i < d->ngroups; i++) {
+		int64_t gid;
+		if (!(st = mtd_store_stmt(s, SQL_GROUP_UPSERT)))
+			return store_fail(r);
+		mtd_bind_text(st, 1, d->groups[i].p, d->groups[i].n);
+		if (sqlite3_step(st) != SQLITE_DONE || !(st = mtd_store_stmt(s, SQL_GROUP_ID)))
+			return store_fail(r);
+		mtd_bind_text(st, 1, d->groups[i].p, d->groups[i].n);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			return store_fail(r);
+		gid = sqlite3_column_int64(st, 0);
+		if (!(st = mtd_store_stmt(s, SQL_GROUPSET_MEMBER)))
+			return store_fail(r);
+		sqlite3_bind_int64(st, 1, gs);
+		sqlite3_bind_int64(st, 2, gid);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return store_fail(r);
+	}
+	*out = gs;
+	return 0;
+}
+
+static int one_device(run *r, const mtd_record *rec)
+{
+	mtd_device_rec d;
+	char why[600];
+	sqlite3_stmt *st;
+	int64_t gs = 0;
+	int rc;
+
+	if (mtd_decode_device(rec->obj, &d, why, sizeof why)) {
+		bad_record(r, why);
+		return 0;
+	}
+	if ((rc = groupset_id(r, &d, &gs)))
+		return rc;
+	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_UPSERT)))
+		return store_fail(r);
+	mtd_bind_text(st, 1, d.id.p, d.id.n);
+	sqlite3_bind_int(st, 2, d.platform);
+	mtd_bind_text(st, 3, d.os_version.p, d.os_version.n);
+	sqlite3_bind_int(st, 4, d.corporate);
+	sqlite3_bind_int(st, 5, d.enrolled);
+	mtd_bind_text(st, 6, d.user.p, d.user.n);
+	sqlite3_bind_int64(st, 7, gs);
+	sqlite3_bind_int64(st, 8, r->h->now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_fail(r);
+	r->pend_accepted++;
+	return 0;
+}
+
+int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
+{
+	run r = {.h = h, .st = st};
+	int rc = mtd_need_store(h);
+	memset(st, 0, sizeof *st);
+	if (rc)
+		return rc;
+	rc = each_record(&r, in, name, 1, one_device);
+	if (!rc && mtd_store_begin(h->store) == 0) {
+		char detail[160];
+		snprintf(detail, sizeof detail,
+			 "{\"source\":\"devices\",\"records\":%llu,\"accepted\":%llu,\"malformed\":%llu}",
+			 (unsigned long long)st->records, (unsigned long long)st->accepted,
+			 (unsigned long long)st->malformed);
+		if (mtd_store_audit(h->store, h->now, "import", NULL, NULL, detail) ||
+		    mtd_store_commit(h->store)) {
+			mtd_store_rollback(h->store);
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		}
+	}
+	return rc;
+}
+
+/* ---- inventory ---- */
+
+struct inv_state {
+	char last[MTD_MAX_ID + 1]; /* device of the previous record */
+	int64_t last_id;
+	int64_t *seen;             /* open-addressing set of device rowids */
+	size_t nseen, cap;
+};
+
+/* Add id to the set; 1 when it was new, 0 when present, -1 out of memory. */
+static int seen_add(struct inv_state *iv, int64_t id)
+{
+	size_t i;
+	if ((iv->nseen + 1) * 2 > iv->cap) {
+		size_t cap = iv->cap ? iv->cap * 2 : 1024;
+		int64_t *n = calloc(cap, sizeof *n), *old = iv->seen;
+		if (!n)
+			return -1;
+		iv->seen = n;
+		iv->cap = cap;
+		iv->nseen = 0;
+		for (i = 0; old && i < cap / 2; i++)
+			if (old[i])
+				seen_add(iv, old[i]);
+		free(old);
+	}
+	for (i = (size_t)(id * 0x9e3779b97f4a7c15ull) & (iv->cap - 1); iv->seen[i];
+	     i = (i + 1) & (iv->cap - 1))
+		if (iv->seen[i] == id)
+			return 0;
+	iv->seen[i] = id;
+	iv->nseen++;
+	return 1;
+}
+
+static int one_app(run *r, const mtd_record *rec)
+{
+	struct inv_state *iv = r->inv;
+	mtd_app_rec a;
+	char why[600];
+	sqlite3_stmt *st;
+
+	if (mtd_decode_app(rec->obj, &a, why, sizeof why)) {
+		bad_record(r, why);
+		return 0;
+	}
+	if (strlen(iv->last) != a.device.n || memcmp(iv->last, a.device.p, a.device.n)) {
+		/* A device seen for the first time in this import has its inventory
+		 * replaced as a whole; seen again later in the same input (unsorted
+		 * input), its records add up. */
+		char detail[300];
+		int fresh;
+		if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_BY_EXT)))
+			return store_fail(r);
+		mtd_bind_text(st, 1, a.device.p, a.device.n);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			char m[300];
+			snprintf(m, sizeof m, "field 'device': unknown device '%.*s' (import it first)",
+				 (int)a.device.n, a.device.p);
+			bad_record(r, m);
+			return 0;
+		}
+		iv->last_id = sqlite3_column_int64(st, 0);
+		snprintf(iv->last, sizeof iv->last, "%.*s", (int)a.device.n, a.device.p);
+		if ((fresh = seen_add(iv, iv->last_id)) < 0)
+			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+		if (!fresh)
+			goto insert;
+		if (!(st = mtd_store_stmt(r->h->store, SQL_APPS_DELETE_DEVICE)))
+			return store_fail(r);
+		sqlite3_bind_int64(st, 1, iv->last_id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return store_fail(r);
+		snprintf(detail, sizeof detail, "{\"replaced\":%d}", sqlite3_changes(mtd_store_db(r->h->store)));
+		if (mtd_store_audit(r->h->store, r->h->now, "inventory", NULL, iv->last, detail))
+			return store_fail(r);
+	}
+insert:
+	if (!(st = mtd_store_stmt(r->h->store, SQL_APP_INSERT)))
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, iv->last_id);
+	mtd_bind_text(st, 2, a.app_id.p, a.app_id.n);
+	mtd_bind_text(st, 3, a.version.p, a.version.n);
+	mtd_bind_text(st, 4, a.short_version.p, a.short_version.n);
+	mtd_bind_text(st, 5, a.name.p, a.name.n);
+	if (a.bundle_size >= 0)
+		sqlite3_bind_int64(st, 6, a.bundle_size);
+	if (a.dynamic_size >= 0)
+		sqlite3_bind_int64(st, 7, a.dynamic_size);
+	{
+		const int flags[] = {a.adhoc_signed, a.app_store, a.beta, a.vpp, a.validated, a.managed};
+		for (int i = 0; i < 6; i++)
+			if (flags[i] >= 0)
+				sqlite3_bind_int(st, 8 + i, flags[i]);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_fail(r);
+	r->pend_accepted++;
+	return 0;
+}
+
+int mtd_inventory_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
+{
+	struct inv_state iv = {{0}, 0, NULL, 0, 0};
+	run r = {.h = h, .st = st, .inv = &iv};
+	int rc = mtd_need_store(h);
+	memset(st, 0, sizeof *st);
+	if (!rc)
+		rc = each_record(&r, in, name, 1, one_app);
+	free(iv.seen);
+	return rc;
+}
+
+/* ---- channel messages ---- */
+
+static int audit_msg(run *r, const char *kind, const mtd_msg *m, const char *extra)
+{
+	char detail[400], dev[MTD_MAX_ID + 1] = "";
+	char lvl[40] = "";
+	if (m->type == MTD_MSG_THREAT) {
+		snprintf(dev, sizeof dev, "%.*s", (int)m->device.n, m->device.p);
+		snprintf(lvl, sizeof lvl, ",\"level\":\"%s\"", mtd_level_name(m->level));
+	}
+	snprintf(detail, sizeof detail, "{\"type\":\"%s\",\"at\":%lld%s%s}",
+		 mtd_msg_type_name(m->type), (long long)m->at, lvl, extra ? extra : "");
+	return mtd_store_audit(r->h->store, r->h->now, kind, r->vendor, dev[0] ? dev : NULL, detail)
+		       ? store_fail(r)
+		       : 0;
+}
+
+static int store_threat(run *r, const mtd_msg *m)
+{
+	sqlite3_stmt *st;
+	int64_t dev;
+
+	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_BY_EXT)))
+		return store_fail(r);
+	mtd_bind_text(st, 1, m->device.p, m->device.n);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		char why[300];
+		snprintf(why, sizeof why, "field 'device': unknown device '%.*s' (import it with "
+			 "'mtdgate device import')", (int)m->device.n, m->device.p);
+		bad_record(r, why);
+		return 1;
+	}
+	dev = sqlite3_column_int64(st, 0);
+	r->sb.size = 0;
+	if (m->threats) {
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &r->sb, msgpack_sbuffer_write);
+		if (msgpack_pack_object(&pk, *m->threats))
+			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+	}
+	if (!(st = mtd_store_stmt(r->h->store, SQL_REPORT_UPSERT)))
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, r->conn.id);
+	sqlite3_bind_int(st, 3, m->level);
+	sqlite3_bind_int64(st, 4, m->at);
+	sqlite3_bind_int64(st, 5, r->h->now);
+	if (m->os_supported >= 0)
+		sqlite3_bind_int(st, 6, m->os_supported);
+	if (r->sb.size)
+		sqlite3_bind_blob(st, 7, r->sb.data, (int)r->sb.size, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_fail(r);
+	return 0;
+}
+
+/* One validated message on the connector (R1 gate, R2 lifecycle). */
+static int on_message(run *r, const mtd_msg *m)
+{
+	int state = mtd_conn_state_at(&r->conn, r->h->now);
+	int before = r->conn.state, rc;
+
+	/* Any message is contact (R2), even one the state rejects. */
+	if (r->h->now > r->conn.last_contact) {
+		r->conn.last_contact = r->h->now;
+		r->conn_dirty = 1;
+	}
+	if (!mtd_conn_accepts(state, m->type)) {
+		char extra[64];
+		snprintf(extra, sizeof extra, ",\"state\":\"%s\"", mtd_conn_state_name(state));
+		r->pend_rejected++;
+		r->conn.rejected++;
+		r->conn_dirty = 1;
+		return audit_msg(r, "message_rejected", m, extra);
+	}
+	switch (m->type) {
+	case MTD_MSG_THREAT:
+		if ((rc = store_threat(r, m)) != 0)
+			return rc > 0 ? 0 : rc; /* > 0: bad record, already reported */
+		break;
+	case MTD_MSG_PROVISION:
+		r->conn.provisioned = 1;
+		r->conn.removed = 0;
+		r->conn.error_code[0] = '\0';
+		r->conn_dirty = 1;
+		break;
+	case MTD_MSG_ERROR:
+		snprintf(r->conn.error_code, sizeof r->conn.error_code, "%.*s", (int)m->code.n,
+			 m->code.p);
+		r->conn_dirty = 1;
+		break;
+	case MTD_MSG_HEARTBEAT:
+		if (r->conn.error_code[0]) { /* a healthy heartbeat ends an error */
+			r->conn.error_code[0] = '\0';
+			r->conn_dirty = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	if ((rc = audit_msg(r, "message", m, NULL)))
+		return rc;
+	r->pend_accepted++;
+	if (mtd_conn_state_at(&r->conn, r->h->now) != before)
+		return save_conn(r); /* audits the transition where it happened */
+	return 0;
+}
+
+static int on_object(run *r, const msgpack_object *o)
+{
+	mtd_msg m;
+	char why[600];
+	if (mtd_decode_msg(o, &m, why, sizeof why)) {
+		bad_record(r, why);
+		return 0;
+	}
+	return on_message(r, &m);
+}
+
+static int one_normalized(run *r, const mtd_record *rec)
+{
+	return on_object(r, rec->obj);
+}
+
+/* ---- through a plugin ---- */
+
+typedef struct sink {
+	run *r;
+	int rc;        /* first fatal error */
+	int emitted;
+} sink;
+
+static int host_emit(void *ud, const void *data, size_t len)
+{
+	sink *s = ud;
+	run *r = s->r;
+	msgpack_object o;
+	size_t off = 0;
+	char why[700];
+
+	if (s->rc)
+		return -1;
+	if (!data || len == 0 || len > MTD_MAX_RECORD) {
+		bad_record(r, "the plugin emitted an empty or oversized message");
+		return -1;
+	}
+	msgpack_zone_clear(&r->zone);
+	if (msgpack_unpack(data, len, &off, &r->zone, &o) != MSGPACK_UNPACK_SUCCESS || off != len) {
+		bad_record(r, "the plugin emitted bytes that are not one msgpack message");
+		return -1;
+	}
+	{
+		mtd_msg m;
+		char inner[600];
+		if (mtd_decode_msg(&o, &m, inner, sizeof inner)) {
+			snprintf(why, sizeof why, "the plugin emitted an invalid message: %s", inner);
+			bad_record(r, why);
+			return -1;
+		}
+		s->emitted++;
+		s->rc = on_message(r, &m);
+	}
+	return s->rc ? -1 : 0;
+}
+
+static int host_write(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	(void)data;
+	(void)len;
+	return -1; /* not used while ingesting */
+}
+
+static const mtd_host_api host_api = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api),
+				      host_emit, host_write};
+
+typedef struct plug_run {
+	run r;
+	const mtd_plugin *p;
+	void *state;
+} plug_run;
+
+static int one_native(run *r, const mtd_record *rec)
+{
+	plug_run *pr = (plug_run *)r;
+	sink s = {r, 0, 0};
+	char why[600] = "";
+	uint64_t bad_before = r->st->malformed;
+	int rc = pr->p->decode(pr->state, &host_api, &s, rec->raw, rec->raw_len, why, sizeof why);
+
+	if (s.rc)
+		return s.rc;
+	if (rc < 0 && r->st->malformed == bad_before) {
+		char m[700];
+		why[sizeof why - 1] = '\0';
+		snprintf(m, sizeof m, "%s plugin: %s", pr->p->id, why[0] ? why : "malformed payload");
+		bad_record(r, m);
+	}
+	return 0;
+}
+
+int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
+	       int normalized, mtd_stats *st)
+{
+	plug_run pr;
+	run *r = &pr.r;
+	int rc = mtd_need_store(h);
+
+	memset(&pr, 0, sizeof pr);
+	memset(st, 0, sizeof *st);
+	if (rc)
+		return rc;
+	r->h = h;
+	r->st = st;
+	r->vendor = vendor;
+	if ((rc = mtd_conn_load(h->store, vendor, &r->conn)) == MTD_ENOTFOUND)
+		return mtd_fail(h, MTD_EREFUSED, "no connector %s: messages from it are refused "
+				"(add it with 'mtdgate connector add %s')", vendor, vendor);
+	if (rc)
+		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+	if (!normalized) {
+		char why[600];
+		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &pr.p, h->err, sizeof h->err)))
+			return rc;
+		if (pr.p->open(&host_api, NULL, &pr.state, why, sizeof why) < 0) {
+			why[sizeof why - 1] = '\0';
+			return mtd_fail(h, MTD_EPLUGIN, "%s plugin: cannot open: %s", vendor, why);
+		}
+	}
+	msgpack_sbuffer_init(&r->sb);
+	if (!msgpack_zone_init(&r->zone, 4096)) {
+		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+	} else {
+		/* State changes that happened while nobody was listening (e.g.
+		 * unresponsive) are audited before this input is applied. */
+		if ((rc = begin(r)) == 0) {
+			rc = mtd_refresh_connectors(h);
+			if (!rc && mtd_store_commit(h->store))
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+			if (rc)
+				mtd_store_rollback(h->store);
+		}
+		if (!rc)
+			rc = mtd_conn_load(h->store, vendor, &r->conn);
+		if (!rc)
+			rc = each_record(r, in, name, normalized,
+					 normalized ? one_normalized : one_native);
+		msgpack_zone_destroy(&r->zone);
+	}
+	msgpack_sbuffer_destroy(&r->sb);
+	if (pr.p)
+		pr.p->close(pr.state);
+	return rc;
+}

@@ -1,0 +1,398 @@
+/* The handle, init, connector commands, plugin listing. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connector.h"
+#include "mtd_int.h"
+#include "plugin_host.h"
+
+static const struct {
+	int code;
+	const char *name, *msg;
+} errs[] = {
+#define MTD_X_(name, code, msg) {code, "MTD_E" #name, msg},
+	MTD_ERRNO_MAP(MTD_X_)
+#undef MTD_X_
+};
+
+const char *mtd_strerror(int rc)
+{
+	for (size_t i = 0; i < sizeof errs / sizeof *errs; i++)
+		if (errs[i].code == rc)
+			return errs[i].msg;
+	return "unknown error";
+}
+
+const char *mtd_errname(int rc)
+{
+	for (size_t i = 0; i < sizeof errs / sizeof *errs; i++)
+		if (errs[i].code == rc)
+			return errs[i].name;
+	return "MTD_E?";
+}
+
+int mtd_fail(mtd_t *h, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof h->err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void mtd_diag(mtd_t *h, const char *fmt, ...)
+{
+	char line[1200];
+	va_list ap;
+	if (!h->diag)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	h->diag(h->diag_ud, line);
+}
+
+uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		seed = (seed ^ b[i]) * 0x100000001b3ull;
+	return seed;
+}
+
+int mtd_open(const mtd_config *cfg, mtd_t **out)
+{
+	mtd_t *h = calloc(1, sizeof *h);
+	*out = h;
+	if (!h)
+		return MTD_ENOMEM;
+	h->db_path = strdup(cfg->db_path ? cfg->db_path : "mtdgate.db");
+	h->rules_dir = strdup(cfg->rules_dir ? cfg->rules_dir : "rules");
+	h->plugin_dir = strdup(cfg->plugin_dir ? cfg->plugin_dir : ".");
+	h->now = cfg->now ? cfg->now : (int64_t)time(NULL);
+	if (!h->db_path || !h->rules_dir || !h->plugin_dir)
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	return 0;
+}
+
+void mtd_close(mtd_t *h)
+{
+	if (!h)
+		return;
+	mtd_store_close(h->store);
+	free(h->db_path);
+	free(h->rules_dir);
+	free(h->plugin_dir);
+	free(h);
+}
+
+const char *mtd_errmsg(const mtd_t *h)
+{
+	return h ? h->err : "out of memory";
+}
+
+void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud)
+{
+	h->diag = fn;
+	h->diag_ud = ud;
+}
+
+static int open_store(mtd_t *h, int create)
+{
+	int rc;
+	if (h->store)
+		return 0;
+	rc = mtd_store_open(h->db_path, create, &h->store, h->err, sizeof h->err);
+	if (rc)
+		return rc;
+	if (mtd_store_meta_get(h->store, "cloud", h->cloud, sizeof h->cloud))
+		h->cloud[0] = '\0';
+	return 0;
+}
+
+int mtd_need_store(mtd_t *h)
+{
+	int rc = open_store(h, 0);
+	if (rc)
+		return rc;
+	if (!h->cloud[0])
+		return mtd_fail(h, MTD_ENOTFOUND, "%s: not initialised (run 'mtdgate init')",
+				h->db_path);
+	return 0;
+}
+
+int mtd_init(mtd_t *h, const char *cloud)
+{
+	int rc;
+	if (!cloud)
+		cloud = "commercial";
+	if (strcmp(cloud, "commercial") && strcmp(cloud, "gcc_high"))
+		return mtd_fail(h, MTD_EUSAGE, "cloud '%s' is not commercial or gcc_high", cloud);
+	if ((rc = open_store(h, 1)))
+		return rc;
+	if (h->cloud[0]) {
+		if (strcmp(h->cloud, cloud))
+			return mtd_fail(h, MTD_EREFUSED,
+					"%s is already initialised for the %s cloud; a store "
+					"cannot change cloud", h->db_path, h->cloud);
+		return 0;
+	}
+	if (mtd_store_begin(h->store) || mtd_store_meta_set(h->store, "cloud", cloud) ||
+	    mtd_store_audit(h->store, h->now, "init", NULL, NULL,
+			    !strcmp(cloud, "gcc_high") ? "{\"cloud\":\"gcc_high\"}"
+						       : "{\"cloud\":\"commercial\"}") ||
+	    mtd_store_commit(h->store)) {
+		mtd_store_rollback(h->store);
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	}
+	snprintf(h->cloud, sizeof h->cloud, "%s", cloud);
+	return 0;
+}
+
+int mtd_refresh_connectors(mtd_t *h)
+{
+	mtd_conn *cs;
+	size_t n;
+	int rc = mtd_conn_load_all(h->store, &cs, &n);
+	if (rc)
+		return mtd_fail(h, rc, "reading connectors: %s", mtd_store_errmsg(h->store));
+	for (size_t i = 0; i < n && !rc; i++)
+		if (mtd_conn_state_at(&cs[i], h->now) != cs[i].state)
+			rc = mtd_conn_save(h->store, &cs[i], h->now);
+	free(cs);
+	return rc ? mtd_fail(h, rc, "updating connector states: %s", mtd_store_errmsg(h->store)) : 0;
+}
+
+/* Run fn inside one write transaction. */
+static int in_tx(mtd_t *h, int (*fn)(mtd_t *, void *), void *arg)
+{
+	int rc;
+	if (mtd_store_begin(h->store))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	rc = mtd_refresh_connectors(h);
+	if (!rc)
+		rc = fn(h, arg);
+	if (!rc && mtd_store_commit(h->store))
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if (rc)
+		mtd_store_rollback(h->store);
+	return rc;
+}
+
+static int plugin_for(mtd_t *h, const char *vendor, const mtd_plugin **p)
+{
+	return mtd_plugin_find(h->plugin_dir, vendor, p, h->err, sizeof h->err);
+}
+
+static int do_add(mtd_t *h, void *arg)
+{
+	const char *vendor = arg;
+	const mtd_plugin *p;
+	mtd_conn c;
+	sqlite3_stmt *st;
+	int rc = plugin_for(h, vendor, &p);
+
+	if (rc)
+		return rc == MTD_ENOTFOUND ? MTD_EUSAGE : rc;
+	if (!strcmp(h->cloud, "gcc_high") && !(p->capabilities & MTD_PLUGIN_CAP_GOV_CLOUD))
+		return mtd_fail(h, MTD_EREFUSED, "%s does not declare support for the gcc_high cloud",
+				p->name);
+	if (mtd_conn_load(h->store, vendor, &c) == 0)
+		return mtd_fail(h, MTD_EREFUSED,
+				c.state == MTD_CS_UNAVAILABLE
+					? "connector %s exists and is unavailable; the partner provisions it again"
+					: "connector %s exists already", vendor);
+	st = mtd_store_stmt(h->store, SQL_CONN_INSERT);
+	if (!st)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, mtd_conn_state_name(MTD_CS_NOT_SET_UP), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, h->now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+	sqlite3_reset(st);
+	return mtd_store_audit(h->store, h->now, "connector_add", vendor, NULL,
+			       "{\"state\":\"not_set_up\"}")
+		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
+		       : 0;
+}
+
+int mtd_connector_add(mtd_t *h, const char *vendor)
+{
+	int rc = mtd_need_store(h);
+	return rc ? rc : in_tx(h, do_add, (void *)vendor);
+}
+
+struct set_args {
+	const char *vendor;
+	const char *const *kv;
+	size_t n;
+};
+
+static int load_existing(mtd_t *h, const char *vendor, mtd_conn *c)
+{
+	int rc = mtd_conn_load(h->store, vendor, c);
+	if (rc == MTD_ENOTFOUND)
+		return mtd_fail(h, MTD_EUSAGE, "no connector %s (add it with 'mtdgate connector add %s')",
+				vendor, vendor);
+	return rc ? mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store)) : 0;
+}
+
+static int do_set(mtd_t *h, void *arg)
+{
+	struct set_args *a = arg;
+	const mtd_plugin *p;
+	mtd_conn c;
+	json_t *detail;
+	char *text;
+	int rc;
+
+	if ((rc = load_existing(h, a->vendor, &c)) || (rc = plugin_for(h, a->vendor, &p)))
+		return rc;
+	for (size_t i = 0; i < a->n; i++)
+		if ((rc = mtd_conn_apply(&c, a->kv[i], p, !strcmp(h->cloud, "gcc_high"), h->err,
+					 sizeof h->err)))
+			return rc;
+	detail = json_object();
+	for (size_t i = 0; detail && i < a->n; i++) {
+		const char *eq = strchr(a->kv[i], '=');
+		json_object_setn_new_nocheck(detail, a->kv[i], (size_t)(eq - a->kv[i]),
+					     json_string(eq + 1));
+	}
+	text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(detail);
+	if (!text)
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	rc = mtd_store_audit(h->store, h->now, "connector_set", a->vendor, NULL, text);
+	free(text);
+	if (rc || mtd_conn_save(h->store, &c, h->now))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	return 0;
+}
+
+int mtd_connector_set(mtd_t *h, const char *vendor, const char *const *settings,
+		      size_t n)
+{
+	struct set_args a = {vendor, settings, n};
+	int rc = mtd_need_store(h);
+	if (rc)
+		return rc;
+	if (n == 0)
+		return mtd_fail(h, MTD_EUSAGE, "connector set needs at least one KEY=VALUE");
+	return in_tx(h, do_set, &a);
+}
+
+static int do_remove(mtd_t *h, void *arg)
+{
+	mtd_conn c;
+	int rc = load_existing(h, arg, &c);
+	if (rc)
+		return rc;
+	c.removed = 1;
+	if (mtd_store_audit(h->store, h->now, "connector_remove", c.vendor, NULL, "{}") ||
+	    mtd_conn_save(h->store, &c, h->now))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	return 0;
+}
+
+int mtd_connector_remove(mtd_t *h, const char *vendor)
+{
+	int rc = mtd_need_store(h);
+	return rc ? rc : in_tx(h, do_remove, (void *)vendor);
+}
+
+static int nop(mtd_t *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return 0;
+}
+
+int mtd_connector_list(mtd_t *h, mtd_connector_fn fn, void *ud)
+{
+	mtd_conn *cs;
+	size_t n;
+	int rc = mtd_need_store(h);
+
+	if (rc || (rc = in_tx(h, nop, NULL))) /* states are shown as of now */
+		return rc;
+	if ((rc = mtd_conn_load_all(h->store, &cs, &n)))
+		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+	for (size_t i = 0; i < n && !rc; i++) {
+		char vals[MTD_CONN_NSETTINGS][24];
+		const char *vp[MTD_CONN_NSETTINGS];
+		int isb[MTD_CONN_NSETTINGS];
+		mtd_connector_info ci = {0};
+		for (int k = 0; k < MTD_CONN_NSETTINGS; k++) {
+			mtd_conn_setting_value(&cs[i], k, vals[k], sizeof vals[k], &isb[k]);
+			vp[k] = vals[k];
+		}
+		ci.vendor = cs[i].vendor;
+		ci.state = mtd_conn_state_name(cs[i].state);
+		ci.nsettings = MTD_CONN_NSETTINGS;
+		ci.setting_names = mtd_conn_setting_names;
+		ci.setting_values = vp;
+		ci.setting_is_bool = isb;
+		ci.last_contact = cs[i].last_contact;
+		ci.error_code = cs[i].error_code[0] ? cs[i].error_code : NULL;
+		rc = fn(ud, &ci);
+	}
+	free(cs);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mtd_plugin_list(mtd_t *h, mtd_plugin_fn fn, void *ud)
+{
+	DIR *d = opendir(h->plugin_dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!d)
+		return mtd_fail(h, MTD_ENOTFOUND, "%s: cannot read the plugin directory", h->plugin_dir);
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char **nn;
+		if (l < 4 || strcmp(e->d_name + l - 3, ".so"))
+			continue;
+		nn = realloc(names, (n + 1) * sizeof *names);
+		if (!nn || !(nn[n] = strdup(e->d_name))) {
+			free(nn ? nn : names);
+			closedir(d);
+			return mtd_fail(h, MTD_ENOMEM, "out of memory");
+		}
+		names = nn;
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096], id[64], why[600];
+		const mtd_plugin *p;
+		snprintf(path, sizeof path, "%s/%s", h->plugin_dir, names[i]);
+		snprintf(id, sizeof id, "%.*s", (int)(strlen(names[i]) - 3), names[i]);
+		if (!rc) {
+			if (mtd_plugin_load(path, id, &p, why, sizeof why)) {
+				mtd_diag(h, "%s", why);
+			} else {
+				mtd_plugin_info pi = {p->id, p->name, path, p->platforms,
+						      p->mam_platforms, p->capabilities,
+						      p->abi_version};
+				rc = fn(ud, &pi);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/* The handle behind the public API; shared by mtd.c, ingest.c, engine.c. */
+#ifndef MTD_INT_H
+#define MTD_INT_H
+
+#include "mtdgate/mtdgate.h"
+#include "store.h"
+
+struct mtd {
+	char *db_path, *rules_dir, *plugin_dir;
+	int64_t now;
+	mtd_store *store;
+	char cloud[16];
+	mtd_diag_fn diag;
+	void *diag_ud;
+	char err[1024];
+};
+
+/* Set the handle's message; returns rc. */
+int mtd_fail(mtd_t *h, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+/* Send one diagnostic line. */
+void mtd_diag(mtd_t *h, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+/* Open the store if not yet open (and read the cloud). */
+int mtd_need_store(mtd_t *h);
+/* Bring every connector's state up to date at h->now (audited). */
+int mtd_refresh_connectors(mtd_t *h);
+/* 64-bit FNV-1a, continued from seed. */
+uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n);
+#define MTD_FNV_SEED 0xcbf29ce484222325ull
+
+#endif

@@ -1,0 +1,786 @@
+/* rules: Lua 5.4 sandbox (memory cap, instruction budget, allow-listed
+ * libraries, text-only chunks, require limited to the rules directory,
+ * undefined globals are errors), groups.lua validation, per-device calls. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "mtdgate/mtdgate.h"
+#include "rules.h"
+
+#define HOOK_STEP 1000
+#define MAX_PATTERN_SUBJECT (64 * 1024)
+#define MAX_PATTERN 256
+
+enum { PRIO_UNSET, PRIO_DEFENDER, PRIO_THIRD_PARTY };
+
+typedef struct gpol {
+	char *name;
+	int max_level, app_max_level, app_action, priority; /* -1 / 0 unset */
+} gpol;
+
+struct mtd_rules {
+	lua_State *L;
+	size_t mem, mem_cap;
+	int mem_hit;
+	uint64_t budget, limit;
+	char *dir;
+	gpol *pols;
+	size_t npols;
+	int ref_compliance, ref_app, ref_ctx, ref_cache, ref_traceback;
+};
+
+static const char *const st_names[] = {"compliant", "noncompliant", "in_grace_period",
+				       "not_evaluated"};
+static const char *const app_names[] = {"none", "warn", "block", "wipe"};
+
+const char *mtd_state_name(int st)
+{
+	return st >= 0 && st <= MTD_ST_NOT_EVALUATED ? st_names[st] : "?";
+}
+
+const char *mtd_app_action_name(int a)
+{
+	return a >= 0 && a <= MTD_APP_WIPE ? app_names[a] : "?";
+}
+
+int mtd_state_from_name(const char *s)
+{
+	for (int i = 0; i <= MTD_ST_NOT_EVALUATED; i++)
+		if (s && !strcmp(s, st_names[i]))
+			return i;
+	return -1;
+}
+
+int mtd_app_action_from_name(const char *s)
+{
+	for (int i = 0; i <= MTD_APP_WIPE; i++)
+		if (s && !strcmp(s, app_names[i]))
+			return i;
+	return -1;
+}
+
+/* ---- sandbox ---- */
+
+static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	mtd_rules *r = ud;
+	if (!ptr)
+		osize = 0;
+	if (nsize == 0) {
+		free(ptr);
+		r->mem -= osize;
+		return NULL;
+	}
+	if (nsize > osize && r->mem + (nsize - osize) > r->mem_cap) {
+		r->mem_hit = 1;
+		return NULL;
+	}
+	ptr = realloc(ptr, nsize);
+	if (ptr)
+		r->mem = r->mem - osize + nsize;
+	return ptr;
+}
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+	mtd_rules *r;
+	(void)ar;
+	lua_getallocf(L, (void **)&r);
+	if (r->budget > HOOK_STEP) {
+		r->budget -= HOOK_STEP;
+		return;
+	}
+	/* Spent: from now on every instruction raises, so that a script cannot
+	 * catch the error with pcall and loop on. */
+	lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+	luaL_error(L, "instruction limit of %llu exceeded (a runaway loop?)",
+		   (unsigned long long)r->limit);
+}
+
+static void arm(mtd_rules *r)
+{
+	r->budget = r->limit;
+	r->mem_hit = 0;
+	lua_sethook(r->L, hook, LUA_MASKCOUNT, HOOK_STEP);
+}
+
+static int blocked(lua_State *L)
+{
+	return luaL_error(L, "blocked function: the rules sandbox does not allow it");
+}
+
+/* Pattern functions run in C where the hook cannot stop them: bound sizes. */
+static int guarded(lua_State *L)
+{
+	size_t ls, lp;
+	luaL_checklstring(L, 1, &ls);
+	luaL_checklstring(L, 2, &lp);
+	if (ls > MAX_PATTERN_SUBJECT || lp > MAX_PATTERN)
+		return luaL_error(L, "pattern subject or pattern too long for the sandbox "
+				     "(limits %d and %d bytes)", MAX_PATTERN_SUBJECT, MAX_PATTERN);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static int undefined_global(lua_State *L)
+{
+	return luaL_error(L, "undefined global '%s'", luaL_checkstring(L, 2));
+}
+
+static int l_level(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	int v = n == 4 && !memcmp(s, "none", 4) ? 0 : mtd_level_from_name(s, n);
+	if (v < 0)
+		return luaL_error(L, "'%s' is not a threat level", s);
+	lua_pushinteger(L, v);
+	return 1;
+}
+
+static int rank(lua_State *L, int i)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, i, &n);
+	int v = n == 4 && !memcmp(s, "none", 4) ? 0 : mtd_level_from_name(s, n);
+	if (v < 0)
+		luaL_argerror(L, i, "not a threat level");
+	return v;
+}
+
+static int l_above(lua_State *L)
+{
+	lua_pushboolean(L, rank(L, 1) > rank(L, 2));
+	return 1;
+}
+
+static int l_max(lua_State *L)
+{
+	int a = rank(L, 1), b = rank(L, 2);
+	lua_pushstring(L, mtd_level_name(a > b ? a : b));
+	return 1;
+}
+
+/* require, served from the rules directory only, text chunks only. */
+static int l_require(lua_State *L)
+{
+	mtd_rules *r;
+	const char *name = luaL_checkstring(L, 1);
+	char path[4096];
+	lua_getallocf(L, (void **)&r);
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return luaL_error(L, "require '%s': only modules of the rules directory "
+					     "([A-Za-z0-9_]) can be required", name);
+	lua_getfield(L, LUA_REGISTRYINDEX, "mtd.loaded");
+	if (lua_getfield(L, -1, name) != LUA_TNIL)
+		return 1;
+	lua_pop(L, 1);
+	snprintf(path, sizeof path, "%s/%s.lua", r->dir, name);
+	if (luaL_loadfilex(L, path, "t") != LUA_OK)
+		return lua_error(L);
+	lua_call(L, 0, 1);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushboolean(L, 1);
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, name); /* stack: loaded, module */
+	return 1;
+}
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+	return 1;
+}
+
+static int sandbox(mtd_rules *r)
+{
+	lua_State *L = r->L;
+	static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+					{LUA_TABLIBNAME, luaopen_table},
+					{LUA_STRLIBNAME, luaopen_string},
+					{LUA_MATHLIBNAME, luaopen_math},
+					{LUA_UTF8LIBNAME, luaopen_utf8},
+					{NULL, NULL}};
+	static const char *const drop[] = {"dofile", "loadfile", "load", "collectgarbage",
+					   "print", NULL};
+	static const char *const pat[] = {"find", "match", "gmatch", "gsub", NULL};
+	static const luaL_Reg mtd[] = {{"level", l_level}, {"above", l_above},
+				       {"max", l_max}, {NULL, NULL}};
+
+	for (const luaL_Reg *l = libs; l->func; l++) {
+		luaL_requiref(L, l->name, l->func, 1);
+		lua_pop(L, 1);
+	}
+	for (int i = 0; drop[i]; i++) {
+		lua_pushcfunction(L, blocked);
+		lua_setglobal(L, drop[i]);
+	}
+	lua_getglobal(L, "string");
+	for (int i = 0; pat[i]; i++) {
+		lua_getfield(L, -1, pat[i]);
+		lua_pushcclosure(L, guarded, 1);
+		lua_setfield(L, -2, pat[i]);
+	}
+	lua_pop(L, 1);
+	/* math.random is fine, but deterministic decisions are better: block
+	 * nothing there. string.dump would hand out bytecode: block it. */
+	lua_getglobal(L, "string");
+	lua_pushcfunction(L, blocked);
+	lua_setfield(L, -2, "dump");
+	lua_pop(L, 1);
+	luaL_newlib(L, mtd);
+	lua_pushinteger(L, MTD_RULES_API_VERSION);
+	lua_setfield(L, -2, "api_version");
+	lua_setglobal(L, "mtd");
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, "mtd.loaded");
+	lua_pushcfunction(L, l_require);
+	lua_setglobal(L, "require");
+	lua_pushcfunction(L, traceback);
+	r->ref_traceback = luaL_ref(L, LUA_REGISTRYINDEX);
+	/* Reading an undefined global is an error: catches typos in rules. */
+	lua_pushglobaltable(L);
+	lua_newtable(L);
+	lua_pushcfunction(L, undefined_global);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+	lua_pop(L, 1);
+	return 0;
+}
+
+/* Run the function on top of the stack with nargs below it... as pcall with
+ * traceback; on error the message (with the sandbox's own wording for the
+ * memory cap) goes to err. */
+static int call(mtd_rules *r, int nargs, int nres, char *err, size_t n)
+{
+	lua_State *L = r->L;
+	int base = lua_gettop(L) - nargs, rc;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_traceback);
+	lua_insert(L, base);
+	arm(r);
+	rc = lua_pcall(L, nargs, nres, base);
+	lua_sethook(L, NULL, 0, 0);
+	lua_remove(L, base);
+	if (rc != LUA_OK) {
+		const char *m = lua_tostring(L, -1);
+		if (r->mem_hit)
+			mtd_sdk_err(err, n, "memory limit of %zu bytes exceeded (%s)", r->mem_cap,
+				    m ? m : "not enough memory");
+		else
+			mtd_sdk_err(err, n, "%s", m ? m : "(error object is not a string)");
+		lua_pop(L, 1);
+		return MTD_ERULES;
+	}
+	return 0;
+}
+
+/* ---- groups.lua ---- */
+
+/* Line of the first occurrence of needle in file (0 when not found): Lua
+ * tables keep no positions, so errors about values are placed by search. */
+static int line_of(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int no = 0, found = 0;
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		no++;
+		if (strstr(line, needle))
+			found = no;
+	}
+	fclose(f);
+	return found;
+}
+
+static int gerr(mtd_rules *r, char *err, size_t n, const char *needle,
+		const char *fmt, const char *a, const char *b, const char *c)
+{
+	char path[4096], msg[600];
+	int line;
+	snprintf(path, sizeof path, "%s/groups.lua", r->dir);
+	line = needle ? line_of(path, needle) : 0;
+	snprintf(msg, sizeof msg, fmt, a, b, c);
+	if (line)
+		mtd_sdk_err(err, n, "%s:%d: %s", path, line, msg);
+	else
+		mtd_sdk_err(err, n, "%s: %s", path, msg);
+	return MTD_ERULES;
+}
+
+static int read_group(mtd_rules *r, const char *gname, gpol *g, char *err, size_t n)
+{
+	lua_State *L = r->L; /* stack: ..., group table */
+	g->max_level = g->app_max_level = g->app_action = -1;
+	g->priority = PRIO_UNSET;
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *key, *val;
+		char quoted[300];
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 2);
+			return gerr(r, err, n, gname, "group '%s': keys must be names%s%s", gname, "", "");
+		}
+		key = lua_tostring(L, -2);
+		if (lua_type(L, -1) != LUA_TSTRING) {
+			int known = !strcmp(key, "max_level") || !strcmp(key, "app_max_level") ||
+				    !strcmp(key, "app_action") || !strcmp(key, "app_partner_priority");
+			lua_pop(L, 2);
+			return known ? gerr(r, err, n, key, "group '%s': %s: must be a string, not %s",
+					    gname, key, "another type")
+				     : gerr(r, err, n, key, "group '%s': unknown key '%s'%s", gname, key,
+					    " (known: max_level, app_max_level, app_action, app_partner_priority)");
+		}
+		val = lua_tostring(L, -1);
+		snprintf(quoted, sizeof quoted, "\"%s\"", val);
+		if (!strcmp(key, "max_level") || !strcmp(key, "app_max_level")) {
+			int lv = mtd_level_from_name(val, strlen(val));
+			if (lv < 0) {
+				lua_pop(L, 2);
+				return gerr(r, err, n, quoted, "group '%s': %s: '%s' is not a threat level "
+					    "(secured, low, medium, high)", gname, key, val);
+			}
+			*(key[0] == 'm' ? &g->max_level : &g->app_max_level) = lv;
+		} else if (!strcmp(key, "app_action")) {
+			int a = mtd_app_action_from_name(val);
+			if (a <= MTD_APP_NONE) {
+				lua_pop(L, 2);
+				return gerr(r, err, n, quoted, "group '%s': app_action: '%s' is not an action "
+					    "(warn, block, wipe)%s", gname, val, "");
+			}
+			g->app_action = a;
+		} else if (!strcmp(key, "app_partner_priority")) {
+			if (!strcmp(val, "defender"))
+				g->priority = PRIO_DEFENDER;
+			else if (!strcmp(val, "third_party"))
+				g->priority = PRIO_THIRD_PARTY;
+			else {
+				lua_pop(L, 2);
+				return gerr(r, err, n, quoted, "group '%s': app_partner_priority: '%s' is "
+					    "not defender or third_party%s", gname, val, "");
+			}
+		} else {
+			lua_pop(L, 2);
+			return gerr(r, err, n, key, "group '%s': unknown key '%s'%s", gname, key,
+				    " (known: max_level, app_max_level, app_action, app_partner_priority)");
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+static int load_groups(mtd_rules *r, char *err, size_t n)
+{
+	lua_State *L = r->L;
+	char path[4096];
+	int rc;
+
+	snprintf(path, sizeof path, "%s/groups.lua", r->dir);
+	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+		mtd_sdk_err(err, n, "%s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return MTD_ERULES;
+	}
+	if ((rc = call(r, 0, 1, err, n)))
+		return rc;
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		mtd_sdk_err(err, n, "%s: must return a table of groups", path);
+		return MTD_ERULES;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, -2)) { /* stack: groups, name, group */
+		gpol *np;
+		const char *gname;
+		if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
+			lua_pop(L, 3);
+			mtd_sdk_err(err, n, "%s: every entry must be NAME = { ... }", path);
+			return MTD_ERULES;
+		}
+		gname = lua_tostring(L, -2);
+		np = realloc(r->pols, (r->npols + 1) * sizeof *np);
+		if (!np) {
+			lua_pop(L, 3);
+			return MTD_ENOMEM;
+		}
+		r->pols = np;
+		memset(&np[r->npols], 0, sizeof *np);
+		if (!(np[r->npols].name = strdup(gname))) {
+			lua_pop(L, 3);
+			return MTD_ENOMEM;
+		}
+		r->npols++;
+		if ((rc = read_group(r, gname, &np[r->npols - 1], err, n))) {
+			lua_pop(L, 3);
+			return rc;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
+static const gpol *find_pol(const mtd_rules *r, const char *name)
+{
+	for (size_t i = 0; i < r->npols; i++)
+		if (!strcmp(r->pols[i].name, name))
+			return &r->pols[i];
+	return NULL;
+}
+
+/* The effective policy of a set of groups, as a Lua table on the stack:
+ * each configured group inherits from default; the strictest wins. */
+static void push_policy(mtd_rules *r, const char *const *groups, size_t ng)
+{
+	lua_State *L = r->L;
+	const gpol *def = find_pol(r, "default");
+	gpol none = {0, -1, -1, -1, PRIO_UNSET};
+	const char *src_max = "default", *src_app = "default", *src_act = "default";
+	int max = -1, app = -1, act = -1, prio = -1, any = 0;
+
+	if (!def)
+		def = &none;
+	for (size_t i = 0; i <= ng; i++) {
+		const gpol *g = i < ng ? find_pol(r, groups[i]) : NULL;
+		const char *gn;
+		int m, a, ac, p;
+		if (i < ng && (!g || g == def))
+			continue;
+		if (i == ng && any)
+			break;
+		if (i == ng)
+			g = def; /* no configured group: default alone */
+		gn = g == def ? "default" : g->name;
+		m = g->max_level >= 0 ? g->max_level : def->max_level;
+		a = g->app_max_level >= 0 ? g->app_max_level : def->app_max_level;
+		ac = g->app_action >= 0 ? g->app_action : def->app_action;
+		p = g->priority != PRIO_UNSET ? g->priority : def->priority;
+		if (m >= 0 && (max < 0 || m < max)) {
+			max = m;
+			src_max = g->max_level >= 0 ? gn : "default";
+		}
+		if (a >= 0 && (app < 0 || a < app)) {
+			app = a;
+			src_app = g->app_max_level >= 0 ? gn : "default";
+		}
+		if (ac > act) {
+			act = ac;
+			src_act = g->app_action >= 0 ? gn : "default";
+		}
+		prio = prio < 0 ? p : prio == p ? p : PRIO_UNSET;
+		any = 1;
+	}
+	lua_createtable(L, 0, 6);
+	if (max >= 0) {
+		lua_pushstring(L, mtd_level_name(max));
+		lua_setfield(L, -2, "max_level");
+	}
+	if (app >= 0) {
+		lua_pushstring(L, mtd_level_name(app));
+		lua_setfield(L, -2, "app_max_level");
+		lua_pushstring(L, mtd_app_action_name(act >= 0 ? act : MTD_APP_BLOCK));
+		lua_setfield(L, -2, "app_action");
+	}
+	if (prio == PRIO_DEFENDER || prio == PRIO_THIRD_PARTY) {
+		lua_pushstring(L, prio == PRIO_DEFENDER ? "defender" : "third_party");
+		lua_setfield(L, -2, "app_partner_priority");
+	}
+	lua_createtable(L, 0, 3); /* which group set each value, for reasons */
+	lua_pushstring(L, src_max);
+	lua_setfield(L, -2, "max_level");
+	lua_pushstring(L, src_app);
+	lua_setfield(L, -2, "app_max_level");
+	lua_pushstring(L, src_act);
+	lua_setfield(L, -2, "app_action");
+	lua_setfield(L, -2, "from");
+}
+
+/* ---- policy.lua ---- */
+
+static int load_policy(mtd_rules *r, char *err, size_t n)
+{
+	lua_State *L = r->L;
+	char path[4096];
+	int rc;
+
+	snprintf(path, sizeof path, "%s/policy.lua", r->dir);
+	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+		mtd_sdk_err(err, n, "%s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return MTD_ERULES;
+	}
+	if ((rc = call(r, 0, 1, err, n)))
+		return rc;
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		mtd_sdk_err(err, n, "%s: must return a table with functions compliance and app_protection", path);
+		return MTD_ERULES;
+	}
+	lua_getfield(L, -1, "compliance");
+	lua_getfield(L, -2, "app_protection");
+	if (!lua_isfunction(L, -1) || !lua_isfunction(L, -2)) {
+		lua_pop(L, 3);
+		mtd_sdk_err(err, n, "%s: the returned table lacks function compliance or app_protection", path);
+		return MTD_ERULES;
+	}
+	r->ref_app = luaL_ref(L, LUA_REGISTRYINDEX);
+	r->ref_compliance = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+	return 0;
+}
+
+int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
+		   const char *cloud, int64_t now, mtd_rules **out, char *err,
+		   size_t n)
+{
+	mtd_rules *r = calloc(1, sizeof *r);
+	int rc;
+
+	*out = NULL;
+	if (!r || !(r->dir = strdup(dir))) {
+		free(r);
+		return MTD_ENOMEM;
+	}
+	r->mem_cap = lim && lim->memory ? lim->memory : 64u << 20;
+	r->limit = lim && lim->instructions ? lim->instructions : 10000000u;
+	r->L = lua_newstate(cap_alloc, r);
+	if (!r->L) {
+		mtd_rules_close(r);
+		return MTD_ENOMEM;
+	}
+	sandbox(r);
+	lua_newtable(r->L);
+	r->ref_cache = luaL_ref(r->L, LUA_REGISTRYINDEX);
+	lua_createtable(r->L, 0, 3);
+	lua_pushinteger(r->L, now);
+	lua_setfield(r->L, -2, "now");
+	lua_pushstring(r->L, cloud ? cloud : "commercial");
+	lua_setfield(r->L, -2, "cloud");
+	lua_pushinteger(r->L, MTD_RULES_API_VERSION);
+	lua_setfield(r->L, -2, "api_version");
+	r->ref_ctx = luaL_ref(r->L, LUA_REGISTRYINDEX);
+	if ((rc = load_groups(r, err, n)) || (rc = load_policy(r, err, n))) {
+		mtd_rules_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void mtd_rules_close(mtd_rules *r)
+{
+	if (!r)
+		return;
+	if (r->L)
+		lua_close(r->L);
+	for (size_t i = 0; i < r->npols; i++)
+		free(r->pols[i].name);
+	free(r->pols);
+	free(r->dir);
+	free(r);
+}
+
+/* ---- device table ---- */
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+	if (v) {
+		lua_pushstring(L, v);
+		lua_setfield(L, -2, k);
+	}
+}
+
+static void push_mp(lua_State *L, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_BOOLEAN: lua_pushboolean(L, o->via.boolean); break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: lua_pushinteger(L, (lua_Integer)o->via.u64); break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: lua_pushinteger(L, o->via.i64); break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: lua_pushnumber(L, o->via.f64); break;
+	case MSGPACK_OBJECT_STR: lua_pushlstring(L, o->via.str.ptr, o->via.str.size); break;
+	case MSGPACK_OBJECT_ARRAY:
+		lua_createtable(L, (int)o->via.array.size, 0);
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			push_mp(L, &o->via.array.ptr[i]);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		break;
+	case MSGPACK_OBJECT_MAP:
+		lua_createtable(L, 0, (int)o->via.map.size);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			push_mp(L, &o->via.map.ptr[i].key);
+			push_mp(L, &o->via.map.ptr[i].val);
+			lua_rawset(L, -3);
+		}
+		break;
+	default: lua_pushnil(L); break;
+	}
+}
+
+static void push_vendors(lua_State *L, const mtd_vreport *v, size_t n)
+{
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_createtable(L, 0, 8);
+		set_str(L, "vendor", v[i].vendor);
+		if (v[i].level > 0) {
+			set_str(L, "level", mtd_level_name(v[i].level));
+			lua_pushinteger(L, v[i].at);
+			lua_setfield(L, -2, "at");
+			if (v[i].os_supported >= 0) {
+				lua_pushboolean(L, v[i].os_supported);
+				lua_setfield(L, -2, "os_supported");
+			}
+			if (v[i].threats) {
+				msgpack_zone z;
+				msgpack_object o;
+				size_t off = 0;
+				if (msgpack_zone_init(&z, 1024)) {
+					if (msgpack_unpack(v[i].threats, v[i].threats_len, &off, &z, &o) ==
+					    MSGPACK_UNPACK_SUCCESS) {
+						push_mp(L, &o);
+						lua_setfield(L, -2, "threats");
+					}
+					msgpack_zone_destroy(&z);
+				}
+			}
+		} else {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "missing");
+		}
+		lua_pushboolean(L, v[i].block_missing_data);
+		lua_setfield(L, -2, "block_missing_data");
+		lua_pushboolean(L, v[i].block_unsupported_os);
+		lua_setfield(L, -2, "block_unsupported_os");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+static void push_device(mtd_rules *r, const mtd_eval_in *in)
+{
+	lua_State *L = r->L;
+	lua_createtable(L, 0, 10);
+	set_str(L, "id", in->id);
+	set_str(L, "platform", mtd_platform_name(in->platform));
+	set_str(L, "os_version", in->os_version);
+	set_str(L, "ownership", in->corporate ? "corporate" : "personal");
+	set_str(L, "management", in->enrolled ? "enrolled" : "unenrolled");
+	set_str(L, "user", in->user);
+	lua_createtable(L, (int)in->ngroups, 0);
+	for (size_t i = 0; i < in->ngroups; i++) {
+		lua_pushstring(L, in->groups[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "groups");
+	push_vendors(L, in->vendors, in->nvendors);
+	lua_setfield(L, -2, "vendors");
+	push_vendors(L, in->app_vendors, in->napp_vendors);
+	lua_setfield(L, -2, "app_vendors");
+}
+
+/* Reasons table at idx appended to out (strings stay referenced by the
+ * result kept on the stack until the next eval). */
+static int take_reasons(lua_State *L, int idx, mtd_eval_out *out, const char *fn,
+			char *err, size_t n)
+{
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	if (!lua_istable(L, idx)) {
+		mtd_sdk_err(err, n, "policy.lua: %s returned reasons that are not a list of strings", fn);
+		return MTD_ERULES;
+	}
+	for (lua_Integer i = 1;; i++) {
+		int t = lua_rawgeti(L, idx, i);
+		if (t == LUA_TNIL) {
+			lua_pop(L, 1);
+			break;
+		}
+		if (t != LUA_TSTRING) {
+			lua_pop(L, 1);
+			mtd_sdk_err(err, n, "policy.lua: %s returned reason %lld that is not a string",
+				    fn, (long long)i);
+			return MTD_ERULES;
+		}
+		if (out->nreasons < MTD_MAX_REASONS)
+			out->reasons[out->nreasons++] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* the string stays alive: the table holds it */
+	}
+	return 0;
+}
+
+int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
+		   char *err, size_t n)
+{
+	lua_State *L = r->L;
+	const char *s;
+	int rc, top;
+
+	lua_settop(L, 0); /* drop the previous result */
+	memset(out, 0, sizeof *out);
+	/* policy for this group set, cached by groupset id */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_cache);
+	if (lua_rawgeti(L, -1, in->groupset) == LUA_TNIL) {
+		lua_pop(L, 1);
+		push_policy(r, in->groups, in->ngroups);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, -3, in->groupset);
+	}
+	lua_remove(L, -2);  /* stack: policy */
+	push_device(r, in); /* stack: policy, device */
+	top = lua_gettop(L);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_compliance);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_ctx);
+	if ((rc = call(r, 3, 3, err, n)))
+		return rc; /* stack: policy, device, state, level, reasons */
+	s = lua_tostring(L, top + 1);
+	out->state = lua_type(L, top + 1) == LUA_TSTRING ? mtd_state_from_name(s) : -1;
+	if (out->state < 0) {
+		mtd_sdk_err(err, n, "policy.lua: compliance returned state '%s' (expected compliant, "
+			    "noncompliant, in_grace_period or not_evaluated)", s ? s : "nil");
+		return MTD_ERULES;
+	}
+	s = lua_tostring(L, top + 2);
+	if (s && !strcmp(s, "none"))
+		out->level = MTD_LEVEL_NONE;
+	else if (!s || lua_type(L, top + 2) != LUA_TSTRING ||
+		 (out->level = mtd_level_from_name(s, strlen(s))) < 0) {
+		mtd_sdk_err(err, n, "policy.lua: compliance returned level '%s' (expected none, "
+			    "secured, low, medium or high)", s ? s : "nil");
+		return MTD_ERULES;
+	}
+	if ((rc = take_reasons(L, top + 3, out, "compliance", err, n)))
+		return rc;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_app);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_ctx);
+	if ((rc = call(r, 3, 2, err, n)))
+		return rc; /* stack: ..., action, reasons */
+	s = lua_tostring(L, top + 4);
+	out->app_action = lua_type(L, top + 4) == LUA_TSTRING ? mtd_app_action_from_name(s) : -1;
+	if (out->app_action < 0) {
+		mtd_sdk_err(err, n, "policy.lua: app_protection returned action '%s' (expected none, "
+			    "warn, block or wipe)", s ? s : "nil");
+		return MTD_ERULES;
+	}
+	return take_reasons(L, top + 5, out, "app_protection", err, n);
+}

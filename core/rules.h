@@ -1,0 +1,70 @@
+/* rules: the sandboxed Lua 5.4 rule runtime. One lua_State per run holds
+ * groups.lua (validated into per-group policies) and policy.lua (the
+ * compliance and app-protection functions). See rules/README.md for the API
+ * that scripts see. */
+#ifndef MTD_RULES_H
+#define MTD_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MTD_RULES_API_VERSION 1
+#define MTD_MAX_REASONS 32
+
+typedef struct mtd_rules_limits {
+	size_t memory;         /* bytes the Lua state may hold [64 MiB] */
+	uint64_t instructions; /* VM instructions per call into a script [1e7] */
+} mtd_rules_limits;
+
+typedef struct mtd_rules mtd_rules;
+
+/* Open dir/groups.lua and dir/policy.lua in a fresh sandbox. lim may be NULL
+ * for the defaults. cloud and now are handed to scripts as ctx. Errors name
+ * file, line and value. */
+int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
+		   const char *cloud, int64_t now, mtd_rules **out, char *err,
+		   size_t n);
+void mtd_rules_close(mtd_rules *r);
+
+/* One vendor's view of a device, as the rules see it. */
+typedef struct mtd_vreport {
+	const char *vendor;
+	int level;           /* MTD_LEVEL_*; 0 = no report (missing) */
+	int64_t at;
+	int os_supported;    /* -1 unknown */
+	const void *threats; /* msgpack array, may be NULL */
+	size_t threats_len;
+	int block_missing_data, block_unsupported_os;
+} mtd_vreport;
+
+typedef struct mtd_eval_in {
+	const char *id, *os_version, *user; /* os_version, user may be NULL */
+	int platform, corporate, enrolled;
+	int64_t groupset;                   /* cache key for the group policy */
+	const char *const *groups;
+	size_t ngroups;
+	const mtd_vreport *vendors;         /* in force for compliance */
+	size_t nvendors;
+	const mtd_vreport *app_vendors;     /* in force for app protection */
+	size_t napp_vendors;
+} mtd_eval_in;
+
+enum { MTD_ST_COMPLIANT, MTD_ST_NONCOMPLIANT, MTD_ST_GRACE, MTD_ST_NOT_EVALUATED };
+enum { MTD_APP_NONE, MTD_APP_WARN, MTD_APP_BLOCK, MTD_APP_WIPE };
+const char *mtd_state_name(int st);
+const char *mtd_app_action_name(int a);
+int mtd_state_from_name(const char *s);
+int mtd_app_action_from_name(const char *s);
+
+typedef struct mtd_eval_out {
+	int state, level, app_action;
+	size_t nreasons;
+	const char *reasons[MTD_MAX_REASONS]; /* borrowed until the next eval */
+} mtd_eval_out;
+
+/* Run the rules on one device. MTD_ERULES with the script's own message
+ * (file:line: message) when a script fails or returns something invalid. */
+int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
+		   char *err, size_t n);
+
+#endif

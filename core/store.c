@@ -1,0 +1,376 @@
+/* store: SQLite schema, migrations, statements, transactions, audit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mtdgate/mtdgate.h"
+#include "mtdgate/sdk.h"
+#include "store.h"
+
+struct mtd_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[SQL__COUNT];
+	char err[512];
+};
+
+/* Forward migrations: migrations[i] brings user_version i to i + 1. Only
+ * ever append. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE groups(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE groupsets(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE groupset_members(groupset INTEGER NOT NULL REFERENCES groupsets(id),"
+	" grp INTEGER NOT NULL REFERENCES groups(id), PRIMARY KEY(groupset, grp)) WITHOUT ROWID;"
+	"CREATE TABLE devices(id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE,"
+	" platform INTEGER NOT NULL, os_version TEXT, corporate INTEGER NOT NULL,"
+	" enrolled INTEGER NOT NULL, user TEXT,"
+	" groupset INTEGER NOT NULL REFERENCES groupsets(id), updated_at INTEGER NOT NULL);"
+	"CREATE TABLE connectors(id INTEGER PRIMARY KEY, vendor TEXT NOT NULL UNIQUE,"
+	" state TEXT NOT NULL, provisioned INTEGER NOT NULL DEFAULT 0,"
+	" removed INTEGER NOT NULL DEFAULT 0, error_code TEXT, last_contact INTEGER,"
+	" added_at INTEGER NOT NULL, platforms INTEGER NOT NULL DEFAULT 0,"
+	" mam_platforms INTEGER NOT NULL DEFAULT 0, appsync_ios INTEGER NOT NULL DEFAULT 0,"
+	" appsync_personal_ios INTEGER NOT NULL DEFAULT 0,"
+	" block_unsupported_os INTEGER NOT NULL DEFAULT 0,"
+	" block_missing_data INTEGER NOT NULL DEFAULT 0,"
+	" unresponsive_days INTEGER NOT NULL DEFAULT 7, rejected INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE reports(device INTEGER NOT NULL REFERENCES devices(id),"
+	" connector INTEGER NOT NULL REFERENCES connectors(id), level INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, received INTEGER NOT NULL, os_supported INTEGER,"
+	" threats BLOB, PRIMARY KEY(device, connector)) WITHOUT ROWID;"
+	"CREATE TABLE apps(device INTEGER NOT NULL REFERENCES devices(id),"
+	" app_id TEXT NOT NULL, version TEXT, short_version TEXT, name TEXT,"
+	" bundle_size INTEGER, dynamic_size INTEGER, adhoc_signed INTEGER,"
+	" app_store INTEGER, beta INTEGER, vpp INTEGER, validated INTEGER,"
+	" managed INTEGER, PRIMARY KEY(device, app_id)) WITHOUT ROWID;"
+	"CREATE INDEX apps_by_app ON apps(app_id);"
+	"CREATE TABLE decisions(device INTEGER PRIMARY KEY REFERENCES devices(id),"
+	" state INTEGER NOT NULL, level INTEGER NOT NULL, access INTEGER NOT NULL,"
+	" app_action INTEGER NOT NULL, vendors TEXT NOT NULL, reasons TEXT NOT NULL,"
+	" digest INTEGER NOT NULL, evaluated_at INTEGER NOT NULL, since INTEGER NOT NULL,"
+	" wiped_at INTEGER);"
+	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	" kind TEXT NOT NULL, vendor TEXT, device TEXT, detail TEXT NOT NULL);"
+	"CREATE INDEX audit_by_device ON audit(device) WHERE device IS NOT NULL;"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+static const char *const sql_text[SQL__COUNT] = {
+	[SQL_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[SQL_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+			 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[SQL_GROUP_UPSERT] = "INSERT INTO groups(name) VALUES(?1) ON CONFLICT(name) DO NOTHING",
+	[SQL_GROUP_ID] = "SELECT id FROM groups WHERE name = ?1",
+	[SQL_GROUPSET_INSERT] = "INSERT INTO groupsets(key) VALUES(?1)",
+	[SQL_GROUPSET_ID] = "SELECT id FROM groupsets WHERE key = ?1",
+	[SQL_GROUPSET_MEMBER] = "INSERT INTO groupset_members(groupset, grp) VALUES(?1, ?2)",
+	[SQL_GROUPSET_ALL] = "SELECT id, key FROM groupsets ORDER BY id",
+	[SQL_DEVICE_UPSERT] =
+		"INSERT INTO devices(ext_id, platform, os_version, corporate, enrolled,"
+		" user, groupset, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+		" ON CONFLICT(ext_id) DO UPDATE SET platform = excluded.platform,"
+		" os_version = excluded.os_version, corporate = excluded.corporate,"
+		" enrolled = excluded.enrolled, user = excluded.user,"
+		" groupset = excluded.groupset, updated_at = excluded.updated_at",
+	[SQL_DEVICE_BY_EXT] = "SELECT id, platform, corporate FROM devices WHERE ext_id = ?1",
+	[SQL_CONN_INSERT] = "INSERT INTO connectors(vendor, state, added_at) VALUES(?1, ?2, ?3)",
+	[SQL_CONN_GET] =
+		"SELECT id, vendor, state, provisioned, removed, error_code, last_contact,"
+		" added_at, platforms, mam_platforms, appsync_ios, appsync_personal_ios,"
+		" block_unsupported_os, block_missing_data, unresponsive_days, rejected"
+		" FROM connectors WHERE vendor = ?1",
+	[SQL_CONN_ALL] =
+		"SELECT id, vendor, state, provisioned, removed, error_code, last_contact,"
+		" added_at, platforms, mam_platforms, appsync_ios, appsync_personal_ios,"
+		" block_unsupported_os, block_missing_data, unresponsive_days, rejected"
+		" FROM connectors ORDER BY vendor",
+	[SQL_CONN_UPDATE] =
+		"UPDATE connectors SET state = ?2, provisioned = ?3, removed = ?4,"
+		" error_code = ?5, last_contact = ?6, platforms = ?7, mam_platforms = ?8,"
+		" appsync_ios = ?9, appsync_personal_ios = ?10, block_unsupported_os = ?11,"
+		" block_missing_data = ?12, unresponsive_days = ?13, rejected = ?14"
+		" WHERE id = ?1",
+	[SQL_CONN_CONTACT] = "UPDATE connectors SET last_contact = max(coalesce(last_contact, 0), ?2)"
+			     " WHERE id = ?1",
+	[SQL_CONN_REJECTED] = "UPDATE connectors SET rejected = rejected + ?2 WHERE id = ?1",
+	[SQL_REPORT_UPSERT] =
+		"INSERT INTO reports(device, connector, level, at, received, os_supported, threats)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(device, connector) DO UPDATE SET"
+		" level = excluded.level, at = excluded.at, received = excluded.received,"
+		" os_supported = excluded.os_supported, threats = excluded.threats"
+		" WHERE excluded.at >= reports.at",
+	[SQL_APPS_DELETE_DEVICE] = "DELETE FROM apps WHERE device = ?1",
+	[SQL_APP_INSERT] =
+		"INSERT INTO apps(device, app_id, version, short_version, name, bundle_size,"
+		" dynamic_size, adhoc_signed, app_store, beta, vpp, validated, managed)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+		" ON CONFLICT(device, app_id) DO UPDATE SET version = excluded.version,"
+		" short_version = excluded.short_version, name = excluded.name,"
+		" bundle_size = excluded.bundle_size, dynamic_size = excluded.dynamic_size,"
+		" adhoc_signed = excluded.adhoc_signed, app_store = excluded.app_store,"
+		" beta = excluded.beta, vpp = excluded.vpp, validated = excluded.validated,"
+		" managed = excluded.managed",
+	/* One pass over devices with their latest reports and current decision;
+	 * rows of one device are adjacent (ordered by device). */
+	[SQL_EVAL_SCAN] =
+		"SELECT d.id, d.ext_id, d.platform, d.os_version, d.corporate, d.enrolled,"
+		" d.user, d.groupset, r.connector, r.level, r.at, r.os_supported, r.threats,"
+		" c.state, c.level, c.access, c.app_action, c.vendors, c.reasons, c.digest,"
+		" c.evaluated_at, c.since, c.wiped_at"
+		" FROM devices d LEFT JOIN reports r ON r.device = d.id"
+		" LEFT JOIN decisions c ON c.device = d.id ORDER BY d.id",
+	[SQL_DECISION_UPSERT] =
+		"INSERT INTO decisions(device, state, level, access, app_action, vendors,"
+		" reasons, digest, evaluated_at, since, wiped_at)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		" ON CONFLICT(device) DO UPDATE SET state = excluded.state,"
+		" level = excluded.level, access = excluded.access,"
+		" app_action = excluded.app_action, vendors = excluded.vendors,"
+		" reasons = excluded.reasons, digest = excluded.digest,"
+		" evaluated_at = excluded.evaluated_at, since = excluded.since,"
+		" wiped_at = excluded.wiped_at",
+	[SQL_DECISION_WIPED] = "UPDATE decisions SET wiped_at = ?2 WHERE device = ?1",
+	[SQL_REPORT_SCAN] =
+		"SELECT d.ext_id, d.platform, d.enrolled, c.state, c.level, c.access,"
+		" c.app_action, c.vendors, c.reasons, c.evaluated_at"
+		" FROM devices d LEFT JOIN decisions c ON c.device = d.id"
+		" WHERE ?1 IS NULL OR d.ext_id = ?1 ORDER BY d.ext_id",
+	[SQL_AUDIT_INSERT] = "INSERT INTO audit(at, kind, vendor, device, detail)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+static int fail(mtd_store *s, int rc, const char *what)
+{
+	snprintf(s->err, sizeof s->err, "%s: %s", what,
+		 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+	return rc;
+}
+
+static int migrate(mtd_store *s)
+{
+	sqlite3_stmt *st;
+	int version, rc;
+	const int target = (int)(sizeof migrations / sizeof *migrations);
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
+		return fail(s, MTD_ESTORE, "reading the schema version");
+	rc = sqlite3_step(st);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (version < 0)
+		return fail(s, MTD_ESTORE, "reading the schema version");
+	if (version > target) {
+		snprintf(s->err, sizeof s->err,
+			 "the store has schema version %d; this mtdgate knows up to %d",
+			 version, target);
+		return MTD_ESTORE;
+	}
+	for (; version < target; version++) {
+		char pragma[64];
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
+			return fail(s, MTD_ESTORE, "starting a migration");
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
+		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
+			fail(s, MTD_ESTORE, "migrating the schema");
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return MTD_ESTORE;
+		}
+		if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL))
+			return fail(s, MTD_ESTORE, "committing a migration");
+	}
+	return 0;
+}
+
+int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
+		   size_t n)
+{
+	mtd_store *s = calloc(1, sizeof *s);
+	int rc = MTD_ESTORE;
+	struct stat sb;
+
+	*out = NULL;
+	if (!s) {
+		mtd_sdk_err(err, n, "out of memory");
+		return MTD_ENOMEM;
+	}
+	if (stat(path, &sb) != 0) {
+		int fd;
+		if (!create) {
+			mtd_sdk_err(err, n, "%s: no store here (run 'mtdgate init' first)", path);
+			free(s);
+			return MTD_ENOTFOUND;
+		}
+		/* Create it 0600 ourselves: it holds who may reach company data. */
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd < 0) {
+			mtd_sdk_err(err, n, "%s: %s", path, strerror(errno));
+			free(s);
+			return MTD_EIO;
+		}
+		close(fd);
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		fail(s, MTD_ESTORE, path);
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+			 " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+			 " PRAGMA cache_size = -16384;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		fail(s, MTD_ESTORE, path);
+		goto out;
+	}
+	if (create) {
+		if ((rc = migrate(s)))
+			goto out;
+	} else {
+		sqlite3_stmt *st;
+		int v = -1;
+		if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				v = sqlite3_column_int(st, 0);
+			sqlite3_finalize(st);
+		}
+		if (v == 0) {
+			snprintf(s->err, sizeof s->err,
+				 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
+			rc = MTD_ENOTFOUND;
+			goto out;
+		}
+		if (v < 0) {
+			fail(s, MTD_ESTORE, path);
+			goto out;
+		}
+		if ((rc = migrate(s)))
+			goto out;
+	}
+	*out = s;
+	return 0;
+out:
+	mtd_sdk_err(err, n, "%s", s->err);
+	mtd_store_close(s);
+	return rc ? rc : MTD_ESTORE;
+}
+
+void mtd_store_close(mtd_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < SQL__COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+sqlite3 *mtd_store_db(mtd_store *s)
+{
+	return s->db;
+}
+
+const char *mtd_store_errmsg(mtd_store *s)
+{
+	return s->err[0] ? s->err : sqlite3_errmsg(s->db);
+}
+
+sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which)
+{
+	sqlite3_stmt *st = s->st[which];
+	if (!st) {
+		if (sqlite3_prepare_v3(s->db, sql_text[which], -1,
+				       SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+			fail(s, MTD_ESTORE, "preparing a statement");
+			return NULL;
+		}
+		s->st[which] = st;
+	} else {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	s->err[0] = '\0';
+	return st;
+}
+
+int mtd_store_begin(mtd_store *s)
+{
+	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : fail(s, MTD_ESTORE, "starting a transaction");
+}
+
+int mtd_store_commit(mtd_store *s)
+{
+	return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : fail(s, MTD_ESTORE, "committing");
+}
+
+void mtd_store_rollback(mtd_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
+{
+	return p ? sqlite3_bind_text(st, i, p, (int)n, SQLITE_TRANSIENT)
+		 : sqlite3_bind_null(st, i);
+}
+
+int mtd_store_meta_get(mtd_store *s, const char *key, char *buf, size_t n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_META_GET);
+	int rc;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? MTD_ENOTFOUND : fail(s, MTD_ESTORE, "reading meta");
+}
+
+int mtd_store_meta_set(mtd_store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_META_SET);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail(s, MTD_ESTORE, "writing meta");
+	sqlite3_reset(st);
+	return 0;
+}
+
+int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
+		    const char *vendor, const char *device, const char *detail)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_AUDIT_INSERT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, at);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	mtd_bind_text(st, 3, vendor, vendor ? strlen(vendor) : 0);
+	mtd_bind_text(st, 4, device, device ? strlen(device) : 0);
+	sqlite3_bind_text(st, 5, detail ? detail : "{}", -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail(s, MTD_ESTORE, "writing the audit log");
+	sqlite3_reset(st);
+	return 0;
+}

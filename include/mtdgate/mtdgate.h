@@ -1,0 +1,161 @@
+/*
+ * libmtdgate: the Mobile Threat Defense policy engine.
+ *
+ * One handle (mtd_t) owns an open store, the plugin directory and the rules
+ * directory. Every function returns 0 or a negative MTD_E* code; the message
+ * of the last failure is mtd_errmsg(). Problems with single input records do
+ * not fail the call: they go to the diagnostic callback, one line each naming
+ * the file and position, and are counted in the call's stats.
+ *
+ * Threads: a handle is used by one thread at a time. Nothing here prints or
+ * exits; the caller decides what the user sees.
+ */
+#ifndef MTDGATE_H
+#define MTDGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes: stable once released. */
+#define MTD_ERRNO_MAP(X)                                                      \
+	X(OK, 0, "success")                                                   \
+	X(USAGE, -1, "invalid argument")                                      \
+	X(MALFORMED, -2, "malformed input")                                   \
+	X(REFUSED, -3, "refused by the connector's state or settings")        \
+	X(INTERNAL, -4, "internal error")                                     \
+	X(NOMEM, -5, "out of memory")                                         \
+	X(IO, -6, "input/output error")                                       \
+	X(STORE, -7, "store error")                                           \
+	X(RULES, -8, "rule script error")                                     \
+	X(NOTFOUND, -9, "not found")                                          \
+	X(PLUGIN, -10, "plugin error")
+
+enum {
+#define MTD_X_(name, code, msg) MTD_E##name = code,
+	MTD_ERRNO_MAP(MTD_X_)
+#undef MTD_X_
+};
+
+/* Name ("MTD_EREFUSED") and default message of a status code. */
+const char *mtd_strerror(int rc);
+const char *mtd_errname(int rc);
+
+typedef struct mtd mtd_t;
+
+typedef struct mtd_config {
+	const char *db_path;    /* the store; created by mtd_init() */
+	const char *rules_dir;  /* Lua rules (groups.lua, policy.lua) */
+	const char *plugin_dir; /* vendor plugins, <id>.so */
+	int64_t now;            /* "now" in Unix seconds; 0 = the clock */
+} mtd_config;
+
+/* Open a handle. The config strings are copied. The store is opened lazily:
+ * commands other than mtd_init() fail with MTD_ENOTFOUND when it does not
+ * exist. *out is set even on failure (so mtd_errmsg works); close it. */
+int mtd_open(const mtd_config *cfg, mtd_t **out);
+void mtd_close(mtd_t *h);
+/* Message of the last failure on h (borrowed, valid until the next call). */
+const char *mtd_errmsg(const mtd_t *h);
+
+/* Where per-record diagnostics go (msg borrowed for the call). */
+typedef void (*mtd_diag_fn)(void *ud, const char *msg);
+void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud);
+
+/* Create the store (or open an existing one of the same cloud).
+ * cloud: "commercial" or "gcc_high". */
+int mtd_init(mtd_t *h, const char *cloud);
+
+/* Counts of one import or ingest run. */
+typedef struct mtd_stats {
+	uint64_t records;   /* input records read */
+	uint64_t accepted;  /* stored (or, for ingest, accepted messages) */
+	uint64_t rejected;  /* refused by the connector state (R1), audited */
+	uint64_t malformed; /* bad records, each reported to the diag callback */
+} mtd_stats;
+
+/* Import device records (SPEC 4.2), JSON lines or a msgpack stream, from in.
+ * name labels diagnostics ("devices.jsonl"). A device already known is
+ * replaced as a whole. */
+int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st);
+/* Import app inventory records (SPEC 4.2). Each device present in the input
+ * has its inventory replaced as a whole. */
+int mtd_inventory_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st);
+
+/* Connector lifecycle (R1-R3). */
+int mtd_connector_add(mtd_t *h, const char *vendor);
+/* settings: n strings "key=value" (R3 names; on|off for switches). All are
+ * validated before any is applied. */
+int mtd_connector_set(mtd_t *h, const char *vendor, const char *const *settings,
+		      size_t n);
+int mtd_connector_remove(mtd_t *h, const char *vendor);
+
+/* A connector as listed. All strings borrowed for the callback. */
+typedef struct mtd_connector_info {
+	const char *vendor;
+	const char *state; /* unavailable, not_set_up, available, enabled,
+			      unresponsive, error */
+	size_t nsettings;
+	const char *const *setting_names; /* R3 names, in R3 order */
+	const char *const *setting_values; /* "true"/"false" or a number */
+	const int *setting_is_bool;
+	int64_t last_contact; /* Unix seconds, 0 = never */
+	const char *error_code; /* NULL unless in error */
+} mtd_connector_info;
+typedef int (*mtd_connector_fn)(void *ud, const mtd_connector_info *c);
+int mtd_connector_list(mtd_t *h, mtd_connector_fn fn, void *ud);
+
+/* Ingest vendor-native payloads through the vendor's plugin, or, with
+ * normalized set, normalized channel messages (SPEC 4.1), on the vendor's
+ * connector. */
+int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
+	       int normalized, mtd_stats *st);
+
+/* A plugin as listed (strings borrowed for the callback). */
+typedef struct mtd_plugin_info {
+	const char *id, *name, *path;
+	uint32_t platforms, mam_platforms, capabilities; /* plugin.h bits */
+	uint32_t abi_version;
+} mtd_plugin_info;
+typedef int (*mtd_plugin_fn)(void *ud, const mtd_plugin_info *p);
+/* List the loadable plugins in the plugin directory; ones that fail to load
+ * are reported to the diag callback and skipped. */
+int mtd_plugin_list(mtd_t *h, mtd_plugin_fn fn, void *ud);
+
+/* A device's decision (strings borrowed for the callback). */
+typedef struct mtd_decision_info {
+	const char *device, *platform, *management;
+	const char *state;          /* compliant, noncompliant, in_grace_period,
+				       not_evaluated */
+	const char *level;          /* none, secured, low, medium, high */
+	size_t nvendors;
+	const char *const *vendor_names;
+	const char *const *vendor_levels;
+	const char *access;         /* allow, block */
+	const char *app_protection; /* none, warn, block, wipe */
+	size_t nreasons;
+	const char *const *reasons;
+	int64_t evaluated_at;       /* 0 when not evaluated */
+} mtd_decision_info;
+typedef int (*mtd_decision_fn)(void *ud, const mtd_decision_info *d);
+
+/* Evaluate every device with the rules. With dry_run, nothing is written and
+ * fn (may be NULL) receives the old and the new decision of each device
+ * whose decision would change; without, fn receives the same for each
+ * change as it is written. changed (may be NULL) gets the count. */
+typedef int (*mtd_change_fn)(void *ud, const mtd_decision_info *before,
+			     const mtd_decision_info *after);
+int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
+		 uint64_t *evaluated, uint64_t *changed);
+
+/* Report stored decisions, of one device (device non-NULL) or all. */
+int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MTDGATE_H */

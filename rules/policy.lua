@@ -1,0 +1,112 @@
+-- mtdgate default policy (rules API v1; see rules/README.md).
+--
+-- compliance(device, policy, ctx)     -> state, level, reasons
+-- app_protection(device, policy, ctx) -> action, reasons
+--
+-- device.vendors lists the connectors in force for compliance on the
+-- device's platform (enabled, platform switched on, not unresponsive), sorted
+-- by vendor id; device.app_vendors the same for app protection. An entry
+-- without a level is a vendor in force that has not reported the device.
+
+local fmt = string.format
+local above, maxl = mtd.above, mtd.max
+
+local M = {}
+
+-- "group Executives allows at most low"
+local function allowed(policy, key)
+  return fmt("group %s allows at most %s", policy.from[key], policy[key])
+end
+
+-- R5: several third-party vendors on one platform must all scan the device;
+-- Microsoft Defender for Endpoint is exempt.
+local function third_parties(vendors)
+  local n = 0
+  for _, v in ipairs(vendors) do
+    if v.vendor ~= "defender" then n = n + 1 end
+  end
+  return n
+end
+
+function M.compliance(device, policy, ctx)
+  if device.management ~= "enrolled" then
+    local level = "none"
+    for _, v in ipairs(device.app_vendors) do
+      if v.level then level = maxl(level, v.level) end
+    end
+    return "not_evaluated", level,
+      { "not enrolled: compliance does not apply; app protection governs its apps" }
+  end
+
+  local vendors = device.vendors
+  if #vendors == 0 then
+    return "compliant", "none", { fmt("no connector in force on %s", device.platform) }
+  end
+
+  local level, bad, good = "none", {}, {}
+  local several = third_parties(vendors) > 1
+  for _, v in ipairs(vendors) do
+    if v.level then
+      level = maxl(level, v.level)
+      if policy.max_level and above(v.level, policy.max_level) then
+        bad[#bad + 1] = fmt("%s reports %s; %s", v.vendor, v.level, allowed(policy, "max_level"))
+      elseif policy.max_level then
+        good[#good + 1] = fmt("%s reports %s; %s", v.vendor, v.level, allowed(policy, "max_level"))
+      else
+        good[#good + 1] = fmt("%s reports %s; no threat level is required", v.vendor, v.level)
+      end
+      if v.block_unsupported_os and v.os_supported == false then
+        bad[#bad + 1] = fmt("%s reports an unsupported OS version; block_unsupported_os is on", v.vendor)
+      end
+    elseif v.block_missing_data then
+      bad[#bad + 1] = fmt("%s has not reported this device; block_missing_data is on", v.vendor)
+    elseif several and v.vendor ~= "defender" then
+      bad[#bad + 1] = fmt("missing scan: %s is in force on %s beside another vendor and has not reported this device",
+        v.vendor, device.platform)
+    else
+      good[#good + 1] = fmt("%s has not reported this device yet", v.vendor)
+    end
+  end
+  if #bad > 0 then return "noncompliant", level, bad end
+  return "compliant", level, good
+end
+
+-- R8: the level that counts for app protection. With Defender and a third
+-- party both reporting, app_partner_priority picks; unset, the higher counts.
+local function app_level(device, policy)
+  local defender, third
+  for _, v in ipairs(device.app_vendors) do
+    if v.level then
+      if v.vendor == "defender" then
+        defender = v
+      elseif not third or above(v.level, third.level) then
+        third = v
+      end
+    end
+  end
+  local p = policy.app_partner_priority
+  if defender and third then
+    if p == "defender" then return defender end
+    if p == "third_party" then return third end
+    return above(defender.level, third.level) and defender or third
+  end
+  return defender or third
+end
+
+function M.app_protection(device, policy, ctx)
+  if not policy.app_max_level or #device.app_vendors == 0 then
+    return "none"
+  end
+  local v = app_level(device, policy)
+  if not v then
+    return "none"
+  end
+  if above(v.level, policy.app_max_level) then
+    return policy.app_action, {
+      fmt("apps: %s reports %s; %s, action %s", v.vendor, v.level, allowed(policy, "app_max_level"),
+        policy.app_action) }
+  end
+  return "none", { fmt("apps: %s reports %s; %s", v.vendor, v.level, allowed(policy, "app_max_level")) }
+end
+
+return M

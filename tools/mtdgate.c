@@ -1,0 +1,692 @@
+/* mtdgate: the command-line runner. Parses arguments, calls libmtdgate,
+ * decides what the user sees and the exit status (SPEC 4.3). */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mtdgate/mtdgate.h"
+#include "mtdgate/plugin.h"
+#include "mtdgate/sdk.h"
+
+enum { EX_OK = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_REFUSED_ = 69, EX_INTERNAL_ = 70 };
+
+typedef struct opts {
+	mtd_config cfg;
+	char rules_buf[PATH_MAX], plugins_buf[PATH_MAX];
+	int argc;     /* command words and their options, globals removed */
+	char **argv;
+} opts;
+
+static const char *prog = "mtdgate";
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see '%s --help')\n", prog);
+	return EX_USAGE_;
+}
+
+static int exit_for(int rc)
+{
+	switch (rc) {
+	case MTD_EOK: return EX_OK;
+	case MTD_EUSAGE:
+	case MTD_ENOTFOUND: return EX_USAGE_;
+	case MTD_EMALFORMED: return EX_DATAERR_;
+	case MTD_EREFUSED: return EX_REFUSED_;
+	default: return EX_INTERNAL_;
+	}
+}
+
+static int fail(mtd_t *h, int rc)
+{
+	fprintf(stderr, "%s: %s\n", prog, mtd_errmsg(h)[0] ? mtd_errmsg(h) : mtd_strerror(rc));
+	return exit_for(rc);
+}
+
+static void diag(void *ud, const char *msg)
+{
+	(void)ud;
+	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+/* ---- help ---- */
+
+static const char *const main_help =
+	"usage: mtdgate [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Mobile Threat Defense policy engine: turns MTD vendors' threat reports into\n"
+	"compliance, conditional access and app protection decisions.\n"
+	"\n"
+	"Global options (anywhere on the line):\n"
+	"  --db FILE        the store [./mtdgate.db]\n"
+	"  --rules DIR      Lua rules (groups.lua, policy.lua) [installed default rules]\n"
+	"  --plugins DIR    vendor plugins <id>.so [built vendor plugins]\n"
+	"  --now TIME       the time to act at, RFC 3339 or Unix seconds [the clock]\n"
+	"  -h, --help       help (also after a command: 'mtdgate ingest --help')\n"
+	"  --version        print the version\n"
+	"\n"
+	"Commands:\n"
+	"  init [--cloud commercial|gcc_high]     create the store\n"
+	"  device import FILE|-                   import device records\n"
+	"  inventory import FILE|-                import app inventory records\n"
+	"  connector add VENDOR                   add a connector (state not_set_up)\n"
+	"  connector set VENDOR KEY=VALUE...      change connector settings\n"
+	"  connector remove VENDOR                deprovision a connector (unavailable)\n"
+	"  connector list [--json]                list connectors and their settings\n"
+	"  ingest VENDOR [--normalized] FILE|-    ingest vendor payloads or normalized messages\n"
+	"  plugin list [--json]                   list vendor plugins\n"
+	"  evaluate [--dry-run]                   decide every device with the rules\n"
+	"  report [--json] [--device ID]          show decisions\n"
+	"\n"
+	"Input is JSON lines or a msgpack stream, detected from the content.\n"
+	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
+	"(the valid ones were processed); 69 refused by a connector's state or\n"
+	"settings; 70 internal error, a failing rule script included.\n";
+
+static const struct help {
+	const char *cmd, *text;
+} helps[] = {
+	{"init", "usage: mtdgate init [--cloud commercial|gcc_high]\n\n"
+		 "Create the store (mode 0600), or check that an existing one is of the same\n"
+		 "cloud. In gcc_high only vendors whose plugin declares government cloud\n"
+		 "support can be added, and only Android and iOS can be switched on.\n"},
+	{"device", "usage: mtdgate device import FILE|-\n\n"
+		   "Import device records, one per line as JSON or as a msgpack stream:\n"
+		   "  {\"id\",\"platform\":\"android|ios|windows|macos\",\"os_version\",\n"
+		   "   \"ownership\":\"corporate|personal\",\"management\":\"enrolled|unenrolled\",\n"
+		   "   \"user\",\"groups\":[NAME,...]}\n"
+		   "A known device is replaced as a whole. Bad records are reported with their\n"
+		   "line or position and skipped (exit 65); the others are kept.\n"},
+	{"inventory", "usage: mtdgate inventory import FILE|-\n\n"
+		      "Import app inventory records:\n"
+		      "  {\"device\",\"app_id\",\"version\",\"short_version\",\"name\",\"bundle_size\",\n"
+		      "   \"dynamic_size\",\"adhoc_signed\",\"app_store\",\"beta\",\"vpp\",\"validated\",\"managed\"}\n"
+		      "Each device in the input has its inventory replaced as a whole.\n"},
+	{"connector", "usage: mtdgate connector add VENDOR\n"
+		      "       mtdgate connector set VENDOR KEY=VALUE...\n"
+		      "       mtdgate connector remove VENDOR\n"
+		      "       mtdgate connector list [--json]\n\n"
+		      "One connector per vendor. States: not_set_up (added) -> available (the\n"
+		      "partner provisioned it) -> enabled (a platform switched on); unresponsive\n"
+		      "after unresponsive_days without contact; error when the partner reports\n"
+		      "one, until a healthy heartbeat; unavailable after remove, until the partner\n"
+		      "provisions it again. Messages to not_set_up or unavailable connectors are\n"
+		      "refused and audited.\n\n"
+		      "Settings (on|off unless noted, all off by default):\n"
+		      "  android ios windows macos      use this vendor for compliance on it\n"
+		      "  mam_android mam_ios mam_windows  use it for app protection\n"
+		      "  appsync_ios                    share iOS app inventory with the vendor\n"
+		      "  appsync_personal_ios           include personally-owned iOS devices\n"
+		      "  block_unsupported_os           noncompliant when the vendor reports an\n"
+		      "                                 unsupported OS\n"
+		      "  block_missing_data             noncompliant without a report from it\n"
+		      "  unresponsive_days=N            days without contact before unresponsive [7]\n"
+		      "A setting the vendor's plugin or the cloud does not allow is refused (69).\n"},
+	{"ingest", "usage: mtdgate ingest VENDOR FILE|-\n"
+		   "       mtdgate ingest VENDOR --normalized FILE|-\n\n"
+		   "Feed the vendor's connector: vendor-native payloads decoded by its plugin,\n"
+		   "or normalized channel messages:\n"
+		   "  {\"type\":\"threat\",\"device\",\"level\",\"at\",\"threats\":[...],\"os_supported\"}\n"
+		   "  {\"type\":\"heartbeat|provision|appsync_request\",\"at\"}\n"
+		   "  {\"type\":\"error\",\"code\",\"at\"}\n"
+		   "Prints how many records were read and how many messages were accepted,\n"
+		   "rejected by the connector's state, or malformed. Accepted counts are\n"
+		   "committed. Exit 65 when some were malformed, 69 when there is no such\n"
+		   "connector.\n"},
+	{"plugin", "usage: mtdgate plugin list [--json]\n\n"
+		   "List the vendor plugins in the plugin directory: id, name, platforms,\n"
+		   "app protection platforms and capabilities.\n"},
+	{"evaluate", "usage: mtdgate evaluate [--dry-run]\n\n"
+		     "Decide every device with the rules (--rules DIR): compliance, access and\n"
+		     "app protection. Only changed decisions are written and audited, all in one\n"
+		     "transaction. With --dry-run nothing is written: each device whose decision\n"
+		     "would change is printed old -> new with its reasons, then a count per\n"
+		     "transition. A failing rule script changes nothing (exit 70).\n"},
+	{"report", "usage: mtdgate report [--json] [--device ID]\n\n"
+		   "Show the stored decisions as a table, or as one JSON object per device:\n"
+		   "  {\"device\",\"platform\",\"management\",\"state\",\"level\",\"vendors\",\n"
+		   "   \"access\",\"app_protection\",\"reasons\"}\n"},
+};
+
+static int print_help(const char *cmd)
+{
+	for (size_t i = 0; cmd && i < sizeof helps / sizeof *helps; i++)
+		if (!strcmp(helps[i].cmd, cmd)) {
+			fputs(helps[i].text, stdout);
+			return EX_OK;
+		}
+	fputs(main_help, stdout);
+	return EX_OK;
+}
+
+/* ---- argument helpers ---- */
+
+static int has_flag(opts *o, const char *flag)
+{
+	for (int i = 0; i < o->argc; i++)
+		if (!strcmp(o->argv[i], flag)) {
+			memmove(&o->argv[i], &o->argv[i + 1], (size_t)(o->argc - i - 1) * sizeof *o->argv);
+			o->argc--;
+			return 1;
+		}
+	return 0;
+}
+
+static const char *flag_value(opts *o, const char *flag, int *bad)
+{
+	for (int i = 0; i < o->argc; i++)
+		if (!strcmp(o->argv[i], flag)) {
+			const char *v;
+			if (i + 1 >= o->argc) {
+				*bad = 1;
+				return NULL;
+			}
+			v = o->argv[i + 1];
+			memmove(&o->argv[i], &o->argv[i + 2], (size_t)(o->argc - i - 2) * sizeof *o->argv);
+			o->argc -= 2;
+			return v;
+		}
+	return NULL;
+}
+
+static int no_more(opts *o, int want, const char *cmd)
+{
+	for (int i = 0; i < o->argc; i++)
+		if (o->argv[i][0] == '-' && o->argv[i][1])
+			return usage_error("%s: unknown option '%s'", cmd, o->argv[i]);
+	if (o->argc != want)
+		return usage_error("%s: expected %d argument(s), got %d", cmd, want - 1 > 0 ? want - 1 : 0,
+				   o->argc - 1 > 0 ? o->argc - 1 : 0);
+	return 0;
+}
+
+static FILE *open_input(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return stdin;
+	return fopen(path, "rb");
+}
+
+static const char *input_name(const char *path)
+{
+	return strcmp(path, "-") ? path : "<stdin>";
+}
+
+static void print_stats(const char *what, const mtd_stats *st, int with_rejected)
+{
+	if (with_rejected)
+		printf("%s: %llu records, %llu accepted, %llu rejected, %llu malformed\n", what,
+		       (unsigned long long)st->records, (unsigned long long)st->accepted,
+		       (unsigned long long)st->rejected, (unsigned long long)st->malformed);
+	else
+		printf("%s: %llu records, %llu imported, %llu malformed\n", what,
+		       (unsigned long long)st->records, (unsigned long long)st->accepted,
+		       (unsigned long long)st->malformed);
+}
+
+/* ---- commands ---- */
+
+static int cmd_init(mtd_t *h, opts *o)
+{
+	int bad = 0, rc;
+	const char *cloud = flag_value(o, "--cloud", &bad);
+	if (bad)
+		return usage_error("init: --cloud needs a value (commercial or gcc_high)");
+	if ((rc = no_more(o, 1, "init")))
+		return rc;
+	if ((rc = mtd_init(h, cloud)))
+		return fail(h, rc);
+	printf("store %s ready (%s cloud)\n", o->cfg.db_path, cloud ? cloud : "commercial");
+	return EX_OK;
+}
+
+static int cmd_import(mtd_t *h, opts *o, int inventory)
+{
+	const char *what = inventory ? "inventory" : "device";
+	mtd_stats st;
+	FILE *in;
+	int rc;
+
+	if (o->argc < 2 || strcmp(o->argv[1], "import"))
+		return usage_error("%s: expected 'import FILE|-'", what);
+	if ((rc = no_more(o, 3, what)))
+		return rc;
+	if (!(in = open_input(o->argv[2]))) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o->argv[2], strerror(errno));
+		return EX_USAGE_;
+	}
+	rc = inventory ? mtd_inventory_import(h, in, input_name(o->argv[2]), &st)
+		       : mtd_device_import(h, in, input_name(o->argv[2]), &st);
+	if (in != stdin)
+		fclose(in);
+	if (rc)
+		return fail(h, rc);
+	print_stats(inventory ? "inventory" : "devices", &st, 0);
+	return st.malformed ? EX_DATAERR_ : EX_OK;
+}
+
+static int print_connector(void *ud, const mtd_connector_info *c)
+{
+	int json = *(int *)ud;
+	char t[40];
+	if (json) {
+		json_t *o = json_object();
+		char *s;
+		json_object_set_new(o, "vendor", json_string(c->vendor));
+		json_object_set_new(o, "state", json_string(c->state));
+		for (size_t i = 0; i < c->nsettings; i++)
+			json_object_set_new(o, c->setting_names[i],
+					    c->setting_is_bool[i]
+						    ? json_boolean(!strcmp(c->setting_values[i], "true"))
+						    : json_integer(atoll(c->setting_values[i])));
+		json_object_set_new(o, "last_contact",
+				    c->last_contact ? json_string(mtd_time_format(c->last_contact, t, sizeof t))
+						    : json_null());
+		if (c->error_code)
+			json_object_set_new(o, "error_code", json_string(c->error_code));
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (!s)
+			return MTD_ENOMEM;
+		puts(s);
+		free(s);
+		return 0;
+	}
+	printf("%-14s %-13s last contact %s\n", c->vendor, c->state,
+	       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t) : "never");
+	printf("  ");
+	for (size_t i = 0; i < c->nsettings; i++) {
+		if (c->setting_is_bool[i] && !strcmp(c->setting_values[i], "true"))
+			printf("%s ", c->setting_names[i]);
+		else if (!c->setting_is_bool[i])
+			printf("%s=%s ", c->setting_names[i], c->setting_values[i]);
+	}
+	if (c->error_code)
+		printf("error_code=%s", c->error_code);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_connector(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	int rc;
+
+	if (!strcmp(sub, "list")) {
+		int json = has_flag(o, "--json");
+		if ((rc = no_more(o, 2, "connector list")))
+			return rc;
+		if ((rc = mtd_connector_list(h, print_connector, &json)))
+			return fail(h, rc);
+		return EX_OK;
+	}
+	if (!strcmp(sub, "add") || !strcmp(sub, "remove")) {
+		if ((rc = no_more(o, 3, sub[0] == 'a' ? "connector add" : "connector remove")))
+			return rc;
+		rc = sub[0] == 'a' ? mtd_connector_add(h, o->argv[2]) : mtd_connector_remove(h, o->argv[2]);
+		if (rc)
+			return fail(h, rc);
+		printf("connector %s: %s\n", o->argv[2], sub[0] == 'a' ? "added (not_set_up)" : "removed (unavailable)");
+		return EX_OK;
+	}
+	if (!strcmp(sub, "set")) {
+		if (o->argc < 4)
+			return usage_error("connector set: expected VENDOR KEY=VALUE...");
+		for (int i = 3; i < o->argc; i++)
+			if (o->argv[i][0] == '-')
+				return usage_error("connector set: unknown option '%s'", o->argv[i]);
+		if ((rc = mtd_connector_set(h, o->argv[2], (const char *const *)&o->argv[3],
+					    (size_t)(o->argc - 3))))
+			return fail(h, rc);
+		printf("connector %s: updated\n", o->argv[2]);
+		return EX_OK;
+	}
+	return usage_error("connector: expected add, set, remove or list");
+}
+
+static int cmd_ingest(mtd_t *h, opts *o)
+{
+	int normalized = has_flag(o, "--normalized"), rc;
+	mtd_stats st;
+	FILE *in;
+
+	if ((rc = no_more(o, 3, "ingest")))
+		return rc;
+	if (!(in = open_input(o->argv[2]))) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o->argv[2], strerror(errno));
+		return EX_USAGE_;
+	}
+	rc = mtd_ingest(h, o->argv[1], in, input_name(o->argv[2]), normalized, &st);
+	if (in != stdin)
+		fclose(in);
+	if (rc) {
+		if (st.records)
+			print_stats(o->argv[1], &st, 1);
+		return fail(h, rc);
+	}
+	print_stats(o->argv[1], &st, 1);
+	return st.malformed ? EX_DATAERR_ : EX_OK;
+}
+
+static json_t *bits_json(uint32_t bits, const char *const *names, int n)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++)
+		if (bits & (1u << i))
+			json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+static void bits_text(char *buf, size_t n, uint32_t bits, const char *const *names, int count)
+{
+	size_t k = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < count; i++)
+		if (bits & (1u << i))
+			k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? "," : "", names[i]);
+	if (!k)
+		snprintf(buf, n, "-");
+}
+
+static const char *const plat_names[] = {"android", "ios", "windows", "macos"};
+static const char *const cap_names[] = {"threat", "app_protection", "appsync", "gov_cloud"};
+
+static int print_plugin(void *ud, const mtd_plugin_info *p)
+{
+	int json = *(int *)ud;
+	if (json) {
+		json_t *o = json_object();
+		char abi[16], *s;
+		snprintf(abi, sizeof abi, "%u.%u", MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version),
+			 MTD_PLUGIN_ABI_MINOR_OF(p->abi_version));
+		json_object_set_new(o, "id", json_string(p->id));
+		json_object_set_new(o, "name", json_string(p->name));
+		json_object_set_new(o, "platforms", bits_json(p->platforms, plat_names, 4));
+		json_object_set_new(o, "mam_platforms", bits_json(p->mam_platforms, plat_names, 4));
+		json_object_set_new(o, "capabilities", bits_json(p->capabilities, cap_names, 4));
+		json_object_set_new(o, "abi", json_string(abi));
+		json_object_set_new(o, "path", json_string(p->path));
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (!s)
+			return MTD_ENOMEM;
+		puts(s);
+		free(s);
+	} else {
+		char a[64], b[64], c[80];
+		bits_text(a, sizeof a, p->platforms, plat_names, 4);
+		bits_text(b, sizeof b, p->mam_platforms, plat_names, 4);
+		bits_text(c, sizeof c, p->capabilities, cap_names, 4);
+		printf("%-13s %-40s platforms=%s mam=%s capabilities=%s\n", p->id, p->name, a, b, c);
+	}
+	return 0;
+}
+
+static int cmd_plugin(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	int rc;
+	if (!strcmp(sub, "list")) {
+		int json = has_flag(o, "--json");
+		if ((rc = no_more(o, 2, "plugin list")))
+			return rc;
+		if ((rc = mtd_plugin_list(h, print_plugin, &json)))
+			return fail(h, rc);
+		return EX_OK;
+	}
+	return usage_error("plugin: expected list");
+}
+
+/* ---- evaluate ---- */
+
+typedef struct trans {
+	char key[80];
+	uint64_t n;
+} trans;
+
+typedef struct evalctx {
+	int dry;
+	trans t[64];
+	size_t nt;
+} evalctx;
+
+static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
+{
+	evalctx *e = ud;
+	char key[80];
+	size_t i;
+	snprintf(key, sizeof key, "%s -> %s", a->state, b->state);
+	for (i = 0; i < e->nt; i++)
+		if (!strcmp(e->t[i].key, key))
+			break;
+	if (i == e->nt && e->nt < 64)
+		snprintf(e->t[e->nt++].key, sizeof key, "%s", key);
+	if (i < 64)
+		e->t[i].n++;
+	if (e->dry) {
+		printf("%s: %s/%s/%s -> %s/%s/%s\n", b->device, a->state, a->access, a->app_protection,
+		       b->state, b->access, b->app_protection);
+		for (size_t k = 0; k < b->nreasons; k++)
+			printf("    %s\n", b->reasons[k]);
+	}
+	return 0;
+}
+
+static int cmd_evaluate(mtd_t *h, opts *o)
+{
+	evalctx e = {0};
+	uint64_t n = 0, c = 0;
+	int rc;
+	e.dry = has_flag(o, "--dry-run");
+	if ((rc = no_more(o, 1, "evaluate")))
+		return rc;
+	if ((rc = mtd_evaluate(h, e.dry, on_change, &e, &n, &c)))
+		return fail(h, rc);
+	printf("%s %llu devices, %llu decisions %s\n", e.dry ? "dry run:" : "evaluated",
+	       (unsigned long long)n, (unsigned long long)c, e.dry ? "would change" : "changed");
+	for (size_t i = 0; i < e.nt; i++)
+		printf("  %-40s %llu\n", e.t[i].key, (unsigned long long)e.t[i].n);
+	return EX_OK;
+}
+
+/* ---- report ---- */
+
+typedef struct repctx {
+	int json;
+	uint64_t n, by_state[4];
+} repctx;
+
+static int print_decision(void *ud, const mtd_decision_info *d)
+{
+	repctx *r = ud;
+	static const char *const states[] = {"compliant", "noncompliant", "in_grace_period",
+					     "not_evaluated"};
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(d->state, states[i]))
+			r->by_state[i]++;
+	r->n++;
+	if (r->json) {
+		json_t *o = json_object(), *v = json_object(), *rs = json_array();
+		char *s;
+		for (size_t i = 0; i < d->nvendors; i++)
+			json_object_set_new(v, d->vendor_names[i], json_string(d->vendor_levels[i]));
+		for (size_t i = 0; i < d->nreasons; i++)
+			json_array_append_new(rs, json_string(d->reasons[i]));
+		json_object_set_new(o, "device", json_string(d->device));
+		json_object_set_new(o, "platform", json_string(d->platform));
+		json_object_set_new(o, "management", json_string(d->management));
+		json_object_set_new(o, "state", json_string(d->state));
+		json_object_set_new(o, "level", json_string(d->level));
+		json_object_set_new(o, "vendors", v);
+		json_object_set_new(o, "access", json_string(d->access));
+		json_object_set_new(o, "app_protection", json_string(d->app_protection));
+		json_object_set_new(o, "reasons", rs);
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (!s)
+			return MTD_ENOMEM;
+		puts(s);
+		free(s);
+		return 0;
+	}
+	if (r->n == 1)
+		printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", "DEVICE", "PLATFORM", "MGMT",
+		       "STATE", "LEVEL", "ACCESS", "APP", "REASON");
+	printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", d->device, d->platform,
+	       d->management, d->state, d->level, d->access, d->app_protection,
+	       d->nreasons ? d->reasons[0] : "");
+	for (size_t i = 1; i < d->nreasons; i++)
+		printf("%-82s %s\n", "", d->reasons[i]);
+	return 0;
+}
+
+static int cmd_report(mtd_t *h, opts *o)
+{
+	repctx r = {0};
+	int bad = 0, rc;
+	const char *dev;
+	r.json = has_flag(o, "--json");
+	dev = flag_value(o, "--device", &bad);
+	if (bad)
+		return usage_error("report: --device needs an id");
+	if ((rc = no_more(o, 1, "report")))
+		return rc;
+	if ((rc = mtd_report(h, dev, print_decision, &r)))
+		return fail(h, rc);
+	if (!r.json)
+		printf("\n%llu devices: %llu compliant, %llu noncompliant, %llu in grace period, "
+		       "%llu not evaluated\n",
+		       (unsigned long long)r.n, (unsigned long long)r.by_state[0],
+		       (unsigned long long)r.by_state[1], (unsigned long long)r.by_state[2],
+		       (unsigned long long)r.by_state[3]);
+	return EX_OK;
+}
+
+/* ---- defaults and main ---- */
+
+/* The directory of the running executable, for install-relative defaults. */
+static int exe_dir(char *buf, size_t n)
+{
+	ssize_t k = readlink("/proc/self/exe", buf, n - 1);
+	char *slash;
+	if (k <= 0)
+		return -1;
+	buf[k] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
+static int is_dir(const char *p)
+{
+	struct stat sb;
+	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static void defaults(opts *o)
+{
+	char dir[PATH_MAX];
+	if (!o->cfg.db_path)
+		o->cfg.db_path = "mtdgate.db";
+	if (!o->cfg.rules_dir) {
+		o->cfg.rules_dir = MTD_SOURCE_RULES_DIR;
+		if (exe_dir(dir, sizeof dir) == 0) {
+			snprintf(o->rules_buf, sizeof o->rules_buf, "%.3900s/../share/mtdgate/rules", dir);
+			if (is_dir(o->rules_buf))
+				o->cfg.rules_dir = o->rules_buf;
+		}
+	}
+	if (!o->cfg.plugin_dir) {
+		o->cfg.plugin_dir = MTD_BUILD_PLUGIN_DIR;
+		if (exe_dir(dir, sizeof dir) == 0) {
+			snprintf(o->plugins_buf, sizeof o->plugins_buf, "%.3900s/../lib/mtdgate/plugins", dir);
+			if (is_dir(o->plugins_buf))
+				o->cfg.plugin_dir = o->plugins_buf;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static opts o;
+	mtd_t *h = NULL;
+	const char *cmd;
+	int rc, help = 0;
+
+	o.argv = calloc((size_t)argc + 1, sizeof *o.argv);
+	if (!o.argv)
+		return EX_INTERNAL_;
+	/* Global options may stand anywhere; what is left is the command line. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **slot = !strcmp(a, "--db") ? &o.cfg.db_path
+				    : !strcmp(a, "--rules") ? &o.cfg.rules_dir
+				    : !strcmp(a, "--plugins") ? &o.cfg.plugin_dir
+							     : NULL;
+		if (slot || !strcmp(a, "--now")) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs a value", a);
+			if (slot) {
+				*slot = argv[++i];
+			} else {
+				int64_t t;
+				if (mtd_time_parse(argv[i + 1], strlen(argv[i + 1]), &t))
+					return usage_error("--now: '%s' is not an RFC 3339 time or Unix seconds",
+							   argv[i + 1]);
+				o.cfg.now = t ? t : 1;
+				i++;
+			}
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			help = 1;
+		} else if (!strcmp(a, "--version")) {
+			printf("mtdgate %s (plugin ABI %u.%u)\n", MTD_VERSION, MTD_PLUGIN_ABI_MAJOR,
+			       MTD_PLUGIN_ABI_MINOR);
+			return EX_OK;
+		} else {
+			o.argv[o.argc++] = argv[i];
+		}
+	}
+	cmd = o.argc ? o.argv[0] : NULL;
+	if (help || !cmd)
+		return help ? print_help(cmd) : (fputs(main_help, stderr), EX_USAGE_);
+	defaults(&o);
+	if (mtd_open(&o.cfg, &h)) {
+		fprintf(stderr, "%s: %s\n", prog, mtd_errmsg(h));
+		mtd_close(h);
+		return EX_INTERNAL_;
+	}
+	mtd_set_diag(h, diag, NULL);
+	if (!strcmp(cmd, "init"))
+		rc = cmd_init(h, &o);
+	else if (!strcmp(cmd, "device"))
+		rc = cmd_import(h, &o, 0);
+	else if (!strcmp(cmd, "inventory"))
+		rc = cmd_import(h, &o, 1);
+	else if (!strcmp(cmd, "connector"))
+		rc = cmd_connector(h, &o);
+	else if (!strcmp(cmd, "ingest"))
+		rc = cmd_ingest(h, &o);
+	else if (!strcmp(cmd, "plugin"))
+		rc = cmd_plugin(h, &o);
+	else if (!strcmp(cmd, "evaluate"))
+		rc = cmd_evaluate(h, &o);
+	else if (!strcmp(cmd, "report"))
+		rc = cmd_report(h, &o);
+	else
+		rc = usage_error("unknown command '%s'", cmd);
+	mtd_close(h);
+	free(o.argv);
+	return rc;
+}
