@@ -86,7 +86,7 @@ static const char *const main_help =
 	"  ingest VENDOR [--normalized] FILE|-    ingest vendor payloads or normalized messages\n"
 	"  plugin list [--json]                   list vendor plugins\n"
 	"  evaluate [--dry-run]                   decide every device with the rules\n"
-	"  report [--json] [--device ID]          show decisions\n"
+	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
 	"\n"
 	"Input is JSON lines or a msgpack stream, detected from the content.\n"
 	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
@@ -152,8 +152,9 @@ static const struct help {
 		     "transaction. With --dry-run nothing is written: each device whose decision\n"
 		     "would change is printed old -> new with its reasons, then a count per\n"
 		     "transition. A failing rule script changes nothing (exit 70).\n"},
-	{"report", "usage: mtdgate report [--json] [--device ID]\n\n"
-		   "Show the stored decisions as a table, or as one JSON object per device:\n"
+	{"report", "usage: mtdgate report [--json] [--device ID] [--state STATE]\n\n"
+		   "Show the stored decisions as a table, or as one JSON object per device;\n"
+		   "--state keeps only devices in that state. JSON objects:\n"
 		   "  {\"device\",\"platform\",\"management\",\"state\",\"level\",\"vendors\",\n"
 		   "   \"access\",\"app_protection\",\"reasons\"}\n"},
 };
@@ -503,6 +504,7 @@ static int cmd_evaluate(mtd_t *h, opts *o)
 
 typedef struct repctx {
 	int json;
+	const char *state; /* only devices in this state, when set */
 	uint64_t n, by_state[4];
 } repctx;
 
@@ -511,6 +513,8 @@ static int print_decision(void *ud, const mtd_decision_info *d)
 	repctx *r = ud;
 	static const char *const states[] = {"compliant", "noncompliant", "in_grace_period",
 					     "not_evaluated"};
+	if (r->state && strcmp(r->state, d->state))
+		return 0;
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(d->state, states[i]))
 			r->by_state[i]++;
@@ -559,6 +563,11 @@ static int cmd_report(mtd_t *h, opts *o)
 	dev = flag_value(o, "--device", &bad);
 	if (bad)
 		return usage_error("report: --device needs an id");
+	r.state = flag_value(o, "--state", &bad);
+	if (bad || (r.state && strcmp(r.state, "compliant") && strcmp(r.state, "noncompliant") &&
+		    strcmp(r.state, "in_grace_period") && strcmp(r.state, "not_evaluated")))
+		return usage_error("report: --state needs compliant, noncompliant, in_grace_period "
+				   "or not_evaluated");
 	if ((rc = no_more(o, 1, "report")))
 		return rc;
 	if ((rc = mtd_report(h, dev, print_decision, &r)))
