@@ -338,9 +338,14 @@ int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 		}
 		if (i == r->len)
 			return 0; /* empty input */
-		r->format = (r->buf[i] == '{' || r->buf[i] == '[')
-				    ? MTD_FMT_JSON
-				    : MTD_FMT_MSGPACK;
+		/* A msgpack stream of records starts with a map or array header,
+		 * bytes no text starts with; anything else is read as lines. */
+		{
+			unsigned char b = r->buf[i];
+			r->format = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf)
+					    ? MTD_FMT_MSGPACK
+					    : MTD_FMT_JSON;
+		}
 	}
 	return r->format == MTD_FMT_JSON ? next_json(r, rec, parse, err, errlen)
 					 : next_msgpack(r, rec, err, errlen);

@@ -85,6 +85,7 @@ static const char *const main_help =
 	"  connector list [--json]                list connectors and their settings\n"
 	"  ingest VENDOR [--normalized] FILE|-    ingest vendor payloads or normalized messages\n"
 	"  plugin list [--json]                   list vendor plugins\n"
+	"  plugin check FILE.so [--fixtures DIR]  conformance check of a plugin\n"
 	"  evaluate [--dry-run]                   decide every device with the rules\n"
 	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
 	"\n"
@@ -143,9 +144,18 @@ static const struct help {
 		   "rejected by the connector's state, or malformed. Accepted counts are\n"
 		   "committed. Exit 65 when some were malformed, 69 when there is no such\n"
 		   "connector.\n"},
-	{"plugin", "usage: mtdgate plugin list [--json]\n\n"
-		   "List the vendor plugins in the plugin directory: id, name, platforms,\n"
-		   "app protection platforms and capabilities.\n"},
+	{"plugin", "usage: mtdgate plugin list [--json]\n"
+		   "       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
+		   "list: the vendor plugins in the plugin directory: id, name, platforms,\n"
+		   "app protection platforms and capabilities.\n\n"
+		   "check: conformance check of one plugin file. Loads it and validates its\n"
+		   "descriptor (ABI version, size, id = file name, platforms, capabilities,\n"
+		   "callbacks); decodes its fixtures (DIR, default <plugin dir>/fixtures/<id>/:\n"
+		   "every NAME.in must produce the normalized messages of NAME.out, every record\n"
+		   "of bad.in must be refused); then feeds the decoder truncated, mutated and\n"
+		   "random payloads in a child process, so a crash or a hang is reported with\n"
+		   "the payload saved. Exit 0 when it passes, 65 when a check fails, 64 when\n"
+		   "the file is not a loadable plugin.\n"},
 	{"evaluate", "usage: mtdgate evaluate [--dry-run]\n\n"
 		     "Decide every device with the rules (--rules DIR): compliance, access and\n"
 		     "app protection. Only changed decisions are written and audited, all in one\n"
@@ -433,10 +443,36 @@ static int print_plugin(void *ud, const mtd_plugin_info *p)
 	return 0;
 }
 
+static void print_check(void *ud, int ok, const char *msg)
+{
+	(void)ud;
+	printf("%s %s\n", ok ? "ok  " : "FAIL", msg);
+}
+
 static int cmd_plugin(mtd_t *h, opts *o)
 {
 	const char *sub = o->argc > 1 ? o->argv[1] : "";
 	int rc;
+	if (!strcmp(sub, "check")) {
+		int bad = 0;
+		const char *fixtures = flag_value(o, "--fixtures", &bad);
+		if (bad)
+			return usage_error("plugin check: --fixtures needs a directory");
+		if ((rc = no_more(o, 3, "plugin check")))
+			return rc;
+		rc = mtd_plugin_check(o->argv[2], fixtures, print_check, NULL);
+		if (rc == MTD_EPLUGIN) {
+			printf("%s: does not pass\n", o->argv[2]);
+			return EX_DATAERR_;
+		}
+		if (rc) {
+			fflush(stdout);
+			fprintf(stderr, "%s: plugin check: %s cannot be checked\n", prog, o->argv[2]);
+			return rc == MTD_EUSAGE ? EX_USAGE_ : EX_INTERNAL_;
+		}
+		printf("%s: passes\n", o->argv[2]);
+		return EX_OK;
+	}
 	if (!strcmp(sub, "list")) {
 		int json = has_flag(o, "--json");
 		if ((rc = no_more(o, 2, "plugin list")))
@@ -445,7 +481,7 @@ static int cmd_plugin(mtd_t *h, opts *o)
 			return fail(h, rc);
 		return EX_OK;
 	}
-	return usage_error("plugin: expected list");
+	return usage_error("plugin: expected list or check");
 }
 
 /* ---- evaluate ---- */

@@ -143,6 +143,18 @@ typedef struct mtd_decision_info {
 } mtd_decision_info;
 typedef int (*mtd_decision_fn)(void *ud, const mtd_decision_info *d);
 
+/* Conformance check of a plugin file: loads it, validates the descriptor,
+ * runs its fixtures (fixtures_dir, or <dir of the plugin>/fixtures/<id> when
+ * NULL: every NAME.in against NAME.out, and every record of bad.in must be
+ * refused), then feeds its decoder truncated and mutated payloads in a child
+ * process so that a crash or hang is reported, not suffered. fn receives one
+ * line per finding (ok 0) and a summary per step (ok 1); msg borrowed.
+ * Returns 0 when the plugin passes, MTD_EPLUGIN when a check failed, or
+ * another code when the file cannot be checked at all. */
+typedef void (*mtd_check_fn)(void *ud, int ok, const char *msg);
+int mtd_plugin_check(const char *path, const char *fixtures_dir,
+		     mtd_check_fn fn, void *ud);
+
 /* Evaluate every device with the rules. With dry_run, nothing is written and
  * fn (may be NULL) receives the old and the new decision of each device
  * whose decision would change; without, fn receives the same for each

@@ -1,0 +1,410 @@
+/* plugin_check: the conformance checker behind 'mtdgate plugin check'. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "mtdgate/mtdgate.h"
+#include "plugin_host.h"
+
+#define MUTATIONS_PER_RECORD 300
+#define CHILD_SECONDS 60
+
+typedef struct check {
+	mtd_check_fn fn;
+	void *ud;
+	int failures;
+	const mtd_plugin *p;
+	void *state;
+} check;
+
+static void say(check *c, int ok, const char *fmt, ...)
+{
+	char line[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (!ok)
+		c->failures++;
+	if (c->fn)
+		c->fn(c->ud, ok, line);
+}
+
+/* Canonical JSON of a normalized message: what it means, not how it was
+ * spelled (times as Unix seconds, fields in a fixed order). NULL when it is
+ * not a valid message; why in err. */
+static json_t *canonical(const msgpack_object *o, char *err, size_t n)
+{
+	mtd_msg m;
+	json_t *j;
+	if (mtd_decode_msg(o, &m, err, n))
+		return NULL;
+	j = json_pack("{s:s, s:I}", "type", mtd_msg_type_name(m.type), "at", (json_int_t)m.at);
+	if (!j)
+		return NULL;
+	if (m.type == MTD_MSG_ERROR)
+		json_object_set_new(j, "code", json_stringn(m.code.p, m.code.n));
+	if (m.type == MTD_MSG_THREAT) {
+		json_t *th = json_array();
+		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
+		json_object_set_new(j, "level", json_string(mtd_level_name(m.level)));
+		if (m.os_supported >= 0)
+			json_object_set_new(j, "os_supported", json_boolean(m.os_supported));
+		for (uint32_t i = 0; m.threats && i < m.threats->via.array.size; i++) {
+			const msgpack_object *t = &m.threats->via.array.ptr[i];
+			json_t *e = json_object();
+			static const char *const keys[] = {"id", "category", "name", "level"};
+			for (int k = 0; k < 4; k++) {
+				const msgpack_object *v = mtd_map_get(t, keys[k]);
+				if (v && v->type == MSGPACK_OBJECT_STR)
+					json_object_set_new(e, keys[k], json_stringn(v->via.str.ptr, v->via.str.size));
+			}
+			json_array_append_new(th, e);
+		}
+		json_object_set_new(j, "threats", th);
+	}
+	return j;
+}
+
+/* Host side of the check: collects canonical messages. */
+typedef struct collect {
+	json_t *msgs; /* array */
+	int invalid;
+	char why[600];
+} collect;
+
+static int c_emit(void *ud, const void *data, size_t len)
+{
+	collect *c = ud;
+	msgpack_zone z;
+	msgpack_object o;
+	size_t off = 0;
+	json_t *j = NULL;
+
+	if (!data || len == 0 || len > MTD_MAX_RECORD || !msgpack_zone_init(&z, 1024)) {
+		c->invalid++;
+		snprintf(c->why, sizeof c->why, "emitted an empty or oversized message");
+		return -1;
+	}
+	if (msgpack_unpack(data, len, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS && off == len)
+		j = canonical(&o, c->why, sizeof c->why);
+	else
+		snprintf(c->why, sizeof c->why, "emitted bytes that are not one msgpack message");
+	msgpack_zone_destroy(&z);
+	if (!j) {
+		c->invalid++;
+		return -1;
+	}
+	json_array_append_new(c->msgs, j);
+	return 0;
+}
+
+static int c_write(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	(void)data;
+	(void)len;
+	return 0;
+}
+
+static const mtd_host_api check_host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), c_emit,
+					c_write};
+
+static int decode(check *c, collect *col, const void *data, size_t len, char *err, size_t n)
+{
+	err[0] = '\0';
+	return c->p->decode(c->state, &check_host, col, data, len, err, n);
+}
+
+/* Expected messages of NAME.out, canonical. */
+static json_t *read_expected(check *c, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	mtd_reader *r;
+	mtd_record rec;
+	json_t *all = json_array();
+	char why[600];
+	int k;
+
+	if (!f) {
+		say(c, 0, "%s: %s", path, strerror(errno));
+		json_decref(all);
+		return NULL;
+	}
+	r = mtd_reader_new(f, path);
+	while (r && (k = mtd_reader_next(r, &rec, 1, why, sizeof why)) != 0) {
+		json_t *j = k > 0 ? canonical(rec.obj, why, sizeof why) : NULL;
+		if (!j) {
+			say(c, 0, "%s: expected message is not a valid normalized message: %s",
+			    mtd_reader_where(r), why);
+			continue;
+		}
+		json_array_append_new(all, j);
+	}
+	mtd_reader_free(r);
+	fclose(f);
+	return all;
+}
+
+static void run_fixture(check *c, const char *dir, const char *name, json_t *corpus)
+{
+	char in_path[4096], out_path[4096], why[600];
+	size_t base = strlen(name) - 3;
+	FILE *f;
+	mtd_reader *r;
+	mtd_record rec;
+	collect col = {json_array(), 0, ""};
+	json_t *want;
+	int k, bad = !strcmp(name, "bad.in");
+	unsigned records = 0, refused = 0;
+
+	snprintf(in_path, sizeof in_path, "%.3000s/%.900s", dir, name);
+	snprintf(out_path, sizeof out_path, "%.3000s/%.*s.out", dir, (int)(base > 900 ? 900 : base), name);
+	if (!(f = fopen(in_path, "rb"))) {
+		say(c, 0, "%s: %s", in_path, strerror(errno));
+		json_decref(col.msgs);
+		return;
+	}
+	r = mtd_reader_new(f, in_path);
+	while (r && (k = mtd_reader_next(r, &rec, 0, why, sizeof why)) != 0) {
+		int rc;
+		if (k < 0) {
+			say(c, 0, "%s: cannot frame the record: %s", mtd_reader_where(r), why);
+			continue;
+		}
+		records++;
+		json_array_append_new(corpus, json_stringn_nocheck(rec.raw, rec.raw_len));
+		rc = decode(c, &col, rec.raw, rec.raw_len, why, sizeof why);
+		if (bad) {
+			if (rc < 0)
+				refused++;
+			else
+				say(c, 0, "%s: a bad record was accepted (decode returned %d)",
+				    mtd_reader_where(r), rc);
+		} else if (rc < 0) {
+			say(c, 0, "%s: decode failed: %s", mtd_reader_where(r), why[0] ? why : "(no message)");
+		}
+		if (!bad && col.invalid) {
+			say(c, 0, "%s: the plugin %s", mtd_reader_where(r), col.why);
+			col.invalid = 0;
+		}
+	}
+	mtd_reader_free(r);
+	fclose(f);
+	if (bad) {
+		if (records)
+			say(c, refused == records, "bad.in: %u of %u bad records refused", refused, records);
+		json_decref(col.msgs);
+		return;
+	}
+	want = read_expected(c, out_path);
+	if (want) {
+		size_t nw = json_array_size(want), ng = json_array_size(col.msgs);
+		int same = nw == ng;
+		for (size_t i = 0; i < nw && i < ng; i++)
+			if (!json_equal(json_array_get(want, i), json_array_get(col.msgs, i))) {
+				char *a = json_dumps(json_array_get(want, i), JSON_COMPACT | JSON_SORT_KEYS);
+				char *b = json_dumps(json_array_get(col.msgs, i), JSON_COMPACT | JSON_SORT_KEYS);
+				say(c, 0, "%s: message %zu differs:\n  expected %s\n  got      %s", name, i + 1,
+				    a ? a : "?", b ? b : "?");
+				free(a);
+				free(b);
+				same = 0;
+				break;
+			}
+		if (nw != ng)
+			say(c, 0, "%s: expected %zu messages, the plugin emitted %zu", name, nw, ng);
+		if (same)
+			say(c, 1, "%s: %u records, %zu messages as expected", name, records, ng);
+		json_decref(want);
+	}
+	json_decref(col.msgs);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_fixtures(check *c, const char *dir, json_t *corpus)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *names[256];
+	size_t n = 0;
+
+	if (!d) {
+		say(c, 0, "no fixtures: cannot read %s (a plugin ships NAME.in/NAME.out fixtures; "
+			  "point to them with --fixtures DIR)", dir);
+		return;
+	}
+	while ((e = readdir(d)) && n < 256) {
+		size_t l = strlen(e->d_name);
+		if (l > 3 && !strcmp(e->d_name + l - 3, ".in"))
+			names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_names);
+	if (n == 0)
+		say(c, 0, "no fixtures: %s has no NAME.in files", dir);
+	for (size_t i = 0; i < n; i++) {
+		if (names[i])
+			run_fixture(c, dir, names[i], corpus);
+		free(names[i]);
+	}
+}
+
+/* ---- robustness, in a child ---- */
+
+static uint64_t rng;
+static uint32_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)rng;
+}
+
+/* Build mutation number i of the corpus into buf; returns its length. */
+static size_t mutation(json_t *corpus, uint64_t i, unsigned char *buf, size_t cap)
+{
+	size_t nrec = json_array_size(corpus), rec = (size_t)(i / MUTATIONS_PER_RECORD);
+	unsigned k = (unsigned)(i % MUTATIONS_PER_RECORD);
+	json_t *s;
+	size_t len;
+
+	rng = 0x9e3779b97f4a7c15ull ^ (i * 0x100000001b3ull) ^ 1;
+	if (rec >= nrec) { /* pure garbage */
+		len = next_rand() % cap;
+		for (size_t b = 0; b < len; b++)
+			buf[b] = (unsigned char)next_rand();
+		return len;
+	}
+	s = json_array_get(corpus, rec);
+	len = json_string_length(s);
+	if (len > cap)
+		len = cap;
+	memcpy(buf, json_string_value(s), len);
+	if (k < 100) /* truncations */
+		return len ? (size_t)k * len / 100 : 0;
+	for (unsigned flips = 1 + next_rand() % 8; flips && len; flips--) {
+		size_t at = next_rand() % len;
+		switch (next_rand() % 4) {
+		case 0: buf[at] = (unsigned char)next_rand(); break;
+		case 1: buf[at] ^= (unsigned char)(1u << (next_rand() % 8)); break;
+		case 2: buf[at] = "{}[]\":,0-9e\\"[next_rand() % 12]; break;
+		default: len = at; break;
+		}
+	}
+	return len;
+}
+
+static void robustness(check *c, json_t *corpus)
+{
+	uint64_t total = (json_array_size(corpus) + 1) * MUTATIONS_PER_RECORD;
+	volatile uint64_t *cur = mmap(NULL, sizeof *cur, PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+	int status;
+
+	if (cur == MAP_FAILED) {
+		say(c, 0, "robustness: cannot map shared memory: %s", strerror(errno));
+		return;
+	}
+	*cur = 0;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		say(c, 0, "robustness: cannot fork: %s", strerror(errno));
+		munmap((void *)cur, sizeof *cur);
+		return;
+	}
+	if (pid == 0) {
+		static unsigned char buf[8192];
+		char why[600];
+		alarm(CHILD_SECONDS);
+		for (uint64_t i = 0; i < total; i++) {
+			collect col = {json_array(), 0, ""};
+			size_t len = mutation(corpus, i, buf, sizeof buf);
+			*cur = i;
+			decode(c, &col, buf, len, why, sizeof why);
+			json_decref(col.msgs);
+		}
+		*cur = total;
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && *cur == total) {
+		say(c, 1, "robustness: %llu truncated, mutated and random payloads decoded without a crash",
+		    (unsigned long long)total);
+	} else {
+		static unsigned char buf[8192];
+		char path[] = "/tmp/mtdgate-crash-XXXXXX";
+		size_t len = mutation(corpus, *cur, buf, sizeof buf);
+		int fd = mkstemp(path);
+		if (fd >= 0) {
+			if (write(fd, buf, len) != (ssize_t)len)
+				path[0] = '\0';
+			close(fd);
+		}
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			say(c, 0, "robustness: decode hung (> %d s) on payload %llu, saved in %s",
+			    CHILD_SECONDS, (unsigned long long)*cur, path[0] ? path : "(not saved)");
+		else
+			say(c, 0, "robustness: decode crashed (%s %d) on payload %llu, saved in %s",
+			    WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status)
+										: WEXITSTATUS(status),
+			    (unsigned long long)*cur, path[0] ? path : "(not saved)");
+	}
+	munmap((void *)cur, sizeof *cur);
+}
+
+int mtd_plugin_check(const char *path, const char *fixtures_dir, mtd_check_fn fn, void *ud)
+{
+	check c = {fn, ud, 0, NULL, NULL};
+	char err[1000], id[64], dir[4096];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	size_t bl = strlen(base);
+	json_t *corpus;
+	int rc;
+
+	if (bl < 4 || strcmp(base + bl - 3, ".so") || bl - 3 >= sizeof id) {
+		say(&c, 0, "%s: a plugin file is named <id>.so", path);
+		return MTD_EUSAGE;
+	}
+	snprintf(id, sizeof id, "%.*s", (int)(bl - 3), base);
+	if ((rc = mtd_plugin_load(path, id, &c.p, err, sizeof err))) {
+		say(&c, 0, "%s", err);
+		return MTD_EUSAGE; /* not a loadable plugin: nothing to check */
+	}
+	say(&c, 1, "descriptor: %s \"%s\", ABI %u.%u, struct %u bytes", c.p->id, c.p->name,
+	    MTD_PLUGIN_ABI_MAJOR_OF(c.p->abi_version), MTD_PLUGIN_ABI_MINOR_OF(c.p->abi_version),
+	    c.p->struct_size);
+	if (!(c.p->capabilities & MTD_PLUGIN_CAP_THREAT))
+		say(&c, 0, "descriptor: does not declare the threat capability every connector needs");
+	if (c.p->open(&check_host, NULL, &c.state, err, sizeof err) < 0) {
+		err[sizeof err - 1] = '\0';
+		say(&c, 0, "open failed: %s", err);
+		return MTD_EPLUGIN;
+	}
+	if (fixtures_dir)
+		snprintf(dir, sizeof dir, "%s", fixtures_dir);
+	else
+		snprintf(dir, sizeof dir, "%.*sfixtures/%s", (int)(base - path), path, id);
+	corpus = json_array();
+	run_fixtures(&c, dir, corpus);
+	robustness(&c, corpus);
+	json_decref(corpus);
+	c.p->close(c.state);
+	return c.failures ? MTD_EPLUGIN : 0;
+}
