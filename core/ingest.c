@@ -274,7 +274,6 @@ static int one_app(run *r, const mtd_record *rec)
 		/* A device seen for the first time in this import has its inventory
 		 * replaced as a whole; seen again later in the same input (unsorted
 		 * input), its records add up. */
-		char detail[300];
 		int fresh;
 		if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_BY_EXT)))
 			return store_fail(r);
@@ -292,13 +291,37 @@ static int one_app(run *r, const mtd_record *rec)
 			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
 		if (!fresh)
 			goto insert;
+		/* History: the inventory being replaced goes to the audit log. */
+		if (!(st = mtd_store_stmt(r->h->store, SQL_APPS_OF_DEVICE)))
+			return store_fail(r);
+		sqlite3_bind_int64(st, 1, iv->last_id);
+		{
+			json_t *old = json_array(), *d;
+			char *text;
+			int step;
+			while ((step = sqlite3_step(st)) == SQLITE_ROW)
+				json_array_append_new(old, json_pack("{s:s, s:s?}", "app_id",
+					(const char *)sqlite3_column_text(st, 0), "version",
+					(const char *)sqlite3_column_text(st, 1)));
+			sqlite3_reset(st);
+			if (step != SQLITE_DONE) {
+				json_decref(old);
+				return store_fail(r);
+			}
+			d = json_pack("{s:o}", "replaced", old);
+			text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+			json_decref(d);
+			if (!text)
+				return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+			step = mtd_store_audit(r->h->store, r->h->now, "inventory", NULL, iv->last, text);
+			free(text);
+			if (step)
+				return store_fail(r);
+		}
 		if (!(st = mtd_store_stmt(r->h->store, SQL_APPS_DELETE_DEVICE)))
 			return store_fail(r);
 		sqlite3_bind_int64(st, 1, iv->last_id);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			return store_fail(r);
-		snprintf(detail, sizeof detail, "{\"replaced\":%d}", sqlite3_changes(mtd_store_db(r->h->store)));
-		if (mtd_store_audit(r->h->store, r->h->now, "inventory", NULL, iv->last, detail))
 			return store_fail(r);
 	}
 insert:

@@ -143,6 +143,16 @@ static const char *const sql_text[SQL__COUNT] = {
 		" c.app_action, c.vendors, c.reasons, c.evaluated_at"
 		" FROM devices d LEFT JOIN decisions c ON c.device = d.id"
 		" WHERE ?1 IS NULL OR d.ext_id = ?1 ORDER BY d.ext_id",
+	[SQL_APPS_OF_DEVICE] =
+		"SELECT app_id, version, short_version, name, bundle_size, dynamic_size,"
+		" adhoc_signed, app_store, beta, vpp, validated, managed"
+		" FROM apps WHERE device = ?1 ORDER BY app_id",
+	/* R9: iOS (platform 1) only; personal devices only when ?1 is 1. */
+	[SQL_APPSYNC_SCAN] =
+		"SELECT d.ext_id, a.app_id, a.version, a.short_version, a.name, a.bundle_size,"
+		" a.dynamic_size, a.adhoc_signed, a.app_store, a.beta, a.vpp, a.validated, a.managed"
+		" FROM devices d JOIN apps a ON a.device = d.id"
+		" WHERE d.platform = 1 AND (d.corporate = 1 OR ?1 = 1) ORDER BY d.ext_id, a.app_id",
 	[SQL_AUDIT_INSERT] = "INSERT INTO audit(at, kind, vendor, device, detail)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5)",
 };

@@ -88,6 +88,7 @@ static const char *const main_help =
 	"  plugin check FILE.so [--fixtures DIR]  conformance check of a plugin\n"
 	"  evaluate [--dry-run]                   decide every device with the rules\n"
 	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
+	"  appsync VENDOR [--json|--native]       answer the vendor's App Sync request\n"
 	"\n"
 	"Input is JSON lines or a msgpack stream, detected from the content.\n"
 	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
@@ -162,6 +163,14 @@ static const struct help {
 		     "transaction. With --dry-run nothing is written: each device whose decision\n"
 		     "would change is printed old -> new with its reasons, then a count per\n"
 		     "transition. A failing rule script changes nothing (exit 70).\n"},
+	{"appsync", "usage: mtdgate appsync VENDOR [--json | --native]\n\n"
+		    "Answer the vendor's App Sync request (iOS/iPadOS app inventory): the\n"
+		    "inventory of corporate iOS devices, and of personal ones only when the\n"
+		    "connector has appsync_personal_ios on; never other platforms. Written to\n"
+		    "stdout as a msgpack stream of inventory records, or with --json one JSON\n"
+		    "record per line, or with --native in the vendor's own format when its\n"
+		    "plugin can translate. Refused (69) when the connector is not_set_up or\n"
+		    "unavailable, or appsync_ios is off. Every answer and refusal is audited.\n"},
 	{"report", "usage: mtdgate report [--json] [--device ID] [--state STATE]\n\n"
 		   "Show the stored decisions as a table, or as one JSON object per device;\n"
 		   "--state keeps only devices in that state. JSON objects:\n"
@@ -484,6 +493,37 @@ static int cmd_plugin(mtd_t *h, opts *o)
 	return usage_error("plugin: expected list or check");
 }
 
+/* ---- appsync ---- */
+
+static int write_stdout(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	return fwrite(data, 1, len, stdout) == len ? 0 : -1;
+}
+
+static int cmd_appsync(mtd_t *h, opts *o)
+{
+	int json = has_flag(o, "--json"), native = has_flag(o, "--native"), rc;
+	uint64_t n = 0;
+	if ((rc = no_more(o, 2, "appsync")))
+		return rc;
+	if (json && native)
+		return usage_error("appsync: --json and --native exclude each other");
+	if (!json && !native && isatty(STDOUT_FILENO))
+		return usage_error("appsync: the answer is binary msgpack; redirect it to a file or "
+				   "a pipe, or use --json");
+	rc = mtd_appsync(h, o->argv[1], json ? MTD_APPSYNC_JSON : native ? MTD_APPSYNC_NATIVE
+								  : MTD_APPSYNC_MSGPACK,
+			 write_stdout, NULL, &n);
+	if (fflush(stdout) && !rc)
+		return fail(h, MTD_EIO);
+	if (rc)
+		return fail(h, rc);
+	fprintf(stderr, "%s: appsync %s: %llu inventory records\n", prog, o->argv[1],
+		(unsigned long long)n);
+	return EX_OK;
+}
+
 /* ---- evaluate ---- */
 
 typedef struct trans {
@@ -729,6 +769,8 @@ int main(int argc, char **argv)
 		rc = cmd_evaluate(h, &o);
 	else if (!strcmp(cmd, "report"))
 		rc = cmd_report(h, &o);
+	else if (!strcmp(cmd, "appsync"))
+		rc = cmd_appsync(h, &o);
 	else
 		rc = usage_error("unknown command '%s'", cmd);
 	mtd_close(h);

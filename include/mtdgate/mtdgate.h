@@ -164,6 +164,19 @@ typedef int (*mtd_change_fn)(void *ud, const mtd_decision_info *before,
 int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		 uint64_t *evaluated, uint64_t *changed);
 
+/* Answer an App Sync request from vendor (R9): the app inventory of
+ * corporate iOS/iPadOS devices, and of personal ones when the connector has
+ * appsync_personal_ios on; never other platforms. Refused (MTD_EREFUSED)
+ * when the connector's state rejects AppSync requests (R1) or appsync_ios
+ * is off. The answer goes to out in the chosen format: a msgpack stream of
+ * inventory records (SPEC 4.2), the same records as JSON lines, or the
+ * vendor's own format through its plugin (MTD_EREFUSED when the plugin
+ * cannot translate). data passed to out is borrowed for the call. */
+enum { MTD_APPSYNC_MSGPACK, MTD_APPSYNC_JSON, MTD_APPSYNC_NATIVE };
+typedef int (*mtd_write_fn)(void *ud, const void *data, size_t len);
+int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out,
+		void *ud, uint64_t *records);
+
 /* Report stored decisions, of one device (device non-NULL) or all. */
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
 

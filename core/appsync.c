@@ -1,0 +1,216 @@
+/* appsync: answering a partner's App Sync request (R9). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "connector.h"
+#include "mtd_int.h"
+#include "plugin_host.h"
+
+static const char *const fields[] = {"device", "app_id", "version", "short_version", "name",
+				     "bundle_size", "dynamic_size", "adhoc_signed", "app_store",
+				     "beta", "vpp", "validated", "managed"};
+#define NFIELDS 13
+
+/* One inventory record from the scan row, as msgpack (absent values nil). */
+static int pack_row(sqlite3_stmt *st, msgpack_packer *pk)
+{
+	if (msgpack_pack_map(pk, NFIELDS))
+		return -1;
+	for (int i = 0; i < NFIELDS; i++) {
+		int t = sqlite3_column_type(st, i);
+		size_t kl = strlen(fields[i]);
+		if (msgpack_pack_str(pk, kl) || msgpack_pack_str_body(pk, fields[i], kl))
+			return -1;
+		if (t == SQLITE_NULL) {
+			if (msgpack_pack_nil(pk))
+				return -1;
+		} else if (i >= 7) {
+			if (sqlite3_column_int(st, i) ? msgpack_pack_true(pk) : msgpack_pack_false(pk))
+				return -1;
+		} else if (i >= 5) {
+			if (msgpack_pack_int64(pk, sqlite3_column_int64(st, i)))
+				return -1;
+		} else {
+			const char *v = (const char *)sqlite3_column_text(st, i);
+			size_t n = (size_t)sqlite3_column_bytes(st, i);
+			if (msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, v, n))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static json_t *json_row(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	for (int i = 0; o && i < NFIELDS; i++) {
+		json_t *v;
+		if (sqlite3_column_type(st, i) == SQLITE_NULL)
+			v = json_null();
+		else if (i >= 7)
+			v = json_boolean(sqlite3_column_int(st, i));
+		else if (i >= 5)
+			v = json_integer(sqlite3_column_int64(st, i));
+		else
+			v = json_stringn((const char *)sqlite3_column_text(st, i),
+					 (size_t)sqlite3_column_bytes(st, i));
+		json_object_set_new(o, fields[i], v);
+	}
+	return o;
+}
+
+typedef struct native_out {
+	mtd_write_fn out;
+	void *ud;
+	int rc;
+} native_out;
+
+static int native_emit(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	(void)data;
+	(void)len;
+	return -1; /* a translation writes, it does not emit messages */
+}
+
+static int native_write(void *ud, const void *data, size_t len)
+{
+	native_out *n = ud;
+	if (!n->rc)
+		n->rc = n->out(n->ud, data, len);
+	return n->rc ? -1 : 0;
+}
+
+static int refuse(mtd_t *h, const char *vendor, const char *why)
+{
+	char detail[400];
+	json_t *j = json_pack("{s:s}", "reason", why);
+	char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	snprintf(detail, sizeof detail, "%s", t ? t : "{}");
+	free(t);
+	if (mtd_store_audit(h->store, h->now, "appsync_refused", vendor, NULL, detail) ||
+	    mtd_store_commit(h->store)) {
+		mtd_store_rollback(h->store);
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	}
+	return mtd_fail(h, MTD_EREFUSED, "%s", why);
+}
+
+int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void *ud,
+		uint64_t *records)
+{
+	const mtd_plugin *p = NULL;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	sqlite3_stmt *st;
+	mtd_conn c;
+	uint64_t n = 0;
+	int rc = mtd_need_store(h), state, step;
+	char why[300], detail[200];
+
+	if (records)
+		*records = 0;
+	if (rc)
+		return rc;
+	if (mtd_store_begin(h->store))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if ((rc = mtd_refresh_connectors(h)))
+		goto fail;
+	if ((rc = mtd_conn_load(h->store, vendor, &c)) == MTD_ENOTFOUND) {
+		snprintf(why, sizeof why, "no connector %s: its AppSync requests are refused", vendor);
+		return refuse(h, vendor, why);
+	}
+	if (rc) {
+		rc = mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+		goto fail;
+	}
+	state = mtd_conn_state_at(&c, h->now);
+	if (!mtd_conn_accepts(state, MTD_MSG_APPSYNC_REQUEST)) {
+		snprintf(why, sizeof why, "connector %s is %s: its AppSync requests are refused", vendor,
+			 mtd_conn_state_name(state));
+		return refuse(h, vendor, why);
+	}
+	if (!c.appsync_ios) {
+		snprintf(why, sizeof why, "appsync_ios is off for %s: no app inventory is shared", vendor);
+		return refuse(h, vendor, why);
+	}
+	if (format == MTD_APPSYNC_NATIVE) {
+		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &p, h->err, sizeof h->err)))
+			goto fail;
+		if (!(p->capabilities & MTD_PLUGIN_CAP_APPSYNC) ||
+		    p->struct_size < offsetof(mtd_plugin, appsync_translate) + sizeof p->appsync_translate ||
+		    !p->appsync_translate) {
+			snprintf(why, sizeof why, "the %s plugin cannot translate an App Sync answer", vendor);
+			return refuse(h, vendor, why);
+		}
+	}
+	if (!(st = mtd_store_stmt(h->store, SQL_APPSYNC_SCAN))) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto fail;
+	}
+	sqlite3_bind_int(st, 1, c.appsync_personal_ios);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		if (format == MTD_APPSYNC_JSON) {
+			json_t *o = json_row(st);
+			char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+			json_decref(o);
+			if (!t)
+				rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+			else if (out(ud, t, strlen(t)) || out(ud, "\n", 1))
+				rc = mtd_fail(h, MTD_EIO, "cannot write the answer");
+			free(t);
+			continue;
+		}
+		if (pack_row(st, &pk)) {
+			rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+			break;
+		}
+		if (format == MTD_APPSYNC_MSGPACK) { /* stream record by record */
+			if (out(ud, sb.data, sb.size))
+				rc = mtd_fail(h, MTD_EIO, "cannot write the answer");
+			sb.size = 0;
+		}
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	sqlite3_reset(st);
+	if (!rc && format == MTD_APPSYNC_NATIVE) {
+		native_out no = {out, ud, 0};
+		const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), native_emit,
+					   native_write};
+		void *state_p = NULL;
+		char err[600] = "";
+		if (p->open(&host, NULL, &state_p, err, sizeof err) < 0) {
+			rc = mtd_fail(h, MTD_EPLUGIN, "%s plugin: cannot open: %.500s", vendor, err);
+		} else {
+			if (p->appsync_translate(state_p, &host, &no, sb.data, sb.size, err, sizeof err) < 0)
+				rc = mtd_fail(h, MTD_EPLUGIN, "%s plugin: App Sync translation failed: %.500s",
+					      vendor, err);
+			else if (no.rc)
+				rc = mtd_fail(h, MTD_EIO, "cannot write the answer");
+			p->close(state_p);
+		}
+	}
+	msgpack_sbuffer_destroy(&sb);
+	if (rc)
+		goto fail;
+	snprintf(detail, sizeof detail, "{\"records\":%llu,\"personal\":%s,\"format\":\"%s\"}",
+		 (unsigned long long)n, c.appsync_personal_ios ? "true" : "false",
+		 format == MTD_APPSYNC_NATIVE ? "native" : format == MTD_APPSYNC_JSON ? "json" : "msgpack");
+	if (mtd_store_audit(h->store, h->now, "appsync", vendor, NULL, detail) ||
+	    mtd_store_commit(h->store)) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto fail;
+	}
+	if (records)
+		*records = n;
+	return 0;
+fail:
+	mtd_store_rollback(h->store);
+	return rc;
+}
