@@ -94,94 +94,6 @@ static int fill(mtd_reader *r)
 	return 1;
 }
 
-/* Check that p[0..n) starts with one complete msgpack object of bounded
- * nesting, and that no container claims more elements than bytes remain
- * (so a 5-byte message cannot make the decoder allocate gigabytes).
- * Returns 1 and its length in *out, 0 when more bytes are needed, -1 when
- * the bytes cannot be msgpack. */
-static int mp_frame(const unsigned char *p, size_t n, size_t *out)
-{
-	uint64_t todo[MTD_SDK_MAX_DEPTH + 2];
-	int depth = 0;
-	size_t i = 0;
-
-	todo[0] = 1;
-	while (depth >= 0) {
-		unsigned char c;
-		uint64_t len = 0, count = 0;
-		int lb = 0, mult = 0;
-
-		if (todo[depth] == 0) {
-			depth--;
-			continue;
-		}
-		todo[depth]--;
-		if (i >= n)
-			return 0;
-		c = p[i++];
-		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
-			continue;
-		if (c >= 0xa0 && c <= 0xbf) {
-			len = c & 0x1f;
-		} else if (c >= 0x80 && c <= 0x8f) {
-			count = c & 0x0f;
-			mult = 2;
-		} else if (c >= 0x90 && c <= 0x9f) {
-			count = c & 0x0f;
-			mult = 1;
-		} else {
-			switch (c) {
-			case 0xc4: case 0xd9: lb = 1; break; /* bin8 str8 */
-			case 0xc5: case 0xda: lb = 2; break;
-			case 0xc6: case 0xdb: lb = 4; break;
-			case 0xc7: lb = 1; len = 1; break;   /* ext: +type byte */
-			case 0xc8: lb = 2; len = 1; break;
-			case 0xc9: lb = 4; len = 1; break;
-			case 0xcc: case 0xd0: len = 1; break;
-			case 0xcd: case 0xd1: len = 2; break;
-			case 0xca: case 0xce: case 0xd2: len = 4; break;
-			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
-			case 0xd4: len = 2; break; /* fixext */
-			case 0xd5: len = 3; break;
-			case 0xd6: len = 5; break;
-			case 0xd7: len = 9; break;
-			case 0xd8: len = 17; break;
-			case 0xdc: lb = 2; mult = 1; break;
-			case 0xdd: lb = 4; mult = 1; break;
-			case 0xde: lb = 2; mult = 2; break;
-			case 0xdf: lb = 4; mult = 2; break;
-			default: return -1; /* 0xc1 */
-			}
-			if (lb) {
-				uint64_t v = 0;
-				if (n - i < (size_t)lb)
-					return 0;
-				for (int k = 0; k < lb; k++)
-					v = v << 8 | p[i++];
-				if (mult)
-					count = v;
-				else
-					len += v;
-			}
-		}
-		if (mult) {
-			if (depth + 1 > MTD_SDK_MAX_DEPTH)
-				return -1;
-			if (count * mult > MTD_MAX_RECORD)
-				return -1;
-			todo[++depth] = count * mult;
-			continue;
-		}
-		if (len > MTD_MAX_RECORD)
-			return -1;
-		if (n - i < len)
-			return 0;
-		i += len;
-	}
-	*out = i;
-	return 1;
-}
-
 static void set_where(mtd_reader *r)
 {
 	if (r->format == MTD_FMT_JSON)
@@ -199,7 +111,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, char *err, size_t n)
 	int k, rc;
 
 	for (;;) {
-		k = mp_frame(r->buf + r->pos, r->len - r->pos, &flen);
+		k = mtd_sdk_msgpack_frame(r->buf + r->pos, r->len - r->pos, &flen);
 		if (k != 0)
 			break;
 		rc = fill(r);
@@ -352,6 +264,18 @@ int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 }
 
 /* ------------------------------------------------------------------------ */
+
+int mtd_unpack_one(const void *data, size_t len, msgpack_zone *zone,
+		   msgpack_object *obj)
+{
+	size_t flen = 0, off = 0;
+	if (!data || mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len)
+		return -1;
+	return msgpack_unpack(data, len, &off, zone, obj) == MSGPACK_UNPACK_SUCCESS &&
+			       off == len
+		       ? 0
+		       : -1;
+}
 
 const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key)
 {

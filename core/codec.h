@@ -98,6 +98,11 @@ typedef struct mtd_app_rec {
 int mtd_decode_app(const msgpack_object *o, mtd_app_rec *a, char *err,
 		   size_t n);
 
+/* Decode exactly one msgpack object from untrusted bytes (framed and
+ * bounded first, see mtd_sdk_msgpack_frame), into zone. 0 or -1. */
+int mtd_unpack_one(const void *data, size_t len, msgpack_zone *zone,
+		   msgpack_object *obj);
+
 /* Find key in a map object; NULL when absent. */
 const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key);
 

@@ -497,7 +497,6 @@ static int host_emit(void *ud, const void *data, size_t len)
 	sink *s = ud;
 	run *r = s->r;
 	msgpack_object o;
-	size_t off = 0;
 	char why[700];
 
 	if (s->rc)
@@ -507,7 +506,7 @@ static int host_emit(void *ud, const void *data, size_t len)
 		return -1;
 	}
 	msgpack_zone_clear(&r->zone);
-	if (msgpack_unpack(data, len, &off, &r->zone, &o) != MSGPACK_UNPACK_SUCCESS || off != len) {
+	if (mtd_unpack_one(data, len, &r->zone, &o)) {
 		bad_record(r, "the plugin emitted bytes that are not one msgpack message");
 		return -1;
 	}

@@ -292,7 +292,11 @@ static int do_remove(mtd_t *h, void *arg)
 	int rc = load_existing(h, arg, &c);
 	if (rc)
 		return rc;
+	/* Deprovisioned: when the partner provisions it again it comes back
+	 * available (R2), with nothing in force until the admin switches
+	 * platforms on again. */
 	c.removed = 1;
+	c.platforms = c.mam_platforms = 0;
 	if (mtd_store_audit(h->store, h->now, "connector_remove", c.vendor, NULL, "{}") ||
 	    mtd_conn_save(h->store, &c, h->now))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));

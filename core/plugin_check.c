@@ -87,7 +87,6 @@ static int c_emit(void *ud, const void *data, size_t len)
 	collect *c = ud;
 	msgpack_zone z;
 	msgpack_object o;
-	size_t off = 0;
 	json_t *j = NULL;
 
 	if (!data || len == 0 || len > MTD_MAX_RECORD || !msgpack_zone_init(&z, 1024)) {
@@ -95,7 +94,7 @@ static int c_emit(void *ud, const void *data, size_t len)
 		snprintf(c->why, sizeof c->why, "emitted an empty or oversized message");
 		return -1;
 	}
-	if (msgpack_unpack(data, len, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS && off == len)
+	if (mtd_unpack_one(data, len, &z, &o) == 0)
 		j = canonical(&o, c->why, sizeof c->why);
 	else
 		snprintf(c->why, sizeof c->why, "emitted bytes that are not one msgpack message");
@@ -349,9 +348,12 @@ static void robustness(check *c, json_t *corpus)
 		    (unsigned long long)total);
 	} else {
 		static unsigned char buf[8192];
-		char path[] = "/tmp/mtdgate-crash-XXXXXX";
+		const char *tmp = getenv("TMPDIR");
+		char path[4096];
 		size_t len = mutation(corpus, *cur, buf, sizeof buf);
-		int fd = mkstemp(path);
+		int fd;
+		snprintf(path, sizeof path, "%.4000s/mtdgate-crash-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		fd = mkstemp(path);
 		if (fd >= 0) {
 			if (write(fd, buf, len) != (ssize_t)len)
 				path[0] = '\0';

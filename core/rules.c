@@ -30,6 +30,7 @@ struct mtd_rules {
 	int mem_hit;
 	uint64_t budget, limit;
 	char *dir;
+	char policy_path[4096]; /* for messages */
 	gpol *pols;
 	size_t npols;
 	int ref_compliance, ref_app, ref_ctx, ref_cache, ref_traceback;
@@ -99,8 +100,8 @@ static void hook(lua_State *L, lua_Debug *ar)
 	/* Spent: from now on every instruction raises, so that a script cannot
 	 * catch the error with pcall and loop on. */
 	lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-	luaL_error(L, "instruction limit of %llu exceeded (a runaway loop?)",
-		   (unsigned long long)r->limit);
+	luaL_error(L, "instruction limit of %I exceeded (a runaway loop?)",
+		   (lua_Integer)r->limit);
 }
 
 static void arm(mtd_rules *r)
@@ -169,6 +170,16 @@ static int l_max(lua_State *L)
 	return 1;
 }
 
+/* Lua's message for a refused binary chunk or a missing file does not
+ * always carry the path: make sure it does. */
+static void load_error(char *err, size_t n, const char *path, const char *m)
+{
+	if (m && strstr(m, path))
+		mtd_sdk_err(err, n, "%s", m);
+	else
+		mtd_sdk_err(err, n, "%s: %s", path, m ? m : "cannot load");
+}
+
 /* require, served from the rules directory only, text chunks only. */
 static int l_require(lua_State *L)
 {
@@ -186,8 +197,11 @@ static int l_require(lua_State *L)
 		return 1;
 	lua_pop(L, 1);
 	snprintf(path, sizeof path, "%s/%s.lua", r->dir, name);
-	if (luaL_loadfilex(L, path, "t") != LUA_OK)
-		return lua_error(L);
+	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+		const char *m = lua_tostring(L, -1);
+		return strstr(m ? m : "", path) ? lua_error(L)
+						  : luaL_error(L, "require '%s': %s: %s", name, path, m);
+	}
 	lua_call(L, 0, 1);
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
@@ -264,7 +278,7 @@ static int sandbox(mtd_rules *r)
 /* Run the function on top of the stack with nargs below it... as pcall with
  * traceback; on error the message (with the sandbox's own wording for the
  * memory cap) goes to err. */
-static int call(mtd_rules *r, int nargs, int nres, char *err, size_t n)
+static int call(mtd_rules *r, const char *what, int nargs, int nres, char *err, size_t n)
 {
 	lua_State *L = r->L;
 	int base = lua_gettop(L) - nargs, rc;
@@ -276,9 +290,11 @@ static int call(mtd_rules *r, int nargs, int nres, char *err, size_t n)
 	lua_remove(L, base);
 	if (rc != LUA_OK) {
 		const char *m = lua_tostring(L, -1);
+		/* Lua raises out-of-memory without calling the handler: no
+		 * position, so name the script and function ourselves. */
 		if (r->mem_hit)
-			mtd_sdk_err(err, n, "memory limit of %zu bytes exceeded (%s)", r->mem_cap,
-				    m ? m : "not enough memory");
+			mtd_sdk_err(err, n, "%s: memory limit of %zu bytes exceeded (%s)", what,
+				    r->mem_cap, m ? m : "not enough memory");
 		else
 			mtd_sdk_err(err, n, "%s", m ? m : "(error object is not a string)");
 		lua_pop(L, 1);
@@ -391,11 +407,11 @@ static int load_groups(mtd_rules *r, char *err, size_t n)
 
 	snprintf(path, sizeof path, "%s/groups.lua", r->dir);
 	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-		mtd_sdk_err(err, n, "%s", lua_tostring(L, -1));
+		load_error(err, n, path, lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return MTD_ERULES;
 	}
-	if ((rc = call(r, 0, 1, err, n)))
+	if ((rc = call(r, path, 0, 1, err, n)))
 		return rc;
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
@@ -518,12 +534,13 @@ static int load_policy(mtd_rules *r, char *err, size_t n)
 	int rc;
 
 	snprintf(path, sizeof path, "%s/policy.lua", r->dir);
+	snprintf(r->policy_path, sizeof r->policy_path, "%s", path);
 	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-		mtd_sdk_err(err, n, "%s", lua_tostring(L, -1));
+		load_error(err, n, path, lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return MTD_ERULES;
 	}
-	if ((rc = call(r, 0, 1, err, n)))
+	if ((rc = call(r, path, 0, 1, err, n)))
 		return rc;
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
@@ -748,7 +765,7 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	lua_pushvalue(L, 2);
 	lua_pushvalue(L, 1);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_ctx);
-	if ((rc = call(r, 3, 3, err, n)))
+	if ((rc = call(r, r->policy_path, 3, 3, err, n)))
 		return rc; /* stack: policy, device, state, level, reasons */
 	s = lua_tostring(L, top + 1);
 	out->state = lua_type(L, top + 1) == LUA_TSTRING ? mtd_state_from_name(s) : -1;
@@ -773,7 +790,7 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	lua_pushvalue(L, 2);
 	lua_pushvalue(L, 1);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_ctx);
-	if ((rc = call(r, 3, 2, err, n)))
+	if ((rc = call(r, r->policy_path, 3, 2, err, n)))
 		return rc; /* stack: ..., action, reasons */
 	s = lua_tostring(L, top + 4);
 	out->app_action = lua_type(L, top + 4) == LUA_TSTRING ? mtd_app_action_from_name(s) : -1;

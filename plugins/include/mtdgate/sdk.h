@@ -59,6 +59,14 @@ char *mtd_time_format(int64_t t, char *buf, size_t n);
  * refused. Returns a new reference, or NULL with a message in err. */
 json_t *mtd_sdk_parse(const void *data, size_t len, char *err, size_t errlen);
 
+/* Check that data[0..n) starts with one complete msgpack object nested at
+ * most MTD_SDK_MAX_DEPTH deep, in which no container claims more elements
+ * and no string more bytes than MTD_SDK_MAX_PAYLOAD (so a few hostile bytes
+ * cannot make a decoder allocate gigabytes). Returns 1 with the object's
+ * length in *len, 0 when more bytes are needed, -1 when it is not such an
+ * object. Run it before handing bytes to a msgpack decoder. */
+int mtd_sdk_msgpack_frame(const void *data, size_t n, size_t *len);
+
 /* Look up a dotted path ("device.info.external_id") in objects. Returns the
  * value (borrowed) or NULL when any step is missing or not an object. */
 json_t *mtd_sdk_path(json_t *root, const char *path);
