@@ -269,6 +269,64 @@ typedef struct run_out {
 	uint64_t evaluated, changed;
 } run_out;
 
+/* The device's apps, for rules that asked for them (free_apps frees). */
+static int load_apps(eval *e, int64_t dev, mtd_app_view **out, size_t *n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(e->h->store, SQL_APPS_OF_DEVICE);
+	mtd_app_view *v = NULL;
+	size_t k = 0;
+	int step;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_app_view *nv = realloc(v, (k + 1) * sizeof *v);
+		const char **sp[4];
+		if (!nv) {
+			free(v);
+			return MTD_ENOMEM;
+		}
+		v = nv;
+		memset(&v[k], 0, sizeof v[k]);
+		sp[0] = &v[k].app_id;
+		sp[1] = &v[k].version;
+		sp[2] = &v[k].short_version;
+		sp[3] = &v[k].name;
+		for (int i = 0; i < 4; i++) {
+			const char *t = (const char *)sqlite3_column_text(st, i);
+			*sp[i] = t ? strdup(t) : NULL;
+		}
+		v[k].bundle_size = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
+		v[k].dynamic_size = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
+		{
+			int *fl[] = {&v[k].adhoc_signed, &v[k].app_store, &v[k].beta, &v[k].vpp,
+				     &v[k].validated, &v[k].managed};
+			for (int i = 0; i < 6; i++)
+				*fl[i] = sqlite3_column_type(st, 6 + i) == SQLITE_NULL ? -1
+							: sqlite3_column_int(st, 6 + i);
+		}
+		k++;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*n = k;
+	return step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+static void free_apps(mtd_app_view *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)v[i].app_id);
+		free((char *)v[i].version);
+		free((char *)v[i].short_version);
+		free((char *)v[i].name);
+	}
+	free(v);
+}
+
 static int decide(eval *e, devrow *d, run_out *ro)
 {
 	mtd_t *h = e->h;
@@ -309,7 +367,18 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	in.nvendors = ncv;
 	in.app_vendors = av;
 	in.napp_vendors = nav;
-	if ((rc = mtd_rules_eval(e->rules, &in, &out, why, sizeof why)))
+	if (mtd_rules_wants_inventory(e->rules)) {
+		mtd_app_view *apps;
+		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
+			return mtd_fail(h, rc, "reading the apps of %s: %s", d->ext,
+					mtd_store_errmsg(h->store));
+		in.apps = apps;
+		rc = mtd_rules_eval(e->rules, &in, &out, why, sizeof why);
+		free_apps(apps, in.napps);
+	} else {
+		rc = mtd_rules_eval(e->rules, &in, &out, why, sizeof why);
+	}
+	if (rc)
 		return mtd_fail(h, rc, "rules failed on device %s: %s", d->ext, why);
 	ro->evaluated++;
 

@@ -33,6 +33,7 @@ struct mtd_rules {
 	char policy_path[4096]; /* for messages */
 	gpol *pols;
 	size_t npols;
+	int wants_inventory;
 	int ref_compliance, ref_app, ref_ctx, ref_cache, ref_traceback;
 };
 
@@ -556,7 +557,9 @@ static int load_policy(mtd_rules *r, char *err, size_t n)
 	}
 	r->ref_app = luaL_ref(L, LUA_REGISTRYINDEX);
 	r->ref_compliance = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_pop(L, 1);
+	lua_getfield(L, -1, "inventory"); /* building apps costs: only on request */
+	r->wants_inventory = lua_toboolean(L, -1);
+	lua_pop(L, 2);
 	return 0;
 }
 
@@ -609,6 +612,11 @@ void mtd_rules_close(mtd_rules *r)
 	free(r->pols);
 	free(r->dir);
 	free(r);
+}
+
+int mtd_rules_wants_inventory(const mtd_rules *r)
+{
+	return r->wants_inventory;
 }
 
 /* ---- device table ---- */
@@ -708,6 +716,36 @@ static void push_device(mtd_rules *r, const mtd_eval_in *in)
 	lua_setfield(L, -2, "vendors");
 	push_vendors(L, in->app_vendors, in->napp_vendors);
 	lua_setfield(L, -2, "app_vendors");
+	if (r->wants_inventory) {
+		lua_createtable(L, (int)in->napps, 0);
+		for (size_t i = 0; i < in->napps; i++) {
+			const mtd_app_view *a = &in->apps[i];
+			const char *const fl[] = {"adhoc_signed", "app_store", "beta", "vpp",
+						  "validated", "managed"};
+			const int fv[] = {a->adhoc_signed, a->app_store, a->beta, a->vpp,
+					  a->validated, a->managed};
+			lua_createtable(L, 0, 12);
+			set_str(L, "app_id", a->app_id);
+			set_str(L, "version", a->version);
+			set_str(L, "short_version", a->short_version);
+			set_str(L, "name", a->name);
+			if (a->bundle_size >= 0) {
+				lua_pushinteger(L, a->bundle_size);
+				lua_setfield(L, -2, "bundle_size");
+			}
+			if (a->dynamic_size >= 0) {
+				lua_pushinteger(L, a->dynamic_size);
+				lua_setfield(L, -2, "dynamic_size");
+			}
+			for (int k = 0; k < 6; k++)
+				if (fv[k] >= 0) {
+					lua_pushboolean(L, fv[k]);
+					lua_setfield(L, -2, fl[k]);
+				}
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		lua_setfield(L, -2, "apps");
+	}
 }
 
 /* Reasons table at idx appended to out (strings stay referenced by the

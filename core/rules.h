@@ -37,6 +37,13 @@ typedef struct mtd_vreport {
 	int block_missing_data, block_unsupported_os;
 } mtd_vreport;
 
+/* One app of the device's inventory (strings may be NULL; -1 unknown). */
+typedef struct mtd_app_view {
+	const char *app_id, *version, *short_version, *name;
+	int64_t bundle_size, dynamic_size;
+	int adhoc_signed, app_store, beta, vpp, validated, managed;
+} mtd_app_view;
+
 typedef struct mtd_eval_in {
 	const char *id, *os_version, *user; /* os_version, user may be NULL */
 	int platform, corporate, enrolled;
@@ -47,7 +54,12 @@ typedef struct mtd_eval_in {
 	size_t nvendors;
 	const mtd_vreport *app_vendors;     /* in force for app protection */
 	size_t napp_vendors;
+	const mtd_app_view *apps;           /* only when the rules want them */
+	size_t napps;
 } mtd_eval_in;
+
+/* Whether policy.lua asked for the app inventory (inventory = true). */
+int mtd_rules_wants_inventory(const mtd_rules *r);
 
 enum { MTD_ST_COMPLIANT, MTD_ST_NONCOMPLIANT, MTD_ST_GRACE, MTD_ST_NOT_EVALUATED };
 enum { MTD_APP_NONE, MTD_APP_WARN, MTD_APP_BLOCK, MTD_APP_WIPE };

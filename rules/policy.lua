@@ -13,6 +13,13 @@ local above, maxl = mtd.above, mtd.max
 
 local M = {}
 
+-- Opt-in (rules/app_risk.lua): raise a device's level for ad-hoc signed or
+-- unvalidated apps in its inventory. With it on, the engine hands the rules
+-- device.apps, which costs a lookup per device.
+local USE_APP_RISK = false
+local app_risk = USE_APP_RISK and require("app_risk") or nil
+M.inventory = USE_APP_RISK
+
 -- "group Executives allows at most low"
 local function allowed(policy, key)
   return fmt("group %s allows at most %s", policy.from[key], policy[key])
@@ -39,11 +46,23 @@ function M.compliance(device, policy, ctx)
   end
 
   local vendors = device.vendors
-  if #vendors == 0 then
+  local level, bad, good = "none", {}, {}
+  if app_risk then
+    local l, why = app_risk.assess(device)
+    if l then
+      level = l
+      local line = fmt("inventory: %s raises the level to %s", why, l)
+      if policy.max_level and above(l, policy.max_level) then
+        bad[#bad + 1] = line .. "; " .. allowed(policy, "max_level")
+      else
+        good[#good + 1] = line
+      end
+    end
+  end
+  if #vendors == 0 and #bad == 0 and #good == 0 then
     return "compliant", "none", { fmt("no connector in force on %s", device.platform) }
   end
 
-  local level, bad, good = "none", {}, {}
   local several = third_parties(vendors) > 1
   for _, v in ipairs(vendors) do
     if v.level then
