@@ -331,7 +331,8 @@ static void inventory_rule_opt_in(void **state)
 	const char *inv = scen_writes(s, "inv.jsonl",
 		"{\"device\":\"ios-alice\",\"app_id\":\"com.sideload\",\"adhoc_signed\":true}\n"
 		APP("ios-bob", "com.ok", ""));
-	const char *rules = scen_rules_copy(s, "apprisk", NULL, NULL);
+	const char *rules = scen_rules_copy(s, "apprisk", NULL,
+		"return { default = { max_level = \"low\", app_max_level = \"low\", app_action = \"block\" } }\n");
 	char policy[400], *text, *p;
 	json_t *r;
 
