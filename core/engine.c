@@ -80,6 +80,7 @@ typedef struct decision {
 	int state, level, access, app;
 	char *vendors; /* JSON object text, malloc'ed */
 	char *reasons; /* JSON array text, malloc'ed */
+	char *resources; /* JSON array text, malloc'ed */
 	uint64_t digest;
 	int64_t evaluated_at, since, wiped_at;
 	int present;
@@ -92,14 +93,15 @@ static uint64_t digest_of(const decision *d)
 	int v[4] = {d->state, d->level, d->access, d->app};
 	uint64_t h = mtd_fnv(MTD_FNV_SEED, v, sizeof v);
 	h = mtd_fnv(h, d->vendors, strlen(d->vendors));
+	h = mtd_fnv(h, d->resources, strlen(d->resources));
 	return mtd_fnv(h, d->reasons, strlen(d->reasons)) & INT64_MAX;
 }
 
 /* Expanded form for callbacks; holds the parsed JSON. */
 typedef struct shown {
 	mtd_decision_info info;
-	json_t *vj, *rj;
-	const char *vn[64], *vl[64];
+	json_t *vj, *rj, *resj;
+	const char *vn[64], *vl[64], *res[16];
 	const char *rs[MTD_MAX_REASONS];
 } shown;
 
@@ -131,6 +133,13 @@ static void show(shown *s, const char *device, int platform, int enrolled,
 	s->info.evaluated_at = d->evaluated_at;
 	s->vj = json_loads(d->vendors, 0, NULL);
 	s->rj = json_loads(d->reasons, 0, NULL);
+	s->resj = json_loads(d->resources ? d->resources : "[]", 0, NULL);
+	json_array_foreach(s->resj, i, v)
+	{
+		if (s->info.nresources < 16 && json_is_string(v))
+			s->res[s->info.nresources++] = json_string_value(v);
+	}
+	s->info.resources = s->res;
 	json_object_foreach(s->vj, k, v)
 	{
 		if (s->info.nvendors < 64 && json_is_string(v)) {
@@ -152,6 +161,7 @@ static void unshow(shown *s)
 {
 	json_decref(s->vj);
 	json_decref(s->rj);
+	json_decref(s->resj);
 }
 
 /* ---- one device ---- */
@@ -182,6 +192,7 @@ static void devrow_clear(devrow *d, size_t nconns)
 	}
 	free(d->old.vendors);
 	free(d->old.reasons);
+	free(d->old.resources);
 	memset(&d->old, 0, sizeof d->old);
 }
 
@@ -227,7 +238,8 @@ static int read_device(sqlite3_stmt *st, devrow *d)
 		d->old.evaluated_at = sqlite3_column_int64(st, 20);
 		d->old.since = sqlite3_column_int64(st, 21);
 		d->old.wiped_at = sqlite3_column_int64(st, 22);
-		if (!d->old.vendors || !d->old.reasons)
+		d->old.resources = col_dup(st, 23);
+		if (!d->old.vendors || !d->old.reasons || !d->old.resources)
 			return MTD_ENOMEM;
 	}
 	return 0;
@@ -367,6 +379,8 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	in.nvendors = ncv;
 	in.app_vendors = av;
 	in.napp_vendors = nav;
+	in.prev_state = d->old.present ? d->old.state : -1;
+	in.prev_since = d->old.since;
 	if (mtd_rules_wants_inventory(e->rules)) {
 		mtd_app_view *apps;
 		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
@@ -386,12 +400,8 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	nd.state = out.state;
 	nd.level = out.level;
 	nd.app = out.app_action;
-	/* R7: a noncompliant device is blocked; an unenrolled one, which has no
-	 * compliance, is blocked when its apps are (R8). */
-	nd.access = out.state == MTD_ST_NONCOMPLIANT ||
-				    (!d->enrolled && out.app_action >= MTD_APP_BLOCK)
-			    ? ACCESS_BLOCK
-			    : ACCESS_ALLOW;
+	nd.access = mtd_access_blocked(d->enrolled, out.state, out.app_action) ? ACCESS_BLOCK
+										: ACCESS_ALLOW;
 	vendors = json_object();
 	for (size_t i = 0; i < e->nconns; i++) {
 		const mtd_conn *c = &e->conns[i];
@@ -404,9 +414,16 @@ static int decide(eval *e, devrow *d, run_out *ro)
 		json_array_append_new(reasons, json_string(out.reasons[i]));
 	nd.vendors = json_text(vendors);
 	nd.reasons = json_text(reasons);
-	if (!nd.vendors || !nd.reasons) {
+	{
+		json_t *res = json_array();
+		for (size_t i = 0; i < out.nresources; i++)
+			json_array_append_new(res, json_string(out.resources[i]));
+		nd.resources = json_text(res);
+	}
+	if (!nd.vendors || !nd.reasons || !nd.resources) {
 		free(nd.vendors);
 		free(nd.reasons);
+		free(nd.resources);
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
 	}
 	nd.digest = digest_of(&nd);
@@ -438,6 +455,7 @@ static int decide(eval *e, devrow *d, run_out *ro)
 				sqlite3_bind_int64(st, 10, nd.since);
 				if (nd.wiped_at)
 					sqlite3_bind_int64(st, 11, nd.wiped_at);
+				sqlite3_bind_text(st, 12, nd.resources, -1, SQLITE_STATIC);
 				if (sqlite3_step(st) != SQLITE_DONE)
 					rc = MTD_ESTORE;
 			}
@@ -472,6 +490,7 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	}
 	free(nd.vendors);
 	free(nd.reasons);
+	free(nd.resources);
 	return rc;
 }
 
@@ -493,7 +512,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	/* Rules first: bad rules change nothing. */
 	{
 		char why[2048];
-		if ((rc = mtd_rules_open(h->rules_dir, NULL, h->cloud, h->now, &e.rules, why, sizeof why)))
+		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions};
+		if ((rc = mtd_rules_open(h->rules_dir, &lim, h->cloud, h->now, &e.rules, why, sizeof why)))
 			return mtd_fail(h, rc, "%s", why);
 	}
 	if (dry_run ? sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK
@@ -594,6 +614,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 			dd.vendors = (char *)sqlite3_column_text(st, 7);
 			dd.reasons = (char *)sqlite3_column_text(st, 8);
 			dd.evaluated_at = sqlite3_column_int64(st, 9);
+			dd.resources = (char *)sqlite3_column_text(st, 10);
 		}
 		show(&s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
 		     sqlite3_column_int(st, 2), &dd);

@@ -74,6 +74,8 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	h->rules_dir = strdup(cfg->rules_dir ? cfg->rules_dir : "rules");
 	h->plugin_dir = strdup(cfg->plugin_dir ? cfg->plugin_dir : ".");
 	h->now = cfg->now ? cfg->now : (int64_t)time(NULL);
+	h->rules_memory = cfg->rules_memory;
+	h->rules_instructions = cfg->rules_instructions;
 	if (!h->db_path || !h->rules_dir || !h->plugin_dir)
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
 	return 0;

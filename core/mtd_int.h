@@ -8,6 +8,8 @@
 struct mtd {
 	char *db_path, *rules_dir, *plugin_dir;
 	int64_t now;
+	size_t rules_memory;
+	uint64_t rules_instructions;
 	mtd_store *store;
 	char cloud[16];
 	mtd_diag_fn diag;

@@ -22,6 +22,9 @@ enum { PRIO_UNSET, PRIO_DEFENDER, PRIO_THIRD_PARTY };
 typedef struct gpol {
 	char *name;
 	int max_level, app_max_level, app_action, priority; /* -1 / 0 unset */
+	int grace_hours;                                     /* minutes; -1 unset */
+	int nresources;                                      /* -1 unset */
+	char *resources[16];
 } gpol;
 
 struct mtd_rules {
@@ -181,6 +184,13 @@ static void load_error(char *err, size_t n, const char *path, const char *m)
 		mtd_sdk_err(err, n, "%s: %s", path, m ? m : "cannot load");
 }
 
+static int l_time(lua_State *L)
+{
+	char buf[40];
+	lua_pushstring(L, mtd_time_format((int64_t)luaL_checkinteger(L, 1), buf, sizeof buf));
+	return 1;
+}
+
 /* require, served from the rules directory only, text chunks only. */
 static int l_require(lua_State *L)
 {
@@ -233,7 +243,8 @@ static int sandbox(mtd_rules *r)
 					   "print", NULL};
 	static const char *const pat[] = {"find", "match", "gmatch", "gsub", NULL};
 	static const luaL_Reg mtd[] = {{"level", l_level}, {"above", l_above},
-				       {"max", l_max}, {NULL, NULL}};
+				       {"max", l_max}, {"time", l_time},
+				       {NULL, NULL}};
 
 	for (const luaL_Reg *l = libs; l->func; l++) {
 		luaL_requiref(L, l->name, l->func, 1);
@@ -339,65 +350,100 @@ static int gerr(mtd_rules *r, char *err, size_t n, const char *needle,
 	return MTD_ERULES;
 }
 
+#define KNOWN_KEYS "max_level, app_max_level, app_action, app_partner_priority, " \
+		   "grace_hours, resources"
+#define MAX_RESOURCES 16
+
+static int str_value(mtd_rules *r, const char *gname, const char *key, const char **val,
+		     char *err, size_t n)
+{
+	if (lua_type(r->L, -1) != LUA_TSTRING)
+		return gerr(r, err, n, key, "group '%s': %s: must be a string, not a %s", gname, key,
+			    luaL_typename(r->L, -1));
+	*val = lua_tostring(r->L, -1);
+	return 0;
+}
+
 static int read_group(mtd_rules *r, const char *gname, gpol *g, char *err, size_t n)
 {
 	lua_State *L = r->L; /* stack: ..., group table */
-	g->max_level = g->app_max_level = g->app_action = -1;
+	int rc = 0;
+	g->max_level = g->app_max_level = g->app_action = g->grace_hours = -1;
 	g->priority = PRIO_UNSET;
+	g->nresources = -1;
 	lua_pushnil(L);
-	while (lua_next(L, -2)) {
-		const char *key, *val;
+	while (!rc && lua_next(L, -2)) { /* stack: ..., group, key, value */
+		const char *key, *val = NULL;
 		char quoted[300];
 		if (lua_type(L, -2) != LUA_TSTRING) {
 			lua_pop(L, 2);
 			return gerr(r, err, n, gname, "group '%s': keys must be names%s%s", gname, "", "");
 		}
 		key = lua_tostring(L, -2);
-		if (lua_type(L, -1) != LUA_TSTRING) {
-			int known = !strcmp(key, "max_level") || !strcmp(key, "app_max_level") ||
-				    !strcmp(key, "app_action") || !strcmp(key, "app_partner_priority");
-			lua_pop(L, 2);
-			return known ? gerr(r, err, n, key, "group '%s': %s: must be a string, not %s",
-					    gname, key, "another type")
-				     : gerr(r, err, n, key, "group '%s': unknown key '%s'%s", gname, key,
-					    " (known: max_level, app_max_level, app_action, app_partner_priority)");
-		}
-		val = lua_tostring(L, -1);
-		snprintf(quoted, sizeof quoted, "\"%s\"", val);
 		if (!strcmp(key, "max_level") || !strcmp(key, "app_max_level")) {
-			int lv = mtd_level_from_name(val, strlen(val));
-			if (lv < 0) {
-				lua_pop(L, 2);
-				return gerr(r, err, n, quoted, "group '%s': %s: '%s' is not a threat level "
-					    "(secured, low, medium, high)", gname, key, val);
+			int lv;
+			if (!(rc = str_value(r, gname, key, &val, err, n))) {
+				snprintf(quoted, sizeof quoted, "\"%s\"", val);
+				lv = mtd_level_from_name(val, strlen(val));
+				if (lv < 0)
+					rc = gerr(r, err, n, quoted, "group '%s': %s: '%s' is not a threat "
+						  "level (secured, low, medium, high)", gname, key, val);
+				else
+					*(key[0] == 'm' ? &g->max_level : &g->app_max_level) = lv;
 			}
-			*(key[0] == 'm' ? &g->max_level : &g->app_max_level) = lv;
 		} else if (!strcmp(key, "app_action")) {
-			int a = mtd_app_action_from_name(val);
-			if (a <= MTD_APP_NONE) {
-				lua_pop(L, 2);
-				return gerr(r, err, n, quoted, "group '%s': app_action: '%s' is not an action "
-					    "(warn, block, wipe)%s", gname, val, "");
+			if (!(rc = str_value(r, gname, key, &val, err, n))) {
+				snprintf(quoted, sizeof quoted, "\"%s\"", val);
+				g->app_action = mtd_app_action_from_name(val);
+				if (g->app_action <= MTD_APP_NONE)
+					rc = gerr(r, err, n, quoted, "group '%s': app_action: '%s' is not an "
+						  "action (warn, block, wipe)%s", gname, val, "");
 			}
-			g->app_action = a;
 		} else if (!strcmp(key, "app_partner_priority")) {
-			if (!strcmp(val, "defender"))
-				g->priority = PRIO_DEFENDER;
-			else if (!strcmp(val, "third_party"))
-				g->priority = PRIO_THIRD_PARTY;
-			else {
-				lua_pop(L, 2);
-				return gerr(r, err, n, quoted, "group '%s': app_partner_priority: '%s' is "
-					    "not defender or third_party%s", gname, val, "");
+			if (!(rc = str_value(r, gname, key, &val, err, n))) {
+				snprintf(quoted, sizeof quoted, "\"%s\"", val);
+				if (!strcmp(val, "defender"))
+					g->priority = PRIO_DEFENDER;
+				else if (!strcmp(val, "third_party"))
+					g->priority = PRIO_THIRD_PARTY;
+				else
+					rc = gerr(r, err, n, quoted, "group '%s': app_partner_priority: '%s' "
+						  "is not defender or third_party%s", gname, val, "");
+			}
+		} else if (!strcmp(key, "grace_hours")) {
+			/* The reference system's grace period: 0 to 8760 hours. */
+			int isnum;
+			lua_Number h = lua_tonumberx(L, -1, &isnum);
+			if (!isnum || lua_type(L, -1) != LUA_TNUMBER || h < 0 || h > 8760 || h != h)
+				rc = gerr(r, err, n, key, "group '%s': grace_hours: must be a number of "
+					  "hours from 0 to 8760%s%s", gname, "", "");
+			else
+				g->grace_hours = (int)(h * 60 + 0.5); /* kept in minutes */
+		} else if (!strcmp(key, "resources")) {
+			size_t k = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+			if (!lua_istable(L, -1) || k > MAX_RESOURCES)
+				rc = gerr(r, err, n, key, "group '%s': resources: must be a list of up to "
+					  "16 resource names%s%s", gname, "", "");
+			g->nresources = 0;
+			for (size_t i = 1; !rc && i <= k; i++) {
+				const char *res;
+				size_t len;
+				lua_rawgeti(L, -1, (lua_Integer)i);
+				res = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+				if (!res || len == 0 || len > 64)
+					rc = gerr(r, err, n, key, "group '%s': resources: entry %s is not a "
+						  "resource name%s", gname, "", "");
+				else if (!(g->resources[g->nresources++] = strdup(res)))
+					rc = MTD_ENOMEM;
+				lua_pop(L, 1);
 			}
 		} else {
-			lua_pop(L, 2);
-			return gerr(r, err, n, key, "group '%s': unknown key '%s'%s", gname, key,
-				    " (known: max_level, app_max_level, app_action, app_partner_priority)");
+			rc = gerr(r, err, n, key, "group '%s': unknown key '%s' (known: %s)", gname, key,
+				  KNOWN_KEYS);
 		}
-		lua_pop(L, 1);
+		lua_pop(L, rc ? 2 : 1);
 	}
-	return 0;
+	return rc;
 }
 
 static int load_groups(mtd_rules *r, char *err, size_t n)
@@ -460,32 +506,38 @@ static const gpol *find_pol(const mtd_rules *r, const char *name)
 }
 
 /* The effective policy of a set of groups, as a Lua table on the stack:
- * each configured group inherits from default; the strictest wins. */
+ * each configured group inherits from default; the strictest wins (lowest
+ * level, hardest action, shortest grace period, every protected resource). */
 static void push_policy(mtd_rules *r, const char *const *groups, size_t ng)
 {
 	lua_State *L = r->L;
-	const gpol *def = find_pol(r, "default");
-	gpol none = {0, -1, -1, -1, PRIO_UNSET};
-	const char *src_max = "default", *src_app = "default", *src_act = "default";
-	int max = -1, app = -1, act = -1, prio = -1, any = 0;
+	static const char *const default_resources[] = {"exchange", "sharepoint"};
+	const gpol *def = find_pol(r, "default"), *chosen[MTD_MAX_GROUPS + 1];
+	gpol none = {0};
+	const char *src_max = "default", *src_app = "default", *src_act = "default",
+		   *src_grace = "default";
+	int max = -1, app = -1, act = -1, prio = -1, grace = -1;
+	size_t nc = 0;
 
+	none.max_level = none.app_max_level = none.app_action = none.grace_hours = -1;
+	none.nresources = -1;
 	if (!def)
 		def = &none;
-	for (size_t i = 0; i <= ng; i++) {
-		const gpol *g = i < ng ? find_pol(r, groups[i]) : NULL;
-		const char *gn;
-		int m, a, ac, p;
-		if (i < ng && (!g || g == def))
-			continue;
-		if (i == ng && any)
-			break;
-		if (i == ng)
-			g = def; /* no configured group: default alone */
-		gn = g == def ? "default" : g->name;
-		m = g->max_level >= 0 ? g->max_level : def->max_level;
-		a = g->app_max_level >= 0 ? g->app_max_level : def->app_max_level;
-		ac = g->app_action >= 0 ? g->app_action : def->app_action;
-		p = g->priority != PRIO_UNSET ? g->priority : def->priority;
+	for (size_t i = 0; i < ng && nc < MTD_MAX_GROUPS; i++) {
+		const gpol *g = find_pol(r, groups[i]);
+		if (g && g != def)
+			chosen[nc++] = g;
+	}
+	if (nc == 0)
+		chosen[nc++] = def; /* no configured group: default alone */
+	for (size_t i = 0; i < nc; i++) {
+		const gpol *g = chosen[i];
+		const char *gn = g == def ? "default" : g->name;
+		int m = g->max_level >= 0 ? g->max_level : def->max_level;
+		int a = g->app_max_level >= 0 ? g->app_max_level : def->app_max_level;
+		int ac = g->app_action >= 0 ? g->app_action : def->app_action;
+		int p = g->priority != PRIO_UNSET ? g->priority : def->priority;
+		int gr = g->grace_hours >= 0 ? g->grace_hours : def->grace_hours;
 		if (m >= 0 && (max < 0 || m < max)) {
 			max = m;
 			src_max = g->max_level >= 0 ? gn : "default";
@@ -498,10 +550,13 @@ static void push_policy(mtd_rules *r, const char *const *groups, size_t ng)
 			act = ac;
 			src_act = g->app_action >= 0 ? gn : "default";
 		}
+		if (gr >= 0 && (grace < 0 || gr < grace)) {
+			grace = gr;
+			src_grace = g->grace_hours >= 0 ? gn : "default";
+		}
 		prio = prio < 0 ? p : prio == p ? p : PRIO_UNSET;
-		any = 1;
 	}
-	lua_createtable(L, 0, 6);
+	lua_createtable(L, 0, 8);
 	if (max >= 0) {
 		lua_pushstring(L, mtd_level_name(max));
 		lua_setfield(L, -2, "max_level");
@@ -516,13 +571,40 @@ static void push_policy(mtd_rules *r, const char *const *groups, size_t ng)
 		lua_pushstring(L, prio == PRIO_DEFENDER ? "defender" : "third_party");
 		lua_setfield(L, -2, "app_partner_priority");
 	}
-	lua_createtable(L, 0, 3); /* which group set each value, for reasons */
+	lua_pushnumber(L, grace > 0 ? grace / 60.0 : 0);
+	lua_setfield(L, -2, "grace_hours");
+	/* resources: the union over the chosen groups, in first-seen order */
+	lua_newtable(L);
+	{
+		int k = 0;
+		for (size_t i = 0; i < nc; i++) {
+			const gpol *g = chosen[i]->nresources >= 0 ? chosen[i] : def;
+			int nr = g->nresources >= 0 ? g->nresources : 2;
+			for (int j = 0; j < nr; j++) {
+				const char *res = g->nresources >= 0 ? g->resources[j] : default_resources[j];
+				int seen = 0;
+				for (int q = 1; q <= k && !seen; q++) {
+					lua_rawgeti(L, -1, q);
+					seen = !strcmp(lua_tostring(L, -1), res);
+					lua_pop(L, 1);
+				}
+				if (!seen) {
+					lua_pushstring(L, res);
+					lua_rawseti(L, -2, ++k);
+				}
+			}
+		}
+	}
+	lua_setfield(L, -2, "resources");
+	lua_createtable(L, 0, 4); /* which group set each value, for reasons */
 	lua_pushstring(L, src_max);
 	lua_setfield(L, -2, "max_level");
 	lua_pushstring(L, src_app);
 	lua_setfield(L, -2, "app_max_level");
 	lua_pushstring(L, src_act);
 	lua_setfield(L, -2, "app_action");
+	lua_pushstring(L, src_grace);
+	lua_setfield(L, -2, "grace_hours");
 	lua_setfield(L, -2, "from");
 }
 
@@ -607,8 +689,11 @@ void mtd_rules_close(mtd_rules *r)
 		return;
 	if (r->L)
 		lua_close(r->L);
-	for (size_t i = 0; i < r->npols; i++)
+	for (size_t i = 0; i < r->npols; i++) {
 		free(r->pols[i].name);
+		for (int k = 0; k < r->pols[i].nresources; k++)
+			free(r->pols[i].resources[k]);
+	}
 	free(r->pols);
 	free(r->dir);
 	free(r);
@@ -617,6 +702,21 @@ void mtd_rules_close(mtd_rules *r)
 int mtd_rules_wants_inventory(const mtd_rules *r)
 {
 	return r->wants_inventory;
+}
+
+int mtd_access_blocked(int enrolled, int state, int app_action)
+{
+	return state == MTD_ST_NONCOMPLIANT || (!enrolled && app_action >= MTD_APP_BLOCK);
+}
+
+lua_State *mtd_rules_lua(mtd_rules *r)
+{
+	return r->L;
+}
+
+int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *err, size_t n)
+{
+	return call(r, what, nargs, nres, err, n);
 }
 
 /* ---- device table ---- */
@@ -716,6 +816,13 @@ static void push_device(mtd_rules *r, const mtd_eval_in *in)
 	lua_setfield(L, -2, "vendors");
 	push_vendors(L, in->app_vendors, in->napp_vendors);
 	lua_setfield(L, -2, "app_vendors");
+	if (in->prev_state >= 0) {
+		lua_createtable(L, 0, 2);
+		set_str(L, "state", mtd_state_name(in->prev_state));
+		lua_pushinteger(L, in->prev_since);
+		lua_setfield(L, -2, "since");
+		lua_setfield(L, -2, "previous");
+	}
 	if (r->wants_inventory) {
 		lua_createtable(L, (int)in->napps, 0);
 		for (size_t i = 0; i < in->napps; i++) {
@@ -837,5 +944,15 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 			    "warn, block or wipe)", s ? s : "nil");
 		return MTD_ERULES;
 	}
-	return take_reasons(L, top + 5, out, "app_protection", err, n);
+	if ((rc = take_reasons(L, top + 5, out, "app_protection", err, n)))
+		return rc;
+	/* The protected resources of the device's groups (policy table, kept on
+	 * the stack so the strings stay alive). */
+	lua_getfield(L, 1, "resources");
+	for (lua_Integer i = 1; out->nresources < 16 && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+		out->resources[out->nresources++] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return 0;
 }

@@ -56,6 +56,8 @@ typedef struct mtd_eval_in {
 	size_t napp_vendors;
 	const mtd_app_view *apps;           /* only when the rules want them */
 	size_t napps;
+	int prev_state;                     /* MTD_ST_*, -1 never decided */
+	int64_t prev_since;                 /* when prev_state began */
 } mtd_eval_in;
 
 /* Whether policy.lua asked for the app inventory (inventory = true). */
@@ -72,7 +74,19 @@ typedef struct mtd_eval_out {
 	int state, level, app_action;
 	size_t nreasons;
 	const char *reasons[MTD_MAX_REASONS]; /* borrowed until the next eval */
+	size_t nresources;                    /* the device's protected resources */
+	const char *resources[16];            /* borrowed until the next eval */
 } mtd_eval_out;
+
+/* Access to protected resources for a decision (R7; an unenrolled device,
+ * which has no compliance, is blocked when its apps are, R8). 1 = block. */
+int mtd_access_blocked(int enrolled, int state, int app_action);
+
+/* The sandbox's Lua state and a protected call into it, for rules_test.c
+ * (stack convention as lua_pcall; what labels errors). */
+struct lua_State *mtd_rules_lua(mtd_rules *r);
+int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *err,
+		    size_t n);
 
 /* Run the rules on one device. MTD_ERULES with the script's own message
  * (file:line: message) when a script fails or returns something invalid. */

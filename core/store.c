@@ -61,6 +61,8 @@ static const char *const migrations[] = {
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 1 -> 2: per-group protected resources of each decision */
+	"ALTER TABLE decisions ADD COLUMN resources TEXT NOT NULL DEFAULT '[\"exchange\",\"sharepoint\"]';",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -124,23 +126,23 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT d.id, d.ext_id, d.platform, d.os_version, d.corporate, d.enrolled,"
 		" d.user, d.groupset, r.connector, r.level, r.at, r.os_supported, r.threats,"
 		" c.state, c.level, c.access, c.app_action, c.vendors, c.reasons, c.digest,"
-		" c.evaluated_at, c.since, c.wiped_at"
+		" c.evaluated_at, c.since, c.wiped_at, c.resources"
 		" FROM devices d LEFT JOIN reports r ON r.device = d.id"
 		" LEFT JOIN decisions c ON c.device = d.id ORDER BY d.id",
 	[SQL_DECISION_UPSERT] =
 		"INSERT INTO decisions(device, state, level, access, app_action, vendors,"
-		" reasons, digest, evaluated_at, since, wiped_at)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		" reasons, digest, evaluated_at, since, wiped_at, resources)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 		" ON CONFLICT(device) DO UPDATE SET state = excluded.state,"
 		" level = excluded.level, access = excluded.access,"
 		" app_action = excluded.app_action, vendors = excluded.vendors,"
 		" reasons = excluded.reasons, digest = excluded.digest,"
 		" evaluated_at = excluded.evaluated_at, since = excluded.since,"
-		" wiped_at = excluded.wiped_at",
+		" wiped_at = excluded.wiped_at, resources = excluded.resources",
 	[SQL_DECISION_WIPED] = "UPDATE decisions SET wiped_at = ?2 WHERE device = ?1",
 	[SQL_REPORT_SCAN] =
 		"SELECT d.ext_id, d.platform, d.enrolled, c.state, c.level, c.access,"
-		" c.app_action, c.vendors, c.reasons, c.evaluated_at"
+		" c.app_action, c.vendors, c.reasons, c.evaluated_at, c.resources"
 		" FROM devices d LEFT JOIN decisions c ON c.device = d.id"
 		" WHERE ?1 IS NULL OR d.ext_id = ?1 ORDER BY d.ext_id",
 	[SQL_APPS_OF_DEVICE] =

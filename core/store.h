@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#define MTD_SCHEMA_VERSION 1
+#define MTD_SCHEMA_VERSION 2
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {

@@ -35,6 +35,24 @@ local function third_parties(vendors)
   return n
 end
 
+-- The reference system's "actions for noncompliance": a device that falls
+-- out of compliance is in_grace_period (still allowed) for grace_hours, then
+-- noncompliant. The period starts when it first fell out and does not
+-- restart while it stays out.
+local function grace(device, policy, ctx, level, bad)
+  local hours = policy.grace_hours
+  if hours > 0 then
+    local prev, start = device.previous, ctx.now
+    if prev and prev.state == "in_grace_period" then start = prev.since end
+    if not (prev and prev.state == "noncompliant") and ctx.now < start + hours * 3600 then
+      bad[#bad + 1] = fmt("in grace period until %s (group %s gives %g hours)",
+        mtd.time(start + math.floor(hours * 3600)), policy.from.grace_hours, hours)
+      return "in_grace_period", level, bad
+    end
+  end
+  return "noncompliant", level, bad
+end
+
 function M.compliance(device, policy, ctx)
   if device.management ~= "enrolled" then
     local level = "none"
@@ -86,7 +104,7 @@ function M.compliance(device, policy, ctx)
       good[#good + 1] = fmt("%s has not reported this device yet", v.vendor)
     end
   end
-  if #bad > 0 then return "noncompliant", level, bad end
+  if #bad > 0 then return grace(device, policy, ctx, level, bad) end
   return "compliant", level, good
 end
 

@@ -72,6 +72,8 @@ static const char *const main_help =
 	"  --rules DIR      Lua rules (groups.lua, policy.lua) [installed default rules]\n"
 	"  --plugins DIR    vendor plugins <id>.so [built vendor plugins]\n"
 	"  --now TIME       the time to act at, RFC 3339 or Unix seconds [the clock]\n"
+	"  --rules-memory BYTES        memory cap of the rules sandbox [67108864]\n"
+	"  --rules-instructions N      Lua instructions per rule call [10000000]\n"
 	"  -h, --help       help (also after a command: 'mtdgate ingest --help')\n"
 	"  --version        print the version\n"
 	"\n"
@@ -87,6 +89,8 @@ static const char *const main_help =
 	"  plugin list [--json]                   list vendor plugins\n"
 	"  plugin check FILE.so [--fixtures DIR]  conformance check of a plugin\n"
 	"  evaluate [--dry-run]                   decide every device with the rules\n"
+	"  rules check [DIR]                      validate and exercise rules\n"
+	"  rules test [DIR]                       run the rules' own tests (DIR/tests.lua)\n"
 	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
 	"  appsync VENDOR [--json|--native]       answer the vendor's App Sync request\n"
 	"\n"
@@ -163,6 +167,15 @@ static const struct help {
 		     "transaction. With --dry-run nothing is written: each device whose decision\n"
 		     "would change is printed old -> new with its reasons, then a count per\n"
 		     "transition. A failing rule script changes nothing (exit 70).\n"},
+	{"rules", "usage: mtdgate rules check [DIR]\n"
+		  "       mtdgate rules test [DIR]\n\n"
+		  "DIR defaults to --rules. check: load groups.lua and policy.lua in the sandbox,\n"
+		  "refuse unknown levels, actions or keys and wrong types with file:line and\n"
+		  "the offending value, then run the rules on example devices of every\n"
+		  "platform so a script that fails at run time is caught (exit 70).\n"
+		  "test: run the example devices with expected decisions in DIR/tests.lua\n"
+		  "(format in rules/README.md); prints each case and 'N passed, M failed';\n"
+		  "exit 65 when an expectation fails, 70 when the rules cannot run.\n"},
 	{"appsync", "usage: mtdgate appsync VENDOR [--json | --native]\n\n"
 		    "Answer the vendor's App Sync request (iOS/iPadOS app inventory): the\n"
 		    "inventory of corporate iOS devices, and of personal ones only when the\n"
@@ -175,7 +188,9 @@ static const struct help {
 		   "Show the stored decisions as a table, or as one JSON object per device;\n"
 		   "--state keeps only devices in that state. JSON objects:\n"
 		   "  {\"device\",\"platform\",\"management\",\"state\",\"level\",\"vendors\",\n"
-		   "   \"access\",\"app_protection\",\"reasons\"}\n"},
+		   "   \"access\",\"app_protection\",\"reasons\",\"resources\"}\n"
+		   "(resources, an extension: the protected resources of the device's groups,\n"
+		   "each with the device's access.)\n"},
 };
 
 static int print_help(const char *cmd)
@@ -255,6 +270,12 @@ static void print_stats(const char *what, const mtd_stats *st, int with_rejected
 }
 
 /* ---- commands ---- */
+
+static void print_check(void *ud, int ok, const char *msg)
+{
+	(void)ud;
+	printf("%s %s\n", ok ? "ok  " : "FAIL", msg);
+}
 
 static int cmd_init(mtd_t *h, opts *o)
 {
@@ -452,12 +473,6 @@ static int print_plugin(void *ud, const mtd_plugin_info *p)
 	return 0;
 }
 
-static void print_check(void *ud, int ok, const char *msg)
-{
-	(void)ud;
-	printf("%s %s\n", ok ? "ok  " : "FAIL", msg);
-}
-
 static int cmd_plugin(mtd_t *h, opts *o)
 {
 	const char *sub = o->argc > 1 ? o->argv[1] : "";
@@ -491,6 +506,36 @@ static int cmd_plugin(mtd_t *h, opts *o)
 		return EX_OK;
 	}
 	return usage_error("plugin: expected list or check");
+}
+
+/* ---- rules ---- */
+
+static int cmd_rules(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	const char *dir;
+	unsigned passed = 0, failed = 0;
+	int rc;
+
+	if (strcmp(sub, "check") && strcmp(sub, "test"))
+		return usage_error("rules: expected check or test");
+	for (int i = 2; i < o->argc; i++)
+		if (o->argv[i][0] == '-')
+			return usage_error("rules %s: unknown option '%s'", sub, o->argv[i]);
+	if (o->argc > 3)
+		return usage_error("rules %s: expected at most one directory", sub);
+	dir = o->argc == 3 ? o->argv[2] : NULL;
+	if (!strcmp(sub, "check")) {
+		if ((rc = mtd_rules_check(h, dir, print_check, NULL)))
+			return exit_for(rc);
+		printf("rules %s: ok\n", dir ? dir : o->cfg.rules_dir);
+		return EX_OK;
+	}
+	rc = mtd_rules_test(h, dir, print_check, NULL, &passed, &failed);
+	printf("%u passed, %u failed\n", passed, failed);
+	if (rc && failed)
+		return EX_DATAERR_;
+	return rc ? fail(h, rc) : EX_OK;
 }
 
 /* ---- appsync ---- */
@@ -611,6 +656,12 @@ static int print_decision(void *ud, const mtd_decision_info *d)
 		json_object_set_new(o, "access", json_string(d->access));
 		json_object_set_new(o, "app_protection", json_string(d->app_protection));
 		json_object_set_new(o, "reasons", rs);
+		{ /* extension: the device's protected resources, each at access */
+			json_t *res = json_object();
+			for (size_t i = 0; i < d->nresources; i++)
+				json_object_set_new(res, d->resources[i], json_string(d->access));
+			json_object_set_new(o, "resources", res);
+		}
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);
 		if (!s)
@@ -720,6 +771,23 @@ int main(int argc, char **argv)
 				    : !strcmp(a, "--rules") ? &o.cfg.rules_dir
 				    : !strcmp(a, "--plugins") ? &o.cfg.plugin_dir
 							     : NULL;
+		if (!strcmp(a, "--rules-memory") || !strcmp(a, "--rules-instructions")) {
+			char *end;
+			unsigned long long v;
+			if (i + 1 >= argc)
+				return usage_error("%s needs a value", a);
+			v = strtoull(argv[++i], &end, 10);
+			if (!*argv[i] || *end || v == 0)
+				return usage_error("%s: '%s' is not a positive number", a, argv[i]);
+			if (a[8] == 'm') {
+				if (v < 1048576 || v > (1ull << 34))
+					return usage_error("--rules-memory: from 1 MiB to 16 GiB, in bytes");
+				o.cfg.rules_memory = (size_t)v;
+			} else {
+				o.cfg.rules_instructions = v;
+			}
+			continue;
+		}
 		if (slot || !strcmp(a, "--now")) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs a value", a);
@@ -769,6 +837,8 @@ int main(int argc, char **argv)
 		rc = cmd_evaluate(h, &o);
 	else if (!strcmp(cmd, "report"))
 		rc = cmd_report(h, &o);
+	else if (!strcmp(cmd, "rules"))
+		rc = cmd_rules(h, &o);
 	else if (!strcmp(cmd, "appsync"))
 		rc = cmd_appsync(h, &o);
 	else

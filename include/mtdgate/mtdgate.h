@@ -52,6 +52,8 @@ typedef struct mtd_config {
 	const char *rules_dir;  /* Lua rules (groups.lua, policy.lua) */
 	const char *plugin_dir; /* vendor plugins, <id>.so */
 	int64_t now;            /* "now" in Unix seconds; 0 = the clock */
+	size_t rules_memory;    /* bytes a rules run may hold; 0 = 64 MiB */
+	uint64_t rules_instructions; /* Lua instructions per call; 0 = 10^7 */
 } mtd_config;
 
 /* Open a handle. The config strings are copied. The store is opened lazily:
@@ -137,6 +139,8 @@ typedef struct mtd_decision_info {
 	const char *const *vendor_levels;
 	const char *access;         /* allow, block */
 	const char *app_protection; /* none, warn, block, wipe */
+	size_t nresources;          /* protected resources, each at access */
+	const char *const *resources;
 	size_t nreasons;
 	const char *const *reasons;
 	int64_t evaluated_at;       /* 0 when not evaluated */
@@ -154,6 +158,16 @@ typedef int (*mtd_decision_fn)(void *ud, const mtd_decision_info *d);
 typedef void (*mtd_check_fn)(void *ud, int ok, const char *msg);
 int mtd_plugin_check(const char *path, const char *fixtures_dir,
 		     mtd_check_fn fn, void *ud);
+
+/* Load the rules of dir (NULL: the configured rules) in the sandbox,
+ * validate them, and run them on example devices of every platform; fn
+ * gets a line per step or problem. MTD_ERULES when they fail. */
+int mtd_rules_check(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud);
+/* Run the example devices with expected decisions of dir/tests.lua
+ * (rules/README.md); fn gets a line per case (ok) or mismatch. MTD_ERULES
+ * when a case fails or there are none. */
+int mtd_rules_test(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud,
+		   unsigned *passed, unsigned *failed);
 
 /* Evaluate every device with the rules. With dry_run, nothing is written and
  * fn (may be NULL) receives the old and the new decision of each device
