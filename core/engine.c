@@ -510,6 +510,7 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	if (rc)
 		return rc;
 	/* Rules first: bad rules change nothing. */
+	mtd_warn_writable(h, h->rules_dir, "rules");
 	{
 		char why[2048];
 		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions};

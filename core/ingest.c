@@ -581,6 +581,7 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
 	if (!normalized) {
 		char why[600];
+		mtd_warn_writable(h, h->plugin_dir, "plugin");
 		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &pr.p, h->err, sizeof h->err)))
 			return rc;
 		if (pr.p->open(&host_api, NULL, &pr.state, why, sizeof why) < 0) {

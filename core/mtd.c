@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "connector.h"
@@ -54,6 +55,31 @@ void mtd_diag(mtd_t *h, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	h->diag(h->diag_ud, line);
+}
+
+void mtd_warn_writable(mtd_t *h, const char *dir, const char *what)
+{
+	struct stat sb;
+	DIR *d;
+	struct dirent *e;
+
+	if (stat(dir, &sb) == 0 && (sb.st_mode & S_IWOTH))
+		mtd_diag(h, "warning: the %s directory %s is writable by others (mode %04o): whoever "
+			 "can write there decides who gets access", what, dir,
+			 (unsigned)(sb.st_mode & 07777));
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		char path[4096];
+		size_t l = strlen(e->d_name);
+		if (l < 4 || (strcmp(e->d_name + l - 4, ".lua") && strcmp(e->d_name + l - 3, ".so")))
+			continue;
+		snprintf(path, sizeof path, "%.3000s/%.1000s", dir, e->d_name);
+		if (stat(path, &sb) == 0 && (sb.st_mode & S_IWOTH))
+			mtd_diag(h, "warning: %s is writable by others (mode %04o): whoever can write "
+				 "it decides who gets access", path, (unsigned)(sb.st_mode & 07777));
+	}
+	closedir(d);
 }
 
 uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n)

@@ -33,6 +33,9 @@ void mtd_diag(mtd_t *h, const char *fmt, ...)
 int mtd_need_store(mtd_t *h);
 /* Bring every connector's state up to date at h->now (audited). */
 int mtd_refresh_connectors(mtd_t *h);
+/* Warn (diag) when dir, or a file in it, is writable by others: whoever can
+ * write rules or plugins decides who gets access. what: "rules", "plugin". */
+void mtd_warn_writable(mtd_t *h, const char *dir, const char *what);
 /* 64-bit FNV-1a, continued from seed. */
 uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n);
 #define MTD_FNV_SEED 0xcbf29ce484222325ull

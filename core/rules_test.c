@@ -30,7 +30,9 @@ static int open_rules(mtd_t *h, const char *dir, mtd_rules **r, mtd_check_fn fn,
 {
 	mtd_rules_limits lim = {h->rules_memory, h->rules_instructions};
 	char why[2048];
-	int rc = mtd_rules_open(dir, &lim, h->cloud[0] ? h->cloud : "commercial", h->now, r, why,
+	int rc;
+	mtd_warn_writable(h, dir, "rules");
+	rc = mtd_rules_open(dir, &lim, h->cloud[0] ? h->cloud : "commercial", h->now, r, why,
 				sizeof why);
 	if (rc) {
 		say(fn, ud, 0, "%s", why);

@@ -9,10 +9,14 @@
 
 #include "mtdgate/mtdgate.h"
 #include "mtdgate/sdk.h"
+#include "sha256.h"
 #include "store.h"
 
 struct mtd_store {
 	sqlite3 *db;
+	int chain_known;            /* last_seq/last_hash valid in this transaction */
+	int64_t last_seq;
+	unsigned char last_hash[32];
 	sqlite3_stmt *st[SQL__COUNT];
 	char err[512];
 };
@@ -63,6 +67,8 @@ static const char *const migrations[] = {
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 	/* 1 -> 2: per-group protected resources of each decision */
 	"ALTER TABLE decisions ADD COLUMN resources TEXT NOT NULL DEFAULT '[\"exchange\",\"sharepoint\"]';",
+	/* 2 -> 3: each audit record chained to the one before by its hash */
+	"ALTER TABLE audit ADD COLUMN hash BLOB;",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -155,8 +161,13 @@ static const char *const sql_text[SQL__COUNT] = {
 		" a.dynamic_size, a.adhoc_signed, a.app_store, a.beta, a.vpp, a.validated, a.managed"
 		" FROM devices d JOIN apps a ON a.device = d.id"
 		" WHERE d.platform = 1 AND (d.corporate = 1 OR ?1 = 1) ORDER BY d.ext_id, a.app_id",
-	[SQL_AUDIT_INSERT] = "INSERT INTO audit(at, kind, vendor, device, detail)"
-			     " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[SQL_AUDIT_INSERT] = "INSERT INTO audit(seq, at, kind, vendor, device, detail, hash)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQL_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[SQL_AUDIT_SCAN] = "SELECT seq, at, kind, vendor, device, detail, hash FROM audit ORDER BY seq",
+	[SQL_AUDIT_SHOW] = "SELECT seq, at, kind, vendor, device, detail FROM audit"
+			   " WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
+			   " AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 ORDER BY seq",
 };
 
 static int fail(mtd_store *s, int rc, const char *what)
@@ -316,6 +327,7 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which)
 
 int mtd_store_begin(mtd_store *s)
 {
+	s->chain_known = 0;
 	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
 		       : fail(s, MTD_ESTORE, "starting a transaction");
@@ -330,6 +342,7 @@ int mtd_store_commit(mtd_store *s)
 
 void mtd_store_rollback(mtd_store *s)
 {
+	s->chain_known = 0;
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -370,19 +383,70 @@ int mtd_store_meta_set(mtd_store *s, const char *key, const char *value)
 	return 0;
 }
 
+void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
+		    const char *vendor, const char *device, const char *detail,
+		    unsigned char out[32])
+{
+	const char *f[4] = {kind, vendor, device, detail};
+	unsigned char num[16];
+	mtd_sha256 c;
+	mtd_sha256_init(&c);
+	mtd_sha256_update(&c, prev, 32);
+	for (int i = 0; i < 8; i++) {
+		num[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+		num[8 + i] = (unsigned char)((uint64_t)at >> (56 - 8 * i));
+	}
+	mtd_sha256_update(&c, num, sizeof num);
+	for (int i = 0; i < 4; i++) { /* length-prefixed; NULL differs from "" */
+		uint32_t n = f[i] ? (uint32_t)strlen(f[i]) : 0xffffffffu;
+		unsigned char nb[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+				       (unsigned char)(n >> 8), (unsigned char)n};
+		mtd_sha256_update(&c, nb, 4);
+		if (f[i])
+			mtd_sha256_update(&c, f[i], strlen(f[i]));
+	}
+	mtd_sha256_final(&c, out);
+}
+
 int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 		    const char *vendor, const char *device, const char *detail)
 {
-	sqlite3_stmt *st = mtd_store_stmt(s, SQL_AUDIT_INSERT);
+	sqlite3_stmt *st;
+	unsigned char hash[32];
+
+	if (!detail)
+		detail = "{}";
+	if (!s->chain_known) {
+		if (!(st = mtd_store_stmt(s, SQL_AUDIT_LAST)))
+			return MTD_ESTORE;
+		memset(s->last_hash, 0, sizeof s->last_hash);
+		s->last_seq = 0;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			s->last_seq = sqlite3_column_int64(st, 0);
+			if (sqlite3_column_bytes(st, 1) == 32)
+				memcpy(s->last_hash, sqlite3_column_blob(st, 1), 32);
+		}
+		sqlite3_reset(st);
+		/* Outside a transaction another writer may come between: look again. */
+		s->chain_known = !sqlite3_get_autocommit(s->db);
+	}
+	mtd_audit_hash(s->last_hash, s->last_seq + 1, at, kind, vendor, device, detail, hash);
+	st = mtd_store_stmt(s, SQL_AUDIT_INSERT);
 	if (!st)
 		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, at);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	mtd_bind_text(st, 3, vendor, vendor ? strlen(vendor) : 0);
-	mtd_bind_text(st, 4, device, device ? strlen(device) : 0);
-	sqlite3_bind_text(st, 5, detail ? detail : "{}", -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	sqlite3_bind_int64(st, 1, s->last_seq + 1);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	mtd_bind_text(st, 4, vendor, vendor ? strlen(vendor) : 0);
+	mtd_bind_text(st, 5, device, device ? strlen(device) : 0);
+	sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, hash, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		s->chain_known = 0;
 		return fail(s, MTD_ESTORE, "writing the audit log");
+	}
 	sqlite3_reset(st);
+	s->last_seq++;
+	memcpy(s->last_hash, hash, 32);
 	return 0;
 }

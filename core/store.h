@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#define MTD_SCHEMA_VERSION 2
+#define MTD_SCHEMA_VERSION 3
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -36,6 +36,9 @@ enum mtd_sql {
 	SQL_REPORT_SCAN,
 	SQL_AUDIT_INSERT,
 	SQL_APPS_OF_DEVICE,
+	SQL_AUDIT_LAST,
+	SQL_AUDIT_SCAN,
+	SQL_AUDIT_SHOW,
 	SQL_APPSYNC_SCAN,
 	SQL__COUNT
 };
@@ -61,10 +64,17 @@ void mtd_store_rollback(mtd_store *s);
 int mtd_store_meta_get(mtd_store *s, const char *key, char *buf, size_t n);
 int mtd_store_meta_set(mtd_store *s, const char *key, const char *value);
 
-/* Append one audit record. vendor/device may be NULL. detail is a short
+/* Append one audit record, chained by hash to the one before. vendor/device may be NULL. detail is a short
  * JSON object text. */
 int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 		    const char *vendor, const char *device, const char *detail);
+
+/* The hash that chains an audit record to the previous one (prev: 32 zero
+ * bytes for the first): SHA-256 over prev, seq, at and the length-prefixed
+ * kind, vendor, device, detail. */
+void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
+		    const char *vendor, const char *device, const char *detail,
+		    unsigned char out[32]);
 
 /* Bind a text of known length, NULL pointer binds SQL NULL. */
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n);

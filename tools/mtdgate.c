@@ -93,6 +93,8 @@ static const char *const main_help =
 	"  rules test [DIR]                       run the rules' own tests (DIR/tests.lua)\n"
 	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
 	"  appsync VENDOR [--json|--native]       answer the vendor's App Sync request\n"
+	"  audit verify                           check the audit log's hash chain\n"
+	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
 	"\n"
 	"Input is JSON lines or a msgpack stream, detected from the content.\n"
 	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
@@ -176,6 +178,17 @@ static const struct help {
 		  "test: run the example devices with expected decisions in DIR/tests.lua\n"
 		  "(format in rules/README.md); prints each case and 'N passed, M failed';\n"
 		  "exit 65 when an expectation fails, 70 when the rules cannot run.\n"},
+	{"audit", "usage: mtdgate audit verify\n"
+		  "       mtdgate audit show [--device ID] [--vendor V] [--kind K]\n"
+		  "                          [--since TIME] [--until TIME] [--json]\n\n"
+		  "The audit log is append-only (the store refuses updates and deletes) and\n"
+		  "each record carries a SHA-256 hash chained to the one before. verify\n"
+		  "recomputes the chain and reports the first broken link (exit 65), or the\n"
+		  "count and the head hash: keep that elsewhere, a log rewritten from scratch\n"
+		  "has another head. show lists records, oldest first. Kinds: init, import,\n"
+		  "inventory, connector_add, connector_set, connector_remove, connector_state,\n"
+		  "message, message_rejected, decision, app_wipe, evaluate, appsync,\n"
+		  "appsync_refused.\n"},
 	{"appsync", "usage: mtdgate appsync VENDOR [--json | --native]\n\n"
 		    "Answer the vendor's App Sync request (iOS/iPadOS app inventory): the\n"
 		    "inventory of corporate iOS devices, and of personal ones only when the\n"
@@ -538,6 +551,81 @@ static int cmd_rules(mtd_t *h, opts *o)
 	return rc ? fail(h, rc) : EX_OK;
 }
 
+/* ---- audit ---- */
+
+static int print_audit(void *ud, const mtd_audit_rec *r)
+{
+	char t[40];
+	if (*(int *)ud) {
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?}", "seq", (json_int_t)r->seq, "at",
+				      mtd_time_format(r->at, t, sizeof t), "kind", r->kind, "vendor",
+				      r->vendor, "device", r->device);
+		json_t *d = json_loads(r->detail, 0, NULL);
+		char *s;
+		json_object_set_new(o, "detail", d ? d : json_string(r->detail));
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (!s)
+			return MTD_ENOMEM;
+		puts(s);
+		free(s);
+		return 0;
+	}
+	printf("%6lld %s %-17s %-12s %-20s %s\n", (long long)r->seq, mtd_time_format(r->at, t, sizeof t),
+	       r->kind, r->vendor ? r->vendor : "-", r->device ? r->device : "-", r->detail);
+	return 0;
+}
+
+static int time_flag(opts *o, const char *flag, int64_t *out)
+{
+	int bad = 0;
+	const char *v = flag_value(o, flag, &bad);
+	if (bad || (v && mtd_time_parse(v, strlen(v), out)))
+		return usage_error("audit show: %s needs an RFC 3339 time or Unix seconds", flag);
+	return 0;
+}
+
+static int cmd_audit(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	int rc;
+	if (!strcmp(sub, "verify")) {
+		uint64_t n;
+		char head[65];
+		if ((rc = no_more(o, 2, "audit verify")))
+			return rc;
+		rc = mtd_audit_verify(h, &n, head);
+		if (rc == MTD_EMALFORMED) {
+			printf("audit log BROKEN after %llu intact records: %s\n", (unsigned long long)n,
+			       mtd_errmsg(h));
+			return EX_DATAERR_;
+		}
+		if (rc)
+			return fail(h, rc);
+		printf("audit log intact: %llu records, head %s\n", (unsigned long long)n, head);
+		printf("(keep the head somewhere else: a later verify that does not reach it means "
+		       "the log was rewritten)\n");
+		return EX_OK;
+	}
+	if (!strcmp(sub, "show")) {
+		mtd_audit_filter f = {0};
+		int json = has_flag(o, "--json"), bad = 0;
+		f.device = flag_value(o, "--device", &bad);
+		f.vendor = flag_value(o, "--vendor", &bad);
+		f.kind = flag_value(o, "--kind", &bad);
+		if (bad)
+			return usage_error("audit show: --device, --vendor and --kind need a value");
+		if ((rc = time_flag(o, "--since", &f.since)) || (rc = time_flag(o, "--until", &f.until)))
+			return rc;
+		if ((rc = no_more(o, 2, "audit show")))
+			return rc;
+		if ((rc = mtd_audit_show(h, &f, print_audit, &json)))
+			return fail(h, rc);
+		return EX_OK;
+	}
+	return usage_error("audit: expected verify or show");
+}
+
 /* ---- appsync ---- */
 
 static int write_stdout(void *ud, const void *data, size_t len)
@@ -837,6 +925,8 @@ int main(int argc, char **argv)
 		rc = cmd_evaluate(h, &o);
 	else if (!strcmp(cmd, "report"))
 		rc = cmd_report(h, &o);
+	else if (!strcmp(cmd, "audit"))
+		rc = cmd_audit(h, &o);
 	else if (!strcmp(cmd, "rules"))
 		rc = cmd_rules(h, &o);
 	else if (!strcmp(cmd, "appsync"))

@@ -191,6 +191,23 @@ typedef int (*mtd_write_fn)(void *ud, const void *data, size_t len);
 int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out,
 		void *ud, uint64_t *records);
 
+/* The audit log. */
+typedef struct mtd_audit_rec {
+	int64_t seq, at;
+	const char *kind, *vendor, *device, *detail; /* vendor/device may be NULL */
+} mtd_audit_rec;
+typedef int (*mtd_audit_fn)(void *ud, const mtd_audit_rec *r);
+typedef struct mtd_audit_filter {
+	const char *device, *vendor, *kind; /* NULL: any */
+	int64_t since, until;               /* Unix seconds; 0: unbounded */
+} mtd_audit_filter;
+/* Records matching f (may be NULL), oldest first; strings borrowed. */
+int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *ud);
+/* Recompute the hash chain. Returns 0 with the count and the head hash
+ * (64 hex digits + NUL) when intact; MTD_EMALFORMED with the first broken
+ * link in mtd_errmsg when a record was edited, removed or inserted. */
+int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65]);
+
 /* Report stored decisions, of one device (device non-NULL) or all. */
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
 

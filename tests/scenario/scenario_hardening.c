@@ -1,0 +1,119 @@
+/* Scenarios for hardening (issue 7): the tamper-evident audit log, store
+ * permissions, warnings about rules writable by others. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "harness.h"
+
+static int setup(void **state)
+{
+	*state = scen_new();
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	scen_free(*state);
+	return 0;
+}
+
+/* Change the store behind mtdgate's back, as an intruder with file access. */
+static void tamper(scen *s, const char *sql)
+{
+	sqlite3 *db;
+	char *err = NULL;
+	assert_int_equal(sqlite3_open(s->db, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("tamper: %s", err ? err : "?");
+	sqlite3_close(db);
+}
+
+static void prepare(scen *s)
+{
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	INGEST(s, THREAT("ios-bob", "high", "\"2024-03-01T00:00:00Z\"")
+		   THREAT("ios-alice", "low", "\"2024-03-01T00:00:00Z\""));
+	RUN(s, 0, "evaluate");
+}
+
+static void audit_intact_and_filtered(void **state)
+{
+	scen *s = *state;
+	prepare(s);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact");
+	RUN(s, 0, "audit", "show", "--device", "ios-bob");
+	OUT_HAS(s, "message");
+	OUT_HAS(s, "decision");
+	assert_null(strstr(s->out, "ios-alice"));
+	RUN(s, 0, "audit", "show", "--vendor", "generic", "--kind", "connector_set", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 1);
+	RUN(s, 0, "audit", "show", "--since", "2030-01-01T00:00:00Z");
+	assert_string_equal(s->out, "");
+	RUN(s, 64, "audit", "show", "--since", "yesterday");
+}
+
+/* The store refuses edits; an edit made anyway is found, as is a removal. */
+static void audit_tamper_found(void **state)
+{
+	scen *s = *state;
+	sqlite3 *db;
+	prepare(s);
+	assert_int_equal(sqlite3_open(s->db, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET detail = '{}' WHERE seq = 3", NULL,
+					  NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 3", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+
+	tamper(s, "DROP TRIGGER audit_no_update; UPDATE audit SET detail = "
+		  "'{\"type\":\"threat\",\"level\":\"secured\"}' WHERE kind = 'message' AND device = 'ios-bob'");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "does not match its hash");
+}
+
+static void audit_removal_found(void **state)
+{
+	scen *s = *state;
+	prepare(s);
+	tamper(s, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 4");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "records 4 to 4 are missing");
+}
+
+static void store_private_and_rules_warning(void **state)
+{
+	scen *s = *state;
+	struct stat sb;
+	const char *rules = scen_rules_copy(s, "open", NULL, NULL);
+	RUN(s, 0, "init");
+	assert_int_equal(stat(s->db, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(chmod(rules, 0777), 0);
+	RUN(s, 0, "--rules", rules, "evaluate");
+	ERR_HAS(s, "writable by others");
+	assert_int_equal(chmod(rules, 0755), 0);
+	RUN(s, 0, "--rules", rules, "evaluate");
+	assert_null(strstr(s->err, "writable by others"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(audit_intact_and_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_tamper_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_removal_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(store_private_and_rules_warning, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
