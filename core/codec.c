@@ -54,6 +54,11 @@ int mtd_reader_format(const mtd_reader *r)
 	return r->format;
 }
 
+uint64_t mtd_reader_offset(const mtd_reader *r)
+{
+	return r->offset + r->pos;
+}
+
 const char *mtd_reader_where(const mtd_reader *r)
 {
 	return r->where;

@@ -47,6 +47,8 @@ int mtd_reader_format(const mtd_reader *r); /* after the first next() */
  * only framed (rec->obj NULL). */
 int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 		    size_t errlen);
+/* Bytes of input consumed so far. */
+uint64_t mtd_reader_offset(const mtd_reader *r);
 /* "name line 3" / "name record 7 (byte 812)" of the last record. */
 const char *mtd_reader_where(const mtd_reader *r);
 

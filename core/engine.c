@@ -502,6 +502,7 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	devrow *d = NULL;
 	sqlite3_stmt *st;
 	int rc = mtd_need_store(h), step, have = 0;
+	uint64_t total = 0;
 
 	if (evaluated)
 		*evaluated = 0;
@@ -544,11 +545,22 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		goto out;
 	}
+	if (h->progress) {
+		sqlite3_stmt *cnt;
+		if (sqlite3_prepare_v2(mtd_store_db(h->store), "SELECT max(id) FROM devices", -1, &cnt,
+				       NULL) == SQLITE_OK) {
+			if (sqlite3_step(cnt) == SQLITE_ROW)
+				total = (uint64_t)sqlite3_column_int64(cnt, 0);
+			sqlite3_finalize(cnt);
+		}
+	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		if (have && id != d->id) {
 			if ((rc = decide(&e, d, &ro)))
 				break;
+			if (h->progress && (ro.evaluated & 4095) == 0)
+				h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro.evaluated);
 			devrow_clear(d, e.nconns);
 			have = 0;
 		}
@@ -564,6 +576,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
 	if (!rc && have)
 		rc = decide(&e, d, &ro);
+	if (!rc && h->progress)
+		h->progress(h->progress_ud, "evaluate", total, total, ro.evaluated);
 	sqlite3_reset(st);
 	if (!rc && !dry_run) {
 		char detail[128];

@@ -3,6 +3,7 @@
  * the connector's state (R1) and driving its lifecycle (R2). Writes go in
  * batched transactions; counts reported as accepted are committed ones. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "codec.h"
@@ -88,6 +89,9 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 	mtd_record rec;
 	char why[600];
 	int rc, k;
+	struct stat sb;
+	uint64_t total = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+	const char *what = r->inv ? "inventory" : r->vendor ? "ingest" : "devices";
 
 	r->rd = mtd_reader_new(in, name);
 	if (!r->rd)
@@ -108,7 +112,13 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 		r->st->records++;
 		if ((rc = fn(r, &rec)) || (rc = maybe_commit(r)))
 			break;
+		if (r->h->progress && (r->st->records & 4095) == 0)
+			r->h->progress(r->h->progress_ud, what, mtd_reader_offset(r->rd), total,
+				       r->st->records);
 	}
+	if (r->h->progress)
+		r->h->progress(r->h->progress_ud, what, mtd_reader_offset(r->rd), total,
+			       r->st->records);
 	if (!rc)
 		rc = commit(r);
 	else

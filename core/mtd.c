@@ -123,6 +123,12 @@ const char *mtd_errmsg(const mtd_t *h)
 	return h ? h->err : "out of memory";
 }
 
+void mtd_set_progress(mtd_t *h, mtd_progress_fn fn, void *ud)
+{
+	h->progress = fn;
+	h->progress_ud = ud;
+}
+
 void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud)
 {
 	h->diag = fn;

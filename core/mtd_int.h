@@ -14,6 +14,8 @@ struct mtd {
 	char cloud[16];
 	mtd_diag_fn diag;
 	void *diag_ud;
+	mtd_progress_fn progress;
+	void *progress_ud;
 	char err[1024];
 };
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mtdgate/mtdgate.h"
@@ -57,6 +58,50 @@ static void diag(void *ud, const char *msg)
 {
 	(void)ud;
 	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+/* ---- progress on a terminal (stderr only; quiet when not a terminal) ---- */
+
+typedef struct progress {
+	struct timespec start, last;
+	int drawn;
+} progress;
+
+static double since(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void on_progress(void *ud, const char *what, uint64_t done, uint64_t total,
+			uint64_t records)
+{
+	progress *p = ud;
+	struct timespec now;
+	double el, rate;
+	int final = total && done >= total;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!p->start.tv_sec && !p->start.tv_nsec)
+		p->start = p->last = now;
+	if (!final && since(&p->last, &now) < 0.2)
+		return;
+	p->last = now;
+	el = since(&p->start, &now);
+	if (el < 0.5 && !p->drawn)
+		return; /* short runs need no bar */
+	rate = el > 0 ? (double)records / el : 0;
+	if (total) {
+		double frac = (double)done / (double)total;
+		int w = (int)(frac * 30);
+		double eta = frac > 0 ? el / frac - el : 0;
+		fprintf(stderr, "\r%-9s [%.*s%*s] %3.0f%%  %llu records  %.0f/s  ETA %d:%02d ", what, w,
+			"##############################", 30 - w, "", frac * 100,
+			(unsigned long long)records, rate, (int)eta / 60, (int)eta % 60);
+	} else {
+		fprintf(stderr, "\r%-9s %llu records  %.0f/s ", what, (unsigned long long)records, rate);
+	}
+	p->drawn = 1;
+	if (final)
+		fputc('\n', stderr);
 }
 
 /* ---- help ---- */
@@ -909,6 +954,11 @@ int main(int argc, char **argv)
 		return EX_INTERNAL_;
 	}
 	mtd_set_diag(h, diag, NULL);
+	{
+		static progress bar;
+		if (isatty(STDERR_FILENO))
+			mtd_set_progress(h, on_progress, &bar);
+	}
 	if (!strcmp(cmd, "init"))
 		rc = cmd_init(h, &o);
 	else if (!strcmp(cmd, "device"))

@@ -68,6 +68,14 @@ const char *mtd_errmsg(const mtd_t *h);
 typedef void (*mtd_diag_fn)(void *ud, const char *msg);
 void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud);
 
+/* Progress of long runs (imports, ingest, evaluate): what is running, how
+ * far it is (done of total, in bytes of input or in devices; total 0 when
+ * unknown) and how many records so far. Called every few thousand records
+ * and once at the end. */
+typedef void (*mtd_progress_fn)(void *ud, const char *what, uint64_t done,
+				uint64_t total, uint64_t records);
+void mtd_set_progress(mtd_t *h, mtd_progress_fn fn, void *ud);
+
 /* Create the store (or open an existing one of the same cloud).
  * cloud: "commercial" or "gcc_high". */
 int mtd_init(mtd_t *h, const char *cloud);
