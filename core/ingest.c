@@ -56,6 +56,8 @@ static int commit(run *r)
 	r->st->rejected += r->pend_rejected;
 	r->pend_accepted = r->pend_rejected = 0;
 	r->in_batch = 0;
+	if (r->h->progress) /* everything read so far is now durable */
+		r->h->progress(r->h->progress_ud, "committed", 0, 0, r->st->records);
 	return 0;
 }
 

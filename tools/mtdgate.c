@@ -64,8 +64,9 @@ static void diag(void *ud, const char *msg)
 
 typedef struct progress {
 	struct timespec start, last;
-	int drawn;
+	int drawn, tty, acks;
 } progress;
+static progress bar;
 
 static double since(const struct timespec *a, const struct timespec *b)
 {
@@ -77,6 +78,15 @@ static void on_progress(void *ud, const char *what, uint64_t done, uint64_t tota
 {
 	progress *p = ud;
 	struct timespec now;
+	if (!strcmp(what, "committed")) {
+		if (p->acks) {
+			printf("acknowledged %llu records\n", (unsigned long long)records);
+			fflush(stdout);
+		}
+		return;
+	}
+	if (!p->tty)
+		return;
 	double el, rate;
 	int final = total && done >= total;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -130,7 +140,7 @@ static const char *const main_help =
 	"  connector set VENDOR KEY=VALUE...      change connector settings\n"
 	"  connector remove VENDOR                deprovision a connector (unavailable)\n"
 	"  connector list [--json]                list connectors and their settings\n"
-	"  ingest VENDOR [--normalized] FILE|-    ingest vendor payloads or normalized messages\n"
+	"  ingest VENDOR [--normalized] [--acks] FILE|-  ingest payloads or normalized messages\n"
 	"  plugin list [--json]                   list vendor plugins\n"
 	"  plugin check FILE.so [--fixtures DIR]  conformance check of a plugin\n"
 	"  evaluate [--dry-run]                   decide every device with the rules\n"
@@ -194,8 +204,9 @@ static const struct help {
 		   "  {\"type\":\"error\",\"code\",\"at\"}\n"
 		   "Prints how many records were read and how many messages were accepted,\n"
 		   "rejected by the connector's state, or malformed. Accepted counts are\n"
-		   "committed. Exit 65 when some were malformed, 69 when there is no such\n"
-		   "connector.\n"},
+		   "committed: with --acks, a line 'acknowledged N records' is printed as each\n"
+		   "batch of 5,000 commits, and a kill after it loses none of them. Exit 65\n"
+		   "when some were malformed, 69 when there is no such connector.\n"},
 	{"plugin", "usage: mtdgate plugin list [--json]\n"
 		   "       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
 		   "list: the vendor plugins in the plugin directory: id, name, platforms,\n"
@@ -458,6 +469,7 @@ static int cmd_ingest(mtd_t *h, opts *o)
 	int normalized = has_flag(o, "--normalized"), rc;
 	mtd_stats st;
 	FILE *in;
+
 
 	if ((rc = no_more(o, 3, "ingest")))
 		return rc;
@@ -934,6 +946,8 @@ int main(int argc, char **argv)
 				o.cfg.now = t ? t : 1;
 				i++;
 			}
+		} else if (!strcmp(a, "--acks")) {
+			bar.acks = 1; /* ingest/import: print each committed batch */
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			help = 1;
 		} else if (!strcmp(a, "--version")) {
@@ -954,11 +968,9 @@ int main(int argc, char **argv)
 		return EX_INTERNAL_;
 	}
 	mtd_set_diag(h, diag, NULL);
-	{
-		static progress bar;
-		if (isatty(STDERR_FILENO))
-			mtd_set_progress(h, on_progress, &bar);
-	}
+	bar.tty = isatty(STDERR_FILENO);
+	if (bar.tty || bar.acks)
+		mtd_set_progress(h, on_progress, &bar);
 	if (!strcmp(cmd, "init"))
 		rc = cmd_init(h, &o);
 	else if (!strcmp(cmd, "device"))

@@ -71,7 +71,8 @@ void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud);
 /* Progress of long runs (imports, ingest, evaluate): what is running, how
  * far it is (done of total, in bytes of input or in devices; total 0 when
  * unknown) and how many records so far. Called every few thousand records
- * and once at the end. */
+ * and once at the end; and, with what "committed", after every committed
+ * batch of an import or ingest, records being the records acknowledged. */
 typedef void (*mtd_progress_fn)(void *ud, const char *what, uint64_t done,
 				uint64_t total, uint64_t records);
 void mtd_set_progress(mtd_t *h, mtd_progress_fn fn, void *ud);
