@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "connector.h"
 #include "mtd_int.h"
+#include "plugin_child.h"
 #include "plugin_host.h"
 
 #define BATCH 5000
@@ -551,6 +552,7 @@ typedef struct plug_run {
 	run r;
 	const mtd_plugin *p;
 	void *state;
+	mtd_child *child; /* isolated: decode happens there */
 } plug_run;
 
 static int one_native(run *r, const mtd_record *rec)
@@ -559,7 +561,10 @@ static int one_native(run *r, const mtd_record *rec)
 	sink s = {r, 0, 0};
 	char why[600] = "";
 	uint64_t bad_before = r->st->malformed;
-	int rc = pr->p->decode(pr->state, &host_api, &s, rec->raw, rec->raw_len, why, sizeof why);
+	int rc = pr->child ? mtd_child_decode(pr->child, rec->raw, rec->raw_len, host_emit, &s, why,
+					      sizeof why)
+			   : pr->p->decode(pr->state, &host_api, &s, rec->raw, rec->raw_len, why,
+					   sizeof why);
 
 	if (s.rc)
 		return s.rc;
@@ -596,7 +601,12 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		mtd_warn_writable(h, h->plugin_dir, "plugin");
 		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &pr.p, h->err, sizeof h->err)))
 			return rc;
-		if (pr.p->open(&host_api, NULL, &pr.state, why, sizeof why) < 0) {
+		if (h->isolate_plugins) {
+			char path[4096];
+			snprintf(path, sizeof path, "%.3000s/%s.so", h->plugin_dir, vendor);
+			if ((rc = mtd_child_start(path, vendor, &pr.child, why, sizeof why)))
+				return mtd_fail(h, rc, "%s plugin: %s", vendor, why);
+		} else if (pr.p->open(&host_api, NULL, &pr.state, why, sizeof why) < 0) {
 			why[sizeof why - 1] = '\0';
 			return mtd_fail(h, MTD_EPLUGIN, "%s plugin: cannot open: %s", vendor, why);
 		}
@@ -622,7 +632,9 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		msgpack_zone_destroy(&r->zone);
 	}
 	msgpack_sbuffer_destroy(&r->sb);
-	if (pr.p)
+	if (pr.child)
+		mtd_child_stop(pr.child);
+	else if (pr.p)
 		pr.p->close(pr.state);
 	return rc;
 }

@@ -8,6 +8,7 @@
 struct mtd {
 	char *db_path, *rules_dir, *plugin_dir;
 	int64_t now;
+	int isolate_plugins;
 	size_t rules_memory;
 	uint64_t rules_instructions;
 	mtd_store *store;

@@ -127,6 +127,10 @@ static const char *const main_help =
 	"  --rules DIR      Lua rules (groups.lua, policy.lua) [installed default rules]\n"
 	"  --plugins DIR    vendor plugins <id>.so [built vendor plugins]\n"
 	"  --now TIME       the time to act at, RFC 3339 or Unix seconds [the clock]\n"
+	"  --plugin-isolation auto|process|none\n"
+	"                   run vendor decoders in a child process with resource limits,\n"
+	"                   so a crash or hang costs one record; auto = isolate plugins\n"
+	"                   given with --plugins, trust the built-in ones [auto]\n"
 	"  --rules-memory BYTES        memory cap of the rules sandbox [67108864]\n"
 	"  --rules-instructions N      Lua instructions per rule call [10000000]\n"
 	"  -h, --help       help (also after a command: 'mtdgate ingest --help')\n"
@@ -902,6 +906,7 @@ static void defaults(opts *o)
 int main(int argc, char **argv)
 {
 	static opts o;
+	const char *isolation = "auto";
 	mtd_t *h = NULL;
 	const char *cmd;
 	int rc, help = 0;
@@ -946,6 +951,11 @@ int main(int argc, char **argv)
 				o.cfg.now = t ? t : 1;
 				i++;
 			}
+		} else if (!strcmp(a, "--plugin-isolation")) {
+			if (i + 1 >= argc || (strcmp(argv[i + 1], "auto") && strcmp(argv[i + 1], "process") &&
+					      strcmp(argv[i + 1], "none")))
+				return usage_error("--plugin-isolation needs auto, process or none");
+			isolation = argv[++i];
 		} else if (!strcmp(a, "--acks")) {
 			bar.acks = 1; /* ingest/import: print each committed batch */
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -961,7 +971,14 @@ int main(int argc, char **argv)
 	cmd = o.argc ? o.argv[0] : NULL;
 	if (help || !cmd)
 		return help ? print_help(cmd) : (fputs(main_help, stderr), EX_USAGE_);
-	defaults(&o);
+	{
+		/* Plugins from this project's own plugin directory run in-process;
+		 * any other directory is someone else's code: isolate it. */
+		int custom = o.cfg.plugin_dir != NULL;
+		defaults(&o);
+		o.cfg.isolate_plugins = !strcmp(isolation, "process") ||
+					(!strcmp(isolation, "auto") && custom);
+	}
 	if (mtd_open(&o.cfg, &h)) {
 		fprintf(stderr, "%s: %s\n", prog, mtd_errmsg(h));
 		mtd_close(h);

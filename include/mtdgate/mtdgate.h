@@ -54,6 +54,9 @@ typedef struct mtd_config {
 	int64_t now;            /* "now" in Unix seconds; 0 = the clock */
 	size_t rules_memory;    /* bytes a rules run may hold; 0 = 64 MiB */
 	uint64_t rules_instructions; /* Lua instructions per call; 0 = 10^7 */
+	int isolate_plugins;    /* 1: decode vendor payloads in a child process
+				   with resource limits (a plugin that crashes
+				   or hangs costs one record); 0: in-process */
 } mtd_config;
 
 /* Open a handle. The config strings are copied. The store is opened lazily:
