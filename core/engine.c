@@ -10,6 +10,76 @@
 #include "mtd_int.h"
 #include "rules.h"
 
+/* A reusable text buffer: the per-device path allocates nothing once warm. */
+typedef struct tbuf {
+	char *p;
+	size_t n, cap;
+} tbuf;
+
+static int tb_put(tbuf *b, const char *s, size_t n)
+{
+	if (b->cap - b->n < n + 1) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *np;
+		while (cap - b->n < n + 1)
+			cap *= 2;
+		if (!(np = realloc(b->p, cap)))
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return 0;
+}
+
+static int tb_set(tbuf *b, const char *s)
+{
+	b->n = 0;
+	return tb_put(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* s as a JSON string (quotes, escapes; non-ASCII bytes kept as UTF-8). */
+static int tb_jstr(tbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (tb_put(b, "\"", 1))
+		return -1;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+		if (c == '"' || c == '\\') {
+			char e2[2] = {'\\', (char)c};
+			if (tb_put(b, e2, 2))
+				return -1;
+		} else if (c < 0x20) {
+			if (tb_put(b, esc, 6))
+				return -1;
+		} else {
+			const char *q = p;
+			while (q[1] && (unsigned char)q[1] >= 0x20 && q[1] != '"' && q[1] != '\\')
+				q++;
+			if (tb_put(b, p, (size_t)(q - p) + 1))
+				return -1;
+			p = q;
+		}
+	}
+	return tb_put(b, "\"", 1);
+}
+
+/* A JSON array of strings. */
+static int tb_jarray(tbuf *b, const char *const *v, size_t n)
+{
+	b->n = 0;
+	if (tb_put(b, "[", 1))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((i && tb_put(b, ",", 1)) || tb_jstr(b, v[i]))
+			return -1;
+	return tb_put(b, "]", 1);
+}
+
 typedef struct gset {
 	char **names;
 	size_t n;
@@ -23,6 +93,7 @@ typedef struct eval {
 	gset *sets;
 	size_t nsets;
 	mtd_rules *rules;
+	tbuf vb, rb, resb; /* the new decision's texts, reused */
 } eval;
 
 static void free_sets(eval *e)
@@ -178,28 +249,33 @@ typedef struct devrow {
 	int level[MAX_CONNS];
 	int64_t at[MAX_CONNS];
 	int os_supported[MAX_CONNS];
-	void *threats[MAX_CONNS];
-	size_t threats_len[MAX_CONNS];
+	tbuf threats[MAX_CONNS]; /* msgpack bytes; n 0 = none */
+	tbuf ov, orr, ores;      /* the stored decision's texts */
 	decision old;
 } devrow;
 
+/* Ready for the next device; buffers are kept. */
 static void devrow_clear(devrow *d, size_t nconns)
 {
 	for (size_t i = 0; i < nconns; i++) {
-		free(d->threats[i]);
-		d->threats[i] = NULL;
+		d->threats[i].n = 0;
 		d->level[i] = 0;
 	}
-	free(d->old.vendors);
-	free(d->old.reasons);
-	free(d->old.resources);
 	memset(&d->old, 0, sizeof d->old);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static void devrow_free(devrow *d)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	return strdup(t ? t : "");
+	for (size_t i = 0; i < MAX_CONNS; i++)
+		free(d->threats[i].p);
+	free(d->ov.p);
+	free(d->orr.p);
+	free(d->ores.p);
+}
+
+static char *col_into(sqlite3_stmt *st, int i, tbuf *b)
+{
+	return tb_set(b, (const char *)sqlite3_column_text(st, i)) ? NULL : b->p;
 }
 
 static int conn_index(const eval *e, int64_t id)
@@ -232,13 +308,13 @@ static int read_device(sqlite3_stmt *st, devrow *d)
 		d->old.level = sqlite3_column_int(st, 14);
 		d->old.access = sqlite3_column_int(st, 15);
 		d->old.app = sqlite3_column_int(st, 16);
-		d->old.vendors = col_dup(st, 17);
-		d->old.reasons = col_dup(st, 18);
+		d->old.vendors = col_into(st, 17, &d->ov);
+		d->old.reasons = col_into(st, 18, &d->orr);
 		d->old.digest = (uint64_t)sqlite3_column_int64(st, 19);
 		d->old.evaluated_at = sqlite3_column_int64(st, 20);
 		d->old.since = sqlite3_column_int64(st, 21);
 		d->old.wiped_at = sqlite3_column_int64(st, 22);
-		d->old.resources = col_dup(st, 23);
+		d->old.resources = col_into(st, 23, &d->ores);
 		if (!d->old.vendors || !d->old.reasons || !d->old.resources)
 			return MTD_ENOMEM;
 	}
@@ -256,22 +332,11 @@ static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 	d->level[ci] = sqlite3_column_int(st, 9);
 	d->at[ci] = sqlite3_column_int64(st, 10);
 	d->os_supported[ci] = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 11);
-	if (sqlite3_column_type(st, 12) == SQLITE_BLOB) {
-		int n = sqlite3_column_bytes(st, 12);
-		d->threats[ci] = malloc((size_t)n);
-		if (!d->threats[ci])
-			return MTD_ENOMEM;
-		memcpy(d->threats[ci], sqlite3_column_blob(st, 12), (size_t)n);
-		d->threats_len[ci] = (size_t)n;
-	}
+	d->threats[ci].n = 0;
+	if (sqlite3_column_type(st, 12) == SQLITE_BLOB &&
+	    tb_put(&d->threats[ci], sqlite3_column_blob(st, 12), (size_t)sqlite3_column_bytes(st, 12)))
+		return MTD_ENOMEM;
 	return 0;
-}
-
-static char *json_text(json_t *v)
-{
-	char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-	json_decref(v);
-	return t;
 }
 
 typedef struct run_out {
@@ -348,15 +413,14 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	mtd_eval_in in = {0};
 	mtd_eval_out out;
 	decision nd = {0};
-	json_t *vendors, *reasons;
 	char why[2048];
 	int rc;
 
 	for (size_t i = 0; i < e->nconns; i++) {
 		const mtd_conn *c = &e->conns[i];
 		mtd_vreport v = {c->vendor, d->level[i], d->at[i], d->os_supported[i],
-				 d->threats[i], d->threats_len[i], c->block_missing_data,
-				 c->block_unsupported_os};
+				 d->threats[i].n ? d->threats[i].p : NULL, d->threats[i].n,
+				 c->block_missing_data, c->block_unsupported_os};
 		if (e->cstate[i] != MTD_CS_ENABLED) /* R4, R6: only enabled connectors are in force */
 			continue;
 		if (c->platforms & bit)
@@ -402,30 +466,25 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	nd.app = out.app_action;
 	nd.access = mtd_access_blocked(d->enrolled, out.state, out.app_action) ? ACCESS_BLOCK
 										: ACCESS_ALLOW;
-	vendors = json_object();
-	for (size_t i = 0; i < e->nconns; i++) {
+	/* vendors: {"id":"level"}; vendor ids are [a-z0-9_], no escaping needed */
+	e->vb.n = 0;
+	rc = tb_put(&e->vb, "{", 1);
+	for (size_t i = 0, k = 0; !rc && i < e->nconns; i++) {
 		const mtd_conn *c = &e->conns[i];
 		if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
-		    ((c->platforms | c->mam_platforms) & bit))
-			json_object_set_new(vendors, c->vendor, json_string(mtd_level_name(d->level[i])));
+		    ((c->platforms | c->mam_platforms) & bit)) {
+			const char *lv = mtd_level_name(d->level[i]);
+			rc = (k++ && tb_put(&e->vb, ",", 1)) || tb_put(&e->vb, "\"", 1) ||
+			     tb_put(&e->vb, c->vendor, strlen(c->vendor)) || tb_put(&e->vb, "\":\"", 3) ||
+			     tb_put(&e->vb, lv, strlen(lv)) || tb_put(&e->vb, "\"", 1);
+		}
 	}
-	reasons = json_array();
-	for (size_t i = 0; i < out.nreasons; i++)
-		json_array_append_new(reasons, json_string(out.reasons[i]));
-	nd.vendors = json_text(vendors);
-	nd.reasons = json_text(reasons);
-	{
-		json_t *res = json_array();
-		for (size_t i = 0; i < out.nresources; i++)
-			json_array_append_new(res, json_string(out.resources[i]));
-		nd.resources = json_text(res);
-	}
-	if (!nd.vendors || !nd.reasons || !nd.resources) {
-		free(nd.vendors);
-		free(nd.reasons);
-		free(nd.resources);
+	if (rc || tb_put(&e->vb, "}", 1) || tb_jarray(&e->rb, out.reasons, out.nreasons) ||
+	    tb_jarray(&e->resb, out.resources, out.nresources))
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
-	}
+	nd.vendors = e->vb.p;
+	nd.reasons = e->rb.p;
+	nd.resources = e->resb.p;
 	nd.digest = digest_of(&nd);
 	rc = 0;
 	if (!d->old.present || d->old.digest != nd.digest) {
@@ -480,24 +539,43 @@ static int decide(eval *e, devrow *d, run_out *ro)
 					      mtd_store_errmsg(h->store));
 		}
 		if (!rc && ro->fn) {
-			shown a, b;
+			/* the old decision from its stored text; the new one straight
+			 * from the rules' output, nothing to parse */
+			shown a;
+			mtd_decision_info b = {0};
+			const char *vn[MAX_CONNS], *vl[MAX_CONNS];
 			show(&a, d->ext, d->platform, d->enrolled, &d->old);
-			show(&b, d->ext, d->platform, d->enrolled, &nd);
-			rc = ro->fn(ro->ud, &a.info, &b.info);
+			b.device = d->ext;
+			b.platform = mtd_platform_name(d->platform);
+			b.management = d->enrolled ? "enrolled" : "unenrolled";
+			b.state = mtd_state_name(nd.state);
+			b.level = mtd_level_name(nd.level);
+			b.access = nd.access == ACCESS_BLOCK ? "block" : "allow";
+			b.app_protection = mtd_app_action_name(nd.app);
+			for (size_t i = 0; i < e->nconns; i++)
+				if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
+				    ((e->conns[i].platforms | e->conns[i].mam_platforms) & bit)) {
+					vn[b.nvendors] = e->conns[i].vendor;
+					vl[b.nvendors++] = mtd_level_name(d->level[i]);
+				}
+			b.vendor_names = vn;
+			b.vendor_levels = vl;
+			b.nreasons = out.nreasons;
+			b.reasons = out.reasons;
+			b.nresources = out.nresources;
+			b.resources = out.resources;
+			b.evaluated_at = nd.evaluated_at;
+			rc = ro->fn(ro->ud, &a.info, &b);
 			unshow(&a);
-			unshow(&b);
 		}
 	}
-	free(nd.vendors);
-	free(nd.reasons);
-	free(nd.resources);
 	return rc;
 }
 
 int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		 uint64_t *evaluated, uint64_t *changed)
 {
-	eval e = {h, NULL, 0, NULL, NULL, 0, NULL};
+	eval e = {.h = h};
 	run_out ro = {dry_run, fn, ud, 0, 0};
 	devrow *d = NULL;
 	sqlite3_stmt *st;
@@ -591,8 +669,11 @@ out:
 	if (rc || dry_run)
 		mtd_store_rollback(h->store);
 	if (d)
-		devrow_clear(d, e.nconns);
+		devrow_free(d);
 	free(d);
+	free(e.vb.p);
+	free(e.rb.p);
+	free(e.resb.p);
 	free(e.cstate);
 	free(e.conns);
 	free_sets(&e);

@@ -37,6 +37,7 @@ struct mtd_rules {
 	gpol *pols;
 	size_t npols;
 	int wants_inventory;
+	msgpack_zone zone; /* threats of the device being pushed, reused */
 	int ref_compliance, ref_app, ref_ctx, ref_cache, ref_traceback;
 };
 
@@ -659,6 +660,11 @@ int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
 	}
 	r->mem_cap = lim && lim->memory ? lim->memory : 64u << 20;
 	r->limit = lim && lim->instructions ? lim->instructions : 10000000u;
+	if (!msgpack_zone_init(&r->zone, 4096)) {
+		free(r->dir);
+		free(r);
+		return MTD_ENOMEM;
+	}
 	r->L = lua_newstate(cap_alloc, r);
 	if (!r->L) {
 		mtd_rules_close(r);
@@ -689,6 +695,7 @@ void mtd_rules_close(mtd_rules *r)
 		return;
 	if (r->L)
 		lua_close(r->L);
+	msgpack_zone_destroy(&r->zone);
 	for (size_t i = 0; i < r->npols; i++) {
 		free(r->pols[i].name);
 		for (int k = 0; k < r->pols[i].nresources; k++)
@@ -757,7 +764,7 @@ static void push_mp(lua_State *L, const msgpack_object *o)
 	}
 }
 
-static void push_vendors(lua_State *L, const mtd_vreport *v, size_t n)
+static void push_vendors(lua_State *L, msgpack_zone *zone, const mtd_vreport *v, size_t n)
 {
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -772,16 +779,13 @@ static void push_vendors(lua_State *L, const mtd_vreport *v, size_t n)
 				lua_setfield(L, -2, "os_supported");
 			}
 			if (v[i].threats) {
-				msgpack_zone z;
 				msgpack_object o;
 				size_t off = 0;
-				if (msgpack_zone_init(&z, 1024)) {
-					if (msgpack_unpack(v[i].threats, v[i].threats_len, &off, &z, &o) ==
-					    MSGPACK_UNPACK_SUCCESS) {
-						push_mp(L, &o);
-						lua_setfield(L, -2, "threats");
-					}
-					msgpack_zone_destroy(&z);
+				msgpack_zone_clear(zone);
+				if (msgpack_unpack(v[i].threats, v[i].threats_len, &off, zone, &o) ==
+				    MSGPACK_UNPACK_SUCCESS) {
+					push_mp(L, &o);
+					lua_setfield(L, -2, "threats");
 				}
 			}
 		} else {
@@ -812,9 +816,9 @@ static void push_device(mtd_rules *r, const mtd_eval_in *in)
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "groups");
-	push_vendors(L, in->vendors, in->nvendors);
+	push_vendors(L, &r->zone, in->vendors, in->nvendors);
 	lua_setfield(L, -2, "vendors");
-	push_vendors(L, in->app_vendors, in->napp_vendors);
+	push_vendors(L, &r->zone, in->app_vendors, in->napp_vendors);
 	lua_setfield(L, -2, "app_vendors");
 	if (in->prev_state >= 0) {
 		lua_createtable(L, 0, 2);
