@@ -64,7 +64,12 @@ const char *mtd_reader_where(const mtd_reader *r)
 	return r->where;
 }
 
-/* Read more bytes; keeps buf[pos..len), growing up to MTD_MAX_RECORD + 64K. */
+/* Room for a record of MTD_MAX_RECORD bytes with its line end, so that the
+ * limit is exact: longer records are found by their length, not by a full
+ * buffer. */
+#define BUF_MAX (MTD_MAX_RECORD + (1u << 16))
+
+/* Read more bytes; keeps buf[pos..len), growing up to BUF_MAX. */
 static int fill(mtd_reader *r)
 {
 	size_t got;
@@ -80,8 +85,10 @@ static int fill(mtd_reader *r)
 	if (r->len == r->cap) {
 		size_t cap = r->cap * 2;
 		unsigned char *b;
-		if (cap > MTD_MAX_RECORD + (1u << 16))
+		if (r->cap >= BUF_MAX)
 			return -2; /* caller handles an oversized record */
+		if (cap > BUF_MAX)
+			cap = BUF_MAX;
 		b = realloc(r->buf, cap);
 		if (!b)
 			return MTD_ENOMEM;
@@ -138,6 +145,8 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, char *err, size_t n)
 	}
 	r->index++;
 	set_where(r);
+	if (k > 0 && flen > MTD_MAX_RECORD)
+		k = -2;
 	if (k < 0) {
 		r->dead = 1;
 		mtd_sdk_err(err, n, k == -2 ? "record exceeds %u bytes"
@@ -167,44 +176,51 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
 {
 	unsigned char *nl;
 	size_t start, llen;
-	int rc, skipping = 0;
+	int rc;
 
-	for (;;) {
-		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
-		if (nl || r->eof)
-			break;
-		rc = fill(r);
-		if (rc == -2) { /* oversized line: drop what we have, keep scanning */
-			skipping = 1;
-			r->offset += r->len;
-			r->pos = r->len = 0;
-			continue;
-		}
-		if (rc < 0)
-			return rc;
-	}
-	start = r->pos;
-	llen = nl ? (size_t)(nl - (r->buf + r->pos)) : r->len - r->pos;
-	if (!nl && llen == 0 && !skipping)
-		return 0;
-	r->pos += llen + (nl ? 1 : 0);
-	r->line++;
-	r->index++;
-	set_where(r);
-	if (skipping) {
-		mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
-		return MTD_EMALFORMED;
-	}
-	while (llen > 0 && (r->buf[start + llen - 1] == '\r' ||
-			    r->buf[start + llen - 1] == ' ' ||
-			    r->buf[start + llen - 1] == '\t'))
-		llen--;
-	{
+	for (;;) { /* until a line that is not blank */
+		int skipping = 0;
 		size_t s = 0;
+
+		for (;;) {
+			nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+			if (nl || r->eof)
+				break;
+			rc = fill(r);
+			if (rc == -2) { /* oversized line: drop what we have, keep scanning */
+				skipping = 1;
+				r->offset += r->len;
+				r->pos = r->len = 0;
+				continue;
+			}
+			if (rc < 0)
+				return rc;
+		}
+		start = r->pos;
+		llen = nl ? (size_t)(nl - (r->buf + r->pos)) : r->len - r->pos;
+		if (!nl && llen == 0 && !skipping)
+			return 0;
+		r->pos += llen + (nl ? 1 : 0);
+		r->line++;
+		r->index++;
+		set_where(r);
+		if (llen > 0 && r->buf[start + llen - 1] == '\r')
+			llen--;
+		if (skipping || llen > MTD_MAX_RECORD) {
+			mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+			return MTD_EMALFORMED;
+		}
+		while (llen > 0 && (r->buf[start + llen - 1] == ' ' ||
+				    r->buf[start + llen - 1] == '\t' ||
+				    r->buf[start + llen - 1] == '\r'))
+			llen--;
 		while (s < llen && (r->buf[start + s] == ' ' || r->buf[start + s] == '\t'))
 			s++;
-		if (s == llen) /* blank line: not a record */
-			return next_json(r, rec, parse, err, n);
+		if (s < llen) { /* RFC 8259: whitespace around a value is still JSON */
+			start += s;
+			llen -= s;
+			break;
+		}
 	}
 	rec->raw = r->buf + start;
 	rec->raw_len = llen;
@@ -250,6 +266,13 @@ int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 					break;
 			if (i < r->len || r->eof)
 				break;
+			/* only blank lines so far: consume them (counting them)
+			 * so that a long run cannot fill the buffer */
+			for (i = r->pos; i < r->len; i++)
+				if (r->buf[i] == '\n') {
+					r->line++;
+					r->pos = i + 1;
+				}
 			if ((rc = fill(r)) < 0)
 				return rc == -2 ? MTD_EMALFORMED : rc;
 		}

@@ -66,7 +66,7 @@ static json_t *canonical(const msgpack_object *o, char *err, size_t n)
 			for (int k = 0; k < 4; k++) {
 				const msgpack_object *v = mtd_map_get(t, keys[k]);
 				if (v && v->type == MSGPACK_OBJECT_STR)
-					json_object_set_new(e, keys[k], json_stringn(v->via.str.ptr, v->via.str.size));
+					json_object_set_new(e, keys[k], json_stringn(v->via.str.size ? v->via.str.ptr : "", v->via.str.size));
 			}
 			json_array_append_new(th, e);
 		}

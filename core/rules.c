@@ -16,6 +16,12 @@
 #define HOOK_STEP 1000
 #define MAX_PATTERN_SUBJECT (64 * 1024)
 #define MAX_PATTERN 256
+/* C library work the count hook cannot see is charged by what it
+ * allocates: one instruction per ALLOC_COST bytes. */
+#define ALLOC_COST 64
+/* Backtracking bound for a pattern: subject^(repetitions), times the
+ * subject again when the match may start anywhere. */
+#define MAX_PATTERN_STEPS (1u << 27)
 
 enum { PRIO_UNSET, PRIO_DEFENDER, PRIO_THIRD_PARTY };
 
@@ -32,6 +38,7 @@ struct mtd_rules {
 	size_t mem, mem_cap;
 	int mem_hit;
 	uint64_t budget, limit;
+	int armed; /* a rule call is running under the budget */
 	char *dir;
 	char policy_path[4096]; /* for messages */
 	gpol *pols;
@@ -73,6 +80,8 @@ int mtd_app_action_from_name(const char *s)
 
 /* ---- sandbox ---- */
 
+static void hook(lua_State *L, lua_Debug *ar);
+
 static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	mtd_rules *r = ud;
@@ -86,6 +95,17 @@ static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (nsize > osize && r->mem + (nsize - osize) > r->mem_cap) {
 		r->mem_hit = 1;
 		return NULL;
+	}
+	if (nsize > osize && r->armed) {
+		uint64_t cost = (nsize - osize) / ALLOC_COST;
+		if (cost >= r->budget) {
+			/* spent: the next instruction raises (lua_sethook may be
+			 * called from anywhere) */
+			r->budget = 0;
+			lua_sethook(r->L, hook, LUA_MASKCOUNT, 1);
+		} else {
+			r->budget -= cost;
+		}
 	}
 	ptr = realloc(ptr, nsize);
 	if (ptr)
@@ -113,7 +133,14 @@ static void arm(mtd_rules *r)
 {
 	r->budget = r->limit;
 	r->mem_hit = 0;
+	r->armed = 1;
 	lua_sethook(r->L, hook, LUA_MASKCOUNT, HOOK_STEP);
+}
+
+static void disarm(mtd_rules *r)
+{
+	r->armed = 0;
+	lua_sethook(r->L, NULL, 0, 0);
 }
 
 static int blocked(lua_State *L)
@@ -121,19 +148,108 @@ static int blocked(lua_State *L)
 	return luaL_error(L, "blocked function: the rules sandbox does not allow it");
 }
 
-/* Pattern functions run in C where the hook cannot stop them: bound sizes. */
+/* Repetition items (*, +, -, ?) of a Lua pattern, outside sets and
+ * escapes: each can make the matcher backtrack over the whole subject. */
+static int repetitions(const char *p, size_t n)
+{
+	int q = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '%') {
+			i++;
+		} else if (p[i] == '[') {
+			if (i + 1 < n && p[i + 1] == '^')
+				i++;
+			i++; /* a ']' right after '[' is a member */
+			while (i < n && p[i] != ']')
+				i += p[i] == '%' ? 2 : 1;
+		} else if (i > 0 && strchr("*+-?", p[i])) {
+			q++;
+		}
+	}
+	return q;
+}
+
+/* Pattern functions run in C where the hook cannot stop them: bound the
+ * sizes, and the backtracking a pattern can cause on its subject. */
 static int guarded(lua_State *L)
 {
 	size_t ls, lp;
+	const char *pat;
 	luaL_checklstring(L, 1, &ls);
-	luaL_checklstring(L, 2, &lp);
+	pat = luaL_checklstring(L, 2, &lp);
 	if (ls > MAX_PATTERN_SUBJECT || lp > MAX_PATTERN)
 		return luaL_error(L, "pattern subject or pattern too long for the sandbox "
 				     "(limits %d and %d bytes)", MAX_PATTERN_SUBJECT, MAX_PATTERN);
+	if (!(lua_gettop(L) >= 4 && lua_toboolean(L, 4) && lua_tointeger(L, lua_upvalueindex(2)))) {
+		int q = repetitions(pat, lp);
+		double steps = pat[0] == '^' && !lua_tointeger(L, lua_upvalueindex(3)) ? 1 : ls + 1;
+		for (int i = 0; i < q && steps <= MAX_PATTERN_STEPS; i++)
+			steps *= (double)ls + 1;
+		if (q > 0 && steps > MAX_PATTERN_STEPS)
+			return luaL_error(L, "pattern too complex for the sandbox: %d repetition "
+					     "items over a subject of %d bytes could backtrack "
+					     "for ever (see rules/README.md)", q, (int)ls);
+	}
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
 	return lua_gettop(L);
+}
+
+/* string.rep of an empty string and separator loops n times in C without
+ * allocating anything the budget could charge. */
+static int l_rep(lua_State *L)
+{
+	size_t l, lsep = 0;
+	lua_Integer k;
+	luaL_checklstring(L, 1, &l);
+	k = luaL_checkinteger(L, 2);
+	luaL_optlstring(L, 3, "", &lsep);
+	if (k <= 0 || l + lsep == 0) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* xpcall(f, msgh, ...): the handler runs after the protected call, as
+ * ordinary Lua under the budget (the traceback is of the xpcall site). */
+static int l_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 1);
+	for (int i = 3; i <= n; i++)
+		lua_pushvalue(L, i);
+	if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+		lua_pushboolean(L, 1);
+		lua_replace(L, n); /* n >= 2: reuse a slot below the results */
+		return lua_gettop(L) - n + 1;
+	}
+	lua_pushvalue(L, 2);
+	lua_insert(L, -2);
+	lua_call(L, 1, 1);
+	lua_pushboolean(L, 0);
+	lua_insert(L, -2);
+	return 2;
+}
+
+static int l_setmetatable(lua_State *L)
+{
+	if (lua_istable(L, 2)) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "__gc metamethods are not allowed in the rules "
+					     "sandbox (finalizers run outside its limits)");
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
 }
 
 static int undefined_global(lua_State *L)
@@ -258,10 +374,23 @@ static int sandbox(mtd_rules *r)
 	lua_getglobal(L, "string");
 	for (int i = 0; pat[i]; i++) {
 		lua_getfield(L, -1, pat[i]);
-		lua_pushcclosure(L, guarded, 1);
+		lua_pushinteger(L, !strcmp(pat[i], "find"));   /* has a plain flag */
+		lua_pushinteger(L, !strcmp(pat[i], "gmatch")); /* '^' is no anchor */
+		lua_pushcclosure(L, guarded, 3);
 		lua_setfield(L, -2, pat[i]);
 	}
+	lua_getfield(L, -1, "rep");
+	lua_pushcclosure(L, l_rep, 1);
+	lua_setfield(L, -2, "rep");
 	lua_pop(L, 1);
+	/* Lua runs xpcall's handler for an error raised by the count hook with
+	 * hooks off, and __gc finalizers always: replace the one, refuse the
+	 * other. */
+	lua_pushcfunction(L, l_xpcall);
+	lua_setglobal(L, "xpcall");
+	lua_getglobal(L, "setmetatable");
+	lua_pushcclosure(L, l_setmetatable, 1);
+	lua_setglobal(L, "setmetatable");
 	/* math.random is fine, but deterministic decisions are better: block
 	 * nothing there. string.dump would hand out bytecode: block it. */
 	lua_getglobal(L, "string");
@@ -299,7 +428,7 @@ static int call(mtd_rules *r, const char *what, int nargs, int nres, char *err, 
 	lua_insert(L, base);
 	arm(r);
 	rc = lua_pcall(L, nargs, nres, base);
-	lua_sethook(L, NULL, 0, 0);
+	disarm(r);
 	lua_remove(L, base);
 	if (rc != LUA_OK) {
 		const char *m = lua_tostring(L, -1);
@@ -322,14 +451,21 @@ static int call(mtd_rules *r, const char *what, int nargs, int nres, char *err, 
  * tables keep no positions, so errors about values are placed by search. */
 static int line_of(const char *path, const char *needle)
 {
-	FILE *f = fopen(path, "r");
-	char line[1024];
+	FILE *f;
+	char line[1024], alt[300] = "";
 	int no = 0, found = 0;
-	if (!f)
+	size_t k = strlen(needle);
+
+	/* a value quoted "x" may be written 'x' too */
+	if (k >= 2 && k < sizeof alt && needle[0] == '"' && needle[k - 1] == '"') {
+		memcpy(alt, needle, k + 1);
+		alt[0] = alt[k - 1] = '\'';
+	}
+	if (!(f = fopen(path, "r")))
 		return 0;
 	while (!found && fgets(line, sizeof line, f)) {
 		no++;
-		if (strstr(line, needle))
+		if (strstr(line, needle) || (alt[0] && strstr(line, alt)))
 			found = no;
 	}
 	fclose(f);
@@ -646,6 +782,39 @@ static int load_policy(mtd_rules *r, char *err, size_t n)
 	return 0;
 }
 
+typedef struct open_job {
+	mtd_rules *r;
+	int64_t now;
+	const char *cloud;
+	char *err;
+	size_t n;
+	int rc;
+} open_job;
+
+/* Setting up the sandbox and loading the scripts, as a protected call: a
+ * memory cap too small for the libraries is an error, not a Lua panic. */
+static int open_protected(lua_State *L)
+{
+	open_job *j = lua_touserdata(L, 1);
+	mtd_rules *r = j->r;
+	lua_settop(L, 0);
+	sandbox(r);
+	lua_newtable(L);
+	r->ref_cache = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, j->now);
+	lua_setfield(L, -2, "now");
+	lua_pushstring(L, j->cloud ? j->cloud : "commercial");
+	lua_setfield(L, -2, "cloud");
+	lua_pushinteger(L, MTD_RULES_API_VERSION);
+	lua_setfield(L, -2, "api_version");
+	r->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (!(j->rc = load_groups(r, j->err, j->n)))
+		j->rc = load_policy(r, j->err, j->n);
+	lua_settop(L, 0);
+	return 0;
+}
+
 int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
 		   const char *cloud, int64_t now, mtd_rules **out, char *err,
 		   size_t n)
@@ -670,20 +839,23 @@ int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
 		mtd_rules_close(r);
 		return MTD_ENOMEM;
 	}
-	sandbox(r);
-	lua_newtable(r->L);
-	r->ref_cache = luaL_ref(r->L, LUA_REGISTRYINDEX);
-	lua_createtable(r->L, 0, 3);
-	lua_pushinteger(r->L, now);
-	lua_setfield(r->L, -2, "now");
-	lua_pushstring(r->L, cloud ? cloud : "commercial");
-	lua_setfield(r->L, -2, "cloud");
-	lua_pushinteger(r->L, MTD_RULES_API_VERSION);
-	lua_setfield(r->L, -2, "api_version");
-	r->ref_ctx = luaL_ref(r->L, LUA_REGISTRYINDEX);
-	if ((rc = load_groups(r, err, n)) || (rc = load_policy(r, err, n))) {
-		mtd_rules_close(r);
-		return rc;
+	{
+		open_job j = {r, now, cloud, err, n, 0};
+		lua_pushcfunction(r->L, open_protected);
+		lua_pushlightuserdata(r->L, &j);
+		if (lua_pcall(r->L, 1, 0, 0) != LUA_OK) {
+			const char *m = lua_tostring(r->L, -1);
+			if (r->mem_hit)
+				mtd_sdk_err(err, n, "%s: memory limit of %zu bytes is too small "
+					    "for the rules sandbox itself", dir, r->mem_cap);
+			else
+				mtd_sdk_err(err, n, "%s: %s", dir, m ? m : "cannot set up the sandbox");
+			j.rc = r->mem_hit ? MTD_ENOMEM : MTD_ERULES;
+		}
+		if ((rc = j.rc)) {
+			mtd_rules_close(r);
+			return rc;
+		}
 	}
 	*out = r;
 	return 0;
@@ -889,15 +1061,13 @@ static int take_reasons(lua_State *L, int idx, mtd_eval_out *out, const char *fn
 	return 0;
 }
 
-int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
-		   char *err, size_t n)
+static int eval_steps(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
+		      char *err, size_t n)
 {
 	lua_State *L = r->L;
 	const char *s;
 	int rc, top;
 
-	lua_settop(L, 0); /* drop the previous result */
-	memset(out, 0, sizeof *out);
 	/* policy for this group set, cached by groupset id */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_cache);
 	if (lua_rawgeti(L, -1, in->groupset) == LUA_TNIL) {
@@ -959,4 +1129,51 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	}
 	lua_pop(L, 1);
 	return 0;
+}
+
+typedef struct eval_job {
+	mtd_rules *r;
+	const mtd_eval_in *in;
+	mtd_eval_out *out;
+	char *err;
+	size_t n;
+	int rc;
+} eval_job;
+
+/* The whole evaluation runs as a protected call: building the device table
+ * can meet the memory cap a script left the state at, and Lua must never
+ * panic. Everything it leaves on its stack (the tables holding the result's
+ * strings) is returned, so it stays alive until the next evaluation. */
+static int eval_protected(lua_State *L)
+{
+	eval_job *j = lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	j->rc = eval_steps(j->r, j->in, j->out, j->err, j->n);
+	return lua_gettop(L);
+}
+
+int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
+		   char *err, size_t n)
+{
+	lua_State *L = r->L;
+	eval_job j = {r, in, out, err, n, 0};
+
+	lua_settop(L, 0); /* drop the previous result */
+	memset(out, 0, sizeof *out);
+	r->mem_hit = 0;
+	lua_pushcfunction(L, eval_protected);
+	lua_pushlightuserdata(L, &j);
+	if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+		const char *m = lua_tostring(L, -1);
+		if (r->mem_hit)
+			mtd_sdk_err(err, n, "%s: memory limit of %zu bytes exceeded while "
+				    "preparing device '%s' (memory a script keeps, in globals?)",
+				    r->policy_path, r->mem_cap, in->id ? in->id : "?");
+		else
+			mtd_sdk_err(err, n, "%s: %s", r->policy_path, m ? m : "error");
+		lua_settop(L, 0);
+		memset(out, 0, sizeof *out);
+		return MTD_ERULES;
+	}
+	return j.rc;
 }

@@ -250,7 +250,10 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			 " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
-			 " PRAGMA cache_size = -16384;",
+			 " PRAGMA cache_size = -16384;"
+			 /* so that REPLACE's implicit delete meets the audit
+			  * log's no-delete trigger too */
+			 " PRAGMA recursive_triggers = ON;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		fail(s, MTD_ESTORE, path);
 		goto out;

@@ -1,4 +1,5 @@
 /* Payload parsing (JSON or msgpack -> jansson tree) and JSON -> msgpack. */
+#include <math.h>
 #include <msgpack.h>
 #include <string.h>
 
@@ -30,9 +31,15 @@ static json_t *from_mp(const msgpack_object *o, int depth, char *err,
 		return json_integer((json_int_t)o->via.i64);
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
-		return json_real(o->via.f64);
+		if (!isfinite(o->via.f64)) { /* JSON has no NaN or infinity */
+			mtd_sdk_err(err, errlen, "number is not finite");
+			return NULL;
+		}
+		v = json_real(o->via.f64);
+		break;
 	case MSGPACK_OBJECT_STR:
-		v = json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+		/* msgpack-c gives an empty string a NULL pointer */
+		v = json_stringn_nocheck(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
 		break;
 	case MSGPACK_OBJECT_ARRAY:
 		v = json_array();
@@ -53,13 +60,15 @@ static json_t *from_mp(const msgpack_object *o, int depth, char *err,
 			json_t *e;
 			if (kv->key.type != MSGPACK_OBJECT_STR ||
 			    kv->key.via.str.size >= sizeof key ||
-			    memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size)) {
+			    (kv->key.via.str.size && /* ptr is NULL when empty */
+			     memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size))) {
 				mtd_sdk_err(err, errlen,
 					    "map key is not a short string");
 				json_decref(v);
 				return NULL;
 			}
-			memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
+			if (kv->key.via.str.size)
+				memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
 			key[kv->key.via.str.size] = '\0';
 			e = from_mp(&kv->val, depth + 1, err, errlen);
 			if (!e || json_object_set_new_nocheck(v, key, e)) {
@@ -166,14 +175,18 @@ int mtd_sdk_msgpack_frame(const void *data, size_t n, size_t *out)
 	return 1;
 }
 
-/* jansson bounds nesting at 2048 itself; ours is tighter. */
+/* jansson bounds nesting at 2048 itself; ours is tighter. The limit counts
+ * arrays and maps, as mtd_sdk_msgpack_frame does: `depth` containers
+ * enclose v. */
 static int too_deep(json_t *v, int depth)
 {
 	size_t i;
 	const char *k;
 	json_t *e;
 
-	if (depth > MTD_SDK_MAX_DEPTH)
+	if (!json_is_array(v) && !json_is_object(v))
+		return 0;
+	if (depth + 1 > MTD_SDK_MAX_DEPTH)
 		return 1;
 	if (json_is_array(v))
 		json_array_foreach(v, i, e) if (too_deep(e, depth + 1)) return 1;

@@ -34,6 +34,11 @@ void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	/* One line, whatever a hostile payload put in the values it quotes:
+	 * control characters become spaces. */
+	for (unsigned char *p = (unsigned char *)err; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 }
 
 json_t *mtd_sdk_path(json_t *root, const char *path)

@@ -76,7 +76,9 @@ const char *mtd_sdk_str(json_t *root, const char *path);
  * seconds, or of milliseconds when it is above 100000000000. Returns 0 or -1. */
 int mtd_sdk_time(json_t *root, const char *path, int64_t *out);
 
-/* Write a one-line message into err (always NUL-terminated when errlen > 0). */
+/* Write a one-line message into err (always NUL-terminated when errlen > 0;
+ * control characters, such as a newline in a quoted hostile value, become
+ * spaces). */
 void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 3, 4)))

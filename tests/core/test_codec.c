@@ -1,0 +1,1133 @@
+/* Unit tests of core/codec: input framing (JSON lines, msgpack streams) with
+ * positions and recovery, and the validating decoders of messages, device
+ * records and app records. */
+#include "testutil.h"
+
+#include <msgpack.h>
+
+#include "codec.h"
+#include "mtdgate/mtdgate.h"
+#include "mtdgate/sdk.h"
+
+#define T_REF INT64_C(1736941754) /* 2025-01-15T11:49:14Z */
+
+/* ---- reader helpers ---- */
+
+typedef struct rd {
+	FILE *f;
+	mtd_reader *r;
+	mtd_record rec;
+	char err[512];
+	char *owned;
+} rd;
+
+/* Readers still open when an assertion jumps out of a test (the rd itself
+ * lived on that test's stack): closed by the teardown, so that a failure does
+ * not also show up as a leak. */
+static struct live {
+	FILE *f;
+	mtd_reader *r;
+	char *owned;
+} live[4];
+
+static void live_close(struct live *l)
+{
+	mtd_reader_free(l->r);
+	if (l->f)
+		fclose(l->f);
+	free(l->owned);
+	memset(l, 0, sizeof *l);
+}
+
+static int rd_teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+		if (live[i].f)
+			live_close(&live[i]);
+	return 0;
+}
+
+static void rd_open(rd *x, const void *data, size_t len, const char *name)
+{
+	memset(x, 0, sizeof *x);
+	if (len == 0) {
+		x->f = fopen("/dev/null", "rb");
+	} else {
+		/* fmemopen reads from a private copy, so the caller's buffer may go */
+		x->owned = malloc(len);
+		assert_non_null(x->owned);
+		memcpy(x->owned, data, len);
+		x->f = fmemopen(x->owned, len, "rb");
+	}
+	assert_non_null(x->f);
+	x->r = mtd_reader_new(x->f, name);
+	assert_non_null(x->r);
+	for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+		if (!live[i].f) {
+			live[i].f = x->f;
+			live[i].r = x->r;
+			live[i].owned = x->owned;
+			break;
+		}
+}
+
+static void rd_close(rd *x)
+{
+	for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+		if (live[i].f == x->f) {
+			live_close(&live[i]);
+			return;
+		}
+	mtd_reader_free(x->r);
+	fclose(x->f);
+	free(x->owned);
+}
+
+static int rd_next(rd *x, int parse)
+{
+	x->err[0] = '\0';
+	memset(&x->rec, 0, sizeof x->rec);
+	return mtd_reader_next(x->r, &x->rec, parse, x->err, sizeof x->err);
+}
+
+/* Expect a good record. */
+#define NEXT_OK(x, parse)                                                             \
+	do {                                                                          \
+		int rc_ = rd_next((x), (parse));                                      \
+		if (rc_ != 1)                                                         \
+			fail_msg("expected a record, got %d (%s) at %s", rc_, (x)->err,  \
+				 mtd_reader_where((x)->r));                           \
+	} while (0)
+
+#define NEXT_BAD(x, parse, why, where)                                                \
+	do {                                                                          \
+		int rc_ = rd_next((x), (parse));                                      \
+		if (rc_ != MTD_EMALFORMED)                                            \
+			fail_msg("expected MTD_EMALFORMED (%s), got %d", (why), rc_);   \
+		assert_contains((x)->err, (why));                                     \
+		assert_string_equal(mtd_reader_where((x)->r), (where));               \
+		assert_one_line((x)->err);                                            \
+	} while (0)
+
+#define NEXT_END(x)                                                                   \
+	do {                                                                          \
+		int rc_ = rd_next((x), 1);                                            \
+		if (rc_ != 0)                                                         \
+			fail_msg("expected the end of input, got %d (%s)", rc_, (x)->err); \
+	} while (0)
+
+static int str_is(const msgpack_object *o, const char *s)
+{
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+	       !memcmp(o->via.str.ptr, s, o->via.str.size);
+}
+
+/* ---- JSON lines ---- */
+
+static void json_lines_blank_and_crlf(void **state)
+{
+	const char in[] = "{\"n\":1}\n"
+			  "\n"
+			  "{\"n\":2}\r\n"
+			  "   \t \r\n"
+			  "{\"n\":3}  \n"
+			  "{\"n\":4}"; /* no final newline */
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "in.jsonl");
+	assert_int_equal(mtd_reader_format(x.r), 0);
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_reader_format(x.r), MTD_FMT_JSON);
+	assert_int_equal(x.rec.line, 1);
+	assert_int_equal(x.rec.offset, 0);
+	assert_string_equal(mtd_reader_where(x.r), "in.jsonl line 1");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 1);
+	assert_int_equal(x.rec.raw_len, 7);
+	assert_memory_equal(x.rec.raw, "{\"n\":1}", 7);
+
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.line, 3);
+	assert_string_equal(mtd_reader_where(x.r), "in.jsonl line 3");
+	assert_int_equal(x.rec.offset, 9);
+	assert_int_equal(x.rec.raw_len, 7); /* CR not part of the record */
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 2);
+
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.line, 5);
+	assert_string_equal(mtd_reader_where(x.r), "in.jsonl line 5");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 3);
+
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.line, 6);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 4);
+	NEXT_END(&x);
+	NEXT_END(&x); /* and stays at the end */
+	rd_close(&x);
+}
+
+static void json_malformed_line_does_not_stop(void **state)
+{
+	const char in[] = "{\"n\":1}\n"
+			  "{\"n\":\n"
+			  "42\n"
+			  "\"text\"\n"
+			  "{\"n\":2} trailing\n"
+			  "{\"n\":3}\n";
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "feed.jsonl");
+	NEXT_OK(&x, 1);
+	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 2");
+	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 3");
+	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 4");
+	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 5");
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.line, 6);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 3);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+static void json_leading_whitespace(void **state)
+{
+	/* Whitespace before a JSON value is still JSON (RFC 8259 "ws value"). */
+	const char in[] = "  {\"n\":1}\n\t{\"n\":2}\n";
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "ws.jsonl");
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 1);
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 2);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+static void json_frame_only(void **state)
+{
+	const char in[] = "not json at all\n{\"n\":1}\n";
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "raw");
+	NEXT_OK(&x, 0);
+	assert_null(x.rec.obj);
+	assert_int_equal(x.rec.raw_len, 15);
+	assert_memory_equal(x.rec.raw, "not json at all", 15);
+	assert_int_equal(x.rec.index, 1);
+	NEXT_OK(&x, 0);
+	assert_null(x.rec.obj);
+	assert_int_equal(x.rec.offset, 16);
+	assert_int_equal(x.rec.index, 2);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+static char *long_line_input(size_t body, size_t *len)
+{
+	/* {"n":1}\n{"s":"xxxx...x"}\n{"n":3}\n with a string of body bytes */
+	const char *a = "{\"n\":1}\n{\"s\":\"", *b = "\"}\n{\"n\":3}\n";
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + body + lb);
+	assert_non_null(s);
+	memcpy(s, a, la);
+	memset(s + la, 'x', body);
+	memcpy(s + la + body, b, lb);
+	*len = la + body + lb;
+	return s;
+}
+
+static void json_overlong_line(void **state)
+{
+	size_t len;
+	char *in = long_line_input(MTD_MAX_RECORD + 10, &len);
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, len, "big.jsonl");
+	free(in);
+	NEXT_OK(&x, 1);
+	NEXT_BAD(&x, 1, "exceeds", "big.jsonl line 2");
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.line, 3);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 3);
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* several times the limit, and as the last line without a newline */
+	in = long_line_input(3 * MTD_MAX_RECORD, &len);
+	rd_open(&x, in, len - strlen("\n{\"n\":3}\n"), "big2.jsonl");
+	free(in);
+	NEXT_OK(&x, 1);
+	NEXT_BAD(&x, 1, "exceeds", "big2.jsonl line 2");
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+static void json_large_line_within_limit(void **state)
+{
+	size_t len;
+	char *in = long_line_input(1000 * 1000, &len);
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, len, "large.jsonl");
+	free(in);
+	NEXT_OK(&x, 1);
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_map_get(x.rec.obj, "s")->via.str.size, 1000 * 1000);
+	NEXT_OK(&x, 1);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+/* The limit is inclusive: a record of exactly MTD_MAX_RECORD bytes (README
+ * "Limits on input": 1 MiB) is read, one byte more is refused. */
+static void json_line_at_limit(void **state)
+{
+	size_t len;
+	/* {"n":1}\n{"s":"x...x"}\n{"n":3}\n: the middle line is body + 8 bytes */
+	char *in = long_line_input(MTD_MAX_RECORD - 8, &len);
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, len, "limit.jsonl");
+	free(in);
+	NEXT_OK(&x, 1);
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.raw_len, MTD_MAX_RECORD);
+	NEXT_OK(&x, 1);
+	NEXT_END(&x);
+	rd_close(&x);
+
+	in = long_line_input(MTD_MAX_RECORD - 7, &len);
+	rd_open(&x, in, len, "limit.jsonl");
+	free(in);
+	NEXT_OK(&x, 1);
+	NEXT_BAD(&x, 1, "exceeds", "limit.jsonl line 2");
+	NEXT_OK(&x, 1);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+/* Long runs of blank lines: before the first record (while the format is
+ * being detected) and between records. Neither may fail, loop or grow the
+ * stack per line. 2,000,000 blank lines is twice the record limit. */
+static int blank_lines_child(void *arg)
+{
+	int before = *(const int *)arg;
+	size_t nblank = 2u * 1000 * 1000, len = 0;
+	char *in = malloc(nblank + 32);
+	rd x;
+	int rc, ok = 1;
+	if (!in)
+		return 2;
+	if (!before) {
+		memcpy(in, "{\"n\":0}\n", 8);
+		len = 8;
+	}
+	memset(in + len, '\n', nblank);
+	len += nblank;
+	memcpy(in + len, "{\"n\":1}\n", 8);
+	len += 8;
+	rd_open(&x, in, len, "blank.jsonl");
+	free(in);
+	if (!before)
+		ok = rd_next(&x, 1) == 1 && x.rec.line == 1;
+	rc = rd_next(&x, 1);
+	ok = ok && rc == 1 && x.rec.line == nblank + (before ? 1 : 2) &&
+	     mtd_map_get(x.rec.obj, "n")->via.u64 == 1;
+	ok = ok && rd_next(&x, 1) == 0;
+	rd_close(&x);
+	return ok ? 0 : 3;
+}
+
+static void json_many_blank_lines_first(void **state)
+{
+	int before = 1;
+	(void)state;
+	assert_child_ok(tu_run_child(blank_lines_child, &before, 20),
+			"2,000,000 blank lines, then a record");
+}
+
+static void json_many_blank_lines_between(void **state)
+{
+	int before = 0;
+	(void)state;
+	assert_child_ok(tu_run_child(blank_lines_child, &before, 20),
+			"a record, 2,000,000 blank lines, then a record");
+}
+
+static void empty_input(void **state)
+{
+	rd x;
+	(void)state;
+	rd_open(&x, "", 0, "empty");
+	NEXT_END(&x);
+	rd_close(&x);
+	rd_open(&x, " \n\r\n\t\n", 6, "blank");
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+/* ---- msgpack streams ---- */
+
+typedef struct mp {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+} mp;
+
+static void mp_init(mp *m)
+{
+	msgpack_sbuffer_init(&m->sb);
+	msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void mp_str(mp *m, const char *s)
+{
+	msgpack_pack_str(&m->pk, strlen(s));
+	msgpack_pack_str_body(&m->pk, s, strlen(s));
+}
+
+/* {"type":"heartbeat","at":T_REF+i,"pad":"..."} */
+static void mp_record(mp *m, int i)
+{
+	msgpack_pack_map(&m->pk, 3);
+	mp_str(m, "type");
+	mp_str(m, "heartbeat");
+	mp_str(m, "at");
+	msgpack_pack_int64(&m->pk, T_REF + i);
+	mp_str(m, "pad");
+	mp_str(m, i % 2 ? "odd" : "an even record with a longer padding string");
+}
+
+static void msgpack_record_at_limit(void **state)
+{
+	mp m;
+	rd x;
+	size_t body;
+	char *s;
+	(void)state;
+
+	/* {"s":"x...x"}: 1 + 2 + 5 (str32 header) + body bytes */
+	body = MTD_MAX_RECORD - 8;
+	s = malloc(body);
+	assert_non_null(s);
+	memset(s, 'x', body);
+	mp_init(&m);
+	msgpack_pack_map(&m.pk, 1);
+	mp_str(&m, "s");
+	msgpack_pack_str(&m.pk, body);
+	msgpack_pack_str_body(&m.pk, s, body);
+	assert_int_equal(m.sb.size, MTD_MAX_RECORD);
+	mp_record(&m, 1);
+	rd_open(&x, m.sb.data, m.sb.size, "limit.mp");
+	NEXT_OK(&x, 1);
+	assert_int_equal(x.rec.raw_len, MTD_MAX_RECORD);
+	NEXT_OK(&x, 1);
+	NEXT_END(&x);
+	rd_close(&x);
+	msgpack_sbuffer_destroy(&m.sb);
+	free(s);
+}
+
+static void msgpack_stream_positions(void **state)
+{
+	mp m;
+	size_t offs[4];
+	rd x;
+	char where[128];
+	(void)state;
+
+	mp_init(&m);
+	for (int i = 0; i < 4; i++) {
+		offs[i] = m.sb.size;
+		mp_record(&m, i);
+	}
+	rd_open(&x, m.sb.data, m.sb.size, "feed.mp");
+	for (int i = 0; i < 4; i++) {
+		NEXT_OK(&x, 1);
+		assert_int_equal(mtd_reader_format(x.r), MTD_FMT_MSGPACK);
+		assert_int_equal(x.rec.index, (uint64_t)i + 1);
+		assert_int_equal(x.rec.offset, offs[i]);
+		assert_int_equal(x.rec.line, 0);
+		assert_int_equal(x.rec.raw_len, (i < 3 ? offs[i + 1] : m.sb.size) - offs[i]);
+		assert_memory_equal(x.rec.raw, m.sb.data + offs[i], x.rec.raw_len);
+		assert_int_equal(mtd_map_get(x.rec.obj, "at")->via.u64, (uint64_t)(T_REF + i));
+		snprintf(where, sizeof where, "feed.mp record %d (byte %zu)", i + 1, offs[i]);
+		assert_string_equal(mtd_reader_where(x.r), where);
+	}
+	NEXT_END(&x);
+	rd_close(&x);
+	msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void msgpack_truncated_last_record(void **state)
+{
+	mp m;
+	size_t third;
+	char where[128];
+	rd x;
+	(void)state;
+
+	mp_init(&m);
+	mp_record(&m, 0);
+	mp_record(&m, 1);
+	third = m.sb.size;
+	mp_record(&m, 2);
+	/* cut the third record at every possible point */
+	for (size_t cut = third + 1; cut < m.sb.size; cut++) {
+		rd_open(&x, m.sb.data, cut, "cut.mp");
+		NEXT_OK(&x, 1);
+		NEXT_OK(&x, 1);
+		snprintf(where, sizeof where, "cut.mp record 3 (byte %zu)", third);
+		NEXT_BAD(&x, 1, "truncated", where);
+		NEXT_END(&x);
+		rd_close(&x);
+	}
+	msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void msgpack_hostile_header(void **state)
+{
+	static const unsigned char hdr[][5] = {
+		{0xdd, 0xff, 0xff, 0xff, 0xff}, /* array32 of 2^32 - 1 */
+		{0xdf, 0xff, 0xff, 0xff, 0xff}, /* map32 of 2^32 - 1 */
+		{0xdb, 0xff, 0xff, 0xff, 0xff}, /* str32 of 4 GiB */
+		{0xc6, 0xff, 0xff, 0xff, 0xff}, /* bin32 of 4 GiB */
+	};
+	mp m;
+	char where[128];
+	rd x;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof hdr / sizeof *hdr; i++) {
+		size_t first;
+		mp_init(&m);
+		mp_record(&m, 0);
+		first = m.sb.size;
+		msgpack_sbuffer_write(&m.sb, (const char *)hdr[i], 5);
+		mp_record(&m, 1); /* unreachable: the stream cannot resynchronize */
+		rd_open(&x, m.sb.data, m.sb.size, "evil.mp");
+		NEXT_OK(&x, 1);
+		snprintf(where, sizeof where, "evil.mp record 2 (byte %zu)", first);
+		if (rd_next(&x, 1) != MTD_EMALFORMED)
+			fail_msg("hostile header %zu not refused", i);
+		assert_string_equal(mtd_reader_where(x.r), where);
+		assert_one_line(x.err);
+		NEXT_END(&x);
+		rd_close(&x);
+		msgpack_sbuffer_destroy(&m.sb);
+	}
+
+	/* alone, as the whole input */
+	rd_open(&x, hdr[0], 5, "evil.mp");
+	NEXT_BAD(&x, 1, "", "evil.mp record 1 (byte 0)");
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* a claim the limit allows but the input does not hold: truncated */
+	{
+		static const unsigned char big[] = {0xdd, 0x00, 0x0f, 0xff, 0xff, 0x01, 0x02};
+		rd_open(&x, big, sizeof big, "short.mp");
+		NEXT_BAD(&x, 1, "truncated", "short.mp record 1 (byte 0)");
+		NEXT_END(&x);
+		rd_close(&x);
+	}
+}
+
+static void msgpack_depth_and_garbage(void **state)
+{
+	mp m;
+	rd x;
+	(void)state;
+
+	/* 32 nested arrays: fine */
+	mp_init(&m);
+	for (int i = 0; i < MTD_SDK_MAX_DEPTH; i++)
+		msgpack_pack_array(&m.pk, i == MTD_SDK_MAX_DEPTH - 1 ? 0 : 1);
+	mp_record(&m, 1);
+	rd_open(&x, m.sb.data, m.sb.size, "deep.mp");
+	NEXT_OK(&x, 1);
+	NEXT_OK(&x, 1);
+	NEXT_END(&x);
+	rd_close(&x);
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* 33: refused, and the stream stops there */
+	mp_init(&m);
+	mp_record(&m, 0);
+	for (int i = 0; i < MTD_SDK_MAX_DEPTH + 1; i++)
+		msgpack_pack_array(&m.pk, i == MTD_SDK_MAX_DEPTH ? 0 : 1);
+	mp_record(&m, 1);
+	rd_open(&x, m.sb.data, m.sb.size, "deeper.mp");
+	NEXT_OK(&x, 1);
+	if (rd_next(&x, 1) != MTD_EMALFORMED)
+		fail_msg("msgpack nested %d deep accepted", MTD_SDK_MAX_DEPTH + 1);
+	assert_contains(x.err, "nested");
+	NEXT_END(&x);
+	rd_close(&x);
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* 0xc1 (never used) after a good record */
+	mp_init(&m);
+	mp_record(&m, 0);
+	msgpack_sbuffer_write(&m.sb, "\xc1", 1);
+	mp_record(&m, 1);
+	rd_open(&x, m.sb.data, m.sb.size, "junk.mp");
+	NEXT_OK(&x, 1);
+	if (rd_next(&x, 1) != MTD_EMALFORMED)
+		fail_msg("0xc1 accepted as msgpack");
+	assert_contains(x.err, "msgpack");
+	NEXT_END(&x);
+	rd_close(&x);
+	msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void format_detection(void **state)
+{
+	rd x;
+	mp m;
+	(void)state;
+
+	/* leading blank lines, then JSON */
+	rd_open(&x, "\n\n{\"a\":1}\n", 10, "j");
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_reader_format(x.r), MTD_FMT_JSON);
+	assert_int_equal(x.rec.line, 3);
+	rd_close(&x);
+
+	/* an empty map is a msgpack record */
+	rd_open(&x, "\x80\x80", 2, "m");
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_reader_format(x.r), MTD_FMT_MSGPACK);
+	assert_int_equal(x.rec.obj->type, MSGPACK_OBJECT_MAP);
+	NEXT_OK(&x, 1);
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* an array16 header starts msgpack too */
+	mp_init(&m);
+	msgpack_pack_array(&m.pk, 20);
+	for (int i = 0; i < 20; i++)
+		msgpack_pack_int(&m.pk, i);
+	rd_open(&x, m.sb.data, m.sb.size, "a");
+	NEXT_OK(&x, 1);
+	assert_int_equal(mtd_reader_format(x.r), MTD_FMT_MSGPACK);
+	assert_int_equal(x.rec.obj->via.array.size, 20);
+	rd_close(&x);
+	msgpack_sbuffer_destroy(&m.sb);
+}
+
+/* ---- decoders ---- */
+
+/* A msgpack object from JSON text written with ' for " (kept until the next
+ * call). */
+static struct {
+	msgpack_zone z;
+	mtd_buf b;
+	msgpack_object o;
+	int live;
+} J_;
+
+static const msgpack_object *J(const char *text)
+{
+	char *t = strdup(text), err[256];
+	json_t *v;
+	size_t off = 0;
+	for (char *p = t; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	if (J_.live)
+		msgpack_zone_destroy(&J_.z);
+	J_.b.len = 0;
+	v = mtd_sdk_parse(t, strlen(t), err, sizeof err);
+	if (!v)
+		fail_msg("bad test JSON %s: %s", t, err);
+	free(t);
+	assert_int_equal(mtd_sdk_json_to_msgpack(v, &J_.b), 0);
+	json_decref(v);
+	msgpack_zone_init(&J_.z, 1024);
+	J_.live = 1;
+	assert_int_equal(msgpack_unpack((const char *)J_.b.data, J_.b.len, &off, &J_.z, &J_.o),
+			 MSGPACK_UNPACK_SUCCESS);
+	return &J_.o;
+}
+
+static int J_teardown(void **state)
+{
+	(void)state;
+	if (J_.live)
+		msgpack_zone_destroy(&J_.z);
+	J_.live = 0;
+	mtd_buf_free(&J_.b);
+	return 0;
+}
+
+static char err_[512];
+
+static void msg_bad(const char *json, const char *why)
+{
+	mtd_msg m;
+	err_[0] = '\0';
+	if (mtd_decode_msg(J(json), &m, err_, sizeof err_) != MTD_EMALFORMED)
+		fail_msg("message accepted: %s (expected: %s)", json, why);
+	assert_contains(err_, why);
+	assert_one_line(err_);
+}
+
+static void msg_ok(const char *json, mtd_msg *m)
+{
+	err_[0] = '\0';
+	if (mtd_decode_msg(J(json), m, err_, sizeof err_) != 0)
+		fail_msg("message refused: %s: %s", json, err_);
+}
+
+#define THREAT_OK "{'type':'threat','device':'d1','level':'high','at':'2025-01-15T11:49:14Z'"
+
+static void decode_msg_valid(void **state)
+{
+	mtd_msg m;
+	(void)state;
+
+	msg_ok(THREAT_OK ",'threats':[{'id':'t1','category':'app','name':'Bad app','level':'high'},"
+			 "{'category':'network','level':'low'}],'os_supported':true,'extra':1}",
+	       &m);
+	assert_int_equal(m.type, MTD_MSG_THREAT);
+	assert_int_equal(m.at, T_REF);
+	assert_int_equal(m.device.n, 2);
+	assert_memory_equal(m.device.p, "d1", 2);
+	assert_int_equal(m.level, MTD_LEVEL_HIGH);
+	assert_int_equal(m.os_supported, 1);
+	assert_non_null(m.threats);
+	assert_int_equal(m.threats->via.array.size, 2);
+
+	msg_ok(THREAT_OK "}", &m);
+	assert_null(m.threats);
+	assert_int_equal(m.os_supported, -1);
+	msg_ok(THREAT_OK ",'threats':null,'os_supported':null}", &m);
+	assert_null(m.threats);
+	assert_int_equal(m.os_supported, -1);
+	msg_ok(THREAT_OK ",'os_supported':false,'threats':[]}", &m);
+	assert_int_equal(m.os_supported, 0);
+
+	msg_ok("{'type':'heartbeat','at':1736941754}", &m);
+	assert_int_equal(m.type, MTD_MSG_HEARTBEAT);
+	assert_int_equal(m.at, T_REF);
+	msg_ok("{'type':'provision','at':'2025-01-15 12:49:14 +0100'}", &m);
+	assert_int_equal(m.type, MTD_MSG_PROVISION);
+	assert_int_equal(m.at, T_REF);
+	msg_ok("{'type':'appsync_request','at':0}", &m);
+	assert_int_equal(m.type, MTD_MSG_APPSYNC_REQUEST);
+	assert_int_equal(m.at, 0);
+	msg_ok("{'type':'error','code':'E_AUTH_FAILED','at':'2025-01-15T11:49:14Z'}", &m);
+	assert_int_equal(m.type, MTD_MSG_ERROR);
+	assert_int_equal(m.code.n, 13);
+	assert_memory_equal(m.code.p, "E_AUTH_FAILED", 13);
+	/* a heartbeat does not care about threat fields */
+	msg_ok("{'type':'heartbeat','at':1,'level':'severe','device':5}", &m);
+
+	assert_string_equal(mtd_msg_type_name(MTD_MSG_THREAT), "threat");
+	assert_string_equal(mtd_msg_type_name(MTD_MSG_APPSYNC_REQUEST), "appsync_request");
+	assert_string_equal(mtd_msg_type_name(0), "?");
+	assert_string_equal(mtd_msg_type_name(99), "?");
+}
+
+static void decode_msg_missing_fields(void **state)
+{
+	(void)state;
+	msg_bad("{'device':'d1','level':'high','at':1}", "'type'");
+	msg_bad("{'type':'threat','device':'d1','level':'high'}", "'at'");
+	msg_bad("{'type':'threat','level':'high','at':1}", "'device'");
+	msg_bad("{'type':'threat','device':'d1','at':1}", "'level'");
+	msg_bad("{'type':'heartbeat'}", "'at'");
+	msg_bad("{'type':'provision'}", "'at'");
+	msg_bad("{'type':'appsync_request'}", "'at'");
+	msg_bad("{'type':'error','at':1}", "'code'");
+	msg_bad("{'type':'error','at':1,'code':''}", "'code'");
+	msg_bad("{'type':'threat','device':'','level':'high','at':1}", "'device'");
+	msg_bad("{'type':'threat','device':null,'level':'high','at':1}", "'device'");
+	msg_bad("{}", "'type'");
+	msg_bad("[1,2]", "map");
+	msg_bad(THREAT_OK ",'threats':[{'category':'app'}]}", "threats[0]");
+	msg_bad(THREAT_OK ",'threats':[{'level':'low'}]}", "'category'");
+}
+
+static void decode_msg_wrong_types(void **state)
+{
+	mtd_msg m;
+	(void)state;
+	msg_bad("{'type':1,'at':1}", "'type'");
+	msg_bad("{'type':'heartbeat','at':true}", "'at'");
+	msg_bad("{'type':'heartbeat','at':-1}", "'at'");
+	msg_bad("{'type':'heartbeat','at':1.5}", "'at'");
+	msg_bad("{'type':'heartbeat','at':[1]}", "'at'");
+	msg_bad("{'type':'heartbeat','at':'yesterday'}", "yesterday");
+	msg_bad("{'type':'heartbeat','at':'2025-02-30T00:00:00Z'}", "2025-02-30");
+	msg_bad("{'type':'heartbeat','at':253402300800}", "'at'"); /* year 10000 */
+	msg_bad("{'type':'threat','device':7,'level':'high','at':1}", "'device'");
+	msg_bad("{'type':'threat','device':'d1','level':4,'at':1}", "'level'");
+	msg_bad(THREAT_OK ",'os_supported':'yes'}", "'os_supported'");
+	msg_bad(THREAT_OK ",'os_supported':1}", "'os_supported'");
+	msg_bad(THREAT_OK ",'threats':{'id':'t1'}}", "'threats'");
+	msg_bad(THREAT_OK ",'threats':'none'}", "'threats'");
+	msg_bad(THREAT_OK ",'threats':[{'category':'app','level':'low'},5]}", "threats[1]");
+	msg_bad(THREAT_OK ",'threats':[{'category':'app','level':'low','id':3}]}", "'id'");
+	msg_bad(THREAT_OK ",'threats':[{'category':'app','level':'low','name':[]}]}", "'name'");
+	msg_bad("{'type':'error','at':1,'code':42}", "'code'");
+
+	/* the last good one still decodes: nothing sticky */
+	msg_ok(THREAT_OK "}", &m);
+}
+
+static void decode_msg_unknown_values(void **state)
+{
+	(void)state;
+	msg_bad("{'type':'threat','device':'d1','level':'severe','at':1}", "severe");
+	msg_bad("{'type':'threat','device':'d1','level':'none','at':1}", "'none'");
+	msg_bad("{'type':'threat','device':'d1','level':'High','at':1}", "High");
+	msg_bad("{'type':'hello','at':1}", "hello");
+	msg_bad("{'type':'Threat','at':1}", "Threat");
+	msg_bad("{'type':'','at':1}", "'type'");
+	msg_bad(THREAT_OK ",'threats':[{'category':'cloud','level':'low'}]}", "cloud");
+	msg_bad(THREAT_OK ",'threats':[{'category':'app','level':'critical'}]}", "critical");
+}
+
+static char *threats_json(int n)
+{
+	size_t cap = 64 + (size_t)n * 48;
+	char *s = malloc(cap), *p = s;
+	assert_non_null(s);
+	p += sprintf(p, "%s,'threats':[", THREAT_OK);
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "%s{'category':'os','level':'low'}", i ? "," : "");
+	strcpy(p, "]}");
+	return s;
+}
+
+static char *str_of(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void decode_msg_limits(void **state)
+{
+	char *j, buf[4096], *s;
+	mtd_msg m;
+	(void)state;
+
+	j = threats_json(MTD_MAX_THREATS);
+	msg_ok(j, &m);
+	assert_int_equal(m.threats->via.array.size, MTD_MAX_THREATS);
+	free(j);
+	j = threats_json(MTD_MAX_THREATS + 1);
+	msg_bad(j, "257");
+	free(j);
+
+	s = str_of('d', MTD_MAX_ID);
+	snprintf(buf, sizeof buf, "{'type':'threat','device':'%s','level':'low','at':1}", s);
+	msg_ok(buf, &m);
+	assert_int_equal(m.device.n, MTD_MAX_ID);
+	free(s);
+	s = str_of('d', MTD_MAX_ID + 1);
+	snprintf(buf, sizeof buf, "{'type':'threat','device':'%s','level':'low','at':1}", s);
+	msg_bad(buf, "limit");
+	free(s);
+
+	s = str_of('n', MTD_MAX_STR + 1);
+	snprintf(buf, sizeof buf, THREAT_OK ",'threats':[{'category':'app','level':'low','name':'%s'}]}",
+		 s);
+	msg_bad(buf, "'name'");
+	free(s);
+	s = str_of('c', MTD_MAX_ID + 1);
+	snprintf(buf, sizeof buf, "{'type':'error','at':1,'code':'%s'}", s);
+	msg_bad(buf, "'code'");
+	free(s);
+}
+
+static void decode_msg_control_chars(void **state)
+{
+	(void)state;
+	msg_bad("{'type':'threat','device':'d1\\n','level':'low','at':1}", "control");
+	msg_bad("{'type':'threat','device':'d\\u0001','level':'low','at':1}", "control");
+	msg_bad("{'type':'threat','device':'d\\u001b[31m','level':'low','at':1}", "control");
+	msg_bad("{'type':'threat','device':'d\\u007f','level':'low','at':1}", "control");
+	msg_bad("{'type':'error','at':1,'code':'E\\r\\nX'}", "control");
+	msg_bad(THREAT_OK ",'threats':[{'category':'app','level':'low','name':'a\\tb'}]}",
+		"control");
+}
+
+static void decode_msg_times(void **state)
+{
+	mtd_msg a, b;
+	(void)state;
+	msg_ok("{'type':'heartbeat','at':1736941754}", &a);
+	msg_ok("{'type':'heartbeat','at':'2025-01-15T11:49:14Z'}", &b);
+	assert_int_equal(a.at, b.at);
+	msg_ok("{'type':'heartbeat','at':'1736941754'}", &b);
+	assert_int_equal(a.at, b.at);
+	msg_ok("{'type':'heartbeat','at':'01/15/2025 11:49:14'}", &b);
+	assert_int_equal(a.at, b.at);
+	msg_ok("{'type':'heartbeat','at':253402300799}", &b);
+	assert_int_equal(b.at, INT64_C(253402300799));
+}
+
+static void dev_bad(const char *json, const char *why)
+{
+	mtd_device_rec d;
+	err_[0] = '\0';
+	if (mtd_decode_device(J(json), &d, err_, sizeof err_) != MTD_EMALFORMED)
+		fail_msg("device accepted: %s (expected: %s)", json, why);
+	assert_contains(err_, why);
+	assert_one_line(err_);
+}
+
+static void dev_ok(const char *json, mtd_device_rec *d)
+{
+	err_[0] = '\0';
+	if (mtd_decode_device(J(json), d, err_, sizeof err_) != 0)
+		fail_msg("device refused: %s: %s", json, err_);
+}
+
+#define DEV_BASE "'id':'dev-1','platform':'ios','ownership':'corporate','management':'enrolled'"
+
+static int grp_is(const mtd_device_rec *d, size_t i, const char *s)
+{
+	return i < d->ngroups && d->groups[i].n == strlen(s) && !memcmp(d->groups[i].p, s, d->groups[i].n);
+}
+
+static void decode_device_valid(void **state)
+{
+	mtd_device_rec d;
+	(void)state;
+
+	dev_ok("{" DEV_BASE ",'os_version':'17.4','user':'alice@example.com',"
+	       "'groups':['Sales','Executives','Sales','All Staff','Executives','Sales']}",
+	       &d);
+	assert_int_equal(d.id.n, 5);
+	assert_memory_equal(d.id.p, "dev-1", 5);
+	assert_int_equal(d.platform, MTD_PLAT_IOS);
+	assert_int_equal(d.corporate, 1);
+	assert_int_equal(d.enrolled, 1);
+	assert_int_equal(d.os_version.n, 4);
+	assert_int_equal(d.user.n, strlen("alice@example.com"));
+	/* sorted, duplicates removed */
+	assert_int_equal(d.ngroups, 3);
+	assert_true(grp_is(&d, 0, "All Staff"));
+	assert_true(grp_is(&d, 1, "Executives"));
+	assert_true(grp_is(&d, 2, "Sales"));
+
+	dev_ok("{'id':'a','platform':'android','ownership':'personal','management':'unenrolled'}",
+	       &d);
+	assert_int_equal(d.platform, MTD_PLAT_ANDROID);
+	assert_int_equal(d.corporate, 0);
+	assert_int_equal(d.enrolled, 0);
+	assert_int_equal(d.ngroups, 0);
+	assert_null(d.os_version.p);
+	assert_null(d.user.p);
+	dev_ok("{'id':'w','platform':'windows','ownership':'corporate','management':'enrolled',"
+	       "'groups':[]}",
+	       &d);
+	assert_int_equal(d.platform, MTD_PLAT_WINDOWS);
+	dev_ok("{'id':'m','platform':'macos','ownership':'corporate','management':'enrolled',"
+	       "'groups':null,'user':null}",
+	       &d);
+	assert_int_equal(d.platform, MTD_PLAT_MACOS);
+	/* one group repeated: one left */
+	dev_ok("{" DEV_BASE ",'groups':['x','x','x','x']}", &d);
+	assert_int_equal(d.ngroups, 1);
+	/* prefixes sort before longer names */
+	dev_ok("{" DEV_BASE ",'groups':['ab','a','abc','b']}", &d);
+	assert_int_equal(d.ngroups, 4);
+	assert_true(grp_is(&d, 0, "a"));
+	assert_true(grp_is(&d, 1, "ab"));
+	assert_true(grp_is(&d, 2, "abc"));
+	assert_true(grp_is(&d, 3, "b"));
+
+	assert_string_equal(mtd_platform_name(MTD_PLAT_MACOS), "macos");
+	assert_string_equal(mtd_platform_name(9), "?");
+	assert_int_equal(mtd_platform_from_name("ios", 3), MTD_PLAT_IOS);
+	assert_int_equal(mtd_platform_from_name("iOS", 3), -1);
+	assert_int_equal(mtd_platform_from_name("io", 2), -1);
+}
+
+static void decode_device_bad(void **state)
+{
+	(void)state;
+	dev_bad("{'platform':'ios','ownership':'corporate','management':'enrolled'}", "'id'");
+	dev_bad("{'id':'d','ownership':'corporate','management':'enrolled'}", "'platform'");
+	dev_bad("{'id':'d','platform':'ios','management':'enrolled'}", "'ownership'");
+	dev_bad("{'id':'d','platform':'ios','ownership':'corporate'}", "'management'");
+	dev_bad("{'id':'','platform':'ios','ownership':'corporate','management':'enrolled'}", "'id'");
+	dev_bad("{'id':1,'platform':'ios','ownership':'corporate','management':'enrolled'}", "'id'");
+	dev_bad("{'id':'d','platform':'blackberry','ownership':'corporate','management':'enrolled'}",
+		"blackberry");
+	dev_bad("{'id':'d','platform':'iOS','ownership':'corporate','management':'enrolled'}", "iOS");
+	dev_bad("{'id':'d','platform':'ios','ownership':'shared','management':'enrolled'}", "shared");
+	dev_bad("{'id':'d','platform':'ios','ownership':'corporate','management':'managed'}",
+		"managed");
+	dev_bad("{'id':'d','platform':'ios','ownership':true,'management':'enrolled'}", "'ownership'");
+	dev_bad("{" DEV_BASE ",'groups':'Sales'}", "'groups'");
+	dev_bad("{" DEV_BASE ",'groups':{'a':1}}", "'groups'");
+	dev_bad("{" DEV_BASE ",'groups':['ok',5]}", "groups[1]");
+	dev_bad("{" DEV_BASE ",'groups':['']}", "groups[0]");
+	dev_bad("{" DEV_BASE ",'groups':['a\\nb']}", "control");
+	dev_bad("{" DEV_BASE ",'os_version':17}", "'os_version'");
+	dev_bad("{" DEV_BASE ",'user':['x']}", "'user'");
+	dev_bad("{'id':'d\\u001f','platform':'ios','ownership':'corporate','management':'enrolled'}",
+		"control");
+	dev_bad("[]", "map");
+}
+
+static void decode_device_limits(void **state)
+{
+	char *j = malloc(64 * 1024), *p, *s;
+	mtd_device_rec d;
+	(void)state;
+
+	assert_non_null(j);
+	/* 64 distinct groups: fine; 65: refused */
+	for (int n = MTD_MAX_GROUPS; n <= MTD_MAX_GROUPS + 1; n++) {
+		p = j + sprintf(j, "{" DEV_BASE ",'groups':[");
+		for (int i = 0; i < n; i++)
+			p += sprintf(p, "%s'group-%03d'", i ? "," : "", n - i);
+		strcpy(p, "]}");
+		if (n == MTD_MAX_GROUPS) {
+			dev_ok(j, &d);
+			assert_int_equal(d.ngroups, MTD_MAX_GROUPS);
+			assert_true(grp_is(&d, 0, "group-001"));
+			assert_true(grp_is(&d, MTD_MAX_GROUPS - 1, "group-064"));
+		} else {
+			dev_bad(j, "65");
+		}
+	}
+	s = str_of('g', MTD_MAX_ID + 1);
+	sprintf(j, "{" DEV_BASE ",'groups':['%s']}", s);
+	dev_bad(j, "groups[0]");
+	free(s);
+	s = str_of('i', MTD_MAX_ID + 1);
+	sprintf(j, "{'id':'%s','platform':'ios','ownership':'corporate','management':'enrolled'}", s);
+	dev_bad(j, "'id'");
+	free(s);
+	s = str_of('1', 65);
+	sprintf(j, "{" DEV_BASE ",'os_version':'%s'}", s);
+	dev_bad(j, "'os_version'");
+	free(s);
+	s = str_of('u', MTD_MAX_STR + 1);
+	sprintf(j, "{" DEV_BASE ",'user':'%s'}", s);
+	dev_bad(j, "'user'");
+	free(s);
+	free(j);
+}
+
+static void app_bad(const char *json, const char *why)
+{
+	mtd_app_rec a;
+	err_[0] = '\0';
+	if (mtd_decode_app(J(json), &a, err_, sizeof err_) != MTD_EMALFORMED)
+		fail_msg("app accepted: %s (expected: %s)", json, why);
+	assert_contains(err_, why);
+	assert_one_line(err_);
+}
+
+static void decode_app(void **state)
+{
+	mtd_app_rec a;
+	(void)state;
+
+	err_[0] = '\0';
+	assert_int_equal(mtd_decode_app(J("{'device':'d1','app_id':'com.example.mail','version':'1.2.3',"
+					  "'short_version':'1.2','name':'Mail','bundle_size':1048576,"
+					  "'dynamic_size':0,'adhoc_signed':false,'app_store':true,"
+					  "'beta':false,'vpp':true,'validated':true,'managed':false}"),
+				       &a, err_, sizeof err_),
+			 0);
+	assert_int_equal(a.device.n, 2);
+	assert_int_equal(a.app_id.n, strlen("com.example.mail"));
+	assert_int_equal(a.bundle_size, 1048576);
+	assert_int_equal(a.dynamic_size, 0);
+	assert_int_equal(a.adhoc_signed, 0);
+	assert_int_equal(a.app_store, 1);
+	assert_int_equal(a.beta, 0);
+	assert_int_equal(a.vpp, 1);
+	assert_int_equal(a.validated, 1);
+	assert_int_equal(a.managed, 0);
+
+	/* optional fields absent */
+	assert_int_equal(mtd_decode_app(J("{'device':'d1','app_id':'x'}"), &a, err_, sizeof err_), 0);
+	assert_int_equal(a.bundle_size, -1);
+	assert_int_equal(a.dynamic_size, -1);
+	assert_int_equal(a.beta, -1);
+	assert_int_equal(a.managed, -1);
+	assert_null(a.version.p);
+
+	app_bad("{'app_id':'x'}", "'device'");
+	app_bad("{'device':'d1'}", "'app_id'");
+	app_bad("{'device':'d1','app_id':''}", "'app_id'");
+	app_bad("{'device':'d1','app_id':'x','bundle_size':-1}", "'bundle_size'");
+	app_bad("{'device':'d1','app_id':'x','dynamic_size':'12'}", "'dynamic_size'");
+	app_bad("{'device':'d1','app_id':'x','bundle_size':1.5}", "'bundle_size'");
+	app_bad("{'device':'d1','app_id':'x','beta':'no'}", "'beta'");
+	app_bad("{'device':'d1','app_id':'x','managed':1}", "'managed'");
+	app_bad("{'device':'d1','app_id':'x','name':'a\\u0007'}", "control");
+	app_bad("{'device':'d1','app_id':'x','version':7}", "'version'");
+	app_bad("[1]", "map");
+}
+
+static void map_get(void **state)
+{
+	const msgpack_object *o;
+	(void)state;
+	o = J("{'a':1,'ab':2,'b':null}");
+	assert_int_equal(mtd_map_get(o, "a")->via.u64, 1);
+	assert_int_equal(mtd_map_get(o, "ab")->via.u64, 2);
+	assert_int_equal(mtd_map_get(o, "b")->type, MSGPACK_OBJECT_NIL);
+	assert_null(mtd_map_get(o, "c"));
+	assert_null(mtd_map_get(o, ""));
+	assert_null(mtd_map_get(NULL, "a"));
+	assert_null(mtd_map_get(J("[1]"), "a"));
+	assert_true(str_is(mtd_map_get(J("{'k':'v'}"), "k"), "v"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(json_lines_blank_and_crlf, rd_teardown),
+		cmocka_unit_test_teardown(json_malformed_line_does_not_stop, rd_teardown),
+		cmocka_unit_test_teardown(json_leading_whitespace, rd_teardown),
+		cmocka_unit_test_teardown(json_frame_only, rd_teardown),
+		cmocka_unit_test_teardown(json_overlong_line, rd_teardown),
+		cmocka_unit_test_teardown(json_large_line_within_limit, rd_teardown),
+		cmocka_unit_test_teardown(json_line_at_limit, rd_teardown),
+		cmocka_unit_test(json_many_blank_lines_first),
+		cmocka_unit_test(json_many_blank_lines_between),
+		cmocka_unit_test_teardown(empty_input, rd_teardown),
+		cmocka_unit_test_teardown(msgpack_stream_positions, rd_teardown),
+		cmocka_unit_test_teardown(msgpack_record_at_limit, rd_teardown),
+		cmocka_unit_test_teardown(msgpack_truncated_last_record, rd_teardown),
+		cmocka_unit_test_teardown(msgpack_hostile_header, rd_teardown),
+		cmocka_unit_test_teardown(msgpack_depth_and_garbage, rd_teardown),
+		cmocka_unit_test_teardown(format_detection, rd_teardown),
+		cmocka_unit_test_teardown(decode_msg_valid, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_missing_fields, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_wrong_types, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_unknown_values, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_limits, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_control_chars, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_times, J_teardown),
+		cmocka_unit_test_teardown(decode_device_valid, J_teardown),
+		cmocka_unit_test_teardown(decode_device_bad, J_teardown),
+		cmocka_unit_test_teardown(decode_device_limits, J_teardown),
+		cmocka_unit_test_teardown(decode_app, J_teardown),
+		cmocka_unit_test_teardown(map_get, J_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1227 @@
+/* Unit tests of core/rules: the Lua sandbox (blocked functions, require,
+ * bytecode, instruction and memory limits, undefined globals), groups.lua
+ * validation and the strictest-group policy, the mtd.* helpers, what the
+ * scripts receive, what they may return, and the decisions of the default
+ * rules (rules/policy.lua, rules/groups.lua) for the domain rules R4-R8. */
+#include "testutil.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <msgpack.h>
+
+#include "codec.h"
+#include "mtdgate/mtdgate.h"
+#include "mtdgate/sdk.h"
+#include "rules.h"
+
+#ifndef MTD_TEST_RULES_DIR
+#error "MTD_TEST_RULES_DIR must name the default rules directory"
+#endif
+
+#define T0 INT64_C(1709251200)
+
+/* ---- fixture: a fresh rules directory per test ---- */
+
+typedef struct fx {
+	char dir[256];
+	char err[2048];
+	mtd_rules *r;
+} fx;
+
+static int setup(void **state)
+{
+	fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	tu_mkdtemp(f->dir, "rules");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	mtd_rules_close(f->r);
+	tu_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static const char *const GROUPS_DEFAULT =
+	"return {\n"
+	"  default    = { max_level = \"medium\", app_max_level = \"low\", app_action = \"block\" },\n"
+	"  Executives = { max_level = \"low\" },\n"
+	"}\n";
+
+/* A policy with `top` before the module and `body` at the start of
+ * compliance, in a block of its own so that it may return (line numbers: top
+ * is line 1, body starts on line 4). */
+static char *policy_with(const char *top, const char *body)
+{
+	const char *fmt = "%s\n"
+			  "local M = {}\n"
+			  "function M.compliance(device, policy, ctx)\n"
+			  "  do %s\n"
+			  "  end\n"
+			  "  return \"compliant\", \"none\", {}\n"
+			  "end\n"
+			  "function M.app_protection(device, policy, ctx) return \"none\" end\n"
+			  "return M\n";
+	size_t n = strlen(fmt) + strlen(top) + strlen(body) + 1;
+	char *s = malloc(n);
+	assert_non_null(s);
+	snprintf(s, n, fmt, top, body);
+	return s;
+}
+
+static void write_rules(fx *f, const char *groups, const char *policy)
+{
+	if (groups)
+		tu_write_str(f->dir, "groups.lua", groups);
+	if (policy)
+		tu_write_str(f->dir, "policy.lua", policy);
+}
+
+static void write_policy_with(fx *f, const char *top, const char *body)
+{
+	char *p = policy_with(top, body);
+	write_rules(f, GROUPS_DEFAULT, p);
+	free(p);
+}
+
+static int open_rules(fx *f, const char *dir, size_t mem, uint64_t instr)
+{
+	mtd_rules_limits lim = {mem, instr};
+	mtd_rules_close(f->r);
+	f->r = NULL;
+	f->err[0] = '\0';
+	return mtd_rules_open(dir ? dir : f->dir, mem || instr ? &lim : NULL, "commercial", T0,
+			      &f->r, f->err, sizeof f->err);
+}
+
+static void open_ok(fx *f, const char *dir, size_t mem, uint64_t instr)
+{
+	int rc = open_rules(f, dir, mem, instr);
+	if (rc != 0)
+		fail_msg("rules in %s refused (%d): %s", dir ? dir : f->dir, rc, f->err);
+	assert_non_null(f->r);
+}
+
+/* The rules must be refused with MTD_ERULES and a message holding why. */
+static void open_bad(fx *f, const char *why)
+{
+	int rc = open_rules(f, NULL, 0, 0);
+	if (rc != MTD_ERULES)
+		fail_msg("rules accepted or wrong code %d (expected MTD_ERULES: %s): %s", rc, why,
+			 f->err);
+	assert_null(f->r);
+	assert_contains(f->err, why);
+}
+
+/* ---- devices ---- */
+
+typedef struct dev {
+	mtd_eval_in in;
+	mtd_vreport v[8], a[8];
+	const char *groups[8];
+} dev;
+
+static void dev_init(dev *d, const char *id, int platform, int enrolled)
+{
+	memset(d, 0, sizeof *d);
+	d->in.id = id;
+	d->in.platform = platform;
+	d->in.corporate = 1;
+	d->in.enrolled = enrolled;
+	d->in.os_version = "14";
+	d->in.user = "user@example.com";
+	d->in.groups = d->groups;
+	d->in.vendors = d->v;
+	d->in.app_vendors = d->a;
+}
+
+/* A vendor in force; level NULL: it has not reported the device. */
+static mtd_vreport *add_vendor(dev *d, int app, const char *vendor, const char *level)
+{
+	mtd_vreport *v = app ? &d->a[d->in.napp_vendors++] : &d->v[d->in.nvendors++];
+	memset(v, 0, sizeof *v);
+	v->vendor = vendor;
+	v->level = level ? mtd_level_from_name(level, strlen(level)) : 0;
+	v->at = level ? T0 - 60 : 0;
+	v->os_supported = -1;
+	return v;
+}
+
+static void set_groups(dev *d, int64_t groupset, int n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		d->groups[i] = va_arg(ap, const char *);
+	va_end(ap);
+	d->in.ngroups = (size_t)n;
+	d->in.groupset = groupset;
+}
+
+static const char *joined(const mtd_eval_out *o)
+{
+	static char buf[8192];
+	size_t k = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->nreasons && k < sizeof buf; i++)
+		k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? " | " : "", o->reasons[i]);
+	return buf;
+}
+
+static void eval_ok(fx *f, const dev *d, mtd_eval_out *o)
+{
+	f->err[0] = '\0';
+	int rc = mtd_rules_eval(f->r, &d->in, o, f->err, sizeof f->err);
+	if (rc != 0)
+		fail_msg("evaluation of %s failed (%d): %s", d->in.id, rc, f->err);
+}
+
+static void eval_bad(fx *f, const dev *d, const char *why)
+{
+	mtd_eval_out o;
+	f->err[0] = '\0';
+	int rc = mtd_rules_eval(f->r, &d->in, &o, f->err, sizeof f->err);
+	if (rc != MTD_ERULES)
+		fail_msg("evaluation of %s: got %d, expected MTD_ERULES (%s)", d->in.id, rc, why);
+	assert_contains(f->err, why);
+}
+
+#define EXPECT(o, st, lvl, act)                                                                  \
+	do {                                                                                     \
+		if ((o)->state != (st) || (o)->level != (lvl) || (o)->app_action != (act))       \
+			fail_msg("got %s/%s/%s, expected %s/%s/%s; reasons: %s",                 \
+				 mtd_state_name((o)->state), mtd_level_name((o)->level),         \
+				 mtd_app_action_name((o)->app_action), mtd_state_name(st),       \
+				 mtd_level_name(lvl), mtd_app_action_name(act), joined(o));      \
+	} while (0)
+
+/* ---- loading ---- */
+
+static void default_rules_load(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+	dev_init(&d, "dev-1", MTD_PLAT_IOS, 1);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+	/* a copy of them in another directory loads as well */
+	{
+		char *g = tu_read(MTD_TEST_RULES_DIR "/groups.lua", NULL);
+		char *p = tu_read(MTD_TEST_RULES_DIR "/policy.lua", NULL);
+		assert_non_null(g);
+		assert_non_null(p);
+		write_rules(f, g, p);
+		free(g);
+		free(p);
+	}
+	open_ok(f, NULL, 0, 0);
+	/* a missing directory is an error naming the file */
+	f->err[0] = '\0';
+	assert_int_equal(open_rules(f, tu_path(f->dir, "nope"), 0, 0), MTD_ERULES);
+	assert_contains(f->err, "groups.lua");
+	assert_null(f->r);
+}
+
+/* ---- groups.lua ---- */
+
+static const char *const POLICY_DUMP =
+	"local function s(v) if v == nil then return 'nil' end return tostring(v) end\n"
+	"local M = {}\n"
+	"function M.compliance(device, policy, ctx)\n"
+	"  return 'compliant', 'none', { s(policy.max_level), s(policy.app_max_level),\n"
+	"    s(policy.app_action), s(policy.app_partner_priority), s(policy.from.max_level),\n"
+	"    s(policy.from.app_max_level), s(policy.from.app_action) }\n"
+	"end\n"
+	"function M.app_protection(device, policy, ctx) return 'none' end\n"
+	"return M\n";
+
+static void expect_policy(fx *f, dev *d, const char *want)
+{
+	mtd_eval_out o;
+	eval_ok(f, d, &o);
+	assert_int_equal(o.nreasons, 7);
+	if (strcmp(joined(&o), want))
+		fail_msg("groups {%s%s%s%s%s}: policy %s, expected %s",
+			 d->in.ngroups > 0 ? d->groups[0] : "", d->in.ngroups > 1 ? ", " : "",
+			 d->in.ngroups > 1 ? d->groups[1] : "", d->in.ngroups > 2 ? ", " : "",
+			 d->in.ngroups > 2 ? d->groups[2] : "", joined(&o), want);
+}
+
+static void strictest_group(void **state)
+{
+	fx *f = *state;
+	dev d;
+
+	write_rules(f,
+		    "return {\n"
+		    "  default     = { max_level = 'medium', app_max_level = 'low', app_action = 'block' },\n"
+		    "  Executives  = { max_level = 'low' },\n"
+		    "  Contractors = { max_level = 'high', app_max_level = 'medium', app_action = 'wipe' },\n"
+		    "  Field       = { app_max_level = 'secured', app_action = 'warn',\n"
+		    "                  app_partner_priority = 'defender' },\n"
+		    "  Lab         = { max_level = 'secured', app_partner_priority = 'third_party' },\n"
+		    "}\n",
+		    POLICY_DUMP);
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "dev-1", MTD_PLAT_ANDROID, 1);
+
+	set_groups(&d, 1, 0);
+	expect_policy(f, &d, "medium | low | block | nil | default | default | default");
+	/* Executives sets max_level, inherits the rest from default */
+	set_groups(&d, 2, 1, "Executives");
+	expect_policy(f, &d, "low | low | block | nil | Executives | default | default");
+	set_groups(&d, 3, 2, "Executives", "default");
+	expect_policy(f, &d, "low | low | block | nil | Executives | default | default");
+	/* a group may be laxer than default for its own members */
+	set_groups(&d, 4, 1, "Contractors");
+	expect_policy(f, &d, "high | medium | wipe | nil | Contractors | Contractors | Contractors");
+	/* two custom groups: the lowest level, the hardest action */
+	set_groups(&d, 5, 2, "Contractors", "Executives");
+	expect_policy(f, &d, "low | low | wipe | nil | Executives | default | Contractors");
+	set_groups(&d, 6, 2, "Field", "Lab");
+	expect_policy(f, &d, "secured | secured | block | nil | Lab | Field | default");
+	set_groups(&d, 7, 1, "Field");
+	expect_policy(f, &d, "medium | secured | warn | defender | default | Field | Field");
+	set_groups(&d, 8, 1, "Lab");
+	expect_policy(f, &d, "secured | low | block | third_party | Lab | default | default");
+	/* unknown groups fall back to default, and do not dilute known ones */
+	set_groups(&d, 9, 2, "Nobody", "Unknown");
+	expect_policy(f, &d, "medium | low | block | nil | default | default | default");
+	set_groups(&d, 10, 3, "Executives", "Nobody", "Zeta");
+	expect_policy(f, &d, "low | low | block | nil | Executives | default | default");
+	/* the group set is cached by its id: asking again gives the same */
+	set_groups(&d, 5, 2, "Contractors", "Executives");
+	expect_policy(f, &d, "low | low | wipe | nil | Executives | default | Contractors");
+}
+
+static void groups_typo_level(void **state)
+{
+	fx *f = *state;
+	write_rules(f,
+		    "-- groups\n"
+		    "return {\n"
+		    "  default = { max_level = \"medium\", app_max_level = \"low\", app_action = \"block\" },\n"
+		    "  Sales   = { max_level = \"hihg\" },\n"
+		    "}\n",
+		    POLICY_DUMP);
+	open_bad(f, "groups.lua:4");
+	assert_contains(f->err, "hihg");
+	assert_contains(f->err, "Sales");
+	assert_contains(f->err, "max_level");
+	assert_one_line(f->err);
+
+	/* Lua strings may use single quotes too: the line is still found */
+	write_rules(f,
+		    "return {\n"
+		    "  default = { max_level = 'medium' },\n"
+		    "\n"
+		    "  Field   = { app_max_level = 'Low' },\n"
+		    "}\n",
+		    NULL);
+	open_bad(f, "groups.lua:4");
+	assert_contains(f->err, "Low");
+}
+
+static void groups_unknown_key(void **state)
+{
+	fx *f = *state;
+	write_rules(f,
+		    "return {\n"
+		    "  default = { max_level = 'medium' },\n"
+		    "  Sales   = { max_level = 'low',\n"
+		    "              max_lvl = 'low' },\n"
+		    "}\n",
+		    POLICY_DUMP);
+	open_bad(f, "groups.lua:4");
+	assert_contains(f->err, "max_lvl");
+	assert_contains(f->err, "unknown key");
+	assert_one_line(f->err);
+
+	/* a known key with a value that is not a string */
+	write_rules(f, "return {\n  default = { max_level = 3 },\n}\n", NULL);
+	open_bad(f, "groups.lua:2");
+	assert_contains(f->err, "max_level");
+}
+
+static void groups_bad_values(void **state)
+{
+	fx *f = *state;
+	write_rules(f,
+		    "return {\n"
+		    "  default = { max_level = 'medium', app_max_level = 'low', app_action = 'block' },\n"
+		    "  VIP     = { app_action = \"nuke\" },\n"
+		    "}\n",
+		    POLICY_DUMP);
+	open_bad(f, "groups.lua:3");
+	assert_contains(f->err, "nuke");
+	assert_contains(f->err, "app_action");
+
+	write_rules(f, "return {\n  default = { app_action = 'none' },\n}\n", NULL);
+	open_bad(f, "'none'");
+
+	write_rules(f, "return {\n  default = { app_partner_priority = 'vendor' },\n}\n", NULL);
+	open_bad(f, "vendor");
+
+	write_rules(f, "return 'everyone'\n", NULL);
+	open_bad(f, "groups.lua");
+	write_rules(f, "return { Sales = 'low' }\n", NULL);
+	open_bad(f, "groups.lua");
+	write_rules(f, "return { 'low' }\n", NULL);
+	open_bad(f, "groups.lua");
+	write_rules(f, "return { default = { [1] = 'low' } }\n", NULL);
+	open_bad(f, "groups.lua");
+	/* a syntax error names the file and line */
+	write_rules(f, "return {\n  default = { max_level = 'medium' \n  Sales = {}\n}\n", NULL);
+	open_bad(f, "groups.lua:3");
+}
+
+/* ---- sandbox ---- */
+
+static void refused_at_load(fx *f, const char *top, const char *why)
+{
+	write_policy_with(f, top, "");
+	if (open_rules(f, NULL, 0, 0) != MTD_ERULES)
+		fail_msg("policy.lua with '%s' was accepted", top);
+	assert_null(f->r);
+	assert_contains(f->err, why);
+	assert_contains(f->err, "policy.lua:1");
+}
+
+static void sandbox_blocked_functions(void **state)
+{
+	fx *f = *state;
+
+	refused_at_load(f, "os.execute('touch /tmp/mtdgate-sandbox-escape')", "undefined global 'os'");
+	refused_at_load(f, "local x = os.getenv('HOME')", "undefined global 'os'");
+	refused_at_load(f, "io.open('/etc/passwd')", "undefined global 'io'");
+	refused_at_load(f, "io.popen('id')", "undefined global 'io'");
+	refused_at_load(f, "load('return 1')", "blocked function");
+	refused_at_load(f, "dofile('/etc/passwd')", "blocked function");
+	refused_at_load(f, "loadfile('/etc/passwd')", "blocked function");
+	refused_at_load(f, "print('hello')", "blocked function");
+	refused_at_load(f, "collectgarbage('count')", "blocked function");
+	refused_at_load(f, "string.dump(function() end)", "blocked function");
+	refused_at_load(f, "local s = ('x'):dump()", "blocked function");
+	refused_at_load(f, "debug.getinfo(1)", "undefined global 'debug'");
+	refused_at_load(f, "package.loadlib('libc.so.6', 'system')", "undefined global 'package'");
+	refused_at_load(f, "coroutine.wrap(print)", "undefined global 'coroutine'");
+	refused_at_load(f, "require 'os'", "os");
+	refused_at_load(f, "require 'io'", "io");
+	refused_at_load(f, "require '../x'", "only modules of the rules directory");
+	refused_at_load(f, "require '/etc/passwd'", "only modules of the rules directory");
+	refused_at_load(f, "require 'a.b'", "only modules of the rules directory");
+	assert_int_equal(access("/tmp/mtdgate-sandbox-escape", F_OK), -1);
+
+	/* nothing of those is reachable by the back door either */
+	write_policy_with(f,
+			  "assert(rawget(_G, 'os') == nil and rawget(_G, 'io') == nil)\n"
+			  "assert(rawget(_G, 'debug') == nil and rawget(_G, 'package') == nil)\n"
+			  "assert(getmetatable('').__index.dump ~= nil)\n"
+			  "assert(not pcall(getmetatable('').__index.dump, print))",
+			  "");
+	open_ok(f, NULL, 0, 0);
+
+	/* blocked at evaluation time too */
+	write_policy_with(f, "", "  if device.id == 'x' then return load('return 1') end");
+	open_ok(f, NULL, 0, 0);
+	{
+		dev d;
+		dev_init(&d, "x", MTD_PLAT_IOS, 1);
+		eval_bad(f, &d, "blocked function");
+		dev_init(&d, "y", MTD_PLAT_IOS, 1);
+		mtd_eval_out o;
+		eval_ok(f, &d, &o);
+	}
+}
+
+static void sandbox_require(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	tu_write_str(f->dir, "helper.lua", "calls = (rawget(_G, 'calls') or 0) + 1\nreturn { x = 41 }\n");
+	write_policy_with(f, "local h = require 'helper'\nassert(require('helper') == h)",
+			  "  return 'compliant', 'none', { tostring(h.x + 1), tostring(calls) }");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "dev-1", MTD_PLAT_IOS, 1);
+	eval_ok(f, &d, &o);
+	assert_string_equal(joined(&o), "42 | 1"); /* loaded once */
+
+	/* a module that is missing */
+	write_policy_with(f, "require 'nothere'", "");
+	open_bad(f, "nothere");
+}
+
+static int bc_write(lua_State *L, const void *p, size_t n, void *ud)
+{
+	mtd_buf *b = ud;
+	unsigned char *d;
+	(void)L;
+	d = realloc(b->data, b->len + n);
+	if (!d)
+		return 1;
+	memcpy(d + b->len, p, n);
+	b->data = d;
+	b->len += n;
+	return 0;
+}
+
+/* Real Lua 5.4 bytecode of src. */
+static void bytecode(const char *src, mtd_buf *out)
+{
+	lua_State *L = luaL_newstate();
+	assert_non_null(L);
+	assert_int_equal(luaL_loadstring(L, src), LUA_OK);
+	assert_int_equal(lua_dump(L, bc_write, out, 0), 0);
+	lua_close(L);
+	assert_true(out->len > 4);
+	assert_memory_equal(out->data, "\x1bLua", 4);
+}
+
+static void sandbox_bytecode(void **state)
+{
+	fx *f = *state;
+	mtd_buf b = {0};
+	char *src = policy_with("", "");
+
+	/* a compiled policy.lua */
+	bytecode(src, &b);
+	write_rules(f, GROUPS_DEFAULT, NULL);
+	tu_write(f->dir, "policy.lua", b.data, b.len);
+	open_bad(f, "binary");
+	mtd_buf_free(&b);
+
+	/* a hand-made header is refused just the same */
+	tu_write(f->dir, "policy.lua", "\x1bLua\x54\x00\x19\x93\r\n\x1a\n", 12);
+	open_bad(f, "binary");
+
+	/* a compiled groups.lua */
+	bytecode(GROUPS_DEFAULT, &b);
+	write_rules(f, NULL, src);
+	tu_write(f->dir, "groups.lua", b.data, b.len);
+	open_bad(f, "binary");
+	mtd_buf_free(&b);
+	free(src);
+
+	/* a compiled module pulled in with require */
+	bytecode("return { x = 1 }", &b);
+	tu_write(f->dir, "helper.lua", b.data, b.len);
+	write_policy_with(f, "local h = require 'helper'", "");
+	open_bad(f, "binary");
+	mtd_buf_free(&b);
+}
+
+static void instruction_limit(void **state)
+{
+	fx *f = *state;
+	dev loop, ok;
+	mtd_eval_out o;
+	static const char *const bodies[] = {
+		"while true do end",
+		"while true do pcall(function() while true do end end) end",
+		"while true do pcall(error, 'x') end",
+		"while true do xpcall(error, function() while true do end end) end",
+		"local function f() return pcall(f) end\n  while true do f() end",
+		"string.gsub(string.rep('a', 10), 'a', function() while true do end end)",
+		"table.sort({3, 2, 1}, function(a, b) while true do end end)",
+		"local t = setmetatable({}, {__index = function(t, k) while true do end end})\n"
+		"  local x = t.anything",
+	};
+	(void)state;
+
+	dev_init(&loop, "loop", MTD_PLAT_ANDROID, 1);
+	dev_init(&ok, "ok", MTD_PLAT_ANDROID, 1);
+	for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+		char body[512];
+		snprintf(body, sizeof body, "  if device.id == 'loop' then\n  %s\n  end", bodies[i]);
+		write_policy_with(f, "", body);
+		open_ok(f, NULL, 0, 200000);
+		eval_bad(f, &loop, "instruction limit");
+		/* the budget is per call: the next device is evaluated normally */
+		eval_ok(f, &ok, &o);
+		EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+		eval_bad(f, &loop, "instruction limit");
+	}
+
+	/* at load time */
+	write_policy_with(f, "while true do end", "");
+	if (open_rules(f, NULL, 0, 200000) != MTD_ERULES)
+		fail_msg("a runaway loop in policy.lua's main chunk was not stopped");
+	assert_contains(f->err, "instruction limit");
+	write_rules(f, "while true do pcall(function() while true do end end) end\nreturn {}\n",
+		    NULL);
+	if (open_rules(f, NULL, 0, 200000) != MTD_ERULES)
+		fail_msg("a runaway loop in groups.lua was not stopped");
+	assert_contains(f->err, "instruction limit");
+
+	/* and with the default budget */
+	write_policy_with(f, "", "  while true do end");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &ok, "instruction limit of 10000000");
+
+	/* work under the limit is not cut short */
+	write_policy_with(f, "", "  local n = 0 for i = 1, 20000 do n = n + i end assert(n == 200010000)");
+	open_ok(f, NULL, 0, 200000);
+	eval_ok(f, &ok, &o);
+}
+
+static void memory_limit(void **state)
+{
+	fx *f = *state;
+	dev bomb, ok;
+	mtd_eval_out o;
+	(void)state;
+
+	dev_init(&bomb, "bomb", MTD_PLAT_ANDROID, 1);
+	dev_init(&ok, "ok", MTD_PLAT_ANDROID, 1);
+	write_policy_with(f, "",
+			  "  if device.id == 'bomb' then\n"
+			  "    local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end\n"
+			  "  end");
+	open_ok(f, NULL, 4u << 20, 0);
+	eval_bad(f, &bomb, "memory limit");
+	eval_ok(f, &ok, &o); /* the garbage is collected, the state still works */
+	eval_bad(f, &bomb, "memory limit");
+	eval_ok(f, &ok, &o);
+
+	/* one huge string */
+	write_policy_with(f, "", "  local s = string.rep('x', 1 << 30)");
+	open_ok(f, NULL, 4u << 20, 0);
+	eval_bad(f, &ok, "memory limit");
+
+	/* the default cap (64 MiB) */
+	write_policy_with(f, "", "  local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &ok, "memory limit of 67108864");
+
+	/* at load time */
+	write_policy_with(f, "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end", "");
+	if (open_rules(f, NULL, 4u << 20, 0) != MTD_ERULES)
+		fail_msg("a memory bomb in policy.lua's main chunk was not stopped");
+	assert_contains(f->err, "memory limit");
+}
+
+/* Memory kept by a script up to the cap: the host's own work for the next
+ * device (building the device table) must fail cleanly, not abort. */
+static int hoard_child(void *arg)
+{
+	fx *f = arg;
+	dev d;
+	mtd_eval_out o;
+	int rc;
+
+	/* big strings first, then small tables chained from an upvalue, so that
+	 * no garbage is left for an emergency collection to free */
+	write_policy_with(f, "local hoard, chain = {}, nil",
+			  "  if device.id == 'hoard' then\n"
+			  "    pcall(function() for i = 1, 1e9 do hoard[i] = string.rep('x', 1000) .. i end end)\n"
+			  "    pcall(function() while true do chain = { chain } end end)\n"
+			  "    return 'compliant', 'none'\n"
+			  "  end");
+	if (open_rules(f, NULL, 4u << 20, 0))
+		return 2;
+	dev_init(&d, "hoard", MTD_PLAT_ANDROID, 1);
+	rc = mtd_rules_eval(f->r, &d.in, &o, f->err, sizeof f->err);
+	(void)rc; /* succeeding or failing are both fine */
+	dev_init(&d, "next-device", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "lookout", "low");
+	rc = mtd_rules_eval(f->r, &d.in, &o, f->err, sizeof f->err);
+	if (rc != 0 && rc != MTD_ERULES && rc != MTD_ENOMEM)
+		return 3;
+	mtd_rules_close(f->r);
+	f->r = NULL;
+	return 0;
+}
+
+static void memory_hoarded_by_script(void **state)
+{
+	assert_child_ok(tu_run_child(hoard_child, *state, 20),
+			"a rule keeping memory up to the cap, then the next device");
+}
+
+/* Lua runs __gc metamethods with hooks off: a finalizer that loops must not
+ * hang the engine (at evaluation, or at close). */
+static int gc_child(void *arg)
+{
+	fx *f = arg;
+	dev d;
+	mtd_eval_out o;
+
+	write_policy_with(f, "setmetatable({}, { __gc = function() while true do end end })",
+			  "  local t = {} for i = 1, 20000 do t[i] = {i} end");
+	if (open_rules(f, NULL, 0, 100000) == 0) {
+		dev_init(&d, "dev-1", MTD_PLAT_ANDROID, 1);
+		for (int i = 0; i < 20; i++)
+			mtd_rules_eval(f->r, &d.in, &o, f->err, sizeof f->err);
+		mtd_rules_close(f->r);
+		f->r = NULL;
+	}
+	return 0;
+}
+
+static void gc_finalizer_loop(void **state)
+{
+	assert_child_ok(tu_run_child(gc_child, *state, 3),
+			"a __gc finalizer with an endless loop");
+}
+
+/* Pattern matching runs in C where the instruction hook cannot reach; the
+ * sandbox bounds subject and pattern sizes, but a backtracking pattern on a
+ * subject well within those bounds must not hang the engine either. */
+static int pattern_child(void *arg)
+{
+	fx *f = arg;
+	dev d;
+	mtd_eval_out o;
+
+	write_policy_with(f, "", "  local i = string.find(string.rep('a', 5000), '.-.-.-.-b')");
+	if (open_rules(f, NULL, 0, 100000))
+		return 2;
+	dev_init(&d, "dev-1", MTD_PLAT_ANDROID, 1);
+	mtd_rules_eval(f->r, &d.in, &o, f->err, sizeof f->err);
+	mtd_rules_close(f->r);
+	f->r = NULL;
+	return 0;
+}
+
+static void pattern_backtracking(void **state)
+{
+	fx *f = *state;
+	dev d;
+
+	/* the size caps themselves */
+	write_policy_with(f, "", "  string.find(string.rep('a', 100000), 'a')");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "dev-1", MTD_PLAT_ANDROID, 1);
+	eval_bad(f, &d, "too long");
+	write_policy_with(f, "", "  string.match('abc', string.rep('a?', 200))");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &d, "too long");
+
+	assert_child_ok(tu_run_child(pattern_child, f, 3),
+			"string.find(string.rep('a', 5000), '.-.-.-.-b') in a rule");
+}
+
+/* A memory cap too small for the sandbox itself: an error, not an abort
+ * (6 to 14 KiB is where opening the standard libraries runs out). */
+static int tiny_child(void *arg)
+{
+	fx *f = arg;
+	int rc;
+	write_rules(f, GROUPS_DEFAULT, POLICY_DUMP);
+	rc = open_rules(f, NULL, 8 * 1024, 0);
+	return rc == MTD_ENOMEM || rc == MTD_ERULES ? 0 : 3;
+}
+
+static void tiny_memory_cap(void **state)
+{
+	assert_child_ok(tu_run_child(tiny_child, *state, 10),
+			"mtd_rules_open with an 8 KiB memory cap");
+}
+
+static void undefined_globals(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	write_policy_with(f, "local x = undefined_thing", "");
+	open_bad(f, "undefined global 'undefined_thing'");
+	assert_contains(f->err, "policy.lua:1");
+
+	/* a typo inside a rule: the evaluation fails naming it and the line */
+	write_policy_with(f, "", "  if device.id == 'typo' then return 'compliant', levle, {} end");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "typo", MTD_PLAT_IOS, 1);
+	eval_bad(f, &d, "undefined global 'levle'");
+	assert_contains(f->err, "policy.lua:4");
+
+	/* globals that are defined can be read; a field that is absent is nil */
+	write_policy_with(f, "limit_from_top = 5",
+			  "  assert(limit_from_top == 5 and device.nonexistent == nil)");
+	open_ok(f, NULL, 0, 0);
+	eval_ok(f, &d, &o);
+
+	/* a runtime error names the file and line */
+	write_policy_with(f, "", "  error('boom')");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &d, "policy.lua:4: boom");
+}
+
+static void mtd_helpers(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	write_policy_with(f, "",
+			  "  local s = tostring\n"
+			  "  return 'compliant', 'none', {\n"
+			  "    s(mtd.above('high', 'medium')), s(mtd.above('low', 'low')),\n"
+			  "    s(mtd.above('secured', 'none')), s(mtd.above('none', 'secured')),\n"
+			  "    s(mtd.above('medium', 'high')),\n"
+			  "    mtd.max('low', 'high'), mtd.max('high', 'low'), mtd.max('none', 'secured'),\n"
+			  "    mtd.max('none', 'none'), mtd.max('medium', 'medium'),\n"
+			  "    s(mtd.level('none')), s(mtd.level('secured')), s(mtd.level('high')),\n"
+			  "    s(mtd.api_version), s(ctx.now), ctx.cloud, s(ctx.api_version) }");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "dev-1", MTD_PLAT_IOS, 1);
+	eval_ok(f, &d, &o);
+	assert_string_equal(joined(&o), "true | false | true | false | false | high | high | secured | "
+					"none | medium | 0 | 1 | 4 | 1 | 1709251200 | commercial | 1");
+
+	/* cloud and now as given */
+	mtd_rules_close(f->r);
+	f->r = NULL;
+	assert_int_equal(mtd_rules_open(f->dir, NULL, "gcc_high", 42, &f->r, f->err, sizeof f->err),
+			 0);
+	eval_ok(f, &d, &o);
+	assert_contains(joined(&o), "| 42 | gcc_high |");
+
+	static const char *const bad[][2] = {
+		{"mtd.above('severe', 'low')", "not a threat level"},
+		{"mtd.above('low')", "bad argument"},
+		{"mtd.max(1, 'low')", "not a threat level"},
+		{"mtd.max('HIGH', 'low')", "not a threat level"},
+		{"mtd.level('HIGH')", "'HIGH' is not a threat level"},
+		{"mtd.level({})", "bad argument"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char body[256];
+		snprintf(body, sizeof body, "  local x = %s", bad[i][0]);
+		write_policy_with(f, "", body);
+		open_ok(f, NULL, 0, 0);
+		eval_bad(f, &d, bad[i][1]);
+	}
+}
+
+static void device_as_seen_by_rules(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	mtd_vreport *v;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	write_policy_with(f, "",
+			  "  local s = tostring\n"
+			  "  local v, w = device.vendors[1], device.vendors[2]\n"
+			  "  local t = v.threats[1]\n"
+			  "  return 'compliant', 'none', { device.id, device.platform, device.os_version,\n"
+			  "    device.ownership, device.management, device.user, s(#device.groups),\n"
+			  "    device.groups[1], device.groups[2], s(#device.vendors), v.vendor, v.level,\n"
+			  "    s(v.at), s(v.os_supported), s(v.missing), s(v.block_missing_data),\n"
+			  "    s(v.block_unsupported_os), s(#v.threats), t.id, t.name, t.category, t.level,\n"
+			  "    w.vendor, s(w.level), s(w.missing), s(w.os_supported), s(w.block_missing_data),\n"
+			  "    s(#device.app_vendors), device.app_vendors[1].vendor }");
+	open_ok(f, NULL, 0, 0);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	for (int i = 0; i < 2; i++) {
+		msgpack_pack_map(&pk, 4);
+		msgpack_pack_str_with_body(&pk, "id", 2);
+		msgpack_pack_str_with_body(&pk, i ? "t2" : "t1", 2);
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, "Rogue Wi-Fi", 11);
+		msgpack_pack_str_with_body(&pk, "category", 8);
+		msgpack_pack_str_with_body(&pk, "network", 7);
+		msgpack_pack_str_with_body(&pk, "level", 5);
+		msgpack_pack_str_with_body(&pk, "high", 4);
+	}
+
+	dev_init(&d, "dev-7", MTD_PLAT_MACOS, 0);
+	d.in.corporate = 0;
+	set_groups(&d, 1, 2, "Executives", "Sales");
+	v = add_vendor(&d, 0, "lookout", "medium");
+	v->at = T0 - 5;
+	v->os_supported = 0;
+	v->block_unsupported_os = 1;
+	v->threats = sb.data;
+	v->threats_len = sb.size;
+	v = add_vendor(&d, 0, "zimperium", NULL);
+	v->block_missing_data = 1;
+	add_vendor(&d, 1, "defender", "low");
+	eval_ok(f, &d, &o);
+	msgpack_sbuffer_destroy(&sb);
+	assert_string_equal(joined(&o),
+			    "dev-7 | macos | 14 | personal | unenrolled | user@example.com | 2 | "
+			    "Executives | Sales | 2 | lookout | medium | 1709251195 | false | nil | "
+			    "false | true | 2 | t1 | Rogue Wi-Fi | network | high | zimperium | nil | "
+			    "true | nil | true | 1 | defender");
+}
+
+static void invalid_results(void **state)
+{
+	fx *f = *state;
+	dev d;
+	static const char *const cases[][2] = {
+		{"return 'green', 'none', {}", "compliance returned state 'green'"},
+		{"return 1, 'none', {}", "compliance returned state"},
+		{"return nil", "compliance returned state 'nil'"},
+		{"return 'compliant', 'severe', {}", "compliance returned level 'severe'"},
+		{"return 'compliant', nil, {}", "compliance returned level 'nil'"},
+		{"return 'compliant', 3, {}", "compliance returned level"},
+		{"return 'compliant', 'none', 'all good'", "reasons"},
+		{"return 'compliant', 'none', { 'ok', 42 }", "reason 2"},
+		{"return 'compliant', 'none', { {} }", "reason 1"},
+	};
+	(void)state;
+
+	dev_init(&d, "dev-1", MTD_PLAT_IOS, 1);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char body[256];
+		snprintf(body, sizeof body, "  %s", cases[i][0]);
+		write_policy_with(f, "", body);
+		open_ok(f, NULL, 0, 0);
+		eval_bad(f, &d, cases[i][1]);
+		assert_one_line(f->err);
+	}
+
+	/* app_protection results */
+	write_rules(f, GROUPS_DEFAULT,
+		    "return { compliance = function() return 'compliant', 'none', {} end,\n"
+		    "  app_protection = function() return 'destroy' end }\n");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &d, "app_protection returned action 'destroy'");
+	write_rules(f, NULL,
+		    "return { compliance = function() return 'compliant', 'none', {} end,\n"
+		    "  app_protection = function() end }\n");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &d, "app_protection returned action 'nil'");
+	write_rules(f, NULL,
+		    "return { compliance = function() return 'compliant', 'none', {} end,\n"
+		    "  app_protection = function() return 'warn', 7 end }\n");
+	open_ok(f, NULL, 0, 0);
+	eval_bad(f, &d, "reasons");
+
+	/* the module itself */
+	write_rules(f, NULL, "return 42\n");
+	open_bad(f, "policy.lua");
+	write_rules(f, NULL, "return { compliance = function() end }\n");
+	open_bad(f, "app_protection");
+	write_rules(f, NULL, "return { compliance = 1, app_protection = function() end }\n");
+	open_bad(f, "compliance");
+	write_rules(f, NULL, "return {\n  compliance = function(\n}\n");
+	open_bad(f, "policy.lua:3");
+	tu_write_str(f->dir, "policy.lua", "");
+	open_bad(f, "policy.lua");
+	remove(tu_path(f->dir, "policy.lua"));
+	open_bad(f, "policy.lua");
+}
+
+static void many_reasons(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	write_policy_with(f, "",
+			  "  local r = {} for i = 1, 100 do r[i] = 'reason ' .. i end\n"
+			  "  return 'noncompliant', 'high', r");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "dev-1", MTD_PLAT_IOS, 1);
+	eval_ok(f, &d, &o);
+	assert_int_equal(o.state, MTD_ST_NONCOMPLIANT);
+	assert_int_equal(o.nreasons, MTD_MAX_REASONS);
+	assert_string_equal(o.reasons[0], "reason 1");
+	assert_string_equal(o.reasons[MTD_MAX_REASONS - 1], "reason 32");
+}
+
+/* ---- the default rules ---- */
+
+static void default_compliance(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+
+	/* no vendor in force */
+	dev_init(&d, "d1", MTD_PLAT_ANDROID, 1);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+	assert_contains(joined(&o), "no connector in force on android");
+
+	/* one vendor, at and above the default maximum (medium) */
+	dev_init(&d, "d2", MTD_PLAT_IOS, 1);
+	add_vendor(&d, 0, "lookout", "medium");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_MEDIUM, MTD_APP_NONE);
+	assert_contains(joined(&o), "lookout reports medium; group default allows at most medium");
+
+	dev_init(&d, "d3", MTD_PLAT_IOS, 1);
+	add_vendor(&d, 0, "lookout", "high");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	assert_contains(joined(&o), "lookout reports high; group default allows at most medium");
+
+	dev_init(&d, "d4", MTD_PLAT_IOS, 1);
+	add_vendor(&d, 0, "lookout", "secured");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_SECURED, MTD_APP_NONE);
+
+	/* Executives allow at most low */
+	dev_init(&d, "d5", MTD_PLAT_IOS, 1);
+	set_groups(&d, 2, 1, "Executives");
+	add_vendor(&d, 0, "lookout", "medium");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_MEDIUM, MTD_APP_NONE);
+	assert_contains(joined(&o), "group Executives allows at most low");
+	dev_init(&d, "d6", MTD_PLAT_IOS, 1);
+	set_groups(&d, 2, 1, "Executives");
+	add_vendor(&d, 0, "lookout", "low");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+
+	/* several vendors: the highest level counts */
+	dev_init(&d, "d7", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "lookout", "low");
+	add_vendor(&d, 0, "zimperium", "high");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	assert_contains(joined(&o), "zimperium reports high");
+	assert_not_contains(joined(&o), "lookout reports low"); /* only what is wrong */
+}
+
+static void default_missing_scan(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+
+	/* one vendor in force that has not reported: compliant (R4) */
+	dev_init(&d, "m1", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "lookout", NULL);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+
+	/* R5: two third-party vendors, one silent: missing scan */
+	dev_init(&d, "m2", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "lookout", "low");
+	add_vendor(&d, 0, "zimperium", NULL);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+	assert_contains(joined(&o), "missing scan: zimperium");
+
+	/* both silent: two missing scans */
+	dev_init(&d, "m3", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "lookout", NULL);
+	add_vendor(&d, 0, "zimperium", NULL);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+	assert_contains(joined(&o), "missing scan: lookout");
+	assert_contains(joined(&o), "missing scan: zimperium");
+
+	/* Defender beside one third party: exempt, whichever is silent */
+	dev_init(&d, "m4", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "defender", "low");
+	add_vendor(&d, 0, "lookout", NULL);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+	assert_not_contains(joined(&o), "missing scan");
+	dev_init(&d, "m5", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "defender", NULL);
+	add_vendor(&d, 0, "lookout", "low");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+
+	/* two third parties plus a silent Defender: Defender still exempt */
+	dev_init(&d, "m6", MTD_PLAT_ANDROID, 1);
+	add_vendor(&d, 0, "defender", NULL);
+	add_vendor(&d, 0, "lookout", "low");
+	add_vendor(&d, 0, "zimperium", "secured");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+}
+
+static void default_switches(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	mtd_vreport *v;
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+
+	/* block_missing_data */
+	dev_init(&d, "s1", MTD_PLAT_IOS, 1);
+	v = add_vendor(&d, 0, "lookout", NULL);
+	v->block_missing_data = 1;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+	assert_contains(joined(&o), "block_missing_data");
+	/* a report satisfies it */
+	dev_init(&d, "s2", MTD_PLAT_IOS, 1);
+	v = add_vendor(&d, 0, "lookout", "secured");
+	v->block_missing_data = 1;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_SECURED, MTD_APP_NONE);
+
+	/* block_unsupported_os with os_supported = false */
+	dev_init(&d, "s3", MTD_PLAT_ANDROID, 1);
+	v = add_vendor(&d, 0, "lookout", "secured");
+	v->os_supported = 0;
+	v->block_unsupported_os = 1;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_SECURED, MTD_APP_NONE);
+	assert_contains(joined(&o), "unsupported OS");
+	/* the switch off: the OS report alone does not block */
+	v->block_unsupported_os = 0;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_SECURED, MTD_APP_NONE);
+	/* unknown or supported OS with the switch on: fine */
+	v->block_unsupported_os = 1;
+	v->os_supported = -1;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_SECURED, MTD_APP_NONE);
+	v->os_supported = 1;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_SECURED, MTD_APP_NONE);
+}
+
+static void default_unenrolled_and_apps(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+
+	/* unenrolled: compliance does not apply; app protection does (R8) */
+	dev_init(&d, "u1", MTD_PLAT_ANDROID, 0);
+	add_vendor(&d, 0, "lookout", "high"); /* ignored for compliance */
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NOT_EVALUATED, MTD_LEVEL_NONE, MTD_APP_NONE);
+	assert_contains(joined(&o), "not enrolled");
+
+	dev_init(&d, "u2", MTD_PLAT_ANDROID, 0);
+	add_vendor(&d, 1, "lookout", "medium");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NOT_EVALUATED, MTD_LEVEL_MEDIUM, MTD_APP_BLOCK);
+	assert_contains(joined(&o), "apps: lookout reports medium");
+	assert_contains(joined(&o), "action block");
+
+	dev_init(&d, "u3", MTD_PLAT_ANDROID, 0);
+	add_vendor(&d, 1, "lookout", "low");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NOT_EVALUATED, MTD_LEVEL_LOW, MTD_APP_NONE);
+
+	dev_init(&d, "u4", MTD_PLAT_ANDROID, 0);
+	add_vendor(&d, 1, "lookout", NULL);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NOT_EVALUATED, MTD_LEVEL_NONE, MTD_APP_NONE);
+
+	/* an enrolled device an app policy covers: both apply */
+	dev_init(&d, "u5", MTD_PLAT_IOS, 1);
+	add_vendor(&d, 0, "lookout", "high");
+	add_vendor(&d, 1, "lookout", "high");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_BLOCK);
+}
+
+static void default_partner_priority(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	char *policy = tu_read(MTD_TEST_RULES_DIR "/policy.lua", NULL);
+	static const struct {
+		const char *group; /* NULL: priority unset */
+		int64_t gs;
+		const char *def, *third;
+		int want;
+	} cases[] = {
+		{NULL, 1, "high", "low", MTD_APP_BLOCK},
+		{NULL, 1, "low", "high", MTD_APP_BLOCK},
+		{NULL, 1, "low", "secured", MTD_APP_NONE},
+		{"PrioDefender", 2, "high", "low", MTD_APP_BLOCK},
+		{"PrioDefender", 2, "low", "high", MTD_APP_NONE},
+		{"PrioThird", 3, "high", "low", MTD_APP_NONE},
+		{"PrioThird", 3, "low", "high", MTD_APP_BLOCK},
+		/* only one of them reporting: that one counts, whatever the priority */
+		{"PrioThird", 3, "high", NULL, MTD_APP_BLOCK},
+		{"PrioDefender", 2, NULL, "high", MTD_APP_BLOCK},
+		/* the action of the group */
+		{"Wipers", 4, "high", "low", MTD_APP_WIPE},
+		{"Warners", 5, "medium", "low", MTD_APP_WARN},
+	};
+
+	assert_non_null(policy);
+	write_rules(f,
+		    "return {\n"
+		    "  default      = { max_level = 'medium', app_max_level = 'low', app_action = 'block' },\n"
+		    "  PrioDefender = { app_partner_priority = 'defender' },\n"
+		    "  PrioThird    = { app_partner_priority = 'third_party' },\n"
+		    "  Wipers       = { app_action = 'wipe' },\n"
+		    "  Warners      = { app_action = 'warn' },\n"
+		    "}\n",
+		    policy);
+	free(policy);
+	open_ok(f, NULL, 0, 0);
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		dev_init(&d, "p", MTD_PLAT_ANDROID, 0);
+		if (cases[i].group)
+			set_groups(&d, cases[i].gs, 1, cases[i].group);
+		else
+			set_groups(&d, cases[i].gs, 0);
+		add_vendor(&d, 1, "defender", cases[i].def);
+		add_vendor(&d, 1, "lookout", cases[i].third);
+		eval_ok(f, &d, &o);
+		if (o.app_action != cases[i].want)
+			fail_msg("case %zu (%s, defender %s, lookout %s): app action %s, expected %s; "
+				 "reasons: %s",
+				 i, cases[i].group ? cases[i].group : "no priority",
+				 cases[i].def ? cases[i].def : "silent",
+				 cases[i].third ? cases[i].third : "silent",
+				 mtd_app_action_name(o.app_action), mtd_app_action_name(cases[i].want),
+				 joined(&o));
+	}
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(default_rules_load),
+		T(strictest_group),
+		T(groups_typo_level),
+		T(groups_unknown_key),
+		T(groups_bad_values),
+		T(sandbox_blocked_functions),
+		T(sandbox_require),
+		T(sandbox_bytecode),
+		T(instruction_limit),
+		T(memory_limit),
+		T(memory_hoarded_by_script),
+		T(gc_finalizer_loop),
+		T(pattern_backtracking),
+		T(tiny_memory_cap),
+		T(undefined_globals),
+		T(mtd_helpers),
+		T(device_as_seen_by_rules),
+		T(invalid_results),
+		T(many_reasons),
+		T(default_compliance),
+		T(default_missing_scan),
+		T(default_switches),
+		T(default_unenrolled_and_apps),
+		T(default_partner_priority),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

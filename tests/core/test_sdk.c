@@ -1,0 +1,825 @@
+/* Unit tests of the plugin SDK (plugins/sdk): times, levels, payload
+ * parsing with its limits, JSON -> msgpack, message emission. */
+#include "testutil.h"
+
+#include <msgpack.h>
+
+#include "codec.h"
+#include "mtdgate/mtdgate.h"
+#include "mtdgate/sdk.h"
+
+#define T_REF INT64_C(1736941754) /* 2025-01-15T11:49:14Z */
+
+static int64_t parse_ok(const char *s)
+{
+	int64_t t = -12345;
+	int rc = mtd_time_parse(s, strlen(s), &t);
+	if (rc != 0)
+		fail_msg("mtd_time_parse(\"%s\") refused a valid time", s);
+	return t;
+}
+
+static void parse_bad(const char *s)
+{
+	int64_t t = -12345;
+	if (mtd_time_parse(s, strlen(s), &t) != -1)
+		fail_msg("mtd_time_parse(\"%s\") accepted an invalid time as %lld", s,
+			 (long long)t);
+}
+
+/* ---- times ---- */
+
+static void time_rfc3339(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_ok("2025-01-15T11:49:14Z"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15t11:49:14z"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15T11:49:14.479Z"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15T11:49:14.479+00:00"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15T11:49:14.123456789-00:00"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15T12:49:14+01:00"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15T12:49:14+0100"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15T06:49:14-05:00"), T_REF);
+	assert_int_equal(parse_ok("2025-01-16T01:19:14+13:30"), T_REF);
+	/* an offset crossing midnight backwards */
+	assert_int_equal(parse_ok("2025-01-14T23:49:14-12:00"), T_REF);
+}
+
+static void time_other_forms(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_ok("2025-01-15 11:49:14"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15 11:49:14Z"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15 11:49:14.5"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15 11:49:14 UTC"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15 11:49:14 +0000"), T_REF);
+	assert_int_equal(parse_ok("2025-01-15 12:49:14 +0100"), T_REF);
+	assert_int_equal(parse_ok("01/15/2025 11:49:14"), T_REF);
+	assert_int_equal(parse_ok("1736941754"), T_REF);
+	assert_int_equal(parse_ok("0"), 0);
+	assert_int_equal(parse_ok("2025-01-15"), T_REF - (11 * 3600 + 49 * 60 + 14));
+	assert_int_equal(parse_ok("2024-02-29T00:00:00Z"), INT64_C(1709164800));
+	assert_int_equal(parse_ok("2000-02-29T12:00:00Z"), INT64_C(951825600));
+	assert_int_equal(parse_ok("9999-12-31T23:59:59Z"), INT64_C(253402300799));
+	/* a leap second is clamped, not refused */
+	assert_int_equal(parse_ok("2016-12-31T23:59:60Z"), INT64_C(1483228799));
+}
+
+static void time_not_nul_terminated(void **state)
+{
+	int64_t t = 0;
+	const char buf[] = "2025-01-15T11:49:14Zjunk";
+	const char num[] = "17369417549999";
+	(void)state;
+	assert_int_equal(mtd_time_parse(buf, 20, &t), 0);
+	assert_int_equal(t, T_REF);
+	assert_int_equal(mtd_time_parse(buf, 10, &t), 0); /* the date alone */
+	assert_int_equal(t, T_REF - (11 * 3600 + 49 * 60 + 14));
+	assert_int_equal(mtd_time_parse(num, 10, &t), 0);
+	assert_int_equal(t, T_REF);
+	assert_int_equal(mtd_time_parse(buf, 19 + 5, &t), -1); /* with the junk */
+	assert_int_equal(mtd_time_parse(NULL, 0, &t), -1);
+	assert_int_equal(mtd_time_parse(buf, 0, &t), -1);
+}
+
+static void time_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"2025-02-30T00:00:00Z", /* no Feb 30 */
+		"2025-02-29T00:00:00Z", /* 2025 is not a leap year */
+		"1900-02-29T00:00:00Z", /* nor is 1900 */
+		"2025-04-31T00:00:00Z",
+		"2025-01-15T24:00:00Z", /* hour 24 */
+		"2025-01-15T23:60:00Z",
+		"2025-01-15T23:59:61Z",
+		"2025-13-01T00:00:00Z",
+		"2025-00-10T00:00:00Z",
+		"2025-01-00T00:00:00Z",
+		"2025-01-32T00:00:00Z",
+		"2025-1-15T11:49:14Z",
+		"2025-01-15T11:49Z",
+		"2025-01-15T11:49:14+25:00",
+		"2025-01-15T11:49:14+01:60",
+		"2025-01-15T11:49:14+1",
+		"2025-01-15T11:49:14X",
+		"2025-01-15T11:49:14.Z",  /* a dot without digits */
+		"2025-01-15T11:49:14ZZ",
+		"2025-01-15X11:49:14Z",
+		"1969-12-31T23:59:59Z", /* before the epoch */
+		"02/30/2025 11:49:14",
+		"13/01/2025 11:49:14",
+		"01/15/2025 24:00:00",
+		"01/15/2025",
+		"garbage",
+		"yesterday",
+		"-1",
+		"+1736941754",
+		"1736941754.5",
+		" 1736941754",
+		"12345678901234", /* more digits than any time of ours */
+		"2025-01-15T11:49:14Z and some more text after the time, far too long to be one",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		parse_bad(bad[i]);
+	parse_bad("");
+}
+
+static void time_format_round_trip(void **state)
+{
+	char buf[32];
+	int64_t t;
+	(void)state;
+	assert_string_equal(mtd_time_format(T_REF, buf, sizeof buf), "2025-01-15T11:49:14Z");
+	assert_string_equal(mtd_time_format(0, buf, sizeof buf), "1970-01-01T00:00:00Z");
+	assert_string_equal(mtd_time_format(951825600, buf, sizeof buf),
+			    "2000-02-29T12:00:00Z");
+	assert_string_equal(mtd_time_format(INT64_C(253402300799), buf, sizeof buf),
+			    "9999-12-31T23:59:59Z");
+	assert_string_equal(mtd_time_format(-1, buf, sizeof buf), "1969-12-31T23:59:59Z");
+	/* every formatted time parses back to itself: 1970..2100 in uneven steps
+	 * that visit every month, day and leap day */
+	for (t = 0; t < INT64_C(4102444800); t += 86400 * 3 + 3607) {
+		int64_t back = -1;
+		mtd_time_format(t, buf, sizeof buf);
+		if (mtd_time_parse(buf, strlen(buf), &back) != 0 || back != t)
+			fail_msg("%lld formats as %s, which parses back as %lld", (long long)t,
+				 buf, (long long)back);
+	}
+}
+
+/* ---- levels ---- */
+
+static void levels(void **state)
+{
+	(void)state;
+	assert_int_equal(mtd_level_from_name("secured", 7), MTD_LEVEL_SECURED);
+	assert_int_equal(mtd_level_from_name("low", 3), MTD_LEVEL_LOW);
+	assert_int_equal(mtd_level_from_name("medium", 6), MTD_LEVEL_MEDIUM);
+	assert_int_equal(mtd_level_from_name("high", 4), MTD_LEVEL_HIGH);
+	assert_int_equal(mtd_level_from_name("highway", 4), MTD_LEVEL_HIGH);
+	assert_int_equal(mtd_level_from_name("high", 3), -1);
+	assert_int_equal(mtd_level_from_name("High", 4), -1);
+	assert_int_equal(mtd_level_from_name("HIGH", 4), -1);
+	assert_int_equal(mtd_level_from_name("none", 4), -1);
+	assert_int_equal(mtd_level_from_name("severe", 6), -1);
+	assert_int_equal(mtd_level_from_name("", 0), -1);
+	assert_int_equal(mtd_level_from_name(NULL, 0), -1);
+	assert_true(MTD_LEVEL_NONE < MTD_LEVEL_SECURED && MTD_LEVEL_SECURED < MTD_LEVEL_LOW &&
+		    MTD_LEVEL_LOW < MTD_LEVEL_MEDIUM && MTD_LEVEL_MEDIUM < MTD_LEVEL_HIGH);
+	assert_string_equal(mtd_level_name(MTD_LEVEL_NONE), "none");
+	assert_string_equal(mtd_level_name(MTD_LEVEL_SECURED), "secured");
+	assert_string_equal(mtd_level_name(MTD_LEVEL_LOW), "low");
+	assert_string_equal(mtd_level_name(MTD_LEVEL_MEDIUM), "medium");
+	assert_string_equal(mtd_level_name(MTD_LEVEL_HIGH), "high");
+	assert_string_equal(mtd_level_name(5), "?");
+	assert_string_equal(mtd_level_name(-1), "?");
+	for (int l = MTD_LEVEL_SECURED; l <= MTD_LEVEL_HIGH; l++)
+		assert_int_equal(mtd_level_from_name(mtd_level_name(l), strlen(mtd_level_name(l))),
+				 l);
+}
+
+/* ---- parse ---- */
+
+static json_t *parse_str(const char *s, char *err, size_t n)
+{
+	return mtd_sdk_parse(s, strlen(s), err, n);
+}
+
+static void parse_json(void **state)
+{
+	char err[256] = "";
+	json_t *v;
+	int64_t t = 0;
+	(void)state;
+
+	v = parse_str(" \r\n{\"device\":{\"info\":{\"id\":\"d1\"}},\"at\":\"2025-01-15T11:49:14Z\","
+		      "\"ms\":1736941754000,\"s\":1736941754,\"neg\":-5,\"n\":null}\n",
+		      err, sizeof err);
+	if (!v)
+		fail_msg("valid JSON refused: %s", err);
+	assert_string_equal(mtd_sdk_str(v, "device.info.id"), "d1");
+	assert_null(mtd_sdk_str(v, "device.info.missing"));
+	assert_null(mtd_sdk_str(v, "device.info.id.deeper"));
+	assert_null(mtd_sdk_str(v, "device.info")); /* an object, not a string */
+	assert_null(mtd_sdk_path(v, "device..info"));
+	assert_non_null(mtd_sdk_path(v, "device.info"));
+	assert_int_equal(mtd_sdk_time(v, "at", &t), 0);
+	assert_int_equal(t, T_REF);
+	assert_int_equal(mtd_sdk_time(v, "ms", &t), 0); /* milliseconds */
+	assert_int_equal(t, T_REF);
+	assert_int_equal(mtd_sdk_time(v, "s", &t), 0);
+	assert_int_equal(t, T_REF);
+	assert_int_equal(mtd_sdk_time(v, "neg", &t), -1);
+	assert_int_equal(mtd_sdk_time(v, "n", &t), -1);
+	assert_int_equal(mtd_sdk_time(v, "missing", &t), -1);
+	assert_int_equal(mtd_sdk_time(v, "device", &t), -1);
+	json_decref(v);
+
+	v = parse_str("[1,2,3]", err, sizeof err);
+	assert_non_null(v);
+	assert_int_equal(json_array_size(v), 3);
+	json_decref(v);
+}
+
+static void parse_json_bad(void **state)
+{
+	static const char *const bad[] = {
+		"{\"a\":1",          /* truncated */
+		"{\"a\":1} x",       /* trailing garbage */
+		"{\"a\":1}{\"b\":2}", /* two documents */
+		"{\"a\":1,\"a\":2}",  /* duplicate key */
+		"{a:1}",
+		"[1,]",
+		"{\"a\":\"\\u0000\"}", /* NUL inside a string */
+	};
+	char err[256];
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		json_t *v;
+		err[0] = '\0';
+		v = parse_str(bad[i], err, sizeof err);
+		if (v) {
+			json_decref(v);
+			fail_msg("invalid JSON accepted: %s", bad[i]);
+		}
+		assert_true(err[0] != '\0');
+		assert_one_line(err);
+	}
+	err[0] = '\0';
+	assert_null(mtd_sdk_parse("", 0, err, sizeof err));
+	assert_contains(err, "empty");
+	assert_null(mtd_sdk_parse(NULL, 0, err, sizeof err));
+	/* err may be NULL */
+	assert_null(mtd_sdk_parse("{", 1, NULL, 0));
+}
+
+/* msgpack helpers */
+typedef struct mp {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+} mp;
+
+static void mp_init(mp *m)
+{
+	msgpack_sbuffer_init(&m->sb);
+	msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void mp_str(mp *m, const char *s)
+{
+	msgpack_pack_str(&m->pk, strlen(s));
+	msgpack_pack_str_body(&m->pk, s, strlen(s));
+}
+
+static void parse_msgpack(void **state)
+{
+	mp m;
+	char err[256] = "";
+	json_t *v, *a;
+	(void)state;
+
+	mp_init(&m);
+	msgpack_pack_map(&m.pk, 4);
+	mp_str(&m, "device");
+	mp_str(&m, "d1");
+	mp_str(&m, "list");
+	msgpack_pack_array(&m.pk, 6);
+	msgpack_pack_true(&m.pk);
+	msgpack_pack_nil(&m.pk);
+	mp_str(&m, "x");
+	msgpack_pack_int64(&m.pk, -5);
+	msgpack_pack_double(&m.pk, 1.5);
+	msgpack_pack_float(&m.pk, 0.25f);
+	mp_str(&m, "big");
+	msgpack_pack_uint64(&m.pk, UINT64_C(1) << 40);
+	mp_str(&m, "inner");
+	msgpack_pack_map(&m.pk, 1);
+	mp_str(&m, "k");
+	msgpack_pack_false(&m.pk);
+
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	if (!v)
+		fail_msg("valid msgpack refused: %s", err);
+	assert_string_equal(mtd_sdk_str(v, "device"), "d1");
+	a = json_object_get(v, "list");
+	assert_int_equal(json_array_size(a), 6);
+	assert_true(json_is_true(json_array_get(a, 0)));
+	assert_true(json_is_null(json_array_get(a, 1)));
+	assert_string_equal(json_string_value(json_array_get(a, 2)), "x");
+	assert_int_equal(json_integer_value(json_array_get(a, 3)), -5);
+	assert_true(json_real_value(json_array_get(a, 4)) == 1.5);
+	assert_true(json_real_value(json_array_get(a, 5)) == 0.25);
+	assert_int_equal(json_integer_value(json_object_get(v, "big")), (json_int_t)1 << 40);
+	assert_true(json_is_false(mtd_sdk_path(v, "inner.k")));
+	json_decref(v);
+
+	/* truncated: every proper prefix is refused */
+	for (size_t n = 1; n < m.sb.size; n++) {
+		err[0] = '\0';
+		v = mtd_sdk_parse(m.sb.data, n, err, sizeof err);
+		if (v) {
+			json_decref(v);
+			fail_msg("msgpack truncated to %zu of %zu bytes accepted", n, m.sb.size);
+		}
+		assert_true(err[0] != '\0');
+	}
+	v = mtd_sdk_parse(m.sb.data, m.sb.size - 1, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "truncated");
+
+	/* trailing bytes: a second object after the first */
+	msgpack_pack_int(&m.pk, 1);
+	err[0] = '\0';
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "trailing");
+	msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void parse_msgpack_refused_types(void **state)
+{
+	char err[256];
+	json_t *v;
+	mp m;
+	(void)state;
+
+	/* binary value */
+	mp_init(&m);
+	msgpack_pack_map(&m.pk, 1);
+	mp_str(&m, "b");
+	msgpack_pack_bin(&m.pk, 3);
+	msgpack_pack_bin_body(&m.pk, "abc", 3);
+	err[0] = '\0';
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "binary");
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* extension value */
+	mp_init(&m);
+	msgpack_pack_array(&m.pk, 1);
+	msgpack_pack_ext(&m.pk, 4, 7);
+	msgpack_pack_ext_body(&m.pk, "abcd", 4);
+	err[0] = '\0';
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "extension");
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* a map key that is not a string */
+	mp_init(&m);
+	msgpack_pack_map(&m.pk, 1);
+	msgpack_pack_int(&m.pk, 1);
+	msgpack_pack_int(&m.pk, 2);
+	err[0] = '\0';
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "key");
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* a map key holding a NUL byte */
+	mp_init(&m);
+	msgpack_pack_map(&m.pk, 1);
+	msgpack_pack_str(&m.pk, 3);
+	msgpack_pack_str_body(&m.pk, "a\0b", 3);
+	msgpack_pack_int(&m.pk, 2);
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	assert_null(v);
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* an unsigned integer above INT64_MAX */
+	mp_init(&m);
+	msgpack_pack_array(&m.pk, 1);
+	msgpack_pack_uint64(&m.pk, UINT64_MAX);
+	err[0] = '\0';
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "range");
+	msgpack_sbuffer_destroy(&m.sb);
+
+	/* 0xc1 is never msgpack */
+	err[0] = '\0';
+	assert_null(mtd_sdk_parse("\xc1", 1, err, sizeof err));
+	assert_true(err[0] != '\0');
+}
+
+/* msgpack-c hands out a NULL pointer for an empty string (in an array, or
+ * as the whole payload): still an empty string, not "out of memory". */
+static void parse_msgpack_empty_string(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+	} cases[] = {{"\x91\xa0", 2}, {"\x92\xa0\x80", 3}, {"\x81\xa1k\xa0", 4}};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char err[256] = "";
+		json_t *v = mtd_sdk_parse(cases[i].bytes, cases[i].len, err, sizeof err);
+		json_t *s;
+		if (!v)
+			fail_msg("msgpack case %zu with an empty string refused: %s", i, err);
+		s = json_is_array(v) ? json_array_get(v, 0) : json_object_get(v, "k");
+		assert_true(json_is_string(s));
+		assert_int_equal(json_string_length(s), 0);
+		json_decref(v);
+	}
+}
+
+/* n nested arrays around `inner` (NULL: the innermost array is empty) */
+static char *nested_json(int n, const char *inner)
+{
+	size_t il = inner ? strlen(inner) : 0;
+	char *s = malloc(2 * (size_t)n + il + 1), *p = s;
+	assert_non_null(s);
+	for (int i = 0; i < n; i++)
+		*p++ = '[';
+	memcpy(p, inner ? inner : "", il);
+	p += il;
+	for (int i = 0; i < n; i++)
+		*p++ = ']';
+	*p = '\0';
+	return s;
+}
+
+static void nested_mp(mp *m, int n, int with_scalar)
+{
+	mp_init(m);
+	for (int i = 0; i < n; i++)
+		msgpack_pack_array(&m->pk, i == n - 1 && !with_scalar ? 0 : 1);
+	if (with_scalar)
+		msgpack_pack_int(&m->pk, 1);
+}
+
+static void expect_depth(int n, int with_scalar, int accepted)
+{
+	char err[256] = "";
+	char *j = nested_json(n, with_scalar ? "1" : NULL);
+	json_t *v = parse_str(j, err, sizeof err);
+	mp m;
+
+	if (accepted && !v)
+		fail_msg("JSON nested %d deep (%s) refused: %s", n,
+			 with_scalar ? "with a value inside" : "empty inside", err);
+	if (!accepted && v)
+		fail_msg("JSON nested %d deep (%s) accepted; the limit is %d", n,
+			 with_scalar ? "with a value inside" : "empty inside", MTD_SDK_MAX_DEPTH);
+	if (!accepted)
+		assert_contains(err, "nested");
+	json_decref(v);
+	free(j);
+
+	nested_mp(&m, n, with_scalar);
+	err[0] = '\0';
+	v = mtd_sdk_parse(m.sb.data, m.sb.size, err, sizeof err);
+	if (accepted && !v)
+		fail_msg("msgpack nested %d deep (%s) refused: %s", n,
+			 with_scalar ? "with a value inside" : "empty inside", err);
+	if (!accepted && v)
+		fail_msg("msgpack nested %d deep (%s) accepted; the limit is %d", n,
+			 with_scalar ? "with a value inside" : "empty inside", MTD_SDK_MAX_DEPTH);
+	json_decref(v);
+	msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void parse_depth_limit(void **state)
+{
+	(void)state;
+	/* MTD_SDK_MAX_DEPTH is the nesting of arrays/maps: 32 containers deep
+	 * is fine, 33 is not, whatever the innermost holds. */
+	expect_depth(MTD_SDK_MAX_DEPTH, 1, 1);
+	expect_depth(MTD_SDK_MAX_DEPTH, 0, 1);
+	expect_depth(MTD_SDK_MAX_DEPTH + 1, 1, 0);
+	expect_depth(MTD_SDK_MAX_DEPTH + 1, 0, 0);
+	expect_depth(MTD_SDK_MAX_DEPTH + 10, 1, 0);
+	expect_depth(1000, 0, 0);
+}
+
+static void parse_size_limit(void **state)
+{
+	size_t n = MTD_SDK_MAX_PAYLOAD;
+	char *s = malloc(n + 2);
+	char err[256] = "";
+	json_t *v;
+	(void)state;
+
+	assert_non_null(s);
+	/* ["xxx...x"] of exactly the limit: accepted */
+	s[0] = '[';
+	s[1] = '"';
+	memset(s + 2, 'x', n - 4);
+	s[n - 2] = '"';
+	s[n - 1] = ']';
+	v = mtd_sdk_parse(s, n, err, sizeof err);
+	if (!v)
+		fail_msg("a payload of exactly %zu bytes refused: %s", n, err);
+	json_decref(v);
+	/* one byte more: refused, whatever it holds */
+	s[n - 1] = 'x';
+	s[n] = ']';
+	v = mtd_sdk_parse(s, n + 1, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "exceeds");
+	free(s);
+}
+
+/* A hostile 5-byte msgpack header claiming 2^32 - 1 elements (or bytes)
+ * must be refused, quickly and without bringing the process down (run in a
+ * child so that a crash fails this test only). */
+static int hostile_child(void *arg)
+{
+	static const unsigned char hdr[][5] = {{0xdd, 0xff, 0xff, 0xff, 0xff},
+					       {0xdf, 0xff, 0xff, 0xff, 0xff},
+					       {0xdb, 0xff, 0xff, 0xff, 0xff}};
+	char err[256];
+	(void)arg;
+	for (size_t i = 0; i < sizeof hdr / sizeof *hdr; i++) {
+		json_t *v = mtd_sdk_parse(hdr[i], sizeof hdr[i], err, sizeof err);
+		if (v)
+			return 10 + (int)i;
+	}
+	return 0;
+}
+
+static void parse_hostile_header(void **state)
+{
+	(void)state;
+	assert_child_ok(tu_run_child(hostile_child, NULL, 10),
+			"mtd_sdk_parse of a 5-byte header claiming 2^32 elements");
+}
+
+/* ---- JSON -> msgpack ---- */
+
+static void json_to_msgpack_round_trip(void **state)
+{
+	const char *text =
+		"{\"s\":\"h\\u00e9llo \\u2603\",\"e\":\"\",\"i\":-9007199254740993,"
+		"\"u\":18446744073709551615e-10,\"big\":9223372036854775807,"
+		"\"small\":-128,\"r\":2.5,\"t\":true,\"f\":false,\"n\":null,"
+		"\"a\":[1,[2,[3]],{\"k\":\"v\"},[]],\"o\":{},"
+		"\"long\":\"0123456789012345678901234567890123456789\"}";
+	char err[256] = "";
+	json_t *orig = parse_str(text, err, sizeof err), *back;
+	mtd_buf b = {0};
+	msgpack_zone z;
+	msgpack_object o;
+	size_t off = 0;
+	(void)state;
+
+	assert_non_null(orig);
+	assert_int_equal(mtd_sdk_json_to_msgpack(orig, &b), 0);
+	assert_true(b.len > 0);
+	back = mtd_sdk_parse(b.data, b.len, err, sizeof err);
+	if (!back)
+		fail_msg("msgpack made from JSON refused: %s", err);
+	assert_true(json_equal(orig, back));
+	json_decref(back);
+
+	/* the msgpack is what msgpack-c reads, with integer types kept */
+	msgpack_zone_init(&z, 1024);
+	assert_int_equal(msgpack_unpack((const char *)b.data, b.len, &off, &z, &o),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, b.len);
+	assert_int_equal(o.type, MSGPACK_OBJECT_MAP);
+	assert_int_equal(mtd_map_get(&o, "i")->type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	assert_int_equal(mtd_map_get(&o, "i")->via.i64, INT64_C(-9007199254740993));
+	assert_int_equal(mtd_map_get(&o, "big")->via.u64, (uint64_t)INT64_MAX);
+	assert_int_equal(mtd_map_get(&o, "small")->via.i64, -128);
+	assert_int_equal(mtd_map_get(&o, "r")->type, MSGPACK_OBJECT_FLOAT64);
+	assert_int_equal(mtd_map_get(&o, "n")->type, MSGPACK_OBJECT_NIL);
+	assert_int_equal(mtd_map_get(&o, "s")->via.str.size, strlen("h\xc3\xa9llo \xe2\x98\x83"));
+	assert_memory_equal(mtd_map_get(&o, "s")->via.str.ptr, "h\xc3\xa9llo \xe2\x98\x83",
+			    strlen("h\xc3\xa9llo \xe2\x98\x83"));
+	msgpack_zone_destroy(&z);
+
+	/* appending: a second encoding follows the first */
+	{
+		size_t first = b.len;
+		json_t *one = json_integer(1);
+		assert_int_equal(mtd_sdk_json_to_msgpack(one, &b), 0);
+		assert_int_equal(b.len, first + 1);
+		assert_int_equal(b.data[first], 0x01);
+		json_decref(one);
+	}
+	json_decref(orig);
+	mtd_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+}
+
+static void json_to_msgpack_sizes(void **state)
+{
+	/* strings and containers around the msgpack size class boundaries */
+	static const size_t sizes[] = {0, 15, 16, 31, 32, 255, 256, 65535, 65536};
+	(void)state;
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		size_t n = sizes[i];
+		char *s = malloc(n + 1);
+		json_t *arr = json_array(), *obj = json_object(), *back;
+		mtd_buf b = {0};
+		char err[128];
+		memset(s, 'a', n);
+		s[n] = '\0';
+		json_array_append_new(arr, json_stringn(s, n));
+		for (size_t k = 0; k < (n < 300 ? n : 300); k++) {
+			char key[16];
+			snprintf(key, sizeof key, "k%zu", k);
+			json_object_set_new(obj, key, json_integer((json_int_t)k * 1000 - 70000));
+		}
+		json_array_append_new(arr, obj);
+		assert_int_equal(mtd_sdk_json_to_msgpack(arr, &b), 0);
+		back = mtd_sdk_parse(b.data, b.len, err, sizeof err);
+		if (!back || !json_equal(arr, back))
+			fail_msg("round trip failed for size %zu: %s", n, back ? "differs" : err);
+		json_decref(back);
+		json_decref(arr);
+		mtd_buf_free(&b);
+		free(s);
+	}
+}
+
+/* ---- emit ---- */
+
+typedef struct sink {
+	unsigned char data[4096];
+	size_t len;
+	int calls;
+	int ret;
+} sink;
+
+static int sink_emit(void *ud, const void *data, size_t len)
+{
+	sink *s = ud;
+	s->calls++;
+	if (len > sizeof s->data)
+		return -100;
+	memcpy(s->data, data, len);
+	s->len = len;
+	return s->ret;
+}
+
+static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), sink_emit,
+				  NULL};
+
+static void unpack(const sink *s, msgpack_zone *z, msgpack_object *o)
+{
+	size_t off = 0;
+	msgpack_zone_init(z, 1024);
+	assert_int_equal(msgpack_unpack((const char *)s->data, s->len, &off, z, o),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, s->len);
+	assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+}
+
+static int str_is(const msgpack_object *o, const char *s)
+{
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+	       !memcmp(o->via.str.ptr, s, o->via.str.size);
+}
+
+static void emit_threat(void **state)
+{
+	mtd_sdk_threat th[2] = {{"t-1", "app", "Sideloaded app", MTD_LEVEL_HIGH},
+				{NULL, "network", NULL, MTD_LEVEL_LOW}};
+	mtd_sdk_msg m = {0};
+	sink s = {.ret = 0};
+	msgpack_zone z;
+	msgpack_object o;
+	const msgpack_object *a;
+	mtd_msg dm;
+	char err[256] = "";
+	(void)state;
+
+	m.type = "threat";
+	m.device = "dev-1";
+	m.level = MTD_LEVEL_HIGH;
+	m.at = T_REF;
+	m.threats = th;
+	m.nthreats = 2;
+	m.os_supported = 0;
+	m.code = "ignored";
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	assert_int_equal(s.calls, 1);
+	unpack(&s, &z, &o);
+	assert_int_equal(o.via.map.size, 6); /* type at device level threats os_supported */
+	assert_true(str_is(mtd_map_get(&o, "type"), "threat"));
+	assert_int_equal(mtd_map_get(&o, "at")->via.u64, (uint64_t)T_REF);
+	assert_true(str_is(mtd_map_get(&o, "device"), "dev-1"));
+	assert_true(str_is(mtd_map_get(&o, "level"), "high"));
+	assert_null(mtd_map_get(&o, "code"));
+	assert_int_equal(mtd_map_get(&o, "os_supported")->type, MSGPACK_OBJECT_BOOLEAN);
+	assert_false(mtd_map_get(&o, "os_supported")->via.boolean);
+	a = mtd_map_get(&o, "threats");
+	assert_int_equal(a->type, MSGPACK_OBJECT_ARRAY);
+	assert_int_equal(a->via.array.size, 2);
+	assert_int_equal(a->via.array.ptr[0].via.map.size, 4);
+	assert_true(str_is(mtd_map_get(&a->via.array.ptr[0], "id"), "t-1"));
+	assert_true(str_is(mtd_map_get(&a->via.array.ptr[0], "category"), "app"));
+	assert_true(str_is(mtd_map_get(&a->via.array.ptr[0], "name"), "Sideloaded app"));
+	assert_true(str_is(mtd_map_get(&a->via.array.ptr[0], "level"), "high"));
+	assert_int_equal(a->via.array.ptr[1].via.map.size, 2);
+	assert_null(mtd_map_get(&a->via.array.ptr[1], "id"));
+	assert_true(str_is(mtd_map_get(&a->via.array.ptr[1], "level"), "low"));
+	/* and the host's validator accepts what the SDK emits */
+	if (mtd_decode_msg(&o, &dm, err, sizeof err) != 0)
+		fail_msg("the host refuses the SDK's own threat message: %s", err);
+	assert_int_equal(dm.type, MTD_MSG_THREAT);
+	assert_int_equal(dm.level, MTD_LEVEL_HIGH);
+	assert_int_equal(dm.at, T_REF);
+	assert_int_equal(dm.os_supported, 0);
+	msgpack_zone_destroy(&z);
+
+	/* os_supported absent when -1 */
+	m.os_supported = -1;
+	m.nthreats = 0;
+	m.threats = NULL;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	unpack(&s, &z, &o);
+	assert_int_equal(o.via.map.size, 5);
+	assert_null(mtd_map_get(&o, "os_supported"));
+	assert_int_equal(mtd_map_get(&o, "threats")->via.array.size, 0);
+	assert_int_equal(mtd_decode_msg(&o, &dm, err, sizeof err), 0);
+	assert_int_equal(dm.os_supported, -1);
+	msgpack_zone_destroy(&z);
+}
+
+static void emit_other_types(void **state)
+{
+	static const char *const types[] = {"heartbeat", "provision", "appsync_request"};
+	mtd_sdk_msg m = {0};
+	sink s = {.ret = 0};
+	msgpack_zone z;
+	msgpack_object o;
+	mtd_msg dm;
+	char err[256];
+	(void)state;
+
+	for (size_t i = 0; i < 3; i++) {
+		memset(&m, 0, sizeof m);
+		m.type = types[i];
+		m.at = T_REF + (int64_t)i;
+		m.device = "not-emitted";
+		m.code = "not-emitted";
+		m.os_supported = 1;
+		assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+		unpack(&s, &z, &o);
+		assert_int_equal(o.via.map.size, 2);
+		assert_true(str_is(mtd_map_get(&o, "type"), types[i]));
+		assert_int_equal(mtd_map_get(&o, "at")->via.u64, (uint64_t)(T_REF + (int64_t)i));
+		assert_int_equal(mtd_decode_msg(&o, &dm, err, sizeof err), 0);
+		msgpack_zone_destroy(&z);
+	}
+	memset(&m, 0, sizeof m);
+	m.type = "error";
+	m.at = T_REF;
+	m.code = "E_AUTH";
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	unpack(&s, &z, &o);
+	assert_int_equal(o.via.map.size, 3);
+	assert_true(str_is(mtd_map_get(&o, "code"), "E_AUTH"));
+	assert_int_equal(mtd_decode_msg(&o, &dm, err, sizeof err), 0);
+	assert_int_equal(dm.type, MTD_MSG_ERROR);
+	msgpack_zone_destroy(&z);
+
+	/* emit passes the host's verdict through */
+	s.ret = -3;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -3);
+}
+
+static void sdk_err_truncates(void **state)
+{
+	char err[8];
+	(void)state;
+	mtd_sdk_err(err, sizeof err, "%s", "a long message");
+	assert_string_equal(err, "a long ");
+	mtd_sdk_err(NULL, 0, "%s", "ignored");
+	err[0] = 'x';
+	mtd_sdk_err(err, 0, "%s", "ignored");
+	assert_int_equal(err[0], 'x');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(time_rfc3339),
+		cmocka_unit_test(time_other_forms),
+		cmocka_unit_test(time_not_nul_terminated),
+		cmocka_unit_test(time_invalid),
+		cmocka_unit_test(time_format_round_trip),
+		cmocka_unit_test(levels),
+		cmocka_unit_test(parse_json),
+		cmocka_unit_test(parse_json_bad),
+		cmocka_unit_test(parse_msgpack),
+		cmocka_unit_test(parse_msgpack_refused_types),
+		cmocka_unit_test(parse_msgpack_empty_string),
+		cmocka_unit_test(parse_depth_limit),
+		cmocka_unit_test(parse_size_limit),
+		cmocka_unit_test(parse_hostile_header),
+		cmocka_unit_test(json_to_msgpack_round_trip),
+		cmocka_unit_test(json_to_msgpack_sizes),
+		cmocka_unit_test(emit_threat),
+		cmocka_unit_test(emit_other_types),
+		cmocka_unit_test(sdk_err_truncates),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,429 @@
+/* Unit tests of core/store: creation and permissions, schema version and
+ * migrations, WAL, the statement cache, meta values, transactions and the
+ * append-only audit log. */
+#include "testutil.h"
+
+#include <sqlite3.h>
+
+#include "mtdgate/mtdgate.h"
+#include "store.h"
+
+typedef struct fx {
+	char dir[256];
+	char db[512];
+	char err[512];
+	mtd_store *s; /* the store open_ok opened last, closed by the teardown */
+} fx;
+
+static int setup(void **state)
+{
+	fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	tu_mkdtemp(f->dir, "store");
+	snprintf(f->db, sizeof f->db, "%s/mtd.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	mtd_store_close(f->s);
+	tu_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static mtd_store *open_ok(fx *f, int create)
+{
+	mtd_store *s = NULL;
+	f->err[0] = '\0';
+	int rc = mtd_store_open(f->db, create, &s, f->err, sizeof f->err);
+	if (rc != 0)
+		fail_msg("mtd_store_open(%s, create=%d) = %d: %s", f->db, create, rc, f->err);
+	assert_non_null(s);
+	f->s = s;
+	return s;
+}
+
+/* Close what open_ok opened. */
+static void close_store(fx *f)
+{
+	mtd_store_close(f->s);
+	f->s = NULL;
+}
+
+static int64_t q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void q_text(sqlite3 *db, const char *sql, char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/* Run SQL directly on a file, outside the store module. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *e = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("%s: %s", sql, e);
+	sqlite3_close(db);
+}
+
+static int mode_of(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) != 0)
+		return -1;
+	return (int)(sb.st_mode & 07777);
+}
+
+static void create_mode_version_wal(void **state)
+{
+	fx *f = *state;
+	mtd_store *s;
+	char buf[64], wal[600];
+	mode_t old = umask(0); /* even with a permissive umask */
+
+	s = open_ok(f, 1);
+	umask(old);
+	assert_int_equal(mode_of(f->db), 0600);
+	assert_int_equal(q_int(mtd_store_db(s), "PRAGMA user_version"), MTD_SCHEMA_VERSION);
+	q_text(mtd_store_db(s), "PRAGMA journal_mode", buf, sizeof buf);
+	assert_string_equal(buf, "wal");
+	assert_int_equal(q_int(mtd_store_db(s), "PRAGMA foreign_keys"), 1);
+	/* the schema of SPEC 4: every table is there */
+	static const char *const tables[] = {"meta", "groups", "groupsets", "groupset_members",
+					     "devices", "connectors", "reports", "apps",
+					     "decisions", "audit"};
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+		char sql[200];
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'",
+			 tables[i]);
+		if (q_int(mtd_store_db(s), sql) != 1)
+			fail_msg("table %s missing", tables[i]);
+	}
+	/* the WAL file holds the same data: same permissions */
+	assert_int_equal(mtd_store_meta_set(s, "cloud", "commercial"), 0);
+	snprintf(wal, sizeof wal, "%s-wal", f->db);
+	assert_int_equal(mode_of(wal), 0600);
+	close_store(f);
+
+	/* reopen without create: same version, data kept */
+	s = open_ok(f, 0);
+	assert_int_equal(q_int(mtd_store_db(s), "PRAGMA user_version"), MTD_SCHEMA_VERSION);
+	assert_int_equal(mtd_store_meta_get(s, "cloud", buf, sizeof buf), 0);
+	assert_string_equal(buf, "commercial");
+	q_text(mtd_store_db(s), "PRAGMA journal_mode", buf, sizeof buf);
+	assert_string_equal(buf, "wal");
+	close_store(f);
+
+	/* open with create on an existing store: a no-op, data kept */
+	s = open_ok(f, 1);
+	assert_int_equal(mtd_store_meta_get(s, "cloud", buf, sizeof buf), 0);
+	assert_string_equal(buf, "commercial");
+	assert_int_equal(q_int(mtd_store_db(s), "PRAGMA user_version"), MTD_SCHEMA_VERSION);
+	close_store(f);
+}
+
+static void open_missing(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = (mtd_store *)1;
+	char path[600];
+	int rc;
+
+	rc = mtd_store_open(f->db, 0, &s, f->err, sizeof f->err);
+	assert_int_equal(rc, MTD_ENOTFOUND);
+	assert_null(s);
+	assert_contains(f->err, f->db);
+	assert_one_line(f->err);
+	assert_int_equal(mode_of(f->db), -1); /* nothing was created */
+
+	/* create in a directory that does not exist */
+	snprintf(path, sizeof path, "%s/no/such/dir/mtd.db", f->dir);
+	f->err[0] = '\0';
+	rc = mtd_store_open(path, 1, &s, f->err, sizeof f->err);
+	assert_true(rc < 0);
+	assert_null(s);
+	assert_contains(f->err, path);
+}
+
+static void open_not_a_store(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = NULL;
+	int rc;
+
+	/* an SQLite database that is not ours (user_version 0) */
+	raw_exec(f->db, "CREATE TABLE other(x)");
+	rc = mtd_store_open(f->db, 0, &s, f->err, sizeof f->err);
+	assert_int_equal(rc, MTD_ENOTFOUND);
+	assert_null(s);
+	assert_contains(f->err, "not an mtdgate store");
+	tu_rmtree(f->dir);
+	tu_mkdtemp(f->dir, "store");
+	snprintf(f->db, sizeof f->db, "%s/mtd.db", f->dir);
+
+	/* not SQLite at all */
+	tu_write_str(f->dir, "mtd.db", "this is not a database, just some text that is long enough "
+				       "to have an SQLite header's worth of bytes in it............");
+	f->err[0] = '\0';
+	rc = mtd_store_open(f->db, 0, &s, f->err, sizeof f->err);
+	assert_true(rc < 0);
+	assert_null(s);
+	assert_true(f->err[0] != '\0');
+	f->err[0] = '\0';
+	rc = mtd_store_open(f->db, 1, &s, f->err, sizeof f->err);
+	assert_true(rc < 0);
+	assert_null(s);
+	assert_true(f->err[0] != '\0');
+}
+
+static void refuse_newer_schema(void **state)
+{
+	fx *f = *state;
+	mtd_store *s;
+	sqlite3 *db;
+	char sql[64];
+	int rc;
+
+	s = open_ok(f, 1);
+	close_store(f);
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", MTD_SCHEMA_VERSION + 1);
+	raw_exec(f->db, sql);
+
+	for (int create = 0; create <= 1; create++) {
+		char want[64];
+		s = NULL;
+		f->err[0] = '\0';
+		rc = mtd_store_open(f->db, create, &s, f->err, sizeof f->err);
+		assert_int_equal(rc, MTD_ESTORE);
+		assert_null(s);
+		snprintf(want, sizeof want, "schema version %d", MTD_SCHEMA_VERSION + 1);
+		assert_contains(f->err, want);
+		assert_one_line(f->err);
+	}
+	/* and the file was left as it was */
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), MTD_SCHEMA_VERSION + 1);
+	sqlite3_close(db);
+}
+
+static int64_t audit_count(mtd_store *s)
+{
+	return q_int(mtd_store_db(s), "SELECT count(*) FROM audit");
+}
+
+static void audit_append_only(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	sqlite3 *db = mtd_store_db(s);
+	char buf[256];
+	char *e = NULL;
+
+	assert_int_equal(mtd_store_audit(s, 100, "init", NULL, NULL, "{\"cloud\":\"commercial\"}"), 0);
+	assert_int_equal(mtd_store_audit(s, 200, "message", "lookout", "dev-1", NULL), 0);
+	assert_int_equal(mtd_store_audit(s, 300, "decision", NULL, "dev-1", "{\"x\":1}"), 0);
+	assert_int_equal(audit_count(s), 3);
+	q_text(db, "SELECT detail FROM audit WHERE at = 200", buf, sizeof buf);
+	assert_string_equal(buf, "{}"); /* NULL detail stored as an empty object */
+	q_text(db, "SELECT vendor FROM audit WHERE at = 200", buf, sizeof buf);
+	assert_string_equal(buf, "lookout");
+	assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE vendor IS NULL"), 2);
+
+	/* UPDATE refused by the trigger */
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET kind = 'forged' WHERE at = 200",
+					  NULL, NULL, &e),
+			     SQLITE_OK);
+	assert_contains(e, "append-only");
+	sqlite3_free(e);
+	e = NULL;
+	/* DELETE refused */
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, &e), SQLITE_OK);
+	assert_contains(e, "append-only");
+	sqlite3_free(e);
+	e = NULL;
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit WHERE at = 100", NULL, NULL, &e),
+			     SQLITE_OK);
+	sqlite3_free(e);
+	e = NULL;
+	/* an upsert that would rewrite a row is an UPDATE too */
+	assert_int_not_equal(
+		sqlite3_exec(db,
+			     "INSERT INTO audit(seq, at, kind, detail) VALUES(1, 1, 'forged', '{}')"
+			     " ON CONFLICT(seq) DO UPDATE SET kind = excluded.kind",
+			     NULL, NULL, &e),
+		SQLITE_OK);
+	sqlite3_free(e);
+	e = NULL;
+	/* and REPLACE (delete + insert) must not get around the triggers */
+	sqlite3_exec(db, "INSERT OR REPLACE INTO audit(seq, at, kind, detail)"
+			 " VALUES(1, 1, 'forged', '{}')",
+		     NULL, NULL, &e);
+	sqlite3_free(e);
+	e = NULL;
+	q_text(db, "SELECT kind FROM audit WHERE seq = 1", buf, sizeof buf);
+	if (strcmp(buf, "init") != 0)
+		fail_msg("audit row 1 was rewritten by INSERT OR REPLACE: kind is now '%s'", buf);
+
+	assert_int_equal(audit_count(s), 3);
+	q_text(db, "SELECT group_concat(kind) FROM (SELECT kind FROM audit ORDER BY seq)", buf,
+	       sizeof buf);
+	assert_string_equal(buf, "init,message,decision");
+	close_store(f);
+
+	/* still append-only after a reopen */
+	s = open_ok(f, 0);
+	assert_int_not_equal(sqlite3_exec(mtd_store_db(s), "DELETE FROM audit", NULL, NULL, &e),
+			     SQLITE_OK);
+	sqlite3_free(e);
+	assert_int_equal(mtd_store_audit(s, 400, "more", NULL, NULL, NULL), 0);
+	assert_int_equal(audit_count(s), 4);
+	close_store(f);
+}
+
+static void meta_get_set(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	char buf[64], small[4];
+
+	assert_int_equal(mtd_store_meta_get(s, "cloud", buf, sizeof buf), MTD_ENOTFOUND);
+	assert_int_equal(mtd_store_meta_set(s, "cloud", "gcc_high"), 0);
+	assert_int_equal(mtd_store_meta_get(s, "cloud", buf, sizeof buf), 0);
+	assert_string_equal(buf, "gcc_high");
+	assert_int_equal(mtd_store_meta_set(s, "cloud", "commercial"), 0); /* overwrite */
+	assert_int_equal(mtd_store_meta_get(s, "cloud", buf, sizeof buf), 0);
+	assert_string_equal(buf, "commercial");
+	assert_int_equal(mtd_store_meta_set(s, "other", "x"), 0);
+	assert_int_equal(q_int(mtd_store_db(s), "SELECT count(*) FROM meta"), 2);
+	/* a short buffer gets a NUL-terminated prefix */
+	assert_int_equal(mtd_store_meta_get(s, "cloud", small, sizeof small), 0);
+	assert_string_equal(small, "com");
+	/* keys are data, not SQL */
+	assert_int_equal(mtd_store_meta_set(s, "k'; DROP TABLE meta; --", "v"), 0);
+	assert_int_equal(mtd_store_meta_get(s, "k'; DROP TABLE meta; --", buf, sizeof buf), 0);
+	assert_string_equal(buf, "v");
+	assert_int_equal(mtd_store_meta_get(s, "missing", buf, sizeof buf), MTD_ENOTFOUND);
+	close_store(f);
+
+	s = open_ok(f, 0);
+	assert_int_equal(mtd_store_meta_get(s, "cloud", buf, sizeof buf), 0);
+	assert_string_equal(buf, "commercial");
+	close_store(f);
+}
+
+static void statement_cache(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	sqlite3_stmt *a, *b;
+
+	assert_int_equal(mtd_store_meta_set(s, "cloud", "commercial"), 0);
+	a = mtd_store_stmt(s, SQL_META_GET);
+	assert_non_null(a);
+	sqlite3_bind_text(a, 1, "cloud", -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(a), SQLITE_ROW); /* left mid-way */
+	b = mtd_store_stmt(s, SQL_META_GET);
+	assert_ptr_equal(a, b); /* prepared once */
+	/* handed back reset and unbound: key is NULL, no row */
+	assert_int_equal(sqlite3_step(b), SQLITE_DONE);
+	b = mtd_store_stmt(s, SQL_META_GET);
+	sqlite3_bind_text(b, 1, "cloud", -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(b, 0), "commercial");
+	sqlite3_reset(b);
+
+	/* every statement of the store prepares against the schema */
+	for (int i = 0; i < SQL__COUNT; i++)
+		if (!mtd_store_stmt(s, (enum mtd_sql)i))
+			fail_msg("statement %d does not prepare: %s", i, mtd_store_errmsg(s));
+	close_store(f);
+}
+
+static void transactions(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	char buf[64];
+
+	assert_int_equal(mtd_store_begin(s), 0);
+	assert_int_equal(mtd_store_meta_set(s, "a", "1"), 0);
+	assert_int_equal(mtd_store_audit(s, 1, "x", NULL, NULL, NULL), 0);
+	mtd_store_rollback(s);
+	assert_int_equal(mtd_store_meta_get(s, "a", buf, sizeof buf), MTD_ENOTFOUND);
+	assert_int_equal(audit_count(s), 0);
+	mtd_store_rollback(s); /* harmless outside a transaction */
+
+	assert_int_equal(mtd_store_begin(s), 0);
+	assert_int_equal(mtd_store_begin(s), MTD_ESTORE); /* no nesting */
+	assert_true(mtd_store_errmsg(s)[0] != '\0');
+	assert_int_equal(mtd_store_meta_set(s, "a", "2"), 0);
+	assert_int_equal(mtd_store_commit(s), 0);
+	assert_int_equal(mtd_store_commit(s), MTD_ESTORE); /* nothing to commit */
+	close_store(f);
+
+	s = open_ok(f, 0);
+	assert_int_equal(mtd_store_meta_get(s, "a", buf, sizeof buf), 0);
+	assert_string_equal(buf, "2");
+	close_store(f);
+}
+
+static void bind_text(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	sqlite3_stmt *st;
+	sqlite3 *db = mtd_store_db(s);
+
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT ?1 IS NULL, length(?1)", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(mtd_bind_text(st, 1, "abcdef", 3), SQLITE_OK); /* a prefix */
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	assert_int_equal(sqlite3_column_int(st, 1), 3);
+	sqlite3_reset(st);
+	assert_int_equal(mtd_bind_text(st, 1, NULL, 0), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	close_store(f);
+	mtd_store_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(create_mode_version_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_not_a_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(refuse_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_append_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(meta_get_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(statement_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
