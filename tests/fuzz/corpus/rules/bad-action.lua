@@ -1,0 +1,1 @@
+return { default = { app_action = "none" }, Sales = { app_partner_priority = "us" } }

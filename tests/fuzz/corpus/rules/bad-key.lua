@@ -1,0 +1,1 @@
+return { default = { max_level = "low", colour = "red" } }

@@ -1,0 +1,3 @@
+return {
+  default = { max_level = "severe" },
+}

@@ -1,0 +1,113 @@
+/* fuzz_msg: the normalized channel decoder. The input is one input file
+ * (JSON lines or a msgpack stream; the reader detects which), read record by
+ * record with mtd_reader and each record decoded with mtd_decode_msg, as
+ * 'mtdgate ingest --normalized' does. Checked beyond "no crash": the reader
+ * ends, errors are one NUL-terminated line, framing does not depend on
+ * parsing, and what the decoder accepts meets SPEC 4.1 and the README's
+ * limits. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "fuzz.h"
+#include "mtdgate/mtdgate.h"
+
+/* An error message: NUL-terminated inside its buffer, one line, not empty. */
+static void check_err(const char *err, size_t n)
+{
+	FUZZ_CHECK(memchr(err, '\0', n) != NULL);
+	FUZZ_CHECK(err[0] != '\0');
+	FUZZ_CHECK(strchr(err, '\n') == NULL);
+}
+
+static void check_msg(const msgpack_object *o)
+{
+	mtd_msg m;
+	char *err = malloc(600), *small = malloc(8);
+	int rc, rc2;
+
+	FUZZ_CHECK(err && small);
+	err[0] = '\0';
+	rc = mtd_decode_msg(o, &m, err, 600);
+	FUZZ_CHECK(rc == 0 || rc == MTD_EMALFORMED);
+	if (rc) {
+		check_err(err, 600);
+	} else {
+		FUZZ_CHECK(m.type >= MTD_MSG_THREAT && m.type <= MTD_MSG_APPSYNC_REQUEST);
+		FUZZ_CHECK(strcmp(mtd_msg_type_name(m.type), "?") != 0);
+		if (m.type == MTD_MSG_THREAT) {
+			FUZZ_CHECK(m.device.p && m.device.n >= 1 && m.device.n <= MTD_MAX_ID);
+			FUZZ_CHECK(fuzz_ctl_bytes(m.device.p, m.device.n) == 0);
+			FUZZ_CHECK(m.level >= MTD_LEVEL_SECURED && m.level <= MTD_LEVEL_HIGH);
+			FUZZ_CHECK(m.os_supported >= -1 && m.os_supported <= 1);
+			FUZZ_CHECK(!m.threats || (m.threats->type == MSGPACK_OBJECT_ARRAY &&
+						  m.threats->via.array.size <= MTD_MAX_THREATS));
+		}
+		if (m.type == MTD_MSG_ERROR) {
+			FUZZ_CHECK(m.code.p && m.code.n >= 1 && m.code.n <= MTD_MAX_ID);
+			FUZZ_CHECK(fuzz_ctl_bytes(m.code.p, m.code.n) == 0);
+		}
+	}
+	/* A tiny error buffer changes nothing but the message's length. */
+	rc2 = mtd_decode_msg(o, &m, small, 8);
+	FUZZ_CHECK(rc2 == rc);
+	if (rc2)
+		FUZZ_CHECK(memchr(small, '\0', 8) != NULL);
+	free(err);
+	free(small);
+}
+
+/* Read every record; returns how many records (good or bad) there were. */
+static uint64_t read_all(const uint8_t *data, size_t size, int parse)
+{
+	FILE *f = fuzz_memfile(data, size);
+	mtd_reader *r = mtd_reader_new(f, "fuzz.in");
+	mtd_record rec;
+	char err[600];
+	uint64_t n = 0, last_index = 0;
+	int k;
+
+	FUZZ_CHECK(r != NULL);
+	for (;;) {
+		memset(&rec, 0, sizeof rec);
+		err[0] = '\0';
+		k = mtd_reader_next(r, &rec, parse, err, sizeof err);
+		if (k == 0)
+			break;
+		FUZZ_CHECK(k == 1 || k == MTD_EMALFORMED || k == MTD_ENOMEM);
+		if (k == MTD_ENOMEM)
+			break;
+		n++;
+		/* Every record uses at least one byte: the reader must end. */
+		FUZZ_CHECK(n <= (uint64_t)size + 1);
+		FUZZ_CHECK(mtd_reader_where(r)[0] != '\0');
+		FUZZ_CHECK(mtd_reader_format(r) == MTD_FMT_JSON ||
+			   mtd_reader_format(r) == MTD_FMT_MSGPACK);
+		if (k == MTD_EMALFORMED) {
+			check_err(err, sizeof err);
+			continue;
+		}
+		/* (JSON: blank lines count too, so index is not always n) */
+		FUZZ_CHECK(rec.index >= n && rec.index > last_index);
+		last_index = rec.index;
+		FUZZ_CHECK(rec.raw && rec.raw_len > 0 && rec.raw_len <= MTD_MAX_RECORD);
+		FUZZ_CHECK(rec.offset + rec.raw_len <= size);
+		FUZZ_CHECK(!memcmp(rec.raw, data + rec.offset, rec.raw_len));
+		if (parse || mtd_reader_format(r) == MTD_FMT_MSGPACK)
+			FUZZ_CHECK(rec.obj != NULL);
+		if (rec.obj)
+			check_msg(rec.obj);
+	}
+	mtd_reader_free(r);
+	fclose(f);
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t parsed = read_all(data, size, 1);
+	uint64_t framed = read_all(data, size, 0);
+	/* Parsing decides whether a record is good, never where it ends. */
+	FUZZ_CHECK(parsed == framed);
+	return 0;
+}

@@ -1,0 +1,104 @@
+/* fuzz_vendor: a vendor plugin's native decoder. The plugin is the .so named
+ * by the environment variable MTD_FUZZ_PLUGIN, loaded and validated as the
+ * host loads it (mtd_plugin_load) and opened once with no settings. The
+ * input is one payload handed to its decode as is: a superset of what the
+ * host hands it (one framed record of an input file). Every message the
+ * plugin emits goes where the host sends it: msgpack_unpack, then
+ * mtd_decode_msg. Checked beyond "no crash": decode returns 0 or a negative
+ * value, writes a NUL-terminated message within errlen when it fails, and
+ * emits through the sink it was given. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "fuzz.h"
+#include "mtdgate/mtdgate.h"
+#include "plugin_host.h"
+
+#define ERRLEN 160
+
+typedef struct sink {
+	msgpack_zone zone;
+	uint64_t emitted, valid;
+} sink;
+
+static const mtd_plugin *plugin;
+static void *state;
+static sink the_sink;
+
+/* What the host's emit does with the bytes (core/ingest.c host_emit). */
+static int fuzz_emit(void *ud, const void *data, size_t len)
+{
+	sink *s = ud;
+	msgpack_object o;
+	mtd_msg m;
+	size_t off = 0;
+	char why[600];
+
+	FUZZ_CHECK(s == &the_sink);
+	s->emitted++;
+	if (!data || len == 0 || len > MTD_MAX_RECORD)
+		return -1;
+	msgpack_zone_clear(&s->zone);
+	if (msgpack_unpack(data, len, &off, &s->zone, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
+		return -1;
+	if (mtd_decode_msg(&o, &m, why, sizeof why))
+		return -1;
+	s->valid++;
+	return 0;
+}
+
+static int fuzz_write(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	(void)data;
+	(void)len;
+	return -1; /* as while ingesting */
+}
+
+static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), fuzz_emit,
+				  fuzz_write};
+
+static void load(void)
+{
+	const char *path = getenv("MTD_FUZZ_PLUGIN");
+	char err[1000];
+
+	if (!path || !*path) {
+		fprintf(stderr, "fuzz_vendor: set MTD_FUZZ_PLUGIN to the plugin's .so "
+				"(e.g. build-fuzz/lib/mtdgate/plugins/generic.so)\n");
+		exit(2);
+	}
+	if (mtd_plugin_load(path, NULL, &plugin, err, sizeof err)) {
+		fprintf(stderr, "fuzz_vendor: %s\n", err);
+		exit(2);
+	}
+	err[0] = '\0';
+	if (plugin->open(&host, NULL, &state, err, sizeof err) < 0) {
+		err[sizeof err - 1] = '\0';
+		fprintf(stderr, "fuzz_vendor: %s: open failed: %s\n", plugin->id, err);
+		exit(2);
+	}
+	if (!msgpack_zone_init(&the_sink.zone, 4096))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *err;
+	int rc;
+
+	if (!plugin)
+		load();
+	/* Exactly ERRLEN bytes on the heap: a write past errlen is an ASan
+	 * report; filled so that a missing terminator shows. */
+	err = malloc(ERRLEN);
+	FUZZ_CHECK(err != NULL);
+	memset(err, 'X', ERRLEN);
+	rc = plugin->decode(state, &host, &the_sink, data, size, err, ERRLEN);
+	FUZZ_CHECK(rc <= 0);
+	if (rc < 0)
+		FUZZ_CHECK(memchr(err, '\0', ERRLEN) != NULL);
+	free(err);
+	return 0;
+}
