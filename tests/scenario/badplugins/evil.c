@@ -39,7 +39,7 @@ static int e_decode(void *st, const mtd_host_api *h, void *sink, const void *d, 
 		return *p;
 	}
 	if (has(d, n, "hang"))
-		for (volatile int i = 0;; i++)
+		for (volatile unsigned i = 0;; i++) /* unsigned: wraps, no UB */
 			;
 	if (has(d, n, "garbage")) {
 		unsigned char junk[64];
