@@ -1,0 +1,994 @@
+/* mtdgate-bench: end-to-end benchmark of the real mtdgate binary on a
+ * synthetic tenant, against a hand-written C evaluator, raw SQLite inserts
+ * and Cedar. See usage() and README.md ("Performance"). */
+#define _DEFAULT_SOURCE /* wait4() */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOW "2026-11-18T12:00:00Z" /* fleetgen's day 1; connectors are fresh */
+enum { LV_NONE, LV_SECURED, LV_LOW, LV_MEDIUM, LV_HIGH };
+enum { ST_COMPLIANT, ST_NONCOMPLIANT, ST_GRACE, ST_NOT_EVALUATED }; /* core/rules.h */
+
+/* rules/groups.lua, max_level only (grace_hours is unset there, so 0): the
+ * strictest of default and the device's configured groups wins. Keep in
+ * step with that file; the agreement check catches any drift. */
+static const struct {
+	const char *group;
+	int max_level;
+} thresholds[] = {{"default", LV_MEDIUM}, {"Executives", LV_LOW}};
+#define NTHRESH (sizeof thresholds / sizeof *thresholds)
+
+static const char *const usage_text =
+	"usage: mtdgate-bench [--devices N] [--cedar-sample N] [--keep DIR] [--no-cedar]\n"
+	"                     [--mtdgate PATH] [--fleetgen PATH]\n\n"
+	"Generates a tenant of N devices with fleetgen (4 platforms, 5 groups, one threat\n"
+	"report each), then times the real mtdgate binary on it (init, connector add +\n"
+	"provision, device import, ingest, evaluate, report --json), each in its own\n"
+	"process: wall time, rate and the child's peak RSS. Then:\n"
+	"  (a) a hand-written C evaluator of the same threshold rule over the same store,\n"
+	"      writing its decisions in one transaction to a separate database file;\n"
+	"  (b) the same report rows upserted with one prepared statement in one\n"
+	"      transaction into a fresh database with the same reports table;\n"
+	"  (c) Cedar (@cedar-policy/cedar-wasm under node) deciding a sample of devices;\n"
+	"      installed with npm into $XDG_CACHE_HOME/mtdgate-bench/cedar (or\n"
+	"      ~/.cache/...) on first use; skipped with the reason when node/npm fail.\n"
+	"Checks that mtdgate, (a) and (c) agree on every shared device and prints the goals\n"
+	"with met/missed.\n\n"
+	"  --devices N       tenant size (default 1000000)\n"
+	"  --cedar-sample N  devices Cedar decides (default 10000)\n"
+	"  --keep DIR        work in DIR (created) and keep the data, stores and logs;\n"
+	"                    default: a temporary directory, removed at the end\n"
+	"  --no-cedar        skip (c)\n"
+	"  --mtdgate PATH    the mtdgate binary (default: next to this program)\n"
+	"  --fleetgen PATH   the fleetgen binary (default: next to this program)\n\n"
+	"Exit status: 0 when everything ran and all evaluators agree (missed goals do\n"
+	"not fail), 1 on disagreement, 2 when a step failed, 64 on usage errors.\n";
+
+static char workdir[PATH_MAX], store[PATH_MAX + 16];
+static char mtdgate[PATH_MAX], fleetgen[PATH_MAX];
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void path_in(char *out, size_t n, const char *name)
+{
+	if (snprintf(out, n, "%s/%s", workdir, name) >= (int)n) {
+		fprintf(stderr, "bench: %s: path too long\n", workdir);
+		exit(2);
+	}
+}
+
+/* ---- child processes ---- */
+
+typedef struct mstep {
+	const char *name;
+	double items, secs;
+	long rss_kb;
+} mstep;
+
+/* Run argv (PATH lookup) with stdout to out (NULL: /dev/null) and stderr
+ * appended to workdir/log. Returns the exit status, -1 when it did not exit. */
+static int run(const char *out, char *const argv[], double *secs, long *rss_kb)
+{
+	char log[PATH_MAX + 16];
+	struct rusage ru;
+	int status;
+	double t0 = mono();
+	pid_t pid, w;
+
+	path_in(log, sizeof log, "log");
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		perror("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		int fo = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fe = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+			_exit(126);
+		close(fo);
+		close(fe);
+		execvp(argv[0], argv);
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while ((w = wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR)
+		;
+	if (w < 0) {
+		perror("wait4");
+		return -1;
+	}
+	if (secs)
+		*secs = mono() - t0;
+	if (rss_kb)
+		*rss_kb = ru.ru_maxrss;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* mtdgate --db STORE --now NOW args..., timed as st. */
+static int mtd(mstep *st, const char *out, ...)
+{
+	char *argv[16] = {mtdgate, "--db", store, "--now", NOW};
+	int argc = 5, rc;
+	va_list ap;
+	va_start(ap, out);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	rc = run(out, argv, &st->secs, &st->rss_kb);
+	if (rc)
+		fprintf(stderr, "bench: mtdgate %s failed (status %d); see %s/log\n", st->name, rc,
+			workdir);
+	return rc;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) == EOF || fclose(f)) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s", dir);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			if (mkdir(p, 0700) && errno != EEXIST)
+				return -1;
+			*s = '/';
+		}
+	return mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- SQLite helpers ---- */
+
+static int sqlerr(sqlite3 *db, const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, sqlite3_errmsg(db));
+	return -1;
+}
+
+/* One statement, prepared, stepped to the end. */
+static int exec1(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sqlerr(db, sql);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sqlerr(db, sql);
+}
+
+static sqlite3 *open_db(const char *path, int create)
+{
+	sqlite3 *db = NULL;
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		fprintf(stderr, "bench: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	/* what core/store.c sets on every connection */
+	if (exec1(db, "PRAGMA journal_mode = WAL") || exec1(db, "PRAGMA synchronous = FULL") ||
+	    exec1(db, "PRAGMA foreign_keys = ON") || exec1(db, "PRAGMA temp_store = MEMORY") ||
+	    exec1(db, "PRAGMA cache_size = -16384")) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+/* ---- (a) the C evaluator ---- */
+
+typedef struct conn {
+	int64_t id;
+	unsigned platforms;
+	int missing_blocks, unsupported_blocks, defender;
+} conn;
+
+/* Strictest max_level of each group set, indexed by groupset id. */
+static int load_allowed(sqlite3 *db, int **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc, *v = NULL;
+	size_t cap = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, key FROM groupsets", -1, &st, NULL) != SQLITE_OK)
+		return sqlerr(db, "reading groupsets");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *key = (const char *)sqlite3_column_text(st, 1);
+		int max = thresholds[0].max_level;
+		if (id < 0 || id > 10000000 || !key)
+			break;
+		if ((size_t)id >= cap) {
+			size_t nc = (size_t)id * 2 + 16;
+			int *nv = realloc(v, nc * sizeof *nv);
+			if (!nv)
+				break;
+			v = nv;
+			cap = nc;
+		}
+		for (const char *p = key; *p;) { /* names separated by '\n' */
+			size_t l = strcspn(p, "\n");
+			for (size_t k = 1; k < NTHRESH; k++)
+				if (strlen(thresholds[k].group) == l && !memcmp(thresholds[k].group, p, l) &&
+				    thresholds[k].max_level < max)
+					max = thresholds[k].max_level;
+			p += l + (p[l] == '\n');
+		}
+		v[id] = max;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return sqlerr(db, "reading groupsets");
+	}
+	*out = v;
+	*n = cap;
+	return 0;
+}
+
+/* Connectors in force: enabled, not removed (the bench's connector is fresh,
+ * so the unresponsive rule never applies). */
+static int load_conns(sqlite3 *db, conn *c, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+	*n = 0;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, platforms, block_missing_data, block_unsupported_os,"
+			       " vendor = 'defender' FROM connectors WHERE state = 'enabled' AND removed = 0"
+			       " ORDER BY vendor", -1, &st, NULL) != SQLITE_OK)
+		return sqlerr(db, "reading connectors");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < 64) {
+		conn *k = &c[(*n)++];
+		k->id = sqlite3_column_int64(st, 0);
+		k->platforms = (unsigned)sqlite3_column_int(st, 1);
+		k->missing_blocks = sqlite3_column_int(st, 2);
+		k->unsupported_blocks = sqlite3_column_int(st, 3);
+		k->defender = sqlite3_column_int(st, 4);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sqlerr(db, "reading connectors");
+}
+
+typedef struct cdev {
+	int64_t id, groupset;
+	int platform, enrolled;
+	int level[64], os_supported[64]; /* per in-force connector; level 0 = none */
+} cdev;
+
+/* The decision of rules/policy.lua compliance() for a device without app
+ * risk, mam switched off and grace_hours 0. */
+static void c_decide(const cdev *d, const conn *c, size_t nc, const int *allowed, size_t nallowed,
+		     int *state, int *level, int *access, int *in_level)
+{
+	unsigned bit = 1u << d->platform;
+	int max = d->groupset >= 0 && (size_t)d->groupset < nallowed ? allowed[d->groupset]
+								       : thresholds[0].max_level;
+	int lv = LV_NONE, bad = 0, in_force = 0, third = 0;
+	for (size_t i = 0; i < nc; i++)
+		if ((c[i].platforms & bit) && !c[i].defender)
+			third++;
+	for (size_t i = 0; i < nc; i++) {
+		if (!(c[i].platforms & bit))
+			continue;
+		in_force = 1;
+		if (d->level[i]) {
+			if (d->level[i] > lv)
+				lv = d->level[i];
+			bad |= d->level[i] > max || (c[i].unsupported_blocks && d->os_supported[i] == 0);
+		} else {
+			bad |= c[i].missing_blocks || (third > 1 && !c[i].defender);
+		}
+	}
+	*in_level = lv;
+	if (!d->enrolled) {
+		*state = ST_NOT_EVALUATED, *level = LV_NONE, *access = 0;
+	} else if (!in_force) {
+		*state = ST_COMPLIANT, *level = LV_NONE, *access = 0;
+	} else {
+		*state = bad ? ST_NONCOMPLIANT : ST_COMPLIANT, *level = lv, *access = bad;
+	}
+}
+
+/* One pass over devices joined with their reports; decisions written in one
+ * transaction to b.decisions in workdir/baseline.db. */
+static int c_baseline(sqlite3 *db, double *secs, double *ndev)
+{
+	sqlite3_stmt *scan = NULL, *ins = NULL, *att = NULL;
+	conn c[64];
+	size_t nc = 0, nallowed = 0;
+	int *allowed = NULL, rc = -1, step, have = 0;
+	cdev d;
+	char bpath[PATH_MAX + 16];
+	double t0 = mono(), n = 0;
+
+	path_in(bpath, sizeof bpath, "baseline.db");
+	unlink(bpath);
+	if (sqlite3_prepare_v2(db, "ATTACH ?1 AS b", -1, &att, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(att, 1, bpath, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(att) != SQLITE_DONE) {
+		sqlite3_finalize(att);
+		return sqlerr(db, "attaching baseline.db");
+	}
+	sqlite3_finalize(att);
+	if (exec1(db, "PRAGMA b.journal_mode = WAL") || exec1(db, "PRAGMA b.synchronous = FULL") ||
+	    exec1(db, "CREATE TABLE b.decisions(device INTEGER PRIMARY KEY, state INTEGER NOT NULL,"
+		      " level INTEGER NOT NULL, access INTEGER NOT NULL, in_level INTEGER NOT NULL)"))
+		return -1;
+	t0 = mono(); /* the evaluation proper: read, decide, write, commit */
+	if (exec1(db, "BEGIN") || load_conns(db, c, &nc) || load_allowed(db, &allowed, &nallowed))
+		goto out;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT d.id, d.platform, d.enrolled, d.groupset, r.connector, r.level,"
+			       " r.os_supported FROM devices d LEFT JOIN reports r ON r.device = d.id"
+			       " ORDER BY d.id", -1, &scan, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "INSERT INTO b.decisions(device, state, level, access, in_level)"
+			       " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL) != SQLITE_OK) {
+		sqlerr(db, "preparing the C evaluator");
+		goto out;
+	}
+	for (;;) {
+		step = sqlite3_step(scan);
+		if (step != SQLITE_ROW && step != SQLITE_DONE) {
+			sqlerr(db, "scanning devices");
+			goto out;
+		}
+		if (have && (step == SQLITE_DONE || sqlite3_column_int64(scan, 0) != d.id)) {
+			int s, l, a, il;
+			c_decide(&d, c, nc, allowed, nallowed, &s, &l, &a, &il);
+			sqlite3_bind_int64(ins, 1, d.id);
+			sqlite3_bind_int(ins, 2, s);
+			sqlite3_bind_int(ins, 3, l);
+			sqlite3_bind_int(ins, 4, a);
+			sqlite3_bind_int(ins, 5, il);
+			if (sqlite3_step(ins) != SQLITE_DONE) {
+				sqlerr(db, "writing a decision");
+				goto out;
+			}
+			sqlite3_reset(ins);
+			n++;
+			have = 0;
+		}
+		if (step == SQLITE_DONE)
+			break;
+		if (!have) {
+			memset(&d, 0, sizeof d);
+			d.id = sqlite3_column_int64(scan, 0);
+			d.platform = sqlite3_column_int(scan, 1) & 31;
+			d.enrolled = sqlite3_column_int(scan, 2);
+			d.groupset = sqlite3_column_int64(scan, 3);
+			have = 1;
+		}
+		if (sqlite3_column_type(scan, 4) != SQLITE_NULL) {
+			int64_t cid = sqlite3_column_int64(scan, 4);
+			for (size_t i = 0; i < nc; i++)
+				if (c[i].id == cid) {
+					d.level[i] = sqlite3_column_int(scan, 5);
+					d.os_supported[i] = sqlite3_column_type(scan, 6) == SQLITE_NULL
+								    ? -1 : sqlite3_column_int(scan, 6);
+				}
+		}
+	}
+	if (exec1(db, "COMMIT"))
+		goto out;
+	rc = 0;
+out:
+	*secs = mono() - t0;
+	*ndev = n;
+	sqlite3_finalize(scan);
+	sqlite3_finalize(ins);
+	free(allowed);
+	if (rc)
+		exec1(db, "ROLLBACK");
+	return rc;
+}
+
+static const char *txt(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return t ? t : "-";
+}
+
+/* mtdgate's decisions against the C evaluator's: state, level, access. */
+static long compare_c(sqlite3 *db, double *shared)
+{
+	sqlite3_stmt *st;
+	long bad = 0;
+	int rc;
+	*shared = 0;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT d.ext_id, c.state, c.level, c.access, x.state, x.level, x.access"
+			       " FROM devices d LEFT JOIN main.decisions c ON c.device = d.id"
+			       " LEFT JOIN b.decisions x ON x.device = d.id ORDER BY d.id", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sqlerr(db, "comparing decisions");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int same = sqlite3_column_type(st, 1) != SQLITE_NULL &&
+			   sqlite3_column_type(st, 4) != SQLITE_NULL;
+		for (int i = 1; same && i <= 3; i++)
+			same = sqlite3_column_int(st, i) == sqlite3_column_int(st, i + 3);
+		*shared += 1;
+		if (!same && bad++ < 5)
+			printf("  mismatch %s: mtdgate state %s level %s access %s, C state %s level %s"
+			       " access %s\n", sqlite3_column_text(st, 0),
+			       txt(st, 1), txt(st, 2), txt(st, 3), txt(st, 4), txt(st, 5), txt(st, 6));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? bad : sqlerr(db, "comparing decisions");
+}
+
+/* ---- (b) raw SQLite ingest ---- */
+
+typedef struct rrow {
+	int64_t device, connector, at, received;
+	int level, os_supported; /* -1: NULL */
+	size_t off, len;         /* threats in the arena; len 0 with off 1: NULL */
+} rrow;
+
+static const char *const report_upsert =
+	"INSERT INTO reports(device, connector, level, at, received, os_supported, threats)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(device, connector) DO UPDATE SET"
+	" level = excluded.level, at = excluded.at, received = excluded.received,"
+	" os_supported = excluded.os_supported, threats = excluded.threats"
+	" WHERE excluded.at >= reports.at";
+
+static int raw_ingest(sqlite3 *src, double *secs, double *nrows)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	rrow *rows = NULL;
+	unsigned char *arena = NULL;
+	size_t n = 0, cap = 0, alen = 0, acap = 0;
+	int rc = -1, step;
+	char path[PATH_MAX + 16];
+	double t0;
+
+	/* the rows mtdgate stored, in memory first (not timed) */
+	if (sqlite3_prepare_v2(src, "SELECT device, connector, level, at, received, os_supported,"
+				    " threats FROM reports", -1, &st, NULL) != SQLITE_OK)
+		return sqlerr(src, "reading reports");
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t bl = (size_t)sqlite3_column_bytes(st, 6);
+		const void *blob = sqlite3_column_blob(st, 6);
+		if (n == cap) {
+			rrow *nr = realloc(rows, (cap = cap ? cap * 2 : 65536) * sizeof *rows);
+			if (!nr)
+				goto out;
+			rows = nr;
+		}
+		if (alen + bl > acap) {
+			unsigned char *na;
+			while (alen + bl > acap)
+				acap = acap ? acap * 2 : 1 << 20;
+			if (!(na = realloc(arena, acap)))
+				goto out;
+			arena = na;
+		}
+		rows[n] = (rrow){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+				 sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+				 sqlite3_column_int(st, 2),
+				 sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5),
+				 alen, bl};
+		if (!blob)
+			rows[n].off = 1, rows[n].len = 0;
+		else
+			memcpy(arena + alen, blob, bl), alen += bl;
+		n++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (step != SQLITE_DONE) {
+		sqlerr(src, "reading reports");
+		goto out;
+	}
+	/* a fresh store with the same reports table and its parents */
+	path_in(path, sizeof path, "raw.db");
+	unlink(path);
+	if (!(db = open_db(path, 1)) ||
+	    exec1(db, "CREATE TABLE devices(id INTEGER PRIMARY KEY)") ||
+	    exec1(db, "CREATE TABLE connectors(id INTEGER PRIMARY KEY)") ||
+	    exec1(db, "CREATE TABLE reports(device INTEGER NOT NULL REFERENCES devices(id),"
+		      " connector INTEGER NOT NULL REFERENCES connectors(id), level INTEGER NOT NULL,"
+		      " at INTEGER NOT NULL, received INTEGER NOT NULL, os_supported INTEGER,"
+		      " threats BLOB, PRIMARY KEY(device, connector)) WITHOUT ROWID") ||
+	    exec1(db, "BEGIN"))
+		goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		if (sqlite3_prepare_v2(db, pass ? "INSERT OR IGNORE INTO connectors(id) VALUES(?1)"
+						: "INSERT OR IGNORE INTO devices(id) VALUES(?1)",
+				       -1, &st, NULL) != SQLITE_OK) {
+			sqlerr(db, "parents");
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			sqlite3_bind_int64(st, 1, pass ? rows[i].connector : rows[i].device);
+			if (sqlite3_step(st) != SQLITE_DONE) {
+				sqlerr(db, "parents");
+				goto out;
+			}
+			sqlite3_reset(st);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (exec1(db, "COMMIT"))
+		goto out;
+
+	t0 = mono();
+	if (exec1(db, "BEGIN") ||
+	    (sqlite3_prepare_v2(db, report_upsert, -1, &st, NULL) != SQLITE_OK && sqlerr(db, "upsert")))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const rrow *r = &rows[i];
+		sqlite3_bind_int64(st, 1, r->device);
+		sqlite3_bind_int64(st, 2, r->connector);
+		sqlite3_bind_int(st, 3, r->level);
+		sqlite3_bind_int64(st, 4, r->at);
+		sqlite3_bind_int64(st, 5, r->received);
+		if (r->os_supported < 0)
+			sqlite3_bind_null(st, 6);
+		else
+			sqlite3_bind_int(st, 6, r->os_supported);
+		if (r->len == 0 && r->off == 1)
+			sqlite3_bind_null(st, 7);
+		else
+			sqlite3_bind_blob(st, 7, arena + r->off, (int)r->len, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlerr(db, "upserting a report");
+			goto out;
+		}
+		sqlite3_reset(st);
+	}
+	if (exec1(db, "COMMIT"))
+		goto out;
+	*secs = mono() - t0;
+	*nrows = (double)n;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(rows);
+	free(arena);
+	return rc;
+}
+
+/* ---- (c) Cedar ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* The policy in Cedar, from the same thresholds, and a sample of the
+ * devices as JSON lines: id, level (highest vendor level in force, as the C
+ * evaluator computed it), enrolled, groups. */
+static int cedar_inputs(sqlite3 *db, long sample, double ndev, const char *ppath, const char *spath)
+{
+	sqlite3_stmt *st;
+	FILE *f = fopen(ppath, "w");
+	int rc;
+	long every = ndev / (double)sample >= 1 ? (long)(ndev / (double)sample) : 1;
+
+	if (!f) {
+		perror(ppath);
+		return -1;
+	}
+	fprintf(f, "permit(principal, action == Action::\"access\", resource);\n");
+	for (size_t i = 0; i < NTHRESH; i++) {
+		fprintf(f, "// %s allows at most level %d\nforbid(principal", thresholds[i].group,
+			thresholds[i].max_level);
+		if (i) {
+			fputs(" in Group::", f);
+			json_str(f, thresholds[i].group);
+		}
+		fprintf(f, ", action == Action::\"access\", resource)\n"
+			   "  when { principal.enrolled && principal.level > %d };\n",
+			thresholds[i].max_level);
+	}
+	if (fclose(f)) {
+		perror(ppath);
+		return -1;
+	}
+	if (!(f = fopen(spath, "w"))) {
+		perror(spath);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db,
+			       "SELECT d.ext_id, x.in_level, d.enrolled, g.key FROM b.decisions x"
+			       " JOIN devices d ON d.id = x.device JOIN groupsets g ON g.id = d.groupset"
+			       " WHERE x.device % ?1 = 0 ORDER BY x.device LIMIT ?2", -1, &st,
+			       NULL) != SQLITE_OK) {
+		fclose(f);
+		return sqlerr(db, "sampling devices");
+	}
+	sqlite3_bind_int64(st, 1, every);
+	sqlite3_bind_int64(st, 2, sample);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 3);
+		int first = 1;
+		fputs("{\"id\":", f);
+		json_str(f, (const char *)sqlite3_column_text(st, 0));
+		fprintf(f, ",\"level\":%d,\"enrolled\":%s,\"groups\":[", sqlite3_column_int(st, 1),
+			sqlite3_column_int(st, 2) ? "true" : "false");
+		for (const char *p = key ? key : ""; *p; first = 0) {
+			size_t l = strcspn(p, "\n");
+			char name[520];
+			snprintf(name, sizeof name, "%.*s", (int)(l < 512 ? l : 512), p);
+			if (!first)
+				fputc(',', f);
+			json_str(f, name);
+			p += l + (p[l] == '\n');
+		}
+		fputs("]}\n", f);
+	}
+	sqlite3_finalize(st);
+	if (fclose(f) || rc != SQLITE_DONE) {
+		fprintf(stderr, "bench: writing %s failed\n", spath);
+		return -1;
+	}
+	return 0;
+}
+
+/* The module directory: tools/bench/cedar if it has node_modules, else the
+ * cache, where npm installs package.json's dependency on first use. */
+static int cedar_modules(char *dir, size_t n, const char **why)
+{
+	char probe[PATH_MAX + 64], pkg[PATH_MAX + 16];
+	const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *npm[] = {"npm", "install", "--prefix", dir, "--no-audit", "--no-fund",
+		       "--loglevel=error", NULL};
+	FILE *in, *out;
+	int c;
+
+	snprintf(probe, sizeof probe, "%s/node_modules/@cedar-policy/cedar-wasm/package.json",
+		 BENCH_CEDAR_DIR);
+	if (!access(probe, R_OK)) {
+		snprintf(dir, n, "%s", BENCH_CEDAR_DIR);
+		return 0;
+	}
+	if (cache && *cache)
+		snprintf(dir, n, "%s/mtdgate-bench/cedar", cache);
+	else if (home && *home)
+		snprintf(dir, n, "%s/.cache/mtdgate-bench/cedar", home);
+	else
+		return *why = "no HOME or XDG_CACHE_HOME for the npm cache", -1;
+	snprintf(probe, sizeof probe, "%s/node_modules/@cedar-policy/cedar-wasm/package.json", dir);
+	if (!access(probe, R_OK))
+		return 0;
+	if (mkdir_p(dir))
+		return *why = "cannot create the cache directory", -1;
+	/* package.json into the cache, then npm install there */
+	snprintf(pkg, sizeof pkg, "%s/package.json", BENCH_CEDAR_DIR);
+	if (!(in = fopen(pkg, "r")))
+		return *why = "tools/bench/cedar/package.json is missing", -1;
+	snprintf(pkg, sizeof pkg, "%s/package.json", dir);
+	if (!(out = fopen(pkg, "w"))) {
+		fclose(in);
+		return *why = "cannot write the cache directory", -1;
+	}
+	while ((c = fgetc(in)) != EOF)
+		fputc(c, out);
+	fclose(in);
+	if (fclose(out))
+		return *why = "cannot write the cache directory", -1;
+	printf("cedar: npm install into %s\n", dir);
+	c = run(NULL, npm, NULL, NULL);
+	if (c == 127)
+		return *why = "npm not found", -1;
+	if (c)
+		return *why = "npm install failed (see the log)", -1;
+	return 0;
+}
+
+/* Run the node script; compare its decisions with mtdgate's access. */
+static int cedar(sqlite3 *db, long sample, double ndev, double *per_dec, long *mismatch,
+		 double *shared)
+{
+	char mods[PATH_MAX], ppath[PATH_MAX + 16], spath[PATH_MAX + 16], opath[PATH_MAX + 16];
+	char script[PATH_MAX], line[1024];
+	const char *why = NULL;
+	sqlite3_stmt *st = NULL;
+	double secs = -1, count = 0;
+	FILE *f;
+	int rc;
+
+	*mismatch = 0;
+	*shared = 0;
+	snprintf(script, sizeof script, "%s/decide.mjs", BENCH_CEDAR_DIR);
+	path_in(ppath, sizeof ppath, "policy.cedar");
+	path_in(spath, sizeof spath, "cedar-sample.jsonl");
+	path_in(opath, sizeof opath, "cedar.out");
+	if (cedar_inputs(db, sample, ndev, ppath, spath))
+		return -1;
+	if (cedar_modules(mods, sizeof mods, &why)) {
+		printf("cedar: skipped (%s)\n", why);
+		return 1;
+	}
+	{
+		char *argv[] = {"node", script, mods, ppath, spath, NULL};
+		rc = run(opath, argv, NULL, NULL);
+		if (rc == 127) {
+			printf("cedar: skipped (node not found)\n");
+			return 1;
+		}
+		if (rc) {
+			printf("cedar: skipped (node exited with %d; see %s/log)\n", rc, workdir);
+			return 1;
+		}
+	}
+	if (!(f = fopen(opath, "r"))) {
+		perror(opath);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT c.access FROM devices d JOIN decisions c ON c.device = d.id"
+				   " WHERE d.ext_id = ?1", -1, &st, NULL) != SQLITE_OK) {
+		fclose(f);
+		return sqlerr(db, "looking up decisions");
+	}
+	while (fgets(line, sizeof line, f)) {
+		char *sp = strchr(line, ' ');
+		int allow;
+		if (line[0] == '#') {
+			sscanf(line, "# decisions %lf seconds %lf", &count, &secs);
+			continue;
+		}
+		if (!sp)
+			continue;
+		*sp = '\0';
+		allow = !strncmp(sp + 1, "allow", 5);
+		sqlite3_bind_text(st, 1, line, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW || sqlite3_column_int(st, 0) != !allow) {
+			if ((*mismatch)++ < 5)
+				printf("  mismatch %s: cedar %s, mtdgate %s\n", line, allow ? "allow" : "deny",
+				       rc != SQLITE_ROW ? "no decision"
+				       : sqlite3_column_int(st, 0) ? "block" : "allow");
+		}
+		sqlite3_reset(st);
+		*shared += 1;
+	}
+	sqlite3_finalize(st);
+	fclose(f);
+	if (secs < 0 || count < 1 || count != *shared) {
+		fprintf(stderr, "bench: %s: no timing line or a short output\n", opath);
+		return -1;
+	}
+	*per_dec = secs / count;
+	return 0;
+}
+
+/* ---- main ---- */
+
+static void sibling(char *out, size_t n, const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+	self[l > 0 ? l : 0] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		slash[1] = '\0';
+	snprintf(out, n, "%s%s", slash ? self : "./", name);
+}
+
+static int rm_rf(const char *dir)
+{
+	char *argv[] = {"rm", "-rf", (char *)dir, NULL};
+	return run(NULL, argv, NULL, NULL);
+}
+
+static void goal(const char *what, const char *target, double v, const char *fmt, int met)
+{
+	char val[64];
+	snprintf(val, sizeof val, fmt, v);
+	printf("%-36s %-14s %14s   %s\n", what, target, val, met ? "met" : "MISSED");
+}
+
+int main(int argc, char **argv)
+{
+	long devices = 1000000, sample = 10000;
+	const char *keep = NULL;
+	int no_cedar = 0, failed = 0, disagree = 0;
+	char data[PATH_MAX + 16], in[PATH_MAX + 64], dev[PATH_MAX + 64], prov[PATH_MAX + 32];
+	char num[32];
+	mstep steps[8] = {{"init", 1, 0, 0}, {"connector add generic", 1, 0, 0},
+			  {"ingest provision", 1, 0, 0}, {"connector set (4 platforms)", 1, 0, 0},
+			  {"device import", 0, 0, 0}, {"ingest (threat reports)", 0, 0, 0},
+			  {"evaluate", 0, 0, 0}, {"report --json", 0, 0, 0}};
+	double c_secs = 0, c_n = 0, raw_secs = 0, raw_n = 0, cedar_per = 0, shared = 0, fg_secs;
+	long mism = 0, rss = 0;
+	int cedar_rc = 1;
+	sqlite3 *db = NULL;
+
+	sibling(mtdgate, sizeof mtdgate, "mtdgate");
+	sibling(fleetgen, sizeof fleetgen, "fleetgen");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(a, "--no-cedar")) {
+			no_cedar = 1;
+		} else if (i + 1 < argc && (!strcmp(a, "--devices") || !strcmp(a, "--cedar-sample"))) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 1 || v > 100000000) {
+				fprintf(stderr, "bench: %s: '%s' is not a number from 1 to 100000000\n", a,
+					argv[i]);
+				return 64;
+			}
+			*(a[2] == 'd' ? &devices : &sample) = v;
+		} else if (i + 1 < argc && !strcmp(a, "--keep")) {
+			keep = argv[++i];
+		} else if (i + 1 < argc && !strcmp(a, "--mtdgate")) {
+			snprintf(mtdgate, sizeof mtdgate, "%s", argv[++i]);
+		} else if (i + 1 < argc && !strcmp(a, "--fleetgen")) {
+			snprintf(fleetgen, sizeof fleetgen, "%s", argv[++i]);
+		} else {
+			fputs(usage_text, stderr);
+			return 64;
+		}
+	}
+	if (access(mtdgate, X_OK) || access(fleetgen, X_OK)) {
+		fprintf(stderr, "bench: %s or %s is not executable (--mtdgate, --fleetgen)\n", mtdgate,
+			fleetgen);
+		return 64;
+	}
+	if (keep) {
+		if (mkdir_p(keep) || !realpath(keep, workdir)) {
+			perror(keep);
+			return 2;
+		}
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(workdir, sizeof workdir, "%s/mtdgate-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(workdir)) {
+			perror(workdir);
+			return 2;
+		}
+	}
+	path_in(store, sizeof store, "store.db");
+	path_in(data, sizeof data, "fleet");
+	snprintf(dev, sizeof dev, "%s/devices.msgpack", data);
+	snprintf(in, sizeof in, "%s/day1.msgpack", data);
+	path_in(prov, sizeof prov, "provision.jsonl");
+	for (int k = 0; k < 3; k++) { /* start over in a kept dir */
+		char p[PATH_MAX + 32];
+		snprintf(p, sizeof p, "%s%s", store, k == 0 ? "" : k == 1 ? "-wal" : "-shm");
+		unlink(p);
+	}
+	printf("mtdgate-bench: %ld devices in %s\n", devices, workdir);
+
+	/* the tenant */
+	snprintf(num, sizeof num, "%ld", devices);
+	{
+		char *fg[] = {fleetgen, "--devices", num, "--seed", "2026", "--format", "msgpack", data,
+			      NULL};
+		if (mkdir_p(data) || run(NULL, fg, &fg_secs, NULL)) {
+			fprintf(stderr, "bench: fleetgen failed; see %s/log\n", workdir);
+			failed = 1;
+			goto done;
+		}
+		printf("fleetgen: %.2f s (devices, day-1 reports; inventory and day 2 unused)\n\n",
+		       fg_secs);
+	}
+	if (write_file(prov, "{\"type\":\"provision\",\"at\":1795000000}\n")) {
+		failed = 1;
+		goto done;
+	}
+	steps[4].items = steps[5].items = steps[6].items = steps[7].items = (double)devices;
+	if (mtd(&steps[0], NULL, "init", NULL) || mtd(&steps[1], NULL, "connector", "add", "generic", NULL) ||
+	    mtd(&steps[2], NULL, "ingest", "generic", "--normalized", prov, NULL) ||
+	    mtd(&steps[3], NULL, "connector", "set", "generic", "android=on", "ios=on", "windows=on",
+		"macos=on", NULL) ||
+	    mtd(&steps[4], NULL, "device", "import", dev, NULL) ||
+	    mtd(&steps[5], NULL, "ingest", "generic", "--normalized", in, NULL) ||
+	    mtd(&steps[6], NULL, "evaluate", NULL) || mtd(&steps[7], NULL, "report", "--json", NULL)) {
+		failed = 1;
+		goto done;
+	}
+	printf("%-30s %10s %14s %12s\n", "mtdgate step", "wall s", "items/s", "peak RSS");
+	for (int i = 0; i < 8; i++) {
+		printf("%-30s %10.3f %14.0f %8.1f MiB\n", steps[i].name, steps[i].secs,
+		       steps[i].items / steps[i].secs, steps[i].rss_kb / 1024.0);
+		if (steps[i].rss_kb > rss)
+			rss = steps[i].rss_kb;
+	}
+
+	/* (a) and (b) */
+	if (!(db = open_db(store, 1)) /* CREATE: ATTACH inherits the flags */ || c_baseline(db, &c_secs, &c_n) || raw_ingest(db, &raw_secs, &raw_n)) {
+		failed = 1;
+		goto done;
+	}
+	printf("%-30s %10.3f %14.0f\n", "(a) C evaluator", c_secs, c_n / c_secs);
+	printf("%-30s %10.3f %14.0f\n", "(b) raw SQLite upsert", raw_secs, raw_n / raw_secs);
+	if ((mism = compare_c(db, &shared)) < 0) {
+		failed = 1;
+		goto done;
+	}
+	printf("\nagreement mtdgate / C evaluator: %.0f devices, %ld mismatches\n", shared, mism);
+	disagree |= mism != 0;
+
+	/* (c) */
+	if (no_cedar) {
+		printf("cedar: skipped (--no-cedar)\n");
+	} else {
+		cedar_rc = cedar(db, sample, c_n, &cedar_per, &mism, &shared);
+		if (cedar_rc < 0) {
+			failed = 1;
+			goto done;
+		}
+		if (cedar_rc == 0) {
+			printf("agreement mtdgate / Cedar: %.0f devices, %ld mismatches\n", shared, mism);
+			printf("cedar: %.2f us per decision (decision loop only, %.0f devices)\n",
+			       cedar_per * 1e6, shared);
+			disagree |= mism != 0;
+		}
+	}
+
+	{
+		double ev = steps[6].secs, rate = devices / ev, per = ev / devices;
+		double ingest_rate = devices / steps[5].secs, raw_rate = raw_n / raw_secs;
+		printf("\n%-36s %-14s %14s   %s\n", "goal", "target", "measured", "");
+		goal("evaluate rate (devices/s)", ">= 500000", rate, "%.0f", rate >= 500000);
+		goal("evaluate / C evaluator (time)", "<= 1.5x", ev / c_secs, "%.2fx", ev / c_secs <= 1.5);
+		if (cedar_rc == 0)
+			goal("Cedar / mtdgate (per decision)", ">= 20x", cedar_per / per, "%.2fx",
+			     cedar_per / per >= 20);
+		else
+			printf("%-36s %-14s %14s   %s\n", "Cedar / mtdgate (per decision)", ">= 20x", "-",
+			       "skipped");
+		goal("ingest / raw SQLite (rate)", ">= 0.5x", ingest_rate / raw_rate, "%.2fx",
+		     ingest_rate / raw_rate >= 0.5);
+		goal("peak RSS of any step (MiB)", "< 200", rss / 1024.0, "%.1f", rss < 200 * 1024);
+		printf("(mtdgate times include process start, rules load and commit; evaluate wrote\n"
+		       " every decision and its audit record, as on a first evaluation)\n");
+	}
+done:
+	if (db && sqlite3_close(db) != SQLITE_OK)
+		fprintf(stderr, "bench: closing the store: %s\n", sqlite3_errmsg(db));
+	if (keep)
+		printf("kept: %s\n", workdir);
+	else if (rm_rf(workdir))
+		fprintf(stderr, "bench: could not remove %s\n", workdir);
+	return failed ? 2 : disagree ? 1 : 0;
+}
