@@ -82,6 +82,69 @@ int mtd_sdk_time(json_t *root, const char *path, int64_t *out)
 	return -1;
 }
 
+int mtd_sdk_get_str(json_t *root, const char *path, int required, size_t max,
+		    const char **out, char *err, size_t errlen)
+{
+	json_t *v = mtd_sdk_path(root, path);
+	const char *s;
+	size_t n;
+
+	*out = NULL;
+	if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
+		if (!required)
+			return 0;
+		mtd_sdk_err(err, errlen, "field '%s': missing", path);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		mtd_sdk_err(err, errlen, "field '%s': not a string", path);
+		return -1;
+	}
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n > max) {
+		mtd_sdk_err(err, errlen, "field '%s': %zu bytes, more than %zu", path, n, max);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			mtd_sdk_err(err, errlen, "field '%s': contains a control character", path);
+			return -1;
+		}
+	*out = s;
+	return 0;
+}
+
+int mtd_sdk_get_enum(json_t *root, const char *path, const mtd_sdk_enum *table,
+		     int *out, char *err, size_t errlen)
+{
+	const char *s;
+	if (mtd_sdk_get_str(root, path, 1, MTD_SDK_MAX_STR, &s, err, errlen))
+		return -1;
+	for (; table->name; table++)
+		if (!strcmp(table->name, s)) {
+			*out = table->value;
+			return 0;
+		}
+	mtd_sdk_err(err, errlen, "field '%s': unknown value '%.64s'", path, s);
+	return -1;
+}
+
+int mtd_sdk_get_time(json_t *root, const char *path, int64_t *out, char *err,
+		     size_t errlen)
+{
+	json_t *v = mtd_sdk_path(root, path);
+	if (!v || json_is_null(v)) {
+		mtd_sdk_err(err, errlen, "field '%s': missing", path);
+		return -1;
+	}
+	if (mtd_sdk_time(root, path, out)) {
+		mtd_sdk_err(err, errlen, "field '%s': not a time", path);
+		return -1;
+	}
+	return 0;
+}
+
 void mtd_buf_free(mtd_buf *b)
 {
 	free(b->data);

@@ -786,6 +786,62 @@ static void emit_other_types(void **state)
 	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -3);
 }
 
+/* The checked field readers plugins use: each failure names the field. */
+static void field_readers(void **state)
+{
+	static const mtd_sdk_enum sev[] = {{"HIGH", MTD_LEVEL_HIGH}, {"LOW", MTD_LEVEL_LOW},
+					   {NULL, 0}};
+	char err[256];
+	const char *s;
+	int lv = -1;
+	int64_t at = 0;
+	json_t *v = parse_str("{\"d\":{\"id\":\"dev-1\",\"n\":7,\"e\":\"\",\"c\":\"a\\nb\","
+			      "\"long\":\"abcdefghij\"},\"sev\":\"HIGH\",\"bad\":\"High\","
+			      "\"t\":\"2025-01-15T11:49:14Z\",\"ms\":1736941754000,\"nt\":\"soon\"}",
+			      err, sizeof err);
+	(void)state;
+	assert_non_null(v);
+
+	assert_int_equal(mtd_sdk_get_str(v, "d.id", 1, MTD_SDK_MAX_ID, &s, err, sizeof err), 0);
+	assert_string_equal(s, "dev-1");
+	/* optional and missing, null or empty: fine, NULL */
+	assert_int_equal(mtd_sdk_get_str(v, "d.none", 0, 10, &s, err, sizeof err), 0);
+	assert_null(s);
+	assert_int_equal(mtd_sdk_get_str(v, "d.e", 0, 10, &s, err, sizeof err), 0);
+	assert_null(s);
+	/* required and missing or empty */
+	assert_int_equal(mtd_sdk_get_str(v, "d.none", 1, 10, &s, err, sizeof err), -1);
+	assert_contains(err, "field 'd.none': missing");
+	assert_int_equal(mtd_sdk_get_str(v, "d.e", 1, 10, &s, err, sizeof err), -1);
+	assert_contains(err, "missing");
+	/* wrong type, too long, control character: errors even when optional */
+	assert_int_equal(mtd_sdk_get_str(v, "d.n", 0, 10, &s, err, sizeof err), -1);
+	assert_contains(err, "field 'd.n': not a string");
+	assert_int_equal(mtd_sdk_get_str(v, "d.long", 0, 9, &s, err, sizeof err), -1);
+	assert_contains(err, "more than 9");
+	assert_int_equal(mtd_sdk_get_str(v, "d.long", 0, 10, &s, err, sizeof err), 0);
+	assert_int_equal(mtd_sdk_get_str(v, "d.c", 0, 10, &s, err, sizeof err), -1);
+	assert_contains(err, "control character");
+
+	assert_int_equal(mtd_sdk_get_enum(v, "sev", sev, &lv, err, sizeof err), 0);
+	assert_int_equal(lv, MTD_LEVEL_HIGH);
+	/* exact names: no case folding, unknown values quoted */
+	assert_int_equal(mtd_sdk_get_enum(v, "bad", sev, &lv, err, sizeof err), -1);
+	assert_contains(err, "field 'bad': unknown value 'High'");
+	assert_int_equal(mtd_sdk_get_enum(v, "nothing", sev, &lv, err, sizeof err), -1);
+	assert_contains(err, "missing");
+
+	assert_int_equal(mtd_sdk_get_time(v, "t", &at, err, sizeof err), 0);
+	assert_int_equal(at, 1736941754);
+	assert_int_equal(mtd_sdk_get_time(v, "ms", &at, err, sizeof err), 0);
+	assert_int_equal(at, 1736941754);
+	assert_int_equal(mtd_sdk_get_time(v, "nt", &at, err, sizeof err), -1);
+	assert_contains(err, "field 'nt': not a time");
+	assert_int_equal(mtd_sdk_get_time(v, "gone", &at, err, sizeof err), -1);
+	assert_contains(err, "field 'gone': missing");
+	json_decref(v);
+}
+
 static void sdk_err_truncates(void **state)
 {
 	char err[8];
@@ -820,6 +876,7 @@ int main(void)
 		cmocka_unit_test(emit_threat),
 		cmocka_unit_test(emit_other_types),
 		cmocka_unit_test(sdk_err_truncates),
+		cmocka_unit_test(field_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

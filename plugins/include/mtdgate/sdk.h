@@ -76,6 +76,35 @@ const char *mtd_sdk_str(json_t *root, const char *path);
  * seconds, or of milliseconds when it is above 100000000000. Returns 0 or -1. */
 int mtd_sdk_time(json_t *root, const char *path, int64_t *out);
 
+/* Checked field readers for decoders. Each reads the value at a dotted path
+ * of root and, when it is not acceptable, writes "field 'PATH': why" to err
+ * and returns -1; otherwise returns 0. Strings are borrowed from root. */
+#define MTD_SDK_MAX_ID 128  /* device, app and threat ids (the host's limit) */
+#define MTD_SDK_MAX_STR 512 /* other strings: names, users */
+
+/* A string of 1..max bytes without control characters. Missing or null:
+ * *out = NULL, an error only when required. An empty string counts as
+ * missing. */
+int mtd_sdk_get_str(json_t *root, const char *path, int required, size_t max,
+		    const char **out, char *err, size_t errlen);
+
+/* One name -> value pair of a vendor's enumeration; a table ends with
+ * {NULL, 0}. */
+typedef struct mtd_sdk_enum {
+	const char *name;
+	int value;
+} mtd_sdk_enum;
+
+/* A required string that is one of table's names (exact match, so the
+ * mapping stays explicit): its value in *out. An unknown name is an error
+ * that quotes it. */
+int mtd_sdk_get_enum(json_t *root, const char *path, const mtd_sdk_enum *table,
+		     int *out, char *err, size_t errlen);
+
+/* A required time, as mtd_sdk_time reads it. */
+int mtd_sdk_get_time(json_t *root, const char *path, int64_t *out, char *err,
+		     size_t errlen);
+
 /* Write a one-line message into err (always NUL-terminated when errlen > 0;
  * control characters, such as a newline in a quoted hostile value, become
  * spaces). */
