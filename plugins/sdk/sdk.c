@@ -82,6 +82,19 @@ int mtd_sdk_time(json_t *root, const char *path, int64_t *out)
 	return -1;
 }
 
+void mtd_sdk_err_prefix(char *err, size_t errlen, const char *fmt, ...)
+{
+	char pre[256], old[1024];
+	va_list ap;
+	if (!err || errlen == 0)
+		return;
+	snprintf(old, sizeof old, "%s", err);
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	mtd_sdk_err(err, errlen, "%s%s", pre, old);
+}
+
 int mtd_sdk_get_str(json_t *root, const char *path, int required, size_t max,
 		    const char **out, char *err, size_t errlen)
 {

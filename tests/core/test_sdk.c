@@ -839,6 +839,8 @@ static void field_readers(void **state)
 	assert_contains(err, "field 'nt': not a time");
 	assert_int_equal(mtd_sdk_get_time(v, "gone", &at, err, sizeof err), -1);
 	assert_contains(err, "field 'gone': missing");
+	mtd_sdk_err_prefix(err, sizeof err, "events[%d]: ", 3);
+	assert_string_equal(err, "events[3]: field 'gone': missing");
 	json_decref(v);
 }
 

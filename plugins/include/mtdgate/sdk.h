@@ -114,6 +114,14 @@ void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
 #endif
 	;
 
+/* Put a formatted prefix before the message already in err (to say which
+ * event of a page a field error is about: "events[3]: field 'x': missing"). */
+void mtd_sdk_err_prefix(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
 /* A growable byte buffer. Zero-initialize before first use. */
 typedef struct mtd_buf {
 	unsigned char *data;
