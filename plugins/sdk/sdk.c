@@ -95,6 +95,19 @@ void mtd_sdk_err_prefix(char *err, size_t errlen, const char *fmt, ...)
 	mtd_sdk_err(err, errlen, "%s%s", pre, old);
 }
 
+int mtd_sdk_open_stateless(const mtd_host_api *host, const char *const *settings,
+			   void **state, char *err, size_t errlen)
+{
+	(void)host, (void)settings, (void)err, (void)errlen;
+	*state = NULL;
+	return 0;
+}
+
+void mtd_sdk_close_stateless(void *state)
+{
+	(void)state;
+}
+
 int mtd_sdk_get_str(json_t *root, const char *path, int required, size_t max,
 		    const char **out, char *err, size_t errlen)
 {

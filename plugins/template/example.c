@@ -16,9 +16,6 @@
 
 #include "mtdgate/sdk.h"
 
-/* A plugin exports exactly one symbol; everything else stays hidden. */
-#define MTD_PLUGIN_EXPORT __attribute__((visibility("default")))
-
 #define MAX_THREATS 64  /* threats kept per message: the host allows 256 */
 #define MAX_EVENTS 1000 /* events per page */
 
@@ -85,14 +82,6 @@ static int decode_event(json_t *e, const mtd_host_api *host, void *sink, char *e
 	return mtd_sdk_emit(host, sink, &m) < 0 ? -1 : 0;
 }
 
-static int ex_open(const mtd_host_api *host, const char *const *settings, void **state, char *err,
-		   size_t errlen)
-{
-	(void)host, (void)settings, (void)err, (void)errlen;
-	*state = NULL; /* no per-connector state */
-	return 0;
-}
-
 /* One record in, zero or more messages out through host->emit. On error:
  * a message in err, -1, and the host counts the record as malformed. */
 static int ex_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
@@ -121,11 +110,6 @@ static int ex_decode(void *state, const mtd_host_api *host, void *sink, const vo
 	return rc;
 }
 
-static void ex_close(void *state)
-{
-	(void)state;
-}
-
 static const mtd_plugin example = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -135,14 +119,10 @@ static const mtd_plugin example = {
 	.platforms = MTD_PLUGIN_ANDROID | MTD_PLUGIN_IOS,
 	.mam_platforms = 0,
 	.capabilities = MTD_PLUGIN_CAP_THREAT,
-	.open = ex_open,
+	.open = mtd_sdk_open_stateless,
 	.decode = ex_decode,
-	.close = ex_close,
+	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
 };
 
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version);
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version)
-{
-	return MTD_PLUGIN_ABI_MAJOR_OF(host_abi_version) == MTD_PLUGIN_ABI_MAJOR ? &example : NULL;
-}
+MTD_SDK_PLUGIN_ENTRY(example)

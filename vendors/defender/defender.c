@@ -9,7 +9,6 @@
 
 #include "mtdgate/sdk.h"
 
-#define MTD_PLUGIN_EXPORT __attribute__((visibility("default")))
 
 #define MAX_PAGE 10000 /* machines per page (the API's own page limit) */
 
@@ -60,14 +59,6 @@ static int decode_machine(json_t *m, const mtd_host_api *host, void *sink, char 
 	return mtd_sdk_emit(host, sink, &msg) < 0 ? -1 : 0;
 }
 
-static int d_open(const mtd_host_api *host, const char *const *settings, void **state,
-		  char *err, size_t errlen)
-{
-	(void)host, (void)settings, (void)err, (void)errlen;
-	*state = NULL;
-	return 0;
-}
-
 static int d_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
@@ -96,11 +87,6 @@ static int d_decode(void *state, const mtd_host_api *host, void *sink, const voi
 	return rc;
 }
 
-static void d_close(void *state)
-{
-	(void)state;
-}
-
 static const mtd_plugin defender = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -112,14 +98,10 @@ static const mtd_plugin defender = {
 	.mam_platforms = MTD_PLUGIN_ANDROID | MTD_PLUGIN_IOS | MTD_PLUGIN_WINDOWS,
 	.capabilities = MTD_PLUGIN_CAP_THREAT | MTD_PLUGIN_CAP_APP_PROTECTION |
 			MTD_PLUGIN_CAP_GOV_CLOUD,
-	.open = d_open,
+	.open = mtd_sdk_open_stateless,
 	.decode = d_decode,
-	.close = d_close,
+	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
 };
 
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version);
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version)
-{
-	return MTD_PLUGIN_ABI_MAJOR_OF(host_abi_version) == MTD_PLUGIN_ABI_MAJOR ? &defender : NULL;
-}
+MTD_SDK_PLUGIN_ENTRY(defender)

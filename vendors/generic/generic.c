@@ -6,18 +6,6 @@
 
 #include "mtdgate/sdk.h"
 
-#define MTD_PLUGIN_EXPORT __attribute__((visibility("default")))
-
-static int g_open(const mtd_host_api *host, const char *const *settings, void **state,
-		  char *err, size_t errlen)
-{
-	(void)host;
-	(void)settings;
-	(void)err;
-	(void)errlen;
-	*state = NULL;
-	return 0;
-}
 
 static int g_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
@@ -46,11 +34,6 @@ static int g_decode(void *state, const mtd_host_api *host, void *sink, const voi
 	return 0;
 }
 
-static void g_close(void *state)
-{
-	(void)state;
-}
-
 static const mtd_plugin generic = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -60,14 +43,10 @@ static const mtd_plugin generic = {
 	.mam_platforms = MTD_PLUGIN_ANDROID | MTD_PLUGIN_IOS | MTD_PLUGIN_WINDOWS,
 	.capabilities = MTD_PLUGIN_CAP_THREAT | MTD_PLUGIN_CAP_APP_PROTECTION |
 			MTD_PLUGIN_CAP_APPSYNC | MTD_PLUGIN_CAP_GOV_CLOUD,
-	.open = g_open,
+	.open = mtd_sdk_open_stateless,
 	.decode = g_decode,
-	.close = g_close,
+	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
 };
 
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version);
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version)
-{
-	return MTD_PLUGIN_ABI_MAJOR_OF(host_abi_version) == MTD_PLUGIN_ABI_MAJOR ? &generic : NULL;
-}
+MTD_SDK_PLUGIN_ENTRY(generic)

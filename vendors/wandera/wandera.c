@@ -11,7 +11,6 @@
 
 #include "mtdgate/sdk.h"
 
-#define MTD_PLUGIN_EXPORT __attribute__((visibility("default")))
 
 #define MAX_PAGE 10000
 
@@ -87,14 +86,6 @@ static int decode_event(json_t *e, const mtd_host_api *host, void *sink, char *e
 	return mtd_sdk_emit(host, sink, &m) < 0 ? -1 : 0;
 }
 
-static int w_open(const mtd_host_api *host, const char *const *settings, void **state,
-		  char *err, size_t errlen)
-{
-	(void)host, (void)settings, (void)err, (void)errlen;
-	*state = NULL;
-	return 0;
-}
-
 static int w_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
@@ -129,11 +120,6 @@ static int w_decode(void *state, const mtd_host_api *host, void *sink, const voi
 	return rc;
 }
 
-static void w_close(void *state)
-{
-	(void)state;
-}
-
 static const mtd_plugin wandera = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -143,14 +129,10 @@ static const mtd_plugin wandera = {
 	.mam_platforms = MTD_PLUGIN_ANDROID | MTD_PLUGIN_IOS,
 	.capabilities = MTD_PLUGIN_CAP_THREAT | MTD_PLUGIN_CAP_APP_PROTECTION |
 			MTD_PLUGIN_CAP_APPSYNC,
-	.open = w_open,
+	.open = mtd_sdk_open_stateless,
 	.decode = w_decode,
-	.close = w_close,
+	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
 };
 
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version);
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version)
-{
-	return MTD_PLUGIN_ABI_MAJOR_OF(host_abi_version) == MTD_PLUGIN_ABI_MAJOR ? &wandera : NULL;
-}
+MTD_SDK_PLUGIN_ENTRY(wandera)

@@ -122,6 +122,29 @@ void mtd_sdk_err_prefix(char *err, size_t errlen, const char *fmt, ...)
 #endif
 	;
 
+/* open and close for a plugin that keeps no per-connector state: open
+ * sets *state to NULL and accepts any settings; close does nothing. */
+int mtd_sdk_open_stateless(const mtd_host_api *host, const char *const *settings,
+			   void **state, char *err, size_t errlen);
+void mtd_sdk_close_stateless(void *state);
+
+/* Define the plugin's one exported symbol, returning &desc to a host of the
+ * same major ABI version and NULL to any other:
+ *     MTD_SDK_PLUGIN_ENTRY(my_descriptor)                                  */
+#if defined(__GNUC__)
+#define MTD_SDK_EXPORT __attribute__((visibility("default")))
+#else
+#define MTD_SDK_EXPORT
+#endif
+#define MTD_SDK_PLUGIN_ENTRY(desc)                                                    \
+	MTD_SDK_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version); \
+	MTD_SDK_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version)  \
+	{                                                                             \
+		return MTD_PLUGIN_ABI_MAJOR_OF(host_abi_version) == MTD_PLUGIN_ABI_MAJOR  \
+			       ? &(desc)                                                  \
+			       : NULL;                                                    \
+	}
+
 /* A growable byte buffer. Zero-initialize before first use. */
 typedef struct mtd_buf {
 	unsigned char *data;
