@@ -1,7 +1,15 @@
 /* engine: one streaming pass over devices joined with their latest reports
  * and current decision; rules decide; only changed decisions are written
- * (and audited), all in one transaction so an evaluation applies whole or
- * not at all. Also the report of stored decisions. */
+ * (and logged), all in one transaction so an evaluation applies whole or
+ * not at all. Also the report of stored decisions.
+ *
+ * What a decision says apart from its device (state, level, access, app
+ * action, vendors, reasons, resources) is an outcome, interned in the store
+ * and shared by every device that has it; a decision row is the device, its
+ * outcome and three times. With rules that declare themselves pure, a
+ * device that looks the same to the rules as one before reuses that call's
+ * result (rules.c) and with it the outcome, so the per-device path is a row
+ * read, a comparison and, when it changed, two small writes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,76 +17,7 @@
 #include "connector.h"
 #include "mtd_int.h"
 #include "rules.h"
-
-/* A reusable text buffer: the per-device path allocates nothing once warm. */
-typedef struct tbuf {
-	char *p;
-	size_t n, cap;
-} tbuf;
-
-static int tb_put(tbuf *b, const char *s, size_t n)
-{
-	if (b->cap - b->n < n + 1) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-		while (cap - b->n < n + 1)
-			cap *= 2;
-		if (!(np = realloc(b->p, cap)))
-			return -1;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return 0;
-}
-
-static int tb_set(tbuf *b, const char *s)
-{
-	b->n = 0;
-	return tb_put(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-/* s as a JSON string (quotes, escapes; non-ASCII bytes kept as UTF-8). */
-static int tb_jstr(tbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	if (tb_put(b, "\"", 1))
-		return -1;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-		if (c == '"' || c == '\\') {
-			char e2[2] = {'\\', (char)c};
-			if (tb_put(b, e2, 2))
-				return -1;
-		} else if (c < 0x20) {
-			if (tb_put(b, esc, 6))
-				return -1;
-		} else {
-			const char *q = p;
-			while (q[1] && (unsigned char)q[1] >= 0x20 && q[1] != '"' && q[1] != '\\')
-				q++;
-			if (tb_put(b, p, (size_t)(q - p) + 1))
-				return -1;
-			p = q;
-		}
-	}
-	return tb_put(b, "\"", 1);
-}
-
-/* A JSON array of strings. */
-static int tb_jarray(tbuf *b, const char *const *v, size_t n)
-{
-	b->n = 0;
-	if (tb_put(b, "[", 1))
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((i && tb_put(b, ",", 1)) || tb_jstr(b, v[i]))
-			return -1;
-	return tb_put(b, "]", 1);
-}
+#include "tbuf.h"
 
 typedef struct gset {
 	char **names;
@@ -94,6 +33,10 @@ typedef struct eval {
 	size_t nsets;
 	mtd_rules *rules;
 	tbuf vb, rb, resb; /* the new decision's texts, reused */
+	struct ocache *oc;
+	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
+	size_t nmemo_oc;
+	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
 } eval;
 
 static void free_sets(eval *e)
@@ -147,28 +90,157 @@ static int load_sets(eval *e)
 
 /* ---- a decision, in stored and in public form ---- */
 
-typedef struct decision {
-	int state, level, access, app;
-	char *vendors; /* JSON object text, malloc'ed */
-	char *reasons; /* JSON array text, malloc'ed */
-	char *resources; /* JSON array text, malloc'ed */
+
+/* ---- outcomes ---- */
+
+typedef struct outcome {
+	int64_t id; /* its seq in the store; < 0 dry-run only; 0 none */
 	uint64_t digest;
-	int64_t evaluated_at, since, wiped_at;
-	int present;
-} decision;
+	int state, level, access, app;
+	char *vendors, *reasons, *resources; /* one allocation, owned */
+} outcome;
 
 enum { ACCESS_ALLOW = 0, ACCESS_BLOCK = 1 };
 
-static uint64_t digest_of(const decision *d)
+static uint64_t digest_of(int state, int level, int access, int app, const char *vendors,
+			  const char *reasons, const char *resources)
 {
-	int v[4] = {d->state, d->level, d->access, d->app};
+	int v[4] = {state, level, access, app};
 	uint64_t h = mtd_fnv(MTD_FNV_SEED, v, sizeof v);
-	h = mtd_fnv(h, d->vendors, strlen(d->vendors));
-	h = mtd_fnv(h, d->resources, strlen(d->resources));
-	return mtd_fnv(h, d->reasons, strlen(d->reasons)) & INT64_MAX;
+	h = mtd_fnv(h, vendors, strlen(vendors));
+	h = mtd_fnv(h, resources, strlen(resources));
+	return mtd_fnv(h, reasons, strlen(reasons)) & INT64_MAX;
 }
 
-/* Expanded form for callbacks; holds the parsed JSON. */
+static int outcome_set(outcome *o, int64_t id, int state, int level, int access, int app,
+		       const char *vendors, const char *reasons, const char *resources)
+{
+	size_t lv = strlen(vendors) + 1, lr = strlen(reasons) + 1, ls = strlen(resources) + 1;
+	char *p = malloc(lv + lr + ls);
+	if (!p)
+		return MTD_ENOMEM;
+	o->id = id;
+	o->digest = digest_of(state, level, access, app, vendors, reasons, resources);
+	o->state = state;
+	o->level = level;
+	o->access = access;
+	o->app = app;
+	o->vendors = memcpy(p, vendors, lv);
+	o->reasons = memcpy(p + lv, reasons, lr);
+	o->resources = memcpy(p + lv + lr, resources, ls);
+	return 0;
+}
+
+static int outcome_same(const outcome *o, uint64_t digest, int state, int level, int access,
+			int app, const char *vendors, const char *reasons, const char *resources)
+{
+	return o->digest == digest && o->state == state && o->level == level &&
+	       o->access == access && o->app == app && !strcmp(o->vendors, vendors) &&
+	       !strcmp(o->reasons, reasons) && !strcmp(o->resources, resources);
+}
+
+/* The outcomes met in this run, by digest (open addressing); bounded, so a
+ * fleet of all-different outcomes costs a store look-up each, not memory. */
+#define OC_MAX 65536
+typedef struct ocache {
+	outcome *v; /* cap slots; id 0 = empty */
+	size_t cap, n;
+} ocache;
+
+static void oc_free(ocache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->cap; i++)
+		free(c->v[i].vendors);
+	free(c->v);
+	free(c);
+}
+
+/* Slot of an equal outcome, or of the empty slot where it would go. */
+static size_t oc_slot(const ocache *c, uint64_t digest, int state, int level, int access,
+		      int app, const char *vendors, const char *reasons, const char *resources)
+{
+	size_t i = (size_t)digest & (c->cap - 1);
+	while (c->v[i].id &&
+	       !outcome_same(&c->v[i], digest, state, level, access, app, vendors, reasons, resources))
+		i = (i + 1) & (c->cap - 1);
+	return i;
+}
+
+static int row_outcome(sqlite3_stmt *st, outcome *o)
+{
+	const char *t[3];
+	for (int i = 0; i < 3; i++)
+		if (!(t[i] = (const char *)sqlite3_column_text(st, 5 + i)))
+			return MTD_ESTORE;
+	return outcome_set(o, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+			   sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+			   sqlite3_column_int(st, 4), t[0], t[1], t[2]);
+}
+
+/* The outcome with these contents: from the cache, else the store, else
+ * new (stored, or in a dry run given a negative id). *slot is its cache
+ * slot + 1, or 0 when the cache is full (then *tmp holds it; free it). */
+static int intern(eval *e, int state, int level, int access, int app, const char *vendors,
+		  const char *reasons, const char *resources, int32_t *slot, outcome *tmp)
+{
+	ocache *c = e->oc;
+	uint64_t dg = digest_of(state, level, access, app, vendors, reasons, resources);
+	size_t i = oc_slot(c, dg, state, level, access, app, vendors, reasons, resources);
+	outcome found = {0};
+	sqlite3_stmt *st;
+	int rc, step;
+
+	if (c->v[i].id) {
+		*slot = (int32_t)i + 1;
+		return 0;
+	}
+	if (!(st = mtd_store_stmt(e->h->store, SQL_OUTCOME_BY_DIGEST)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, (int64_t)dg);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && !found.id) {
+		outcome o;
+		if ((rc = row_outcome(st, &o)))
+			return rc;
+		if (outcome_same(&o, dg, state, level, access, app, vendors, reasons, resources))
+			found = o;
+		else
+			free(o.vendors);
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		free(found.vendors);
+		return MTD_ESTORE;
+	}
+	if (!found.id) {
+		int64_t id;
+		if (e->h->store && !e->dry_ids) {
+			mtd_outcome_row r = {(int64_t)dg, state, level, access, app, vendors, reasons,
+					     resources};
+			if (mtd_store_log_outcome(e->h->store, e->h->now, &r, &id))
+				return MTD_ESTORE;
+		} else {
+			id = --e->dry_ids;
+		}
+		if ((rc = outcome_set(&found, id, state, level, access, app, vendors, reasons,
+				      resources)))
+			return rc;
+	}
+	if (c->n >= OC_MAX) {
+		*slot = 0;
+		*tmp = found;
+		return 0;
+	}
+	c->v[i] = found;
+	c->n++;
+	*slot = (int32_t)i + 1;
+	return 0;
+}
+
+/* ---- a decision in public form ---- */
+
+/* Expanded form of a stored outcome for callbacks; holds the parsed JSON. */
 typedef struct shown {
 	mtd_decision_info info;
 	json_t *vj, *rj, *resj;
@@ -176,8 +248,8 @@ typedef struct shown {
 	const char *rs[MTD_MAX_REASONS];
 } shown;
 
-static void show(shown *s, const char *device, int platform, int enrolled,
-		 const decision *d)
+static void show(shown *s, const char *device, int platform, int enrolled, const outcome *o,
+		 int64_t evaluated_at)
 {
 	const char *k;
 	json_t *v;
@@ -187,7 +259,7 @@ static void show(shown *s, const char *device, int platform, int enrolled,
 	s->info.device = device;
 	s->info.platform = mtd_platform_name(platform);
 	s->info.management = enrolled ? "enrolled" : "unenrolled";
-	if (!d->present) {
+	if (!o) {
 		static const char *const why[] = {"not evaluated yet (run 'mtdgate evaluate')"};
 		s->info.state = "not_evaluated";
 		s->info.level = "none";
@@ -197,14 +269,14 @@ static void show(shown *s, const char *device, int platform, int enrolled,
 		s->info.reasons = why;
 		return;
 	}
-	s->info.state = mtd_state_name(d->state);
-	s->info.level = mtd_level_name(d->level);
-	s->info.access = d->access == ACCESS_BLOCK ? "block" : "allow";
-	s->info.app_protection = mtd_app_action_name(d->app);
-	s->info.evaluated_at = d->evaluated_at;
-	s->vj = json_loads(d->vendors, 0, NULL);
-	s->rj = json_loads(d->reasons, 0, NULL);
-	s->resj = json_loads(d->resources ? d->resources : "[]", 0, NULL);
+	s->info.state = mtd_state_name(o->state);
+	s->info.level = mtd_level_name(o->level);
+	s->info.access = o->access == ACCESS_BLOCK ? "block" : "allow";
+	s->info.app_protection = mtd_app_action_name(o->app);
+	s->info.evaluated_at = evaluated_at;
+	s->vj = json_loads(o->vendors, 0, NULL);
+	s->rj = json_loads(o->reasons, 0, NULL);
+	s->resj = json_loads(o->resources, 0, NULL);
 	json_array_foreach(s->resj, i, v)
 	{
 		if (s->info.nresources < 16 && json_is_string(v))
@@ -235,6 +307,19 @@ static void unshow(shown *s)
 	json_decref(s->resj);
 }
 
+/* The stored outcome id (> 0) into o (free o->vendors). */
+static int outcome_get(mtd_store *s, int64_t id, outcome *o)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_OUTCOME_GET);
+	int rc;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st) == SQLITE_ROW ? row_outcome(st, o) : MTD_ESTORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
 /* ---- one device ---- */
 
 #define MAX_CONNS 64
@@ -250,8 +335,10 @@ typedef struct devrow {
 	int64_t at[MAX_CONNS];
 	int os_supported[MAX_CONNS];
 	tbuf threats[MAX_CONNS]; /* msgpack bytes; n 0 = none */
-	tbuf ov, orr, ores;      /* the stored decision's texts */
-	decision old;
+	/* the stored decision */
+	int64_t old_outcome; /* 0: none */
+	int old_state, old_app, old_access;
+	int64_t old_evaluated_at, old_since, old_wiped_at;
 } devrow;
 
 /* Ready for the next device; buffers are kept. */
@@ -261,21 +348,13 @@ static void devrow_clear(devrow *d, size_t nconns)
 		d->threats[i].n = 0;
 		d->level[i] = 0;
 	}
-	memset(&d->old, 0, sizeof d->old);
+	d->old_outcome = 0;
 }
 
 static void devrow_free(devrow *d)
 {
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		free(d->threats[i].p);
-	free(d->ov.p);
-	free(d->orr.p);
-	free(d->ores.p);
-}
-
-static char *col_into(sqlite3_stmt *st, int i, tbuf *b)
-{
-	return tb_set(b, (const char *)sqlite3_column_text(st, i)) ? NULL : b->p;
 }
 
 static int conn_index(const eval *e, int64_t id)
@@ -286,39 +365,42 @@ static int conn_index(const eval *e, int64_t id)
 	return -1;
 }
 
-/* Read the row's device columns (first row of a device). */
-static int read_device(sqlite3_stmt *st, devrow *d)
+/* A text column of known length into buf (cap bytes with the NUL). */
+static int col_copy(sqlite3_stmt *st, int i, char *buf, size_t cap)
 {
-	const char *t;
+	const unsigned char *t = sqlite3_column_text(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	if (!t) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	return 1;
+}
+
+/* Read the row's device columns (first row of a device). */
+static void read_device(sqlite3_stmt *st, devrow *d)
+{
 	d->id = sqlite3_column_int64(st, 0);
-	snprintf(d->ext, sizeof d->ext, "%s", (const char *)sqlite3_column_text(st, 1));
+	col_copy(st, 1, d->ext, sizeof d->ext);
 	d->platform = sqlite3_column_int(st, 2);
-	t = (const char *)sqlite3_column_text(st, 3);
-	d->has_os = t != NULL;
-	snprintf(d->os, sizeof d->os, "%s", t ? t : "");
+	d->has_os = col_copy(st, 3, d->os, sizeof d->os);
 	d->corporate = sqlite3_column_int(st, 4);
 	d->enrolled = sqlite3_column_int(st, 5);
-	t = (const char *)sqlite3_column_text(st, 6);
-	d->has_user = t != NULL;
-	snprintf(d->user, sizeof d->user, "%s", t ? t : "");
+	d->has_user = col_copy(st, 6, d->user, sizeof d->user);
 	d->groupset = sqlite3_column_int64(st, 7);
-	d->old.present = sqlite3_column_type(st, 13) != SQLITE_NULL;
-	if (d->old.present) {
-		d->old.state = sqlite3_column_int(st, 13);
-		d->old.level = sqlite3_column_int(st, 14);
-		d->old.access = sqlite3_column_int(st, 15);
-		d->old.app = sqlite3_column_int(st, 16);
-		d->old.vendors = col_into(st, 17, &d->ov);
-		d->old.reasons = col_into(st, 18, &d->orr);
-		d->old.digest = (uint64_t)sqlite3_column_int64(st, 19);
-		d->old.evaluated_at = sqlite3_column_int64(st, 20);
-		d->old.since = sqlite3_column_int64(st, 21);
-		d->old.wiped_at = sqlite3_column_int64(st, 22);
-		d->old.resources = col_into(st, 23, &d->ores);
-		if (!d->old.vendors || !d->old.reasons || !d->old.resources)
-			return MTD_ENOMEM;
+	d->old_outcome = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
+	if (d->old_outcome) {
+		d->old_state = sqlite3_column_int(st, 14);
+		d->old_app = sqlite3_column_int(st, 15);
+		d->old_evaluated_at = sqlite3_column_int64(st, 16);
+		d->old_since = sqlite3_column_int64(st, 17);
+		d->old_wiped_at = sqlite3_column_int64(st, 18);
+		d->old_access = sqlite3_column_int(st, 19);
 	}
-	return 0;
 }
 
 static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
@@ -338,6 +420,7 @@ static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 		return MTD_ENOMEM;
 	return 0;
 }
+
 
 typedef struct run_out {
 	int dry;
@@ -404,6 +487,76 @@ static void free_apps(mtd_app_view *v, size_t n)
 	free(v);
 }
 
+/* The outcome of the rules' answer out for device d: cached per memo
+ * entry, else built and interned. */
+static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t *slot,
+		      outcome *tmp)
+{
+	uint32_t bit = 1u << d->platform;
+	int access, rc = 0;
+
+	if (out->memo >= 0 && (size_t)out->memo < e->nmemo_oc && e->memo_oc[out->memo]) {
+		*slot = e->memo_oc[out->memo];
+		return 0;
+	}
+	access = mtd_access_blocked(d->enrolled, out->state, out->app_action) ? ACCESS_BLOCK
+									     : ACCESS_ALLOW;
+	/* vendors: {"id":"level"}; vendor ids are [a-z0-9_], no escaping needed */
+	e->vb.n = 0;
+	rc = tb_put(&e->vb, "{", 1);
+	for (size_t i = 0, k = 0; !rc && i < e->nconns; i++) {
+		const mtd_conn *c = &e->conns[i];
+		if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
+		    ((c->platforms | c->mam_platforms) & bit)) {
+			const char *lv = mtd_level_name(d->level[i]);
+			rc = (k++ && tb_put(&e->vb, ",", 1)) || tb_put(&e->vb, "\"", 1) ||
+			     tb_put(&e->vb, c->vendor, strlen(c->vendor)) || tb_put(&e->vb, "\":\"", 3) ||
+			     tb_put(&e->vb, lv, strlen(lv)) || tb_put(&e->vb, "\"", 1);
+		}
+	}
+	if (rc || tb_put(&e->vb, "}", 1) || tb_jarray(&e->rb, out->reasons, out->nreasons) ||
+	    tb_jarray(&e->resb, out->resources, out->nresources))
+		return MTD_ENOMEM;
+	if ((rc = intern(e, out->state, out->level, access, out->app_action, e->vb.p, e->rb.p,
+			 e->resb.p, slot, tmp)))
+		return rc;
+	if (*slot && out->memo >= 0) {
+		if ((size_t)out->memo >= e->nmemo_oc) {
+			size_t n = e->nmemo_oc ? e->nmemo_oc : 256;
+			int32_t *nv;
+			while (n <= (size_t)out->memo)
+				n *= 2;
+			if (!(nv = realloc(e->memo_oc, n * sizeof *nv)))
+				return MTD_ENOMEM;
+			memset(nv + e->nmemo_oc, 0, (n - e->nmemo_oc) * sizeof *nv);
+			e->memo_oc = nv;
+			e->nmemo_oc = n;
+		}
+		e->memo_oc[out->memo] = *slot;
+	}
+	return 0;
+}
+
+/* The callback of a changed decision: old from the store, new from o. */
+static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at,
+		const run_out *ro)
+{
+	shown a, b;
+	outcome old = {0};
+	int rc;
+	if (d->old_outcome > 0 && (rc = outcome_get(e->h->store, d->old_outcome, &old)))
+		return mtd_fail(e->h, rc, "reading the decision of %s: %s", d->ext,
+				mtd_store_errmsg(e->h->store));
+	show(&a, d->ext, d->platform, d->enrolled, d->old_outcome > 0 ? &old : NULL,
+	     d->old_evaluated_at);
+	show(&b, d->ext, d->platform, d->enrolled, o, evaluated_at);
+	rc = ro->fn(ro->ud, &a.info, &b.info);
+	unshow(&a);
+	unshow(&b);
+	free(old.vendors);
+	return rc;
+}
+
 static int decide(eval *e, devrow *d, run_out *ro)
 {
 	mtd_t *h = e->h;
@@ -412,7 +565,9 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	uint32_t bit = 1u << d->platform;
 	mtd_eval_in in = {0};
 	mtd_eval_out out;
-	decision nd = {0};
+	outcome tmp = {0};
+	const outcome *o;
+	int32_t slot = 0;
 	char why[2048];
 	int rc;
 
@@ -443,8 +598,8 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	in.nvendors = ncv;
 	in.app_vendors = av;
 	in.napp_vendors = nav;
-	in.prev_state = d->old.present ? d->old.state : -1;
-	in.prev_since = d->old.since;
+	in.prev_state = d->old_outcome ? d->old_state : -1;
+	in.prev_since = d->old_since;
 	if (mtd_rules_wants_inventory(e->rules)) {
 		mtd_app_view *apps;
 		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
@@ -460,77 +615,37 @@ static int decide(eval *e, devrow *d, run_out *ro)
 		return mtd_fail(h, rc, "rules failed on device %s: %s", d->ext, why);
 	ro->evaluated++;
 
-	nd.present = 1;
-	nd.state = out.state;
-	nd.level = out.level;
-	nd.app = out.app_action;
-	nd.access = mtd_access_blocked(d->enrolled, out.state, out.app_action) ? ACCESS_BLOCK
-										: ACCESS_ALLOW;
-	/* vendors: {"id":"level"}; vendor ids are [a-z0-9_], no escaping needed */
-	e->vb.n = 0;
-	rc = tb_put(&e->vb, "{", 1);
-	for (size_t i = 0, k = 0; !rc && i < e->nconns; i++) {
-		const mtd_conn *c = &e->conns[i];
-		if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
-		    ((c->platforms | c->mam_platforms) & bit)) {
-			const char *lv = mtd_level_name(d->level[i]);
-			rc = (k++ && tb_put(&e->vb, ",", 1)) || tb_put(&e->vb, "\"", 1) ||
-			     tb_put(&e->vb, c->vendor, strlen(c->vendor)) || tb_put(&e->vb, "\":\"", 3) ||
-			     tb_put(&e->vb, lv, strlen(lv)) || tb_put(&e->vb, "\"", 1);
-		}
-	}
-	if (rc || tb_put(&e->vb, "}", 1) || tb_jarray(&e->rb, out.reasons, out.nreasons) ||
-	    tb_jarray(&e->resb, out.resources, out.nresources))
-		return mtd_fail(h, MTD_ENOMEM, "out of memory");
-	nd.vendors = e->vb.p;
-	nd.reasons = e->rb.p;
-	nd.resources = e->resb.p;
-	nd.digest = digest_of(&nd);
+	if ((rc = outcome_of(e, d, &out, &slot, &tmp)))
+		return mtd_fail(h, rc, "recording the decision of %s: %s", d->ext,
+				rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+	o = slot ? &e->oc->v[slot - 1] : &tmp;
 	rc = 0;
-	if (!d->old.present || d->old.digest != nd.digest) {
-		nd.evaluated_at = h->now;
-		nd.since = d->old.present && d->old.state == nd.state ? d->old.since : h->now;
+	if (o->id != d->old_outcome) {
+		int64_t since = d->old_outcome && d->old_state == o->state ? d->old_since : h->now;
 		/* R8: a wipe is issued once, when it starts; it stays recorded while
 		 * the condition lasts and is not repeated. */
-		nd.wiped_at = nd.app == MTD_APP_WIPE
-				      ? (d->old.present && d->old.app == MTD_APP_WIPE ? d->old.wiped_at : h->now)
-				      : 0;
+		int64_t wiped_at = o->app == MTD_APP_WIPE
+					   ? (d->old_outcome && d->old_app == MTD_APP_WIPE ? d->old_wiped_at
+											  : h->now)
+					   : 0;
 		ro->changed++;
 		if (!ro->dry) {
 			sqlite3_stmt *st = mtd_store_stmt(h->store, SQL_DECISION_UPSERT);
-			char detail[4096];
 			if (!st)
 				rc = MTD_ESTORE;
 			else {
 				sqlite3_bind_int64(st, 1, d->id);
-				sqlite3_bind_int(st, 2, nd.state);
-				sqlite3_bind_int(st, 3, nd.level);
-				sqlite3_bind_int(st, 4, nd.access);
-				sqlite3_bind_int(st, 5, nd.app);
-				sqlite3_bind_text(st, 6, nd.vendors, -1, SQLITE_STATIC);
-				sqlite3_bind_text(st, 7, nd.reasons, -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 8, (int64_t)nd.digest);
-				sqlite3_bind_int64(st, 9, nd.evaluated_at);
-				sqlite3_bind_int64(st, 10, nd.since);
-				if (nd.wiped_at)
-					sqlite3_bind_int64(st, 11, nd.wiped_at);
-				sqlite3_bind_text(st, 12, nd.resources, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 2, o->id);
+				sqlite3_bind_int64(st, 3, h->now);
+				sqlite3_bind_int64(st, 4, since);
+				if (wiped_at)
+					sqlite3_bind_int64(st, 5, wiped_at);
 				if (sqlite3_step(st) != SQLITE_DONE)
 					rc = MTD_ESTORE;
 			}
-			snprintf(detail, sizeof detail,
-				 "{\"from\":{\"state\":\"%s\",\"access\":\"%s\",\"app_protection\":\"%s\"},"
-				 "\"to\":{\"state\":\"%s\",\"level\":\"%s\",\"access\":\"%s\",\"app_protection\":\"%s\"},"
-				 "\"reasons\":%.3000s}",
-				 d->old.present ? mtd_state_name(d->old.state) : "not_evaluated",
-				 d->old.present && d->old.access == ACCESS_ALLOW ? "allow" : "block",
-				 d->old.present ? mtd_app_action_name(d->old.app) : "none",
-				 mtd_state_name(nd.state), mtd_level_name(nd.level),
-				 nd.access == ACCESS_BLOCK ? "block" : "allow", mtd_app_action_name(nd.app),
-				 strlen(nd.reasons) <= 3000 ? nd.reasons : "[]");
-			if (!rc && mtd_store_audit(h->store, h->now, "decision", NULL, d->ext, detail))
+			if (!rc && mtd_store_log_decision(h->store, h->now, d->id, o->id, d->old_outcome))
 				rc = MTD_ESTORE;
-			if (!rc && nd.app == MTD_APP_WIPE && nd.wiped_at == h->now &&
+			if (!rc && o->app == MTD_APP_WIPE && wiped_at == h->now &&
 			    mtd_store_audit(h->store, h->now, "app_wipe", NULL, d->ext,
 					    "{\"action\":\"selective wipe of corporate data issued\"}"))
 				rc = MTD_ESTORE;
@@ -538,37 +653,10 @@ static int decide(eval *e, devrow *d, run_out *ro)
 				rc = mtd_fail(h, rc, "writing the decision of %s: %s", d->ext,
 					      mtd_store_errmsg(h->store));
 		}
-		if (!rc && ro->fn) {
-			/* the old decision from its stored text; the new one straight
-			 * from the rules' output, nothing to parse */
-			shown a;
-			mtd_decision_info b = {0};
-			const char *vn[MAX_CONNS], *vl[MAX_CONNS];
-			show(&a, d->ext, d->platform, d->enrolled, &d->old);
-			b.device = d->ext;
-			b.platform = mtd_platform_name(d->platform);
-			b.management = d->enrolled ? "enrolled" : "unenrolled";
-			b.state = mtd_state_name(nd.state);
-			b.level = mtd_level_name(nd.level);
-			b.access = nd.access == ACCESS_BLOCK ? "block" : "allow";
-			b.app_protection = mtd_app_action_name(nd.app);
-			for (size_t i = 0; i < e->nconns; i++)
-				if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
-				    ((e->conns[i].platforms | e->conns[i].mam_platforms) & bit)) {
-					vn[b.nvendors] = e->conns[i].vendor;
-					vl[b.nvendors++] = mtd_level_name(d->level[i]);
-				}
-			b.vendor_names = vn;
-			b.vendor_levels = vl;
-			b.nreasons = out.nreasons;
-			b.reasons = out.reasons;
-			b.nresources = out.nresources;
-			b.resources = out.resources;
-			b.evaluated_at = nd.evaluated_at;
-			rc = ro->fn(ro->ud, &a.info, &b);
-			unshow(&a);
-		}
+		if (!rc && ro->fn)
+			rc = tell(e, d, o, h->now, ro);
 	}
+	free(tmp.vendors);
 	return rc;
 }
 
@@ -595,7 +683,9 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions};
 		if ((rc = mtd_rules_open(h->rules_dir, &lim, h->cloud, h->now, &e.rules, why, sizeof why)))
 			return mtd_fail(h, rc, "%s", why);
+		mtd_rules_memo(e.rules, 1);
 	}
+	e.dry_ids = dry_run ? -1 : 0; /* nonzero: new outcomes are not stored */
 	if (dry_run ? sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK
 		    : mtd_store_begin(h->store) != 0) {
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
@@ -613,7 +703,12 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	}
 	e.cstate = calloc(e.nconns + 1, sizeof *e.cstate);
 	d = calloc(1, sizeof *d);
-	if (!e.cstate || !d) {
+	e.oc = calloc(1, sizeof *e.oc);
+	if (e.oc) {
+		e.oc->cap = 2 * OC_MAX; /* a power of two, never over half full */
+		e.oc->v = calloc(e.oc->cap, sizeof *e.oc->v);
+	}
+	if (!e.cstate || !d || !e.oc || !e.oc->v) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -643,8 +738,7 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			have = 0;
 		}
 		if (!have) {
-			if ((rc = read_device(st, d)))
-				break;
+			read_device(st, d);
 			have = 1;
 		}
 		if ((rc = read_report(&e, st, d)))
@@ -661,7 +755,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		char detail[128];
 		snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
 			 (unsigned long long)ro.evaluated, (unsigned long long)ro.changed);
-		if (mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail) ||
+		if (mtd_store_seal(h->store, h->now) ||
+		    mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail) ||
 		    mtd_store_commit(h->store))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
@@ -676,6 +771,8 @@ out:
 	free(e.resb.p);
 	free(e.cstate);
 	free(e.conns);
+	free(e.memo_oc);
+	oc_free(e.oc);
 	free_sets(&e);
 	mtd_rules_close(e.rules);
 	if (!rc) {
@@ -687,39 +784,85 @@ out:
 	return rc;
 }
 
+/* ---- report ---- */
+
+/* Parsed outcomes by id for the report: most devices share a few. */
+#define RC_SLOTS 4096
+typedef struct rcache {
+	int64_t id[RC_SLOTS];
+	outcome o[RC_SLOTS];
+	shown s[RC_SLOTS];
+} rcache;
+
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
+	rcache *rc_ = NULL;
 	int rc = mtd_need_store(h), step, found = 0;
 
 	if (rc)
 		return rc;
-	if (!(st = mtd_store_stmt(h->store, SQL_REPORT_SCAN)))
+	if (!(rc_ = calloc(1, sizeof *rc_)))
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		free(rc_);
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	}
+	if (!(st = mtd_store_stmt(h->store, SQL_REPORT_SCAN))) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
 	if (device)
 		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		decision dd = {0};
-		shown s;
-		dd.present = sqlite3_column_type(st, 3) != SQLITE_NULL;
-		if (dd.present) {
-			dd.state = sqlite3_column_int(st, 3);
-			dd.level = sqlite3_column_int(st, 4);
-			dd.access = sqlite3_column_int(st, 5);
-			dd.app = sqlite3_column_int(st, 6);
-			dd.vendors = (char *)sqlite3_column_text(st, 7);
-			dd.reasons = (char *)sqlite3_column_text(st, 8);
-			dd.evaluated_at = sqlite3_column_int64(st, 9);
-			dd.resources = (char *)sqlite3_column_text(st, 10);
-		}
-		show(&s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
-		     sqlite3_column_int(st, 2), &dd);
-		rc = fn(ud, &s.info);
-		unshow(&s);
+		const char *ext = (const char *)sqlite3_column_text(st, 0);
+		int platform = sqlite3_column_int(st, 1), enrolled = sqlite3_column_int(st, 2);
+		int64_t oid = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+		int64_t at = sqlite3_column_int64(st, 4);
 		found = 1;
+		if (!oid) {
+			shown s;
+			show(&s, ext, platform, enrolled, NULL, 0);
+			rc = fn(ud, &s.info);
+			continue;
+		}
+		{
+			size_t k = (size_t)oid % RC_SLOTS;
+			mtd_decision_info info;
+			if (rc_->id[k] != oid) {
+				if (rc_->id[k]) {
+					unshow(&rc_->s[k]);
+					free(rc_->o[k].vendors);
+					rc_->id[k] = 0;
+				}
+				if ((rc = outcome_get(h->store, oid, &rc_->o[k]))) {
+					rc = mtd_fail(h, rc, "reading the decision of %s: %s", ext,
+						      mtd_store_errmsg(h->store));
+					break;
+				}
+				rc_->id[k] = oid;
+				show(&rc_->s[k], NULL, 0, 0, &rc_->o[k], 0);
+			}
+			info = rc_->s[k].info;
+			info.device = ext;
+			info.platform = mtd_platform_name(platform);
+			info.management = enrolled ? "enrolled" : "unenrolled";
+			info.evaluated_at = at;
+			rc = fn(ud, &info);
+		}
 	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	sqlite3_reset(st);
 	if (!rc && device && !found)
-		return mtd_fail(h, MTD_EUSAGE, "unknown device '%s'", device);
+		rc = mtd_fail(h, MTD_EUSAGE, "unknown device '%s'", device);
+out:
+	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	for (size_t k = 0; k < RC_SLOTS; k++)
+		if (rc_->id[k]) {
+			unshow(&rc_->s[k]);
+			free(rc_->o[k].vendors);
+		}
+	free(rc_);
 	return rc;
 }

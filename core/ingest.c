@@ -390,12 +390,12 @@ static int audit_msg(run *r, const char *kind, const mtd_msg *m, const char *ext
 		       : 0;
 }
 
-static int store_threat(run *r, const mtd_msg *m)
+static int store_threat(run *r, const mtd_msg *m, int64_t *devp)
 {
 	sqlite3_stmt *st;
 	int64_t dev;
 
-	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_BY_EXT)))
+	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_ID)))
 		return store_fail(r);
 	mtd_bind_text(st, 1, m->device.p, m->device.n);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -405,7 +405,7 @@ static int store_threat(run *r, const mtd_msg *m)
 		bad_record(r, why);
 		return 1;
 	}
-	dev = sqlite3_column_int64(st, 0);
+	*devp = dev = sqlite3_column_int64(st, 0);
 	r->sb.size = 0;
 	if (m->threats) {
 		msgpack_packer pk;
@@ -434,6 +434,7 @@ static int on_message(run *r, const mtd_msg *m)
 {
 	int state = mtd_conn_state_at(&r->conn, r->h->now);
 	int before = r->conn.state, rc;
+	int64_t dev = 0;
 
 	/* Any message is contact (R2), even one the state rejects. */
 	if (r->h->now > r->conn.last_contact) {
@@ -450,7 +451,7 @@ static int on_message(run *r, const mtd_msg *m)
 	}
 	switch (m->type) {
 	case MTD_MSG_THREAT:
-		if ((rc = store_threat(r, m)) != 0)
+		if ((rc = store_threat(r, m, &dev)) != 0)
 			return rc > 0 ? 0 : rc; /* > 0: bad record, already reported */
 		break;
 	case MTD_MSG_PROVISION:
@@ -473,8 +474,13 @@ static int on_message(run *r, const mtd_msg *m)
 	default:
 		break;
 	}
-	if ((rc = audit_msg(r, "message", m, NULL)))
-		return rc;
+	/* The audit record of an accepted message: a row of the sealed
+	 * message log (store.h). */
+	if (mtd_store_log_message(r->h->store, r->h->now, r->conn.id, dev, m->type,
+				  m->type == MTD_MSG_THREAT ? m->level : -1, m->at,
+				  m->type == MTD_MSG_ERROR ? m->code.p : NULL,
+				  m->type == MTD_MSG_ERROR ? m->code.n : 0))
+		return store_fail(r);
 	r->pend_accepted++;
 	if (mtd_conn_state_at(&r->conn, r->h->now) != before)
 		return save_conn(r); /* audits the transition where it happened */

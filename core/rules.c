@@ -1152,6 +1152,12 @@ static int eval_protected(lua_State *L)
 	return lua_gettop(L);
 }
 
+void mtd_rules_memo(mtd_rules *r, int on)
+{
+	(void)r;
+	(void)on;
+}
+
 int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 		   char *err, size_t n)
 {
@@ -1160,6 +1166,7 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 
 	lua_settop(L, 0); /* drop the previous result */
 	memset(out, 0, sizeof *out);
+	out->memo = -1;
 	r->mem_hit = 0;
 	lua_pushcfunction(L, eval_protected);
 	lua_pushlightuserdata(L, &j);

@@ -76,6 +76,7 @@ typedef struct mtd_eval_out {
 	const char *reasons[MTD_MAX_REASONS]; /* borrowed until the next eval */
 	size_t nresources;                    /* the device's protected resources */
 	const char *resources[16];            /* borrowed until the next eval */
+	int64_t memo;                         /* memo entry, -1 not memoized */
 } mtd_eval_out;
 
 /* Access to protected resources for a decision (R7; an unenrolled device,
@@ -87,6 +88,9 @@ int mtd_access_blocked(int enrolled, int state, int app_action);
 struct lua_State *mtd_rules_lua(mtd_rules *r);
 int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *err,
 		    size_t n);
+
+/* TEMPORARY until the memo lands: memo off. */
+void mtd_rules_memo(mtd_rules *r, int on);
 
 /* Run the rules on one device. MTD_ERULES with the script's own message
  * (file:line: message) when a script fails or returns something invalid. */

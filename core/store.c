@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mtdgate/mtdgate.h"
@@ -12,14 +13,26 @@
 #include "sha256.h"
 #include "store.h"
 
+/* Rows of one log appended since its last seal. */
+typedef struct pending {
+	mtd_sha256 c;
+	uint64_t rows;
+} pending;
+
 struct mtd_store {
 	sqlite3 *db;
 	int chain_known;            /* last_seq/last_hash valid in this transaction */
 	int64_t last_seq;
 	unsigned char last_hash[32];
+	int64_t last_at; /* of the last log row, for its seal */
+	pending log[MTD_LOG__COUNT];
 	sqlite3_stmt *st[SQL__COUNT];
 	char err[512];
 };
+
+static const char *const log_names[MTD_LOG__COUNT] = {"outcomes", "decisions", "messages"};
+
+static int migrate_v4(mtd_store *s);
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. Only
  * ever append. */
@@ -69,6 +82,37 @@ static const char *const migrations[] = {
 	"ALTER TABLE decisions ADD COLUMN resources TEXT NOT NULL DEFAULT '[\"exchange\",\"sharepoint\"]';",
 	/* 2 -> 3: each audit record chained to the one before by its hash */
 	"ALTER TABLE audit ADD COLUMN hash BLOB;",
+	/* 3 -> 4: bulk records in compact append-only logs that share the audit
+	 * sequence and are sealed into its chain (see mtd_store_log_*): every
+	 * accepted message, every decision change, and the interned outcomes
+	 * (state, level, access, app action, texts) that decisions point to.
+	 * The decisions of version 3 move into outcomes in C (migrate_v4). */
+	"CREATE TABLE outcomes(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, digest INTEGER NOT NULL,"
+	" state INTEGER NOT NULL, level INTEGER NOT NULL, access INTEGER NOT NULL,"
+	" app_action INTEGER NOT NULL, vendors TEXT NOT NULL, reasons TEXT NOT NULL,"
+	" resources TEXT NOT NULL);"
+	"CREATE INDEX outcomes_by_digest ON outcomes(digest);"
+	"CREATE TABLE decision_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	" device INTEGER NOT NULL, outcome INTEGER NOT NULL, prev INTEGER);"
+	"CREATE TABLE message_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	" connector INTEGER NOT NULL, device INTEGER, type INTEGER NOT NULL, level INTEGER,"
+	" msg_at INTEGER NOT NULL, code TEXT);"
+	"CREATE TRIGGER outcomes_no_update BEFORE UPDATE ON outcomes"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER outcomes_no_delete BEFORE DELETE ON outcomes"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER decision_log_no_update BEFORE UPDATE ON decision_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER decision_log_no_delete BEFORE DELETE ON decision_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER message_log_no_update BEFORE UPDATE ON message_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER message_log_no_delete BEFORE DELETE ON message_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"ALTER TABLE decisions RENAME TO decisions_v3;"
+	"CREATE TABLE decisions(device INTEGER PRIMARY KEY REFERENCES devices(id),"
+	" outcome INTEGER NOT NULL, evaluated_at INTEGER NOT NULL, since INTEGER NOT NULL,"
+	" wiped_at INTEGER);",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -89,6 +133,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" enrolled = excluded.enrolled, user = excluded.user,"
 		" groupset = excluded.groupset, updated_at = excluded.updated_at",
 	[SQL_DEVICE_BY_EXT] = "SELECT id, platform, corporate FROM devices WHERE ext_id = ?1",
+	/* covered by the ext_id index: no visit to the table */
+	[SQL_DEVICE_ID] = "SELECT id FROM devices WHERE ext_id = ?1",
 	[SQL_CONN_INSERT] = "INSERT INTO connectors(vendor, state, added_at) VALUES(?1, ?2, ?3)",
 	[SQL_CONN_GET] =
 		"SELECT id, vendor, state, provisioned, removed, error_code, last_contact,"
@@ -131,24 +177,32 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_EVAL_SCAN] =
 		"SELECT d.id, d.ext_id, d.platform, d.os_version, d.corporate, d.enrolled,"
 		" d.user, d.groupset, r.connector, r.level, r.at, r.os_supported, r.threats,"
-		" c.state, c.level, c.access, c.app_action, c.vendors, c.reasons, c.digest,"
-		" c.evaluated_at, c.since, c.wiped_at, c.resources"
+		" c.outcome, o.state, o.app_action, c.evaluated_at, c.since, c.wiped_at, o.access"
 		" FROM devices d LEFT JOIN reports r ON r.device = d.id"
-		" LEFT JOIN decisions c ON c.device = d.id ORDER BY d.id",
+		" LEFT JOIN decisions c ON c.device = d.id LEFT JOIN outcomes o ON o.seq = c.outcome"
+		" ORDER BY d.id",
 	[SQL_DECISION_UPSERT] =
-		"INSERT INTO decisions(device, state, level, access, app_action, vendors,"
-		" reasons, digest, evaluated_at, since, wiped_at, resources)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-		" ON CONFLICT(device) DO UPDATE SET state = excluded.state,"
-		" level = excluded.level, access = excluded.access,"
-		" app_action = excluded.app_action, vendors = excluded.vendors,"
-		" reasons = excluded.reasons, digest = excluded.digest,"
+		"INSERT INTO decisions(device, outcome, evaluated_at, since, wiped_at)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT(device) DO UPDATE SET outcome = excluded.outcome,"
 		" evaluated_at = excluded.evaluated_at, since = excluded.since,"
-		" wiped_at = excluded.wiped_at, resources = excluded.resources",
-	[SQL_DECISION_WIPED] = "UPDATE decisions SET wiped_at = ?2 WHERE device = ?1",
+		" wiped_at = excluded.wiped_at",
+	[SQL_OUTCOME_BY_DIGEST] =
+		"SELECT seq, state, level, access, app_action, vendors, reasons, resources"
+		" FROM outcomes WHERE digest = ?1",
+	[SQL_OUTCOME_GET] =
+		"SELECT seq, state, level, access, app_action, vendors, reasons, resources"
+		" FROM outcomes WHERE seq = ?1",
+	[SQL_OUTCOME_INSERT] =
+		"INSERT INTO outcomes(seq, at, digest, state, level, access, app_action, vendors,"
+		" reasons, resources) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQL_DECISION_LOG_INSERT] =
+		"INSERT INTO decision_log(seq, at, device, outcome, prev) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[SQL_MESSAGE_LOG_INSERT] =
+		"INSERT INTO message_log(seq, at, connector, device, type, level, msg_at, code)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[SQL_REPORT_SCAN] =
-		"SELECT d.ext_id, d.platform, d.enrolled, c.state, c.level, c.access,"
-		" c.app_action, c.vendors, c.reasons, c.evaluated_at, c.resources"
+		"SELECT d.ext_id, d.platform, d.enrolled, c.outcome, c.evaluated_at"
 		" FROM devices d LEFT JOIN decisions c ON c.device = d.id"
 		" WHERE ?1 IS NULL OR d.ext_id = ?1 ORDER BY d.ext_id",
 	[SQL_APPS_OF_DEVICE] =
@@ -164,10 +218,6 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_AUDIT_INSERT] = "INSERT INTO audit(seq, at, kind, vendor, device, detail, hash)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQL_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-	[SQL_AUDIT_SCAN] = "SELECT seq, at, kind, vendor, device, detail, hash FROM audit ORDER BY seq",
-	[SQL_AUDIT_SHOW] = "SELECT seq, at, kind, vendor, device, detail FROM audit"
-			   " WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
-			   " AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 ORDER BY seq",
 };
 
 static int fail(mtd_store *s, int rc, const char *what)
@@ -202,6 +252,7 @@ static int migrate(mtd_store *s)
 			return fail(s, MTD_ESTORE, "starting a migration");
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
+		    (version + 1 == 4 && migrate_v4(s)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -328,9 +379,18 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which)
 	return st;
 }
 
+static void pending_reset(mtd_store *s)
+{
+	for (int i = 0; i < MTD_LOG__COUNT; i++) {
+		mtd_sha256_init(&s->log[i].c);
+		s->log[i].rows = 0;
+	}
+}
+
 int mtd_store_begin(mtd_store *s)
 {
 	s->chain_known = 0;
+	pending_reset(s);
 	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
 		       : fail(s, MTD_ESTORE, "starting a transaction");
@@ -338,6 +398,9 @@ int mtd_store_begin(mtd_store *s)
 
 int mtd_store_commit(mtd_store *s)
 {
+	int rc = mtd_store_seal(s, 0);
+	if (rc)
+		return rc;
 	return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
 		       : fail(s, MTD_ESTORE, "committing");
@@ -346,6 +409,7 @@ int mtd_store_commit(mtd_store *s)
 void mtd_store_rollback(mtd_store *s)
 {
 	s->chain_known = 0;
+	pending_reset(s);
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -411,6 +475,27 @@ void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const
 	mtd_sha256_final(&c, out);
 }
 
+/* last_seq/last_hash from the store, once per transaction. */
+static int chain_load(mtd_store *s)
+{
+	sqlite3_stmt *st;
+	if (s->chain_known)
+		return 0;
+	if (!(st = mtd_store_stmt(s, SQL_AUDIT_LAST)))
+		return MTD_ESTORE;
+	memset(s->last_hash, 0, sizeof s->last_hash);
+	s->last_seq = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		s->last_seq = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == 32)
+			memcpy(s->last_hash, sqlite3_column_blob(st, 1), 32);
+	}
+	sqlite3_reset(st);
+	/* Outside a transaction another writer may come between: look again. */
+	s->chain_known = !sqlite3_get_autocommit(s->db);
+	return 0;
+}
+
 int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 		    const char *vendor, const char *device, const char *detail)
 {
@@ -419,20 +504,8 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 
 	if (!detail)
 		detail = "{}";
-	if (!s->chain_known) {
-		if (!(st = mtd_store_stmt(s, SQL_AUDIT_LAST)))
-			return MTD_ESTORE;
-		memset(s->last_hash, 0, sizeof s->last_hash);
-		s->last_seq = 0;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			s->last_seq = sqlite3_column_int64(st, 0);
-			if (sqlite3_column_bytes(st, 1) == 32)
-				memcpy(s->last_hash, sqlite3_column_blob(st, 1), 32);
-		}
-		sqlite3_reset(st);
-		/* Outside a transaction another writer may come between: look again. */
-		s->chain_known = !sqlite3_get_autocommit(s->db);
-	}
+	if (chain_load(s))
+		return MTD_ESTORE;
 	mtd_audit_hash(s->last_hash, s->last_seq + 1, at, kind, vendor, device, detail, hash);
 	st = mtd_store_stmt(s, SQL_AUDIT_INSERT);
 	if (!st)
@@ -452,4 +525,242 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 	s->last_seq++;
 	memcpy(s->last_hash, hash, 32);
 	return 0;
+}
+
+/* ---- sealed logs ---- */
+
+void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v)
+{
+	unsigned char b[11];
+	size_t n = 1;
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); /* zigzag */
+	b[0] = is_null ? 0 : 1;
+	if (!is_null) {
+		do {
+			b[n++] = (unsigned char)((z & 0x7f) | (z > 0x7f ? 0x80 : 0));
+			z >>= 7;
+		} while (z);
+	}
+	mtd_sha256_update(c, b, n);
+}
+
+void mtd_log_hash_text(mtd_sha256 *c, const char *p, size_t len)
+{
+	if (!p) {
+		mtd_log_hash_int(c, 1, 0);
+		return;
+	}
+	{
+		unsigned char t = 2;
+		mtd_sha256_update(c, &t, 1);
+	}
+	mtd_log_hash_int(c, 0, (int64_t)len);
+	mtd_sha256_update(c, p, len);
+}
+
+void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols)
+{
+	for (int i = 0; i < ncols; i++) {
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_NULL: mtd_log_hash_int(c, 1, 0); break;
+		case SQLITE_INTEGER: mtd_log_hash_int(c, 0, sqlite3_column_int64(st, i)); break;
+		default: {
+			const char *t = (const char *)sqlite3_column_text(st, i);
+			mtd_log_hash_text(c, t ? t : "", (size_t)sqlite3_column_bytes(st, i));
+		}
+		}
+	}
+}
+
+int mtd_seal_detail(const char *log, uint64_t rows, const unsigned char digest[32], char *buf,
+		    size_t n)
+{
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	return snprintf(buf, n, "{\"log\":\"%s\",\"rows\":%llu,\"sha256\":\"%s\"}", log,
+			(unsigned long long)rows, hex) >= (int)n ? -1 : 0;
+}
+
+const char *mtd_log_name(int log)
+{
+	return log >= 0 && log < MTD_LOG__COUNT ? log_names[log] : "?";
+}
+
+int mtd_store_seal(mtd_store *s, int64_t at)
+{
+	for (int i = 0; i < MTD_LOG__COUNT; i++) {
+		pending *p = &s->log[i];
+		unsigned char d[32];
+		char detail[160];
+		if (!p->rows)
+			continue;
+		mtd_sha256_final(&p->c, d);
+		mtd_seal_detail(log_names[i], p->rows, d, detail, sizeof detail);
+		mtd_sha256_init(&p->c);
+		p->rows = 0;
+		if (mtd_store_audit(s, at ? at : s->last_at, "seal", NULL, NULL, detail))
+			return MTD_ESTORE;
+	}
+	return 0;
+}
+
+/* The next sequence number for a row of log; seals when the log has
+ * MTD_SEAL_ROWS pending, so that a seal never covers more. */
+static int log_next(mtd_store *s, int log, int64_t at, int64_t *seq)
+{
+	if (chain_load(s))
+		return MTD_ESTORE;
+	if (s->log[log].rows >= MTD_SEAL_ROWS && mtd_store_seal(s, at))
+		return MTD_ESTORE;
+	*seq = ++s->last_seq;
+	s->last_at = at;
+	return 0;
+}
+
+static int log_step(mtd_store *s, sqlite3_stmt *st, int log)
+{
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		s->last_seq--;
+		return fail(s, MTD_ESTORE, "writing the audit log");
+	}
+	s->log[log].rows++;
+	return 0;
+}
+
+int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
+			  int type, int level, int64_t msg_at, const char *code, size_t ncode)
+{
+	mtd_sha256 *c = &s->log[MTD_LOG_MESSAGES].c;
+	sqlite3_stmt *st;
+	int64_t seq;
+	if (log_next(s, MTD_LOG_MESSAGES, at, &seq) ||
+	    !(st = mtd_store_stmt(s, SQL_MESSAGE_LOG_INSERT)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, connector);
+	if (device > 0)
+		sqlite3_bind_int64(st, 4, device);
+	sqlite3_bind_int(st, 5, type);
+	if (level >= 0)
+		sqlite3_bind_int(st, 6, level);
+	sqlite3_bind_int64(st, 7, msg_at);
+	mtd_bind_text(st, 8, code, ncode);
+	if (log_step(s, st, MTD_LOG_MESSAGES))
+		return MTD_ESTORE;
+	/* the columns of message_log, in order */
+	mtd_log_hash_int(c, 0, seq);
+	mtd_log_hash_int(c, 0, at);
+	mtd_log_hash_int(c, 0, connector);
+	mtd_log_hash_int(c, device <= 0, device);
+	mtd_log_hash_int(c, 0, type);
+	mtd_log_hash_int(c, level < 0, level);
+	mtd_log_hash_int(c, 0, msg_at);
+	mtd_log_hash_text(c, code, ncode);
+	return 0;
+}
+
+int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
+			   int64_t prev)
+{
+	mtd_sha256 *c = &s->log[MTD_LOG_DECISIONS].c;
+	sqlite3_stmt *st;
+	int64_t seq;
+	if (log_next(s, MTD_LOG_DECISIONS, at, &seq) ||
+	    !(st = mtd_store_stmt(s, SQL_DECISION_LOG_INSERT)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, device);
+	sqlite3_bind_int64(st, 4, outcome);
+	if (prev > 0)
+		sqlite3_bind_int64(st, 5, prev);
+	if (log_step(s, st, MTD_LOG_DECISIONS))
+		return MTD_ESTORE;
+	mtd_log_hash_int(c, 0, seq);
+	mtd_log_hash_int(c, 0, at);
+	mtd_log_hash_int(c, 0, device);
+	mtd_log_hash_int(c, 0, outcome);
+	mtd_log_hash_int(c, prev <= 0, prev);
+	return 0;
+}
+
+int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, int64_t *id)
+{
+	mtd_sha256 *c = &s->log[MTD_LOG_OUTCOMES].c;
+	const char *t[3] = {o->vendors, o->reasons, o->resources};
+	sqlite3_stmt *st;
+	int64_t seq;
+	if (log_next(s, MTD_LOG_OUTCOMES, at, &seq) || !(st = mtd_store_stmt(s, SQL_OUTCOME_INSERT)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, o->digest);
+	sqlite3_bind_int(st, 4, o->state);
+	sqlite3_bind_int(st, 5, o->level);
+	sqlite3_bind_int(st, 6, o->access);
+	sqlite3_bind_int(st, 7, o->app_action);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_text(st, 8 + i, t[i], -1, SQLITE_STATIC);
+	if (log_step(s, st, MTD_LOG_OUTCOMES))
+		return MTD_ESTORE;
+	mtd_log_hash_int(c, 0, seq);
+	mtd_log_hash_int(c, 0, at);
+	mtd_log_hash_int(c, 0, o->digest);
+	mtd_log_hash_int(c, 0, o->state);
+	mtd_log_hash_int(c, 0, o->level);
+	mtd_log_hash_int(c, 0, o->access);
+	mtd_log_hash_int(c, 0, o->app_action);
+	for (int i = 0; i < 3; i++)
+		mtd_log_hash_text(c, t[i], strlen(t[i]));
+	*id = seq;
+	return 0;
+}
+
+/* 3 -> 4: each distinct decision of version 3 becomes an outcome (sealed
+ * like any other), and decisions point to theirs. Runs inside the
+ * migration's transaction. */
+static int migrate_v4(mtd_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+	int64_t now = (int64_t)time(NULL);
+
+	s->chain_known = 0;
+	pending_reset(s);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT DISTINCT digest, state, level, access, app_action, vendors,"
+			       " reasons, resources FROM decisions_v3", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, MTD_ESTORE, "migrating decisions");
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_outcome_row o = {sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+				     sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+				     sqlite3_column_int(st, 4),
+				     (const char *)sqlite3_column_text(st, 5),
+				     (const char *)sqlite3_column_text(st, 6),
+				     (const char *)sqlite3_column_text(st, 7)};
+		int64_t id;
+		rc = o.vendors && o.reasons && o.resources ? mtd_store_log_outcome(s, now, &o, &id)
+							   : MTD_ESTORE;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	sqlite3_finalize(st);
+	if (!rc &&
+	    sqlite3_exec(s->db,
+			 "INSERT INTO decisions(device, outcome, evaluated_at, since, wiped_at)"
+			 " SELECT d.device, (SELECT o.seq FROM outcomes o WHERE o.digest = d.digest"
+			 " AND o.state = d.state AND o.level = d.level AND o.access = d.access"
+			 " AND o.app_action = d.app_action AND o.vendors = d.vendors"
+			 " AND o.reasons = d.reasons AND o.resources = d.resources),"
+			 " d.evaluated_at, d.since, d.wiped_at FROM decisions_v3 d;"
+			 "DROP TABLE decisions_v3;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		rc = MTD_ESTORE;
+	if (!rc)
+		rc = mtd_store_seal(s, now);
+	s->chain_known = 0;
+	pending_reset(s);
+	return rc ? fail(s, MTD_ESTORE, "migrating decisions to outcomes") : 0;
 }

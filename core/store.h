@@ -7,7 +7,9 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#define MTD_SCHEMA_VERSION 3
+#include "sha256.h"
+
+#define MTD_SCHEMA_VERSION 4
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -21,6 +23,7 @@ enum mtd_sql {
 	SQL_GROUPSET_ALL,
 	SQL_DEVICE_UPSERT,
 	SQL_DEVICE_BY_EXT,
+	SQL_DEVICE_ID,
 	SQL_CONN_INSERT,
 	SQL_CONN_GET,
 	SQL_CONN_ALL,
@@ -32,13 +35,15 @@ enum mtd_sql {
 	SQL_APP_INSERT,
 	SQL_EVAL_SCAN,
 	SQL_DECISION_UPSERT,
-	SQL_DECISION_WIPED,
+	SQL_OUTCOME_BY_DIGEST,
+	SQL_OUTCOME_GET,
+	SQL_OUTCOME_INSERT,
+	SQL_DECISION_LOG_INSERT,
+	SQL_MESSAGE_LOG_INSERT,
 	SQL_REPORT_SCAN,
 	SQL_AUDIT_INSERT,
 	SQL_APPS_OF_DEVICE,
 	SQL_AUDIT_LAST,
-	SQL_AUDIT_SCAN,
-	SQL_AUDIT_SHOW,
 	SQL_APPSYNC_SCAN,
 	SQL__COUNT
 };
@@ -75,6 +80,48 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
 		    const char *vendor, const char *device, const char *detail,
 		    unsigned char out[32]);
+
+/* ---- sealed logs ----
+ * Bulk records go to compact append-only tables instead of one audit record
+ * each: outcomes (the interned results decisions point to), decision_log
+ * (every decision change) and message_log (every accepted message). Each
+ * row takes the next number of the audit sequence; the rows of a log since
+ * its last seal are covered by a 'seal' audit record (in the hash chain)
+ * whose detail carries their count and the SHA-256 of their columns in
+ * order (mtd_log_hash_row). mtd_store_commit seals what is pending, and a
+ * log seals every MTD_SEAL_ROWS rows, so every committed row is sealed. */
+enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG__COUNT };
+#define MTD_SEAL_ROWS 65536
+
+/* An outcome: everything of a decision that is not per device. Texts are
+ * JSON (vendors object, reasons and resources arrays), borrowed. */
+typedef struct mtd_outcome_row {
+	int64_t digest; /* FNV of the contents; a hint, contents are compared */
+	int state, level, access, app_action;
+	const char *vendors, *reasons, *resources;
+} mtd_outcome_row;
+
+/* Append an outcome; *id is its sequence number (decisions refer to it). */
+int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, int64_t *id);
+/* A decision change of device (row id) to outcome; prev 0 when none. */
+int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
+			   int64_t prev);
+/* An accepted message; device 0 and level -1 when not a threat; code
+ * (error messages) may be NULL. */
+int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
+			  int type, int level, int64_t msg_at, const char *code, size_t ncode);
+/* Seal every log with pending rows (at: the seal's time, 0 for the last
+ * row's). */
+int mtd_store_seal(mtd_store *s, int64_t at);
+/* The row encoding of the seals' digest: a NULL, an integer, a text. */
+void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v);
+void mtd_log_hash_text(mtd_sha256 *c, const char *p, size_t len);
+/* Every column of the current row of st, by its SQLite type. */
+void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols);
+/* A seal's detail text into buf; -1 when it does not fit. */
+int mtd_seal_detail(const char *log, uint64_t rows, const unsigned char digest[32], char *buf,
+		    size_t n);
+const char *mtd_log_name(int log);
 
 /* Bind a text of known length, NULL pointer binds SQL NULL. */
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n);

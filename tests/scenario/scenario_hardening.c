@@ -67,28 +67,83 @@ static void audit_intact_and_filtered(void **state)
 static void audit_tamper_found(void **state)
 {
 	scen *s = *state;
+	static const char *const refused[] = {
+		"UPDATE audit SET detail = '{}' WHERE seq = 3",
+		"DELETE FROM audit WHERE seq = 3",
+		"UPDATE message_log SET level = 1",
+		"DELETE FROM message_log",
+		"UPDATE decision_log SET outcome = 1",
+		"DELETE FROM decision_log",
+		"UPDATE outcomes SET reasons = '[]'",
+		"DELETE FROM outcomes",
+	};
 	sqlite3 *db;
 	prepare(s);
 	assert_int_equal(sqlite3_open(s->db, &db), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET detail = '{}' WHERE seq = 3", NULL,
-					  NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 3", NULL, NULL, NULL),
-			     SQLITE_OK);
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+		if (sqlite3_exec(db, refused[i], NULL, NULL, NULL) == SQLITE_OK)
+			fail_msg("the store allowed: %s", refused[i]);
 	sqlite3_close(db);
 
-	tamper(s, "DROP TRIGGER audit_no_update; UPDATE audit SET detail = "
-		  "'{\"type\":\"threat\",\"level\":\"secured\"}' WHERE kind = 'message' AND device = 'ios-bob'");
+	tamper(s, "DROP TRIGGER audit_no_update; UPDATE audit SET detail = '{}'"
+		  " WHERE kind = 'connector_set'");
 	RUN(s, 65, "audit", "verify");
 	OUT_HAS(s, "does not match its hash");
+}
+
+/* Each sealed log: an edited row breaks its seal. */
+static void audit_log_edits_found(void **state)
+{
+	static const char *const edits[] = {
+		/* ios-bob's high report made to look secured */
+		"DROP TRIGGER message_log_no_update; UPDATE message_log SET level = 1"
+		" WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')",
+		"DROP TRIGGER decision_log_no_update; UPDATE decision_log SET outcome = outcome + 1",
+		"DROP TRIGGER outcomes_no_update; UPDATE outcomes SET reasons = '[\"fine\"]'",
+	};
+	static const char *const logs[] = {"messages", "decisions", "outcomes"};
+	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+		scen *s = scen_new();
+		assert_non_null(s);
+		prepare(s);
+		tamper(s, edits[i]);
+		RUN(s, 65, "audit", "verify");
+		OUT_HAS(s, "do not match it");
+		OUT_HAS(s, logs[i]);
+		scen_free(s);
+	}
+	(void)state;
 }
 
 static void audit_removal_found(void **state)
 {
 	scen *s = *state;
 	prepare(s);
-	tamper(s, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 4");
+	tamper(s, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE kind = 'connector_set'");
 	RUN(s, 65, "audit", "verify");
-	OUT_HAS(s, "records 4 to 4 are missing");
+	OUT_HAS(s, "are missing");
+}
+
+/* A log row removed leaves a hole; one added after the last seal is not
+ * covered by any. */
+static void audit_log_removal_and_forgery_found(void **state)
+{
+	scen *s = *state;
+	prepare(s);
+	tamper(s, "DROP TRIGGER decision_log_no_delete;"
+		  " DELETE FROM decision_log WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "are missing");
+
+	scen_free(s);
+	*state = s = scen_new();
+	assert_non_null(s);
+	prepare(s);
+	tamper(s, "INSERT INTO message_log(seq, at, connector, device, type, level, msg_at)"
+		  " SELECT (SELECT max(seq) FROM audit) + 1, 1709251200, 1, id, 1, 1, 1709251200"
+		  " FROM devices WHERE ext_id = 'ios-bob'");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "not sealed");
 }
 
 static void store_private_and_rules_warning(void **state)
@@ -112,7 +167,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(audit_intact_and_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_tamper_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_log_edits_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_removal_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_log_removal_and_forgery_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_private_and_rules_warning, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
