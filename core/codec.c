@@ -17,7 +17,8 @@ struct mtd_reader {
 	msgpack_zone zone;
 	msgpack_object obj;
 	mtd_buf conv;         /* JSON record converted to msgpack */
-	char where[300];
+	uint64_t w_line, w_index, w_byte; /* the position where() describes */
+	char where[300];                  /* formatted on request */
 };
 
 mtd_reader *mtd_reader_new(FILE *f, const char *name)
@@ -59,8 +60,14 @@ uint64_t mtd_reader_offset(const mtd_reader *r)
 	return r->offset + r->pos;
 }
 
-const char *mtd_reader_where(const mtd_reader *r)
+const char *mtd_reader_where(mtd_reader *r)
 {
+	if (r->format == MTD_FMT_JSON)
+		snprintf(r->where, sizeof r->where, "%s line %llu", r->name,
+			 (unsigned long long)r->w_line);
+	else
+		snprintf(r->where, sizeof r->where, "%s record %llu (byte %llu)", r->name,
+			 (unsigned long long)r->w_index, (unsigned long long)r->w_byte);
 	return r->where;
 }
 
@@ -106,15 +113,13 @@ static int fill(mtd_reader *r)
 	return 1;
 }
 
+/* The current record's position, for mtd_reader_where (formatted only
+ * when asked: most records are never reported). */
 static void set_where(mtd_reader *r)
 {
-	if (r->format == MTD_FMT_JSON)
-		snprintf(r->where, sizeof r->where, "%s line %llu", r->name,
-			 (unsigned long long)r->line);
-	else
-		snprintf(r->where, sizeof r->where, "%s record %llu (byte %llu)",
-			 r->name, (unsigned long long)r->index,
-			 (unsigned long long)(r->offset + r->pos));
+	r->w_line = r->line;
+	r->w_index = r->index;
+	r->w_byte = r->offset + r->pos;
 }
 
 static int next_msgpack(mtd_reader *r, mtd_record *rec, char *err, size_t n)

@@ -50,7 +50,7 @@ int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 /* Bytes of input consumed so far. */
 uint64_t mtd_reader_offset(const mtd_reader *r);
 /* "name line 3" / "name record 7 (byte 812)" of the last record. */
-const char *mtd_reader_where(const mtd_reader *r);
+const char *mtd_reader_where(mtd_reader *r);
 
 /* Message types. */
 enum {

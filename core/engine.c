@@ -34,6 +34,7 @@ typedef struct eval {
 	mtd_rules *rules;
 	tbuf vb, rb, resb; /* the new decision's texts, reused */
 	struct ocache *oc;
+	struct pcache *pc; /* for callbacks */
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
@@ -320,6 +321,55 @@ static int outcome_get(mtd_store *s, int64_t id, outcome *o)
 	return rc;
 }
 
+/* Parsed outcomes by id, for callbacks and the report: most devices share
+ * a few outcomes, so each is read and parsed about once. Direct-mapped. */
+#define PC_SLOTS 4096
+typedef struct pcache {
+	int64_t id[PC_SLOTS]; /* 0 empty */
+	outcome o[PC_SLOTS];
+	shown s[PC_SLOTS];
+} pcache;
+
+static void pc_free(pcache *c)
+{
+	if (!c)
+		return;
+	for (size_t k = 0; k < PC_SLOTS; k++)
+		if (c->id[k]) {
+			unshow(&c->s[k]);
+			free(c->o[k].vendors);
+		}
+	free(c);
+}
+
+/* The public form of outcome id (known: its contents when at hand, else
+ * read from the store), with device, platform, management and time for the
+ * caller to fill; borrowed until the next call. */
+static int pc_get(pcache *c, mtd_store *st, int64_t id, const outcome *known,
+		  mtd_decision_info *info)
+{
+	size_t k = (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ull >> 52) % PC_SLOTS;
+	int rc;
+	if (c->id[k] != id) {
+		if (c->id[k]) {
+			unshow(&c->s[k]);
+			free(c->o[k].vendors);
+			c->id[k] = 0;
+		}
+		if (known)
+			rc = outcome_set(&c->o[k], id, known->state, known->level, known->access,
+					 known->app, known->vendors, known->reasons, known->resources);
+		else
+			rc = outcome_get(st, id, &c->o[k]);
+		if (rc)
+			return rc;
+		c->id[k] = id;
+		show(&c->s[k], NULL, 0, 0, &c->o[k], 0);
+	}
+	*info = c->s[k].info;
+	return 0;
+}
+
 /* ---- one device ---- */
 
 #define MAX_CONNS 64
@@ -541,20 +591,25 @@ static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t
 static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at,
 		const run_out *ro)
 {
-	shown a, b;
-	outcome old = {0};
+	mtd_decision_info a, b;
+	shown none;
 	int rc;
-	if (d->old_outcome > 0 && (rc = outcome_get(e->h->store, d->old_outcome, &old)))
-		return mtd_fail(e->h, rc, "reading the decision of %s: %s", d->ext,
-				mtd_store_errmsg(e->h->store));
-	show(&a, d->ext, d->platform, d->enrolled, d->old_outcome > 0 ? &old : NULL,
-	     d->old_evaluated_at);
-	show(&b, d->ext, d->platform, d->enrolled, o, evaluated_at);
-	rc = ro->fn(ro->ud, &a.info, &b.info);
-	unshow(&a);
-	unshow(&b);
-	free(old.vendors);
-	return rc;
+	if (d->old_outcome > 0) {
+		if ((rc = pc_get(e->pc, e->h->store, d->old_outcome, NULL, &a)))
+			return mtd_fail(e->h, rc, "reading the decision of %s: %s", d->ext,
+					mtd_store_errmsg(e->h->store));
+		a.evaluated_at = d->old_evaluated_at;
+	} else {
+		show(&none, NULL, 0, 0, NULL, 0);
+		a = none.info;
+	}
+	if ((rc = pc_get(e->pc, e->h->store, o->id, o, &b)))
+		return mtd_fail(e->h, rc, "out of memory");
+	a.device = b.device = d->ext;
+	a.platform = b.platform = mtd_platform_name(d->platform);
+	a.management = b.management = d->enrolled ? "enrolled" : "unenrolled";
+	b.evaluated_at = evaluated_at;
+	return ro->fn(ro->ud, &a, &b);
 }
 
 static int decide(eval *e, devrow *d, run_out *ro)
@@ -708,7 +763,9 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		e.oc->cap = 2 * OC_MAX; /* a power of two, never over half full */
 		e.oc->v = calloc(e.oc->cap, sizeof *e.oc->v);
 	}
-	if (!e.cstate || !d || !e.oc || !e.oc->v) {
+	if (fn)
+		e.pc = calloc(1, sizeof *e.pc);
+	if (!e.cstate || !d || !e.oc || !e.oc->v || (fn && !e.pc)) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -773,6 +830,7 @@ out:
 	free(e.conns);
 	free(e.memo_oc);
 	oc_free(e.oc);
+	pc_free(e.pc);
 	free_sets(&e);
 	mtd_rules_close(e.rules);
 	if (!rc) {
@@ -786,26 +844,19 @@ out:
 
 /* ---- report ---- */
 
-/* Parsed outcomes by id for the report: most devices share a few. */
-#define RC_SLOTS 4096
-typedef struct rcache {
-	int64_t id[RC_SLOTS];
-	outcome o[RC_SLOTS];
-	shown s[RC_SLOTS];
-} rcache;
-
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
-	rcache *rc_ = NULL;
+	pcache *pc;
 	int rc = mtd_need_store(h), step, found = 0;
 
 	if (rc)
 		return rc;
-	if (!(rc_ = calloc(1, sizeof *rc_)))
+	if (!(pc = calloc(1, sizeof *pc)))
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	/* one read transaction: a consistent report while others write */
 	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		free(rc_);
+		pc_free(pc);
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
 	if (!(st = mtd_store_stmt(h->store, SQL_REPORT_SCAN))) {
@@ -815,41 +866,24 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	if (device)
 		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *ext = (const char *)sqlite3_column_text(st, 0);
-		int platform = sqlite3_column_int(st, 1), enrolled = sqlite3_column_int(st, 2);
 		int64_t oid = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
-		int64_t at = sqlite3_column_int64(st, 4);
+		mtd_decision_info info;
+		shown none;
 		found = 1;
 		if (!oid) {
-			shown s;
-			show(&s, ext, platform, enrolled, NULL, 0);
-			rc = fn(ud, &s.info);
-			continue;
+			show(&none, NULL, 0, 0, NULL, 0);
+			info = none.info;
+		} else if ((rc = pc_get(pc, h->store, oid, NULL, &info))) {
+			rc = mtd_fail(h, rc, "reading the decision of %s: %s",
+				      (const char *)sqlite3_column_text(st, 0), mtd_store_errmsg(h->store));
+			break;
+		} else {
+			info.evaluated_at = sqlite3_column_int64(st, 4);
 		}
-		{
-			size_t k = (size_t)oid % RC_SLOTS;
-			mtd_decision_info info;
-			if (rc_->id[k] != oid) {
-				if (rc_->id[k]) {
-					unshow(&rc_->s[k]);
-					free(rc_->o[k].vendors);
-					rc_->id[k] = 0;
-				}
-				if ((rc = outcome_get(h->store, oid, &rc_->o[k]))) {
-					rc = mtd_fail(h, rc, "reading the decision of %s: %s", ext,
-						      mtd_store_errmsg(h->store));
-					break;
-				}
-				rc_->id[k] = oid;
-				show(&rc_->s[k], NULL, 0, 0, &rc_->o[k], 0);
-			}
-			info = rc_->s[k].info;
-			info.device = ext;
-			info.platform = mtd_platform_name(platform);
-			info.management = enrolled ? "enrolled" : "unenrolled";
-			info.evaluated_at = at;
-			rc = fn(ud, &info);
-		}
+		info.device = (const char *)sqlite3_column_text(st, 0);
+		info.platform = mtd_platform_name(sqlite3_column_int(st, 1));
+		info.management = sqlite3_column_int(st, 2) ? "enrolled" : "unenrolled";
+		rc = fn(ud, &info);
 	}
 	if (!rc && step != SQLITE_DONE)
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
@@ -858,11 +892,6 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 		rc = mtd_fail(h, MTD_EUSAGE, "unknown device '%s'", device);
 out:
 	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
-	for (size_t k = 0; k < RC_SLOTS; k++)
-		if (rc_->id[k]) {
-			unshow(&rc_->s[k]);
-			free(rc_->o[k].vendors);
-		}
-	free(rc_);
+	pc_free(pc);
 	return rc;
 }

@@ -292,7 +292,9 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 		}
 		close(fd);
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	/* one handle, one thread at a time (mtdgate.h): no SQLite mutexes */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
 		fail(s, MTD_ESTORE, path);
 		goto out;
 	}
@@ -529,9 +531,9 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 
 /* ---- sealed logs ---- */
 
-void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v)
+/* A row's encoding is built in a small buffer and hashed in one call. */
+static size_t enc_int(unsigned char *b, int is_null, int64_t v)
 {
-	unsigned char b[11];
 	size_t n = 1;
 	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); /* zigzag */
 	b[0] = is_null ? 0 : 1;
@@ -541,21 +543,35 @@ void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v)
 			z >>= 7;
 		} while (z);
 	}
-	mtd_sha256_update(c, b, n);
+	return n;
+}
+
+void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v)
+{
+	unsigned char b[11];
+	mtd_sha256_update(c, b, enc_int(b, is_null, v));
 }
 
 void mtd_log_hash_text(mtd_sha256 *c, const char *p, size_t len)
 {
+	unsigned char b[12];
 	if (!p) {
 		mtd_log_hash_int(c, 1, 0);
 		return;
 	}
-	{
-		unsigned char t = 2;
-		mtd_sha256_update(c, &t, 1);
-	}
-	mtd_log_hash_int(c, 0, (int64_t)len);
+	b[0] = 2;
+	mtd_sha256_update(c, b, 1 + enc_int(b + 1, 0, (int64_t)len));
 	mtd_sha256_update(c, p, len);
+}
+
+/* Integer columns of one row, NULL where null[i]. */
+static void hash_ints(mtd_sha256 *c, const int64_t *v, const int *null, int n)
+{
+	unsigned char b[16 * 11];
+	size_t len = 0;
+	for (int i = 0; i < n && i < 16; i++)
+		len += enc_int(b + len, null[i], v[i]);
+	mtd_sha256_update(c, b, len);
 }
 
 void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols)
@@ -649,14 +665,11 @@ int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t d
 	mtd_bind_text(st, 8, code, ncode);
 	if (log_step(s, st, MTD_LOG_MESSAGES))
 		return MTD_ESTORE;
-	/* the columns of message_log, in order */
-	mtd_log_hash_int(c, 0, seq);
-	mtd_log_hash_int(c, 0, at);
-	mtd_log_hash_int(c, 0, connector);
-	mtd_log_hash_int(c, device <= 0, device);
-	mtd_log_hash_int(c, 0, type);
-	mtd_log_hash_int(c, level < 0, level);
-	mtd_log_hash_int(c, 0, msg_at);
+	{ /* the columns of message_log, in order */
+		int64_t v[7] = {seq, at, connector, device, type, level, msg_at};
+		int null[7] = {0, 0, 0, device <= 0, 0, level < 0, 0};
+		hash_ints(c, v, null, 7);
+	}
 	mtd_log_hash_text(c, code, ncode);
 	return 0;
 }
@@ -678,11 +691,11 @@ int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t out
 		sqlite3_bind_int64(st, 5, prev);
 	if (log_step(s, st, MTD_LOG_DECISIONS))
 		return MTD_ESTORE;
-	mtd_log_hash_int(c, 0, seq);
-	mtd_log_hash_int(c, 0, at);
-	mtd_log_hash_int(c, 0, device);
-	mtd_log_hash_int(c, 0, outcome);
-	mtd_log_hash_int(c, prev <= 0, prev);
+	{
+		int64_t v[5] = {seq, at, device, outcome, prev};
+		int null[5] = {0, 0, 0, 0, prev <= 0};
+		hash_ints(c, v, null, 5);
+	}
 	return 0;
 }
 

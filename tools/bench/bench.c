@@ -426,8 +426,9 @@ static long compare_c(sqlite3 *db, double *shared)
 	int rc;
 	*shared = 0;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT d.ext_id, c.state, c.level, c.access, x.state, x.level, x.access"
+			       "SELECT d.ext_id, o.state, o.level, o.access, x.state, x.level, x.access"
 			       " FROM devices d LEFT JOIN main.decisions c ON c.device = d.id"
+			       " LEFT JOIN main.outcomes o ON o.seq = c.outcome"
 			       " LEFT JOIN b.decisions x ON x.device = d.id ORDER BY d.id", -1, &st,
 			       NULL) != SQLITE_OK)
 		return sqlerr(db, "comparing decisions");
@@ -759,7 +760,8 @@ static int cedar(sqlite3 *db, long sample, double ndev, double *per_dec, long *m
 		perror(opath);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT c.access FROM devices d JOIN decisions c ON c.device = d.id"
+	if (sqlite3_prepare_v2(db, "SELECT o.access FROM devices d JOIN decisions c ON c.device = d.id"
+				    " JOIN outcomes o ON o.seq = c.outcome"
 				   " WHERE d.ext_id = ?1", -1, &st, NULL) != SQLITE_OK) {
 		fclose(f);
 		return sqlerr(db, "looking up decisions");
