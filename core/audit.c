@@ -1,9 +1,10 @@
 /* audit: showing and verifying the append-only, hash-chained audit log.
  *
  * The log is one sequence over four tables: audit (records chained one to
- * the next by hash) and the compact logs outcomes, decision_log and
- * message_log, whose rows are covered by the 'seal' records of the chain
- * (store.h). Both walks below merge the four by sequence number. */
+ * the next by hash), outcomes (a row per record), and the block logs
+ * message_log and decision_log (a row holds n entries, numbered from its
+ * seq), all covered by the 'seal' records of the chain (store.h). Both
+ * walks below merge the four by sequence number. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +16,76 @@
 
 enum { SRC_AUDIT, SRC_OUTCOMES, SRC_DECISIONS, SRC_MESSAGES, NSRC };
 
-/* Source i's log (MTD_LOG_*), for SRC_OUTCOMES.. */
-static int log_of(int src)
-{
-	return src == SRC_OUTCOMES ? MTD_LOG_OUTCOMES
-	       : src == SRC_DECISIONS ? MTD_LOG_DECISIONS
-				      : MTD_LOG_MESSAGES;
-}
-
 typedef struct cursor {
 	sqlite3_stmt *st;
-	int live; /* a row is current */
+	int live;        /* a record is current */
+	int log;         /* MTD_LOG_* of the rows; -1 for audit */
+	int block;       /* rows are blocks of entries */
+	int blob_col;    /* column of the entries */
+	int64_t seq;     /* the current record's number */
+	uint32_t i, n;   /* entry i of the row's n */
+	const unsigned char *p, *end;
+	mtd_log_entry e; /* the current entry */
+	int bad;         /* the row's entries do not decode into n */
 } cursor;
 
-static int advance(cursor *c)
+/* Decode the entry at c->p; at the row's last one, nothing may follow. */
+static void entry(cursor *c)
 {
-	int rc = sqlite3_step(c->st);
-	c->live = rc == SQLITE_ROW;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : MTD_ESTORE;
+	if (mtd_log_entry_decode(c->log, &c->p, c->end, &c->e) ||
+	    (c->i + 1 == c->n && c->p != c->end))
+		c->bad = 1;
 }
 
-/* The live cursor with the lowest sequence number (column 0), -1 at the end. */
-static int lowest(cursor *c)
+/* To the next record. */
+static int advance(cursor *c)
+{
+	int rc;
+	if (c->live && c->block && !c->bad && c->i + 1 < c->n) {
+		c->i++;
+		c->seq++;
+		entry(c);
+		return 0;
+	}
+	rc = sqlite3_step(c->st);
+	c->live = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : MTD_ESTORE;
+	c->seq = sqlite3_column_int64(c->st, 0);
+	if (c->block) {
+		int64_t n = sqlite3_column_int64(c->st, 1);
+		c->p = sqlite3_column_blob(c->st, c->blob_col);
+		c->end = c->p + sqlite3_column_bytes(c->st, c->blob_col);
+		c->i = 0;
+		c->n = n > 0 && n <= MTD_BLOCK_ENTRIES ? (uint32_t)n : 0;
+		c->bad = c->n == 0 || !c->p;
+		if (!c->bad)
+			entry(c);
+	}
+	return 0;
+}
+
+/* The live cursor with the lowest sequence number, -1 at the end. */
+static int lowest(const cursor *c)
 {
 	int best = -1;
 	for (int i = 0; i < NSRC; i++)
-		if (c[i].live && (best < 0 || sqlite3_column_int64(c[i].st, 0) <
-						  sqlite3_column_int64(c[best].st, 0)))
+		if (c[i].live && (best < 0 || c[i].seq < c[best].seq))
 			best = i;
 	return best;
+}
+
+static void cursors_init(cursor *c)
+{
+	memset(c, 0, NSRC * sizeof *c);
+	c[SRC_AUDIT].log = -1;
+	c[SRC_OUTCOMES].log = MTD_LOG_OUTCOMES;
+	c[SRC_DECISIONS].log = MTD_LOG_DECISIONS;
+	c[SRC_DECISIONS].block = 1;
+	c[SRC_DECISIONS].blob_col = 3;
+	c[SRC_MESSAGES].log = MTD_LOG_MESSAGES;
+	c[SRC_MESSAGES].block = 1;
+	c[SRC_MESSAGES].blob_col = 4;
 }
 
 static void close_all(cursor *c)
@@ -52,39 +94,62 @@ static void close_all(cursor *c)
 		sqlite3_finalize(c[i].st);
 }
 
-static int open_all(sqlite3 *db, cursor *c, const char *const *sql)
-{
-	memset(c, 0, NSRC * sizeof *c);
-	for (int i = 0; i < NSRC; i++)
-		if (sqlite3_prepare_v2(db, sql[i], -1, &c[i].st, NULL) != SQLITE_OK || advance(&c[i]))
-			return MTD_ESTORE;
-	return 0;
-}
-
 /* ---- show ---- */
 
-/* Rendering of the log rows as the audit records they stand for. */
-static int put_state(tbuf *b, const char *key, int present, int state, int access, int app,
-		     int level, int with_level)
+typedef struct shower {
+	sqlite3_stmt *ext, *outcome, *vendor;
+	tbuf b, dev, ven, reasons;
+	int64_t ven_id;
+} shower;
+
+/* A text column into b (NULL stays NULL). */
+static const char *keep(tbuf *b, sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return t && !tb_set(b, t) ? b->p : NULL;
+}
+
+static const char *lookup_text(sqlite3_stmt *st, int64_t id, tbuf *b)
+{
+	const char *t = NULL;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = keep(b, st, 0);
+	sqlite3_reset(st);
+	return t;
+}
+
+static int put(tbuf *b, const char *fmt, const char *a, const char *c)
 {
 	char t[256];
-	snprintf(t, sizeof t, "\"%s\":{\"state\":\"%s\"", key,
-		 present ? mtd_state_name(state) : "not_evaluated");
-	if (tb_put(b, t, strlen(t)))
-		return -1;
-	if (with_level) {
-		snprintf(t, sizeof t, ",\"level\":\"%s\"", mtd_level_name(level));
-		if (tb_put(b, t, strlen(t)))
-			return -1;
-	}
-	snprintf(t, sizeof t, ",\"access\":\"%s\",\"app_protection\":\"%s\"}",
-		 present && access == 0 ? "allow" : "block", present ? mtd_app_action_name(app) : "none");
+	snprintf(t, sizeof t, fmt, a, c);
 	return tb_put(b, t, strlen(t));
 }
 
-static int col_i(sqlite3_stmt *st, int i)
+/* {"state":..,["level":..,]"access":..,"app_protection":..} of outcome id
+ * (0: none, as before any evaluation); reasons into sh->reasons. */
+static int put_outcome(shower *sh, const char *key, int64_t id, int with_level)
 {
-	return sqlite3_column_int(st, i);
+	sqlite3_stmt *st = sh->outcome;
+	int found = 0, rc;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	if (id > 0 && sqlite3_step(st) == SQLITE_ROW)
+		found = 1;
+	rc = put(&sh->b, "\"%s\":{\"state\":\"%s\"", key,
+		 found ? mtd_state_name(sqlite3_column_int(st, 0)) : "not_evaluated");
+	if (!rc && with_level)
+		rc = put(&sh->b, ",\"level\":\"%s\"%s", found ? mtd_level_name(sqlite3_column_int(st, 1))
+							: "none", "");
+	if (!rc)
+		rc = put(&sh->b, ",\"access\":\"%s\",\"app_protection\":\"%s\"}",
+			 found && sqlite3_column_int(st, 2) == 0 ? "allow" : "block",
+			 found ? mtd_app_action_name(sqlite3_column_int(st, 3)) : "none");
+	if (!rc && with_level && !keep(&sh->reasons, st, 4))
+		rc = tb_set(&sh->reasons, "[]");
+	sqlite3_reset(st);
+	return rc ? MTD_ENOMEM : 0;
 }
 
 static const char *col_t(sqlite3_stmt *st, int i)
@@ -93,13 +158,15 @@ static const char *col_t(sqlite3_stmt *st, int i)
 	return t ? t : "";
 }
 
-/* One row of source src as an audit record; detail built in b. */
-static int render(int src, sqlite3_stmt *st, tbuf *b, mtd_audit_rec *r)
+/* The current record of source src as an audit record. */
+static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 {
+	sqlite3_stmt *st = c->st;
+	tbuf *b = &sh->b;
 	char t[160];
 	memset(r, 0, sizeof *r);
-	r->seq = sqlite3_column_int64(st, 0);
-	r->at = sqlite3_column_int64(st, 1);
+	r->seq = c->seq;
+	r->at = sqlite3_column_int64(st, src == SRC_AUDIT || src == SRC_OUTCOMES ? 1 : 2);
 	b->n = 0;
 	switch (src) {
 	case SRC_AUDIT:
@@ -110,57 +177,60 @@ static int render(int src, sqlite3_stmt *st, tbuf *b, mtd_audit_rec *r)
 		return 0;
 	case SRC_OUTCOMES: /* seq, at, state, level, access, app, vendors, reasons, resources */
 		r->kind = "outcome";
-		if (tb_put(b, "{", 1) || put_state(b, "outcome", 1, col_i(st, 2), col_i(st, 4),
-						  col_i(st, 5), col_i(st, 3), 1) ||
-		    tb_put(b, ",\"vendors\":", 11) || tb_put(b, col_t(st, 6), strlen(col_t(st, 6))) ||
+		snprintf(t, sizeof t,
+			 "{\"state\":\"%s\",\"level\":\"%s\",\"access\":\"%s\",\"app_protection\":\"%s\"",
+			 mtd_state_name(sqlite3_column_int(st, 2)), mtd_level_name(sqlite3_column_int(st, 3)),
+			 sqlite3_column_int(st, 4) == 0 ? "allow" : "block",
+			 mtd_app_action_name(sqlite3_column_int(st, 5)));
+		if (tb_put(b, t, strlen(t)) || put(b, ",\"vendors\":%s%s", col_t(st, 6), "") ||
 		    tb_put(b, ",\"reasons\":", 11) || tb_put(b, col_t(st, 7), strlen(col_t(st, 7))) ||
-		    tb_put(b, ",\"resources\":", 13) ||
-		    tb_put(b, col_t(st, 8), strlen(col_t(st, 8))) || tb_put(b, "}", 1))
+		    tb_put(b, ",\"resources\":", 13) || tb_put(b, col_t(st, 8), strlen(col_t(st, 8))) ||
+		    tb_put(b, "}", 1))
 			return MTD_ENOMEM;
 		break;
 	case SRC_DECISIONS:
-		/* seq, at, ext_id, to: state level access app reasons, from: present
-		 * state access app */
 		r->kind = "decision";
-		r->device = (const char *)sqlite3_column_text(st, 2);
-		if (tb_put(b, "{", 1) ||
-		    put_state(b, "from", sqlite3_column_type(st, 8) != SQLITE_NULL, col_i(st, 8),
-			      col_i(st, 9), col_i(st, 10), 0, 0) ||
-		    tb_put(b, ",", 1) ||
-		    put_state(b, "to", 1, col_i(st, 3), col_i(st, 5), col_i(st, 6), col_i(st, 4), 1) ||
-		    tb_put(b, ",\"reasons\":", 11) || tb_put(b, col_t(st, 7), strlen(col_t(st, 7))) ||
-		    tb_put(b, ",\"outcome\":", 11))
+		r->device = lookup_text(sh->ext, c->e.device, &sh->dev);
+		if (tb_put(b, "{", 1) || put_outcome(sh, "from", c->e.prev, 0) || tb_put(b, ",", 1) ||
+		    put_outcome(sh, "to", c->e.outcome, 1) || tb_put(b, ",\"reasons\":", 11) ||
+		    tb_put(b, sh->reasons.p, sh->reasons.n))
 			return MTD_ENOMEM;
-		snprintf(t, sizeof t, "%lld}", (long long)sqlite3_column_int64(st, 11));
+		snprintf(t, sizeof t, ",\"outcome\":%lld}", (long long)c->e.outcome);
 		if (tb_put(b, t, strlen(t)))
 			return MTD_ENOMEM;
 		break;
-	default: /* seq, at, vendor, ext_id, type, level, msg_at, code */
+	default: { /* seq, n, at, connector, entries */
+		int64_t conn = sqlite3_column_int64(st, 3);
 		r->kind = "message";
-		r->vendor = (const char *)sqlite3_column_text(st, 2);
-		r->device = (const char *)sqlite3_column_text(st, 3);
-		snprintf(t, sizeof t, "{\"type\":\"%s\",\"at\":%lld", mtd_msg_type_name(col_i(st, 4)),
-			 (long long)sqlite3_column_int64(st, 6));
-		if (tb_put(b, t, strlen(t)))
+		if (conn != sh->ven_id) {
+			sh->ven_id = conn;
+			if (!lookup_text(sh->vendor, conn, &sh->ven))
+				tb_set(&sh->ven, "?");
+		}
+		r->vendor = sh->ven.p;
+		r->device = c->e.device ? lookup_text(sh->ext, c->e.device, &sh->dev) : NULL;
+		snprintf(t, sizeof t, "{\"type\":\"%s\",\"at\":%lld", mtd_msg_type_name(c->e.type),
+			 (long long)c->e.msg_at);
+		if (tb_put(b, t, strlen(t)) ||
+		    (c->e.level >= 0 && put(b, ",\"level\":\"%s\"%s", mtd_level_name(c->e.level), "")))
 			return MTD_ENOMEM;
-		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-			snprintf(t, sizeof t, ",\"level\":\"%s\"", mtd_level_name(col_i(st, 5)));
-			if (tb_put(b, t, strlen(t)))
+		if (c->e.code) {
+			char code[257];
+			snprintf(code, sizeof code, "%.*s", (int)c->e.ncode, c->e.code);
+			if (tb_put(b, ",\"code\":", 8) || tb_jstr(b, code))
 				return MTD_ENOMEM;
 		}
-		if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
-		    (tb_put(b, ",\"code\":", 8) || tb_jstr(b, col_t(st, 7))))
-			return MTD_ENOMEM;
 		if (tb_put(b, "}", 1))
 			return MTD_ENOMEM;
 		break;
+	}
 	}
 	r->detail = b->p;
 	return 0;
 }
 
-/* Show queries, each ordered by seq. Parameters: ?1 device ext_id, ?2 vendor,
- * ?3 kind, ?4 since, ?5 until (NULL: any). */
+/* Show queries, each ordered by seq. ?3 kind, ?4 since, ?5 until; device
+ * and vendor are matched by row id in C (?1, ?2 for audit by name). */
 static const char *const show_sql[NSRC] = {
 	"SELECT seq, at, kind, vendor, device, detail FROM audit"
 	" WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
@@ -168,27 +238,34 @@ static const char *const show_sql[NSRC] = {
 	"SELECT seq, at, state, level, access, app_action, vendors, reasons, resources"
 	" FROM outcomes WHERE ?1 IS NULL AND ?2 IS NULL AND (?3 IS NULL OR ?3 = 'outcome')"
 	" AND at >= ?4 AND at <= ?5 ORDER BY seq",
-	"SELECT l.seq, l.at, d.ext_id, o.state, o.level, o.access, o.app_action, o.reasons,"
-	" p.state, p.access, p.app_action, l.outcome"
-	" FROM decision_log l LEFT JOIN devices d ON d.id = l.device"
-	" LEFT JOIN outcomes o ON o.seq = l.outcome LEFT JOIN outcomes p ON p.seq = l.prev"
-	" WHERE (?1 IS NULL OR l.device = (SELECT id FROM devices WHERE ext_id = ?1))"
-	" AND ?2 IS NULL AND (?3 IS NULL OR ?3 = 'decision') AND l.at >= ?4 AND l.at <= ?5"
-	" ORDER BY l.seq",
-	"SELECT m.seq, m.at, c.vendor, d.ext_id, m.type, m.level, m.msg_at, m.code"
-	" FROM message_log m LEFT JOIN connectors c ON c.id = m.connector"
-	" LEFT JOIN devices d ON d.id = m.device"
-	" WHERE (?1 IS NULL OR m.device = (SELECT id FROM devices WHERE ext_id = ?1))"
-	" AND (?2 IS NULL OR m.connector = (SELECT id FROM connectors WHERE vendor = ?2))"
-	" AND (?3 IS NULL OR ?3 = 'message') AND m.at >= ?4 AND m.at <= ?5 ORDER BY m.seq",
+	"SELECT seq, n, at, entries FROM decision_log WHERE ?1 IS NULL AND ?2 IS NULL"
+	" AND (?3 IS NULL OR ?3 = 'decision') AND at >= ?4 AND at <= ?5 ORDER BY seq",
+	"SELECT seq, n, at, connector, entries FROM message_log"
+	" WHERE (?2 IS NULL OR connector = ?2) AND ?1 IS NULL"
+	" AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5 ORDER BY seq",
 };
+
+/* A row id by name, -1 when there is none (so nothing matches). */
+static int64_t id_of(sqlite3 *db, const char *sql, const char *name)
+{
+	sqlite3_stmt *st;
+	int64_t id = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
+}
 
 int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *ud)
 {
 	mtd_audit_filter none = {0};
 	cursor c[NSRC];
-	tbuf b = {0};
+	shower sh = {0};
 	sqlite3 *db;
+	int64_t dev = 0, ven = 0;
 	int rc = mtd_need_store(h), i;
 
 	if (rc)
@@ -198,25 +275,52 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 	db = mtd_store_db(h->store);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	memset(c, 0, sizeof c);
+	cursors_init(c);
+	sh.ven_id = -1;
+	if (f->device)
+		dev = id_of(db, "SELECT id FROM devices WHERE ext_id = ?1", f->device);
+	if (f->vendor)
+		ven = id_of(db, "SELECT id FROM connectors WHERE vendor = ?1", f->vendor);
+	if (sqlite3_prepare_v2(db, "SELECT ext_id FROM devices WHERE id = ?1", -1, &sh.ext, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT state, level, access, app_action, reasons FROM outcomes"
+				   " WHERE seq = ?1", -1, &sh.outcome, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT vendor FROM connectors WHERE id = ?1", -1, &sh.vendor,
+			       NULL))
+		rc = MTD_ESTORE;
 	for (i = 0; i < NSRC && !rc; i++) {
+		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(db, show_sql[i], -1, &c[i].st, NULL) != SQLITE_OK) {
 			rc = MTD_ESTORE;
 			break;
 		}
-		if (f->device)
-			sqlite3_bind_text(c[i].st, 1, f->device, -1, SQLITE_STATIC);
-		if (f->vendor)
-			sqlite3_bind_text(c[i].st, 2, f->vendor, -1, SQLITE_STATIC);
+		st = c[i].st;
+		/* the block logs filter devices in C: ?1 stays NULL there */
+		if (f->device && i != SRC_DECISIONS && i != SRC_MESSAGES)
+			sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
+		if (f->vendor) {
+			if (i == SRC_MESSAGES)
+				sqlite3_bind_int64(st, 2, ven);
+			else
+				sqlite3_bind_text(st, 2, f->vendor, -1, SQLITE_STATIC);
+		}
 		if (f->kind)
-			sqlite3_bind_text(c[i].st, 3, f->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(c[i].st, 4, f->since);
-		sqlite3_bind_int64(c[i].st, 5, f->until ? f->until : INT64_MAX);
+			sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, f->since);
+		sqlite3_bind_int64(st, 5, f->until ? f->until : INT64_MAX);
 		rc = advance(&c[i]);
 	}
 	while (!rc && (i = lowest(c)) >= 0) {
 		mtd_audit_rec r;
-		if (!(rc = render(i, c[i].st, &b, &r)) && !(rc = fn(ud, &r)))
+		if (c[i].bad) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the %s log that "
+				      "cannot be read (run 'mtdgate audit verify')", (long long)c[i].seq,
+				      mtd_log_name(c[i].log));
+			break;
+		}
+		if (!(f->device && c[i].block && c[i].e.device != dev) &&
+		    !(rc = render(&sh, i, &c[i], &r)))
+			rc = fn(ud, &r);
+		if (!rc)
 			rc = advance(&c[i]);
 	}
 	if (rc == MTD_ESTORE)
@@ -224,7 +328,13 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 	else if (rc == MTD_ENOMEM)
 		rc = mtd_fail(h, rc, "out of memory");
 	close_all(c);
-	free(b.p);
+	sqlite3_finalize(sh.ext);
+	sqlite3_finalize(sh.outcome);
+	sqlite3_finalize(sh.vendor);
+	free(sh.b.p);
+	free(sh.dev.p);
+	free(sh.ven.p);
+	free(sh.reasons.p);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	return rc;
 }
@@ -235,10 +345,9 @@ static const char *const verify_sql[NSRC] = {
 	"SELECT seq, at, kind, vendor, device, detail, hash FROM audit ORDER BY seq",
 	"SELECT seq, at, digest, state, level, access, app_action, vendors, reasons, resources"
 	" FROM outcomes ORDER BY seq",
-	"SELECT seq, at, device, outcome, prev FROM decision_log ORDER BY seq",
-	"SELECT seq, at, connector, device, type, level, msg_at, code FROM message_log ORDER BY seq",
+	"SELECT seq, n, at, entries FROM decision_log ORDER BY seq",
+	"SELECT seq, n, at, connector, entries FROM message_log ORDER BY seq",
 };
-static const int verify_cols[NSRC] = {7, 10, 5, 8};
 
 typedef struct pend {
 	mtd_sha256 c;
@@ -246,7 +355,18 @@ typedef struct pend {
 	int64_t first;
 } pend;
 
-/* A seal record against the rows pending on its log. */
+/* A log row goes into its log's pending digest when its first record is
+ * reached (not when fetched: that is ahead of the seals before it). */
+static void on_row(pend *p, cursor *c)
+{
+	p += c->log;
+	if (!p->rows)
+		p->first = c->seq;
+	mtd_log_hash_row(&p->c, c->st, sqlite3_column_count(c->st));
+	p->rows += c->block ? c->n : 1;
+}
+
+/* A seal record against the entries pending on its log. */
 static int check_seal(mtd_t *h, int64_t seq, const char *detail, pend *p)
 {
 	char log[16], hex[65], want[160];
@@ -267,15 +387,12 @@ static int check_seal(mtd_t *h, int64_t seq, const char *detail, pend *p)
 	p += which;
 	mtd_sha256_final(&p->c, d);
 	mtd_seal_detail(log, p->rows, d, want, sizeof want);
-	if (strcmp(want, detail) != 0) {
-		int rc = mtd_fail(h, MTD_EMALFORMED,
-				  "audit record %lld seals %llu %s rows, but the %llu rows before "
-				  "it (from record %lld on) do not match it: rows of that log were "
-				  "changed, removed or added",
-				  (long long)seq, rows, log, (unsigned long long)p->rows,
-				  (long long)p->first);
-		return rc;
-	}
+	if (strcmp(want, detail) != 0)
+		return mtd_fail(h, MTD_EMALFORMED,
+				"audit record %lld seals %llu %s entries, but the %llu before it "
+				"(from record %lld on) do not match it: entries of that log were "
+				"changed, removed or added",
+				(long long)seq, rows, log, (unsigned long long)p->rows, (long long)p->first);
 	mtd_sha256_init(&p->c);
 	p->rows = 0;
 	return 0;
@@ -304,13 +421,14 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 	/* One read transaction: a consistent snapshot while others write. */
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	if (open_all(db, c, verify_sql)) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-		goto out;
-	}
+	cursors_init(c);
+	for (i = 0; i < NSRC && !rc; i++)
+		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
+		    advance(&c[i]))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	while (!rc && (i = lowest(c)) >= 0) {
 		sqlite3_stmt *st = c[i].st;
-		int64_t seq = sqlite3_column_int64(st, 0);
+		int64_t seq = c[i].seq;
 		if (seq > expect) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "audit records %lld to %lld are missing: "
 				      "the chain breaks there", (long long)expect, (long long)seq - 1);
@@ -321,13 +439,15 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 				      (long long)seq);
 			break;
 		}
-		if (i != SRC_AUDIT) {
-			pend *q = &p[log_of(i)];
-			if (!q->rows)
-				q->first = seq;
-			mtd_log_hash_row(&q->c, st, verify_cols[i]);
-			q->rows++;
-		} else {
+		if (c[i].bad) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the %s log whose "
+				      "entries do not read as it says: it was changed",
+				      (long long)seq, mtd_log_name(c[i].log));
+			break;
+		}
+		if (i != SRC_AUDIT && c[i].i == 0)
+			on_row(p, &c[i]);
+		if (i == SRC_AUDIT) {
 			const char *kind = (const char *)sqlite3_column_text(st, 2);
 			const char *detail = (const char *)sqlite3_column_text(st, 5);
 			mtd_audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind,
@@ -342,7 +462,8 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 				break;
 			}
 			memcpy(prev, want, 32);
-			if (kind && !strcmp(kind, "seal") && (rc = check_seal(h, seq, detail ? detail : "", p)))
+			if (kind && !strcmp(kind, "seal") &&
+			    (rc = check_seal(h, seq, detail ? detail : "", p)))
 				break;
 		}
 		expect++;
@@ -353,13 +474,12 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 	for (i = 0; !rc && i < MTD_LOG__COUNT; i++)
 		if (p[i].rows)
 			rc = mtd_fail(h, MTD_EMALFORMED,
-				      "%llu %s rows from audit record %lld on are not sealed: they were "
-				      "added after the fact", (unsigned long long)p[i].rows,
+				      "%llu %s entries from audit record %lld on are not sealed: they "
+				      "were added after the fact", (unsigned long long)p[i].rows,
 				      mtd_log_name(i), (long long)p[i].first);
 	*records = n;
 	for (i = 0; i < 32; i++)
 		snprintf(head + 2 * i, 3, "%02x", prev[i]);
-out:
 	close_all(c);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	return rc;

@@ -13,11 +13,20 @@
 #include "sha256.h"
 #include "store.h"
 
-/* Rows of one log appended since its last seal. */
+/* Entries of one log appended since its last seal. */
 typedef struct pending {
 	mtd_sha256 c;
 	uint64_t rows;
 } pending;
+
+/* The block being filled of a block log (messages, decisions): entries
+ * with consecutive sequence numbers from first, one at and connector. */
+typedef struct block {
+	int64_t first, at, connector;
+	uint32_t n;
+	size_t len;
+	unsigned char buf[MTD_BLOCK_BYTES + 512];
+} block;
 
 struct mtd_store {
 	sqlite3 *db;
@@ -26,6 +35,7 @@ struct mtd_store {
 	unsigned char last_hash[32];
 	int64_t last_at; /* of the last log row, for its seal */
 	pending log[MTD_LOG__COUNT];
+	block blk[MTD_LOG__COUNT]; /* [MTD_LOG_OUTCOMES] unused */
 	sqlite3_stmt *st[SQL__COUNT];
 	char err[512];
 };
@@ -92,11 +102,11 @@ static const char *const migrations[] = {
 	" app_action INTEGER NOT NULL, vendors TEXT NOT NULL, reasons TEXT NOT NULL,"
 	" resources TEXT NOT NULL);"
 	"CREATE INDEX outcomes_by_digest ON outcomes(digest);"
-	"CREATE TABLE decision_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-	" device INTEGER NOT NULL, outcome INTEGER NOT NULL, prev INTEGER);"
-	"CREATE TABLE message_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-	" connector INTEGER NOT NULL, device INTEGER, type INTEGER NOT NULL, level INTEGER,"
-	" msg_at INTEGER NOT NULL, code TEXT);"
+	/* blocks of n entries with the sequence numbers seq .. seq + n - 1 */
+	"CREATE TABLE decision_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
+	"CREATE TABLE message_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, connector INTEGER NOT NULL, entries BLOB NOT NULL);"
 	"CREATE TRIGGER outcomes_no_update BEFORE UPDATE ON outcomes"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER outcomes_no_delete BEFORE DELETE ON outcomes"
@@ -197,10 +207,9 @@ static const char *const sql_text[SQL__COUNT] = {
 		"INSERT INTO outcomes(seq, at, digest, state, level, access, app_action, vendors,"
 		" reasons, resources) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQL_DECISION_LOG_INSERT] =
-		"INSERT INTO decision_log(seq, at, device, outcome, prev) VALUES(?1, ?2, ?3, ?4, ?5)",
+		"INSERT INTO decision_log(seq, n, at, entries) VALUES(?1, ?2, ?3, ?4)",
 	[SQL_MESSAGE_LOG_INSERT] =
-		"INSERT INTO message_log(seq, at, connector, device, type, level, msg_at, code)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		"INSERT INTO message_log(seq, n, at, connector, entries) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[SQL_REPORT_SCAN] =
 		"SELECT d.ext_id, d.platform, d.enrolled, c.outcome, c.evaluated_at"
 		" FROM devices d LEFT JOIN decisions c ON c.device = d.id"
@@ -386,6 +395,8 @@ static void pending_reset(mtd_store *s)
 	for (int i = 0; i < MTD_LOG__COUNT; i++) {
 		mtd_sha256_init(&s->log[i].c);
 		s->log[i].rows = 0;
+		s->blk[i].n = 0;
+		s->blk[i].len = 0;
 	}
 }
 
@@ -477,6 +488,8 @@ void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const
 	mtd_sha256_final(&c, out);
 }
 
+static int flush_blocks(mtd_store *s);
+
 /* last_seq/last_hash from the store, once per transaction. */
 static int chain_load(mtd_store *s)
 {
@@ -506,7 +519,7 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 
 	if (!detail)
 		detail = "{}";
-	if (chain_load(s))
+	if (chain_load(s) || flush_blocks(s))
 		return MTD_ESTORE;
 	mtd_audit_hash(s->last_hash, s->last_seq + 1, at, kind, vendor, device, detail, hash);
 	st = mtd_store_stmt(s, SQL_AUDIT_INSERT);
@@ -580,6 +593,14 @@ void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols)
 		switch (sqlite3_column_type(st, i)) {
 		case SQLITE_NULL: mtd_log_hash_int(c, 1, 0); break;
 		case SQLITE_INTEGER: mtd_log_hash_int(c, 0, sqlite3_column_int64(st, i)); break;
+		case SQLITE_BLOB: {
+			unsigned char t = 3;
+			int n = sqlite3_column_bytes(st, i);
+			mtd_sha256_update(c, &t, 1);
+			mtd_log_hash_int(c, 0, n);
+			mtd_sha256_update(c, sqlite3_column_blob(st, i), (size_t)n);
+			break;
+		}
 		default: {
 			const char *t = (const char *)sqlite3_column_text(st, i);
 			mtd_log_hash_text(c, t ? t : "", (size_t)sqlite3_column_bytes(st, i));
@@ -605,6 +626,8 @@ const char *mtd_log_name(int log)
 
 int mtd_store_seal(mtd_store *s, int64_t at)
 {
+	if (flush_blocks(s))
+		return MTD_ESTORE;
 	for (int i = 0; i < MTD_LOG__COUNT; i++) {
 		pending *p = &s->log[i];
 		unsigned char d[32];
@@ -621,80 +644,190 @@ int mtd_store_seal(mtd_store *s, int64_t at)
 	return 0;
 }
 
-/* The next sequence number for a row of log; seals when the log has
- * MTD_SEAL_ROWS pending, so that a seal never covers more. */
+/* The next sequence number for an entry of log; seals when the log has
+ * MTD_SEAL_ROWS entries pending, so that a seal never covers more. */
 static int log_next(mtd_store *s, int log, int64_t at, int64_t *seq)
 {
 	if (chain_load(s))
 		return MTD_ESTORE;
-	if (s->log[log].rows >= MTD_SEAL_ROWS && mtd_store_seal(s, at))
+	if (s->log[log].rows + s->blk[log].n >= MTD_SEAL_ROWS && mtd_store_seal(s, at))
 		return MTD_ESTORE;
 	*seq = ++s->last_seq;
 	s->last_at = at;
 	return 0;
 }
 
-static int log_step(mtd_store *s, sqlite3_stmt *st, int log)
+static int log_step(mtd_store *s, sqlite3_stmt *st, int log, uint32_t n)
 {
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		s->last_seq--;
+		s->chain_known = 0;
 		return fail(s, MTD_ESTORE, "writing the audit log");
 	}
-	s->log[log].rows++;
+	s->log[log].rows += n;
 	return 0;
+}
+
+/* Write the filled part of a block log as one row (and into its seal). */
+static int flush_block(mtd_store *s, int log)
+{
+	block *b = &s->blk[log];
+	mtd_sha256 *c = &s->log[log].c;
+	sqlite3_stmt *st;
+	int k = 1;
+	uint32_t n = b->n;
+	if (!n)
+		return 0;
+	b->n = 0;
+	if (!(st = mtd_store_stmt(s, log == MTD_LOG_MESSAGES ? SQL_MESSAGE_LOG_INSERT
+							 : SQL_DECISION_LOG_INSERT)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, k++, b->first);
+	sqlite3_bind_int64(st, k++, n);
+	sqlite3_bind_int64(st, k++, b->at);
+	if (log == MTD_LOG_MESSAGES)
+		sqlite3_bind_int64(st, k++, b->connector);
+	sqlite3_bind_blob(st, k, b->buf, (int)b->len, SQLITE_STATIC);
+	if (log_step(s, st, log, n))
+		return MTD_ESTORE;
+	{ /* the row's columns, in order, as mtd_log_hash_row sees them */
+		int64_t v[4] = {b->first, n, b->at, b->connector};
+		int null[4] = {0};
+		unsigned char t = 3;
+		hash_ints(c, v, null, log == MTD_LOG_MESSAGES ? 4 : 3);
+		mtd_sha256_update(c, &t, 1);
+		mtd_log_hash_int(c, 0, (int64_t)b->len);
+		mtd_sha256_update(c, b->buf, b->len);
+	}
+	b->len = 0;
+	return 0;
+}
+
+static int flush_blocks(mtd_store *s)
+{
+	return flush_block(s, MTD_LOG_MESSAGES) || flush_block(s, MTD_LOG_DECISIONS) ? MTD_ESTORE
+										     : 0;
+}
+
+/* Room in log's block for an entry (at most 512 bytes) at at/connector; a
+ * full or different block is written first, and so is the other block
+ * log's (an open block is always at the tip of the sequence). Then the
+ * entry's number. */
+static int block_entry(mtd_store *s, int log, int64_t at, int64_t connector)
+{
+	block *b = &s->blk[log];
+	int64_t seq;
+	if (b->n && (b->at != at || b->connector != connector || b->n >= MTD_BLOCK_ENTRIES ||
+		     b->len >= MTD_BLOCK_BYTES) && flush_block(s, log))
+		return MTD_ESTORE;
+	if (flush_block(s, log == MTD_LOG_MESSAGES ? MTD_LOG_DECISIONS : MTD_LOG_MESSAGES) ||
+	    log_next(s, log, at, &seq))
+		return MTD_ESTORE;
+	if (!b->n) {
+		b->first = seq;
+		b->at = at;
+		b->connector = connector;
+	}
+	b->n++;
+	return 0;
+}
+
+/* Entry encodings (mtd_log_entry_decode reads them back). */
+static size_t enc_ints(unsigned char *b, const int64_t *v, const int *null, int n)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += enc_int(b + len, null[i], v[i]);
+	return len;
 }
 
 int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
 			  int type, int level, int64_t msg_at, const char *code, size_t ncode)
 {
-	mtd_sha256 *c = &s->log[MTD_LOG_MESSAGES].c;
-	sqlite3_stmt *st;
-	int64_t seq;
-	if (log_next(s, MTD_LOG_MESSAGES, at, &seq) ||
-	    !(st = mtd_store_stmt(s, SQL_MESSAGE_LOG_INSERT)))
+	block *b = &s->blk[MTD_LOG_MESSAGES];
+	int64_t v[4] = {device, type, level, msg_at};
+	int null[4] = {device <= 0, 0, level < 0, 0};
+	if (ncode > 256)
+		ncode = 256; /* error codes are checked to 128 bytes before this */
+	if (block_entry(s, MTD_LOG_MESSAGES, at, connector))
 		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_int64(st, 3, connector);
-	if (device > 0)
-		sqlite3_bind_int64(st, 4, device);
-	sqlite3_bind_int(st, 5, type);
-	if (level >= 0)
-		sqlite3_bind_int(st, 6, level);
-	sqlite3_bind_int64(st, 7, msg_at);
-	mtd_bind_text(st, 8, code, ncode);
-	if (log_step(s, st, MTD_LOG_MESSAGES))
-		return MTD_ESTORE;
-	{ /* the columns of message_log, in order */
-		int64_t v[7] = {seq, at, connector, device, type, level, msg_at};
-		int null[7] = {0, 0, 0, device <= 0, 0, level < 0, 0};
-		hash_ints(c, v, null, 7);
+	b->len += enc_ints(b->buf + b->len, v, null, 4);
+	if (!code) {
+		b->len += enc_int(b->buf + b->len, 1, 0);
+	} else {
+		b->len += enc_int(b->buf + b->len, 0, (int64_t)ncode);
+		memcpy(b->buf + b->len, code, ncode);
+		b->len += ncode;
 	}
-	mtd_log_hash_text(c, code, ncode);
 	return 0;
 }
 
 int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
 			   int64_t prev)
 {
-	mtd_sha256 *c = &s->log[MTD_LOG_DECISIONS].c;
-	sqlite3_stmt *st;
-	int64_t seq;
-	if (log_next(s, MTD_LOG_DECISIONS, at, &seq) ||
-	    !(st = mtd_store_stmt(s, SQL_DECISION_LOG_INSERT)))
+	block *b = &s->blk[MTD_LOG_DECISIONS];
+	int64_t v[3] = {device, outcome, prev};
+	int null[3] = {0, 0, prev <= 0};
+	if (block_entry(s, MTD_LOG_DECISIONS, at, 0))
 		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_int64(st, 3, device);
-	sqlite3_bind_int64(st, 4, outcome);
-	if (prev > 0)
-		sqlite3_bind_int64(st, 5, prev);
-	if (log_step(s, st, MTD_LOG_DECISIONS))
-		return MTD_ESTORE;
-	{
-		int64_t v[5] = {seq, at, device, outcome, prev};
-		int null[5] = {0, 0, 0, 0, prev <= 0};
-		hash_ints(c, v, null, 5);
+	b->len += enc_ints(b->buf + b->len, v, null, 3);
+	return 0;
+}
+
+static int dec_int(const unsigned char **p, const unsigned char *end, int *is_null, int64_t *v)
+{
+	uint64_t z = 0;
+	int shift = 0;
+	if (*p >= end || **p > 1)
+		return -1;
+	*is_null = **p == 0;
+	(*p)++;
+	*v = 0;
+	if (*is_null)
+		return 0;
+	for (;;) {
+		unsigned char c;
+		if (*p >= end || shift > 63)
+			return -1;
+		c = *(*p)++;
+		z |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+		if (!(c & 0x80))
+			break;
+	}
+	*v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+	return 0;
+}
+
+int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *end,
+			 mtd_log_entry *e)
+{
+	int null[4];
+	int64_t v[4];
+	int nints = log == MTD_LOG_MESSAGES ? 4 : 3;
+	memset(e, 0, sizeof *e);
+	for (int i = 0; i < nints; i++)
+		if (dec_int(p, end, &null[i], &v[i]))
+			return -1;
+	if (log == MTD_LOG_MESSAGES) {
+		int cnull;
+		int64_t n;
+		e->device = null[0] ? 0 : v[0];
+		e->type = (int)v[1];
+		e->level = null[2] ? -1 : (int)v[2];
+		e->msg_at = v[3];
+		if (dec_int(p, end, &cnull, &n))
+			return -1;
+		if (!cnull) {
+			if (n < 0 || n > end - *p)
+				return -1;
+			e->code = (const char *)*p;
+			e->ncode = (size_t)n;
+			*p += n;
+		}
+	} else {
+		e->device = v[0];
+		e->outcome = v[1];
+		e->prev = null[2] ? 0 : v[2];
 	}
 	return 0;
 }
@@ -705,7 +838,8 @@ int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, in
 	const char *t[3] = {o->vendors, o->reasons, o->resources};
 	sqlite3_stmt *st;
 	int64_t seq;
-	if (log_next(s, MTD_LOG_OUTCOMES, at, &seq) || !(st = mtd_store_stmt(s, SQL_OUTCOME_INSERT)))
+	if (flush_blocks(s) || log_next(s, MTD_LOG_OUTCOMES, at, &seq) ||
+	    !(st = mtd_store_stmt(s, SQL_OUTCOME_INSERT)))
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, at);
@@ -716,7 +850,7 @@ int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, in
 	sqlite3_bind_int(st, 7, o->app_action);
 	for (int i = 0; i < 3; i++)
 		sqlite3_bind_text(st, 8 + i, t[i], -1, SQLITE_STATIC);
-	if (log_step(s, st, MTD_LOG_OUTCOMES))
+	if (log_step(s, st, MTD_LOG_OUTCOMES, 1))
 		return MTD_ESTORE;
 	mtd_log_hash_int(c, 0, seq);
 	mtd_log_hash_int(c, 0, at);

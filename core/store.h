@@ -92,6 +92,25 @@ void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const
  * log seals every MTD_SEAL_ROWS rows, so every committed row is sealed. */
 enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG__COUNT };
 #define MTD_SEAL_ROWS 65536
+/* decision_log and message_log store entries in blocks (one row of up to
+ * MTD_BLOCK_ENTRIES entries, about MTD_BLOCK_BYTES): entry i of a row has
+ * the sequence number seq + i. A block is written before any audit record,
+ * seal or commit, so numbers stay in order. */
+#define MTD_BLOCK_ENTRIES 1024
+#define MTD_BLOCK_BYTES 32768
+
+/* One entry of a block, decoded. */
+typedef struct mtd_log_entry {
+	int64_t device;          /* devices.id; 0: none (not a threat message) */
+	int64_t outcome, prev;   /* decisions: new outcome, previous (0 none) */
+	int type, level;         /* messages: MTD_MSG_*, level (-1 none) */
+	int64_t msg_at;          /* messages: the time the message carries */
+	const char *code;        /* messages: error code, NULL none; borrowed */
+	size_t ncode;
+} mtd_log_entry;
+/* Decode the entry at *p (advanced past it); -1 when malformed. */
+int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *end,
+			 mtd_log_entry *e);
 
 /* An outcome: everything of a decision that is not per device. Texts are
  * JSON (vendors object, reasons and resources arrays), borrowed. */
@@ -103,7 +122,9 @@ typedef struct mtd_outcome_row {
 
 /* Append an outcome; *id is its sequence number (decisions refer to it). */
 int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, int64_t *id);
-/* A decision change of device (row id) to outcome; prev 0 when none. */
+/* A decision change of device (row id) to outcome; prev 0 when none.
+ * Entries go to the open block (written at the next audit record, seal
+ * or commit). */
 int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
 			   int64_t prev);
 /* An accepted message; device 0 and level -1 when not a threat; code

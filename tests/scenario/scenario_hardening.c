@@ -70,9 +70,9 @@ static void audit_tamper_found(void **state)
 	static const char *const refused[] = {
 		"UPDATE audit SET detail = '{}' WHERE seq = 3",
 		"DELETE FROM audit WHERE seq = 3",
-		"UPDATE message_log SET level = 1",
+		"UPDATE message_log SET at = 1",
 		"DELETE FROM message_log",
-		"UPDATE decision_log SET outcome = 1",
+		"UPDATE decision_log SET at = 1",
 		"DELETE FROM decision_log",
 		"UPDATE outcomes SET reasons = '[]'",
 		"DELETE FROM outcomes",
@@ -91,25 +91,33 @@ static void audit_tamper_found(void **state)
 	OUT_HAS(s, "does not match its hash");
 }
 
-/* Each sealed log: an edited row breaks its seal. */
+/* Each sealed log: an edited row breaks its seal, or does not even read. */
 static void audit_log_edits_found(void **state)
 {
-	static const char *const edits[] = {
-		/* ios-bob's high report made to look secured */
-		"DROP TRIGGER message_log_no_update; UPDATE message_log SET level = 1"
-		" WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')",
-		"DROP TRIGGER decision_log_no_update; UPDATE decision_log SET outcome = outcome + 1",
-		"DROP TRIGGER outcomes_no_update; UPDATE outcomes SET reasons = '[\"fine\"]'",
+	static const struct {
+		const char *sql, *log, *says;
+	} edits[] = {
+		/* the messages' receipt backdated */
+		{"DROP TRIGGER message_log_no_update; UPDATE message_log SET at = at - 86400",
+		 "messages", "do not match it"},
+		/* the decision changes moved to another time */
+		{"DROP TRIGGER decision_log_no_update; UPDATE decision_log SET at = at + 3600",
+		 "decisions", "do not match it"},
+		/* a decision block's entries cut short */
+		{"DROP TRIGGER decision_log_no_update; UPDATE decision_log"
+		 " SET entries = substr(entries, 1, 3), n = 1",
+		 "decisions", "do not read as it says"},
+		{"DROP TRIGGER outcomes_no_update; UPDATE outcomes SET reasons = '[\"fine\"]'",
+		 "outcomes", "do not match it"},
 	};
-	static const char *const logs[] = {"messages", "decisions", "outcomes"};
 	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
 		scen *s = scen_new();
 		assert_non_null(s);
 		prepare(s);
-		tamper(s, edits[i]);
+		tamper(s, edits[i].sql);
 		RUN(s, 65, "audit", "verify");
-		OUT_HAS(s, "do not match it");
-		OUT_HAS(s, logs[i]);
+		OUT_HAS(s, edits[i].says);
+		OUT_HAS(s, edits[i].log);
 		scen_free(s);
 	}
 	(void)state;
@@ -130,8 +138,7 @@ static void audit_log_removal_and_forgery_found(void **state)
 {
 	scen *s = *state;
 	prepare(s);
-	tamper(s, "DROP TRIGGER decision_log_no_delete;"
-		  " DELETE FROM decision_log WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')");
+	tamper(s, "DROP TRIGGER decision_log_no_delete; DELETE FROM decision_log");
 	RUN(s, 65, "audit", "verify");
 	OUT_HAS(s, "are missing");
 
@@ -139,9 +146,9 @@ static void audit_log_removal_and_forgery_found(void **state)
 	*state = s = scen_new();
 	assert_non_null(s);
 	prepare(s);
-	tamper(s, "INSERT INTO message_log(seq, at, connector, device, type, level, msg_at)"
-		  " SELECT (SELECT max(seq) FROM audit) + 1, 1709251200, 1, id, 1, 1, 1709251200"
-		  " FROM devices WHERE ext_id = 'ios-bob'");
+	/* a forged block after the last seal: one heartbeat entry */
+	tamper(s, "INSERT INTO message_log(seq, n, at, connector, entries)"
+		  " SELECT max(seq) + 1, 1, 1709251200, 1, x'00010400010000' FROM audit");
 	RUN(s, 65, "audit", "verify");
 	OUT_HAS(s, "not sealed");
 }
