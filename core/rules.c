@@ -22,6 +22,10 @@
 /* Backtracking bound for a pattern: subject^(repetitions), times the
  * subject again when the match may start anywhere. */
 #define MAX_PATTERN_STEPS (1u << 27)
+/* The memo: key bytes of one device, and the bounds of what it keeps. */
+#define MEMO_KEY_MAX 2048
+#define MEMO_MAX_ENTRIES 65536
+#define MEMO_MAX_BYTES (32u << 20)
 
 enum { PRIO_UNSET, PRIO_DEFENDER, PRIO_THIRD_PARTY };
 
@@ -46,7 +50,33 @@ struct mtd_rules {
 	int wants_inventory;
 	msgpack_zone zone; /* threats of the device being pushed, reused */
 	int ref_compliance, ref_app, ref_ctx, ref_cache, ref_traceback;
+	int ref_devmt, ref_prevmt, ref_vendmt; /* metatables of the lazy fields */
+	/* The device of the call in progress, for the lazy fields; NULL (and
+	 * the tables' addresses cleared) between calls, so that a table a
+	 * script kept reads nil rather than freed memory. */
+	const mtd_eval_in *cur;
+	const void *cur_dev, *cur_prev;
+	const void **cur_vent; /* the vendor entries, then the app_vendors' */
+	size_t ncur_vent, cur_vent_cap;
+	int taint; /* this call read something the memo key does not hold */
+	int pure, memo_on;
+	/* memo: entries by index, an open-addressing table of index + 1 */
+	struct memo_ent **ents;
+	size_t nents, ents_cap, ent_bytes;
+	uint32_t *slots;
+	size_t nslots; /* a power of two, or 0 */
+	unsigned char key[MEMO_KEY_MAX];
 };
+
+/* One memoized result: str holds the reasons then the resources, followed
+ * by the key bytes and the strings themselves, all in this one block. */
+typedef struct memo_ent {
+	uint64_t hash;
+	size_t keylen;
+	int state, level, app_action;
+	unsigned nreasons, nresources;
+	const char *str[];
+} memo_ent;
 
 static const char *const st_names[] = {"compliant", "noncompliant", "in_grace_period",
 				       "not_evaluated"};
@@ -94,6 +124,7 @@ static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	}
 	if (nsize > osize && r->mem + (nsize - osize) > r->mem_cap) {
 		r->mem_hit = 1;
+		r->taint = 1; /* a rule that catches this decides by the heap */
 		return NULL;
 	}
 	if (nsize > osize && r->armed) {
@@ -252,6 +283,40 @@ static int l_setmetatable(lua_State *L)
 	return 1;
 }
 
+/* A library function whose result the memo key does not determine: calls
+ * it, marking the call tainted (upvalue 2: 0 always, 1 only when an
+ * argument is a value whose text is its address, as tostring shows it). */
+static int l_tainting(lua_State *L)
+{
+	mtd_rules *r;
+	lua_getallocf(L, (void **)&r);
+	if (!lua_tointeger(L, lua_upvalueindex(2))) {
+		r->taint = 1;
+	} else {
+		for (int i = 1, n = lua_gettop(L); i <= n; i++) {
+			int t = lua_type(L, i);
+			if (t == LUA_TTABLE || t == LUA_TFUNCTION || t == LUA_TUSERDATA ||
+			    t == LUA_TLIGHTUSERDATA || t == LUA_TTHREAD) {
+				r->taint = 1;
+				break;
+			}
+		}
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* Replace t[name] (t on top of the stack) with l_tainting around it. */
+static void wrap_tainting(lua_State *L, const char *name, int mode)
+{
+	lua_getfield(L, -1, name);
+	lua_pushinteger(L, mode);
+	lua_pushcclosure(L, l_tainting, 2);
+	lua_setfield(L, -2, name);
+}
+
 static int undefined_global(lua_State *L)
 {
 	return luaL_error(L, "undefined global '%s'", luaL_checkstring(L, 2));
@@ -391,9 +456,19 @@ static int sandbox(mtd_rules *r)
 	lua_getglobal(L, "setmetatable");
 	lua_pushcclosure(L, l_setmetatable, 1);
 	lua_setglobal(L, "setmetatable");
-	/* math.random is fine, but deterministic decisions are better: block
-	 * nothing there. string.dump would hand out bytecode: block it. */
+	/* math.random is fine, but a randomized decision must not be reused
+	 * for other devices, nor one that shows a table's address: they taint
+	 * the call (see the memo). string.dump would hand out bytecode: block
+	 * it. */
+	lua_getglobal(L, "math");
+	wrap_tainting(L, "random", 0);
+	wrap_tainting(L, "randomseed", 0);
+	lua_pop(L, 1);
+	lua_pushglobaltable(L);
+	wrap_tainting(L, "tostring", 1);
+	lua_pop(L, 1);
 	lua_getglobal(L, "string");
+	wrap_tainting(L, "format", 1);
 	lua_pushcfunction(L, blocked);
 	lua_setfield(L, -2, "dump");
 	lua_pop(L, 1);
@@ -778,6 +853,18 @@ static int load_policy(mtd_rules *r, char *err, size_t n)
 	r->ref_compliance = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_getfield(L, -1, "inventory"); /* building apps costs: only on request */
 	r->wants_inventory = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	/* pure = true: the functions depend on their arguments only, so one
+	 * call serves every device that looks the same to them (the memo) */
+	lua_getfield(L, -1, "pure");
+	if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
+		mtd_sdk_err(err, n, "%s: pure must be true or false (true: compliance and "
+			    "app_protection depend only on their arguments), not a %s", path,
+			    luaL_typename(L, -1));
+		lua_pop(L, 2);
+		return MTD_ERULES;
+	}
+	r->pure = lua_toboolean(L, -1);
 	lua_pop(L, 2);
 	return 0;
 }
@@ -790,6 +877,11 @@ typedef struct open_job {
 	size_t n;
 	int rc;
 } open_job;
+
+static int lazy_device(lua_State *L);
+static int lazy_previous(lua_State *L);
+static int lazy_vendor(lua_State *L);
+static int new_lazy_mt(lua_State *L, lua_CFunction f);
 
 /* Setting up the sandbox and loading the scripts, as a protected call: a
  * memory cap too small for the libraries is an error, not a Lua panic. */
@@ -809,6 +901,9 @@ static int open_protected(lua_State *L)
 	lua_pushinteger(L, MTD_RULES_API_VERSION);
 	lua_setfield(L, -2, "api_version");
 	r->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+	r->ref_devmt = new_lazy_mt(L, lazy_device);
+	r->ref_prevmt = new_lazy_mt(L, lazy_previous);
+	r->ref_vendmt = new_lazy_mt(L, lazy_vendor);
 	if (!(j->rc = load_groups(r, j->err, j->n)))
 		j->rc = load_policy(r, j->err, j->n);
 	lua_settop(L, 0);
@@ -874,8 +969,23 @@ void mtd_rules_close(mtd_rules *r)
 			free(r->pols[i].resources[k]);
 	}
 	free(r->pols);
+	for (size_t i = 0; i < r->nents; i++)
+		free(r->ents[i]);
+	free(r->ents);
+	free(r->slots);
+	free(r->cur_vent);
 	free(r->dir);
 	free(r);
+}
+
+void mtd_rules_memo(mtd_rules *r, int on)
+{
+	r->memo_on = on != 0;
+}
+
+int mtd_rules_pure(const mtd_rules *r)
+{
+	return r->pure;
 }
 
 int mtd_rules_wants_inventory(const mtd_rules *r)
@@ -936,29 +1046,181 @@ static void push_mp(lua_State *L, const msgpack_object *o)
 	}
 }
 
-static void push_vendors(lua_State *L, msgpack_zone *zone, const mtd_vreport *v, size_t n)
+/* Device-specific fields are not plain fields of the tables the rules get:
+ * an __index metamethod serves them on first access, rawsets them so a
+ * second read is plain, and marks the call tainted (its result then holds
+ * something the memo key does not, and is not reused). What stays plain is
+ * exactly what memo_key holds. Each function answers only for the tables
+ * of the call in progress: nil for one a script kept from an earlier call. */
+
+static int is_key(const char *k, size_t kl, const char *lit)
 {
+	return kl == strlen(lit) && !memcmp(k, lit, kl);
+}
+
+/* Value on top: rawset it as t[k] (t, k at 1, 2) when it is not nil. */
+static int keep(lua_State *L)
+{
+	if (!lua_isnil(L, -1)) {
+		lua_pushvalue(L, 2);
+		lua_pushvalue(L, -2);
+		lua_rawset(L, 1);
+	}
+	return 1;
+}
+
+static void push_apps(lua_State *L, const mtd_app_view *apps, size_t napps)
+{
+	lua_createtable(L, (int)napps, 0);
+	for (size_t i = 0; i < napps; i++) {
+		const mtd_app_view *a = &apps[i];
+		const char *const fl[] = {"adhoc_signed", "app_store", "beta", "vpp",
+					  "validated", "managed"};
+		const int fv[] = {a->adhoc_signed, a->app_store, a->beta, a->vpp,
+				  a->validated, a->managed};
+		lua_createtable(L, 0, 12);
+		set_str(L, "app_id", a->app_id);
+		set_str(L, "version", a->version);
+		set_str(L, "short_version", a->short_version);
+		set_str(L, "name", a->name);
+		if (a->bundle_size >= 0) {
+			lua_pushinteger(L, a->bundle_size);
+			lua_setfield(L, -2, "bundle_size");
+		}
+		if (a->dynamic_size >= 0) {
+			lua_pushinteger(L, a->dynamic_size);
+			lua_setfield(L, -2, "dynamic_size");
+		}
+		for (int k = 0; k < 6; k++)
+			if (fv[k] >= 0) {
+				lua_pushboolean(L, fv[k]);
+				lua_setfield(L, -2, fl[k]);
+			}
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+/* __index of device: id, os_version, user, apps. */
+static int lazy_device(lua_State *L)
+{
+	mtd_rules *r;
+	const mtd_eval_in *in;
+	const char *k;
+	size_t kl;
+	int armed;
+
+	lua_getallocf(L, (void **)&r);
+	in = r->cur;
+	if (!in || lua_topointer(L, 1) != r->cur_dev || lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	k = lua_tolstring(L, 2, &kl);
+	if (is_key(k, kl, "apps") && !r->wants_inventory)
+		return 0; /* nil for every device alike */
+	if (!is_key(k, kl, "id") && !is_key(k, kl, "os_version") && !is_key(k, kl, "user") &&
+	    !is_key(k, kl, "apps"))
+		return 0;
+	r->taint = 1;
+	/* built as it was before the call: not charged to the script's budget */
+	armed = r->armed;
+	r->armed = 0;
+	if (k[0] == 'a')
+		push_apps(L, in->apps, in->napps);
+	else if (k[0] == 'i' && in->id)
+		lua_pushstring(L, in->id);
+	else if (k[0] == 'o' && in->os_version)
+		lua_pushstring(L, in->os_version);
+	else if (k[0] == 'u' && in->user)
+		lua_pushstring(L, in->user);
+	else
+		lua_pushnil(L);
+	r->armed = armed;
+	return keep(L);
+}
+
+/* __index of device.previous: since. */
+static int lazy_previous(lua_State *L)
+{
+	mtd_rules *r;
+	const char *k;
+	size_t kl;
+
+	lua_getallocf(L, (void **)&r);
+	if (!r->cur || lua_topointer(L, 1) != r->cur_prev || lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	k = lua_tolstring(L, 2, &kl);
+	if (!is_key(k, kl, "since"))
+		return 0;
+	r->taint = 1;
+	lua_pushinteger(L, r->cur->prev_since);
+	return keep(L);
+}
+
+/* __index of an entry of device.vendors or device.app_vendors: at and
+ * threats, which a vendor without a report (level nil) never has. */
+static int lazy_vendor(lua_State *L)
+{
+	mtd_rules *r;
+	const mtd_vreport *v;
+	const void *t;
+	const char *k;
+	size_t kl, i;
+	int at, armed;
+
+	lua_getallocf(L, (void **)&r);
+	if (!r->cur || lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	k = lua_tolstring(L, 2, &kl);
+	at = is_key(k, kl, "at");
+	if (!at && !is_key(k, kl, "threats"))
+		return 0;
+	t = lua_topointer(L, 1);
+	for (i = 0; i < r->ncur_vent && r->cur_vent[i] != t; i++)
+		;
+	if (i == r->ncur_vent)
+		return 0;
+	v = i < r->cur->nvendors ? &r->cur->vendors[i] : &r->cur->app_vendors[i - r->cur->nvendors];
+	if (v->level <= 0)
+		return 0;
+	r->taint = 1;
+	armed = r->armed;
+	r->armed = 0;
+	lua_pushnil(L);
+	if (at) {
+		lua_pushinteger(L, v->at);
+	} else if (v->threats) {
+		msgpack_object o;
+		size_t off = 0;
+		msgpack_zone_clear(&r->zone);
+		if (msgpack_unpack(v->threats, v->threats_len, &off, &r->zone, &o) ==
+		    MSGPACK_UNPACK_SUCCESS)
+			push_mp(L, &o);
+	}
+	r->armed = armed;
+	return keep(L);
+}
+
+static int new_lazy_mt(lua_State *L, lua_CFunction f)
+{
+	lua_createtable(L, 0, 2);
+	lua_pushcfunction(L, f);
+	lua_setfield(L, -2, "__index");
+	lua_pushboolean(L, 0); /* getmetatable gives false; setmetatable refuses */
+	lua_setfield(L, -2, "__metatable");
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void push_vendors(mtd_rules *r, const mtd_vreport *v, size_t n)
+{
+	lua_State *L = r->L;
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
-		lua_createtable(L, 0, 8);
+		lua_createtable(L, 0, 6);
 		set_str(L, "vendor", v[i].vendor);
 		if (v[i].level > 0) {
 			set_str(L, "level", mtd_level_name(v[i].level));
-			lua_pushinteger(L, v[i].at);
-			lua_setfield(L, -2, "at");
 			if (v[i].os_supported >= 0) {
 				lua_pushboolean(L, v[i].os_supported);
 				lua_setfield(L, -2, "os_supported");
-			}
-			if (v[i].threats) {
-				msgpack_object o;
-				size_t off = 0;
-				msgpack_zone_clear(zone);
-				if (msgpack_unpack(v[i].threats, v[i].threats_len, &off, zone, &o) ==
-				    MSGPACK_UNPACK_SUCCESS) {
-					push_mp(L, &o);
-					lua_setfield(L, -2, "threats");
-				}
 			}
 		} else {
 			lua_pushboolean(L, 1);
@@ -968,67 +1230,45 @@ static void push_vendors(lua_State *L, msgpack_zone *zone, const mtd_vreport *v,
 		lua_setfield(L, -2, "block_missing_data");
 		lua_pushboolean(L, v[i].block_unsupported_os);
 		lua_setfield(L, -2, "block_unsupported_os");
+		lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_vendmt);
+		lua_setmetatable(L, -2);
+		r->cur_vent[r->ncur_vent++] = lua_topointer(L, -1);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
 
+/* The device as the rules see it; r->cur_vent has room for every vendor
+ * entry (mtd_rules_eval sees to it). */
 static void push_device(mtd_rules *r, const mtd_eval_in *in)
 {
 	lua_State *L = r->L;
-	lua_createtable(L, 0, 10);
-	set_str(L, "id", in->id);
+	r->cur = in;
+	r->ncur_vent = 0;
+	lua_createtable(L, 0, 8);
 	set_str(L, "platform", mtd_platform_name(in->platform));
-	set_str(L, "os_version", in->os_version);
 	set_str(L, "ownership", in->corporate ? "corporate" : "personal");
 	set_str(L, "management", in->enrolled ? "enrolled" : "unenrolled");
-	set_str(L, "user", in->user);
 	lua_createtable(L, (int)in->ngroups, 0);
 	for (size_t i = 0; i < in->ngroups; i++) {
 		lua_pushstring(L, in->groups[i]);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "groups");
-	push_vendors(L, &r->zone, in->vendors, in->nvendors);
+	push_vendors(r, in->vendors, in->nvendors);
 	lua_setfield(L, -2, "vendors");
-	push_vendors(L, &r->zone, in->app_vendors, in->napp_vendors);
+	push_vendors(r, in->app_vendors, in->napp_vendors);
 	lua_setfield(L, -2, "app_vendors");
 	if (in->prev_state >= 0) {
 		lua_createtable(L, 0, 2);
 		set_str(L, "state", mtd_state_name(in->prev_state));
-		lua_pushinteger(L, in->prev_since);
-		lua_setfield(L, -2, "since");
+		lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_prevmt);
+		lua_setmetatable(L, -2);
+		r->cur_prev = lua_topointer(L, -1);
 		lua_setfield(L, -2, "previous");
 	}
-	if (r->wants_inventory) {
-		lua_createtable(L, (int)in->napps, 0);
-		for (size_t i = 0; i < in->napps; i++) {
-			const mtd_app_view *a = &in->apps[i];
-			const char *const fl[] = {"adhoc_signed", "app_store", "beta", "vpp",
-						  "validated", "managed"};
-			const int fv[] = {a->adhoc_signed, a->app_store, a->beta, a->vpp,
-					  a->validated, a->managed};
-			lua_createtable(L, 0, 12);
-			set_str(L, "app_id", a->app_id);
-			set_str(L, "version", a->version);
-			set_str(L, "short_version", a->short_version);
-			set_str(L, "name", a->name);
-			if (a->bundle_size >= 0) {
-				lua_pushinteger(L, a->bundle_size);
-				lua_setfield(L, -2, "bundle_size");
-			}
-			if (a->dynamic_size >= 0) {
-				lua_pushinteger(L, a->dynamic_size);
-				lua_setfield(L, -2, "dynamic_size");
-			}
-			for (int k = 0; k < 6; k++)
-				if (fv[k] >= 0) {
-					lua_pushboolean(L, fv[k]);
-					lua_setfield(L, -2, fl[k]);
-				}
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
-		lua_setfield(L, -2, "apps");
-	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_devmt);
+	lua_setmetatable(L, -2);
+	r->cur_dev = lua_topointer(L, -1);
 }
 
 /* Reasons table at idx appended to out (strings stay referenced by the
@@ -1131,6 +1371,160 @@ static int eval_steps(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	return 0;
 }
 
+/* ---- memo ---- */
+
+static int kput(mtd_rules *r, size_t *k, const void *d, size_t len)
+{
+	if (len > MEMO_KEY_MAX - *k)
+		return -1;
+	memcpy(r->key + *k, d, len);
+	*k += len;
+	return 0;
+}
+
+static int kput_vendors(mtd_rules *r, size_t *k, const mtd_vreport *v, size_t nv)
+{
+	uint64_t c = nv;
+	if (kput(r, k, &c, sizeof c))
+		return -1;
+	for (size_t i = 0; i < nv; i++) {
+		size_t len = v[i].vendor ? strlen(v[i].vendor) : SIZE_MAX; /* NULL: no field */
+		int f[4] = {v[i].level, v[i].os_supported, v[i].block_missing_data,
+			    v[i].block_unsupported_os};
+		if (kput(r, k, &len, sizeof len) ||
+		    (v[i].vendor && kput(r, k, v[i].vendor, len)) || kput(r, k, f, sizeof f))
+			return -1;
+	}
+	return 0;
+}
+
+/* The key of in in r->key: every input the rules can see as a plain field
+ * (the policy table is a function of groupset, ctx is fixed for r). Its
+ * length, or 0 when it does not fit (that call is not memoized). */
+static size_t memo_key(mtd_rules *r, const mtd_eval_in *in)
+{
+	size_t k = 0;
+	int f[4] = {in->platform, in->corporate, in->enrolled, in->prev_state};
+	if (kput(r, &k, f, sizeof f) || kput(r, &k, &in->groupset, sizeof in->groupset) ||
+	    kput_vendors(r, &k, in->vendors, in->nvendors) ||
+	    kput_vendors(r, &k, in->app_vendors, in->napp_vendors))
+		return 0;
+	return k;
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * UINT64_C(1099511628211);
+	return h;
+}
+
+static const unsigned char *ent_key(const memo_ent *e)
+{
+	return (const unsigned char *)(e->str + e->nreasons + e->nresources);
+}
+
+static int64_t memo_find(const mtd_rules *r, uint64_t h, size_t klen)
+{
+	if (!r->nslots)
+		return -1;
+	for (size_t i = h & (r->nslots - 1);; i = (i + 1) & (r->nslots - 1)) {
+		const memo_ent *e;
+		if (!r->slots[i])
+			return -1;
+		e = r->ents[r->slots[i] - 1];
+		if (e->hash == h && e->keylen == klen && !memcmp(ent_key(e), r->key, klen))
+			return (int64_t)r->slots[i] - 1;
+	}
+}
+
+static void memo_fill(const memo_ent *e, mtd_eval_out *out)
+{
+	out->state = e->state;
+	out->level = e->level;
+	out->app_action = e->app_action;
+	out->nreasons = e->nreasons;
+	for (unsigned i = 0; i < e->nreasons; i++)
+		out->reasons[i] = e->str[i];
+	out->nresources = e->nresources;
+	for (unsigned i = 0; i < e->nresources; i++)
+		out->resources[i] = e->str[e->nreasons + i];
+}
+
+/* Room for one more entry; -1 when the memo is full or memory is short. */
+static int memo_room(mtd_rules *r)
+{
+	if (r->nents >= MEMO_MAX_ENTRIES)
+		return -1;
+	if (r->nents == r->ents_cap) {
+		size_t cap = r->ents_cap ? r->ents_cap * 2 : 256;
+		memo_ent **p = realloc(r->ents, cap * sizeof *p);
+		if (!p)
+			return -1;
+		r->ents = p;
+		r->ents_cap = cap;
+	}
+	if (2 * (r->nents + 1) > r->nslots) { /* load at most 1/2 */
+		size_t ns = r->nslots ? r->nslots * 2 : 1024;
+		uint32_t *sl = calloc(ns, sizeof *sl);
+		if (!sl)
+			return -1;
+		for (size_t i = 0; i < r->nents; i++) {
+			size_t j = r->ents[i]->hash & (ns - 1);
+			while (sl[j])
+				j = (j + 1) & (ns - 1);
+			sl[j] = (uint32_t)i + 1;
+		}
+		free(r->slots);
+		r->slots = sl;
+		r->nslots = ns;
+	}
+	return 0;
+}
+
+/* Copy the result of a successful untainted call into the memo, as entry
+ * out->memo, and point out at the copy. When the memo is full, nothing. */
+static void memo_store(mtd_rules *r, uint64_t h, size_t klen, mtd_eval_out *out)
+{
+	size_t nstr = out->nreasons + out->nresources, size, len[MTD_MAX_REASONS + 16];
+	memo_ent *e;
+	char *p;
+	size_t j;
+
+	size = sizeof *e + nstr * sizeof e->str[0] + klen;
+	for (size_t i = 0; i < nstr; i++) {
+		len[i] = strlen(i < out->nreasons ? out->reasons[i]
+						  : out->resources[i - out->nreasons]) + 1;
+		size += len[i];
+	}
+	if (size > MEMO_MAX_BYTES - r->ent_bytes || memo_room(r) || !(e = malloc(size)))
+		return;
+	e->hash = h;
+	e->keylen = klen;
+	e->state = out->state;
+	e->level = out->level;
+	e->app_action = out->app_action;
+	e->nreasons = (unsigned)out->nreasons;
+	e->nresources = (unsigned)out->nresources;
+	p = (char *)(e->str + nstr);
+	memcpy(p, r->key, klen);
+	p += klen;
+	for (size_t i = 0; i < nstr; i++) {
+		memcpy(p, i < out->nreasons ? out->reasons[i] : out->resources[i - out->nreasons],
+		       len[i]);
+		e->str[i] = p;
+		p += len[i];
+	}
+	for (j = h & (r->nslots - 1); r->slots[j]; j = (j + 1) & (r->nslots - 1))
+		;
+	r->slots[j] = (uint32_t)r->nents + 1;
+	r->ents[r->nents] = e;
+	out->memo = (int64_t)r->nents++;
+	r->ent_bytes += size;
+	memo_fill(e, out);
+}
+
 typedef struct eval_job {
 	mtd_rules *r;
 	const mtd_eval_in *in;
@@ -1152,25 +1546,46 @@ static int eval_protected(lua_State *L)
 	return lua_gettop(L);
 }
 
-void mtd_rules_memo(mtd_rules *r, int on)
-{
-	(void)r;
-	(void)on;
-}
-
 int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 		   char *err, size_t n)
 {
 	lua_State *L = r->L;
 	eval_job j = {r, in, out, err, n, 0};
+	size_t klen = 0, nvent = in->nvendors + in->napp_vendors;
+	uint64_t h = 0;
+	int rc;
 
 	lua_settop(L, 0); /* drop the previous result */
 	memset(out, 0, sizeof *out);
 	out->memo = -1;
+	if (r->memo_on && r->pure && (klen = memo_key(r, in))) {
+		int64_t hit = memo_find(r, h = fnv1a(r->key, klen), klen);
+		if (hit >= 0) {
+			memo_fill(r->ents[hit], out);
+			out->memo = hit;
+			return 0;
+		}
+	}
+	if (nvent > r->cur_vent_cap) {
+		const void **p = realloc(r->cur_vent, nvent * sizeof *p);
+		if (!p) {
+			mtd_sdk_err(err, n, "%s: out of memory preparing device '%s'", r->policy_path,
+				    in->id ? in->id : "?");
+			return MTD_ENOMEM;
+		}
+		r->cur_vent = p;
+		r->cur_vent_cap = nvent;
+	}
 	r->mem_hit = 0;
+	r->taint = 0;
 	lua_pushcfunction(L, eval_protected);
 	lua_pushlightuserdata(L, &j);
-	if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+	rc = lua_pcall(L, 1, LUA_MULTRET, 0);
+	/* the call is over: the lazy fields of its tables read nil from now on */
+	r->cur = NULL;
+	r->cur_dev = r->cur_prev = NULL;
+	r->ncur_vent = 0;
+	if (rc != LUA_OK) {
 		const char *m = lua_tostring(L, -1);
 		if (r->mem_hit)
 			mtd_sdk_err(err, n, "%s: memory limit of %zu bytes exceeded while "
@@ -1180,7 +1595,10 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 			mtd_sdk_err(err, n, "%s: %s", r->policy_path, m ? m : "error");
 		lua_settop(L, 0);
 		memset(out, 0, sizeof *out);
+		out->memo = -1;
 		return MTD_ERULES;
 	}
+	if (!j.rc && klen && !r->taint)
+		memo_store(r, h, klen, out);
 	return j.rc;
 }

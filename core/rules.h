@@ -70,13 +70,18 @@ const char *mtd_app_action_name(int a);
 int mtd_state_from_name(const char *s);
 int mtd_app_action_from_name(const char *s);
 
+/* The strings are borrowed until the next eval, or, when memo >= 0, until
+ * mtd_rules_close (they are the memo's own copy). */
 typedef struct mtd_eval_out {
 	int state, level, app_action;
 	size_t nreasons;
 	const char *reasons[MTD_MAX_REASONS]; /* borrowed until the next eval */
 	size_t nresources;                    /* the device's protected resources */
 	const char *resources[16];            /* borrowed until the next eval */
-	int64_t memo;                         /* memo entry, -1 not memoized */
+	/* The memo entry this result came from or was stored as (0..N-1), -1
+	 * when the call was not memoized. Within one mtd_rules the same index
+	 * is always the same result, two indexes are two different inputs. */
+	int64_t memo;
 } mtd_eval_out;
 
 /* Access to protected resources for a decision (R7; an unenrolled device,
@@ -89,8 +94,18 @@ struct lua_State *mtd_rules_lua(mtd_rules *r);
 int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *err,
 		    size_t n);
 
-/* TEMPORARY until the memo lands: memo off. */
+/* Memoize mtd_rules_eval (off by default): when on and policy.lua sets
+ * pure = true, a device that looks to the rules like one already decided
+ * (same platform, ownership, management, groupset, vendor entries, previous
+ * state) gets that decision without a call into Lua. A call that reads a
+ * device-specific field (id, os_version, user, apps, previous.since, a
+ * report's at or threats) or math.random is not reused. Sound only if
+ * groupset names one set of groups for the life of r. At most 65536
+ * entries and 32 MiB; then further results are computed, not stored. */
 void mtd_rules_memo(mtd_rules *r, int on);
+
+/* Whether policy.lua declared pure = true. */
+int mtd_rules_pure(const mtd_rules *r);
 
 /* Run the rules on one device. MTD_ERULES with the script's own message
  * (file:line: message) when a script fails or returns something invalid. */

@@ -20,6 +20,14 @@ local USE_APP_RISK = false
 local app_risk = USE_APP_RISK and require("app_risk") or nil
 M.inventory = USE_APP_RISK
 
+-- A promise: compliance and app_protection depend only on their arguments
+-- and keep no state between calls. mtdgate then calls them once per distinct
+-- input and reuses the result for devices that look the same to the rules.
+-- A call that reads a device-specific field (device.id, previous.since, a
+-- report's at or threats, ...) or math.random is not reused, so it stays
+-- correct, only slower. Set it to false if you keep state between calls.
+M.pure = true
+
 -- "group Executives allows at most low"
 local function allowed(policy, key)
   return fmt("group %s allows at most %s", policy.from[key], policy[key])

@@ -1194,6 +1194,552 @@ static void default_partner_priority(void **state)
 	}
 }
 
+/* ---- the memo ---- */
+
+/* A policy for observing the memo: compliance counts its calls in a global,
+ * breaking the promise of pure = true on purpose so that a test can see
+ * which devices reached Lua ("call N" in the reasons; a device served from
+ * the memo shows the number of the call it reuses). */
+static void write_memo_policy(fx *f, const char *pure, const char *body)
+{
+	static const char *const fmt =
+		"calls = 0\n"
+		"local M = { pure = %s }\n"
+		"function M.compliance(device, policy, ctx)\n"
+		"  calls = calls + 1\n"
+		"  local extra = nil\n"
+		"  %s\n"
+		"  return 'compliant', 'none', { 'call ' .. calls, extra }\n"
+		"end\n"
+		"function M.app_protection(device, policy, ctx) return 'none' end\n"
+		"return M\n";
+	char s[4096];
+	snprintf(s, sizeof s, fmt, pure, body);
+	write_rules(f, GROUPS_DEFAULT, s);
+}
+
+static void open_memo(fx *f)
+{
+	open_ok(f, NULL, 0, 0);
+	mtd_rules_memo(f->r, 1);
+}
+
+/* Evaluate d and expect reasons[0] to be "call <n>" and memo to be m (-2:
+ * any index >= 0). */
+static void expect_call(fx *f, const dev *d, int call, int64_t m)
+{
+	mtd_eval_out o;
+	char want[32];
+	eval_ok(f, d, &o);
+	snprintf(want, sizeof want, "call %d", call);
+	if (o.nreasons < 1 || strcmp(o.reasons[0], want))
+		fail_msg("device %s: reasons '%s', expected '%s' first", d->in.id, joined(&o), want);
+	if (m == -2 ? o.memo < 0 : o.memo != m)
+		fail_msg("device %s: memo %lld, expected %lld", d->in.id, (long long)o.memo,
+			 (long long)m);
+}
+
+/* One device that everything below varies. */
+static void memo_dev(dev *d, const char *id)
+{
+	mtd_vreport *v;
+	dev_init(d, id, MTD_PLAT_ANDROID, 1);
+	set_groups(d, 2, 1, "Executives");
+	v = add_vendor(d, 0, "lookout", "low");
+	v->os_supported = 1;
+	add_vendor(d, 0, "zimperium", NULL);
+	add_vendor(d, 1, "defender", "secured");
+	d->in.prev_state = MTD_ST_COMPLIANT;
+	d->in.prev_since = T0 - 3600;
+}
+
+static void memo_same_class_one_call(void **state)
+{
+	fx *f = *state;
+	dev a, b;
+
+	write_memo_policy(f, "true", "");
+	open_memo(f);
+	memo_dev(&a, "a");
+	expect_call(f, &a, 1, 0);
+	/* another device, other id, OS, user, report times and previous.since,
+	 * none of which the rule reads: served from the memo */
+	memo_dev(&b, "b");
+	b.in.os_version = "15";
+	b.in.user = "other@example.com";
+	b.v[0].at = T0 - 1;
+	b.a[0].at = T0 - 2;
+	b.in.prev_since = T0 - 7200;
+	expect_call(f, &b, 1, 0);
+	expect_call(f, &a, 1, 0);
+
+	/* anything the rules see as a plain field is a new call */
+	static const char *const what[] = {
+		"platform", "ownership", "management", "groupset", "previous state",
+		"no previous", "vendor level", "vendor name", "vendor os_supported",
+		"block_missing_data", "block_unsupported_os", "one vendor less",
+		"app vendor level", "vendor moved to app_vendors",
+	};
+	for (size_t i = 0; i < sizeof what / sizeof *what; i++) {
+		memo_dev(&b, "c");
+		switch (i) {
+		case 0: b.in.platform = MTD_PLAT_IOS; break;
+		case 1: b.in.corporate = 0; break;
+		case 2: b.in.enrolled = 0; break;
+		case 3: set_groups(&b, 3, 1, "Sales"); break;
+		case 4: b.in.prev_state = MTD_ST_GRACE; break;
+		case 5: b.in.prev_state = -1; break;
+		case 6: b.v[0].level = MTD_LEVEL_MEDIUM; break;
+		case 7: b.v[1].vendor = "zimperiun"; break;
+		case 8: b.v[0].os_supported = 0; break;
+		case 9: b.v[1].block_missing_data = 1; break;
+		case 10: b.v[0].block_unsupported_os = 1; break;
+		case 11: b.in.nvendors = 1; break;
+		case 12: b.a[0].level = MTD_LEVEL_LOW; break;
+		case 13: /* the same entries, split differently between the lists */
+			b.a[1] = b.a[0];
+			b.a[0] = b.v[1];
+			b.in.nvendors = 1;
+			b.in.napp_vendors = 2;
+			break;
+		}
+		mtd_eval_out o;
+		eval_ok(f, &b, &o);
+		char want[32];
+		snprintf(want, sizeof want, "call %zu", i + 2);
+		if (strcmp(o.reasons[0], want) || o.memo != (int64_t)i + 1)
+			fail_msg("%s changed: got '%s' (memo %lld), expected a new call '%s' as "
+				 "memo %zu", what[i], joined(&o), (long long)o.memo, want, i + 1);
+		/* and the next device of that class is served */
+		b.in.id = "d";
+		expect_call(f, &b, (int)i + 2, (int64_t)i + 1);
+	}
+	expect_call(f, &a, 1, 0);
+}
+
+/* The hit is the miss: state, level, action, every reason and resource. */
+static void memo_hit_equals_miss(void **state)
+{
+	fx *f = *state;
+	dev a, b;
+	mtd_eval_out o1, o2;
+	char saved[64][128];
+	size_t ns = 0;
+
+	write_rules(f,
+		    "return {\n"
+		    "  default = { max_level = 'low', app_max_level = 'low', app_action = 'wipe',\n"
+		    "              resources = { 'exchange', 'payroll', 'vpn' } },\n"
+		    "}\n",
+		    "local M = { pure = true }\n"
+		    "function M.compliance(device, policy, ctx)\n"
+		    "  local r = {}\n"
+		    "  for i, v in ipairs(device.vendors) do\n"
+		    "    r[#r + 1] = string.format('%s reports %s (%d)', v.vendor, v.level or 'nothing', i)\n"
+		    "  end\n"
+		    "  r[#r + 1] = policy.from.max_level\n"
+		    "  return 'noncompliant', 'high', r\n"
+		    "end\n"
+		    "function M.app_protection(device, policy, ctx)\n"
+		    "  return policy.app_action, { 'apps ' .. policy.app_max_level, 'second' }\n"
+		    "end\n"
+		    "return M\n");
+	open_memo(f);
+	memo_dev(&a, "a");
+	memo_dev(&b, "b");
+	eval_ok(f, &a, &o1);
+	assert_int_equal(o1.memo, 0);
+	for (size_t i = 0; i < o1.nreasons; i++)
+		snprintf(saved[ns++], sizeof saved[0], "%s", o1.reasons[i]);
+	for (size_t i = 0; i < o1.nresources; i++)
+		snprintf(saved[ns++], sizeof saved[0], "%s", o1.resources[i]);
+	eval_ok(f, &b, &o2);
+	assert_int_equal(o2.memo, 0);
+	assert_int_equal(o2.state, MTD_ST_NONCOMPLIANT);
+	assert_int_equal(o2.state, o1.state);
+	assert_int_equal(o2.level, MTD_LEVEL_HIGH);
+	assert_int_equal(o2.app_action, MTD_APP_WIPE);
+	assert_int_equal(o2.nreasons, 5);
+	assert_int_equal(o2.nresources, 3);
+	assert_int_equal(o2.nreasons + o2.nresources, ns);
+	for (size_t i = 0; i < o2.nreasons; i++)
+		assert_string_equal(o2.reasons[i], saved[i]);
+	for (size_t i = 0; i < o2.nresources; i++)
+		assert_string_equal(o2.resources[i], saved[o2.nreasons + i]);
+	assert_string_equal(joined(&o2), "lookout reports low (1) | zimperium reports nothing (2) | "
+					 "default | apps low | second");
+	assert_string_equal(o2.resources[2], "vpn");
+	/* memo strings stay valid after later evaluations, until close */
+	memo_dev(&b, "c");
+	b.in.platform = MTD_PLAT_IOS;
+	eval_ok(f, &b, &o1);
+	assert_int_equal(o1.memo, 1);
+	assert_string_equal(o2.reasons[0], "lookout reports low (1)");
+	assert_string_equal(o2.resources[1], "payroll");
+}
+
+/* Reading a device-specific field makes the call's result not reused: each
+ * device gets its own, and sees its own values. */
+static void memo_device_fields_taint(void **state)
+{
+	fx *f = *state;
+	static const char *const reads[] = {
+		"device.id", "device.os_version", "device.user", "device.previous.since",
+		"device.vendors[1].at", "#device.vendors[1].threats",
+		"device.app_vendors[1].at", "device.app_vendors[1].threats == nil",
+	};
+	unsigned char tp[2][16] = {{0x91, 0x81, 0xa2, 'i', 'd', 0xa2, 't', '1'},
+				   {0x92, 0x81, 0xa2, 'i', 'd', 0xa2, 't', '1', 0x80}};
+
+	for (size_t i = 0; i < sizeof reads / sizeof *reads; i++) {
+		char body[256];
+		snprintf(body, sizeof body, "extra = tostring(%s)", reads[i]);
+		write_memo_policy(f, "true", body);
+		open_memo(f);
+		for (int k = 0; k < 3; k++) {
+			dev d;
+			mtd_eval_out o;
+			char id[16], os[16], user[16], want[64];
+			snprintf(id, sizeof id, "dev-%d", k);
+			snprintf(os, sizeof os, "os-%d", k);
+			snprintf(user, sizeof user, "user-%d", k);
+			memo_dev(&d, id);
+			d.in.os_version = os;
+			d.in.user = user;
+			d.in.prev_since = T0 - k;
+			d.v[0].at = T0 - 10 - k;
+			d.v[0].threats = tp[k & 1];
+			d.v[0].threats_len = k & 1 ? 9 : 8;
+			d.a[0].at = T0 - 20 - k;
+			eval_ok(f, &d, &o);
+			snprintf(want, sizeof want, "call %d", k + 1);
+			if (o.nreasons != 2 || strcmp(o.reasons[0], want) || o.memo != -1)
+				fail_msg("reading %s: device %d got '%s' (memo %lld), expected a call "
+					 "of its own", reads[i], k, joined(&o), (long long)o.memo);
+			{
+				static const char *const w[][3] = {
+					{"dev-0", "dev-1", "dev-2"}, {"os-0", "os-1", "os-2"},
+					{"user-0", "user-1", "user-2"},
+					{"1709251200", "1709251199", "1709251198"},
+					{"1709251190", "1709251189", "1709251188"}, {"1", "2", "1"},
+					{"1709251180", "1709251179", "1709251178"},
+					{"true", "true", "true"},
+				};
+				assert_string_equal(o.reasons[1], w[i][k]);
+			}
+		}
+	}
+}
+
+/* A rule that reads a report's time only for high devices is memoized for
+ * the others. */
+static void memo_conditional_read(void **state)
+{
+	fx *f = *state;
+	dev d;
+
+	write_memo_policy(f, "true",
+			  "for _, v in ipairs(device.vendors) do\n"
+			  "    if v.level == 'high' then extra = 'high since ' .. v.at end\n"
+			  "  end");
+	open_memo(f);
+	memo_dev(&d, "low-1");
+	expect_call(f, &d, 1, 0);
+	memo_dev(&d, "low-2");
+	d.v[0].at = T0 - 999;
+	expect_call(f, &d, 1, 0);
+	for (int k = 0; k < 3; k++) {
+		mtd_eval_out o;
+		char want[64];
+		memo_dev(&d, "high");
+		d.v[0].level = MTD_LEVEL_HIGH;
+		d.v[0].at = T0 - k;
+		eval_ok(f, &d, &o);
+		assert_int_equal(o.memo, -1);
+		snprintf(want, sizeof want, "call %d | high since %lld", k + 2, (long long)(T0 - k));
+		assert_string_equal(joined(&o), want);
+	}
+	/* a vendor without a report has no time to read: still memoized */
+	write_memo_policy(f, "true", "extra = tostring(device.vendors[2].at) .. tostring(device.vendors[2].threats)");
+	open_memo(f);
+	memo_dev(&d, "a");
+	expect_call(f, &d, 1, 0);
+	memo_dev(&d, "b");
+	expect_call(f, &d, 1, 0);
+}
+
+static void memo_random_and_addresses_taint(void **state)
+{
+	fx *f = *state;
+	static const char *const bodies[] = {
+		"extra = tostring(math.random(1000000))",
+		"math.randomseed(7)",
+		"extra = tostring(device)",
+		"extra = string.format('%p', device.vendors)",
+		"extra = string.format('%s', {})",
+	};
+	for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+		dev d;
+		write_memo_policy(f, "true", bodies[i]);
+		open_memo(f);
+		memo_dev(&d, "a");
+		expect_call(f, &d, 1, -1);
+		expect_call(f, &d, 2, -1);
+	}
+	/* formatting plain values does not */
+	{
+		dev d;
+		write_memo_policy(f, "true", "extra = string.format('%s %d', tostring(device.platform), #device.vendors)");
+		open_memo(f);
+		memo_dev(&d, "a");
+		expect_call(f, &d, 1, 0);
+		expect_call(f, &d, 1, 0);
+	}
+}
+
+static void memo_needs_both_opt_ins(void **state)
+{
+	fx *f = *state;
+	dev d;
+
+	memo_dev(&d, "a");
+	/* pure = false, nil: every device is a call, whatever the caller asks */
+	write_memo_policy(f, "false", "");
+	open_memo(f);
+	assert_false(mtd_rules_pure(f->r));
+	expect_call(f, &d, 1, -1);
+	expect_call(f, &d, 2, -1);
+	write_memo_policy(f, "nil", "");
+	open_memo(f);
+	expect_call(f, &d, 1, -1);
+	expect_call(f, &d, 2, -1);
+	/* pure, but the memo off (the default) */
+	write_memo_policy(f, "true", "");
+	open_ok(f, NULL, 0, 0);
+	assert_true(mtd_rules_pure(f->r));
+	expect_call(f, &d, 1, -1);
+	expect_call(f, &d, 2, -1);
+	mtd_rules_memo(f->r, 1);
+	expect_call(f, &d, 3, 0);
+	expect_call(f, &d, 3, 0);
+	mtd_rules_memo(f->r, 0);
+	expect_call(f, &d, 4, -1);
+}
+
+static void memo_pure_invalid(void **state)
+{
+	fx *f = *state;
+	write_memo_policy(f, "'yes'", "");
+	open_bad(f, "pure must be true or false");
+	assert_contains(f->err, "policy.lua");
+	assert_contains(f->err, "string");
+	write_memo_policy(f, "1", "");
+	open_bad(f, "pure must be true or false");
+}
+
+/* A failing call is not cached; the next device of its class is a call. */
+static void memo_errors_not_cached(void **state)
+{
+	fx *f = *state;
+	dev d;
+
+	write_memo_policy(f, "true", "if calls == 1 then error('first call fails') end");
+	open_memo(f);
+	memo_dev(&d, "a");
+	eval_bad(f, &d, "first call fails");
+	expect_call(f, &d, 2, 0);
+	expect_call(f, &d, 2, 0);
+
+	/* an invalid result neither */
+	write_memo_policy(f, "true", "if calls == 1 then return 'green', 'none' end");
+	open_memo(f);
+	eval_bad(f, &d, "state 'green'");
+	expect_call(f, &d, 2, 0);
+
+	/* nor a call cut short by the instruction budget */
+	write_memo_policy(f, "true", "if calls == 1 then while true do end end");
+	open_ok(f, NULL, 0, 100000);
+	mtd_rules_memo(f->r, 1);
+	eval_bad(f, &d, "instruction limit");
+	expect_call(f, &d, 2, 0);
+}
+
+/* Fields served on access: not seen by rawget or pairs until read; a device
+ * table kept from an earlier call reads nil, not another device. */
+static void lazy_fields(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	write_policy_with(f, "",
+			  "  local keys = {}\n"
+			  "  for k in pairs(device) do keys[#keys + 1] = k end\n"
+			  "  table.sort(keys)\n"
+			  "  local before = tostring(rawget(device, 'id'))\n"
+			  "  local id = device.id\n"
+			  "  local v = device.vendors[1]\n"
+			  "  local vk = {}\n"
+			  "  for k in pairs(v) do vk[#vk + 1] = k end\n"
+			  "  table.sort(vk)\n"
+			  "  local at1, at2 = v.at, rawget(v, 'at')\n"
+			  "  local r = { table.concat(keys, ','), table.concat(vk, ','), before, id,\n"
+			  "    tostring(rawget(device, 'id')), tostring(at1 == at2), tostring(getmetatable(device)),\n"
+			  "    tostring(device.apps), tostring(device.nonexistent) }\n"
+			  "  local kept = rawget(_G, 'kept')\n"
+			  "  if kept then\n"
+			  "    r[#r + 1] = tostring(kept.id) .. ' ' .. tostring(kept.user) .. ' ' ..\n"
+			  "      tostring(kept.vendors[1].at) .. ' ' .. tostring(kept.previous.since)\n"
+			  "  end\n"
+			  "  rawset(_G, 'kept', device)\n"
+			  "  return 'compliant', 'none', r");
+	open_ok(f, NULL, 0, 0);
+	memo_dev(&d, "first");
+	eval_ok(f, &d, &o);
+	assert_string_equal(joined(&o),
+			    "app_vendors,groups,management,ownership,platform,previous,vendors | "
+			    "block_missing_data,block_unsupported_os,level,os_supported,vendor | nil | "
+			    "first | first | true | false | nil | nil");
+	memo_dev(&d, "second");
+	eval_ok(f, &d, &o);
+	assert_contains(joined(&o), "| second | second |");
+	/* what the first call read was rawset into its tables; the rest reads nil */
+	assert_contains(joined(&o), "| first nil 1709251140 nil");
+
+	/* the inventory, when asked for */
+	write_rules(f, NULL,
+		    "local M = { inventory = true, pure = true }\n"
+		    "function M.compliance(device)\n"
+		    "  local a = device.apps\n"
+		    "  return 'compliant', 'none', { tostring(#a), a[1] and a[1].app_id or '-' }\n"
+		    "end\n"
+		    "function M.app_protection() return 'none' end\n"
+		    "return M\n");
+	open_memo(f);
+	{
+		mtd_app_view apps[1] = {{"com.x", NULL, NULL, "X", -1, -1, 1, -1, -1, -1, -1, -1}};
+		memo_dev(&d, "a");
+		d.in.apps = apps;
+		d.in.napps = 1;
+		eval_ok(f, &d, &o);
+		assert_string_equal(joined(&o), "1 | com.x");
+		assert_int_equal(o.memo, -1);
+		d.in.napps = 0;
+		eval_ok(f, &d, &o);
+		assert_string_equal(joined(&o), "0 | -");
+		assert_int_equal(o.memo, -1);
+	}
+}
+
+/* Distinct inputs up to the memo's bounds and past them: results stay
+ * right; a full memo only stops storing. */
+static void memo_bounds(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	char name[32], want[64];
+	const int n = 65536 + 10;
+
+	write_rules(f, GROUPS_DEFAULT,
+		    "local M = { pure = true }\n"
+		    "function M.compliance(device)\n"
+		    "  return 'compliant', 'none', { device.vendors[1].vendor }\n"
+		    "end\n"
+		    "function M.app_protection() return 'none' end\n"
+		    "return M\n");
+	open_memo(f);
+	memo_dev(&d, "a");
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "v%d", i);
+		d.v[0].vendor = name;
+		eval_ok(f, &d, &o);
+		assert_string_equal(o.reasons[0], name);
+		assert_int_equal(o.memo, i < 65536 ? i : -1);
+	}
+	/* what was stored is still served */
+	d.v[0].vendor = "v12345";
+	eval_ok(f, &d, &o);
+	assert_int_equal(o.memo, 12345);
+	assert_string_equal(o.reasons[0], "v12345");
+
+	/* the byte bound: results of 32 reasons of 2 KiB fill 32 MiB in ~512 */
+	write_rules(f, GROUPS_DEFAULT,
+		    "local M = { pure = true }\n"
+		    "function M.compliance(device)\n"
+		    "  local r = {}\n"
+		    "  for i = 1, 32 do r[i] = device.vendors[1].vendor .. string.rep('x', 2048) end\n"
+		    "  return 'compliant', 'none', r\n"
+		    "end\n"
+		    "function M.app_protection() return 'none' end\n"
+		    "return M\n");
+	open_memo(f);
+	{
+		int stored = 0, first_full = -1;
+		for (int i = 0; i < 600; i++) {
+			snprintf(name, sizeof name, "v%d", i);
+			d.v[0].vendor = name;
+			eval_ok(f, &d, &o);
+			snprintf(want, sizeof want, "%sxxxx", name);
+			assert_int_equal(o.nreasons, 32);
+			assert_true(!strncmp(o.reasons[31], want, strlen(want)));
+			if (o.memo >= 0) {
+				assert_int_equal(o.memo, stored);
+				assert_int_equal(first_full, -1); /* once full, full */
+				stored++;
+			} else if (first_full < 0) {
+				first_full = i;
+			}
+		}
+		assert_true(stored > 400 && stored < 520);
+		d.v[0].vendor = "v7";
+		eval_ok(f, &d, &o);
+		assert_int_equal(o.memo, 7);
+		assert_true(!strncmp(o.reasons[0], "v7xxx", 5));
+	}
+
+}
+
+/* The default policy declares itself pure, and is memoized. */
+static void memo_default_policy(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+	assert_true(mtd_rules_pure(f->r));
+	mtd_rules_memo(f->r, 1);
+	dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+	add_vendor(&d, 0, "lookout", "high");
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	assert_int_equal(o.memo, 0);
+	d.in.id = "d2";
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	assert_int_equal(o.memo, 0);
+	/* a grace period that started before reads previous.since: its own call */
+	{
+		char *g = tu_read(MTD_TEST_RULES_DIR "/policy.lua", NULL);
+		assert_non_null(g);
+		write_rules(f, "return { default = { max_level = 'medium', grace_hours = 4 } }\n", g);
+		free(g);
+	}
+	open_ok(f, NULL, 0, 0);
+	mtd_rules_memo(f->r, 1);
+	for (int k = 1; k <= 2; k++) {
+		char want[64];
+		d.in.prev_state = MTD_ST_GRACE;
+		d.in.prev_since = T0 - 3600 * k;
+		eval_ok(f, &d, &o);
+		EXPECT(&o, MTD_ST_GRACE, MTD_LEVEL_HIGH, MTD_APP_NONE);
+		assert_int_equal(o.memo, -1);
+		snprintf(want, sizeof want, "until 2024-03-01T0%d:00:00Z", 4 - k);
+		assert_contains(joined(&o), want);
+	}
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1222,6 +1768,17 @@ int main(void)
 		T(default_switches),
 		T(default_unenrolled_and_apps),
 		T(default_partner_priority),
+		T(memo_same_class_one_call),
+		T(memo_hit_equals_miss),
+		T(memo_device_fields_taint),
+		T(memo_conditional_read),
+		T(memo_random_and_addresses_taint),
+		T(memo_needs_both_opt_ins),
+		T(memo_pure_invalid),
+		T(memo_errors_not_cached),
+		T(lazy_fields),
+		T(memo_bounds),
+		T(memo_default_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
