@@ -35,6 +35,8 @@ typedef struct eval {
 	tbuf vb, rb, resb; /* the new decision's texts, reused */
 	struct ocache *oc;
 	struct pcache *pc; /* for callbacks */
+	struct oldc *old;  /* the stored decisions' outcomes */
+	struct pendw *pw;  /* decision rows not yet written */
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
@@ -249,6 +251,19 @@ typedef struct shown {
 	const char *rs[MTD_MAX_REASONS];
 } shown;
 
+/* The public form of a device never evaluated (device fields unset). */
+static void not_evaluated(mtd_decision_info *i)
+{
+	static const char *const why[] = {"not evaluated yet (run 'mtdgate evaluate')"};
+	memset(i, 0, sizeof *i);
+	i->state = "not_evaluated";
+	i->level = "none";
+	i->access = "block";
+	i->app_protection = "none";
+	i->nreasons = 1;
+	i->reasons = why;
+}
+
 static void show(shown *s, const char *device, int platform, int enrolled, const outcome *o,
 		 int64_t evaluated_at)
 {
@@ -257,24 +272,20 @@ static void show(shown *s, const char *device, int platform, int enrolled, const
 	size_t i;
 
 	memset(s, 0, sizeof *s);
+	if (!o) {
+		not_evaluated(&s->info);
+	} else {
+		s->info.state = mtd_state_name(o->state);
+		s->info.level = mtd_level_name(o->level);
+		s->info.access = o->access == ACCESS_BLOCK ? "block" : "allow";
+		s->info.app_protection = mtd_app_action_name(o->app);
+		s->info.evaluated_at = evaluated_at;
+	}
 	s->info.device = device;
 	s->info.platform = mtd_platform_name(platform);
 	s->info.management = enrolled ? "enrolled" : "unenrolled";
-	if (!o) {
-		static const char *const why[] = {"not evaluated yet (run 'mtdgate evaluate')"};
-		s->info.state = "not_evaluated";
-		s->info.level = "none";
-		s->info.access = "block";
-		s->info.app_protection = "none";
-		s->info.nreasons = 1;
-		s->info.reasons = why;
+	if (!o)
 		return;
-	}
-	s->info.state = mtd_state_name(o->state);
-	s->info.level = mtd_level_name(o->level);
-	s->info.access = o->access == ACCESS_BLOCK ? "block" : "allow";
-	s->info.app_protection = mtd_app_action_name(o->app);
-	s->info.evaluated_at = evaluated_at;
 	s->vj = json_loads(o->vendors, 0, NULL);
 	s->rj = json_loads(o->reasons, 0, NULL);
 	s->resj = json_loads(o->resources, 0, NULL);
@@ -431,7 +442,7 @@ static int col_copy(sqlite3_stmt *st, int i, char *buf, size_t cap)
 	return 1;
 }
 
-/* Read the row's device columns (first row of a device). */
+/* The device columns of the devices scan. */
 static void read_device(sqlite3_stmt *st, devrow *d)
 {
 	d->id = sqlite3_column_int64(st, 0);
@@ -442,35 +453,79 @@ static void read_device(sqlite3_stmt *st, devrow *d)
 	d->enrolled = sqlite3_column_int(st, 5);
 	d->has_user = col_copy(st, 6, d->user, sizeof d->user);
 	d->groupset = sqlite3_column_int64(st, 7);
-	d->old_outcome = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
-	if (d->old_outcome) {
-		d->old_state = sqlite3_column_int(st, 14);
-		d->old_app = sqlite3_column_int(st, 15);
-		d->old_evaluated_at = sqlite3_column_int64(st, 16);
-		d->old_since = sqlite3_column_int64(st, 17);
-		d->old_wiped_at = sqlite3_column_int64(st, 18);
-		d->old_access = sqlite3_column_int(st, 19);
-	}
 }
 
+/* A row of the reports scan: device, connector, level, at, os_supported,
+ * threats. */
 static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 {
-	int ci;
-	if (sqlite3_column_type(st, 8) == SQLITE_NULL)
-		return 0;
-	ci = conn_index(e, sqlite3_column_int64(st, 8));
+	int ci = conn_index(e, sqlite3_column_int64(st, 1));
 	if (ci < 0)
 		return 0;
-	d->level[ci] = sqlite3_column_int(st, 9);
-	d->at[ci] = sqlite3_column_int64(st, 10);
-	d->os_supported[ci] = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 11);
+	d->level[ci] = sqlite3_column_int(st, 2);
+	d->at[ci] = sqlite3_column_int64(st, 3);
+	d->os_supported[ci] = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4);
 	d->threats[ci].n = 0;
-	if (sqlite3_column_type(st, 12) == SQLITE_BLOB &&
-	    tb_put(&d->threats[ci], sqlite3_column_blob(st, 12), (size_t)sqlite3_column_bytes(st, 12)))
+	if (sqlite3_column_type(st, 5) == SQLITE_BLOB &&
+	    tb_put(&d->threats[ci], sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)))
 		return MTD_ENOMEM;
 	return 0;
 }
 
+/* State, app action and access of a stored outcome, by id: a small
+ * direct-mapped cache over the store. */
+#define OLD_SLOTS 1024
+typedef struct oldc {
+	int64_t id[OLD_SLOTS];
+	int state[OLD_SLOTS], app[OLD_SLOTS], access[OLD_SLOTS];
+} oldc;
+
+/* A row of the decisions scan: device, outcome, evaluated_at, since,
+ * wiped_at. */
+static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
+{
+	int64_t id = sqlite3_column_int64(st, 1);
+	size_t k = (size_t)((uint64_t)id % OLD_SLOTS);
+	oldc *c = e->old;
+	if (c->id[k] != id) {
+		sqlite3_stmt *q = mtd_store_stmt(e->h->store, SQL_OUTCOME_GET);
+		if (!q)
+			return MTD_ESTORE;
+		sqlite3_bind_int64(q, 1, id);
+		if (sqlite3_step(q) != SQLITE_ROW) {
+			sqlite3_reset(q);
+			return MTD_ESTORE;
+		}
+		c->id[k] = id;
+		c->state[k] = sqlite3_column_int(q, 1);
+		c->access[k] = sqlite3_column_int(q, 3);
+		c->app[k] = sqlite3_column_int(q, 4);
+		sqlite3_reset(q);
+	}
+	d->old_outcome = id;
+	d->old_state = c->state[k];
+	d->old_app = c->app[k];
+	d->old_access = c->access[k];
+	d->old_evaluated_at = sqlite3_column_int64(st, 2);
+	d->old_since = sqlite3_column_int64(st, 3);
+	d->old_wiped_at = sqlite3_column_int64(st, 4);
+	return 0;
+}
+
+/* A scan in device order, read ahead one row. */
+typedef struct scan {
+	sqlite3_stmt *st;
+	int live;
+	int64_t device; /* of the current row */
+} scan;
+
+static int scan_next(scan *s)
+{
+	int rc = sqlite3_step(s->st);
+	s->live = rc == SQLITE_ROW;
+	s->device = s->live ? sqlite3_column_int64(s->st, 0) : INT64_MAX;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
 
 typedef struct run_out {
 	int dry;
@@ -587,12 +642,46 @@ static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t
 	return 0;
 }
 
+/* Decision rows are written in bursts: interleaved with the scans, each
+ * insert paid for the cache misses of switching B-trees. The scans only
+ * move past the devices written, so they never need to see these rows. */
+#define PW_MAX 1024
+typedef struct pendw {
+	size_t n;
+	struct {
+		int64_t device, outcome, since, wiped_at;
+		int update;
+	} r[PW_MAX];
+} pendw;
+
+static int flush_writes(eval *e)
+{
+	pendw *p = e->pw;
+	for (size_t i = 0; i < p->n; i++) {
+		sqlite3_stmt *st = mtd_store_stmt(e->h->store, p->r[i].update ? SQL_DECISION_UPDATE
+									      : SQL_DECISION_INSERT);
+		if (!st)
+			return MTD_ESTORE;
+		sqlite3_bind_int64(st, 1, p->r[i].device);
+		sqlite3_bind_int64(st, 2, p->r[i].outcome);
+		sqlite3_bind_int64(st, 3, e->h->now);
+		sqlite3_bind_int64(st, 4, p->r[i].since);
+		if (p->r[i].wiped_at)
+			sqlite3_bind_int64(st, 5, p->r[i].wiped_at);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			p->n = 0;
+			return MTD_ESTORE;
+		}
+	}
+	p->n = 0;
+	return 0;
+}
+
 /* The callback of a changed decision: old from the store, new from o. */
 static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at,
 		const run_out *ro)
 {
 	mtd_decision_info a, b;
-	shown none;
 	int rc;
 	if (d->old_outcome > 0) {
 		if ((rc = pc_get(e->pc, e->h->store, d->old_outcome, NULL, &a)))
@@ -600,8 +689,7 @@ static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at
 					mtd_store_errmsg(e->h->store));
 		a.evaluated_at = d->old_evaluated_at;
 	} else {
-		show(&none, NULL, 0, 0, NULL, 0);
-		a = none.info;
+		not_evaluated(&a);
 	}
 	if ((rc = pc_get(e->pc, e->h->store, o->id, o, &b)))
 		return mtd_fail(e->h, rc, "out of memory");
@@ -685,19 +773,14 @@ static int decide(eval *e, devrow *d, run_out *ro)
 					   : 0;
 		ro->changed++;
 		if (!ro->dry) {
-			sqlite3_stmt *st = mtd_store_stmt(h->store, SQL_DECISION_UPSERT);
-			if (!st)
-				rc = MTD_ESTORE;
-			else {
-				sqlite3_bind_int64(st, 1, d->id);
-				sqlite3_bind_int64(st, 2, o->id);
-				sqlite3_bind_int64(st, 3, h->now);
-				sqlite3_bind_int64(st, 4, since);
-				if (wiped_at)
-					sqlite3_bind_int64(st, 5, wiped_at);
-				if (sqlite3_step(st) != SQLITE_DONE)
-					rc = MTD_ESTORE;
-			}
+			pendw *p = e->pw;
+			p->r[p->n].device = d->id;
+			p->r[p->n].outcome = o->id;
+			p->r[p->n].since = since;
+			p->r[p->n].wiped_at = wiped_at;
+			p->r[p->n].update = d->old_outcome != 0;
+			if (++p->n == PW_MAX)
+				rc = flush_writes(e);
 			if (!rc && mtd_store_log_decision(h->store, h->now, d->id, o->id, d->old_outcome))
 				rc = MTD_ESTORE;
 			if (!rc && o->app == MTD_APP_WIPE && wiped_at == h->now &&
@@ -721,8 +804,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	eval e = {.h = h};
 	run_out ro = {dry_run, fn, ud, 0, 0};
 	devrow *d = NULL;
-	sqlite3_stmt *st;
-	int rc = mtd_need_store(h), step, have = 0;
+	scan dev = {0}, rep = {0}, dec = {0};
+	int rc = mtd_need_store(h);
 	uint64_t total = 0;
 
 	if (evaluated)
@@ -759,21 +842,30 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	e.cstate = calloc(e.nconns + 1, sizeof *e.cstate);
 	d = calloc(1, sizeof *d);
 	e.oc = calloc(1, sizeof *e.oc);
+	e.old = calloc(1, sizeof *e.old);
+	e.pw = calloc(1, sizeof *e.pw);
 	if (e.oc) {
 		e.oc->cap = 2 * OC_MAX; /* a power of two, never over half full */
 		e.oc->v = calloc(e.oc->cap, sizeof *e.oc->v);
 	}
 	if (fn)
 		e.pc = calloc(1, sizeof *e.pc);
-	if (!e.cstate || !d || !e.oc || !e.oc->v || (fn && !e.pc)) {
+	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.pw || (fn && !e.pc)) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < e.nconns; i++)
 		e.cstate[i] = mtd_conn_state_at(&e.conns[i], h->now);
-	if (!(st = mtd_store_stmt(h->store, SQL_EVAL_SCAN))) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-		goto out;
+	/* The three scans stay open while decide() uses the store's other
+	 * statements. */
+	for (int i = 0; i < 3; i++) {
+		static const enum mtd_sql which[3] = {SQL_EVAL_DEVICES, SQL_EVAL_REPORTS,
+						      SQL_EVAL_DECISIONS};
+		scan *sc = i == 0 ? &dev : i == 1 ? &rep : &dec;
+		if (!(sc->st = mtd_store_stmt(h->store, which[i])) || scan_next(sc)) {
+			rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
+			goto out;
+		}
 	}
 	if (h->progress) {
 		sqlite3_stmt *cnt;
@@ -784,30 +876,37 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			sqlite3_finalize(cnt);
 		}
 	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		if (have && id != d->id) {
-			if ((rc = decide(&e, d, &ro)))
-				break;
-			if (h->progress && (ro.evaluated & 4095) == 0)
-				h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro.evaluated);
-			devrow_clear(d, e.nconns);
-			have = 0;
-		}
-		if (!have) {
-			read_device(st, d);
-			have = 1;
-		}
-		if ((rc = read_report(&e, st, d)))
+	/* devices in id order; reports and decisions of each are the rows of
+	 * those scans with its id (rows of no device are skipped) */
+	while (!rc && dev.live) {
+		read_device(dev.st, d);
+		while (!rc && rep.device < d->id)
+			rc = scan_next(&rep);
+		while (!rc && rep.device == d->id && !(rc = read_report(&e, rep.st, d)))
+			rc = scan_next(&rep);
+		while (!rc && dec.device < d->id)
+			rc = scan_next(&dec);
+		if (!rc && dec.device == d->id && !(rc = read_decision(&e, dec.st, d)))
+			rc = scan_next(&dec);
+		if (rc) {
+			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 			break;
+		}
+		if ((rc = decide(&e, d, &ro)))
+			break;
+		if (h->progress && (ro.evaluated & 4095) == 0)
+			h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro.evaluated);
+		devrow_clear(d, e.nconns);
+		if ((rc = scan_next(&dev)))
+			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 	}
-	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
-		rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
-	if (!rc && have)
-		rc = decide(&e, d, &ro);
 	if (!rc && h->progress)
 		h->progress(h->progress_ud, "evaluate", total, total, ro.evaluated);
-	sqlite3_reset(st);
+	sqlite3_reset(dev.st); /* done reading before the commit */
+	sqlite3_reset(rep.st);
+	sqlite3_reset(dec.st);
+	if (!rc && !dry_run && flush_writes(&e))
+		rc = mtd_fail(h, MTD_ESTORE, "writing decisions: %s", mtd_store_errmsg(h->store));
 	if (!rc && !dry_run) {
 		char detail[128];
 		snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
@@ -818,6 +917,11 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
 out:
+	for (int i = 0; i < 3; i++) {
+		scan *sc = i == 0 ? &dev : i == 1 ? &rep : &dec;
+		if (sc->st)
+			sqlite3_reset(sc->st);
+	}
 	if (rc || dry_run)
 		mtd_store_rollback(h->store);
 	if (d)
@@ -831,6 +935,8 @@ out:
 	free(e.memo_oc);
 	oc_free(e.oc);
 	pc_free(e.pc);
+	free(e.old);
+	free(e.pw);
 	free_sets(&e);
 	mtd_rules_close(e.rules);
 	if (!rc) {
@@ -868,11 +974,9 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t oid = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
 		mtd_decision_info info;
-		shown none;
 		found = 1;
 		if (!oid) {
-			show(&none, NULL, 0, 0, NULL, 0);
-			info = none.info;
+			not_evaluated(&info);
 		} else if ((rc = pc_get(pc, h->store, oid, NULL, &info))) {
 			rc = mtd_fail(h, rc, "reading the decision of %s: %s",
 				      (const char *)sqlite3_column_text(st, 0), mtd_store_errmsg(h->store));

@@ -120,7 +120,9 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER message_log_no_delete BEFORE DELETE ON message_log"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"ALTER TABLE decisions RENAME TO decisions_v3;"
-	"CREATE TABLE decisions(device INTEGER PRIMARY KEY REFERENCES devices(id),"
+	/* written only by evaluate, for ids it has just read from devices in
+	 * the same transaction: no foreign key to check per row */
+	"CREATE TABLE decisions(device INTEGER PRIMARY KEY,"
 	" outcome INTEGER NOT NULL, evaluated_at INTEGER NOT NULL, since INTEGER NOT NULL,"
 	" wiped_at INTEGER);",
 };
@@ -182,21 +184,23 @@ static const char *const sql_text[SQL__COUNT] = {
 		" adhoc_signed = excluded.adhoc_signed, app_store = excluded.app_store,"
 		" beta = excluded.beta, vpp = excluded.vpp, validated = excluded.validated,"
 		" managed = excluded.managed",
-	/* One pass over devices with their latest reports and current decision;
-	 * rows of one device are adjacent (ordered by device). */
-	[SQL_EVAL_SCAN] =
-		"SELECT d.id, d.ext_id, d.platform, d.os_version, d.corporate, d.enrolled,"
-		" d.user, d.groupset, r.connector, r.level, r.at, r.os_supported, r.threats,"
-		" c.outcome, o.state, o.app_action, c.evaluated_at, c.since, c.wiped_at, o.access"
-		" FROM devices d LEFT JOIN reports r ON r.device = d.id"
-		" LEFT JOIN decisions c ON c.device = d.id LEFT JOIN outcomes o ON o.seq = c.outcome"
-		" ORDER BY d.id",
-	[SQL_DECISION_UPSERT] =
+	/* evaluate: three scans in device order, merged in C (sequential reads
+	 * instead of a join's look-up per device) */
+	[SQL_EVAL_DEVICES] =
+		"SELECT id, ext_id, platform, os_version, corporate, enrolled, user, groupset"
+		" FROM devices ORDER BY id",
+	[SQL_EVAL_REPORTS] =
+		"SELECT device, connector, level, at, os_supported, threats FROM reports"
+		" ORDER BY device, connector",
+	[SQL_EVAL_DECISIONS] =
+		"SELECT device, outcome, evaluated_at, since, wiped_at FROM decisions ORDER BY device",
+	/* the scan knows whether the device has a decision: no upsert probe */
+	[SQL_DECISION_INSERT] =
 		"INSERT INTO decisions(device, outcome, evaluated_at, since, wiped_at)"
-		" VALUES(?1, ?2, ?3, ?4, ?5)"
-		" ON CONFLICT(device) DO UPDATE SET outcome = excluded.outcome,"
-		" evaluated_at = excluded.evaluated_at, since = excluded.since,"
-		" wiped_at = excluded.wiped_at",
+		" VALUES(?1, ?2, ?3, ?4, ?5)",
+	[SQL_DECISION_UPDATE] =
+		"UPDATE decisions SET outcome = ?2, evaluated_at = ?3, since = ?4, wiped_at = ?5"
+		" WHERE device = ?1",
 	[SQL_OUTCOME_BY_DIGEST] =
 		"SELECT seq, state, level, access, app_action, vendors, reasons, resources"
 		" FROM outcomes WHERE digest = ?1",
@@ -312,7 +316,7 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			 " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
-			 " PRAGMA cache_size = -16384;"
+			 " PRAGMA cache_size = -65536;"
 			 /* so that REPLACE's implicit delete meets the audit
 			  * log's no-delete trigger too */
 			 " PRAGMA recursive_triggers = ON;",

@@ -721,7 +721,7 @@ static int cmd_appsync(mtd_t *h, opts *o)
 /* ---- evaluate ---- */
 
 typedef struct trans {
-	char key[80];
+	char from[32], to[32];
 	uint64_t n;
 } trans;
 
@@ -734,14 +734,16 @@ typedef struct evalctx {
 static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
 {
 	evalctx *e = ud;
-	char key[80];
 	size_t i;
-	snprintf(key, sizeof key, "%s -> %s", a->state, b->state);
+	/* called for every change: compare, format only when printing */
 	for (i = 0; i < e->nt; i++)
-		if (!strcmp(e->t[i].key, key))
+		if (!strcmp(e->t[i].from, a->state) && !strcmp(e->t[i].to, b->state))
 			break;
-	if (i == e->nt && e->nt < 64)
-		snprintf(e->t[e->nt++].key, sizeof key, "%s", key);
+	if (i == e->nt && e->nt < 64) {
+		snprintf(e->t[i].from, sizeof e->t[i].from, "%s", a->state);
+		snprintf(e->t[i].to, sizeof e->t[i].to, "%s", b->state);
+		e->nt++;
+	}
 	if (i < 64)
 		e->t[i].n++;
 	if (e->dry) {
@@ -765,8 +767,11 @@ static int cmd_evaluate(mtd_t *h, opts *o)
 		return fail(h, rc);
 	printf("%s %llu devices, %llu decisions %s\n", e.dry ? "dry run:" : "evaluated",
 	       (unsigned long long)n, (unsigned long long)c, e.dry ? "would change" : "changed");
-	for (size_t i = 0; i < e.nt; i++)
-		printf("  %-40s %llu\n", e.t[i].key, (unsigned long long)e.t[i].n);
+	for (size_t i = 0; i < e.nt; i++) {
+		char key[80];
+		snprintf(key, sizeof key, "%s -> %s", e.t[i].from, e.t[i].to);
+		printf("  %-40s %llu\n", key, (unsigned long long)e.t[i].n);
+	}
 	return EX_OK;
 }
 

@@ -318,14 +318,15 @@ static void c_decide(const cdev *d, const conn *c, size_t nc, const int *allowed
 	}
 }
 
-/* One pass over devices joined with their reports; decisions written in one
- * transaction to b.decisions in workdir/baseline.db. */
+/* One pass over devices and their reports, read as mtdgate reads them (two
+ * scans in device order, merged); decisions written in one transaction to
+ * b.decisions in workdir/baseline.db. */
 static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 {
-	sqlite3_stmt *scan = NULL, *ins = NULL, *att = NULL;
+	sqlite3_stmt *scan = NULL, *rep = NULL, *ins = NULL, *att = NULL;
 	conn c[64];
 	size_t nc = 0, nallowed = 0;
-	int *allowed = NULL, rc = -1, step, have = 0;
+	int *allowed = NULL, rc = -1, step, rstep;
 	cdev d;
 	char bpath[PATH_MAX + 16];
 	double t0 = mono(), n = 0;
@@ -346,58 +347,59 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 	t0 = mono(); /* the evaluation proper: read, decide, write, commit */
 	if (exec1(db, "BEGIN") || load_conns(db, c, &nc) || load_allowed(db, &allowed, &nallowed))
 		goto out;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT d.id, d.platform, d.enrolled, d.groupset, r.connector, r.level,"
-			       " r.os_supported FROM devices d LEFT JOIN reports r ON r.device = d.id"
-			       " ORDER BY d.id", -1, &scan, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(db, "SELECT id, platform, enrolled, groupset FROM devices ORDER BY id",
+			       -1, &scan, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT device, connector, level, os_supported FROM reports"
+				   " ORDER BY device, connector", -1, &rep, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 			       "INSERT INTO b.decisions(device, state, level, access, in_level)"
 			       " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL) != SQLITE_OK) {
 		sqlerr(db, "preparing the C evaluator");
 		goto out;
 	}
-	for (;;) {
-		step = sqlite3_step(scan);
-		if (step != SQLITE_ROW && step != SQLITE_DONE) {
-			sqlerr(db, "scanning devices");
-			goto out;
-		}
-		if (have && (step == SQLITE_DONE || sqlite3_column_int64(scan, 0) != d.id)) {
-			int s, l, a, il;
-			c_decide(&d, c, nc, allowed, nallowed, &s, &l, &a, &il);
-			sqlite3_bind_int64(ins, 1, d.id);
-			sqlite3_bind_int(ins, 2, s);
-			sqlite3_bind_int(ins, 3, l);
-			sqlite3_bind_int(ins, 4, a);
-			sqlite3_bind_int(ins, 5, il);
-			if (sqlite3_step(ins) != SQLITE_DONE) {
-				sqlerr(db, "writing a decision");
-				goto out;
-			}
-			sqlite3_reset(ins);
-			n++;
-			have = 0;
-		}
-		if (step == SQLITE_DONE)
-			break;
-		if (!have) {
-			memset(&d, 0, sizeof d);
-			d.id = sqlite3_column_int64(scan, 0);
-			d.platform = sqlite3_column_int(scan, 1) & 31;
-			d.enrolled = sqlite3_column_int(scan, 2);
-			d.groupset = sqlite3_column_int64(scan, 3);
-			have = 1;
-		}
-		if (sqlite3_column_type(scan, 4) != SQLITE_NULL) {
-			int64_t cid = sqlite3_column_int64(scan, 4);
+	rstep = sqlite3_step(rep);
+	while ((step = sqlite3_step(scan)) == SQLITE_ROW) {
+		int s, l, a, il;
+		memset(&d, 0, sizeof d);
+		d.id = sqlite3_column_int64(scan, 0);
+		d.platform = sqlite3_column_int(scan, 1) & 31;
+		d.enrolled = sqlite3_column_int(scan, 2);
+		d.groupset = sqlite3_column_int64(scan, 3);
+		while (rstep == SQLITE_ROW && sqlite3_column_int64(rep, 0) < d.id)
+			rstep = sqlite3_step(rep);
+		while (rstep == SQLITE_ROW && sqlite3_column_int64(rep, 0) == d.id) {
+			int64_t cid = sqlite3_column_int64(rep, 1);
 			for (size_t i = 0; i < nc; i++)
 				if (c[i].id == cid) {
-					d.level[i] = sqlite3_column_int(scan, 5);
-					d.os_supported[i] = sqlite3_column_type(scan, 6) == SQLITE_NULL
-								    ? -1 : sqlite3_column_int(scan, 6);
+					d.level[i] = sqlite3_column_int(rep, 2);
+					d.os_supported[i] = sqlite3_column_type(rep, 3) == SQLITE_NULL
+								    ? -1 : sqlite3_column_int(rep, 3);
 				}
+			rstep = sqlite3_step(rep);
 		}
+		if (rstep != SQLITE_ROW && rstep != SQLITE_DONE) {
+			sqlerr(db, "scanning reports");
+			goto out;
+		}
+		c_decide(&d, c, nc, allowed, nallowed, &s, &l, &a, &il);
+		sqlite3_bind_int64(ins, 1, d.id);
+		sqlite3_bind_int(ins, 2, s);
+		sqlite3_bind_int(ins, 3, l);
+		sqlite3_bind_int(ins, 4, a);
+		sqlite3_bind_int(ins, 5, il);
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			sqlerr(db, "writing a decision");
+			goto out;
+		}
+		sqlite3_reset(ins);
+		n++;
 	}
+	if (step != SQLITE_DONE) {
+		sqlerr(db, "scanning devices");
+		goto out;
+	}
+	sqlite3_reset(scan);
+	sqlite3_reset(rep);
 	if (exec1(db, "COMMIT"))
 		goto out;
 	rc = 0;
@@ -405,6 +407,7 @@ out:
 	*secs = mono() - t0;
 	*ndev = n;
 	sqlite3_finalize(scan);
+	sqlite3_finalize(rep);
 	sqlite3_finalize(ins);
 	free(allowed);
 	if (rc)
