@@ -12,7 +12,25 @@
 #include "plugin_child.h"
 #include "plugin_host.h"
 
-#define BATCH 5000
+
+/* Device ids by external id, loaded once for a large ingest: the look-up
+ * in the store's text index was the biggest cost a message had. A device's
+ * row id never changes and devices are not deleted, so a hit is always
+ * right; a miss (a device imported since, or no map) asks the store.
+ * Probes are random over tens of MiB: a slot holds what a hit needs (tag,
+ * id, where the text is), so a look-up touches two cache lines. */
+typedef struct dslot {
+	uint32_t tag; /* high half of the hash; 0 with off 0: empty */
+	uint32_t off; /* text + off: length byte, then the id; 0 = empty */
+	int64_t id;
+} dslot;
+
+typedef struct devmap {
+	dslot *slot;
+	size_t cap, n; /* cap a power of two */
+	char *text;    /* text[0] unused, so that off 0 means empty */
+	size_t ntext, text_cap;
+} devmap;
 
 typedef struct run {
 	mtd_t *h;
@@ -27,7 +45,112 @@ typedef struct run {
 	msgpack_zone zone;
 	const char *vendor;
 	struct inv_state *inv;  /* inventory import */
+	devmap *dm;             /* ingest of many messages */
 } run;
+
+static uint64_t dm_hash(const char *p, size_t n)
+{
+	return mtd_fnv(MTD_FNV_SEED, p, n) * 0x9e3779b97f4a7c15ull;
+}
+
+static void dm_free(devmap *m)
+{
+	if (!m)
+		return;
+	free(m->slot);
+	free(m->text);
+	free(m);
+}
+
+static int64_t dm_find(const devmap *m, const char *p, size_t n)
+{
+	uint64_t h = dm_hash(p, n);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (size_t i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		const dslot *sl = &m->slot[i];
+		if (!sl->off)
+			return 0;
+		if (sl->tag == tag && (unsigned char)m->text[sl->off] == n &&
+		    !memcmp(m->text + sl->off + 1, p, n))
+			return sl->id;
+	}
+}
+
+/* Every device of the store into a map, or NULL when it would take more
+ * than DM_MAX_BYTES (then the store answers each look-up). */
+#define DM_MAX_BYTES (96u << 20)
+static devmap *dm_load(sqlite3 *db, int64_t ndev)
+{
+	devmap *m = calloc(1, sizeof *m);
+	sqlite3_stmt *st = NULL;
+	size_t cap = 1024;
+	int step;
+
+	if (!m)
+		return NULL;
+	while (cap < (size_t)ndev + (size_t)ndev / 2) /* load at most 2/3 */
+		cap *= 2;
+	m->cap = cap;
+	m->text_cap = (size_t)ndev * 16 + 1;
+	if ((uint64_t)cap * sizeof *m->slot + m->text_cap > DM_MAX_BYTES ||
+	    !(m->slot = calloc(cap, sizeof *m->slot)) || !(m->text = malloc(m->text_cap)) ||
+	    sqlite3_prepare_v2(db, "SELECT ext_id, id FROM devices", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	m->ntext = 1;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0), i;
+		uint64_t h;
+		if (!t || n > 255 || m->n >= (size_t)ndev)
+			goto fail; /* more devices than max(id) said: not ours to guess */
+		if (m->ntext + n + 1 > m->text_cap) {
+			size_t nc = m->text_cap * 2;
+			char *nt;
+			if ((uint64_t)cap * sizeof *m->slot + nc > DM_MAX_BYTES || nc > 0xffffffffu ||
+			    !(nt = realloc(m->text, nc)))
+				goto fail;
+			m->text = nt;
+			m->text_cap = nc;
+		}
+		h = dm_hash(t, n);
+		for (i = (size_t)h & (cap - 1); m->slot[i].off; i = (i + 1) & (cap - 1))
+			;
+		m->slot[i] = (dslot){(uint32_t)(h >> 32), (uint32_t)m->ntext,
+				     sqlite3_column_int64(st, 1)};
+		m->text[m->ntext] = (char)(unsigned char)n;
+		memcpy(m->text + m->ntext + 1, t, n);
+		m->ntext += n + 1;
+		m->n++;
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	return m;
+fail:
+	sqlite3_finalize(st);
+	dm_free(m);
+	return NULL;
+}
+
+/* Load the map when the input looks like many messages for a large store:
+ * a regular file of at least a quarter as many minimal (48-byte) messages
+ * as there are devices. Otherwise look-ups go to the store. */
+static void dm_maybe(run *r, FILE *in)
+{
+	struct stat sb;
+	sqlite3_stmt *st;
+	int64_t ndev = 0;
+	if (fstat(fileno(in), &sb) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	if (sqlite3_prepare_v2(mtd_store_db(r->h->store), "SELECT max(id) FROM devices", -1, &st,
+			       NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ndev = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (ndev >= 10000 && ndev < (1 << 28) && (uint64_t)sb.st_size / 48 >= (uint64_t)ndev / 4)
+		r->dm = dm_load(mtd_store_db(r->h->store), ndev);
+}
 
 static int begin(run *r)
 {
@@ -65,7 +188,7 @@ static int commit(run *r)
 static int maybe_commit(run *r)
 {
 	int rc;
-	if (++r->in_batch < BATCH)
+	if (++r->in_batch < r->h->batch)
 		return 0;
 	if ((rc = commit(r)))
 		return rc;
@@ -395,6 +518,8 @@ static int store_threat(run *r, const mtd_msg *m, int64_t *devp)
 	sqlite3_stmt *st;
 	int64_t dev;
 
+	if (r->dm && (dev = dm_find(r->dm, m->device.p, m->device.n)) > 0)
+		goto found;
 	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_ID)))
 		return store_fail(r);
 	mtd_bind_text(st, 1, m->device.p, m->device.n);
@@ -405,7 +530,9 @@ static int store_threat(run *r, const mtd_msg *m, int64_t *devp)
 		bad_record(r, why);
 		return 1;
 	}
-	*devp = dev = sqlite3_column_int64(st, 0);
+	dev = sqlite3_column_int64(st, 0);
+found:
+	*devp = dev;
 	r->sb.size = 0;
 	if (m->threats) {
 		msgpack_packer pk;
@@ -633,8 +760,11 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		if (!rc)
 			rc = mtd_conn_load(h->store, vendor, &r->conn);
 		if (!rc)
+			dm_maybe(r, in);
+		if (!rc)
 			rc = each_record(r, in, name, normalized,
 					 normalized ? one_normalized : one_native);
+		dm_free(r->dm);
 		msgpack_zone_destroy(&r->zone);
 	}
 	msgpack_sbuffer_destroy(&r->sb);

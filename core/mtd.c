@@ -101,6 +101,7 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	h->plugin_dir = strdup(cfg->plugin_dir ? cfg->plugin_dir : ".");
 	h->now = cfg->now ? cfg->now : (int64_t)time(NULL);
 	h->rules_memory = cfg->rules_memory;
+	h->batch = cfg->batch ? cfg->batch : MTD_DEFAULT_BATCH;
 	h->isolate_plugins = cfg->isolate_plugins;
 	h->rules_instructions = cfg->rules_instructions;
 	if (!h->db_path || !h->rules_dir || !h->plugin_dir)

@@ -11,6 +11,7 @@ struct mtd {
 	int isolate_plugins;
 	size_t rules_memory;
 	uint64_t rules_instructions;
+	uint64_t batch; /* records per committed batch */
 	mtd_store *store;
 	char cloud[16];
 	mtd_diag_fn diag;

@@ -119,6 +119,16 @@ static const char *const migrations[] = {
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER message_log_no_delete BEFORE DELETE ON message_log"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	/* reports without foreign keys: ingest resolves both ids in the same
+	 * transaction and devices are never deleted, and the per-row checks
+	 * were a look-up in the (large) devices table per message */
+	"CREATE TABLE reports_v4(device INTEGER NOT NULL, connector INTEGER NOT NULL,"
+	" level INTEGER NOT NULL, at INTEGER NOT NULL, received INTEGER NOT NULL,"
+	" os_supported INTEGER, threats BLOB, PRIMARY KEY(device, connector)) WITHOUT ROWID;"
+	"INSERT INTO reports_v4 SELECT device, connector, level, at, received, os_supported,"
+	" threats FROM reports;"
+	"DROP TABLE reports;"
+	"ALTER TABLE reports_v4 RENAME TO reports;"
 	"ALTER TABLE decisions RENAME TO decisions_v3;"
 	/* written only by evaluate, for ids it has just read from devices in
 	 * the same transaction: no foreign key to check per row */
@@ -433,7 +443,9 @@ void mtd_store_rollback(mtd_store *s)
 
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
 {
-	return p ? sqlite3_bind_text(st, i, p, (int)n, SQLITE_TRANSIENT)
+	/* borrowed: every caller steps the statement while p is alive (a copy
+	 * per bound text was a malloc per message) */
+	return p ? sqlite3_bind_text(st, i, p, (int)n, SQLITE_STATIC)
 		 : sqlite3_bind_null(st, i);
 }
 

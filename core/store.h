@@ -147,7 +147,8 @@ int mtd_seal_detail(const char *log, uint64_t rows, const unsigned char digest[3
 		    size_t n);
 const char *mtd_log_name(int log);
 
-/* Bind a text of known length, NULL pointer binds SQL NULL. */
+/* Bind a text of known length, NULL pointer binds SQL NULL. The text is
+ * borrowed: keep it alive until the statement has been stepped. */
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n);
 
 #endif

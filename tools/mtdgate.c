@@ -133,6 +133,8 @@ static const char *const main_help =
 	"                   given with --plugins, trust the built-in ones [auto]\n"
 	"  --rules-memory BYTES        memory cap of the rules sandbox [67108864]\n"
 	"  --rules-instructions N      Lua instructions per rule call [10000000]\n"
+	"  --batch N        records per committed batch of imports and ingest [50000];\n"
+	"                   smaller is acknowledged sooner, larger loads faster\n"
 	"  -h, --help       help (also after a command: 'mtdgate ingest --help')\n"
 	"  --version        print the version\n"
 	"\n"
@@ -209,7 +211,8 @@ static const struct help {
 		   "Prints how many records were read and how many messages were accepted,\n"
 		   "rejected by the connector's state, or malformed. Accepted counts are\n"
 		   "committed: with --acks, a line 'acknowledged N records' is printed as each\n"
-		   "batch of 5,000 commits, and a kill after it loses none of them. Exit 65\n"
+		   "batch commits (--batch, 50,000 records by default), and a kill after it\n"
+		   "loses none of them. Exit 65\n"
 		   "when some were malformed, 69 when there is no such connector.\n"},
 	{"plugin", "usage: mtdgate plugin list [--json]\n"
 		   "       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
@@ -926,6 +929,18 @@ int main(int argc, char **argv)
 				    : !strcmp(a, "--rules") ? &o.cfg.rules_dir
 				    : !strcmp(a, "--plugins") ? &o.cfg.plugin_dir
 							     : NULL;
+		if (!strcmp(a, "--batch")) {
+			char *end;
+			unsigned long long v;
+			if (i + 1 >= argc)
+				return usage_error("--batch needs a value");
+			v = strtoull(argv[++i], &end, 10);
+			if (!*argv[i] || *end || v == 0 || v > 10000000)
+				return usage_error("--batch: '%s' is not a number of records from 1 to "
+						   "10000000", argv[i]);
+			o.cfg.batch = v;
+			continue;
+		}
 		if (!strcmp(a, "--rules-memory") || !strcmp(a, "--rules-instructions")) {
 			char *end;
 			unsigned long long v;

@@ -47,6 +47,8 @@ const char *mtd_errname(int rc);
 
 typedef struct mtd mtd_t;
 
+#define MTD_DEFAULT_BATCH 50000
+
 typedef struct mtd_config {
 	const char *db_path;    /* the store; created by mtd_init() */
 	const char *rules_dir;  /* Lua rules (groups.lua, policy.lua) */
@@ -57,6 +59,10 @@ typedef struct mtd_config {
 	int isolate_plugins;    /* 1: decode vendor payloads in a child process
 				   with resource limits (a plugin that crashes
 				   or hangs costs one record); 0: in-process */
+	uint64_t batch;         /* records per committed batch of device and
+				   inventory import and ingest; 0 = 50,000.
+				   Smaller: acknowledged sooner; larger: fewer
+				   rewrites of the same pages */
 } mtd_config;
 
 /* Open a handle. The config strings are copied. The store is opened lazily:

@@ -166,7 +166,8 @@ static void kill_ingest_and_evaluate(void **state)
 		setup_store(&k, db);
 		/* ingest, killed somewhere in its run */
 		delay = 20000 + rand() % 400000;
-		rc = run_mtd(&k, db, out, delay, "ingest", "generic", "--normalized", "--acks", day1, NULL);
+		rc = run_mtd(&k, db, out, delay, "--batch", "5000", "ingest", "generic", "--normalized",
+			     "--acks", day1, NULL);
 		integrity(db);
 		ack = last_ack(s, out);
 		have = count(db, "SELECT count(*) FROM reports");
@@ -174,7 +175,7 @@ static void kill_ingest_and_evaluate(void **state)
 			      round, delay, rc, ack, have);
 		/* every acknowledged message is there (the first one is the provision) */
 		assert_true(have >= (ack > 0 ? ack - 1 : 0));
-		/* and what is there is whole batches of 5000 records */
+		/* and what is there is whole batches of 5000 records (--batch) */
 		assert_true(have == total || (have + 1) % 5000 == 0 || have == 0);
 		/* rerun converges */
 		assert_int_equal(run_mtd(&k, db, out, 0, "ingest", "generic", "--normalized", day1, NULL), 0);

@@ -197,7 +197,7 @@ static sqlite3 *open_db(const char *path, int create)
 	/* what core/store.c sets on every connection */
 	if (exec1(db, "PRAGMA journal_mode = WAL") || exec1(db, "PRAGMA synchronous = FULL") ||
 	    exec1(db, "PRAGMA foreign_keys = ON") || exec1(db, "PRAGMA temp_store = MEMORY") ||
-	    exec1(db, "PRAGMA cache_size = -16384")) {
+	    exec1(db, "PRAGMA cache_size = -65536")) {
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -514,16 +514,18 @@ static int raw_ingest(sqlite3 *src, double *secs, double *nrows)
 		sqlerr(src, "reading reports");
 		goto out;
 	}
-	/* a fresh store with the same reports table and its parents */
+	/* a fresh store with the same reports table (and the parents it once
+	 * referenced, untimed) */
 	path_in(path, sizeof path, "raw.db");
 	unlink(path);
 	if (!(db = open_db(path, 1)) ||
 	    exec1(db, "CREATE TABLE devices(id INTEGER PRIMARY KEY)") ||
 	    exec1(db, "CREATE TABLE connectors(id INTEGER PRIMARY KEY)") ||
-	    exec1(db, "CREATE TABLE reports(device INTEGER NOT NULL REFERENCES devices(id),"
-		      " connector INTEGER NOT NULL REFERENCES connectors(id), level INTEGER NOT NULL,"
-		      " at INTEGER NOT NULL, received INTEGER NOT NULL, os_supported INTEGER,"
-		      " threats BLOB, PRIMARY KEY(device, connector)) WITHOUT ROWID") ||
+	    /* core/store.c's reports table (schema 4) */
+	    exec1(db, "CREATE TABLE reports(device INTEGER NOT NULL, connector INTEGER NOT NULL,"
+		      " level INTEGER NOT NULL, at INTEGER NOT NULL, received INTEGER NOT NULL,"
+		      " os_supported INTEGER, threats BLOB, PRIMARY KEY(device, connector))"
+		      " WITHOUT ROWID") ||
 	    exec1(db, "BEGIN"))
 		goto out;
 	for (int pass = 0; pass < 2; pass++) {
