@@ -2,9 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mtdgate/sdk.h"
 #include "tbuf.h"
 
-int tb_put(tbuf *b, const char *s, size_t n)
+/* Room for n more bytes and a NUL. */
+static int tb_room(tbuf *b, size_t n)
 {
 	if (b->cap - b->n < n + 1) {
 		size_t cap = b->cap ? b->cap : 256;
@@ -16,7 +18,15 @@ int tb_put(tbuf *b, const char *s, size_t n)
 		b->p = np;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->n, s, n);
+	return 0;
+}
+
+int tb_put(tbuf *b, const char *s, size_t n)
+{
+	if (tb_room(b, n))
+		return -1;
+	if (n)
+		memcpy(b->p + b->n, s, n);
 	b->n += n;
 	b->p[b->n] = '\0';
 	return 0;
@@ -31,32 +41,14 @@ int tb_set(tbuf *b, const char *s)
 /* s as a JSON string (quotes, escapes; non-ASCII bytes kept as UTF-8). */
 int tb_jstr(tbuf *b, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	if (tb_put(b, "\"", 1))
+	size_t n = strlen(s);
+	if (tb_room(b, MTD_JSON_STR_MAX(n)))
 		return -1;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-		if (c == '"' || c == '\\') {
-			char e2[2] = {'\\', (char)c};
-			if (tb_put(b, e2, 2))
-				return -1;
-		} else if (c < 0x20) {
-			if (tb_put(b, esc, 6))
-				return -1;
-		} else {
-			const char *q = p;
-			while (q[1] && (unsigned char)q[1] >= 0x20 && q[1] != '"' && q[1] != '\\')
-				q++;
-			if (tb_put(b, p, (size_t)(q - p) + 1))
-				return -1;
-			p = q;
-		}
-	}
-	return tb_put(b, "\"", 1);
+	b->n += mtd_sdk_json_str(b->p + b->n, s, n);
+	b->p[b->n] = '\0';
+	return 0;
 }
 
-/* A JSON array of strings. */
 int tb_jarray(tbuf *b, const char *const *v, size_t n)
 {
 	b->n = 0;

@@ -178,6 +178,81 @@ void mtd_buf_free(mtd_buf *b)
 	b->len = b->cap = 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (n bytes left), 0 if none
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+size_t mtd_sdk_json_str(char *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	char *o = out;
+	*o++ = '"';
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		size_t k;
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			i++;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+			i++;
+		} else if (c < 0x20) {
+			const char *e = c == '\n' ? "n" : c == '\t' ? "t" : c == '\r' ? "r"
+					: c == '\b' ? "b" : c == '\f' ? "f" : NULL;
+			*o++ = '\\';
+			if (e) {
+				*o++ = *e;
+			} else {
+				memcpy(o, "u00", 3);
+				o[3] = hex[c >> 4];
+				o[4] = hex[c & 15];
+				o += 5;
+			}
+			i++;
+		} else if ((k = utf8_len(p + i, n - i)) > 0) {
+			memcpy(o, p + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+			i++;
+		}
+	}
+	*o++ = '"';
+	return (size_t)(o - out);
+}
+
 /* ---- a minimal msgpack writer: what plugins produce needs nothing more ---- */
 
 static int put(mtd_buf *b, const void *p, size_t n)

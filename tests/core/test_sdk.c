@@ -856,9 +856,70 @@ static void sdk_err_truncates(void **state)
 	assert_int_equal(err[0], 'x');
 }
 
+/* ---- JSON strings ---- */
+
+/* s (n bytes) through mtd_sdk_json_str, NUL-terminated in a static buffer. */
+static const char *jstr(const char *s, size_t n)
+{
+	static char out[MTD_JSON_STR_MAX(64) + 1];
+	size_t k;
+	assert_true(n <= 64);
+	memset(out, 'X', sizeof out);
+	k = mtd_sdk_json_str(out, s, n);
+	assert_true(k <= MTD_JSON_STR_MAX(n));
+	out[k] = '\0';
+	return out;
+}
+
+static void json_str_escapes(void **state)
+{
+	(void)state;
+	assert_string_equal(jstr("", 0), "\"\"");
+	assert_string_equal(jstr("dev-1", 5), "\"dev-1\"");
+	assert_string_equal(jstr("a\"b\\c/d", 7), "\"a\\\"b\\\\c/d\"");
+	assert_string_equal(jstr("\n\t\r\b\f", 5), "\"\\n\\t\\r\\b\\f\"");
+	assert_string_equal(jstr("\x01\x1f\x7f", 3), "\"\\u0001\\u001f\x7f\"");
+	/* an embedded NUL is data, not the end */
+	assert_string_equal(jstr("a\0b", 3), "\"a\\u0000b\"");
+}
+
+static void json_str_utf8(void **state)
+{
+	(void)state;
+	/* well-formed: kept as it is (2, 3 and 4 bytes, the edges of each) */
+	assert_string_equal(jstr("\xc3\xa9", 2), "\"\xc3\xa9\"");
+	assert_string_equal(jstr("\xe2\x82\xac\xef\xbf\xbf", 6), "\"\xe2\x82\xac\xef\xbf\xbf\"");
+	assert_string_equal(jstr("\xf0\x9f\x93\xb1\xf4\x8f\xbf\xbf", 8),
+			    "\"\xf0\x9f\x93\xb1\xf4\x8f\xbf\xbf\"");
+	/* not UTF-8: each offending byte becomes U+FFFD, the rest stays */
+	assert_string_equal(jstr("\xff", 1), "\"\\ufffd\"");
+	assert_string_equal(jstr("a\x80z", 3), "\"a\\ufffdz\"");
+	assert_string_equal(jstr("\xc0\xaf", 2), "\"\\ufffd\\ufffd\"");         /* overlong '/' */
+	assert_string_equal(jstr("\xe0\x80\xaf", 3), "\"\\ufffd\\ufffd\\ufffd\""); /* overlong */
+	assert_string_equal(jstr("\xed\xa0\x80", 3), "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
+	assert_string_equal(jstr("\xf4\x90\x80\x80", 4),
+			    "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* above U+10FFFF */
+	assert_string_equal(jstr("\xe2\x82", 2), "\"\\ufffd\\ufffd\"");         /* truncated */
+	assert_string_equal(jstr("\xc3\xa9\xc3", 3), "\"\xc3\xa9\\ufffd\"");
+}
+
+/* The worst case fits the stated bound exactly. */
+static void json_str_bound(void **state)
+{
+	char in[64], out[MTD_JSON_STR_MAX(64) + 1];
+	(void)state;
+	memset(in, 0x01, sizeof in);
+	assert_int_equal(mtd_sdk_json_str(out, in, sizeof in), MTD_JSON_STR_MAX(64));
+	memset(in, 0xff, sizeof in);
+	assert_int_equal(mtd_sdk_json_str(out, in, sizeof in), MTD_JSON_STR_MAX(64));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(json_str_escapes),
+		cmocka_unit_test(json_str_utf8),
+		cmocka_unit_test(json_str_bound),
 		cmocka_unit_test(time_rfc3339),
 		cmocka_unit_test(time_other_forms),
 		cmocka_unit_test(time_not_nul_terminated),

@@ -161,6 +161,32 @@ static void device_import_msgpack(void **state)
 	assert_devices(s, good, bad);
 }
 
+/* 5c. Ids are bytes: one that is not UTF-8 (msgpack can carry it) is kept
+ * as it is, and the JSON report still parses, with U+FFFD where the bytes
+ * were, and keeps every key. */
+static void device_id_not_utf8(void **state)
+{
+	scen *s = *state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const char *f;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_device(&pk, "ok1", "ios", 0);
+	pack_device(&pk, "bad\xff\xfe", "android", 0);
+	f = scen_write(s, "devices.mp", sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+
+	RUN(s, 0, "init");
+	RUN_IN(s, 0, f, "device", "import", "-");
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "report", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
+	OUT_HAS(s, "\"device\":\"bad\\ufffd\\ufffd\"");
+	OUT_HAS(s, "\"device\":\"ok1\"");
+}
+
 /* 5b'. A msgpack stream cut inside its last record. */
 static void device_import_msgpack_truncated(void **state)
 {
@@ -258,6 +284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(device_import_huge_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(inventory_import_bad_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_import_msgpack, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_id_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_import_msgpack_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_normalized_bad_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_plugin_bad_level, setup, teardown),

@@ -31,7 +31,7 @@ static const struct {
 #define NTHRESH (sizeof thresholds / sizeof *thresholds)
 
 static const char *const usage_text =
-	"usage: mtdgate-bench [--devices N] [--cedar-sample N] [--keep DIR] [--no-cedar]\n"
+	"usage: mtdgate-bench [--devices N] [--repeat N] [--cedar-sample N] [--keep DIR] [--no-cedar]\n"
 	"                     [--mtdgate PATH] [--fleetgen PATH]\n\n"
 	"Generates a tenant of N devices with fleetgen (4 platforms, 5 groups, one threat\n"
 	"report each), then times the real mtdgate binary on it (init, connector add +\n"
@@ -44,9 +44,12 @@ static const char *const usage_text =
 	"  (c) Cedar (@cedar-policy/cedar-wasm under node) deciding a sample of devices;\n"
 	"      installed with npm into $XDG_CACHE_HOME/mtdgate-bench/cedar (or\n"
 	"      ~/.cache/...) on first use; skipped with the reason when node/npm fail.\n"
-	"Checks that mtdgate, (a) and (c) agree on every shared device and prints the goals\n"
-	"with met/missed.\n\n"
+	"Ingest and evaluate are each run --repeat times from the same snapshot of the\n"
+	"store, each run right before its baseline ((b), (a)), and the medians compared:\n"
+	"this machine is shared and noisy. Checks that mtdgate, (a) and (c) agree on\n"
+	"every shared device and prints the goals with met/missed.\n\n"
 	"  --devices N       tenant size (default 1000000)\n"
+	"  --repeat N        runs of ingest, evaluate and their baselines (default 3)\n"
 	"  --cedar-sample N  devices Cedar decides (default 10000)\n"
 	"  --keep DIR        work in DIR (created) and keep the data, stores and logs;\n"
 	"                    default: a temporary directory, removed at the end\n"
@@ -162,6 +165,57 @@ static int mkdir_p(const char *dir)
 			*s = '/';
 		}
 	return mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* Copy a closed store (mtdgate leaves no WAL behind when it exits). */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY), out = -1, rc = -1;
+	ssize_t n;
+	char wal[PATH_MAX + 16];
+	for (int k = 0; k < 2; k++) { /* no stale WAL or shm for the copy */
+		snprintf(wal, sizeof wal, "%s%s", to, k ? "-shm" : "-wal");
+		unlink(wal);
+	}
+	if (in >= 0 && (out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+		while ((n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				break;
+		rc = n == 0 ? 0 : -1;
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out))
+		rc = -1;
+	if (rc)
+		fprintf(stderr, "bench: copying %s to %s: %s\n", from, to, strerror(errno));
+	return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Lowest and highest of v[0..n). */
+static void span(const double *v, int n, double *lo, double *hi)
+{
+	*lo = *hi = v[0];
+	for (int i = 1; i < n; i++) {
+		if (v[i] < *lo)
+			*lo = v[i];
+		if (v[i] > *hi)
+			*hi = v[i];
+	}
+}
+
+/* The median of v[0..n) (sorted in place). */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* ---- SQLite helpers ---- */
@@ -832,7 +886,7 @@ static void goal(const char *what, const char *target, double v, const char *fmt
 
 int main(int argc, char **argv)
 {
-	long devices = 1000000, sample = 10000;
+	long devices = 1000000, sample = 10000, repeat = 3;
 	const char *keep = NULL;
 	int no_cedar = 0, failed = 0, disagree = 0;
 	char data[PATH_MAX + 16], in[PATH_MAX + 64], dev[PATH_MAX + 64], prov[PATH_MAX + 32];
@@ -855,15 +909,16 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--no-cedar")) {
 			no_cedar = 1;
-		} else if (i + 1 < argc && (!strcmp(a, "--devices") || !strcmp(a, "--cedar-sample"))) {
+		} else if (i + 1 < argc && (!strcmp(a, "--devices") || !strcmp(a, "--cedar-sample") ||
+					    !strcmp(a, "--repeat"))) {
 			char *end;
 			long v = strtol(argv[++i], &end, 10);
-			if (*end || v < 1 || v > 100000000) {
-				fprintf(stderr, "bench: %s: '%s' is not a number from 1 to 100000000\n", a,
-					argv[i]);
+			if (*end || v < 1 || v > 100000000 || (a[2] == 'r' && v > 99)) {
+				fprintf(stderr, "bench: %s: '%s' is not a number from 1 to %s\n", a, argv[i],
+					a[2] == 'r' ? "99" : "100000000");
 				return 64;
 			}
-			*(a[2] == 'd' ? &devices : &sample) = v;
+			*(a[2] == 'd' ? &devices : a[2] == 'r' ? &repeat : &sample) = v;
 		} else if (i + 1 < argc && !strcmp(a, "--keep")) {
 			keep = argv[++i];
 		} else if (i + 1 < argc && !strcmp(a, "--mtdgate")) {
@@ -927,11 +982,94 @@ int main(int argc, char **argv)
 	    mtd(&steps[2], NULL, "ingest", "generic", "--normalized", prov, NULL) ||
 	    mtd(&steps[3], NULL, "connector", "set", "generic", "android=on", "ios=on", "windows=on",
 		"macos=on", NULL) ||
-	    mtd(&steps[4], NULL, "device", "import", dev, NULL) ||
-	    mtd(&steps[5], NULL, "ingest", "generic", "--normalized", in, NULL) ||
-	    mtd(&steps[6], NULL, "evaluate", NULL) || mtd(&steps[7], NULL, "report", "--json", NULL)) {
+	    mtd(&steps[4], NULL, "device", "import", dev, NULL)) {
 		failed = 1;
 		goto done;
+	}
+	/* ingest and evaluate, each from its own snapshot, next to their
+	 * baselines; medians */
+	{
+		char snap[PATH_MAX + 32];
+		double ti[99], tr[99], te[99], tc[99];
+		long rss_i = 0, rss_e = 0;
+		path_in(snap, sizeof snap, "before-ingest.db");
+		if (copy_file(store, snap)) {
+			failed = 1;
+			goto done;
+		}
+		for (int r = 0; r < repeat; r++) {
+			if ((r && copy_file(snap, store)) ||
+			    mtd(&steps[5], NULL, "ingest", "generic", "--normalized", in, NULL) ||
+			    !(db = open_db(store, 0)) || raw_ingest(db, &tr[r], &raw_n)) {
+				failed = 1;
+				goto done;
+			}
+			sqlite3_close(db);
+			db = NULL;
+			ti[r] = steps[5].secs;
+			if (steps[5].rss_kb > rss_i)
+				rss_i = steps[5].rss_kb;
+		}
+		path_in(snap, sizeof snap, "before-evaluate.db");
+		if (copy_file(store, snap)) {
+			failed = 1;
+			goto done;
+		}
+		for (int r = 0; r < repeat; r++) {
+			if (db) /* the last round's stays open for the comparisons */
+				sqlite3_close(db);
+			db = NULL;
+			if ((r && copy_file(snap, store)) || mtd(&steps[6], NULL, "evaluate", NULL)) {
+				failed = 1;
+				goto done;
+			}
+			te[r] = steps[6].secs;
+			if (steps[6].rss_kb > rss_e)
+				rss_e = steps[6].rss_kb;
+			if (!(db = open_db(store, 1)) /* CREATE: ATTACH inherits the flags */ ||
+			    c_baseline(db, &tc[r], &c_n)) {
+				failed = 1;
+				goto done;
+			}
+		}
+		steps[5].rss_kb = rss_i;
+		steps[6].rss_kb = rss_e;
+		if (repeat > 1) {
+			double l1, h1, l2, h2;
+			span(ti, (int)repeat, &l1, &h1);
+			span(tr, (int)repeat, &l2, &h2);
+			printf("ingest    %ld runs: %.3f .. %.3f s; raw SQLite %.3f .. %.3f s\n", repeat, l1,
+			       h1, l2, h2);
+			span(te, (int)repeat, &l1, &h1);
+			span(tc, (int)repeat, &l2, &h2);
+			printf("evaluate  %ld runs: %.3f .. %.3f s; C evaluator %.3f .. %.3f s"
+			       " (medians below)\n\n", repeat, l1, h1, l2, h2);
+		}
+		steps[5].secs = median(ti, (int)repeat);
+		steps[6].secs = median(te, (int)repeat);
+		raw_secs = median(tr, (int)repeat);
+		c_secs = median(tc, (int)repeat);
+	}
+	/* the report of the last evaluation: the connection closes first */
+	sqlite3_close(db);
+	db = NULL;
+	if (mtd(&steps[7], NULL, "report", "--json", NULL) || !(db = open_db(store, 1))) {
+		failed = 1;
+		goto done;
+	}
+	{ /* attach the last C evaluation again for the comparison */
+		char bpath[PATH_MAX + 16];
+		sqlite3_stmt *att;
+		path_in(bpath, sizeof bpath, "baseline.db");
+		if (sqlite3_prepare_v2(db, "ATTACH ?1 AS b", -1, &att, NULL) != SQLITE_OK ||
+		    sqlite3_bind_text(att, 1, bpath, -1, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_step(att) != SQLITE_DONE) {
+			sqlite3_finalize(att);
+			sqlerr(db, "attaching baseline.db");
+			failed = 1;
+			goto done;
+		}
+		sqlite3_finalize(att);
 	}
 	printf("%-30s %10s %14s %12s\n", "mtdgate step", "wall s", "items/s", "peak RSS");
 	for (int i = 0; i < 8; i++) {
@@ -939,12 +1077,6 @@ int main(int argc, char **argv)
 		       steps[i].items / steps[i].secs, steps[i].rss_kb / 1024.0);
 		if (steps[i].rss_kb > rss)
 			rss = steps[i].rss_kb;
-	}
-
-	/* (a) and (b) */
-	if (!(db = open_db(store, 1)) /* CREATE: ATTACH inherits the flags */ || c_baseline(db, &c_secs, &c_n) || raw_ingest(db, &raw_secs, &raw_n)) {
-		failed = 1;
-		goto done;
 	}
 	printf("%-30s %10.3f %14.0f\n", "(a) C evaluator", c_secs, c_n / c_secs);
 	printf("%-30s %10.3f %14.0f\n", "(b) raw SQLite upsert", raw_secs, raw_n / raw_secs);

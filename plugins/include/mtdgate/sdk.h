@@ -153,6 +153,14 @@ typedef struct mtd_buf {
 } mtd_buf;
 void mtd_buf_free(mtd_buf *b);
 
+/* s (n bytes) as a JSON string, with its quotes, into out, which has room
+ * for MTD_JSON_STR_MAX(n) bytes: '"' and '\\' escaped, control characters
+ * as \n \t \r \b \f or \u00XX, and every byte that is not part of
+ * well-formed UTF-8 as \ufffd, so the result is valid JSON whatever s
+ * holds. Returns the bytes written (no NUL). */
+#define MTD_JSON_STR_MAX(n) (6 * (size_t)(n) + 2)
+size_t mtd_sdk_json_str(char *out, const char *s, size_t n);
+
 /* Encode a JSON tree as msgpack (maps, arrays, strings, integers, reals,
  * booleans, null), appending to out. Returns 0, or -1 when out of memory. */
 int mtd_sdk_json_to_msgpack(const json_t *v, mtd_buf *out);
