@@ -857,24 +857,17 @@ int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, in
 	if (flush_blocks(s) || log_next(s, MTD_LOG_OUTCOMES, at, &seq) ||
 	    !(st = mtd_store_stmt(s, SQL_OUTCOME_INSERT)))
 		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_int64(st, 3, o->digest);
-	sqlite3_bind_int(st, 4, o->state);
-	sqlite3_bind_int(st, 5, o->level);
-	sqlite3_bind_int(st, 6, o->access);
-	sqlite3_bind_int(st, 7, o->app_action);
-	for (int i = 0; i < 3; i++)
-		sqlite3_bind_text(st, 8 + i, t[i], -1, SQLITE_STATIC);
-	if (log_step(s, st, MTD_LOG_OUTCOMES, 1))
-		return MTD_ESTORE;
-	mtd_log_hash_int(c, 0, seq);
-	mtd_log_hash_int(c, 0, at);
-	mtd_log_hash_int(c, 0, o->digest);
-	mtd_log_hash_int(c, 0, o->state);
-	mtd_log_hash_int(c, 0, o->level);
-	mtd_log_hash_int(c, 0, o->access);
-	mtd_log_hash_int(c, 0, o->app_action);
+	{ /* the columns of outcomes, in order: bound, then into the seal */
+		int64_t v[7] = {seq, at, o->digest, o->state, o->level, o->access, o->app_action};
+		int null[7] = {0};
+		for (int i = 0; i < 7; i++)
+			sqlite3_bind_int64(st, 1 + i, v[i]);
+		for (int i = 0; i < 3; i++)
+			sqlite3_bind_text(st, 8 + i, t[i], -1, SQLITE_STATIC);
+		if (log_step(s, st, MTD_LOG_OUTCOMES, 1))
+			return MTD_ESTORE;
+		hash_ints(c, v, null, 7);
+	}
 	for (int i = 0; i < 3; i++)
 		mtd_log_hash_text(c, t[i], strlen(t[i]));
 	*id = seq;

@@ -5,19 +5,14 @@
 #include "mtdgate/sdk.h"
 #include "tbuf.h"
 
-/* Room for n more bytes and a NUL. */
+/* Room for n more bytes and a NUL (the SDK's buffer does the growing). */
 static int tb_room(tbuf *b, size_t n)
 {
-	if (b->cap - b->n < n + 1) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-		while (cap - b->n < n + 1)
-			cap *= 2;
-		if (!(np = realloc(b->p, cap)))
-			return -1;
-		b->p = np;
-		b->cap = cap;
-	}
+	mtd_buf m = {(unsigned char *)b->p, b->n, b->cap};
+	if (mtd_buf_room(&m, n + 1))
+		return -1;
+	b->p = (char *)m.data;
+	b->cap = m.cap;
 	return 0;
 }
 

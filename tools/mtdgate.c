@@ -787,36 +787,15 @@ typedef struct repctx {
 	mtd_buf line;      /* the JSON line being written, reused */
 } repctx;
 
-/* Room for n more bytes in b. */
-static int buf_room(mtd_buf *b, size_t n)
-{
-	if (b->cap - b->len < n) {
-		size_t cap = b->cap ? b->cap : 1024;
-		unsigned char *p;
-		while (cap - b->len < n)
-			cap *= 2;
-		if (!(p = realloc(b->data, cap)))
-			return -1;
-		b->data = p;
-		b->cap = cap;
-	}
-	return 0;
-}
-
 static int buf_lit(mtd_buf *b, const char *lit)
 {
-	size_t n = strlen(lit);
-	if (buf_room(b, n))
-		return -1;
-	memcpy(b->data + b->len, lit, n);
-	b->len += n;
-	return 0;
+	return mtd_buf_put(b, lit, strlen(lit));
 }
 
 static int buf_str(mtd_buf *b, const char *s)
 {
 	size_t n = strlen(s);
-	if (buf_room(b, MTD_JSON_STR_MAX(n)))
+	if (mtd_buf_room(b, MTD_JSON_STR_MAX(n)))
 		return -1;
 	b->len += mtd_sdk_json_str((char *)b->data + b->len, s, n);
 	return 0;

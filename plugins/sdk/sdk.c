@@ -255,24 +255,37 @@ size_t mtd_sdk_json_str(char *out, const char *s, size_t n)
 
 /* ---- a minimal msgpack writer: what plugins produce needs nothing more ---- */
 
-static int put(mtd_buf *b, const void *p, size_t n)
+int mtd_buf_room(mtd_buf *b, size_t n)
 {
 	if (b->cap - b->len < n) {
 		size_t cap = b->cap ? b->cap : 256;
+		unsigned char *d;
 		while (cap - b->len < n) {
 			if (cap > SIZE_MAX / 2)
 				return -1;
 			cap *= 2;
 		}
-		unsigned char *d = realloc(b->data, cap);
-		if (!d)
+		if (!(d = realloc(b->data, cap)))
 			return -1;
 		b->data = d;
 		b->cap = cap;
 	}
-	memcpy(b->data + b->len, p, n);
+	return 0;
+}
+
+int mtd_buf_put(mtd_buf *b, const void *p, size_t n)
+{
+	if (mtd_buf_room(b, n))
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	return 0;
+}
+
+static int put(mtd_buf *b, const void *p, size_t n)
+{
+	return mtd_buf_put(b, p, n);
 }
 
 static int put_be(mtd_buf *b, unsigned char tag, uint64_t v, int bytes)

@@ -152,6 +152,11 @@ typedef struct mtd_buf {
 	size_t cap;
 } mtd_buf;
 void mtd_buf_free(mtd_buf *b);
+/* Room for n more bytes after len (len unchanged). 0, or -1 when out of
+ * memory (b unchanged). */
+int mtd_buf_room(mtd_buf *b, size_t n);
+/* Append n bytes. 0, or -1 when out of memory. */
+int mtd_buf_put(mtd_buf *b, const void *p, size_t n);
 
 /* s (n bytes) as a JSON string, with its quotes, into out, which has room
  * for MTD_JSON_STR_MAX(n) bytes: '"' and '\\' escaped, control characters
