@@ -46,7 +46,19 @@ typedef struct run {
 	const char *vendor;
 	struct inv_state *inv;  /* inventory import */
 	devmap *dm;             /* ingest of many messages */
+	struct gsc {            /* device import: group sets seen, by key */
+		uint64_t h;
+		int64_t id;     /* 0: empty */
+		size_t n;
+		char *key;
+	} gsc[64];
 } run;
+
+static void gsc_free(run *r)
+{
+	for (size_t i = 0; i < sizeof r->gsc / sizeof *r->gsc; i++)
+		free(r->gsc[i].key);
+}
 
 static uint64_t dm_hash(const char *p, size_t n)
 {
@@ -257,19 +269,54 @@ out:
 
 /* ---- devices ---- */
 
+static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_rec *d,
+			   int64_t *out);
+
 static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 {
-	mtd_store *s = r->h->store;
 	char key[MTD_MAX_GROUPS * (MTD_MAX_ID + 1) + 1];
 	size_t k = 0;
-	sqlite3_stmt *st;
-	int64_t gs;
+	int rc;
 
 	for (size_t i = 0; i < d->ngroups; i++) {
 		memcpy(key + k, d->groups[i].p, d->groups[i].n);
 		k += d->groups[i].n;
 		key[k++] = '\n';
 	}
+	{ /* a fleet has few group sets: most devices need no query. An id
+	   * cached here is committed or in the open transaction, which, if it
+	   * fails, ends the run. */
+		uint64_t h = mtd_fnv(MTD_FNV_SEED, key, k);
+		struct gsc *c = &r->gsc[h % (sizeof r->gsc / sizeof *r->gsc)];
+		if (c->id && c->h == h && c->n == k && !memcmp(c->key, key, k)) {
+			*out = c->id;
+			return 0;
+		}
+		if ((rc = groupset_lookup(r, key, k, d, out)))
+			return rc;
+		{
+			char *nk = realloc(c->key, k ? k : 1);
+			c->id = 0; /* not cached when memory is short: only slower */
+			if (nk) {
+				memcpy(nk, key, k);
+				c->key = nk;
+				c->h = h;
+				c->n = k;
+				c->id = *out;
+			}
+		}
+		return 0;
+	}
+}
+
+/* The group set's id from the store, made when new. */
+static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_rec *d,
+			   int64_t *out)
+{
+	mtd_store *s = r->h->store;
+	sqlite3_stmt *st;
+	int64_t gs;
+
 	if (!(st = mtd_store_stmt(s, SQL_GROUPSET_ID)))
 		return store_fail(r);
 	sqlite3_bind_text(st, 1, key, (int)k, SQLITE_STATIC);
@@ -345,6 +392,7 @@ int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
 	if (rc)
 		return rc;
 	rc = each_record(&r, in, name, 1, one_device);
+	gsc_free(&r);
 	if (!rc && mtd_store_begin(h->store) == 0) {
 		char detail[160];
 		snprintf(detail, sizeof detail,
