@@ -191,9 +191,11 @@ static int commit(run *r)
 	r->st->accepted += r->pend_accepted;
 	r->st->rejected += r->pend_rejected;
 	r->pend_accepted = r->pend_rejected = 0;
-	r->in_batch = 0;
-	if (r->h->progress) /* everything read so far is now durable */
+	/* everything read so far is now durable; a final commit after a full
+	 * batch adds nothing to acknowledge */
+	if (r->h->progress && (r->in_batch || !r->st->records))
 		r->h->progress(r->h->progress_ud, "committed", 0, 0, r->st->records);
+	r->in_batch = 0;
 	return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mtdgate/mtdgate.h"
@@ -875,19 +874,22 @@ int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, in
 }
 
 /* 3 -> 4: each distinct decision of version 3 becomes an outcome (sealed
- * like any other), and decisions point to theirs. Runs inside the
- * migration's transaction. */
+ * like any other), and decisions point to theirs. An outcome takes the time
+ * of its first decision, the seal the last: a migration has no clock of its
+ * own. Runs inside the migration's transaction. */
 static int migrate_v4(mtd_store *s)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step;
-	int64_t now = (int64_t)time(NULL);
+	int64_t last = 0;
 
 	s->chain_known = 0;
 	pending_reset(s);
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT DISTINCT digest, state, level, access, app_action, vendors,"
-			       " reasons, resources FROM decisions_v3", -1, &st, NULL) != SQLITE_OK)
+			       "SELECT digest, state, level, access, app_action, vendors, reasons,"
+			       " resources, min(evaluated_at), max(evaluated_at) FROM decisions_v3"
+			       " GROUP BY digest, state, level, access, app_action, vendors, reasons,"
+			       " resources ORDER BY min(evaluated_at)", -1, &st, NULL) != SQLITE_OK)
 		return fail(s, MTD_ESTORE, "migrating decisions");
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		mtd_outcome_row o = {sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
@@ -897,8 +899,11 @@ static int migrate_v4(mtd_store *s)
 				     (const char *)sqlite3_column_text(st, 6),
 				     (const char *)sqlite3_column_text(st, 7)};
 		int64_t id;
-		rc = o.vendors && o.reasons && o.resources ? mtd_store_log_outcome(s, now, &o, &id)
-							   : MTD_ESTORE;
+		if (sqlite3_column_int64(st, 9) > last)
+			last = sqlite3_column_int64(st, 9);
+		rc = o.vendors && o.reasons && o.resources
+			     ? mtd_store_log_outcome(s, sqlite3_column_int64(st, 8), &o, &id)
+			     : MTD_ESTORE;
 	}
 	if (!rc && step != SQLITE_DONE)
 		rc = MTD_ESTORE;
@@ -915,7 +920,7 @@ static int migrate_v4(mtd_store *s)
 			 NULL, NULL, NULL) != SQLITE_OK)
 		rc = MTD_ESTORE;
 	if (!rc)
-		rc = mtd_store_seal(s, now);
+		rc = mtd_store_seal(s, last);
 	s->chain_known = 0;
 	pending_reset(s);
 	return rc ? fail(s, MTD_ESTORE, "migrating decisions to outcomes") : 0;

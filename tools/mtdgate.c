@@ -392,32 +392,59 @@ static int cmd_import(mtd_t *h, opts *o, int inventory)
 	return st.malformed ? EX_DATAERR_ : EX_OK;
 }
 
+/* ---- JSON lines, written directly ---- */
+
+static int buf_lit(mtd_buf *b, const char *lit)
+{
+	return mtd_buf_put(b, lit, strlen(lit));
+}
+
+static int buf_str(mtd_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (mtd_buf_room(b, MTD_JSON_STR_MAX(n)))
+		return -1;
+	b->len += mtd_sdk_json_str((char *)b->data + b->len, s, n);
+	return 0;
+}
+
+/* A JSON value: the literal when non-NULL, else null. */
+static int buf_str_or_null(mtd_buf *b, const char *s)
+{
+	return s ? buf_str(b, s) : buf_lit(b, "null");
+}
+
+/* b as one line on stdout. */
+static int buf_line(mtd_buf *b)
+{
+	if (buf_lit(b, "\n"))
+		return MTD_ENOMEM;
+	return fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : MTD_EIO;
+}
+
 static int print_connector(void *ud, const mtd_connector_info *c)
 {
 	int json = *(int *)ud;
 	char t[40];
-	if (json) {
-		json_t *o = json_object();
-		char *s;
-		json_object_set_new(o, "vendor", json_string(c->vendor));
-		json_object_set_new(o, "state", json_string(c->state));
-		for (size_t i = 0; i < c->nsettings; i++)
-			json_object_set_new(o, c->setting_names[i],
-					    c->setting_is_bool[i]
-						    ? json_boolean(!strcmp(c->setting_values[i], "true"))
-						    : json_integer(atoll(c->setting_values[i])));
-		json_object_set_new(o, "last_contact",
-				    c->last_contact ? json_string(mtd_time_format(c->last_contact, t, sizeof t))
-						    : json_null());
-		if (c->error_code)
-			json_object_set_new(o, "error_code", json_string(c->error_code));
-		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(o);
-		if (!s)
-			return MTD_ENOMEM;
-		puts(s);
-		free(s);
-		return 0;
+	if (json) { /* SPEC 4.3; an error code is the partner's bytes: any */
+		mtd_buf b = {0};
+		int rc = buf_lit(&b, "{\"vendor\":") || buf_str(&b, c->vendor) ||
+			 buf_lit(&b, ",\"state\":") || buf_str(&b, c->state);
+		for (size_t i = 0; !rc && i < c->nsettings; i++) {
+			char num[32];
+			snprintf(num, sizeof num, "%lld", atoll(c->setting_values[i]));
+			rc = buf_lit(&b, ",") || buf_str(&b, c->setting_names[i]) || buf_lit(&b, ":") ||
+			     buf_lit(&b, !c->setting_is_bool[i] ? num
+					 : !strcmp(c->setting_values[i], "true") ? "true" : "false");
+		}
+		rc = rc || buf_lit(&b, ",\"last_contact\":") ||
+		     buf_str_or_null(&b, c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t)
+							 : NULL) ||
+		     (c->error_code && (buf_lit(&b, ",\"error_code\":") || buf_str(&b, c->error_code))) ||
+		     buf_lit(&b, "}");
+		rc = rc ? MTD_ENOMEM : buf_line(&b);
+		mtd_buf_free(&b);
+		return rc;
 	}
 	printf("%-14s %-13s last contact %s\n", c->vendor, c->state,
 	       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t) : "never");
@@ -617,23 +644,33 @@ static int cmd_rules(mtd_t *h, opts *o)
 
 /* ---- audit ---- */
 
+typedef struct auditctx {
+	int json;
+	mtd_buf line; /* reused for every record */
+} auditctx;
+
 static int print_audit(void *ud, const mtd_audit_rec *r)
 {
+	auditctx *a = ud;
 	char t[40];
-	if (*(int *)ud) {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?}", "seq", (json_int_t)r->seq, "at",
-				      mtd_time_format(r->at, t, sizeof t), "kind", r->kind, "vendor",
-				      r->vendor, "device", r->device);
+	if (a->json) { /* ids are bytes (not always UTF-8): written, not packed */
+		mtd_buf *bp = &a->line;
 		json_t *d = json_loads(r->detail, 0, NULL);
-		char *s;
-		json_object_set_new(o, "detail", d ? d : json_string(r->detail));
-		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(o);
-		if (!s)
-			return MTD_ENOMEM;
-		puts(s);
-		free(s);
-		return 0;
+		char *ds = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+			     : NULL;
+		char num[32];
+		int rc;
+		snprintf(num, sizeof num, "%lld", (long long)r->seq);
+		bp->len = 0;
+		rc = buf_lit(bp, "{\"seq\":") || buf_lit(bp, num) || buf_lit(bp, ",\"at\":") ||
+		     buf_str(bp, mtd_time_format(r->at, t, sizeof t)) || buf_lit(bp, ",\"kind\":") ||
+		     buf_str(bp, r->kind) || buf_lit(bp, ",\"vendor\":") ||
+		     buf_str_or_null(bp, r->vendor) || buf_lit(bp, ",\"device\":") ||
+		     buf_str_or_null(bp, r->device) || buf_lit(bp, ",\"detail\":") ||
+		     (ds ? buf_lit(bp, ds) : buf_str(bp, r->detail)) || buf_lit(bp, "}");
+		free(ds);
+		json_decref(d);
+		return rc ? MTD_ENOMEM : buf_line(bp);
 	}
 	printf("%6lld %s %-17s %-12s %-20s %s\n", (long long)r->seq, mtd_time_format(r->at, t, sizeof t),
 	       r->kind, r->vendor ? r->vendor : "-", r->device ? r->device : "-", r->detail);
@@ -673,7 +710,8 @@ static int cmd_audit(mtd_t *h, opts *o)
 	}
 	if (!strcmp(sub, "show")) {
 		mtd_audit_filter f = {0};
-		int json = has_flag(o, "--json"), bad = 0;
+		auditctx a = {has_flag(o, "--json"), {0}};
+		int bad = 0;
 		f.device = flag_value(o, "--device", &bad);
 		f.vendor = flag_value(o, "--vendor", &bad);
 		f.kind = flag_value(o, "--kind", &bad);
@@ -683,7 +721,9 @@ static int cmd_audit(mtd_t *h, opts *o)
 			return rc;
 		if ((rc = no_more(o, 2, "audit show")))
 			return rc;
-		if ((rc = mtd_audit_show(h, &f, print_audit, &json)))
+		rc = mtd_audit_show(h, &f, print_audit, &a);
+		mtd_buf_free(&a.line);
+		if (rc)
 			return fail(h, rc);
 		return EX_OK;
 	}
@@ -787,20 +827,6 @@ typedef struct repctx {
 	mtd_buf line;      /* the JSON line being written, reused */
 } repctx;
 
-static int buf_lit(mtd_buf *b, const char *lit)
-{
-	return mtd_buf_put(b, lit, strlen(lit));
-}
-
-static int buf_str(mtd_buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	if (mtd_buf_room(b, MTD_JSON_STR_MAX(n)))
-		return -1;
-	b->len += mtd_sdk_json_str((char *)b->data + b->len, s, n);
-	return 0;
-}
-
 /* SPEC 4.3's report object, one line; written directly (building a JSON
  * tree per device was nine tenths of report --json). */
 static int report_json(repctx *r, const mtd_decision_info *d)
@@ -825,10 +851,8 @@ static int report_json(repctx *r, const mtd_decision_info *d)
 	for (size_t i = 0; !rc && i < d->nresources; i++)
 		rc = (i && buf_lit(b, ",")) || buf_str(b, d->resources[i]) || buf_lit(b, ":") ||
 		     buf_str(b, d->access);
-	rc = rc || buf_lit(b, "}}\n");
-	if (rc)
-		return MTD_ENOMEM;
-	return fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : MTD_EIO;
+	rc = rc || buf_lit(b, "}}");
+	return rc ? MTD_ENOMEM : buf_line(b);
 }
 
 static int print_decision(void *ud, const mtd_decision_info *d)

@@ -63,6 +63,165 @@ static void audit_intact_and_filtered(void **state)
 	RUN(s, 64, "audit", "show", "--since", "yesterday");
 }
 
+/* The JSON lines of the last run, parsed (owned by s); *n their count. */
+static json_t **json_lines(scen *s, size_t *n)
+{
+	size_t cap = scen_json_lines_(s, __FILE__, __LINE__) + 1, k = 0;
+	json_t **v = scen_own(s, calloc(cap, sizeof *v));
+	for (char *p = s->out; *p;) {
+		char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		if (l && k < cap)
+			v[k++] = scen_ownj(s, json_loadb(p, l, 0, NULL));
+		p += l + (nl ? 1 : 0);
+	}
+	*n = k;
+	return v;
+}
+
+static json_t *detail(const json_t *rec)
+{
+	return json_object_get(rec, "detail");
+}
+
+/* Message and decision entries of the block logs as `audit show` renders
+ * them: valid JSON with the texts escaped, filtered by vendor, device,
+ * kind and time like the audit records around them. */
+static void audit_show_block_entries(void **state)
+{
+	scen *s = *state;
+	json_t **v, *d, *first_to = NULL;
+	size_t n, errors = 0, outcome_seq = 0;
+
+	prepare(s);
+	/* after the evaluation: an error with a code that needs escaping (and
+	 * a non-ASCII letter that does not), then a heartbeat that ends it */
+	INGEST(s, "{\"type\":\"error\",\"code\":\"E\\\"42\\\\n-\xc3\xa9\",\"at\":\"2024-03-01T01:00:00Z\"}\n"
+		  "{\"type\":\"heartbeat\",\"at\":\"2024-03-01T01:00:01Z\"}\n");
+
+	RUN(s, 0, "audit", "show", "--kind", "message", "--json");
+	v = json_lines(s, &n);
+	assert_int_equal(n, 5); /* provision, two threats, error, heartbeat */
+	for (size_t i = 0; i < n; i++) {
+		FIELD(s, v[i], "kind", "message");
+		FIELD(s, v[i], "vendor", "generic");
+		if (!json_is_object(detail(v[i])))
+			fail_msg("a message whose detail is not an object: %s", scen_jtext(s, v[i]));
+		if (strcmp(jstr(detail(v[i]), "type"), "error"))
+			continue;
+		errors++;
+		FIELD(s, detail(v[i]), "code", "E\"42\\n-\xc3\xa9");
+		assert_int_equal(json_integer_value(json_object_get(detail(v[i]), "at")),
+				 SCEN_T0 + 3600);
+		assert_null(json_object_get(detail(v[i]), "level"));
+		assert_true(json_is_null(json_object_get(v[i], "device")));
+	}
+	assert_int_equal(errors, 1);
+	/* the text form shows the detail as JSON too */
+	RUN(s, 0, "audit", "show", "--kind", "message");
+	OUT_HAS(s, "{\"type\":\"error\",\"at\":1709254800,\"code\":\"E\\\"42\\\\n-\xc3\xa9\"}");
+
+	/* by vendor: the connector's messages are its records as well */
+	RUN(s, 0, "audit", "show", "--vendor", "generic", "--json");
+	v = json_lines(s, &n);
+	{
+		size_t msgs = 0;
+		for (size_t i = 0; i < n; i++) {
+			FIELD(s, v[i], "vendor", "generic");
+			msgs += !strcmp(jstr(v[i], "kind"), "message");
+		}
+		assert_int_equal(msgs, 5);
+	}
+	RUN(s, 0, "audit", "show", "--vendor", "other");
+	assert_string_equal(s->out, "");
+	RUN(s, 0, "audit", "show", "--vendor", "other", "--kind", "message", "--json");
+	assert_string_equal(s->out, "");
+
+	/* by device: its threat message and its decision, nothing else */
+	RUN(s, 0, "audit", "show", "--device", "ios-bob", "--json");
+	v = json_lines(s, &n);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		FIELD(s, v[i], "device", "ios-bob");
+	FIELD(s, v[0], "kind", "message");
+	FIELD(s, detail(v[0]), "type", "threat");
+	FIELD(s, detail(v[0]), "level", "high");
+	FIELD(s, v[1], "kind", "decision");
+	d = detail(v[1]);
+	FIELD(s, json_object_get(d, "from"), "state", "not_evaluated");
+	FIELD(s, json_object_get(d, "to"), "state", "noncompliant");
+	FIELD(s, json_object_get(d, "to"), "level", "high");
+	FIELD(s, json_object_get(d, "to"), "access", "block");
+	assert_true(has_reason(d, "generic reports high", NULL));
+	first_to = json_object_get(d, "to");
+	json_incref(first_to);
+	scen_ownj(s, first_to);
+	outcome_seq = (size_t)json_integer_value(json_object_get(d, "outcome"));
+	assert_true(outcome_seq > 0);
+	assert_null(strstr(s->out, "ios-alice"));
+	/* the outcome it points to */
+	RUN(s, 0, "audit", "show", "--kind", "outcome", "--json");
+	v = json_lines(s, &n);
+	{
+		json_t *o = NULL;
+		for (size_t i = 0; i < n; i++)
+			if ((size_t)json_integer_value(json_object_get(v[i], "seq")) == outcome_seq)
+				o = v[i];
+		if (!o)
+			fail_msg("no outcome record %zu:\n%s", outcome_seq, s->out);
+		FIELD(s, detail(o), "state", "noncompliant");
+		FIELD(s, detail(o), "level", "high");
+		assert_true(has_reason(detail(o), "generic reports high", NULL));
+	}
+
+	/* a day later ios-bob is remediated: a second message and a decision
+	 * from where the first one left it; --since picks the day's */
+	scen_day(s, 1, 0);
+	INGEST(s, THREAT("ios-bob", "low", "\"2024-03-02T00:00:00Z\""));
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "audit", "show", "--device", "ios-bob", "--kind", "decision", "--json");
+	v = json_lines(s, &n);
+	assert_int_equal(n, 2);
+	d = detail(v[1]);
+	FIELD(s, json_object_get(d, "to"), "state", "compliant");
+	FIELD(s, json_object_get(d, "to"), "access", "allow");
+	for (size_t i = 0; i < 3; i++) {
+		const char *k[] = {"state", "access", "app_protection"};
+		FIELD(s, json_object_get(d, "from"), k[i], jstr(first_to, k[i]));
+	}
+	RUN(s, 0, "audit", "show", "--kind", "message", "--since", "2024-03-02T00:00:00Z", "--json");
+	v = json_lines(s, &n);
+	assert_int_equal(n, 1);
+	FIELD(s, v[0], "device", "ios-bob");
+	FIELD(s, detail(v[0]), "level", "low");
+	RUN(s, 0, "audit", "show", "--device", "ios-bob", "--until", "2024-03-01T23:59:59Z", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
+	RUN(s, 0, "audit", "verify");
+}
+
+/* An error code that is not UTF-8 (msgpack can carry one) still shows as
+ * valid JSON, U+FFFD where the bytes were, the detail kept. */
+static void audit_show_code_not_utf8(void **state)
+{
+	scen *s = *state;
+	/* {"type":"error","code":"E\xff\xfe","at":1709251200} */
+	static const unsigned char mp[] = {
+		0x83, 0xa4, 't', 'y', 'p', 'e', 0xa5, 'e', 'r', 'r', 'o', 'r', 0xa4, 'c', 'o', 'd', 'e',
+		0xa3, 'E', 0xff, 0xfe, 0xa2, 'a', 't', 0xce, 0x65, 0xe1, 0x1a, 0x80};
+	json_t **v;
+	size_t n;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "ingest", "generic", "--normalized", scen_write(s, "error.mp", mp, sizeof mp));
+	OUT_HAS(s, "1 accepted");
+	RUN(s, 0, "audit", "show", "--kind", "message", "--json");
+	v = json_lines(s, &n);
+	assert_int_equal(n, 2); /* the provision, the error */
+	FIELD(s, detail(v[1]), "type", "error");
+	FIELD(s, detail(v[1]), "code", "E\xef\xbf\xbd\xef\xbf\xbd");
+	RUN(s, 0, "audit", "verify");
+}
+
 /* The store refuses edits; an edit made anyway is found, as is a removal. */
 static void audit_tamper_found(void **state)
 {
@@ -173,6 +332,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(audit_intact_and_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_show_block_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_show_code_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_tamper_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_log_edits_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_removal_found, setup, teardown),

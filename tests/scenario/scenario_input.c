@@ -185,6 +185,34 @@ static void device_id_not_utf8(void **state)
 	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
 	OUT_HAS(s, "\"device\":\"bad\\ufffd\\ufffd\"");
 	OUT_HAS(s, "\"device\":\"ok1\"");
+	/* the audit log names it the same way */
+	RUN(s, 0, "audit", "show", "--kind", "decision", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
+	OUT_HAS(s, "\"device\":\"bad\\ufffd\\ufffd\"");
+
+	/* and a partner's error code of such bytes is kept, and shown */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	pack_str(&pk, "type");
+	pack_str(&pk, "provision");
+	pack_str(&pk, "at");
+	msgpack_pack_int64(&pk, 1709251200);
+	msgpack_pack_map(&pk, 3);
+	pack_str(&pk, "type");
+	pack_str(&pk, "error");
+	pack_str(&pk, "code");
+	pack_str(&pk, "E\xff\xfe");
+	pack_str(&pk, "at");
+	msgpack_pack_int64(&pk, 1709251201);
+	f = scen_write(s, "error.mp", sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	RUN(s, 0, "connector", "add", "generic");
+	RUN(s, 0, "ingest", "generic", "--normalized", f);
+	RUN(s, 0, "connector", "list", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 1);
+	OUT_HAS(s, "\"state\":\"error\"");
+	OUT_HAS(s, "\"error_code\":\"E\\ufffd\\ufffd\"");
 }
 
 /* 5b'. A msgpack stream cut inside its last record. */
