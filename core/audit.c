@@ -232,17 +232,17 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 /* Show queries, each ordered by seq. ?3 kind, ?4 since, ?5 until; device
  * and vendor are matched by row id in C (?1, ?2 for audit by name). */
 static const char *const show_sql[NSRC] = {
-	"SELECT seq, at, kind, vendor, device, detail FROM audit"
-	" WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
-	" AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 ORDER BY seq",
-	"SELECT seq, at, state, level, access, app_action, vendors, reasons, resources"
-	" FROM outcomes WHERE ?1 IS NULL AND ?2 IS NULL AND (?3 IS NULL OR ?3 = 'outcome')"
-	" AND at >= ?4 AND at <= ?5 ORDER BY seq",
-	"SELECT seq, n, at, entries FROM decision_log WHERE ?1 IS NULL AND ?2 IS NULL"
-	" AND (?3 IS NULL OR ?3 = 'decision') AND at >= ?4 AND at <= ?5 ORDER BY seq",
-	"SELECT seq, n, at, connector, entries FROM message_log"
-	" WHERE (?2 IS NULL OR connector = ?2) AND ?1 IS NULL"
-	" AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5 ORDER BY seq",
+	("SELECT seq, at, kind, vendor, device, detail FROM audit"
+	 " WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
+	 " AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	("SELECT seq, at, state, level, access, app_action, vendors, reasons, resources"
+	 " FROM outcomes WHERE ?1 IS NULL AND ?2 IS NULL AND (?3 IS NULL OR ?3 = 'outcome')"
+	 " AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	("SELECT seq, n, at, entries FROM decision_log WHERE ?1 IS NULL AND ?2 IS NULL"
+	 " AND (?3 IS NULL OR ?3 = 'decision') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	("SELECT seq, n, at, connector, entries FROM message_log"
+	 " WHERE (?2 IS NULL OR connector = ?2) AND ?1 IS NULL"
+	 " AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
 };
 
 /* A row id by name, -1 when there is none (so nothing matches). */
@@ -343,8 +343,8 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 
 static const char *const verify_sql[NSRC] = {
 	"SELECT seq, at, kind, vendor, device, detail, hash FROM audit ORDER BY seq",
-	"SELECT seq, at, digest, state, level, access, app_action, vendors, reasons, resources"
-	" FROM outcomes ORDER BY seq",
+	("SELECT seq, at, digest, state, level, access, app_action, vendors, reasons, resources"
+	 " FROM outcomes ORDER BY seq"),
 	"SELECT seq, n, at, entries FROM decision_log ORDER BY seq",
 	"SELECT seq, n, at, connector, entries FROM message_log ORDER BY seq",
 };
