@@ -17,19 +17,14 @@
  * in the store's text index was the biggest cost a message had. A device's
  * row id never changes and devices are not deleted, so a hit is always
  * right; a miss (a device imported since, or no map) asks the store.
- * Probes are random over tens of MiB: a slot holds what a hit needs (tag,
- * id, where the text is), so a look-up touches two cache lines. */
-typedef struct dslot {
-	uint32_t tag; /* high half of the hash; 0 with off 0: empty */
-	uint32_t off; /* text + off: length byte, then the id; 0 = empty */
-	int64_t id;
-} dslot;
-
+ * Entries are in ext_id order (SQLite's BINARY: bytes, then length): a
+ * message for the device after the last one found, as in input ordered by
+ * device, is one compare on the next entry; any other a binary search. */
 typedef struct devmap {
-	dslot *slot;
-	size_t cap, n; /* cap a power of two */
-	char *text;    /* text[0] unused, so that off 0 means empty */
+	char *text;     /* per entry: length byte, the id's bytes, row id (8 bytes) */
 	size_t ntext, text_cap;
+	uint32_t *off;  /* entry i starts at text + off[i] */
+	size_t n, cur;  /* cur: the entry after the last one found */
 } devmap;
 
 typedef struct run {
@@ -60,79 +55,92 @@ static void gsc_free(run *r)
 		free(r->gsc[i].key);
 }
 
-static uint64_t dm_hash(const char *p, size_t n)
-{
-	return mtd_fnv(MTD_FNV_SEED, p, n) * 0x9e3779b97f4a7c15ull;
-}
-
 static void dm_free(devmap *m)
 {
 	if (!m)
 		return;
-	free(m->slot);
 	free(m->text);
+	free(m->off);
 	free(m);
 }
 
-static int64_t dm_find(const devmap *m, const char *p, size_t n)
+/* Entry i against (p, n) in BINARY order: < 0, 0, > 0. */
+static int dm_cmp(const devmap *m, size_t i, const char *p, size_t n)
 {
-	uint64_t h = dm_hash(p, n);
-	uint32_t tag = (uint32_t)(h >> 32);
-	for (size_t i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		const dslot *sl = &m->slot[i];
-		if (!sl->off)
-			return 0;
-		if (sl->tag == tag && (unsigned char)m->text[sl->off] == n &&
-		    !memcmp(m->text + sl->off + 1, p, n))
-			return sl->id;
+	const unsigned char *e = (const unsigned char *)m->text + m->off[i];
+	size_t len = e[0];
+	int c = memcmp(e + 1, p, len < n ? len : n);
+	return c ? c : (len > n) - (len < n);
+}
+
+static int64_t dm_id(const devmap *m, size_t i)
+{
+	const char *e = m->text + m->off[i];
+	int64_t id;
+	memcpy(&id, e + 1 + (unsigned char)e[0], sizeof id);
+	return id;
+}
+
+static int64_t dm_find(devmap *m, const char *p, size_t n)
+{
+	size_t lo = 0, hi = m->n;
+	if (m->cur < m->n && dm_cmp(m, m->cur, p, n) == 0)
+		return dm_id(m, m->cur++);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = dm_cmp(m, mid, p, n);
+		if (c == 0) {
+			m->cur = mid + 1;
+			return dm_id(m, mid);
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return 0;
 }
 
 /* Every device of the store into a map, or NULL when it would take more
- * than DM_MAX_BYTES (then the store answers each look-up). */
+ * than DM_MAX_BYTES, or the store does not give the ids in order (then the
+ * store answers each look-up). */
 #define DM_MAX_BYTES (96u << 20)
 static devmap *dm_load(sqlite3 *db, int64_t ndev)
 {
 	devmap *m = calloc(1, sizeof *m);
 	sqlite3_stmt *st = NULL;
-	size_t cap = 1024;
 	int step;
 
 	if (!m)
 		return NULL;
-	while (cap < (size_t)ndev + (size_t)ndev / 2) /* load at most 2/3 */
-		cap *= 2;
-	m->cap = cap;
-	m->text_cap = (size_t)ndev * 16 + 1;
-	if ((uint64_t)cap * sizeof *m->slot + m->text_cap > DM_MAX_BYTES ||
-	    !(m->slot = calloc(cap, sizeof *m->slot)) || !(m->text = malloc(m->text_cap)) ||
-	    sqlite3_prepare_v2(db, "SELECT ext_id, id FROM devices", -1, &st, NULL) != SQLITE_OK)
+	m->text_cap = (size_t)ndev * 24;
+	if ((uint64_t)ndev * sizeof *m->off + m->text_cap > DM_MAX_BYTES ||
+	    !(m->off = malloc((size_t)ndev * sizeof *m->off)) || !(m->text = malloc(m->text_cap)) ||
+	    sqlite3_prepare_v2(db, "SELECT ext_id, id FROM devices ORDER BY ext_id", -1, &st,
+			       NULL) != SQLITE_OK)
 		goto fail;
-	m->ntext = 1;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
-		size_t n = (size_t)sqlite3_column_bytes(st, 0), i;
-		uint64_t h;
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		int64_t id = sqlite3_column_int64(st, 1);
 		if (!t || n > 255 || m->n >= (size_t)ndev)
 			goto fail; /* more devices than max(id) said: not ours to guess */
-		if (m->ntext + n + 1 > m->text_cap) {
+		if (m->n && dm_cmp(m, m->n - 1, t, n) >= 0)
+			goto fail; /* not in BINARY order: the binary search would be wrong */
+		if (m->ntext + n + 9 > m->text_cap) {
 			size_t nc = m->text_cap * 2;
 			char *nt;
-			if ((uint64_t)cap * sizeof *m->slot + nc > DM_MAX_BYTES || nc > 0xffffffffu ||
+			if ((uint64_t)ndev * sizeof *m->off + nc > DM_MAX_BYTES || nc > 0xffffffffu ||
 			    !(nt = realloc(m->text, nc)))
 				goto fail;
 			m->text = nt;
 			m->text_cap = nc;
 		}
-		h = dm_hash(t, n);
-		for (i = (size_t)h & (cap - 1); m->slot[i].off; i = (i + 1) & (cap - 1))
-			;
-		m->slot[i] = (dslot){(uint32_t)(h >> 32), (uint32_t)m->ntext,
-				     sqlite3_column_int64(st, 1)};
+		m->off[m->n++] = (uint32_t)m->ntext;
 		m->text[m->ntext] = (char)(unsigned char)n;
 		memcpy(m->text + m->ntext + 1, t, n);
-		m->ntext += n + 1;
-		m->n++;
+		memcpy(m->text + m->ntext + 1 + n, &id, sizeof id);
+		m->ntext += n + 9;
 	}
 	if (step != SQLITE_DONE)
 		goto fail;
