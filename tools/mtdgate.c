@@ -212,8 +212,8 @@ static const struct help {
 		   "rejected by the connector's state, or malformed. Accepted counts are\n"
 		   "committed: with --acks, a line 'acknowledged N records' is printed as each\n"
 		   "batch commits (--batch, 50,000 records by default), and a kill after it\n"
-		   "loses none of them. Exit 65\n"
-		   "when some were malformed, 69 when there is no such connector.\n"},
+		   "loses none of them. Exit 65 when some were malformed, 69 when there is no\n"
+		   "such connector.\n"},
 	{"plugin", "usage: mtdgate plugin list [--json]\n"
 		   "       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
 		   "list: the vendor plugins in the plugin directory: id, name, platforms,\n"
