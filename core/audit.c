@@ -398,11 +398,72 @@ static int check_seal(mtd_t *h, int64_t seq, const char *detail, pend *p)
 	return 0;
 }
 
+/* The last logged outcome of each device (by row id), from the decision
+ * log: what the current decisions must say. */
+typedef struct lastlog {
+	int64_t *v; /* 0: no change logged */
+	size_t n;
+} lastlog;
+
+static int last_set(lastlog *l, int64_t device, int64_t outcome)
+{
+	if (device <= 0 || device > (1 << 30))
+		return 0; /* not a row id: the seal covers it, nothing to compare */
+	if ((size_t)device >= l->n) {
+		size_t n = l->n ? l->n : 1024;
+		int64_t *nv;
+		while (n <= (size_t)device)
+			n *= 2;
+		if (!(nv = realloc(l->v, n * sizeof *nv)))
+			return MTD_ENOMEM;
+		memset(nv + l->n, 0, (n - l->n) * sizeof *nv);
+		l->v = nv;
+		l->n = n;
+	}
+	l->v[device] = outcome;
+	return 0;
+}
+
+/* Every current decision against the last change the log records for its
+ * device: the decisions table is not in the chain, the changes are. A
+ * device with no change logged (decided before schema 4) is not compared. */
+static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(db, "SELECT c.device, c.outcome, d.ext_id FROM decisions c"
+			       " LEFT JOIN devices d ON d.id = c.device ORDER BY c.device", -1, &st,
+			       NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t dev = sqlite3_column_int64(st, 0), oc = sqlite3_column_int64(st, 1);
+		const char *ext = (const char *)sqlite3_column_text(st, 2);
+		int64_t want = dev > 0 && (size_t)dev < l->n ? l->v[dev] : 0;
+		if (want && want != oc)
+			rc = mtd_fail(h, MTD_EMALFORMED,
+				      "the decision of device '%s' is outcome %lld, but the last change "
+				      "the audit log records for it is to outcome %lld: the decisions "
+				      "table was changed", ext ? ext : "?", (long long)oc, (long long)want);
+		if (want)
+			l->v[dev] = -1; /* seen */
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	for (size_t i = 1; !rc && i < l->n; i++)
+		if (l->v[i] > 0)
+			rc = mtd_fail(h, MTD_EMALFORMED,
+				      "device %zu has a decision in the audit log (outcome %lld) but none "
+				      "in the decisions table: it was removed", i, (long long)l->v[i]);
+	return rc;
+}
+
 int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 {
 	unsigned char prev[32] = {0}, want[32];
 	cursor c[NSRC];
 	pend p[MTD_LOG__COUNT];
+	lastlog last = {0};
 	sqlite3 *db;
 	int64_t expect = 1;
 	uint64_t n = 0;
@@ -447,6 +508,10 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 		}
 		if (i != SRC_AUDIT && c[i].i == 0)
 			on_row(p, &c[i]);
+		if (i == SRC_DECISIONS && (rc = last_set(&last, c[i].e.device, c[i].e.outcome))) {
+			rc = mtd_fail(h, rc, "out of memory");
+			break;
+		}
 		if (i == SRC_AUDIT) {
 			const char *kind = (const char *)sqlite3_column_text(st, 2);
 			const char *detail = (const char *)sqlite3_column_text(st, 5);
@@ -477,9 +542,12 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 				      "%llu %s entries from audit record %lld on are not sealed: they "
 				      "were added after the fact", (unsigned long long)p[i].rows,
 				      mtd_log_name(i), (long long)p[i].first);
+	if (!rc)
+		rc = check_decisions(h, db, &last);
 	*records = n;
 	for (i = 0; i < 32; i++)
 		snprintf(head + 2 * i, 3, "%02x", prev[i]);
+	free(last.v);
 	close_all(c);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	return rc;

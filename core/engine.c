@@ -319,7 +319,8 @@ static void unshow(shown *s)
 	json_decref(s->resj);
 }
 
-/* The stored outcome id (> 0) into o (free o->vendors). */
+/* The stored outcome id (> 0) into o (free o->vendors); MTD_ENOTFOUND
+ * when the store has none. */
 static int outcome_get(mtd_store *s, int64_t id, outcome *o)
 {
 	sqlite3_stmt *st = mtd_store_stmt(s, SQL_OUTCOME_GET);
@@ -327,7 +328,8 @@ static int outcome_get(mtd_store *s, int64_t id, outcome *o)
 	if (!st)
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st) == SQLITE_ROW ? row_outcome(st, o) : MTD_ESTORE;
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? row_outcome(st, o) : rc == SQLITE_DONE ? MTD_ENOTFOUND : MTD_ESTORE;
 	sqlite3_reset(st);
 	return rc;
 }
@@ -481,7 +483,7 @@ typedef struct oldc {
 } oldc;
 
 /* A row of the decisions scan: device, outcome, evaluated_at, since,
- * wiped_at. */
+ * wiped_at. On failure the handle's message says what. */
 static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
 {
 	int64_t id = sqlite3_column_int64(st, 1);
@@ -490,11 +492,14 @@ static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
 	if (c->id[k] != id) {
 		sqlite3_stmt *q = mtd_store_stmt(e->h->store, SQL_OUTCOME_GET);
 		if (!q)
-			return MTD_ESTORE;
+			return mtd_fail(e->h, MTD_ESTORE, "%s", mtd_store_errmsg(e->h->store));
 		sqlite3_bind_int64(q, 1, id);
 		if (sqlite3_step(q) != SQLITE_ROW) {
 			sqlite3_reset(q);
-			return MTD_ESTORE;
+			return mtd_fail(e->h, MTD_ESTORE,
+					"the decision of device %lld points to outcome %lld, which the "
+					"store does not have (run 'mtdgate audit verify')",
+					(long long)sqlite3_column_int64(st, 0), (long long)id);
 		}
 		c->id[k] = id;
 		c->state[k] = sqlite3_column_int(q, 1);
@@ -685,8 +690,11 @@ static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at
 	int rc;
 	if (d->old_outcome > 0) {
 		if ((rc = pc_get(e->pc, e->h->store, d->old_outcome, NULL, &a)))
-			return mtd_fail(e->h, rc, "reading the decision of %s: %s", d->ext,
-					mtd_store_errmsg(e->h->store));
+			return mtd_fail(e->h, rc == MTD_ENOTFOUND ? MTD_ESTORE : rc,
+					"reading the decision of %s: %s", d->ext,
+					rc == MTD_ENOMEM ? "out of memory"
+					: rc == MTD_ENOTFOUND ? "its outcome is missing from the store"
+							      : mtd_store_errmsg(e->h->store));
 		a.evaluated_at = d->old_evaluated_at;
 	} else {
 		not_evaluated(&a);
@@ -886,11 +894,17 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			rc = scan_next(&rep);
 		while (!rc && dec.device < d->id)
 			rc = scan_next(&dec);
-		if (!rc && dec.device == d->id && !(rc = read_decision(&e, dec.st, d)))
-			rc = scan_next(&dec);
 		if (rc) {
 			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 			break;
+		}
+		if (dec.device == d->id) {
+			if ((rc = read_decision(&e, dec.st, d))) /* says what */
+				break;
+			if ((rc = scan_next(&dec))) {
+				rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
+				break;
+			}
 		}
 		if ((rc = decide(&e, d, &ro)))
 			break;
@@ -978,8 +992,15 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 		if (!oid) {
 			not_evaluated(&info);
 		} else if ((rc = pc_get(pc, h->store, oid, NULL, &info))) {
-			rc = mtd_fail(h, rc, "reading the decision of %s: %s",
-				      (const char *)sqlite3_column_text(st, 0), mtd_store_errmsg(h->store));
+			if (rc == MTD_ENOTFOUND)
+				rc = mtd_fail(h, MTD_ESTORE, "the decision of device '%s' points to "
+					      "outcome %lld, which the store does not have (run 'mtdgate "
+					      "audit verify')", (const char *)sqlite3_column_text(st, 0),
+					      (long long)oid);
+			else
+				rc = mtd_fail(h, rc, "reading the decision of '%s': %s",
+					      (const char *)sqlite3_column_text(st, 0),
+					      rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
 			break;
 		} else {
 			info.evaluated_at = sqlite3_column_int64(st, 4);

@@ -282,6 +282,29 @@ static void audit_log_edits_found(void **state)
 	(void)state;
 }
 
+/* The current decisions are not in the chain, their changes are: a device
+ * moved to another outcome (ios-bob, blocked, given ios-alice's allowing
+ * one), or a decision deleted, is found against the log. */
+static void decisions_checked_against_log(void **state)
+{
+	scen *s = *state;
+	prepare(s);
+	tamper(s, "UPDATE decisions SET outcome = (SELECT outcome FROM decisions WHERE device ="
+		  " (SELECT id FROM devices WHERE ext_id = 'ios-alice'))"
+		  " WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "the decision of device 'ios-bob'");
+	OUT_HAS(s, "the decisions table was changed");
+
+	scen_free(s);
+	*state = s = scen_new();
+	assert_non_null(s);
+	prepare(s);
+	tamper(s, "DELETE FROM decisions WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "it was removed");
+}
+
 static void audit_removal_found(void **state)
 {
 	scen *s = *state;
@@ -336,6 +359,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(audit_show_code_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_tamper_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_log_edits_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(decisions_checked_against_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_removal_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_log_removal_and_forgery_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_private_and_rules_warning, setup, teardown),
