@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #ifndef MTDGATE_BIN
 #error "MTDGATE_BIN must name the built mtdgate binary"
@@ -595,4 +596,20 @@ const char *scen_rules_copy(scen *s, const char *name, const char *inject, const
 		scen_write(s, dst, text, n);
 	}
 	return dir;
+}
+
+int64_t scen_q_int(scen *s, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	int ok = sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+		 sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+	if (ok && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (!ok)
+		fail_msg("query failed: %s", sql);
+	return v;
 }

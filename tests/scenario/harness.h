@@ -119,6 +119,10 @@ char *scen_report_all_(scen *s, const char *file, int line);
 #define REPORT_ALL(s) scen_report_all_((s), __FILE__, __LINE__)
 /* Count of JSON lines printed by the last run (fails on a non-JSON line). */
 size_t scen_json_lines_(scen *s, const char *file, int line);
+/* One integer from the scenario's store, read behind mtdgate's back (-1
+ * when the query gives no row, 0 for NULL); fails the test when the query
+ * cannot run. */
+int64_t scen_q_int(scen *s, const char *sql);
 
 /* `connector list --json`, the object of vendor (owned by s). */
 json_t *scen_connector_(scen *s, const char *vendor, const char *file, int line);

@@ -32,22 +32,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* One integer from the store (-1 when the query gives no row). */
-static int64_t q_int(scen *s, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-	int ok = sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-		 sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
-	if (ok && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	if (!ok)
-		fail_msg("query failed: %s", sql);
-	return v;
-}
 
 /* A growable text, owned by the scenario (slot: its place in s->owned). */
 typedef struct text {
@@ -148,7 +132,7 @@ static void seals_across_blocks(void **state)
 	const char *broken;
 
 	SETUP(s, SCEN_FLEET);
-	before = q_int(s, "SELECT max(seq) FROM audit");
+	before = scen_q_int(s, "SELECT max(seq) FROM audit");
 	for (int i = 0; i < n; i++)
 		add(s, &t, "{\"type\":\"heartbeat\",\"at\":\"2024-03-01T00:00:00Z\"}\n");
 	in = scen_write(s, "beats.jsonl", t.p, t.n);
@@ -162,26 +146,26 @@ static void seals_across_blocks(void **state)
 	/* every entry is in a block of at most 1024, every one of them sealed,
 	 * no seal over more than 65536 */
 	snprintf(sql, sizeof sql, "SELECT sum(n) FROM message_log WHERE seq > %lld", (long long)before);
-	assert_int_equal(q_int(s, sql), n);
+	assert_int_equal(scen_q_int(s, sql), n);
 	snprintf(sql, sizeof sql, "SELECT max(n) FROM message_log WHERE seq > %lld", (long long)before);
-	assert_true(q_int(s, sql) <= BLOCK_ENTRIES);
+	assert_true(scen_q_int(s, sql) <= BLOCK_ENTRIES);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM message_log WHERE seq > %lld",
 		 (long long)before);
-	rows = q_int(s, sql);
+	rows = scen_q_int(s, sql);
 	assert_true(rows >= (n + BLOCK_ENTRIES - 1) / BLOCK_ENTRIES);
 	snprintf(sql, sizeof sql,
 		 "SELECT count(*) FROM audit WHERE kind = 'seal' AND seq > %lld"
 		 " AND json_extract(detail, '$.log') = 'messages'", (long long)before);
-	seals = q_int(s, sql);
+	seals = scen_q_int(s, sql);
 	assert_true(seals >= 2);
 	snprintf(sql, sizeof sql,
 		 "SELECT sum(json_extract(detail, '$.rows')) FROM audit WHERE kind = 'seal'"
 		 " AND seq > %lld AND json_extract(detail, '$.log') = 'messages'", (long long)before);
-	assert_int_equal(q_int(s, sql), n);
+	assert_int_equal(scen_q_int(s, sql), n);
 	snprintf(sql, sizeof sql,
 		 "SELECT max(json_extract(detail, '$.rows')) FROM audit WHERE kind = 'seal'"
 		 " AND json_extract(detail, '$.log') = 'messages'");
-	assert_true(q_int(s, sql) <= SEAL_ROWS);
+	assert_true(scen_q_int(s, sql) <= SEAL_ROWS);
 	/* and they all show, in order */
 	RUN(s, 0, "audit", "show", "--kind", "message", "--vendor", "generic");
 	{
@@ -204,7 +188,7 @@ static void seals_across_blocks(void **state)
 	snprintf(sql, sizeof sql,
 		 "SELECT seq FROM message_log WHERE seq > %lld ORDER BY seq LIMIT 1 OFFSET %lld",
 		 (long long)before, (long long)(rows / 2));
-	mid = q_int(s, sql);
+	mid = scen_q_int(s, sql);
 	tamper_middle_entry(s, mid);
 	RUN(s, 65, "audit", "verify");
 	OUT_HAS(s, "seals 65536 messages entries");
@@ -322,7 +306,7 @@ static void device_map(void **state)
 	ERR_HAS(s, "threats.jsonl line 5001: field 'device': unknown device 'dev-10000'");
 	snprintf(want, sizeof want, "%d records, %d accepted, 0 rejected, 1 malformed", NDEV + 1, NDEV);
 	OUT_HAS(s, want);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM reports"), NDEV);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM reports"), NDEV);
 
 	/* each device got its own message: its level in the report */
 	RUN(s, 0, "evaluate");

@@ -201,22 +201,6 @@ static void exec_sql(const char *path, const char *sql)
 		fail_msg("building the version 3 store: %s", msg);
 }
 
-/* One integer from the store (-1 when the query gives no row). */
-static int64_t q_int(scen *s, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-	int ok = sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-		 sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
-	if (ok && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	if (!ok)
-		fail_msg("query failed: %s", sql);
-	return v;
-}
 
 /* The report of every device equals the version 3 one in the fields the
  * spec names. */
@@ -275,7 +259,7 @@ static void make_v3_store(scen *s)
 	snprintf(s->rules, sizeof s->rules, "%s", rules);
 	exec_sql(s->db, v3_schema);
 	exec_sql(s->db, v3_state);
-	assert_int_equal(q_int(s, "PRAGMA user_version"), 3);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 3);
 }
 
 static void upgrade_keeps_decisions_and_history(void **state)
@@ -287,14 +271,14 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	/* day 2: the first run of this release migrates the store */
 	scen_day(s, 2, 0);
 	report_is_v3(s, __LINE__);
-	assert_int_equal(q_int(s, "PRAGMA user_version"), 4);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 4);
 	/* the running grace period and the wipe keep their times */
-	assert_int_equal(q_int(s, "SELECT since FROM decisions WHERE device = 1"), 1709380800);
-	assert_int_equal(q_int(s, "SELECT wiped_at FROM decisions WHERE device = 1"), 0);
-	assert_int_equal(q_int(s, "SELECT since FROM decisions WHERE device = 2"), 1709251200);
-	assert_int_equal(q_int(s, "SELECT wiped_at FROM decisions WHERE device = 2"), 1709251200);
-	assert_int_equal(q_int(s, "SELECT since FROM decisions WHERE device = 3"), 1709251200);
-	assert_int_equal(q_int(s, "SELECT evaluated_at FROM decisions WHERE device = 3"), 1709251200);
+	assert_int_equal(scen_q_int(s, "SELECT since FROM decisions WHERE device = 1"), 1709380800);
+	assert_int_equal(scen_q_int(s, "SELECT wiped_at FROM decisions WHERE device = 1"), 0);
+	assert_int_equal(scen_q_int(s, "SELECT since FROM decisions WHERE device = 2"), 1709251200);
+	assert_int_equal(scen_q_int(s, "SELECT wiped_at FROM decisions WHERE device = 2"), 1709251200);
+	assert_int_equal(scen_q_int(s, "SELECT since FROM decisions WHERE device = 3"), 1709251200);
+	assert_int_equal(scen_q_int(s, "SELECT evaluated_at FROM decisions WHERE device = 3"), 1709251200);
 	/* the old chain holds, and the migrated outcomes are sealed into it:
 	 * 17 records of version 3, 3 distinct outcomes, their seal */
 	RUN(s, 0, "audit", "verify");
@@ -331,7 +315,7 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	r = REPORT(s, "and-wipe");
 	FIELD(s, r, "app_protection", "wipe");
 	assert_int_equal(count_lines(s, "app_wipe", NULL), 1);
-	assert_int_equal(q_int(s, "SELECT wiped_at FROM decisions WHERE device = 2"), 1709251200);
+	assert_int_equal(scen_q_int(s, "SELECT wiped_at FROM decisions WHERE device = 2"), 1709251200);
 	/* the change is recorded from the migrated outcome to the new one */
 	assert_int_equal(count_lines(s, "decision", "ios-grace"), 3);
 	d = last_line(s);
@@ -363,7 +347,7 @@ static void upgrade_empty_log_shared_outcome(void **state)
 		 " 1709251200 FROM devices;");
 	RUN(s, 0, "audit", "verify");
 	OUT_HAS(s, "audit log intact: 2 records");
-	assert_int_equal(q_int(s, "SELECT count(DISTINCT outcome) FROM decisions"), 1);
+	assert_int_equal(scen_q_int(s, "SELECT count(DISTINCT outcome) FROM decisions"), 1);
 	RUN(s, 0, "evaluate");
 	OUT_HAS(s, "evaluated 3 devices, 0 decisions changed");
 	FIELD(s, REPORT(s, "ios-b"), "state", "compliant");

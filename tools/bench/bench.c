@@ -125,40 +125,42 @@ static int run(const char *out, char *const argv[], double *secs, long *rss_kb)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* mtdgate --db STORE --now NOW args..., timed as st. */
-static int mtd(mstep *st, const char *out, ...)
+/* A timed mtdgate run as step st; a failure is said with the log to read. */
+static int run_step(mstep *st, const char *out, char *const argv[])
 {
-	char *argv[16] = {mtdgate, "--db", store, "--now", NOW};
-	int argc = 5, rc;
-	va_list ap;
-	va_start(ap, out);
-	while (argc < 15 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	rc = run(out, argv, &st->secs, &st->rss_kb);
+	int rc = run(out, argv, &st->secs, &st->rss_kb);
 	if (rc)
 		fprintf(stderr, "bench: mtdgate %s failed (status %d); see %s/log\n", st->name, rc,
 			workdir);
 	return rc;
 }
 
+/* mtdgate --db STORE --now NOW args..., timed as st. */
+static int mtd(mstep *st, const char *out, ...)
+{
+	char *argv[16] = {mtdgate, "--db", store, "--now", NOW};
+	int argc = 5;
+	va_list ap;
+	va_start(ap, out);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	return run_step(st, out, argv);
+}
+
 /* mtdgate --db db [--rules rules] --now NOW evaluate, stdout to out. */
 static int mtd_eval_on(mstep *st, const char *db, const char *rules, const char *out)
 {
 	char *argv[12] = {mtdgate, "--db", (char *)db, "--now", NOW};
-	int argc = 5, rc;
+	int argc = 5;
 	if (rules) {
 		argv[argc++] = "--rules";
 		argv[argc++] = (char *)rules;
 	}
 	argv[argc++] = "evaluate";
 	argv[argc] = NULL;
-	rc = run(out, argv, &st->secs, &st->rss_kb);
-	if (rc)
-		fprintf(stderr, "bench: mtdgate %s failed (status %d); see %s/log\n", st->name, rc,
-			workdir);
-	return rc;
+	return run_step(st, out, argv);
 }
 
 /* "evaluated N devices, M decisions changed": M, or -1. */
