@@ -574,53 +574,71 @@ static size_t enc_int(unsigned char *b, int is_null, int64_t v)
 	return n;
 }
 
-void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v)
-{
-	unsigned char b[11];
-	mtd_sha256_update(c, b, enc_int(b, is_null, v));
-}
+/* One column of a log row: what is bound, and what its seal hashes. */
+typedef struct logval {
+	int type; /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB */
+	int64_t i;
+	const void *p;
+	size_t n;
+} logval;
 
-void mtd_log_hash_text(mtd_sha256 *c, const char *p, size_t len)
-{
-	unsigned char b[12];
-	if (!p) {
-		mtd_log_hash_int(c, 1, 0);
-		return;
-	}
-	b[0] = 2;
-	mtd_sha256_update(c, b, 1 + enc_int(b + 1, 0, (int64_t)len));
-	mtd_sha256_update(c, p, len);
-}
+#define LV_INT(v) ((logval){SQLITE_INTEGER, (v), NULL, 0})
+#define LV_TEXT(s) ((logval){SQLITE_TEXT, 0, (s), strlen(s)})
 
-/* Integer columns of one row, NULL where null[i]. */
-static void hash_ints(mtd_sha256 *c, const int64_t *v, const int *null, int n)
+/* The seals' encoding of a row, the same for the writer (from the values
+ * it binds) and for audit verify (from the columns it reads): NULL 0;
+ * integer 1 and a zigzag varint; text 2, blob 3, each with its length as
+ * an integer, then the bytes. */
+static void hash_values(mtd_sha256 *c, const logval *v, int n)
 {
-	unsigned char b[16 * 11];
+	unsigned char b[16 * 12];
 	size_t len = 0;
-	for (int i = 0; i < n && i < 16; i++)
-		len += enc_int(b + len, null[i], v[i]);
+	for (int i = 0; i < n; i++) {
+		if (len > sizeof b - 12) {
+			mtd_sha256_update(c, b, len);
+			len = 0;
+		}
+		if (v[i].type == SQLITE_NULL || v[i].type == SQLITE_INTEGER) {
+			len += enc_int(b + len, v[i].type == SQLITE_NULL, v[i].i);
+			continue;
+		}
+		b[len++] = v[i].type == SQLITE_BLOB ? 3 : 2;
+		len += enc_int(b + len, 0, (int64_t)v[i].n);
+		mtd_sha256_update(c, b, len);
+		mtd_sha256_update(c, v[i].p, v[i].n);
+		len = 0;
+	}
 	mtd_sha256_update(c, b, len);
+}
+
+static void bind_values(sqlite3_stmt *st, const logval *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		switch (v[i].type) {
+		case SQLITE_INTEGER: sqlite3_bind_int64(st, 1 + i, v[i].i); break;
+		case SQLITE_TEXT: sqlite3_bind_text(st, 1 + i, v[i].p, (int)v[i].n, SQLITE_STATIC); break;
+		case SQLITE_BLOB: sqlite3_bind_blob(st, 1 + i, v[i].p, (int)v[i].n, SQLITE_STATIC); break;
+		default: sqlite3_bind_null(st, 1 + i); break;
+		}
 }
 
 void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols)
 {
 	for (int i = 0; i < ncols; i++) {
-		switch (sqlite3_column_type(st, i)) {
-		case SQLITE_NULL: mtd_log_hash_int(c, 1, 0); break;
-		case SQLITE_INTEGER: mtd_log_hash_int(c, 0, sqlite3_column_int64(st, i)); break;
-		case SQLITE_BLOB: {
-			unsigned char t = 3;
-			int n = sqlite3_column_bytes(st, i);
-			mtd_sha256_update(c, &t, 1);
-			mtd_log_hash_int(c, 0, n);
-			mtd_sha256_update(c, sqlite3_column_blob(st, i), (size_t)n);
-			break;
+		logval v = {sqlite3_column_type(st, i), 0, NULL, 0};
+		if (v.type == SQLITE_INTEGER) {
+			v.i = sqlite3_column_int64(st, i);
+		} else if (v.type == SQLITE_BLOB) {
+			v.p = sqlite3_column_blob(st, i);
+			v.n = (size_t)sqlite3_column_bytes(st, i);
+		} else if (v.type != SQLITE_NULL) { /* as text, whatever else it is */
+			v.type = SQLITE_TEXT;
+			v.p = sqlite3_column_text(st, i);
+			v.n = (size_t)sqlite3_column_bytes(st, i);
+			if (!v.p)
+				v.p = "";
 		}
-		default: {
-			const char *t = (const char *)sqlite3_column_text(st, i);
-			mtd_log_hash_text(c, t ? t : "", (size_t)sqlite3_column_bytes(st, i));
-		}
-		}
+		hash_values(c, &v, 1);
 	}
 }
 
@@ -672,13 +690,21 @@ static int log_next(mtd_store *s, int log, int64_t at, int64_t *seq)
 	return 0;
 }
 
-static int log_step(mtd_store *s, sqlite3_stmt *st, int log, uint32_t n)
+/* Write one log row (the statement's parameters are its columns, in
+ * order) and hash it into the log's pending seal: nentries entries. */
+static int log_row(mtd_store *s, enum mtd_sql which, int log, const logval *v, int n,
+		   uint32_t nentries)
 {
+	sqlite3_stmt *st = mtd_store_stmt(s, which);
+	if (!st)
+		return MTD_ESTORE;
+	bind_values(st, v, n);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		s->chain_known = 0;
 		return fail(s, MTD_ESTORE, "writing the audit log");
 	}
-	s->log[log].rows += n;
+	hash_values(&s->log[log].c, v, n);
+	s->log[log].rows += nentries;
 	return 0;
 }
 
@@ -686,35 +712,18 @@ static int log_step(mtd_store *s, sqlite3_stmt *st, int log, uint32_t n)
 static int flush_block(mtd_store *s, int log)
 {
 	block *b = &s->blk[log];
-	mtd_sha256 *c = &s->log[log].c;
-	sqlite3_stmt *st;
-	int k = 1;
 	uint32_t n = b->n;
+	logval v[5] = {LV_INT(b->first), LV_INT(n), LV_INT(b->at), LV_INT(b->connector)};
+	int k = log == MTD_LOG_MESSAGES ? 4 : 3; /* decision_log has no connector */
+	int rc;
 	if (!n)
 		return 0;
 	b->n = 0;
-	if (!(st = mtd_store_stmt(s, log == MTD_LOG_MESSAGES ? SQL_MESSAGE_LOG_INSERT
-							 : SQL_DECISION_LOG_INSERT)))
-		return MTD_ESTORE;
-	sqlite3_bind_int64(st, k++, b->first);
-	sqlite3_bind_int64(st, k++, n);
-	sqlite3_bind_int64(st, k++, b->at);
-	if (log == MTD_LOG_MESSAGES)
-		sqlite3_bind_int64(st, k++, b->connector);
-	sqlite3_bind_blob(st, k, b->buf, (int)b->len, SQLITE_STATIC);
-	if (log_step(s, st, log, n))
-		return MTD_ESTORE;
-	{ /* the row's columns, in order, as mtd_log_hash_row sees them */
-		int64_t v[4] = {b->first, n, b->at, b->connector};
-		int null[4] = {0};
-		unsigned char t = 3;
-		hash_ints(c, v, null, log == MTD_LOG_MESSAGES ? 4 : 3);
-		mtd_sha256_update(c, &t, 1);
-		mtd_log_hash_int(c, 0, (int64_t)b->len);
-		mtd_sha256_update(c, b->buf, b->len);
-	}
+	v[k++] = (logval){SQLITE_BLOB, 0, b->buf, b->len};
+	rc = log_row(s, log == MTD_LOG_MESSAGES ? SQL_MESSAGE_LOG_INSERT : SQL_DECISION_LOG_INSERT,
+		     log, v, k, n);
 	b->len = 0;
-	return 0;
+	return rc;
 }
 
 static int flush_blocks(mtd_store *s)
@@ -849,26 +858,16 @@ int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *
 
 int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, int64_t *id)
 {
-	mtd_sha256 *c = &s->log[MTD_LOG_OUTCOMES].c;
-	const char *t[3] = {o->vendors, o->reasons, o->resources};
-	sqlite3_stmt *st;
 	int64_t seq;
-	if (flush_blocks(s) || log_next(s, MTD_LOG_OUTCOMES, at, &seq) ||
-	    !(st = mtd_store_stmt(s, SQL_OUTCOME_INSERT)))
+	if (flush_blocks(s) || log_next(s, MTD_LOG_OUTCOMES, at, &seq))
 		return MTD_ESTORE;
-	{ /* the columns of outcomes, in order: bound, then into the seal */
-		int64_t v[7] = {seq, at, o->digest, o->state, o->level, o->access, o->app_action};
-		int null[7] = {0};
-		for (int i = 0; i < 7; i++)
-			sqlite3_bind_int64(st, 1 + i, v[i]);
-		for (int i = 0; i < 3; i++)
-			sqlite3_bind_text(st, 8 + i, t[i], -1, SQLITE_STATIC);
-		if (log_step(s, st, MTD_LOG_OUTCOMES, 1))
+	{
+		logval v[10] = {LV_INT(seq), LV_INT(at), LV_INT(o->digest), LV_INT(o->state),
+				LV_INT(o->level), LV_INT(o->access), LV_INT(o->app_action),
+				LV_TEXT(o->vendors), LV_TEXT(o->reasons), LV_TEXT(o->resources)};
+		if (log_row(s, SQL_OUTCOME_INSERT, MTD_LOG_OUTCOMES, v, 10, 1))
 			return MTD_ESTORE;
-		hash_ints(c, v, null, 7);
 	}
-	for (int i = 0; i < 3; i++)
-		mtd_log_hash_text(c, t[i], strlen(t[i]));
 	*id = seq;
 	return 0;
 }

@@ -137,10 +137,8 @@ int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t d
 /* Seal every log with pending rows (at: the seal's time, 0 for the last
  * row's). */
 int mtd_store_seal(mtd_store *s, int64_t at);
-/* The row encoding of the seals' digest: a NULL, an integer, a text. */
-void mtd_log_hash_int(mtd_sha256 *c, int is_null, int64_t v);
-void mtd_log_hash_text(mtd_sha256 *c, const char *p, size_t len);
-/* Every column of the current row of st, by its SQLite type. */
+/* Every column of the current row of st into a seal's digest, by its
+ * SQLite type: the encoding the writers use for the values they bind. */
 void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols);
 /* A seal's detail text into buf; -1 when it does not fit. */
 int mtd_seal_detail(const char *log, uint64_t rows, const unsigned char digest[32], char *buf,
