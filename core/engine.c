@@ -218,7 +218,7 @@ static int intern(eval *e, int state, int level, int access, int app, const char
 	}
 	if (!found.id) {
 		int64_t id;
-		if (e->h->store && !e->dry_ids) {
+		if (!e->dry_ids) {
 			mtd_outcome_row r = {(int64_t)dg, state, level, access, app, vendors, reasons,
 					     resources};
 			if (mtd_store_log_outcome(e->h->store, e->h->now, &r, &id))
@@ -335,52 +335,70 @@ static int outcome_get(mtd_store *s, int64_t id, outcome *o)
 }
 
 /* Parsed outcomes by id, for callbacks and the report: most devices share
- * a few outcomes, so each is read and parsed about once. Direct-mapped. */
-#define PC_SLOTS 4096
+ * a few outcomes, so each is read and parsed about once. Two ways a set; a
+ * look-up never evicts the entry its set returned last, so the previous
+ * result stays valid through the next call (a change callback holds two). */
+#define PC_SETS 2048
 typedef struct pcache {
-	int64_t id[PC_SLOTS]; /* 0 empty */
-	outcome o[PC_SLOTS];
-	shown s[PC_SLOTS];
+	int64_t id[PC_SETS][2]; /* 0 empty */
+	unsigned char mru[PC_SETS];
+	outcome o[PC_SETS][2];
+	shown s[PC_SETS][2];
 } pcache;
 
 static void pc_free(pcache *c)
 {
 	if (!c)
 		return;
-	for (size_t k = 0; k < PC_SLOTS; k++)
-		if (c->id[k]) {
-			unshow(&c->s[k]);
-			free(c->o[k].vendors);
-		}
+	for (size_t k = 0; k < PC_SETS; k++)
+		for (int w = 0; w < 2; w++)
+			if (c->id[k][w]) {
+				unshow(&c->s[k][w]);
+				free(c->o[k][w].vendors);
+			}
 	free(c);
 }
 
 /* The public form of outcome id (known: its contents when at hand, else
  * read from the store), with device, platform, management and time for the
- * caller to fill; borrowed until the next call. */
+ * caller to fill; its strings stay valid through the next call. */
 static int pc_get(pcache *c, mtd_store *st, int64_t id, const outcome *known,
 		  mtd_decision_info *info)
 {
-	size_t k = (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ull >> 52) % PC_SLOTS;
-	int rc;
-	if (c->id[k] != id) {
-		if (c->id[k]) {
-			unshow(&c->s[k]);
-			free(c->o[k].vendors);
-			c->id[k] = 0;
+	size_t k = (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ull >> 53) % PC_SETS;
+	int w = c->id[k][0] == id ? 0 : c->id[k][1] == id ? 1 : -1, rc;
+	if (w < 0) {
+		w = 1 - c->mru[k];
+		if (c->id[k][w]) {
+			unshow(&c->s[k][w]);
+			free(c->o[k][w].vendors);
+			c->id[k][w] = 0;
 		}
 		if (known)
-			rc = outcome_set(&c->o[k], id, known->state, known->level, known->access,
+			rc = outcome_set(&c->o[k][w], id, known->state, known->level, known->access,
 					 known->app, known->vendors, known->reasons, known->resources);
 		else
-			rc = outcome_get(st, id, &c->o[k]);
+			rc = outcome_get(st, id, &c->o[k][w]);
 		if (rc)
 			return rc;
-		c->id[k] = id;
-		show(&c->s[k], NULL, 0, 0, &c->o[k], 0);
+		c->id[k][w] = id;
+		show(&c->s[k][w], NULL, 0, 0, &c->o[k][w], 0);
 	}
-	*info = c->s[k].info;
+	c->mru[k] = (unsigned char)w;
+	*info = c->s[k][w].info;
 	return 0;
+}
+
+/* The handle's message for a decision whose outcome could not be had (rc
+ * from outcome_get or pc_get); returns the code to pass on. */
+static int outcome_error(mtd_t *h, int rc, const char *device, int64_t id)
+{
+	if (rc == MTD_ENOTFOUND)
+		return mtd_fail(h, MTD_ESTORE, "the decision of device '%s' points to outcome %lld, "
+				"which the store does not have (run 'mtdgate audit verify')",
+				device, (long long)id);
+	return mtd_fail(h, rc, "reading the decision of '%s': %s", device,
+			rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
 }
 
 /* ---- one device ---- */
@@ -490,22 +508,15 @@ static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
 	size_t k = (size_t)((uint64_t)id % OLD_SLOTS);
 	oldc *c = e->old;
 	if (c->id[k] != id) {
-		sqlite3_stmt *q = mtd_store_stmt(e->h->store, SQL_OUTCOME_GET);
-		if (!q)
-			return mtd_fail(e->h, MTD_ESTORE, "%s", mtd_store_errmsg(e->h->store));
-		sqlite3_bind_int64(q, 1, id);
-		if (sqlite3_step(q) != SQLITE_ROW) {
-			sqlite3_reset(q);
-			return mtd_fail(e->h, MTD_ESTORE,
-					"the decision of device %lld points to outcome %lld, which the "
-					"store does not have (run 'mtdgate audit verify')",
-					(long long)sqlite3_column_int64(st, 0), (long long)id);
-		}
+		outcome o;
+		int rc = outcome_get(e->h->store, id, &o);
+		if (rc)
+			return outcome_error(e->h, rc, d->ext, id);
 		c->id[k] = id;
-		c->state[k] = sqlite3_column_int(q, 1);
-		c->access[k] = sqlite3_column_int(q, 3);
-		c->app[k] = sqlite3_column_int(q, 4);
-		sqlite3_reset(q);
+		c->state[k] = o.state;
+		c->access[k] = o.access;
+		c->app[k] = o.app;
+		free(o.vendors);
 	}
 	d->old_outcome = id;
 	d->old_state = c->state[k];
@@ -690,17 +701,13 @@ static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at
 	int rc;
 	if (d->old_outcome > 0) {
 		if ((rc = pc_get(e->pc, e->h->store, d->old_outcome, NULL, &a)))
-			return mtd_fail(e->h, rc == MTD_ENOTFOUND ? MTD_ESTORE : rc,
-					"reading the decision of %s: %s", d->ext,
-					rc == MTD_ENOMEM ? "out of memory"
-					: rc == MTD_ENOTFOUND ? "its outcome is missing from the store"
-							      : mtd_store_errmsg(e->h->store));
+			return outcome_error(e->h, rc, d->ext, d->old_outcome);
 		a.evaluated_at = d->old_evaluated_at;
 	} else {
 		not_evaluated(&a);
 	}
 	if ((rc = pc_get(e->pc, e->h->store, o->id, o, &b)))
-		return mtd_fail(e->h, rc, "out of memory");
+		return outcome_error(e->h, rc, d->ext, o->id);
 	a.device = b.device = d->ext;
 	a.platform = b.platform = mtd_platform_name(d->platform);
 	a.management = b.management = d->enrolled ? "enrolled" : "unenrolled";
@@ -925,8 +932,7 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		char detail[128];
 		snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
 			 (unsigned long long)ro.evaluated, (unsigned long long)ro.changed);
-		if (mtd_store_seal(h->store, h->now) ||
-		    mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail) ||
+		if (mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail) ||
 		    mtd_store_commit(h->store))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
@@ -992,15 +998,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 		if (!oid) {
 			not_evaluated(&info);
 		} else if ((rc = pc_get(pc, h->store, oid, NULL, &info))) {
-			if (rc == MTD_ENOTFOUND)
-				rc = mtd_fail(h, MTD_ESTORE, "the decision of device '%s' points to "
-					      "outcome %lld, which the store does not have (run 'mtdgate "
-					      "audit verify')", (const char *)sqlite3_column_text(st, 0),
-					      (long long)oid);
-			else
-				rc = mtd_fail(h, rc, "reading the decision of '%s': %s",
-					      (const char *)sqlite3_column_text(st, 0),
-					      rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+			rc = outcome_error(h, rc, (const char *)sqlite3_column_text(st, 0), oid);
 			break;
 		} else {
 			info.evaluated_at = sqlite3_column_int64(st, 4);
