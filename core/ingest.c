@@ -279,46 +279,6 @@ out:
 
 /* ---- devices ---- */
 
-static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_rec *d,
-			   int64_t *out);
-
-static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
-{
-	char key[MTD_MAX_GROUPS * (MTD_MAX_ID + 1) + 1];
-	size_t k = 0;
-	int rc;
-
-	for (size_t i = 0; i < d->ngroups; i++) {
-		memcpy(key + k, d->groups[i].p, d->groups[i].n);
-		k += d->groups[i].n;
-		key[k++] = '\n';
-	}
-	{ /* a fleet has few group sets: most devices need no query. An id
-	   * cached here is committed or in the open transaction, which, if it
-	   * fails, ends the run. */
-		uint64_t h = mtd_fnv(MTD_FNV_SEED, key, k);
-		struct gsc *c = &r->gsc[h % (sizeof r->gsc / sizeof *r->gsc)];
-		if (c->id && c->h == h && c->n == k && !memcmp(c->key, key, k)) {
-			*out = c->id;
-			return 0;
-		}
-		if ((rc = groupset_lookup(r, key, k, d, out)))
-			return rc;
-		{
-			char *nk = realloc(c->key, k ? k : 1);
-			c->id = 0; /* not cached when memory is short: only slower */
-			if (nk) {
-				memcpy(nk, key, k);
-				c->key = nk;
-				c->h = h;
-				c->n = k;
-				c->id = *out;
-			}
-		}
-		return 0;
-	}
-}
-
 /* The group set's id from the store, made when new. */
 static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_rec *d,
 			   int64_t *out)
@@ -362,6 +322,43 @@ static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_r
 	}
 	*out = gs;
 	return 0;
+}
+
+static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
+{
+	char key[MTD_MAX_GROUPS * (MTD_MAX_ID + 1) + 1];
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < d->ngroups; i++) {
+		memcpy(key + k, d->groups[i].p, d->groups[i].n);
+		k += d->groups[i].n;
+		key[k++] = '\n';
+	}
+	{ /* a fleet has few group sets: most devices need no query. An id
+	   * cached here is committed or in the open transaction, which, if it
+	   * fails, ends the run. */
+		uint64_t h = mtd_fnv(MTD_FNV_SEED, key, k);
+		struct gsc *c = &r->gsc[h % (sizeof r->gsc / sizeof *r->gsc)];
+		if (c->id && c->h == h && c->n == k && !memcmp(c->key, key, k)) {
+			*out = c->id;
+			return 0;
+		}
+		if ((rc = groupset_lookup(r, key, k, d, out)))
+			return rc;
+		{
+			char *nk = realloc(c->key, k ? k : 1);
+			c->id = 0; /* not cached when memory is short: only slower */
+			if (nk) {
+				memcpy(nk, key, k);
+				c->key = nk;
+				c->h = h;
+				c->n = k;
+				c->id = *out;
+			}
+		}
+		return 0;
+	}
 }
 
 static int one_device(run *r, const mtd_record *rec)
