@@ -122,7 +122,7 @@ static void set_where(mtd_reader *r)
 	r->w_byte = r->offset + r->pos;
 }
 
-static int next_msgpack(mtd_reader *r, mtd_record *rec, char *err, size_t n)
+static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, size_t n)
 {
 	size_t flen = 0, off = 0;
 	int k, rc;
@@ -159,14 +159,19 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, char *err, size_t n)
 			    k == -2 ? MTD_MAX_RECORD : MTD_SDK_MAX_DEPTH);
 		return MTD_EMALFORMED;
 	}
-	msgpack_zone_clear(&r->zone);
-	if (msgpack_unpack((const char *)r->buf + r->pos, flen, &off, &r->zone,
-			   &r->obj) != MSGPACK_UNPACK_SUCCESS) {
-		r->dead = 1;
-		mtd_sdk_err(err, n, "invalid msgpack");
-		return MTD_EMALFORMED;
+	rec->obj = NULL;
+	if (parse == MTD_READ_TREE) {
+		msgpack_zone_clear(&r->zone);
+		if (msgpack_unpack((const char *)r->buf + r->pos, flen, &off, &r->zone,
+				   &r->obj) != MSGPACK_UNPACK_SUCCESS) {
+			r->dead = 1;
+			mtd_sdk_err(err, n, "invalid msgpack");
+			return MTD_EMALFORMED;
+		}
+		rec->obj = &r->obj;
 	}
-	rec->obj = &r->obj;
+	rec->mp = parse ? r->buf + r->pos : NULL;
+	rec->mp_len = parse ? flen : 0;
 	rec->raw = r->buf + r->pos;
 	rec->raw_len = flen;
 	rec->offset = r->offset + r->pos;
@@ -233,6 +238,8 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
 	rec->index = r->index;
 	rec->line = r->line;
 	rec->obj = NULL;
+	rec->mp = NULL;
+	rec->mp_len = 0;
 	if (parse) {
 		json_t *v;
 		size_t off = 0;
@@ -248,11 +255,15 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
 		json_decref(v);
 		if (rc)
 			return MTD_ENOMEM;
-		msgpack_zone_clear(&r->zone);
-		if (msgpack_unpack((const char *)r->conv.data, r->conv.len, &off,
-				   &r->zone, &r->obj) != MSGPACK_UNPACK_SUCCESS)
-			return MTD_EINTERNAL;
-		rec->obj = &r->obj;
+		rec->mp = r->conv.data;
+		rec->mp_len = r->conv.len;
+		if (parse == MTD_READ_TREE) {
+			msgpack_zone_clear(&r->zone);
+			if (msgpack_unpack((const char *)r->conv.data, r->conv.len, &off,
+					   &r->zone, &r->obj) != MSGPACK_UNPACK_SUCCESS)
+				return MTD_EINTERNAL;
+			rec->obj = &r->obj;
+		}
 	}
 	return 1;
 }
@@ -293,22 +304,10 @@ int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 		}
 	}
 	return r->format == MTD_FMT_JSON ? next_json(r, rec, parse, err, errlen)
-					 : next_msgpack(r, rec, err, errlen);
+					 : next_msgpack(r, rec, parse, err, errlen);
 }
 
 /* ------------------------------------------------------------------------ */
-
-int mtd_unpack_one(const void *data, size_t len, msgpack_zone *zone,
-		   msgpack_object *obj)
-{
-	size_t flen = 0, off = 0;
-	if (!data || mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len)
-		return -1;
-	return msgpack_unpack(data, len, &off, zone, obj) == MSGPACK_UNPACK_SUCCESS &&
-			       off == len
-		       ? 0
-		       : -1;
-}
 
 const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key)
 {
@@ -330,73 +329,96 @@ static int bad(char *err, size_t n, const char *field, const char *why)
 	return MTD_EMALFORMED;
 }
 
-/* A string field: printable (no control bytes), at most max bytes. */
-static int get_str(const msgpack_object *m, const char *key, int required,
-		   size_t max, mtd_str *out, char *err, size_t n)
+/* ---- field values ----
+ * A field's value as the validators see it, whether it comes from a
+ * msgpack-c tree (records) or straight from msgpack bytes (messages): the
+ * checks of a field are written once. Kinds follow msgpack-c's: an integer
+ * encoded signed but not negative is an unsigned one. */
+enum { FV_ABSENT, FV_NIL, FV_STR, FV_UINT, FV_BOOL, FV_ARRAY, FV_MAP, FV_OTHER };
+typedef struct fval {
+	int kind;
+	const char *s; /* FV_STR: borrowed, not NUL-terminated */
+	uint32_t n;    /* FV_STR: bytes; FV_ARRAY, FV_MAP: elements */
+	uint64_t u;    /* FV_UINT; FV_BOOL: 0/1 */
+} fval;
+
+static fval obj_val(const msgpack_object *map, const char *key)
 {
-	const msgpack_object *v = mtd_map_get(m, key);
+	const msgpack_object *v = mtd_map_get(map, key);
+	fval f = {FV_ABSENT, NULL, 0, 0};
+	if (!v)
+		return f;
+	switch (v->type) {
+	case MSGPACK_OBJECT_NIL: f.kind = FV_NIL; break;
+	case MSGPACK_OBJECT_STR: f.kind = FV_STR; f.s = v->via.str.ptr; f.n = v->via.str.size; break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: f.kind = FV_UINT; f.u = v->via.u64; break;
+	case MSGPACK_OBJECT_BOOLEAN: f.kind = FV_BOOL; f.u = v->via.boolean; break;
+	case MSGPACK_OBJECT_ARRAY: f.kind = FV_ARRAY; f.n = v->via.array.size; break;
+	case MSGPACK_OBJECT_MAP: f.kind = FV_MAP; f.n = v->via.map.size; break;
+	default: f.kind = FV_OTHER; break;
+	}
+	return f;
+}
+
+/* A string field: printable (no control bytes), at most max bytes. */
+static int str_val(const fval *v, const char *key, int required, size_t max, mtd_str *out,
+		   char *err, size_t n)
+{
 	out->p = NULL;
 	out->n = 0;
-	if (!v || v->type == MSGPACK_OBJECT_NIL)
+	if (v->kind == FV_ABSENT || v->kind == FV_NIL)
 		return required ? bad(err, n, key, "missing") : 0;
-	if (v->type != MSGPACK_OBJECT_STR)
+	if (v->kind != FV_STR)
 		return bad(err, n, key, "not a string");
-	if (v->via.str.size > max) {
-		mtd_sdk_err(err, n, "field '%s': %u bytes, more than the limit of %zu",
-			    key, v->via.str.size, max);
+	if (v->n > max) {
+		mtd_sdk_err(err, n, "field '%s': %u bytes, more than the limit of %zu", key, v->n,
+			    max);
 		return MTD_EMALFORMED;
 	}
-	for (uint32_t i = 0; i < v->via.str.size; i++)
-		if ((unsigned char)v->via.str.ptr[i] < 0x20 || v->via.str.ptr[i] == 0x7f)
+	for (uint32_t i = 0; i < v->n; i++)
+		if ((unsigned char)v->s[i] < 0x20 || v->s[i] == 0x7f)
 			return bad(err, n, key, "contains a control character");
-	if (required && v->via.str.size == 0)
+	if (required && v->n == 0)
 		return bad(err, n, key, "empty");
-	out->p = v->via.str.ptr;
-	out->n = v->via.str.size;
+	out->p = v->s;
+	out->n = v->n;
 	return 0;
 }
 
-static int get_time(const msgpack_object *m, const char *key, int64_t *out,
-		    char *err, size_t n)
+static int time_val(const fval *v, const char *key, int64_t *out, char *err, size_t n)
 {
-	const msgpack_object *v = mtd_map_get(m, key);
-	if (!v)
+	if (v->kind == FV_ABSENT)
 		return bad(err, n, key, "missing");
-	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 < 253402300800ull) {
-		*out = (int64_t)v->via.u64;
+	if (v->kind == FV_UINT && v->u < 253402300800ull) {
+		*out = (int64_t)v->u;
 		return 0;
 	}
-	if (v->type == MSGPACK_OBJECT_STR &&
-	    mtd_time_parse(v->via.str.ptr, v->via.str.size, out) == 0)
+	if (v->kind == FV_STR && mtd_time_parse(v->s, v->n, out) == 0)
 		return 0;
-	if (v->type == MSGPACK_OBJECT_STR) {
+	if (v->kind == FV_STR) {
 		mtd_sdk_err(err, n, "field '%s': '%.*s' is not an RFC 3339 time", key,
-			    (int)(v->via.str.size > 64 ? 64 : v->via.str.size),
-			    v->via.str.ptr);
+			    (int)(v->n > 64 ? 64 : v->n), v->s);
 		return MTD_EMALFORMED;
 	}
 	return bad(err, n, key, "not a time (RFC 3339 string or Unix seconds)");
 }
 
 /* -1 absent, 0/1; error when present and not a boolean. */
-static int get_bool(const msgpack_object *m, const char *key, int *out,
-		    char *err, size_t n)
+static int bool_val(const fval *v, const char *key, int *out, char *err, size_t n)
 {
-	const msgpack_object *v = mtd_map_get(m, key);
 	*out = -1;
-	if (!v || v->type == MSGPACK_OBJECT_NIL)
+	if (v->kind == FV_ABSENT || v->kind == FV_NIL)
 		return 0;
-	if (v->type != MSGPACK_OBJECT_BOOLEAN)
+	if (v->kind != FV_BOOL)
 		return bad(err, n, key, "not a boolean");
-	*out = v->via.boolean;
+	*out = (int)v->u;
 	return 0;
 }
 
-static int get_level(const msgpack_object *m, const char *key, int *out,
-		     char *err, size_t n)
+static int level_val(const fval *v, const char *key, int *out, char *err, size_t n)
 {
 	mtd_str s;
-	int rc = get_str(m, key, 1, 16, &s, err, n);
+	int rc = str_val(v, key, 1, 16, &s, err, n);
 	if (rc)
 		return rc;
 	*out = mtd_level_from_name(s.p, s.n);
@@ -407,6 +429,165 @@ static int get_level(const msgpack_object *m, const char *key, int *out,
 	}
 	return 0;
 }
+
+static int get_str(const msgpack_object *m, const char *key, int required, size_t max,
+		   mtd_str *out, char *err, size_t n)
+{
+	fval v = obj_val(m, key);
+	return str_val(&v, key, required, max, out, err, n);
+}
+
+static int get_bool(const msgpack_object *m, const char *key, int *out, char *err, size_t n)
+{
+	fval v = obj_val(m, key);
+	return bool_val(&v, key, out, err, n);
+}
+
+/* ---- msgpack bytes ----
+ * A cursor over untrusted bytes. Every read is bounded by n; a value is
+ * skipped by framing it (mtd_sdk_msgpack_frame: bounded depth and sizes). */
+typedef struct mpc {
+	const unsigned char *p;
+	size_t n, i;
+} mpc;
+
+static uint64_t be(const unsigned char *p, int k)
+{
+	uint64_t v = 0;
+	for (int j = 0; j < k; j++)
+		v = v << 8 | p[j];
+	return v;
+}
+
+/* The value at c->i without moving: its kind (and string, count or
+ * number) and its header's length in *hdr. -1 when the bytes end first. */
+static int mp_head(const mpc *c, fval *v, size_t *hdr)
+{
+	const unsigned char *p = c->p + c->i;
+	size_t left = c->n - c->i, h = 1;
+	unsigned char b;
+	int lb = 0;
+
+	memset(v, 0, sizeof *v);
+	if (left == 0)
+		return -1;
+	b = p[0];
+	if (b <= 0x7f) {
+		v->kind = FV_UINT;
+		v->u = b;
+	} else if (b >= 0xe0) {
+		v->kind = FV_OTHER; /* negative fixint */
+	} else if (b >= 0xa0 && b <= 0xbf) {
+		v->kind = FV_STR;
+		v->n = b & 0x1f;
+	} else if (b <= 0x8f) {
+		v->kind = FV_MAP;
+		v->n = b & 0x0f;
+	} else if (b <= 0x9f) {
+		v->kind = FV_ARRAY;
+		v->n = b & 0x0f;
+	} else {
+		switch (b) {
+		case 0xc0: v->kind = FV_NIL; break;
+		case 0xc2: case 0xc3: v->kind = FV_BOOL; v->u = b == 0xc3; break;
+		case 0xd9: v->kind = FV_STR; lb = 1; break;
+		case 0xda: v->kind = FV_STR; lb = 2; break;
+		case 0xdb: v->kind = FV_STR; lb = 4; break;
+		case 0xdc: v->kind = FV_ARRAY; lb = 2; break;
+		case 0xdd: v->kind = FV_ARRAY; lb = 4; break;
+		case 0xde: v->kind = FV_MAP; lb = 2; break;
+		case 0xdf: v->kind = FV_MAP; lb = 4; break;
+		case 0xcc: case 0xcd: case 0xce: case 0xcf:
+		case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+			int k = 1 << (b & 3);
+			uint64_t u;
+			if (left < 1 + (size_t)k)
+				return -1;
+			u = be(p + 1, k);
+			h += (size_t)k;
+			if (b <= 0xcf)
+				v->kind = FV_UINT, v->u = u;
+			else if (!(u >> (8 * k - 1))) /* signed, not negative */
+				v->kind = FV_UINT, v->u = u;
+			else
+				v->kind = FV_OTHER;
+			break;
+		}
+		case 0xc1: return -1;
+		default: v->kind = FV_OTHER; break; /* bin, ext, float */
+		}
+	}
+	if (lb) {
+		if (left < 1 + (size_t)lb)
+			return -1;
+		v->n = (uint32_t)be(p + 1, lb);
+		h += (size_t)lb;
+	}
+	if (v->kind == FV_STR) {
+		if (left - h < v->n)
+			return -1;
+		v->s = (const char *)p + h;
+	}
+	*hdr = h;
+	return 0;
+}
+
+static int mp_skip(mpc *c)
+{
+	fval v;
+	size_t len;
+	if (mp_head(c, &v, &len))
+		return -1;
+	switch (v.kind) { /* the common scalars: mp_head knows their length */
+	case FV_STR: c->i += len + v.n; return 0;
+	case FV_UINT: case FV_NIL: case FV_BOOL: c->i += len; return 0;
+	default: break;
+	}
+	if (mtd_sdk_msgpack_frame(c->p + c->i, c->n - c->i, &len) != 1)
+		return -1;
+	c->i += len;
+	return 0;
+}
+
+/* The map of count entries at c->i (after its header): the value offset + 1
+ * of each of the nk keys that are present (first occurrence, as
+ * mtd_map_get), 0 for the others; c->i ends after the map. -1 on bad bytes. */
+static int mp_fields(mpc *c, uint32_t count, const char *const *keys, int nk, size_t *off)
+{
+	memset(off, 0, (size_t)nk * sizeof *off);
+	for (uint32_t e = 0; e < count; e++) {
+		fval k;
+		size_t h;
+		if (mp_head(c, &k, &h))
+			return -1;
+		if (k.kind == FV_STR) {
+			c->i += h + k.n;
+			for (int j = 0; j < nk; j++)
+				if (!off[j] && strlen(keys[j]) == k.n && !memcmp(keys[j], k.s, k.n)) {
+					off[j] = c->i + 1;
+					break;
+				}
+		} else if (mp_skip(c)) {
+			return -1;
+		}
+		if (mp_skip(c))
+			return -1;
+	}
+	return 0;
+}
+
+/* The field at off (from mp_fields) of the bytes c reads. */
+static fval mp_val(const mpc *c, size_t off)
+{
+	fval v = {FV_ABSENT, NULL, 0, 0};
+	size_t h;
+	mpc at = {c->p, c->n, off - 1};
+	if (off && mp_head(&at, &v, &h))
+		v.kind = FV_OTHER; /* not reached: mp_fields framed it */
+	return v;
+}
+
+/* ---- normalized messages ---- */
 
 static const char *const msg_types[] = {NULL, "threat", "heartbeat", "provision",
 					"error", "appsync_request"};
@@ -420,54 +601,118 @@ const char *mtd_msg_type_name(int type)
 
 static const char *const categories[] = {"network", "app", "os", "device"};
 
-static int check_threats(const msgpack_object *a, char *err, size_t n)
+/* The threat (index i) at c->i; c->i ends after it. */
+static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 {
-	if (a->type != MSGPACK_OBJECT_ARRAY)
-		return bad(err, n, "threats", "not an array");
-	if (a->via.array.size > MTD_MAX_THREATS) {
-		mtd_sdk_err(err, n, "field 'threats': %u threats, more than the limit of %d",
-			    a->via.array.size, MTD_MAX_THREATS);
+	static const char *const keys[] = {"id", "name", "level", "category"};
+	size_t off[4], h;
+	fval m, v[4];
+	char sub[256];
+	int rc, ok = 0;
+
+	if (mp_head(c, &m, &h) || m.kind != FV_MAP) {
+		mtd_sdk_err(err, n, "field 'threats[%u]': not a map", i);
 		return MTD_EMALFORMED;
 	}
-	for (uint32_t i = 0; i < a->via.array.size; i++) {
-		const msgpack_object *t = &a->via.array.ptr[i];
-		mtd_str s;
-		int lvl, rc, ok = 0;
-		char sub[256];
-		if (t->type != MSGPACK_OBJECT_MAP) {
-			mtd_sdk_err(err, n, "field 'threats[%u]': not a map", i);
-			return MTD_EMALFORMED;
-		}
-		if ((rc = get_str(t, "id", 0, MTD_MAX_ID, &s, sub, sizeof sub)) ||
-		    (rc = get_str(t, "name", 0, MTD_MAX_STR, &s, sub, sizeof sub)) ||
-		    (rc = get_level(t, "level", &lvl, sub, sizeof sub)) ||
-		    (rc = get_str(t, "category", 1, 16, &s, sub, sizeof sub))) {
-			mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
-			return rc;
-		}
-		for (size_t c = 0; c < sizeof categories / sizeof *categories; c++)
-			ok |= strlen(categories[c]) == s.n && !memcmp(categories[c], s.p, s.n);
-		if (!ok) {
-			mtd_sdk_err(err, n, "threats[%u]: field 'category': '%.*s' is not one of network, app, os, device",
-				    i, (int)s.n, s.p);
-			return MTD_EMALFORMED;
-		}
+	c->i += h;
+	if (mp_fields(c, m.n, keys, 4, off)) {
+		mtd_sdk_err(err, n, "field 'threats[%u]': not msgpack", i);
+		return MTD_EMALFORMED;
+	}
+	for (int k = 0; k < 4; k++)
+		v[k] = mp_val(c, off[k]);
+	if ((rc = str_val(&v[0], "id", 0, MTD_MAX_ID, &t->id, sub, sizeof sub)) ||
+	    (rc = str_val(&v[1], "name", 0, MTD_MAX_STR, &t->name, sub, sizeof sub)) ||
+	    (rc = level_val(&v[2], "level", &t->level, sub, sizeof sub)) ||
+	    (rc = str_val(&v[3], "category", 1, 16, &t->category, sub, sizeof sub))) {
+		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
+		return rc;
+	}
+	for (size_t k = 0; k < sizeof categories / sizeof *categories; k++)
+		ok |= strlen(categories[k]) == t->category.n &&
+		      !memcmp(categories[k], t->category.p, t->category.n);
+	if (!ok) {
+		mtd_sdk_err(err, n, "threats[%u]: field 'category': '%.*s' is not one of network, app, os, device",
+			    i, (int)t->category.n, t->category.p);
+		return MTD_EMALFORMED;
 	}
 	return 0;
 }
 
-int mtd_decode_msg(const msgpack_object *o, mtd_msg *m, char *err, size_t n)
+/* The threats field at off: a validated array, or none. */
+static int read_threats(const mpc *msg, size_t off, mtd_msg *m, char *err, size_t n)
 {
+	fval a = mp_val(msg, off);
+	mpc c = {msg->p, msg->n, off - 1};
+	size_t h;
+	mtd_threat t;
+	int rc;
+
+	if (a.kind == FV_ABSENT || a.kind == FV_NIL)
+		return 0;
+	if (a.kind != FV_ARRAY)
+		return bad(err, n, "threats", "not an array");
+	if (a.n > MTD_MAX_THREATS) {
+		mtd_sdk_err(err, n, "field 'threats': %u threats, more than the limit of %d", a.n,
+			    MTD_MAX_THREATS);
+		return MTD_EMALFORMED;
+	}
+	mp_head(&c, &a, &h);
+	c.i += h;
+	for (uint32_t i = 0; i < a.n; i++)
+		if ((rc = read_threat(&c, i, &t, err, n)))
+			return rc;
+	m->threats = msg->p + off - 1;
+	m->threats_len = c.i - (off - 1);
+	m->nthreats = a.n;
+	return 0;
+}
+
+int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t)
+{
+	mpc c = {m->threats, m->threats_len, *pos};
+	fval a;
+	size_t h;
+	char err[8];
+
+	if (!m->threats)
+		return 0;
+	if (*pos == 0) {
+		if (mp_head(&c, &a, &h))
+			return 0;
+		c.i = h;
+	}
+	if (c.i >= c.n || read_threat(&c, 0, t, err, sizeof err))
+		return 0;
+	*pos = c.i;
+	return 1;
+}
+
+enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_N };
+
+int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n)
+{
+	static const char *const keys[M_N] = {"type",         "at",      "device", "level",
+					      "os_supported", "threats", "code"};
+	mpc c = {mp, len, 0};
+	size_t off[M_N], h;
+	fval top, v;
 	mtd_str type;
 	int rc;
 
 	memset(m, 0, sizeof *m);
 	m->os_supported = -1;
-	if (!o || o->type != MSGPACK_OBJECT_MAP) {
+	if (!mp || mp_head(&c, &top, &h) || top.kind != FV_MAP) {
 		mtd_sdk_err(err, n, "a message must be a map");
 		return MTD_EMALFORMED;
 	}
-	if ((rc = get_str(o, "type", 1, 32, &type, err, n)))
+	c.i = h;
+	if (mp_fields(&c, top.n, keys, M_N, off) || c.i != len) {
+		mtd_sdk_err(err, n, "a message must be one msgpack object");
+		return MTD_EMALFORMED;
+	}
+	v = mp_val(&c, off[M_TYPE]);
+	if ((rc = str_val(&v, "type", 1, 32, &type, err, n)))
 		return rc;
 	for (int t = MTD_MSG_THREAT; t <= MTD_MSG_APPSYNC_REQUEST; t++)
 		if (strlen(msg_types[t]) == type.n && !memcmp(msg_types[t], type.p, type.n))
@@ -477,22 +722,25 @@ int mtd_decode_msg(const msgpack_object *o, mtd_msg *m, char *err, size_t n)
 			    type.p);
 		return MTD_EMALFORMED;
 	}
-	if ((rc = get_time(o, "at", &m->at, err, n)))
+	v = mp_val(&c, off[M_AT]);
+	if ((rc = time_val(&v, "at", &m->at, err, n)))
 		return rc;
-	if (m->type == MTD_MSG_ERROR)
-		return get_str(o, "code", 1, MTD_MAX_ID, &m->code, err, n);
+	if (m->type == MTD_MSG_ERROR) {
+		v = mp_val(&c, off[M_CODE]);
+		return str_val(&v, "code", 1, MTD_MAX_ID, &m->code, err, n);
+	}
 	if (m->type != MTD_MSG_THREAT)
 		return 0;
-	if ((rc = get_str(o, "device", 1, MTD_MAX_ID, &m->device, err, n)) ||
-	    (rc = get_level(o, "level", &m->level, err, n)) ||
-	    (rc = get_bool(o, "os_supported", &m->os_supported, err, n)))
+	v = mp_val(&c, off[M_DEVICE]);
+	if ((rc = str_val(&v, "device", 1, MTD_MAX_ID, &m->device, err, n)))
 		return rc;
-	m->threats = mtd_map_get(o, "threats");
-	if (m->threats && m->threats->type == MSGPACK_OBJECT_NIL)
-		m->threats = NULL;
-	if (m->threats && (rc = check_threats(m->threats, err, n)))
+	v = mp_val(&c, off[M_LEVEL]);
+	if ((rc = level_val(&v, "level", &m->level, err, n)))
 		return rc;
-	return 0;
+	v = mp_val(&c, off[M_OS]);
+	if ((rc = bool_val(&v, "os_supported", &m->os_supported, err, n)))
+		return rc;
+	return read_threats(&c, off[M_THREATS], m, err, n);
 }
 
 static const char *const platforms[] = {"android", "ios", "windows", "macos"};
@@ -604,13 +852,13 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 static int get_size(const msgpack_object *m, const char *key, int64_t *out,
 		    char *err, size_t n)
 {
-	const msgpack_object *v = mtd_map_get(m, key);
+	fval v = obj_val(m, key);
 	*out = -1;
-	if (!v || v->type == MSGPACK_OBJECT_NIL)
+	if (v.kind == FV_ABSENT || v.kind == FV_NIL)
 		return 0;
-	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > INT64_MAX)
+	if (v.kind != FV_UINT || v.u > INT64_MAX)
 		return bad(err, n, key, "not a non-negative integer");
-	*out = (int64_t)v->via.u64;
+	*out = (int64_t)v.u;
 	return 0;
 }
 

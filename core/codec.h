@@ -28,7 +28,10 @@ typedef struct mtd_reader mtd_reader;
 
 /* One input record. Everything is borrowed until the next mtd_reader_next. */
 typedef struct mtd_record {
-	const msgpack_object *obj; /* the record as msgpack (JSON converted) */
+	const msgpack_object *obj; /* MTD_READ_TREE: the record's msgpack tree */
+	const void *mp;            /* MTD_READ_TREE, MTD_READ_BYTES: the record as one
+				    * msgpack object (JSON converted) */
+	size_t mp_len;
 	const void *raw;           /* the record's bytes as they were read */
 	size_t raw_len;
 	uint64_t index;            /* 1-based record number */
@@ -40,11 +43,17 @@ typedef struct mtd_record {
 mtd_reader *mtd_reader_new(FILE *f, const char *name);
 void mtd_reader_free(mtd_reader *r);
 int mtd_reader_format(const mtd_reader *r); /* after the first next() */
+/* What mtd_reader_next makes of a record besides framing it. */
+enum {
+	MTD_READ_FRAME = 0, /* rec->raw only */
+	MTD_READ_TREE = 1,  /* and rec->mp, and rec->obj, a msgpack-c tree of it */
+	MTD_READ_BYTES = 2  /* and rec->mp (JSON is parsed and converted) */
+};
 /* Next record. Returns 1 with *rec filled, 0 at the end, MTD_EMALFORMED when
  * this record is bad (err says why; reading can go on, unless the stream
  * cannot be resynchronized, in which case the next call returns 0),
- * or another negative code on I/O failure. With parse 0, JSON records are
- * only framed (rec->obj NULL). */
+ * or another negative code on I/O failure. parse is one of MTD_READ_*; a
+ * JSON record that is not JSON is bad unless it is only framed. */
 int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 		    size_t errlen);
 /* Bytes of input consumed so far. */
@@ -62,17 +71,35 @@ enum {
 };
 const char *mtd_msg_type_name(int type);
 
-/* A validated normalized message (SPEC 4.1); strings borrow from the object. */
+/* A validated normalized message (SPEC 4.1). Everything borrows from the
+ * bytes it was decoded from. */
 typedef struct mtd_msg {
 	int type;
 	int64_t at;
-	mtd_str device; /* threat */
-	int level;      /* threat: MTD_LEVEL_* */
-	const msgpack_object *threats; /* threat: validated array, or NULL */
-	int os_supported;              /* threat: -1 absent, 0, 1 */
-	mtd_str code;                  /* error */
+	mtd_str device;      /* threat */
+	int level;           /* threat: MTD_LEVEL_* */
+	int os_supported;    /* threat: -1 absent, 0, 1 */
+	const void *threats; /* threat: the validated array's msgpack bytes as
+			      * received (what the store keeps), or NULL */
+	size_t threats_len;
+	uint32_t nthreats;
+	mtd_str code;        /* error */
 } mtd_msg;
-int mtd_decode_msg(const msgpack_object *o, mtd_msg *m, char *err, size_t n);
+/* Decode and validate the normalized message mp[0..len), one msgpack object
+ * (a record of mtd_reader, or bytes framed with mtd_sdk_msgpack_frame),
+ * straight from its bytes: no tree is built and nothing is copied. Safe on
+ * any bytes: truncated or trailing bytes are refused. 0, or MTD_EMALFORMED
+ * with err saying which field and why. */
+int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n);
+
+/* One threat of a decoded message. */
+typedef struct mtd_threat {
+	mtd_str id, name, category; /* id, name: p NULL when absent */
+	int level;                  /* MTD_LEVEL_* */
+} mtd_threat;
+/* The threats of m in order: *pos 0 before the first; returns 1 with *t
+ * filled, 0 after the last (m was validated, so there is nothing else). */
+int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t);
 
 enum { MTD_PLAT_ANDROID = 0, MTD_PLAT_IOS, MTD_PLAT_WINDOWS, MTD_PLAT_MACOS,
        MTD_NPLAT };
@@ -99,11 +126,6 @@ typedef struct mtd_app_rec {
 } mtd_app_rec;
 int mtd_decode_app(const msgpack_object *o, mtd_app_rec *a, char *err,
 		   size_t n);
-
-/* Decode exactly one msgpack object from untrusted bytes (framed and
- * bounded first, see mtd_sdk_msgpack_frame), into zone. 0 or -1. */
-int mtd_unpack_one(const void *data, size_t len, msgpack_zone *zone,
-		   msgpack_object *obj);
 
 /* Find key in a map object; NULL when absent. */
 const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key);

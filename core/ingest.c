@@ -36,8 +36,6 @@ typedef struct run {
 	/* ingest */
 	mtd_conn conn;
 	int conn_dirty;
-	msgpack_sbuffer sb;
-	msgpack_zone zone;
 	const char *vendor;
 	struct inv_state *inv;  /* inventory import */
 	devmap *dm;             /* ingest of many messages */
@@ -398,7 +396,7 @@ int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
 	memset(st, 0, sizeof *st);
 	if (rc)
 		return rc;
-	rc = each_record(&r, in, name, 1, one_device);
+	rc = each_record(&r, in, name, MTD_READ_TREE, one_device);
 	gsc_free(&r);
 	if (!rc && mtd_store_begin(h->store) == 0) {
 		char detail[160];
@@ -546,7 +544,7 @@ int mtd_inventory_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
 	int rc = mtd_need_store(h);
 	memset(st, 0, sizeof *st);
 	if (!rc)
-		rc = each_record(&r, in, name, 1, one_app);
+		rc = each_record(&r, in, name, MTD_READ_TREE, one_app);
 	free(iv.seen);
 	return rc;
 }
@@ -588,13 +586,6 @@ static int store_threat(run *r, const mtd_msg *m, int64_t *devp)
 	dev = sqlite3_column_int64(st, 0);
 found:
 	*devp = dev;
-	r->sb.size = 0;
-	if (m->threats) {
-		msgpack_packer pk;
-		msgpack_packer_init(&pk, &r->sb, msgpack_sbuffer_write);
-		if (msgpack_pack_object(&pk, *m->threats))
-			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
-	}
 	if (!(st = mtd_store_stmt(r->h->store, SQL_REPORT_UPSERT)))
 		return store_fail(r);
 	sqlite3_bind_int64(st, 1, dev);
@@ -604,8 +595,8 @@ found:
 	sqlite3_bind_int64(st, 5, r->h->now);
 	if (m->os_supported >= 0)
 		sqlite3_bind_int(st, 6, m->os_supported);
-	if (r->sb.size)
-		sqlite3_bind_blob(st, 7, r->sb.data, (int)r->sb.size, SQLITE_STATIC);
+	if (m->threats) /* validated, kept as received */
+		sqlite3_bind_blob(st, 7, m->threats, (int)m->threats_len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
 	return 0;
@@ -669,20 +660,15 @@ static int on_message(run *r, const mtd_msg *m)
 	return 0;
 }
 
-static int on_object(run *r, const msgpack_object *o)
+static int one_normalized(run *r, const mtd_record *rec)
 {
 	mtd_msg m;
 	char why[600];
-	if (mtd_decode_msg(o, &m, why, sizeof why)) {
+	if (mtd_decode_msg(rec->mp, rec->mp_len, &m, why, sizeof why)) {
 		bad_record(r, why);
 		return 0;
 	}
 	return on_message(r, &m);
-}
-
-static int one_normalized(run *r, const mtd_record *rec)
-{
-	return on_object(r, rec->obj);
 }
 
 /* ---- through a plugin ---- */
@@ -697,7 +683,7 @@ static int host_emit(void *ud, const void *data, size_t len)
 {
 	sink *s = ud;
 	run *r = s->r;
-	msgpack_object o;
+	size_t flen = 0;
 	char why[700];
 
 	if (s->rc)
@@ -706,15 +692,14 @@ static int host_emit(void *ud, const void *data, size_t len)
 		bad_record(r, "the plugin emitted an empty or oversized message");
 		return -1;
 	}
-	msgpack_zone_clear(&r->zone);
-	if (mtd_unpack_one(data, len, &r->zone, &o)) {
+	if (mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len) {
 		bad_record(r, "the plugin emitted bytes that are not one msgpack message");
 		return -1;
 	}
 	{
 		mtd_msg m;
 		char inner[600];
-		if (mtd_decode_msg(&o, &m, inner, sizeof inner)) {
+		if (mtd_decode_msg(data, len, &m, inner, sizeof inner)) {
 			snprintf(why, sizeof why, "the plugin emitted an invalid message: %s", inner);
 			bad_record(r, why);
 			return -1;
@@ -799,30 +784,23 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 			return mtd_fail(h, MTD_EPLUGIN, "%s plugin: cannot open: %s", vendor, why);
 		}
 	}
-	msgpack_sbuffer_init(&r->sb);
-	if (!msgpack_zone_init(&r->zone, 4096)) {
-		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
-	} else {
-		/* State changes that happened while nobody was listening (e.g.
-		 * unresponsive) are audited before this input is applied. */
-		if ((rc = begin(r)) == 0) {
-			rc = mtd_refresh_connectors(h);
-			if (!rc && mtd_store_commit(h->store))
-				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-			if (rc)
-				mtd_store_rollback(h->store);
-		}
-		if (!rc)
-			rc = mtd_conn_load(h->store, vendor, &r->conn);
-		if (!rc)
-			dm_maybe(r, in);
-		if (!rc)
-			rc = each_record(r, in, name, normalized,
-					 normalized ? one_normalized : one_native);
-		dm_free(r->dm);
-		msgpack_zone_destroy(&r->zone);
+	/* State changes that happened while nobody was listening (e.g.
+	 * unresponsive) are audited before this input is applied. */
+	if ((rc = begin(r)) == 0) {
+		rc = mtd_refresh_connectors(h);
+		if (!rc && mtd_store_commit(h->store))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		if (rc)
+			mtd_store_rollback(h->store);
 	}
-	msgpack_sbuffer_destroy(&r->sb);
+	if (!rc)
+		rc = mtd_conn_load(h->store, vendor, &r->conn);
+	if (!rc)
+		dm_maybe(r, in);
+	if (!rc)
+		rc = each_record(r, in, name, normalized ? MTD_READ_BYTES : MTD_READ_FRAME,
+				 normalized ? one_normalized : one_native);
+	dm_free(r->dm);
 	if (pr.child)
 		mtd_child_stop(pr.child);
 	else if (pr.p)

@@ -42,11 +42,11 @@ static void say(check *c, int ok, const char *fmt, ...)
 /* Canonical JSON of a normalized message: what it means, not how it was
  * spelled (times as Unix seconds, fields in a fixed order). NULL when it is
  * not a valid message; why in err. */
-static json_t *canonical(const msgpack_object *o, char *err, size_t n)
+static json_t *canonical(const void *mp, size_t len, char *err, size_t n)
 {
 	mtd_msg m;
 	json_t *j;
-	if (mtd_decode_msg(o, &m, err, n))
+	if (mtd_decode_msg(mp, len, &m, err, n))
 		return NULL;
 	j = json_pack("{s:s, s:I}", "type", mtd_msg_type_name(m.type), "at", (json_int_t)m.at);
 	if (!j)
@@ -55,19 +55,20 @@ static json_t *canonical(const msgpack_object *o, char *err, size_t n)
 		json_object_set_new(j, "code", json_stringn(m.code.p, m.code.n));
 	if (m.type == MTD_MSG_THREAT) {
 		json_t *th = json_array();
+		mtd_threat t;
+		size_t pos = 0;
 		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
 		json_object_set_new(j, "level", json_string(mtd_level_name(m.level)));
 		if (m.os_supported >= 0)
 			json_object_set_new(j, "os_supported", json_boolean(m.os_supported));
-		for (uint32_t i = 0; m.threats && i < m.threats->via.array.size; i++) {
-			const msgpack_object *t = &m.threats->via.array.ptr[i];
+		while (mtd_msg_threat(&m, &pos, &t)) {
 			json_t *e = json_object();
-			static const char *const keys[] = {"id", "category", "name", "level"};
-			for (int k = 0; k < 4; k++) {
-				const msgpack_object *v = mtd_map_get(t, keys[k]);
-				if (v && v->type == MSGPACK_OBJECT_STR)
-					json_object_set_new(e, keys[k], json_stringn(v->via.str.size ? v->via.str.ptr : "", v->via.str.size));
-			}
+			if (t.id.p)
+				json_object_set_new(e, "id", json_stringn(t.id.p, t.id.n));
+			json_object_set_new(e, "category", json_stringn(t.category.p, t.category.n));
+			if (t.name.p)
+				json_object_set_new(e, "name", json_stringn(t.name.p, t.name.n));
+			json_object_set_new(e, "level", json_string(mtd_level_name(t.level)));
 			json_array_append_new(th, e);
 		}
 		json_object_set_new(j, "threats", th);
@@ -85,20 +86,18 @@ typedef struct collect {
 static int c_emit(void *ud, const void *data, size_t len)
 {
 	collect *c = ud;
-	msgpack_zone z;
-	msgpack_object o;
+	size_t flen = 0;
 	json_t *j = NULL;
 
-	if (!data || len == 0 || len > MTD_MAX_RECORD || !msgpack_zone_init(&z, 1024)) {
+	if (!data || len == 0 || len > MTD_MAX_RECORD) {
 		c->invalid++;
 		snprintf(c->why, sizeof c->why, "emitted an empty or oversized message");
 		return -1;
 	}
-	if (mtd_unpack_one(data, len, &z, &o) == 0)
-		j = canonical(&o, c->why, sizeof c->why);
+	if (mtd_sdk_msgpack_frame(data, len, &flen) == 1 && flen == len)
+		j = canonical(data, len, c->why, sizeof c->why);
 	else
 		snprintf(c->why, sizeof c->why, "emitted bytes that are not one msgpack message");
-	msgpack_zone_destroy(&z);
 	if (!j) {
 		c->invalid++;
 		return -1;
@@ -140,8 +139,8 @@ static json_t *read_expected(check *c, const char *path)
 		return NULL;
 	}
 	r = mtd_reader_new(f, path);
-	while (r && (k = mtd_reader_next(r, &rec, 1, why, sizeof why)) != 0) {
-		json_t *j = k > 0 ? canonical(rec.obj, why, sizeof why) : NULL;
+	while (r && (k = mtd_reader_next(r, &rec, MTD_READ_BYTES, why, sizeof why)) != 0) {
+		json_t *j = k > 0 ? canonical(rec.mp, rec.mp_len, why, sizeof why) : NULL;
 		if (!j) {
 			say(c, 0, "%s: expected message is not a valid normalized message: %s",
 			    mtd_reader_where(r), why);
@@ -174,7 +173,7 @@ static void run_fixture(check *c, const char *dir, const char *name, json_t *cor
 		return;
 	}
 	r = mtd_reader_new(f, in_path);
-	while (r && (k = mtd_reader_next(r, &rec, 0, why, sizeof why)) != 0) {
+	while (r && (k = mtd_reader_next(r, &rec, MTD_READ_FRAME, why, sizeof why)) != 0) {
 		int rc;
 		if (k < 0) {
 			say(c, 0, "%s: cannot frame the record: %s", mtd_reader_where(r), why);

@@ -674,7 +674,8 @@ static void msg_bad(const char *json, const char *why)
 {
 	mtd_msg m;
 	err_[0] = '\0';
-	if (mtd_decode_msg(J(json), &m, err_, sizeof err_) != MTD_EMALFORMED)
+	J(json);
+	if (mtd_decode_msg(J_.b.data, J_.b.len, &m, err_, sizeof err_) != MTD_EMALFORMED)
 		fail_msg("message accepted: %s (expected: %s)", json, why);
 	assert_contains(err_, why);
 	assert_one_line(err_);
@@ -683,7 +684,8 @@ static void msg_bad(const char *json, const char *why)
 static void msg_ok(const char *json, mtd_msg *m)
 {
 	err_[0] = '\0';
-	if (mtd_decode_msg(J(json), m, err_, sizeof err_) != 0)
+	J(json);
+	if (mtd_decode_msg(J_.b.data, J_.b.len, m, err_, sizeof err_) != 0)
 		fail_msg("message refused: %s: %s", json, err_);
 }
 
@@ -704,7 +706,7 @@ static void decode_msg_valid(void **state)
 	assert_int_equal(m.level, MTD_LEVEL_HIGH);
 	assert_int_equal(m.os_supported, 1);
 	assert_non_null(m.threats);
-	assert_int_equal(m.threats->via.array.size, 2);
+	assert_int_equal(m.nthreats, 2);
 
 	msg_ok(THREAT_OK "}", &m);
 	assert_null(m.threats);
@@ -826,7 +828,7 @@ static void decode_msg_limits(void **state)
 
 	j = threats_json(MTD_MAX_THREATS);
 	msg_ok(j, &m);
-	assert_int_equal(m.threats->via.array.size, MTD_MAX_THREATS);
+	assert_int_equal(m.nthreats, MTD_MAX_THREATS);
 	free(j);
 	j = threats_json(MTD_MAX_THREATS + 1);
 	msg_bad(j, "257");
@@ -878,6 +880,140 @@ static void decode_msg_times(void **state)
 	assert_int_equal(a.at, b.at);
 	msg_ok("{'type':'heartbeat','at':253402300799}", &b);
 	assert_int_equal(b.at, INT64_C(253402300799));
+}
+
+/* Messages as msgpack bytes written by hand: what JSON cannot spell. */
+#define HB_TYPE 0xa4, 't', 'y', 'p', 'e', 0xa9, 'h', 'e', 'a', 'r', 't', 'b', 'e', 'a', 't'
+#define HB_AT 0xa2, 'a', 't'
+
+static int bytes_rc(const unsigned char *b, size_t n, mtd_msg *m)
+{
+	int rc;
+	err_[0] = '\0';
+	rc = mtd_decode_msg(b, n, m, err_, sizeof err_);
+	if (rc)
+		assert_one_line(err_);
+	return rc;
+}
+
+static void decode_msg_bytes(void **state)
+{
+	static const unsigned char ok[] = {0x82, HB_TYPE, HB_AT, 0x05};
+	static const unsigned char at64[] = {0x82, HB_TYPE, HB_AT, 0xd3, 0, 0, 0, 0, 0, 0, 0, 5};
+	static const unsigned char atneg[] = {0x82, HB_TYPE, HB_AT, 0xd0, 0xff};
+	static const unsigned char atflt[] = {0x82, HB_TYPE, HB_AT, 0xca, 0x40, 0xa0, 0, 0};
+	static const unsigned char atbig[] = {0x82, HB_TYPE, HB_AT, 0xcf, 0xff, 0, 0, 0, 0, 0, 0, 0};
+	static const unsigned char binty[] = {0x82, 0xa4, 't', 'y', 'p', 'e', 0xc4, 9, 'h', 'e', 'a',
+					      'r', 't', 'b', 'e', 'a', 't', HB_AT, 0x05};
+	/* keys that are not strings are skipped, whatever they hold */
+	static const unsigned char oddkeys[] = {0x84, 0x01, 0xa1, 'x', 0x81, 0xa1, 'k', 0x90, 0xc0,
+						HB_TYPE, HB_AT, 0x05};
+	static const unsigned char dup1[] = {0x83, HB_TYPE, 0xa4, 't', 'y', 'p', 'e', 0xa1, 'z',
+					     HB_AT, 0x05};
+	static const unsigned char dup2[] = {0x83, 0xa4, 't', 'y', 'p', 'e', 0xa1, 'z', HB_TYPE,
+					     HB_AT, 0x05};
+	static const unsigned char str8big[] = {0x82, HB_TYPE, 0xd9, 0xff, 'a', 't', 0x05};
+	static const unsigned char notmap[] = {0x92, 0x01, 0x02};
+	static const unsigned char threat[] = {
+		0x84, 0xa4, 't', 'y', 'p', 'e', 0xa6, 't', 'h', 'r', 'e', 'a', 't', HB_AT, 0x07,
+		0xa6, 'd', 'e', 'v', 'i', 'c', 'e', 0xa2, 'd', '1', 0xa5, 'l', 'e', 'v', 'e', 'l',
+		0xa3, 'l', 'o', 'w'};
+	unsigned char buf[128], deep[80];
+	mtd_msg m;
+	mtd_threat t;
+	size_t n, pos = 0;
+	(void)state;
+
+	assert_int_equal(bytes_rc(ok, sizeof ok, &m), 0);
+	assert_int_equal(m.type, MTD_MSG_HEARTBEAT);
+	assert_int_equal(m.at, 5);
+	for (size_t k = 0; k < sizeof ok; k++) /* every truncation is refused */
+		assert_int_equal(bytes_rc(ok, k, &m), MTD_EMALFORMED);
+	memcpy(buf, ok, sizeof ok);
+	buf[sizeof ok] = 0xc0;
+	assert_int_equal(bytes_rc(buf, sizeof ok + 1, &m), MTD_EMALFORMED);
+	assert_contains(err_, "one msgpack object");
+	assert_int_equal(bytes_rc(NULL, 0, &m), MTD_EMALFORMED);
+	assert_int_equal(bytes_rc(notmap, sizeof notmap, &m), MTD_EMALFORMED);
+	assert_contains(err_, "must be a map");
+
+	/* integers as msgpack-c reads them: signed encodings of non-negative
+	 * values are integers like any other */
+	assert_int_equal(bytes_rc(at64, sizeof at64, &m), 0);
+	assert_int_equal(m.at, 5);
+	assert_int_equal(bytes_rc(atneg, sizeof atneg, &m), MTD_EMALFORMED);
+	assert_contains(err_, "not a time");
+	assert_int_equal(bytes_rc(atflt, sizeof atflt, &m), MTD_EMALFORMED);
+	assert_contains(err_, "not a time");
+	assert_int_equal(bytes_rc(atbig, sizeof atbig, &m), MTD_EMALFORMED);
+	assert_contains(err_, "not a time");
+	assert_int_equal(bytes_rc(binty, sizeof binty, &m), MTD_EMALFORMED);
+	assert_contains(err_, "'type': not a string");
+
+	assert_int_equal(bytes_rc(oddkeys, sizeof oddkeys, &m), 0);
+	assert_int_equal(m.type, MTD_MSG_HEARTBEAT);
+	/* the first of duplicate keys counts, as in a msgpack-c map look-up */
+	assert_int_equal(bytes_rc(dup1, sizeof dup1, &m), 0);
+	assert_int_equal(m.type, MTD_MSG_HEARTBEAT);
+	assert_int_equal(bytes_rc(dup2, sizeof dup2, &m), MTD_EMALFORMED);
+	assert_contains(err_, "'z' is not a message type");
+	/* a string longer than the bytes left */
+	assert_int_equal(bytes_rc(str8big, sizeof str8big, &m), MTD_EMALFORMED);
+
+	/* an unknown field nested deeper than the framing limit */
+	n = 0;
+	deep[n++] = 0x83;
+	memcpy(deep + n, (const unsigned char[]){HB_TYPE, HB_AT, 0x05}, 19);
+	n += 19;
+	deep[n++] = 0xa1;
+	deep[n++] = 'x';
+	for (int d = 0; d < MTD_SDK_MAX_DEPTH + 1; d++)
+		deep[n++] = 0x91;
+	deep[n++] = 0xc0;
+	assert_int_equal(bytes_rc(deep, n, &m), MTD_EMALFORMED);
+	/* one level less: the value is framed as deep as allowed (the reader
+	 * bounds a whole record the same way before it gets here) */
+	n--;
+	deep[n - 1] = 0xc0;
+	assert_int_equal(bytes_rc(deep, n, &m), 0);
+
+	/* threats: the array's bytes are kept as received, and read back */
+	memcpy(buf, threat, sizeof threat);
+	n = sizeof threat;
+	buf[0] = 0x85;
+	memcpy(buf + n, (const unsigned char[]){0xa7, 't', 'h', 'r', 'e', 'a', 't', 's'}, 8);
+	n += 8;
+	{
+		size_t a = n;
+		const unsigned char arr[] = {0x92, 0x82, 0xa8, 'c', 'a', 't', 'e', 'g', 'o', 'r', 'y',
+					     0xa2, 'o', 's', 0xa5, 'l', 'e', 'v', 'e', 'l', 0xa4,
+					     'h', 'i', 'g', 'h', 0x83, 0xa2, 'i', 'd', 0xa2, 't',
+					     '2', 0xa8, 'c', 'a', 't', 'e', 'g', 'o', 'r', 'y', 0xa3,
+					     'a', 'p', 'p', 0xa5, 'l', 'e', 'v', 'e', 'l', 0xa3, 'l',
+					     'o', 'w'};
+		memcpy(buf + n, arr, sizeof arr);
+		n += sizeof arr;
+		assert_int_equal(bytes_rc(buf, n, &m), 0);
+		assert_int_equal(m.type, MTD_MSG_THREAT);
+		assert_int_equal(m.level, MTD_LEVEL_LOW);
+		assert_ptr_equal(m.threats, buf + a);
+		assert_int_equal(m.threats_len, sizeof arr);
+		assert_int_equal(m.nthreats, 2);
+	}
+	assert_int_equal(mtd_msg_threat(&m, &pos, &t), 1);
+	assert_null(t.id.p);
+	assert_int_equal(t.level, MTD_LEVEL_HIGH);
+	assert_int_equal(t.category.n, 2);
+	assert_memory_equal(t.category.p, "os", 2);
+	assert_int_equal(mtd_msg_threat(&m, &pos, &t), 1);
+	assert_int_equal(t.id.n, 2);
+	assert_memory_equal(t.id.p, "t2", 2);
+	assert_int_equal(t.level, MTD_LEVEL_LOW);
+	assert_int_equal(mtd_msg_threat(&m, &pos, &t), 0);
+	assert_int_equal(bytes_rc(threat, sizeof threat, &m), 0);
+	assert_null(m.threats);
+	pos = 0;
+	assert_int_equal(mtd_msg_threat(&m, &pos, &t), 0);
 }
 
 static void dev_bad(const char *json, const char *why)
@@ -1123,6 +1259,7 @@ int main(void)
 		cmocka_unit_test_teardown(decode_msg_limits, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_control_chars, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_times, J_teardown),
+		cmocka_unit_test(decode_msg_bytes),
 		cmocka_unit_test_teardown(decode_device_valid, J_teardown),
 		cmocka_unit_test_teardown(decode_device_bad, J_teardown),
 		cmocka_unit_test_teardown(decode_device_limits, J_teardown),

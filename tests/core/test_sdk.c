@@ -721,12 +721,26 @@ static void emit_threat(void **state)
 	assert_null(mtd_map_get(&a->via.array.ptr[1], "id"));
 	assert_true(str_is(mtd_map_get(&a->via.array.ptr[1], "level"), "low"));
 	/* and the host's validator accepts what the SDK emits */
-	if (mtd_decode_msg(&o, &dm, err, sizeof err) != 0)
+	if (mtd_decode_msg(s.data, s.len, &dm, err, sizeof err) != 0)
 		fail_msg("the host refuses the SDK's own threat message: %s", err);
 	assert_int_equal(dm.type, MTD_MSG_THREAT);
 	assert_int_equal(dm.level, MTD_LEVEL_HIGH);
 	assert_int_equal(dm.at, T_REF);
 	assert_int_equal(dm.os_supported, 0);
+	assert_int_equal(dm.nthreats, 2);
+	{
+		mtd_threat t;
+		size_t pos = 0;
+		assert_int_equal(mtd_msg_threat(&dm, &pos, &t), 1);
+		assert_int_equal(t.id.n, 3);
+		assert_memory_equal(t.id.p, "t-1", 3);
+		assert_int_equal(t.level, MTD_LEVEL_HIGH);
+		assert_int_equal(mtd_msg_threat(&dm, &pos, &t), 1);
+		assert_null(t.id.p);
+		assert_int_equal(t.category.n, strlen("network"));
+		assert_int_equal(t.level, MTD_LEVEL_LOW);
+		assert_int_equal(mtd_msg_threat(&dm, &pos, &t), 0);
+	}
 	msgpack_zone_destroy(&z);
 
 	/* os_supported absent when -1 */
@@ -738,7 +752,7 @@ static void emit_threat(void **state)
 	assert_int_equal(o.via.map.size, 5);
 	assert_null(mtd_map_get(&o, "os_supported"));
 	assert_int_equal(mtd_map_get(&o, "threats")->via.array.size, 0);
-	assert_int_equal(mtd_decode_msg(&o, &dm, err, sizeof err), 0);
+	assert_int_equal(mtd_decode_msg(s.data, s.len, &dm, err, sizeof err), 0);
 	assert_int_equal(dm.os_supported, -1);
 	msgpack_zone_destroy(&z);
 }
@@ -766,7 +780,7 @@ static void emit_other_types(void **state)
 		assert_int_equal(o.via.map.size, 2);
 		assert_true(str_is(mtd_map_get(&o, "type"), types[i]));
 		assert_int_equal(mtd_map_get(&o, "at")->via.u64, (uint64_t)(T_REF + (int64_t)i));
-		assert_int_equal(mtd_decode_msg(&o, &dm, err, sizeof err), 0);
+		assert_int_equal(mtd_decode_msg(s.data, s.len, &dm, err, sizeof err), 0);
 		msgpack_zone_destroy(&z);
 	}
 	memset(&m, 0, sizeof m);
@@ -777,7 +791,7 @@ static void emit_other_types(void **state)
 	unpack(&s, &z, &o);
 	assert_int_equal(o.via.map.size, 3);
 	assert_true(str_is(mtd_map_get(&o, "code"), "E_AUTH"));
-	assert_int_equal(mtd_decode_msg(&o, &dm, err, sizeof err), 0);
+	assert_int_equal(mtd_decode_msg(s.data, s.len, &dm, err, sizeof err), 0);
 	assert_int_equal(dm.type, MTD_MSG_ERROR);
 	msgpack_zone_destroy(&z);
 

@@ -1,7 +1,8 @@
 /* fuzz_msg: the normalized channel decoder. The input is one input file
  * (JSON lines or a msgpack stream; the reader detects which), read record by
- * record with mtd_reader and each record decoded with mtd_decode_msg, as
- * 'mtdgate ingest --normalized' does. Checked beyond "no crash": the reader
+ * record with mtd_reader and each record decoded from its bytes with
+ * mtd_decode_msg, as 'mtdgate ingest --normalized' does, and checked against
+ * msgpack-c's reading of the same bytes. Checked beyond "no crash": the reader
  * ends, errors are one NUL-terminated line, framing does not depend on
  * parsing, and what the decoder accepts meets SPEC 4.1 and the README's
  * limits. */
@@ -20,7 +21,43 @@ static void check_err(const char *err, size_t n)
 	FUZZ_CHECK(strchr(err, '\n') == NULL);
 }
 
-static void check_msg(const msgpack_object *o)
+/* The message as msgpack-c sees it agrees with what the byte decoder
+ * accepted: an independent reading of the same bytes. */
+static int str_is(const msgpack_object *o, const char *p, size_t n)
+{
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+	       (n == 0 || !memcmp(o->via.str.ptr, p, n));
+}
+
+static void check_tree(const void *mp, size_t len, const mtd_msg *m)
+{
+	msgpack_zone z;
+	msgpack_object o;
+	const msgpack_object *a;
+	size_t off = 0;
+
+	FUZZ_CHECK(msgpack_zone_init(&z, 1024));
+	FUZZ_CHECK(msgpack_unpack(mp, len, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS && off == len);
+	FUZZ_CHECK(o.type == MSGPACK_OBJECT_MAP);
+	FUZZ_CHECK(str_is(mtd_map_get(&o, "type"), mtd_msg_type_name(m->type),
+			  strlen(mtd_msg_type_name(m->type))));
+	if (m->type == MTD_MSG_THREAT) {
+		FUZZ_CHECK(str_is(mtd_map_get(&o, "device"), m->device.p, m->device.n));
+		FUZZ_CHECK(str_is(mtd_map_get(&o, "level"), mtd_level_name(m->level),
+				  strlen(mtd_level_name(m->level))));
+		a = mtd_map_get(&o, "threats");
+		if (m->threats)
+			FUZZ_CHECK(a && a->type == MSGPACK_OBJECT_ARRAY &&
+				   a->via.array.size == m->nthreats);
+		else
+			FUZZ_CHECK(!a || a->type == MSGPACK_OBJECT_NIL);
+	}
+	if (m->type == MTD_MSG_ERROR)
+		FUZZ_CHECK(str_is(mtd_map_get(&o, "code"), m->code.p, m->code.n));
+	msgpack_zone_destroy(&z);
+}
+
+static void check_msg(const void *mp, size_t len)
 {
 	mtd_msg m;
 	char *err = malloc(600), *small = malloc(8);
@@ -28,7 +65,7 @@ static void check_msg(const msgpack_object *o)
 
 	FUZZ_CHECK(err && small);
 	err[0] = '\0';
-	rc = mtd_decode_msg(o, &m, err, 600);
+	rc = mtd_decode_msg(mp, len, &m, err, 600);
 	FUZZ_CHECK(rc == 0 || rc == MTD_EMALFORMED);
 	if (rc) {
 		check_err(err, 600);
@@ -36,20 +73,35 @@ static void check_msg(const msgpack_object *o)
 		FUZZ_CHECK(m.type >= MTD_MSG_THREAT && m.type <= MTD_MSG_APPSYNC_REQUEST);
 		FUZZ_CHECK(strcmp(mtd_msg_type_name(m.type), "?") != 0);
 		if (m.type == MTD_MSG_THREAT) {
+			mtd_threat t;
+			size_t pos = 0;
+			uint32_t k = 0;
 			FUZZ_CHECK(m.device.p && m.device.n >= 1 && m.device.n <= MTD_MAX_ID);
 			FUZZ_CHECK(fuzz_ctl_bytes(m.device.p, m.device.n) == 0);
 			FUZZ_CHECK(m.level >= MTD_LEVEL_SECURED && m.level <= MTD_LEVEL_HIGH);
 			FUZZ_CHECK(m.os_supported >= -1 && m.os_supported <= 1);
-			FUZZ_CHECK(!m.threats || (m.threats->type == MSGPACK_OBJECT_ARRAY &&
-						  m.threats->via.array.size <= MTD_MAX_THREATS));
+			FUZZ_CHECK(m.nthreats <= MTD_MAX_THREATS);
+			/* the kept bytes lie inside the message */
+			FUZZ_CHECK(!m.threats ||
+				   ((const char *)m.threats >= (const char *)mp &&
+				    (const char *)m.threats + m.threats_len <= (const char *)mp + len));
+			while (mtd_msg_threat(&m, &pos, &t)) {
+				FUZZ_CHECK(t.category.p && t.category.n >= 2 && t.category.n <= 7);
+				FUZZ_CHECK(t.level >= MTD_LEVEL_SECURED && t.level <= MTD_LEVEL_HIGH);
+				FUZZ_CHECK(!t.id.p || fuzz_ctl_bytes(t.id.p, t.id.n) == 0);
+				k++;
+			}
+			FUZZ_CHECK(k == m.nthreats);
+			FUZZ_CHECK(!m.nthreats || pos == m.threats_len); /* all of it read */
 		}
 		if (m.type == MTD_MSG_ERROR) {
 			FUZZ_CHECK(m.code.p && m.code.n >= 1 && m.code.n <= MTD_MAX_ID);
 			FUZZ_CHECK(fuzz_ctl_bytes(m.code.p, m.code.n) == 0);
 		}
+		check_tree(mp, len, &m);
 	}
 	/* A tiny error buffer changes nothing but the message's length. */
-	rc2 = mtd_decode_msg(o, &m, small, 8);
+	rc2 = mtd_decode_msg(mp, len, &m, small, 8);
 	FUZZ_CHECK(rc2 == rc);
 	if (rc2)
 		FUZZ_CHECK(memchr(small, '\0', 8) != NULL);
@@ -93,10 +145,10 @@ static uint64_t read_all(const uint8_t *data, size_t size, int parse)
 		FUZZ_CHECK(rec.raw && rec.raw_len > 0 && rec.raw_len <= MTD_MAX_RECORD);
 		FUZZ_CHECK(rec.offset + rec.raw_len <= size);
 		FUZZ_CHECK(!memcmp(rec.raw, data + rec.offset, rec.raw_len));
-		if (parse || mtd_reader_format(r) == MTD_FMT_MSGPACK)
-			FUZZ_CHECK(rec.obj != NULL);
-		if (rec.obj)
-			check_msg(rec.obj);
+		FUZZ_CHECK((rec.obj != NULL) == (parse == MTD_READ_TREE));
+		FUZZ_CHECK((rec.mp != NULL) == (parse != MTD_READ_FRAME));
+		if (rec.mp)
+			check_msg(rec.mp, rec.mp_len);
 	}
 	mtd_reader_free(r);
 	fclose(f);
@@ -105,9 +157,10 @@ static uint64_t read_all(const uint8_t *data, size_t size, int parse)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint64_t parsed = read_all(data, size, 1);
-	uint64_t framed = read_all(data, size, 0);
+	uint64_t tree = read_all(data, size, MTD_READ_TREE);
+	uint64_t bytes = read_all(data, size, MTD_READ_BYTES);
+	uint64_t framed = read_all(data, size, MTD_READ_FRAME);
 	/* Parsing decides whether a record is good, never where it ends. */
-	FUZZ_CHECK(parsed == framed);
+	FUZZ_CHECK(tree == framed && bytes == framed);
 	return 0;
 }

@@ -3,8 +3,8 @@
  * host loads it (mtd_plugin_load) and opened once with no settings. The
  * input is one payload handed to its decode as is: a superset of what the
  * host hands it (one framed record of an input file). Every message the
- * plugin emits goes where the host sends it: msgpack_unpack, then
- * mtd_decode_msg. Checked beyond "no crash": decode returns 0 or a negative
+ * plugin emits goes where the host sends it: framed, then decoded from its
+ * bytes by mtd_decode_msg. Checked beyond "no crash": decode returns 0 or a negative
  * value, writes a NUL-terminated message within errlen when it fails, and
  * emits through the sink it was given. */
 #include <stdlib.h>
@@ -18,7 +18,6 @@
 #define ERRLEN 160
 
 typedef struct sink {
-	msgpack_zone zone;
 	uint64_t emitted, valid;
 } sink;
 
@@ -30,19 +29,17 @@ static sink the_sink;
 static int fuzz_emit(void *ud, const void *data, size_t len)
 {
 	sink *s = ud;
-	msgpack_object o;
 	mtd_msg m;
-	size_t off = 0;
+	size_t flen = 0;
 	char why[600];
 
 	FUZZ_CHECK(s == &the_sink);
 	s->emitted++;
 	if (!data || len == 0 || len > MTD_MAX_RECORD)
 		return -1;
-	msgpack_zone_clear(&s->zone);
-	if (msgpack_unpack(data, len, &off, &s->zone, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
+	if (mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len)
 		return -1;
-	if (mtd_decode_msg(&o, &m, why, sizeof why))
+	if (mtd_decode_msg(data, len, &m, why, sizeof why))
 		return -1;
 	s->valid++;
 	return 0;
@@ -79,8 +76,6 @@ static void load(void)
 		fprintf(stderr, "fuzz_vendor: %s: open failed: %s\n", plugin->id, err);
 		exit(2);
 	}
-	if (!msgpack_zone_init(&the_sink.zone, 4096))
-		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
