@@ -549,10 +549,17 @@ static int mp_skip(mpc *c)
 	return 0;
 }
 
+/* A key looked for, with its length (compared first: most keys differ). */
+typedef struct fkey {
+	const char *s;
+	uint32_t n;
+} fkey;
+#define FKEY(lit) {lit, sizeof lit - 1}
+
 /* The map of count entries at c->i (after its header): the value offset + 1
  * of each of the nk keys that are present (first occurrence, as
  * mtd_map_get), 0 for the others; c->i ends after the map. -1 on bad bytes. */
-static int mp_fields(mpc *c, uint32_t count, const char *const *keys, int nk, size_t *off)
+static int mp_fields(mpc *c, uint32_t count, const fkey *keys, int nk, size_t *off)
 {
 	memset(off, 0, (size_t)nk * sizeof *off);
 	for (uint32_t e = 0; e < count; e++) {
@@ -563,7 +570,7 @@ static int mp_fields(mpc *c, uint32_t count, const char *const *keys, int nk, si
 		if (k.kind == FV_STR) {
 			c->i += h + k.n;
 			for (int j = 0; j < nk; j++)
-				if (!off[j] && strlen(keys[j]) == k.n && !memcmp(keys[j], k.s, k.n)) {
+				if (keys[j].n == k.n && !off[j] && !memcmp(keys[j].s, k.s, k.n)) {
 					off[j] = c->i + 1;
 					break;
 				}
@@ -604,7 +611,7 @@ static const char *const categories[] = {"network", "app", "os", "device"};
 /* The threat (index i) at c->i; c->i ends after it. */
 static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 {
-	static const char *const keys[] = {"id", "name", "level", "category"};
+	static const fkey keys[] = {FKEY("id"), FKEY("name"), FKEY("level"), FKEY("category")};
 	size_t off[4], h;
 	fval m, v[4];
 	char sub[256];
@@ -692,8 +699,9 @@ enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_N };
 
 int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n)
 {
-	static const char *const keys[M_N] = {"type",         "at",      "device", "level",
-					      "os_supported", "threats", "code"};
+	static const fkey keys[M_N] = {FKEY("type"),	FKEY("at"),	 FKEY("device"),
+				       FKEY("level"),	FKEY("os_supported"), FKEY("threats"),
+				       FKEY("code")};
 	mpc c = {mp, len, 0};
 	size_t off[M_N], h;
 	fval top, v;
