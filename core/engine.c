@@ -264,28 +264,18 @@ static void not_evaluated(mtd_decision_info *i)
 	i->reasons = why;
 }
 
-static void show(shown *s, const char *device, int platform, int enrolled, const outcome *o,
-		 int64_t evaluated_at)
+/* The public form of o, its device fields left for the caller. */
+static void show(shown *s, const outcome *o)
 {
 	const char *k;
 	json_t *v;
 	size_t i;
 
 	memset(s, 0, sizeof *s);
-	if (!o) {
-		not_evaluated(&s->info);
-	} else {
-		s->info.state = mtd_state_name(o->state);
-		s->info.level = mtd_level_name(o->level);
-		s->info.access = o->access == ACCESS_BLOCK ? "block" : "allow";
-		s->info.app_protection = mtd_app_action_name(o->app);
-		s->info.evaluated_at = evaluated_at;
-	}
-	s->info.device = device;
-	s->info.platform = mtd_platform_name(platform);
-	s->info.management = enrolled ? "enrolled" : "unenrolled";
-	if (!o)
-		return;
+	s->info.state = mtd_state_name(o->state);
+	s->info.level = mtd_level_name(o->level);
+	s->info.access = o->access == ACCESS_BLOCK ? "block" : "allow";
+	s->info.app_protection = mtd_app_action_name(o->app);
 	s->vj = json_loads(o->vendors, 0, NULL);
 	s->rj = json_loads(o->reasons, 0, NULL);
 	s->resj = json_loads(o->resources, 0, NULL);
@@ -382,7 +372,7 @@ static int pc_get(pcache *c, mtd_store *st, int64_t id, const outcome *known,
 		if (rc)
 			return rc;
 		c->id[k][w] = id;
-		show(&c->s[k][w], NULL, 0, 0, &c->o[k][w], 0);
+		show(&c->s[k][w], &c->o[k][w]);
 	}
 	c->mru[k] = (unsigned char)w;
 	*info = c->s[k][w].info;
@@ -883,13 +873,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		}
 	}
 	if (h->progress) {
-		sqlite3_stmt *cnt;
-		if (sqlite3_prepare_v2(mtd_store_db(h->store), "SELECT max(id) FROM devices", -1, &cnt,
-				       NULL) == SQLITE_OK) {
-			if (sqlite3_step(cnt) == SQLITE_ROW)
-				total = (uint64_t)sqlite3_column_int64(cnt, 0);
-			sqlite3_finalize(cnt);
-		}
+		int64_t max = mtd_store_max_device(h->store);
+		total = max > 0 ? (uint64_t)max : 0;
 	}
 	/* devices in id order; reports and decisions of each are the rows of
 	 * those scans with its id (rows of no device are skipped) */

@@ -156,16 +156,10 @@ fail:
 static void dm_maybe(run *r, FILE *in)
 {
 	struct stat sb;
-	sqlite3_stmt *st;
-	int64_t ndev = 0;
+	int64_t ndev;
 	if (fstat(fileno(in), &sb) != 0 || !S_ISREG(sb.st_mode))
 		return;
-	if (sqlite3_prepare_v2(mtd_store_db(r->h->store), "SELECT max(id) FROM devices", -1, &st,
-			       NULL) != SQLITE_OK)
-		return;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		ndev = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	ndev = mtd_store_max_device(r->h->store);
 	if (ndev >= 10000 && ndev < (1 << 28) && (uint64_t)sb.st_size / 48 >= (uint64_t)ndev / 4)
 		r->dm = dm_load(mtd_store_db(r->h->store), ndev);
 }
@@ -322,10 +316,15 @@ static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_r
 	return 0;
 }
 
+/* A fleet has few group sets: most devices find theirs in r->gsc and need
+ * no query. An id cached here is committed or in the open transaction,
+ * which, if it fails, ends the run. */
 static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 {
-	char key[MTD_MAX_GROUPS * (MTD_MAX_ID + 1) + 1];
+	char key[MTD_MAX_GROUPS * (MTD_MAX_ID + 1) + 1], *nk;
 	size_t k = 0;
+	uint64_t h;
+	struct gsc *c;
 	int rc;
 
 	for (size_t i = 0; i < d->ngroups; i++) {
@@ -333,30 +332,23 @@ static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 		k += d->groups[i].n;
 		key[k++] = '\n';
 	}
-	{ /* a fleet has few group sets: most devices need no query. An id
-	   * cached here is committed or in the open transaction, which, if it
-	   * fails, ends the run. */
-		uint64_t h = mtd_fnv(MTD_FNV_SEED, key, k);
-		struct gsc *c = &r->gsc[h % (sizeof r->gsc / sizeof *r->gsc)];
-		if (c->id && c->h == h && c->n == k && !memcmp(c->key, key, k)) {
-			*out = c->id;
-			return 0;
-		}
-		if ((rc = groupset_lookup(r, key, k, d, out)))
-			return rc;
-		{
-			char *nk = realloc(c->key, k ? k : 1);
-			c->id = 0; /* not cached when memory is short: only slower */
-			if (nk) {
-				memcpy(nk, key, k);
-				c->key = nk;
-				c->h = h;
-				c->n = k;
-				c->id = *out;
-			}
-		}
+	h = mtd_fnv(MTD_FNV_SEED, key, k);
+	c = &r->gsc[h % (sizeof r->gsc / sizeof *r->gsc)];
+	if (c->id && c->h == h && c->n == k && !memcmp(c->key, key, k)) {
+		*out = c->id;
 		return 0;
 	}
+	if ((rc = groupset_lookup(r, key, k, d, out)))
+		return rc;
+	c->id = 0; /* not cached when memory is short: only slower */
+	if ((nk = realloc(c->key, k ? k : 1))) {
+		memcpy(nk, key, k);
+		c->key = nk;
+		c->h = h;
+		c->n = k;
+		c->id = *out;
+	}
+	return 0;
 }
 
 static int one_device(run *r, const mtd_record *rec)

@@ -156,6 +156,7 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_DEVICE_BY_EXT] = "SELECT id, platform, corporate FROM devices WHERE ext_id = ?1",
 	/* covered by the ext_id index: no visit to the table */
 	[SQL_DEVICE_ID] = "SELECT id FROM devices WHERE ext_id = ?1",
+	[SQL_DEVICE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM devices",
 	[SQL_CONN_INSERT] = "INSERT INTO connectors(vendor, state, added_at) VALUES(?1, ?2, ?3)",
 	[SQL_CONN_GET] =
 		"SELECT id, vendor, state, provisioned, removed, error_code, last_contact,"
@@ -411,6 +412,17 @@ static void pending_reset(mtd_store *s)
 		s->blk[i].n = 0;
 		s->blk[i].len = 0;
 	}
+}
+
+int64_t mtd_store_max_device(mtd_store *s)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DEVICE_MAX_ID);
+	int64_t n = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return n;
 }
 
 int mtd_store_begin(mtd_store *s)

@@ -24,6 +24,7 @@ enum mtd_sql {
 	SQL_DEVICE_UPSERT,
 	SQL_DEVICE_BY_EXT,
 	SQL_DEVICE_ID,
+	SQL_DEVICE_MAX_ID,
 	SQL_CONN_INSERT,
 	SQL_CONN_GET,
 	SQL_CONN_ALL,
@@ -65,6 +66,9 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
 const char *mtd_store_errmsg(mtd_store *s);
 
 int mtd_store_begin(mtd_store *s);
+/* The highest device row id (0 without devices, or -1 on a store error):
+ * an upper bound of the fleet's size, for sizing and progress. */
+int64_t mtd_store_max_device(mtd_store *s);
 int mtd_store_commit(mtd_store *s);
 void mtd_store_rollback(mtd_store *s);
 
