@@ -424,28 +424,58 @@ static int last_set(lastlog *l, int64_t device, int64_t outcome)
 	return 0;
 }
 
+/* The external id of device (row id) into buf, "?" when it has none. */
+static const char *ext_of(sqlite3 *db, int64_t device, char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	snprintf(buf, n, "?");
+	if (sqlite3_prepare_v2(db, "SELECT ext_id FROM devices WHERE id = ?1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, device);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return buf;
+}
+
 /* Every current decision against the last change the log records for its
- * device: the decisions table is not in the chain, the changes are. A
+ * device: the decision blocks are not in the chain, the changes are. A
  * device with no change logged (decided before schema 4) is not compared. */
 static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
 {
 	sqlite3_stmt *st;
+	char ext[MTD_MAX_ID + 2];
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
 	int rc = 0, step;
-	if (sqlite3_prepare_v2(db, "SELECT c.device, c.outcome, d.ext_id FROM decisions c"
-			       " LEFT JOIN devices d ON d.id = c.device ORDER BY c.device", -1, &st,
+	if (sqlite3_prepare_v2(db, "SELECT blk, entries FROM decision_blocks ORDER BY blk", -1, &st,
 			       NULL) != SQLITE_OK)
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t dev = sqlite3_column_int64(st, 0), oc = sqlite3_column_int64(st, 1);
-		const char *ext = (const char *)sqlite3_column_text(st, 2);
-		int64_t want = dev > 0 && (size_t)dev < l->n ? l->v[dev] : 0;
-		if (want && want != oc)
-			rc = mtd_fail(h, MTD_EMALFORMED,
-				      "the decision of device '%s' is outcome %lld, but the last change "
-				      "the audit log records for it is to outcome %lld: the decisions "
-				      "table was changed", ext ? ext : "?", (long long)oc, (long long)want);
-		if (want)
-			l->v[dev] = -1; /* seen */
+		int64_t blk = sqlite3_column_int64(st, 0);
+		if (blk < 0 || blk > INT64_MAX / MTD_DBLOCK_SLOTS - 1 ||
+		    mtd_dblock_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+				      slots)) {
+			char why[256];
+			mtd_dblock_bad(why, sizeof why, blk);
+			rc = mtd_fail(h, MTD_EMALFORMED, "%s", why);
+			break;
+		}
+		for (unsigned i = 0; !rc && i < MTD_DBLOCK_SLOTS; i++) {
+			int64_t dev = blk * MTD_DBLOCK_SLOTS + i, want, oc = slots[i].outcome;
+			if (!oc)
+				continue;
+			want = dev > 0 && (uint64_t)dev < l->n ? l->v[dev] : 0;
+			if (want && want != oc)
+				rc = mtd_fail(h, MTD_EMALFORMED,
+					      "the decision of device '%s' is outcome %lld, but the last "
+					      "change the audit log records for it is to outcome %lld: the "
+					      "stored decisions were changed",
+					      ext_of(db, dev, ext, sizeof ext), (long long)oc,
+					      (long long)want);
+			if (want)
+				l->v[dev] = -1; /* seen */
+		}
 	}
 	if (!rc && step != SQLITE_DONE)
 		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
@@ -453,8 +483,9 @@ static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
 	for (size_t i = 1; !rc && i < l->n; i++)
 		if (l->v[i] > 0)
 			rc = mtd_fail(h, MTD_EMALFORMED,
-				      "device %zu has a decision in the audit log (outcome %lld) but none "
-				      "in the decisions table: it was removed", i, (long long)l->v[i]);
+				      "device '%s' has a decision in the audit log (outcome %lld) but "
+				      "none in the store: it was removed",
+				      ext_of(db, (int64_t)i, ext, sizeof ext), (long long)l->v[i]);
 	return rc;
 }
 

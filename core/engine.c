@@ -36,7 +36,7 @@ typedef struct eval {
 	struct ocache *oc;
 	struct pcache *pc; /* for callbacks */
 	struct oldc *old;  /* the stored decisions' outcomes */
-	struct pendw *pw;  /* decision rows not yet written */
+	struct dblock *cur; /* the decision block of the device at hand */
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
@@ -490,11 +490,11 @@ typedef struct oldc {
 	int state[OLD_SLOTS], app[OLD_SLOTS], access[OLD_SLOTS];
 } oldc;
 
-/* A row of the decisions scan: device, outcome, evaluated_at, since,
- * wiped_at. On failure the handle's message says what. */
-static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
+/* The stored decision ds of device d. On failure the handle's message
+ * says what. */
+static int read_decision(eval *e, const mtd_dslot *ds, devrow *d)
 {
-	int64_t id = sqlite3_column_int64(st, 1);
+	int64_t id = ds->outcome;
 	size_t k = (size_t)((uint64_t)id % OLD_SLOTS);
 	oldc *c = e->old;
 	if (c->id[k] != id) {
@@ -512,9 +512,9 @@ static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
 	d->old_state = c->state[k];
 	d->old_app = c->app[k];
 	d->old_access = c->access[k];
-	d->old_evaluated_at = sqlite3_column_int64(st, 2);
-	d->old_since = sqlite3_column_int64(st, 3);
-	d->old_wiped_at = sqlite3_column_int64(st, 4);
+	d->old_evaluated_at = ds->evaluated_at;
+	d->old_since = ds->since;
+	d->old_wiped_at = ds->wiped_at;
 	return 0;
 }
 
@@ -522,7 +522,7 @@ static int read_decision(eval *e, sqlite3_stmt *st, devrow *d)
 typedef struct scan {
 	sqlite3_stmt *st;
 	int live;
-	int64_t device; /* of the current row */
+	int64_t device; /* of the current row (the block, for decisions) */
 } scan;
 
 static int scan_next(scan *s)
@@ -648,39 +648,55 @@ static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t
 	return 0;
 }
 
-/* Decision rows are written in bursts: interleaved with the scans, each
- * insert paid for the cache misses of switching B-trees. The scans only
- * move past the devices written, so they never need to see these rows. */
-#define PW_MAX 1024
-typedef struct pendw {
-	size_t n;
-	struct {
-		int64_t device, outcome, since, wiped_at;
-		int update;
-	} r[PW_MAX];
-} pendw;
+/* The decision block (store.h) of the devices at hand: read from the
+ * decisions scan when the devices reach it, changed in place, written back
+ * once they move past it. The scan has then moved past it too, so it never
+ * needs to see the row written. */
+typedef struct dblock {
+	int64_t blk; /* -1: none yet */
+	int stored;  /* the store has its row */
+	int dirty;
+	mtd_dslot s[MTD_DBLOCK_SLOTS];
+} dblock;
 
-static int flush_writes(eval *e)
+static int dblock_flush(eval *e)
 {
-	pendw *p = e->pw;
-	for (size_t i = 0; i < p->n; i++) {
-		sqlite3_stmt *st = mtd_store_stmt(e->h->store, p->r[i].update ? SQL_DECISION_UPDATE
-									      : SQL_DECISION_INSERT);
-		if (!st)
-			return MTD_ESTORE;
-		sqlite3_bind_int64(st, 1, p->r[i].device);
-		sqlite3_bind_int64(st, 2, p->r[i].outcome);
-		sqlite3_bind_int64(st, 3, e->h->now);
-		sqlite3_bind_int64(st, 4, p->r[i].since);
-		if (p->r[i].wiped_at)
-			sqlite3_bind_int64(st, 5, p->r[i].wiped_at);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			p->n = 0;
-			return MTD_ESTORE;
-		}
-	}
-	p->n = 0;
+	dblock *b = e->cur;
+	if (!b->dirty)
+		return 0;
+	if (mtd_store_dblock_put(e->h->store, b->blk, b->stored, b->s))
+		return mtd_fail(e->h, MTD_ESTORE, "writing decisions: %s", mtd_store_errmsg(e->h->store));
+	b->stored = 1;
+	b->dirty = 0;
 	return 0;
+}
+
+/* Make blk the block at hand, the one before written first; dec is the
+ * decisions scan. On failure the handle's message says what. */
+static int dblock_enter(eval *e, scan *dec, int64_t blk)
+{
+	dblock *b = e->cur;
+	int rc;
+	if (b->blk == blk)
+		return 0;
+	if ((rc = dblock_flush(e)))
+		return rc;
+	while (!rc && dec->device < blk)
+		rc = scan_next(dec);
+	b->blk = blk;
+	b->stored = !rc && dec->device == blk;
+	if (b->stored) {
+		if (mtd_dblock_decode(sqlite3_column_blob(dec->st, 1),
+				      (size_t)sqlite3_column_bytes(dec->st, 1), b->s)) {
+			char why[256];
+			mtd_dblock_bad(why, sizeof why, blk);
+			return mtd_fail(e->h, MTD_ESTORE, "%s", why);
+		}
+		rc = scan_next(dec);
+	} else {
+		memset(b->s, 0, sizeof b->s);
+	}
+	return rc ? mtd_fail(e->h, rc, "scanning decisions: %s", mtd_store_errmsg(e->h->store)) : 0;
 }
 
 /* The callback of a changed decision: old from the store, new from o. */
@@ -778,15 +794,9 @@ static int decide(eval *e, devrow *d, run_out *ro)
 					   : 0;
 		ro->changed++;
 		if (!ro->dry) {
-			pendw *p = e->pw;
-			p->r[p->n].device = d->id;
-			p->r[p->n].outcome = o->id;
-			p->r[p->n].since = since;
-			p->r[p->n].wiped_at = wiped_at;
-			p->r[p->n].update = d->old_outcome != 0;
-			if (++p->n == PW_MAX)
-				rc = flush_writes(e);
-			if (!rc && mtd_store_log_decision(h->store, h->now, d->id, o->id, d->old_outcome))
+			e->cur->s[d->id % MTD_DBLOCK_SLOTS] = (mtd_dslot){o->id, h->now, since, wiped_at};
+			e->cur->dirty = 1;
+			if (mtd_store_log_decision(h->store, h->now, d->id, o->id, d->old_outcome))
 				rc = MTD_ESTORE;
 			if (!rc && o->app == MTD_APP_WIPE && wiped_at == h->now &&
 			    mtd_store_audit(h->store, h->now, "app_wipe", NULL, d->ext,
@@ -848,14 +858,15 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	d = calloc(1, sizeof *d);
 	e.oc = calloc(1, sizeof *e.oc);
 	e.old = calloc(1, sizeof *e.old);
-	e.pw = calloc(1, sizeof *e.pw);
+	if ((e.cur = calloc(1, sizeof *e.cur)))
+		e.cur->blk = -1;
 	if (e.oc) {
 		e.oc->cap = 2 * OC_MAX; /* a power of two, never over half full */
 		e.oc->v = calloc(e.oc->cap, sizeof *e.oc->v);
 	}
 	if (fn)
 		e.pc = calloc(1, sizeof *e.pc);
-	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.pw || (fn && !e.pc)) {
+	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.cur || (fn && !e.pc)) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -879,25 +890,26 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	/* devices in id order; reports and decisions of each are the rows of
 	 * those scans with its id (rows of no device are skipped) */
 	while (!rc && dev.live) {
+		const mtd_dslot *ds;
 		read_device(dev.st, d);
+		if (d->id < 1) {
+			rc = mtd_fail(h, MTD_ESTORE, "device '%s' has row id %lld: the store was changed "
+				      "outside mtdgate", d->ext, (long long)d->id);
+			break;
+		}
 		while (!rc && rep.device < d->id)
 			rc = scan_next(&rep);
 		while (!rc && rep.device == d->id && !(rc = read_report(&e, rep.st, d)))
 			rc = scan_next(&rep);
-		while (!rc && dec.device < d->id)
-			rc = scan_next(&dec);
 		if (rc) {
 			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 			break;
 		}
-		if (dec.device == d->id) {
-			if ((rc = read_decision(&e, dec.st, d))) /* says what */
-				break;
-			if ((rc = scan_next(&dec))) {
-				rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
-				break;
-			}
-		}
+		if ((rc = dblock_enter(&e, &dec, d->id / MTD_DBLOCK_SLOTS))) /* says what */
+			break;
+		ds = &e.cur->s[d->id % MTD_DBLOCK_SLOTS];
+		if (ds->outcome && (rc = read_decision(&e, ds, d))) /* says what */
+			break;
 		if ((rc = decide(&e, d, &ro)))
 			break;
 		if (h->progress && (ro.evaluated & 4095) == 0)
@@ -911,8 +923,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	sqlite3_reset(dev.st); /* done reading before the commit */
 	sqlite3_reset(rep.st);
 	sqlite3_reset(dec.st);
-	if (!rc && !dry_run && flush_writes(&e))
-		rc = mtd_fail(h, MTD_ESTORE, "writing decisions: %s", mtd_store_errmsg(h->store));
+	if (!rc && !dry_run)
+		rc = dblock_flush(&e); /* says what */
 	if (!rc && !dry_run) {
 		char detail[128];
 		snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
@@ -941,7 +953,7 @@ out:
 	oc_free(e.oc);
 	pc_free(e.pc);
 	free(e.old);
-	free(e.pw);
+	free(e.cur);
 	free_sets(&e);
 	mtd_rules_close(e.rules);
 	if (!rc) {
@@ -959,12 +971,19 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
 	pcache *pc;
+	dblock *b; /* of the device before: devices in ext_id order are mostly in id order */
 	int rc = mtd_need_store(h), step, found = 0;
 
 	if (rc)
 		return rc;
-	if (!(pc = calloc(1, sizeof *pc)))
+	pc = calloc(1, sizeof *pc);
+	b = malloc(sizeof *b);
+	if (!pc || !b) {
+		free(pc);
+		free(b);
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	}
+	b->blk = -1;
 	/* one read transaction: a consistent report while others write */
 	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		pc_free(pc);
@@ -977,16 +996,31 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	if (device)
 		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t oid = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+		int64_t id = sqlite3_column_int64(st, 3);
+		static const mtd_dslot none = {0};
+		const mtd_dslot *ds = &none;
 		mtd_decision_info info;
 		found = 1;
-		if (!oid) {
+		if (id > 0 && id / MTD_DBLOCK_SLOTS != b->blk) {
+			b->blk = id / MTD_DBLOCK_SLOTS;
+			rc = mtd_store_dblock_get(h->store, b->blk, b->s);
+			b->stored = !rc;
+			if (rc == MTD_ENOTFOUND)
+				rc = 0;
+			if (rc) {
+				rc = mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+				break;
+			}
+		}
+		if (id > 0)
+			ds = &b->s[id % MTD_DBLOCK_SLOTS]; /* all empty when not stored */
+		if (!ds->outcome) {
 			not_evaluated(&info);
-		} else if ((rc = pc_get(pc, h->store, oid, NULL, &info))) {
-			rc = outcome_error(h, rc, (const char *)sqlite3_column_text(st, 0), oid);
+		} else if ((rc = pc_get(pc, h->store, ds->outcome, NULL, &info))) {
+			rc = outcome_error(h, rc, (const char *)sqlite3_column_text(st, 0), ds->outcome);
 			break;
 		} else {
-			info.evaluated_at = sqlite3_column_int64(st, 4);
+			info.evaluated_at = ds->evaluated_at;
 		}
 		info.device = (const char *)sqlite3_column_text(st, 0);
 		info.platform = mtd_platform_name(sqlite3_column_int(st, 1));
@@ -1001,5 +1035,6 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 out:
 	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
 	pc_free(pc);
+	free(b);
 	return rc;
 }

@@ -36,12 +36,14 @@ struct mtd_store {
 	pending log[MTD_LOG__COUNT];
 	block blk[MTD_LOG__COUNT]; /* [MTD_LOG_OUTCOMES] unused */
 	sqlite3_stmt *st[SQL__COUNT];
+	struct mtd_dblock_buf *dbuf; /* for mtd_store_dblock_put; NULL until then */
 	char err[512];
 };
 
 static const char *const log_names[MTD_LOG__COUNT] = {"outcomes", "decisions", "messages"};
 
 static int migrate_v4(mtd_store *s);
+static int migrate_v5(mtd_store *s);
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. Only
  * ever append. */
@@ -134,6 +136,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE decisions(device INTEGER PRIMARY KEY,"
 	" outcome INTEGER NOT NULL, evaluated_at INTEGER NOT NULL, since INTEGER NOT NULL,"
 	" wiped_at INTEGER);",
+	/* 4 -> 5: the current decisions packed, MTD_DBLOCK_SLOTS devices to a
+	 * row (store.h); the rows of decisions move there in C (migrate_v5) */
+	"CREATE TABLE decision_blocks(blk INTEGER PRIMARY KEY, entries BLOB NOT NULL);",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -202,15 +207,11 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_EVAL_REPORTS] =
 		"SELECT device, connector, level, at, os_supported, threats FROM reports"
 		" ORDER BY device, connector",
-	[SQL_EVAL_DECISIONS] =
-		"SELECT device, outcome, evaluated_at, since, wiped_at FROM decisions ORDER BY device",
-	/* the scan knows whether the device has a decision: no upsert probe */
-	[SQL_DECISION_INSERT] =
-		"INSERT INTO decisions(device, outcome, evaluated_at, since, wiped_at)"
-		" VALUES(?1, ?2, ?3, ?4, ?5)",
-	[SQL_DECISION_UPDATE] =
-		"UPDATE decisions SET outcome = ?2, evaluated_at = ?3, since = ?4, wiped_at = ?5"
-		" WHERE device = ?1",
+	[SQL_EVAL_DECISIONS] = "SELECT blk, entries FROM decision_blocks ORDER BY blk",
+	/* the writer knows whether the block is stored: no upsert probe */
+	[SQL_DBLOCK_INSERT] = "INSERT INTO decision_blocks(blk, entries) VALUES(?1, ?2)",
+	[SQL_DBLOCK_UPDATE] = "UPDATE decision_blocks SET entries = ?2 WHERE blk = ?1",
+	[SQL_DBLOCK_GET] = "SELECT entries FROM decision_blocks WHERE blk = ?1",
 	[SQL_OUTCOME_BY_DIGEST] =
 		"SELECT seq, state, level, access, app_action, vendors, reasons, resources"
 		" FROM outcomes WHERE digest = ?1",
@@ -225,9 +226,8 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_MESSAGE_LOG_INSERT] =
 		"INSERT INTO message_log(seq, n, at, connector, entries) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[SQL_REPORT_SCAN] =
-		"SELECT d.ext_id, d.platform, d.enrolled, c.outcome, c.evaluated_at"
-		" FROM devices d LEFT JOIN decisions c ON c.device = d.id"
-		" WHERE ?1 IS NULL OR d.ext_id = ?1 ORDER BY d.ext_id",
+		"SELECT ext_id, platform, enrolled, id FROM devices"
+		" WHERE ?1 IS NULL OR ext_id = ?1 ORDER BY ext_id",
 	[SQL_APPS_OF_DEVICE] =
 		"SELECT app_id, version, short_version, name, bundle_size, dynamic_size,"
 		" adhoc_signed, app_store, beta, vpp, validated, managed"
@@ -275,7 +275,7 @@ static int migrate(mtd_store *s)
 			return fail(s, MTD_ESTORE, "starting a migration");
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
-		    (version + 1 == 4 && migrate_v4(s)) ||
+		    (version + 1 == 4 && migrate_v4(s)) || (version + 1 == 5 && migrate_v5(s)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -373,6 +373,7 @@ void mtd_store_close(mtd_store *s)
 	for (int i = 0; i < SQL__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	free(s->dbuf);
 	free(s);
 }
 
@@ -571,19 +572,42 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 
 /* ---- sealed logs ---- */
 
+/* Unsigned varints: 7 bits a byte, low first, high bit on all but the
+ * last; at most 10 bytes. */
+static size_t put_uvarint(unsigned char *b, uint64_t z)
+{
+	size_t n = 0;
+	do {
+		b[n++] = (unsigned char)((z & 0x7f) | (z > 0x7f ? 0x80 : 0));
+		z >>= 7;
+	} while (z);
+	return n;
+}
+
+/* -1 when truncated or longer than 64 bits */
+static int get_uvarint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+	uint64_t z = 0;
+	for (int shift = 0;; shift += 7) {
+		unsigned char c;
+		if (*p >= end || shift > 63 || (shift == 63 && **p > 1))
+			return -1;
+		c = *(*p)++;
+		z |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			break;
+	}
+	*v = z;
+	return 0;
+}
+
 /* A row's encoding is built in a small buffer and hashed in one call. */
 static size_t enc_int(unsigned char *b, int is_null, int64_t v)
 {
-	size_t n = 1;
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); /* zigzag */
 	b[0] = is_null ? 0 : 1;
-	if (!is_null) {
-		do {
-			b[n++] = (unsigned char)((z & 0x7f) | (z > 0x7f ? 0x80 : 0));
-			z >>= 7;
-		} while (z);
-	}
-	return n;
+	if (is_null)
+		return 1;
+	return 1 + put_uvarint(b + 1, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); /* zigzag */
 }
 
 /* One column of a log row: what is bound, and what its seal hashes. */
@@ -811,8 +835,7 @@ int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t out
 
 static int dec_int(const unsigned char **p, const unsigned char *end, int *is_null, int64_t *v)
 {
-	uint64_t z = 0;
-	int shift = 0;
+	uint64_t z;
 	if (*p >= end || **p > 1)
 		return -1;
 	*is_null = **p == 0;
@@ -820,16 +843,8 @@ static int dec_int(const unsigned char **p, const unsigned char *end, int *is_nu
 	*v = 0;
 	if (*is_null)
 		return 0;
-	for (;;) {
-		unsigned char c;
-		if (*p >= end || shift > 63)
-			return -1;
-		c = *(*p)++;
-		z |= (uint64_t)(c & 0x7f) << shift;
-		shift += 7;
-		if (!(c & 0x80))
-			break;
-	}
+	if (get_uvarint(p, end, &z))
+		return -1;
 	*v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
 	return 0;
 }
@@ -935,4 +950,165 @@ static int migrate_v4(mtd_store *s)
 	s->chain_known = 0;
 	pending_reset(s);
 	return rc ? fail(s, MTD_ESTORE, "migrating decisions to outcomes") : 0;
+}
+
+/* ---- current decisions ---- */
+
+/* A block with its entries encoded, as it goes to the store. */
+struct mtd_dblock_buf {
+	unsigned char b[MTD_DBLOCK_MAX];
+};
+
+static size_t put_svarint(unsigned char *b, uint64_t v)
+{
+	return put_uvarint(b, (v << 1) ^ (uint64_t)-(int64_t)(v >> 63));
+}
+
+static int get_svarint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+	uint64_t z;
+	if (get_uvarint(p, end, &z))
+		return -1;
+	*v = (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+	return 0;
+}
+
+size_t mtd_dblock_encode(const mtd_dslot *slots, unsigned char *out)
+{
+	size_t n = 0;
+	uint64_t prev = 0; /* evaluated_at of the decided slot before */
+	for (unsigned i = 0; i < MTD_DBLOCK_SLOTS; i++) {
+		const mtd_dslot *d = &slots[i];
+		uint64_t at = (uint64_t)d->evaluated_at;
+		if (!d->outcome) {
+			out[n++] = 0;
+			continue;
+		}
+		out[n++] = d->wiped_at ? 2 : 1;
+		n += put_svarint(out + n, (uint64_t)d->outcome);
+		n += put_svarint(out + n, at - prev);
+		n += put_svarint(out + n, at - (uint64_t)d->since);
+		if (d->wiped_at)
+			n += put_svarint(out + n, at - (uint64_t)d->wiped_at);
+		prev = at;
+	}
+	return n;
+}
+
+int mtd_dblock_decode(const unsigned char *p, size_t len, mtd_dslot *slots)
+{
+	const unsigned char *end = p + len;
+	uint64_t prev = 0, v[4];
+	if (!p && len)
+		return -1;
+	for (unsigned i = 0; i < MTD_DBLOCK_SLOTS; i++) {
+		int tag;
+		if (p >= end || (tag = *p++) > 2)
+			return -1;
+		memset(&slots[i], 0, sizeof slots[i]);
+		if (!tag)
+			continue;
+		for (int k = 0; k < (tag == 2 ? 4 : 3); k++)
+			if (get_svarint(&p, end, &v[k]))
+				return -1;
+		/* a decided slot names an outcome; a wipe has a time */
+		if (!v[0] || (tag == 2 && (uint64_t)(prev + v[1]) == v[3]))
+			return -1;
+		prev += v[1];
+		slots[i].outcome = (int64_t)v[0];
+		slots[i].evaluated_at = (int64_t)prev;
+		slots[i].since = (int64_t)(prev - v[2]);
+		slots[i].wiped_at = tag == 2 ? (int64_t)(prev - v[3]) : 0;
+	}
+	return p == end ? 0 : -1;
+}
+
+void mtd_dblock_bad(char *buf, size_t len, int64_t blk)
+{
+	snprintf(buf, len,
+		 "the decisions of devices %lld to %lld (block %lld) do not decode: the store was "
+		 "changed outside mtdgate",
+		 (long long)blk * MTD_DBLOCK_SLOTS,
+		 (long long)blk * MTD_DBLOCK_SLOTS + MTD_DBLOCK_SLOTS - 1, (long long)blk);
+}
+
+int mtd_store_dblock_get(mtd_store *s, int64_t blk, mtd_dslot *slots)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DBLOCK_GET);
+	int step, rc = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, blk);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		if (mtd_dblock_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+				      slots)) {
+			mtd_dblock_bad(s->err, sizeof s->err, blk);
+			rc = MTD_ESTORE;
+		}
+	} else {
+		memset(slots, 0, MTD_DBLOCK_SLOTS * sizeof *slots);
+		rc = step == SQLITE_DONE ? MTD_ENOTFOUND : fail(s, MTD_ESTORE, "reading decisions");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int mtd_store_dblock_put(mtd_store *s, int64_t blk, int exists, const mtd_dslot *slots)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, exists ? SQL_DBLOCK_UPDATE : SQL_DBLOCK_INSERT);
+	size_t n;
+	int rc;
+	if (!st)
+		return MTD_ESTORE;
+	if (!s->dbuf && !(s->dbuf = malloc(sizeof *s->dbuf)))
+		return fail(s, MTD_ENOMEM, "writing decisions");
+	n = mtd_dblock_encode(slots, s->dbuf->b);
+	sqlite3_bind_int64(st, 1, blk);
+	sqlite3_bind_blob(st, 2, s->dbuf->b, (int)n, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, MTD_ESTORE, "writing decisions");
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* 4 -> 5: the rows of decisions, in device order, packed into blocks.
+ * Runs inside the migration's transaction. */
+static int migrate_v5(mtd_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	mtd_dslot *slots = calloc(MTD_DBLOCK_SLOTS, sizeof *slots);
+	int64_t blk = -1;
+	int rc = 0, step;
+
+	if (!slots)
+		return fail(s, MTD_ENOMEM, "migrating decisions");
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT device, outcome, evaluated_at, since, coalesce(wiped_at, 0)"
+			       " FROM decisions WHERE device > 0 ORDER BY device",
+			       -1, &st, NULL) != SQLITE_OK) {
+		free(slots);
+		return fail(s, MTD_ESTORE, "migrating decisions");
+	}
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t dev = sqlite3_column_int64(st, 0);
+		mtd_dslot d = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+			       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+		if (dev / MTD_DBLOCK_SLOTS != blk) {
+			if (blk >= 0)
+				rc = mtd_store_dblock_put(s, blk, 0, slots);
+			memset(slots, 0, MTD_DBLOCK_SLOTS * sizeof *slots);
+			blk = dev / MTD_DBLOCK_SLOTS;
+		}
+		if (d.outcome) /* 0 reads as none (a version 4 store never has it) */
+			slots[dev % MTD_DBLOCK_SLOTS] = d;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	sqlite3_finalize(st);
+	if (!rc && blk >= 0)
+		rc = mtd_store_dblock_put(s, blk, 0, slots);
+	free(slots);
+	if (!rc && sqlite3_exec(s->db, "DROP TABLE decisions", NULL, NULL, NULL) != SQLITE_OK)
+		rc = MTD_ESTORE;
+	return rc ? fail(s, MTD_ESTORE, "packing decisions") : 0;
 }

@@ -9,7 +9,7 @@
 
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 4
+#define MTD_SCHEMA_VERSION 5
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -37,8 +37,9 @@ enum mtd_sql {
 	SQL_EVAL_DEVICES,
 	SQL_EVAL_REPORTS,
 	SQL_EVAL_DECISIONS,
-	SQL_DECISION_INSERT,
-	SQL_DECISION_UPDATE,
+	SQL_DBLOCK_INSERT,
+	SQL_DBLOCK_UPDATE,
+	SQL_DBLOCK_GET,
 	SQL_OUTCOME_BY_DIGEST,
 	SQL_OUTCOME_GET,
 	SQL_OUTCOME_INSERT,
@@ -148,6 +149,48 @@ void mtd_log_hash_row(mtd_sha256 *c, sqlite3_stmt *st, int ncols);
 int mtd_seal_detail(const char *log, uint64_t rows, const unsigned char digest[32], char *buf,
 		    size_t n);
 const char *mtd_log_name(int log);
+
+/* ---- current decisions ----
+ * The decision of every device, packed MTD_DBLOCK_SLOTS devices to a row
+ * of decision_blocks(blk, entries): device row id d is slot
+ * d % MTD_DBLOCK_SLOTS of block d / MTD_DBLOCK_SLOTS. A row per device
+ * cost a B-tree insert per device, half of a first evaluation. Written
+ * only by evaluate (and migrations); not in the audit chain, whose
+ * decision log audit verify checks them against.
+ *
+ * entries is the MTD_DBLOCK_SLOTS slots in order, each a tag byte, then
+ * for tag 1 (decided) or 2 (decided, and a wipe issued) varints: the
+ * outcome, evaluated_at as the difference from the previous decided slot's
+ * (0 before the first), evaluated_at - since, and for tag 2 evaluated_at -
+ * wiped_at. Tag 0 is a slot without a decision. A varint is 7 bits a byte,
+ * low first, high bit set on all but the last, of a zigzag-mapped signed
+ * value (0, -1, 1, -2 -> 0, 1, 2, 3); differences wrap modulo 2^64, so
+ * every value round-trips. A fleet decided at once takes about 5 bytes a
+ * device. */
+#define MTD_DBLOCK_SLOTS 256
+#define MTD_DBLOCK_MAX (MTD_DBLOCK_SLOTS * (1 + 4 * 10)) /* longest entries */
+
+typedef struct mtd_dslot {
+	int64_t outcome; /* 0: no decision (the rest is then 0) */
+	int64_t evaluated_at, since;
+	int64_t wiped_at; /* 0: no wipe */
+} mtd_dslot;
+
+/* Encode the MTD_DBLOCK_SLOTS slots into out (MTD_DBLOCK_MAX bytes): the
+ * length written. */
+size_t mtd_dblock_encode(const mtd_dslot *slots, unsigned char *out);
+/* Decode entries (len bytes) into MTD_DBLOCK_SLOTS slots: 0, or -1 when
+ * they are not exactly that many well-formed slots. */
+int mtd_dblock_decode(const unsigned char *p, size_t len, mtd_dslot *slots);
+/* The slots of block blk: 0, MTD_ENOTFOUND when the store has no such row
+ * (slots are then all empty), MTD_ESTORE (errmsg says) on a read error or
+ * entries that do not decode. */
+int mtd_store_dblock_get(mtd_store *s, int64_t blk, mtd_dslot *slots);
+/* Write block blk: an update when the store has the row (exists), else an
+ * insert. */
+int mtd_store_dblock_put(mtd_store *s, int64_t blk, int exists, const mtd_dslot *slots);
+/* The message for block blk's entries that do not decode (into buf). */
+void mtd_dblock_bad(char *buf, size_t len, int64_t blk);
 
 /* Bind a text of known length, NULL pointer binds SQL NULL. The text is
  * borrowed: keep it alive until the statement has been stepped. */

@@ -45,6 +45,7 @@ static mtd_t *open_with(const char *dir, const char *rules)
 }
 
 typedef struct seen {
+	const char *word; /* for reports */
 	size_t n, wrong;
 	char first_wrong[256];
 } seen;
@@ -71,41 +72,54 @@ static int on_change(void *ud, const mtd_decision_info *before, const mtd_decisi
 	return 0;
 }
 
-/* Every device changes outcome: each callback's "before" is that device's
- * own old decision, however the outcomes fall into the engine's caches. */
-static void change_callback_before_and_after(void **state)
+/* devices d<from> .. d<to - 1> imported */
+static void import_range(mtd_t *h, int from, int to)
 {
-	char dir[256], oldr[300], newr[300];
-	char *devs = malloc((size_t)NDEV * 100);
+	char *devs = malloc((size_t)(to - from) * 100 + 1);
 	size_t len = 0;
 	mtd_stats st;
-	seen s = {0};
-	mtd_t *h;
 	FILE *in;
-	(void)state;
-
 	assert_non_null(devs);
+	for (int i = from; i < to; i++)
+		len += (size_t)sprintf(devs + len,
+				       "{\"id\":\"d%d\",\"platform\":\"ios\",\"ownership\":\"corporate\","
+				       "\"management\":\"enrolled\"}\n",
+				       i);
+	assert_non_null(in = fmemopen(devs, len, "r"));
+	assert_int_equal(mtd_device_import(h, in, "devices.jsonl", &st), 0);
+	fclose(in);
+	free(devs);
+	assert_int_equal(st.accepted, (uint64_t)(to - from));
+}
+
+/* A temporary directory with two rule sets, old/ and new/, whose reasons
+ * say "old <device>" and "new <device>". */
+static void two_rule_sets(char *dir, char *oldr, char *newr, size_t n)
+{
 	tu_mkdtemp(dir, "engine");
-	snprintf(oldr, sizeof oldr, "%s/old", dir);
-	snprintf(newr, sizeof newr, "%s/new", dir);
+	snprintf(oldr, n, "%s/old", dir);
+	snprintf(newr, n, "%s/new", dir);
 	assert_int_equal(mkdir(oldr, 0700), 0);
 	assert_int_equal(mkdir(newr, 0700), 0);
 	tu_write_str(oldr, "groups.lua", groups);
 	tu_write_str(oldr, "policy.lua", policy("old"));
 	tu_write_str(newr, "groups.lua", groups);
 	tu_write_str(newr, "policy.lua", policy("new"));
-	for (int i = 0; i < NDEV; i++)
-		len += (size_t)sprintf(devs + len,
-				       "{\"id\":\"d%d\",\"platform\":\"ios\",\"ownership\":\"corporate\","
-				       "\"management\":\"enrolled\"}\n",
-				       i);
+}
 
+/* Every device changes outcome: each callback's "before" is that device's
+ * own old decision, however the outcomes fall into the engine's caches. */
+static void change_callback_before_and_after(void **state)
+{
+	char dir[256], oldr[300], newr[300];
+	seen s = {0};
+	mtd_t *h;
+	(void)state;
+
+	two_rule_sets(dir, oldr, newr, sizeof oldr);
 	h = open_with(dir, oldr);
 	assert_int_equal(mtd_init(h, "commercial"), 0);
-	assert_non_null(in = fmemopen(devs, len, "r"));
-	assert_int_equal(mtd_device_import(h, in, "devices.jsonl", &st), 0);
-	fclose(in);
-	assert_int_equal(st.accepted, NDEV);
+	import_range(h, 0, NDEV);
 	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, NULL, NULL), 0);
 	mtd_close(h);
 
@@ -121,13 +135,68 @@ static void change_callback_before_and_after(void **state)
 		fail_msg("%zu decisions handed wrongly, first %s", s.wrong, s.first_wrong);
 	mtd_close(h);
 	tu_rmtree(dir);
-	free(devs);
+}
+
+static int on_report(void *ud, const mtd_decision_info *d)
+{
+	seen *s = ud;
+	s->n++;
+	check_pair(s->word, d, s);
+	return 0;
+}
+
+static void report_says(mtd_t *h, const char *word, size_t n)
+{
+	seen s = {0};
+	s.word = word;
+	assert_int_equal(mtd_report(h, NULL, on_report, &s), 0);
+	assert_int_equal(s.n, n);
+	if (s.wrong)
+		fail_msg("%zu devices reported wrongly, first %s", s.wrong, s.first_wrong);
+}
+
+/* Decisions are stored 256 devices to a block: devices added to a block
+ * that has decisions and to one that has none get theirs, the others'
+ * stay, a dry run writes nothing, and the report (in external id order,
+ * which is not row id order: d10 before d2) reads each device's own. */
+static void decisions_across_blocks(void **state)
+{
+	char dir[256], oldr[300], newr[300];
+	uint64_t evaluated, changed;
+	mtd_t *h;
+	(void)state;
+
+	two_rule_sets(dir, oldr, newr, sizeof oldr);
+	h = open_with(dir, oldr);
+	assert_int_equal(mtd_init(h, "commercial"), 0);
+	import_range(h, 0, 300); /* row ids 1..300: blocks 0 and 1 */
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(changed, 300);
+	import_range(h, 300, 600); /* 301..600: the rest of block 1, and block 2 */
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(evaluated, 600);
+	assert_int_equal(changed, 300);
+	report_says(h, "old", 600);
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(changed, 0);
+	mtd_close(h);
+
+	h = open_with(dir, newr);
+	assert_int_equal(mtd_evaluate(h, 1, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(changed, 600);
+	report_says(h, "old", 600);
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(changed, 600);
+	report_says(h, "new", 600);
+	mtd_close(h);
+	tu_rmtree(dir);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(change_callback_before_and_after),
+		cmocka_unit_test(decisions_across_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

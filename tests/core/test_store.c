@@ -113,7 +113,7 @@ static void create_mode_version_wal(void **state)
 	/* the schema of SPEC 4: every table is there */
 	static const char *const tables[] = {"meta", "groups", "groupsets", "groupset_members",
 					     "devices", "connectors", "reports", "apps",
-					     "decisions", "audit"};
+					     "decision_blocks", "audit"};
 	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
 		char sql[200];
 		snprintf(sql, sizeof sql,
@@ -493,6 +493,96 @@ static void log_blocks(void **state)
 	close_store(f);
 }
 
+/* Decision blocks: the bytes store.h documents, every value round-trips,
+ * anything but exactly MTD_DBLOCK_SLOTS well-formed slots is refused, and
+ * rows are written, read back, updated, and refused with their devices
+ * named when they do not decode. */
+static void decision_blocks(void **state)
+{
+	static const unsigned char head[] = {
+		1, 0x0a, 0xd0, 0x0f, 0xc8, 0x01, /* decided: outcome 5, at 1000, since 900 */
+		2, 0x0c, 0x00, 0x00, 0x02,       /* 6, at 1000, since 1000, wiped at 999 */
+	};
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	mtd_dslot in[MTD_DBLOCK_SLOTS] = {{0}}, out[MTD_DBLOCK_SLOTS];
+	unsigned char e[MTD_DBLOCK_MAX + 2], bad[MTD_DBLOCK_MAX + 2];
+	size_t n, k;
+	sqlite3 *db = mtd_store_db(s);
+
+	in[0] = (mtd_dslot){5, 1000, 900, 0};
+	in[1] = (mtd_dslot){6, 1000, 1000, 999};
+	n = mtd_dblock_encode(in, e);
+	assert_int_equal(n, sizeof head + MTD_DBLOCK_SLOTS - 2);
+	assert_memory_equal(e, head, sizeof head);
+	for (k = sizeof head; k < n; k++)
+		assert_int_equal(e[k], 0); /* the empty slots */
+	assert_int_equal(mtd_dblock_decode(e, n, out), 0);
+	assert_memory_equal(in, out, sizeof in);
+
+	/* extremes, and every slot decided: the longest entries fit */
+	for (k = 0; k < MTD_DBLOCK_SLOTS; k++)
+		in[k] = k % 2 ? (mtd_dslot){INT64_MAX, -1, INT64_MIN, 0x0102030405060708}
+			      : (mtd_dslot){INT64_MIN, INT64_MIN, INT64_MAX, INT64_MAX};
+	n = mtd_dblock_encode(in, e);
+	assert_true(n <= MTD_DBLOCK_MAX);
+	assert_int_equal(mtd_dblock_decode(e, n, out), 0);
+	assert_memory_equal(in, out, sizeof in);
+
+	/* malformed: every cut short, a byte too many, bad tags, a wipe at 0,
+	 * outcome 0 decided, a varint over 64 bits */
+	for (k = 0; k < n; k++)
+		assert_int_equal(mtd_dblock_decode(e, k, out), -1);
+	memcpy(bad, e, n);
+	bad[n] = 0;
+	assert_int_equal(mtd_dblock_decode(bad, n + 1, out), -1);
+	memset(in, 0, sizeof in);
+	n = mtd_dblock_encode(in, e);
+	memcpy(bad, e, n);
+	bad[0] = 3;
+	assert_int_equal(mtd_dblock_decode(bad, n, out), -1);
+	{
+		static const unsigned char wipe0[] = {2, 0x02, 0x04, 0x00, 0x04};  /* at 2, wiped 0 */
+		static const unsigned char none0[] = {1, 0x00, 0x04, 0x00};        /* outcome 0 */
+		static const unsigned char wide[] = {1, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						     0xff, 0xff, 0xff, 0x02, 0x00}; /* 65 bits */
+		const unsigned char *cases[] = {wipe0, none0, wide};
+		size_t lens[] = {sizeof wipe0, sizeof none0, sizeof wide};
+		for (int c = 0; c < 3; c++) {
+			memcpy(bad, cases[c], lens[c]);
+			memset(bad + lens[c], 0, MTD_DBLOCK_SLOTS - 1);
+			assert_int_equal(mtd_dblock_decode(bad, lens[c] + MTD_DBLOCK_SLOTS - 1, out), -1);
+		}
+		/* the same with a valid first slot decodes: the cases above fail
+		 * for what they say, not for their length */
+		memcpy(bad, head, 6);
+		memset(bad + 6, 0, MTD_DBLOCK_SLOTS - 1);
+		assert_int_equal(mtd_dblock_decode(bad, 6 + MTD_DBLOCK_SLOTS - 1, out), 0);
+	}
+
+	/* in the store */
+	assert_int_equal(mtd_store_dblock_get(s, 7, out), MTD_ENOTFOUND);
+	assert_int_equal(out[0].outcome, 0);
+	in[3] = (mtd_dslot){42, 1709251200, 1709251100, 0};
+	assert_int_equal(mtd_store_begin(s), 0);
+	assert_int_equal(mtd_store_dblock_put(s, 7, 0, in), 0);
+	in[4] = (mtd_dslot){43, 1709251200, 1709251200, 1709251200};
+	assert_int_equal(mtd_store_dblock_put(s, 7, 1, in), 0);
+	/* an insert where the row exists is refused, not merged */
+	assert_int_equal(mtd_store_dblock_put(s, 7, 0, in), MTD_ESTORE);
+	assert_int_equal(mtd_store_commit(s), 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM decision_blocks"), 1);
+	assert_int_equal(mtd_store_dblock_get(s, 7, out), 0);
+	assert_memory_equal(in, out, sizeof in);
+
+	assert_int_equal(sqlite3_exec(db, "UPDATE decision_blocks SET entries = zeroblob(255)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(mtd_store_dblock_get(s, 7, out), MTD_ESTORE);
+	assert_non_null(strstr(mtd_store_errmsg(s), "the decisions of devices 1792 to 2047 (block 7) "
+						    "do not decode"));
+	close_store(f);
+}
+
 static void bind_text(void **state)
 {
 	fx *f = *state;
@@ -528,6 +618,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(decision_blocks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store.h" /* the decision blocks' codec, for dslot() */
+
 #ifndef MTDGATE_BIN
 #error "MTDGATE_BIN must name the built mtdgate binary"
 #endif
@@ -598,13 +600,86 @@ const char *scen_rules_copy(scen *s, const char *name, const char *inject, const
 	return dir;
 }
 
-int64_t scen_q_int(scen *s, const char *sql)
+/* The decoded block, slot and field of a dslot call; -1 (with the error
+ * set) when they are not a block that decodes, a slot and a field. */
+static int dslot_at(sqlite3_context *cx, sqlite3_value **argv, mtd_dslot *slots, int64_t **f)
+{
+	sqlite3_int64 slot = sqlite3_value_int64(argv[1]), field = sqlite3_value_int64(argv[2]);
+	if (mtd_dblock_decode(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]),
+			      slots) || slot < 0 || slot >= MTD_DBLOCK_SLOTS || field < 0 || field > 3) {
+		sqlite3_result_error(cx, "dslot: not a decision block, slot or field", -1);
+		return -1;
+	}
+	*f = field == 0 ? &slots[slot].outcome : field == 1 ? &slots[slot].evaluated_at
+		: field == 2 ? &slots[slot].since : &slots[slot].wiped_at;
+	return 0;
+}
+
+static void dslot_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
+	int64_t *f;
+	(void)argc;
+	if (!dslot_at(cx, argv, slots, &f))
+		sqlite3_result_int64(cx, *f);
+}
+
+static void dslot_set_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
+	unsigned char e[MTD_DBLOCK_MAX];
+	int64_t *f;
+	(void)argc;
+	if (dslot_at(cx, argv, slots, &f))
+		return;
+	*f = sqlite3_value_int64(argv[3]);
+	sqlite3_result_blob(cx, e, (int)mtd_dblock_encode(slots, e), SQLITE_TRANSIENT);
+}
+
+static int has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st;
+	int yes = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.sqlite_master WHERE type = 'table'"
+			       " AND name = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		yes = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return yes;
+}
+
+sqlite3 *scen_sql_open(const char *path)
 {
 	sqlite3 *db = NULL;
+	char *err = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(db, "dslot", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				    dslot_fn, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(db, "dslot_set", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				    dslot_set_fn, NULL, NULL) != SQLITE_OK)
+		fail_msg("opening %s: %s", path, sqlite3_errmsg(db));
+	/* only over a store that has blocks: a temporary view named like an
+	 * older store's table would hide that table */
+	if (has_table(db, "decision_blocks") &&
+	    sqlite3_exec(db,
+			 "CREATE TEMP VIEW decisions(device, outcome, evaluated_at, since, wiped_at)"
+			 " AS WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k"
+			 " WHERE i < 255) SELECT b.blk * 256 + k.i, dslot(b.entries, k.i, 0),"
+			 " dslot(b.entries, k.i, 1), dslot(b.entries, k.i, 2),"
+			 " dslot(b.entries, k.i, 3) FROM main.decision_blocks b, k"
+			 " WHERE dslot(b.entries, k.i, 0) != 0",
+			 NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("opening %s: %s", path, err ? err : sqlite3_errmsg(db));
+	return db;
+}
+
+int64_t scen_q_int(scen *s, const char *sql)
+{
+	sqlite3 *db = scen_sql_open(s->db);
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
-	int ok = sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-		 sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+	int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
 	if (ok && sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

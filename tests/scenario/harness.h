@@ -123,6 +123,16 @@ size_t scen_json_lines_(scen *s, const char *file, int line);
  * when the query gives no row, 0 for NULL); fails the test when the query
  * cannot run. */
 int64_t scen_q_int(scen *s, const char *sql);
+/* A connection to the store at path that reads the packed decisions
+ * (core/store.h; test_store checks their bytes): dslot(entries,
+ * slot, field) is field 0 outcome, 1 evaluated_at, 2 since or 3 wiped_at
+ * of a slot of a decision_blocks row; dslot_set(entries, slot, field, v)
+ * the row's entries with it changed (for tampering); and a temporary view
+ * decisions(device, outcome, evaluated_at, since, wiped_at) of every
+ * device with a decision. scen_q_int runs on one. Fails the test when the
+ * store cannot be opened; close with sqlite3_close. */
+struct sqlite3;
+struct sqlite3 *scen_sql_open(const char *path);
 
 /* `connector list --json`, the object of vendor (owned by s). */
 json_t *scen_connector_(scen *s, const char *vendor, const char *file, int line);

@@ -29,9 +29,8 @@ static int teardown(void **state)
 /* Change the store behind mtdgate's back, as an intruder with file access. */
 static void tamper(scen *s, const char *sql)
 {
-	sqlite3 *db;
+	sqlite3 *db = scen_sql_open(s->db); /* knows the decision blocks */
 	char *err = NULL;
-	assert_int_equal(sqlite3_open(s->db, &db), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
 		fail_msg("tamper: %s", err ? err : "?");
 	sqlite3_close(db);
@@ -284,25 +283,53 @@ static void audit_log_edits_found(void **state)
 
 /* The current decisions are not in the chain, their changes are: a device
  * moved to another outcome (ios-bob, blocked, given ios-alice's allowing
- * one), or a decision deleted, is found against the log. */
+ * one), a decision cleared or a whole block of them deleted, is found
+ * against the log; a block cut short is refused by every reader. */
+#define BOB "(SELECT id FROM devices WHERE ext_id = 'ios-bob')"
+#define ALICE "(SELECT id FROM devices WHERE ext_id = 'ios-alice')"
 static void decisions_checked_against_log(void **state)
 {
+	static const struct {
+		const char *sql, *says;
+	} removals[] = {
+		{"UPDATE decision_blocks SET entries = dslot_set(entries, " BOB " % 256, 0, 0)"
+		 " WHERE blk = " BOB " / 256", "device 'ios-bob' has a decision in the audit log"},
+		/* every device's: the first is said */
+		{"DELETE FROM decision_blocks", "has a decision in the audit log"},
+	};
 	scen *s = *state;
 	prepare(s);
-	tamper(s, "UPDATE decisions SET outcome = (SELECT outcome FROM decisions WHERE device ="
-		  " (SELECT id FROM devices WHERE ext_id = 'ios-alice'))"
-		  " WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')");
+	assert_true(scen_q_int(s, "SELECT outcome FROM decisions WHERE device = " BOB) !=
+		    scen_q_int(s, "SELECT outcome FROM decisions WHERE device = " ALICE));
+	tamper(s, "UPDATE decision_blocks SET entries = dslot_set(entries, " BOB " % 256, 0,"
+		  " (SELECT outcome FROM decisions WHERE device = " ALICE "))"
+		  " WHERE blk = " BOB " / 256");
 	RUN(s, 65, "audit", "verify");
 	OUT_HAS(s, "the decision of device 'ios-bob'");
-	OUT_HAS(s, "the decisions table was changed");
+	OUT_HAS(s, "the stored decisions were changed");
+
+	for (size_t i = 0; i < sizeof removals / sizeof *removals; i++) {
+		scen_free(s);
+		*state = s = scen_new();
+		assert_non_null(s);
+		prepare(s);
+		tamper(s, removals[i].sql);
+		RUN(s, 65, "audit", "verify");
+		OUT_HAS(s, removals[i].says);
+		OUT_HAS(s, "it was removed");
+	}
 
 	scen_free(s);
 	*state = s = scen_new();
 	assert_non_null(s);
 	prepare(s);
-	tamper(s, "DELETE FROM decisions WHERE device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')");
+	tamper(s, "UPDATE decision_blocks SET entries = substr(entries, 1, length(entries) - 1)");
 	RUN(s, 65, "audit", "verify");
-	OUT_HAS(s, "it was removed");
+	OUT_HAS(s, "the decisions of devices 0 to 255 (block 0) do not decode");
+	RUN(s, 70, "evaluate");
+	ERR_HAS(s, "the decisions of devices 0 to 255 (block 0) do not decode");
+	RUN(s, 70, "report");
+	ERR_HAS(s, "the decisions of devices 0 to 255 (block 0) do not decode");
 }
 
 static void audit_removal_found(void **state)

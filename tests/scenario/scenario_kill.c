@@ -76,10 +76,9 @@ static int run_mtd(kctx *k, const char *db, const char *outfile, long delay_us, 
 
 static long count(const char *db, const char *sql)
 {
-	sqlite3 *h;
+	sqlite3 *h = scen_sql_open(db); /* decisions: a view of the packed blocks */
 	sqlite3_stmt *st;
 	long n = -1;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int64(st, 0);

@@ -272,8 +272,13 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	/* day 2: the first run of this release migrates the store */
 	scen_day(s, 2, 0);
 	report_is_v3(s, __LINE__);
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 4);
-	/* the running grace period and the wipe keep their times */
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 5);
+	/* the decisions moved (4 -> 5) into packed blocks, and the running
+	 * grace period and the wipe keep their times there */
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM main.sqlite_master"
+				       " WHERE name = 'decisions'"), 0);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM decision_blocks"), 1);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM decisions"), 3);
 	assert_int_equal(scen_q_int(s, "SELECT since FROM decisions WHERE device = 1"), 1709380800);
 	assert_int_equal(scen_q_int(s, "SELECT wiped_at FROM decisions WHERE device = 1"), 0);
 	assert_int_equal(scen_q_int(s, "SELECT since FROM decisions WHERE device = 2"), 1709251200);

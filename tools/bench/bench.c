@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store.h" /* the layout of decision blocks, shared with mtdgate */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define NOW "2026-11-18T12:00:00Z" /* fleetgen's day 1; connectors are fresh */
 enum { LV_NONE, LV_SECURED, LV_LOW, LV_MEDIUM, LV_HIGH };
 enum { ST_COMPLIANT, ST_NONCOMPLIANT, ST_GRACE, ST_NOT_EVALUATED }; /* core/rules.h */
@@ -292,6 +296,52 @@ static sqlite3 *open_db(const char *path, int create)
 	return db;
 }
 
+/* A scan of a decision_blocks table in block order, read as devices in
+ * id order ask for their slots. */
+typedef struct bscan {
+	sqlite3_stmt *st;
+	int step;    /* of the current row */
+	int64_t blk; /* of the current row; INT64_MAX past the end */
+	int64_t decoded; /* the block in s; -1 none */
+	mtd_dslot s[MTD_DBLOCK_SLOTS];
+} bscan;
+
+static int bscan_open(sqlite3 *db, bscan *b, const char *table)
+{
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT blk, entries FROM %s ORDER BY blk", table);
+	b->blk = b->decoded = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &b->st, NULL) != SQLITE_OK)
+		return sqlerr(db, sql);
+	b->step = SQLITE_ROW;
+	return 0;
+}
+
+/* The slot of device id (ids asked in increasing order): 1 when its block
+ * is stored, 0 when not, -1 on an error or a block that does not decode. */
+static int bscan_slot(sqlite3 *db, bscan *b, int64_t id, mtd_dslot *out)
+{
+	int64_t want = id / MTD_DBLOCK_SLOTS;
+	while (b->step == SQLITE_ROW && b->blk < want) {
+		b->step = sqlite3_step(b->st);
+		b->blk = b->step == SQLITE_ROW ? sqlite3_column_int64(b->st, 0) : INT64_MAX;
+	}
+	if (b->step != SQLITE_ROW && b->step != SQLITE_DONE)
+		return sqlerr(db, "scanning decision blocks");
+	if (b->blk != want)
+		return 0;
+	if (b->decoded != want) {
+		if (mtd_dblock_decode(sqlite3_column_blob(b->st, 1),
+				      (size_t)sqlite3_column_bytes(b->st, 1), b->s)) {
+			fprintf(stderr, "bench: decision block %lld does not decode\n", (long long)want);
+			return -1;
+		}
+		b->decoded = want;
+	}
+	*out = b->s[id % MTD_DBLOCK_SLOTS];
+	return 1;
+}
+
 /* ---- (a) the C evaluator ---- */
 
 typedef struct conn {
@@ -408,10 +458,32 @@ static void c_decide(const cdev *d, const conn *c, size_t nc, const int *allowed
 
 /* One pass over devices and their reports, read as mtdgate reads them (two
  * scans in device order, merged); decisions written in one transaction to
- * b.decisions in workdir/baseline.db. */
+ * b.decision_blocks in workdir/baseline.db, packed as mtdgate packs its own
+ * (core/store.h), each slot: state + 1 (0: none), level, access, the
+ * level Cedar is given. */
+/* The C evaluator's slots reuse mtd_dslot's four fields for its own. */
+#define C_STATE(d) ((d).outcome - 1)
+#define C_LEVEL(d) ((d).evaluated_at)
+#define C_ACCESS(d) ((d).since)
+#define C_IN_LEVEL(d) ((d).wiped_at)
+
+static int write_block(sqlite3 *db, sqlite3_stmt *ins, int64_t blk, const mtd_dslot *slots)
+{
+	unsigned char e[MTD_DBLOCK_MAX];
+	size_t n = mtd_dblock_encode(slots, e);
+	sqlite3_bind_int64(ins, 1, blk);
+	sqlite3_bind_blob(ins, 2, e, (int)n, SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE)
+		return sqlerr(db, "writing decisions");
+	sqlite3_reset(ins);
+	return 0;
+}
+
 static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 {
 	sqlite3_stmt *scan = NULL, *rep = NULL, *ins = NULL, *att = NULL;
+	mtd_dslot blk[MTD_DBLOCK_SLOTS];
+	int64_t cur = -1; /* the block in blk */
 	conn c[64];
 	size_t nc = 0, nallowed = 0;
 	int *allowed = NULL, rc = -1, step, rstep;
@@ -429,8 +501,7 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 	}
 	sqlite3_finalize(att);
 	if (exec1(db, "PRAGMA b.journal_mode = WAL") || exec1(db, "PRAGMA b.synchronous = FULL") ||
-	    exec1(db, "CREATE TABLE b.decisions(device INTEGER PRIMARY KEY, state INTEGER NOT NULL,"
-		      " level INTEGER NOT NULL, access INTEGER NOT NULL, in_level INTEGER NOT NULL)"))
+	    exec1(db, "CREATE TABLE b.decision_blocks(blk INTEGER PRIMARY KEY, entries BLOB NOT NULL)"))
 		return -1;
 	t0 = mono(); /* the evaluation proper: read, decide, write, commit */
 	if (exec1(db, "BEGIN") || load_conns(db, c, &nc) || load_allowed(db, &allowed, &nallowed))
@@ -440,8 +511,8 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 	    sqlite3_prepare_v2(db, "SELECT device, connector, level, os_supported FROM reports"
 				   " ORDER BY device, connector", -1, &rep, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "INSERT INTO b.decisions(device, state, level, access, in_level)"
-			       " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL) != SQLITE_OK) {
+			       "INSERT INTO b.decision_blocks(blk, entries) VALUES(?1, ?2)", -1, &ins,
+			       NULL) != SQLITE_OK) {
 		sqlerr(db, "preparing the C evaluator");
 		goto out;
 	}
@@ -470,16 +541,17 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 			goto out;
 		}
 		c_decide(&d, c, nc, allowed, nallowed, &s, &l, &a, &il);
-		sqlite3_bind_int64(ins, 1, d.id);
-		sqlite3_bind_int(ins, 2, s);
-		sqlite3_bind_int(ins, 3, l);
-		sqlite3_bind_int(ins, 4, a);
-		sqlite3_bind_int(ins, 5, il);
-		if (sqlite3_step(ins) != SQLITE_DONE) {
-			sqlerr(db, "writing a decision");
+		if (d.id < 1) {
+			fprintf(stderr, "bench: device row id %lld\n", (long long)d.id);
 			goto out;
 		}
-		sqlite3_reset(ins);
+		if (d.id / MTD_DBLOCK_SLOTS != cur) {
+			if (cur >= 0 && write_block(db, ins, cur, blk))
+				goto out;
+			cur = d.id / MTD_DBLOCK_SLOTS;
+			memset(blk, 0, sizeof blk);
+		}
+		blk[d.id % MTD_DBLOCK_SLOTS] = (mtd_dslot){s + 1, l, a, il};
 		n++;
 	}
 	if (step != SQLITE_DONE) {
@@ -488,7 +560,7 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 	}
 	sqlite3_reset(scan);
 	sqlite3_reset(rep);
-	if (exec1(db, "COMMIT"))
+	if ((cur >= 0 && write_block(db, ins, cur, blk)) || exec1(db, "COMMIT"))
 		goto out;
 	rc = 0;
 out:
@@ -503,39 +575,58 @@ out:
 	return rc;
 }
 
-static const char *txt(sqlite3_stmt *st, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	return t ? t : "-";
-}
-
-/* mtdgate's decisions against the C evaluator's: state, level, access. */
+/* mtdgate's decisions against the C evaluator's: state, level, access;
+ * devices, both block tables and outcomes read in device order. */
 static long compare_c(sqlite3 *db, double *shared)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *dev = NULL, *oc = NULL;
+	bscan mb = {0}, cb = {0};
 	long bad = 0;
-	int rc;
+	int rc = -1, step;
+	int64_t oid = 0; /* the outcome in ost */
+	int ost[3] = {0};
 	*shared = 0;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT d.ext_id, o.state, o.level, o.access, x.state, x.level, x.access"
-			       " FROM devices d LEFT JOIN main.decisions c ON c.device = d.id"
-			       " LEFT JOIN main.outcomes o ON o.seq = c.outcome"
-			       " LEFT JOIN b.decisions x ON x.device = d.id ORDER BY d.id", -1, &st,
-			       NULL) != SQLITE_OK)
-		return sqlerr(db, "comparing decisions");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int same = sqlite3_column_type(st, 1) != SQLITE_NULL &&
-			   sqlite3_column_type(st, 4) != SQLITE_NULL;
-		for (int i = 1; same && i <= 3; i++)
-			same = sqlite3_column_int(st, i) == sqlite3_column_int(st, i + 3);
+	if (sqlite3_prepare_v2(db, "SELECT id, ext_id FROM devices ORDER BY id", -1, &dev, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT state, level, access FROM main.outcomes WHERE seq = ?1",
+			       -1, &oc, NULL) ||
+	    bscan_open(db, &mb, "main.decision_blocks") || bscan_open(db, &cb, "b.decision_blocks")) {
+		sqlerr(db, "comparing decisions");
+		goto out;
+	}
+	while ((step = sqlite3_step(dev)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(dev, 0);
+		mtd_dslot m = {0}, c = {0};
+		int hm = bscan_slot(db, &mb, id, &m), hc = bscan_slot(db, &cb, id, &c), same;
+		if (hm < 0 || hc < 0)
+			goto out;
+		if (hm && m.outcome && m.outcome != oid) {
+			sqlite3_reset(oc);
+			sqlite3_bind_int64(oc, 1, m.outcome);
+			if (sqlite3_step(oc) != SQLITE_ROW) {
+				fprintf(stderr, "bench: outcome %lld missing\n", (long long)m.outcome);
+				goto out;
+			}
+			for (int k = 0; k < 3; k++)
+				ost[k] = sqlite3_column_int(oc, k);
+			oid = m.outcome;
+		}
+		same = hm && m.outcome && hc && c.outcome && ost[0] == C_STATE(c) &&
+		       ost[1] == C_LEVEL(c) && ost[2] == C_ACCESS(c);
 		*shared += 1;
 		if (!same && bad++ < 5)
-			printf("  mismatch %s: mtdgate state %s level %s access %s, C state %s level %s"
-			       " access %s\n", sqlite3_column_text(st, 0),
-			       txt(st, 1), txt(st, 2), txt(st, 3), txt(st, 4), txt(st, 5), txt(st, 6));
+			printf("  mismatch %s: mtdgate %s state %d level %d access %d, C %s state %lld"
+			       " level %lld access %lld\n", sqlite3_column_text(dev, 1),
+			       hm && m.outcome ? "" : "(none)", ost[0], ost[1], ost[2],
+			       hc && c.outcome ? "" : "(none)", (long long)C_STATE(c),
+			       (long long)C_LEVEL(c), (long long)C_ACCESS(c));
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? bad : sqlerr(db, "comparing decisions");
+	rc = step == SQLITE_DONE ? 0 : sqlerr(db, "comparing decisions");
+out:
+	sqlite3_finalize(dev);
+	sqlite3_finalize(oc);
+	sqlite3_finalize(mb.st);
+	sqlite3_finalize(cb.st);
+	return rc ? -1 : bad;
 }
 
 /* ---- (b) raw SQLite ingest ---- */
@@ -697,7 +788,8 @@ static void json_str(FILE *f, const char *s)
  * evaluator computed it), enrolled, groups. */
 static int cedar_inputs(sqlite3 *db, long sample, double ndev, const char *ppath, const char *spath)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
+	bscan cb = {0};
 	FILE *f = fopen(ppath, "w");
 	int rc;
 	long every = ndev / (double)sample >= 1 ? (long)(ndev / (double)sample) : 1;
@@ -727,10 +819,11 @@ static int cedar_inputs(sqlite3 *db, long sample, double ndev, const char *ppath
 		return -1;
 	}
 	if (sqlite3_prepare_v2(db,
-			       "SELECT d.ext_id, x.in_level, d.enrolled, g.key FROM b.decisions x"
-			       " JOIN devices d ON d.id = x.device JOIN groupsets g ON g.id = d.groupset"
-			       " WHERE x.device % ?1 = 0 ORDER BY x.device LIMIT ?2", -1, &st,
-			       NULL) != SQLITE_OK) {
+			       "SELECT d.id, d.ext_id, d.enrolled, g.key FROM devices d"
+			       " JOIN groupsets g ON g.id = d.groupset"
+			       " WHERE d.id % ?1 = 0 ORDER BY d.id LIMIT ?2", -1, &st,
+			       NULL) != SQLITE_OK || bscan_open(db, &cb, "b.decision_blocks")) {
+		sqlite3_finalize(st);
 		fclose(f);
 		return sqlerr(db, "sampling devices");
 	}
@@ -738,10 +831,15 @@ static int cedar_inputs(sqlite3 *db, long sample, double ndev, const char *ppath
 	sqlite3_bind_int64(st, 2, sample);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(st, 3);
-		int first = 1;
+		mtd_dslot c;
+		int first = 1, has = bscan_slot(db, &cb, sqlite3_column_int64(st, 0), &c);
+		if (has < 0)
+			break;
+		if (!has || !c.outcome)
+			continue; /* the C evaluator gives the level Cedar is given */
 		fputs("{\"id\":", f);
-		json_str(f, (const char *)sqlite3_column_text(st, 0));
-		fprintf(f, ",\"level\":%d,\"enrolled\":%s,\"groups\":[", sqlite3_column_int(st, 1),
+		json_str(f, (const char *)sqlite3_column_text(st, 1));
+		fprintf(f, ",\"level\":%d,\"enrolled\":%s,\"groups\":[", (int)C_IN_LEVEL(c),
 			sqlite3_column_int(st, 2) ? "true" : "false");
 		for (const char *p = key ? key : ""; *p; first = 0) {
 			size_t l = strcspn(p, "\n");
@@ -755,6 +853,7 @@ static int cedar_inputs(sqlite3 *db, long sample, double ndev, const char *ppath
 		fputs("]}\n", f);
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(cb.st);
 	if (fclose(f) || rc != SQLITE_DONE) {
 		fprintf(stderr, "bench: writing %s failed\n", spath);
 		return -1;
@@ -820,10 +919,11 @@ static int cedar(sqlite3 *db, long sample, double ndev, double *per_dec, long *m
 	char mods[PATH_MAX], ppath[PATH_MAX + 16], spath[PATH_MAX + 16], opath[PATH_MAX + 16];
 	char script[PATH_MAX], line[1024];
 	const char *why = NULL;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL, *oc = NULL;
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
 	double secs = -1, count = 0;
 	FILE *f;
-	int rc;
+	int rc, access;
 
 	*mismatch = 0;
 	*shared = 0;
@@ -853,9 +953,12 @@ static int cedar(sqlite3 *db, long sample, double ndev, double *per_dec, long *m
 		perror(opath);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT o.access FROM devices d JOIN decisions c ON c.device = d.id"
-				    " JOIN outcomes o ON o.seq = c.outcome"
-				   " WHERE d.ext_id = ?1", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT d.id, c.entries FROM devices d LEFT JOIN decision_blocks c"
+				   " ON c.blk = d.id / " STR(MTD_DBLOCK_SLOTS) " WHERE d.ext_id = ?1",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT access FROM outcomes WHERE seq = ?1", -1, &oc, NULL) !=
+		    SQLITE_OK) {
+		sqlite3_finalize(st);
 		fclose(f);
 		return sqlerr(db, "looking up decisions");
 	}
@@ -871,17 +974,27 @@ static int cedar(sqlite3 *db, long sample, double ndev, double *per_dec, long *m
 		*sp = '\0';
 		allow = !strncmp(sp + 1, "allow", 5);
 		sqlite3_bind_text(st, 1, line, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW || sqlite3_column_int(st, 0) != !allow) {
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    !mtd_dblock_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+				       slots)) {
+			const mtd_dslot m = slots[sqlite3_column_int64(st, 0) % MTD_DBLOCK_SLOTS];
+			sqlite3_bind_int64(oc, 1, m.outcome);
+			access = m.outcome && sqlite3_step(oc) == SQLITE_ROW ? sqlite3_column_int(oc, 0)
+									      : -1;
+			sqlite3_reset(oc);
+		} else {
+			access = -1;
+		}
+		if (access != !allow) {
 			if ((*mismatch)++ < 5)
 				printf("  mismatch %s: cedar %s, mtdgate %s\n", line, allow ? "allow" : "deny",
-				       rc != SQLITE_ROW ? "no decision"
-				       : sqlite3_column_int(st, 0) ? "block" : "allow");
+				       access < 0 ? "no decision" : access ? "block" : "allow");
 		}
 		sqlite3_reset(st);
 		*shared += 1;
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(oc);
 	fclose(f);
 	if (secs < 0 || count < 1 || count != *shared) {
 		fprintf(stderr, "bench: %s: no timing line or a short output\n", opath);
