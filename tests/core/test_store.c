@@ -583,6 +583,40 @@ static void decision_blocks(void **state)
 	close_store(f);
 }
 
+/* SHA-256 (the audit chain's and the seals' hash): FIPS 180-4's examples,
+ * fed whole and a byte at a time, and the context starting over after a
+ * digest. */
+static void sha256_known_answers(void **state)
+{
+	static const struct {
+		const char *in, *hex;
+	} v[] = {
+		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+		mtd_sha256 c;
+		unsigned char d[32], e[32];
+		char hex[65];
+		mtd_sha256_init(&c);
+		mtd_sha256_update(&c, "junk", 4);
+		mtd_sha256_final(&c, e); /* and over again: */
+		mtd_sha256_update(&c, v[i].in, strlen(v[i].in));
+		mtd_sha256_final(&c, d);
+		for (int k = 0; k < 32; k++)
+			snprintf(hex + 2 * k, 3, "%02x", d[k]);
+		assert_string_equal(hex, v[i].hex);
+		mtd_sha256_init(&c);
+		for (const char *p = v[i].in; *p; p++)
+			mtd_sha256_update(&c, p, 1);
+		mtd_sha256_final(&c, e);
+		assert_memory_equal(d, e, 32);
+	}
+}
+
 static void bind_text(void **state)
 {
 	fx *f = *state;
@@ -619,6 +653,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(decision_blocks, setup, teardown),
+		cmocka_unit_test(sha256_known_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
