@@ -40,6 +40,8 @@ typedef struct eval {
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
+	int slim;          /* scanning without the details (see SQL_EVAL_*_SLIM) */
+	uint64_t details;  /* devices whose details were looked up */
 } eval;
 
 static void free_sets(eval *e)
@@ -418,7 +420,10 @@ static void devrow_clear(devrow *d, size_t nconns)
 	for (size_t i = 0; i < nconns; i++) {
 		d->threats[i].n = 0;
 		d->level[i] = 0;
+		d->at[i] = 0;
+		d->os_supported[i] = -1;
 	}
+	d->has_os = d->has_user = 0;
 	d->old_outcome = 0;
 }
 
@@ -452,34 +457,71 @@ static int col_copy(sqlite3_stmt *st, int i, char *buf, size_t cap)
 	return 1;
 }
 
-/* The device columns of the devices scan. */
-static void read_device(sqlite3_stmt *st, devrow *d)
+/* os_version and user from columns i, i + 1. */
+static void read_device_detail(sqlite3_stmt *st, int i, devrow *d)
 {
-	d->id = sqlite3_column_int64(st, 0);
-	col_copy(st, 1, d->ext, sizeof d->ext);
-	d->platform = sqlite3_column_int(st, 2);
-	d->has_os = col_copy(st, 3, d->os, sizeof d->os);
-	d->corporate = sqlite3_column_int(st, 4);
-	d->enrolled = sqlite3_column_int(st, 5);
-	d->has_user = col_copy(st, 6, d->user, sizeof d->user);
-	d->groupset = sqlite3_column_int64(st, 7);
+	d->has_os = col_copy(st, i, d->os, sizeof d->os);
+	d->has_user = col_copy(st, i + 1, d->user, sizeof d->user);
 }
 
-/* A row of the reports scan: device, connector, level, at, os_supported,
- * threats. */
+/* The device columns of the devices scan (id, the scan's key, known). */
+static void read_device(const eval *e, sqlite3_stmt *st, int64_t id, devrow *d)
+{
+	d->id = id;
+	col_copy(st, 1, d->ext, sizeof d->ext);
+	d->platform = sqlite3_column_int(st, 2);
+	d->corporate = sqlite3_column_int(st, 3);
+	d->enrolled = sqlite3_column_int(st, 4);
+	d->groupset = sqlite3_column_int64(st, 5);
+	if (!e->slim)
+		read_device_detail(st, 6, d);
+}
+
+/* at and threats of connector index ci from columns i, i + 1. */
+static int read_report_detail(sqlite3_stmt *st, int i, int ci, devrow *d)
+{
+	const void *t = sqlite3_column_blob(st, i + 1);
+	d->at[ci] = sqlite3_column_int64(st, i);
+	d->threats[ci].n = 0; /* none: NULL or empty */
+	return t && tb_put(&d->threats[ci], t, (size_t)sqlite3_column_bytes(st, i + 1)) ? MTD_ENOMEM
+										       : 0;
+}
+
+/* A row of the reports scan: device, connector, level, os_supported, and
+ * unless slim at, threats. */
 static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 {
 	int ci = conn_index(e, sqlite3_column_int64(st, 1));
 	if (ci < 0)
 		return 0;
 	d->level[ci] = sqlite3_column_int(st, 2);
-	d->at[ci] = sqlite3_column_int64(st, 3);
-	d->os_supported[ci] = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4);
-	d->threats[ci].n = 0;
-	if (sqlite3_column_type(st, 5) == SQLITE_BLOB &&
-	    tb_put(&d->threats[ci], sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)))
-		return MTD_ENOMEM;
-	return 0;
+	d->os_supported[ci] = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3);
+	return e->slim ? 0 : read_report_detail(st, 4, ci, d);
+}
+
+/* What a slim scan left out of device d, looked up. */
+static int load_details(eval *e, devrow *d)
+{
+	mtd_store *s = e->h->store;
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DEVICE_DETAIL);
+	int step, rc = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, d->id);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW)
+		read_device_detail(st, 0, d);
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW || !(st = mtd_store_stmt(s, SQL_REPORT_DETAIL)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, d->id);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int ci = conn_index(e, sqlite3_column_int64(st, 0));
+		if (ci >= 0)
+			rc = read_report_detail(st, 1, ci, d);
+	}
+	sqlite3_reset(st);
+	e->details++;
+	return rc ? rc : step == SQLITE_DONE ? 0 : MTD_ESTORE;
 }
 
 /* State, app action and access of a stored outcome, by id: a small
@@ -721,20 +763,13 @@ static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at
 	return ro->fn(ro->ud, &a, &b);
 }
 
-static int decide(eval *e, devrow *d, run_out *ro)
+/* d's reports as the rules see them: the vendors in force for its device
+ * compliance (cv) and for its apps (av). */
+static void vendor_views(const eval *e, const devrow *d, mtd_vreport *cv, size_t *ncv,
+			 mtd_vreport *av, size_t *nav)
 {
-	mtd_t *h = e->h;
-	mtd_vreport cv[MAX_CONNS], av[MAX_CONNS];
-	size_t ncv = 0, nav = 0;
 	uint32_t bit = 1u << d->platform;
-	mtd_eval_in in = {0};
-	mtd_eval_out out;
-	outcome tmp = {0};
-	const outcome *o;
-	int32_t slot = 0;
-	char why[2048];
-	int rc;
-
+	*ncv = *nav = 0;
 	for (size_t i = 0; i < e->nconns; i++) {
 		const mtd_conn *c = &e->conns[i];
 		mtd_vreport v = {c->vendor, d->level[i], d->at[i], d->os_supported[i],
@@ -743,10 +778,26 @@ static int decide(eval *e, devrow *d, run_out *ro)
 		if (e->cstate[i] != MTD_CS_ENABLED) /* R4, R6: only enabled connectors are in force */
 			continue;
 		if (c->platforms & bit)
-			cv[ncv++] = v;
+			cv[(*ncv)++] = v;
 		if (c->mam_platforms & bit)
-			av[nav++] = v;
+			av[(*nav)++] = v;
 	}
+}
+
+static int decide(eval *e, devrow *d, run_out *ro)
+{
+	mtd_t *h = e->h;
+	mtd_vreport cv[MAX_CONNS], av[MAX_CONNS];
+	size_t ncv = 0, nav = 0;
+	mtd_eval_in in = {0};
+	mtd_eval_out out;
+	outcome tmp = {0};
+	const outcome *o;
+	int32_t slot = 0;
+	char why[2048];
+	int rc, known;
+
+	vendor_views(e, d, cv, &ncv, av, &nav);
 	in.id = d->ext;
 	in.os_version = d->has_os ? d->os : NULL;
 	in.user = d->has_user ? d->user : NULL;
@@ -764,7 +815,20 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	in.napp_vendors = nav;
 	in.prev_state = d->old_outcome ? d->old_state : -1;
 	in.prev_since = d->old_since;
-	if (mtd_rules_wants_inventory(e->rules)) {
+	/* slim: most devices look like one decided before, and the memo
+	 * answers without the details */
+	known = e->slim && mtd_rules_recall(e->rules, &in, &out);
+	if (!known && e->slim) {
+		if ((rc = load_details(e, d)))
+			return mtd_fail(h, rc, "reading device %s: %s", d->ext,
+					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+		in.os_version = d->has_os ? d->os : NULL;
+		in.user = d->has_user ? d->user : NULL;
+		vendor_views(e, d, cv, &ncv, av, &nav);
+	}
+	if (known) {
+		rc = 0;
+	} else if (mtd_rules_wants_inventory(e->rules)) {
 		mtd_app_view *apps;
 		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
 			return mtd_fail(h, rc, "reading the apps of %s: %s", d->ext,
@@ -811,6 +875,24 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	}
 	free(tmp.vendors);
 	return rc;
+}
+
+/* The devices and reports scans, slim or not as e says, from the devices
+ * after row id after (the scans before are reset). */
+static int open_scans(eval *e, scan *dev, scan *rep, int64_t after)
+{
+	mtd_store *s = e->h->store;
+	if (dev->st)
+		sqlite3_reset(dev->st);
+	if (rep->st)
+		sqlite3_reset(rep->st);
+	dev->st = mtd_store_stmt(s, e->slim ? SQL_EVAL_DEVICES_SLIM : SQL_EVAL_DEVICES);
+	if (!dev->st || sqlite3_bind_int64(dev->st, 1, after) || scan_next(dev))
+		return MTD_ESTORE;
+	rep->st = mtd_store_stmt(s, e->slim ? SQL_EVAL_REPORTS_SLIM : SQL_EVAL_REPORTS);
+	if (!rep->st || sqlite3_bind_int64(rep->st, 1, after) || scan_next(rep))
+		return MTD_ESTORE;
+	return 0;
 }
 
 int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
@@ -872,16 +954,15 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	}
 	for (size_t i = 0; i < e.nconns; i++)
 		e.cstate[i] = mtd_conn_state_at(&e.conns[i], h->now);
-	/* The three scans stay open while decide() uses the store's other
+	devrow_clear(d, e.nconns);
+	/* Slim scans when the memo is likely to answer (pure rules, no
+	 * inventory); the scans stay open while decide() uses the store's other
 	 * statements. */
-	for (int i = 0; i < 3; i++) {
-		static const enum mtd_sql which[3] = {SQL_EVAL_DEVICES, SQL_EVAL_REPORTS,
-						      SQL_EVAL_DECISIONS};
-		scan *sc = i == 0 ? &dev : i == 1 ? &rep : &dec;
-		if (!(sc->st = mtd_store_stmt(h->store, which[i])) || scan_next(sc)) {
-			rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
-			goto out;
-		}
+	e.slim = mtd_rules_pure(e.rules) && !mtd_rules_wants_inventory(e.rules);
+	if (open_scans(&e, &dev, &rep, 0) ||
+	    !(dec.st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS)) || scan_next(&dec)) {
+		rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
+		goto out;
 	}
 	if (h->progress) {
 		int64_t max = mtd_store_max_device(h->store);
@@ -891,7 +972,7 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	 * those scans with its id (rows of no device are skipped) */
 	while (!rc && dev.live) {
 		const mtd_dslot *ds;
-		read_device(dev.st, d);
+		read_device(&e, dev.st, dev.device, d);
 		if (d->id < 1) {
 			rc = mtd_fail(h, MTD_ESTORE, "device '%s' has row id %lld: the store was changed "
 				      "outside mtdgate", d->ext, (long long)d->id);
@@ -915,7 +996,14 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		if (h->progress && (ro.evaluated & 4095) == 0)
 			h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro.evaluated);
 		devrow_clear(d, e.nconns);
-		if ((rc = scan_next(&dev)))
+		if (e.slim && ro.evaluated >= 4096 && e.details > ro.evaluated / 8) {
+			/* the memo answers too few: read the details along from here */
+			e.slim = 0;
+			rc = open_scans(&e, &dev, &rep, d->id);
+		} else {
+			rc = scan_next(&dev);
+		}
+		if (rc)
 			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 	}
 	if (!rc && h->progress)

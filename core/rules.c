@@ -1417,10 +1417,16 @@ static size_t memo_key(mtd_rules *r, const mtd_eval_in *in)
  * keep to compare before touching an entry. */
 static uint64_t key_hash(const unsigned char *p, size_t n)
 {
-	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n;
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w = 0;
-		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) { /* a fixed-size copy is one load */
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, p + i, n - i);
 		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
 		h ^= h >> 29;
 	}
@@ -1560,24 +1566,42 @@ static int eval_protected(lua_State *L)
 	return lua_gettop(L);
 }
 
+/* The memo's answer for in: 1 with out filled, else 0 with the key's
+ * length (0: not memoizable) and hash for storing the result. */
+static int recall(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out, size_t *klen,
+		  uint64_t *h)
+{
+	int64_t hit;
+	*klen = 0;
+	*h = 0;
+	if (!r->memo_on || !r->pure || !(*klen = memo_key(r, in)))
+		return 0;
+	if ((hit = memo_find(r, *h = key_hash(r->key, *klen), *klen)) < 0)
+		return 0;
+	memo_fill(r->ents[hit], out); /* sets every field */
+	out->memo = hit;
+	return 1;
+}
+
+int mtd_rules_recall(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out)
+{
+	size_t klen;
+	uint64_t h;
+	return recall(r, in, out, &klen, &h);
+}
+
 int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 		   char *err, size_t n)
 {
 	lua_State *L = r->L;
 	eval_job j = {r, in, out, err, n, 0};
-	size_t klen = 0, nvent = in->nvendors + in->napp_vendors;
-	uint64_t h = 0;
+	size_t klen, nvent = in->nvendors + in->napp_vendors;
+	uint64_t h;
 	int rc;
 
 	lua_settop(L, 0); /* drop the previous result */
-	if (r->memo_on && r->pure && (klen = memo_key(r, in))) {
-		int64_t hit = memo_find(r, h = key_hash(r->key, klen), klen);
-		if (hit >= 0) { /* memo_fill sets every field */
-			memo_fill(r->ents[hit], out);
-			out->memo = hit;
-			return 0;
-		}
-	}
+	if (recall(r, in, out, &klen, &h))
+		return 0;
 	memset(out, 0, sizeof *out);
 	out->memo = -1;
 	if (nvent > r->cur_vent_cap) {

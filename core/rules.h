@@ -107,6 +107,14 @@ void mtd_rules_memo(mtd_rules *r, int on);
 /* Whether policy.lua declared pure = true. */
 int mtd_rules_pure(const mtd_rules *r);
 
+/* The memo's result for a device without running the rules: 1 with out
+ * set as mtd_rules_eval would set it, when in looks like a device already
+ * decided (see mtd_rules_memo); else 0, and mtd_rules_eval decides. Reads
+ * only what the memo compares, so the device-specific fields (id,
+ * os_version, user, apps, prev_since, a report's at and threats) may be
+ * left unset for it. */
+int mtd_rules_recall(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out);
+
 /* Run the rules on one device. MTD_ERULES with the script's own message
  * (file:line: message) when a script fails or returns something invalid. */
 int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,

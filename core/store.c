@@ -199,14 +199,25 @@ static const char *const sql_text[SQL__COUNT] = {
 		" adhoc_signed = excluded.adhoc_signed, app_store = excluded.app_store,"
 		" beta = excluded.beta, vpp = excluded.vpp, validated = excluded.validated,"
 		" managed = excluded.managed",
-	/* evaluate: three scans in device order, merged in C (sequential reads
-	 * instead of a join's look-up per device) */
+	/* evaluate: scans in device order (from after ?1), merged in C
+	 * (sequential reads instead of a join's look-ups per device). The slim
+	 * ones leave out what only a call into the rules needs, for rules whose
+	 * memo answers most devices; the detail look-ups add it to a device the
+	 * memo does not answer. A slim scan's columns are the full one's first. */
 	[SQL_EVAL_DEVICES] =
-		"SELECT id, ext_id, platform, os_version, corporate, enrolled, user, groupset"
-		" FROM devices ORDER BY id",
+		"SELECT id, ext_id, platform, corporate, enrolled, groupset, os_version, user"
+		" FROM devices WHERE id > ?1 ORDER BY id",
+	[SQL_EVAL_DEVICES_SLIM] =
+		"SELECT id, ext_id, platform, corporate, enrolled, groupset"
+		" FROM devices WHERE id > ?1 ORDER BY id",
 	[SQL_EVAL_REPORTS] =
-		"SELECT device, connector, level, at, os_supported, threats FROM reports"
-		" ORDER BY device, connector",
+		"SELECT device, connector, level, os_supported, at, threats FROM reports"
+		" WHERE device > ?1 ORDER BY device, connector",
+	[SQL_EVAL_REPORTS_SLIM] =
+		"SELECT device, connector, level, os_supported FROM reports"
+		" WHERE device > ?1 ORDER BY device, connector",
+	[SQL_DEVICE_DETAIL] = "SELECT os_version, user FROM devices WHERE id = ?1",
+	[SQL_REPORT_DETAIL] = "SELECT connector, at, threats FROM reports WHERE device = ?1",
 	[SQL_EVAL_DECISIONS] = "SELECT blk, entries FROM decision_blocks ORDER BY blk",
 	/* the writer knows whether the block is stored: no upsert probe */
 	[SQL_DBLOCK_INSERT] = "INSERT INTO decision_blocks(blk, entries) VALUES(?1, ?2)",

@@ -772,20 +772,31 @@ typedef struct evalctx {
 	int dry;
 	trans t[64];
 	size_t nt;
+	size_t last; /* the entry of the last change, from last_from to last_to */
+	const char *last_from, *last_to;
 } evalctx;
 
 static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
 {
 	evalctx *e = ud;
 	size_t i;
-	/* called for every change: compare, format only when printing */
-	for (i = 0; i < e->nt; i++)
-		if (!strcmp(e->t[i].from, a->state) && !strcmp(e->t[i].to, b->state))
-			break;
-	if (i == e->nt && e->nt < 64) {
-		snprintf(e->t[i].from, sizeof e->t[i].from, "%s", a->state);
-		snprintf(e->t[i].to, sizeof e->t[i].to, "%s", b->state);
-		e->nt++;
+	/* called for every change: compare, format only when printing; the
+	 * state names are the library's constants, so the last pair usually
+	 * matches by address */
+	if (e->nt && e->last_from == a->state && e->last_to == b->state) {
+		i = e->last;
+	} else {
+		for (i = 0; i < e->nt; i++)
+			if (!strcmp(e->t[i].from, a->state) && !strcmp(e->t[i].to, b->state))
+				break;
+		if (i == e->nt && e->nt < 64) {
+			snprintf(e->t[i].from, sizeof e->t[i].from, "%s", a->state);
+			snprintf(e->t[i].to, sizeof e->t[i].to, "%s", b->state);
+			e->nt++;
+		}
+		e->last = i;
+		e->last_from = a->state;
+		e->last_to = b->state;
 	}
 	if (i < 64)
 		e->t[i].n++;

@@ -146,7 +146,10 @@ typedef int (*mtd_plugin_fn)(void *ud, const mtd_plugin_info *p);
  * are reported to the diag callback and skipped. */
 int mtd_plugin_list(mtd_t *h, mtd_plugin_fn fn, void *ud);
 
-/* A device's decision (strings borrowed for the callback). */
+/* A device's decision (strings borrowed for the callback, except platform,
+ * management, state, level, access and app_protection: constants of the
+ * library, valid for as long as it is loaded, so they may be compared by
+ * address). */
 typedef struct mtd_decision_info {
 	const char *device, *platform, *management;
 	const char *state;          /* compliant, noncompliant, in_grace_period,

@@ -202,6 +202,73 @@ static void limits_configurable(void **state)
 	RUN(s, 64, "--rules-memory", "12", "evaluate");
 }
 
+/* Pure rules that read device details (os_version, a report's at and
+ * threats) get every device's own, whether evaluate looks them up for the
+ * devices its memo does not answer or, once most need them, reads them
+ * along with the scan: 5,000 devices, each with its own os_version, every
+ * third with a report of its own time; all read them (no memo answers),
+ * or only those with a high report do (the memo answers the rest). */
+#define NDETAIL 5000
+static void details_on_demand(void **state)
+{
+	static const char *const reads[2] = {
+		"  do local v = device.vendors[1]\n"
+		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
+		"    (v and v.level and (' at ' .. v.at .. ' threats ' .. #v.threats) or '') } end\n",
+		"  do local v = device.vendors[1]\n"
+		"  if not (v and v.level == 'high') then return 'compliant', 'none', { 'plain' } end\n"
+		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
+		"    ' at ' .. v.at .. ' threats ' .. #v.threats } end\n",
+	};
+	scen *s = *state;
+	size_t cap = (size_t)NDETAIL * 160, nd = 0, nt = 0;
+	char *devs = malloc(cap), *msgs = malloc(cap);
+	assert_non_null(devs);
+	assert_non_null(msgs);
+	for (int i = 0; i < NDETAIL; i++) {
+		nd += (size_t)snprintf(devs + nd, cap - nd,
+				       "{\"id\":\"d%04d\",\"platform\":\"ios\",\"os_version\":\"1.%d\","
+				       "\"ownership\":\"corporate\",\"management\":\"enrolled\"}\n", i, i);
+		if (i % 3 == 0)
+			nt += (size_t)snprintf(msgs + nt, cap - nt,
+					       "{\"type\":\"threat\",\"device\":\"d%04d\",\"level\":\"%s\","
+					       "\"at\":%d,\"threats\":[]}\n", i, i % 9 ? "low" : "high",
+					       1709251200 - i);
+	}
+	SETUP(s, devs);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	INGEST(s, msgs);
+	for (int k = 0; k < 2; k++) {
+		char name[8], *all, *line, *save = NULL;
+		int n = 0;
+		snprintf(name, sizeof name, "r%d", k);
+		RUN(s, 0, "--rules", scen_rules_copy(s, name, reads[k], NULL), "evaluate");
+		all = REPORT_ALL(s);
+		for (line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+			json_t *o = json_loads(line, 0, NULL);
+			int i = -1;
+			char want[128];
+			const char *got;
+			assert_non_null(o);
+			assert_int_equal(sscanf(jstr(o, "device"), "d%d", &i), 1);
+			if (k == 1 && i % 9)
+				snprintf(want, sizeof want, "plain");
+			else if (i % 3 == 0)
+				snprintf(want, sizeof want, "os 1.%d at %d threats 0", i, 1709251200 - i);
+			else
+				snprintf(want, sizeof want, "os 1.%d", i);
+			got = json_string_value(json_array_get(json_object_get(o, "reasons"), 0));
+			if (!got || strcmp(got, want))
+				fail_msg("rules %d, device d%04d: reason '%s', wanted '%s'", k, i,
+					 got ? got : "(none)", want);
+			json_decref(o);
+		}
+		assert_int_equal(n, NDETAIL);
+	}
+	free(devs);
+	free(msgs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(grace_period, setup, teardown),
 		cmocka_unit_test_setup_teardown(resources, setup, teardown),
 		cmocka_unit_test_setup_teardown(limits_configurable, setup, teardown),
+		cmocka_unit_test_setup_teardown(details_on_demand, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
