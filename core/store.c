@@ -760,11 +760,11 @@ static int flush_block(mtd_store *s, int log)
 {
 	block *b = &s->blk[log];
 	uint32_t n = b->n;
-	logval v[5] = {LV_INT(b->first), LV_INT(n), LV_INT(b->at), LV_INT(b->connector)};
 	int k = log == MTD_LOG_MESSAGES ? 4 : 3; /* decision_log has no connector */
 	int rc;
-	if (!n)
+	if (!n) /* the common case: called for every entry of the other log */
 		return 0;
+	logval v[5] = {LV_INT(b->first), LV_INT(n), LV_INT(b->at), LV_INT(b->connector)};
 	b->n = 0;
 	v[k++] = (logval){SQLITE_BLOB, 0, b->buf, b->len};
 	rc = log_row(s, log == MTD_LOG_MESSAGES ? SQL_MESSAGE_LOG_INSERT : SQL_DECISION_LOG_INSERT,
@@ -1008,10 +1008,11 @@ size_t mtd_dblock_encode(const mtd_dslot *slots, unsigned char *out)
 
 int mtd_dblock_decode(const unsigned char *p, size_t len, mtd_dslot *slots)
 {
-	const unsigned char *end = p + len;
+	const unsigned char *end;
 	uint64_t prev = 0, v[4];
-	if (!p && len)
+	if (!p) /* SQLite's empty blob; and NULL + 0 is undefined */
 		return -1;
+	end = p + len;
 	for (unsigned i = 0; i < MTD_DBLOCK_SLOTS; i++) {
 		int tag;
 		if (p >= end || (tag = *p++) > 2)

@@ -1,0 +1,30 @@
+/* fuzz_dblock: the entries of a decision_blocks row (core/store.h), as a
+ * store changed behind mtdgate's back may hold them. mtd_dblock_decode
+ * must refuse or accept without reading past the input; what it accepts
+ * must be what store.h says a slot is, and encode back to entries that
+ * decode to the same slots (the encoding is total: every value
+ * round-trips) and fit MTD_DBLOCK_MAX. */
+#include <string.h>
+
+#include "fuzz.h"
+#include "store.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static mtd_dslot a[MTD_DBLOCK_SLOTS], b[MTD_DBLOCK_SLOTS];
+	static unsigned char e[MTD_DBLOCK_MAX];
+	size_t n;
+
+	if (mtd_dblock_decode(size ? data : NULL, size, a))
+		return 0;
+	FUZZ_CHECK(size >= MTD_DBLOCK_SLOTS); /* a tag byte a slot at least */
+	for (size_t i = 0; i < MTD_DBLOCK_SLOTS; i++)
+		if (!a[i].outcome)
+			FUZZ_CHECK(!a[i].evaluated_at && !a[i].since && !a[i].wiped_at);
+	n = mtd_dblock_encode(a, e);
+	FUZZ_CHECK(n >= MTD_DBLOCK_SLOTS && n <= MTD_DBLOCK_MAX);
+	FUZZ_CHECK(n <= size); /* minimal varints: never longer than what decoded */
+	FUZZ_CHECK(mtd_dblock_decode(e, n, b) == 0);
+	FUZZ_CHECK(memcmp(a, b, sizeof a) == 0);
+	return 0;
+}
