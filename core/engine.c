@@ -37,6 +37,7 @@ typedef struct eval {
 	struct pcache *pc; /* for callbacks */
 	struct oldc *old;  /* the stored decisions' outcomes */
 	struct dblock *cur; /* the decision block of the device at hand */
+	struct fastmemo *fm; /* pure rules without inventory only, else NULL */
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
@@ -784,18 +785,31 @@ static void vendor_views(const eval *e, const devrow *d, mtd_vreport *cv, size_t
 	}
 }
 
-static int decide(eval *e, devrow *d, run_out *ro)
+/* The fast memo: devices that look alike to pure rules, found by the
+ * scan's integers instead of the rules' byte key (building, hashing and
+ * comparing that key was the largest part of a device's own cost). A
+ * result enters only when the rules' memo kept it, that is when it is a
+ * function of what the memo compares, all of which the key below holds
+ * (the connectors' names and settings are fixed for a run). Direct-mapped:
+ * a collision replaces, and the rules' memo answers the device instead. */
+#define FM_SLOTS 4096
+#define FM_WORDS 4
+#define FM_MAX_CONNS ((FM_WORDS * 64 - 40) / 5)
+typedef struct fastmemo {
+	uint64_t key[FM_SLOTS][FM_WORDS];
+	int32_t slot[FM_SLOTS]; /* outcome cache slot + 1; 0 empty */
+} fastmemo;
+
+/* What the rules say of device d, into out. On failure the handle's
+ * message says what. */
+static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 {
 	mtd_t *h = e->h;
 	mtd_vreport cv[MAX_CONNS], av[MAX_CONNS];
 	size_t ncv = 0, nav = 0;
 	mtd_eval_in in = {0};
-	mtd_eval_out out;
-	outcome tmp = {0};
-	const outcome *o;
-	int32_t slot = 0;
 	char why[2048];
-	int rc, known;
+	int rc;
 
 	vendor_views(e, d, cv, &ncv, av, &nav);
 	in.id = d->ext;
@@ -817,8 +831,9 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	in.prev_since = d->old_since;
 	/* slim: most devices look like one decided before, and the memo
 	 * answers without the details */
-	known = e->slim && mtd_rules_recall(e->rules, &in, &out);
-	if (!known && e->slim) {
+	if (e->slim) {
+		if (mtd_rules_recall(e->rules, &in, out))
+			return 0;
 		if ((rc = load_details(e, d)))
 			return mtd_fail(h, rc, "reading device %s: %s", d->ext,
 					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
@@ -826,26 +841,80 @@ static int decide(eval *e, devrow *d, run_out *ro)
 		in.user = d->has_user ? d->user : NULL;
 		vendor_views(e, d, cv, &ncv, av, &nav);
 	}
-	if (known) {
-		rc = 0;
-	} else if (mtd_rules_wants_inventory(e->rules)) {
+	if (mtd_rules_wants_inventory(e->rules)) {
 		mtd_app_view *apps;
 		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
 			return mtd_fail(h, rc, "reading the apps of %s: %s", d->ext,
 					mtd_store_errmsg(h->store));
 		in.apps = apps;
-		rc = mtd_rules_eval(e->rules, &in, &out, why, sizeof why);
+		rc = mtd_rules_eval(e->rules, &in, out, why, sizeof why);
 		free_apps(apps, in.napps);
 	} else {
-		rc = mtd_rules_eval(e->rules, &in, &out, why, sizeof why);
+		rc = mtd_rules_eval(e->rules, &in, out, why, sizeof why);
 	}
-	if (rc)
-		return mtd_fail(h, rc, "rules failed on device %s: %s", d->ext, why);
-	ro->evaluated++;
+	return rc ? mtd_fail(h, rc, "rules failed on device %s: %s", d->ext, why) : 0;
+}
 
-	if ((rc = outcome_of(e, d, &out, &slot, &tmp)))
-		return mtd_fail(h, rc, "recording the decision of %s: %s", d->ext,
-				rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+/* The key of d in the fast memo: its platform, ownership, management,
+ * previous state, group set, and each connector's level and os_supported,
+ * packed; -1 when a value is out of the packing's range (no fast path). */
+static int fm_key(const eval *e, const devrow *d, uint64_t k[FM_WORDS])
+{
+	int prev = d->old_outcome ? d->old_state : -1;
+	unsigned pos = 40;
+	if (d->platform < 0 || d->platform > 31 || (d->corporate & ~1) || (d->enrolled & ~1) ||
+	    prev < -1 || prev > 6 || d->groupset < 0 || d->groupset >= (INT64_C(1) << 30) ||
+	    e->nconns > FM_MAX_CONNS)
+		return -1;
+	memset(k, 0, FM_WORDS * sizeof *k);
+	k[0] = (uint64_t)d->platform | (uint64_t)d->corporate << 5 | (uint64_t)d->enrolled << 6 |
+	       (uint64_t)(prev + 1) << 7 | (uint64_t)d->groupset << 10;
+	for (size_t i = 0; i < e->nconns; i++, pos += 5) {
+		if (d->level[i] < 0 || d->level[i] > 7 || d->os_supported[i] < -1 ||
+		    d->os_supported[i] > 1)
+			return -1;
+		k[pos / 64] |= (uint64_t)(d->level[i] | (d->os_supported[i] + 1) << 3) << (pos % 64);
+		if (pos % 64 > 59) /* the 5 bits straddle two words */
+			k[pos / 64 + 1] |= (uint64_t)(d->level[i] | (d->os_supported[i] + 1) << 3) >>
+					   (64 - pos % 64);
+	}
+	return 0;
+}
+
+static size_t fm_index(const uint64_t k[FM_WORDS])
+{
+	uint64_t h = 0;
+	for (int i = 0; i < FM_WORDS; i++)
+		h = (h ^ k[i]) * UINT64_C(0x9e3779b97f4a7c15);
+	return (size_t)(h >> 52) % FM_SLOTS;
+}
+
+static int decide(eval *e, devrow *d, run_out *ro)
+{
+	mtd_t *h = e->h;
+	mtd_eval_out out;
+	outcome tmp = {0};
+	const outcome *o;
+	int32_t slot = 0;
+	uint64_t key[FM_WORDS];
+	int keyed = e->fm && !fm_key(e, d, key), rc;
+	size_t fi = keyed ? fm_index(key) : 0;
+
+	if (keyed && e->fm->slot[fi] && !memcmp(e->fm->key[fi], key, sizeof key)) {
+		slot = e->fm->slot[fi];
+	} else {
+		if ((rc = ask_rules(e, d, &out)))
+			return rc;
+		if ((rc = outcome_of(e, d, &out, &slot, &tmp)))
+			return mtd_fail(h, rc, "recording the decision of %s: %s", d->ext,
+					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+		/* only what the memo kept is a function of the key */
+		if (keyed && slot && out.memo >= 0) {
+			memcpy(e->fm->key[fi], key, sizeof key);
+			e->fm->slot[fi] = slot;
+		}
+	}
+	ro->evaluated++;
 	o = slot ? &e->oc->v[slot - 1] : &tmp;
 	rc = 0;
 	if (o->id != d->old_outcome) {
@@ -959,6 +1028,10 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	 * inventory); the scans stay open while decide() uses the store's other
 	 * statements. */
 	e.slim = mtd_rules_pure(e.rules) && !mtd_rules_wants_inventory(e.rules);
+	if (e.slim && !(e.fm = calloc(1, sizeof *e.fm))) {
+		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (open_scans(&e, &dev, &rep, 0) ||
 	    !(dec.st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS)) || scan_next(&dec)) {
 		rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
@@ -1042,6 +1115,7 @@ out:
 	pc_free(e.pc);
 	free(e.old);
 	free(e.cur);
+	free(e.fm);
 	free_sets(&e);
 	mtd_rules_close(e.rules);
 	if (!rc) {

@@ -192,11 +192,78 @@ static void decisions_across_blocks(void **state)
 	tu_rmtree(dir);
 }
 
+static int on_prev(void *ud, const mtd_decision_info *d)
+{
+	seen *s = ud;
+	int i = -1;
+	char want[64];
+	s->n++;
+	sscanf(d->device, "d%d", &i);
+	snprintf(want, sizeof want, "was %s", i % 2 ? "noncompliant" : "compliant");
+	if (d->nreasons != 1 || strcmp(d->reasons[0], want)) {
+		if (!s->wrong++)
+			snprintf(s->first_wrong, sizeof s->first_wrong, "%s: wanted '%s', got '%s'",
+				 d->device, want, d->nreasons ? d->reasons[0] : "(none)");
+	}
+	return 0;
+}
+
+/* The previous state is something pure rules may compare: devices alike
+ * in everything else, half of them noncompliant before (decided by rules
+ * that read the id, so not memoized), get each their own answer. */
+static void previous_state_tells_apart(void **state)
+{
+	static const char *const by_id =
+		"local M = {}\n"
+		"function M.compliance(device, policy, ctx)\n"
+		"  local n = tonumber(device.id:sub(2))\n"
+		"  if n % 2 == 1 then return 'noncompliant', 'none', { 'odd' } end\n"
+		"  return 'compliant', 'none', { 'even' }\n"
+		"end\n"
+		"function M.app_protection(device, policy, ctx) return 'none' end\n"
+		"return M\n";
+	static const char *const by_prev =
+		"local M = { pure = true }\n"
+		"function M.compliance(device, policy, ctx)\n"
+		"  return 'compliant', 'none', { 'was ' .. device.previous.state }\n"
+		"end\n"
+		"function M.app_protection(device, policy, ctx) return 'none' end\n"
+		"return M\n";
+	char dir[256], r1[300], r2[300];
+	seen s = {0};
+	mtd_t *h;
+	(void)state;
+
+	tu_mkdtemp(dir, "engine");
+	snprintf(r1, sizeof r1, "%s/r1", dir);
+	snprintf(r2, sizeof r2, "%s/r2", dir);
+	assert_int_equal(mkdir(r1, 0700), 0);
+	assert_int_equal(mkdir(r2, 0700), 0);
+	tu_write_str(r1, "groups.lua", groups);
+	tu_write_str(r1, "policy.lua", by_id);
+	tu_write_str(r2, "groups.lua", groups);
+	tu_write_str(r2, "policy.lua", by_prev);
+	h = open_with(dir, r1);
+	assert_int_equal(mtd_init(h, "commercial"), 0);
+	import_range(h, 0, 1000);
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, NULL, NULL), 0);
+	mtd_close(h);
+	h = open_with(dir, r2);
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(mtd_report(h, NULL, on_prev, &s), 0);
+	assert_int_equal(s.n, 1000);
+	if (s.wrong)
+		fail_msg("%zu devices reported wrongly, first %s", s.wrong, s.first_wrong);
+	mtd_close(h);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(change_callback_before_and_after),
 		cmocka_unit_test(decisions_across_blocks),
+		cmocka_unit_test(previous_state_tells_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

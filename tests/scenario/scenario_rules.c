@@ -207,11 +207,13 @@ static void limits_configurable(void **state)
  * devices its memo does not answer or, once most need them, reads them
  * along with the scan: 5,000 devices, each with its own os_version, every
  * third with a report of its own time; all read them (no memo answers),
- * or only those with a high report do (the memo answers the rest). */
+ * or only those with a high report do (the memo answers the rest). And
+ * rules that read only what the memo compares tell apart devices that
+ * differ only in a report's os_supported. */
 #define NDETAIL 5000
 static void details_on_demand(void **state)
 {
-	static const char *const reads[2] = {
+	static const char *const reads[3] = {
 		"  do local v = device.vendors[1]\n"
 		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
 		"    (v and v.level and (' at ' .. v.at .. ' threats ' .. #v.threats) or '') } end\n",
@@ -219,6 +221,9 @@ static void details_on_demand(void **state)
 		"  if not (v and v.level == 'high') then return 'compliant', 'none', { 'plain' } end\n"
 		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
 		"    ' at ' .. v.at .. ' threats ' .. #v.threats } end\n",
+		/* a field the memo compares: devices alike but for it differ */
+		"  do local v = device.vendors[1]\n"
+		"  return 'compliant', 'none', { 'os_supported ' .. tostring(v and v.os_supported) } end\n",
 	};
 	scen *s = *state;
 	size_t cap = (size_t)NDETAIL * 160, nd = 0, nt = 0;
@@ -232,13 +237,14 @@ static void details_on_demand(void **state)
 		if (i % 3 == 0)
 			nt += (size_t)snprintf(msgs + nt, cap - nt,
 					       "{\"type\":\"threat\",\"device\":\"d%04d\",\"level\":\"%s\","
-					       "\"at\":%d,\"threats\":[]}\n", i, i % 9 ? "low" : "high",
-					       1709251200 - i);
+					       "\"at\":%d,\"threats\":[],\"os_supported\":%s}\n", i,
+					       i % 9 ? "low" : "high", 1709251200 - i,
+					       i % 2 ? "false" : "true");
 	}
 	SETUP(s, devs);
 	RUN(s, 0, "connector", "set", "generic", "ios=on");
 	INGEST(s, msgs);
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 3; k++) {
 		char name[8], *all, *line, *save = NULL;
 		int n = 0;
 		snprintf(name, sizeof name, "r%d", k);
@@ -251,7 +257,10 @@ static void details_on_demand(void **state)
 			const char *got;
 			assert_non_null(o);
 			assert_int_equal(sscanf(jstr(o, "device"), "d%d", &i), 1);
-			if (k == 1 && i % 9)
+			if (k == 2)
+				snprintf(want, sizeof want, "os_supported %s",
+					 i % 3 ? "nil" : i % 2 ? "false" : "true");
+			else if (k == 1 && i % 9)
 				snprintf(want, sizeof want, "plain");
 			else if (i % 3 == 0)
 				snprintf(want, sizeof want, "os 1.%d at %d threats 0", i, 1709251200 - i);
