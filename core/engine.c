@@ -400,7 +400,7 @@ static int outcome_error(mtd_t *h, int rc, const char *device, int64_t id)
 
 typedef struct devrow {
 	int64_t id, groupset;
-	char ext[MTD_MAX_ID + 1];
+	const char *ext; /* the devices scan's own text: valid until it steps */
 	char os[65], user[MTD_MAX_STR + 1];
 	int has_os, has_user;
 	int platform, corporate, enrolled;
@@ -469,7 +469,9 @@ static void read_device_detail(sqlite3_stmt *st, int i, devrow *d)
 static void read_device(const eval *e, sqlite3_stmt *st, int64_t id, devrow *d)
 {
 	d->id = id;
-	col_copy(st, 1, d->ext, sizeof d->ext);
+	d->ext = (const char *)sqlite3_column_text(st, 1);
+	if (!d->ext) /* NOT NULL in the schema; out of memory */
+		d->ext = "?";
 	d->platform = sqlite3_column_int(st, 2);
 	d->corporate = sqlite3_column_int(st, 3);
 	d->enrolled = sqlite3_column_int(st, 4);
@@ -488,15 +490,15 @@ static int read_report_detail(sqlite3_stmt *st, int i, int ci, devrow *d)
 										       : 0;
 }
 
-/* A row of the reports scan: device, connector, level, os_supported, and
- * unless slim at, threats. */
+/* A row of the reports scan: device, connector, level, os_supported (-1
+ * unknown), and unless slim at, threats. */
 static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 {
 	int ci = conn_index(e, sqlite3_column_int64(st, 1));
 	if (ci < 0)
 		return 0;
 	d->level[ci] = sqlite3_column_int(st, 2);
-	d->os_supported[ci] = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3);
+	d->os_supported[ci] = sqlite3_column_int(st, 3); /* -1 for NULL, in the SQL */
 	return e->slim ? 0 : read_report_detail(st, 4, ci, d);
 }
 

@@ -211,10 +211,10 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT id, ext_id, platform, corporate, enrolled, groupset"
 		" FROM devices WHERE id > ?1 ORDER BY id",
 	[SQL_EVAL_REPORTS] =
-		"SELECT device, connector, level, os_supported, at, threats FROM reports"
+		"SELECT device, connector, level, coalesce(os_supported, -1), at, threats FROM reports"
 		" WHERE device > ?1 ORDER BY device, connector",
 	[SQL_EVAL_REPORTS_SLIM] =
-		"SELECT device, connector, level, os_supported FROM reports"
+		"SELECT device, connector, level, coalesce(os_supported, -1) FROM reports"
 		" WHERE device > ?1 ORDER BY device, connector",
 	[SQL_DEVICE_DETAIL] = "SELECT os_version, user FROM devices WHERE id = ?1",
 	[SQL_REPORT_DETAIL] = "SELECT connector, at, threats FROM reports WHERE device = ?1",
