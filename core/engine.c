@@ -583,7 +583,19 @@ typedef struct run_out {
 	mtd_change_fn fn;
 	void *ud;
 	uint64_t evaluated, changed;
+	mtd_transitions t;
 } run_out;
+
+/* One change from state from (-1: no decision) to to, counted. */
+static void count_change(mtd_transitions *t, int from, int to)
+{
+	if (from < 0)
+		from = MTD_ST_NOT_EVALUATED;
+	if (from >= MTD_NSTATES || to < 0 || to >= MTD_NSTATES)
+		return; /* not a state: a store changed behind our back */
+	if (!t->n[from][to]++)
+		t->pair[t->npairs++] = (unsigned char)(from * MTD_NSTATES + to);
+}
 
 /* The device's apps, for rules that asked for them (free_apps frees). */
 static int load_apps(eval *e, int64_t dev, mtd_app_view **out, size_t *n)
@@ -928,6 +940,7 @@ static int decide(eval *e, devrow *d, run_out *ro)
 											  : h->now)
 					   : 0;
 		ro->changed++;
+		count_change(&ro->t, d->old_outcome ? d->old_state : -1, o->state);
 		if (!ro->dry) {
 			e->cur->s[d->id % MTD_DBLOCK_SLOTS] = (mtd_dslot){o->id, h->now, since, wiped_at};
 			e->cur->dirty = 1;
@@ -969,8 +982,14 @@ static int open_scans(eval *e, scan *dev, scan *rep, int64_t after)
 int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		 uint64_t *evaluated, uint64_t *changed)
 {
+	return mtd_evaluate_counted(h, dry_run, fn, ud, evaluated, changed, NULL);
+}
+
+int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
+			 uint64_t *evaluated, uint64_t *changed, mtd_transitions *t)
+{
 	eval e = {.h = h};
-	run_out ro = {dry_run, fn, ud, 0, 0};
+	run_out ro = {.dry = dry_run, .fn = fn, .ud = ud};
 	devrow *d = NULL;
 	scan dev = {0}, rep = {0}, dec = {0};
 	int rc = mtd_need_store(h);
@@ -980,6 +999,8 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		*evaluated = 0;
 	if (changed)
 		*changed = 0;
+	if (t)
+		memset(t, 0, sizeof *t);
 	if (rc)
 		return rc;
 	/* Rules first: bad rules change nothing. */
@@ -1125,6 +1146,8 @@ out:
 			*evaluated = ro.evaluated;
 		if (changed)
 			*changed = ro.changed;
+		if (t)
+			*t = ro.t;
 	}
 	return rc;
 }

@@ -82,6 +82,8 @@ static const char *const st_names[] = {"compliant", "noncompliant", "in_grace_pe
 				       "not_evaluated"};
 static const char *const app_names[] = {"none", "warn", "block", "wipe"};
 
+_Static_assert(MTD_NSTATES == MTD_ST_NOT_EVALUATED + 1, "mtdgate.h counts the states of rules.h");
+
 const char *mtd_state_name(int st)
 {
 	return st >= 0 && st <= MTD_ST_NOT_EVALUATED ? st_names[st] : "?";

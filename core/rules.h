@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mtdgate/mtdgate.h" /* mtd_state_name */
+
 #define MTD_RULES_API_VERSION 1
 #define MTD_MAX_REASONS 32
 
@@ -65,7 +67,7 @@ int mtd_rules_wants_inventory(const mtd_rules *r);
 
 enum { MTD_ST_COMPLIANT, MTD_ST_NONCOMPLIANT, MTD_ST_GRACE, MTD_ST_NOT_EVALUATED };
 enum { MTD_APP_NONE, MTD_APP_WARN, MTD_APP_BLOCK, MTD_APP_WIPE };
-const char *mtd_state_name(int st);
+/* mtd_state_name() is public (mtdgate.h); MTD_ST_* are its numbers. */
 const char *mtd_app_action_name(int a);
 int mtd_state_from_name(const char *s);
 int mtd_app_action_from_name(const char *s);

@@ -763,68 +763,34 @@ static int cmd_appsync(mtd_t *h, opts *o)
 
 /* ---- evaluate ---- */
 
-typedef struct trans {
-	char from[32], to[32];
-	uint64_t n;
-} trans;
-
-typedef struct evalctx {
-	int dry;
-	trans t[64];
-	size_t nt;
-	size_t last; /* the entry of the last change, from last_from to last_to */
-	const char *last_from, *last_to;
-} evalctx;
-
+/* A dry run's change, as the administrator reads it. */
 static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
 {
-	evalctx *e = ud;
-	size_t i;
-	/* called for every change: compare, format only when printing; the
-	 * state names are the library's constants, so the last pair usually
-	 * matches by address */
-	if (e->nt && e->last_from == a->state && e->last_to == b->state) {
-		i = e->last;
-	} else {
-		for (i = 0; i < e->nt; i++)
-			if (!strcmp(e->t[i].from, a->state) && !strcmp(e->t[i].to, b->state))
-				break;
-		if (i == e->nt && e->nt < 64) {
-			snprintf(e->t[i].from, sizeof e->t[i].from, "%s", a->state);
-			snprintf(e->t[i].to, sizeof e->t[i].to, "%s", b->state);
-			e->nt++;
-		}
-		e->last = i;
-		e->last_from = a->state;
-		e->last_to = b->state;
-	}
-	if (i < 64)
-		e->t[i].n++;
-	if (e->dry) {
-		printf("%s: %s/%s/%s -> %s/%s/%s\n", b->device, a->state, a->access, a->app_protection,
-		       b->state, b->access, b->app_protection);
-		for (size_t k = 0; k < b->nreasons; k++)
-			printf("    %s\n", b->reasons[k]);
-	}
+	(void)ud;
+	printf("%s: %s/%s/%s -> %s/%s/%s\n", b->device, a->state, a->access, a->app_protection,
+	       b->state, b->access, b->app_protection);
+	for (size_t k = 0; k < b->nreasons; k++)
+		printf("    %s\n", b->reasons[k]);
 	return 0;
 }
 
 static int cmd_evaluate(mtd_t *h, opts *o)
 {
-	evalctx e = {0};
+	mtd_transitions t;
 	uint64_t n = 0, c = 0;
-	int rc;
-	e.dry = has_flag(o, "--dry-run");
+	int dry = has_flag(o, "--dry-run"), rc;
 	if ((rc = no_more(o, 1, "evaluate")))
 		return rc;
-	if ((rc = mtd_evaluate(h, e.dry, on_change, &e, &n, &c)))
+	/* a real run is told only the counts: no decision built per change */
+	if ((rc = mtd_evaluate_counted(h, dry, dry ? on_change : NULL, NULL, &n, &c, &t)))
 		return fail(h, rc);
-	printf("%s %llu devices, %llu decisions %s\n", e.dry ? "dry run:" : "evaluated",
-	       (unsigned long long)n, (unsigned long long)c, e.dry ? "would change" : "changed");
-	for (size_t i = 0; i < e.nt; i++) {
+	printf("%s %llu devices, %llu decisions %s\n", dry ? "dry run:" : "evaluated",
+	       (unsigned long long)n, (unsigned long long)c, dry ? "would change" : "changed");
+	for (size_t i = 0; i < t.npairs; i++) {
+		int from = t.pair[i] / MTD_NSTATES, to = t.pair[i] % MTD_NSTATES;
 		char key[80];
-		snprintf(key, sizeof key, "%s -> %s", e.t[i].from, e.t[i].to);
-		printf("  %-40s %llu\n", key, (unsigned long long)e.t[i].n);
+		snprintf(key, sizeof key, "%s -> %s", mtd_state_name(from), mtd_state_name(to));
+		printf("  %-40s %llu\n", key, (unsigned long long)t.n[from][to]);
 	}
 	return EX_OK;
 }

@@ -199,6 +199,25 @@ typedef int (*mtd_change_fn)(void *ud, const mtd_decision_info *before,
 int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		 uint64_t *evaluated, uint64_t *changed);
 
+/* The changes of an evaluation by state: n[i][j] decisions went from state
+ * mtd_state_name(i) to mtd_state_name(j) (a device that had no decision
+ * counts as not_evaluated); pair[0 .. npairs) are the (i, j) that occur, as
+ * i * MTD_NSTATES + j, in the order of their first change. */
+#define MTD_NSTATES 4
+typedef struct mtd_transitions {
+	uint64_t n[MTD_NSTATES][MTD_NSTATES];
+	unsigned char pair[MTD_NSTATES * MTD_NSTATES];
+	size_t npairs;
+} mtd_transitions;
+/* compliant, noncompliant, in_grace_period, not_evaluated for 0 .. 3; "?"
+ * otherwise (a constant). */
+const char *mtd_state_name(int state);
+/* As mtd_evaluate, and the changes counted into *t (may be NULL): a caller
+ * that wants only the counts passes no fn, and the engine then builds no
+ * decision for it per change. */
+int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
+			 uint64_t *evaluated, uint64_t *changed, mtd_transitions *t);
+
 /* Answer an App Sync request from vendor (R9): the app inventory of
  * corporate iOS/iPadOS devices, and of personal ones when the connector has
  * appsync_personal_ios on; never other platforms. Refused (MTD_EREFUSED)

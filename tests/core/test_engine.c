@@ -210,7 +210,8 @@ static int on_prev(void *ud, const mtd_decision_info *d)
 
 /* The previous state is something pure rules may compare: devices alike
  * in everything else, half of them noncompliant before (decided by rules
- * that read the id, so not memoized), get each their own answer. */
+ * that read the id, so not memoized), get each their own answer. And the
+ * changes are counted by state. */
 static void previous_state_tells_apart(void **state)
 {
 	static const char *const by_id =
@@ -231,6 +232,7 @@ static void previous_state_tells_apart(void **state)
 		"return M\n";
 	char dir[256], r1[300], r2[300];
 	seen s = {0};
+	mtd_transitions t;
 	mtd_t *h;
 	(void)state;
 
@@ -246,10 +248,29 @@ static void previous_state_tells_apart(void **state)
 	h = open_with(dir, r1);
 	assert_int_equal(mtd_init(h, "commercial"), 0);
 	import_range(h, 0, 1000);
-	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, NULL, NULL), 0);
+	/* the counts by state, in the order each pair first occurs (d0 is the
+	 * first device, and even) */
+	assert_int_equal(mtd_evaluate_counted(h, 0, NULL, NULL, NULL, NULL, &t), 0);
+	assert_int_equal(t.npairs, 2);
+	assert_int_equal(t.pair[0], 3 * MTD_NSTATES + 0);
+	assert_int_equal(t.pair[1], 3 * MTD_NSTATES + 1);
+	assert_int_equal(t.n[3][0], 500);
+	assert_int_equal(t.n[3][1], 500);
+	assert_string_equal(mtd_state_name(3), "not_evaluated");
+	assert_string_equal(mtd_state_name(4), "?");
 	mtd_close(h);
 	h = open_with(dir, r2);
-	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, NULL, NULL), 0);
+	/* a dry run counts what a run then does */
+	assert_int_equal(mtd_evaluate_counted(h, 1, NULL, NULL, NULL, NULL, &t), 0);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(t.npairs, 2);
+		assert_int_equal(t.pair[0], 0 * MTD_NSTATES + 0); /* new reasons, same state */
+		assert_int_equal(t.pair[1], 1 * MTD_NSTATES + 0);
+		assert_int_equal(t.n[0][0], 500);
+		assert_int_equal(t.n[1][0], 500);
+		if (!k)
+			assert_int_equal(mtd_evaluate_counted(h, 0, NULL, NULL, NULL, NULL, &t), 0);
+	}
 	assert_int_equal(mtd_report(h, NULL, on_prev, &s), 0);
 	assert_int_equal(s.n, 1000);
 	if (s.wrong)
