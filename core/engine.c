@@ -483,11 +483,12 @@ static void read_device(const eval *e, sqlite3_stmt *st, int64_t id, devrow *d)
 /* at and threats of connector index ci from columns i, i + 1. */
 static int read_report_detail(sqlite3_stmt *st, int i, int ci, devrow *d)
 {
-	const void *t = sqlite3_column_blob(st, i + 1);
 	d->at[ci] = sqlite3_column_int64(st, i);
-	d->threats[ci].n = 0; /* none: NULL or empty */
-	return t && tb_put(&d->threats[ci], t, (size_t)sqlite3_column_bytes(st, i + 1)) ? MTD_ENOMEM
-										       : 0;
+	d->threats[ci].n = 0; /* none: NULL, empty, or not a blob as ingest writes */
+	if (sqlite3_column_type(st, i + 1) != SQLITE_BLOB)
+		return 0;
+	return tb_put(&d->threats[ci], sqlite3_column_blob(st, i + 1),
+		      (size_t)sqlite3_column_bytes(st, i + 1)) ? MTD_ENOMEM : 0;
 }
 
 /* A row of the reports scan: device, connector, level, os_supported (-1

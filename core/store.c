@@ -612,13 +612,27 @@ static int get_uvarint(const unsigned char **p, const unsigned char *end, uint64
 	return 0;
 }
 
+/* Signed values as varints, zigzag-mapped: 0, -1, 1, -2 -> 0, 1, 2, 3
+ * (on their two's complement bits, so every int64 round-trips). */
+static size_t put_svarint(unsigned char *b, uint64_t v)
+{
+	return put_uvarint(b, (v << 1) ^ (uint64_t)-(int64_t)(v >> 63));
+}
+
+static int get_svarint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+	uint64_t z;
+	if (get_uvarint(p, end, &z))
+		return -1;
+	*v = (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+	return 0;
+}
+
 /* A row's encoding is built in a small buffer and hashed in one call. */
 static size_t enc_int(unsigned char *b, int is_null, int64_t v)
 {
 	b[0] = is_null ? 0 : 1;
-	if (is_null)
-		return 1;
-	return 1 + put_uvarint(b + 1, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); /* zigzag */
+	return is_null ? 1 : 1 + put_svarint(b + 1, (uint64_t)v);
 }
 
 /* One column of a log row: what is bound, and what its seal hashes. */
@@ -854,9 +868,9 @@ static int dec_int(const unsigned char **p, const unsigned char *end, int *is_nu
 	*v = 0;
 	if (*is_null)
 		return 0;
-	if (get_uvarint(p, end, &z))
+	if (get_svarint(p, end, &z))
 		return -1;
-	*v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+	*v = (int64_t)z;
 	return 0;
 }
 
@@ -969,20 +983,6 @@ static int migrate_v4(mtd_store *s)
 struct mtd_dblock_buf {
 	unsigned char b[MTD_DBLOCK_MAX];
 };
-
-static size_t put_svarint(unsigned char *b, uint64_t v)
-{
-	return put_uvarint(b, (v << 1) ^ (uint64_t)-(int64_t)(v >> 63));
-}
-
-static int get_svarint(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
-	uint64_t z;
-	if (get_uvarint(p, end, &z))
-		return -1;
-	*v = (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
-	return 0;
-}
 
 size_t mtd_dblock_encode(const mtd_dslot *slots, unsigned char *out)
 {
