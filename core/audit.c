@@ -409,17 +409,10 @@ static int last_set(lastlog *l, int64_t device, int64_t outcome)
 {
 	if (device <= 0 || device > (1 << 30))
 		return 0; /* not a row id: the seal covers it, nothing to compare */
-	if ((size_t)device >= l->n) {
-		size_t n = l->n ? l->n : 1024;
-		int64_t *nv;
-		while (n <= (size_t)device)
-			n *= 2;
-		if (!(nv = realloc(l->v, n * sizeof *nv)))
-			return MTD_ENOMEM;
-		memset(nv + l->n, 0, (n - l->n) * sizeof *nv);
-		l->v = nv;
-		l->n = n;
-	}
+	int64_t *v = mtd_grow_zeroed(l->v, &l->n, (size_t)device, sizeof *v);
+	if (!v)
+		return MTD_ENOMEM;
+	l->v = v;
 	l->v[device] = outcome;
 	return 0;
 }

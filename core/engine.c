@@ -67,14 +67,9 @@ static int load_sets(eval *e)
 		gset *g;
 		if (id < 1 || id > 10000000)
 			return MTD_ESTORE;
-		if ((size_t)id >= e->nsets) {
-			gset *ns = realloc(e->sets, ((size_t)id + 1) * sizeof *ns);
-			if (!ns)
-				return MTD_ENOMEM;
-			memset(ns + e->nsets, 0, ((size_t)id + 1 - e->nsets) * sizeof *ns);
-			e->sets = ns;
-			e->nsets = (size_t)id + 1;
-		}
+		if (!(g = mtd_grow_zeroed(e->sets, &e->nsets, (size_t)id, sizeof *g)))
+			return MTD_ENOMEM;
+		e->sets = g;
 		g = &e->sets[id];
 		for (const char *p = key; *p;) {
 			const char *nl = strchr(p, '\n');
@@ -690,17 +685,10 @@ static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t
 			 e->resb.p, slot, tmp)))
 		return rc;
 	if (*slot && out->memo >= 0) {
-		if ((size_t)out->memo >= e->nmemo_oc) {
-			size_t n = e->nmemo_oc ? e->nmemo_oc : 256;
-			int32_t *nv;
-			while (n <= (size_t)out->memo)
-				n *= 2;
-			if (!(nv = realloc(e->memo_oc, n * sizeof *nv)))
-				return MTD_ENOMEM;
-			memset(nv + e->nmemo_oc, 0, (n - e->nmemo_oc) * sizeof *nv);
-			e->memo_oc = nv;
-			e->nmemo_oc = n;
-		}
+		int32_t *m = mtd_grow_zeroed(e->memo_oc, &e->nmemo_oc, (size_t)out->memo, sizeof *m);
+		if (!m)
+			return MTD_ENOMEM;
+		e->memo_oc = m;
 		e->memo_oc[out->memo] = *slot;
 	}
 	return 0;

@@ -82,6 +82,21 @@ void mtd_warn_writable(mtd_t *h, const char *dir, const char *what)
 	closedir(d);
 }
 
+void *mtd_grow_zeroed(void *v, size_t *n, size_t i, size_t size)
+{
+	size_t cap = *n ? *n : 256;
+	unsigned char *nv;
+	if (i < *n)
+		return v;
+	while (cap <= i)
+		cap *= 2;
+	if (cap > SIZE_MAX / size || !(nv = realloc(v, cap * size)))
+		return NULL;
+	memset(nv + *n * size, 0, (cap - *n) * size);
+	*n = cap;
+	return nv;
+}
+
 uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n)
 {
 	const unsigned char *b = p;

@@ -40,6 +40,11 @@ int mtd_refresh_connectors(mtd_t *h);
 /* Warn (diag) when dir, or a file in it, is writable by others: whoever can
  * write rules or plugins decides who gets access. what: "rules", "plugin". */
 void mtd_warn_writable(mtd_t *h, const char *dir, const char *what);
+/* v (an array of *n elements of size bytes, may be NULL) grown to hold
+ * index i, doubling from 256 elements, the new elements zero: the array,
+ * v itself when it already does, or NULL (v and *n unchanged) when memory
+ * is short. */
+void *mtd_grow_zeroed(void *v, size_t *n, size_t i, size_t size);
 /* 64-bit FNV-1a, continued from seed. */
 uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n);
 #define MTD_FNV_SEED 0xcbf29ce484222325ull
