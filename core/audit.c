@@ -446,11 +446,8 @@ static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t blk = sqlite3_column_int64(st, 0);
-		if (blk < 0 || blk > INT64_MAX / MTD_DBLOCK_SLOTS - 1 ||
-		    mtd_dblock_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-				      slots)) {
-			char why[256];
-			mtd_dblock_bad(why, sizeof why, blk);
+		char why[256];
+		if (mtd_dblock_column(st, 1, blk, slots, why, sizeof why)) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "%s", why);
 			break;
 		}

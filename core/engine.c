@@ -732,12 +732,9 @@ static int dblock_enter(eval *e, scan *dec, int64_t blk)
 	b->blk = blk;
 	b->stored = !rc && dec->device == blk;
 	if (b->stored) {
-		if (mtd_dblock_decode(sqlite3_column_blob(dec->st, 1),
-				      (size_t)sqlite3_column_bytes(dec->st, 1), b->s)) {
-			char why[256];
-			mtd_dblock_bad(why, sizeof why, blk);
+		char why[256];
+		if (mtd_dblock_column(dec->st, 1, blk, b->s, why, sizeof why))
 			return mtd_fail(e->h, MTD_ESTORE, "%s", why);
-		}
 		rc = scan_next(dec);
 	} else {
 		memset(b->s, 0, sizeof b->s);
@@ -1176,12 +1173,10 @@ static int load_index(mtd_t *h, dpair **out, int64_t *n)
 	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t blk = sqlite3_column_int64(st, 0);
+		char why[256];
 		if (blk < 0 || blk > max / MTD_DBLOCK_SLOTS)
 			continue; /* no device of ours has its slots */
-		if (mtd_dblock_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-				      slots)) {
-			char why[256];
-			mtd_dblock_bad(why, sizeof why, blk);
+		if (mtd_dblock_column(st, 1, blk, slots, why, sizeof why)) {
 			sqlite3_reset(st);
 			free(v);
 			return mtd_fail(h, MTD_ESTORE, "%s", why);

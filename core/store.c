@@ -36,7 +36,7 @@ struct mtd_store {
 	pending log[MTD_LOG__COUNT];
 	block blk[MTD_LOG__COUNT]; /* [MTD_LOG_OUTCOMES] unused */
 	sqlite3_stmt *st[SQL__COUNT];
-	struct mtd_dblock_buf *dbuf; /* for mtd_store_dblock_put; NULL until then */
+	unsigned char dbuf[MTD_DBLOCK_MAX]; /* mtd_store_dblock_put's encoding */
 	char err[512];
 };
 
@@ -384,7 +384,6 @@ void mtd_store_close(mtd_store *s)
 	for (int i = 0; i < SQL__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
-	free(s->dbuf);
 	free(s);
 }
 
@@ -979,11 +978,6 @@ static int migrate_v4(mtd_store *s)
 
 /* ---- current decisions ---- */
 
-/* A block with its entries encoded, as it goes to the store. */
-struct mtd_dblock_buf {
-	unsigned char b[MTD_DBLOCK_MAX];
-};
-
 size_t mtd_dblock_encode(const mtd_dslot *slots, unsigned char *out)
 {
 	size_t n = 0;
@@ -1035,13 +1029,19 @@ int mtd_dblock_decode(const unsigned char *p, size_t len, mtd_dslot *slots)
 	return p == end ? 0 : -1;
 }
 
-void mtd_dblock_bad(char *buf, size_t len, int64_t blk)
+int mtd_dblock_column(sqlite3_stmt *st, int i, int64_t blk, mtd_dslot *slots, char *why,
+		      size_t n)
 {
-	snprintf(buf, len,
+	if (blk >= 0 && blk <= INT64_MAX / MTD_DBLOCK_SLOTS - 1 &&
+	    !mtd_dblock_decode(sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i),
+			       slots))
+		return 0;
+	snprintf(why, n,
 		 "the decisions of devices %lld to %lld (block %lld) do not decode: the store was "
 		 "changed outside mtdgate",
-		 (long long)blk * MTD_DBLOCK_SLOTS,
-		 (long long)blk * MTD_DBLOCK_SLOTS + MTD_DBLOCK_SLOTS - 1, (long long)blk);
+		 (long long)((uint64_t)blk * MTD_DBLOCK_SLOTS),
+		 (long long)((uint64_t)blk * MTD_DBLOCK_SLOTS + MTD_DBLOCK_SLOTS - 1), (long long)blk);
+	return -1;
 }
 
 int mtd_store_dblock_get(mtd_store *s, int64_t blk, mtd_dslot *slots)
@@ -1053,11 +1053,8 @@ int mtd_store_dblock_get(mtd_store *s, int64_t blk, mtd_dslot *slots)
 	sqlite3_bind_int64(st, 1, blk);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		if (mtd_dblock_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-				      slots)) {
-			mtd_dblock_bad(s->err, sizeof s->err, blk);
+		if (mtd_dblock_column(st, 0, blk, slots, s->err, sizeof s->err))
 			rc = MTD_ESTORE;
-		}
 	} else {
 		memset(slots, 0, MTD_DBLOCK_SLOTS * sizeof *slots);
 		rc = step == SQLITE_DONE ? MTD_ENOTFOUND : fail(s, MTD_ESTORE, "reading decisions");
@@ -1073,11 +1070,9 @@ int mtd_store_dblock_put(mtd_store *s, int64_t blk, int exists, const mtd_dslot 
 	int rc;
 	if (!st)
 		return MTD_ESTORE;
-	if (!s->dbuf && !(s->dbuf = malloc(sizeof *s->dbuf)))
-		return fail(s, MTD_ENOMEM, "writing decisions");
-	n = mtd_dblock_encode(slots, s->dbuf->b);
+	n = mtd_dblock_encode(slots, s->dbuf);
 	sqlite3_bind_int64(st, 1, blk);
-	sqlite3_bind_blob(st, 2, s->dbuf->b, (int)n, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, s->dbuf, (int)n, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, MTD_ESTORE, "writing decisions");
 	sqlite3_reset(st);
 	return rc;

@@ -193,8 +193,11 @@ int mtd_store_dblock_get(mtd_store *s, int64_t blk, mtd_dslot *slots);
 /* Write block blk: an update when the store has the row (exists), else an
  * insert. */
 int mtd_store_dblock_put(mtd_store *s, int64_t blk, int exists, const mtd_dslot *slots);
-/* The message for block blk's entries that do not decode (into buf). */
-void mtd_dblock_bad(char *buf, size_t len, int64_t blk);
+/* The slots of block blk, whose entries are column i of st's row: 0, or -1
+ * with the reason in why (n bytes) when blk is not a block number or the
+ * entries do not decode. */
+int mtd_dblock_column(sqlite3_stmt *st, int i, int64_t blk, mtd_dslot *slots, char *why,
+		      size_t n);
 
 /* Bind a text of known length, NULL pointer binds SQL NULL. The text is
  * borrowed: keep it alive until the statement has been stepped. */

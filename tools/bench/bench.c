@@ -332,9 +332,9 @@ static int bscan_slot(sqlite3 *db, bscan *b, int64_t id, mtd_dslot *out)
 	if (b->blk != want)
 		return 0;
 	if (b->decoded != want) {
-		if (mtd_dblock_decode(sqlite3_column_blob(b->st, 1),
-				      (size_t)sqlite3_column_bytes(b->st, 1), b->s)) {
-			fprintf(stderr, "bench: decision block %lld does not decode\n", (long long)want);
+		char why[256];
+		if (mtd_dblock_column(b->st, 1, want, b->s, why, sizeof why)) {
+			fprintf(stderr, "bench: %s\n", why);
 			return -1;
 		}
 		b->decoded = want;
