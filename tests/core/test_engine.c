@@ -19,10 +19,9 @@ static const char *const groups = "return { default = { max_level = \"medium\" }
 
 /* A policy whose one reason names the device: every device its own
  * outcome. */
-static const char *policy(const char *word)
+static const char *policy(char *text, size_t n, const char *word)
 {
-	static char text[512];
-	snprintf(text, sizeof text,
+	snprintf(text, n,
 		 "local M = {}\n"
 		 "function M.compliance(device, policy, ctx)\n"
 		 "  return \"compliant\", \"none\", { \"%s \" .. device.id }\n"
@@ -92,9 +91,9 @@ static void import_range(mtd_t *h, int from, int to)
 	assert_int_equal(st.accepted, (uint64_t)(to - from));
 }
 
-/* A temporary directory with two rule sets, old/ and new/, whose reasons
- * say "old <device>" and "new <device>". */
-static void two_rule_sets(char *dir, char *oldr, char *newr, size_t n)
+/* A temporary directory with two rule sets, old/ and new/. */
+static void rule_sets(char *dir, char *oldr, char *newr, size_t n, const char *old_policy,
+		      const char *new_policy)
 {
 	tu_mkdtemp(dir, "engine");
 	snprintf(oldr, n, "%s/old", dir);
@@ -102,9 +101,16 @@ static void two_rule_sets(char *dir, char *oldr, char *newr, size_t n)
 	assert_int_equal(mkdir(oldr, 0700), 0);
 	assert_int_equal(mkdir(newr, 0700), 0);
 	tu_write_str(oldr, "groups.lua", groups);
-	tu_write_str(oldr, "policy.lua", policy("old"));
+	tu_write_str(oldr, "policy.lua", old_policy);
 	tu_write_str(newr, "groups.lua", groups);
-	tu_write_str(newr, "policy.lua", policy("new"));
+	tu_write_str(newr, "policy.lua", new_policy);
+}
+
+/* ... whose reasons say "old <device>" and "new <device>". */
+static void two_rule_sets(char *dir, char *oldr, char *newr, size_t n)
+{
+	char a[512], b[512];
+	rule_sets(dir, oldr, newr, n, policy(a, sizeof a, "old"), policy(b, sizeof b, "new"));
 }
 
 /* Every device changes outcome: each callback's "before" is that device's
@@ -236,15 +242,7 @@ static void previous_state_tells_apart(void **state)
 	mtd_t *h;
 	(void)state;
 
-	tu_mkdtemp(dir, "engine");
-	snprintf(r1, sizeof r1, "%s/r1", dir);
-	snprintf(r2, sizeof r2, "%s/r2", dir);
-	assert_int_equal(mkdir(r1, 0700), 0);
-	assert_int_equal(mkdir(r2, 0700), 0);
-	tu_write_str(r1, "groups.lua", groups);
-	tu_write_str(r1, "policy.lua", by_id);
-	tu_write_str(r2, "groups.lua", groups);
-	tu_write_str(r2, "policy.lua", by_prev);
+	rule_sets(dir, r1, r2, sizeof r1, by_id, by_prev);
 	h = open_with(dir, r1);
 	assert_int_equal(mtd_init(h, "commercial"), 0);
 	import_range(h, 0, 1000);
