@@ -790,7 +790,8 @@ static void vendor_views(const eval *e, const devrow *d, mtd_vreport *cv, size_t
  * comparing that key was the largest part of a device's own cost). A
  * result enters only when the rules' memo kept it, that is when it is a
  * function of what the memo compares, all of which the key below holds
- * (the connectors' names and settings are fixed for a run). Direct-mapped:
+ * (the connectors' names and settings are fixed for a run): keep it in
+ * step with rules.c's memo_key, as mtd_rules_memo says. Direct-mapped:
  * a collision replaces, and the rules' memo answers the device instead. */
 #define FM_SLOTS 4096
 #define FM_WORDS 4

@@ -1401,7 +1401,8 @@ static int kput_vendors(mtd_rules *r, size_t *k, const mtd_vreport *v, size_t nv
 }
 
 /* The key of in in r->key: every input the rules can see as a plain field
- * (the policy table is a function of groupset, ctx is fixed for r). Its
+ * (the policy table is a function of groupset, ctx is fixed for r); the
+ * engine's fm_key packs the same fields (rules.h, mtd_rules_memo). Its
  * length, or 0 when it does not fit (that call is not memoized). */
 static size_t memo_key(mtd_rules *r, const mtd_eval_in *in)
 {

@@ -103,7 +103,10 @@ int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *e
  * device-specific field (id, os_version, user, apps, previous.since, a
  * report's at or threats) or math.random is not reused. Sound only if
  * groupset names one set of groups for the life of r. At most 65536
- * entries and 32 MiB; then further results are computed, not stored. */
+ * entries and 32 MiB; then further results are computed, not stored.
+ * The list of what the memo compares is a contract: engine.c's fast memo
+ * keys on the same fields (fm_key), so a field the memo starts to compare
+ * must be added there too. */
 void mtd_rules_memo(mtd_rules *r, int on);
 
 /* Whether policy.lua declared pure = true. */
