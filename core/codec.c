@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "mp_write.h"
 #include "mtdgate/mtdgate.h"
 
 struct mtd_reader {
@@ -17,6 +18,7 @@ struct mtd_reader {
 	msgpack_zone zone;
 	msgpack_object obj;
 	mtd_buf conv;         /* JSON record converted to msgpack */
+	mtd_msg msg;          /* MTD_READ_MSG: the current record's */
 	uint64_t w_line, w_index, w_byte; /* the position where() describes */
 	char where[300];                  /* formatted on request */
 };
@@ -122,11 +124,41 @@ static void set_where(mtd_reader *r)
 	r->w_byte = r->offset + r->pos;
 }
 
+static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char *err,
+		      size_t n);
+
+/* MTD_READ_MSG over msgpack: the message at r->pos decoded from the bytes
+ * buffered, in the walk that also frames it (within the same bounds). 1
+ * when it decodes (rec filled, the record consumed); 0 when it does not, or
+ * runs past the bytes buffered so far: the record is then framed first, as
+ * any other, and decoded from its frame, which says why. */
+static int msg_in_place(mtd_reader *r, mtd_record *rec)
+{
+	size_t used;
+	if (r->pos == r->len ||
+	    decode_msg(r->buf + r->pos, r->len - r->pos, &used, &r->msg, NULL, 0) ||
+	    used > MTD_MAX_RECORD)
+		return 0;
+	r->index++;
+	set_where(r);
+	rec->obj = NULL;
+	rec->mp = rec->raw = r->buf + r->pos;
+	rec->mp_len = rec->raw_len = used;
+	rec->offset = r->offset + r->pos;
+	rec->index = r->index;
+	rec->line = 0;
+	rec->msg = &r->msg;
+	r->pos += used;
+	return 1;
+}
+
 static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, size_t n)
 {
 	size_t flen = 0, off = 0;
 	int k, rc;
 
+	if (parse == MTD_READ_MSG && msg_in_place(r, rec))
+		return 1;
 	for (;;) {
 		k = mtd_sdk_msgpack_frame(r->buf + r->pos, r->len - r->pos, &flen);
 		if (k != 0)
@@ -160,6 +192,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 		return MTD_EMALFORMED;
 	}
 	rec->obj = NULL;
+	rec->msg = NULL;
 	if (parse == MTD_READ_TREE) {
 		msgpack_zone_clear(&r->zone);
 		if (msgpack_unpack((const char *)r->buf + r->pos, flen, &off, &r->zone,
@@ -238,6 +271,7 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
 	rec->index = r->index;
 	rec->line = r->line;
 	rec->obj = NULL;
+	rec->msg = NULL;
 	rec->mp = NULL;
 	rec->mp_len = 0;
 	if (parse) {
@@ -303,8 +337,15 @@ int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 					    : MTD_FMT_JSON;
 		}
 	}
-	return r->format == MTD_FMT_JSON ? next_json(r, rec, parse, err, errlen)
-					 : next_msgpack(r, rec, parse, err, errlen);
+	{
+		int rc = r->format == MTD_FMT_JSON ? next_json(r, rec, parse, err, errlen)
+						   : next_msgpack(r, rec, parse, err, errlen);
+		if (rc != 1 || parse != MTD_READ_MSG || rec->msg)
+			return rc;
+		rec->msg = &r->msg;
+		return mtd_decode_msg(rec->mp, rec->mp_len, &r->msg, err, errlen) ? MTD_EMALFORMED
+										  : 1;
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -340,12 +381,13 @@ typedef struct fval {
 	const char *s; /* FV_STR: borrowed, not NUL-terminated */
 	uint32_t n;    /* FV_STR: bytes; FV_ARRAY, FV_MAP: elements */
 	uint64_t u;    /* FV_UINT; FV_BOOL: 0/1 */
+	size_t at;     /* from msgpack bytes (mp_fields): offset of the value */
 } fval;
 
 static fval obj_val(const msgpack_object *map, const char *key)
 {
 	const msgpack_object *v = mtd_map_get(map, key);
-	fval f = {FV_ABSENT, NULL, 0, 0};
+	fval f = {FV_ABSENT, NULL, 0, 0, 0};
 	if (!v)
 		return f;
 	switch (v->type) {
@@ -358,6 +400,26 @@ static fval obj_val(const msgpack_object *map, const char *key)
 	default: f.kind = FV_OTHER; break;
 	}
 	return f;
+}
+
+/* Whether s[0..n) has a control byte (below 0x20, or 0x7f): eight bytes at
+ * a time, a byte's high bit set in the mask when it is one (bytes of 0x80
+ * and above never are). */
+static int has_control(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, del;
+		memcpy(&x, s + i, sizeof x);
+		del = x ^ (0x7f * ones);
+		if (((x - 0x20 * ones) | (del - ones)) & ~x & highs)
+			return 1;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
 }
 
 /* A string field: printable (no control bytes), at most max bytes. */
@@ -375,9 +437,8 @@ static int str_val(const fval *v, const char *key, int required, size_t max, mtd
 			    max);
 		return MTD_EMALFORMED;
 	}
-	for (uint32_t i = 0; i < v->n; i++)
-		if ((unsigned char)v->s[i] < 0x20 || v->s[i] == 0x7f)
-			return bad(err, n, key, "contains a control character");
+	if (has_control(v->s, v->n))
+		return bad(err, n, key, "contains a control character");
 	if (required && v->n == 0)
 		return bad(err, n, key, "empty");
 	out->p = v->s;
@@ -418,8 +479,12 @@ static int bool_val(const fval *v, const char *key, int *out, char *err, size_t 
 static int level_val(const fval *v, const char *key, int *out, char *err, size_t n)
 {
 	mtd_str s;
-	int rc = str_val(v, key, 1, 16, &s, err, n);
-	if (rc)
+	int rc;
+	/* a level's name passes every check of str_val: those are for the
+	 * error of anything else */
+	if (v->kind == FV_STR && (*out = mtd_level_from_name(v->s, v->n)) >= 0)
+		return 0;
+	if ((rc = str_val(v, key, 1, 16, &s, err, n)))
 		return rc;
 	*out = mtd_level_from_name(s.p, s.n);
 	if (*out < 0) {
@@ -449,6 +514,7 @@ static int get_bool(const msgpack_object *m, const char *key, int *out, char *er
 typedef struct mpc {
 	const unsigned char *p;
 	size_t n, i;
+	int depth; /* containers around the value at i */
 } mpc;
 
 static uint64_t be(const unsigned char *p, int k)
@@ -465,28 +531,20 @@ static int mp_head(const mpc *c, fval *v, size_t *hdr)
 {
 	const unsigned char *p = c->p + c->i;
 	size_t left = c->n - c->i, h = 1;
-	unsigned char b;
+	unsigned b;
 	int lb = 0;
 
-	memset(v, 0, sizeof *v);
+	v->s = NULL;
+	v->n = 0;
+	v->u = 0;
 	if (left == 0)
 		return -1;
 	b = p[0];
-	if (b <= 0x7f) {
-		v->kind = FV_UINT;
-		v->u = b;
-	} else if (b >= 0xe0) {
-		v->kind = FV_OTHER; /* negative fixint */
-	} else if (b >= 0xa0 && b <= 0xbf) {
-		v->kind = FV_STR;
-		v->n = b & 0x1f;
-	} else if (b <= 0x8f) {
-		v->kind = FV_MAP;
-		v->n = b & 0x0f;
-	} else if (b <= 0x9f) {
-		v->kind = FV_ARRAY;
-		v->n = b & 0x0f;
-	} else {
+	switch (b >> 4) {
+	case 0x8: v->kind = FV_MAP; v->n = b & 0x0f; break;
+	case 0x9: v->kind = FV_ARRAY; v->n = b & 0x0f; break;
+	case 0xa: case 0xb: v->kind = FV_STR; v->n = b & 0x1f; break;
+	case 0xc: case 0xd:
 		switch (b) {
 		case 0xc0: v->kind = FV_NIL; break;
 		case 0xc2: case 0xc3: v->kind = FV_BOOL; v->u = b == 0xc3; break;
@@ -505,9 +563,7 @@ static int mp_head(const mpc *c, fval *v, size_t *hdr)
 				return -1;
 			u = be(p + 1, k);
 			h += (size_t)k;
-			if (b <= 0xcf)
-				v->kind = FV_UINT, v->u = u;
-			else if (!(u >> (8 * k - 1))) /* signed, not negative */
+			if (b <= 0xcf || !(u >> (8 * k - 1))) /* signed, not negative */
 				v->kind = FV_UINT, v->u = u;
 			else
 				v->kind = FV_OTHER;
@@ -516,6 +572,9 @@ static int mp_head(const mpc *c, fval *v, size_t *hdr)
 		case 0xc1: return -1;
 		default: v->kind = FV_OTHER; break; /* bin, ext, float */
 		}
+		break;
+	case 0xe: case 0xf: v->kind = FV_OTHER; break; /* negative fixint */
+	default: v->kind = FV_UINT; v->u = b; break;   /* positive fixint */
 	}
 	if (lb) {
 		if (left < 1 + (size_t)lb)
@@ -532,18 +591,34 @@ static int mp_head(const mpc *c, fval *v, size_t *hdr)
 	return 0;
 }
 
-static int mp_skip(mpc *c)
+/* mp_head, with short strings (most keys and values) read in line. */
+static inline int mp_head_str(const mpc *c, fval *v, size_t *hdr)
 {
-	fval v;
+	if (c->i < c->n && (c->p[c->i] & 0xe0) == 0xa0) {
+		uint32_t len = c->p[c->i] & 0x1f;
+		if (c->n - c->i - 1 < len)
+			return -1;
+		v->kind = FV_STR;
+		v->s = (const char *)c->p + c->i + 1;
+		v->n = len;
+		v->u = 0;
+		*hdr = 1;
+		return 0;
+	}
+	return mp_head(c, v, hdr);
+}
+
+/* Past the value at c->i, whose head mp_head read into v and h: the common
+ * scalars by their length, anything else by framing it. */
+static int mp_pass(mpc *c, const fval *v, size_t h)
+{
 	size_t len;
-	if (mp_head(c, &v, &len))
-		return -1;
-	switch (v.kind) { /* the common scalars: mp_head knows their length */
-	case FV_STR: c->i += len + v.n; return 0;
-	case FV_UINT: case FV_NIL: case FV_BOOL: c->i += len; return 0;
+	switch (v->kind) {
+	case FV_STR: c->i += h + v->n; return 0;
+	case FV_UINT: case FV_NIL: case FV_BOOL: c->i += h; return 0;
 	default: break;
 	}
-	if (mtd_sdk_msgpack_frame(c->p + c->i, c->n - c->i, &len) != 1)
+	if (mtd_mp_frame(c->p + c->i, c->n - c->i, c->depth, &len) != 1)
 		return -1;
 	c->i += len;
 	return 0;
@@ -556,63 +631,60 @@ typedef struct fkey {
 } fkey;
 #define FKEY(lit) {lit, sizeof lit - 1}
 
-/* The map of count entries at c->i (after its header): the value offset + 1
+/* The map of count entries at c->i (after its header): in out[j] the value
  * of each of the nk keys that are present (first occurrence, as
- * mtd_map_get), 0 for the others; c->i ends after the map. -1 on bad bytes. */
-static int mp_fields(mpc *c, uint32_t count, const fkey *keys, int nk, size_t *off)
+ * mtd_map_get; its head, with its offset in at), kind FV_ABSENT for the
+ * others; c->i ends after the map. -1 on bad bytes. Each byte is read once,
+ * but for containers, which are framed. */
+static int mp_fields(mpc *c, uint32_t count, const fkey *keys, int nk, fval *out)
 {
-	memset(off, 0, (size_t)nk * sizeof *off);
+	for (int j = 0; j < nk; j++)
+		out[j].kind = FV_ABSENT;
 	for (uint32_t e = 0; e < count; e++) {
-		fval k;
+		fval k, v;
 		size_t h;
-		if (mp_head(c, &k, &h))
+		int j = nk;
+		if (mp_head_str(c, &k, &h))
 			return -1;
 		if (k.kind == FV_STR) {
 			c->i += h + k.n;
-			for (int j = 0; j < nk; j++)
-				if (keys[j].n == k.n && !off[j] && !memcmp(keys[j].s, k.s, k.n)) {
-					off[j] = c->i + 1;
+			for (j = 0; j < nk; j++)
+				if (keys[j].n == k.n && keys[j].s[0] == k.s[0] && /* n >= 1 */
+				    out[j].kind == FV_ABSENT && !memcmp(keys[j].s, k.s, k.n))
 					break;
-				}
-		} else if (mp_skip(c)) {
+		} else if (mp_pass(c, &k, h)) {
 			return -1;
 		}
-		if (mp_skip(c))
+		if (mp_head_str(c, &v, &h))
+			return -1;
+		v.at = c->i;
+		if (j < nk)
+			out[j] = v;
+		if (mp_pass(c, &v, h))
 			return -1;
 	}
 	return 0;
 }
 
-/* The field at off (from mp_fields) of the bytes c reads. */
-static fval mp_val(const mpc *c, size_t off)
-{
-	fval v = {FV_ABSENT, NULL, 0, 0};
-	size_t h;
-	mpc at = {c->p, c->n, off - 1};
-	if (off && mp_head(&at, &v, &h))
-		v.kind = FV_OTHER; /* not reached: mp_fields framed it */
-	return v;
-}
-
 /* ---- normalized messages ---- */
 
-static const char *const msg_types[] = {NULL, "threat", "heartbeat", "provision",
-					"error", "appsync_request"};
+static const fkey msg_types[] = {{NULL, 0},	   FKEY("threat"), FKEY("heartbeat"),
+				 FKEY("provision"), FKEY("error"),  FKEY("appsync_request")};
 
 const char *mtd_msg_type_name(int type)
 {
 	return type >= MTD_MSG_THREAT && type <= MTD_MSG_APPSYNC_REQUEST
-		       ? msg_types[type]
+		       ? msg_types[type].s
 		       : "?";
 }
 
-static const char *const categories[] = {"network", "app", "os", "device"};
+static const fkey categories[] = {FKEY("network"), FKEY("app"), FKEY("os"), FKEY("device")};
 
 /* The threat (index i) at c->i; c->i ends after it. */
 static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 {
 	static const fkey keys[] = {FKEY("id"), FKEY("name"), FKEY("level"), FKEY("category")};
-	size_t off[4], h;
+	size_t h;
 	fval m, v[4];
 	char sub[256];
 	int rc, ok = 0;
@@ -622,12 +694,13 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 		return MTD_EMALFORMED;
 	}
 	c->i += h;
-	if (mp_fields(c, m.n, keys, 4, off)) {
+	c->depth++;
+	rc = mp_fields(c, m.n, keys, 4, v);
+	c->depth--;
+	if (rc) {
 		mtd_sdk_err(err, n, "field 'threats[%u]': not msgpack", i);
 		return MTD_EMALFORMED;
 	}
-	for (int k = 0; k < 4; k++)
-		v[k] = mp_val(c, off[k]);
 	if ((rc = str_val(&v[0], "id", 0, MTD_MAX_ID, &t->id, sub, sizeof sub)) ||
 	    (rc = str_val(&v[1], "name", 0, MTD_MAX_STR, &t->name, sub, sizeof sub)) ||
 	    (rc = level_val(&v[2], "level", &t->level, sub, sizeof sub)) ||
@@ -636,8 +709,8 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 		return rc;
 	}
 	for (size_t k = 0; k < sizeof categories / sizeof *categories; k++)
-		ok |= strlen(categories[k]) == t->category.n &&
-		      !memcmp(categories[k], t->category.p, t->category.n);
+		ok |= categories[k].n == t->category.n &&
+		      !memcmp(categories[k].s, t->category.p, t->category.n);
 	if (!ok) {
 		mtd_sdk_err(err, n, "threats[%u]: field 'category': '%.*s' is not one of network, app, os, device",
 			    i, (int)t->category.n, t->category.p);
@@ -646,38 +719,38 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 	return 0;
 }
 
-/* The threats field at off: a validated array, or none. */
-static int read_threats(const mpc *msg, size_t off, mtd_msg *m, char *err, size_t n)
+/* The threats field a (from mp_fields over msg): a validated array, or none. */
+static int read_threats(const mpc *msg, const fval *a, mtd_msg *m, char *err, size_t n)
 {
-	fval a = mp_val(msg, off);
-	mpc c = {msg->p, msg->n, off - 1};
+	mpc c = {msg->p, msg->n, a->at, msg->depth + 1}; /* the threats */
+	fval head;
 	size_t h;
 	mtd_threat t;
 	int rc;
 
-	if (a.kind == FV_ABSENT || a.kind == FV_NIL)
+	if (a->kind == FV_ABSENT || a->kind == FV_NIL)
 		return 0;
-	if (a.kind != FV_ARRAY)
+	if (a->kind != FV_ARRAY)
 		return bad(err, n, "threats", "not an array");
-	if (a.n > MTD_MAX_THREATS) {
-		mtd_sdk_err(err, n, "field 'threats': %u threats, more than the limit of %d", a.n,
+	if (a->n > MTD_MAX_THREATS) {
+		mtd_sdk_err(err, n, "field 'threats': %u threats, more than the limit of %d", a->n,
 			    MTD_MAX_THREATS);
 		return MTD_EMALFORMED;
 	}
-	mp_head(&c, &a, &h);
+	mp_head(&c, &head, &h);
 	c.i += h;
-	for (uint32_t i = 0; i < a.n; i++)
+	for (uint32_t i = 0; i < a->n; i++)
 		if ((rc = read_threat(&c, i, &t, err, n)))
 			return rc;
-	m->threats = msg->p + off - 1;
-	m->threats_len = c.i - (off - 1);
-	m->nthreats = a.n;
+	m->threats = msg->p + a->at;
+	m->threats_len = c.i - a->at;
+	m->nthreats = a->n;
 	return 0;
 }
 
 int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t)
 {
-	mpc c = {m->threats, m->threats_len, *pos};
+	mpc c = {m->threats, m->threats_len, *pos, 1};
 	fval a;
 	size_t h;
 	char err[8];
@@ -697,14 +770,17 @@ int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t)
 
 enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_N };
 
-int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n)
+/* The message that starts mp[0..len): its length in *used, or, when used
+ * is NULL, the message that is all of it. */
+static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char *err,
+		      size_t n)
 {
 	static const fkey keys[M_N] = {FKEY("type"),	FKEY("at"),	 FKEY("device"),
 				       FKEY("level"),	FKEY("os_supported"), FKEY("threats"),
 				       FKEY("code")};
-	mpc c = {mp, len, 0};
-	size_t off[M_N], h;
-	fval top, v;
+	mpc c = {mp, len, 0, 0};
+	size_t h;
+	fval top, v[M_N];
 	mtd_str type;
 	int rc;
 
@@ -715,40 +791,40 @@ int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n)
 		return MTD_EMALFORMED;
 	}
 	c.i = h;
-	if (mp_fields(&c, top.n, keys, M_N, off) || c.i != len) {
+	c.depth = 1;
+	if (mp_fields(&c, top.n, keys, M_N, v) || (!used && c.i != len)) {
 		mtd_sdk_err(err, n, "a message must be one msgpack object");
 		return MTD_EMALFORMED;
 	}
-	v = mp_val(&c, off[M_TYPE]);
-	if ((rc = str_val(&v, "type", 1, 32, &type, err, n)))
-		return rc;
-	for (int t = MTD_MSG_THREAT; t <= MTD_MSG_APPSYNC_REQUEST; t++)
-		if (strlen(msg_types[t]) == type.n && !memcmp(msg_types[t], type.p, type.n))
+	if (used)
+		*used = c.i;
+	/* as levels: a type's name passes every check of str_val */
+	for (int t = MTD_MSG_THREAT; v[M_TYPE].kind == FV_STR && t <= MTD_MSG_APPSYNC_REQUEST; t++)
+		if (msg_types[t].n == v[M_TYPE].n && !memcmp(msg_types[t].s, v[M_TYPE].s, v[M_TYPE].n))
 			m->type = t;
+	if (!m->type && (rc = str_val(&v[M_TYPE], "type", 1, 32, &type, err, n)))
+		return rc;
 	if (!m->type) {
 		mtd_sdk_err(err, n, "field 'type': '%.*s' is not a message type", (int)type.n,
 			    type.p);
 		return MTD_EMALFORMED;
 	}
-	v = mp_val(&c, off[M_AT]);
-	if ((rc = time_val(&v, "at", &m->at, err, n)))
+	if ((rc = time_val(&v[M_AT], "at", &m->at, err, n)))
 		return rc;
-	if (m->type == MTD_MSG_ERROR) {
-		v = mp_val(&c, off[M_CODE]);
-		return str_val(&v, "code", 1, MTD_MAX_ID, &m->code, err, n);
-	}
+	if (m->type == MTD_MSG_ERROR)
+		return str_val(&v[M_CODE], "code", 1, MTD_MAX_ID, &m->code, err, n);
 	if (m->type != MTD_MSG_THREAT)
 		return 0;
-	v = mp_val(&c, off[M_DEVICE]);
-	if ((rc = str_val(&v, "device", 1, MTD_MAX_ID, &m->device, err, n)))
+	if ((rc = str_val(&v[M_DEVICE], "device", 1, MTD_MAX_ID, &m->device, err, n)) ||
+	    (rc = level_val(&v[M_LEVEL], "level", &m->level, err, n)) ||
+	    (rc = bool_val(&v[M_OS], "os_supported", &m->os_supported, err, n)))
 		return rc;
-	v = mp_val(&c, off[M_LEVEL]);
-	if ((rc = level_val(&v, "level", &m->level, err, n)))
-		return rc;
-	v = mp_val(&c, off[M_OS]);
-	if ((rc = bool_val(&v, "os_supported", &m->os_supported, err, n)))
-		return rc;
-	return read_threats(&c, off[M_THREATS], m, err, n);
+	return read_threats(&c, &v[M_THREATS], m, err, n);
+}
+
+int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n)
+{
+	return decode_msg(mp, len, NULL, m, err, n);
 }
 
 static const char *const platforms[] = {"android", "ios", "windows", "macos"};

@@ -37,6 +37,7 @@ typedef struct mtd_record {
 	uint64_t index;            /* 1-based record number */
 	uint64_t line;             /* JSON: line number; msgpack: 0 */
 	uint64_t offset;           /* byte offset of the record */
+	const struct mtd_msg *msg; /* MTD_READ_MSG: the record as a normalized message */
 } mtd_record;
 
 /* Start reading f (not closed by the reader). name labels positions. */
@@ -47,7 +48,10 @@ int mtd_reader_format(const mtd_reader *r); /* after the first next() */
 enum {
 	MTD_READ_FRAME = 0, /* rec->raw only */
 	MTD_READ_TREE = 1,  /* and rec->mp, and rec->obj, a msgpack-c tree of it */
-	MTD_READ_BYTES = 2  /* and rec->mp (JSON is parsed and converted) */
+	MTD_READ_BYTES = 2, /* and rec->mp (JSON is parsed and converted) */
+	MTD_READ_MSG = 3    /* and rec->msg: a record that mtd_decode_msg refuses is
+			     * bad, with its error; msgpack is framed and decoded
+			     * in one walk */
 };
 /* Next record. Returns 1 with *rec filled, 0 at the end, MTD_EMALFORMED when
  * this record is bad (err says why; reading can go on, unless the stream

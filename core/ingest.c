@@ -654,13 +654,7 @@ static int on_message(run *r, const mtd_msg *m)
 
 static int one_normalized(run *r, const mtd_record *rec)
 {
-	mtd_msg m;
-	char why[600];
-	if (mtd_decode_msg(rec->mp, rec->mp_len, &m, why, sizeof why)) {
-		bad_record(r, why);
-		return 0;
-	}
-	return on_message(r, &m);
+	return on_message(r, rec->msg); /* decoded by the reader (MTD_READ_MSG) */
 }
 
 /* ---- through a plugin ---- */
@@ -684,16 +678,19 @@ static int host_emit(void *ud, const void *data, size_t len)
 		bad_record(r, "the plugin emitted an empty or oversized message");
 		return -1;
 	}
-	if (mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len) {
-		bad_record(r, "the plugin emitted bytes that are not one msgpack message");
-		return -1;
-	}
 	{
 		mtd_msg m;
 		char inner[600];
+		/* a message that decodes is one msgpack object (the decoder
+		 * walks all of it, within the framing's bounds); framed only to
+		 * say which way one that does not decode is wrong */
 		if (mtd_decode_msg(data, len, &m, inner, sizeof inner)) {
-			snprintf(why, sizeof why, "the plugin emitted an invalid message: %s", inner);
-			bad_record(r, why);
+			if (mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len)
+				bad_record(r, "the plugin emitted bytes that are not one msgpack message");
+			else {
+				snprintf(why, sizeof why, "the plugin emitted an invalid message: %s", inner);
+				bad_record(r, why);
+			}
 			return -1;
 		}
 		s->emitted++;
@@ -790,7 +787,7 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 	if (!rc)
 		dm_maybe(r, in);
 	if (!rc)
-		rc = each_record(r, in, name, normalized ? MTD_READ_BYTES : MTD_READ_FRAME,
+		rc = each_record(r, in, name, normalized ? MTD_READ_MSG : MTD_READ_FRAME,
 				 normalized ? one_normalized : one_native);
 	dm_free(r->dm);
 	if (pr.child)

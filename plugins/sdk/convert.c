@@ -93,7 +93,13 @@ static json_t *from_mp(const msgpack_object *o, int depth, char *err,
  * the bytes cannot be msgpack. */
 int mtd_sdk_msgpack_frame(const void *data, size_t n, size_t *out)
 {
+	return mtd_mp_frame(data, n, 0, out);
+}
+
+int mtd_mp_frame(const void *data, size_t n, int outer, size_t *out)
+{
 	const unsigned char *p = data;
+	const int max = MTD_SDK_MAX_DEPTH - outer;
 	uint64_t todo[MTD_SDK_MAX_DEPTH + 2];
 	int depth = 0;
 	size_t i = 0;
@@ -158,7 +164,7 @@ int mtd_sdk_msgpack_frame(const void *data, size_t n, size_t *out)
 			}
 		}
 		if (mult) {
-			if (depth + 1 > MTD_SDK_MAX_DEPTH)
+			if (depth + 1 > max)
 				return -1;
 			if (count * mult > MTD_SDK_MAX_PAYLOAD)
 				return -1;

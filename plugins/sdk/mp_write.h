@@ -1,4 +1,5 @@
-/* Minimal msgpack writer used inside the SDK (not part of the SDK API). */
+/* Minimal msgpack writer used inside the SDK, and framing for the host's
+ * codec (not part of the SDK API). */
 #ifndef MTD_SDK_MP_WRITE_H
 #define MTD_SDK_MP_WRITE_H
 #include "mtdgate/sdk.h"
@@ -8,4 +9,7 @@ int mtd_mp_container(mtd_buf *b, int map, size_t n);
 int mtd_mp_bool(mtd_buf *b, int v);
 int mtd_mp_nil(mtd_buf *b);
 int mtd_mp_double(mtd_buf *b, double d);
+/* mtd_sdk_msgpack_frame for a value that outer containers already enclose:
+ * together they nest at most MTD_SDK_MAX_DEPTH deep. */
+int mtd_mp_frame(const void *data, size_t n, int outer, size_t *len);
 #endif

@@ -867,6 +867,35 @@ static void decode_msg_control_chars(void **state)
 		"control");
 }
 
+/* Every position of a long id, so that the checks of eight bytes at a time
+ * and of the tail see each bad byte: below 0x20 and 0x7f refused; space,
+ * '~' and UTF-8 (bytes of 0x80 and above) kept. */
+static void decode_msg_control_every_position(void **state)
+{
+	static const char *const bad_bytes[] = {"\\u0001", "\\u001f", "\\u007f", "\\t"};
+	static const char *const good_bytes[] = {" ", "~", "\xc3\xa9"};
+	char buf[512];
+	mtd_msg m;
+	(void)state;
+	for (int pos = 0; pos < 23; pos++) {
+		for (size_t b = 0; b < sizeof bad_bytes / sizeof *bad_bytes; b++) {
+			snprintf(buf, sizeof buf,
+				 "{'type':'threat','device':'%.*s%s%.*s','level':'low','at':1}", pos,
+				 "abcdefghijklmnopqrstuvw", bad_bytes[b], 22 - pos,
+				 "ABCDEFGHIJKLMNOPQRSTUVW");
+			msg_bad(buf, "control");
+		}
+		for (size_t b = 0; b < sizeof good_bytes / sizeof *good_bytes; b++) {
+			snprintf(buf, sizeof buf,
+				 "{'type':'threat','device':'%.*s%s%.*s','level':'low','at':1}", pos,
+				 "abcdefghijklmnopqrstuvw", good_bytes[b], 22 - pos,
+				 "ABCDEFGHIJKLMNOPQRSTUVW");
+			msg_ok(buf, &m);
+			assert_int_equal(m.device.n, 22 + strlen(good_bytes[b]));
+		}
+	}
+}
+
 static void decode_msg_times(void **state)
 {
 	mtd_msg a, b;
@@ -894,6 +923,119 @@ static int bytes_rc(const unsigned char *b, size_t n, mtd_msg *m)
 	if (rc)
 		assert_one_line(err_);
 	return rc;
+}
+
+/* The stream of one_walk_stream: messages of many sizes, so that records
+ * straddle the reader's buffer (64 KiB at first), with bad ones among them
+ * (a bad type, a control character, an unknown field of a container, one
+ * nested as deep as allowed), then, last, one nested deeper: the framing
+ * error, after which the stream cannot be read on. */
+static void one_walk_input(mtd_buf *in)
+{
+	char json[2048];
+	for (int i = 0; i < 6000; i++) {
+		int pad = (i * 37) % 900;
+		if (i % 97 == 5)
+			snprintf(json, sizeof json, "{'type':'warning','at':%d}", i);
+		else if (i % 89 == 7)
+			snprintf(json, sizeof json,
+				 "{'type':'threat','device':'d%d\\u0001','level':'low','at':%d}", i, i);
+		else
+			snprintf(json, sizeof json,
+				 "{'type':'threat','device':'dev-%06d','level':'%s','at':%d,"
+				 "'os_supported':%s,'x':{'pad':'%.*s'},'threats':[%s]}",
+				 i, i % 3 ? "low" : "secured", 1000 + i, i % 2 ? "true" : "false", pad,
+				 "", i % 4 ? "" : "{'category':'app','level':'low','name':'n'}");
+		for (char *p = json; *p; p++)
+			if (*p == '\'')
+				*p = '"';
+		/* the padding: JSON has no string repeat */
+		{
+			char *q = strstr(json, "\"pad\":\"");
+			if (q) {
+				size_t at = (size_t)(q - json) + 7, len = strlen(json);
+				memmove(json + at + pad, json + at, len - at + 1);
+				memset(json + at, 'p', (size_t)pad);
+			}
+		}
+		{
+			char err[256];
+			json_t *v = mtd_sdk_parse(json, strlen(json), err, sizeof err);
+			if (!v)
+				fail_msg("bad test JSON %s: %s", json, err);
+			assert_int_equal(mtd_sdk_json_to_msgpack(v, in), 0);
+			json_decref(v);
+		}
+	}
+	/* as deep as allowed: the message's map, then arrays, then nil */
+	{
+		unsigned char deep[64];
+		size_t n = 0;
+		deep[n++] = 0x83;
+		memcpy(deep + n, "\xa4type\xa9heartbeat\xa2" "at\x05\xa1x", 21);
+		n += 21;
+		for (int d = 0; d < MTD_SDK_MAX_DEPTH - 1; d++)
+			deep[n++] = 0x91;
+		deep[n++] = 0xc0;
+		assert_int_equal(mtd_buf_put(in, deep, n), 0);
+		deep[n - 1] = 0x91; /* one more */
+		deep[n++] = 0xc0;
+		assert_int_equal(mtd_buf_put(in, deep, n), 0);
+	}
+}
+
+/* MTD_READ_MSG frames and decodes a msgpack record in one walk: the same
+ * records, messages and errors as MTD_READ_BYTES then mtd_decode_msg. */
+static void reader_msg_one_walk(void **state)
+{
+	mtd_buf in = {0};
+	rd a, b;
+	uint64_t good = 0, bad = 0;
+	char last[512] = "";
+	(void)state;
+
+	one_walk_input(&in);
+	assert_true(in.len > 4 * (1u << 16));
+	rd_open(&a, in.data, in.len, "in.msgpack");
+	rd_open(&b, in.data, in.len, "in.msgpack");
+	for (;;) {
+		mtd_msg mb;
+		int ka = rd_next(&a, MTD_READ_MSG), kb = rd_next(&b, MTD_READ_BYTES);
+		if (kb == 1 && mtd_decode_msg(b.rec.mp, b.rec.mp_len, &mb, b.err, sizeof b.err))
+			kb = MTD_EMALFORMED;
+		assert_int_equal(ka, kb);
+		if (ka == 0)
+			break;
+		assert_string_equal(mtd_reader_where(a.r), mtd_reader_where(b.r));
+		if (ka == MTD_EMALFORMED) {
+			assert_string_equal(a.err, b.err);
+			snprintf(last, sizeof last, "%s", a.err);
+			bad++;
+			continue;
+		}
+		good++;
+		assert_non_null(a.rec.msg);
+		assert_true(a.rec.offset == b.rec.offset && a.rec.raw_len == b.rec.raw_len);
+		assert_true(a.rec.mp_len == b.rec.mp_len &&
+			    !memcmp(a.rec.mp, b.rec.mp, a.rec.mp_len));
+		assert_int_equal(a.rec.msg->type, mb.type);
+		assert_int_equal(a.rec.msg->at, mb.at);
+		assert_int_equal(a.rec.msg->level, mb.level);
+		assert_int_equal(a.rec.msg->os_supported, mb.os_supported);
+		assert_int_equal(a.rec.msg->nthreats, mb.nthreats);
+		assert_int_equal(a.rec.msg->threats_len, mb.threats_len);
+		assert_int_equal(a.rec.msg->device.n, mb.device.n);
+		if (mb.device.p)
+			assert_memory_equal(a.rec.msg->device.p, mb.device.p, mb.device.n);
+	}
+	/* 6000 messages, 62 + 68 bad ones, the deep one good, the deeper one
+	 * the end of the stream */
+	assert_int_equal(good, 6000 - 62 - 68 + 1);
+	assert_int_equal(bad, 62 + 68 + 1);
+	assert_contains(last, "cannot resynchronize");
+	rd_close(&a);
+	rd_close(&b);
+	mtd_buf_free(&in);
 }
 
 static void decode_msg_bytes(void **state)
@@ -967,12 +1109,13 @@ static void decode_msg_bytes(void **state)
 	n += 19;
 	deep[n++] = 0xa1;
 	deep[n++] = 'x';
-	for (int d = 0; d < MTD_SDK_MAX_DEPTH + 1; d++)
+	for (int d = 0; d < MTD_SDK_MAX_DEPTH; d++)
 		deep[n++] = 0x91;
 	deep[n++] = 0xc0;
+	/* with the message's own map, one container more than the framing
+	 * limit: refused, as the reader's framing of the whole record does */
 	assert_int_equal(bytes_rc(deep, n, &m), MTD_EMALFORMED);
-	/* one level less: the value is framed as deep as allowed (the reader
-	 * bounds a whole record the same way before it gets here) */
+	/* one level less: as deep as allowed */
 	n--;
 	deep[n - 1] = 0xc0;
 	assert_int_equal(bytes_rc(deep, n, &m), 0);
@@ -1257,9 +1400,11 @@ int main(void)
 		cmocka_unit_test_teardown(decode_msg_wrong_types, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_unknown_values, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_limits, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_control_every_position, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_control_chars, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_times, J_teardown),
 		cmocka_unit_test(decode_msg_bytes),
+		cmocka_unit_test_teardown(reader_msg_one_walk, rd_teardown),
 		cmocka_unit_test_teardown(decode_device_valid, J_teardown),
 		cmocka_unit_test_teardown(decode_device_bad, J_teardown),
 		cmocka_unit_test_teardown(decode_device_limits, J_teardown),

@@ -1,8 +1,9 @@
 /* fuzz_msg: the normalized channel decoder. The input is one input file
  * (JSON lines or a msgpack stream; the reader detects which), read record by
  * record with mtd_reader and each record decoded from its bytes with
- * mtd_decode_msg, as 'mtdgate ingest --normalized' does, and checked against
- * msgpack-c's reading of the same bytes. Checked beyond "no crash": the reader
+ * mtd_decode_msg, and checked against msgpack-c's reading of the same bytes;
+ * and read as 'mtdgate ingest --normalized' does (MTD_READ_MSG: framed and
+ * decoded in one walk), which must agree with the two steps. Checked beyond "no crash": the reader
  * ends, errors are one NUL-terminated line, framing does not depend on
  * parsing, and what the decoder accepts meets SPEC 4.1 and the README's
  * limits. */
@@ -155,8 +156,63 @@ static uint64_t read_all(const uint8_t *data, size_t size, int parse)
 	return n;
 }
 
+/* Two decodings of the same message: the same fields, borrowed from the
+ * same places of their records (ma in a record at ra, mb at rb). */
+static void same_msg(const mtd_msg *ma, const void *ra, const mtd_msg *mb, const void *rb)
+{
+	const char *a = ra, *b = rb;
+	FUZZ_CHECK(ma->type == mb->type && ma->at == mb->at && ma->level == mb->level &&
+		   ma->os_supported == mb->os_supported && ma->nthreats == mb->nthreats &&
+		   ma->threats_len == mb->threats_len);
+	FUZZ_CHECK(!ma->threats == !mb->threats);
+	FUZZ_CHECK(!ma->threats || (const char *)ma->threats - a == (const char *)mb->threats - b);
+	FUZZ_CHECK(ma->device.n == mb->device.n && !ma->device.p == !mb->device.p);
+	FUZZ_CHECK(!ma->device.p || ma->device.p - a == mb->device.p - b);
+	FUZZ_CHECK(ma->code.n == mb->code.n && !ma->code.p == !mb->code.p);
+	FUZZ_CHECK(!ma->code.p || ma->code.p - a == mb->code.p - b);
+}
+
+/* MTD_READ_MSG, which frames and decodes a msgpack record in one walk,
+ * against MTD_READ_BYTES and mtd_decode_msg of each record, as ingest read
+ * them before: the same records, messages and errors. */
+static void read_msgs(const uint8_t *data, size_t size)
+{
+	FILE *fa = fuzz_memfile(data, size), *fb = fuzz_memfile(data, size);
+	mtd_reader *a = mtd_reader_new(fa, "fuzz.in"), *b = mtd_reader_new(fb, "fuzz.in");
+	mtd_record ra, rb;
+	mtd_msg mb;
+	char ea[600], eb[600];
+
+	FUZZ_CHECK(a && b);
+	for (;;) {
+		int ka, kb;
+		ea[0] = eb[0] = '\0';
+		ka = mtd_reader_next(a, &ra, MTD_READ_MSG, ea, sizeof ea);
+		kb = mtd_reader_next(b, &rb, MTD_READ_BYTES, eb, sizeof eb);
+		if (kb == 1 && mtd_decode_msg(rb.mp, rb.mp_len, &mb, eb, sizeof eb))
+			kb = MTD_EMALFORMED;
+		FUZZ_CHECK(ka == kb);
+		if (ka == 0 || ka == MTD_ENOMEM)
+			break;
+		FUZZ_CHECK(strcmp(mtd_reader_where(a), mtd_reader_where(b)) == 0);
+		if (ka == MTD_EMALFORMED) {
+			FUZZ_CHECK(strcmp(ea, eb) == 0);
+			continue;
+		}
+		FUZZ_CHECK(ka == 1 && ra.msg && !rb.msg);
+		FUZZ_CHECK(ra.index == rb.index && ra.offset == rb.offset && ra.raw_len == rb.raw_len &&
+			   ra.mp_len == rb.mp_len && !memcmp(ra.mp, rb.mp, ra.mp_len));
+		same_msg(ra.msg, ra.mp, &mb, rb.mp);
+	}
+	mtd_reader_free(a);
+	mtd_reader_free(b);
+	fclose(fa);
+	fclose(fb);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	read_msgs(data, size);
 	uint64_t tree = read_all(data, size, MTD_READ_TREE);
 	uint64_t bytes = read_all(data, size, MTD_READ_BYTES);
 	uint64_t framed = read_all(data, size, MTD_READ_FRAME);

@@ -31,7 +31,7 @@ static void hostile_plugin_contained(void **state)
 {
 	scen *s = *state;
 	const char *input = scen_writes(s, "evil.txt",
-		"ok 1\ncrash\nok 2\nhang\ngarbage\nflood\nhog\nok 3\n");
+		"ok 1\ncrash\nok 2\nhang\ngarbage\nflood\nhog\nok 3\ntrailing\nwarning\n");
 	const char *prov = scen_writes(s, "prov.jsonl",
 		"{\"type\":\"provision\",\"at\":\"2024-03-01T00:00:00Z\"}\n");
 
@@ -39,15 +39,17 @@ static void hostile_plugin_contained(void **state)
 	RUN_RAW(s, 0, G(s), "connector", "add", "evil");
 	RUN_RAW(s, 0, G(s), "ingest", "evil", "--normalized", prov);
 	RUN_RAW(s, 65, G(s), "ingest", "evil", input);
-	/* 8 records: the three good ones and the flood (capped) are accepted */
-	OUT_HAS(s, "8 records");
+	/* 10 records: the three good ones and the flood (capped) are accepted */
+	OUT_HAS(s, "10 records");
 	OUT_HAS(s, "10003 accepted");
-	OUT_HAS(s, "4 malformed");
+	OUT_HAS(s, "6 malformed");
 	/* "crashed (signal 11)"; under ASan the capped child dies inside its own report */
 	ERR_HAS(s, "line 2: evil plugin: the plugin failed on this payload: its process");
 	ERR_HAS(s, "line 4: evil plugin: the plugin failed on this payload: it hung");
 	ERR_HAS(s, "line 5: the plugin emitted bytes that are not one msgpack message");
 	ERR_HAS(s, "line 7: evil plugin: the plugin failed on this payload");
+	ERR_HAS(s, "line 9: the plugin emitted bytes that are not one msgpack message");
+	ERR_HAS(s, "line 10: the plugin emitted an invalid message: field 'type': 'warning'");
 
 	/* mtdgate and its store carry on */
 	RUN_RAW(s, 0, G(s), "audit", "verify");

@@ -1,7 +1,9 @@
 /* evil: a vendor plugin that misbehaves on purpose, by payload: "crash"
  * dereferences NULL, "hang" loops forever, "garbage" emits random bytes,
- * "flood" emits a million messages, "hog" allocates until it cannot;
- * anything else emits one valid heartbeat. Self-contained: no SDK. */
+ * "flood" emits a million messages, "hog" allocates until it cannot,
+ * "trailing" a heartbeat with a byte after it, "warning" a msgpack map
+ * that is not a message; anything else emits one valid heartbeat.
+ * Self-contained: no SDK. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +48,22 @@ static int e_decode(void *st, const mtd_host_api *h, void *sink, const void *d, 
 		for (int i = 0; i < 64; i++)
 			junk[i] = (unsigned char)(i * 37 + 11);
 		h->emit(sink, junk, sizeof junk);
+		return 0;
+	}
+	if (has(d, n, "trailing")) {
+		unsigned char more[sizeof heartbeat + 1];
+		memcpy(more, heartbeat, sizeof heartbeat);
+		more[sizeof heartbeat] = 0xc0;
+		h->emit(sink, more, sizeof more);
+		return 0;
+	}
+	if (has(d, n, "warning")) { /* {"type":"warning","at":...}: no such type */
+		unsigned char warn[sizeof heartbeat - 2];
+		memcpy(warn, heartbeat, 6);
+		warn[6] = 0xa7;
+		memcpy(warn + 7, "warning", 7);
+		memcpy(warn + 14, heartbeat + 16, sizeof heartbeat - 16);
+		h->emit(sink, warn, sizeof warn);
 		return 0;
 	}
 	if (has(d, n, "flood")) {
