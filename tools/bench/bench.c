@@ -221,7 +221,9 @@ static int copy_file(const char *from, const char *to)
 		while ((n = read(in, buf, sizeof buf)) > 0)
 			if (write(out, buf, (size_t)n) != n)
 				break;
-		rc = n == 0 ? 0 : -1;
+		/* on disk before the step that uses it is timed: otherwise that
+		 * step's first fsync also writes back this copy */
+		rc = n == 0 && fsync(out) == 0 ? 0 : -1;
 	}
 	if (in >= 0)
 		close(in);
