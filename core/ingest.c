@@ -578,17 +578,21 @@ static int store_threat(run *r, const mtd_msg *m, int64_t *devp)
 	dev = sqlite3_column_int64(st, 0);
 found:
 	*devp = dev;
-	if (!(st = mtd_store_stmt(r->h->store, SQL_REPORT_UPSERT)))
+	if (!(st = mtd_store_stmt_rebind(r->h->store, SQL_REPORT_UPSERT)))
 		return store_fail(r);
-	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 1, dev); /* every parameter, the absent ones NULL */
 	sqlite3_bind_int64(st, 2, r->conn.id);
 	sqlite3_bind_int(st, 3, m->level);
 	sqlite3_bind_int64(st, 4, m->at);
 	sqlite3_bind_int64(st, 5, r->h->now);
 	if (m->os_supported >= 0)
 		sqlite3_bind_int(st, 6, m->os_supported);
+	else
+		sqlite3_bind_null(st, 6);
 	if (m->threats) /* validated, kept as received */
 		sqlite3_bind_blob(st, 7, m->threats, (int)m->threats_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
 	return 0;

@@ -397,7 +397,7 @@ const char *mtd_store_errmsg(mtd_store *s)
 	return s->err[0] ? s->err : sqlite3_errmsg(s->db);
 }
 
-sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which)
+static sqlite3_stmt *stmt(mtd_store *s, enum mtd_sql which, int unbind)
 {
 	sqlite3_stmt *st = s->st[which];
 	if (!st) {
@@ -409,10 +409,21 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which)
 		s->st[which] = st;
 	} else {
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+		if (unbind)
+			sqlite3_clear_bindings(st);
 	}
 	s->err[0] = '\0';
 	return st;
+}
+
+sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which)
+{
+	return stmt(s, which, 1);
+}
+
+sqlite3_stmt *mtd_store_stmt_rebind(mtd_store *s, enum mtd_sql which)
+{
+	return stmt(s, which, 0);
 }
 
 static void pending_reset(mtd_store *s)

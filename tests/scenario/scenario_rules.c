@@ -209,18 +209,21 @@ static void limits_configurable(void **state)
  * third with a report of its own time; all read them (no memo answers),
  * or only those with a high report do (the memo answers the rest). And
  * rules that read only what the memo compares tell apart devices that
- * differ only in a report's os_supported. */
+ * differ only in a report's os_supported. Reports leave out os_supported
+ * (every fifth) or threats (every seventh), some right after one that had
+ * them: what one report left out is not the previous one's. */
 #define NDETAIL 5000
 static void details_on_demand(void **state)
 {
 	static const char *const reads[3] = {
 		"  do local v = device.vendors[1]\n"
 		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
-		"    (v and v.level and (' at ' .. v.at .. ' threats ' .. #v.threats) or '') } end\n",
+		"    (v and v.level and (' at ' .. v.at .. ' threats ' ..\n"
+		"     (v.threats and #v.threats or 'none')) or '') } end\n",
 		"  do local v = device.vendors[1]\n"
 		"  if not (v and v.level == 'high') then return 'compliant', 'none', { 'plain' } end\n"
 		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
-		"    ' at ' .. v.at .. ' threats ' .. #v.threats } end\n",
+		"    ' at ' .. v.at .. ' threats ' .. (v.threats and #v.threats or 'none') } end\n",
 		/* a field the memo compares: devices alike but for it differ */
 		"  do local v = device.vendors[1]\n"
 		"  return 'compliant', 'none', { 'os_supported ' .. tostring(v and v.os_supported) } end\n",
@@ -237,9 +240,13 @@ static void details_on_demand(void **state)
 		if (i % 3 == 0)
 			nt += (size_t)snprintf(msgs + nt, cap - nt,
 					       "{\"type\":\"threat\",\"device\":\"d%04d\",\"level\":\"%s\","
-					       "\"at\":%d,\"threats\":[],\"os_supported\":%s}\n", i,
-					       i % 9 ? "low" : "high", 1709251200 - i,
-					       i % 2 ? "false" : "true");
+					       "\"at\":%d%s%s}\n", i, i % 9 ? "low" : "high", 1709251200 - i,
+					       i % 7 == 0   ? ""
+					       : i % 4 == 0 ? ",\"threats\":[{\"category\":\"app\",\"level\":\"low\"}]"
+							    : ",\"threats\":[]",
+					       i % 5 == 0   ? ""
+					       : i % 2	    ? ",\"os_supported\":false"
+							    : ",\"os_supported\":true");
 	}
 	SETUP(s, devs);
 	RUN(s, 0, "connector", "set", "generic", "ios=on");
@@ -259,11 +266,12 @@ static void details_on_demand(void **state)
 			assert_int_equal(sscanf(jstr(o, "device"), "d%d", &i), 1);
 			if (k == 2)
 				snprintf(want, sizeof want, "os_supported %s",
-					 i % 3 ? "nil" : i % 2 ? "false" : "true");
+					 i % 3 || i % 5 == 0 ? "nil" : i % 2 ? "false" : "true");
 			else if (k == 1 && i % 9)
 				snprintf(want, sizeof want, "plain");
 			else if (i % 3 == 0)
-				snprintf(want, sizeof want, "os 1.%d at %d threats 0", i, 1709251200 - i);
+				snprintf(want, sizeof want, "os 1.%d at %d threats %s", i, 1709251200 - i,
+					 i % 7 == 0 ? "none" : i % 4 == 0 ? "1" : "0");
 			else
 				snprintf(want, sizeof want, "os 1.%d", i);
 			got = json_string_value(json_array_get(json_object_get(o, "reasons"), 0));
