@@ -59,6 +59,7 @@ static int advance(cursor *c)
 		c->i = 0;
 		c->n = n > 0 && n <= MTD_BLOCK_ENTRIES ? (uint32_t)n : 0;
 		c->bad = c->n == 0 || !c->p;
+		memset(&c->e, 0, sizeof c->e); /* a new block */
 		if (!c->bad)
 			entry(c);
 	}

@@ -1,6 +1,7 @@
 /* store: SQLite schema, migrations, statements, transactions, audit. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ typedef struct block {
 	int64_t first, at, connector;
 	uint32_t n;
 	size_t len;
+	mtd_log_entry last; /* the entry before, that the next one is relative to */
 	unsigned char buf[MTD_BLOCK_BYTES + 512];
 } block;
 
@@ -139,6 +141,9 @@ static const char *const migrations[] = {
 	/* 4 -> 5: the current decisions packed, MTD_DBLOCK_SLOTS devices to a
 	 * row (store.h); the rows of decisions move there in C (migrate_v5) */
 	"CREATE TABLE decision_blocks(blk INTEGER PRIMARY KEY, entries BLOB NOT NULL);",
+	/* 5 -> 6: new log blocks in the compact entry layout (store.h), which
+	 * an older mtdgate would take for damage; no table changes */
+	"",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -821,38 +826,43 @@ static int block_entry(mtd_store *s, int log, int64_t at, int64_t connector)
 		b->first = seq;
 		b->at = at;
 		b->connector = connector;
+		b->buf[0] = MTD_LOG_COMPACT;
+		b->len = 1;
+		memset(&b->last, 0, sizeof b->last);
 	}
 	b->n++;
 	return 0;
 }
 
-/* Entry encodings (mtd_log_entry_decode reads them back). */
-static size_t enc_ints(unsigned char *b, const int64_t *v, const int *null, int n)
+/* Entries in the compact layout (store.h), each relative to the one
+ * before it in its block (mtd_log_entry_decode reads them back). */
+static size_t put_delta(unsigned char *b, int64_t v, int64_t *last)
 {
-	size_t len = 0;
-	for (int i = 0; i < n; i++)
-		len += enc_int(b + len, null[i], v[i]);
-	return len;
+	size_t n = put_svarint(b, (uint64_t)v - (uint64_t)*last);
+	*last = v;
+	return n;
 }
 
 int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
 			  int type, int level, int64_t msg_at, const char *code, size_t ncode)
 {
 	block *b = &s->blk[MTD_LOG_MESSAGES];
-	int64_t v[4] = {device, type, level, msg_at};
-	int null[4] = {device <= 0, 0, level < 0, 0};
+	unsigned char *o;
 	if (ncode > 256)
 		ncode = 256; /* error codes are checked to 128 bytes before this */
 	if (block_entry(s, MTD_LOG_MESSAGES, at, connector))
 		return MTD_ESTORE;
-	b->len += enc_ints(b->buf + b->len, v, null, 4);
-	if (!code) {
-		b->len += enc_int(b->buf + b->len, 1, 0);
-	} else {
-		b->len += enc_int(b->buf + b->len, 0, (int64_t)ncode);
-		memcpy(b->buf + b->len, code, ncode);
-		b->len += ncode;
+	o = b->buf + b->len;
+	o += put_delta(o, device > 0 ? device : 0, &b->last.device);
+	o += put_svarint(o, (uint64_t)(int64_t)type);
+	o += put_svarint(o, (uint64_t)(int64_t)(level < 0 ? -1 : level));
+	o += put_delta(o, msg_at, &b->last.msg_at);
+	o += put_uvarint(o, code ? (uint64_t)ncode + 1 : 0);
+	if (code) {
+		memcpy(o, code, ncode);
+		o += ncode;
 	}
+	b->len = (size_t)(o - b->buf);
 	return 0;
 }
 
@@ -860,11 +870,14 @@ int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t out
 			   int64_t prev)
 {
 	block *b = &s->blk[MTD_LOG_DECISIONS];
-	int64_t v[3] = {device, outcome, prev};
-	int null[3] = {0, 0, prev <= 0};
+	unsigned char *o;
 	if (block_entry(s, MTD_LOG_DECISIONS, at, 0))
 		return MTD_ESTORE;
-	b->len += enc_ints(b->buf + b->len, v, null, 3);
+	o = b->buf + b->len;
+	o += put_delta(o, device, &b->last.device);
+	o += put_delta(o, outcome, &b->last.outcome);
+	o += put_delta(o, prev > 0 ? prev : 0, &b->last.prev);
+	b->len = (size_t)(o - b->buf);
 	return 0;
 }
 
@@ -884,13 +897,16 @@ static int dec_int(const unsigned char **p, const unsigned char *end, int *is_nu
 	return 0;
 }
 
-int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *end,
-			 mtd_log_entry *e)
+/* The first layout, of blocks written before schema 6: every value a
+ * null flag and, unless null, a zigzag varint. */
+static int decode_v1(int log, const unsigned char **p, const unsigned char *end,
+		     mtd_log_entry *e)
 {
 	int null[4];
 	int64_t v[4];
 	int nints = log == MTD_LOG_MESSAGES ? 4 : 3;
 	memset(e, 0, sizeof *e);
+	e->layout = 1;
 	for (int i = 0; i < nints; i++)
 		if (dec_int(p, end, &null[i], &v[i]))
 			return -1;
@@ -916,6 +932,58 @@ int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *
 		e->prev = null[2] ? 0 : v[2];
 	}
 	return 0;
+}
+
+static int get_delta(const unsigned char **p, const unsigned char *end, int64_t *v)
+{
+	uint64_t d;
+	if (get_svarint(p, end, &d))
+		return -1;
+	*v = (int64_t)((uint64_t)*v + d);
+	return 0;
+}
+
+static int get_int(const unsigned char **p, const unsigned char *end, int *v)
+{
+	uint64_t z;
+	if (get_svarint(p, end, &z) || (int64_t)z < INT_MIN || (int64_t)z > INT_MAX)
+		return -1;
+	*v = (int)(int64_t)z;
+	return 0;
+}
+
+int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *end,
+			 mtd_log_entry *e)
+{
+	if (!e->layout) { /* the block's first entry says which */
+		if (*p < end && **p == MTD_LOG_COMPACT) {
+			e->layout = MTD_LOG_COMPACT;
+			(*p)++;
+		} else {
+			e->layout = 1;
+		}
+	}
+	if (e->layout != MTD_LOG_COMPACT)
+		return decode_v1(log, p, end, e);
+	e->code = NULL;
+	e->ncode = 0;
+	if (log == MTD_LOG_MESSAGES) {
+		uint64_t n;
+		if (get_delta(p, end, &e->device) || get_int(p, end, &e->type) ||
+		    get_int(p, end, &e->level) || get_delta(p, end, &e->msg_at) ||
+		    get_uvarint(p, end, &n) || (n && n - 1 > (uint64_t)(end - *p)))
+			return -1;
+		if (n) {
+			e->code = (const char *)*p;
+			e->ncode = (size_t)(n - 1);
+			*p += n - 1;
+		}
+		return 0;
+	}
+	return get_delta(p, end, &e->device) || get_delta(p, end, &e->outcome) ||
+			       get_delta(p, end, &e->prev)
+		       ? -1
+		       : 0;
 }
 
 int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, int64_t *id)

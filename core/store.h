@@ -9,7 +9,7 @@
 
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 5
+#define MTD_SCHEMA_VERSION 6
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -114,6 +114,21 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG__COUNT };
 #define MTD_BLOCK_ENTRIES 1024
 #define MTD_BLOCK_BYTES 32768
 
+/* The entries blob of a block written since schema 6 starts with the byte
+ * MTD_LOG_COMPACT; each entry is then relative to the one before it in the
+ * block (the first to zeros). "d(x)" is the zigzag varint (as decision
+ * blocks, below) of x minus the previous entry's x, wrapping as unsigned
+ * 64-bit; "z(x)" the zigzag varint of x; "u(x)" a plain varint.
+ *   decisions: d(device) d(outcome) d(prev)
+ *   messages:  d(device) z(type) z(level) d(msg_at) u(code ? ncode + 1 : 0)
+ *              [code bytes]
+ * (a block of consecutive devices with one outcome: 3 bytes an entry). An
+ * older block starts with 0 or 1, the null flag of its first value: each
+ * value a flag byte (0 null) and unless null z(value): device, outcome,
+ * prev (null: none), or device (null: none), type, level (null: none),
+ * msg_at, then code as a flag and z(ncode) and the bytes. */
+#define MTD_LOG_COMPACT 2
+
 /* One entry of a block, decoded. */
 typedef struct mtd_log_entry {
 	int64_t device;          /* devices.id; 0: none (not a threat message) */
@@ -122,8 +137,11 @@ typedef struct mtd_log_entry {
 	int64_t msg_at;          /* messages: the time the message carries */
 	const char *code;        /* messages: error code, NULL none; borrowed */
 	size_t ncode;
+	int layout;              /* the block's: 0 before its first entry is read */
 } mtd_log_entry;
-/* Decode the entry at *p (advanced past it); -1 when malformed. */
+/* Decode the entry at *p (advanced past it); -1 when malformed. e is also
+ * the state of the walk through a block: zero it before the block's first
+ * entry and pass the same e for each next one. */
 int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *end,
 			 mtd_log_entry *e);
 

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include "codec.h"
 #include "mtdgate/mtdgate.h"
 #include "store.h"
 
@@ -413,7 +414,7 @@ static void log_blocks(void **state)
 		const char *c = i % 7 == 3 ? (i % 2 ? "E\"x\\" : code) : NULL;
 		dev[i] = i % 5 ? i * 7919 : 0;
 		lv[i] = i % 6 - 1;
-		at[i] = i % 3 ? 1709251200 + i : -i;
+		at[i] = i % 13 == 1 ? INT64_MAX : i % 17 == 2 ? INT64_MIN : i % 3 ? 1709251200 + i : -i;
 		assert_int_equal(mtd_store_log_message(s, 100, 1, dev[i], i % 5 ? 1 : 4, lv[i], at[i],
 						       c, c ? strlen(c) : 0),
 				 0);
@@ -432,9 +433,10 @@ static void log_blocks(void **state)
 		const unsigned char *end = p + sqlite3_column_bytes(st, 2);
 		assert_true(n >= 1 && n <= MTD_BLOCK_ENTRIES);
 		assert_true(seq >= next); /* in order, numbers never shared */
+		mtd_log_entry e = {0}; /* a block's walk starts from zeros */
 		next = seq + n;
+		assert_int_equal(p[0], MTD_LOG_COMPACT);
 		for (int64_t i = 0; i < n; i++, k++) {
-			mtd_log_entry e;
 			assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &p, end, &e), 0);
 			assert_true(k < NMSG);
 			assert_int_equal(e.device, dev[k]);
@@ -455,6 +457,24 @@ static void log_blocks(void **state)
 				   " audit WHERE kind = 'x') AND seq + n > (SELECT seq FROM audit WHERE"
 				   " kind = 'x')"), 0);
 	assert_int_equal(q_int(db, "SELECT sum(n) FROM decision_log"), NDEC);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT n, entries FROM decision_log ORDER BY seq",
+					    -1, &st, NULL), SQLITE_OK);
+	k = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t n = sqlite3_column_int64(st, 0);
+		const unsigned char *p = sqlite3_column_blob(st, 1);
+		const unsigned char *end = p + sqlite3_column_bytes(st, 1);
+		mtd_log_entry e = {0};
+		for (int64_t i = 0; i < n; i++, k++) {
+			assert_int_equal(mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e), 0);
+			assert_int_equal(e.device, (int64_t)k + 1);
+			assert_int_equal(e.outcome, 1000 + (int64_t)k % 3);
+			assert_int_equal(e.prev, k % 4 ? (int64_t)k : 0);
+		}
+		assert_ptr_equal(p, end);
+	}
+	sqlite3_finalize(st);
+	assert_int_equal(k, NDEC);
 	assert_true(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'seal'") >= 2);
 
 	/* hostile bytes: every cut of a real block, then random bytes */
@@ -476,9 +496,9 @@ static void log_blocks(void **state)
 					b[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
 			end = b + n;
 			for (int log = MTD_LOG_DECISIONS; log <= MTD_LOG_MESSAGES; log++) {
+				mtd_log_entry e = {0};
 				p = b;
 				while (p < end) {
-					mtd_log_entry e;
 					if (mtd_log_entry_decode(log, &p, end, &e))
 						break;
 					assert_true(p <= end);
@@ -490,6 +510,67 @@ static void log_blocks(void **state)
 		}
 	}
 	sqlite3_finalize(st);
+	close_store(f);
+}
+
+/* The entry layouts store.h documents: the compact one byte for byte as
+ * the store writes it, and the first one, of blocks written before it,
+ * still read (bytes from tests/scenario/fixtures/store-v5.sql). */
+static void log_entry_bytes(void **state)
+{
+	static const unsigned char dec[] = {
+		MTD_LOG_COMPACT, 0x0a, 0xc8, 0x01, 0x00, /* device 5, outcome 100, none before */
+		0x02, 0x00, 0x00,                        /* device 6, the same */
+		0x02, 0x02, 0xc8, 0x01,                  /* device 7, outcome 101, was 100 */
+	};
+	static const unsigned char msg[] = {
+		MTD_LOG_COMPACT, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x00, /* dev 3, threat, high, 1000 */
+		0x05, 0x08, 0x01, 0x13, 0x03, 'E', '1', /* none, error, no level, 990, "E1" */
+	};
+	/* a provision, then a threat of device 1, high, with the times shown */
+	static const unsigned char v1[] = {0x00, 0x01, 0x06, 0x00, 0x01, 0x80, 0xea, 0x88, 0xde,
+					   0x0c, 0x00, 0x01, 0x02, 0x01, 0x02, 0x01, 0x08, 0x01,
+					   0xe4, 0xea, 0x88, 0xde, 0x0c, 0x00};
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	sqlite3 *db = mtd_store_db(s);
+	sqlite3_stmt *st;
+	const unsigned char *p = v1, *end = v1 + sizeof v1;
+	mtd_log_entry e = {0};
+
+	assert_int_equal(mtd_store_begin(s), 0);
+	assert_int_equal(mtd_store_log_decision(s, 100, 5, 100, 0), 0);
+	assert_int_equal(mtd_store_log_decision(s, 100, 6, 100, -1), 0); /* none, either way */
+	assert_int_equal(mtd_store_log_decision(s, 100, 7, 101, 100), 0);
+	assert_int_equal(mtd_store_log_message(s, 100, 1, 3, MTD_MSG_THREAT, MTD_LEVEL_HIGH, 1000,
+					       NULL, 0), 0);
+	assert_int_equal(mtd_store_log_message(s, 100, 1, 0, MTD_MSG_ERROR, -1, 990, "E1", 2), 0);
+	assert_int_equal(mtd_store_commit(s), 0);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(sqlite3_prepare_v2(db, t ? "SELECT entries FROM message_log"
+							  : "SELECT entries FROM decision_log",
+						    -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_bytes(st, 0), t ? sizeof msg : sizeof dec);
+		assert_memory_equal(sqlite3_column_blob(st, 0), t ? msg : dec,
+				    t ? sizeof msg : sizeof dec);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_finalize(st);
+	}
+
+	assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &p, end, &e), 0);
+	assert_int_equal(e.layout, 1);
+	assert_int_equal(e.device, 0);
+	assert_int_equal(e.type, MTD_MSG_PROVISION);
+	assert_int_equal(e.level, -1);
+	assert_int_equal(e.msg_at, 1709251200);
+	assert_null(e.code);
+	assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &p, end, &e), 0);
+	assert_int_equal(e.device, 1);
+	assert_int_equal(e.type, MTD_MSG_THREAT);
+	assert_int_equal(e.level, MTD_LEVEL_HIGH);
+	assert_int_equal(e.msg_at, 1709251250);
+	assert_ptr_equal(p, end);
 	close_store(f);
 }
 
@@ -652,6 +733,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(log_entry_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(decision_blocks, setup, teardown),
 		cmocka_unit_test(sha256_known_answers),
 	};

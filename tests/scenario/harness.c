@@ -674,6 +674,58 @@ sqlite3 *scen_sql_open(const char *path)
 	return db;
 }
 
+const unsigned char *scen_log_entries(scen *s, const char *table, int64_t seq, int *n,
+				      size_t *len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	unsigned char *b = NULL;
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT n, entries FROM %s WHERE seq = ?1", table);
+	if (sqlite3_open(s->db, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, seq) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 1) > 0) {
+		*n = sqlite3_column_int(st, 0);
+		*len = (size_t)sqlite3_column_bytes(st, 1);
+		b = scen_own(s, malloc(*len));
+		memcpy(b, sqlite3_column_blob(st, 1), *len);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (!b)
+		fail_msg("no row %lld in %s", (long long)seq, table);
+	return b;
+}
+
+void scen_poke_log(scen *s, const char *table, int64_t seq, size_t off, unsigned char was,
+		   unsigned char now)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n;
+	size_t len;
+	unsigned char *b = (unsigned char *)scen_log_entries(s, table, seq, &n, &len);
+	char sql[128];
+	int ok;
+	if (off >= len || b[off] != was)
+		fail_msg("%s row %lld: byte %zu is not 0x%02x (%zu bytes)", table, (long long)seq, off,
+			 was, len);
+	b[off] = now;
+	snprintf(sql, sizeof sql, "DROP TRIGGER %s_no_update", table);
+	ok = sqlite3_open(s->db, &db) == SQLITE_OK &&
+	     sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	snprintf(sql, sizeof sql, "UPDATE %s SET entries = ?2 WHERE seq = ?1", table);
+	ok = ok && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	     sqlite3_bind_int64(st, 1, seq) == SQLITE_OK &&
+	     sqlite3_bind_blob(st, 2, b, (int)len, SQLITE_STATIC) == SQLITE_OK &&
+	     sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (!ok)
+		fail_msg("could not change %s row %lld", table, (long long)seq);
+}
+
 int64_t scen_q_int(scen *s, const char *sql)
 {
 	sqlite3 *db = scen_sql_open(s->db);

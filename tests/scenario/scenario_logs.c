@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "store.h"
 
 /* store.h: a seal covers at most this many entries; a block at most
  * BLOCK_ENTRIES. */
@@ -72,52 +73,22 @@ static void add(scen *s, text *t, const char *fmt, ...)
 
 /* ---- the sealed message log across blocks and seals ---- */
 
-/* Change the time carried by the middle entry of the message_log row seq
+/* Change the level carried by the middle entry of the message_log row seq
  * (n identical heartbeat entries) behind mtdgate's back, the no-update
- * trigger dropped first. The entry still reads: the first byte with the
- * high bit set in it is a continuation byte of its time's varint, and a
- * low bit of that changes only the value. */
+ * trigger dropped first. The entry still reads: past the block's first,
+ * each is five one-byte varints (store.h): the differences of device and
+ * time (0), type, level (-1, zigzag 1) and no code, and a level of -2
+ * (zigzag 3) changes only that value. */
 static void tamper_middle_entry(scen *s, int64_t seq)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	unsigned char *b = NULL;
-	int len = 0, n = 0, ok, hit = 0;
-	ok = sqlite3_open(s->db, &db) == SQLITE_OK &&
-	     sqlite3_exec(db, "DROP TRIGGER message_log_no_update", NULL, NULL, NULL) == SQLITE_OK &&
-	     sqlite3_prepare_v2(db, "SELECT n, entries FROM message_log WHERE seq = ?1", -1, &st,
-				NULL) == SQLITE_OK;
-	if (ok) {
-		sqlite3_bind_int64(st, 1, seq);
-		ok = sqlite3_step(st) == SQLITE_ROW && (n = sqlite3_column_int(st, 0)) > 1 &&
-		     (len = sqlite3_column_bytes(st, 1)) > 0 && len % n == 0 &&
-		     (b = malloc((size_t)len));
-		if (ok)
-			memcpy(b, sqlite3_column_blob(st, 1), (size_t)len);
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-	if (ok) {
-		int l = len / n, at = n / 2 * l;
-		for (int i = at; i < at + l && !hit; i++)
-			if (b[i] & 0x80) {
-				b[i] ^= 0x02;
-				hit = 1;
-			}
-		ok = hit && sqlite3_prepare_v2(db, "UPDATE message_log SET entries = ?2 WHERE seq = ?1",
-					       -1, &st, NULL) == SQLITE_OK;
-		if (ok) {
-			sqlite3_bind_int64(st, 1, seq);
-			sqlite3_bind_blob(st, 2, b, len, SQLITE_STATIC);
-			ok = sqlite3_step(st) == SQLITE_DONE;
-		}
-	}
-	sqlite3_finalize(st);
-	free(b);
-	sqlite3_close(db);
-	if (!ok)
-		fail_msg("could not change an entry of message_log row %lld (%d entries, %d bytes)",
-			 (long long)seq, n, len);
+	int n = 0;
+	size_t len = 0, at;
+	const unsigned char *b = scen_log_entries(s, "message_log", seq, &n, &len);
+	at = len - (size_t)(n - n / 2) * 5; /* the middle entry, of the last n - n/2 */
+	if (n < 3 || b[0] != MTD_LOG_COMPACT || len < (size_t)(n - n / 2) * 5 + 1)
+		fail_msg("message_log row %lld: not %d compact entries (%zu bytes)", (long long)seq, n,
+			 len);
+	scen_poke_log(s, "message_log", seq, at + 2, 1, 3);
 }
 
 static void seals_across_blocks(void **state)

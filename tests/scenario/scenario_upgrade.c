@@ -1,7 +1,8 @@
 /* Scenarios for upgrades: a store written by the previous release (schema
  * version 3: decisions held their texts inline, every message and decision
  * was a record of the hash-chained audit table) is opened by this mtdgate,
- * which migrates it to version 4 (interned outcomes, sealed block logs).
+ * which migrates it to version 4 (interned outcomes, sealed block logs) and
+ * on. And a store of version 5, whose log blocks have the first layout.
  * Nothing an administrator relied on may change on the way: the report,
  * the grace period that was running, the wipe that was issued, the audit
  * history and its chain. */
@@ -272,7 +273,7 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	/* day 2: the first run of this release migrates the store */
 	scen_day(s, 2, 0);
 	report_is_v3(s, __LINE__);
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 5);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 6);
 	/* the decisions moved (4 -> 5) into packed blocks, and the running
 	 * grace period and the wipe keep their times there */
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM main.sqlite_master"
@@ -359,11 +360,64 @@ static void upgrade_empty_log_shared_outcome(void **state)
 	FIELD(s, REPORT(s, "ios-b"), "state", "compliant");
 }
 
+/* A store of schema 5 (fixtures/store-v5.sql, written by the release
+ * before the compact log layout): its log blocks keep their layout and
+ * still read and verify, what this release appends is compact, both verify
+ * as one chain, and an old entry changed behind mtdgate's back is found. */
+static void upgrade_v5_log_layouts(void **state)
+{
+	scen *s = *state;
+	char *sql = scen_own(s, scen_slurp(MTD_FIXTURES_DIR "/store-v5.sql", NULL));
+	json_t *m;
+
+	exec_sql(s->db, sql);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 5);
+	scen_day(s, 1, 0);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact: 26 records");
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 6);
+	/* the old entries read as they were written */
+	assert_int_equal(count_lines(s, "decision", NULL), 3);
+	assert_int_equal(count_lines(s, "message", NULL), 7);
+	OUT_HAS(s, "\"code\":\"E42 token expired\"");
+	assert_int_equal(count_lines(s, "message", "v5-a"), 1);
+	m = last_line(s);
+	assert_non_null(m);
+	FIELD(s, json_object_get(m, "detail"), "level", "high");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "detail"), "at")),
+			 1709251250);
+
+	/* new entries go to compact blocks after the old ones */
+	INGEST(s, THREAT("v5-b", "high", "\"2024-03-02T00:00:00Z\""));
+	RUN(s, 0, "evaluate");
+	OUT_HAS(s, "1 decisions changed");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log"
+				       " WHERE substr(entries, 1, 1) = x'02'"), 1);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log"
+				       " WHERE substr(entries, 1, 1) <> x'02'"), 3);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM decision_log"
+				       " WHERE substr(entries, 1, 1) = x'02'"), 1);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact: ");
+	assert_int_equal(count_lines(s, "message", "v5-b"), 2);
+	m = last_line(s);
+	assert_non_null(m);
+	FIELD(s, json_object_get(m, "detail"), "level", "high");
+	assert_int_equal(count_lines(s, "decision", "v5-b"), 2);
+
+	/* v5-a's level (high, zigzag 8) in the old block of five messages,
+	 * made medium: the entry still reads, the seal does not match */
+	scen_poke_log(s, "message_log", 9, 5, 0x08, 0x06);
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "do not match it");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(upgrade_keeps_decisions_and_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_empty_log_shared_outcome, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_v5_log_layouts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
