@@ -395,7 +395,7 @@ static int outcome_error(mtd_t *h, int rc, const char *device, int64_t id)
 
 typedef struct devrow {
 	int64_t id, groupset;
-	const char *ext; /* the devices scan's own text: valid until it steps */
+	sqlite3_stmt *row; /* the devices scan, on this device's row until it steps */
 	char os[65], user[MTD_MAX_STR + 1];
 	int has_os, has_user;
 	int platform, corporate, enrolled;
@@ -460,13 +460,20 @@ static void read_device_detail(sqlite3_stmt *st, int i, devrow *d)
 	d->has_user = col_copy(st, i + 1, d->user, sizeof d->user);
 }
 
+/* The device's external id, from its row of the devices scan: read only
+ * when something needs it (the rules, a change, an error). Borrowed until
+ * the scan steps. */
+static const char *ext_of(const devrow *d)
+{
+	const char *t = (const char *)sqlite3_column_text(d->row, 1);
+	return t ? t : "?"; /* NOT NULL in the schema; out of memory */
+}
+
 /* The device columns of the devices scan (id, the scan's key, known). */
 static void read_device(const eval *e, sqlite3_stmt *st, int64_t id, devrow *d)
 {
 	d->id = id;
-	d->ext = (const char *)sqlite3_column_text(st, 1);
-	if (!d->ext) /* NOT NULL in the schema; out of memory */
-		d->ext = "?";
+	d->row = st;
 	d->platform = sqlite3_column_int(st, 2);
 	d->corporate = sqlite3_column_int(st, 3);
 	d->enrolled = sqlite3_column_int(st, 4);
@@ -542,7 +549,7 @@ static int read_decision(eval *e, const mtd_dslot *ds, devrow *d)
 		outcome o;
 		int rc = outcome_get(e->h->store, id, &o);
 		if (rc)
-			return outcome_error(e->h, rc, d->ext, id);
+			return outcome_error(e->h, rc, ext_of(d), id);
 		c->id[k] = id;
 		c->state[k] = o.state;
 		c->access[k] = o.access;
@@ -750,14 +757,14 @@ static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at
 	int rc;
 	if (d->old_outcome > 0) {
 		if ((rc = pc_get(e->pc, e->h->store, d->old_outcome, NULL, &a)))
-			return outcome_error(e->h, rc, d->ext, d->old_outcome);
+			return outcome_error(e->h, rc, ext_of(d), d->old_outcome);
 		a.evaluated_at = d->old_evaluated_at;
 	} else {
 		not_evaluated(&a);
 	}
 	if ((rc = pc_get(e->pc, e->h->store, o->id, o, &b)))
-		return outcome_error(e->h, rc, d->ext, o->id);
-	a.device = b.device = d->ext;
+		return outcome_error(e->h, rc, ext_of(d), o->id);
+	a.device = b.device = ext_of(d);
 	a.platform = b.platform = mtd_platform_name(d->platform);
 	a.management = b.management = d->enrolled ? "enrolled" : "unenrolled";
 	b.evaluated_at = evaluated_at;
@@ -813,7 +820,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	int rc;
 
 	vendor_views(e, d, cv, &ncv, av, &nav);
-	in.id = d->ext;
+	in.id = ext_of(d);
 	in.os_version = d->has_os ? d->os : NULL;
 	in.user = d->has_user ? d->user : NULL;
 	in.platform = d->platform;
@@ -836,7 +843,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 		if (mtd_rules_recall(e->rules, &in, out))
 			return 0;
 		if ((rc = load_details(e, d)))
-			return mtd_fail(h, rc, "reading device %s: %s", d->ext,
+			return mtd_fail(h, rc, "reading device %s: %s", ext_of(d),
 					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
 		in.os_version = d->has_os ? d->os : NULL;
 		in.user = d->has_user ? d->user : NULL;
@@ -845,7 +852,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	if (mtd_rules_wants_inventory(e->rules)) {
 		mtd_app_view *apps;
 		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
-			return mtd_fail(h, rc, "reading the apps of %s: %s", d->ext,
+			return mtd_fail(h, rc, "reading the apps of %s: %s", ext_of(d),
 					mtd_store_errmsg(h->store));
 		in.apps = apps;
 		rc = mtd_rules_eval(e->rules, &in, out, why, sizeof why);
@@ -853,7 +860,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	} else {
 		rc = mtd_rules_eval(e->rules, &in, out, why, sizeof why);
 	}
-	return rc ? mtd_fail(h, rc, "rules failed on device %s: %s", d->ext, why) : 0;
+	return rc ? mtd_fail(h, rc, "rules failed on device %s: %s", ext_of(d), why) : 0;
 }
 
 /* The key of d in the fast memo: its platform, ownership, management,
@@ -907,7 +914,7 @@ static int decide(eval *e, devrow *d, run_out *ro)
 		if ((rc = ask_rules(e, d, &out)))
 			return rc;
 		if ((rc = outcome_of(e, d, &out, &slot, &tmp)))
-			return mtd_fail(h, rc, "recording the decision of %s: %s", d->ext,
+			return mtd_fail(h, rc, "recording the decision of %s: %s", ext_of(d),
 					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
 		/* only what the memo kept is a function of the key */
 		if (keyed && slot && out.memo >= 0) {
@@ -934,11 +941,11 @@ static int decide(eval *e, devrow *d, run_out *ro)
 			if (mtd_store_log_decision(h->store, h->now, d->id, o->id, d->old_outcome))
 				rc = MTD_ESTORE;
 			if (!rc && o->app == MTD_APP_WIPE && wiped_at == h->now &&
-			    mtd_store_audit(h->store, h->now, "app_wipe", NULL, d->ext,
+			    mtd_store_audit(h->store, h->now, "app_wipe", NULL, ext_of(d),
 					    "{\"action\":\"selective wipe of corporate data issued\"}"))
 				rc = MTD_ESTORE;
 			if (rc)
-				rc = mtd_fail(h, rc, "writing the decision of %s: %s", d->ext,
+				rc = mtd_fail(h, rc, "writing the decision of %s: %s", ext_of(d),
 					      mtd_store_errmsg(h->store));
 		}
 		if (!rc && ro->fn)
@@ -1058,7 +1065,7 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		read_device(&e, dev.st, dev.device, d);
 		if (d->id < 1) {
 			rc = mtd_fail(h, MTD_ESTORE, "device '%s' has row id %lld: the store was changed "
-				      "outside mtdgate", d->ext, (long long)d->id);
+				      "outside mtdgate", ext_of(d), (long long)d->id);
 			break;
 		}
 		while (!rc && rep.device < d->id)
