@@ -221,6 +221,13 @@ static int store_fail(run *r)
 			sqlite3_errmsg(mtd_store_db(r->h->store)));
 }
 
+/* Pages of WAL after which a bulk run's commit copies them into the
+ * database (SQLite's default is 1,000): a commit per batch made each batch
+ * copy the pages it had touched, the same upper B-tree pages again and
+ * again. Every commit is still on disk in the WAL when acknowledged; the
+ * WAL grows to about this much (64 MiB) before it is folded in. */
+#define BULK_WAL_PAGES 16384
+
 /* Run the reader over every record, calling fn per parsed record, inside
  * batched transactions. */
 static int each_record(run *r, FILE *in, const char *name, int parse,
@@ -236,6 +243,7 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 	r->rd = mtd_reader_new(in, name);
 	if (!r->rd)
 		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+	sqlite3_wal_autocheckpoint(mtd_store_db(r->h->store), BULK_WAL_PAGES);
 	if ((rc = begin(r)))
 		goto out;
 	while ((k = mtd_reader_next(r->rd, &rec, parse, why, sizeof why)) != 0) {
@@ -264,6 +272,7 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 	else
 		mtd_store_rollback(r->h->store);
 out:
+	sqlite3_wal_autocheckpoint(mtd_store_db(r->h->store), 1000); /* SQLite's default */
 	mtd_reader_free(r->rd);
 	r->rd = NULL;
 	return rc;
