@@ -57,7 +57,7 @@ static const char *const usage_text =
 	"mtdgate, (a) and (c) agree on every shared device and prints the goals with\n"
 	"met/missed.\n\n"
 	"  --devices N       tenant size (default 1000000)\n"
-	"  --repeat N        runs of ingest, evaluate and their baselines (default 3)\n"
+	"  --repeat N        runs of ingest, evaluate and their baselines (default 5)\n"
 	"  --cedar-sample N  devices Cedar decides (default 10000)\n"
 	"  --keep DIR        work in DIR (created) and keep the data, stores and logs;\n"
 	"                    default: a temporary directory, removed at the end\n"
@@ -1090,7 +1090,7 @@ static void goal(const char *what, const char *target, double v, const char *fmt
 
 int main(int argc, char **argv)
 {
-	long devices = 1000000, sample = 10000, repeat = 3;
+	long devices = 1000000, sample = 10000, repeat = 5;
 	const char *keep = NULL;
 	int no_cedar = 0, failed = 0, disagree = 0;
 	char data[PATH_MAX + 16], in[PATH_MAX + 64], dev[PATH_MAX + 64], prov[PATH_MAX + 32];
