@@ -631,6 +631,15 @@ typedef struct fkey {
 } fkey;
 #define FKEY(lit) {lit, sizeof lit - 1}
 
+/* The index in names[0..n) of the one that is s[0..len), or -1. */
+static int fkey_index(const fkey *names, int n, const char *s, size_t len)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i].n == len && names[i].s && !memcmp(names[i].s, s, len))
+			return i;
+	return -1;
+}
+
 /* The map of count entries at c->i (after its header): in out[j] the value
  * of each of the nk keys that are present (first occurrence, as
  * mtd_map_get; its head, with its offset in at), kind FV_ABSENT for the
@@ -687,7 +696,7 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 	size_t h;
 	fval m, v[4];
 	char sub[256];
-	int rc, ok = 0;
+	int rc;
 
 	if (mp_head(c, &m, &h) || m.kind != FV_MAP) {
 		mtd_sdk_err(err, n, "field 'threats[%u]': not a map", i);
@@ -708,10 +717,8 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
 		return rc;
 	}
-	for (size_t k = 0; k < sizeof categories / sizeof *categories; k++)
-		ok |= categories[k].n == t->category.n &&
-		      !memcmp(categories[k].s, t->category.p, t->category.n);
-	if (!ok) {
+	if (fkey_index(categories, (int)(sizeof categories / sizeof *categories), t->category.p,
+		       t->category.n) < 0) {
 		mtd_sdk_err(err, n, "threats[%u]: field 'category': '%.*s' is not one of network, app, os, device",
 			    i, (int)t->category.n, t->category.p);
 		return MTD_EMALFORMED;
@@ -782,7 +789,7 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	size_t h;
 	fval top, v[M_N];
 	mtd_str type;
-	int rc;
+	int rc, t;
 
 	memset(m, 0, sizeof *m);
 	m->os_supported = -1;
@@ -798,17 +805,19 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	}
 	if (used)
 		*used = c.i;
-	/* as levels: a type's name passes every check of str_val */
-	for (int t = MTD_MSG_THREAT; v[M_TYPE].kind == FV_STR && t <= MTD_MSG_APPSYNC_REQUEST; t++)
-		if (msg_types[t].n == v[M_TYPE].n && !memcmp(msg_types[t].s, v[M_TYPE].s, v[M_TYPE].n))
-			m->type = t;
-	if (!m->type && (rc = str_val(&v[M_TYPE], "type", 1, 32, &type, err, n)))
+	/* as levels: a type's name passes every check of str_val, which are
+	 * for the error of anything else */
+	t = v[M_TYPE].kind == FV_STR
+		    ? fkey_index(msg_types, MTD_MSG_APPSYNC_REQUEST + 1, v[M_TYPE].s, v[M_TYPE].n)
+		    : -1;
+	if (t < 0 && (rc = str_val(&v[M_TYPE], "type", 1, 32, &type, err, n)))
 		return rc;
-	if (!m->type) {
+	if (t < 0) {
 		mtd_sdk_err(err, n, "field 'type': '%.*s' is not a message type", (int)type.n,
 			    type.p);
 		return MTD_EMALFORMED;
 	}
+	m->type = t;
 	if ((rc = time_val(&v[M_AT], "at", &m->at, err, n)))
 		return rc;
 	if (m->type == MTD_MSG_ERROR)
