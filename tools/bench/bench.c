@@ -1012,12 +1012,18 @@ static int cedar(sqlite3 *db, long sample, double ndev, double *per_dec, long *m
 
 /* ---- main ---- */
 
+/* This very program's path ("" when /proc does not say). */
+static void self_exe(char self[PATH_MAX])
+{
+	ssize_t l = readlink("/proc/self/exe", self, PATH_MAX - 1);
+	self[l > 0 ? l : 0] = '\0';
+}
+
 static void sibling(char *out, size_t n, const char *name)
 {
 	char self[PATH_MAX];
-	ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
 	char *slash;
-	self[l > 0 ? l : 0] = '\0';
+	self_exe(self);
 	slash = strrchr(self, '/');
 	if (slash)
 		slash[1] = '\0';
@@ -1033,14 +1039,13 @@ static int baseline(const char *kind, double *secs, double *items)
 {
 	char self[PATH_MAX], out[PATH_MAX + 32], line[128];
 	char *argv[] = {self, "--baseline", (char *)kind, workdir, NULL};
-	ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1); /* this very program */
 	FILE *f;
 	int ok;
-	if (l <= 0) {
+	self_exe(self);
+	if (!self[0]) {
 		perror("/proc/self/exe");
 		return -1;
 	}
-	self[l] = '\0';
 	path_in(out, sizeof out, "baseline.out");
 	if (run(out, argv, NULL, NULL)) {
 		fprintf(stderr, "bench: baseline %s failed; see %s/log\n", kind, workdir);
@@ -1061,7 +1066,8 @@ static int baseline_child(const char *kind, const char *dir)
 	double secs = 0, n = 0;
 	int c = !strcmp(kind, "c"), rc;
 	sqlite3 *db;
-	if ((!c && strcmp(kind, "raw")) || snprintf(workdir, sizeof workdir, "%s", dir) >= (int)sizeof workdir)
+	if ((!c && strcmp(kind, "raw")) ||
+	    snprintf(workdir, sizeof workdir, "%s", dir) >= (int)sizeof workdir)
 		return 64;
 	path_in(store, sizeof store, "store.db");
 	/* CREATE: the C evaluator's ATTACH inherits the flags */
