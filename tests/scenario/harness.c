@@ -674,8 +674,7 @@ sqlite3 *scen_sql_open(const char *path)
 	return db;
 }
 
-const unsigned char *scen_log_entries(scen *s, const char *table, int64_t seq, int *n,
-				      size_t *len)
+unsigned char *scen_log_entries(scen *s, const char *table, int64_t seq, int *n, size_t *len)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -705,7 +704,7 @@ void scen_poke_log(scen *s, const char *table, int64_t seq, size_t off, unsigned
 	sqlite3_stmt *st = NULL;
 	int n;
 	size_t len;
-	unsigned char *b = (unsigned char *)scen_log_entries(s, table, seq, &n, &len);
+	unsigned char *b = scen_log_entries(s, table, seq, &n, &len);
 	char sql[128];
 	int ok;
 	if (off >= len || b[off] != was)

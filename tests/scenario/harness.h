@@ -133,15 +133,14 @@ int64_t scen_q_int(scen *s, const char *sql);
  * store cannot be opened; close with sqlite3_close. */
 struct sqlite3;
 struct sqlite3 *scen_sql_open(const char *path);
+/* The entries of the row seq of a block log table (message_log,
+ * decision_log), a copy owned by s, with the row's n and the bytes' *len:
+ * for a test to find an entry in. Fails the test when there is no row. */
+unsigned char *scen_log_entries(scen *s, const char *table, int64_t seq, int *n, size_t *len);
 /* Behind mtdgate's back, the no-update trigger dropped first: byte off of
- * the entries of the row seq of a block log table (message_log,
- * decision_log) from was to now. The row's entries are returned (owned by
- * s) with *len, for the caller to find off in. Fails the test when the row
- * or the byte is not there. */
+ * those entries from was to now. Fails the test when the byte is not was. */
 void scen_poke_log(scen *s, const char *table, int64_t seq, size_t off, unsigned char was,
 		   unsigned char now);
-const unsigned char *scen_log_entries(scen *s, const char *table, int64_t seq, int *n,
-				      size_t *len);
 
 /* `connector list --json`, the object of vendor (owned by s). */
 json_t *scen_connector_(scen *s, const char *vendor, const char *file, int line);
