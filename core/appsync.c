@@ -140,8 +140,7 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &p, h->err, sizeof h->err)))
 			goto fail;
 		if (!(p->capabilities & MTD_PLUGIN_CAP_APPSYNC) ||
-		    p->struct_size < offsetof(mtd_plugin, appsync_translate) + sizeof p->appsync_translate ||
-		    !p->appsync_translate) {
+		    !MTD_PLUGIN_HAS(p, appsync_translate)) {
 			snprintf(why, sizeof why, "the %s plugin cannot translate an App Sync answer", vendor);
 			return refuse(h, vendor, why);
 		}
@@ -182,7 +181,7 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 	if (!rc && format == MTD_APPSYNC_NATIVE) {
 		native_out no = {out, ud, 0};
 		const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), native_emit,
-					   native_write};
+					   native_write, NULL};
 		void *state_p = NULL;
 		char err[600] = "";
 		if (p->open(&host, NULL, &state_p, err, sizeof err) < 0) {

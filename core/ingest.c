@@ -721,7 +721,7 @@ static int host_write(void *ud, const void *data, size_t len)
 }
 
 static const mtd_host_api host_api = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api),
-				      host_emit, host_write};
+				      host_emit, host_write, NULL};
 
 typedef struct plug_run {
 	run r;

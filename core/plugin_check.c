@@ -115,7 +115,7 @@ static int c_write(void *ud, const void *data, size_t len)
 }
 
 static const mtd_host_api check_host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), c_emit,
-					c_write};
+					c_write, NULL};
 
 static int decode(check *c, collect *col, const void *data, size_t len, char *err, size_t n)
 {

@@ -112,7 +112,7 @@ static int child_write(void *ud, const void *data, size_t len)
 static void child_main(const char *path, const char *id, int in, int out)
 {
 	static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), child_emit,
-					  child_write};
+					  child_write, NULL};
 	struct rlimit as = {MTD_CHILD_MEMORY, MTD_CHILD_MEMORY}, nofile = {16, 16};
 	const mtd_plugin *p;
 	void *state = NULL;

@@ -54,7 +54,7 @@ static int fuzz_write(void *ud, const void *data, size_t len)
 }
 
 static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), fuzz_emit,
-				  fuzz_write};
+				  fuzz_write, NULL};
 
 static void load(void)
 {

@@ -1,5 +1,6 @@
 /*
- * mtdgate plugin ABI, version 1.
+ * mtdgate plugin ABI, version 1.1 (1.1 appended mtd_host_api.element_error,
+ * the MTD_PLUGIN_* return codes and the MTD_HOST_HAS/MTD_PLUGIN_HAS tests).
  *
  * The one header a vendor connector builds against. Self-contained: C standard
  * headers only, no third-party types. Modelled on SQLite extensions and Redis
@@ -28,10 +29,30 @@ extern "C" {
 #endif
 
 #define MTD_PLUGIN_ABI_MAJOR 1u
-#define MTD_PLUGIN_ABI_MINOR 0u
+#define MTD_PLUGIN_ABI_MINOR 1u
 #define MTD_PLUGIN_ABI_VERSION ((MTD_PLUGIN_ABI_MAJOR << 16) | MTD_PLUGIN_ABI_MINOR)
 #define MTD_PLUGIN_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MTD_PLUGIN_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
+
+/* Return codes of the plugin's functions (open, decode, appsync_translate).
+ * Any other negative value is read as MTD_PLUGIN_EMALFORMED by older code;
+ * a host may report it as such. */
+#define MTD_PLUGIN_OK 0          /* done */
+#define MTD_PLUGIN_EMALFORMED -1 /* the payload (or settings) is not acceptable */
+#define MTD_PLUGIN_ENOMEM -2     /* out of memory */
+#define MTD_PLUGIN_EINTERNAL -3  /* a bug or an unexpected state in the plugin */
+
+/* Capability tests: nonzero when the table t (a pointer to mtd_host_api or
+ * mtd_plugin) is long enough, by its own struct_size, to hold field, and
+ * field is not NULL. The field is read only after its presence is known.
+ *     if (MTD_HOST_HAS(host, element_error)) host->element_error(...);    */
+#define MTD_TABLE_HAS_(t, field)                                              \
+	((size_t)((const char *)&(t)->field - (const char *)(t)) +                \
+			 sizeof((t)->field) <=                                            \
+		 (size_t)(t)->struct_size &&                                          \
+	 (t)->field != NULL)
+#define MTD_HOST_HAS(h, field) MTD_TABLE_HAS_(h, field)
+#define MTD_PLUGIN_HAS(p, field) MTD_TABLE_HAS_(p, field)
 
 /* The one symbol a plugin exports. */
 #define MTD_PLUGIN_ENTRY_SYMBOL "mtd_plugin_entry"
@@ -62,6 +83,17 @@ typedef struct mtd_host_api {
 
 	/* Write output bytes (used by appsync_translate). data is borrowed. */
 	int (*write)(void *sink, const void *data, size_t len);
+
+	/* ABI 1.1. Report one bad element of the payload being decoded and go
+	 * on with the rest: path names the element within the payload, e.g.
+	 * "events[7].device" (NUL-terminated, at most 256 bytes used), msg says
+	 * what is wrong in one line (NUL-terminated, at most 512 bytes used).
+	 * Both are borrowed for the call. The host counts the error and reports
+	 * it with the record's position in the input. Returns 0 when taken, a
+	 * negative value when the host will not take more (the plugin then
+	 * fails the payload). Present only when MTD_HOST_HAS(host, element_error);
+	 * with an older host a plugin fails the whole payload as in ABI 1.0. */
+	int (*element_error)(void *sink, const char *path, const char *msg);
 } mtd_host_api;
 
 /* The plugin's descriptor. Returned by mtd_plugin_entry(); must stay valid
@@ -78,7 +110,8 @@ typedef struct mtd_plugin {
 
 	/* Create an instance. settings is a NULL-terminated array of "key=value"
 	 * strings (may be NULL), borrowed for the call. On success store the
-	 * instance in *state and return 0; on failure return a negative value and
+	 * instance in *state and return MTD_PLUGIN_OK; on failure return a
+	 * negative MTD_PLUGIN_E* value and
 	 * write a one-line message into err (errlen bytes, NUL-terminated). */
 	int (*open)(const mtd_host_api *host, const char *const *settings,
 		    void **state, char *err, size_t errlen);
@@ -86,8 +119,12 @@ typedef struct mtd_plugin {
 	/* Decode one vendor-native payload: one record of the input (one JSON
 	 * document, or one msgpack object), data/len borrowed for the call.
 	 * Emit zero or more normalized messages with host->emit(sink, ...).
-	 * Return 0, or a negative value when the payload is malformed, with a
-	 * message naming the field into err. Must never read outside data. */
+	 * Return MTD_PLUGIN_OK, or a negative MTD_PLUGIN_E* value with a message
+	 * naming the field into err: MTD_PLUGIN_EMALFORMED when the payload as a
+	 * whole is malformed. One bad element of an otherwise good payload (one
+	 * event of a page) is reported with host->element_error when the host
+	 * has it, and the decode goes on and may still return MTD_PLUGIN_OK.
+	 * Must never read outside data. */
 	int (*decode)(void *state, const mtd_host_api *host, void *sink,
 		      const void *data, size_t len, char *err, size_t errlen);
 
