@@ -26,6 +26,15 @@ const char *mtd_level_name(int level)
 		       : "?";
 }
 
+/* One line, whatever a hostile payload put in the values a message quotes:
+ * control characters become spaces. */
+static void one_line(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
 void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -34,11 +43,7 @@ void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	/* One line, whatever a hostile payload put in the values it quotes:
-	 * control characters become spaces. */
-	for (unsigned char *p = (unsigned char *)err; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	one_line(err);
 }
 
 json_t *mtd_sdk_path(json_t *root, const char *path)
@@ -385,16 +390,68 @@ static int kv_str(mtd_buf *b, const char *k, const char *s)
 	return s ? (mp_cstr(b, k) || mp_cstr(b, s)) : 0;
 }
 
+/* The refs of m that are emitted: a kind and a non-empty value. */
+static size_t refs_usable(const mtd_sdk_msg *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; m->refs && i < m->nrefs; i++)
+		n += m->refs[i].kind && m->refs[i].value && m->refs[i].value[0];
+	return n;
+}
+
+/* "device": ID, or "device_ref": {KIND: VALUE, ...} of nref usable refs, or
+ * nothing when neither is there. */
+static int put_device(mtd_buf *b, const mtd_sdk_msg *m, size_t nref)
+{
+	if (m->device)
+		return kv_str(b, "device", m->device);
+	if (nref == 0)
+		return 0;
+	if (mp_cstr(b, "device_ref") || mtd_mp_container(b, 1, nref))
+		return -1;
+	for (size_t i = 0; i < m->nrefs; i++) {
+		const mtd_sdk_ref *r = &m->refs[i];
+		if (r->kind && r->value && r->value[0] &&
+		    kv_str(b, r->kind, r->value))
+			return -1;
+	}
+	return 0;
+}
+
+/* One threat map; its level is left out when optional and not a level. */
+static int put_threat(mtd_buf *b, const mtd_sdk_threat *t, int level_required)
+{
+	int lv = level_required ||
+		 (t->level >= MTD_LEVEL_SECURED && t->level <= MTD_LEVEL_HIGH);
+	size_t n = (size_t)lv + !!t->id + !!t->category + !!t->name;
+
+	return mtd_mp_container(b, 1, n) || kv_str(b, "id", t->id) ||
+	       kv_str(b, "category", t->category) || kv_str(b, "name", t->name) ||
+	       (lv && (mp_cstr(b, "level") || mp_cstr(b, mtd_level_name(t->level))));
+}
+
 int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m)
 {
 	mtd_buf b = {0};
 	int threat = strcmp(m->type, "threat") == 0;
+	int event = strcmp(m->type, "threat_event") == 0;
 	int error = strcmp(m->type, "error") == 0;
-	size_t nkeys = 2; /* type, at */
+	size_t nref = 0, nkeys = 2; /* type, at */
 	int rc = -1;
 
+	if (threat || event) {
+		nref = refs_usable(m);
+		if (!m->device && m->nrefs > 0 && nref == 0)
+			return -1; /* every identifier was empty */
+		nkeys += (m->device || nref);
+	}
+	if (event) {
+		if (!m->threat || !m->threat->id || !m->state)
+			return -1;
+		nkeys += 2;
+	}
 	if (threat)
-		nkeys += 3 + (m->os_supported >= 0) - (m->device == NULL);
+		nkeys += 2 + (m->os_supported >= 0);
 	if (error && m->code)
 		nkeys += 1;
 	if (mtd_mp_container(&b, 1, nkeys) || kv_str(&b, "type", m->type) ||
@@ -402,21 +459,19 @@ int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m)
 		goto out;
 	if (error && kv_str(&b, "code", m->code))
 		goto out;
+	if ((threat || event) && put_device(&b, m, nref))
+		goto out;
+	if (event && (mp_cstr(&b, "threat") ||
+		      put_threat(&b, m->threat, strcmp(m->state, "resolved") != 0) ||
+		      kv_str(&b, "state", m->state)))
+		goto out;
 	if (threat) {
-		if (kv_str(&b, "device", m->device) || mp_cstr(&b, "level") ||
-		    mp_cstr(&b, mtd_level_name(m->level)) ||
-		    mp_cstr(&b, "threats") ||
-		    mtd_mp_container(&b, 0, m->nthreats))
+		if (mp_cstr(&b, "level") || mp_cstr(&b, mtd_level_name(m->level)) ||
+		    mp_cstr(&b, "threats") || mtd_mp_container(&b, 0, m->nthreats))
 			goto out;
-		for (size_t i = 0; i < m->nthreats; i++) {
-			const mtd_sdk_threat *t = &m->threats[i];
-			size_t n = 1 + !!t->id + !!t->category + !!t->name;
-			if (mtd_mp_container(&b, 1, n) || kv_str(&b, "id", t->id) ||
-			    kv_str(&b, "category", t->category) ||
-			    kv_str(&b, "name", t->name) || mp_cstr(&b, "level") ||
-			    mp_cstr(&b, mtd_level_name(t->level)))
+		for (size_t i = 0; i < m->nthreats; i++)
+			if (put_threat(&b, &m->threats[i], 1))
 				goto out;
-		}
 		if (m->os_supported >= 0 &&
 		    (mp_cstr(&b, "os_supported") ||
 		     mtd_mp_bool(&b, m->os_supported)))
@@ -426,4 +481,20 @@ int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m)
 out:
 	mtd_buf_free(&b);
 	return rc;
+}
+
+int mtd_sdk_element_error(const mtd_host_api *host, void *sink, const char *path,
+			  const char *fmt, ...)
+{
+	char where[256], msg[512];
+	va_list ap;
+
+	if (!host || !MTD_HOST_HAS(host, element_error))
+		return -1;
+	mtd_sdk_err(where, sizeof where, "%s", path ? path : "");
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	one_line(msg);
+	return host->element_error(sink, where, msg) == 0 ? 0 : -1;
 }

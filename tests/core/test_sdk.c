@@ -1,5 +1,6 @@
 /* Unit tests of the plugin SDK (plugins/sdk): times, levels, payload
- * parsing with its limits, JSON -> msgpack, message emission. */
+ * parsing with its limits, JSON -> msgpack, message emission (device_ref,
+ * threat_event), element errors and the ABI 1.1 capability tests. */
 #include "testutil.h"
 
 #include <msgpack.h>
@@ -659,7 +660,7 @@ static int sink_emit(void *ud, const void *data, size_t len)
 }
 
 static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), sink_emit,
-				  NULL};
+				  NULL, NULL};
 
 static void unpack(const sink *s, msgpack_zone *z, msgpack_object *o)
 {
@@ -798,6 +799,181 @@ static void emit_other_types(void **state)
 	/* emit passes the host's verdict through */
 	s.ret = -3;
 	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -3);
+}
+
+/* The emitted bytes, exactly: a reader that knows msgpack but not our
+ * writer sees the map the contract describes (device_ref in the refs'
+ * order, empty refs skipped, resolved events without a level). */
+static void emit_device_ref_and_events(void **state)
+{
+	static const unsigned char want_open[] =
+		"\x85\xa4\x74\x79\x70\x65\xac\x74\x68\x72\x65\x61\x74\x5f\x65\x76"
+		"\x65\x6e\x74\xa2\x61\x74\xce\x67\x87\xa0\xba\xaa\x64\x65\x76\x69"
+		"\x63\x65\x5f\x72\x65\x66\x82\xb0\x76\x65\x6e\x64\x6f\x72\x5f\x64"
+		"\x65\x76\x69\x63\x65\x5f\x69\x64\xa3\x67\x2d\x31\xa8\x70\x6c\x61"
+		"\x74\x66\x6f\x72\x6d\xa3\x69\x6f\x73\xa6\x74\x68\x72\x65\x61\x74"
+		"\x83\xa2\x69\x64\xa2\x74\x31\xa8\x63\x61\x74\x65\x67\x6f\x72\x79"
+		"\xa3\x61\x70\x70\xa5\x6c\x65\x76\x65\x6c\xa4\x68\x69\x67\x68\xa5"
+		"\x73\x74\x61\x74\x65\xa4\x6f\x70\x65\x6e";
+	static const unsigned char want_resolved[] =
+		"\x85\xa4\x74\x79\x70\x65\xac\x74\x68\x72\x65\x61\x74\x5f\x65\x76"
+		"\x65\x6e\x74\xa2\x61\x74\xce\x67\x87\xa0\xba\xa6\x64\x65\x76\x69"
+		"\x63\x65\xa3\x64\x2d\x39\xa6\x74\x68\x72\x65\x61\x74\x81\xa2\x69"
+		"\x64\xa2\x74\x31\xa5\x73\x74\x61\x74\x65\xa8\x72\x65\x73\x6f\x6c"
+		"\x76\x65\x64";
+	static const unsigned char want_threat[] =
+		"\x85\xa4\x74\x79\x70\x65\xa6\x74\x68\x72\x65\x61\x74\xa2\x61\x74"
+		"\xce\x67\x87\xa0\xba\xaa\x64\x65\x76\x69\x63\x65\x5f\x72\x65\x66"
+		"\x81\xa3\x6d\x64\x6d\xa3\x6d\x2d\x37\xa5\x6c\x65\x76\x65\x6c\xa3"
+		"\x6c\x6f\x77\xa7\x74\x68\x72\x65\x61\x74\x73\x90";
+	const mtd_sdk_ref refs[] = {{"vendor_device_id", "g-1"}, {"mdm", ""},
+				    {"serial", NULL}, {"platform", "ios"}};
+	const mtd_sdk_ref mdm[] = {{"intune", ""}, {"mdm", "m-7"}};
+	mtd_sdk_threat th = {"t1", "app", NULL, MTD_LEVEL_HIGH};
+	mtd_sdk_threat gone = {"t1", NULL, NULL, MTD_LEVEL_NONE};
+	mtd_sdk_msg m = {0};
+	sink s = {.ret = 0};
+	(void)state;
+
+	m.type = "threat_event";
+	m.at = T_REF;
+	m.refs = refs;
+	m.nrefs = 4;
+	m.threat = &th;
+	m.state = "open";
+	m.level = MTD_LEVEL_LOW;    /* not a threat_event's field */
+	m.os_supported = 1;         /* nor this */
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	assert_int_equal(s.len, sizeof want_open - 1);
+	assert_memory_equal(s.data, want_open, s.len);
+
+	/* a resolved event needs only the id; device wins over refs */
+	m.device = "d-9";
+	m.threat = &gone;
+	m.state = "resolved";
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	assert_int_equal(s.len, sizeof want_resolved - 1);
+	assert_memory_equal(s.data, want_resolved, s.len);
+
+	/* a threat message names its device by refs too */
+	memset(&m, 0, sizeof m);
+	m.type = "threat";
+	m.at = T_REF;
+	m.level = MTD_LEVEL_LOW;
+	m.os_supported = -1;
+	m.refs = mdm;
+	m.nrefs = 2;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	assert_int_equal(s.len, sizeof want_threat - 1);
+	assert_memory_equal(s.data, want_threat, s.len);
+}
+
+/* What the SDK refuses to emit: the host is never called. */
+static void emit_refused(void **state)
+{
+	const mtd_sdk_ref empty[] = {{"mdm", ""}, {"serial", NULL}, {NULL, "x"}};
+	mtd_sdk_threat th = {"t1", "os", NULL, MTD_LEVEL_MEDIUM};
+	mtd_sdk_threat noid = {NULL, "os", NULL, MTD_LEVEL_MEDIUM};
+	mtd_sdk_msg m = {0};
+	sink s = {.ret = 0};
+	(void)state;
+
+	m.type = "threat";
+	m.at = T_REF;
+	m.level = MTD_LEVEL_MEDIUM;
+	m.refs = empty;
+	m.nrefs = 3;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -1);
+	m.type = "threat_event";
+	m.threat = &th;
+	m.state = "open";
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -1);
+	m.device = "d-1";
+	m.threat = &noid;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -1);
+	m.threat = NULL;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -1);
+	m.threat = &th;
+	m.state = NULL;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -1);
+	assert_int_equal(s.calls, 0);
+	m.state = "open";
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	assert_int_equal(s.calls, 1);
+}
+
+typedef struct elem_sink {
+	char path[300], msg[600];
+	int calls, ret;
+} elem_sink;
+
+static int elem_error(void *ud, const char *path, const char *msg)
+{
+	elem_sink *e = ud;
+	e->calls++;
+	snprintf(e->path, sizeof e->path, "%s", path);
+	snprintf(e->msg, sizeof e->msg, "%s", msg);
+	return e->ret;
+}
+
+/* Element errors reach a 1.1 host in one line; an older host, whose table
+ * ends before the field, is never called through it. */
+static void element_error(void **state)
+{
+	mtd_host_api h = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), sink_emit, NULL,
+			  elem_error};
+	elem_sink e = {.ret = 0};
+	char big[700];
+	(void)state;
+
+	assert_true(MTD_HOST_HAS(&h, element_error));
+	assert_int_equal(mtd_sdk_element_error(&h, &e, "events[7].device",
+					       "field '%s': %s", "guid", "bad\nvalue"),
+			 0);
+	assert_int_equal(e.calls, 1);
+	assert_string_equal(e.path, "events[7].device");
+	assert_string_equal(e.msg, "field 'guid': bad value");
+	/* bounded: a long message is cut, not overrun */
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(mtd_sdk_element_error(&h, &e, big, "%s", big), 0);
+	assert_int_equal(strlen(e.path), 255);
+	assert_int_equal(strlen(e.msg), 511);
+	/* the host may refuse more */
+	e.ret = -1;
+	assert_int_equal(mtd_sdk_element_error(&h, &e, "x", "y"), -1);
+	assert_int_equal(e.calls, 3);
+
+	/* a 1.0 host: struct_size ends before element_error, whatever follows */
+	e.ret = 0;
+	h.abi_version = (MTD_PLUGIN_ABI_MAJOR << 16) | 0u;
+	h.struct_size = (uint32_t)offsetof(mtd_host_api, element_error);
+	assert_false(MTD_HOST_HAS(&h, element_error));
+	assert_true(MTD_HOST_HAS(&h, emit));
+	assert_int_equal(mtd_sdk_element_error(&h, &e, "x", "y"), -1);
+	assert_int_equal(e.calls, 3);
+	/* a 1.1 host without the service */
+	h.struct_size = sizeof(mtd_host_api);
+	h.element_error = NULL;
+	assert_int_equal(mtd_sdk_element_error(&h, &e, "x", "y"), -1);
+	assert_int_equal(mtd_sdk_element_error(NULL, &e, "x", "y"), -1);
+	assert_int_equal(e.calls, 3);
+}
+
+static void plugin_has(void **state)
+{
+	mtd_plugin p = {0};
+	(void)state;
+	p.struct_size = sizeof p;
+	assert_false(MTD_PLUGIN_HAS(&p, appsync_translate));
+	p.appsync_translate = (int (*)(void *, const mtd_host_api *, void *, const void *,
+				       size_t, char *, size_t))1;
+	assert_true(MTD_PLUGIN_HAS(&p, appsync_translate));
+	p.struct_size = (uint32_t)offsetof(mtd_plugin, appsync_translate);
+	assert_false(MTD_PLUGIN_HAS(&p, appsync_translate));
+	p.struct_size = (uint32_t)(offsetof(mtd_plugin, appsync_translate) +
+				   sizeof p.appsync_translate - 1);
+	assert_false(MTD_PLUGIN_HAS(&p, appsync_translate));
 }
 
 /* The checked field readers plugins use: each failure names the field. */
@@ -952,6 +1128,10 @@ int main(void)
 		cmocka_unit_test(json_to_msgpack_sizes),
 		cmocka_unit_test(emit_threat),
 		cmocka_unit_test(emit_other_types),
+		cmocka_unit_test(emit_device_ref_and_events),
+		cmocka_unit_test(emit_refused),
+		cmocka_unit_test(element_error),
+		cmocka_unit_test(plugin_has),
 		cmocka_unit_test(sdk_err_truncates),
 		cmocka_unit_test(field_readers),
 	};

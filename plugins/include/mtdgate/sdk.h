@@ -178,23 +178,60 @@ typedef struct mtd_sdk_threat {
 	int level;            /* MTD_LEVEL_SECURED..MTD_LEVEL_HIGH */
 } mtd_sdk_threat;
 
-/* A normalized channel message (SPEC 4.1). */
+/* One identifier of a device_ref (contracts: SPEC 4.1 extensions): kind is
+ * one of "intune", "entra", "serial", "imei", "meid", "udid", "wifi_mac",
+ * "vendor_device_id", "mdm", "user", or the qualifier "platform"; value is
+ * the identifier. Both borrowed. */
+typedef struct mtd_sdk_ref {
+	const char *kind;
+	const char *value;
+} mtd_sdk_ref;
+
+/* A normalized channel message (SPEC 4.1). Zero-initialize it (fields are
+ * appended over time), then set what the type uses. */
 typedef struct mtd_sdk_msg {
-	const char *type;   /* "threat", "heartbeat", "provision", "error",
-			     * "appsync_request" */
-	const char *device; /* threat: the device id known to mtdgate (MDM id) */
+	const char *type;   /* "threat", "threat_event", "heartbeat",
+			     * "provision", "error", "appsync_request" */
+	const char *device; /* threat, threat_event: the device id known to
+			     * mtdgate; NULL to name the device by refs */
 	int level;          /* threat: MTD_LEVEL_SECURED..MTD_LEVEL_HIGH */
 	int64_t at;         /* Unix seconds */
 	const mtd_sdk_threat *threats; /* threat: may be NULL when nthreats 0 */
 	size_t nthreats;
 	int os_supported;   /* threat: -1 absent, 0 false, 1 true */
 	const char *code;   /* error: the partner's error code */
+	/* threat, threat_event, when device is NULL: the device's identifiers,
+	 * emitted as "device_ref" in this order. Refs whose value is NULL or
+	 * empty are skipped (vendors often send "" for an unknown id). */
+	const mtd_sdk_ref *refs;
+	size_t nrefs;
+	/* threat_event: the one threat (id required; for "open" category and
+	 * level too, for "resolved" only id; name, and category and a level in
+	 * SECURED..HIGH, are emitted when set) and its state, "open" or
+	 * "resolved". */
+	const mtd_sdk_threat *threat;
+	const char *state;
 } mtd_sdk_msg;
 
 /* Encode m as a msgpack map and hand it to host->emit(sink, ...). Returns
- * what emit returned, or -1 when out of memory. Fields that do not belong to
- * m->type are left out. */
+ * what emit returned; -1 without calling emit when out of memory, when a
+ * threat_event lacks threat, threat->id or state, or when device is NULL,
+ * nrefs is not 0 and every ref was skipped as empty. Fields that do not
+ * belong to m->type are left out. */
 int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m);
+
+/* Report one bad element of the payload being decoded (ABI 1.1 element
+ * errors): path names it ("events[7].device"), fmt/... say what is wrong
+ * (made one line, control characters become spaces). Returns 0 when the host
+ * took it: the plugin goes on with the next element. Returns -1 when the host
+ * is older than ABI 1.1 (or refuses more): the plugin then fails the payload
+ * with the message in err, as before. */
+int mtd_sdk_element_error(const mtd_host_api *host, void *sink, const char *path,
+			  const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
 
 #ifdef __cplusplus
 }
