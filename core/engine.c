@@ -658,6 +658,16 @@ static void free_apps(mtd_app_view *v, size_t n)
 	free(v);
 }
 
+/* R4, R6: a connector is in force (for the platforms switched on) when
+ * enabled, or in error: a partner that reports an error code still
+ * delivers reports, and they count (fail closed). Only an unresponsive
+ * one is left out, and of course one not set up, unavailable, or
+ * available with nothing switched on. */
+static int in_force(int state)
+{
+	return state == MTD_CS_ENABLED || state == MTD_CS_ERROR;
+}
+
 /* The outcome of the rules' answer out for device d: cached per memo
  * entry, else built and interned. */
 static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t *slot,
@@ -677,7 +687,7 @@ static int outcome_of(eval *e, const devrow *d, const mtd_eval_out *out, int32_t
 	rc = tb_put(&e->vb, "{", 1);
 	for (size_t i = 0, k = 0; !rc && i < e->nconns; i++) {
 		const mtd_conn *c = &e->conns[i];
-		if (e->cstate[i] == MTD_CS_ENABLED && d->level[i] > 0 &&
+		if (in_force(e->cstate[i]) && d->level[i] > 0 &&
 		    ((c->platforms | c->mam_platforms) & bit)) {
 			const char *lv = mtd_level_name(d->level[i]);
 			rc = (k++ && tb_put(&e->vb, ",", 1)) || tb_put(&e->vb, "\"", 1) ||
@@ -783,7 +793,7 @@ static void vendor_views(const eval *e, const devrow *d, mtd_vreport *cv, size_t
 		mtd_vreport v = {c->vendor, d->level[i], d->at[i], d->os_supported[i],
 				 d->threats[i].n ? d->threats[i].p : NULL, d->threats[i].n,
 				 c->block_missing_data, c->block_unsupported_os};
-		if (e->cstate[i] != MTD_CS_ENABLED) /* R4, R6: only enabled connectors are in force */
+		if (!in_force(e->cstate[i]))
 			continue;
 		if (c->platforms & bit)
 			cv[(*ncv)++] = v;

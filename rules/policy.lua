@@ -4,9 +4,10 @@
 -- app_protection(device, policy, ctx) -> action, reasons
 --
 -- device.vendors lists the connectors in force for compliance on the
--- device's platform (enabled, platform switched on, not unresponsive), sorted
--- by vendor id; device.app_vendors the same for app protection. An entry
--- without a level is a vendor in force that has not reported the device.
+-- device's platform (enabled or in error, platform switched on, not
+-- unresponsive), sorted by vendor id; device.app_vendors the same for app
+-- protection. An entry without a level is a vendor in force that has not
+-- reported the device.
 
 local fmt = string.format
 local above, maxl = mtd.above, mtd.max

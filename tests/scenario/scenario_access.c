@@ -171,6 +171,44 @@ static void rejected_messages_never_stored(void **state)
 	assert_vendors(s, r, "generic", "high");
 }
 
+
+/* R4 (issue 19, finding 9): a connector in error still delivers reports,
+ * and they count: fail closed. A compromised device does not keep access
+ * because its vendor reported an unrelated error code. Its platforms
+ * switched off, it is not in force; unresponsive, it is ignored (above). */
+static void error_connector_fails_closed(void **state)
+{
+	scen *s = *state;
+	json_t *c, *r;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	scen_day(s, 0, 60);
+	INGEST(s, "{\"type\":\"error\",\"code\":\"E_QUOTA\",\"at\":\"2024-03-01T00:01:00Z\"}\n");
+	INGEST(s, THREAT("ios-alice", "high", "\"2024-03-01T00:01:00Z\""));
+	OUT_HAS(s, "1 accepted, 0 rejected");
+	c = CONNECTOR(s, "generic");
+	FIELD(s, c, "state", "error");
+	RUN(s, 0, "evaluate");
+	r = REPORT(s, "ios-alice");
+	FIELD(s, r, "state", "noncompliant");
+	FIELD(s, r, "level", "high");
+	FIELD(s, r, "access", "block");
+	assert_vendors(s, r, "generic", "high");
+	/* a device without a report from it is not held to it (no
+	 * block_missing_data): in force, not reported */
+	r = REPORT(s, "ios-bob");
+	FIELD(s, r, "state", "compliant");
+
+	/* still in error, the platform switched off: not in force */
+	RUN(s, 0, "connector", "set", "generic", "ios=off", "android=on");
+	c = CONNECTOR(s, "generic");
+	FIELD(s, c, "state", "error");
+	RUN(s, 0, "evaluate");
+	r = REPORT(s, "ios-alice");
+	FIELD(s, r, "state", "compliant");
+	assert_vendors(s, r, NULL, NULL);
+}
 /* 4. R6: an unresponsive connector's reports are ignored; contact again
  * makes them count. */
 static void unresponsive_connector_ignored(void **state)
@@ -424,6 +462,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(infected_blocked_then_remediated, setup, teardown),
 		cmocka_unit_test_setup_teardown(rejected_messages_never_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(unresponsive_connector_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(error_connector_fails_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(unresponsive_days_setting, setup, teardown),
 		cmocka_unit_test_setup_teardown(strictest_group_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(strictest_group_inherits_from_default, setup, teardown),

@@ -100,8 +100,8 @@ static void government_cloud(void **state)
 	RUN(s, 69, "connector", "set", "pradeo", "mam_android=on");
 }
 
-/* The partner's error state: its reports are not in force until a healthy
- * heartbeat. */
+/* The partner's error state (R4, fail closed): its reports still count, in
+ * error as after a healthy heartbeat. */
 static void partner_error(void **state)
 {
 	scen *s = *state;
@@ -114,7 +114,7 @@ static void partner_error(void **state)
 	c = CONNECTOR(s, "lookout");
 	FIELD(s, c, "state", "error");
 	RUN(s, 0, "evaluate");
-	FIELD(s, REPORT(s, "and-1"), "state", "compliant");
+	FIELD(s, REPORT(s, "and-1"), "state", "noncompliant");
 	ingest_on(s, "lookout", "{\"type\":\"heartbeat\",\"at\":\"2024-03-01T03:00:00Z\"}\n");
 	FIELD(s, CONNECTOR(s, "lookout"), "state", "enabled");
 	RUN(s, 0, "evaluate");
