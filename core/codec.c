@@ -1,5 +1,6 @@
 /* codec: framing and validated decoding of everything that enters mtdgate. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -677,17 +678,26 @@ static int mp_fields(mpc *c, uint32_t count, const fkey *keys, int nk, fval *out
 
 /* ---- normalized messages ---- */
 
-static const fkey msg_types[] = {{NULL, 0},	   FKEY("threat"), FKEY("heartbeat"),
-				 FKEY("provision"), FKEY("error"),  FKEY("appsync_request")};
+static const fkey msg_types[] = {{NULL, 0},	    FKEY("threat"), FKEY("heartbeat"),
+				 FKEY("provision"), FKEY("error"),  FKEY("appsync_request"),
+				 FKEY("threat_event")};
 
 const char *mtd_msg_type_name(int type)
 {
-	return type >= MTD_MSG_THREAT && type <= MTD_MSG_APPSYNC_REQUEST
-		       ? msg_types[type].s
-		       : "?";
+	return type >= MTD_MSG_THREAT && type <= MTD_MSG_LAST ? msg_types[type].s : "?";
 }
 
 static const fkey categories[] = {FKEY("network"), FKEY("app"), FKEY("os"), FKEY("device")};
+
+/* A threat's category (already a valid string s, named field). */
+static int category_val(const mtd_str *s, const char *field, char *err, size_t n)
+{
+	if (fkey_index(categories, (int)(sizeof categories / sizeof *categories), s->p, s->n) >= 0)
+		return 0;
+	mtd_sdk_err(err, n, "field '%s': '%.*s' is not one of network, app, os, device", field,
+		    (int)s->n, s->p);
+	return MTD_EMALFORMED;
+}
 
 /* The threat (index i) at c->i; c->i ends after it. */
 static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
@@ -717,11 +727,9 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
 		return rc;
 	}
-	if (fkey_index(categories, (int)(sizeof categories / sizeof *categories), t->category.p,
-		       t->category.n) < 0) {
-		mtd_sdk_err(err, n, "threats[%u]: field 'category': '%.*s' is not one of network, app, os, device",
-			    i, (int)t->category.n, t->category.p);
-		return MTD_EMALFORMED;
+	if ((rc = category_val(&t->category, "category", sub, sizeof sub))) {
+		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
+		return rc;
 	}
 	return 0;
 }
@@ -775,24 +783,159 @@ int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t)
 	return 1;
 }
 
-enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_N };
+/* ---- device_ref and threat_event (SPEC 4.1 extensions) ---- */
+
+/* The keys of a device_ref: the kinds (MTD_REF_*), then the qualifier. */
+static const fkey ref_keys[MTD_NREF + 1] = {
+#define X(k, name) FKEY(name),
+	MTD_REF_KINDS(X)
+#undef X
+	FKEY("platform")};
+
+const char *mtd_ref_name(int k)
+{
+	return k >= 0 && k < MTD_NREF ? ref_keys[k].s : "?";
+}
+
+/* The device_ref field r (from mp_fields over msg) into m->refs, m->ref
+ * and m->ref_platform. */
+static int read_ref(const mpc *msg, const fval *r, mtd_msg *m, char *err, size_t n)
+{
+	mpc c = {msg->p, msg->n, r->at, msg->depth + 1};
+	fval head;
+	size_t h;
+	int seen_platform = 0, rc;
+
+	if (r->kind != FV_MAP)
+		return bad(err, n, "device_ref", "not a map");
+	mp_head(&c, &head, &h);
+	c.i += h;
+	for (uint32_t e = 0; e < r->n; e++) {
+		fval k, v;
+		int j;
+		char field[48];
+		mtd_str s;
+
+		if (mp_head_str(&c, &k, &h))
+			return bad(err, n, "device_ref", "not msgpack");
+		if (k.kind != FV_STR)
+			return bad(err, n, "device_ref", "a key that is not a string");
+		c.i += h + k.n;
+		j = fkey_index(ref_keys, MTD_NREF + 1, k.s, k.n);
+		if (j < 0) {
+			if (k.n <= 32 && !has_control(k.s, k.n))
+				mtd_sdk_err(err, n, "field 'device_ref': unknown identifier kind '%.*s'",
+					    (int)k.n, k.s);
+			else
+				mtd_sdk_err(err, n, "field 'device_ref': unknown identifier kind");
+			return MTD_EMALFORMED;
+		}
+		if (j < MTD_NREF ? (int)(m->refs >> j & 1) : seen_platform) {
+			mtd_sdk_err(err, n, "field 'device_ref': key '%s' twice", ref_keys[j].s);
+			return MTD_EMALFORMED;
+		}
+		if (mp_head_str(&c, &v, &h))
+			return bad(err, n, "device_ref", "not msgpack");
+		snprintf(field, sizeof field, "device_ref.%s", ref_keys[j].s);
+		if (j == MTD_NREF) {
+			if ((rc = str_val(&v, field, 1, 16, &s, err, n)))
+				return rc;
+			if ((m->ref_platform = mtd_platform_from_name(s.p, s.n)) < 0) {
+				mtd_sdk_err(err, n, "field '%s': '%.*s' is not android, ios, windows or macos",
+					    field, (int)s.n, s.p);
+				return MTD_EMALFORMED;
+			}
+			seen_platform = 1;
+		} else {
+			if ((rc = str_val(&v, field, 1, MTD_MAX_ID, &m->ref[j], err, n)))
+				return rc;
+			m->refs |= 1u << j;
+		}
+		if (mp_pass(&c, &v, h))
+			return bad(err, n, "device_ref", "not msgpack");
+	}
+	if (!m->refs)
+		return bad(err, n, "device_ref", "no identifier (a platform alone names no device)");
+	if ((m->refs >> MTD_REF_USER & 1) && m->ref_platform < 0)
+		return bad(err, n, "device_ref",
+			   "'user' needs 'platform' (a user names a device only on one platform)");
+	return 0;
+}
+
+/* The device a message names: "device" or "device_ref", exactly one. */
+static int read_device(const mpc *msg, const fval *dev, const fval *ref, mtd_msg *m, char *err,
+		       size_t n)
+{
+	if (ref->kind == FV_ABSENT || ref->kind == FV_NIL)
+		return str_val(dev, "device", 1, MTD_MAX_ID, &m->device, err, n);
+	if (dev->kind != FV_ABSENT && dev->kind != FV_NIL) {
+		mtd_sdk_err(err, n, "fields 'device' and 'device_ref': a message names its device by one of them, not both");
+		return MTD_EMALFORMED;
+	}
+	return read_ref(msg, ref, m, err, n);
+}
+
+/* The threat and state of a threat_event (from mp_fields over msg). */
+static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg *m, char *err,
+		      size_t n)
+{
+	static const fkey keys[] = {FKEY("id"), FKEY("name"), FKEY("level"), FKEY("category")};
+	static const fkey states[] = {FKEY("resolved"), FKEY("open")}; /* MTD_EVENT_* */
+	mpc c = {msg->p, msg->n, th->at, msg->depth + 1};
+	mtd_threat *t = &m->event;
+	fval head, v[4];
+	size_t h;
+	mtd_str s;
+	int rc;
+
+	if ((rc = str_val(state, "state", 1, 16, &s, err, n)))
+		return rc;
+	if ((m->state = fkey_index(states, 2, s.p, s.n)) < 0) {
+		mtd_sdk_err(err, n, "field 'state': '%.*s' is not open or resolved", (int)s.n, s.p);
+		return MTD_EMALFORMED;
+	}
+	if (th->kind == FV_ABSENT || th->kind == FV_NIL)
+		return bad(err, n, "threat", "missing");
+	if (th->kind != FV_MAP)
+		return bad(err, n, "threat", "not a map");
+	mp_head(&c, &head, &h);
+	c.i += h;
+	if (mp_fields(&c, head.n, keys, 4, v))
+		return bad(err, n, "threat", "not msgpack");
+	t->level = -1;
+	/* a resolve needs only the id; whatever else it carries is checked */
+	if ((rc = str_val(&v[0], "threat.id", 1, MTD_MAX_ID, &t->id, err, n)) ||
+	    (rc = str_val(&v[1], "threat.name", 0, MTD_MAX_STR, &t->name, err, n)))
+		return rc;
+	if ((m->state == MTD_EVENT_OPEN || (v[2].kind != FV_ABSENT && v[2].kind != FV_NIL)) &&
+	    (rc = level_val(&v[2], "threat.level", &t->level, err, n)))
+		return rc;
+	if ((rc = str_val(&v[3], "threat.category", m->state == MTD_EVENT_OPEN, 16, &t->category,
+			  err, n)))
+		return rc;
+	return t->category.p ? category_val(&t->category, "threat.category", err, n) : 0;
+}
+
+enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_REF, M_THREAT, M_STATE, M_N };
 
 /* The message that starts mp[0..len): its length in *used, or, when used
  * is NULL, the message that is all of it. */
 static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char *err,
 		      size_t n)
 {
-	static const fkey keys[M_N] = {FKEY("type"),	FKEY("at"),	 FKEY("device"),
-				       FKEY("level"),	FKEY("os_supported"), FKEY("threats"),
-				       FKEY("code")};
+	static const fkey keys[M_N] = {
+		FKEY("type"),	 FKEY("at"),	     FKEY("device"), FKEY("level"),
+		FKEY("os_supported"), FKEY("threats"), FKEY("code"),	FKEY("device_ref"),
+		FKEY("threat"),  FKEY("state")};
 	mpc c = {mp, len, 0, 0};
 	size_t h;
 	fval top, v[M_N];
 	mtd_str type;
 	int rc, t;
 
-	memset(m, 0, sizeof *m);
+	memset(m, 0, offsetof(mtd_msg, ref)); /* ref: valid where refs says */
 	m->os_supported = -1;
+	m->ref_platform = -1;
 	if (!mp || mp_head(&c, &top, &h) || top.kind != FV_MAP) {
 		mtd_sdk_err(err, n, "a message must be a map");
 		return MTD_EMALFORMED;
@@ -808,7 +951,7 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	/* as levels: a type's name passes every check of str_val, which are
 	 * for the error of anything else */
 	t = v[M_TYPE].kind == FV_STR
-		    ? fkey_index(msg_types, MTD_MSG_APPSYNC_REQUEST + 1, v[M_TYPE].s, v[M_TYPE].n)
+		    ? fkey_index(msg_types, MTD_MSG_LAST + 1, v[M_TYPE].s, v[M_TYPE].n)
 		    : -1;
 	if (t < 0 && (rc = str_val(&v[M_TYPE], "type", 1, 32, &type, err, n)))
 		return rc;
@@ -822,10 +965,13 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 		return rc;
 	if (m->type == MTD_MSG_ERROR)
 		return str_val(&v[M_CODE], "code", 1, MTD_MAX_ID, &m->code, err, n);
-	if (m->type != MTD_MSG_THREAT)
+	if (m->type != MTD_MSG_THREAT && m->type != MTD_MSG_THREAT_EVENT)
 		return 0;
-	if ((rc = str_val(&v[M_DEVICE], "device", 1, MTD_MAX_ID, &m->device, err, n)) ||
-	    (rc = level_val(&v[M_LEVEL], "level", &m->level, err, n)) ||
+	if ((rc = read_device(&c, &v[M_DEVICE], &v[M_REF], m, err, n)))
+		return rc;
+	if (m->type == MTD_MSG_THREAT_EVENT)
+		return read_event(&c, &v[M_THREAT], &v[M_STATE], m, err, n);
+	if ((rc = level_val(&v[M_LEVEL], "level", &m->level, err, n)) ||
 	    (rc = bool_val(&v[M_OS], "os_supported", &m->os_supported, err, n)))
 		return rc;
 	return read_threats(&c, &v[M_THREATS], m, err, n);

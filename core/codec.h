@@ -71,16 +71,45 @@ enum {
 	MTD_MSG_HEARTBEAT,
 	MTD_MSG_PROVISION,
 	MTD_MSG_ERROR,
-	MTD_MSG_APPSYNC_REQUEST
+	MTD_MSG_APPSYNC_REQUEST,
+	MTD_MSG_THREAT_EVENT /* SPEC 4.1 extension (2026-12) */
 };
+#define MTD_MSG_LAST MTD_MSG_THREAT_EVENT
 const char *mtd_msg_type_name(int type);
 
+/* The identifier kinds of a device_ref (SPEC 4.1 extension), in the order
+ * a reference is resolved: strongest first. MTD_REF_VENDOR is the key
+ * "vendor_device_id" (kept as ids kind "vendor:<connector's vendor>");
+ * MTD_REF_MDM matches a device's own id, then its intune id; MTD_REF_USER
+ * matches a device's user, only together with the platform qualifier. */
+#define MTD_REF_KINDS(X)                                                                   \
+	X(INTUNE, "intune") X(ENTRA, "entra") X(UDID, "udid") X(SERIAL, "serial")          \
+	X(IMEI, "imei") X(MEID, "meid") X(MDM, "mdm") X(WIFI_MAC, "wifi_mac")               \
+	X(VENDOR, "vendor_device_id") X(USER, "user")
+enum {
+#define X(k, name) MTD_REF_##k,
+	MTD_REF_KINDS(X)
+#undef X
+	MTD_NREF
+};
+/* The key of kind k in a device_ref ("?" when k is not a kind). */
+const char *mtd_ref_name(int k);
+
+enum { MTD_EVENT_RESOLVED = 0, MTD_EVENT_OPEN = 1 };
+
+/* One threat of a decoded message. */
+typedef struct mtd_threat {
+	mtd_str id, name, category; /* id, name: p NULL when absent */
+	int level;                  /* MTD_LEVEL_*; threat_event resolved: -1 absent */
+} mtd_threat;
+
 /* A validated normalized message (SPEC 4.1). Everything borrows from the
- * bytes it was decoded from. */
+ * bytes it was decoded from. A message that names a device (threat,
+ * threat_event) names it by device, or, when refs is not 0, by ref. */
 typedef struct mtd_msg {
 	int type;
 	int64_t at;
-	mtd_str device;      /* threat */
+	mtd_str device;      /* threat, threat_event: p NULL when named by ref */
 	int level;           /* threat: MTD_LEVEL_* */
 	int os_supported;    /* threat: -1 absent, 0, 1 */
 	const void *threats; /* threat: the validated array's msgpack bytes as
@@ -88,6 +117,14 @@ typedef struct mtd_msg {
 	size_t threats_len;
 	uint32_t nthreats;
 	mtd_str code;        /* error */
+	unsigned refs;       /* device_ref: bit k set when ref[k] is present */
+	int ref_platform;    /* device_ref: MTD_PLAT_*, -1 absent */
+	int state;           /* threat_event: MTD_EVENT_* */
+	mtd_threat event;    /* threat_event: the threat (category p NULL when
+			      * absent, as it may be when resolved) */
+	/* Not cleared by the decoder: valid only where refs has the bit, so a
+	 * message naming "device" pays nothing for them. */
+	mtd_str ref[MTD_NREF];
 } mtd_msg;
 /* Decode and validate the normalized message mp[0..len), one msgpack object
  * (a record of mtd_reader, or bytes framed with mtd_sdk_msgpack_frame),
@@ -96,11 +133,6 @@ typedef struct mtd_msg {
  * with err saying which field and why. */
 int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n);
 
-/* One threat of a decoded message. */
-typedef struct mtd_threat {
-	mtd_str id, name, category; /* id, name: p NULL when absent */
-	int level;                  /* MTD_LEVEL_* */
-} mtd_threat;
 /* The threats of m in order: *pos 0 before the first; returns 1 with *t
  * filled, 0 after the last (m was validated, so there is nothing else). */
 int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t);

@@ -627,6 +627,11 @@ static int on_message(run *r, const mtd_msg *m)
 		r->conn_dirty = 1;
 		return audit_msg(r, "message_rejected", m, extra);
 	}
+	if (m->refs || m->type == MTD_MSG_THREAT_EVENT) {
+		/* interim, until resolution and the lifecycle land: counted, not applied */
+		bad_record(r, "device_ref and threat_event messages are not applied yet");
+		return 0;
+	}
 	switch (m->type) {
 	case MTD_MSG_THREAT:
 		if ((rc = store_threat(r, m, &dev)) != 0)

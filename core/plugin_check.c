@@ -53,11 +53,37 @@ static json_t *canonical(const void *mp, size_t len, char *err, size_t n)
 		return NULL;
 	if (m.type == MTD_MSG_ERROR)
 		json_object_set_new(j, "code", json_stringn(m.code.p, m.code.n));
+	if (m.refs) {
+		json_t *r = json_object();
+		for (int k = 0; k < MTD_NREF; k++)
+			if (m.refs >> k & 1)
+				json_object_set_new(r, mtd_ref_name(k),
+						    json_stringn(m.ref[k].p, m.ref[k].n));
+		if (m.ref_platform >= 0)
+			json_object_set_new(r, "platform",
+					    json_string(mtd_platform_name(m.ref_platform)));
+		json_object_set_new(j, "device_ref", r);
+	} else if (m.device.p) {
+		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
+	}
+	if (m.type == MTD_MSG_THREAT_EVENT) {
+		json_t *e = json_object();
+		json_object_set_new(e, "id", json_stringn(m.event.id.p, m.event.id.n));
+		if (m.event.category.p)
+			json_object_set_new(e, "category",
+					    json_stringn(m.event.category.p, m.event.category.n));
+		if (m.event.name.p)
+			json_object_set_new(e, "name", json_stringn(m.event.name.p, m.event.name.n));
+		if (m.event.level >= 0)
+			json_object_set_new(e, "level", json_string(mtd_level_name(m.event.level)));
+		json_object_set_new(j, "threat", e);
+		json_object_set_new(j, "state",
+				    json_string(m.state == MTD_EVENT_OPEN ? "open" : "resolved"));
+	}
 	if (m.type == MTD_MSG_THREAT) {
 		json_t *th = json_array();
 		mtd_threat t;
 		size_t pos = 0;
-		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
 		json_object_set_new(j, "level", json_string(mtd_level_name(m.level)));
 		if (m.os_supported >= 0)
 			json_object_set_new(j, "os_supported", json_boolean(m.os_supported));

@@ -739,6 +739,180 @@ static void decode_msg_valid(void **state)
 	assert_string_equal(mtd_msg_type_name(99), "?");
 }
 
+static char json_buf_[1024];
+
+/* device_ref (SPEC 4.1 extension): any message naming a device may name it
+ * by identifiers instead of "device". */
+static void decode_msg_device_ref(void **state)
+{
+	mtd_msg m;
+	(void)state;
+
+	msg_ok("{'type':'threat','device_ref':{'vendor_device_id':'g-1','serial':'S1',"
+	       "'platform':'ios'},'level':'low','at':1}",
+	       &m);
+	assert_int_equal(m.type, MTD_MSG_THREAT);
+	assert_null(m.device.p);
+	assert_int_equal(m.refs, 1u << MTD_REF_VENDOR | 1u << MTD_REF_SERIAL);
+	assert_int_equal(m.ref_platform, MTD_PLAT_IOS);
+	assert_int_equal(m.ref[MTD_REF_VENDOR].n, 3);
+	assert_memory_equal(m.ref[MTD_REF_VENDOR].p, "g-1", 3);
+	assert_memory_equal(m.ref[MTD_REF_SERIAL].p, "S1", 2);
+	assert_int_equal(m.level, MTD_LEVEL_LOW);
+
+	/* every kind, in resolution order; the names round-trip */
+	msg_ok("{'type':'threat','level':'low','at':1,'device_ref':{'intune':'a','entra':'b',"
+	       "'udid':'c','serial':'d','imei':'e','meid':'f','mdm':'g','wifi_mac':'h',"
+	       "'vendor_device_id':'i','user':'j@example.com','platform':'android'}}",
+	       &m);
+	assert_int_equal(m.refs, (1u << MTD_NREF) - 1);
+	for (int k = 0; k < MTD_NREF - 1; k++) {
+		assert_int_equal(m.ref[k].n, 1);
+		assert_int_equal(m.ref[k].p[0], 'a' + k);
+	}
+	assert_string_equal(mtd_ref_name(MTD_REF_INTUNE), "intune");
+	assert_string_equal(mtd_ref_name(MTD_REF_VENDOR), "vendor_device_id");
+	assert_string_equal(mtd_ref_name(MTD_REF_USER), "user");
+	assert_string_equal(mtd_ref_name(MTD_NREF), "?");
+
+	/* a message naming "device" has no refs, and a null device_ref is absent */
+	msg_ok(THREAT_OK ",'device_ref':null}", &m);
+	assert_int_equal(m.refs, 0);
+	assert_int_equal(m.ref_platform, -1);
+	msg_ok("{'type':'threat','device':null,'device_ref':{'imei':'35'},'level':'low','at':1}",
+	       &m);
+	assert_int_equal(m.refs, 1u << MTD_REF_IMEI);
+	/* messages that name no device do not look at it */
+	msg_ok("{'type':'heartbeat','at':1,'device_ref':5}", &m);
+
+	msg_bad(THREAT_OK ",'device_ref':{'serial':'S1'}}", "not both");
+	msg_bad("{'type':'threat','device_ref':{},'level':'low','at':1}", "no identifier");
+	msg_bad("{'type':'threat','device_ref':{'platform':'ios'},'level':'low','at':1}",
+		"no identifier");
+	msg_bad("{'type':'threat','device_ref':{'serial':'S1','color':'red'},'level':'low','at':1}",
+		"unknown identifier kind 'color'");
+	msg_bad("{'type':'threat','device_ref':{'vendor:lookout':'x'},'level':'low','at':1}",
+		"unknown identifier kind");
+	msg_bad("{'type':'threat','device_ref':{'serial':''},'level':'low','at':1}",
+		"'device_ref.serial': empty");
+	msg_bad("{'type':'threat','device_ref':{'serial':null},'level':'low','at':1}",
+		"'device_ref.serial': missing");
+	msg_bad("{'type':'threat','device_ref':{'serial':7},'level':'low','at':1}",
+		"'device_ref.serial': not a string");
+	{ /* duplicate keys (JSON parsing keeps one: msgpack written by hand) */
+		static const char *const dups[] = {"imei", "platform"};
+		for (int i = 0; i < 2; i++) {
+			msgpack_sbuffer sb;
+			msgpack_packer pk;
+			char why[256] = "";
+			msgpack_sbuffer_init(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			msgpack_pack_map(&pk, 4);
+			msgpack_pack_str_with_body(&pk, "type", 4);
+			msgpack_pack_str_with_body(&pk, "threat", 6);
+			msgpack_pack_str_with_body(&pk, "level", 5);
+			msgpack_pack_str_with_body(&pk, "low", 3);
+			msgpack_pack_str_with_body(&pk, "at", 2);
+			msgpack_pack_int(&pk, 1);
+			msgpack_pack_str_with_body(&pk, "device_ref", 10);
+			msgpack_pack_map(&pk, 3);
+			msgpack_pack_str_with_body(&pk, "serial", 6);
+			msgpack_pack_str_with_body(&pk, "S", 1);
+			for (int k = 0; k < 2; k++) {
+				msgpack_pack_str_with_body(&pk, dups[i], strlen(dups[i]));
+				msgpack_pack_str_with_body(&pk, "ios", 3);
+			}
+			assert_int_equal(mtd_decode_msg(sb.data, sb.size, &m, why, sizeof why),
+					 MTD_EMALFORMED);
+			assert_contains(why, "twice");
+			msgpack_sbuffer_destroy(&sb);
+		}
+	}
+	msg_bad("{'type':'threat','device_ref':{'serial':'S1','platform':'tizen'},'level':'low',"
+		"'at':1}",
+		"tizen");
+	msg_bad("{'type':'threat','device_ref':{'user':'a@b.c'},'level':'low','at':1}",
+		"needs 'platform'");
+	msg_bad("{'type':'threat','device_ref':['serial','S1'],'level':'low','at':1}",
+		"'device_ref': not a map");
+	msg_bad("{'type':'threat','device_ref':'S1','level':'low','at':1}", "not a map");
+	msg_bad("{'type':'threat','device_ref':{'serial':'S\\u0001'},'level':'low','at':1}",
+		"control");
+	{
+		char big[400];
+		memset(big, 'x', 129);
+		big[129] = '\0';
+		snprintf(json_buf_, sizeof json_buf_,
+			 "{'type':'threat','device_ref':{'udid':'%s'},'level':'low','at':1}", big);
+		msg_bad(json_buf_, "'device_ref.udid': 129 bytes");
+		big[128] = '\0';
+		snprintf(json_buf_, sizeof json_buf_,
+			 "{'type':'threat','device_ref':{'udid':'%s'},'level':'low','at':1}", big);
+		msg_ok(json_buf_, &m);
+		assert_int_equal(m.ref[MTD_REF_UDID].n, 128);
+	}
+}
+
+#define EVENT_OPEN "{'type':'threat_event','device':'d1','at':5,'state':'open'"
+
+static void decode_msg_threat_event(void **state)
+{
+	mtd_msg m;
+	(void)state;
+
+	msg_ok(EVENT_OPEN ",'threat':{'id':'t1','category':'app','name':'Bad app','level':'high'}}",
+	       &m);
+	assert_int_equal(m.type, MTD_MSG_THREAT_EVENT);
+	assert_string_equal(mtd_msg_type_name(MTD_MSG_THREAT_EVENT), "threat_event");
+	assert_int_equal(m.at, 5);
+	assert_memory_equal(m.device.p, "d1", 2);
+	assert_int_equal(m.state, MTD_EVENT_OPEN);
+	assert_memory_equal(m.event.id.p, "t1", 2);
+	assert_memory_equal(m.event.category.p, "app", 3);
+	assert_memory_equal(m.event.name.p, "Bad app", 7);
+	assert_int_equal(m.event.level, MTD_LEVEL_HIGH);
+	assert_null(m.threats);
+
+	/* a resolve needs only the id */
+	msg_ok("{'type':'threat_event','device_ref':{'vendor_device_id':'g'},'at':6,"
+	       "'state':'resolved','threat':{'id':'t1'}}",
+	       &m);
+	assert_int_equal(m.state, MTD_EVENT_RESOLVED);
+	assert_int_equal(m.event.level, -1);
+	assert_null(m.event.category.p);
+	assert_null(m.event.name.p);
+	assert_int_equal(m.refs, 1u << MTD_REF_VENDOR);
+	/* what else it carries is checked */
+	msg_ok("{'type':'threat_event','device':'d','at':6,'state':'resolved',"
+	       "'threat':{'id':'t1','level':'low','category':'os'}}",
+	       &m);
+	assert_int_equal(m.event.level, MTD_LEVEL_LOW);
+	msg_bad("{'type':'threat_event','device':'d','at':6,'state':'resolved',"
+		"'threat':{'id':'t1','level':'bad'}}",
+		"'threat.level'");
+	msg_bad("{'type':'threat_event','device':'d','at':6,'state':'resolved',"
+		"'threat':{'id':'t1','category':'cloud'}}",
+		"'threat.category': 'cloud'");
+
+	msg_bad(EVENT_OPEN ",'threat':{'category':'app','level':'high'}}", "'threat.id': missing");
+	msg_bad(EVENT_OPEN ",'threat':{'id':'','category':'app','level':'high'}}",
+		"'threat.id': empty");
+	msg_bad(EVENT_OPEN ",'threat':{'id':'t','level':'high'}}", "'threat.category': missing");
+	msg_bad(EVENT_OPEN ",'threat':{'id':'t','category':'app'}}", "'threat.level': missing");
+	msg_bad(EVENT_OPEN ",'threat':{'id':'t','category':'app','level':'critical'}}", "critical");
+	msg_bad(EVENT_OPEN ",'threat':{'id':5,'category':'app','level':'low'}}", "'threat.id'");
+	msg_bad(EVENT_OPEN ",'threat':{'id':'t','name':1,'category':'app','level':'low'}}",
+		"'threat.name'");
+	msg_bad(EVENT_OPEN "}", "'threat': missing");
+	msg_bad(EVENT_OPEN ",'threat':[1]}", "'threat': not a map");
+	msg_bad("{'type':'threat_event','device':'d1','at':5,'threat':{'id':'t'}}", "'state': missing");
+	msg_bad("{'type':'threat_event','device':'d1','at':5,'state':'closed','threat':{'id':'t'}}",
+		"closed");
+	msg_bad("{'type':'threat_event','at':5,'state':'resolved','threat':{'id':'t'}}", "'device'");
+	msg_bad("{'type':'threat_event','device':'d','state':'resolved','threat':{'id':'t'}}",
+		"'at'");
+}
+
 static void decode_msg_missing_fields(void **state)
 {
 	(void)state;
@@ -1396,6 +1570,8 @@ int main(void)
 		cmocka_unit_test_teardown(msgpack_depth_and_garbage, rd_teardown),
 		cmocka_unit_test_teardown(format_detection, rd_teardown),
 		cmocka_unit_test_teardown(decode_msg_valid, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_device_ref, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_threat_event, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_missing_fields, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_wrong_types, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_unknown_values, J_teardown),

@@ -42,8 +42,22 @@ static void check_tree(const void *mp, size_t len, const mtd_msg *m)
 	FUZZ_CHECK(o.type == MSGPACK_OBJECT_MAP);
 	FUZZ_CHECK(str_is(mtd_map_get(&o, "type"), mtd_msg_type_name(m->type),
 			  strlen(mtd_msg_type_name(m->type))));
-	if (m->type == MTD_MSG_THREAT) {
+	if (m->refs) {
+		const msgpack_object *r = mtd_map_get(&o, "device_ref");
+		FUZZ_CHECK(r && r->type == MSGPACK_OBJECT_MAP);
+		for (int k = 0; k < MTD_NREF; k++)
+			if (m->refs >> k & 1)
+				FUZZ_CHECK(str_is(mtd_map_get(r, mtd_ref_name(k)), m->ref[k].p,
+						  m->ref[k].n));
+			else
+				FUZZ_CHECK(!mtd_map_get(r, mtd_ref_name(k)));
+	} else if (m->type == MTD_MSG_THREAT || m->type == MTD_MSG_THREAT_EVENT) {
 		FUZZ_CHECK(str_is(mtd_map_get(&o, "device"), m->device.p, m->device.n));
+	}
+	if (m->type == MTD_MSG_THREAT_EVENT)
+		FUZZ_CHECK(str_is(mtd_map_get(mtd_map_get(&o, "threat"), "id"), m->event.id.p,
+				  m->event.id.n));
+	if (m->type == MTD_MSG_THREAT) {
 		FUZZ_CHECK(str_is(mtd_map_get(&o, "level"), mtd_level_name(m->level),
 				  strlen(mtd_level_name(m->level))));
 		a = mtd_map_get(&o, "threats");
@@ -71,14 +85,29 @@ static void check_msg(const void *mp, size_t len)
 	if (rc) {
 		check_err(err, 600);
 	} else {
-		FUZZ_CHECK(m.type >= MTD_MSG_THREAT && m.type <= MTD_MSG_APPSYNC_REQUEST);
+		FUZZ_CHECK(m.type >= MTD_MSG_THREAT && m.type <= MTD_MSG_LAST);
+		if (m.type == MTD_MSG_THREAT || m.type == MTD_MSG_THREAT_EVENT) {
+			/* a device, or identifiers, never both */
+			FUZZ_CHECK(!m.device.p != !m.refs);
+			for (int k = 0; k < MTD_NREF; k++)
+				FUZZ_CHECK(!(m.refs >> k & 1) ||
+					   (m.ref[k].n >= 1 && m.ref[k].n <= MTD_MAX_ID &&
+					    fuzz_ctl_bytes(m.ref[k].p, m.ref[k].n) == 0));
+			FUZZ_CHECK(!(m.refs >> MTD_REF_USER & 1) || m.ref_platform >= 0);
+		}
+		if (m.type == MTD_MSG_THREAT_EVENT) {
+			FUZZ_CHECK(m.state == MTD_EVENT_OPEN || m.state == MTD_EVENT_RESOLVED);
+			FUZZ_CHECK(m.event.id.p && m.event.id.n >= 1 && m.event.id.n <= MTD_MAX_ID);
+			FUZZ_CHECK(m.state != MTD_EVENT_OPEN ||
+				   (m.event.category.p && m.event.level >= MTD_LEVEL_SECURED));
+		}
 		FUZZ_CHECK(strcmp(mtd_msg_type_name(m.type), "?") != 0);
 		if (m.type == MTD_MSG_THREAT) {
 			mtd_threat t;
 			size_t pos = 0;
 			uint32_t k = 0;
-			FUZZ_CHECK(m.device.p && m.device.n >= 1 && m.device.n <= MTD_MAX_ID);
-			FUZZ_CHECK(fuzz_ctl_bytes(m.device.p, m.device.n) == 0);
+			FUZZ_CHECK(m.refs || (m.device.p && m.device.n >= 1 && m.device.n <= MTD_MAX_ID));
+			FUZZ_CHECK(!m.device.p || fuzz_ctl_bytes(m.device.p, m.device.n) == 0);
 			FUZZ_CHECK(m.level >= MTD_LEVEL_SECURED && m.level <= MTD_LEVEL_HIGH);
 			FUZZ_CHECK(m.os_supported >= -1 && m.os_supported <= 1);
 			FUZZ_CHECK(m.nthreats <= MTD_MAX_THREATS);
@@ -170,6 +199,13 @@ static void same_msg(const mtd_msg *ma, const void *ra, const mtd_msg *mb, const
 	FUZZ_CHECK(!ma->device.p || ma->device.p - a == mb->device.p - b);
 	FUZZ_CHECK(ma->code.n == mb->code.n && !ma->code.p == !mb->code.p);
 	FUZZ_CHECK(!ma->code.p || ma->code.p - a == mb->code.p - b);
+	FUZZ_CHECK(ma->refs == mb->refs && ma->ref_platform == mb->ref_platform &&
+		   ma->state == mb->state && ma->event.level == mb->event.level);
+	for (int k = 0; k < MTD_NREF; k++)
+		FUZZ_CHECK(!(ma->refs >> k & 1) || (ma->ref[k].n == mb->ref[k].n &&
+						     ma->ref[k].p - a == mb->ref[k].p - b));
+	FUZZ_CHECK(ma->event.id.n == mb->event.id.n && !ma->event.id.p == !mb->event.id.p);
+	FUZZ_CHECK(!ma->event.id.p || ma->event.id.p - a == mb->event.id.p - b);
 }
 
 /* MTD_READ_MSG, which frames and decodes a msgpack record in one walk,
