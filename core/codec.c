@@ -127,6 +127,7 @@ static void set_where(mtd_reader *r)
 
 static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char *err,
 		      size_t n);
+static int dup_keys(const void *mp, size_t len, char *err, size_t n);
 
 /* MTD_READ_MSG over msgpack: the message at r->pos decoded from the bytes
  * buffered, in the walk that also frames it (within the same bounds). 1
@@ -194,6 +195,11 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 	}
 	rec->obj = NULL;
 	rec->msg = NULL;
+	if ((parse == MTD_READ_TREE || parse == MTD_READ_BYTES) &&
+	    dup_keys(r->buf + r->pos, flen, err, n)) {
+		r->pos += flen; /* framed: the next record is after it */
+		return MTD_EMALFORMED;
+	}
 	if (parse == MTD_READ_TREE) {
 		msgpack_zone_clear(&r->zone);
 		if (msgpack_unpack((const char *)r->buf + r->pos, flen, &off, &r->zone,
@@ -403,10 +409,11 @@ static fval obj_val(const msgpack_object *map, const char *key)
 	return f;
 }
 
-/* Whether s[0..n) has a control byte (below 0x20, or 0x7f): eight bytes at
- * a time, a byte's high bit set in the mask when it is one (bytes of 0x80
- * and above never are). */
-static int has_control(const char *s, size_t n)
+/* Whether s[0..n) is plain ASCII without control bytes (below 0x20, 0x7f),
+ * as almost every id is: eight bytes at a time, a byte's high bit set in
+ * the mask when it is a control byte or not ASCII. Anything else is looked
+ * at byte by byte (mtd_str_check). */
+static int plain_ascii(const char *s, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	size_t i = 0;
@@ -414,19 +421,63 @@ static int has_control(const char *s, size_t n)
 		uint64_t x, del;
 		memcpy(&x, s + i, sizeof x);
 		del = x ^ (0x7f * ones);
-		if (((x - 0x20 * ones) | (del - ones)) & ~x & highs)
-			return 1;
+		if ((((x - 0x20 * ones) | (del - ones)) & ~x & highs) | (x & highs))
+			return 0;
 	}
 	for (; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 1;
-	return 0;
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
 }
 
-/* A string field: printable (no control bytes), at most max bytes. */
-static int str_val(const fval *v, const char *key, int required, size_t max, mtd_str *out,
-		   char *err, size_t n)
+const char *mtd_str_check(const char *str, size_t n, int what)
 {
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	if (plain_ascii(str, n))
+		return NULL;
+	while (i < n) {
+		unsigned c = s[i], len, cp, min;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return "contains a control character";
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, cp = c & 0x07, min = 0x10000;
+		else
+			return "is not valid UTF-8";
+		if (n - i < len)
+			return "is not valid UTF-8";
+		for (unsigned k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return "is not valid UTF-8";
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return "is not valid UTF-8";
+		if (what == MTD_STR_ID &&
+		    ((cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+		     (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)))
+			return cp <= 0x9f ? "contains a C1 control character"
+					  : "contains a bidirectional control character";
+		i += len;
+	}
+	return NULL;
+}
+
+/* A string field of at most max bytes: an identifier (MTD_STR_ID) or free
+ * text (MTD_STR_TEXT), as mtd_str_check says. */
+static int str_check_val(const fval *v, const char *key, int required, size_t max, int what,
+			 mtd_str *out, char *err, size_t n)
+{
+	const char *why;
 	out->p = NULL;
 	out->n = 0;
 	if (v->kind == FV_ABSENT || v->kind == FV_NIL)
@@ -438,13 +489,27 @@ static int str_val(const fval *v, const char *key, int required, size_t max, mtd
 			    max);
 		return MTD_EMALFORMED;
 	}
-	if (has_control(v->s, v->n))
-		return bad(err, n, key, "contains a control character");
+	if ((why = mtd_str_check(v->s, v->n, what)))
+		return bad(err, n, key, why);
 	if (required && v->n == 0)
 		return bad(err, n, key, "empty");
 	out->p = v->s;
 	out->n = v->n;
 	return 0;
+}
+
+/* An identifier (or a name from a fixed set) of at most max bytes. */
+static int str_val(const fval *v, const char *key, int required, size_t max, mtd_str *out,
+		   char *err, size_t n)
+{
+	return str_check_val(v, key, required, max, MTD_STR_ID, out, err, n);
+}
+
+/* Free text (names, users, versions) of at most max bytes. */
+static int text_val(const fval *v, const char *key, int required, size_t max, mtd_str *out,
+		    char *err, size_t n)
+{
+	return str_check_val(v, key, required, max, MTD_STR_TEXT, out, err, n);
 }
 
 static int time_val(const fval *v, const char *key, int64_t *out, char *err, size_t n)
@@ -501,6 +566,13 @@ static int get_str(const msgpack_object *m, const char *key, int required, size_
 {
 	fval v = obj_val(m, key);
 	return str_val(&v, key, required, max, out, err, n);
+}
+
+static int get_text(const msgpack_object *m, const char *key, int required, size_t max,
+		    mtd_str *out, char *err, size_t n)
+{
+	fval v = obj_val(m, key);
+	return text_val(&v, key, required, max, out, err, n);
 }
 
 static int get_bool(const msgpack_object *m, const char *key, int *out, char *err, size_t n)
@@ -676,6 +748,21 @@ static int mp_fields(mpc *c, uint32_t count, const fkey *keys, int nk, fval *out
 	return 0;
 }
 
+/* MTD_EMALFORMED when a map anywhere in the msgpack object mp[0..len) has a
+ * key twice: refused on every path, as JSON's are (19.7). */
+static int dup_keys(const void *mp, size_t len, char *err, size_t n)
+{
+	char key[80];
+	int rc = mtd_mp_unique_keys(mp, len, key, sizeof key);
+	if (rc == 0)
+		return 0;
+	if (rc == 1)
+		mtd_sdk_err(err, n, "duplicate key '%s'", key);
+	else
+		mtd_sdk_err(err, n, "not one msgpack object");
+	return MTD_EMALFORMED;
+}
+
 /* ---- normalized messages ---- */
 
 static const fkey msg_types[] = {{NULL, 0},	    FKEY("threat"), FKEY("heartbeat"),
@@ -721,7 +808,7 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 		return MTD_EMALFORMED;
 	}
 	if ((rc = str_val(&v[0], "id", 0, MTD_MAX_ID, &t->id, sub, sizeof sub)) ||
-	    (rc = str_val(&v[1], "name", 0, MTD_MAX_STR, &t->name, sub, sizeof sub)) ||
+	    (rc = text_val(&v[1], "name", 0, MTD_MAX_STR, &t->name, sub, sizeof sub)) ||
 	    (rc = level_val(&v[2], "level", &t->level, sub, sizeof sub)) ||
 	    (rc = str_val(&v[3], "category", 1, 16, &t->category, sub, sizeof sub))) {
 		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
@@ -948,6 +1035,8 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	}
 	if (used)
 		*used = c.i;
+	if ((rc = dup_keys(mp, c.i, err, n)))
+		return rc;
 	/* as levels: a type's name passes every check of str_val, which are
 	 * for the error of anything else */
 	t = v[M_TYPE].kind == FV_STR
@@ -1045,8 +1134,8 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 			    (int)plat.n, plat.p);
 		return MTD_EMALFORMED;
 	}
-	if ((rc = get_str(o, "os_version", 0, 64, &d->os_version, err, n)) ||
-	    (rc = get_str(o, "user", 0, MTD_MAX_STR, &d->user, err, n)) ||
+	if ((rc = get_text(o, "os_version", 0, 64, &d->os_version, err, n)) ||
+	    (rc = get_text(o, "user", 0, MTD_MAX_STR, &d->user, err, n)) ||
 	    (rc = one_of(o, "ownership", "corporate", "personal", &d->corporate, err, n)) ||
 	    (rc = one_of(o, "management", "enrolled", "unenrolled", &d->enrolled, err, n)))
 		return rc;
@@ -1061,17 +1150,17 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 		}
 		for (uint32_t i = 0; i < g->via.array.size; i++) {
 			const msgpack_object *e = &g->via.array.ptr[i];
+			const char *why;
 			if (e->type != MSGPACK_OBJECT_STR || e->via.str.size == 0 ||
 			    e->via.str.size > MTD_MAX_ID) {
 				mtd_sdk_err(err, n, "field 'groups[%u]': not a group name (a string of 1 to %d bytes)",
 					    i, MTD_MAX_ID);
 				return MTD_EMALFORMED;
 			}
-			for (uint32_t k = 0; k < e->via.str.size; k++)
-				if ((unsigned char)e->via.str.ptr[k] < 0x20) {
-					mtd_sdk_err(err, n, "field 'groups[%u]': contains a control character", i);
-					return MTD_EMALFORMED;
-				}
+			if ((why = mtd_str_check(e->via.str.ptr, e->via.str.size, MTD_STR_ID))) {
+				mtd_sdk_err(err, n, "field 'groups[%u]': %s", i, why);
+				return MTD_EMALFORMED;
+			}
 			d->groups[d->ngroups].p = e->via.str.ptr;
 			d->groups[d->ngroups++].n = e->via.str.size;
 		}
@@ -1112,9 +1201,9 @@ int mtd_decode_app(const msgpack_object *o, mtd_app_rec *a, char *err,
 	}
 	if ((rc = get_str(o, "device", 1, MTD_MAX_ID, &a->device, err, n)) ||
 	    (rc = get_str(o, "app_id", 1, MTD_MAX_STR, &a->app_id, err, n)) ||
-	    (rc = get_str(o, "version", 0, 64, &a->version, err, n)) ||
-	    (rc = get_str(o, "short_version", 0, 64, &a->short_version, err, n)) ||
-	    (rc = get_str(o, "name", 0, MTD_MAX_STR, &a->name, err, n)) ||
+	    (rc = get_text(o, "version", 0, 64, &a->version, err, n)) ||
+	    (rc = get_text(o, "short_version", 0, 64, &a->short_version, err, n)) ||
+	    (rc = get_text(o, "name", 0, MTD_MAX_STR, &a->name, err, n)) ||
 	    (rc = get_size(o, "bundle_size", &a->bundle_size, err, n)) ||
 	    (rc = get_size(o, "dynamic_size", &a->dynamic_size, err, n)) ||
 	    (rc = get_bool(o, "adhoc_signed", &a->adhoc_signed, err, n)) ||

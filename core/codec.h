@@ -163,6 +163,16 @@ typedef struct mtd_app_rec {
 int mtd_decode_app(const msgpack_object *o, mtd_app_rec *a, char *err,
 		   size_t n);
 
+/* Identifiers (device, app, threat, vendor ids, group names, device_ref
+ * values, error codes) and free text (names, users, versions). */
+enum { MTD_STR_TEXT = 0, MTD_STR_ID = 1 };
+/* NULL when s[0..n) is acceptable as what (MTD_STR_*): well-formed UTF-8
+ * (RFC 3629) without C0 controls or DEL; an identifier also without C1
+ * controls (U+0080..U+009F) or bidi controls (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069). Otherwise a constant phrase saying why
+ * ("is not valid UTF-8"), to follow "field 'x': ". */
+const char *mtd_str_check(const char *s, size_t n, int what);
+
 /* Find key in a map object; NULL when absent. */
 const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key);
 

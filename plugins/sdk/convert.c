@@ -1,6 +1,8 @@
 /* Payload parsing (JSON or msgpack -> jansson tree) and JSON -> msgpack. */
 #include <math.h>
 #include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mp_write.h"
@@ -70,6 +72,11 @@ static json_t *from_mp(const msgpack_object *o, int depth, char *err,
 			if (kv->key.via.str.size)
 				memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
 			key[kv->key.via.str.size] = '\0';
+			if (json_object_get(v, key)) { /* as JSON_REJECT_DUPLICATES */
+				mtd_sdk_err(err, errlen, "duplicate key '%.64s'", key);
+				json_decref(v);
+				return NULL;
+			}
 			e = from_mp(&kv->val, depth + 1, err, errlen);
 			if (!e || json_object_set_new_nocheck(v, key, e)) {
 				json_decref(v);
@@ -179,6 +186,127 @@ int mtd_mp_frame(const void *data, size_t n, int outer, size_t *out)
 	}
 	*out = i;
 	return 1;
+}
+
+/* A string key of a map being checked for duplicates. */
+typedef struct mkey {
+	const unsigned char *p;
+	size_t n;
+} mkey;
+
+static int mkey_cmp(const void *a, const void *b)
+{
+	const mkey *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* The string at p[0..n) (after a framed object's bounds were checked): 1
+ * with it in *k and its total length in *len, 0 when it is not a string. */
+static int mp_strval(const unsigned char *p, size_t n, mkey *k, size_t *len)
+{
+	size_t h = 1, sl;
+	if (n == 0)
+		return 0;
+	if ((p[0] & 0xe0) == 0xa0)
+		sl = p[0] & 0x1f;
+	else if (p[0] == 0xd9 && n >= 2)
+		sl = p[1], h = 2;
+	else if (p[0] == 0xda && n >= 3)
+		sl = (size_t)p[1] << 8 | p[2], h = 3;
+	else if (p[0] == 0xdb && n >= 5)
+		sl = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4], h = 5;
+	else
+		return 0;
+	if (n - h < sl)
+		return 0;
+	k->p = p + h;
+	k->n = sl;
+	*len = h + sl;
+	return 1;
+}
+
+/* The object at p[0..n), nested depth deep: walked to its end (*len), each
+ * map's string keys compared. 1 (the key in dup) on a duplicate, 0 when
+ * none, -1 on bad bytes or no memory. */
+static int uniq_walk(const unsigned char *p, size_t n, int depth, size_t *len, mkey *dup)
+{
+	size_t i, count, h = 1, vl;
+	int map, rc = 0;
+	mkey small[16], *keys = small;
+	size_t nkeys = 0;
+
+	if (n == 0)
+		return -1;
+	if ((p[0] & 0xe0) == 0x80 && p[0] <= 0x9f) {
+		map = p[0] < 0x90;
+		count = p[0] & 0x0f;
+	} else if (p[0] >= 0xdc && p[0] <= 0xdf) {
+		map = p[0] >= 0xde;
+		if (p[0] & 1) {
+			if (n < 5)
+				return -1;
+			count = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+			h = 5;
+		} else {
+			if (n < 3)
+				return -1;
+			count = (size_t)p[1] << 8 | p[2];
+			h = 3;
+		}
+	} else {
+		return mtd_mp_frame(p, n, depth, len) == 1 ? 0 : -1; /* not a container */
+	}
+	if (map && count > sizeof small / sizeof *small &&
+	    !(keys = malloc(count * sizeof *keys)))
+		return -1;
+	i = h;
+	for (size_t e = 0; e < count * (map ? 2 : 1); e++) {
+		mkey k;
+		if (map && e % 2 == 0 && mp_strval(p + i, n - i, &k, &vl)) {
+			keys[nkeys++] = k;
+			if (keys == small)
+				for (size_t j = 0; j + 1 < nkeys; j++)
+					if (!mkey_cmp(&keys[j], &k)) {
+						*dup = k;
+						rc = 1;
+						goto out;
+					}
+			i += vl;
+			continue;
+		}
+		if ((rc = uniq_walk(p + i, n - i, depth + 1, &vl, dup)))
+			goto out;
+		i += vl;
+	}
+	if (keys != small && nkeys > 1) {
+		qsort(keys, nkeys, sizeof *keys, mkey_cmp);
+		for (size_t j = 1; j < nkeys; j++)
+			if (!mkey_cmp(&keys[j - 1], &keys[j])) {
+				*dup = keys[j];
+				rc = 1;
+				goto out;
+			}
+	}
+	*len = i;
+out:
+	if (keys != small)
+		free(keys);
+	return rc;
+}
+
+int mtd_mp_unique_keys(const void *data, size_t n, char *key, size_t keylen)
+{
+	mkey dup = {NULL, 0};
+	size_t len;
+	int rc;
+	if (mtd_mp_frame(data, n, 0, &len) != 1)
+		return -1;
+	rc = uniq_walk(data, len, 0, &len, &dup);
+	if (rc == 1 && key && keylen)
+		snprintf(key, keylen, "%.*s", (int)(dup.n < keylen ? dup.n : keylen - 1),
+			 (const char *)dup.p);
+	return rc;
 }
 
 /* jansson bounds nesting at 2048 itself; ours is tighter. The limit counts

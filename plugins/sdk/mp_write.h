@@ -12,4 +12,10 @@ int mtd_mp_double(mtd_buf *b, double d);
 /* mtd_sdk_msgpack_frame for a value that outer containers already enclose:
  * together they nest at most MTD_SDK_MAX_DEPTH deep. */
 int mtd_mp_frame(const void *data, size_t n, int outer, size_t *len);
+/* Whether every map in the msgpack object that starts data[0..n) has
+ * distinct string keys (what JSON_REJECT_DUPLICATES asks of JSON, so that
+ * one record means one thing on every path). 0 when they do; 1 on a
+ * duplicate, copied into key (keylen bytes, NUL-terminated, may be cut);
+ * -1 when the bytes are not one framed object, or memory ran out. */
+int mtd_mp_unique_keys(const void *data, size_t n, char *key, size_t keylen);
 #endif

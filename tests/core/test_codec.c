@@ -689,6 +689,7 @@ static void msg_ok(const char *json, mtd_msg *m)
 		fail_msg("message refused: %s: %s", json, err_);
 }
 
+#define DEV_BASE_ "'id':'dev-1','platform':'ios','ownership':'corporate','management':'enrolled'"
 #define THREAT_OK "{'type':'threat','device':'d1','level':'high','at':'2025-01-15T11:49:14Z'"
 
 static void decode_msg_valid(void **state)
@@ -1268,11 +1269,11 @@ static void decode_msg_bytes(void **state)
 
 	assert_int_equal(bytes_rc(oddkeys, sizeof oddkeys, &m), 0);
 	assert_int_equal(m.type, MTD_MSG_HEARTBEAT);
-	/* the first of duplicate keys counts, as in a msgpack-c map look-up */
-	assert_int_equal(bytes_rc(dup1, sizeof dup1, &m), 0);
-	assert_int_equal(m.type, MTD_MSG_HEARTBEAT);
+	/* duplicate keys are refused, whichever comes first (19.7: as JSON's) */
+	assert_int_equal(bytes_rc(dup1, sizeof dup1, &m), MTD_EMALFORMED);
+	assert_contains(err_, "duplicate key 'type'");
 	assert_int_equal(bytes_rc(dup2, sizeof dup2, &m), MTD_EMALFORMED);
-	assert_contains(err_, "'z' is not a message type");
+	assert_contains(err_, "duplicate key 'type'");
 	/* a string longer than the bytes left */
 	assert_int_equal(bytes_rc(str8big, sizeof str8big, &m), MTD_EMALFORMED);
 
@@ -1535,6 +1536,110 @@ static void decode_app(void **state)
 	app_bad("[1]", "map");
 }
 
+/* 19.5: identifiers are valid UTF-8 without C0, C1 or bidi controls, on
+ * every field that names something; free text is valid UTF-8 without C0. */
+static void strict_identifiers(void **state)
+{
+	static const char *const c1_bidi[] = {"\\u0080", "\\u0085", "\\u009f", "\\u061c",
+					      "\\u200e", "\\u200f", "\\u202a", "\\u202e",
+					      "\\u2066", "\\u2069"};
+	static const struct { const char *s; const char *why; } raw[] = {
+		{"\xff", "not valid UTF-8"},     {"\xc3", "not valid UTF-8"},
+		{"\xc0\xaf", "not valid UTF-8"}, {"\xe0\x80\xaf", "not valid UTF-8"},
+		{"\xed\xa0\x80", "not valid UTF-8"}, {"\xf4\x90\x80\x80", "not valid UTF-8"},
+		{"\xc2\x9b", "C1 control"},      {"\xe2\x80\xae", "bidirectional"},
+	};
+	char buf[512];
+	mtd_msg m;
+	const char *why;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof c1_bidi / sizeof *c1_bidi; i++) {
+		const char *w = i < 3 ? "C1 control" : "bidirectional control";
+		snprintf(buf, sizeof buf, "{'type':'threat','device':'col%s','level':'low','at':1}",
+			 c1_bidi[i]);
+		msg_bad(buf, w);
+		snprintf(buf, sizeof buf, "{'type':'error','at':1,'code':'E%s'}", c1_bidi[i]);
+		msg_bad(buf, w);
+		snprintf(buf, sizeof buf, THREAT_OK ",'threats':[{'id':'x%s','category':'app','level':'low'}]}",
+			 c1_bidi[i]);
+		msg_bad(buf, w);
+		snprintf(buf, sizeof buf, "{" DEV_BASE_ ",'groups':['g%s']}", c1_bidi[i]);
+		dev_bad(buf, w);
+		/* free text: a bidi control may be part of a name */
+		snprintf(buf, sizeof buf, THREAT_OK ",'threats':[{'name':'n%s','category':'app','level':'low'}]}",
+			 c1_bidi[i]);
+		msg_ok(buf, &m);
+	}
+	for (size_t i = 0; i < sizeof raw / sizeof *raw; i++) {
+		assert_non_null(why = mtd_str_check(raw[i].s, strlen(raw[i].s), MTD_STR_ID));
+		assert_contains(why, raw[i].why);
+		why = mtd_str_check(raw[i].s, strlen(raw[i].s), MTD_STR_TEXT);
+		if (strstr(raw[i].why, "UTF-8"))
+			assert_non_null(why);
+		else
+			assert_null(why);
+	}
+	assert_null(mtd_str_check("caf\xc3\xa9-\xf0\x9f\x93\xb1-\xe2\x80\x8b", 14, MTD_STR_ID));
+	assert_null(mtd_str_check("", 0, MTD_STR_ID));
+	assert_non_null(mtd_str_check("abcdefgh\x1b", 9, MTD_STR_TEXT));
+	assert_non_null(mtd_str_check("abcdefghij\x7f", 11, MTD_STR_TEXT));
+}
+
+/* 19.7: a duplicate key anywhere in a message or record is refused. */
+static void duplicate_keys(void **state)
+{
+	/* {"type":"heartbeat","at":5,"x":{"k":1,"k":2}} */
+	static const unsigned char nested[] = {0x83, HB_TYPE, HB_AT, 0x05, 0xa1, 'x', 0x82,
+					       0xa1, 'k', 0x01, 0xa1, 'k', 0x02};
+	/* the same key as fixstr and as str8 */
+	static const unsigned char enc[] = {0x83, HB_TYPE, HB_AT, 0x05, 0xd9, 0x02, 'a', 't', 0x06};
+	unsigned char big[1 + 2 + 40 * 4 + 8];
+	size_t k = 0;
+	mtd_msg m;
+	char err[200];
+	json_t *v;
+	(void)state;
+
+	assert_int_equal(bytes_rc(nested, sizeof nested, &m), MTD_EMALFORMED);
+	assert_contains(err_, "duplicate key 'k'");
+	assert_int_equal(bytes_rc(enc, sizeof enc, &m), MTD_EMALFORMED);
+	assert_contains(err_, "duplicate key 'at'");
+	/* a map of more than 16 keys (sorted, not compared pairwise) */
+	big[k++] = 0xde;
+	big[k++] = 0;
+	big[k++] = 41;
+	for (int i = 0; i < 40; i++) {
+		big[k++] = 0xa2;
+		big[k++] = (unsigned char)('a' + i / 26);
+		big[k++] = (unsigned char)('a' + i % 26);
+		big[k++] = 0xc0;
+	}
+	big[k++] = 0xa2, big[k++] = 'b', big[k++] = 'c', big[k++] = 0x01; /* = key 28 */
+	assert_int_equal(mtd_sdk_msgpack_frame(big, k, &(size_t){0}), 1);
+	v = mtd_sdk_parse(big, k, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "duplicate key 'bc'");
+	v = mtd_sdk_parse(nested, sizeof nested, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "duplicate key 'k'");
+	v = mtd_sdk_parse("{\"x\":{\"k\":1,\"k\":2}}", 19, err, sizeof err);
+	assert_null(v);
+	assert_contains(err, "duplicate");
+	/* a device record read from msgpack */
+	{
+		rd x;
+		static const unsigned char two[] = {0x82, 0xa2, 'i', 'd', 0xa1, 'a', 0xa2, 'i', 'd', 0xa1, 'b',
+						    0x81, 0xa2, 'i', 'd', 0xa1, 'c'};
+		rd_open(&x, two, sizeof two, "d.mp");
+		NEXT_BAD(&x, MTD_READ_TREE, "duplicate key 'id'", "d.mp record 1 (byte 0)");
+		NEXT_OK(&x, MTD_READ_TREE);
+		assert_true(str_is(mtd_map_get(x.rec.obj, "id"), "c"));
+		NEXT_END(&x);
+		rd_close(&x);
+	}
+}
+
 static void map_get(void **state)
 {
 	const msgpack_object *o;
@@ -1579,6 +1684,8 @@ int main(void)
 		cmocka_unit_test_teardown(decode_msg_control_every_position, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_control_chars, J_teardown),
 		cmocka_unit_test_teardown(decode_msg_times, J_teardown),
+		cmocka_unit_test_teardown(strict_identifiers, J_teardown),
+		cmocka_unit_test_teardown(duplicate_keys, rd_teardown),
 		cmocka_unit_test(decode_msg_bytes),
 		cmocka_unit_test_teardown(reader_msg_one_walk, rd_teardown),
 		cmocka_unit_test_teardown(decode_device_valid, J_teardown),

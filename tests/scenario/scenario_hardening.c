@@ -198,8 +198,9 @@ static void audit_show_block_entries(void **state)
 	RUN(s, 0, "audit", "verify");
 }
 
-/* An error code that is not UTF-8 (msgpack can carry one) still shows as
- * valid JSON, U+FFFD where the bytes were, the detail kept. */
+/* An error code that is not UTF-8 (msgpack can carry one) is refused
+ * (19.5) and audited nowhere as a message: the log never holds what JSON
+ * output would have to mangle. */
 static void audit_show_code_not_utf8(void **state)
 {
 	scen *s = *state;
@@ -211,13 +212,13 @@ static void audit_show_code_not_utf8(void **state)
 	size_t n;
 
 	SETUP(s, SCEN_FLEET);
-	RUN(s, 0, "ingest", "generic", "--normalized", scen_write(s, "error.mp", mp, sizeof mp));
-	OUT_HAS(s, "1 accepted");
+	RUN(s, 65, "ingest", "generic", "--normalized", scen_write(s, "error.mp", mp, sizeof mp));
+	OUT_HAS(s, "0 accepted");
+	ERR_HAS(s, "field 'code': is not valid UTF-8");
 	RUN(s, 0, "audit", "show", "--kind", "message", "--json");
 	v = json_lines(s, &n);
-	assert_int_equal(n, 2); /* the provision, the error */
-	FIELD(s, detail(v[1]), "type", "error");
-	FIELD(s, detail(v[1]), "code", "E\xef\xbf\xbd\xef\xbf\xbd");
+	assert_int_equal(n, 1); /* the provision only */
+	FIELD(s, detail(v[0]), "type", "provision");
 	RUN(s, 0, "audit", "verify");
 }
 
