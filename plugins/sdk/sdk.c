@@ -498,3 +498,99 @@ int mtd_sdk_element_error(const mtd_host_api *host, void *sink, const char *path
 	one_line(msg);
 	return host->element_error(sink, where, msg) == 0 ? 0 : -1;
 }
+
+int mtd_sdk_get_id(json_t *root, const char *path, char *buf, const char **out,
+		   char *err, size_t errlen)
+{
+	json_t *v = mtd_sdk_path(root, path);
+	const char *s;
+
+	*out = NULL;
+	if (json_is_integer(v)) {
+		json_int_t n = json_integer_value(v);
+		if (n < 0) {
+			mtd_sdk_err(err, errlen, "field '%s': negative id %lld", path, (long long)n);
+			return -1;
+		}
+		if (n > 0) {
+			snprintf(buf, MTD_SDK_ID_BUF, "%lld", (long long)n);
+			*out = buf;
+		}
+		return 0;
+	}
+	if (v && !json_is_null(v) && !json_is_string(v)) {
+		mtd_sdk_err(err, errlen, "field '%s': not a string or an integer", path);
+		return -1;
+	}
+	if (mtd_sdk_get_str(root, path, 0, MTD_SDK_MAX_ID, &s, err, errlen))
+		return -1;
+	if (s && s[strspn(s, "0-")] != '\0')
+		*out = s;
+	return 0;
+}
+
+static int dry_emit(void *sink, const void *data, size_t len)
+{
+	(void)sink, (void)data, (void)len;
+	return 0;
+}
+
+/* One pass over the page: the index of the first element fn refuses
+ * (its message in err), or n when none, or SIZE_MAX when fn ran out of
+ * memory. report: hand each refused element to the host and go on. */
+static size_t each_pass(const mtd_host_api *host, void *sink, json_t *page,
+			const char *name, int report, mtd_sdk_element_fn fn,
+			void *ctx, char *err, size_t errlen, int *rc)
+{
+	size_t i, n = json_array_size(page);
+	for (i = 0; i < n; i++) {
+		char where[160];
+		int k;
+		if (errlen)
+			err[0] = '\0';
+		k = fn(ctx, host, sink, json_array_get(page, i), err, errlen);
+		if (k == 0)
+			continue;
+		*rc = k == MTD_PLUGIN_ENOMEM ? MTD_PLUGIN_ENOMEM : MTD_PLUGIN_EMALFORMED;
+		if (*rc == MTD_PLUGIN_ENOMEM)
+			return i;
+		snprintf(where, sizeof where, "%.120s[%zu]", name, i);
+		if (!report || mtd_sdk_element_error(host, sink, where, "%s",
+						     errlen && err[0] ? err : "refused"))
+			return i;
+		*rc = MTD_PLUGIN_OK;
+	}
+	return n;
+}
+
+int mtd_sdk_each(const mtd_host_api *host, void *sink, json_t *page, const char *name,
+		 size_t max, mtd_sdk_element_fn fn, void *ctx, char *err, size_t errlen)
+{
+	size_t n, bad;
+	int rc = MTD_PLUGIN_OK;
+
+	if (!json_is_array(page) || json_array_size(page) > max) {
+		mtd_sdk_err(err, errlen, "field '%s': not a list of up to %zu elements", name, max);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	n = json_array_size(page);
+	if (!MTD_HOST_HAS(host, element_error)) {
+		/* ABI 1.0: a dry run first, so that a bad element refuses the
+		 * page before anything of it is emitted */
+		mtd_host_api dry = {0};
+		memcpy(&dry, host, host->struct_size < sizeof dry ? host->struct_size : sizeof dry);
+		dry.struct_size = (uint32_t)(host->struct_size < sizeof dry ? host->struct_size
+									: sizeof dry);
+		dry.emit = dry_emit;
+		bad = each_pass(&dry, sink, page, name, 0, fn, ctx, err, errlen, &rc);
+		if (bad < n) {
+			if (rc != MTD_PLUGIN_ENOMEM)
+				mtd_sdk_err_prefix(err, errlen, "%.120s[%zu]: ", name, bad);
+			return rc;
+		}
+	}
+	bad = each_pass(host, sink, page, name, 1, fn, ctx, err, errlen, &rc);
+	if (bad < n && rc != MTD_PLUGIN_ENOMEM)
+		mtd_sdk_err_prefix(err, errlen, "%.120s[%zu]: ", name, bad);
+	return rc;
+}

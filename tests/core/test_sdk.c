@@ -904,8 +904,16 @@ static void emit_refused(void **state)
 
 typedef struct elem_sink {
 	char path[300], msg[600];
-	int calls, ret;
+	int calls, ret, emits;
 } elem_sink;
+
+static int elem_emit(void *ud, const void *data, size_t len)
+{
+	elem_sink *e = ud;
+	(void)data, (void)len;
+	e->emits++;
+	return 0;
+}
 
 static int elem_error(void *ud, const char *path, const char *msg)
 {
@@ -958,6 +966,115 @@ static void element_error(void **state)
 	assert_int_equal(mtd_sdk_element_error(&h, &e, "x", "y"), -1);
 	assert_int_equal(mtd_sdk_element_error(NULL, &e, "x", "y"), -1);
 	assert_int_equal(e.calls, 3);
+}
+
+/* A page's element decoder for the tests: an element is an object with a
+ * string "dev"; anything else is refused. */
+static int each_fn(void *ctx, const mtd_host_api *h, void *sk, json_t *e, char *err,
+		   size_t errlen)
+{
+	mtd_sdk_msg m = {0};
+	int *calls = ctx;
+	(*calls)++;
+	if (json_is_integer(e) && json_integer_value(e) == 99)
+		return MTD_PLUGIN_ENOMEM;
+	if (mtd_sdk_get_str(e, "dev", 1, MTD_SDK_MAX_ID, &m.device, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	m.type = "threat";
+	m.level = MTD_LEVEL_LOW;
+	m.os_supported = -1;
+	mtd_sdk_emit(h, sk, &m);
+	return MTD_PLUGIN_OK;
+}
+
+/* One bad element of a page: reported and skipped with a 1.1 host; with a
+ * 1.0 host the page fails before anything of it is emitted. */
+static void each_element(void **state)
+{
+	json_t *page = json_loads("[{\"dev\":\"a\"},{\"dev\":7},{\"dev\":\"c\"},{}]", 0, NULL);
+	mtd_host_api h = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), elem_emit, NULL,
+			  elem_error};
+	elem_sink e = {.ret = 0};
+	sink s = {.ret = 0};
+	char err[256];
+	int calls = 0;
+	(void)state;
+
+	assert_non_null(page);
+	/* the sink is shared: emit and element_error see the same pointer */
+	assert_int_equal(mtd_sdk_each(&h, &e, page, "events", 10, each_fn, &calls, err,
+				      sizeof err),
+			 0);
+	assert_int_equal(calls, 4);
+	assert_int_equal(e.emits, 2);
+	assert_int_equal(e.calls, 2);
+	assert_string_equal(e.path, "events[3]");
+	assert_string_equal(e.msg, "field 'dev': missing");
+
+	/* 1.0 host: nothing emitted, the first bad element named */
+	h.struct_size = (uint32_t)offsetof(mtd_host_api, element_error);
+	h.emit = sink_emit;
+	calls = 0;
+	assert_int_equal(mtd_sdk_each(&h, &s, page, "events", 10, each_fn, &calls, err,
+				      sizeof err),
+			 MTD_PLUGIN_EMALFORMED);
+	assert_int_equal(s.calls, 0);
+	assert_int_equal(calls, 2);
+	assert_string_equal(err, "events[1]: field 'dev': not a string");
+	/* a good page is emitted whole, once */
+	json_array_remove(page, 3);
+	json_array_remove(page, 1);
+	calls = 0;
+	assert_int_equal(mtd_sdk_each(&h, &s, page, "events", 10, each_fn, &calls, err,
+				      sizeof err),
+			 0);
+	assert_int_equal(s.calls, 2);
+	assert_int_equal(calls, 4); /* dry run and real run */
+	/* too many, not an array, out of memory */
+	assert_int_equal(mtd_sdk_each(&h, &s, page, "events", 1, each_fn, &calls, err,
+				      sizeof err),
+			 MTD_PLUGIN_EMALFORMED);
+	assert_string_equal(err, "field 'events': not a list of up to 1 elements");
+	assert_int_equal(mtd_sdk_each(&h, &s, json_object_get(json_array_get(page, 0), "dev"),
+				      "events", 10, each_fn, &calls, err, sizeof err),
+			 MTD_PLUGIN_EMALFORMED);
+	json_array_append_new(page, json_integer(99));
+	h.struct_size = sizeof(mtd_host_api);
+	h.emit = elem_emit;
+	assert_int_equal(mtd_sdk_each(&h, &e, page, "events", 10, each_fn, &calls, err,
+				      sizeof err),
+			 MTD_PLUGIN_ENOMEM);
+	json_decref(page);
+}
+
+static void get_id(void **state)
+{
+	json_t *v = json_loads("{\"a\":\"dev-1\",\"z\":\"00000000-0000-0000-0000-0000000000\","
+			       "\"e\":\"\",\"n\":42,\"zero\":0,\"neg\":-1,\"b\":true,\"nul\":null,"
+			       "\"c\":\"x\\u0001y\",\"d\":{\"id\":\"0-1\"}}",
+			       0, NULL);
+	char buf[MTD_SDK_ID_BUF], err[128];
+	const char *id = "untouched";
+	(void)state;
+
+	assert_int_equal(mtd_sdk_get_id(v, "a", buf, &id, err, sizeof err), 0);
+	assert_string_equal(id, "dev-1");
+	assert_int_equal(mtd_sdk_get_id(v, "d.id", buf, &id, err, sizeof err), 0);
+	assert_string_equal(id, "0-1");
+	assert_int_equal(mtd_sdk_get_id(v, "n", buf, &id, err, sizeof err), 0);
+	assert_ptr_equal(id, buf);
+	assert_string_equal(id, "42");
+	static const char *const none[] = {"z", "e", "zero", "nul", "missing"};
+	for (size_t i = 0; i < 5; i++) {
+		id = "untouched";
+		assert_int_equal(mtd_sdk_get_id(v, none[i], buf, &id, err, sizeof err), 0);
+		assert_null(id);
+	}
+	assert_int_equal(mtd_sdk_get_id(v, "neg", buf, &id, err, sizeof err), -1);
+	assert_int_equal(mtd_sdk_get_id(v, "b", buf, &id, err, sizeof err), -1);
+	assert_string_equal(err, "field 'b': not a string or an integer");
+	assert_int_equal(mtd_sdk_get_id(v, "c", buf, &id, err, sizeof err), -1);
+	json_decref(v);
 }
 
 static void plugin_has(void **state)
@@ -1132,6 +1249,8 @@ int main(void)
 		cmocka_unit_test(emit_refused),
 		cmocka_unit_test(element_error),
 		cmocka_unit_test(plugin_has),
+		cmocka_unit_test(each_element),
+		cmocka_unit_test(get_id),
 		cmocka_unit_test(sdk_err_truncates),
 		cmocka_unit_test(field_readers),
 	};

@@ -105,6 +105,17 @@ int mtd_sdk_get_enum(json_t *root, const char *path, const mtd_sdk_enum *table,
 int mtd_sdk_get_time(json_t *root, const char *path, int64_t *out, char *err,
 		     size_t errlen);
 
+/* An identifier at path: a string of 1..MTD_SDK_MAX_ID bytes without
+ * control characters, or a non-negative integer, written in decimal into buf
+ * (MTD_SDK_ID_BUF bytes, the caller's). Missing, null, empty, or a
+ * placeholder made only of '0' and '-' (vendors send "000...0" or 0 for a
+ * device their MDM does not know): *out = NULL and 0, since that is no
+ * identifier. Another type, or a bad string: "field 'PATH': why" and -1.
+ * *out points into root or into buf. */
+#define MTD_SDK_ID_BUF 24
+int mtd_sdk_get_id(json_t *root, const char *path, char *buf, const char **out,
+		   char *err, size_t errlen);
+
 /* Write a one-line message into err (always NUL-terminated when errlen > 0;
  * control characters, such as a newline in a quoted hostile value, become
  * spaces). */
@@ -232,6 +243,26 @@ int mtd_sdk_element_error(const mtd_host_api *host, void *sink, const char *path
 	__attribute__((format(printf, 4, 5)))
 #endif
 	;
+
+/* Decode one element of a page (an event, an alert, a machine): emit what
+ * it says through host and return MTD_PLUGIN_OK, or return a negative
+ * MTD_PLUGIN_E* value with a one-line message in err when the element
+ * cannot be used. elem is borrowed from the page. */
+typedef int (*mtd_sdk_element_fn)(void *ctx, const mtd_host_api *host, void *sink,
+				  json_t *elem, char *err, size_t errlen);
+
+/* Decode every element of the array page, named name in messages ("events"),
+ * with fn. Of at most max elements, each one fn refuses is reported with
+ * mtd_sdk_element_error at path "name[i]" and skipped: the page's other
+ * elements are kept; a host that takes no more element errors fails the
+ * payload at that element. With a host older than ABI 1.1 the payload fails
+ * as it did before element errors: every element is decoded once without
+ * emitting anything, and the first bad one fails the whole page before any
+ * message of it is emitted. Returns
+ * MTD_PLUGIN_OK; MTD_PLUGIN_EMALFORMED with "name[i]: why" (or why page is
+ * not such an array) in err; MTD_PLUGIN_ENOMEM when fn ran out of memory. */
+int mtd_sdk_each(const mtd_host_api *host, void *sink, json_t *page, const char *name,
+		 size_t max, mtd_sdk_element_fn fn, void *ctx, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
