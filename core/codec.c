@@ -910,7 +910,7 @@ static int read_ref(const mpc *msg, const fval *r, mtd_msg *m, char *err, size_t
 		c.i += h + k.n;
 		j = fkey_index(ref_keys, MTD_NREF + 1, k.s, k.n);
 		if (j < 0) {
-			if (k.n <= 32 && !has_control(k.s, k.n))
+			if (k.n <= 32 && plain_ascii(k.s, k.n))
 				mtd_sdk_err(err, n, "field 'device_ref': unknown identifier kind '%.*s'",
 					    (int)k.n, k.s);
 			else

@@ -825,7 +825,7 @@ static void decode_msg_device_ref(void **state)
 			}
 			assert_int_equal(mtd_decode_msg(sb.data, sb.size, &m, why, sizeof why),
 					 MTD_EMALFORMED);
-			assert_contains(why, "twice");
+			assert_contains(why, "duplicate key");
 			msgpack_sbuffer_destroy(&sb);
 		}
 	}
