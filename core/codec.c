@@ -992,7 +992,7 @@ static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg
 	t->level = -1;
 	/* a resolve needs only the id; whatever else it carries is checked */
 	if ((rc = str_val(&v[0], "threat.id", 1, MTD_MAX_ID, &t->id, err, n)) ||
-	    (rc = str_val(&v[1], "threat.name", 0, MTD_MAX_STR, &t->name, err, n)))
+	    (rc = text_val(&v[1], "threat.name", 0, MTD_MAX_STR, &t->name, err, n)))
 		return rc;
 	if ((m->state == MTD_EVENT_OPEN || (v[2].kind != FV_ABSENT && v[2].kind != FV_NIL)) &&
 	    (rc = level_val(&v[2], "threat.level", &t->level, err, n)))
