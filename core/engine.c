@@ -1011,7 +1011,8 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	mtd_warn_writable(h, h->rules_dir, "rules");
 	{
 		char why[2048];
-		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions};
+		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions, h->rules_cpu_ms,
+					h->rules_eval_cpu_ms};
 		if ((rc = mtd_rules_open(h->rules_dir, &lim, h->cloud, h->now, &e.rules, why, sizeof why)))
 			return mtd_fail(h, rc, "%s", why);
 		mtd_rules_memo(e.rules, 1);

@@ -119,6 +119,9 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	h->batch = cfg->batch ? cfg->batch : MTD_DEFAULT_BATCH;
 	h->isolate_plugins = cfg->isolate_plugins;
 	h->rules_instructions = cfg->rules_instructions;
+	h->rules_cpu_ms = cfg->rules_cpu_ms;
+	h->rules_eval_cpu_ms = cfg->rules_eval_cpu_ms;
+	h->max_skew = cfg->max_skew > 0 ? cfg->max_skew : cfg->max_skew < 0 ? 0 : MTD_DEFAULT_SKEW;
 	if (!h->db_path || !h->rules_dir || !h->plugin_dir)
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
 	return 0;

@@ -11,6 +11,8 @@ struct mtd {
 	int isolate_plugins;
 	size_t rules_memory;
 	uint64_t rules_instructions;
+	uint64_t rules_cpu_ms, rules_eval_cpu_ms; /* 0: the defaults */
+	int64_t max_skew; /* seconds; >= 0 */
 	uint64_t batch; /* records per committed batch */
 	mtd_store *store;
 	char cloud[16];

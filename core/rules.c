@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "mtdgate/mtdgate.h"
@@ -22,6 +23,14 @@
 /* Backtracking bound for a pattern: subject^(repetitions), times the
  * subject again when the match may start anywhere. */
 #define MAX_PATTERN_STEPS (1u << 27)
+/* The longest string a script may make: the VM compares and hashes strings
+ * in one instruction the count hook cannot split, so their size is what
+ * bounds the time of one instruction (a < b over two long strings). */
+#define MAX_STRING (1u << 20)
+/* C library functions that walk their arguments are charged one
+ * instruction per CHARGE_BYTES bytes of string and per element of table
+ * they touch (see charged). */
+#define CHARGE_BYTES 64
 /* The memo: key bytes of one device, and the bounds of what it keeps. */
 #define MEMO_KEY_MAX 2048
 #define MEMO_MAX_ENTRIES 65536
@@ -43,6 +52,12 @@ struct mtd_rules {
 	int mem_hit;
 	uint64_t budget, limit;
 	int armed; /* a rule call is running under the budget */
+	int stop;  /* STOP_*: why every further instruction of the call raises */
+	/* CPU time (CLOCK_THREAD_CPUTIME_ID, ns): limits per call and per
+	 * handle (an evaluation), what the calls so far used, and the call's */
+	uint64_t cpu_call_ns, cpu_total_ns, cpu_used_ns, call_start_ns;
+	int str_hit;          /* a script tried to make a string over MAX_STRING */
+	char str_where[300];  /* where: "policy.lua:12" */
 	char *dir;
 	char policy_path[4096]; /* for messages */
 	gpol *pols;
@@ -114,9 +129,50 @@ int mtd_app_action_from_name(const char *s)
 
 static void hook(lua_State *L, lua_Debug *ar);
 
+enum { STOP_NONE, STOP_INSTRUCTIONS, STOP_CPU_CALL, STOP_CPU_TOTAL };
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* STOP_CPU_* when the call has used its CPU time, or the calls of this
+ * handle theirs; else STOP_NONE. */
+static int cpu_spent(const mtd_rules *r)
+{
+	uint64_t used = cpu_ns() - r->call_start_ns;
+	if (used > r->cpu_call_ns)
+		return STOP_CPU_CALL;
+	if (r->cpu_used_ns + used > r->cpu_total_ns)
+		return STOP_CPU_TOTAL;
+	return STOP_NONE;
+}
+
+/* "script:line" of the innermost Lua function running, into buf. */
+static void lua_where(lua_State *L, char *buf, size_t n)
+{
+	lua_Debug ar;
+	buf[0] = '\0';
+	for (int lv = 0; lua_getstack(L, lv, &ar); lv++)
+		if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+			snprintf(buf, n, "%s:%d", ar.short_src, ar.currentline);
+			return;
+		}
+}
+
 static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	mtd_rules *r = ud;
+	/* a new object: osize is its type (Lua 5.4) */
+	if (!ptr && osize == LUA_TSTRING && nsize > MAX_STRING + 64 && r->armed) {
+		r->str_hit = 1;
+		r->taint = 1;
+		lua_where(r->L, r->str_where, sizeof r->str_where);
+		return NULL;
+	}
 	if (!ptr)
 		osize = 0;
 	if (nsize == 0) {
@@ -135,6 +191,8 @@ static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 			/* spent: the next instruction raises (lua_sethook may be
 			 * called from anywhere) */
 			r->budget = 0;
+			if (!r->stop)
+				r->stop = STOP_INSTRUCTIONS;
 			lua_sethook(r->L, hook, LUA_MASKCOUNT, 1);
 		} else {
 			r->budget -= cost;
@@ -146,33 +204,82 @@ static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return ptr;
 }
 
+/* Raise the error of r->stop at the script's position; what (may be NULL)
+ * names the C library work that spent the rest. From now on every
+ * instruction raises, so that a script cannot catch the error with pcall
+ * and loop on. */
+static int raise_stop(lua_State *L, mtd_rules *r, const char *what)
+{
+	char where[300];
+	lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+	lua_where(L, where, sizeof where);
+	if (r->stop == STOP_INSTRUCTIONS)
+		lua_pushfstring(L, "%s%sinstruction limit of %I exceeded (%s)", where,
+				where[0] ? ": " : "", (lua_Integer)r->limit,
+				what ? what : "a runaway loop?");
+	else
+		lua_pushfstring(L, "%s%sCPU time limit of %I ms %s exceeded (%s)", where,
+				where[0] ? ": " : "",
+				(lua_Integer)((r->stop == STOP_CPU_CALL ? r->cpu_call_ns
+									: r->cpu_total_ns) /
+					      1000000u),
+				r->stop == STOP_CPU_CALL ? "per rule call" : "per evaluation",
+				what ? what : "a runaway loop, or work on large values?");
+	return lua_error(L);
+}
+
+/* Every HOOK_STEP instructions: the instruction budget and the CPU time. */
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	mtd_rules *r;
 	(void)ar;
 	lua_getallocf(L, (void **)&r);
-	if (r->budget > HOOK_STEP) {
-		r->budget -= HOOK_STEP;
-		return;
+	if (!r->stop) {
+		if (r->budget > HOOK_STEP) {
+			r->budget -= HOOK_STEP;
+			if (!(r->stop = cpu_spent(r)))
+				return;
+		} else {
+			r->stop = STOP_INSTRUCTIONS;
+		}
 	}
-	/* Spent: from now on every instruction raises, so that a script cannot
-	 * catch the error with pcall and loop on. */
-	lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-	luaL_error(L, "instruction limit of %I exceeded (a runaway loop?)",
-		   (lua_Integer)r->limit);
+	raise_stop(L, r, NULL);
+}
+
+/* Charge cost instructions of C library work (what names it) to the call,
+ * raising when that spends the budget or the CPU time is up. */
+static void charge(lua_State *L, mtd_rules *r, uint64_t cost, const char *what)
+{
+	if (!r->armed)
+		return;
+	if (!r->stop) {
+		if (cost < r->budget) {
+			r->budget -= cost;
+			if (cost < HOOK_STEP || !(r->stop = cpu_spent(r)))
+				return;
+		} else {
+			r->budget = 0;
+			r->stop = STOP_INSTRUCTIONS;
+		}
+	}
+	raise_stop(L, r, what);
 }
 
 static void arm(mtd_rules *r)
 {
 	r->budget = r->limit;
 	r->mem_hit = 0;
+	r->str_hit = 0;
+	r->stop = STOP_NONE;
 	r->armed = 1;
+	r->call_start_ns = cpu_ns();
 	lua_sethook(r->L, hook, LUA_MASKCOUNT, HOOK_STEP);
 }
 
 static void disarm(mtd_rules *r)
 {
 	r->armed = 0;
+	r->cpu_used_ns += cpu_ns() - r->call_start_ns;
 	lua_sethook(r->L, NULL, 0, 0);
 }
 
@@ -246,6 +353,107 @@ static int l_rep(lua_State *L)
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, 1);
 	return 1;
+}
+
+/* The elements of table argument i as sort and concat see them (its
+ * length, __len included), at least 0. */
+static lua_Integer len_of(lua_State *L, int i)
+{
+	lua_Integer n = luaL_len(L, i);
+	return n > 0 ? n : 0;
+}
+
+/* Floor of log2(n) + 1: the depth of a sort's comparisons. */
+static uint64_t depth(uint64_t n)
+{
+	uint64_t d = 1;
+	while (n >>= 1)
+		d++;
+	return d;
+}
+
+/* What a charged function is charged by (upvalue 2). */
+enum {
+	CH_STRINGS, /* every string argument's bytes: utf8.len, string.byte, ... */
+	CH_LIST,    /* the elements of table argument 1: table.concat, insert, remove */
+	CH_RANGE,   /* elements i..j (arguments 2, 3): table.unpack */
+	CH_MOVE,    /* elements f..e (arguments 2, 3): table.move */
+	CH_SORT     /* n log n comparisons of the elements, strings by their bytes */
+};
+
+/* A C library function (upvalue 1) that walks what it is handed, in one
+ * step the count hook cannot see: charged by the size of what it touches
+ * before it runs, so a loop over large values spends the budget (and the
+ * CPU time is checked) instead of running unseen. */
+static int charged(lua_State *L)
+{
+	mtd_rules *r;
+	int kind = (int)lua_tointeger(L, lua_upvalueindex(2)), top = lua_gettop(L);
+	const char *name = lua_tostring(L, lua_upvalueindex(3));
+	uint64_t cost = 1, bytes = 0, n = 0;
+	char what[160];
+
+	lua_getallocf(L, (void **)&r);
+	switch (kind) {
+	case CH_STRINGS:
+		for (int i = 1; i <= top; i++)
+			if (lua_type(L, i) == LUA_TSTRING)
+				bytes += lua_rawlen(L, i);
+		cost += bytes / CHARGE_BYTES;
+		snprintf(what, sizeof what, "%s over %llu bytes", name, (unsigned long long)bytes);
+		break;
+	case CH_LIST:
+		luaL_checktype(L, 1, LUA_TTABLE);
+		n = (uint64_t)len_of(L, 1);
+		cost += n;
+		snprintf(what, sizeof what, "%s over %llu elements", name, (unsigned long long)n);
+		break;
+	case CH_RANGE:
+	case CH_MOVE: {
+		lua_Integer f = luaL_optinteger(L, 2, 1), e;
+		if (kind == CH_MOVE)
+			e = luaL_checkinteger(L, 3);
+		else
+			e = lua_isnoneornil(L, 3) ? (luaL_checktype(L, 1, LUA_TTABLE), len_of(L, 1))
+						  : luaL_checkinteger(L, 3);
+		n = e >= f ? (uint64_t)e - (uint64_t)f + 1 : 0;
+		cost += n;
+		snprintf(what, sizeof what, "%s of %llu elements", name, (unsigned long long)n);
+		break;
+	}
+	default: /* CH_SORT */
+		luaL_checktype(L, 1, LUA_TTABLE);
+		n = (uint64_t)len_of(L, 1);
+		cost += n * depth(n);
+		if (cost < r->budget) /* else no need to look: it is over */
+			for (lua_Integer i = 1; i <= (lua_Integer)n; i++) {
+				if (lua_rawgeti(L, 1, i) == LUA_TSTRING)
+					bytes += lua_rawlen(L, -1);
+				lua_pop(L, 1);
+			}
+		cost += bytes / CHARGE_BYTES * depth(n);
+		snprintf(what, sizeof what, "%s of %llu elements, %llu bytes of strings", name,
+			 (unsigned long long)n, (unsigned long long)bytes);
+		break;
+	}
+	lua_settop(L, top);
+	charge(L, r, cost, what);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, top, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* Replace lib[name] (lib on top of the stack) with charged around it. */
+static void wrap_charged(lua_State *L, const char *lib, const char *name, int kind)
+{
+	char full[64];
+	snprintf(full, sizeof full, "%s.%s", lib, name);
+	lua_getfield(L, -1, name);
+	lua_pushinteger(L, kind);
+	lua_pushstring(L, full);
+	lua_pushcclosure(L, charged, 3);
+	lua_setfield(L, -2, name);
 }
 
 /* xpcall(f, msgh, ...): the handler runs after the protected call, as
@@ -449,6 +657,28 @@ static int sandbox(mtd_rules *r)
 	lua_getfield(L, -1, "rep");
 	lua_pushcclosure(L, l_rep, 1);
 	lua_setfield(L, -2, "rep");
+	/* functions that walk their strings: what they allocate is charged
+	 * already (cap_alloc), what they only read is charged here */
+	{
+		static const char *const str[] = {"byte", "len", "unpack", NULL};
+		for (int i = 0; str[i]; i++)
+			wrap_charged(L, "string", str[i], CH_STRINGS);
+	}
+	lua_pop(L, 1);
+	lua_getglobal(L, "utf8");
+	{
+		static const char *const u[] = {"len", "codepoint", "offset", "char", NULL};
+		for (int i = 0; u[i]; i++)
+			wrap_charged(L, "utf8", u[i], CH_STRINGS);
+	}
+	lua_pop(L, 1);
+	lua_getglobal(L, "table");
+	wrap_charged(L, "table", "concat", CH_LIST);
+	wrap_charged(L, "table", "insert", CH_LIST);
+	wrap_charged(L, "table", "remove", CH_LIST);
+	wrap_charged(L, "table", "unpack", CH_RANGE);
+	wrap_charged(L, "table", "move", CH_MOVE);
+	wrap_charged(L, "table", "sort", CH_SORT);
 	lua_pop(L, 1);
 	/* Lua runs xpcall's handler for an error raised by the count hook with
 	 * hooks off, and __gc finalizers always: replace the one, refuse the
@@ -511,7 +741,11 @@ static int call(mtd_rules *r, const char *what, int nargs, int nres, char *err, 
 		const char *m = lua_tostring(L, -1);
 		/* Lua raises out-of-memory without calling the handler: no
 		 * position, so name the script and function ourselves. */
-		if (r->mem_hit)
+		if (r->str_hit)
+			mtd_sdk_err(err, n, "%s: a string longer than the sandbox's limit of %u "
+				    "bytes (memory limit of strings) in %s", r->str_where[0] ?
+				    r->str_where : what, MAX_STRING, what);
+		else if (r->mem_hit)
 			mtd_sdk_err(err, n, "%s: memory limit of %zu bytes exceeded (%s)", what,
 				    r->mem_cap, m ? m : "not enough memory");
 		else
@@ -926,6 +1160,10 @@ int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
 	}
 	r->mem_cap = lim && lim->memory ? lim->memory : 64u << 20;
 	r->limit = lim && lim->instructions ? lim->instructions : 10000000u;
+	r->cpu_call_ns = (lim && lim->cpu_ms_call ? lim->cpu_ms_call : MTD_RULES_CPU_MS_CALL) *
+			 1000000u;
+	r->cpu_total_ns = (lim && lim->cpu_ms_total ? lim->cpu_ms_total : MTD_RULES_CPU_MS_TOTAL) *
+			  1000000u;
 	if (!msgpack_zone_init(&r->zone, 4096)) {
 		free(r->dir);
 		free(r);

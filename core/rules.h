@@ -13,9 +13,17 @@
 #define MTD_RULES_API_VERSION 1
 #define MTD_MAX_REASONS 32
 
+/* CPU time defaults, in milliseconds: per call into a script, and for all
+ * the calls of one handle (one evaluation). */
+#define MTD_RULES_CPU_MS_CALL 2000u
+#define MTD_RULES_CPU_MS_TOTAL 600000u
+
 typedef struct mtd_rules_limits {
 	size_t memory;         /* bytes the Lua state may hold [64 MiB] */
 	uint64_t instructions; /* VM instructions per call into a script [1e7] */
+	uint64_t cpu_ms_call;  /* CPU milliseconds per call [MTD_RULES_CPU_MS_CALL] */
+	uint64_t cpu_ms_total; /* CPU milliseconds of all calls of the handle
+				  [MTD_RULES_CPU_MS_TOTAL] */
 } mtd_rules_limits;
 
 typedef struct mtd_rules mtd_rules;

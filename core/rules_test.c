@@ -28,7 +28,8 @@ static void say(mtd_check_fn fn, void *ud, int ok, const char *fmt, ...)
 
 static int open_rules(mtd_t *h, const char *dir, mtd_rules **r, mtd_check_fn fn, void *ud)
 {
-	mtd_rules_limits lim = {h->rules_memory, h->rules_instructions};
+	mtd_rules_limits lim = {h->rules_memory, h->rules_instructions, h->rules_cpu_ms,
+					h->rules_eval_cpu_ms};
 	char why[2048];
 	int rc;
 	mtd_warn_writable(h, dir, "rules");

@@ -133,6 +133,10 @@ static const char *const main_help =
 	"                   given with --plugins, trust the built-in ones [auto]\n"
 	"  --rules-memory BYTES        memory cap of the rules sandbox [67108864]\n"
 	"  --rules-instructions N      Lua instructions per rule call [10000000]\n"
+	"  --rules-cpu-ms MS           CPU time per rule call [2000]\n"
+	"  --rules-eval-cpu-ms MS      CPU time of all rule calls of one run [600000]\n"
+	"  --max-skew SECONDS          how far after its receipt a message may be\n"
+	"                              dated; later ones are refused (R13) [300]\n"
 	"  --batch N        records per committed batch of imports and ingest [50000];\n"
 	"                   smaller is acknowledged sooner, larger loads faster\n"
 	"  -h, --help       help (also after a command: 'mtdgate ingest --help')\n"
@@ -959,6 +963,26 @@ int main(int argc, char **argv)
 				return usage_error("--batch: '%s' is not a number of records from 1 to "
 						   "10000000", argv[i]);
 			o.cfg.batch = v;
+			continue;
+		}
+		if (!strcmp(a, "--rules-cpu-ms") || !strcmp(a, "--rules-eval-cpu-ms") ||
+		    !strcmp(a, "--max-skew")) {
+			char *end;
+			unsigned long long v;
+			int skew = a[2] == 'm';
+			if (i + 1 >= argc)
+				return usage_error("%s needs a value", a);
+			v = strtoull(argv[++i], &end, 10);
+			if (!*argv[i] || *end || argv[i][0] == '-' || (!skew && v == 0) ||
+			    v > (skew ? 10ull * 366 * 86400 : 86400000ull))
+				return usage_error("%s: '%s' is not a number from %d to %s", a, argv[i],
+						   !skew, skew ? "316224000 (seconds)" : "86400000 (ms)");
+			if (skew)
+				o.cfg.max_skew = v ? (int64_t)v : -1; /* -1: none at all */
+			else if (a[8] == 'c')
+				o.cfg.rules_cpu_ms = v;
+			else
+				o.cfg.rules_eval_cpu_ms = v;
 			continue;
 		}
 		if (!strcmp(a, "--rules-memory") || !strcmp(a, "--rules-instructions")) {

@@ -48,6 +48,7 @@ const char *mtd_errname(int rc);
 typedef struct mtd mtd_t;
 
 #define MTD_DEFAULT_BATCH 50000
+#define MTD_DEFAULT_SKEW 300 /* seconds (R13) */
 
 typedef struct mtd_config {
 	const char *db_path;    /* the store; created by mtd_init() */
@@ -63,6 +64,14 @@ typedef struct mtd_config {
 				   inventory import and ingest; 0 = 50,000.
 				   Smaller: acknowledged sooner; larger: fewer
 				   rewrites of the same pages */
+	int64_t max_skew;       /* seconds a message may be dated after it was
+				   received (now) before it is refused (R13);
+				   0 = 300 (5 minutes), < 0 = not even one */
+	uint64_t rules_cpu_ms;  /* CPU milliseconds per call into a rule
+				   script; 0 = 2,000 */
+	uint64_t rules_eval_cpu_ms; /* CPU milliseconds of all the rule calls of
+				   one evaluation (or rules check/test);
+				   0 = 600,000 */
 } mtd_config;
 
 /* Open a handle. The config strings are copied. The store is opened lazily:

@@ -91,7 +91,7 @@ static void write_policy_with(fx *f, const char *top, const char *body)
 
 static int open_rules(fx *f, const char *dir, size_t mem, uint64_t instr)
 {
-	mtd_rules_limits lim = {mem, instr};
+	mtd_rules_limits lim = {mem, instr, 0, 0};
 	mtd_rules_close(f->r);
 	f->r = NULL;
 	f->err[0] = '\0';

@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				  .prev_since = 1795000000 - 7200};
 	const mtd_eval_in dev2 = {.id = "dev-2", .platform = 0, .groupset = 2,
 				  .app_vendors = vendors + 1, .napp_vendors = 1, .prev_state = -1};
-	const mtd_rules_limits lim = {8u << 20, 100000};
+	const mtd_rules_limits lim = {8u << 20, 100000, 0, 0};
 	const char *dir = fuzz_tmpdir();
 	const uint8_t *mark = NULL;
 	mtd_rules *r = NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -19,6 +20,8 @@ typedef struct sbx {
 	char *baseline; /* report --json after the last good evaluation (owned by s) */
 	const char *marker; /* a file the scripts try to create */
 	int n;
+	const char *opt, *val; /* an option (and its value) for the evaluations, or NULL */
+	double took;           /* seconds the last blocked evaluation ran */
 } sbx;
 
 /* A store evaluated once with the default rules, then given a newer report
@@ -71,7 +74,14 @@ static void expect_blocked(sbx *b, const char *code, const char *const *needles,
 	snprintf(inject, sizeof inject, "  if device.id == \"zz-last\" then %s end", code);
 	snprintf(name, sizeof name, "rules-%d", ++b->n);
 	snprintf(s->rules, sizeof s->rules, "%s", scen_rules_copy(s, name, inject, NULL));
-	scen_expect_(s, 70, NULL, 0, file, line, "evaluate", (const char *)NULL);
+	{
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		scen_expect_(s, 70, NULL, 0, file, line, "evaluate", b->opt, b->val,
+			     (const char *)NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		b->took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	}
 	snprintf(s->rules, sizeof s->rules, "%s", MTD_RULES_DIR);
 	err = scen_own(s, strdup(s->err));
 	if (scen_exists(b->marker)) {
@@ -240,6 +250,83 @@ static void sandbox_pattern_bomb(void **state)
 	finish(b);
 }
 
+/* "policy.lua:N:" with N the line the scenario injects code at (the one
+ * after the compliance function's first), into buf. */
+static const char *injected_at(char *buf, size_t n)
+{
+	char *text = scen_slurp(MTD_RULES_DIR "/policy.lua", NULL), *p;
+	int line = 1;
+	assert_non_null(text);
+	p = strstr(text, "function M.compliance(device, policy, ctx)\n");
+	assert_non_null(p);
+	for (char *q = text; q < p; q++)
+		line += *q == '\n';
+	free(text);
+	snprintf(buf, n, "policy.lua:%d:", line + 1);
+	return buf;
+}
+
+/* Issue 19, finding 4: C library work the instruction count cannot see.
+ * Each case stops with an error naming the script and line and the limit,
+ * well within the time a user would wait (the CPU time limit is lowered so
+ * that the suite stays quick), and changes nothing. */
+#define BLOCKED_SOON(b, code, ...)                                                                 \
+	do {                                                                                       \
+		const char *const n_[] = {__VA_ARGS__, NULL};                                      \
+		expect_blocked((b), (code), n_, __FILE__, __LINE__);                               \
+		if ((b)->took > 20) {                                                              \
+			print_error("%s:%d: the evaluation ran %.1f s before it was stopped\n",     \
+				    __FILE__, __LINE__, (b)->took);                                \
+			fail();                                                                    \
+		}                                                                                  \
+	} while (0)
+
+static void sandbox_c_library_time(void **state)
+{
+	sbx *b = *state;
+	char at[64];
+	injected_at(at, sizeof at);
+	prepare(b);
+	b->opt = "--rules-cpu-ms";
+	b->val = "500";
+	/* utf8.len over a large string, in a loop: charged by its bytes */
+	BLOCKED_SOON(b, "local s = string.rep('x', 1 << 19) for i = 1, 1e9 do local n = utf8.len(s) end",
+		     at, "instruction limit|CPU time limit", "utf8.len");
+	/* comparisons of long strings: one VM instruction each, so the CPU
+	 * time stops them (the hook looks every 1,000 instructions, and a
+	 * string is at most 1 MiB) */
+	BLOCKED_SOON(b, "local a = string.rep('x', 1 << 19) local c = string.rep('x', (1 << 19) - 1) "
+			".. 'y' for i = 1, 1e12 do local r = a < c end",
+		     at, "CPU time limit of 500 ms per rule call");
+	BLOCKED_SOON(b, "local a = string.rep('x', 1 << 19) local c = string.rep('x', (1 << 19) - 1) "
+			".. 'y' while true do local r = a == c end",
+		     at, "CPU time limit of 500 ms per rule call");
+	/* table.sort over large values, and over many */
+	BLOCKED_SOON(b, "local t = {} for i = 1, 40 do t[i] = string.rep('a', 1 << 19) .. (i % 7) end "
+			"for k = 1, 1e9 do table.sort(t) end",
+		     at, "instruction limit|CPU time limit", "table.sort");
+	BLOCKED_SOON(b, "local t = {} for i = 1, 2e6 do t[i] = -i end table.sort(t)", at,
+		     "instruction limit", "table.sort of 2000000 elements");
+	/* elements moved or joined in C */
+	BLOCKED_SOON(b, "local t = {} for i = 1, 2e5 do t[i] = i end while true do "
+			"table.insert(t, 1, 0) table.remove(t, 1) end",
+		     at, "instruction limit|CPU time limit", "table.");
+	BLOCKED_SOON(b, "local t = {} for i = 1, 2e5 do t[i] = 'ab' end while true do "
+			"local s = table.concat(t) end",
+		     at, "instruction limit|CPU time limit", "table.concat");
+	/* a string longer than 1 MiB is refused where it is made */
+	BLOCKED_SOON(b, "local s = string.rep('x', 1 << 19) s = s .. s .. s", at,
+		     "longer than the sandbox's limit of 1048576 bytes");
+	/* CPU time for the whole evaluation: every device within its call's
+	 * limit, together over the run's */
+	b->opt = "--rules-eval-cpu-ms";
+	b->val = "50";
+	BLOCKED_SOON(b, "end local x = 0 for i = 1, 4e6 do x = x + i end if false then",
+		     "policy.lua:", "CPU time limit of 50 ms per evaluation");
+	b->opt = b->val = NULL;
+	finish(b);
+}
+
 /* A typo in groups.lua: the file, the line and the bad value. */
 static void groups_typo(void **state)
 {
@@ -301,6 +388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sandbox_memory_bomb, setup, teardown),
 		cmocka_unit_test_setup_teardown(sandbox_memory_one_allocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(sandbox_pattern_bomb, setup, teardown),
+		cmocka_unit_test_setup_teardown(sandbox_c_library_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(groups_typo, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_runtime_error, setup, teardown),
 	};
