@@ -906,33 +906,39 @@ static int exe_dir(char *buf, size_t n)
 	return 0;
 }
 
-static int is_dir(const char *p)
-{
-	struct stat sb;
-	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static void defaults(opts *o)
+/* Default plugin and rules directories, relative to the binary's own
+ * directory (paths computed at configure time from the install layout; the
+ * build tree mirrors it), so the same binary works from the build tree and
+ * from any prefix. No build-tree path is compiled in; when the binary's
+ * directory is unknown, --plugins (and --rules) must be given. */
+static int defaults(opts *o)
 {
 	char dir[PATH_MAX];
+	int have_dir = exe_dir(dir, sizeof dir) == 0;
 	if (!o->cfg.db_path)
 		o->cfg.db_path = "mtdgate.db";
 	if (!o->cfg.rules_dir) {
-		o->cfg.rules_dir = MTD_SOURCE_RULES_DIR;
-		if (exe_dir(dir, sizeof dir) == 0) {
-			snprintf(o->rules_buf, sizeof o->rules_buf, "%.3900s/../share/mtdgate/rules", dir);
-			if (is_dir(o->rules_buf))
-				o->cfg.rules_dir = o->rules_buf;
+		if (!MTD_RULES_DIR_RELATIVE) {
+			o->cfg.rules_dir = MTD_DEFAULT_RULES_DIR;
+		} else if (have_dir && (size_t)snprintf(o->rules_buf, sizeof o->rules_buf, "%s/%s", dir,
+							MTD_DEFAULT_RULES_DIR) < sizeof o->rules_buf) {
+			o->cfg.rules_dir = o->rules_buf;
+		} else {
+			fprintf(stderr, "%s: cannot locate the default rules; give --rules DIR\n", prog);
+			return EX_INTERNAL_;
 		}
 	}
 	if (!o->cfg.plugin_dir) {
-		o->cfg.plugin_dir = MTD_BUILD_PLUGIN_DIR;
-		if (exe_dir(dir, sizeof dir) == 0) {
-			snprintf(o->plugins_buf, sizeof o->plugins_buf, "%.3900s/../lib/mtdgate/plugins", dir);
-			if (is_dir(o->plugins_buf))
-				o->cfg.plugin_dir = o->plugins_buf;
+		if (have_dir && (size_t)snprintf(o->plugins_buf, sizeof o->plugins_buf, "%s/%s", dir,
+						 MTD_REL_PLUGIN_DIR) < sizeof o->plugins_buf) {
+			o->cfg.plugin_dir = o->plugins_buf;
+		} else {
+			fprintf(stderr, "%s: cannot locate the plugin directory; give --plugins DIR\n",
+				prog);
+			return EX_INTERNAL_;
 		}
 	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1039,7 +1045,8 @@ int main(int argc, char **argv)
 		/* Plugins from this project's own plugin directory run in-process;
 		 * any other directory is someone else's code: isolate it. */
 		int custom = o.cfg.plugin_dir != NULL;
-		defaults(&o);
+		if ((rc = defaults(&o)))
+			return rc;
 		o.cfg.isolate_plugins = !strcmp(isolation, "process") ||
 					(!strcmp(isolation, "auto") && custom);
 	}
