@@ -941,8 +941,80 @@ static int defaults(opts *o)
 	return 0;
 }
 
+static int cmd_device(mtd_t *h, opts *o)
+{
+	return cmd_import(h, o, 0);
+}
+
+static int cmd_inventory(mtd_t *h, opts *o)
+{
+	return cmd_import(h, o, 1);
+}
+
+/* Every command, in the order of main_help. Its help text is helps[]'s:
+ * --dump-commands refuses a command without one (and the build, which makes
+ * the man pages and the completion from that dump, fails). */
+static const struct command {
+	const char *name;
+	int (*fn)(mtd_t *h, opts *o);
+} commands[] = {
+	{"init", cmd_init},         {"device", cmd_device},     {"inventory", cmd_inventory},
+	{"connector", cmd_connector}, {"ingest", cmd_ingest},     {"plugin", cmd_plugin},
+	{"evaluate", cmd_evaluate}, {"rules", cmd_rules},       {"report", cmd_report},
+	{"appsync", cmd_appsync},   {"audit", cmd_audit},
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static const char *help_text(const char *name)
+{
+	for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+		if (!strcmp(helps[i].cmd, name))
+			return helps[i].text;
+	return NULL;
+}
+
+static void dump_text(const char *text)
+{
+	for (const char *line = text; *line;) {
+		size_t n = strcspn(line, "\n");
+		printf("|%.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+/* Hidden: the command table for tools/gendoc (man pages, bash completion),
+ * one line per text line, "|"-prefixed, under "@main" and "@command NAME". */
+static int dump_commands(void)
+{
+	printf("@mtdgate %s\n@main\n", MTD_VERSION);
+	dump_text(main_help);
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		const char *text = help_text(commands[i].name);
+		if (!text) {
+			fprintf(stderr, "%s: command '%s' has no help text\n", prog, commands[i].name);
+			return EX_INTERNAL_;
+		}
+		printf("@command %s\n", commands[i].name);
+		dump_text(text);
+	}
+	for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+		if (!find_command(helps[i].cmd)) {
+			fprintf(stderr, "%s: help for '%s', which is no command\n", prog, helps[i].cmd);
+			return EX_INTERNAL_;
+		}
+	return fflush(stdout) ? EX_INTERNAL_ : EX_OK;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *run;
 	static opts o;
 	const char *isolation = "auto";
 	mtd_t *h = NULL;
@@ -1030,6 +1102,9 @@ int main(int argc, char **argv)
 			bar.acks = 1; /* ingest/import: print each committed batch */
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			help = 1;
+		} else if (!strcmp(a, "--dump-commands")) {
+			free(o.argv);
+			return dump_commands();
 		} else if (!strcmp(a, "--version")) {
 			printf("mtdgate %s (plugin ABI %u.%u)\n", MTD_VERSION, MTD_PLUGIN_ABI_MAJOR,
 			       MTD_PLUGIN_ABI_MINOR);
@@ -1041,6 +1116,8 @@ int main(int argc, char **argv)
 	cmd = o.argc ? o.argv[0] : NULL;
 	if (help || !cmd)
 		return help ? print_help(cmd) : (fputs(main_help, stderr), EX_USAGE_);
+	if (!(run = find_command(cmd)))
+		return usage_error("unknown command '%s'", cmd);
 	{
 		/* Plugins from this project's own plugin directory run in-process;
 		 * any other directory is someone else's code: isolate it. */
@@ -1059,30 +1136,7 @@ int main(int argc, char **argv)
 	bar.tty = isatty(STDERR_FILENO);
 	if (bar.tty || bar.acks)
 		mtd_set_progress(h, on_progress, &bar);
-	if (!strcmp(cmd, "init"))
-		rc = cmd_init(h, &o);
-	else if (!strcmp(cmd, "device"))
-		rc = cmd_import(h, &o, 0);
-	else if (!strcmp(cmd, "inventory"))
-		rc = cmd_import(h, &o, 1);
-	else if (!strcmp(cmd, "connector"))
-		rc = cmd_connector(h, &o);
-	else if (!strcmp(cmd, "ingest"))
-		rc = cmd_ingest(h, &o);
-	else if (!strcmp(cmd, "plugin"))
-		rc = cmd_plugin(h, &o);
-	else if (!strcmp(cmd, "evaluate"))
-		rc = cmd_evaluate(h, &o);
-	else if (!strcmp(cmd, "report"))
-		rc = cmd_report(h, &o);
-	else if (!strcmp(cmd, "audit"))
-		rc = cmd_audit(h, &o);
-	else if (!strcmp(cmd, "rules"))
-		rc = cmd_rules(h, &o);
-	else if (!strcmp(cmd, "appsync"))
-		rc = cmd_appsync(h, &o);
-	else
-		rc = usage_error("unknown command '%s'", cmd);
+	rc = run->fn(h, &o);
 	mtd_close(h);
 	free(o.argv);
 	return rc;
