@@ -264,6 +264,21 @@ typedef int (*mtd_sdk_element_fn)(void *ctx, const mtd_host_api *host, void *sin
 int mtd_sdk_each(const mtd_host_api *host, void *sink, json_t *page, const char *name,
 		 size_t max, mtd_sdk_element_fn fn, void *ctx, char *err, size_t errlen);
 
+/* ---- Identifiers of a device_ref ---- */
+
+/* Nonzero when s is not a device identifier but a vendor's placeholder for
+ * "none": NULL, "", "unknown"/"null"/"none"/"n/a" in any case, or only
+ * zeros and separators ("0", "00000000-0000-0000-0000-000000000000"). */
+int mtd_sdk_id_blank(const char *s);
+
+/* Append {kind, value} to refs[0..n) (room for cap) unless value is blank
+ * (mtd_sdk_id_blank), is not 1..MTD_SDK_MAX_ID bytes without control
+ * characters, is an "imei" that is not 14..16 digits, or kind is already there (the first one of a kind wins, so
+ * list the most trusted source first). Returns the new count. kind and value
+ * are borrowed: they must outlive the emit. */
+size_t mtd_sdk_ref_add(mtd_sdk_ref *refs, size_t n, size_t cap, const char *kind,
+		       const char *value);
+
 #ifdef __cplusplus
 }
 #endif
