@@ -1,37 +1,47 @@
 /* generic: mtdgate's own reference connector. Its native format is the
  * normalized channel message (SPEC 4.1), JSON or msgpack; it hands each one
  * to the host as msgpack, which validates it. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "mtdgate/sdk.h"
 
 
+/* One normalized message, handed to the host as msgpack; the host
+ * validates it and records what it refuses. */
+static int emit_one(void *ctx, const mtd_host_api *host, void *sink, json_t *v, char *err,
+		    size_t errlen)
+{
+	mtd_buf b = {0};
+
+	(void)ctx;
+	if (!json_is_object(v)) {
+		mtd_sdk_err(err, errlen, "a normalized message must be an object");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (mtd_sdk_json_to_msgpack(v, &b)) {
+		mtd_sdk_err(err, errlen, "out of memory");
+		return MTD_PLUGIN_ENOMEM;
+	}
+	host->emit(sink, b.data, b.len);
+	mtd_buf_free(&b);
+	return MTD_PLUGIN_OK;
+}
+
+/* A record is one message (any type, device_ref and threat_event included:
+ * they pass through as they are) or a JSON array of messages. */
 static int g_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v;
-	mtd_buf b = {0};
+	json_t *v = mtd_sdk_parse(data, len, err, errlen);
 	int rc;
 
 	(void)state;
-	v = mtd_sdk_parse(data, len, err, errlen);
 	if (!v)
-		return -1;
-	if (!json_is_object(v)) {
-		json_decref(v);
-		mtd_sdk_err(err, errlen, "a normalized message must be an object");
-		return -1;
-	}
-	rc = mtd_sdk_json_to_msgpack(v, &b);
+		return MTD_PLUGIN_EMALFORMED;
+	if (json_is_array(v))
+		rc = mtd_sdk_each(host, sink, v, "messages", 10000, emit_one, NULL, err, errlen);
+	else
+		rc = emit_one(NULL, host, sink, v, err, errlen);
 	json_decref(v);
-	if (rc) {
-		mtd_sdk_err(err, errlen, "out of memory");
-		return -1;
-	}
-	host->emit(sink, b.data, b.len); /* the host reports what it refuses */
-	mtd_buf_free(&b);
-	return 0;
+	return rc;
 }
 
 static const mtd_plugin generic = {

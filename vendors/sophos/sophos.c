@@ -1,259 +1,206 @@
-/* sophos: Sophos Mobile / Intercept X for Mobile.
+/* sophos: Sophos Mobile / Intercept X for Mobile, through Sophos Central's
+ * published SIEM formats.
  *
- * Sophos publishes no mobile threat event payload [U]. This plugin reads a
- * simple explicit layout (README.md): one event object, or a page
- * {"items":[event, ...]} in the shape of the Sophos Central SIEM API pages.
- * Every event of a page is checked before anything is emitted. */
-#include <stdio.h>
-#include <stdlib.h>
+ * A record is a page of the Central SIEM API (/siem/v1/events or
+ * /siem/v1/alerts: {"items":[...], "has_more", "next_cursor"}), a JSON
+ * array of items, or one item (the SIEM integration script's JSON output,
+ * one per line). An item is an event (endpoint_id at the top) or an alert
+ * (data.endpoint_id). Only items about a mobile endpoint are this
+ * connector's; each detection opens a threat named by the threat Sophos
+ * names, each clean-up or dismissal resolves it, and a mobile compliance
+ * change opens or resolves the device's compliance threat. The device is
+ * named by Sophos' endpoint id only (vendor_device_id). See README.md. */
 #include <string.h>
 
 #include "mtdgate/sdk.h"
 
-#define MTD_PLUGIN_EXPORT __attribute__((visibility("default")))
-#define MAX_EVENTS 10000
+#define MAX_PAGE 10000
 
-typedef struct kv {
-	const char *k;
-	int v;
-} kv;
+/* severity, events and alerts alike [V]: none/low/medium/high/critical. */
+static const mtd_sdk_enum severity[] = {
+	{"none", MTD_LEVEL_SECURED}, {"low", MTD_LEVEL_LOW},       {"medium", MTD_LEVEL_MEDIUM},
+	{"high", MTD_LEVEL_HIGH},    {"critical", MTD_LEVEL_HIGH}, {NULL, 0},
+};
 
-static int lookup(const kv *t, const char *s, int *out)
+/* endpoint_type [V: computer, server; mobile from Sophos' event list]:
+ * only mobile devices are this connector's. */
+enum { EP_MOBILE, EP_OTHER };
+static const mtd_sdk_enum endpoint_types[] = {
+	{"mobile", EP_MOBILE},      {"computer", EP_OTHER}, {"server", EP_OTHER},
+	{"security_vm", EP_OTHER}, {NULL, 0},
+};
+
+/* What an event type does to the device's threats. A type matches an entry
+ * equal to it or followed by "::" and a variant
+ * ("Event::Endpoint::Mobile::NowNonCompliant::GENERAL_BLACKLISTED_APPS").
+ * Names from Sophos' list of Central event types (KB-000038309) [V]. */
+enum { T_OPEN_APP, T_OPEN_COMPLIANCE, T_RESOLVE_THREAT, T_RESOLVE_COMPLIANCE, T_NONE };
+static const mtd_sdk_enum types[] = {
+	{"Event::Endpoint::Threat::Detected", T_OPEN_APP},
+	{"Event::Endpoint::Threat::PuaDetected", T_OPEN_APP},
+	{"Event::Endpoint::Threat::LowRepAppDetected", T_OPEN_APP},
+	{"Event::Endpoint::Threat::HIPSDetected", T_OPEN_APP},
+	{"Event::Endpoint::Threat::CleanupFailed", T_OPEN_APP},
+	{"Event::Endpoint::Threat::PuaCleanupFailed", T_OPEN_APP},
+	{"Event::Endpoint::Threat::HIPSCleanupFailed", T_OPEN_APP},
+	{"Event::Endpoint::Threat::CleanedUp", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Threat::PuaCleanedUp", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Threat::LowRepAppCleanedUp", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Threat::HIPSCleanedUp", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Threat::Dismissed", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Threat::PuaDismissed", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Threat::HIPSDismissed", T_RESOLVE_THREAT},
+	{"Event::Endpoint::Mobile::NowNonCompliant", T_OPEN_COMPLIANCE},
+	{"Event::Endpoint::Mobile::NowCompliant", T_RESOLVE_COMPLIANCE},
+	/* mobile events that say nothing about threats on the device */
+	{"Event::Endpoint::Mobile::Added", T_NONE},
+	{"Event::Endpoint::Mobile::Enrolled", T_NONE},
+	{"Event::Endpoint::Mobile::EnrolledNewApp", T_NONE},
+	{"Event::Endpoint::Mobile::Unenrolled", T_NONE},
+	{"Event::Endpoint::Mobile::UnenrolledByUser", T_NONE},
+	{"Event::Endpoint::Mobile::EasDataMissing", T_NONE},
+	{"Event::Endpoint::Mobile::PlaceholderMissing", T_NONE},
+	{"Event::Endpoint::Mobile::Action", T_NONE},
+	{"Event::Endpoint::Smc::WebFiltering", T_NONE},
+	{"Event::Endpoint::Smc::RenewInstalledCertificate", T_NONE},
+	{"Event::Endpoint::Smc::DeviceTemThresholdExceeded", T_NONE},
+	{"Event::Endpoint::Smc::Uem::EnrollmentFailed", T_NONE},
+	/* one attack at one place, with no end event: see README.md */
+	{"Event::Smc::MitmAttackEvent", T_NONE},
+	{NULL, 0},
+};
+
+static int type_of(const char *s, int *out)
 {
-	for (; t->k; t++)
-		if (!strcmp(t->k, s)) {
-			*out = t->v;
+	for (const mtd_sdk_enum *t = types; t->name; t++) {
+		size_t n = strlen(t->name);
+		if (!strncmp(s, t->name, n) && (s[n] == '\0' || !strncmp(s + n, "::", 2))) {
+			*out = t->value;
 			return 0;
 		}
+	}
 	return -1;
 }
 
-/* An optional (or required) string at path of e. */
-static int get_str(json_t *e, const char *path, int required, size_t max, const char **out,
-		   char *err, size_t errlen)
+/* The threat Sophos names: "threat", or the first quoted part of the name
+ * ("Malware detected: 'Andr/Banker-ABC' at '...'"), copied into buf. */
+static const char *threat_name(json_t *e, char *buf, size_t buflen)
 {
-	json_t *v = mtd_sdk_path(e, path);
-	const char *s;
-	size_t n;
+	const char *s = json_string_value(json_object_get(e, "threat")), *q, *end;
 
-	*out = NULL;
-	if (!v || json_is_null(v)) {
-		if (required)
-			mtd_sdk_err(err, errlen, "field '%s': missing", path);
-		return required ? -1 : 0;
-	}
-	if (!json_is_string(v)) {
-		mtd_sdk_err(err, errlen, "field '%s': not a string", path);
-		return -1;
-	}
-	s = json_string_value(v);
-	n = json_string_length(v);
-	if (n == 0) {
-		if (required)
-			mtd_sdk_err(err, errlen, "field '%s': missing (empty)", path);
-		return required ? -1 : 0;
-	}
-	if (n > max) {
-		mtd_sdk_err(err, errlen, "field '%s': %zu bytes, more than %zu", path, n, max);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			mtd_sdk_err(err, errlen, "field '%s': contains a control character", path);
-			return -1;
-		}
-	*out = s;
-	return 0;
+	if (s && *s)
+		return s;
+	s = json_string_value(json_object_get(e, "name"));
+	if (!s)
+		s = json_string_value(json_object_get(e, "description"));
+	if (!s || !(q = strchr(s, '\'')) || !(end = strchr(q + 1, '\'')) || end == q + 1 ||
+	    (size_t)(end - q - 1) >= buflen)
+		return NULL;
+	memcpy(buf, q + 1, (size_t)(end - q - 1));
+	buf[end - q - 1] = '\0';
+	return buf;
 }
 
-static int get_enum(json_t *e, const char *path, const kv *t, int *out, char *err, size_t errlen)
+/* A string at path, or at "data." path for an alert. */
+static int get_either(json_t *e, const char *path, size_t max, const char **out, char *err,
+		      size_t errlen)
 {
-	const char *s;
-	if (get_str(e, path, 1, MTD_SDK_MAX_STR, &s, err, errlen))
+	char alt[64];
+	if (mtd_sdk_get_str(e, path, 0, max, out, err, errlen))
 		return -1;
-	if (lookup(t, s, out)) {
-		mtd_sdk_err(err, errlen, "field '%s': unknown value '%.64s'", path, s);
-		return -1;
-	}
-	return 0;
-}
-
-static int get_time(json_t *e, const char *path, int64_t *at, char *err, size_t errlen)
-{
-	json_t *v = mtd_sdk_path(e, path);
-	if (!v || json_is_null(v)) {
-		mtd_sdk_err(err, errlen, "field '%s': missing", path);
-		return -1;
-	}
-	if (mtd_sdk_time(e, path, at)) {
-		mtd_sdk_err(err, errlen, "field '%s': not a time", path);
-		return -1;
-	}
-	return 0;
-}
-
-/* severity -> level [U]. */
-static const kv severity[] = {
-	{"low", MTD_LEVEL_LOW},
-	{"medium", MTD_LEVEL_MEDIUM},
-	{"high", MTD_LEVEL_HIGH},
-	{NULL, 0},
-};
-
-static const char *const cat_names[] = {"network", "app", "os", "device"};
-enum { CAT_NETWORK, CAT_APP, CAT_OS, CAT_DEVICE };
-/* category -> category [U]; names follow Sophos Mobile's compliance rules. */
-static const kv category[] = {
-	{"malware", CAT_APP},        {"pua", CAT_APP},
-	{"suspicious_app", CAT_APP}, {"network", CAT_NETWORK},
-	{"os_outdated", CAT_OS},     {"root_jailbreak", CAT_DEVICE},
-	{NULL, 0},
-};
-
-enum { EV_THREAT, EV_RESOLVED, EV_NONE };
-static const kv event_type[] = {
-	{"threat", EV_THREAT},
-	{"threat_resolved", EV_RESOLVED},
-	{"audit", EV_NONE},
-	{"info", EV_NONE},
-	{NULL, 0},
-};
-
-/* One decoded event; strings borrowed from the tree. */
-typedef struct ev {
-	int emit;
-	mtd_sdk_msg m;
-	mtd_sdk_threat th;
-} ev;
-
-static int decode_event(json_t *e, ev *out, char *err, size_t errlen)
-{
-	int kind, lvl, cat;
-	json_t *ot;
-
-	memset(out, 0, sizeof *out);
-	if (!json_is_object(e)) {
-		mtd_sdk_err(err, errlen, "a Sophos event must be a JSON object");
-		return -1;
-	}
-	if (get_enum(e, "type", event_type, &kind, err, errlen))
-		return -1;
-	if (get_time(e, "when", &out->m.at, err, errlen))
-		return -1;
-	if (kind == EV_NONE)
-		return 0; /* no threat level: nothing to report */
-	if (get_str(e, "mdm_device_id", 1, MTD_SDK_MAX_ID, &out->m.device, err, errlen))
-		return -1;
-	out->m.type = "threat";
-	out->m.os_supported = -1;
-	if (kind == EV_RESOLVED) {
-		/* secured only when Sophos says no threat is left open */
-		ot = mtd_sdk_path(e, "open_threats");
-		if (!ot || json_is_null(ot))
-			return 0; /* unknown: keep the last level */
-		if (!json_is_integer(ot) || json_integer_value(ot) < 0) {
-			mtd_sdk_err(err, errlen, "field 'open_threats': not a count");
-			return -1;
-		}
-		if (json_integer_value(ot) > 0)
-			return 0;
-		out->m.level = MTD_LEVEL_SECURED;
-		out->emit = 1;
+	if (*out)
 		return 0;
+	snprintf(alt, sizeof alt, "data.%s", path);
+	return mtd_sdk_get_str(e, alt, 0, max, out, err, errlen);
+}
+
+static int decode_item(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
+		       size_t errlen)
+{
+	const char *type, *endpoint, *ep_type, *name;
+	char name_buf[MTD_SDK_MAX_ID + 1];
+	int what, ep = EP_MOBILE;
+	mtd_sdk_threat th = {0};
+	mtd_sdk_ref ref[1];
+	mtd_sdk_msg m = {.type = "threat_event", .os_supported = -1, .threat = &th, .refs = ref};
+
+	(void)ctx;
+	if (!json_is_object(e)) {
+		mtd_sdk_err(err, errlen, "an event or alert must be an object");
+		return MTD_PLUGIN_EMALFORMED;
 	}
-	if (get_enum(e, "severity", severity, &lvl, err, errlen) ||
-	    get_enum(e, "category", category, &cat, err, errlen) ||
-	    get_str(e, "id", 0, MTD_SDK_MAX_ID, &out->th.id, err, errlen) ||
-	    get_str(e, "name", 0, MTD_SDK_MAX_STR, &out->th.name, err, errlen))
-		return -1;
-	out->th.category = cat_names[cat];
-	out->th.level = lvl;
-	out->m.level = lvl;
-	out->emit = 1;
-	return 0;
+	if (mtd_sdk_get_str(e, "type", 1, MTD_SDK_MAX_STR, &type, err, errlen) ||
+	    get_either(e, "endpoint_id", MTD_SDK_MAX_ID, &endpoint, err, errlen) ||
+	    get_either(e, "endpoint_type", MTD_SDK_MAX_STR, &ep_type, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	if (ep_type) {
+		const mtd_sdk_enum *t = endpoint_types;
+		while (t->name && strcmp(t->name, ep_type))
+			t++;
+		if (!t->name) {
+			mtd_sdk_err(err, errlen, "field 'endpoint_type': unknown value '%.64s'",
+				    ep_type);
+			return MTD_PLUGIN_EMALFORMED;
+		}
+		ep = t->value;
+	}
+	if (!endpoint || ep != EP_MOBILE)
+		return MTD_PLUGIN_OK; /* tenant events, computers and servers: not ours */
+	if (type_of(type, &what)) {
+		mtd_sdk_err(err, errlen, "field 'type': unknown mobile event type '%.96s'", type);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (what == T_NONE)
+		return MTD_PLUGIN_OK;
+	if (mtd_sdk_get_time(e, "when", &m.at, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	m.nrefs = mtd_sdk_ref_add(ref, 0, 1, "vendor_device_id", endpoint);
+	if (m.nrefs == 0) {
+		mtd_sdk_err(err, errlen, "field 'endpoint_id': '%.64s' is not a device id", endpoint);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (what == T_OPEN_COMPLIANCE || what == T_RESOLVE_COMPLIANCE) {
+		th.id = "compliance";
+		th.category = "device";
+	} else {
+		th.id = threat_name(e, name_buf, sizeof name_buf);
+		th.category = "app";
+		if (!th.id || strlen(th.id) > MTD_SDK_MAX_ID) {
+			mtd_sdk_err(err, errlen, "field 'threat': missing, and no quoted threat in "
+						 "the name");
+			return MTD_PLUGIN_EMALFORMED;
+		}
+	}
+	m.state = what == T_OPEN_APP || what == T_OPEN_COMPLIANCE ? "open" : "resolved";
+	if (!strcmp(m.state, "open") &&
+	    mtd_sdk_get_enum(e, "severity", severity, &th.level, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	if (get_either(e, "name", MTD_SDK_MAX_STR, &name, err, errlen) ||
+	    (!name && mtd_sdk_get_str(e, "description", 0, MTD_SDK_MAX_STR, &name, err, errlen)))
+		return MTD_PLUGIN_EMALFORMED;
+	th.name = name;
+	mtd_sdk_emit(host, sink, &m); /* the host records what it refuses */
+	return MTD_PLUGIN_OK;
 }
 
-static int so_open(const mtd_host_api *host, const char *const *settings, void **state,
-		   char *err, size_t errlen)
+static int s_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
+		    size_t len, char *err, size_t errlen)
 {
-	(void)host;
-	(void)settings;
-	(void)err;
-	(void)errlen;
-	*state = NULL;
-	return 0;
-}
-
-static int so_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
-		     size_t len, char *err, size_t errlen)
-{
-	json_t *v, *items;
-	ev *evs = NULL, one;
-	size_t n, i;
-	int rc = -1;
+	json_t *v = mtd_sdk_parse(data, len, err, errlen), *items;
+	int rc;
 
 	(void)state;
-	v = mtd_sdk_parse(data, len, err, errlen);
 	if (!v)
-		return -1;
-	if (!json_is_object(v)) {
-		mtd_sdk_err(err, errlen, "a Sophos record must be a JSON object");
-		goto out;
-	}
-	items = json_object_get(v, "items");
-	if (!items) {
-		if (decode_event(v, &one, err, errlen))
-			goto out;
-		if (one.emit) {
-			one.m.threats = one.m.level == MTD_LEVEL_SECURED ? NULL : &one.th;
-			one.m.nthreats = one.m.threats ? 1 : 0;
-			mtd_sdk_emit(host, sink, &one.m);
-		}
-		rc = 0;
-		goto out;
-	}
-	if (!json_is_array(items)) {
-		mtd_sdk_err(err, errlen, "field 'items': not an array");
-		goto out;
-	}
-	n = json_array_size(items);
-	if (n > MAX_EVENTS) {
-		mtd_sdk_err(err, errlen, "field 'items': %zu events, more than %d", n, MAX_EVENTS);
-		goto out;
-	}
-	if (n == 0) {
-		rc = 0;
-		goto out;
-	}
-	evs = calloc(n, sizeof *evs);
-	if (!evs) {
-		mtd_sdk_err(err, errlen, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		char why[400];
-		if (decode_event(json_array_get(items, i), &evs[i], why, sizeof why)) {
-			mtd_sdk_err(err, errlen, "items[%zu]: %s", i, why);
-			goto out;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (!evs[i].emit)
-			continue;
-		evs[i].m.threats = evs[i].m.level == MTD_LEVEL_SECURED ? NULL : &evs[i].th;
-		evs[i].m.nthreats = evs[i].m.threats ? 1 : 0;
-		mtd_sdk_emit(host, sink, &evs[i].m);
-	}
-	rc = 0;
-out:
-	free(evs);
+		return MTD_PLUGIN_EMALFORMED;
+	if (json_is_array(v))
+		rc = mtd_sdk_each(host, sink, v, "items", MAX_PAGE, decode_item, NULL, err, errlen);
+	else if (json_is_object(v) && (items = json_object_get(v, "items")))
+		rc = mtd_sdk_each(host, sink, items, "items", MAX_PAGE, decode_item, NULL, err,
+				  errlen);
+	else
+		rc = decode_item(NULL, host, sink, v, err, errlen);
 	json_decref(v);
 	return rc;
-}
-
-static void so_close(void *state)
-{
-	(void)state;
 }
 
 static const mtd_plugin sophos = {
@@ -264,14 +211,10 @@ static const mtd_plugin sophos = {
 	.platforms = MTD_PLUGIN_ANDROID | MTD_PLUGIN_IOS,
 	.mam_platforms = 0,
 	.capabilities = MTD_PLUGIN_CAP_THREAT,
-	.open = so_open,
-	.decode = so_decode,
-	.close = so_close,
+	.open = mtd_sdk_open_stateless,
+	.decode = s_decode,
+	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
 };
 
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version);
-MTD_PLUGIN_EXPORT const mtd_plugin *mtd_plugin_entry(uint32_t host_abi_version)
-{
-	return MTD_PLUGIN_ABI_MAJOR_OF(host_abi_version) == MTD_PLUGIN_ABI_MAJOR ? &sophos : NULL;
-}
+MTD_SDK_PLUGIN_ENTRY(sophos)

@@ -1,16 +1,18 @@
 /* wandera: Jamf Mobile Threat Defense (formerly Wandera).
  *
  * Two native formats, told apart by their shape:
- *  - a device of the Jamf Security Cloud Risk API (risk/v2/devices), one per
- *    record or the page {"userDeviceList": [...]}: the device's whole risk,
- *    riskCategory SECURE/LOW/MEDIUM/HIGH; this is what remediates;
- *  - an event of the Threat Events Stream, {"event": {...}}: one threat,
- *    with an integer severity.
- * The device is the UEM (MDM) device id, externalId. See README.md. */
+ *  - a device of the Jamf Security Cloud Risk API (risk/v2/devices): one
+ *    per record or the page {"userDeviceList": [...]}; its riskCategory
+ *    SECURE/LOW/MEDIUM/HIGH is the device's posture, a snapshot ("threat");
+ *  - an event of the Threat Events Stream, {"event": {...}}: one threat on
+ *    one device ("threat_event"), opened when Jamf detected it, resolved when
+ *    Jamf blocked it; a JSON array of such events is read too.
+ * The device is named by Jamf's own id and by the UEM id Jamf carries
+ * (externalId). See README.md. */
+#include <stdio.h>
 #include <string.h>
 
 #include "mtdgate/sdk.h"
-
 
 #define MAX_PAGE 10000
 
@@ -21,7 +23,7 @@ static const mtd_sdk_enum risk[] = {
 };
 
 /* Threat Events Stream eventType.name -> category; the names seen in
- * public samples [V]. Anything else is refused until it is mapped. */
+ * public samples [V]. Any other name is reported until it is mapped. */
 static const mtd_sdk_enum event_names[] = {
 	{"SIDE_LOADED_APP_IN_INVENTORY", 1}, {"OUTDATED_OS", 2},
 	{"ACCESS_BAD_HOST", 0},              {"ACCESS_CRYPTOJACKING_HOST", 0},
@@ -29,93 +31,177 @@ static const mtd_sdk_enum event_names[] = {
 };
 static const char *const category[] = {"network", "app", "os"};
 
-/* The stream's integer severity: values 6, 8 and 10 are seen in public
- * samples; the scale is not documented [U]. Our explicit reading of a
- * 0..10 scale; any other number is refused. */
-static int severity_level(json_int_t s)
+/* The stream's action [V: Detected, Blocked]: a detection is a threat on
+ * the device until Jamf says otherwise; a blocked access left none. */
+static const mtd_sdk_enum actions[] = {{"Detected", 1}, {"Blocked", 0}, {NULL, 0}};
+
+/* platform / the first word of device.os [V: IOS, MAC_OS, UNKNOWN; ANDROID
+ * from the Risk API's osType] -> the device_ref platform qualifier. */
+static const char *platform_of(const char *os)
 {
-	if (s < 0 || s > 10)
-		return -1;
-	return s == 0 ? MTD_LEVEL_SECURED : s <= 3 ? MTD_LEVEL_LOW : s <= 7 ? MTD_LEVEL_MEDIUM
-									 : MTD_LEVEL_HIGH;
+	if (!os)
+		return NULL;
+	if (!strncmp(os, "IOS", 3) && (os[3] == '\0' || os[3] == ' '))
+		return "ios";
+	if (!strncmp(os, "ANDROID", 7) && (os[7] == '\0' || os[7] == ' '))
+		return "android";
+	if (!strncmp(os, "MAC_OS", 6) && (os[6] == '\0' || os[6] == ' '))
+		return "macos";
+	return NULL;
 }
 
-static int decode_device(json_t *d, const mtd_host_api *host, void *sink, char *err,
-			 size_t errlen)
+/* Identifiers of a device: Jamf's own id, the UEM id (an MDM device id, or
+ * an Apple UDID [V: "UEM device identifier or UDID"]), and the user's
+ * e-mail qualified by the platform. */
+typedef struct ids {
+	mtd_sdk_ref refs[5];
+	size_t n;
+} ids;
+
+/* A user's address, unless Jamf made it up for a user it does not know
+ * ("<uuid>@<tenant>.wnd" [V]): those name no one. */
+static int real_email(const char *email)
 {
+	size_t n = email ? strlen(email) : 0;
+	return n > 4 && strchr(email, '@') && strcmp(email + n - 4, ".wnd");
+}
+
+/* Read the identifiers at the given paths of r into out. */
+static int read_ids(json_t *r, const char *own, const char *ext_path, const char *email_path,
+		    const char *os_path, ids *out, char *err, size_t errlen)
+{
+	const char *id, *ext, *email, *os, *pf;
+
+	if (mtd_sdk_get_str(r, own, 0, MTD_SDK_MAX_ID, &id, err, errlen) ||
+	    mtd_sdk_get_str(r, ext_path, 0, MTD_SDK_MAX_ID, &ext, err, errlen) ||
+	    mtd_sdk_get_str(r, email_path, 0, MTD_SDK_MAX_ID, &email, err, errlen) ||
+	    mtd_sdk_get_str(r, os_path, 0, MTD_SDK_MAX_STR, &os, err, errlen))
+		return -1;
+	pf = platform_of(os);
+	out->n = mtd_sdk_ref_add(out->refs, 0, 5, "vendor_device_id", id);
+	out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "mdm", ext);
+	if (pf && !strcmp(pf, "ios"))
+		out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "udid", ext);
+	if (pf && real_email(email)) {
+		out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "user", email);
+		out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "platform", pf);
+	}
+	if (out->n == 0) {
+		mtd_sdk_err(err, errlen, "no device identifier (%s, %s, %s)", own, ext_path,
+			    email_path);
+		return -1;
+	}
+	return 0;
+}
+
+static int decode_device(void *ctx, const mtd_host_api *host, void *sink, json_t *d,
+			 char *err, size_t errlen)
+{
+	ids id;
 	mtd_sdk_msg m = {.type = "threat", .os_supported = -1};
 
+	(void)ctx;
 	if (!json_is_object(d)) {
 		mtd_sdk_err(err, errlen, "a device must be an object");
-		return -1;
+		return MTD_PLUGIN_EMALFORMED;
 	}
-	if (mtd_sdk_get_str(d, "externalId", 1, MTD_SDK_MAX_ID, &m.device, err, errlen) ||
-	    mtd_sdk_get_enum(d, "riskCategory", risk, &m.level, err, errlen) ||
-	    mtd_sdk_get_time(d, "lastUpdated", &m.at, err, errlen))
-		return -1;
-	return mtd_sdk_emit(host, sink, &m) < 0 ? -1 : 0;
+	if (mtd_sdk_get_enum(d, "riskCategory", risk, &m.level, err, errlen) ||
+	    mtd_sdk_get_time(d, "lastUpdated", &m.at, err, errlen) ||
+	    read_ids(d, "guid", "externalId", "user.email", "info.device.osType", &id, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	m.refs = id.refs;
+	m.nrefs = id.n;
+	mtd_sdk_emit(host, sink, &m); /* the host records what it refuses */
+	return MTD_PLUGIN_OK;
 }
 
-static int decode_event(json_t *e, const mtd_host_api *host, void *sink, char *err,
-			size_t errlen)
+/* The threat's id: its type and what it is about (the app, the host), so
+ * that a later event about the same thing names the same threat. */
+static const char *threat_id(json_t *ev, const char *type, char *buf, size_t buflen)
 {
-	mtd_sdk_threat th = {0};
-	mtd_sdk_msg m = {.type = "threat", .os_supported = -1, .threats = &th, .nthreats = 1};
-	json_t *sev = mtd_sdk_path(e, "event.severity");
-	int k;
+	const char *what = json_string_value(mtd_sdk_path(ev, "app.id"));
+	int n;
 
-	if (!json_is_object(json_object_get(e, "event"))) {
-		mtd_sdk_err(err, errlen, "field 'event': not an object");
-		return -1;
+	if (!what || !*what)
+		what = json_string_value(mtd_sdk_path(ev, "destination.name"));
+	if (!what || !*what)
+		return type;
+	n = snprintf(buf, buflen, "%s:%s", type, what);
+	return n > 0 && (size_t)n < buflen && (size_t)n <= MTD_SDK_MAX_ID ? buf : type;
+}
+
+static int decode_event(void *ctx, const mtd_host_api *host, void *sink, json_t *e,
+			char *err, size_t errlen)
+{
+	ids id;
+	char id_buf[MTD_SDK_MAX_ID + 1];
+	int k, open;
+	json_t *ev = json_object_get(e, "event"), *sev;
+	mtd_sdk_threat th = {0};
+	mtd_sdk_msg m = {.type = "threat_event", .os_supported = -1, .threat = &th};
+
+	(void)ctx;
+	if (!json_is_object(ev)) {
+		mtd_sdk_err(err, errlen, "field 'event': %s", ev ? "not an object" : "missing");
+		return MTD_PLUGIN_EMALFORMED;
 	}
-	if (mtd_sdk_get_str(e, "event.device.externalId", 1, MTD_SDK_MAX_ID, &m.device, err,
-			    errlen) ||
-	    mtd_sdk_get_time(e, "event.timestamp", &m.at, err, errlen) ||
-	    mtd_sdk_get_enum(e, "event.eventType.name", event_names, &k, err, errlen) ||
-	    mtd_sdk_get_str(e, "event.alertId", 0, MTD_SDK_MAX_ID, &th.id, err, errlen))
-		return -1;
-	if (!json_is_integer(sev) || (m.level = severity_level(json_integer_value(sev))) < 0) {
-		mtd_sdk_err(err, errlen, "field 'event.severity': not an integer from 0 to 10");
-		return -1;
+	sev = json_object_get(ev, "severity");
+	if (mtd_sdk_get_time(ev, "timestamp", &m.at, err, errlen) ||
+	    mtd_sdk_get_enum(ev, "eventType.name", event_names, &k, err, errlen) ||
+	    mtd_sdk_get_enum(ev, "action", actions, &open, err, errlen) ||
+	    read_ids(ev, "device.deviceId", "device.externalId", "user.email", "device.os", &id,
+		     err, errlen)) {
+		mtd_sdk_err_prefix(err, errlen, "event: ");
+		return MTD_PLUGIN_EMALFORMED;
 	}
+	th.name = json_string_value(mtd_sdk_path(ev, "eventType.name"));
+	th.id = threat_id(ev, th.name, id_buf, sizeof id_buf);
 	th.category = category[k];
-	th.name = json_string_value(mtd_sdk_path(e, "event.eventType.name"));
-	th.level = m.level;
-	if (m.level == MTD_LEVEL_SECURED)
-		m.nthreats = 0;
-	return mtd_sdk_emit(host, sink, &m) < 0 ? -1 : 0;
+	if (open) {
+		json_int_t s = json_is_integer(sev) ? json_integer_value(sev) : -1;
+		/* values 6, 8 and 10 are seen; the scale is not documented [U]: our
+		 * reading of 0..10 */
+		if (s < 0 || s > 10) {
+			mtd_sdk_err(err, errlen, "field 'event.severity': not an integer from 0 to 10");
+			return MTD_PLUGIN_EMALFORMED;
+		}
+		th.level = s == 0 ? MTD_LEVEL_SECURED
+			   : s <= 3 ? MTD_LEVEL_LOW
+			   : s <= 7 ? MTD_LEVEL_MEDIUM
+				    : MTD_LEVEL_HIGH;
+	}
+	m.state = open ? "open" : "resolved";
+	m.refs = id.refs;
+	m.nrefs = id.n;
+	mtd_sdk_emit(host, sink, &m);
+	return MTD_PLUGIN_OK;
+}
+
+/* One element of an array: a stream event or a Risk API device. */
+static int decode_any(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
+		      size_t errlen)
+{
+	if (json_is_object(e) && json_object_get(e, "event"))
+		return decode_event(ctx, host, sink, e, err, errlen);
+	return decode_device(ctx, host, sink, e, err, errlen);
 }
 
 static int w_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page, *d;
-	size_t i;
-	int rc = 0;
+	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
+	int rc;
 
 	(void)state;
 	if (!v)
-		return -1;
-	if (!json_is_object(v)) {
-		mtd_sdk_err(err, errlen, "a record must be an object");
-		rc = -1;
-	} else if (json_object_get(v, "event")) {
-		rc = decode_event(v, host, sink, err, errlen);
-	} else if ((page = json_object_get(v, "userDeviceList"))) {
-		if (!json_is_array(page) || json_array_size(page) > MAX_PAGE) {
-			mtd_sdk_err(err, errlen, "field 'userDeviceList': not a list of up to %d "
-				    "devices", MAX_PAGE);
-			rc = -1;
-		}
-		json_array_foreach(page, i, d) {
-			if (rc || (rc = decode_device(d, host, sink, err, errlen))) {
-				mtd_sdk_err_prefix(err, errlen, "userDeviceList[%zu]: ", i);
-				break;
-			}
-		}
-	} else {
-		rc = decode_device(v, host, sink, err, errlen);
-	}
+		return MTD_PLUGIN_EMALFORMED;
+	if (json_is_array(v))
+		rc = mtd_sdk_each(host, sink, v, "records", MAX_PAGE, decode_any, NULL, err, errlen);
+	else if (json_is_object(v) && (page = json_object_get(v, "userDeviceList")))
+		rc = mtd_sdk_each(host, sink, page, "userDeviceList", MAX_PAGE, decode_device, NULL,
+				  err, errlen);
+	else
+		rc = decode_any(NULL, host, sink, v, err, errlen);
 	json_decref(v);
 	return rc;
 }
