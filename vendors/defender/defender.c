@@ -1,14 +1,14 @@
 /* defender: Microsoft Defender for Endpoint, machine risk.
  *
  * Native format: a machine entity of the MDE Machine API (GET
- * /api/machines), one per record, or the OData page {"value": [...]}.
- * The device is the machine's Entra (Azure AD) device id, aadDeviceId, the
- * id Intune matches machines by; its level is the machine's riskScore. See
- * README.md for the sources and the mapping. */
+ * /api/machines), one per record, or the OData page {"value": [...],
+ * "@odata.nextLink": ...}. Each onboarded machine is a snapshot of its
+ * level, its riskScore. The device is named by the MDE machine id and, when
+ * the machine has one (aadDeviceId may be null, documented), its Entra
+ * device id. See README.md for the sources and the mapping. */
 #include <string.h>
 
 #include "mtdgate/sdk.h"
-
 
 #define MAX_PAGE 10000 /* machines per page (the API's own page limit) */
 
@@ -21,68 +21,98 @@ static const mtd_sdk_enum risk[] = {
 	{"Medium", MTD_LEVEL_MEDIUM}, {"High", MTD_LEVEL_HIGH},       {NULL, 0},
 };
 
-/* onboardingStatus: only an onboarded machine has a meaningful risk. */
+/* onboardingStatus: only an onboarded machine has a meaningful risk. The
+ * docs spell the value "onboarded", the example "Onboarded". */
 static const mtd_sdk_enum onboarding[] = {
 	{"onboarded", 1}, {"Onboarded", 1},      {"CanBeOnboarded", 0},
 	{"Unsupported", 0}, {"InsufficientInfo", 0}, {NULL, 0},
 };
 
-static int decode_machine(json_t *m, const mtd_host_api *host, void *sink, char *err,
-			  size_t errlen)
+/* healthStatus: the sensor's state. Every state reports the risk score
+ * Defender last computed, dated by lastSeen: an inactive machine's report
+ * is simply old, which mtdgate's unresponsive rule sees. */
+static const mtd_sdk_enum health[] = {
+	{"Active", 1},       {"Inactive", 1}, {"ImpairedCommunication", 1}, {"NoSensorData", 1},
+	{"NoSensorDataImpairedCommunication", 1}, {"Unknown", 1},           {NULL, 0},
+};
+
+/* osPlatform is open-ended ("Windows10", "Windows11", "WindowsServer2019",
+ * "iOS", "Android", "macOS", "Linux"...): a qualifier when recognised. */
+static const char *platform(json_t *m)
+{
+	const char *p = mtd_sdk_str(m, "osPlatform");
+	if (!p)
+		return NULL;
+	if (!strncmp(p, "Windows", 7))
+		return "windows";
+	return !strcmp(p, "iOS") || !strcmp(p, "iPadOS") ? "ios"
+	       : !strcmp(p, "Android")                   ? "android"
+	       : !strcmp(p, "macOS")                     ? "macos"
+							 : NULL;
+}
+
+static int decode_machine(void *ctx, const mtd_host_api *host, void *sink, json_t *m,
+			  char *err, size_t errlen)
 {
 	mtd_sdk_threat th;
 	mtd_sdk_msg msg = {.type = "threat", .os_supported = -1};
-	int onboarded = 1;
+	mtd_sdk_ref refs[3];
+	char ibuf[MTD_SDK_ID_BUF], abuf[MTD_SDK_ID_BUF];
+	const char *id, *aad;
+	int onboarded = 1, h;
 
+	(void)ctx;
 	if (!json_is_object(m)) {
 		mtd_sdk_err(err, errlen, "a machine must be an object");
-		return -1;
+		return MTD_PLUGIN_EMALFORMED;
 	}
-	if (mtd_sdk_path(m, "onboardingStatus") &&
+	if (mtd_sdk_path(m, "onboardingStatus") && !json_is_null(mtd_sdk_path(m, "onboardingStatus")) &&
 	    mtd_sdk_get_enum(m, "onboardingStatus", onboarding, &onboarded, err, errlen))
-		return -1;
+		return MTD_PLUGIN_EMALFORMED;
 	if (!onboarded)
-		return 0; /* not onboarded: Defender says nothing about it */
-	if (mtd_sdk_get_str(m, "aadDeviceId", 1, MTD_SDK_MAX_ID, &msg.device, err, errlen) ||
+		return MTD_PLUGIN_OK; /* not onboarded: Defender says nothing about it */
+	if ((mtd_sdk_path(m, "healthStatus") && !json_is_null(mtd_sdk_path(m, "healthStatus")) &&
+	     mtd_sdk_get_enum(m, "healthStatus", health, &h, err, errlen)) ||
+	    mtd_sdk_get_id(m, "id", ibuf, &id, err, errlen) ||
+	    mtd_sdk_get_id(m, "aadDeviceId", abuf, &aad, err, errlen) ||
 	    mtd_sdk_get_enum(m, "riskScore", risk, &msg.level, err, errlen) ||
 	    mtd_sdk_get_time(m, "lastSeen", &msg.at, err, errlen))
-		return -1;
+		return MTD_PLUGIN_EMALFORMED;
+	if (!id && !aad) {
+		mtd_sdk_err(err, errlen, "field 'id': missing, and no 'aadDeviceId' either");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	refs[0] = (mtd_sdk_ref){"entra", aad};
+	refs[1] = (mtd_sdk_ref){"vendor_device_id", id};
+	refs[2] = (mtd_sdk_ref){"platform", platform(m)};
+	msg.refs = refs;
+	msg.nrefs = 3;
 	if (msg.level > MTD_LEVEL_SECURED) {
 		/* the machine API names no threat: say where the level came from */
-		th = (mtd_sdk_threat){.category = "device", .name = "machine risk score",
+		th = (mtd_sdk_threat){.id = id, .category = "device", .name = "machine risk score",
 				      .level = msg.level};
-		if (mtd_sdk_get_str(m, "id", 0, MTD_SDK_MAX_ID, &th.id, err, errlen))
-			return -1;
 		msg.threats = &th;
 		msg.nthreats = 1;
 	}
-	return mtd_sdk_emit(host, sink, &msg) < 0 ? -1 : 0;
+	mtd_sdk_emit(host, sink, &msg); /* the host reports what it refuses */
+	return MTD_PLUGIN_OK;
 }
 
 static int d_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page, *m;
-	size_t i;
-	int rc = 0;
+	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
+	int rc;
 
 	(void)state;
 	if (!v)
-		return -1;
+		return MTD_PLUGIN_EMALFORMED;
 	page = json_is_object(v) ? json_object_get(v, "value") : NULL;
-	if (!page) {
-		rc = decode_machine(v, host, sink, err, errlen);
-	} else if (!json_is_array(page) || json_array_size(page) > MAX_PAGE) {
-		mtd_sdk_err(err, errlen, "field 'value': not a list of up to %d machines", MAX_PAGE);
-		rc = -1;
-	} else {
-		json_array_foreach(page, i, m) {
-			if ((rc = decode_machine(m, host, sink, err, errlen))) {
-				mtd_sdk_err_prefix(err, errlen, "value[%zu]: ", i);
-				break;
-			}
-		}
-	}
+	if (page)
+		rc = mtd_sdk_each(host, sink, page, "value", MAX_PAGE, decode_machine, NULL, err,
+				  errlen);
+	else
+		rc = decode_machine(NULL, host, sink, v, err, errlen);
 	json_decref(v);
 	return rc;
 }
