@@ -21,8 +21,22 @@ struct mtd_reader {
 	mtd_buf conv;         /* JSON record converted to msgpack */
 	mtd_msg msg;          /* MTD_READ_MSG: the current record's */
 	uint64_t w_line, w_index, w_byte; /* the position where() describes */
+	uint64_t w_elem;                  /* W_ELEM: the element's index */
+	int w_kind;                       /* W_* */
 	char where[300];                  /* formatted on request */
+	/* JSON text */
+	int arrays;       /* the input starts with an array: top-level arrays
+			   * hold records, one per element */
+	int in_array;     /* in such an array: 1 after '[', 2 after an
+			   * element, 3 after ',' */
+	uint64_t elem;    /* index of the array's next element */
+	/* text/event-stream */
+	mtd_buf sse;      /* the event's data lines, joined with "\n" */
+	uint64_t event;   /* events with data so far */
 };
+
+/* What a position names: a line, an array element, an event, a record. */
+enum { W_LINE, W_ELEM, W_EVENT, W_RECORD };
 
 mtd_reader *mtd_reader_new(FILE *f, const char *name)
 {
@@ -48,6 +62,7 @@ void mtd_reader_free(mtd_reader *r)
 		return;
 	msgpack_zone_destroy(&r->zone);
 	mtd_buf_free(&r->conv);
+	mtd_buf_free(&r->sse);
 	free(r->buf);
 	free(r->name);
 	free(r);
@@ -65,12 +80,23 @@ uint64_t mtd_reader_offset(const mtd_reader *r)
 
 const char *mtd_reader_where(mtd_reader *r)
 {
-	if (r->format == MTD_FMT_JSON)
+	switch (r->w_kind) {
+	case W_LINE:
 		snprintf(r->where, sizeof r->where, "%s line %llu", r->name,
 			 (unsigned long long)r->w_line);
-	else
+		break;
+	case W_ELEM:
+		snprintf(r->where, sizeof r->where, "%s [%llu] (line %llu)", r->name,
+			 (unsigned long long)r->w_elem, (unsigned long long)r->w_line);
+		break;
+	case W_EVENT:
+		snprintf(r->where, sizeof r->where, "%s event %llu (line %llu)", r->name,
+			 (unsigned long long)r->event, (unsigned long long)r->w_line);
+		break;
+	default:
 		snprintf(r->where, sizeof r->where, "%s record %llu (byte %llu)", r->name,
 			 (unsigned long long)r->w_index, (unsigned long long)r->w_byte);
+	}
 	return r->where;
 }
 
@@ -120,6 +146,7 @@ static int fill(mtd_reader *r)
  * when asked: most records are never reported). */
 static void set_where(mtd_reader *r)
 {
+	r->w_kind = W_RECORD;
 	r->w_line = r->line;
 	r->w_index = r->index;
 	r->w_byte = r->offset + r->pos;
@@ -221,62 +248,173 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 	return 1;
 }
 
-static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
-		     size_t n)
+/* ---- text: JSON documents, arrays of records, event streams ---- */
+
+/* The byte k after r->pos, reading more as needed: -1 at the end of input,
+ * -2 when the buffer cannot hold k + 1 bytes, another negative code on a
+ * read error. */
+static int peek(mtd_reader *r, size_t k)
 {
-	unsigned char *nl;
-	size_t start, llen;
-	int rc;
+	while (r->len - r->pos <= k) {
+		int rc = fill(r);
+		if (rc == 0)
+			return -1;
+		if (rc < 0)
+			return rc;
+	}
+	return r->buf[r->pos + k];
+}
 
-	for (;;) { /* until a line that is not blank */
-		int skipping = 0;
-		size_t s = 0;
+/* Past whitespace (counting lines). 1 when a byte follows, 0 at the end. */
+static int skip_ws(mtd_reader *r)
+{
+	for (;;) {
+		int c = peek(r, 0);
+		if (c < 0)
+			return c == -1 ? 0 : c;
+		if (c == '\n')
+			r->line++;
+		else if (c != ' ' && c != '\t' && c != '\r')
+			return 1;
+		r->pos++;
+	}
+}
 
-		for (;;) {
-			nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
-			if (nl || r->eof)
+/* The JSON value that starts at r->pos, framed without being parsed:
+ * brackets counted outside strings. A value also ends, broken, where JSON
+ * cannot go on: a raw newline inside a string, a '{' or '[' at the start
+ * of a line while brackets are open (where the next document of JSON lines
+ * or of a pretty-printed stream starts), or the end of input. *len: its
+ * bytes from r->pos; when it is longer than the buffer can hold (*big),
+ * the bytes scanned were dropped on the way and *len counts from r->pos as
+ * it is then. *nl: its newlines. 1 complete, 0 broken (*why says how),
+ * negative on a read error. */
+static int scan_value(mtd_reader *r, size_t *len, uint64_t *nl, int *big, const char **why)
+{
+	size_t i = 0;
+	int depth = 0, str = 0, esc = 0, first = r->buf[r->pos], scalar, c;
+
+	*nl = 0;
+	*big = 0;
+	*why = NULL;
+	scalar = first != '{' && first != '[' && first != '"';
+	for (;; i++) {
+		c = peek(r, i);
+		if (c == -2) { /* longer than any record: drop what was scanned */
+			r->pos += i;
+			i = 0;
+			*big = 1;
+			c = peek(r, 0);
+		}
+		if (c < -2)
+			return c;
+		if (c == -1) {
+			if (scalar)
 				break;
-			rc = fill(r);
-			if (rc == -2) { /* oversized line: drop what we have, keep scanning */
-				skipping = 1;
-				r->offset += r->len;
-				r->pos = r->len = 0;
-				continue;
-			}
-			if (rc < 0)
-				return rc;
-		}
-		start = r->pos;
-		llen = nl ? (size_t)(nl - (r->buf + r->pos)) : r->len - r->pos;
-		if (!nl && llen == 0 && !skipping)
+			*why = "the input ends inside this JSON document";
+			*len = i;
 			return 0;
-		r->pos += llen + (nl ? 1 : 0);
-		r->line++;
-		r->index++;
-		set_where(r);
-		if (llen > 0 && r->buf[start + llen - 1] == '\r')
-			llen--;
-		if (skipping || llen > MTD_MAX_RECORD) {
-			mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
-			return MTD_EMALFORMED;
 		}
-		while (llen > 0 && (r->buf[start + llen - 1] == ' ' ||
-				    r->buf[start + llen - 1] == '\t' ||
-				    r->buf[start + llen - 1] == '\r'))
-			llen--;
-		while (s < llen && (r->buf[start + s] == ' ' || r->buf[start + s] == '\t'))
-			s++;
-		if (s < llen) { /* RFC 8259: whitespace around a value is still JSON */
-			start += s;
-			llen -= s;
+		if (str) {
+			if (esc) {
+				esc = 0;
+			} else if (c == '\\') {
+				esc = 1;
+			} else if (c == '"') {
+				str = 0;
+				if (depth == 0) { /* a string on its own */
+					i++;
+					break;
+				}
+			} else if (c == '\n') {
+				*why = "a string runs past the end of its line";
+				*len = i;
+				return 0;
+			}
+			continue;
+		}
+		if (scalar) {
+			if (c == ',' || c == ']' || c == '}' || c == ' ' || c == '\t' || c == '\r' ||
+			    c == '\n')
+				break;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			str = 1;
+			break;
+		case '\n':
+			++*nl;
+			if (depth > 0) {
+				int d = peek(r, i + 1);
+				if (d == -2) {
+					r->pos += i;
+					i = 0;
+					*big = 1;
+					d = peek(r, 1);
+				}
+				if (d == '{' || d == '[') {
+					*why = "not a complete JSON document (the next line starts another)";
+					*len = i + 1;
+					return 0;
+				}
+			}
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 0) {
+				i++;
+				goto done;
+			}
+			break;
+		default:
 			break;
 		}
 	}
-	rec->raw = r->buf + start;
-	rec->raw_len = llen;
-	rec->offset = r->offset + start;
+done:
+	*len = i;
+	if (i > MTD_MAX_RECORD)
+		*big = 1;
+	return 1;
+}
+
+/* After a document that ends at r->pos + from: the rest of its line must be
+ * blank or start the next document. *extra: 0 when it is, else the bytes to
+ * the end of the line (they are part of the bad record). */
+static int rest_of_line(mtd_reader *r, size_t from, size_t *extra)
+{
+	size_t i = from;
+	int junk = 0;
+	for (;; i++) {
+		int c = peek(r, i);
+		if (c == -2 || c == -1 || c == '\n')
+			break;
+		if (c < 0)
+			return c;
+		if (c == ' ' || c == '\t' || c == '\r')
+			continue;
+		if ((c == '{' || c == '[') && !junk)
+			break;
+		junk = 1;
+	}
+	*extra = junk ? i - from : 0;
+	return 0;
+}
+
+/* A text record (a JSON document, an array element or an event's data):
+ * rec filled, parsed as asked. */
+static int text_record(mtd_reader *r, mtd_record *rec, const unsigned char *p, size_t n,
+		       uint64_t offset, int parse, char *err, size_t en)
+{
+	rec->raw = p;
+	rec->raw_len = n;
+	rec->offset = offset;
 	rec->index = r->index;
-	rec->line = r->line;
+	rec->line = r->w_line;
 	rec->obj = NULL;
 	rec->msg = NULL;
 	rec->mp = NULL;
@@ -284,11 +422,12 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
 	if (parse) {
 		json_t *v;
 		size_t off = 0;
-		if (r->buf[start] != '{' && r->buf[start] != '[') {
-			mtd_sdk_err(err, n, "not a JSON value");
+		int rc;
+		if (n == 0 || (p[0] != '{' && p[0] != '[')) {
+			mtd_sdk_err(err, en, "not a JSON value");
 			return MTD_EMALFORMED;
 		}
-		v = mtd_sdk_parse(r->buf + start, llen, err, n);
+		v = mtd_sdk_parse(p, n, err, en);
 		if (!v)
 			return MTD_EMALFORMED;
 		r->conv.len = 0;
@@ -309,44 +448,313 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err,
 	return 1;
 }
 
+/* A record starts at r->pos: its number and position. */
+static void text_where(mtd_reader *r, int kind)
+{
+	r->index++;
+	r->w_kind = kind;
+	r->w_line = r->line + 1;
+	r->w_index = r->index;
+	r->w_byte = r->offset + r->pos;
+	r->w_elem = r->elem;
+}
+
+/* Next record of JSON text: documents one after another (JSON lines,
+ * pretty-printed, concatenated), the elements of top-level arrays when the
+ * input starts with one, and anything else a line at a time (a record that
+ * is not JSON, for a plugin that reads lines of its own format). */
+static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_t n)
+{
+	size_t len, extra = 0;
+	uint64_t nl, start;
+	int rc, c, big;
+	const char *why;
+
+	for (;;) {
+		if ((rc = skip_ws(r)) <= 0) {
+			if (rc == 0 && r->in_array) {
+				r->in_array = 0;
+				text_where(r, W_ELEM);
+				mtd_sdk_err(err, n, "the input ends inside the array (no ']')");
+				return MTD_EMALFORMED;
+			}
+			return rc;
+		}
+		c = r->buf[r->pos];
+		if (r->in_array == 2) { /* after an element */
+			if (c == ',') {
+				r->pos++;
+				r->in_array = 3;
+				continue;
+			}
+			r->in_array = 0;
+			if (c == ']') {
+				r->pos++;
+				continue;
+			}
+			text_where(r, W_ELEM);
+			mtd_sdk_err(err, n, "expected ',' or ']' after element [%llu] of the array",
+				    (unsigned long long)(r->elem - 1));
+			return MTD_EMALFORMED; /* what follows is read as documents */
+		}
+		if (r->in_array && c == ']') {
+			int trailing = r->in_array == 3;
+			r->pos++;
+			r->in_array = 0;
+			if (trailing) {
+				text_where(r, W_ELEM);
+				mtd_sdk_err(err, n, "a ',' before the array's ']'");
+				return MTD_EMALFORMED;
+			}
+			continue;
+		}
+		if (!r->in_array && c == '[' && (r->arrays || r->index == 0)) {
+			r->arrays = 1;
+			r->in_array = 1;
+			r->elem = 0;
+			r->pos++;
+			continue;
+		}
+		break;
+	}
+	text_where(r, r->in_array ? W_ELEM : W_LINE);
+	start = r->offset + r->pos;
+	if (!r->in_array && c != '{' && c != '[') {
+		/* not JSON: the rest of the line is the record */
+		size_t i = 0;
+		big = 0;
+		for (;; i++) {
+			c = peek(r, i);
+			if (c == -2) {
+				r->pos += i;
+				i = 0;
+				big = 1;
+				c = peek(r, 0);
+			}
+			if (c < -2)
+				return c;
+			if (c == -1 || c == '\n')
+				break;
+		}
+		len = i;
+		while (len > 0 && (r->buf[r->pos + len - 1] == '\r' || r->buf[r->pos + len - 1] == ' ' ||
+				   r->buf[r->pos + len - 1] == '\t'))
+			len--;
+		if (big || len > MTD_MAX_RECORD) {
+			mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+			rc = MTD_EMALFORMED;
+		} else {
+			rc = text_record(r, rec, r->buf + r->pos, len, start, parse, err, n);
+		}
+		r->pos += i;
+		return rc;
+	}
+	if ((rc = scan_value(r, &len, &nl, &big, &why)) < 0)
+		return rc;
+	if (r->in_array) {
+		r->elem++;
+		r->in_array = 2;
+	}
+	if (rc == 0) { /* broken: all of it is one bad record */
+		r->in_array = 0; /* what follows is read as documents */
+		if (big) {
+			mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+			rc = MTD_EMALFORMED;
+		} else if (parse) {
+			mtd_sdk_err(err, n, "%s", why);
+			rc = MTD_EMALFORMED;
+		} else { /* framed only: the plugin says what is wrong with it */
+			size_t rl = len;
+			while (rl > 0 && strchr(" \t\r\n", r->buf[r->pos + rl - 1]))
+				rl--;
+			rc = text_record(r, rec, r->buf + r->pos, rl, start, parse, err, n);
+		}
+		r->pos += len;
+		r->line += nl;
+		return rc;
+	}
+	if (!r->in_array && !big && (rc = rest_of_line(r, len, &extra)) < 0)
+		return rc;
+	if (big || len + extra > MTD_MAX_RECORD) {
+		r->pos += len + extra;
+		r->line += nl;
+		mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+		return MTD_EMALFORMED;
+	}
+	if (extra && parse) {
+		mtd_sdk_err(err, n, "trailing characters after the JSON document");
+		rc = MTD_EMALFORMED;
+	} else {
+		rc = text_record(r, rec, r->buf + r->pos, len + extra, start, parse, err, n);
+	}
+	r->pos += len + extra;
+	r->line += nl;
+	return rc;
+}
+
+/* One line of an event stream, without its end (LF, CRLF or CR): 1 with
+ * it in *p and *len, and its byte offset in *at (*big when it was longer than a
+ * record: then dropped, *p NULL), 0 at the end of input. *p is valid until
+ * the next read. */
+static int sse_line(mtd_reader *r, const unsigned char **p, size_t *len, uint64_t *at,
+		    int *big)
+{
+	size_t i = 0, end;
+	int c;
+	*big = 0;
+	*p = NULL;
+	*at = r->offset + r->pos;
+	if ((c = peek(r, 0)) == -1)
+		return 0;
+	if (c < -2)
+		return c;
+	for (;; i++) {
+		c = peek(r, i);
+		if (c == -2) {
+			r->pos += i;
+			i = 0;
+			*big = 1;
+			c = peek(r, 0);
+		}
+		if (c < -2)
+			return c;
+		if (c == -1 || c == '\n' || c == '\r')
+			break;
+	}
+	end = c == -1 ? 0 : 1;
+	if (c == '\r') {
+		int d = peek(r, i + 1);
+		if (d == -2) { /* the line fills the buffer: the LF stays unread */
+			d = -1;
+		}
+		if (d < -2)
+			return d;
+		if (d == '\n')
+			end = 2;
+	}
+	*len = i;
+	if (!*big)
+		*p = r->buf + r->pos;
+	r->pos += i + end;
+	r->line++;
+	return 1;
+}
+
+/* Next record of a text/event-stream (WHATWG HTML "server-sent events"):
+ * each event's data, its data lines joined with "\n", is one record; the
+ * event's other fields, comments and events without data (keep-alives)
+ * are skipped. An event not ended by a blank line at the end of input
+ * still counts: nothing sent is dropped. */
+static int next_sse(mtd_reader *r, mtd_record *rec, int parse, char *err, size_t n)
+{
+	int have = 0, big = 0;
+	uint64_t first = 0, first_at = 0;
+
+	r->sse.len = 0;
+	for (;;) {
+		size_t len = 0, i, vs;
+		int lbig, rc;
+		uint64_t at;
+		const unsigned char *p;
+		if ((rc = sse_line(r, &p, &len, &at, &lbig)) < 0)
+			return rc;
+		if (rc == 0 || (!lbig && len == 0)) { /* the end of an event */
+			if (!have || (!big && r->sse.len == 0)) { /* nothing, or a keep-alive */
+				if (rc == 0)
+					return 0;
+				have = 0;
+				r->sse.len = 0;
+				continue;
+			}
+			r->event++;
+			r->index++;
+			r->w_kind = W_EVENT;
+			r->w_line = first;
+			r->w_index = r->index;
+			r->w_byte = first_at;
+			if (big) {
+				mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+				return MTD_EMALFORMED;
+			}
+			return text_record(r, rec, r->sse.data, r->sse.len, first_at, parse, err, n);
+		}
+		if (lbig) { /* too long for any field: only data matters */
+			if (!have)
+				first = r->line, first_at = at;
+			have = big = 1;
+			continue;
+		}
+		if (p[0] == ':')
+			continue; /* a comment (keep-alive) */
+		for (i = 0; i < len && p[i] != ':'; i++)
+			;
+		if (i != 4 || memcmp(p, "data", 4))
+			continue; /* event, id, retry, and fields nobody knows */
+		vs = i < len ? i + 1 : len;
+		if (vs < len && p[vs] == ' ')
+			vs++;
+		if (!have) {
+			first = r->line;
+			first_at = at;
+		} else if (!big && mtd_buf_put(&r->sse, "\n", 1)) {
+			return MTD_ENOMEM;
+		}
+		have = 1;
+		if (big || r->sse.len + (len - vs) > MTD_MAX_RECORD) {
+			big = 1;
+			continue;
+		}
+		if (mtd_buf_put(&r->sse, p + vs, len - vs))
+			return MTD_ENOMEM;
+	}
+}
+
+/* Whether the text at r->pos starts with a field of an event stream:
+ * "data", "event", "id" or "retry", then ':' or the line's end. */
+static int sse_field(mtd_reader *r)
+{
+	static const char *const names[] = {"data", "event", "id", "retry"};
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+		size_t l = strlen(names[k]), i;
+		int c;
+		for (i = 0; i < l && peek(r, i) == names[k][i]; i++)
+			;
+		if (i == l && ((c = peek(r, l)) == ':' || c == '\n' || c == '\r'))
+			return 1;
+	}
+	return 0;
+}
+
 int mtd_reader_next(mtd_reader *r, mtd_record *rec, int parse, char *err,
 		    size_t errlen)
 {
 	if (r->dead)
 		return 0;
 	if (!r->format) {
-		int rc;
-		size_t i;
-		for (;;) {
-			for (i = r->pos; i < r->len; i++)
-				if (!strchr(" \t\r\n", r->buf[i]))
-					break;
-			if (i < r->len || r->eof)
-				break;
-			/* only blank lines so far: consume them (counting them)
-			 * so that a long run cannot fill the buffer */
-			for (i = r->pos; i < r->len; i++)
-				if (r->buf[i] == '\n') {
-					r->line++;
-					r->pos = i + 1;
-				}
-			if ((rc = fill(r)) < 0)
-				return rc == -2 ? MTD_EMALFORMED : rc;
+		int rc = skip_ws(r), c;
+		if (rc <= 0)
+			return rc; /* empty input, or a read error */
+		c = r->buf[r->pos];
+		if (c == 0xef && peek(r, 1) == 0xbb && peek(r, 2) == 0xbf) {
+			r->pos += 3; /* a UTF-8 byte order mark */
+			if ((rc = skip_ws(r)) <= 0)
+				return rc;
+			c = r->buf[r->pos];
 		}
-		if (i == r->len)
-			return 0; /* empty input */
 		/* A msgpack stream of records starts with a map or array header,
-		 * bytes no text starts with; anything else is read as lines. */
-		{
-			unsigned char b = r->buf[i];
-			r->format = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf)
-					    ? MTD_FMT_MSGPACK
-					    : MTD_FMT_JSON;
-		}
+		 * bytes no text starts with; an event stream with a comment or
+		 * one of its fields; anything else is JSON text. */
+		if ((c >= 0x80 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf))
+			r->format = MTD_FMT_MSGPACK;
+		else if (c == ':' || sse_field(r))
+			r->format = MTD_FMT_SSE;
+		else
+			r->format = MTD_FMT_JSON;
 	}
 	{
-		int rc = r->format == MTD_FMT_JSON ? next_json(r, rec, parse, err, errlen)
-						   : next_msgpack(r, rec, parse, err, errlen);
+		int rc = r->format == MTD_FMT_JSON  ? next_json(r, rec, parse, err, errlen)
+			 : r->format == MTD_FMT_SSE ? next_sse(r, rec, parse, err, errlen)
+						    : next_msgpack(r, rec, parse, err, errlen);
 		if (rc != 1 || parse != MTD_READ_MSG || rec->msg)
 			return rc;
 		rec->msg = &r->msg;

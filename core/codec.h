@@ -16,7 +16,10 @@
 #define MTD_MAX_THREATS 256       /* threats in one message */
 #define MTD_MAX_GROUPS 64         /* groups of one device */
 
-enum { MTD_FMT_JSON = 1, MTD_FMT_MSGPACK = 2 };
+/* Input formats, detected from the content (SPEC 4.1 framing): JSON text
+ * (JSON lines, pretty-printed or concatenated documents, a top-level array
+ * of records), a msgpack stream, a text/event-stream. */
+enum { MTD_FMT_JSON = 1, MTD_FMT_MSGPACK = 2, MTD_FMT_SSE = 3 };
 
 /* A borrowed string: not NUL-terminated. */
 typedef struct mtd_str {

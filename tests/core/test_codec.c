@@ -180,10 +180,9 @@ static void json_malformed_line_does_not_stop(void **state)
 
 	rd_open(&x, in, sizeof in - 1, "feed.jsonl");
 	NEXT_OK(&x, 1);
-	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 2");
-	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 3");
-	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 4");
-	NEXT_BAD(&x, 1, "JSON", "feed.jsonl line 5");
+	/* an open document takes the lines up to the next one: one bad record */
+	NEXT_BAD(&x, 1, "not a complete JSON document", "feed.jsonl line 2");
+	NEXT_BAD(&x, 1, "trailing characters", "feed.jsonl line 5");
 	NEXT_OK(&x, 1);
 	assert_int_equal(x.rec.line, 6);
 	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 3);
@@ -223,6 +222,244 @@ static void json_frame_only(void **state)
 	assert_null(x.rec.obj);
 	assert_int_equal(x.rec.offset, 16);
 	assert_int_equal(x.rec.index, 2);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+/* Pretty-printed documents (jq ., the Graph explorer), one after another:
+ * each is a record, positioned at the line where it starts. */
+static void json_pretty_documents(void **state)
+{
+	const char in[] = "{\n"
+			  "  \"n\": 1,\n"
+			  "  \"s\": \"a } ] { [\",\n"
+			  "  \"o\": {\n"
+			  "    \"value\": [\n"
+			  "      {\"x\": 1}\n"
+			  "    ]\n"
+			  "  }\n"
+			  "}\n"
+			  "{\n"
+			  "  \"n\": 2\n"
+			  "}{\"n\":3}  {\"n\":4}\n"
+			  "\n"
+			  "{\n"
+			  "  \"n\": \"broken\",\n"
+			  "{\n"
+			  "  \"n\": 5\n"
+			  "}\n"
+			  "{\"n\": 6\n";
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "page.json");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_int_equal(mtd_reader_format(x.r), MTD_FMT_JSON);
+	assert_string_equal(mtd_reader_where(x.r), "page.json line 1");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 1);
+	assert_true(str_is(mtd_map_get(x.rec.obj, "s"), "a } ] { ["));
+	assert_int_equal(x.rec.offset, 0);
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "page.json line 10");
+	assert_int_equal(x.rec.line, 10);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 2);
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "page.json line 12");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 3);
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 4);
+	NEXT_BAD(&x, MTD_READ_TREE, "not a complete JSON document", "page.json line 14");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "page.json line 16");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 5);
+	NEXT_BAD(&x, MTD_READ_TREE, "ends inside", "page.json line 19");
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* framed only, a document's bytes are handed on as they are */
+	rd_open(&x, in, sizeof in - 1, "page.json");
+	NEXT_OK(&x, MTD_READ_FRAME);
+	assert_int_equal(x.rec.raw_len, (size_t)(strstr(in, "}\n{\n  \"n\": 2") - in + 1));
+	assert_memory_equal(x.rec.raw, in, x.rec.raw_len);
+	rd_close(&x);
+}
+
+/* A top-level array: each element is a record, positioned by its index;
+ * an array inside a document stays part of it. */
+static void json_array_of_records(void **state)
+{
+	const char in[] = "\xef\xbb\xbf[\n"
+			  "  {\"n\": 0},\n"
+			  "  {\n"
+			  "    \"n\": 1, \"a\": [1, 2]\n"
+			  "  },\n"
+			  "  42,\n"
+			  "  {\"n\": 3}\n"
+			  "]\n"
+			  "[{\"n\": 0}, {\"n\": 1},]\n"
+			  "[{\"n\": 7} {\"n\": 8}]\n";
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "list.json");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "list.json [0] (line 2)");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 0);
+	assert_int_equal(x.rec.raw_len, 8);
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "list.json [1] (line 3)");
+	assert_int_equal(mtd_map_get(x.rec.obj, "a")->via.array.size, 2);
+	NEXT_BAD(&x, MTD_READ_TREE, "not a JSON value", "list.json [2] (line 6)");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "list.json [3] (line 7)");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "list.json [0] (line 9)");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "list.json [1] (line 9)");
+	NEXT_BAD(&x, MTD_READ_TREE, "','", "list.json [2] (line 9)");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 7);
+	NEXT_BAD(&x, MTD_READ_TREE, "expected ',' or ']'", "list.json [1] (line 10)");
+	/* then read as documents: {"n": 8}] has trailing characters */
+	NEXT_BAD(&x, MTD_READ_TREE, "trailing", "list.json line 10");
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* JSON lines whose first record is a document: a later array is one
+	 * record, as before */
+	rd_open(&x, "{\"n\":1}\n[1,2,3]\n", 16, "l.jsonl");
+	NEXT_OK(&x, MTD_READ_FRAME);
+	NEXT_OK(&x, MTD_READ_FRAME);
+	assert_int_equal(x.rec.raw_len, 7);
+	assert_string_equal(mtd_reader_where(x.r), "l.jsonl line 2");
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* not closed */
+	rd_open(&x, "[{\"n\":1},\n{\"n\":2}", 17, "cut.json");
+	NEXT_OK(&x, MTD_READ_TREE);
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "cut.json [1] (line 2)");
+	NEXT_BAD(&x, MTD_READ_TREE, "no ']'", "cut.json [2] (line 2)");
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+/* An array far larger than a record is read element by element, within
+ * the reader's bounded buffer; an element over the limit costs itself. */
+static void json_huge_array_streamed(void **state)
+{
+	mtd_buf b = {0};
+	const size_t nel = 60000; /* ~2.4 MB of elements */
+	char el[64];
+	size_t big_at = 30000, k = 0;
+	rd x;
+	(void)state;
+
+	assert_int_equal(mtd_buf_put(&b, "[", 1), 0);
+	for (size_t i = 0; i < nel; i++) {
+		int l = snprintf(el, sizeof el, "%s{\"n\":%zu,\"pad\":\"0123456789\"}", i ? ",\n" : "", i);
+		assert_int_equal(mtd_buf_put(&b, el, (size_t)l), 0);
+		if (i == big_at) { /* an element of 1 MiB + 100 bytes */
+			assert_int_equal(mtd_buf_put(&b, ",{\"s\":\"", 7), 0);
+			assert_int_equal(mtd_buf_room(&b, MTD_MAX_RECORD + 100), 0);
+			memset(b.data + b.len, 'x', MTD_MAX_RECORD + 100);
+			b.len += MTD_MAX_RECORD + 100;
+			assert_int_equal(mtd_buf_put(&b, "\"}", 2), 0);
+		}
+	}
+	assert_int_equal(mtd_buf_put(&b, "]\n", 2), 0);
+	rd_open(&x, b.data, b.len, "huge.json");
+	mtd_buf_free(&b);
+	for (size_t i = 0; i < nel; i++, k++) {
+		NEXT_OK(&x, MTD_READ_TREE);
+		assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, i);
+		if (i == big_at) {
+			char where[64];
+			snprintf(where, sizeof where, "huge.json [%zu] (line %zu)", big_at + 1,
+				 big_at + 1);
+			NEXT_BAD(&x, MTD_READ_TREE, "exceeds", where);
+			k++;
+		}
+	}
+	NEXT_END(&x);
+	assert_int_equal(k, nel + 1);
+	rd_close(&x);
+}
+
+/* text/event-stream: data lines joined, other fields, comments and
+ * keep-alives skipped, each event positioned by its number. */
+static void sse_stream(void **state)
+{
+	const char in[] = ": connected\n"
+			  "\n"
+			  "event: events\n"
+			  "id: 17\n"
+			  "data: {\"events\":[{\"n\":1},\n"
+			  "data: {\"n\":2}]}\n"
+			  "\n"
+			  ":keep-alive\n"
+			  "\n"
+			  "retry: 5000\n"
+			  "\n"
+			  "data:{\"n\":3}\r\n"
+			  "\r\n"
+			  "data: not json\n"
+			  "\n"
+			  "event: heartbeat\n"
+			  "data:\n"
+			  "\n"
+			  "data: {\"n\":4}\n"; /* no blank line at the end */
+	rd x;
+	(void)state;
+
+	rd_open(&x, in, sizeof in - 1, "stream.sse");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_int_equal(mtd_reader_format(x.r), MTD_FMT_SSE);
+	assert_string_equal(mtd_reader_where(x.r), "stream.sse event 1 (line 5)");
+	assert_int_equal(x.rec.raw_len, strlen("{\"events\":[{\"n\":1},\n{\"n\":2}]}"));
+	assert_memory_equal(x.rec.raw, "{\"events\":[{\"n\":1},\n{\"n\":2}]}", x.rec.raw_len);
+	assert_int_equal(mtd_map_get(x.rec.obj, "events")->via.array.size, 2);
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "stream.sse event 2 (line 12)");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 3);
+	NEXT_BAD(&x, MTD_READ_TREE, "not a JSON value", "stream.sse event 3 (line 14)");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_string_equal(mtd_reader_where(x.r), "stream.sse event 4 (line 19)");
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 4);
+	NEXT_END(&x);
+	rd_close(&x);
+
+	/* framed only, an event's data goes to the plugin as it is */
+	rd_open(&x, "data: hello\ndata: world\n\n", 25, "s");
+	NEXT_OK(&x, MTD_READ_FRAME);
+	assert_int_equal(x.rec.raw_len, 11);
+	assert_memory_equal(x.rec.raw, "hello\nworld", 11);
+	NEXT_END(&x);
+	rd_close(&x);
+}
+
+/* An event's data over the limit costs that event only. */
+static void sse_oversized_event(void **state)
+{
+	mtd_buf b = {0};
+	rd x;
+	(void)state;
+	assert_int_equal(mtd_buf_put(&b, "data: {\"n\":1}\n\ndata: \"", 22), 0);
+	for (int i = 0; i < 3; i++) { /* three lines of 400 KiB: too much together */
+		assert_int_equal(mtd_buf_room(&b, 400 * 1024 + 8), 0);
+		memset(b.data + b.len, 'x', 400 * 1024);
+		b.len += 400 * 1024;
+		assert_int_equal(mtd_buf_put(&b, "\ndata: ", 7), 0);
+	}
+	assert_int_equal(mtd_buf_put(&b, "\"\n\ndata: {\"n\":2}\n\n", 19), 0);
+	rd_open(&x, b.data, b.len, "big.sse");
+	mtd_buf_free(&b);
+	NEXT_OK(&x, MTD_READ_TREE);
+	NEXT_BAD(&x, MTD_READ_TREE, "exceeds", "big.sse event 2 (line 3)");
+	NEXT_OK(&x, MTD_READ_TREE);
+	assert_int_equal(mtd_map_get(x.rec.obj, "n")->via.u64, 2);
+	assert_string_equal(mtd_reader_where(x.r), "big.sse event 3 (line 8)");
 	NEXT_END(&x);
 	rd_close(&x);
 }
@@ -1662,6 +1899,11 @@ int main(void)
 		cmocka_unit_test_teardown(json_malformed_line_does_not_stop, rd_teardown),
 		cmocka_unit_test_teardown(json_leading_whitespace, rd_teardown),
 		cmocka_unit_test_teardown(json_frame_only, rd_teardown),
+		cmocka_unit_test_teardown(json_pretty_documents, rd_teardown),
+		cmocka_unit_test_teardown(json_array_of_records, rd_teardown),
+		cmocka_unit_test_teardown(json_huge_array_streamed, rd_teardown),
+		cmocka_unit_test_teardown(sse_stream, rd_teardown),
+		cmocka_unit_test_teardown(sse_oversized_event, rd_teardown),
 		cmocka_unit_test_teardown(json_overlong_line, rd_teardown),
 		cmocka_unit_test_teardown(json_large_line_within_limit, rd_teardown),
 		cmocka_unit_test_teardown(json_line_at_limit, rd_teardown),
