@@ -1,5 +1,6 @@
 /* fuzz_msg: the normalized channel decoder. The input is one input file
- * (JSON lines or a msgpack stream; the reader detects which), read record by
+ * (JSON text: lines, pretty or concatenated documents, a top-level array;
+ * a text/event-stream; or a msgpack stream: the reader detects which), read record by
  * record with mtd_reader and each record decoded from its bytes with
  * mtd_decode_msg, and checked against msgpack-c's reading of the same bytes;
  * and read as 'mtdgate ingest --normalized' does (MTD_READ_MSG: framed and
@@ -108,6 +109,7 @@ static void check_msg(const void *mp, size_t len)
 			uint32_t k = 0;
 			FUZZ_CHECK(m.refs || (m.device.p && m.device.n >= 1 && m.device.n <= MTD_MAX_ID));
 			FUZZ_CHECK(!m.device.p || fuzz_ctl_bytes(m.device.p, m.device.n) == 0);
+			FUZZ_CHECK(!m.device.p || !mtd_str_check(m.device.p, m.device.n, MTD_STR_ID));
 			FUZZ_CHECK(m.level >= MTD_LEVEL_SECURED && m.level <= MTD_LEVEL_HIGH);
 			FUZZ_CHECK(m.os_supported >= -1 && m.os_supported <= 1);
 			FUZZ_CHECK(m.nthreats <= MTD_MAX_THREATS);
@@ -127,6 +129,7 @@ static void check_msg(const void *mp, size_t len)
 		if (m.type == MTD_MSG_ERROR) {
 			FUZZ_CHECK(m.code.p && m.code.n >= 1 && m.code.n <= MTD_MAX_ID);
 			FUZZ_CHECK(fuzz_ctl_bytes(m.code.p, m.code.n) == 0);
+			FUZZ_CHECK(!mtd_str_check(m.code.p, m.code.n, MTD_STR_ID));
 		}
 		check_tree(mp, len, &m);
 	}
@@ -164,7 +167,8 @@ static uint64_t read_all(const uint8_t *data, size_t size, int parse)
 		FUZZ_CHECK(n <= (uint64_t)size + 1);
 		FUZZ_CHECK(mtd_reader_where(r)[0] != '\0');
 		FUZZ_CHECK(mtd_reader_format(r) == MTD_FMT_JSON ||
-			   mtd_reader_format(r) == MTD_FMT_MSGPACK);
+			   mtd_reader_format(r) == MTD_FMT_MSGPACK ||
+			   mtd_reader_format(r) == MTD_FMT_SSE);
 		if (k == MTD_EMALFORMED) {
 			check_err(err, sizeof err);
 			continue;
@@ -173,8 +177,13 @@ static uint64_t read_all(const uint8_t *data, size_t size, int parse)
 		FUZZ_CHECK(rec.index >= n && rec.index > last_index);
 		last_index = rec.index;
 		FUZZ_CHECK(rec.raw && rec.raw_len > 0 && rec.raw_len <= MTD_MAX_RECORD);
-		FUZZ_CHECK(rec.offset + rec.raw_len <= size);
-		FUZZ_CHECK(!memcmp(rec.raw, data + rec.offset, rec.raw_len));
+		if (mtd_reader_format(r) == MTD_FMT_SSE) {
+			/* an event's data lines, joined: all of them from the input */
+			FUZZ_CHECK(rec.offset < size && rec.raw_len <= size);
+		} else {
+			FUZZ_CHECK(rec.offset + rec.raw_len <= size);
+			FUZZ_CHECK(!memcmp(rec.raw, data + rec.offset, rec.raw_len));
+		}
 		FUZZ_CHECK((rec.obj != NULL) == (parse == MTD_READ_TREE));
 		FUZZ_CHECK((rec.mp != NULL) == (parse != MTD_READ_FRAME));
 		if (rec.mp)
