@@ -524,7 +524,7 @@ int mtd_sdk_get_id(json_t *root, const char *path, char *buf, const char **out,
 	}
 	if (mtd_sdk_get_str(root, path, 0, MTD_SDK_MAX_ID, &s, err, errlen))
 		return -1;
-	if (s && s[strspn(s, "0-")] != '\0')
+	if (!mtd_sdk_id_blank(s))
 		*out = s;
 	return 0;
 }

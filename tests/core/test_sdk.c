@@ -1050,7 +1050,7 @@ static void each_element(void **state)
 static void get_id(void **state)
 {
 	json_t *v = json_loads("{\"a\":\"dev-1\",\"z\":\"00000000-0000-0000-0000-0000000000\","
-			       "\"e\":\"\",\"n\":42,\"zero\":0,\"neg\":-1,\"b\":true,\"nul\":null,"
+			       "\"e\":\"\",\"u\":\"Unknown\",\"n\":42,\"zero\":0,\"neg\":-1,\"b\":true,\"nul\":null,"
 			       "\"c\":\"x\\u0001y\",\"d\":{\"id\":\"0-1\"}}",
 			       0, NULL);
 	char buf[MTD_SDK_ID_BUF], err[128];
@@ -1064,8 +1064,8 @@ static void get_id(void **state)
 	assert_int_equal(mtd_sdk_get_id(v, "n", buf, &id, err, sizeof err), 0);
 	assert_ptr_equal(id, buf);
 	assert_string_equal(id, "42");
-	static const char *const none[] = {"z", "e", "zero", "nul", "missing"};
-	for (size_t i = 0; i < 5; i++) {
+	static const char *const none[] = {"z", "e", "u", "zero", "nul", "missing"};
+	for (size_t i = 0; i < 6; i++) {
 		id = "untouched";
 		assert_int_equal(mtd_sdk_get_id(v, none[i], buf, &id, err, sizeof err), 0);
 		assert_null(id);

@@ -107,10 +107,10 @@ int mtd_sdk_get_time(json_t *root, const char *path, int64_t *out, char *err,
 
 /* An identifier at path: a string of 1..MTD_SDK_MAX_ID bytes without
  * control characters, or a non-negative integer, written in decimal into buf
- * (MTD_SDK_ID_BUF bytes, the caller's). Missing, null, empty, or a
- * placeholder made only of '0' and '-' (vendors send "000...0" or 0 for a
- * device their MDM does not know): *out = NULL and 0, since that is no
- * identifier. Another type, or a bad string: "field 'PATH': why" and -1.
+ * (MTD_SDK_ID_BUF bytes, the caller's). Missing, null, or a placeholder
+ * (mtd_sdk_id_blank: "", "unknown", "000...0"; vendors send these, or the
+ * integer 0, for a device their MDM does not know): *out = NULL and 0,
+ * since that is no identifier. Another type, or a bad string: "field 'PATH': why" and -1.
  * *out points into root or into buf. */
 #define MTD_SDK_ID_BUF 24
 int mtd_sdk_get_id(json_t *root, const char *path, char *buf, const char **out,
