@@ -154,6 +154,7 @@ static void set_where(mtd_reader *r)
 
 static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char *err,
 		      size_t n);
+static int peek(mtd_reader *r, size_t k);
 static int dup_keys(const void *mp, size_t len, char *err, size_t n);
 
 /* MTD_READ_MSG over msgpack: the message at r->pos decoded from the bytes
@@ -181,9 +182,84 @@ static int msg_in_place(mtd_reader *r, mtd_record *rec)
 	return 1;
 }
 
+/* Past the msgpack object at r->pos, whatever its depth and size, dropping
+ * its bytes as they are read: only a count of the values still to come is
+ * kept, so neither depth nor claimed sizes cost memory. 1 with its length
+ * in *ext; 0 when the input ends inside it or a byte cannot start a value
+ * (0xc1), the stream then lost (*ext: bytes dropped); < 0 on a read error. */
+static int mp_skip(mtd_reader *r, uint64_t *ext)
+{
+	uint64_t pending = 1;
+	*ext = 0;
+	while (pending) {
+		uint64_t skip = 0, count = 0;
+		int c = peek(r, 0), lb = 0, mult = 0, h;
+		if (c < 0)
+			return c == -1 ? 0 : c;
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+			skip = 0;
+		else if (c >= 0xa0 && c <= 0xbf)
+			skip = (uint64_t)(c & 0x1f);
+		else if (c >= 0x80 && c <= 0x8f)
+			count = (uint64_t)(c & 0x0f), mult = 2;
+		else if (c >= 0x90 && c <= 0x9f)
+			count = (uint64_t)(c & 0x0f), mult = 1;
+		else
+			switch (c) {
+			case 0xc4: case 0xd9: lb = 1; break;
+			case 0xc5: case 0xda: lb = 2; break;
+			case 0xc6: case 0xdb: lb = 4; break;
+			case 0xc7: lb = 1; skip = 1; break;
+			case 0xc8: lb = 2; skip = 1; break;
+			case 0xc9: lb = 4; skip = 1; break;
+			case 0xcc: case 0xd0: skip = 1; break;
+			case 0xcd: case 0xd1: skip = 2; break;
+			case 0xca: case 0xce: case 0xd2: skip = 4; break;
+			case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+			case 0xd4: skip = 2; break;
+			case 0xd5: skip = 3; break;
+			case 0xd6: skip = 5; break;
+			case 0xd7: skip = 9; break;
+			case 0xd8: skip = 17; break;
+			case 0xdc: lb = 2; mult = 1; break;
+			case 0xdd: lb = 4; mult = 1; break;
+			case 0xde: lb = 2; mult = 2; break;
+			case 0xdf: lb = 4; mult = 2; break;
+			default: return 0; /* 0xc1 */
+			}
+		for (h = 1; h <= lb; h++) {
+			int b = peek(r, (size_t)h);
+			if (b < 0)
+				return b == -1 ? 0 : b;
+			if (mult)
+				count = count << 8 | (uint64_t)b;
+			else
+				skip += (uint64_t)b << (8 * (lb - h));
+		}
+		r->pos += (size_t)h;
+		*ext += (uint64_t)h;
+		pending = pending - 1 + count * (uint64_t)mult;
+		while (skip) {
+			size_t avail = r->len - r->pos, take;
+			if (avail == 0) {
+				int rc = fill(r);
+				if (rc <= 0)
+					return rc == 0 ? 0 : rc;
+				continue;
+			}
+			take = avail < skip ? avail : (size_t)skip;
+			r->pos += take;
+			*ext += take;
+			skip -= take;
+		}
+	}
+	return 1;
+}
+
 static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, size_t n)
 {
 	size_t flen = 0, off = 0;
+	uint64_t ext;
 	int k, rc;
 
 	if (parse == MTD_READ_MSG && msg_in_place(r, rec))
@@ -214,10 +290,23 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 	if (k > 0 && flen > MTD_MAX_RECORD)
 		k = -2;
 	if (k < 0) {
-		r->dead = 1;
-		mtd_sdk_err(err, n, k == -2 ? "record exceeds %u bytes"
-				  : "not msgpack (or nested deeper than %u), cannot resynchronize",
-			    k == -2 ? MTD_MAX_RECORD : MTD_SDK_MAX_DEPTH);
+		/* Too deep or too big for a record, or not msgpack: skipped by its
+		 * extent when that can be known (19.6), else the stream is lost
+		 * from here and the rest is not read. */
+		if ((rc = mp_skip(r, &ext)) < 0)
+			return rc;
+		if (rc == 0) {
+			r->dead = 1;
+			mtd_sdk_err(err, n, "not msgpack from byte %llu on: cannot resynchronize, "
+				    "the rest of the input was not read",
+				    (unsigned long long)r->w_byte);
+			return MTD_EMALFORMED;
+		}
+		if (ext > MTD_MAX_RECORD)
+			mtd_sdk_err(err, n, "record of %llu bytes exceeds %u bytes: skipped",
+				    (unsigned long long)ext, MTD_MAX_RECORD);
+		else
+			mtd_sdk_err(err, n, "nested deeper than %u levels: skipped", MTD_SDK_MAX_DEPTH);
 		return MTD_EMALFORMED;
 	}
 	rec->obj = NULL;
@@ -231,7 +320,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 		msgpack_zone_clear(&r->zone);
 		if (msgpack_unpack((const char *)r->buf + r->pos, flen, &off, &r->zone,
 				   &r->obj) != MSGPACK_UNPACK_SUCCESS) {
-			r->dead = 1;
+			r->pos += flen; /* framed: the next record is after it */
 			mtd_sdk_err(err, n, "invalid msgpack");
 			return MTD_EMALFORMED;
 		}

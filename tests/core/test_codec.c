@@ -781,6 +781,8 @@ static void msgpack_depth_and_garbage(void **state)
 {
 	mp m;
 	rd x;
+	size_t r3, r4;
+	char where[96];
 	(void)state;
 
 	/* 32 nested arrays: fine */
@@ -795,17 +797,27 @@ static void msgpack_depth_and_garbage(void **state)
 	rd_close(&x);
 	msgpack_sbuffer_destroy(&m.sb);
 
-	/* 33: refused, and the stream stops there */
+	/* 33, and 100,000: refused, skipped by their extent (19.6), and the
+	 * record after them read */
 	mp_init(&m);
 	mp_record(&m, 0);
 	for (int i = 0; i < MTD_SDK_MAX_DEPTH + 1; i++)
 		msgpack_pack_array(&m.pk, i == MTD_SDK_MAX_DEPTH ? 0 : 1);
+	r3 = m.sb.size;
+	for (int i = 0; i < 100000; i++)
+		msgpack_pack_array(&m.pk, i == 99999 ? 0 : 1);
+	r4 = m.sb.size;
 	mp_record(&m, 1);
 	rd_open(&x, m.sb.data, m.sb.size, "deeper.mp");
 	NEXT_OK(&x, 1);
 	if (rd_next(&x, 1) != MTD_EMALFORMED)
 		fail_msg("msgpack nested %d deep accepted", MTD_SDK_MAX_DEPTH + 1);
-	assert_contains(x.err, "nested");
+	assert_contains(x.err, "nested deeper than 32 levels: skipped");
+	snprintf(where, sizeof where, "deeper.mp record 3 (byte %zu)", r3);
+	NEXT_BAD(&x, 1, "nested deeper", where);
+	NEXT_OK(&x, 1);
+	snprintf(where, sizeof where, "deeper.mp record 4 (byte %zu)", r4);
+	assert_string_equal(mtd_reader_where(x.r), where);
 	NEXT_END(&x);
 	rd_close(&x);
 	msgpack_sbuffer_destroy(&m.sb);
@@ -1441,10 +1453,10 @@ static void reader_msg_one_walk(void **state)
 			assert_memory_equal(a.rec.msg->device.p, mb.device.p, mb.device.n);
 	}
 	/* 6000 messages, 62 + 68 bad ones, the deep one good, the deeper one
-	 * the end of the stream */
+	 * skipped, the last record of the stream (19.6) */
 	assert_int_equal(good, 6000 - 62 - 68 + 1);
 	assert_int_equal(bad, 62 + 68 + 1);
-	assert_contains(last, "cannot resynchronize");
+	assert_contains(last, "nested deeper than 32 levels: skipped");
 	rd_close(&a);
 	rd_close(&b);
 	mtd_buf_free(&in);
