@@ -1213,12 +1213,48 @@ static int load_index(mtd_t *h, dpair **out, int64_t *n)
 	return 0;
 }
 
+/* The stored reports of one device (a report of one device). */
+typedef struct devreports {
+	size_t n;
+	char vendor[MAX_CONNS][MTD_MAX_ID + 1];
+	const char *vp[MAX_CONNS], *lv[MAX_CONNS];
+	int64_t at[MAX_CONNS], received[MAX_CONNS];
+} devreports;
+
+static int load_reports(mtd_t *h, int64_t id, devreports *dr, mtd_decision_info *info)
+{
+	sqlite3_stmt *st = mtd_store_stmt(h->store, SQL_REPORTS_OF_DEVICE);
+	int step;
+	dr->n = 0;
+	if (!st)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && dr->n < MAX_CONNS) {
+		size_t i = dr->n++;
+		col_copy(st, 0, dr->vendor[i], sizeof dr->vendor[i]);
+		dr->vp[i] = dr->vendor[i];
+		dr->lv[i] = mtd_level_name(sqlite3_column_int(st, 1));
+		dr->at[i] = sqlite3_column_int64(st, 2);
+		dr->received[i] = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	info->nreports = dr->n;
+	info->report_vendors = dr->vp;
+	info->report_levels = dr->lv;
+	info->report_at = dr->at;
+	info->report_received = dr->received;
+	return 0;
+}
+
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
 	pcache *pc;
 	dblock *b;      /* without an index: the block of the device before */
 	dpair *idx = NULL; /* a whole report's index (load_index) */
+	devreports *dr = NULL; /* a report of one device: its reports */
 	int64_t nidx = 0;
 	int rc = mtd_need_store(h), step, found = 0;
 
@@ -1226,9 +1262,11 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 		return rc;
 	pc = calloc(1, sizeof *pc);
 	b = malloc(sizeof *b);
-	if (!pc || !b) {
+	dr = device ? malloc(sizeof *dr) : NULL;
+	if (!pc || !b || (device && !dr)) {
 		free(pc);
 		free(b);
+		free(dr);
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
 	}
 	b->blk = -1;
@@ -1236,6 +1274,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		pc_free(pc);
 		free(b);
+		free(dr);
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
 	if (!device && (rc = load_index(h, &idx, &nidx)))
@@ -1278,6 +1317,8 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 		info.device = (const char *)sqlite3_column_text(st, 0);
 		info.platform = mtd_platform_name(sqlite3_column_int(st, 1));
 		info.management = sqlite3_column_int(st, 2) ? "enrolled" : "unenrolled";
+		if (device && (rc = load_reports(h, id, dr, &info)))
+			break;
 		rc = fn(ud, &info);
 	}
 	if (!rc && step != SQLITE_DONE)
@@ -1290,5 +1331,6 @@ out:
 	pc_free(pc);
 	free(b);
 	free(idx);
+	free(dr);
 	return rc;
 }

@@ -607,6 +607,25 @@ found:
 	return 0;
 }
 
+/* R13: a message dated more than the allowed skew after it was received
+ * (now) is refused, counted and audited, and never stored: a report from
+ * the future would otherwise stay the latest for its device and vendor,
+ * and every later genuine report would not count. */
+static int refuse_future(run *r, const mtd_msg *m)
+{
+	char extra[96], at[40], now[40];
+	mtd_diag(r->h, "%s: message dated %s, %lld s after its receipt at %s (more than the "
+		 "%lld s allowed, --max-skew): refused", mtd_reader_where(r->rd),
+		 mtd_time_format(m->at, at, sizeof at), (long long)(m->at - r->h->now),
+		 mtd_time_format(r->h->now, now, sizeof now), (long long)r->h->max_skew);
+	snprintf(extra, sizeof extra, ",\"reason\":\"future\",\"received\":%lld",
+		 (long long)r->h->now);
+	r->pend_rejected++;
+	r->conn.rejected++;
+	r->conn_dirty = 1;
+	return audit_msg(r, "message_rejected", m, extra);
+}
+
 /* One validated message on the connector (R1 gate, R2 lifecycle). */
 static int on_message(run *r, const mtd_msg *m)
 {
@@ -619,6 +638,8 @@ static int on_message(run *r, const mtd_msg *m)
 		r->conn.last_contact = r->h->now;
 		r->conn_dirty = 1;
 	}
+	if (m->at > r->h->now && m->at - r->h->now > r->h->max_skew)
+		return refuse_future(r, m);
 	if (!mtd_conn_accepts(state, m->type)) {
 		char extra[64];
 		snprintf(extra, sizeof extra, ",\"state\":\"%s\"", mtd_conn_state_name(state));

@@ -223,6 +223,10 @@ static const char *const sql_text[SQL__COUNT] = {
 		" WHERE device > ?1 ORDER BY device, connector",
 	[SQL_DEVICE_DETAIL] = "SELECT os_version, user FROM devices WHERE id = ?1",
 	[SQL_REPORT_DETAIL] = "SELECT connector, at, threats FROM reports WHERE device = ?1",
+	/* report of one device: its vendors' latest reports, with their times */
+	[SQL_REPORTS_OF_DEVICE] =
+		"SELECT c.vendor, r.level, r.at, r.received FROM reports r"
+		" JOIN connectors c ON c.id = r.connector WHERE r.device = ?1 ORDER BY c.vendor",
 	[SQL_EVAL_DECISIONS] = "SELECT blk, entries FROM decision_blocks ORDER BY blk",
 	/* the writer knows whether the block is stored: no upsert probe */
 	[SQL_DBLOCK_INSERT] = "INSERT INTO decision_blocks(blk, entries) VALUES(?1, ?2)",

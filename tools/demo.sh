@@ -18,17 +18,17 @@ m inventory import $S/inventory.jsonl
 
 say "connector: added, provisioned by the partner, switched on for every platform"
 m connector add generic
-m --now 2026-11-18T11:00:00Z ingest generic --normalized $S/day1.jsonl
-m --now 2026-11-18T12:00:00Z connector set generic android=on ios=on windows=on macos=on mam_android=on mam_ios=on
-m --now 2026-11-18T12:00:00Z connector list
+m --now 2026-11-18T13:10:00Z ingest generic --normalized $S/day1.jsonl
+m --now 2026-11-18T13:10:00Z connector set generic android=on ios=on windows=on macos=on mam_android=on mam_ios=on
+m --now 2026-11-18T13:10:00Z connector list
 
 say "day 1: threat reports in, every device evaluated"
-m --now 2026-11-18T12:00:00Z evaluate
+m --now 2026-11-18T13:10:00Z evaluate
 
 say "day 2: newer reports remediate some devices; what would change?"
-m --now 2026-11-19T12:00:00Z ingest generic --normalized $S/day2.jsonl
-m --now 2026-11-19T12:00:00Z evaluate --dry-run | tail -n 4
-m --now 2026-11-19T12:00:00Z evaluate
+m --now 2026-11-19T13:10:00Z ingest generic --normalized $S/day2.jsonl
+m --now 2026-11-19T13:10:00Z evaluate --dry-run | tail -n 4
+m --now 2026-11-19T13:10:00Z evaluate
 
 say "noncompliant devices (the full report is in out/report.txt and out/report.jsonl)"
 m report > out/report.txt

@@ -213,7 +213,8 @@ static const struct help {
 		   "  {\"type\":\"heartbeat|provision|appsync_request\",\"at\"}\n"
 		   "  {\"type\":\"error\",\"code\",\"at\"}\n"
 		   "Prints how many records were read and how many messages were accepted,\n"
-		   "rejected by the connector's state, or malformed. Accepted counts are\n"
+		   "rejected (by the connector's state, or dated more than --max-skew seconds\n"
+		   "after their receipt: R13, each named on stderr), or malformed. Accepted counts are\n"
 		   "committed: with --acks, a line 'acknowledged N records' is printed as each\n"
 		   "batch commits (--batch, 50,000 records by default), and a kill after it\n"
 		   "loses none of them. Exit 65 when some were malformed, 69 when there is no\n"
@@ -270,7 +271,9 @@ static const struct help {
 		   "  {\"device\",\"platform\",\"management\",\"state\",\"level\",\"vendors\",\n"
 		   "   \"access\",\"app_protection\",\"reasons\",\"resources\"}\n"
 		   "(resources, an extension: the protected resources of the device's groups,\n"
-		   "each with the device's access.)\n"},
+		   "each with the device's access.) With --device, also each vendor's latest\n"
+		   "report: \"reports\":[{\"vendor\",\"level\",\"at\",\"received\"}] (at: the time\n"
+		   "the report carries; received: when mtdgate received it).\n"},
 };
 
 static int print_help(const char *cmd)
@@ -832,7 +835,23 @@ static int report_json(repctx *r, const mtd_decision_info *d)
 	for (size_t i = 0; !rc && i < d->nresources; i++)
 		rc = (i && buf_lit(b, ",")) || buf_str(b, d->resources[i]) || buf_lit(b, ":") ||
 		     buf_str(b, d->access);
-	rc = rc || buf_lit(b, "}}");
+	rc = rc || buf_lit(b, "}");
+	/* extension, report of one device: the vendors' latest reports, each
+	 * with the time it carries and when it was received (R13) */
+	if (!rc && d->report_vendors) {
+		char at[40], rcv[40];
+		rc = buf_lit(b, ",\"reports\":[");
+		for (size_t i = 0; !rc && i < d->nreports; i++)
+			rc = (i && buf_lit(b, ",")) || buf_lit(b, "{\"vendor\":") ||
+			     buf_str(b, d->report_vendors[i]) || buf_lit(b, ",\"level\":") ||
+			     buf_str(b, d->report_levels[i]) || buf_lit(b, ",\"at\":") ||
+			     buf_str(b, mtd_time_format(d->report_at[i], at, sizeof at)) ||
+			     buf_lit(b, ",\"received\":") ||
+			     buf_str(b, mtd_time_format(d->report_received[i], rcv, sizeof rcv)) ||
+			     buf_lit(b, "}");
+		rc = rc || buf_lit(b, "]");
+	}
+	rc = rc || buf_lit(b, "}");
 	return rc ? MTD_ENOMEM : buf_line(b);
 }
 
@@ -857,6 +876,12 @@ static int print_decision(void *ud, const mtd_decision_info *d)
 	       d->nreasons ? d->reasons[0] : "");
 	for (size_t i = 1; i < d->nreasons; i++)
 		printf("%-82s %s\n", "", d->reasons[i]);
+	for (size_t i = 0; i < d->nreports; i++) {
+		char at[40], rcv[40];
+		printf("  report from %s: %s, dated %s, received %s\n", d->report_vendors[i],
+		       d->report_levels[i], mtd_time_format(d->report_at[i], at, sizeof at),
+		       mtd_time_format(d->report_received[i], rcv, sizeof rcv));
+	}
 	return 0;
 }
 

@@ -103,7 +103,8 @@ int mtd_init(mtd_t *h, const char *cloud);
 typedef struct mtd_stats {
 	uint64_t records;   /* input records read */
 	uint64_t accepted;  /* stored (or, for ingest, accepted messages) */
-	uint64_t rejected;  /* refused by the connector state (R1), audited */
+	uint64_t rejected;  /* refused by the connector state (R1) or dated
+			       more than max_skew after receipt (R13), audited */
 	uint64_t malformed; /* bad records, each reported to the diag callback */
 } mtd_stats;
 
@@ -174,6 +175,13 @@ typedef struct mtd_decision_info {
 	size_t nreasons;
 	const char *const *reasons;
 	int64_t evaluated_at;       /* 0 when not evaluated */
+	/* Only from mtd_report of one device (else 0 and NULL): the latest
+	 * stored report of each vendor that sent one, by vendor id: its level,
+	 * the time it carries (at) and when mtdgate received it (R13). */
+	size_t nreports;
+	const char *const *report_vendors;
+	const char *const *report_levels;
+	const int64_t *report_at, *report_received;
 } mtd_decision_info;
 typedef int (*mtd_decision_fn)(void *ud, const mtd_decision_info *d);
 

@@ -172,6 +172,73 @@ static void rejected_messages_never_stored(void **state)
 }
 
 
+/* R13 (issue 19, finding 1): a report dated far after its receipt would
+ * stay the latest for its device and vendor for ever, and no later genuine
+ * report would count. It is refused, counted, named on stderr, audited, and
+ * never stored; the later genuine report counts. */
+static void future_report_refused(void **state)
+{
+	scen *s = *state;
+	json_t *r, *reps, *rep;
+	const char *audit;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	scen_day(s, 0, 3600);
+	INGEST(s, THREAT("ios-alice", "secured", "\"2100-01-01T00:00:00Z\""));
+	OUT_HAS(s, "0 accepted, 1 rejected, 0 malformed");
+	ERR_HAS(s, "dated 2100-01-01T00:00:00Z");
+	ERR_HAS(s, "refused");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM reports"), 0);
+	RUN(s, 0, "audit", "show", "--kind", "message_rejected", "--json");
+	OUT_HAS(s, "\"reason\":\"future\"");
+	OUT_HAS(s, "ios-alice");
+	audit = scen_own(s, strdup(s->out));
+	assert_non_null(strstr(audit, "\"at\":4102444800"));
+
+	/* the genuine report, a minute later, counts */
+	scen_day(s, 0, 3660);
+	INGEST(s, THREAT("ios-alice", "high", "\"2024-03-01T01:01:00Z\""));
+	OUT_HAS(s, "1 accepted, 0 rejected");
+	RUN(s, 0, "evaluate");
+	r = REPORT(s, "ios-alice");
+	FIELD(s, r, "state", "noncompliant");
+	FIELD(s, r, "level", "high");
+	assert_vendors(s, r, "generic", "high");
+	/* the report of one device shows when each report was received */
+	RUN(s, 0, "report", "--json", "--device", "ios-alice");
+	r = scen_ownj(s, json_loads(s->out, 0, NULL));
+	assert_non_null(r);
+	reps = json_object_get(r, "reports");
+	assert_int_equal(json_array_size(reps), 1);
+	rep = json_array_get(reps, 0);
+	FIELD(s, rep, "vendor", "generic");
+	FIELD(s, rep, "level", "high");
+	FIELD(s, rep, "at", "2024-03-01T01:01:00Z");
+	FIELD(s, rep, "received", "2024-03-01T01:01:00Z");
+	RUN(s, 0, "report", "--device", "ios-alice");
+	OUT_HAS(s, "report from generic: high, dated 2024-03-01T01:01:00Z, received "
+		   "2024-03-01T01:01:00Z");
+
+	/* the skew: up to 300 s by default; --max-skew sets it */
+	scen_day(s, 0, 7200);
+	INGEST(s, THREAT("ios-bob", "low", "\"2024-03-01T02:05:00Z\""));
+	OUT_HAS(s, "1 accepted, 0 rejected");
+	INGEST(s, THREAT("ios-bob", "low", "\"2024-03-01T02:05:01Z\""));
+	OUT_HAS(s, "0 accepted, 1 rejected");
+	RUN(s, 0, "--max-skew", "0", "ingest", "generic", "--normalized",
+	    scen_writes(s, "skew.jsonl", THREAT("ios-bob", "low", "\"2024-03-01T02:00:01Z\"")));
+	OUT_HAS(s, "0 accepted, 1 rejected");
+	RUN(s, 0, "--max-skew", "3600", "ingest", "generic", "--normalized",
+	    scen_writes(s, "skew2.jsonl", THREAT("ios-bob", "low", "\"2024-03-01T03:00:00Z\"")));
+	OUT_HAS(s, "1 accepted, 0 rejected");
+	RUN(s, 64, "--max-skew", "-5", "report");
+	assert_int_equal(scen_q_int(s, "SELECT max(at) FROM reports"), SCEN_T0 + 3 * 3600);
+	assert_int_equal(scen_q_int(s, "SELECT received FROM reports r JOIN devices d ON "
+				       "d.id = r.device WHERE d.ext_id = 'ios-bob'"),
+			 SCEN_T0 + 7200);
+}
+
 /* R4 (issue 19, finding 9): a connector in error still delivers reports,
  * and they count: fail closed. A compromised device does not keep access
  * because its vendor reported an unrelated error code. Its platforms
@@ -462,6 +529,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(infected_blocked_then_remediated, setup, teardown),
 		cmocka_unit_test_setup_teardown(rejected_messages_never_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(unresponsive_connector_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(future_report_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(error_connector_fails_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(unresponsive_days_setting, setup, teardown),
 		cmocka_unit_test_setup_teardown(strictest_group_wins, setup, teardown),

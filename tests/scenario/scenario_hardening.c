@@ -95,6 +95,7 @@ static void audit_show_block_entries(void **state)
 	prepare(s);
 	/* after the evaluation: an error with a code that needs escaping (and
 	 * a non-ASCII letter that does not), then a heartbeat that ends it */
+	scen_day(s, 0, 3600 + 60); /* received after they are dated (R13) */
 	INGEST(s, "{\"type\":\"error\",\"code\":\"E\\\"42\\\\n-\xc3\xa9\",\"at\":\"2024-03-01T01:00:00Z\"}\n"
 		  "{\"type\":\"heartbeat\",\"at\":\"2024-03-01T01:00:01Z\"}\n");
 

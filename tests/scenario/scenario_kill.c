@@ -25,7 +25,7 @@
 extern char **environ;
 
 #define DEVICES "20000"
-#define NOW "2026-11-18T12:00:00Z"
+#define NOW "2026-11-18T13:10:00Z" /* after every report of day 1 (R13) */
 
 typedef struct kctx {
 	scen *s;

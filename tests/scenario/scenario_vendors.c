@@ -14,10 +14,15 @@
 
 #include "harness.h"
 
+/* The scenarios' messages are dated up to 03:00 of day 0: received after
+ * that (R13 refuses a message dated more than 5 minutes after its receipt). */
 static int setup(void **state)
 {
-	*state = scen_new();
-	return *state ? 0 : -1;
+	scen *s = scen_new();
+	*state = s;
+	if (s)
+		scen_day(s, 0, 4 * 3600);
+	return s ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -21,7 +21,7 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define NOW "2026-11-18T12:00:00Z" /* fleetgen's day 1; connectors are fresh */
+#define NOW "2026-11-18T13:10:00Z" /* after fleetgen's day 1 (R13: no report from the future); connectors are fresh */
 enum { LV_NONE, LV_SECURED, LV_LOW, LV_MEDIUM, LV_HIGH };
 enum { ST_COMPLIANT, ST_NONCOMPLIANT, ST_GRACE, ST_NOT_EVALUATED }; /* core/rules.h */
 
