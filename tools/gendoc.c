@@ -360,6 +360,7 @@ static void scan_options(const char *s, word_list *opts)
  * main's command list. */
 static void command_words(int c, word_list *subs, word_list *opts)
 {
+	int names_commands = 0;
 	const char *name = sections[c].name;
 	size_t len = strlen(name);
 	for (int i = 0; i < nlines; i++) {
@@ -388,6 +389,8 @@ static void command_words(int c, word_list *subs, word_list *opts)
 				literal &= islower((unsigned char)rest[k]) || rest[k] == '-';
 			if (literal && rest[0] != '-')
 				add_word(subs, rest, n);
+			/* "help [COMMAND]": the commands are its words */
+			names_commands |= !strncmp(rest, "COMMAND", 7) || !strncmp(rest, "[COMMAND]", 9);
 		}
 		/* the summary of main's list is prose, not options */
 		{
@@ -398,6 +401,9 @@ static void command_words(int c, word_list *subs, word_list *opts)
 			scan_options(line, opts);
 		}
 	}
+	if (names_commands)
+		for (int k = 1; k < nsections; k++)
+			add_word(subs, sections[k].name, strlen(sections[k].name));
 }
 
 static void completion(const char *dir)

@@ -160,6 +160,7 @@ static const char *const main_help =
 	"  appsync VENDOR [--json|--native]       answer the vendor's App Sync request\n"
 	"  audit verify                           check the audit log's hash chain\n"
 	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
+	"  help [COMMAND]                         this help, or a command's\n"
 	"\n"
 	"Input is JSON lines or a msgpack stream, detected from the content.\n"
 	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
@@ -274,6 +275,9 @@ static const struct help {
 		   "each with the device's access.) With --device, also each vendor's latest\n"
 		   "report: \"reports\":[{\"vendor\",\"level\",\"at\",\"received\"}] (at: the time\n"
 		   "the report carries; received: when mtdgate received it).\n"},
+	{"help", "usage: mtdgate help [COMMAND]\n\n"
+		 "Print the help, or a command's (the same as 'mtdgate COMMAND --help').\n"
+		 "Exit 64 when COMMAND is not a command.\n"},
 };
 
 static int print_help(const char *cmd)
@@ -966,6 +970,14 @@ static int defaults(opts *o)
 	return 0;
 }
 
+static const char *help_text(const char *name)
+{
+	for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+		if (!strcmp(helps[i].cmd, name))
+			return helps[i].text;
+	return NULL;
+}
+
 static int cmd_device(mtd_t *h, opts *o)
 {
 	return cmd_import(h, o, 0);
@@ -974,6 +986,16 @@ static int cmd_device(mtd_t *h, opts *o)
 static int cmd_inventory(mtd_t *h, opts *o)
 {
 	return cmd_import(h, o, 1);
+}
+
+/* Needs no store: main() runs it before opening one. */
+static int cmd_help(mtd_t *h, opts *o)
+{
+	if (o->argc > 2)
+		return usage_error("help: expected at most one command");
+	if (o->argc == 2 && !help_text(o->argv[1]))
+		return usage_error("help: '%s' is not a command", o->argv[1]);
+	return print_help(o->argc == 2 ? o->argv[1] : NULL);
 }
 
 /* Every command, in the order of main_help. Its help text is helps[]'s:
@@ -986,7 +1008,7 @@ static const struct command {
 	{"init", cmd_init},         {"device", cmd_device},     {"inventory", cmd_inventory},
 	{"connector", cmd_connector}, {"ingest", cmd_ingest},     {"plugin", cmd_plugin},
 	{"evaluate", cmd_evaluate}, {"rules", cmd_rules},       {"report", cmd_report},
-	{"appsync", cmd_appsync},   {"audit", cmd_audit},
+	{"appsync", cmd_appsync},   {"audit", cmd_audit},       {"help", cmd_help},
 };
 
 static const struct command *find_command(const char *name)
@@ -994,14 +1016,6 @@ static const struct command *find_command(const char *name)
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (!strcmp(commands[i].name, name))
 			return &commands[i];
-	return NULL;
-}
-
-static const char *help_text(const char *name)
-{
-	for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
-		if (!strcmp(helps[i].cmd, name))
-			return helps[i].text;
 	return NULL;
 }
 
@@ -1143,6 +1157,11 @@ int main(int argc, char **argv)
 		return help ? print_help(cmd) : (fputs(main_help, stderr), EX_USAGE_);
 	if (!(run = find_command(cmd)))
 		return usage_error("unknown command '%s'", cmd);
+	if (run->fn == cmd_help) {
+		rc = cmd_help(NULL, &o);
+		free(o.argv);
+		return rc;
+	}
 	{
 		/* Plugins from this project's own plugin directory run in-process;
 		 * any other directory is someone else's code: isolate it. */

@@ -36,6 +36,19 @@ for p in "$doc"/*.1; do
   [ -z "$w" ] || fail "groff warns on $(basename "$p"): $w"
 done
 
+# --- help and --version
+cmp -s <("$m" help) <("$m" --help) || fail "'mtdgate help' is not 'mtdgate --help'"
+for c in $commands; do
+  cmp -s <("$m" help "$c") <("$m" "$c" --help) || fail "'mtdgate help $c' is not '$c --help'"
+done
+rc=0; "$m" help no-such-command >/dev/null 2>"$work/err" || rc=$?
+[ "$rc" -eq 64 ] && grep -q "'no-such-command' is not a command" "$work/err" ||
+  fail "'help no-such-command' gave $rc: $(cat "$work/err")"
+"$m" --version | grep -Eq '^mtdgate [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI [0-9]+\.[0-9]+\)$' ||
+  fail "--version: $("$m" --version)"
+version=$("$m" --version | cut -d' ' -f2)
+grep -q "\"mtdgate $version\"" "$doc/mtdgate.1" || fail "mtdgate.1 is not of version $version"
+
 # --- completion: run the function as bash would
 complete_words() { # the words typed so far, the last one being completed
   bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _mtdgate
@@ -52,6 +65,7 @@ got=$(complete_words mtdgate --plugin-isolation "" | sort | tr '\n' ' ')
 [ "$got" = "auto none process " ] || fail "--plugin-isolation values: '$got'"
 [ "$(complete_words mtdgate report --st)" = --state ] || fail "report --st"
 [ "$(complete_words mtdgate init --cloud gcc)" = gcc_high ] || fail "init --cloud gcc"
+[ "$(complete_words mtdgate help eva)" = evaluate ] || fail "help eva"
 got=$(complete_words mtdgate evaluate --)
 for o in --dry-run --db --rules --now; do grep -qx -- "$o" <<<"$got" || fail "evaluate -- lacks $o"; done
 # every option named in a command's help is offered after that command
