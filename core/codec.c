@@ -927,44 +927,62 @@ static int plain_ascii(const char *s, size_t n)
 	return 1;
 }
 
-const char *mtd_str_check(const char *str, size_t n, int what)
+int mtd_utf8_next(const char *str, size_t n, uint32_t *out)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	unsigned c, len, k;
+	uint32_t cp, min;
+	if (n == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80) {
+		*out = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*out = cp;
+	return (int)len;
+}
+
+int mtd_cp_is_c1_or_bidi(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+const char *mtd_str_check(const char *str, size_t n, int what)
+{
 	size_t i = 0;
 
 	if (plain_ascii(str, n))
 		return NULL;
 	while (i < n) {
-		unsigned c = s[i], len, cp, min;
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return "contains a control character";
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07, min = 0x10000;
-		else
+		uint32_t cp;
+		int len = mtd_utf8_next(str + i, n - i, &cp);
+		if (len == 0)
 			return "is not valid UTF-8";
-		if (n - i < len)
-			return "is not valid UTF-8";
-		for (unsigned k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return "is not valid UTF-8";
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return "is not valid UTF-8";
-		if (what == MTD_STR_ID &&
-		    ((cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
-		     (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)))
+		if (cp < 0x20 || cp == 0x7f)
+			return "contains a control character";
+		if (what == MTD_STR_ID && mtd_cp_is_c1_or_bidi(cp))
 			return cp <= 0x9f ? "contains a C1 control character"
 					  : "contains a bidirectional control character";
-		i += len;
+		i += (size_t)len;
 	}
 	return NULL;
 }

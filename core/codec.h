@@ -175,6 +175,11 @@ enum { MTD_STR_TEXT = 0, MTD_STR_ID = 1 };
  * U+202A..U+202E, U+2066..U+2069). Otherwise a constant phrase saying why
  * ("is not valid UTF-8"), to follow "field 'x': ". */
 const char *mtd_str_check(const char *s, size_t n, int what);
+/* The code point that starts s[0..n) in *cp: its length in bytes (1..4),
+ * or 0 when it is not well-formed UTF-8 (RFC 3629) or n is 0. */
+int mtd_utf8_next(const char *s, size_t n, uint32_t *cp);
+/* Whether cp is a C1 control (U+0080..U+009F) or a bidi control. */
+int mtd_cp_is_c1_or_bidi(uint32_t cp);
 
 /* Find key in a map object; NULL when absent. */
 const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key);

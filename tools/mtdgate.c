@@ -48,16 +48,44 @@ static int exit_for(int rc)
 	}
 }
 
+/* s (may be NULL: "-") escaped for a terminal with mtd_escape, which every
+ * human output passes what it prints from data through (19.5). The result
+ * lives in one of a few rotating buffers: valid for the next 7 calls, enough
+ * for one printf. NULL only when memory runs out ("?" is returned then). */
+static const char *esc(const char *s)
+{
+	static struct {
+		char *p;
+		size_t cap;
+	} ring[8];
+	static unsigned next;
+	size_t n, need;
+	unsigned k = next++ % 8;
+	if (!s)
+		return "-";
+	n = strlen(s);
+	need = mtd_escape(NULL, 0, s, n) + 1;
+	if (need > ring[k].cap) {
+		char *p = realloc(ring[k].p, need);
+		if (!p)
+			return "?";
+		ring[k].p = p;
+		ring[k].cap = need;
+	}
+	mtd_escape(ring[k].p, ring[k].cap, s, n);
+	return ring[k].p;
+}
+
 static int fail(mtd_t *h, int rc)
 {
-	fprintf(stderr, "%s: %s\n", prog, mtd_errmsg(h)[0] ? mtd_errmsg(h) : mtd_strerror(rc));
+	fprintf(stderr, "%s: %s\n", prog, mtd_errmsg(h)[0] ? esc(mtd_errmsg(h)) : mtd_strerror(rc));
 	return exit_for(rc);
 }
 
 static void diag(void *ud, const char *msg)
 {
 	(void)ud;
-	fprintf(stderr, "%s: %s\n", prog, msg);
+	fprintf(stderr, "%s: %s\n", prog, esc(msg));
 }
 
 /* ---- progress on a terminal (stderr only; quiet when not a terminal) ---- */
@@ -361,7 +389,7 @@ static void print_stats(const char *what, const mtd_stats *st, int with_rejected
 static void print_check(void *ud, int ok, const char *msg)
 {
 	(void)ud;
-	printf("%s %s\n", ok ? "ok  " : "FAIL", msg);
+	printf("%s %s\n", ok ? "ok  " : "FAIL", esc(msg));
 }
 
 static int cmd_init(mtd_t *h, opts *o)
@@ -390,7 +418,7 @@ static int cmd_import(mtd_t *h, opts *o, int inventory)
 	if ((rc = no_more(o, 3, what)))
 		return rc;
 	if (!(in = open_input(o->argv[2]))) {
-		fprintf(stderr, "%s: %s: %s\n", prog, o->argv[2], strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", prog, esc(o->argv[2]), strerror(errno));
 		return EX_USAGE_;
 	}
 	rc = inventory ? mtd_inventory_import(h, in, input_name(o->argv[2]), &st)
@@ -457,7 +485,7 @@ static int print_connector(void *ud, const mtd_connector_info *c)
 		mtd_buf_free(&b);
 		return rc;
 	}
-	printf("%-14s %-13s last contact %s\n", c->vendor, c->state,
+	printf("%-14s %-13s last contact %s\n", esc(c->vendor), c->state,
 	       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t) : "never");
 	printf("  ");
 	for (size_t i = 0; i < c->nsettings; i++) {
@@ -467,7 +495,7 @@ static int print_connector(void *ud, const mtd_connector_info *c)
 			printf("%s=%s ", c->setting_names[i], c->setting_values[i]);
 	}
 	if (c->error_code)
-		printf("error_code=%s", c->error_code);
+		printf("error_code=%s", esc(c->error_code));
 	printf("\n");
 	return 0;
 }
@@ -519,7 +547,7 @@ static int cmd_ingest(mtd_t *h, opts *o)
 	if ((rc = no_more(o, 3, "ingest")))
 		return rc;
 	if (!(in = open_input(o->argv[2]))) {
-		fprintf(stderr, "%s: %s: %s\n", prog, o->argv[2], strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", prog, esc(o->argv[2]), strerror(errno));
 		return EX_USAGE_;
 	}
 	rc = mtd_ingest(h, o->argv[1], in, input_name(o->argv[2]), normalized, &st);
@@ -583,7 +611,8 @@ static int print_plugin(void *ud, const mtd_plugin_info *p)
 		bits_text(a, sizeof a, p->platforms, plat_names, 4);
 		bits_text(b, sizeof b, p->mam_platforms, plat_names, 4);
 		bits_text(c, sizeof c, p->capabilities, cap_names, 4);
-		printf("%-13s %-40s platforms=%s mam=%s capabilities=%s\n", p->id, p->name, a, b, c);
+		printf("%-13s %-40s platforms=%s mam=%s capabilities=%s\n", esc(p->id), esc(p->name),
+		       a, b, c);
 	}
 	return 0;
 }
@@ -601,15 +630,15 @@ static int cmd_plugin(mtd_t *h, opts *o)
 			return rc;
 		rc = mtd_plugin_check(o->argv[2], fixtures, print_check, NULL);
 		if (rc == MTD_EPLUGIN) {
-			printf("%s: does not pass\n", o->argv[2]);
+			printf("%s: does not pass\n", esc(o->argv[2]));
 			return EX_DATAERR_;
 		}
 		if (rc) {
 			fflush(stdout);
-			fprintf(stderr, "%s: plugin check: %s cannot be checked\n", prog, o->argv[2]);
+			fprintf(stderr, "%s: plugin check: %s cannot be checked\n", prog, esc(o->argv[2]));
 			return rc == MTD_EUSAGE ? EX_USAGE_ : EX_INTERNAL_;
 		}
-		printf("%s: passes\n", o->argv[2]);
+		printf("%s: passes\n", esc(o->argv[2]));
 		return EX_OK;
 	}
 	if (!strcmp(sub, "list")) {
@@ -684,7 +713,7 @@ static int print_audit(void *ud, const mtd_audit_rec *r)
 		return rc ? MTD_ENOMEM : buf_line(bp);
 	}
 	printf("%6lld %s %-17s %-12s %-20s %s\n", (long long)r->seq, mtd_time_format(r->at, t, sizeof t),
-	       r->kind, r->vendor ? r->vendor : "-", r->device ? r->device : "-", r->detail);
+	       esc(r->kind), esc(r->vendor), esc(r->device), esc(r->detail));
 	return 0;
 }
 
@@ -709,7 +738,7 @@ static int cmd_audit(mtd_t *h, opts *o)
 		rc = mtd_audit_verify(h, &n, head);
 		if (rc == MTD_EMALFORMED) {
 			printf("audit log BROKEN after %llu intact records: %s\n", (unsigned long long)n,
-			       mtd_errmsg(h));
+			       esc(mtd_errmsg(h)));
 			return EX_DATAERR_;
 		}
 		if (rc)
@@ -778,10 +807,10 @@ static int cmd_appsync(mtd_t *h, opts *o)
 static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
 {
 	(void)ud;
-	printf("%s: %s/%s/%s -> %s/%s/%s\n", b->device, a->state, a->access, a->app_protection,
+	printf("%s: %s/%s/%s -> %s/%s/%s\n", esc(b->device), a->state, a->access, a->app_protection,
 	       b->state, b->access, b->app_protection);
 	for (size_t k = 0; k < b->nreasons; k++)
-		printf("    %s\n", b->reasons[k]);
+		printf("    %s\n", esc(b->reasons[k]));
 	return 0;
 }
 
@@ -875,14 +904,14 @@ static int print_decision(void *ud, const mtd_decision_info *d)
 	if (r->n == 1)
 		printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", "DEVICE", "PLATFORM", "MGMT",
 		       "STATE", "LEVEL", "ACCESS", "APP", "REASON");
-	printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", d->device, d->platform,
+	printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", esc(d->device), d->platform,
 	       d->management, d->state, d->level, d->access, d->app_protection,
-	       d->nreasons ? d->reasons[0] : "");
+	       d->nreasons ? esc(d->reasons[0]) : "");
 	for (size_t i = 1; i < d->nreasons; i++)
-		printf("%-82s %s\n", "", d->reasons[i]);
+		printf("%-82s %s\n", "", esc(d->reasons[i]));
 	for (size_t i = 0; i < d->nreports; i++) {
 		char at[40], rcv[40];
-		printf("  report from %s: %s, dated %s, received %s\n", d->report_vendors[i],
+		printf("  report from %s: %s, dated %s, received %s\n", esc(d->report_vendors[i]),
 		       d->report_levels[i], mtd_time_format(d->report_at[i], at, sizeof at),
 		       mtd_time_format(d->report_received[i], rcv, sizeof rcv));
 	}
@@ -1172,7 +1201,7 @@ int main(int argc, char **argv)
 					(!strcmp(isolation, "auto") && custom);
 	}
 	if (mtd_open(&o.cfg, &h)) {
-		fprintf(stderr, "%s: %s\n", prog, mtd_errmsg(h));
+		fprintf(stderr, "%s: %s\n", prog, esc(mtd_errmsg(h)));
 		mtd_close(h);
 		return EX_INTERNAL_;
 	}

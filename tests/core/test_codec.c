@@ -1889,6 +1889,39 @@ static void duplicate_keys(void **state)
 	}
 }
 
+/* 19.5 output: one escaping for every human output; distinct texts stay
+ * distinct, and a cut never splits an escape or a character. */
+static void escape_text(void **state)
+{
+	static const struct { const char *in; const char *out; } cases[] = {
+		{"plain id-1", "plain id-1"},
+		{"caf\xc3\xa9 \xf0\x9f\x93\xb1", "caf\xc3\xa9 \xf0\x9f\x93\xb1"},
+		{"a\nb\tc\rd\x7f", "a\\x0ab\\x09c\\x0dd\\x7f"},
+		{"\x1b]0;t\x07\x1b[31m", "\\x1b]0;t\\x07\\x1b[31m"},
+		{"\xc2\x85\xc2\x9b", "\\u0085\\u009b"},
+		{"\xe2\x80\xae\xe2\x81\xa6\xd8\x9c\xe2\x80\xa8", "\\u202e\\u2066\\u061c\\u2028"},
+		{"col\xff", "col\\xff"},
+		{"col\xfe", "col\\xfe"},
+		{"col\xef\xbf\xbd", "col\xef\xbf\xbd"},
+		{"col\\xff", "col\\\\xff"},
+	};
+	char out[64];
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		size_t n = mtd_escape(out, sizeof out, cases[i].in, strlen(cases[i].in));
+		assert_string_equal(out, cases[i].out);
+		assert_int_equal(n, strlen(cases[i].out));
+		assert_int_equal(mtd_escape(NULL, 0, cases[i].in, strlen(cases[i].in)), n);
+	}
+	/* cut: whole escapes and characters only */
+	assert_int_equal(mtd_escape(out, 6, "ab\x1b" "cd", 5), 8);
+	assert_string_equal(out, "ab");
+	assert_int_equal(mtd_escape(out, 4, "a\xc3\xa9", 3), 3);
+	assert_string_equal(out, "a\xc3\xa9");
+	assert_int_equal(mtd_escape(out, 3, "a\xc3\xa9", 3), 3);
+	assert_string_equal(out, "a");
+}
+
 static void map_get(void **state)
 {
 	const msgpack_object *o;
@@ -1947,6 +1980,7 @@ int main(void)
 		cmocka_unit_test_teardown(decode_device_limits, J_teardown),
 		cmocka_unit_test_teardown(decode_app, J_teardown),
 		cmocka_unit_test_teardown(map_get, J_teardown),
+		cmocka_unit_test(escape_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

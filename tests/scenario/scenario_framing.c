@@ -311,6 +311,47 @@ static void duplicate_key_every_path(void **state)
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM devices WHERE ext_id = 'n1'"), 0);
 }
 
+/* 19.5 output: what mtdgate prints from data cannot forge a row or reach
+ * the terminal as a control: a rule reason with "\n", ESC/OSC, C1 and bidi
+ * controls, an error message quoting such input. */
+static void output_cannot_be_forged(void **state)
+{
+	scen *s = *state;
+	const char *inject =
+		"  if device.id == \"ios-bob\" then return \"compliant\", \"none\", {"
+		" \"ok\\nios-evil             ios      enrolled   compliant       none     allow  none  forged\","
+		" \"\\27]0;owned\\7\\27[31mred\", \"\\u{202E}reversed \\u{0085}C1 \\\\x1b\" } end";
+	char *out;
+
+	SETUP(s, SCEN_FLEET);
+	snprintf(s->rules, sizeof s->rules, "%s", scen_rules_copy(s, "forge", inject, NULL));
+	RUN(s, 0, "evaluate", "--dry-run");
+	OUT_HAS(s, "    ok\\x0aios-evil ");
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "report");
+	out = s->out;
+	OUT_HAS(s, "ok\\x0aios-evil ");
+	OUT_HAS(s, "\\x1b]0;owned\\x07\\x1b[31mred");
+	OUT_HAS(s, "\\u202ereversed \\u0085C1 \\\\x1b");
+	assert_null(strstr(out, "\nios-evil")); /* no forged row */
+	assert_null(strchr(out, 0x1b));
+	assert_null(strchr(out, 0x07));
+	assert_null(strstr(out, "\xe2\x80\xae"));
+	assert_null(strstr(out, "\xc2\x85"));
+	/* JSON keeps the reason as it is, escaped the JSON way */
+	RUN(s, 0, "report", "--json", "--device", "ios-bob");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 1);
+	assert_true(has_reason(REPORT(s, "ios-bob"), "ok\nios-evil", NULL));
+
+	/* an error message quoting hostile input */
+	RUN(s, 65, "device", "import",
+	    scen_writes(s, "d.jsonl", "{\"id\":\"x1\",\"platform\":\"\\u202eios\\u001b[2J\","
+				      "\"ownership\":\"corporate\",\"management\":\"enrolled\"}\n"));
+	ERR_HAS(s, "'platform'");
+	assert_null(strstr(s->err, "\xe2\x80\xae"));
+	assert_null(strchr(s->err, 0x1b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(event_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(msgpack_bad_record_in_the_middle, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_key_every_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(output_cannot_be_forged, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
