@@ -31,8 +31,6 @@ size_t mtd_escape(char *out, size_t cap, const char *s, size_t n)
 			snprintf(e, sizeof e, "\\x%02x", (unsigned char)s[i]);
 			put(out, cap, &len, &cut, e, 4);
 			k = 1;
-		} else if (cp == '\\') {
-			put(out, cap, &len, &cut, "\\\\", 2);
 		} else if (cp < 0x20 || cp == 0x7f) {
 			snprintf(e, sizeof e, "\\x%02x", (unsigned)cp);
 			put(out, cap, &len, &cut, e, 4);

@@ -267,12 +267,13 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65]);
 
 /* Text from data (ids, names, reasons, error messages quoting input) made
  * safe for a terminal or a text report, the one escaping every human output
- * uses: printable UTF-8 as it is; '\\' doubled; C0 controls and DEL as
- * \xHH; C1 controls, bidi controls (U+061C, U+200E, U+200F, U+202A..U+202E,
- * U+2066..U+2069) and U+2028/U+2029 as \uXXXX; bytes that are not UTF-8 as
- * \xHH. So no two texts print the same. Writes at most cap bytes to out,
- * NUL included, never half an escape or character (out may be NULL when cap
- * is 0); returns the length of the whole escaped text, as snprintf does. */
+ * uses: printable UTF-8 as it is (a backslash too, so that JSON text stays
+ * readable); C0 controls and DEL as \xHH; C1 controls, bidi controls
+ * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and U+2028/9 as
+ * \uXXXX; bytes that are not UTF-8 as \xHH. Nothing printed can act on a
+ * terminal or start a line. Writes at most cap bytes to out, NUL included,
+ * never half an escape or character (out may be NULL when cap is 0);
+ * returns the length of the whole escaped text, as snprintf does. */
 size_t mtd_escape(char *out, size_t cap, const char *s, size_t n);
 
 /* Report stored decisions, of one device (device non-NULL) or all. */
