@@ -1,5 +1,6 @@
-/* codec: input framing (JSON lines or a msgpack stream, detected from the
- * content) and validated decoding of normalized messages and records. */
+/* codec: input framing (JSON text, an event stream or a msgpack stream,
+ * detected from the content) and validated decoding of normalized messages
+ * and records. */
 #ifndef MTD_CODEC_H
 #define MTD_CODEC_H
 

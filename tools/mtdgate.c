@@ -190,7 +190,10 @@ static const char *const main_help =
 	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
 	"  help [COMMAND]                         this help, or a command's\n"
 	"\n"
-	"Input is JSON lines or a msgpack stream, detected from the content.\n"
+	"Input framing is detected from the content: JSON lines, pretty-printed or\n"
+	"concatenated JSON documents, a top-level JSON array (each element a record),\n"
+	"a text/event-stream (each event's data a record) or a msgpack stream.\n"
+	"Records are named by line, [index] (line), event number or byte.\n"
 	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
 	"(the valid ones were processed); 69 refused by a connector's state or\n"
 	"settings; 70 internal error, a failing rule script included.\n";
@@ -203,12 +206,13 @@ static const struct help {
 		 "cloud. In gcc_high only vendors whose plugin declares government cloud\n"
 		 "support can be added, and only Android and iOS can be switched on.\n"},
 	{"device", "usage: mtdgate device import FILE|-\n\n"
-		   "Import device records, one per line as JSON or as a msgpack stream:\n"
+		   "Import device records (JSON documents, lines, an array of them, or msgpack):\n"
 		   "  {\"id\",\"platform\":\"android|ios|windows|macos\",\"os_version\",\n"
 		   "   \"ownership\":\"corporate|personal\",\"management\":\"enrolled|unenrolled\",\n"
 		   "   \"user\",\"groups\":[NAME,...]}\n"
 		   "A known device is replaced as a whole. Bad records are reported with their\n"
-		   "line or position and skipped (exit 65); the others are kept.\n"},
+		   "position and skipped (exit 65); the others are kept. Ids are UTF-8 without\n"
+		   "control or bidi characters; a duplicate key refuses the record.\n"},
 	{"inventory", "usage: mtdgate inventory import FILE|-\n\n"
 		      "Import app inventory records:\n"
 		      "  {\"device\",\"app_id\",\"version\",\"short_version\",\"name\",\"bundle_size\",\n"

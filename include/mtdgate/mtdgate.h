@@ -108,7 +108,8 @@ typedef struct mtd_stats {
 	uint64_t malformed; /* bad records, each reported to the diag callback */
 } mtd_stats;
 
-/* Import device records (SPEC 4.2), JSON lines or a msgpack stream, from in.
+/* Import device records (SPEC 4.2), in any framing of SPEC 4.1 (JSON
+ * documents, lines or a top-level array, an event stream, msgpack), from in.
  * name labels diagnostics ("devices.jsonl"). A device already known is
  * replaced as a whole. */
 int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st);
