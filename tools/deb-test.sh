@@ -82,17 +82,21 @@ db=/var/lib/mtdgate/mtdgate.db
 as_mtdgate() { (cd "$work/fleet" && $sudo runuser -u mtdgate -- "$@"); }
 run() { as_mtdgate $m --db $db "$@"; }
 S=.
-run init
-run device import $S/devices.jsonl
-run inventory import $S/inventory.jsonl
+# The demo's steps (tools/demo.sh), with the runner given as "$@".
+fleet() {
+  "$@" init
+  "$@" device import $S/devices.jsonl
+  "$@" inventory import $S/inventory.jsonl
+  "$@" connector add generic
+  "$@" --now 2026-11-18T11:00:00Z ingest generic --normalized $S/day1.jsonl
+  "$@" --now 2026-11-18T12:00:00Z connector set generic android=on ios=on windows=on macos=on \
+    mam_android=on mam_ios=on
+  "$@" --now 2026-11-18T12:00:00Z evaluate
+  "$@" --now 2026-11-19T12:00:00Z ingest generic --normalized $S/day2.jsonl
+  "$@" --now 2026-11-19T12:00:00Z evaluate
+}
+fleet run
 run plugin list | grep -q '^generic ' || fail "the installed mtdgate lists no generic plugin"
-run connector add generic
-run --now 2026-11-18T11:00:00Z ingest generic --normalized $S/day1.jsonl
-run --now 2026-11-18T12:00:00Z connector set generic android=on ios=on windows=on macos=on \
-  mam_android=on mam_ios=on
-run --now 2026-11-18T12:00:00Z evaluate
-run --now 2026-11-19T12:00:00Z ingest generic --normalized $S/day2.jsonl
-run --now 2026-11-19T12:00:00Z evaluate
 run rules check >"$work/rules.txt" || { cat "$work/rules.txt"; fail "rules check"; }
 tail -n 1 "$work/rules.txt" | grep -q '^rules /etc/mtdgate/rules: ok' ||
   fail "the default rules are not /etc/mtdgate/rules: $(tail -n 1 "$work/rules.txt")"
@@ -104,16 +108,7 @@ tail -n 1 "$work/report.txt"
 # The same steps with the build tree's runner, when there is one, decide the same.
 if [ -x build/bin/mtdgate ]; then
   b() { (cd "$work/fleet" && "$src/build/bin/mtdgate" --db "$work/b.db" "$@"); }
-  b init >/dev/null
-  b device import $S/devices.jsonl >/dev/null
-  b inventory import $S/inventory.jsonl >/dev/null
-  b connector add generic >/dev/null
-  b --now 2026-11-18T11:00:00Z ingest generic --normalized $S/day1.jsonl >/dev/null
-  b --now 2026-11-18T12:00:00Z connector set generic android=on ios=on windows=on macos=on \
-    mam_android=on mam_ios=on >/dev/null
-  b --now 2026-11-18T12:00:00Z evaluate >/dev/null
-  b --now 2026-11-19T12:00:00Z ingest generic --normalized $S/day2.jsonl >/dev/null
-  b --now 2026-11-19T12:00:00Z evaluate >/dev/null
+  fleet b >/dev/null
   b report --json | cmp -s - "$work/report.jsonl" ||
     fail "the installed mtdgate decides otherwise than build/bin/mtdgate"
   echo "the installed mtdgate decides as build/bin/mtdgate does (300 devices)"
