@@ -192,41 +192,12 @@ static int mp_skip(mtd_reader *r, uint64_t *ext)
 	uint64_t pending = 1;
 	*ext = 0;
 	while (pending) {
-		uint64_t skip = 0, count = 0;
-		int c = peek(r, 0), lb = 0, mult = 0, h;
+		uint64_t skip, count;
+		int c = peek(r, 0), lb, mult, h;
 		if (c < 0)
 			return c == -1 ? 0 : c;
-		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
-			skip = 0;
-		else if (c >= 0xa0 && c <= 0xbf)
-			skip = (uint64_t)(c & 0x1f);
-		else if (c >= 0x80 && c <= 0x8f)
-			count = (uint64_t)(c & 0x0f), mult = 2;
-		else if (c >= 0x90 && c <= 0x9f)
-			count = (uint64_t)(c & 0x0f), mult = 1;
-		else
-			switch (c) {
-			case 0xc4: case 0xd9: lb = 1; break;
-			case 0xc5: case 0xda: lb = 2; break;
-			case 0xc6: case 0xdb: lb = 4; break;
-			case 0xc7: lb = 1; skip = 1; break;
-			case 0xc8: lb = 2; skip = 1; break;
-			case 0xc9: lb = 4; skip = 1; break;
-			case 0xcc: case 0xd0: skip = 1; break;
-			case 0xcd: case 0xd1: skip = 2; break;
-			case 0xca: case 0xce: case 0xd2: skip = 4; break;
-			case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-			case 0xd4: skip = 2; break;
-			case 0xd5: skip = 3; break;
-			case 0xd6: skip = 5; break;
-			case 0xd7: skip = 9; break;
-			case 0xd8: skip = 17; break;
-			case 0xdc: lb = 2; mult = 1; break;
-			case 0xdd: lb = 4; mult = 1; break;
-			case 0xde: lb = 2; mult = 2; break;
-			case 0xdf: lb = 4; mult = 2; break;
-			default: return 0; /* 0xc1 */
-			}
+		if (mtd_mp_head((unsigned)c, &lb, &skip, &count, &mult))
+			return 0; /* 0xc1 */
 		for (h = 1; h <= lb; h++) {
 			int b = peek(r, (size_t)h);
 			if (b < 0)

@@ -93,6 +93,46 @@ static json_t *from_mp(const msgpack_object *o, int depth, char *err,
 	return v;
 }
 
+int mtd_mp_head(unsigned c, int *lb, uint64_t *len, uint64_t *count, int *mult)
+{
+	*lb = *mult = 0;
+	*len = *count = 0;
+	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+		return 0;
+	if (c >= 0xa0 && c <= 0xbf) {
+		*len = c & 0x1f;
+		return 0;
+	}
+	if (c >= 0x80 && c <= 0x9f) {
+		*count = c & 0x0f;
+		*mult = c <= 0x8f ? 2 : 1;
+		return 0;
+	}
+	switch (c) {
+	case 0xc4: case 0xd9: *lb = 1; break; /* bin8 str8 */
+	case 0xc5: case 0xda: *lb = 2; break;
+	case 0xc6: case 0xdb: *lb = 4; break;
+	case 0xc7: *lb = 1; *len = 1; break;  /* ext: +type byte */
+	case 0xc8: *lb = 2; *len = 1; break;
+	case 0xc9: *lb = 4; *len = 1; break;
+	case 0xcc: case 0xd0: *len = 1; break;
+	case 0xcd: case 0xd1: *len = 2; break;
+	case 0xca: case 0xce: case 0xd2: *len = 4; break;
+	case 0xcb: case 0xcf: case 0xd3: *len = 8; break;
+	case 0xd4: *len = 2; break; /* fixext */
+	case 0xd5: *len = 3; break;
+	case 0xd6: *len = 5; break;
+	case 0xd7: *len = 9; break;
+	case 0xd8: *len = 17; break;
+	case 0xdc: *lb = 2; *mult = 1; break;
+	case 0xdd: *lb = 4; *mult = 1; break;
+	case 0xde: *lb = 2; *mult = 2; break;
+	case 0xdf: *lb = 4; *mult = 2; break;
+	default: return -1; /* 0xc1 */
+	}
+	return 0;
+}
+
 /* Check that p[0..n) starts with one complete msgpack object of bounded
  * nesting, and that no container claims more elements than bytes remain
  * (so a 5-byte message cannot make the decoder allocate gigabytes).
@@ -125,50 +165,18 @@ int mtd_mp_frame(const void *data, size_t n, int outer, size_t *out)
 		if (i >= n)
 			return 0;
 		c = p[i++];
-		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
-			continue;
-		if (c >= 0xa0 && c <= 0xbf) {
-			len = c & 0x1f;
-		} else if (c >= 0x80 && c <= 0x8f) {
-			count = c & 0x0f;
-			mult = 2;
-		} else if (c >= 0x90 && c <= 0x9f) {
-			count = c & 0x0f;
-			mult = 1;
-		} else {
-			switch (c) {
-			case 0xc4: case 0xd9: lb = 1; break; /* bin8 str8 */
-			case 0xc5: case 0xda: lb = 2; break;
-			case 0xc6: case 0xdb: lb = 4; break;
-			case 0xc7: lb = 1; len = 1; break;   /* ext: +type byte */
-			case 0xc8: lb = 2; len = 1; break;
-			case 0xc9: lb = 4; len = 1; break;
-			case 0xcc: case 0xd0: len = 1; break;
-			case 0xcd: case 0xd1: len = 2; break;
-			case 0xca: case 0xce: case 0xd2: len = 4; break;
-			case 0xcb: case 0xcf: case 0xd3: len = 8; break;
-			case 0xd4: len = 2; break; /* fixext */
-			case 0xd5: len = 3; break;
-			case 0xd6: len = 5; break;
-			case 0xd7: len = 9; break;
-			case 0xd8: len = 17; break;
-			case 0xdc: lb = 2; mult = 1; break;
-			case 0xdd: lb = 4; mult = 1; break;
-			case 0xde: lb = 2; mult = 2; break;
-			case 0xdf: lb = 4; mult = 2; break;
-			default: return -1; /* 0xc1 */
-			}
-			if (lb) {
-				uint64_t v = 0;
-				if (n - i < (size_t)lb)
-					return 0;
-				for (int k = 0; k < lb; k++)
-					v = v << 8 | p[i++];
-				if (mult)
-					count = v;
-				else
-					len += v;
-			}
+		if (mtd_mp_head(c, &lb, &len, &count, &mult))
+			return -1; /* 0xc1 */
+		if (lb) {
+			uint64_t v = 0;
+			if (n - i < (size_t)lb)
+				return 0;
+			for (int k = 0; k < lb; k++)
+				v = v << 8 | p[i++];
+			if (mult)
+				count = v;
+			else
+				len += v;
 		}
 		if (mult) {
 			if (depth + 1 > max)

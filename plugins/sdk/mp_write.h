@@ -9,6 +9,13 @@ int mtd_mp_container(mtd_buf *b, int map, size_t n);
 int mtd_mp_bool(mtd_buf *b, int v);
 int mtd_mp_nil(mtd_buf *b);
 int mtd_mp_double(mtd_buf *b, double d);
+/* The msgpack header byte c: how many big-endian length bytes follow it
+ * (*lb), the bytes of payload after those (*len, to which a str/bin/ext
+ * length read from the *lb bytes is added), and for a container its element
+ * count (*count, or read from the *lb bytes) and values per element (*mult:
+ * 1 array, 2 map, 0 not a container). -1 for 0xc1, which no value starts
+ * with. */
+int mtd_mp_head(unsigned c, int *lb, uint64_t *len, uint64_t *count, int *mult);
 /* mtd_sdk_msgpack_frame for a value that outer containers already enclose:
  * together they nest at most MTD_SDK_MAX_DEPTH deep. */
 int mtd_mp_frame(const void *data, size_t n, int outer, size_t *len);
