@@ -117,6 +117,11 @@ fi
 say "the evaluate unit"
 unit=/lib/systemd/system/mtdgate-evaluate.service
 [ -f $unit ] && [ -f /lib/systemd/system/mtdgate-evaluate.timer ] || fail "units not installed"
+# The hardening, scored by systemd itself (0 = all locked down, 10 = none):
+# 0.5 when written; more than 1.5 means a protection was lost.
+systemd-analyze security --offline=true --threshold=15 $unit >"$work/security.txt" 2>&1 ||
+  { grep '✗' "$work/security.txt"; tail -n 1 "$work/security.txt"; fail "the unit's hardening"; }
+tail -n 1 "$work/security.txt"
 before=$(run audit show --kind evaluate | grep -c . || true)
 state=$(systemctl is-system-running 2>/dev/null || true)
 if [ "$state" = running ] || [ "$state" = degraded ]; then
