@@ -594,3 +594,21 @@ int mtd_sdk_each(const mtd_host_api *host, void *sink, json_t *page, const char 
 		mtd_sdk_err_prefix(err, errlen, "%.120s[%zu]: ", name, bad);
 	return rc;
 }
+
+int mtd_sdk_decode_page(const mtd_host_api *host, void *sink, const void *data, size_t len,
+			const char *page_key, size_t max, mtd_sdk_element_fn fn, void *ctx,
+			char *err, size_t errlen)
+{
+	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
+	int rc;
+
+	if (!v)
+		return MTD_PLUGIN_EMALFORMED;
+	page = json_is_array(v) ? v : json_object_get(v, page_key);
+	if (page && !json_is_null(page))
+		rc = mtd_sdk_each(host, sink, page, page_key, max, fn, ctx, err, errlen);
+	else
+		rc = fn(ctx, host, sink, v, err, errlen);
+	json_decref(v);
+	return rc;
+}

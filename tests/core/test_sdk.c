@@ -1047,6 +1047,50 @@ static void each_element(void **state)
 	json_decref(page);
 }
 
+/* A record that is one element or a page of them. */
+static void decode_page(void **state)
+{
+	static const char page[] = "{\"events\":[{\"dev\":\"a\"},{\"dev\":1},{\"dev\":\"c\"}],\"n\":3}";
+	static const char arr[] = "[{\"dev\":\"a\"},{\"dev\":\"b\"}]";
+	static const char one[] = "{\"dev\":\"a\",\"events\":null}";
+	static const char bad_one[] = "{\"dev\":[]}";
+	static const char not_list[] = "{\"events\":\"x\"}";
+	mtd_host_api h = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), elem_emit, NULL,
+			  elem_error};
+	elem_sink e = {.ret = 0};
+	char err[256];
+	int calls = 0;
+	(void)state;
+
+	assert_int_equal(mtd_sdk_decode_page(&h, &e, page, strlen(page), "events", 10, each_fn,
+					     &calls, err, sizeof err),
+			 0);
+	assert_int_equal(e.emits, 2);
+	assert_int_equal(e.calls, 1);
+	assert_string_equal(e.path, "events[1]");
+	assert_int_equal(mtd_sdk_decode_page(&h, &e, arr, strlen(arr), "events", 10, each_fn,
+					     &calls, err, sizeof err),
+			 0);
+	assert_int_equal(e.emits, 4);
+	assert_int_equal(mtd_sdk_decode_page(&h, &e, one, strlen(one), "events", 10, each_fn,
+					     &calls, err, sizeof err),
+			 0);
+	assert_int_equal(e.emits, 5);
+	/* one element that fails fails the record: no element error */
+	assert_int_equal(mtd_sdk_decode_page(&h, &e, bad_one, strlen(bad_one), "events", 10,
+					     each_fn, &calls, err, sizeof err),
+			 MTD_PLUGIN_EMALFORMED);
+	assert_string_equal(err, "field 'dev': not a string");
+	assert_int_equal(mtd_sdk_decode_page(&h, &e, not_list, strlen(not_list), "events", 10,
+					     each_fn, &calls, err, sizeof err),
+			 MTD_PLUGIN_EMALFORMED);
+	assert_int_equal(mtd_sdk_decode_page(&h, &e, "{", 1, "events", 10, each_fn, &calls, err,
+					     sizeof err),
+			 MTD_PLUGIN_EMALFORMED);
+	assert_int_equal(e.calls, 1);
+	assert_int_equal(e.emits, 5);
+}
+
 static void get_id(void **state)
 {
 	json_t *v = json_loads("{\"a\":\"dev-1\",\"z\":\"00000000-0000-0000-0000-0000000000\","
@@ -1251,6 +1295,7 @@ int main(void)
 		cmocka_unit_test(plugin_has),
 		cmocka_unit_test(each_element),
 		cmocka_unit_test(get_id),
+		cmocka_unit_test(decode_page),
 		cmocka_unit_test(sdk_err_truncates),
 		cmocka_unit_test(field_readers),
 	};

@@ -150,20 +150,9 @@ static int cp_alert(void *ctx, const mtd_host_api *host, void *sink, json_t *e, 
 static int cp_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		     size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	page = json_is_object(v) && !json_object_get(v, "severity") ? json_object_get(v, "objects")
-								       : NULL;
-	if (page)
-		rc = mtd_sdk_each(host, sink, page, "objects", MAX_EVENTS, cp_alert, NULL, err, errlen);
-	else
-		rc = cp_alert(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "objects", MAX_EVENTS, cp_alert, NULL, err,
+				   errlen);
 }
 
 static const mtd_plugin checkpoint = {

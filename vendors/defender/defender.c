@@ -101,20 +101,9 @@ static int decode_machine(void *ctx, const mtd_host_api *host, void *sink, json_
 static int d_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	page = json_is_object(v) ? json_object_get(v, "value") : NULL;
-	if (page)
-		rc = mtd_sdk_each(host, sink, page, "value", MAX_PAGE, decode_machine, NULL, err,
-				  errlen);
-	else
-		rc = decode_machine(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "value", MAX_PAGE, decode_machine, NULL, err,
+				   errlen);
 }
 
 static const mtd_plugin defender = {

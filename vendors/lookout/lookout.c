@@ -230,21 +230,9 @@ static int lk_event(void *ctx, const mtd_host_api *host, void *sink, json_t *e, 
 static int lk_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		     size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *events;
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	events = json_is_object(v) && !json_object_get(v, "type") ? json_object_get(v, "events")
-								   : NULL;
-	if (events)
-		rc = mtd_sdk_each(host, sink, events, "events", MAX_EVENTS, lk_event, NULL, err,
-				  errlen);
-	else
-		rc = lk_event(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "events", MAX_EVENTS, lk_event, NULL, err,
+				   errlen);
 }
 
 static const mtd_plugin lookout = {

@@ -244,22 +244,9 @@ static int z_element(void *ctx, const mtd_host_api *host, void *sink, json_t *e,
 static int z_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	page = json_is_object(v) ? json_object_get(v, "content") : NULL;
-	if (json_is_array(v)) /* a batch of push events */
-		rc = mtd_sdk_each(host, sink, v, "events", MAX_EVENTS, z_element, NULL, err, errlen);
-	else if (page && !json_object_get(v, "id"))
-		rc = mtd_sdk_each(host, sink, page, "content", MAX_EVENTS, z_element, NULL, err,
-				  errlen);
-	else
-		rc = z_element(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "content", MAX_EVENTS, z_element, NULL, err,
+				   errlen);
 }
 
 static const mtd_plugin zimperium = {

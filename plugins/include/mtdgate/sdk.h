@@ -264,6 +264,17 @@ typedef int (*mtd_sdk_element_fn)(void *ctx, const mtd_host_api *host, void *sin
 int mtd_sdk_each(const mtd_host_api *host, void *sink, json_t *page, const char *name,
 		 size_t max, mtd_sdk_element_fn fn, void *ctx, char *err, size_t errlen);
 
+/* A whole decode for a vendor whose record is one element or a page of
+ * them: parse data (mtd_sdk_parse); when it is an array, or an object with
+ * a non-null member page_key ("events"), decode each element of that array
+ * with mtd_sdk_each (at most max, named page_key in messages); otherwise
+ * decode the record itself as one element with fn, whose failure then fails
+ * the record. Returns what mtd_sdk_each or fn returned,
+ * MTD_PLUGIN_EMALFORMED when data is not JSON or msgpack. */
+int mtd_sdk_decode_page(const mtd_host_api *host, void *sink, const void *data, size_t len,
+			const char *page_key, size_t max, mtd_sdk_element_fn fn, void *ctx,
+			char *err, size_t errlen);
+
 /* ---- Identifiers of a device_ref ---- */
 
 /* Nonzero when s is not a device identifier but a vendor's placeholder for
