@@ -5,7 +5,7 @@
 #include "codec.h"
 #include "connector.h"
 #include "mtd_int.h"
-#include "plugin_host.h"
+#include "plugin_child.h"
 
 static const char *const fields[] = {"device", "app_id", "version", "short_version", "name",
 				     "bundle_size", "dynamic_size", "adhoc_signed", "app_store",
@@ -66,14 +66,6 @@ typedef struct native_out {
 	int rc;
 } native_out;
 
-static int native_emit(void *ud, const void *data, size_t len)
-{
-	(void)ud;
-	(void)data;
-	(void)len;
-	return -1; /* a translation writes, it does not emit messages */
-}
-
 static int native_write(void *ud, const void *data, size_t len)
 {
 	native_out *n = ud;
@@ -101,7 +93,8 @@ static int refuse(mtd_t *h, const char *vendor, const char *why)
 int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void *ud,
 		uint64_t *records)
 {
-	const mtd_plugin *p = NULL;
+	mtd_child *plugin = NULL;
+	mtd_plugin_desc d;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	sqlite3_stmt *st;
@@ -137,10 +130,10 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 		return refuse(h, vendor, why);
 	}
 	if (format == MTD_APPSYNC_NATIVE) {
-		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &p, h->err, sizeof h->err)))
+		if ((rc = mtd_start_plugin(h, vendor, 0, &plugin, &d)))
 			goto fail;
-		if (!(p->capabilities & MTD_PLUGIN_CAP_APPSYNC) ||
-		    !MTD_PLUGIN_HAS(p, appsync_translate)) {
+		if (!(d.capabilities & MTD_PLUGIN_CAP_APPSYNC) || !(d.fns & MTD_DESC_APPSYNC)) {
+			mtd_child_stop(plugin);
 			snprintf(why, sizeof why, "the %s plugin cannot translate an App Sync answer", vendor);
 			return refuse(h, vendor, why);
 		}
@@ -180,21 +173,18 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 	sqlite3_reset(st);
 	if (!rc && format == MTD_APPSYNC_NATIVE) {
 		native_out no = {out, ud, 0};
-		const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), native_emit,
-					   native_write, NULL};
-		void *state_p = NULL;
+		const mtd_child_sink sink = {NULL, NULL, native_write, &no};
 		char err[600] = "";
-		if (p->open(&host, NULL, &state_p, err, sizeof err) < 0) {
-			rc = mtd_fail(h, MTD_EPLUGIN, "%s plugin: cannot open: %.500s", vendor, err);
-		} else {
-			if (p->appsync_translate(state_p, &host, &no, sb.data, sb.size, err, sizeof err) < 0)
-				rc = mtd_fail(h, MTD_EPLUGIN, "%s plugin: App Sync translation failed: %.500s",
-					      vendor, err);
-			else if (no.rc)
-				rc = mtd_fail(h, MTD_EIO, "cannot write the answer");
-			p->close(state_p);
-		}
+		int prc = mtd_child_translate(plugin, sb.data, sb.size, &sink, err, sizeof err);
+		if (prc < 0)
+			rc = mtd_fail(h, MTD_EPLUGIN, "%s plugin: App Sync translation failed: %s%.500s",
+				      vendor, prc == MTD_PLUGIN_ENOMEM ? "out of memory: "
+					      : prc == MTD_PLUGIN_EINTERNAL ? "internal error: " : "", err);
+		else if (no.rc)
+			rc = mtd_fail(h, MTD_EIO, "cannot write the answer");
 	}
+	mtd_child_stop(plugin);
+	plugin = NULL;
 	msgpack_sbuffer_destroy(&sb);
 	if (rc)
 		goto fail;
@@ -210,6 +200,7 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 		*records = n;
 	return 0;
 fail:
+	mtd_child_stop(plugin);
 	mtd_store_rollback(h->store);
 	return rc;
 }

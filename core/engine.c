@@ -1008,7 +1008,8 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	if (rc)
 		return rc;
 	/* Rules first: bad rules change nothing. */
-	mtd_warn_writable(h, h->rules_dir, "rules");
+	if ((rc = mtd_check_trusted(h, h->rules_dir, "rules", ".lua")))
+		return rc;
 	{
 		char why[2048];
 		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions, h->rules_cpu_ms,

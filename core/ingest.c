@@ -648,11 +648,6 @@ static int on_message(run *r, const mtd_msg *m)
 		r->conn_dirty = 1;
 		return audit_msg(r, "message_rejected", m, extra);
 	}
-	if (m->refs || m->type == MTD_MSG_THREAT_EVENT) {
-		/* interim, until resolution and the lifecycle land: counted, not applied */
-		bad_record(r, "device_ref and threat_event messages are not applied yet");
-		return 0;
-	}
 	switch (m->type) {
 	case MTD_MSG_THREAT:
 		if ((rc = store_threat(r, m, &dev)) != 0)
@@ -738,41 +733,41 @@ static int host_emit(void *ud, const void *data, size_t len)
 	return s->rc ? -1 : 0;
 }
 
-static int host_write(void *ud, const void *data, size_t len)
+/* One bad element of a payload (ABI 1.1): counted and reported with the
+ * record's position; the payload's good elements are kept. */
+static int host_element(void *ud, const char *path, const char *msg)
 {
-	(void)ud;
-	(void)data;
-	(void)len;
-	return -1; /* not used while ingesting */
+	sink *s = ud;
+	s->r->st->bad_elements++;
+	mtd_diag(s->r->h, "%s: %s: %s", mtd_reader_where(s->r->rd), path[0] ? path : "(element)",
+		 msg[0] ? msg : "bad element");
+	return 0;
 }
-
-static const mtd_host_api host_api = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api),
-				      host_emit, host_write, NULL};
 
 typedef struct plug_run {
 	run r;
-	const mtd_plugin *p;
-	void *state;
-	mtd_child *child; /* isolated: decode happens there */
+	mtd_child *plugin; /* in a child process unless isolation is off */
+	const char *id;
 } plug_run;
 
 static int one_native(run *r, const mtd_record *rec)
 {
 	plug_run *pr = (plug_run *)r;
 	sink s = {r, 0, 0};
+	const mtd_child_sink cs = {host_emit, host_element, NULL, &s};
 	char why[600] = "";
 	uint64_t bad_before = r->st->malformed;
-	int rc = pr->child ? mtd_child_decode(pr->child, rec->raw, rec->raw_len, host_emit, &s, why,
-					      sizeof why)
-			   : pr->p->decode(pr->state, &host_api, &s, rec->raw, rec->raw_len, why,
-					   sizeof why);
+	int rc = mtd_child_decode(pr->plugin, rec->raw, rec->raw_len, &cs, why, sizeof why);
 
 	if (s.rc)
 		return s.rc;
 	if (rc < 0 && r->st->malformed == bad_before) {
 		char m[700];
 		why[sizeof why - 1] = '\0';
-		snprintf(m, sizeof m, "%s plugin: %s", pr->p->id, why[0] ? why : "malformed payload");
+		snprintf(m, sizeof m, "%s plugin: %s%s", pr->id,
+			 rc == MTD_PLUGIN_ENOMEM	      ? "out of memory: "
+			 : rc == MTD_PLUGIN_EINTERNAL ? "internal error: " : "",
+			 why[0] ? why : "malformed payload");
 		bad_record(r, m);
 	}
 	return 0;
@@ -798,19 +793,10 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 	if (rc)
 		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
 	if (!normalized) {
-		char why[600];
-		mtd_warn_writable(h, h->plugin_dir, "plugin");
-		if ((rc = mtd_plugin_find(h->plugin_dir, vendor, &pr.p, h->err, sizeof h->err)))
+		mtd_plugin_desc d;
+		pr.id = vendor;
+		if ((rc = mtd_start_plugin(h, vendor, 0, &pr.plugin, &d)))
 			return rc;
-		if (h->isolate_plugins) {
-			char path[4096];
-			snprintf(path, sizeof path, "%.3000s/%s.so", h->plugin_dir, vendor);
-			if ((rc = mtd_child_start(path, vendor, &pr.child, why, sizeof why)))
-				return mtd_fail(h, rc, "%s plugin: %s", vendor, why);
-		} else if (pr.p->open(&host_api, NULL, &pr.state, why, sizeof why) < 0) {
-			why[sizeof why - 1] = '\0';
-			return mtd_fail(h, MTD_EPLUGIN, "%s plugin: cannot open: %s", vendor, why);
-		}
 	}
 	/* State changes that happened while nobody was listening (e.g.
 	 * unresponsive) are audited before this input is applied. */
@@ -829,9 +815,6 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		rc = each_record(r, in, name, normalized ? MTD_READ_MSG : MTD_READ_FRAME,
 				 normalized ? one_normalized : one_native);
 	dm_free(r->dm);
-	if (pr.child)
-		mtd_child_stop(pr.child);
-	else if (pr.p)
-		pr.p->close(pr.state);
+	mtd_child_stop(pr.plugin);
 	return rc;
 }

@@ -1,4 +1,5 @@
 /* The handle, init, connector commands, plugin listing. */
+#define _DEFAULT_SOURCE /* realpath, S_ISVTX */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,9 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <errno.h>
+#include <limits.h>
 
 #include "connector.h"
 #include "mtd_int.h"
+#include "plugin_child.h"
 #include "plugin_host.h"
 
 static const struct {
@@ -57,29 +62,111 @@ void mtd_diag(mtd_t *h, const char *fmt, ...)
 	h->diag(h->diag_ud, line);
 }
 
-void mtd_warn_writable(mtd_t *h, const char *dir, const char *what)
+/* Why path is not safe to take code from, or NULL: it, and every directory
+ * above it, must be owned by root or by us and not writable by group or
+ * others (OpenSSH's StrictModes). Unlike OpenSSH's safe_path, a sticky
+ * directory owned by root (/tmp) is accepted above path: its sticky bit
+ * keeps others from replacing what we own in it. */
+static const char *unsafe_path(const char *path, char *why, size_t n)
 {
+	char buf[PATH_MAX];
+	uid_t me = geteuid();
 	struct stat sb;
+	int first = 1;
+
+	if (!realpath(path, buf)) {
+		snprintf(why, n, "%s: %s", path, strerror(errno));
+		return why;
+	}
+	for (;;) {
+		char *slash;
+		if (stat(buf, &sb) != 0) {
+			snprintf(why, n, "%s: %s", buf, strerror(errno));
+			return why;
+		}
+		if (sb.st_uid != 0 && sb.st_uid != me) {
+			snprintf(why, n, "%s is owned by uid %u, neither root nor the running user",
+				 buf, (unsigned)sb.st_uid);
+			return why;
+		}
+		if ((sb.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (first || !S_ISDIR(sb.st_mode) || !(sb.st_mode & S_ISVTX) || sb.st_uid != 0)) {
+			snprintf(why, n, "%s is writable by %s (mode %04o)", buf,
+				 sb.st_mode & S_IWOTH ? "others" : "its group",
+				 (unsigned)(sb.st_mode & 07777));
+			return why;
+		}
+		if (!strcmp(buf, "/"))
+			return NULL;
+		slash = strrchr(buf, '/');
+		if (slash == buf)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		first = 0;
+	}
+}
+
+int mtd_check_trusted(mtd_t *h, const char *path, const char *what, const char *suffix)
+{
+	int insecure = !strcmp(what, "rules") ? h->insecure_rules : h->insecure_plugins;
+	char why[PATH_MAX + 200];
+	const char *bad = unsafe_path(path, why, sizeof why);
 	DIR *d;
 	struct dirent *e;
 
-	if (stat(dir, &sb) == 0 && (sb.st_mode & S_IWOTH))
-		mtd_diag(h, "warning: the %s directory %s is writable by others (mode %04o): whoever "
-			 "can write there decides who gets access", what, dir,
-			 (unsigned)(sb.st_mode & 07777));
-	if (!(d = opendir(dir)))
-		return;
-	while ((e = readdir(d))) {
-		char path[4096];
-		size_t l = strlen(e->d_name);
-		if (l < 4 || (strcmp(e->d_name + l - 4, ".lua") && strcmp(e->d_name + l - 3, ".so")))
-			continue;
-		snprintf(path, sizeof path, "%.3000s/%.1000s", dir, e->d_name);
-		if (stat(path, &sb) == 0 && (sb.st_mode & S_IWOTH))
-			mtd_diag(h, "warning: %s is writable by others (mode %04o): whoever can write "
-				 "it decides who gets access", path, (unsigned)(sb.st_mode & 07777));
+	if (!bad && suffix && (d = opendir(path))) {
+		size_t sl = strlen(suffix);
+		while (!bad && (e = readdir(d))) {
+			char file[PATH_MAX];
+			struct stat sb;
+			size_t l = strlen(e->d_name);
+			if (l <= sl || strcmp(e->d_name + l - sl, suffix))
+				continue;
+			snprintf(file, sizeof file, "%.3000s/%.1000s", path, e->d_name);
+			if (stat(file, &sb) != 0)
+				continue;
+			if (sb.st_uid != 0 && sb.st_uid != geteuid())
+				snprintf(why, sizeof why, "%s is owned by uid %u, neither root nor the running "
+					 "user", file, (unsigned)sb.st_uid), bad = why;
+			else if (sb.st_mode & (S_IWGRP | S_IWOTH))
+				snprintf(why, sizeof why, "%s is writable by %s (mode %04o)", file,
+					 sb.st_mode & S_IWOTH ? "others" : "its group",
+					 (unsigned)(sb.st_mode & 07777)), bad = why;
+		}
+		closedir(d);
 	}
-	closedir(d);
+	if (!bad)
+		return 0;
+	if (insecure) {
+		mtd_diag(h, "warning: %s: whoever can change it decides who gets access "
+			 "(accepted: --insecure-%s)", bad, !strcmp(what, "rules") ? "rules" : "plugins");
+		return 0;
+	}
+	return mtd_fail(h, MTD_EREFUSED, "%s %s refused: %s; whoever can change it decides who gets "
+			"access (fix its owner and mode, or accept it with --insecure-%s)", what,
+			path, bad, !strcmp(what, "rules") ? "rules" : "plugins");
+}
+
+int mtd_start_plugin(mtd_t *h, const char *vendor, unsigned flags, mtd_child **out,
+		     mtd_plugin_desc *d)
+{
+	char path[4096], why[800];
+	int rc;
+
+	*out = NULL;
+	if (!mtd_plugin_valid_id(vendor))
+		return mtd_fail(h, MTD_EUSAGE, "'%s' is not a vendor id ([a-z0-9_]{1,32})", vendor);
+	snprintf(path, sizeof path, "%.3000s/%s.so", h->plugin_dir, vendor);
+	if (access(path, F_OK) != 0)
+		return mtd_fail(h, MTD_ENOTFOUND, "unknown vendor '%s': no plugin %s", vendor, path);
+	if ((rc = mtd_check_trusted(h, path, "plugin", NULL)))
+		return rc;
+	rc = mtd_child_start(path, vendor, flags | (h->isolate_plugins ? MTD_CHILD_ISOLATE : 0), out,
+			     d, why, sizeof why);
+	if (rc == MTD_ENOTFOUND)
+		return mtd_fail(h, rc, "unknown vendor '%s': no plugin %s", vendor, path);
+	return rc ? mtd_fail(h, rc, "%s plugin: %s", vendor, why) : 0;
 }
 
 void *mtd_grow_zeroed(void *v, size_t *n, size_t i, size_t size)
@@ -118,6 +205,8 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	h->rules_memory = cfg->rules_memory;
 	h->batch = cfg->batch ? cfg->batch : MTD_DEFAULT_BATCH;
 	h->isolate_plugins = cfg->isolate_plugins;
+	h->insecure_plugins = cfg->insecure_plugins;
+	h->insecure_rules = cfg->insecure_rules;
 	h->rules_instructions = cfg->rules_instructions;
 	h->rules_cpu_ms = cfg->rules_cpu_ms;
 	h->rules_eval_cpu_ms = cfg->rules_eval_cpu_ms;
@@ -237,21 +326,28 @@ static int in_tx(mtd_t *h, int (*fn)(mtd_t *, void *), void *arg)
 	return rc;
 }
 
-static int plugin_for(mtd_t *h, const char *vendor, const mtd_plugin **p)
+/* The vendor's plugin descriptor, read in the plugin's own process. */
+static int plugin_for(mtd_t *h, const char *vendor, mtd_plugin_desc *d)
 {
-	return mtd_plugin_find(h->plugin_dir, vendor, p, h->err, sizeof h->err);
+	mtd_child *c;
+	int rc = mtd_start_plugin(h, vendor, MTD_CHILD_NO_OPEN, &c, d);
+	mtd_child_stop(c);
+	return rc;
 }
 
 static int do_add(mtd_t *h, void *arg)
 {
 	const char *vendor = arg;
-	const mtd_plugin *p;
+	mtd_plugin_desc d;
+	mtd_plugin view;
+	const mtd_plugin *p = &view;
 	mtd_conn c;
 	sqlite3_stmt *st;
-	int rc = plugin_for(h, vendor, &p);
+	int rc = plugin_for(h, vendor, &d);
 
 	if (rc)
 		return rc == MTD_ENOTFOUND ? MTD_EUSAGE : rc;
+	view = mtd_plugin_desc_view(&d);
 	if (!strcmp(h->cloud, "gcc_high") && !(p->capabilities & MTD_PLUGIN_CAP_GOV_CLOUD))
 		return mtd_fail(h, MTD_EREFUSED, "%s does not declare support for the gcc_high cloud",
 				p->name);
@@ -299,14 +395,17 @@ static int load_existing(mtd_t *h, const char *vendor, mtd_conn *c)
 static int do_set(mtd_t *h, void *arg)
 {
 	struct set_args *a = arg;
-	const mtd_plugin *p;
+	mtd_plugin_desc d;
+	mtd_plugin view;
+	const mtd_plugin *p = &view;
 	mtd_conn c;
 	json_t *detail;
 	char *text;
 	int rc;
 
-	if ((rc = load_existing(h, a->vendor, &c)) || (rc = plugin_for(h, a->vendor, &p)))
+	if ((rc = load_existing(h, a->vendor, &c)) || (rc = plugin_for(h, a->vendor, &d)))
 		return rc;
+	view = mtd_plugin_desc_view(&d);
 	for (size_t i = 0; i < a->n; i++)
 		if ((rc = mtd_conn_apply(&c, a->kv[i], p, !strcmp(h->cloud, "gcc_high"), h->err,
 					 sizeof h->err)))
@@ -410,13 +509,15 @@ static int cmp_str(const void *a, const void *b)
 
 int mtd_plugin_list(mtd_t *h, mtd_plugin_fn fn, void *ud)
 {
-	DIR *d = opendir(h->plugin_dir);
+	DIR *d;
 	struct dirent *e;
 	char **names = NULL;
 	size_t n = 0;
-	int rc = 0;
+	int rc = mtd_check_trusted(h, h->plugin_dir, "plugin", ".so");
 
-	if (!d)
+	if (rc)
+		return rc;
+	if (!(d = opendir(h->plugin_dir)))
 		return mtd_fail(h, MTD_ENOTFOUND, "%s: cannot read the plugin directory", h->plugin_dir);
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
@@ -435,19 +536,22 @@ int mtd_plugin_list(mtd_t *h, mtd_plugin_fn fn, void *ud)
 	closedir(d);
 	qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		char path[4096], id[64], why[600];
-		const mtd_plugin *p;
+		char path[4096], id[64];
+		mtd_plugin_desc pd;
+		mtd_child *c;
 		snprintf(path, sizeof path, "%s/%s", h->plugin_dir, names[i]);
 		snprintf(id, sizeof id, "%.*s", (int)(strlen(names[i]) - 3), names[i]);
 		if (!rc) {
-			if (mtd_plugin_load(path, id, &p, why, sizeof why)) {
-				mtd_diag(h, "%s", why);
+			if (mtd_start_plugin(h, id, MTD_CHILD_NO_OPEN, &c, &pd)) {
+				mtd_diag(h, "%s", h->err);
+				h->err[0] = '\0';
 			} else {
-				mtd_plugin_info pi = {p->id, p->name, path, p->platforms,
-						      p->mam_platforms, p->capabilities,
-						      p->abi_version};
+				mtd_plugin_info pi = {pd.id, pd.name, path, pd.platforms,
+						      pd.mam_platforms, pd.capabilities,
+						      pd.abi_version};
 				rc = fn(ud, &pi);
 			}
+			mtd_child_stop(c);
 		}
 		free(names[i]);
 	}

@@ -3,12 +3,14 @@
 #define MTD_INT_H
 
 #include "mtdgate/mtdgate.h"
+#include "plugin_child.h"
 #include "store.h"
 
 struct mtd {
 	char *db_path, *rules_dir, *plugin_dir;
 	int64_t now;
 	int isolate_plugins;
+	int insecure_plugins, insecure_rules; /* accept unsafe directories, warned */
 	size_t rules_memory;
 	uint64_t rules_instructions;
 	uint64_t rules_cpu_ms, rules_eval_cpu_ms; /* 0: the defaults */
@@ -39,9 +41,18 @@ void mtd_diag(mtd_t *h, const char *fmt, ...)
 int mtd_need_store(mtd_t *h);
 /* Bring every connector's state up to date at h->now (audited). */
 int mtd_refresh_connectors(mtd_t *h);
-/* Warn (diag) when dir, or a file in it, is writable by others: whoever can
- * write rules or plugins decides who gets access. what: "rules", "plugin". */
-void mtd_warn_writable(mtd_t *h, const char *dir, const char *what);
+/* Whoever can write rules or plugins decides who gets access: refuse path
+ * (MTD_EREFUSED, h's message says why) unless it and every directory above it
+ * are owned by root or the running user and writable by no one else; with
+ * suffix, the same for each file in the directory path whose name ends so.
+ * what: "rules" or "plugin"; its --insecure-* override turns the refusal
+ * into a warning (diag). */
+int mtd_check_trusted(mtd_t *h, const char *path, const char *what, const char *suffix);
+/* Start the vendor's plugin from the plugin directory (checked as above),
+ * in a child process unless isolation is off; flags: MTD_CHILD_NO_OPEN.
+ * Errors in h. Stop *out with mtd_child_stop (NULL-safe) even on failure. */
+int mtd_start_plugin(mtd_t *h, const char *vendor, unsigned flags, mtd_child **out,
+		     mtd_plugin_desc *d);
 /* v (an array of *n elements of size bytes, may be NULL) grown to hold
  * index i, doubling from 256 elements, the new elements zero: the array,
  * v itself when it already does, or NULL (v and *n unchanged) when memory

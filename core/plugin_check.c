@@ -1,29 +1,28 @@
 /* plugin_check: the conformance checker behind 'mtdgate plugin check'. */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#define _DEFAULT_SOURCE /* mkstemp */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
+#include "mtd_int.h"
 #include "mtdgate/mtdgate.h"
-#include "plugin_host.h"
+#include "plugin_child.h"
 
 #define MUTATIONS_PER_RECORD 300
-#define CHILD_SECONDS 60
+#define CHECK_SECONDS 60 /* for all the robustness payloads */
 
 typedef struct check {
 	mtd_check_fn fn;
 	void *ud;
 	int failures;
-	const mtd_plugin *p;
-	void *state;
+	mtd_child *plugin; /* always in a child process: this is code on trial */
+	mtd_plugin_desc d;
 } check;
 
 static void say(check *c, int ok, const char *fmt, ...)
@@ -53,37 +52,11 @@ static json_t *canonical(const void *mp, size_t len, char *err, size_t n)
 		return NULL;
 	if (m.type == MTD_MSG_ERROR)
 		json_object_set_new(j, "code", json_stringn(m.code.p, m.code.n));
-	if (m.refs) {
-		json_t *r = json_object();
-		for (int k = 0; k < MTD_NREF; k++)
-			if (m.refs >> k & 1)
-				json_object_set_new(r, mtd_ref_name(k),
-						    json_stringn(m.ref[k].p, m.ref[k].n));
-		if (m.ref_platform >= 0)
-			json_object_set_new(r, "platform",
-					    json_string(mtd_platform_name(m.ref_platform)));
-		json_object_set_new(j, "device_ref", r);
-	} else if (m.device.p) {
-		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
-	}
-	if (m.type == MTD_MSG_THREAT_EVENT) {
-		json_t *e = json_object();
-		json_object_set_new(e, "id", json_stringn(m.event.id.p, m.event.id.n));
-		if (m.event.category.p)
-			json_object_set_new(e, "category",
-					    json_stringn(m.event.category.p, m.event.category.n));
-		if (m.event.name.p)
-			json_object_set_new(e, "name", json_stringn(m.event.name.p, m.event.name.n));
-		if (m.event.level >= 0)
-			json_object_set_new(e, "level", json_string(mtd_level_name(m.event.level)));
-		json_object_set_new(j, "threat", e);
-		json_object_set_new(j, "state",
-				    json_string(m.state == MTD_EVENT_OPEN ? "open" : "resolved"));
-	}
 	if (m.type == MTD_MSG_THREAT) {
 		json_t *th = json_array();
 		mtd_threat t;
 		size_t pos = 0;
+		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
 		json_object_set_new(j, "level", json_string(mtd_level_name(m.level)));
 		if (m.os_supported >= 0)
 			json_object_set_new(j, "os_supported", json_boolean(m.os_supported));
@@ -106,6 +79,7 @@ static json_t *canonical(const void *mp, size_t len, char *err, size_t n)
 typedef struct collect {
 	json_t *msgs; /* array */
 	int invalid;
+	unsigned elements; /* bad elements reported (ABI 1.1) */
 	char why[600];
 } collect;
 
@@ -132,21 +106,21 @@ static int c_emit(void *ud, const void *data, size_t len)
 	return 0;
 }
 
-static int c_write(void *ud, const void *data, size_t len)
+static int c_element(void *ud, const char *path, const char *msg)
 {
-	(void)ud;
-	(void)data;
-	(void)len;
+	collect *c = ud;
+	(void)path;
+	(void)msg;
+	c->elements++;
 	return 0;
 }
 
-static const mtd_host_api check_host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), c_emit,
-					c_write, NULL};
-
+/* The plugin's result; MTD_EPLUGIN when its process crashed or hung. */
 static int decode(check *c, collect *col, const void *data, size_t len, char *err, size_t n)
 {
+	const mtd_child_sink sink = {c_emit, c_element, NULL, col};
 	err[0] = '\0';
-	return c->p->decode(c->state, &check_host, col, data, len, err, n);
+	return mtd_child_decode(c->plugin, data, len, &sink, err, n);
 }
 
 /* Expected messages of NAME.out, canonical. */
@@ -186,7 +160,7 @@ static void run_fixture(check *c, const char *dir, const char *name, json_t *cor
 	FILE *f;
 	mtd_reader *r;
 	mtd_record rec;
-	collect col = {json_array(), 0, ""};
+	collect col = {json_array(), 0, 0, ""};
 	json_t *want;
 	int k, bad = !strcmp(name, "bad.in");
 	unsigned records = 0, refused = 0;
@@ -207,9 +181,12 @@ static void run_fixture(check *c, const char *dir, const char *name, json_t *cor
 		}
 		records++;
 		json_array_append_new(corpus, json_stringn_nocheck(rec.raw, rec.raw_len));
+		col.elements = 0;
 		rc = decode(c, &col, rec.raw, rec.raw_len, why, sizeof why);
-		if (bad) {
-			if (rc < 0)
+		if (rc == MTD_EPLUGIN) {
+			say(c, 0, "%s: %s", mtd_reader_where(r), why);
+		} else if (bad) {
+			if (rc < 0 || col.elements)
 				refused++;
 			else
 				say(c, 0, "%s: a bad record was accepted (decode returned %d)",
@@ -332,73 +309,56 @@ static size_t mutation(json_t *corpus, uint64_t i, unsigned char *buf, size_t ca
 	return len;
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Mutated payloads through the plugin's process: a crash or a hang costs
+ * that process, and is reported with the payload saved. */
 static void robustness(check *c, json_t *corpus)
 {
 	uint64_t total = (json_array_size(corpus) + 1) * MUTATIONS_PER_RECORD;
-	volatile uint64_t *cur = mmap(NULL, sizeof *cur, PROT_READ | PROT_WRITE,
-				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pid_t pid;
-	int status;
+	long long deadline = mono_ms() + CHECK_SECONDS * 1000;
+	static unsigned char buf[8192];
+	char why[600];
 
-	if (cur == MAP_FAILED) {
-		say(c, 0, "robustness: cannot map shared memory: %s", strerror(errno));
-		return;
-	}
-	*cur = 0;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		say(c, 0, "robustness: cannot fork: %s", strerror(errno));
-		munmap((void *)cur, sizeof *cur);
-		return;
-	}
-	if (pid == 0) {
-		static unsigned char buf[8192];
-		char why[600];
-		alarm(CHILD_SECONDS);
-		for (uint64_t i = 0; i < total; i++) {
-			collect col = {json_array(), 0, ""};
-			size_t len = mutation(corpus, i, buf, sizeof buf);
-			*cur = i;
-			decode(c, &col, buf, len, why, sizeof why);
-			json_decref(col.msgs);
+	for (uint64_t i = 0; i < total; i++) {
+		collect col = {json_array(), 0, 0, ""};
+		size_t len = mutation(corpus, i, buf, sizeof buf);
+		int rc = decode(c, &col, buf, len, why, sizeof why);
+		json_decref(col.msgs);
+		if (rc == MTD_EPLUGIN) {
+			const char *tmp = getenv("TMPDIR");
+			char path[4096];
+			int fd;
+			snprintf(path, sizeof path, "%.4000s/mtdgate-crash-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+			fd = mkstemp(path);
+			if (fd >= 0) {
+				if (write(fd, buf, len) != (ssize_t)len)
+					path[0] = '\0';
+				close(fd);
+			}
+			say(c, 0, "robustness: payload %llu: %s; saved in %s", (unsigned long long)i, why,
+			    fd >= 0 && path[0] ? path : "(not saved)");
+			return;
 		}
-		*cur = total;
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && *cur == total) {
-		say(c, 1, "robustness: %llu truncated, mutated and random payloads decoded without a crash",
-		    (unsigned long long)total);
-	} else {
-		static unsigned char buf[8192];
-		const char *tmp = getenv("TMPDIR");
-		char path[4096];
-		size_t len = mutation(corpus, *cur, buf, sizeof buf);
-		int fd;
-		snprintf(path, sizeof path, "%.4000s/mtdgate-crash-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		fd = mkstemp(path);
-		if (fd >= 0) {
-			if (write(fd, buf, len) != (ssize_t)len)
-				path[0] = '\0';
-			close(fd);
+		if (mono_ms() > deadline) {
+			say(c, 0, "robustness: decoding %llu payloads took more than %d s",
+			    (unsigned long long)i + 1, CHECK_SECONDS);
+			return;
 		}
-		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-			say(c, 0, "robustness: decode hung (> %d s) on payload %llu, saved in %s",
-			    CHILD_SECONDS, (unsigned long long)*cur, path[0] ? path : "(not saved)");
-		else
-			say(c, 0, "robustness: decode crashed (%s %d) on payload %llu, saved in %s",
-			    WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status)
-										: WEXITSTATUS(status),
-			    (unsigned long long)*cur, path[0] ? path : "(not saved)");
 	}
-	munmap((void *)cur, sizeof *cur);
+	say(c, 1, "robustness: %llu truncated, mutated and random payloads decoded without a crash",
+	    (unsigned long long)total);
 }
 
-int mtd_plugin_check(const char *path, const char *fixtures_dir, mtd_check_fn fn, void *ud)
+int mtd_plugin_check(mtd_t *h, const char *path, const char *fixtures_dir, mtd_check_fn fn,
+		     void *ud)
 {
-	check c = {fn, ud, 0, NULL, NULL};
+	check c = {fn, ud, 0, NULL, {0}};
 	char err[1000], id[64], dir[4096];
 	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
 	size_t bl = strlen(base);
@@ -410,20 +370,22 @@ int mtd_plugin_check(const char *path, const char *fixtures_dir, mtd_check_fn fn
 		return MTD_EUSAGE;
 	}
 	snprintf(id, sizeof id, "%.*s", (int)(bl - 3), base);
-	if ((rc = mtd_plugin_load(path, id, &c.p, err, sizeof err))) {
+	if ((rc = mtd_check_trusted(h, path, "plugin", NULL))) {
+		say(&c, 0, "%s", mtd_errmsg(h));
+		return rc;
+	}
+	rc = mtd_child_start(path, id, MTD_CHILD_ISOLATE, &c.plugin, &c.d, err, sizeof err);
+	if (rc) {
 		say(&c, 0, "%s", err);
-		return MTD_EUSAGE; /* not a loadable plugin: nothing to check */
+		/* a plugin that dies or lies while loading fails; a file that
+		 * is not there cannot be checked */
+		return rc == MTD_ENOTFOUND || rc == MTD_EIO ? MTD_EUSAGE : MTD_EPLUGIN;
 	}
-	say(&c, 1, "descriptor: %s \"%s\", ABI %u.%u, struct %u bytes", c.p->id, c.p->name,
-	    MTD_PLUGIN_ABI_MAJOR_OF(c.p->abi_version), MTD_PLUGIN_ABI_MINOR_OF(c.p->abi_version),
-	    c.p->struct_size);
-	if (!(c.p->capabilities & MTD_PLUGIN_CAP_THREAT))
+	say(&c, 1, "descriptor: %s \"%s\", ABI %u.%u, struct %u bytes (read in the plugin's own "
+	    "process, pid %d)", c.d.id, c.d.name, MTD_PLUGIN_ABI_MAJOR_OF(c.d.abi_version),
+	    MTD_PLUGIN_ABI_MINOR_OF(c.d.abi_version), c.d.struct_size, mtd_child_pid(c.plugin));
+	if (!(c.d.capabilities & MTD_PLUGIN_CAP_THREAT))
 		say(&c, 0, "descriptor: does not declare the threat capability every connector needs");
-	if (c.p->open(&check_host, NULL, &c.state, err, sizeof err) < 0) {
-		err[sizeof err - 1] = '\0';
-		say(&c, 0, "open failed: %s", err);
-		return MTD_EPLUGIN;
-	}
 	if (fixtures_dir)
 		snprintf(dir, sizeof dir, "%s", fixtures_dir);
 	else
@@ -432,6 +394,6 @@ int mtd_plugin_check(const char *path, const char *fixtures_dir, mtd_check_fn fn
 	run_fixtures(&c, dir, corpus);
 	robustness(&c, corpus);
 	json_decref(corpus);
-	c.p->close(c.state);
+	mtd_child_stop(c.plugin);
 	return c.failures ? MTD_EPLUGIN : 0;
 }

@@ -1,13 +1,18 @@
 /* plugin_child: process isolation for untrusted vendor plugins. */
-#define _DEFAULT_SOURCE /* RLIMIT_*, kill */
+#define _GNU_SOURCE /* close_range, pipe2, RLIMIT_*, kill */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,44 +20,83 @@
 #include "codec.h"
 #include "mtdgate/mtdgate.h"
 #include "plugin_child.h"
-#include "plugin_host.h"
 
-/* child -> parent frame kinds (first byte of the frame) */
-enum { F_MSG = 'M', F_DONE = 'D', F_READY = 'R', F_FAIL = 'F' };
+/* parent -> child: F_DECODE, F_TRANSLATE; child -> parent: the rest */
+enum {
+	F_DECODE = 'd', F_TRANSLATE = 't',
+	F_MSG = 'M', F_ELEMENT = 'E', F_WRITE = 'W', F_DONE = 'D', F_READY = 'R', F_FAIL = 'F'
+};
+/* An App Sync answer (all the inventory) may be larger than one record. */
+#define MAX_TRANSLATE (64u << 20)
+#define MAX_FRAME (MAX_TRANSLATE + 16)
+#define CHILD_IN 3  /* the child's fds after setup */
+#define CHILD_OUT 4
+#define OBUF 65536  /* the child's output is written in batches of this */
 
 struct mtd_child {
 	char *path, *id;
+	unsigned flags;
 	pid_t pid;
 	int to, from; /* pipes: parent writes to, reads from */
-	unsigned char *buf;
+	unsigned char *buf; /* the last frame read */
 	size_t cap;
+	unsigned char rbuf[OBUF]; /* read-ahead from the child */
+	size_t rpos, rlen;
+	/* in-process */
+	const mtd_plugin *p;
+	void *state;
+	mtd_plugin_desc desc;
 };
 
-static int write_all(int fd, const void *p, size_t n)
+void mtd_child_clean_text(char *s)
 {
-	const unsigned char *b = p;
-	while (n) {
-		ssize_t k = write(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
+	unsigned char *b = (unsigned char *)s;
+	for (size_t i = 0; b[i]; i++) {
+		if (b[i] < 0x20 || b[i] == 0x7f) {
+			b[i] = '?';
+		} else if (b[i] == 0xc2 && b[i + 1] >= 0x80 && b[i + 1] <= 0x9f) { /* C1 */
+			b[i] = b[i + 1] = '?';
+		} else if (b[i] == 0xe2 && b[i + 1] && b[i + 2] &&
+			   ((b[i + 1] == 0x80 && ((b[i + 2] >= 0x8e && b[i + 2] <= 0x8f) ||
+						  (b[i + 2] >= 0xaa && b[i + 2] <= 0xae))) ||
+			    (b[i + 1] == 0x81 && b[i + 2] >= 0xa6 && b[i + 2] <= 0xa9))) { /* bidi */
+			b[i] = b[i + 1] = b[i + 2] = '?';
+		}
 	}
-	return 0;
 }
 
-static int frame_out(int fd, int kind, const void *a, size_t na, const void *b, size_t nb)
+/* ---- the host API a plugin sees: sink is an mtd_child_sink, in either process ---- */
+
+static int t_emit(void *sink, const void *data, size_t len)
 {
-	uint32_t len = (uint32_t)(1 + na + nb);
-	unsigned char hdr[5] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-				(unsigned char)(len >> 8), (unsigned char)len, (unsigned char)kind};
-	return write_all(fd, hdr, 5) || (na && write_all(fd, a, na)) || (nb && write_all(fd, b, nb));
+	const mtd_child_sink *s = sink;
+	return s && s->emit ? s->emit(s->ud, data, len) : -1;
 }
 
-/* Read exactly n bytes, waiting at most until deadline (ms since epoch of
- * CLOCK_MONOTONIC); -2 on timeout, -1 on EOF/error. */
+static int t_write(void *sink, const void *data, size_t len)
+{
+	const mtd_child_sink *s = sink;
+	return s && s->write ? s->write(s->ud, data, len) : -1;
+}
+
+static int t_element(void *sink, const char *path, const char *msg)
+{
+	const mtd_child_sink *s = sink;
+	char p[256], m[512];
+	if (!s || !s->element_error)
+		return -1;
+	snprintf(p, sizeof p, "%s", path ? path : "");
+	snprintf(m, sizeof m, "%s", msg ? msg : "");
+	mtd_child_clean_text(p);
+	mtd_child_clean_text(m);
+	return s->element_error(s->ud, p, m);
+}
+
+static const mtd_host_api host_api = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), t_emit,
+				      t_write, t_element};
+
+/* ---- pipes ---- */
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -60,23 +104,126 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int read_all(int fd, void *p, size_t n, long long deadline)
+/* Wait for fd to be ready for ev until deadline (0: forever): 0, -2 on
+ * timeout, -1 on error. */
+static int wait_fd(int fd, short ev, long long deadline)
+{
+	for (;;) {
+		struct pollfd pf = {fd, ev, 0};
+		long long left = deadline ? deadline - now_ms() : -1;
+		int k;
+		if (deadline && left <= 0)
+			return -2;
+		k = poll(&pf, 1, deadline ? (int)left : -1);
+		if (k < 0 && errno != EINTR)
+			return -1;
+		if (k > 0)
+			return 0;
+	}
+}
+
+static int write_all(int fd, const void *p, size_t n, long long deadline)
+{
+	const unsigned char *b = p;
+	while (n) {
+		ssize_t k = write(fd, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int w = wait_fd(fd, POLLOUT, deadline);
+			if (w)
+				return w;
+			continue;
+		}
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void put_u32(unsigned char *b, uint32_t v)
+{
+	b[0] = (unsigned char)(v >> 24), b[1] = (unsigned char)(v >> 16);
+	b[2] = (unsigned char)(v >> 8), b[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* ---- the child ---- */
+
+typedef struct child_out {
+	unsigned char buf[OBUF];
+	size_t len;
+	int count; /* messages and element errors of this payload */
+	int broken;
+} child_out;
+
+static child_out cout;
+
+static void out_flush(void)
+{
+	if (cout.len && write_all(CHILD_OUT, cout.buf, cout.len, 0))
+		_exit(3); /* the parent is gone */
+	cout.len = 0;
+}
+
+/* Queue one frame: kind, then a and b. */
+static void frame_out(int kind, const void *a, size_t na, const void *b, size_t nb)
+{
+	unsigned char hdr[5];
+	put_u32(hdr, (uint32_t)(1 + na + nb));
+	hdr[4] = (unsigned char)kind;
+	if (cout.len + 5 + na + nb > sizeof cout.buf)
+		out_flush();
+	if (5 + na + nb > sizeof cout.buf) {
+		if (write_all(CHILD_OUT, hdr, 5, 0) || (na && write_all(CHILD_OUT, a, na, 0)) ||
+		    (nb && write_all(CHILD_OUT, b, nb, 0)))
+			_exit(3);
+		return;
+	}
+	memcpy(cout.buf + cout.len, hdr, 5);
+	if (na)
+		memcpy(cout.buf + cout.len + 5, a, na);
+	if (nb)
+		memcpy(cout.buf + cout.len + 5 + na, b, nb);
+	cout.len += 5 + na + nb;
+}
+
+static int c_emit(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	if (++cout.count > MTD_CHILD_MAX_MESSAGES || len > MTD_MAX_RECORD)
+		return -1;
+	frame_out(F_MSG, data, len, NULL, 0);
+	return 0;
+}
+
+static int c_element(void *ud, const char *path, const char *msg)
+{
+	(void)ud;
+	if (++cout.count > MTD_CHILD_MAX_MESSAGES)
+		return -1;
+	frame_out(F_ELEMENT, path, strlen(path) + 1, msg, strlen(msg));
+	return 0;
+}
+
+static int c_write(void *ud, const void *data, size_t len)
+{
+	(void)ud;
+	frame_out(F_WRITE, data, len, NULL, 0);
+	return 0;
+}
+
+static int read_full(int fd, void *p, size_t n)
 {
 	unsigned char *b = p;
 	while (n) {
-		struct pollfd pf = {fd, POLLIN, 0};
-		long long left = deadline ? deadline - now_ms() : -1;
-		ssize_t k;
-		if (deadline && left <= 0)
-			return -2;
-		if (poll(&pf, 1, deadline ? (int)left : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (!(pf.revents & (POLLIN | POLLHUP)))
-			continue;
-		k = read(fd, b, n);
+		ssize_t k = read(fd, b, n);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
@@ -87,65 +234,189 @@ static int read_all(int fd, void *p, size_t n, long long deadline)
 	return 0;
 }
 
-/* ---- the child ---- */
-
-typedef struct child_sink {
-	int fd, count;
-} child_sink;
-
-static int child_emit(void *ud, const void *data, size_t len)
+/* The seccomp filter: what loading and running a decoder needs, nothing
+ * that reaches outside the process. Anything not listed fails with EPERM;
+ * what only an attack needs ends the process (SIGSYS). */
+static int sandbox(void)
 {
-	child_sink *s = ud;
-	if (++s->count > MTD_CHILD_MAX_MESSAGES || len > MTD_MAX_RECORD)
+	const uint64_t wx = PROT_WRITE | PROT_EXEC;
+	const uint64_t wmode = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
+	const pid_t me = getpid();
+	scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	int rc = 0;
+	static const int allowed[] = {
+		SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(readv), SCMP_SYS(close),
+		SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(stat),
+		SCMP_SYS(lstat), SCMP_SYS(lseek), SCMP_SYS(access), SCMP_SYS(faccessat),
+		SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getcwd),
+		SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
+		SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid),
+		SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(sigaltstack), SCMP_SYS(exit), SCMP_SYS(exit_group),
+		SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
+		SCMP_SYS(time), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom),
+		SCMP_SYS(sched_yield), SCMP_SYS(uname), SCMP_SYS(poll), SCMP_SYS(ppoll),
+		SCMP_SYS(getrlimit), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+		SCMP_SYS(set_tid_address), SCMP_SYS(fcntl), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+		SCMP_SYS(getgid), SCMP_SYS(getegid),
+	};
+	static const int fatal[] = {
+		SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect), SCMP_SYS(bind),
+		SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(sendto),
+		SCMP_SYS(sendmsg), SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(ptrace),
+		SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(fork),
+		SCMP_SYS(vfork), SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(creat),
+		SCMP_SYS(memfd_create), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal),
+		SCMP_SYS(pidfd_getfd), SCMP_SYS(rt_sigqueueinfo), SCMP_SYS(rt_tgsigqueueinfo),
+		SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename), SCMP_SYS(renameat),
+		SCMP_SYS(renameat2), SCMP_SYS(truncate), SCMP_SYS(link), SCMP_SYS(linkat),
+		SCMP_SYS(symlink), SCMP_SYS(symlinkat), SCMP_SYS(chmod), SCMP_SYS(fchmodat),
+		SCMP_SYS(chown), SCMP_SYS(fchownat), SCMP_SYS(mknod), SCMP_SYS(mknodat),
+		SCMP_SYS(open_by_handle_at), SCMP_SYS(io_uring_setup),
+	};
+
+	if (!f)
 		return -1;
-	return frame_out(s->fd, F_MSG, data, len, NULL, 0) ? -1 : 0;
+	for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
+		rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
+	for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+		rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, fatal[i], 0);
+	/* writes only to its pipe and to /dev/null */
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHILD_OUT));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_LE, 2));
+	/* files open read-only; opening one for writing is an attack */
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, wmode, 0));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+			       SCMP_A1(SCMP_CMP_MASKED_EQ, wmode, 0));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
+			       SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
+			       SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
+			       SCMP_A1(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
+	/* memory never writable and executable at once */
+	for (int sys = 0; sys < 2; sys++) {
+		int nr = sys ? SCMP_SYS(mprotect) : SCMP_SYS(mmap);
+		rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, wx, 0));
+		rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, wx, PROT_WRITE));
+		rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, wx, PROT_EXEC));
+	}
+	/* signals only to itself (abort, raise); to anyone else is an attack */
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)me));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 1,
+			       SCMP_A0(SCMP_CMP_NE, (uint64_t)me));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)me));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(tgkill), 1,
+			       SCMP_A0(SCMP_CMP_NE, (uint64_t)me));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)me));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(tkill), 1,
+			       SCMP_A0(SCMP_CMP_NE, (uint64_t)me));
+	/* limits may be read, not raised (the child may run as root) */
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+	if (!rc)
+		rc = seccomp_load(f);
+	seccomp_release(f);
+	return rc ? -1 : 0;
 }
 
-static int child_write(void *ud, const void *data, size_t len)
+/* Only the pipes (as CHILD_IN, CHILD_OUT) and /dev/null on 0, 1, 2. */
+static int isolate_fds(int in, int out)
 {
-	(void)ud;
-	(void)data;
-	(void)len;
-	return -1;
+	int nul, hin = fcntl(in, F_DUPFD, 10), hout = fcntl(out, F_DUPFD, 10);
+	if (hin < 0 || hout < 0 || (nul = open("/dev/null", O_RDWR)) < 0)
+		return -1;
+	for (int fd = 0; fd < 3; fd++)
+		if (nul != fd && dup2(nul, fd) != fd)
+			return -1;
+	if (dup2(hin, CHILD_IN) != CHILD_IN || dup2(hout, CHILD_OUT) != CHILD_OUT)
+		return -1;
+	if (close_range(CHILD_OUT + 1, ~0u, 0) != 0)
+		for (int fd = CHILD_OUT + 1; fd < 65536; fd++)
+			close(fd);
+	return 0;
 }
 
-static void child_main(const char *path, const char *id, int in, int out)
+static void fail_out(int stage, const char *text)
 {
-	static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), child_emit,
-					  child_write, NULL};
+	char t[600];
+	snprintf(t, sizeof t, "%c%s", stage, text);
+	frame_out(F_FAIL, t, strlen(t), NULL, 0);
+	out_flush();
+	_exit(1);
+}
+
+static void child_main(const char *path, const char *id, unsigned flags, pid_t parent, int in,
+		       int out)
+{
 	struct rlimit as = {MTD_CHILD_MEMORY, MTD_CHILD_MEMORY}, nofile = {16, 16};
+	const mtd_child_sink sink = {c_emit, c_element, c_write, NULL};
 	const mtd_plugin *p;
+	mtd_plugin_desc d;
 	void *state = NULL;
 	char err[600] = "";
-	unsigned char *buf = malloc(MTD_MAX_RECORD);
+	unsigned char ready[24 + sizeof d.id + sizeof d.name];
+	size_t il, nl;
 
+	if (isolate_fds(in, out))
+		_exit(4);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(5);
 	setrlimit(RLIMIT_AS, &as);
 	setrlimit(RLIMIT_NOFILE, &nofile);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
-	if (!buf || mtd_plugin_load(path, id, &p, err, sizeof err) ||
-	    p->open(&host, NULL, &state, err, sizeof err) < 0) {
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || sandbox())
+		fail_out('S', "cannot set up the plugin's sandbox (no_new_privs, seccomp)");
+	/* from here on the plugin's code runs, constructors first */
+	if (mtd_plugin_load(path, id, &p, err, sizeof err))
+		fail_out('L', err);
+	if (!(flags & MTD_CHILD_NO_OPEN) && p->open(&host_api, NULL, &state, err, sizeof err) < 0) {
 		err[sizeof err - 1] = '\0';
-		frame_out(out, F_FAIL, err, strlen(err), NULL, 0);
-		_exit(1);
+		fail_out('O', err);
 	}
-	frame_out(out, F_READY, NULL, 0, NULL, 0);
+	mtd_plugin_describe(p, &d);
+	put_u32(ready, d.abi_version), put_u32(ready + 4, d.struct_size);
+	put_u32(ready + 8, d.platforms), put_u32(ready + 12, d.mam_platforms);
+	put_u32(ready + 16, d.capabilities), put_u32(ready + 20, d.fns);
+	il = strlen(d.id) + 1, nl = strlen(d.name) + 1;
+	memcpy(ready + 24, d.id, il);
+	memcpy(ready + 24 + il, d.name, nl);
+	frame_out(F_READY, ready, 24 + il + nl, NULL, 0);
+	out_flush();
 	for (;;) {
-		unsigned char hdr[4];
+		unsigned char hdr[5];
 		uint32_t len;
 		int rc;
-		int32_t rc32;
-		child_sink sink = {out, 0};
-		if (read_all(in, hdr, 4, 0))
+		unsigned char rcb[4];
+		unsigned char *buf;
+		if (read_full(CHILD_IN, hdr, 5))
 			_exit(0);
-		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-		if (len > MTD_MAX_RECORD || read_all(in, buf, len, 0))
+		len = get_u32(hdr);
+		if (len < 1 || len - 1 > MAX_TRANSLATE || !(buf = malloc(len)) ||
+		    read_full(CHILD_IN, buf, len - 1))
 			_exit(2);
 		err[0] = '\0';
-		rc = p->decode(state, &host, &sink, buf, len, err, sizeof err);
+		cout.count = 0;
+		if (hdr[4] == F_DECODE)
+			rc = p->decode(state, &host_api, (void *)&sink, buf, len - 1, err, sizeof err);
+		else if (hdr[4] == F_TRANSLATE && MTD_PLUGIN_HAS(p, appsync_translate))
+			rc = p->appsync_translate(state, &host_api, (void *)&sink, buf, len - 1, err,
+						  sizeof err);
+		else
+			_exit(2);
+		free(buf);
 		err[sizeof err - 1] = '\0';
-		rc32 = rc;
-		if (frame_out(out, F_DONE, &rc32, sizeof rc32, err, strlen(err)))
-			_exit(3);
+		put_u32(rcb, (uint32_t)(int32_t)rc);
+		frame_out(F_DONE, rcb, 4, err, strlen(err));
+		out_flush();
 	}
 }
 
@@ -160,50 +431,119 @@ static int child_timeout_ms(void)
 	return v >= 100 && v <= 60000 ? (int)v : MTD_CHILD_TIMEOUT_MS;
 }
 
-static void reap(mtd_child *c)
+/* End the process; its exit status in *status when it was still ours. */
+static void reap(mtd_child *c, int *status)
 {
+	int st = 0;
 	if (c->pid > 0) {
 		kill(c->pid, SIGKILL);
-		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
 			;
 	}
+	if (status)
+		*status = st;
 	if (c->to >= 0)
 		close(c->to);
 	if (c->from >= 0)
 		close(c->from);
 	c->pid = -1;
 	c->to = c->from = -1;
+	c->rpos = c->rlen = 0;
 }
 
-/* Read one frame into c->buf; returns its length or -1/-2. */
+/* What became of a process that stopped answering, in words. */
+static void how_it_ended(int status, char *why, size_t n)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(why, n, "the sandbox stopped its process: it made a system call plugins "
+			 "may not make (opening a file for writing, a socket, a new process, "
+			 "a signal to another process, ...)");
+	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		snprintf(why, n, "its process crashed (signal %d)", WTERMSIG(status));
+	else if (WIFEXITED(status))
+		snprintf(why, n, "its process ended (exit status %d)", WEXITSTATUS(status));
+	else
+		snprintf(why, n, "its process died");
+}
+
+static int read_exact(mtd_child *c, void *p, size_t n, long long deadline)
+{
+	unsigned char *b = p;
+	while (n) {
+		size_t k;
+		if (c->rpos == c->rlen) {
+			ssize_t got;
+			int w = wait_fd(c->from, POLLIN, deadline);
+			if (w)
+				return w;
+			got = read(c->from, c->rbuf, sizeof c->rbuf);
+			if (got < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (got <= 0)
+				return -1;
+			c->rpos = 0;
+			c->rlen = (size_t)got;
+		}
+		k = c->rlen - c->rpos < n ? c->rlen - c->rpos : n;
+		memcpy(b, c->rbuf + c->rpos, k);
+		c->rpos += k;
+		b += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Read one frame into c->buf; returns its length (>= 1) or -1/-2. */
 static long read_frame(mtd_child *c, long long deadline)
 {
 	unsigned char hdr[4];
 	uint32_t len;
-	int rc = read_all(c->from, hdr, 4, deadline);
+	int rc = read_exact(c, hdr, 4, deadline);
 	if (rc)
 		return rc;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > MTD_MAX_RECORD + 1)
+	len = get_u32(hdr);
+	if (len == 0 || len > MAX_FRAME)
 		return -1;
-	if (len > c->cap) {
-		unsigned char *b = realloc(c->buf, len);
+	if (len + 1 > c->cap) {
+		unsigned char *b = realloc(c->buf, len + 1);
 		if (!b)
 			return -1;
 		c->buf = b;
-		c->cap = len;
+		c->cap = len + 1;
 	}
-	rc = read_all(c->from, c->buf, len, deadline);
+	rc = read_exact(c, c->buf, len, deadline);
+	c->buf[len] = '\0'; /* texts in frames read as strings */
 	return rc ? rc : (long)len;
+}
+
+static int parse_ready(const unsigned char *b, size_t n, mtd_plugin_desc *d)
+{
+	const unsigned char *id = b + 24, *name, *nul;
+	if (n < 26 || !(nul = memchr(id, 0, n - 24)))
+		return -1;
+	name = nul + 1;
+	if (!memchr(name, 0, n - (size_t)(name - b)))
+		return -1;
+	memset(d, 0, sizeof *d);
+	d->abi_version = get_u32(b), d->struct_size = get_u32(b + 4);
+	d->platforms = get_u32(b + 8), d->mam_platforms = get_u32(b + 12);
+	d->capabilities = get_u32(b + 16), d->fns = get_u32(b + 20);
+	snprintf(d->id, sizeof d->id, "%s", (const char *)id);
+	snprintf(d->name, sizeof d->name, "%s", (const char *)name);
+	return 0;
 }
 
 static int spawn(mtd_child *c, char *err, size_t n)
 {
-	int down[2], up[2];
+	int down[2], up[2], status;
+	pid_t parent = getpid();
+	char why[400];
+	mtd_plugin_desc d;
 	long k;
-	if (pipe(down))
+
+	if (pipe2(down, O_CLOEXEC))
 		return MTD_EIO;
-	if (pipe(up)) {
+	if (pipe2(up, O_CLOEXEC)) {
 		close(down[0]);
 		close(down[1]);
 		return MTD_EIO;
@@ -216,66 +556,146 @@ static int spawn(mtd_child *c, char *err, size_t n)
 		return MTD_EIO;
 	}
 	if (c->pid == 0) {
-		close(down[1]);
-		close(up[0]);
-		/* nothing of the parent's but the two pipe ends and stderr */
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != down[0] && fd != up[1])
-				close(fd);
-		child_main(c->path, c->id, down[0], up[1]);
+		child_main(c->path, c->id, c->flags, parent, down[0], up[1]);
 		_exit(0);
 	}
 	close(down[0]);
 	close(up[1]);
 	c->to = down[1];
 	c->from = up[0];
-	k = read_frame(c, now_ms() + MTD_CHILD_TIMEOUT_MS);
-	if (k < 1 || c->buf[0] != F_READY) {
-		if (k >= 1 && c->buf[0] == F_FAIL)
-			mtd_sdk_err(err, n, "%.*s", (int)(k - 1), (const char *)c->buf + 1);
+	fcntl(c->to, F_SETFL, O_NONBLOCK); /* a child that does not read cannot block us */
+	c->rpos = c->rlen = 0;
+	k = read_frame(c, now_ms() + child_timeout_ms());
+	if (k >= 1 && c->buf[0] == F_READY && parse_ready(c->buf + 1, (size_t)k - 1, &d) == 0) {
+		int rc = mtd_plugin_desc_validate(&d, c->id, why, sizeof why);
+		if (rc == 0 && c->desc.id[0] && strcmp(c->desc.id, d.id)) /* a restart */
+			rc = MTD_EPLUGIN, snprintf(why, sizeof why, "its descriptor changed");
+		if (rc) {
+			mtd_child_clean_text(why);
+			mtd_sdk_err(err, n, "%s: %s", c->path, why);
+			reap(c, NULL);
+			return MTD_EPLUGIN;
+		}
+		c->desc = d;
+		return 0;
+	}
+	if (k >= 2 && c->buf[0] == F_FAIL) {
+		char *t = (char *)c->buf + 2;
+		mtd_child_clean_text(t);
+		if (c->buf[1] == 'O')
+			mtd_sdk_err(err, n, "%s: cannot open: %s", c->path, t);
 		else
-			mtd_sdk_err(err, n, "%s: the plugin's process did not start", c->path);
-		reap(c);
+			mtd_sdk_err(err, n, "%s", t);
+		reap(c, NULL);
 		return MTD_EPLUGIN;
 	}
-	return 0;
+	if (k == -2) {
+		mtd_sdk_err(err, n, "%s: the plugin hung while loading (no answer within %d ms)",
+			    c->path, child_timeout_ms());
+		reap(c, NULL);
+		return MTD_EPLUGIN;
+	}
+	reap(c, &status);
+	how_it_ended(status, why, sizeof why);
+	mtd_sdk_err(err, n, "%s: the plugin did not load: %s%s", c->path, why,
+		    k < 0 && WIFEXITED(status)
+			    ? " while loading (a constructor or its entry point ended it)" : "");
+	return MTD_EPLUGIN;
 }
 
-int mtd_child_start(const char *path, const char *id, mtd_child **out, char *err, size_t n)
+int mtd_child_start(const char *path, const char *id, unsigned flags, mtd_child **out,
+		    mtd_plugin_desc *desc, char *err, size_t n)
 {
-	mtd_child *c = calloc(1, sizeof *c);
+	mtd_child *c;
+	struct stat sb;
 	int rc;
+
 	*out = NULL;
-	signal(SIGPIPE, SIG_IGN); /* a dead child shows as a write error instead */
+	if (stat(path, &sb) != 0) {
+		mtd_sdk_err(err, n, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? MTD_ENOTFOUND : MTD_EIO;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		mtd_sdk_err(err, n, "%s: not a regular file", path);
+		return MTD_EPLUGIN;
+	}
+	c = calloc(1, sizeof *c);
 	if (!c || !(c->path = strdup(path)) || !(c->id = strdup(id))) {
 		if (c)
 			free(c->path);
 		free(c);
+		mtd_sdk_err(err, n, "out of memory");
 		return MTD_ENOMEM;
 	}
-	c->to = c->from = -1;
-	if ((rc = spawn(c, err, n))) {
+	c->flags = flags;
+	c->to = c->from = c->pid = -1;
+	if (flags & MTD_CHILD_ISOLATE) {
+		signal(SIGPIPE, SIG_IGN); /* a dead child shows as a write error instead */
+		rc = spawn(c, err, n);
+	} else if ((rc = mtd_plugin_load(path, id, &c->p, err, n)) == 0) {
+		mtd_plugin_describe(c->p, &c->desc);
+		if (!(flags & MTD_CHILD_NO_OPEN) &&
+		    c->p->open(&host_api, NULL, &c->state, err, n) < 0) {
+			char t[600];
+			snprintf(t, sizeof t, "%s", n ? err : "");
+			mtd_child_clean_text(t);
+			mtd_sdk_err(err, n, "%s: cannot open: %s", path, t);
+			c->p = NULL;
+			rc = MTD_EPLUGIN;
+		}
+	}
+	if (rc) {
 		mtd_child_stop(c);
 		return rc;
 	}
+	*desc = c->desc;
 	*out = c;
 	return 0;
 }
 
-int mtd_child_decode(mtd_child *c, const void *data, size_t len,
-		     int (*emit)(void *ud, const void *data, size_t len), void *ud,
-		     char *err, size_t n)
+/* What a plugin returned, as one of the defined codes (a 1.0 plugin may
+ * return any negative value for a malformed payload). */
+static int plugin_rc(int rc)
 {
-	unsigned char hdr[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-				(unsigned char)(len >> 8), (unsigned char)len};
+	return rc >= 0 ? MTD_PLUGIN_OK
+	       : rc == MTD_PLUGIN_ENOMEM || rc == MTD_PLUGIN_EINTERNAL ? rc : MTD_PLUGIN_EMALFORMED;
+}
+
+static int call(mtd_child *c, int kind, const void *data, size_t len, const mtd_child_sink *sink,
+		char *err, size_t n)
+{
+	unsigned char hdr[5];
 	long long deadline = now_ms() + child_timeout_ms();
 	const char *what = NULL;
-	char why[200];
+	char why[400];
+	int count = 0, status;
 
+	if (len > MAX_TRANSLATE || (kind == F_DECODE && len > MTD_MAX_RECORD)) {
+		mtd_sdk_err(err, n, "a payload of %zu bytes is too large for a plugin", len);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (!c->p && !(c->flags & MTD_CHILD_ISOLATE))
+		return MTD_EPLUGIN;
+	if (!(c->flags & MTD_CHILD_ISOLATE)) { /* in-process */
+		int rc;
+		if (n)
+			err[0] = '\0';
+		rc = kind == F_DECODE
+			     ? c->p->decode(c->state, &host_api, (void *)sink, data, len, err, n)
+			     : c->p->appsync_translate(c->state, &host_api, (void *)sink, data, len,
+						       err, n);
+		if (n) {
+			err[n - 1] = '\0';
+			mtd_child_clean_text(err);
+		}
+		return plugin_rc(rc);
+	}
 	if (c->pid < 0 && spawn(c, err, n))
 		return MTD_EPLUGIN;
-	if (write_all(c->to, hdr, 4) || write_all(c->to, data, len)) {
-		what = "its process died";
+	put_u32(hdr, (uint32_t)(len + 1));
+	hdr[4] = (unsigned char)kind;
+	if (write_all(c->to, hdr, 5, deadline) || write_all(c->to, data, len, deadline)) {
+		what = "it stopped reading its input";
 		goto broken;
 	}
 	for (;;) {
@@ -287,26 +707,43 @@ int mtd_child_decode(mtd_child *c, const void *data, size_t len,
 			goto broken;
 		}
 		if (k < 1) {
-			int status = 0;
-			kill(c->pid, SIGKILL);
-			waitpid(c->pid, &status, 0);
-			c->pid = -1;
-			if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-				snprintf(why, sizeof why, "its process crashed (signal %d)", WTERMSIG(status));
-			else
-				snprintf(why, sizeof why, "its process died");
+			reap(c, &status);
+			how_it_ended(status, why, sizeof why);
 			what = why;
 			goto broken;
 		}
-		if (c->buf[0] == F_MSG) {
-			emit(ud, c->buf + 1, (size_t)k - 1);
+		if ((c->buf[0] == F_MSG || c->buf[0] == F_ELEMENT) &&
+		    ++count > MTD_CHILD_MAX_MESSAGES) {
+			what = "it sent more messages than a payload may give";
+			goto broken;
+		}
+		if (c->buf[0] == F_MSG && kind == F_DECODE) {
+			if (sink->emit)
+				sink->emit(sink->ud, c->buf + 1, (size_t)k - 1);
+			continue;
+		}
+		if (c->buf[0] == F_WRITE && kind == F_TRANSLATE) {
+			if (sink->write)
+				sink->write(sink->ud, c->buf + 1, (size_t)k - 1);
+			continue;
+		}
+		if (c->buf[0] == F_ELEMENT && kind == F_DECODE) {
+			char *path = (char *)c->buf + 1, *nul = memchr(path, 0, (size_t)k - 1);
+			if (!nul) {
+				what = "it broke the pipe protocol";
+				goto broken;
+			}
+			mtd_child_clean_text(path);
+			mtd_child_clean_text(nul + 1);
+			if (sink->element_error)
+				sink->element_error(sink->ud, path, nul + 1);
 			continue;
 		}
 		if (c->buf[0] == F_DONE && k >= 5) {
-			int32_t rc;
-			memcpy(&rc, c->buf + 1, sizeof rc);
-			mtd_sdk_err(err, n, "%.*s", (int)(k - 5), (const char *)c->buf + 5);
-			return rc;
+			int32_t rc = (int32_t)get_u32(c->buf + 1);
+			mtd_sdk_err(err, n, "%s", (const char *)c->buf + 5);
+			mtd_child_clean_text(err);
+			return plugin_rc(rc);
 		}
 		what = "it broke the pipe protocol";
 		goto broken;
@@ -314,14 +751,37 @@ int mtd_child_decode(mtd_child *c, const void *data, size_t len,
 broken:
 	mtd_sdk_err(err, n, "the plugin failed on this payload: %s; a fresh process takes the next one",
 		    what);
-	reap(c);
+	reap(c, NULL);
 	return MTD_EPLUGIN;
+}
+
+int mtd_child_decode(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
+		     char *err, size_t n)
+{
+	return call(c, F_DECODE, data, len, sink, err, n);
+}
+
+int mtd_child_translate(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
+			char *err, size_t n)
+{
+	if (!(c->desc.fns & MTD_DESC_APPSYNC)) {
+		mtd_sdk_err(err, n, "the %s plugin cannot translate an App Sync answer", c->desc.id);
+		return MTD_PLUGIN_EINTERNAL;
+	}
+	return call(c, F_TRANSLATE, data, len, sink, err, n);
+}
+
+int mtd_child_pid(const mtd_child *c)
+{
+	return c && c->pid > 0 ? (int)c->pid : -1;
 }
 
 void mtd_child_stop(mtd_child *c)
 {
 	if (!c)
 		return;
+	if (c->p && c->p->close && !(c->flags & MTD_CHILD_NO_OPEN))
+		c->p->close(c->state);
 	if (c->to >= 0)
 		close(c->to); /* the child exits on EOF */
 	c->to = -1;
@@ -335,7 +795,7 @@ void mtd_child_stop(mtd_child *c)
 			nanosleep(&(struct timespec){0, 10000000}, NULL);
 		}
 	}
-	reap(c);
+	reap(c, NULL);
 	free(c->buf);
 	free(c->path);
 	free(c->id);

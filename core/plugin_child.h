@@ -1,28 +1,65 @@
-/* plugin_child: a vendor plugin's decoder in a child process, behind pipes,
- * with resource limits, so a plugin that crashes, hangs or floods cannot
- * take mtdgate (or its store) with it. Frames are [u32 length][bytes]. */
+/* plugin_child: a vendor plugin behind a process boundary. Every operation
+ * on a plugin (load, descriptor, decode, App Sync translation) runs in a child
+ * process that has nothing of the parent's but two pipes: stdin, stdout and
+ * stderr on /dev/null, every other descriptor closed, no new privileges,
+ * resource limits, and a seccomp filter installed before the plugin's file is
+ * even opened (its constructors run under it). The parent never dlopens the
+ * plugin; it learns the descriptor over the pipe and validates it.
+ * Frames are [u32 length][kind byte][bytes], big-endian length.
+ *
+ * The same interface also drives a plugin in-process (isolation "none"),
+ * so callers have one way to use a plugin. */
 #ifndef MTD_PLUGIN_CHILD_H
 #define MTD_PLUGIN_CHILD_H
 
 #include <stddef.h>
 
+#include "plugin_host.h"
+
 #define MTD_CHILD_TIMEOUT_MS 10000      /* per payload */
 #define MTD_CHILD_MEMORY (512u << 20)   /* address space of the child */
-#define MTD_CHILD_MAX_MESSAGES 10000    /* emitted per payload */
+#define MTD_CHILD_MAX_MESSAGES 10000    /* emitted (or element errors) per payload */
 
 typedef struct mtd_child mtd_child;
 
-/* Fork a child that loads the plugin at path (id = file name) and opens an
- * instance. The parent never runs the plugin's code for decoding. */
-int mtd_child_start(const char *path, const char *id, mtd_child **out, char *err, size_t n);
-/* Decode one payload in the child; every message it emits is handed to
- * emit(ud, bytes, len) (bytes borrowed). Returns the plugin's decode result
- * (< 0: malformed, err filled), or MTD_EPLUGIN when the child crashed, hung
- * or broke the protocol: then it has been replaced by a fresh one and err
- * says what happened. */
-int mtd_child_decode(mtd_child *c, const void *data, size_t len,
-		     int (*emit)(void *ud, const void *data, size_t len), void *ud,
+/* Where a plugin's output goes; any callback may be NULL (then refused).
+ * Every buffer is borrowed for the call. element_error's path and msg are
+ * NUL-terminated and, coming from a plugin, already stripped of control
+ * characters. */
+typedef struct mtd_child_sink {
+	int (*emit)(void *ud, const void *data, size_t len);
+	int (*element_error)(void *ud, const char *path, const char *msg);
+	int (*write)(void *ud, const void *data, size_t len);
+	void *ud;
+} mtd_child_sink;
+
+#define MTD_CHILD_ISOLATE 1u /* in a child process (else in-process) */
+#define MTD_CHILD_NO_OPEN 2u /* descriptor only: the plugin's open is not called */
+
+/* Load the plugin at path (its id must equal id, the file name without .so)
+ * and open an instance; *desc receives its validated descriptor. Errors are
+ * one line (plugin text stripped of control characters); MTD_ENOTFOUND when
+ * there is no such file. */
+int mtd_child_start(const char *path, const char *id, unsigned flags, mtd_child **out,
+		    mtd_plugin_desc *desc, char *err, size_t n);
+/* Decode one payload; the plugin's messages and element errors go to sink.
+ * Returns the plugin's result (0, or MTD_PLUGIN_E* with err filled), or
+ * MTD_EPLUGIN when the plugin's process crashed, hung, was stopped by the
+ * sandbox or broke the protocol: then a fresh one takes the next payload and
+ * err says what happened. */
+int mtd_child_decode(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
 		     char *err, size_t n);
+/* Translate an App Sync answer (a msgpack stream of inventory records);
+ * the plugin's output goes to sink->write. Same returns as decode. */
+int mtd_child_translate(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
+			char *err, size_t n);
+/* The plugin's process id (for tests), or -1 in-process / not running. */
+int mtd_child_pid(const mtd_child *c);
+/* Close the instance, end the process; c may be NULL. */
 void mtd_child_stop(mtd_child *c);
+
+/* Replace bytes that could forge output (C0 controls, DEL, C1 controls and
+ * bidi overrides in UTF-8) in the NUL-terminated s with '?'. */
+void mtd_child_clean_text(char *s);
 
 #endif

@@ -15,7 +15,7 @@
 #define KNOWN_CAPS (MTD_PLUGIN_CAP_THREAT | MTD_PLUGIN_CAP_APP_PROTECTION | \
 		    MTD_PLUGIN_CAP_APPSYNC | MTD_PLUGIN_CAP_GOV_CLOUD)
 
-static int valid_id(const char *id)
+int mtd_plugin_valid_id(const char *id)
 {
 	size_t n = 0;
 	for (; id[n]; n++)
@@ -25,8 +25,46 @@ static int valid_id(const char *id)
 	return n > 0;
 }
 
+void mtd_plugin_describe(const mtd_plugin *p, mtd_plugin_desc *d)
+{
+	memset(d, 0, sizeof *d);
+	d->abi_version = p->abi_version;
+	d->struct_size = p->struct_size;
+	if (p->struct_size < MIN_DESC_SIZE)
+		return; /* nothing else is known to be there */
+	d->platforms = p->platforms;
+	d->mam_platforms = p->mam_platforms;
+	d->capabilities = p->capabilities;
+	if (p->id) {
+		d->fns |= MTD_DESC_ID;
+		snprintf(d->id, sizeof d->id, "%s", p->id);
+	}
+	if (p->name) {
+		d->fns |= MTD_DESC_NAME;
+		snprintf(d->name, sizeof d->name, "%s", p->name);
+	}
+	d->fns |= (p->open ? MTD_DESC_OPEN : 0) | (p->decode ? MTD_DESC_DECODE : 0) |
+		  (p->close ? MTD_DESC_CLOSE : 0) |
+		  (MTD_PLUGIN_HAS(p, appsync_translate) ? MTD_DESC_APPSYNC : 0);
+}
+
+mtd_plugin mtd_plugin_desc_view(const mtd_plugin_desc *d)
+{
+	mtd_plugin p = {d->abi_version, d->struct_size, d->id, d->name, d->platforms,
+			d->mam_platforms, d->capabilities, NULL, NULL, NULL, NULL};
+	return p;
+}
+
 int mtd_plugin_validate(const mtd_plugin *p, const char *want_id, char *err,
 			size_t n)
+{
+	mtd_plugin_desc d;
+	mtd_plugin_describe(p, &d);
+	return mtd_plugin_desc_validate(&d, want_id, err, n);
+}
+
+int mtd_plugin_desc_validate(const mtd_plugin_desc *p, const char *want_id, char *err,
+			     size_t n)
 {
 	if (MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version) != MTD_PLUGIN_ABI_MAJOR) {
 		mtd_sdk_err(err, n, "built for plugin ABI %u.%u; this mtdgate speaks %u.%u",
@@ -46,7 +84,7 @@ int mtd_plugin_validate(const mtd_plugin *p, const char *want_id, char *err,
 			    p->struct_size, (size_t)MIN_DESC_SIZE);
 		return MTD_EPLUGIN;
 	}
-	if (!p->id || !valid_id(p->id)) {
+	if (!(p->fns & MTD_DESC_ID) || !mtd_plugin_valid_id(p->id)) {
 		mtd_sdk_err(err, n, "descriptor id is missing or not [a-z0-9_]{1,32}");
 		return MTD_EPLUGIN;
 	}
@@ -55,10 +93,15 @@ int mtd_plugin_validate(const mtd_plugin *p, const char *want_id, char *err,
 			    p->id, want_id);
 		return MTD_EPLUGIN;
 	}
-	if (!p->name || !p->name[0] || strlen(p->name) > 64) {
+	if (!(p->fns & MTD_DESC_NAME) || !p->name[0] || strlen(p->name) > 64) {
 		mtd_sdk_err(err, n, "descriptor name is missing or longer than 64 bytes");
 		return MTD_EPLUGIN;
 	}
+	for (const unsigned char *c = (const unsigned char *)p->name; *c; c++)
+		if (*c < 0x20 || *c == 0x7f) {
+			mtd_sdk_err(err, n, "descriptor name has control characters");
+			return MTD_EPLUGIN;
+		}
 	if (!p->platforms || (p->platforms & ~KNOWN_PLATFORMS) ||
 	    (p->mam_platforms & ~p->platforms)) {
 		mtd_sdk_err(err, n, "descriptor platforms 0x%x/0x%x are not a set of known platforms",
@@ -74,7 +117,8 @@ int mtd_plugin_validate(const mtd_plugin *p, const char *want_id, char *err,
 		mtd_sdk_err(err, n, "app protection capability and mam_platforms disagree");
 		return MTD_EPLUGIN;
 	}
-	if (!p->open || !p->decode || !p->close) {
+	if ((p->fns & (MTD_DESC_OPEN | MTD_DESC_DECODE | MTD_DESC_CLOSE)) !=
+	    (MTD_DESC_OPEN | MTD_DESC_DECODE | MTD_DESC_CLOSE)) {
 		mtd_sdk_err(err, n, "descriptor lacks open, decode or close");
 		return MTD_EPLUGIN;
 	}
@@ -131,7 +175,7 @@ int mtd_plugin_find(const char *dir, const char *id, const mtd_plugin **out,
 	char path[4096];
 	int rc;
 
-	if (!valid_id(id)) {
+	if (!mtd_plugin_valid_id(id)) {
 		mtd_sdk_err(err, n, "'%s' is not a vendor id ([a-z0-9_]{1,32})", id);
 		return MTD_EUSAGE;
 	}

@@ -32,7 +32,10 @@ static int open_rules(mtd_t *h, const char *dir, mtd_rules **r, mtd_check_fn fn,
 					h->rules_eval_cpu_ms};
 	char why[2048];
 	int rc;
-	mtd_warn_writable(h, dir, "rules");
+	if ((rc = mtd_check_trusted(h, dir, "rules", ".lua"))) {
+		say(fn, ud, 0, "%s", mtd_errmsg(h));
+		return rc;
+	}
 	rc = mtd_rules_open(dir, &lim, h->cloud[0] ? h->cloud : "commercial", h->now, r, why,
 				sizeof why);
 	if (rc) {

@@ -156,9 +156,14 @@ static const char *const main_help =
 	"  --plugins DIR    vendor plugins <id>.so [built vendor plugins]\n"
 	"  --now TIME       the time to act at, RFC 3339 or Unix seconds [the clock]\n"
 	"  --plugin-isolation auto|process|none\n"
-	"                   run vendor decoders in a child process with resource limits,\n"
-	"                   so a crash or hang costs one record; auto = isolate plugins\n"
-	"                   given with --plugins, trust the built-in ones [auto]\n"
+	"                   run every plugin operation (loading it included) in a\n"
+	"                   sandboxed child process: a crash or hang costs one record,\n"
+	"                   and the plugin cannot touch the store, mtdgate's input or\n"
+	"                   output; auto = process [auto]; none = in-process\n"
+	"  --insecure-plugins, --insecure-rules, --allow-insecure-dirs (both)\n"
+	"                   accept plugins or rules from a directory (or above it)\n"
+	"                   that others own or can write, with a warning; refused\n"
+	"                   otherwise (69)\n"
 	"  --rules-memory BYTES        memory cap of the rules sandbox [67108864]\n"
 	"  --rules-instructions N      Lua instructions per rule call [10000000]\n"
 	"  --rules-cpu-ms MS           CPU time per rule call [2000]\n"
@@ -256,8 +261,10 @@ static const struct help {
 		   "       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
 		   "list: the vendor plugins in the plugin directory: id, name, platforms,\n"
 		   "app protection platforms and capabilities.\n\n"
-		   "check: conformance check of one plugin file. Loads it and validates its\n"
-		   "descriptor (ABI version, size, id = file name, platforms, capabilities,\n"
+		   "check: conformance check of one plugin file, refused in a directory others\n"
+		   "can write (--insecure-plugins). Loads it in a sandboxed child process and\n"
+		   "validates the descriptor it reports (ABI version, size, id = file name,\n"
+		   "platforms, capabilities,\n"
 		   "callbacks); decodes its fixtures (DIR, default <plugin dir>/fixtures/<id>/:\n"
 		   "every NAME.in must produce the normalized messages of NAME.out, every record\n"
 		   "of bad.in must be refused); then feeds the decoder truncated, mutated and\n"
@@ -376,12 +383,20 @@ static const char *input_name(const char *path)
 	return strcmp(path, "-") ? path : "<stdin>";
 }
 
+static const char *bad_elements_text(uint64_t n)
+{
+	static char t[64];
+	snprintf(t, sizeof t, ", %llu bad element%s", (unsigned long long)n, n == 1 ? "" : "s");
+	return t;
+}
+
 static void print_stats(const char *what, const mtd_stats *st, int with_rejected)
 {
 	if (with_rejected)
-		printf("%s: %llu records, %llu accepted, %llu rejected, %llu malformed\n", what,
+		printf("%s: %llu records, %llu accepted, %llu rejected, %llu malformed%s\n", what,
 		       (unsigned long long)st->records, (unsigned long long)st->accepted,
-		       (unsigned long long)st->rejected, (unsigned long long)st->malformed);
+		       (unsigned long long)st->rejected, (unsigned long long)st->malformed,
+		       st->bad_elements ? bad_elements_text(st->bad_elements) : "");
 	else
 		printf("%s: %llu records, %llu imported, %llu malformed\n", what,
 		       (unsigned long long)st->records, (unsigned long long)st->accepted,
@@ -563,7 +578,7 @@ static int cmd_ingest(mtd_t *h, opts *o)
 		return fail(h, rc);
 	}
 	print_stats(o->argv[1], &st, 1);
-	return st.malformed ? EX_DATAERR_ : EX_OK;
+	return st.malformed || st.bad_elements ? EX_DATAERR_ : EX_OK;
 }
 
 static json_t *bits_json(uint32_t bits, const char *const *names, int n)
@@ -632,7 +647,7 @@ static int cmd_plugin(mtd_t *h, opts *o)
 			return usage_error("plugin check: --fixtures needs a directory");
 		if ((rc = no_more(o, 3, "plugin check")))
 			return rc;
-		rc = mtd_plugin_check(o->argv[2], fixtures, print_check, NULL);
+		rc = mtd_plugin_check(h, o->argv[2], fixtures, print_check, NULL);
 		if (rc == MTD_EPLUGIN) {
 			printf("%s: does not pass\n", esc(o->argv[2]));
 			return EX_DATAERR_;
@@ -1170,6 +1185,12 @@ int main(int argc, char **argv)
 					      strcmp(argv[i + 1], "none")))
 				return usage_error("--plugin-isolation needs auto, process or none");
 			isolation = argv[++i];
+		} else if (!strcmp(a, "--insecure-plugins") || !strcmp(a, "--allow-insecure-dirs") ||
+			   !strcmp(a, "--insecure-rules")) {
+			if (strcmp(a, "--insecure-rules"))
+				o.cfg.insecure_plugins = 1;
+			if (strcmp(a, "--insecure-plugins"))
+				o.cfg.insecure_rules = 1;
 		} else if (!strcmp(a, "--acks")) {
 			bar.acks = 1; /* ingest/import: print each committed batch */
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1195,15 +1216,11 @@ int main(int argc, char **argv)
 		free(o.argv);
 		return rc;
 	}
-	{
-		/* Plugins from this project's own plugin directory run in-process;
-		 * any other directory is someone else's code: isolate it. */
-		int custom = o.cfg.plugin_dir != NULL;
-		if ((rc = defaults(&o)))
-			return rc;
-		o.cfg.isolate_plugins = !strcmp(isolation, "process") ||
-					(!strcmp(isolation, "auto") && custom);
-	}
+	/* Every plugin runs in its own sandboxed process unless told otherwise
+	 * (README, "Trust boundaries"). */
+	if ((rc = defaults(&o)))
+		return rc;
+	o.cfg.isolate_plugins = strcmp(isolation, "none") != 0;
 	if (mtd_open(&o.cfg, &h)) {
 		fprintf(stderr, "%s: %s\n", prog, esc(mtd_errmsg(h)));
 		mtd_close(h);

@@ -25,7 +25,7 @@ done
 [ -n "$build_dir" ] || { [ "$sanitize" = ON ] && build_dir=build-asan || build_dir=build; }
 
 packages=(gcc make cmake pkg-config liblua5.4-dev libsqlite3-dev libmsgpack-dev
-          libcmocka-dev libjansson-dev nettle-dev
+          libcmocka-dev libjansson-dev nettle-dev libseccomp-dev
           binutils groff-base man-db               # tests/package: nm, strings, groff
           dpkg-dev debhelper lintian adduser)      # tools/deb-test.sh
 missing=()

@@ -72,6 +72,10 @@ typedef struct mtd_config {
 	uint64_t rules_eval_cpu_ms; /* CPU milliseconds of all the rule calls of
 				   one evaluation (or rules check/test);
 				   0 = 600,000 */
+	int insecure_plugins;   /* 1: load plugins from a directory (or file)
+				   others own or can write, with a warning;
+				   0: refuse them (MTD_EREFUSED) */
+	int insecure_rules;     /* the same for the rules directory */
 } mtd_config;
 
 /* Open a handle. The config strings are copied. The store is opened lazily:
@@ -106,6 +110,9 @@ typedef struct mtd_stats {
 	uint64_t rejected;  /* refused by the connector state (R1) or dated
 			       more than max_skew after receipt (R13), audited */
 	uint64_t malformed; /* bad records, each reported to the diag callback */
+	uint64_t bad_elements; /* ingest: bad elements of otherwise good payloads
+				  (plugin ABI 1.1), each reported; the
+				  payloads' good elements were kept */
 } mtd_stats;
 
 /* Import device records (SPEC 4.2), in any framing of SPEC 4.1 (JSON
@@ -186,16 +193,19 @@ typedef struct mtd_decision_info {
 } mtd_decision_info;
 typedef int (*mtd_decision_fn)(void *ud, const mtd_decision_info *d);
 
-/* Conformance check of a plugin file: loads it, validates the descriptor,
- * runs its fixtures (fixtures_dir, or <dir of the plugin>/fixtures/<id> when
- * NULL: every NAME.in against NAME.out, and every record of bad.in must be
- * refused), then feeds its decoder truncated and mutated payloads in a child
- * process so that a crash or hang is reported, not suffered. fn receives one
+/* Conformance check of a plugin file: refuses a file in a directory others
+ * can write (as plugin directories are), loads it in a sandboxed child
+ * process (never in this one), validates the descriptor it reports, runs its
+ * fixtures (fixtures_dir, or <dir of the plugin>/fixtures/<id> when NULL:
+ * every NAME.in against NAME.out, and every record of bad.in must be refused
+ * or report a bad element), then feeds its decoder truncated and mutated
+ * payloads so that a crash or hang is reported, not suffered. h gives the
+ * --insecure-plugins override and receives the diagnostics. fn receives one
  * line per finding (ok 0) and a summary per step (ok 1); msg borrowed.
  * Returns 0 when the plugin passes, MTD_EPLUGIN when a check failed, or
  * another code when the file cannot be checked at all. */
 typedef void (*mtd_check_fn)(void *ud, int ok, const char *msg);
-int mtd_plugin_check(const char *path, const char *fixtures_dir,
+int mtd_plugin_check(mtd_t *h, const char *path, const char *fixtures_dir,
 		     mtd_check_fn fn, void *ud);
 
 /* Load the rules of dir (NULL: the configured rules) in the sandbox,

@@ -53,8 +53,15 @@ static int fuzz_write(void *ud, const void *data, size_t len)
 	return -1; /* as while ingesting */
 }
 
+/* a bad element is taken, and the plugin goes on with the rest */
+static int fuzz_element(void *ud, const char *path, const char *msg)
+{
+	(void)ud;
+	return path && msg && strlen(path) < 100000 && strlen(msg) < 100000 ? 0 : -1;
+}
+
 static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), fuzz_emit,
-				  fuzz_write, NULL};
+				  fuzz_write, fuzz_element};
 
 static void load(void)
 {

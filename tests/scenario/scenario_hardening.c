@@ -373,7 +373,10 @@ static void store_private_and_rules_warning(void **state)
 	assert_int_equal(stat(s->db, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(chmod(rules, 0777), 0);
-	RUN(s, 0, "--rules", rules, "evaluate");
+	RUN(s, 69, "--rules", rules, "evaluate"); /* refused (issue 19, StrictModes) */
+	ERR_HAS(s, "writable by others");
+	ERR_HAS(s, "--insecure-rules");
+	RUN(s, 0, "--rules", rules, "--insecure-rules", "evaluate"); /* overridden, warned */
 	ERR_HAS(s, "writable by others");
 	assert_int_equal(chmod(rules, 0755), 0);
 	RUN(s, 0, "--rules", rules, "evaluate");

@@ -54,6 +54,45 @@ extern "C" {
 #define MTD_HOST_HAS(h, field) MTD_TABLE_HAS_(h, field)
 #define MTD_PLUGIN_HAS(p, field) MTD_TABLE_HAS_(p, field)
 
+/*
+ * The normalized messages a plugin emits (SPEC 4.1 and its extensions).
+ * Each is one msgpack map with string keys, no key twice; unknown keys and
+ * types are refused. Strings are UTF-8 without control characters.
+ *
+ *   TIME     RFC 3339 string ("2024-03-01T00:00:00Z") or integer Unix seconds
+ *   LEVEL    "secured" | "low" | "medium" | "high"
+ *   ID       a device's mtdgate id (its device record's "id"), 1..128 bytes
+ *
+ * {"type":"threat", DEVICE, "level":LEVEL, "at":TIME,
+ *  "threats":[{"id":STR?, "category":"network"|"app"|"os"|"device",
+ *              "name":STR?, "level":LEVEL}, ...],
+ *  "os_supported":BOOL?}
+ *      A snapshot of the device as the vendor sees it: level is the base
+ *      level; threats (may be empty) replace the device's open threats.
+ * {"type":"threat_event", DEVICE,
+ *  "threat":{"id":STR, "category":..., "name":STR?, "level":LEVEL},
+ *  "state":"open"|"resolved", "at":TIME}
+ *      One threat opened or resolved. id is required (1..128 bytes); for
+ *      "open" category and level are required as in a threat's threats; for
+ *      "resolved" only id is. Events apply in "at" order; those older than
+ *      the latest snapshot are part of it.
+ * {"type":"heartbeat", "at":TIME}
+ * {"type":"provision", "at":TIME}           the partner completed setup
+ * {"type":"error", "code":STR, "at":TIME}   the partner reports an error
+ * {"type":"appsync_request", "at":TIME}
+ *
+ * DEVICE is exactly one of
+ *   "device":ID
+ *   "device_ref":{KIND:STR, ...}   at least one identifier; values 1..128
+ *       bytes. Kinds: "intune", "entra", "serial", "imei", "meid", "udid",
+ *       "wifi_mac" (the device record's ids), "vendor_device_id" (the
+ *       vendor's own device id, learned by mtdgate), "mdm" (an MDM id whose
+ *       MDM is not known), "user" (e-mail/UPN: used only when it names one
+ *       device of the platform), "platform" ("android"|"ios"|"windows"|
+ *       "macos": a qualifier, not an identifier). Unknown kinds are refused.
+ *       A reference that resolves to no device, or to several, is parked.
+ */
+
 /* The one symbol a plugin exports. */
 #define MTD_PLUGIN_ENTRY_SYMBOL "mtd_plugin_entry"
 
