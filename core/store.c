@@ -307,6 +307,41 @@ static int migrate(mtd_store *s)
 	return 0;
 }
 
+/* The store says who may reach company data: it must be ours and no one
+ * else's (issue 19, finding 8). 0 when path (and its -wal and -shm, when
+ * there) is owned by the running user with no group or other access; else
+ * MTD_EREFUSED with err saying what is wrong. */
+static int check_private(const char *path, char *err, size_t n)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char p[PATH_MAX];
+		struct stat sb;
+		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+		if (stat(p, &sb) != 0) {
+			if (i == 0 || errno != ENOENT) {
+				mtd_sdk_err(err, n, "%s: %s", p, strerror(errno));
+				return MTD_EIO;
+			}
+			continue;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			mtd_sdk_err(err, n, "%s: refused: not a regular file", p);
+			return MTD_EREFUSED;
+		}
+		if (sb.st_uid != geteuid() || (sb.st_mode & 077)) {
+			mtd_sdk_err(err, n, "%s: refused: a store must be owned by the user running "
+				    "mtdgate (uid %u) and private to it, and this one is owned by uid %u "
+				    "with mode %04o: whoever else can read or write it sees or decides "
+				    "who gets access (if it is yours: chown it and chmod 600)", p,
+				    (unsigned)geteuid(), (unsigned)sb.st_uid,
+				    (unsigned)(sb.st_mode & 07777));
+			return MTD_EREFUSED;
+		}
+	}
+	return 0;
+}
+
 int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 		   size_t n)
 {
@@ -335,6 +370,11 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 		}
 		close(fd);
 	}
+	if ((rc = check_private(path, err, n))) {
+		free(s);
+		return rc;
+	}
+	rc = MTD_ESTORE;
 	/* one handle, one thread at a time (mtdgate.h): no SQLite mutexes */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {

@@ -269,8 +269,9 @@ static const struct help {
 		   "every NAME.in must produce the normalized messages of NAME.out, every record\n"
 		   "of bad.in must be refused); then feeds the decoder truncated, mutated and\n"
 		   "random payloads in a child process, so a crash or a hang is reported with\n"
-		   "the payload saved. Exit 0 when it passes, 65 when a check fails, 64 when\n"
-		   "the file is not a loadable plugin.\n"},
+		   "the payload saved. Exit 0 when it passes, 65 when a check fails (a plugin\n"
+		   "that dies or lies while loading included), 64 when the file is not there,\n"
+		   "69 when it is in a directory others can write.\n"},
 	{"evaluate", "usage: mtdgate evaluate [--dry-run]\n\n"
 		     "Decide every device with the rules (--rules DIR): compliance, access and\n"
 		     "app protection. Only changed decisions are written and audited, all in one\n"
@@ -654,8 +655,9 @@ static int cmd_plugin(mtd_t *h, opts *o)
 		}
 		if (rc) {
 			fflush(stdout);
-			fprintf(stderr, "%s: plugin check: %s cannot be checked\n", prog, esc(o->argv[2]));
-			return rc == MTD_EUSAGE ? EX_USAGE_ : EX_INTERNAL_;
+			fprintf(stderr, "%s: plugin check: %s cannot be checked
+", prog, esc(o->argv[2]));
+			return rc == MTD_EUSAGE ? EX_USAGE_ : rc == MTD_EREFUSED ? EX_REFUSED_ : EX_INTERNAL_;
 		}
 		printf("%s: passes\n", esc(o->argv[2]));
 		return EX_OK;

@@ -3,7 +3,10 @@
  * append-only audit log. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "mtdgate/mtdgate.h"
@@ -169,6 +172,38 @@ static void open_missing(void **state)
 	assert_contains(f->err, path);
 }
 
+/* Issue 19, finding 8: a store others can read or write, or that someone
+ * else owns, is refused on every open, init (create) included. */
+static void open_not_private(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = NULL;
+	char wal[600];
+
+	mtd_store_close(open_ok(f, 1));
+	f->s = NULL;
+	assert_int_equal(chmod(f->db, 0644), 0);
+	assert_int_equal(mtd_store_open(f->db, 0, &s, f->err, sizeof f->err), MTD_EREFUSED);
+	assert_null(s);
+	assert_contains(f->err, "mode 0644");
+	assert_int_equal(mtd_store_open(f->db, 1, &s, f->err, sizeof f->err), MTD_EREFUSED);
+	assert_int_equal(chmod(f->db, 0600), 0);
+	/* a -wal planted beside it, readable by others */
+	snprintf(wal, sizeof wal, "%s-wal", f->db);
+	close(open(wal, O_CREAT | O_WRONLY, 0666));
+	assert_int_equal(chmod(wal, 0666), 0);
+	assert_int_equal(mtd_store_open(f->db, 0, &s, f->err, sizeof f->err), MTD_EREFUSED);
+	assert_contains(f->err, "-wal");
+	unlink(wal);
+	if (geteuid() == 0) { /* someone else's file, mode 0600 */
+		assert_int_equal(chown(f->db, 4242, 4242), 0);
+		assert_int_equal(mtd_store_open(f->db, 1, &s, f->err, sizeof f->err), MTD_EREFUSED);
+		assert_contains(f->err, "owned by uid 4242");
+		assert_int_equal(chown(f->db, 0, 0), 0);
+	}
+	open_ok(f, 0); /* closed by the teardown */
+}
+
 static void open_not_a_store(void **state)
 {
 	fx *f = *state;
@@ -177,6 +212,7 @@ static void open_not_a_store(void **state)
 
 	/* an SQLite database that is not ours (user_version 0) */
 	raw_exec(f->db, "CREATE TABLE other(x)");
+	assert_int_equal(chmod(f->db, 0600), 0);
 	rc = mtd_store_open(f->db, 0, &s, f->err, sizeof f->err);
 	assert_int_equal(rc, MTD_ENOTFOUND);
 	assert_null(s);
@@ -726,6 +762,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(create_mode_version_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_not_a_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_not_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(refuse_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(meta_get_set, setup, teardown),

@@ -306,6 +306,7 @@ int scen_runv(scen *s, const char *stdin_path, int raw, const char *const *argv)
 		execv(MTDGATE_BIN, (char *const *)args);
 		_exit(127);
 	}
+	s->pid = (int)pid;
 	close(po[1]);
 	close(pe[1]);
 	po[1] = pe[1] = -1;

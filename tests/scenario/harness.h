@@ -58,6 +58,7 @@ typedef struct scen {
 	size_t nowned;
 	json_t **jsons;  /* released by scen_free (scen_ownj) */
 	size_t njsons;
+	int pid;         /* the last run's process id (the mtdgate process) */
 } scen;
 
 /* A new scenario in a fresh mkdtemp directory, rules = the default rules,

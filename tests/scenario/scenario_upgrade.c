@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <cmocka.h>
 #include <sqlite3.h>
 
@@ -199,6 +201,7 @@ static void exec_sql(const char *path, const char *sql)
 		snprintf(msg, sizeof msg, "%s", err ? err : sqlite3_errmsg(db));
 	sqlite3_free(err);
 	sqlite3_close(db);
+	chmod(path, 0600); /* as mtdgate made its stores then too */
 	if (msg[0])
 		fail_msg("building the version 3 store: %s", msg);
 }
