@@ -655,8 +655,7 @@ static int cmd_plugin(mtd_t *h, opts *o)
 		}
 		if (rc) {
 			fflush(stdout);
-			fprintf(stderr, "%s: plugin check: %s cannot be checked
-", prog, esc(o->argv[2]));
+			fprintf(stderr, "%s: plugin check: %s cannot be checked\n", prog, esc(o->argv[2]));
 			return rc == MTD_EUSAGE ? EX_USAGE_ : rc == MTD_EREFUSED ? EX_REFUSED_ : EX_INTERNAL_;
 		}
 		printf("%s: passes\n", esc(o->argv[2]));
