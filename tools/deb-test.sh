@@ -97,6 +97,9 @@ fleet() {
 }
 fleet run
 run plugin list | grep -q '^generic ' || fail "the installed mtdgate lists no generic plugin"
+plugin=$(ls /usr/lib/*/mtdgate/plugins/lookout.so)
+run plugin check "$plugin" >"$work/check.txt" ||
+  { cat "$work/check.txt"; fail "plugin check of the installed $plugin (its installed fixtures)"; }
 run rules check >"$work/rules.txt" || { cat "$work/rules.txt"; fail "rules check"; }
 tail -n 1 "$work/rules.txt" | grep -q '^rules /etc/mtdgate/rules: ok' ||
   fail "the default rules are not /etc/mtdgate/rules: $(tail -n 1 "$work/rules.txt")"
