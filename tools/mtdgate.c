@@ -153,7 +153,7 @@ static const char *const main_help =
 	"Global options (anywhere on the line):\n"
 	"  --db FILE        the store [./mtdgate.db]\n"
 	"  --rules DIR      Lua rules (groups.lua, policy.lua) [installed default rules]\n"
-	"  --plugins DIR    vendor plugins <id>.so [built vendor plugins]\n"
+	"  --plugins DIR    vendor plugins <id>.so [the plugins installed with mtdgate]\n"
 	"  --now TIME       the time to act at, RFC 3339 or Unix seconds [the clock]\n"
 	"  --plugin-isolation auto|process|none\n"
 	"                   run every plugin operation (loading it included) in a\n"
