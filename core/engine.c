@@ -41,6 +41,9 @@ typedef struct eval {
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
+	struct spool *sp; /* a snapshot pass: the changes to write */
+	struct outcome *prov; /* a snapshot pass: the new outcome of id -2 - i */
+	size_t nprov, prov_cap, prov_bytes;
 	int slim;          /* scanning without the details (see SQL_EVAL_*_SLIM) */
 	uint64_t details;  /* devices whose details were looked up */
 } eval;
@@ -180,6 +183,85 @@ static int row_outcome(sqlite3_stmt *st, outcome *o)
 			   sqlite3_column_int(st, 4), t[0], t[1], t[2]);
 }
 
+/* The stored outcome with these contents into *found (its id 0 when the
+ * store has none; else free found->vendors). */
+static int find_stored(mtd_store *s, uint64_t dg, int state, int level, int access, int app,
+		       const char *vendors, const char *reasons, const char *resources,
+		       outcome *found)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_OUTCOME_BY_DIGEST);
+	int rc = 0, step;
+
+	memset(found, 0, sizeof *found);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, (int64_t)dg);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW && !found->id) {
+		outcome o;
+		if ((rc = row_outcome(st, &o)))
+			break;
+		if (outcome_same(&o, dg, state, level, access, app, vendors, reasons, resources))
+			*found = o;
+		else
+			free(o.vendors);
+	}
+	sqlite3_reset(st);
+	if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	if (rc) {
+		free(found->vendors);
+		found->vendors = NULL;
+		found->id = 0;
+	}
+	return rc;
+}
+
+/* The id of outcome o in the store: found, or stored now. */
+static int store_outcome(eval *e, const outcome *o, int64_t *id)
+{
+	outcome f;
+	int rc = find_stored(e->h->store, o->digest, o->state, o->level, o->access, o->app,
+			     o->vendors, o->reasons, o->resources, &f);
+	if (!rc && f.id) {
+		*id = f.id;
+		free(f.vendors);
+	} else if (!rc) {
+		mtd_outcome_row r = {(int64_t)o->digest, o->state, o->level, o->access, o->app,
+				     o->vendors, o->reasons, o->resources};
+		rc = mtd_store_log_outcome(e->h->store, e->h->now, &r, id) ? MTD_ESTORE : 0;
+	}
+	return rc;
+}
+
+/* Memory the new outcomes of a snapshot pass may hold before the pass
+ * gives up and evaluates under the write lock instead (a policy whose
+ * every device has an outcome of its own: reasons naming the device). */
+#define PROV_MAX_BYTES (64u << 20)
+#define MTD_ERETRY_LOCKED 1 /* internal: evaluate again under the write lock */
+
+/* Keep a copy of new outcome o (id -2 - nprov) to store in the write phase. */
+static int prov_add(eval *e, const outcome *o)
+{
+	size_t bytes = strlen(o->vendors) + strlen(o->reasons) + strlen(o->resources) + 3 +
+		       sizeof *o;
+	if (e->prov_bytes + bytes > PROV_MAX_BYTES)
+		return MTD_ERETRY_LOCKED;
+	if (e->nprov == e->prov_cap) {
+		size_t cap = e->prov_cap * 2;
+		outcome *v = realloc(e->prov, cap * sizeof *v);
+		if (!v)
+			return MTD_ENOMEM;
+		e->prov = v;
+		e->prov_cap = cap;
+	}
+	if (outcome_set(&e->prov[e->nprov], o->id, o->state, o->level, o->access, o->app,
+			o->vendors, o->reasons, o->resources))
+		return MTD_ENOMEM;
+	e->nprov++;
+	e->prov_bytes += bytes;
+	return 0;
+}
+
 /* The outcome with these contents: from the cache, else the store, else
  * new (stored, or in a dry run given a negative id). *slot is its cache
  * slot + 1, or 0 when the cache is full (then *tmp holds it; free it). */
@@ -190,30 +272,15 @@ static int intern(eval *e, int state, int level, int access, int app, const char
 	uint64_t dg = digest_of(state, level, access, app, vendors, reasons, resources);
 	size_t i = oc_slot(c, dg, state, level, access, app, vendors, reasons, resources);
 	outcome found = {0};
-	sqlite3_stmt *st;
-	int rc, step;
+	int rc;
 
 	if (c->v[i].id) {
 		*slot = (int32_t)i + 1;
 		return 0;
 	}
-	if (!(st = mtd_store_stmt(e->h->store, SQL_OUTCOME_BY_DIGEST)))
-		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, (int64_t)dg);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW && !found.id) {
-		outcome o;
-		if ((rc = row_outcome(st, &o)))
-			return rc;
-		if (outcome_same(&o, dg, state, level, access, app, vendors, reasons, resources))
-			found = o;
-		else
-			free(o.vendors);
-	}
-	sqlite3_reset(st);
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		free(found.vendors);
-		return MTD_ESTORE;
-	}
+	if ((rc = find_stored(e->h->store, dg, state, level, access, app, vendors, reasons,
+			      resources, &found)))
+		return rc;
 	if (!found.id) {
 		int64_t id;
 		if (!e->dry_ids) {
@@ -227,6 +294,10 @@ static int intern(eval *e, int state, int level, int access, int app, const char
 		if ((rc = outcome_set(&found, id, state, level, access, app, vendors, reasons,
 				      resources)))
 			return rc;
+		if (id < 0 && e->prov_cap && (rc = prov_add(e, &found))) {
+			free(found.vendors);
+			return rc;
+		}
 	}
 	if (c->n >= OC_MAX) {
 		*slot = 0;
@@ -581,8 +652,18 @@ static int scan_next(scan *s)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : MTD_ESTORE;
 }
 
+/* How a pass over the devices writes what it decides:
+ * DRY      nothing (evaluate --dry-run);
+ * LOCKED   as it goes, all in one write transaction (the rules run while
+ *          it holds the write lock);
+ * SNAPSHOT not at all while the rules run: under a read snapshot the
+ *          changes are kept in memory (spool), then written in a short write
+ *          transaction, if no other evaluation wrote decisions meanwhile. */
+enum { PASS_DRY, PASS_LOCKED, PASS_SNAPSHOT };
+
 typedef struct run_out {
-	int dry;
+	int mode; /* PASS_* */
+	int dry;  /* mode == PASS_DRY */
 	mtd_change_fn fn;
 	void *ud;
 	uint64_t evaluated, changed;
@@ -907,6 +988,66 @@ static size_t fm_index(const uint64_t k[FM_WORDS])
 	return (size_t)(h >> 52) % FM_SLOTS;
 }
 
+/* The changes a snapshot pass decided, in device order: the device row id
+ * with SP_* flags in its top byte, and the new outcome (< 0: e->prov's).
+ * The rest of a decision follows from the slot the write phase finds, which
+ * is the one this pass read (no other evaluation wrote decisions between):
+ * the state's since and the wipe are kept from it or start now. 16 bytes a
+ * change. wiped: the external ids of the devices whose wipe starts now, in
+ * order, for their audit records. */
+#define SP_SINCE_KEPT (UINT64_C(1) << 56)
+#define SP_WIPE_KEPT (UINT64_C(2) << 56)
+#define SP_WIPE_NOW (UINT64_C(4) << 56)
+#define SP_DEVICE (SP_SINCE_KEPT - 1)
+typedef struct spool {
+	struct change {
+		uint64_t dev;
+		int64_t outcome;
+	} *v;
+	size_t n, cap;
+	char **wiped;
+	size_t nwiped, wiped_cap;
+} spool;
+
+static void spool_free(spool *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nwiped; i++)
+		free(p->wiped[i]);
+	free(p->wiped);
+	free(p->v);
+	free(p);
+}
+
+static int spool_add(spool *p, const devrow *d, int64_t oid, uint64_t flags)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 4096;
+		struct change *v = realloc(p->v, cap * sizeof *v);
+		if (!v)
+			return MTD_ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	if (flags & SP_WIPE_NOW) {
+		char *id;
+		if (p->nwiped == p->wiped_cap) {
+			size_t cap = p->wiped_cap ? p->wiped_cap * 2 : 64;
+			char **w = realloc(p->wiped, cap * sizeof *w);
+			if (!w)
+				return MTD_ENOMEM;
+			p->wiped = w;
+			p->wiped_cap = cap;
+		}
+		if (!(id = strdup(ext_of(d))))
+			return MTD_ENOMEM;
+		p->wiped[p->nwiped++] = id;
+	}
+	p->v[p->n++] = (struct change){(uint64_t)d->id | flags, oid};
+	return 0;
+}
+
 static int decide(eval *e, devrow *d, run_out *ro)
 {
 	mtd_t *h = e->h;
@@ -924,8 +1065,11 @@ static int decide(eval *e, devrow *d, run_out *ro)
 		if ((rc = ask_rules(e, d, &out)))
 			return rc;
 		if ((rc = outcome_of(e, d, &out, &slot, &tmp)))
-			return mtd_fail(h, rc, "recording the decision of %s: %s", ext_of(d),
-					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+			return rc == MTD_ERETRY_LOCKED
+				       ? rc
+				       : mtd_fail(h, rc, "recording the decision of %s: %s", ext_of(d),
+						  rc == MTD_ENOMEM ? "out of memory"
+								   : mtd_store_errmsg(h->store));
 		/* only what the memo kept is a function of the key */
 		if (keyed && slot && out.memo >= 0) {
 			memcpy(e->fm->key[fi], key, sizeof key);
@@ -945,7 +1089,12 @@ static int decide(eval *e, devrow *d, run_out *ro)
 					   : 0;
 		ro->changed++;
 		count_change(&ro->t, d->old_outcome ? d->old_state : -1, o->state);
-		if (!ro->dry) {
+		if (ro->mode == PASS_SNAPSHOT) {
+			uint64_t fl = (since == h->now ? 0 : SP_SINCE_KEPT) |
+				      (!wiped_at ? 0 : wiped_at == h->now ? SP_WIPE_NOW : SP_WIPE_KEPT);
+			if (spool_add(e->sp, d, o->id, fl))
+				rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+		} else if (ro->mode == PASS_LOCKED) {
 			e->cur->s[d->id % MTD_DBLOCK_SLOTS] = (mtd_dslot){o->id, h->now, since, wiped_at};
 			e->cur->dirty = 1;
 			if (mtd_store_log_decision(h->store, h->now, d->id, o->id, d->old_outcome))
@@ -989,27 +1138,122 @@ int mtd_evaluate(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	return mtd_evaluate_counted(h, dry_run, fn, ud, evaluated, changed, NULL);
 }
 
-int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
-			 uint64_t *evaluated, uint64_t *changed, mtd_transitions *t)
+#define MTD_ERETRY 2 /* internal: another evaluation wrote decisions meanwhile */
+
+/* The sequence number of the last decision log block: what changes when,
+ * and only when, an evaluation writes decisions. */
+static int decisions_mark(mtd_t *h, int64_t *seq)
+{
+	sqlite3_stmt *st = mtd_store_stmt(h->store, SQL_DECISION_LOG_LAST);
+	int step;
+	if (!st)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	step = sqlite3_step(st);
+	*seq = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE
+		       ? 0
+		       : mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+}
+
+/* The audit record of the evaluation, then the commit. */
+static int finish_write(mtd_t *h, const run_out *ro)
+{
+	char detail[128];
+	snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
+		 (unsigned long long)ro->evaluated, (unsigned long long)ro->changed);
+	if (mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	mtd_test_stop("evaluate-before-commit", 0);
+	if (mtd_store_commit(h->store))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	return 0;
+}
+
+/* The write phase of a snapshot pass: the read snapshot ends, the write
+ * lock is taken, and if no evaluation wrote decisions since mark (else
+ * MTD_ERETRY) the new outcomes are stored and the spooled changes applied
+ * to the blocks as they are now (their slots are the ones the pass read),
+ * logged, and committed. */
+static int write_spool(eval *e, int64_t mark, const run_out *ro)
+{
+	mtd_t *h = e->h;
+	mtd_store *s = h->store;
+	spool *p = e->sp;
+	dblock *b = e->cur;
+	int64_t now_mark, *ids = NULL;
+	size_t w = 0;
+	int rc;
+
+	mtd_store_rollback(s); /* nothing was written: ends the snapshot */
+	if (mtd_store_begin(s))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(s));
+	if ((rc = decisions_mark(h, &now_mark)))
+		return rc;
+	if (now_mark != mark)
+		return MTD_ERETRY;
+	if (e->nprov && !(ids = malloc(e->nprov * sizeof *ids)))
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < e->nprov; i++)
+		if ((rc = store_outcome(e, &e->prov[i], &ids[i])))
+			rc = mtd_fail(h, rc, "storing an outcome: %s", mtd_store_errmsg(s));
+	b->blk = -1;
+	b->dirty = 0;
+	for (size_t i = 0; !rc && i < p->n; i++) {
+		uint64_t fl = p->v[i].dev & ~SP_DEVICE;
+		int64_t dev = (int64_t)(p->v[i].dev & SP_DEVICE), blk = dev / MTD_DBLOCK_SLOTS;
+		int64_t o = p->v[i].outcome, prev;
+		mtd_dslot *sl;
+		if (o < 0) {
+			if ((size_t)(-2 - o) >= e->nprov) {
+				rc = mtd_fail(h, MTD_EINTERNAL, "a change names outcome %lld of %zu new",
+					      (long long)o, e->nprov);
+				break;
+			}
+			o = ids[-2 - o];
+		}
+		if (blk != b->blk) {
+			if ((rc = dblock_flush(e))) /* says what */
+				break;
+			b->blk = blk;
+			rc = mtd_store_dblock_get(s, blk, b->s);
+			b->stored = rc == 0;
+			if (rc == MTD_ENOTFOUND)
+				rc = 0; /* the slots are empty */
+			if (rc) {
+				rc = mtd_fail(h, rc, "reading decisions: %s", mtd_store_errmsg(s));
+				break;
+			}
+		}
+		sl = &b->s[dev % MTD_DBLOCK_SLOTS];
+		prev = sl->outcome;
+		*sl = (mtd_dslot){o, h->now, fl & SP_SINCE_KEPT ? sl->since : h->now,
+				  fl & SP_WIPE_KEPT ? sl->wiped_at : fl & SP_WIPE_NOW ? h->now : 0};
+		b->dirty = 1;
+		if (mtd_store_log_decision(s, h->now, dev, o, prev) ||
+		    ((fl & SP_WIPE_NOW) && w < p->nwiped &&
+		     mtd_store_audit(s, h->now, "app_wipe", NULL, p->wiped[w++],
+				     "{\"action\":\"selective wipe of corporate data issued\"}")))
+			rc = mtd_fail(h, MTD_ESTORE, "writing decisions: %s", mtd_store_errmsg(s));
+	}
+	free(ids);
+	if (!rc)
+		rc = dblock_flush(e); /* says what */
+	return rc ? rc : finish_write(h, ro);
+}
+
+/* One pass over every device, writing as mode says (PASS_*): 0, an error
+ * (the handle's message says what), MTD_ERETRY or MTD_ERETRY_LOCKED. */
+static int eval_pass(mtd_t *h, int mode, run_out *ro)
 {
 	eval e = {.h = h};
-	run_out ro = {.dry = dry_run, .fn = fn, .ud = ud};
 	devrow *d = NULL;
 	scan dev = {0}, rep = {0}, dec = {0};
-	int rc = mtd_need_store(h);
+	int rc = 0;
 	uint64_t total = 0;
+	int64_t mark = 0;
 
-	if (evaluated)
-		*evaluated = 0;
-	if (changed)
-		*changed = 0;
-	if (t)
-		memset(t, 0, sizeof *t);
-	if (rc)
-		return rc;
 	/* Rules first: bad rules change nothing. */
-	if ((rc = mtd_check_trusted(h, h->rules_dir, "rules", ".lua")))
-		return rc;
 	{
 		char why[2048];
 		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions, h->rules_cpu_ms,
@@ -1018,13 +1262,24 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			return mtd_fail(h, rc, "%s", why);
 		mtd_rules_memo(e.rules, 1);
 	}
-	e.dry_ids = dry_run ? -1 : 0; /* nonzero: new outcomes are not stored */
-	if (dry_run ? sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK
-		    : mtd_store_begin(h->store) != 0) {
+	/* nonzero: new outcomes are not stored as they are met */
+	e.dry_ids = mode == PASS_LOCKED ? 0 : -1;
+	if (mode == PASS_SNAPSHOT) {
+		e.sp = calloc(1, sizeof *e.sp);
+		e.prov = malloc(16 * sizeof *e.prov);
+		e.prov_cap = 16;
+		if (!e.sp || !e.prov) {
+			rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* a read transaction (a snapshot) unless this pass writes as it goes */
+	if (mode == PASS_LOCKED ? mtd_store_begin(h->store) != 0
+				: sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		goto out;
 	}
-	if (!dry_run && (rc = mtd_refresh_connectors(h)))
+	if (mode == PASS_SNAPSHOT && (rc = decisions_mark(h, &mark)))
 		goto out;
 	if ((rc = mtd_conn_load_all(h->store, &e.conns, &e.nconns)) || (rc = load_sets(&e))) {
 		rc = mtd_fail(h, rc, "reading the store: %s", mtd_store_errmsg(h->store));
@@ -1044,9 +1299,9 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		e.oc->cap = 2 * OC_MAX; /* a power of two, never over half full */
 		e.oc->v = calloc(e.oc->cap, sizeof *e.oc->v);
 	}
-	if (fn)
+	if (ro->fn)
 		e.pc = calloc(1, sizeof *e.pc);
-	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.cur || (fn && !e.pc)) {
+	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.cur || (ro->fn && !e.pc)) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1093,12 +1348,13 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 		ds = &e.cur->s[d->id % MTD_DBLOCK_SLOTS];
 		if (ds->outcome && (rc = read_decision(&e, ds, d))) /* says what */
 			break;
-		if ((rc = decide(&e, d, &ro)))
+		if ((rc = decide(&e, d, ro)))
 			break;
-		if (h->progress && (ro.evaluated & 4095) == 0)
-			h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro.evaluated);
+		mtd_test_stop("evaluate-decided", ro->evaluated);
+		if (h->progress && (ro->evaluated & 4095) == 0)
+			h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro->evaluated);
 		devrow_clear(d, e.nconns);
-		if (e.slim && ro.evaluated >= 4096 && e.details > ro.evaluated / 8) {
+		if (e.slim && ro->evaluated >= 4096 && e.details > ro->evaluated / 8) {
 			/* the memo answers too few: read the details along from here */
 			e.slim = 0;
 			rc = open_scans(&e, &dev, &rep, d->id);
@@ -1109,27 +1365,21 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 	}
 	if (!rc && h->progress)
-		h->progress(h->progress_ud, "evaluate", total, total, ro.evaluated);
+		h->progress(h->progress_ud, "evaluate", total, total, ro->evaluated);
 	sqlite3_reset(dev.st); /* done reading before the commit */
 	sqlite3_reset(rep.st);
 	sqlite3_reset(dec.st);
-	if (!rc && !dry_run)
-		rc = dblock_flush(&e); /* says what */
-	if (!rc && !dry_run) {
-		char detail[128];
-		snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
-			 (unsigned long long)ro.evaluated, (unsigned long long)ro.changed);
-		if (mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail) ||
-		    mtd_store_commit(h->store))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-	}
+	if (!rc && mode == PASS_LOCKED && !(rc = dblock_flush(&e))) /* says what */
+		rc = finish_write(h, ro);
+	if (!rc && mode == PASS_SNAPSHOT)
+		rc = write_spool(&e, mark, ro);
 out:
 	for (int i = 0; i < 3; i++) {
 		scan *sc = i == 0 ? &dev : i == 1 ? &rep : &dec;
 		if (sc->st)
 			sqlite3_reset(sc->st);
 	}
-	if (rc || dry_run)
+	if (rc || mode == PASS_DRY)
 		mtd_store_rollback(h->store);
 	if (d)
 		devrow_free(d);
@@ -1145,8 +1395,62 @@ out:
 	free(e.old);
 	free(e.cur);
 	free(e.fm);
+	spool_free(e.sp);
+	for (size_t i = 0; i < e.nprov; i++)
+		free(e.prov[i].vendors);
+	free(e.prov);
 	free_sets(&e);
 	mtd_rules_close(e.rules);
+	return rc;
+}
+
+/* Tries of a snapshot pass that find another evaluation's decisions
+ * written meanwhile, before one under the write lock. */
+#define SNAPSHOT_TRIES 3
+
+int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
+			 uint64_t *evaluated, uint64_t *changed, mtd_transitions *t)
+{
+	run_out ro;
+	int rc = mtd_need_store(h), mode;
+
+	if (evaluated)
+		*evaluated = 0;
+	if (changed)
+		*changed = 0;
+	if (t)
+		memset(t, 0, sizeof *t);
+	if (rc)
+		return rc;
+	if ((rc = mtd_check_trusted(h, h->rules_dir, "rules", ".lua")))
+		return rc;
+	/* State changes that happened while nobody was listening (e.g.
+	 * unresponsive) are audited first, in a transaction of their own. */
+	if (!dry_run) {
+		if (mtd_store_begin(h->store))
+			return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		rc = mtd_refresh_connectors(h);
+		if (!rc && mtd_store_commit(h->store))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		if (rc) {
+			mtd_store_rollback(h->store);
+			return rc;
+		}
+	}
+	/* Rules run under a read snapshot and the changes are written after,
+	 * so a slow policy never holds the write lock that ingest and imports
+	 * need. A caller that is told of each change as it is written, or a
+	 * pass that cannot keep its changes in memory, or one that keeps
+	 * meeting other evaluations, runs under the write lock instead. */
+	mode = dry_run ? PASS_DRY : fn ? PASS_LOCKED : PASS_SNAPSHOT;
+	for (int tries = 1;; tries++) {
+		ro = (run_out){.mode = mode, .dry = mode == PASS_DRY, .fn = fn, .ud = ud};
+		rc = eval_pass(h, mode, &ro);
+		if (rc == MTD_ERETRY_LOCKED || (rc == MTD_ERETRY && tries >= SNAPSHOT_TRIES))
+			mode = PASS_LOCKED;
+		else if (rc != MTD_ERETRY)
+			break;
+	}
 	if (!rc) {
 		if (evaluated)
 			*evaluated = ro.evaluated;

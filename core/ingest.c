@@ -33,6 +33,7 @@ typedef struct run {
 	mtd_stats *st;
 	uint64_t pend_accepted, pend_rejected; /* in the open transaction */
 	uint64_t in_batch;
+	uint64_t commits;       /* batches committed so far */
 	/* ingest */
 	mtd_conn conn;
 	int conn_dirty;
@@ -196,6 +197,7 @@ static int commit(run *r)
 	if (r->h->progress && (r->in_batch || !r->st->records))
 		r->h->progress(r->h->progress_ud, "committed", 0, 0, r->st->records);
 	r->in_batch = 0;
+	mtd_test_stop("ingest-committed", ++r->commits);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* The handle, init, connector commands, plugin listing. */
 #define _DEFAULT_SOURCE /* realpath, S_ISVTX */
 #include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,20 @@ uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n)
 		seed = (seed ^ b[i]) * 0x100000001b3ull;
 	return seed;
 }
+
+#ifdef MTD_TEST_HOOKS
+void mtd_test_stop(const char *point, uint64_t k)
+{
+	static int stopped; /* once a process: an evaluation done again goes on */
+	const char *v = getenv("MTD_TEST_STOP_AT");
+	size_t n = strlen(point);
+	if (stopped || !v || strncmp(v, point, n) ||
+	    (v[n] && (v[n] != ':' || strtoull(v + n + 1, NULL, 10) != k)))
+		return;
+	stopped = 1;
+	raise(SIGSTOP);
+}
+#endif
 
 int mtd_open(const mtd_config *cfg, mtd_t **out)
 {

@@ -58,6 +58,16 @@ int mtd_start_plugin(mtd_t *h, const char *vendor, unsigned flags, mtd_child **o
  * v itself when it already does, or NULL (v and *n unchanged) when memory
  * is short. */
 void *mtd_grow_zeroed(void *v, size_t *n, size_t i, size_t size);
+/* Test builds only (MTD_TEST_HOOKS): when the environment variable
+ * MTD_TEST_STOP_AT names this point ("evaluate-before-commit"), or the
+ * point and k ("ingest-committed:3"), the process stops itself with
+ * SIGSTOP there (the first time only), so that a test can kill it exactly
+ * at that point and know it did. Elsewhere nothing at all. */
+#ifdef MTD_TEST_HOOKS
+void mtd_test_stop(const char *point, uint64_t k);
+#else
+#define mtd_test_stop(point, k) ((void)0)
+#endif
 /* 64-bit FNV-1a, continued from seed. */
 uint64_t mtd_fnv(uint64_t seed, const void *p, size_t n);
 #define MTD_FNV_SEED 0xcbf29ce484222325ull

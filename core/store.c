@@ -243,6 +243,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" reasons, resources) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQL_DECISION_LOG_INSERT] =
 		"INSERT INTO decision_log(seq, n, at, entries) VALUES(?1, ?2, ?3, ?4)",
+	/* what changes when an evaluation writes decisions (engine.c) */
+	[SQL_DECISION_LOG_LAST] = "SELECT coalesce(max(seq), 0) FROM decision_log",
 	[SQL_MESSAGE_LOG_INSERT] =
 		"INSERT INTO message_log(seq, n, at, connector, entries) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[SQL_REPORT_SCAN] =
