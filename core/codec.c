@@ -1073,7 +1073,9 @@ static int get_bool(const msgpack_object *m, const char *key, int *out, char *er
 typedef struct mpc {
 	const unsigned char *p;
 	size_t n, i;
-	int depth; /* containers around the value at i */
+	int depth;    /* containers around the value at i */
+	int dup;      /* mp_fields failed on a duplicate key: */
+	char key[68]; /* that key (cut), for the error */
 } mpc;
 
 static uint64_t be(const unsigned char *p, int k)
@@ -1199,43 +1201,80 @@ static int fkey_index(const fkey *names, int n, const char *s, size_t len)
 	return -1;
 }
 
+/* Whether the string key k was seen before in seen[0..n): then c->dup and
+ * c->key say which. */
+static int key_seen(mpc *c, const fval *seen, size_t n, const fval *k)
+{
+	for (size_t j = 0; j < n; j++)
+		if (seen[j].n == k->n && !memcmp(seen[j].s, k->s, k->n)) {
+			c->dup = 1;
+			snprintf(c->key, sizeof c->key, "%.*s", (int)(k->n < 64 ? k->n : 64), k->s);
+			return 1;
+		}
+	return 0;
+}
+
 /* The map of count entries at c->i (after its header): in out[j] the value
- * of each of the nk keys that are present (first occurrence, as
- * mtd_map_get; its head, with its offset in at), kind FV_ABSENT for the
- * others; c->i ends after the map. -1 on bad bytes. Each byte is read once,
- * but for containers, which are framed. */
+ * of each of the nk keys that are present (its head, with its offset in
+ * at), kind FV_ABSENT for the others; c->i ends after the map. -1 on bad
+ * bytes, or on a key that comes twice, here or in a map inside a value
+ * nobody reads field by field (c->dup set: refused as JSON's are, 19.7).
+ * Each byte is read once, but for containers, which are framed. */
 static int mp_fields(mpc *c, uint32_t count, const fkey *keys, int nk, fval *out)
 {
+	fval small[16], *seen = small;
+	size_t nseen = 0;
+	int rc = -1;
+
 	for (int j = 0; j < nk; j++)
 		out[j].kind = FV_ABSENT;
+	if (count > sizeof small / sizeof *small &&
+	    (count > c->n - c->i || !(seen = malloc(count * sizeof *seen))))
+		return -1; /* each entry takes two bytes at least */
 	for (uint32_t e = 0; e < count; e++) {
 		fval k, v;
 		size_t h;
 		int j = nk;
 		if (mp_head_str(c, &k, &h))
-			return -1;
+			goto out;
 		if (k.kind == FV_STR) {
+			if (key_seen(c, seen, nseen, &k))
+				goto out;
+			seen[nseen++] = k;
 			c->i += h + k.n;
 			for (j = 0; j < nk; j++)
 				if (keys[j].n == k.n && keys[j].s[0] == k.s[0] && /* n >= 1 */
-				    out[j].kind == FV_ABSENT && !memcmp(keys[j].s, k.s, k.n))
+				    !memcmp(keys[j].s, k.s, k.n))
 					break;
 		} else if (mp_pass(c, &k, h)) {
-			return -1;
+			goto out;
 		}
 		if (mp_head_str(c, &v, &h))
-			return -1;
+			goto out;
 		v.at = c->i;
 		if (j < nk)
 			out[j] = v;
 		if (mp_pass(c, &v, h))
-			return -1;
+			goto out;
+		if (j == nk && (v.kind == FV_MAP || v.kind == FV_ARRAY)) {
+			/* a value read by nobody: its maps are checked here */
+			int u = mtd_mp_unique_keys(c->p + v.at, c->i - v.at, c->key, sizeof c->key);
+			if (u) {
+				c->dup = u == 1;
+				goto out;
+			}
+		}
 	}
-	return 0;
+	rc = 0;
+out:
+	if (seen != small)
+		free(seen);
+	return rc;
 }
 
 /* MTD_EMALFORMED when a map anywhere in the msgpack object mp[0..len) has a
- * key twice: refused on every path, as JSON's are (19.7). */
+ * key twice (records read as a tree or as bytes): refused on every path, as
+ * JSON's are (19.7). */
 static int dup_keys(const void *mp, size_t len, char *err, size_t n)
 {
 	char key[80];
@@ -1290,7 +1329,10 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 	rc = mp_fields(c, m.n, keys, 4, v);
 	c->depth--;
 	if (rc) {
-		mtd_sdk_err(err, n, "field 'threats[%u]': not msgpack", i);
+		if (c->dup)
+			mtd_sdk_err(err, n, "field 'threats[%u]': duplicate key '%s'", i, c->key);
+		else
+			mtd_sdk_err(err, n, "field 'threats[%u]': not msgpack", i);
 		return MTD_EMALFORMED;
 	}
 	if ((rc = str_val(&v[0], "id", 0, MTD_MAX_ID, &t->id, sub, sizeof sub)) ||
@@ -1310,7 +1352,7 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 /* The threats field a (from mp_fields over msg): a validated array, or none. */
 static int read_threats(const mpc *msg, const fval *a, mtd_msg *m, char *err, size_t n)
 {
-	mpc c = {msg->p, msg->n, a->at, msg->depth + 1}; /* the threats */
+	mpc c = {.p = msg->p, .n = msg->n, .i = a->at, .depth = msg->depth + 1}; /* the threats */
 	fval head;
 	size_t h;
 	mtd_threat t;
@@ -1338,7 +1380,7 @@ static int read_threats(const mpc *msg, const fval *a, mtd_msg *m, char *err, si
 
 int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t)
 {
-	mpc c = {m->threats, m->threats_len, *pos, 1};
+	mpc c = {.p = m->threats, .n = m->threats_len, .i = *pos, .depth = 1};
 	fval a;
 	size_t h;
 	char err[8];
@@ -1374,7 +1416,7 @@ const char *mtd_ref_name(int k)
  * and m->ref_platform. */
 static int read_ref(const mpc *msg, const fval *r, mtd_msg *m, char *err, size_t n)
 {
-	mpc c = {msg->p, msg->n, r->at, msg->depth + 1};
+	mpc c = {.p = msg->p, .n = msg->n, .i = r->at, .depth = msg->depth + 1};
 	fval head;
 	size_t h;
 	int seen_platform = 0, rc;
@@ -1404,7 +1446,7 @@ static int read_ref(const mpc *msg, const fval *r, mtd_msg *m, char *err, size_t
 			return MTD_EMALFORMED;
 		}
 		if (j < MTD_NREF ? (int)(m->refs >> j & 1) : seen_platform) {
-			mtd_sdk_err(err, n, "field 'device_ref': key '%s' twice", ref_keys[j].s);
+			mtd_sdk_err(err, n, "field 'device_ref': duplicate key '%s'", ref_keys[j].s);
 			return MTD_EMALFORMED;
 		}
 		if (mp_head_str(&c, &v, &h))
@@ -1454,7 +1496,7 @@ static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg
 {
 	static const fkey keys[] = {FKEY("id"), FKEY("name"), FKEY("level"), FKEY("category")};
 	static const fkey states[] = {FKEY("resolved"), FKEY("open")}; /* MTD_EVENT_* */
-	mpc c = {msg->p, msg->n, th->at, msg->depth + 1};
+	mpc c = {.p = msg->p, .n = msg->n, .i = th->at, .depth = msg->depth + 1};
 	mtd_threat *t = &m->event;
 	fval head, v[4];
 	size_t h;
@@ -1473,8 +1515,11 @@ static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg
 		return bad(err, n, "threat", "not a map");
 	mp_head(&c, &head, &h);
 	c.i += h;
-	if (mp_fields(&c, head.n, keys, 4, v))
-		return bad(err, n, "threat", "not msgpack");
+	if (mp_fields(&c, head.n, keys, 4, v)) {
+		if (c.dup)
+			mtd_sdk_err(err, n, "field 'threat': duplicate key '%s'", c.key);
+		return c.dup ? MTD_EMALFORMED : bad(err, n, "threat", "not msgpack");
+	}
 	t->level = -1;
 	/* a resolve needs only the id; whatever else it carries is checked */
 	if ((rc = str_val(&v[0], "threat.id", 1, MTD_MAX_ID, &t->id, err, n)) ||
@@ -1500,7 +1545,7 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 		FKEY("type"),	 FKEY("at"),	     FKEY("device"), FKEY("level"),
 		FKEY("os_supported"), FKEY("threats"), FKEY("code"),	FKEY("device_ref"),
 		FKEY("threat"),  FKEY("state")};
-	mpc c = {mp, len, 0, 0};
+	mpc c = {.p = mp, .n = len, .i = 0, .depth = 0};
 	size_t h;
 	fval top, v[M_N];
 	mtd_str type;
@@ -1516,13 +1561,14 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	c.i = h;
 	c.depth = 1;
 	if (mp_fields(&c, top.n, keys, M_N, v) || (!used && c.i != len)) {
-		mtd_sdk_err(err, n, "a message must be one msgpack object");
+		if (c.dup)
+			mtd_sdk_err(err, n, "duplicate key '%s'", c.key);
+		else
+			mtd_sdk_err(err, n, "a message must be one msgpack object");
 		return MTD_EMALFORMED;
 	}
 	if (used)
 		*used = c.i;
-	if ((rc = dup_keys(mp, c.i, err, n)))
-		return rc;
 	/* as levels: a type's name passes every check of str_val, which are
 	 * for the error of anything else */
 	t = v[M_TYPE].kind == FV_STR

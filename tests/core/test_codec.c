@@ -1854,6 +1854,34 @@ static void duplicate_keys(void **state)
 	assert_contains(err_, "duplicate key 'k'");
 	assert_int_equal(bytes_rc(enc, sizeof enc, &m), MTD_EMALFORMED);
 	assert_contains(err_, "duplicate key 'at'");
+	/* inside a threat, read field by field */
+	{
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 5);
+		msgpack_pack_str_with_body(&pk, "type", 4);
+		msgpack_pack_str_with_body(&pk, "threat", 6);
+		msgpack_pack_str_with_body(&pk, "device", 6);
+		msgpack_pack_str_with_body(&pk, "d", 1);
+		msgpack_pack_str_with_body(&pk, "level", 5);
+		msgpack_pack_str_with_body(&pk, "low", 3);
+		msgpack_pack_str_with_body(&pk, "at", 2);
+		msgpack_pack_int(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "threats", 7);
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_map(&pk, 3);
+		msgpack_pack_str_with_body(&pk, "category", 8);
+		msgpack_pack_str_with_body(&pk, "app", 3);
+		msgpack_pack_str_with_body(&pk, "level", 5);
+		msgpack_pack_str_with_body(&pk, "low", 3);
+		msgpack_pack_str_with_body(&pk, "category", 8);
+		msgpack_pack_str_with_body(&pk, "os", 2);
+		assert_int_equal(mtd_decode_msg(sb.data, sb.size, &m, err, sizeof err), MTD_EMALFORMED);
+		assert_contains(err, "threats[0]': duplicate key 'category'");
+		msgpack_sbuffer_destroy(&sb);
+	}
 	/* a map of more than 16 keys (sorted, not compared pairwise) */
 	big[k++] = 0xde;
 	big[k++] = 0;
