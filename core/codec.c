@@ -859,9 +859,9 @@ typedef struct fval {
 	size_t at;     /* from msgpack bytes (mp_fields): offset of the value */
 } fval;
 
-static fval obj_val(const msgpack_object *map, const char *key)
+/* The value v of a tree (NULL: absent). */
+static fval obj_val_of(const msgpack_object *v)
 {
-	const msgpack_object *v = mtd_map_get(map, key);
 	fval f = {FV_ABSENT, NULL, 0, 0, 0};
 	if (!v)
 		return f;
@@ -875,6 +875,11 @@ static fval obj_val(const msgpack_object *map, const char *key)
 	default: f.kind = FV_OTHER; break;
 	}
 	return f;
+}
+
+static fval obj_val(const msgpack_object *map, const char *key)
+{
+	return obj_val_of(mtd_map_get(map, key));
 }
 
 /* Whether s[0..n) is plain ASCII without control bytes (below 0x20, 0x7f),
@@ -1603,6 +1608,63 @@ int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n)
 	return decode_msg(mp, len, NULL, m, err, n);
 }
 
+json_t *mtd_msg_json(const mtd_msg *m)
+{
+	json_t *j;
+	j = json_pack("{s:s, s:I}", "type", mtd_msg_type_name(m->type), "at", (json_int_t)m->at);
+	if (!j)
+		return NULL;
+	if (m->type == MTD_MSG_ERROR)
+		json_object_set_new(j, "code", json_stringn(m->code.p, m->code.n));
+	if (m->refs) {
+		json_t *r = json_object();
+		for (int k = 0; k < MTD_NREF; k++)
+			if (m->refs >> k & 1)
+				json_object_set_new(r, mtd_ref_name(k),
+						    json_stringn(m->ref[k].p, m->ref[k].n));
+		if (m->ref_platform >= 0)
+			json_object_set_new(r, "platform",
+					    json_string(mtd_platform_name(m->ref_platform)));
+		json_object_set_new(j, "device_ref", r);
+	} else if (m->device.p) {
+		json_object_set_new(j, "device", json_stringn(m->device.p, m->device.n));
+	}
+	if (m->type == MTD_MSG_THREAT_EVENT) {
+		json_t *e = json_object();
+		json_object_set_new(e, "id", json_stringn(m->event.id.p, m->event.id.n));
+		if (m->event.category.p)
+			json_object_set_new(e, "category",
+					    json_stringn(m->event.category.p, m->event.category.n));
+		if (m->event.name.p)
+			json_object_set_new(e, "name", json_stringn(m->event.name.p, m->event.name.n));
+		if (m->event.level >= 0)
+			json_object_set_new(e, "level", json_string(mtd_level_name(m->event.level)));
+		json_object_set_new(j, "threat", e);
+		json_object_set_new(j, "state",
+				    json_string(m->state == MTD_EVENT_OPEN ? "open" : "resolved"));
+	}
+	if (m->type == MTD_MSG_THREAT) {
+		json_t *th = json_array();
+		mtd_threat t;
+		size_t pos = 0;
+		json_object_set_new(j, "level", json_string(mtd_level_name(m->level)));
+		if (m->os_supported >= 0)
+			json_object_set_new(j, "os_supported", json_boolean(m->os_supported));
+		while (mtd_msg_threat(m, &pos, &t)) {
+			json_t *e = json_object();
+			if (t.id.p)
+				json_object_set_new(e, "id", json_stringn(t.id.p, t.id.n));
+			json_object_set_new(e, "category", json_stringn(t.category.p, t.category.n));
+			if (t.name.p)
+				json_object_set_new(e, "name", json_stringn(t.name.p, t.name.n));
+			json_object_set_new(e, "level", json_string(mtd_level_name(t.level)));
+			json_array_append_new(th, e);
+		}
+		json_object_set_new(j, "threats", th);
+	}
+	return j;
+}
+
 static const char *const platforms[] = {"android", "ios", "windows", "macos"};
 
 const char *mtd_platform_name(int p)
@@ -1643,6 +1705,73 @@ static int str_cmp(const void *a, const void *b)
 	size_t k = x->n < y->n ? x->n : y->n;
 	int c = memcmp(x->p, y->p, k);
 	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* The kinds of a device record's ids (4.2 extension), besides vendor:<id>. */
+static const fkey id_kinds[] = {FKEY("intune"), FKEY("entra"), FKEY("serial"), FKEY("imei"),
+				FKEY("meid"),	FKEY("udid"),	FKEY("wifi_mac")};
+
+/* A vendor id after "vendor:": as plugin ids, [a-z0-9_], 1 to 32 bytes. */
+static int vendor_kind(const char *s, size_t len)
+{
+	if (len <= 7 || len > 7 + 32 || memcmp(s, "vendor:", 7))
+		return 0;
+	for (size_t i = 7; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int decode_ids(const msgpack_object *ids, mtd_device_rec *d, char *err, size_t n)
+{
+	if (!ids || ids->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	if (ids->type != MSGPACK_OBJECT_MAP)
+		return bad(err, n, "ids", "not a map");
+	if (ids->via.map.size > MTD_MAX_IDS) {
+		mtd_sdk_err(err, n, "field 'ids': %u identifiers, more than the limit of %d",
+			    ids->via.map.size, MTD_MAX_IDS);
+		return MTD_EMALFORMED;
+	}
+	for (uint32_t i = 0; i < ids->via.map.size; i++) {
+		const msgpack_object *k = &ids->via.map.ptr[i].key;
+		const msgpack_object *v = &ids->via.map.ptr[i].val;
+		char field[64];
+		mtd_str kind, val;
+		fval fv;
+		int rc;
+
+		if (k->type != MSGPACK_OBJECT_STR)
+			return bad(err, n, "ids", "a key that is not a string");
+		kind.p = k->via.str.ptr;
+		kind.n = k->via.str.size;
+		if (fkey_index(id_kinds, (int)(sizeof id_kinds / sizeof *id_kinds), kind.p, kind.n) < 0 &&
+		    !vendor_kind(kind.p, kind.n)) {
+			if (kind.n <= 48 && !mtd_str_check(kind.p, kind.n, MTD_STR_ID))
+				mtd_sdk_err(err, n, "field 'ids': '%.*s' is not an identifier kind (intune, entra, serial, imei, meid, udid, wifi_mac, vendor:<vendor id>)",
+					    (int)kind.n, kind.p);
+			else
+				mtd_sdk_err(err, n, "field 'ids': a key that is not an identifier kind");
+			return MTD_EMALFORMED;
+		}
+		for (size_t j = 0; j < d->nids; j++)
+			if (d->id_kind[j].n == kind.n && !memcmp(d->id_kind[j].p, kind.p, kind.n)) {
+				mtd_sdk_err(err, n, "field 'ids': kind '%.*s' twice", (int)kind.n,
+					    kind.p);
+				return MTD_EMALFORMED;
+			}
+		snprintf(field, sizeof field, "ids.%.*s", (int)kind.n, kind.p);
+		fv = obj_val_of(v);
+		if (fv.kind == FV_STR && fv.n == 0)
+			continue; /* empty: no identifier, as null */
+		if ((rc = str_val(&fv, field, 0, MTD_MAX_ID, &val, err, n)))
+			return rc;
+		if (!val.p)
+			continue;
+		d->id_kind[d->nids] = kind;
+		d->id_value[d->nids++] = val;
+	}
+	return 0;
 }
 
 int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
@@ -1706,7 +1835,7 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 				d->groups[w++] = d->groups[i];
 		}
 	}
-	return 0;
+	return decode_ids(mtd_map_get(o, "ids"), d, err, n);
 }
 
 static int get_size(const msgpack_object *m, const char *key, int64_t *out,

@@ -137,6 +137,11 @@ typedef struct mtd_msg {
  * with err saying which field and why. */
 int mtd_decode_msg(const void *mp, size_t len, mtd_msg *m, char *err, size_t n);
 
+/* Canonical JSON of a decoded message: what it means, not how it was
+ * spelled (times as Unix seconds, fields in a fixed order); a new
+ * reference, NULL when memory is short. */
+json_t *mtd_msg_json(const mtd_msg *m);
+
 /* The threats of m in order: *pos 0 before the first; returns 1 with *t
  * filled, 0 after the last (m was validated, so there is nothing else). */
 int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t);
@@ -146,6 +151,8 @@ enum { MTD_PLAT_ANDROID = 0, MTD_PLAT_IOS, MTD_PLAT_WINDOWS, MTD_PLAT_MACOS,
 const char *mtd_platform_name(int p);
 int mtd_platform_from_name(const char *s, size_t n); /* -1 when unknown */
 
+#define MTD_MAX_IDS 32 /* identifiers of one device record */
+
 /* A validated device record (SPEC 4.2). */
 typedef struct mtd_device_rec {
 	mtd_str id, os_version, user;
@@ -154,6 +161,11 @@ typedef struct mtd_device_rec {
 	int enrolled;  /* management */
 	size_t ngroups;
 	mtd_str groups[MTD_MAX_GROUPS]; /* sorted, duplicates removed */
+	/* ids (4.2 extension): kind intune, entra, serial, imei, meid, udid,
+	 * wifi_mac or vendor:<vendor id>; each kind once. A null or empty
+	 * value is no identifier (left out). */
+	size_t nids;
+	mtd_str id_kind[MTD_MAX_IDS], id_value[MTD_MAX_IDS];
 } mtd_device_rec;
 int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 		      size_t n);

@@ -64,6 +64,7 @@ static void from_row(sqlite3_stmt *st, mtd_conn *c)
 	c->block_missing_data = sqlite3_column_int(st, 13);
 	c->unresponsive_days = sqlite3_column_int(st, 14);
 	c->rejected = sqlite3_column_int64(st, 15);
+	c->parked_days = sqlite3_column_int(st, 16);
 }
 
 int mtd_conn_load(mtd_store *s, const char *vendor, mtd_conn *c)
@@ -143,6 +144,7 @@ int mtd_conn_save(mtd_store *s, mtd_conn *c, int64_t now)
 	sqlite3_bind_int(st, 12, c->block_missing_data);
 	sqlite3_bind_int(st, 13, c->unresponsive_days);
 	sqlite3_bind_int64(st, 14, c->rejected);
+	sqlite3_bind_int(st, 15, c->parked_days);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return MTD_ESTORE;
 	sqlite3_reset(st);
@@ -170,12 +172,13 @@ static const struct setting {
 	{"block_unsupported_os", K_FLAG, 0, offsetof(mtd_conn, block_unsupported_os)},
 	{"block_missing_data", K_FLAG, 0, offsetof(mtd_conn, block_missing_data)},
 	{"unresponsive_days", K_DAYS, 0, offsetof(mtd_conn, unresponsive_days)},
+	{"parked_days", K_DAYS, 0, offsetof(mtd_conn, parked_days)},
 };
 
 const char *const mtd_conn_setting_names[MTD_CONN_NSETTINGS] = {
 	"android", "ios", "windows", "macos", "mam_android", "mam_ios",
 	"mam_windows", "appsync_ios", "appsync_personal_ios",
-	"block_unsupported_os", "block_missing_data", "unresponsive_days"};
+	"block_unsupported_os", "block_missing_data", "unresponsive_days", "parked_days"};
 
 void mtd_conn_setting_value(const mtd_conn *c, int i, char *buf, size_t n,
 			    int *is_bool)
@@ -219,7 +222,7 @@ int mtd_conn_apply(mtd_conn *c, const char *kv, const mtd_plugin *p,
 	if (!s) {
 		mtd_sdk_err(err, n, "unknown setting '%.*s' (known: android, ios, windows, macos, "
 			    "mam_android, mam_ios, mam_windows, appsync_ios, appsync_personal_ios, "
-			    "block_unsupported_os, block_missing_data, unresponsive_days)",
+			    "block_unsupported_os, block_missing_data, unresponsive_days, parked_days)",
 			    (int)(eq - kv), kv);
 		return MTD_EUSAGE;
 	}
@@ -232,7 +235,7 @@ int mtd_conn_apply(mtd_conn *c, const char *kv, const mtd_plugin *p,
 				    s->name, val);
 			return MTD_EUSAGE;
 		}
-		c->unresponsive_days = (int)d;
+		*(int *)((char *)c + s->off) = (int)d;
 		return 0;
 	}
 	if (!strcmp(val, "on") || !strcmp(val, "true"))

@@ -32,6 +32,7 @@ typedef struct mtd_conn {
 		block_missing_data;
 	int unresponsive_days;
 	int64_t rejected;
+	int parked_days; /* parked messages expire after this many days */
 } mtd_conn;
 
 const char *mtd_conn_state_name(int state);
@@ -48,7 +49,7 @@ int mtd_conn_load_all(mtd_store *s, mtd_conn **out, size_t *n);
 int mtd_conn_save(mtd_store *s, mtd_conn *c, int64_t now);
 
 /* R3 settings. */
-#define MTD_CONN_NSETTINGS 12
+#define MTD_CONN_NSETTINGS 13
 extern const char *const mtd_conn_setting_names[MTD_CONN_NSETTINGS];
 /* Value of setting i as text ("true"/"false" or a number); is_bool set. */
 void mtd_conn_setting_value(const mtd_conn *c, int i, char *buf, size_t n,

@@ -474,6 +474,7 @@ typedef struct devrow {
 	int level[MAX_CONNS];
 	int64_t at[MAX_CONNS];
 	int os_supported[MAX_CONNS];
+	int cause[MAX_CONNS];    /* index in threats of the threat setting the level, -1 */
 	tbuf threats[MAX_CONNS]; /* msgpack bytes; n 0 = none */
 	/* the stored decision */
 	int64_t old_outcome; /* 0: none */
@@ -489,6 +490,7 @@ static void devrow_clear(devrow *d, size_t nconns)
 		d->level[i] = 0;
 		d->at[i] = 0;
 		d->os_supported[i] = -1;
+		d->cause[i] = -1;
 	}
 	d->has_os = d->has_user = 0;
 	d->old_outcome = 0;
@@ -565,7 +567,7 @@ static int read_report_detail(sqlite3_stmt *st, int i, int ci, devrow *d)
 }
 
 /* A row of the reports scan: device, connector, level, os_supported (-1
- * unknown), and unless slim at, threats. */
+ * unknown), cause (-1 none), and unless slim at, threats. */
 static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 {
 	int ci = conn_index(e, sqlite3_column_int64(st, 1));
@@ -573,7 +575,8 @@ static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 		return 0;
 	d->level[ci] = sqlite3_column_int(st, 2);
 	d->os_supported[ci] = sqlite3_column_int(st, 3); /* -1 for NULL, in the SQL */
-	return e->slim ? 0 : read_report_detail(st, 4, ci, d);
+	d->cause[ci] = sqlite3_column_int(st, 4);
+	return e->slim ? 0 : read_report_detail(st, 5, ci, d);
 }
 
 /* What a slim scan left out of device d, looked up. */
@@ -873,7 +876,7 @@ static void vendor_views(const eval *e, const devrow *d, mtd_vreport *cv, size_t
 		const mtd_conn *c = &e->conns[i];
 		mtd_vreport v = {c->vendor, d->level[i], d->at[i], d->os_supported[i],
 				 d->threats[i].n ? d->threats[i].p : NULL, d->threats[i].n,
-				 c->block_missing_data, c->block_unsupported_os};
+				 c->block_missing_data, c->block_unsupported_os, d->cause[i]};
 		if (!in_force(e->cstate[i]))
 			continue;
 		if (c->platforms & bit)
@@ -969,8 +972,10 @@ static int fm_key(const eval *e, const devrow *d, uint64_t k[FM_WORDS])
 	k[0] = (uint64_t)d->platform | (uint64_t)d->corporate << 5 | (uint64_t)d->enrolled << 6 |
 	       (uint64_t)(prev + 1) << 7 | (uint64_t)d->groupset << 10;
 	for (size_t i = 0; i < e->nconns; i++, pos += 5) {
+		/* a level set by an open threat: the rules' memo keys on it, this
+		 * one leaves such (few) devices to it */
 		if (d->level[i] < 0 || d->level[i] > 7 || d->os_supported[i] < -1 ||
-		    d->os_supported[i] > 1)
+		    d->os_supported[i] > 1 || d->cause[i] >= 0)
 			return -1;
 		k[pos / 64] |= (uint64_t)(d->level[i] | (d->os_supported[i] + 1) << 3) << (pos % 64);
 		if (pos % 64 > 59) /* the 5 bits straddle two words */

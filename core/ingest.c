@@ -2,12 +2,14 @@
  * and ingest of channel messages (through a plugin or normalized), gated by
  * the connector's state (R1) and driving its lifecycle (R2). Writes go in
  * batched transactions; counts reported as accepted are committed ones. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
 
 #include "codec.h"
 #include "connector.h"
+#include "mp_write.h"
 #include "mtd_int.h"
 #include "plugin_child.h"
 #include "plugin_host.h"
@@ -32,6 +34,9 @@ typedef struct run {
 	mtd_reader *rd;
 	mtd_stats *st;
 	uint64_t pend_accepted, pend_rejected; /* in the open transaction */
+	uint64_t pend_parked, pend_unparked;
+	mtd_conn *conns;        /* every connector, once parked messages need them */
+	size_t nconns;
 	uint64_t in_batch;
 	uint64_t commits;       /* batches committed so far */
 	/* ingest */
@@ -191,7 +196,9 @@ static int commit(run *r)
 	}
 	r->st->accepted += r->pend_accepted;
 	r->st->rejected += r->pend_rejected;
-	r->pend_accepted = r->pend_rejected = 0;
+	r->st->parked += r->pend_parked;
+	r->st->unparked += r->pend_unparked;
+	r->pend_accepted = r->pend_rejected = r->pend_parked = r->pend_unparked = 0;
 	/* everything read so far is now durable; a final commit after a full
 	 * batch adds nothing to acknowledge */
 	if (r->h->progress && (r->in_batch || !r->st->records))
@@ -219,7 +226,7 @@ static void bad_record(run *r, const char *why)
 
 static int store_fail(run *r)
 {
-	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", mtd_reader_where(r->rd),
+	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", r->rd ? mtd_reader_where(r->rd) : "store",
 			sqlite3_errmsg(mtd_store_db(r->h->store)));
 }
 
@@ -281,6 +288,9 @@ out:
 }
 
 /* ---- devices ---- */
+
+static int expire_parked(run *r);
+static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, size_t vn);
 
 /* The group set's id from the store, made when new. */
 static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_rec *d,
@@ -362,6 +372,60 @@ static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 	return 0;
 }
 
+static int64_t device_by_ext(run *r, const char *p, size_t n);
+static int64_t device_by_id(run *r, const char *kind, const char *p, size_t n);
+
+/* 1 (reported as a bad record) when an identifier of d is another device's
+ * already: one value names one device. */
+static int ids_claimed(run *r, const mtd_device_rec *d)
+{
+	int64_t own = device_by_ext(r, d->id.p, d->id.n), other;
+	if (own < 0)
+		return store_fail(r);
+	for (size_t i = 0; i < d->nids; i++) {
+		char kind[64], why[600], ext[MTD_MAX_ID + 1] = "?";
+		snprintf(kind, sizeof kind, "%.*s", (int)d->id_kind[i].n, d->id_kind[i].p);
+		if ((other = device_by_id(r, kind, d->id_value[i].p, d->id_value[i].n)) < 0)
+			return store_fail(r);
+		if (!other || other == own)
+			continue;
+		{
+			sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_DEVICE_EXT);
+			if (st && (sqlite3_bind_int64(st, 1, other), sqlite3_step(st) == SQLITE_ROW))
+				snprintf(ext, sizeof ext, "%s", (const char *)sqlite3_column_text(st, 0));
+		}
+		snprintf(why, sizeof why, "field 'ids.%s': '%.*s' is already an identifier of device '%s'",
+			 kind, (int)d->id_value[i].n, d->id_value[i].p, ext);
+		bad_record(r, why);
+		return 1;
+	}
+	return 0;
+}
+
+/* The identifiers of d (just written) replace its identifiers of the same
+ * kinds; kinds d does not name stay (learned vendor ids among them). */
+static int ids_put(run *r, const mtd_device_rec *d)
+{
+	int64_t own = device_by_ext(r, d->id.p, d->id.n);
+	if (own <= 0)
+		return store_fail(r);
+	for (size_t i = 0; i < d->nids; i++) {
+		sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_IDS_DELETE_KIND);
+		if (!st)
+			return store_fail(r);
+		sqlite3_bind_int64(st, 1, own);
+		mtd_bind_text(st, 2, d->id_kind[i].p, d->id_kind[i].n);
+		if (sqlite3_step(st) != SQLITE_DONE || !(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
+			return store_fail(r);
+		mtd_bind_text(st, 1, d->id_kind[i].p, d->id_kind[i].n);
+		mtd_bind_text(st, 2, d->id_value[i].p, d->id_value[i].n);
+		sqlite3_bind_int64(st, 3, own);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return store_fail(r);
+	}
+	return 0;
+}
+
 static int one_device(run *r, const mtd_record *rec)
 {
 	mtd_device_rec d;
@@ -374,6 +438,8 @@ static int one_device(run *r, const mtd_record *rec)
 		bad_record(r, why);
 		return 0;
 	}
+	if (d.nids && (rc = ids_claimed(r, &d)))
+		return rc > 0 ? 0 : rc; /* > 0: bad record, reported */
 	if ((rc = groupset_id(r, &d, &gs)))
 		return rc;
 	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_UPSERT)))
@@ -388,6 +454,8 @@ static int one_device(run *r, const mtd_record *rec)
 	sqlite3_bind_int64(st, 8, r->h->now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
+	if (d.nids && (rc = ids_put(r, &d)))
+		return rc;
 	r->pend_accepted++;
 	return 0;
 }
@@ -407,12 +475,22 @@ int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
 			 "{\"source\":\"devices\",\"records\":%llu,\"accepted\":%llu,\"malformed\":%llu}",
 			 (unsigned long long)st->records, (unsigned long long)st->accepted,
 			 (unsigned long long)st->malformed);
-		if (mtd_store_audit(h->store, h->now, "import", NULL, NULL, detail) ||
-		    mtd_store_commit(h->store)) {
-			mtd_store_rollback(h->store);
+		/* then what was parked waiting for these devices, in the order received */
+		if (mtd_store_audit(h->store, h->now, "import", NULL, NULL, detail))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		if (!rc)
+			rc = expire_parked(&r);
+		if (!rc)
+			rc = unpark(&r, SQL_PARK_ALL, 0, NULL, 0);
+		if (!rc && mtd_store_commit(h->store))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		if (rc) {
+			mtd_store_rollback(h->store);
+			r.pend_unparked = 0;
 		}
+		st->unparked += r.pend_unparked;
 	}
+	free(r.conns);
 	return rc;
 }
 
@@ -558,10 +636,10 @@ static int audit_msg(run *r, const char *kind, const mtd_msg *m, const char *ext
 {
 	char detail[400], dev[MTD_MAX_ID + 1] = "";
 	char lvl[40] = "";
-	if (m->type == MTD_MSG_THREAT) {
+	if (m->device.p)
 		snprintf(dev, sizeof dev, "%.*s", (int)m->device.n, m->device.p);
+	if (m->type == MTD_MSG_THREAT)
 		snprintf(lvl, sizeof lvl, ",\"level\":\"%s\"", mtd_level_name(m->level));
-	}
 	snprintf(detail, sizeof detail, "{\"type\":\"%s\",\"at\":%lld%s%s}",
 		 mtd_msg_type_name(m->type), (long long)m->at, lvl, extra ? extra : "");
 	return mtd_store_audit(r->h->store, r->h->now, kind, r->vendor, dev[0] ? dev : NULL, detail)
@@ -569,30 +647,413 @@ static int audit_msg(run *r, const char *kind, const mtd_msg *m, const char *ext
 		       : 0;
 }
 
-static int store_threat(run *r, const mtd_msg *m, int64_t *devp)
+/* An audit record whose detail is the JSON object d (a reference taken,
+ * NULL when building it ran out of memory). */
+static int audit_json(run *r, const char *kind, const char *vendor, const char *device, json_t *d)
+{
+	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	int rc;
+	json_decref(d);
+	if (!text)
+		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+	rc = mtd_store_audit(r->h->store, r->h->now, kind, vendor, device, text);
+	free(text);
+	return rc ? store_fail(r) : 0;
+}
+
+/* ---- device identity (SPEC 4.1, 4.2 extensions) ---- */
+
+enum { DEV_ERROR = -1, DEV_SEVERAL = -2 }; /* besides a row id, or 0: none */
+
+/* Row id of the device whose id is p[0..n). */
+static int64_t device_by_ext(run *r, const char *p, size_t n)
 {
 	sqlite3_stmt *st;
 	int64_t dev;
-
-	if (r->dm && (dev = dm_find(r->dm, m->device.p, m->device.n)) > 0)
-		goto found;
+	int step;
+	if (r->dm && (dev = dm_find(r->dm, p, n)) > 0)
+		return dev;
 	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_ID)))
-		return store_fail(r);
-	mtd_bind_text(st, 1, m->device.p, m->device.n);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		char why[300];
-		snprintf(why, sizeof why, "field 'device': unknown device '%.*s' (import it with "
-			 "'mtdgate device import')", (int)m->device.n, m->device.p);
-		bad_record(r, why);
-		return 1;
+		return DEV_ERROR;
+	mtd_bind_text(st, 1, p, n);
+	step = sqlite3_step(st);
+	dev = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	return step == SQLITE_ROW || step == SQLITE_DONE ? dev : DEV_ERROR;
+}
+
+/* Row id of the device with identifier (kind, p[0..n)). */
+static int64_t device_by_id(run *r, const char *kind, const char *p, size_t n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_IDS_GET);
+	int step;
+	if (!st)
+		return DEV_ERROR;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	mtd_bind_text(st, 2, p, n);
+	step = sqlite3_step(st);
+	return step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : step == SQLITE_DONE ? 0 : DEV_ERROR;
+}
+
+/* The one device of user p[0..n) on platform, DEV_SEVERAL when more. */
+static int64_t device_by_user(run *r, const char *p, size_t n, int platform)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_DEVICES_BY_USER);
+	int64_t dev = 0;
+	int step, k = 0;
+	if (!st)
+		return DEV_ERROR;
+	mtd_bind_text(st, 1, p, n);
+	sqlite3_bind_int(st, 2, platform);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		dev = sqlite3_column_int64(st, 0);
+		k++;
 	}
-	dev = sqlite3_column_int64(st, 0);
-found:
-	*devp = dev;
+	if (step != SQLITE_DONE)
+		return DEV_ERROR;
+	return k > 1 ? DEV_SEVERAL : dev;
+}
+
+/* The id of device row dev into buf (cap bytes). */
+static int device_ext(run *r, int64_t dev, char *buf, size_t cap)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_DEVICE_EXT);
+	if (!st)
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, dev);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return store_fail(r);
+	snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+	return 0;
+}
+
+/* How a message names its device. */
+typedef struct target {
+	int64_t dev;   /* 0: it names none, or several (why says) */
+	int via;       /* 0: by "device"; k + 1: by device_ref kind k */
+	int learn;     /* its vendor_device_id is not known yet: learn it */
+	char why[400];
+} target;
+
+static int64_t ref_lookup(run *r, const char *vendor, const mtd_msg *m, int k)
+{
+	const mtd_str *v = &m->ref[k];
+	char kind[48];
+	int64_t dev;
+	switch (k) {
+	case MTD_REF_VENDOR:
+		snprintf(kind, sizeof kind, "vendor:%s", vendor);
+		return device_by_id(r, kind, v->p, v->n);
+	case MTD_REF_MDM: /* of an MDM not named: the device's own id, else Intune's */
+		dev = device_by_ext(r, v->p, v->n);
+		return dev ? dev : device_by_id(r, "intune", v->p, v->n);
+	case MTD_REF_USER:
+		return device_by_user(r, v->p, v->n, m->ref_platform);
+	default:
+		return device_by_id(r, mtd_ref_name(k), v->p, v->n);
+	}
+}
+
+/* The device m names, for a message of connector vendor: by "device", or
+ * by the strongest identifier of its device_ref that names one (MTD_REF_*
+ * order), provided no other names a different one. */
+static int resolve(run *r, const char *vendor, const mtd_msg *m, target *t)
+{
+	int first = -1, several = 0, vendor_known = 0;
+	int64_t dev;
+
+	t->dev = 0;
+	t->via = t->learn = 0;
+	t->why[0] = '\0';
+	if (!m->refs) {
+		if ((dev = device_by_ext(r, m->device.p, m->device.n)) < 0)
+			return store_fail(r);
+		if (!(t->dev = dev))
+			snprintf(t->why, sizeof t->why, "unknown device '%.*s'", (int)m->device.n,
+				 m->device.p);
+		return 0;
+	}
+	for (int k = 0; k < MTD_NREF; k++) {
+		if (!(m->refs >> k & 1))
+			continue;
+		if ((dev = ref_lookup(r, vendor, m, k)) == DEV_ERROR)
+			return store_fail(r);
+		if (dev == DEV_SEVERAL)
+			several = 1;
+		if (dev <= 0)
+			continue;
+		vendor_known |= k == MTD_REF_VENDOR;
+		if (first < 0) {
+			first = k;
+			t->dev = dev;
+		} else if (dev != t->dev) {
+			snprintf(t->why, sizeof t->why,
+				 "ambiguous: %s '%.*s' and %s '%.*s' name different devices",
+				 mtd_ref_name(first), (int)m->ref[first].n, m->ref[first].p,
+				 mtd_ref_name(k), (int)m->ref[k].n, m->ref[k].p);
+			t->dev = 0;
+			return 0;
+		}
+	}
+	if (!t->dev) {
+		size_t w = (size_t)snprintf(t->why, sizeof t->why, "no device has its");
+		for (int k = 0; k < MTD_NREF && w < sizeof t->why; k++)
+			if (m->refs >> k & 1)
+				w += (size_t)snprintf(t->why + w, sizeof t->why - w, " %s '%.*s'",
+						      mtd_ref_name(k), (int)m->ref[k].n, m->ref[k].p);
+		if (several && w < sizeof t->why)
+			snprintf(t->why + w, sizeof t->why - w, " (the user has several %s devices)",
+				 mtd_platform_name(m->ref_platform));
+		return 0;
+	}
+	t->via = first + 1;
+	t->learn = (m->refs >> MTD_REF_VENDOR & 1) && !vendor_known;
+	return 0;
+}
+
+/* ---- threat lifecycle (SPEC 4.1 extension) ----
+ * Per (device, connector): the latest snapshot (a threat message) and the
+ * latest event of each threat id (store.c, schema 7). A pair that never had
+ * an event keeps its snapshot as received, written by one upsert: the
+ * common case costs what it did before events existed. */
+
+/* The pair's row as the lifecycle sees it; snap holds the snapshot's
+ * threats (msgpack array) when has_threats. */
+typedef struct rstate {
+	int exists, nevents, has_snap, snap_level, os_supported, has_threats;
+	int64_t snap_at;
+	mtd_buf snap;
+} rstate;
+
+static int load_state(run *r, int64_t conn, int64_t dev, rstate *s)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_REPORT_STATE);
+	int step, c, tc;
+	s->exists = s->nevents = s->has_snap = s->has_threats = 0;
+	s->snap_level = MTD_LEVEL_SECURED;
+	s->os_supported = -1;
+	s->snap_at = 0;
+	s->snap.len = 0;
+	if (!st)
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	if ((step = sqlite3_step(st)) == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW)
+		return store_fail(r);
+	s->exists = 1;
+	s->nevents = sqlite3_column_int(st, 4);
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		s->os_supported = sqlite3_column_int(st, 2);
+	c = s->nevents ? 5 : 0; /* without events the row is the snapshot */
+	tc = s->nevents ? 7 : 3;
+	if (sqlite3_column_type(st, c) == SQLITE_NULL)
+		return 0;
+	s->has_snap = 1;
+	s->snap_level = sqlite3_column_int(st, c);
+	s->snap_at = sqlite3_column_int64(st, c + 1);
+	if (sqlite3_column_type(st, tc) == SQLITE_BLOB) {
+		s->has_threats = 1;
+		if (mtd_buf_put(&s->snap, sqlite3_column_blob(st, tc),
+				(size_t)sqlite3_column_bytes(st, tc)))
+			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+typedef struct evrow {
+	char *id, *category, *name; /* owned; category, name may be NULL */
+	int open, level;
+	int64_t at, since;
+} evrow;
+
+static void evrows_free(evrow *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].category);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return t ? strdup(t) : NULL;
+}
+
+static int load_events(run *r, int64_t conn, int64_t dev, evrow **out, size_t *n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_EVENTS_OF);
+	evrow *v = NULL;
+	size_t k = 0;
+	int step;
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		evrow *nv = realloc(v, (k + 1) * sizeof *v);
+		if (!nv)
+			break;
+		v = nv;
+		v[k].id = col_dup(st, 0);
+		v[k].open = sqlite3_column_int(st, 1);
+		v[k].at = sqlite3_column_int64(st, 2);
+		v[k].category = col_dup(st, 3);
+		v[k].name = col_dup(st, 4);
+		v[k].level = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		v[k].since = sqlite3_column_int64(st, 6);
+		k++;
+		if (!v[k - 1].id) {
+			step = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		evrows_free(v, k);
+		return step == SQLITE_ROW || step == SQLITE_NOMEM
+			       ? mtd_fail(r->h, MTD_ENOMEM, "out of memory")
+			       : store_fail(r);
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* One open threat into b, as a threat message's, with since. */
+static int put_open(mtd_buf *b, const mtd_str *id, const mtd_str *category, const mtd_str *name,
+		    int level, int64_t since)
+{
+	const char *lv = mtd_level_name(level);
+	return mtd_mp_container(b, 1, 3 + (id->p != NULL) + (name->p != NULL)) ||
+	       (id->p && (mtd_mp_str(b, "id", 2) || mtd_mp_str(b, id->p, id->n))) ||
+	       mtd_mp_str(b, "category", 8) || mtd_mp_str(b, category->p, category->n) ||
+	       (name->p && (mtd_mp_str(b, "name", 4) || mtd_mp_str(b, name->p, name->n))) ||
+	       mtd_mp_str(b, "level", 5) || mtd_mp_str(b, lv, strlen(lv)) ||
+	       mtd_mp_str(b, "since", 5) || mtd_mp_int(b, since);
+}
+
+static mtd_str cstr(const char *s)
+{
+	mtd_str v = {s, s ? strlen(s) : 0};
+	return v;
+}
+
+/* Write the pair's row from its snapshot s and its events: the open set
+ * (the snapshot's threats that no later event names, and the open
+ * events), the level (the highest of the snapshot's, or secured without
+ * one, and every open threat's), the threat that sets it (the first open
+ * threat above the snapshot's level at the highest level, the oldest of
+ * equals), the latest time. */
+static int rebuild(run *r, int64_t conn, int64_t dev, const rstate *s)
+{
+	evrow *ev;
+	size_t nev, nopen = 0;
+	mtd_buf items = {0}, all = {0};
+	int level = s->has_snap ? s->snap_level : MTD_LEVEL_SECURED, cause = -1, rc;
+	int64_t at = s->has_snap ? s->snap_at : 0, cause_since = 0;
+	sqlite3_stmt *st;
+
+	if ((rc = load_events(r, conn, dev, &ev, &nev)))
+		return rc;
+	for (size_t i = 0; i < nev; i++)
+		if (ev[i].at > at)
+			at = ev[i].at;
+#define OPEN_ONE(lv, since_)                                                            \
+	do {                                                                            \
+		if ((lv) > level || (cause >= 0 && (lv) == level && (since_) < cause_since)) { \
+			level = (lv);                                                   \
+			cause = (int)nopen;                                             \
+			cause_since = (since_);                                         \
+		}                                                                       \
+		nopen++;                                                                \
+	} while (0)
+	rc = 0;
+	if (s->has_threats) {
+		mtd_msg snap;
+		mtd_threat t;
+		size_t pos = 0;
+		memset(&snap, 0, offsetof(mtd_msg, ref));
+		snap.threats = s->snap.data;
+		snap.threats_len = s->snap.len;
+		while (!rc && mtd_msg_threat(&snap, &pos, &t)) {
+			size_t k = nev;
+			if (t.id.p)
+				for (k = 0; k < nev; k++)
+					if (strlen(ev[k].id) == t.id.n && !memcmp(ev[k].id, t.id.p, t.id.n))
+						break;
+			if (k < nev)
+				continue; /* a later event of this threat says what it is now */
+			rc = put_open(&items, &t.id, &t.category, &t.name, t.level, s->snap_at);
+			OPEN_ONE(t.level, s->snap_at);
+		}
+	}
+	for (size_t i = 0; !rc && i < nev; i++) {
+		mtd_str id = cstr(ev[i].id), category = cstr(ev[i].category), name = cstr(ev[i].name);
+		if (!ev[i].open || !category.p || ev[i].level < 0)
+			continue;
+		rc = put_open(&items, &id, &category, &name, ev[i].level, ev[i].since);
+		OPEN_ONE(ev[i].level, ev[i].since);
+	}
+#undef OPEN_ONE
+	if (rc || mtd_mp_container(&all, 0, nopen) || mtd_buf_put(&all, items.data, items.len)) {
+		rc = mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!(st = mtd_store_stmt(r->h->store, SQL_REPORT_PUT))) {
+		rc = store_fail(r);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	sqlite3_bind_int64(st, 5, r->h->now);
+	if (s->os_supported >= 0)
+		sqlite3_bind_int(st, 6, s->os_supported);
+	if (nev == 0) { /* the snapshot alone, as a pair without events keeps it */
+		sqlite3_bind_int(st, 3, s->snap_level);
+		sqlite3_bind_int64(st, 4, s->snap_at);
+		if (s->has_threats)
+			sqlite3_bind_blob(st, 7, s->snap.data, (int)s->snap.len, SQLITE_STATIC);
+		sqlite3_bind_int(st, 8, 0);
+	} else {
+		sqlite3_bind_int(st, 3, level);
+		sqlite3_bind_int64(st, 4, at);
+		sqlite3_bind_blob(st, 7, all.data, (int)all.len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, (int64_t)nev);
+		if (s->has_snap) {
+			sqlite3_bind_int(st, 9, s->snap_level);
+			sqlite3_bind_int64(st, 10, s->snap_at);
+			if (s->has_threats)
+				sqlite3_bind_blob(st, 11, s->snap.data, (int)s->snap.len,
+						  SQLITE_STATIC);
+		}
+		if (cause >= 0)
+			sqlite3_bind_int(st, 12, cause);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store_fail(r);
+out:
+	evrows_free(ev, nev);
+	mtd_buf_free(&items);
+	mtd_buf_free(&all);
+	return rc;
+}
+
+/* A snapshot (threat message) of device dev. */
+static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
+{
+	sqlite3_stmt *st;
+	rstate s = {0};
+	int rc;
+
 	if (!(st = mtd_store_stmt_rebind(r->h->store, SQL_REPORT_UPSERT)))
 		return store_fail(r);
 	sqlite3_bind_int64(st, 1, dev); /* every parameter, the absent ones NULL */
-	sqlite3_bind_int64(st, 2, r->conn.id);
+	sqlite3_bind_int64(st, 2, conn);
 	sqlite3_bind_int(st, 3, m->level);
 	sqlite3_bind_int64(st, 4, m->at);
 	sqlite3_bind_int64(st, 5, r->h->now);
@@ -606,6 +1067,226 @@ found:
 		sqlite3_bind_null(st, 7);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
+	if (sqlite3_changes(mtd_store_db(r->h->store)))
+		return 0;
+	/* not written: a newer snapshot is stored, or the pair has events */
+	if ((rc = load_state(r, conn, dev, &s)) || !s.nevents || (s.has_snap && m->at < s.snap_at))
+		goto out;
+	if (!(st = mtd_store_stmt(r->h->store, SQL_EVENTS_DELETE_BEFORE))) {
+		rc = store_fail(r);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, dev); /* events before it are part of it */
+	sqlite3_bind_int64(st, 2, conn);
+	sqlite3_bind_int64(st, 3, m->at);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = store_fail(r);
+		goto out;
+	}
+	s.has_snap = 1;
+	s.snap_level = m->level;
+	s.snap_at = m->at;
+	s.os_supported = m->os_supported;
+	s.has_threats = m->threats != NULL;
+	s.snap.len = 0;
+	if (m->threats && mtd_buf_put(&s.snap, m->threats, m->threats_len)) {
+		rc = mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = rebuild(r, conn, dev, &s);
+out:
+	mtd_buf_free(&s.snap);
+	return rc;
+}
+
+/* A threat_event of device dev, applied in at order: one older than the
+ * snapshot is part of it; one older than the threat's latest event lost
+ * (at the same time, a resolve wins). */
+static int event(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
+{
+	const mtd_threat *t = &m->event;
+	sqlite3_stmt *st;
+	rstate s = {0};
+	int rc, step, known = 0, was_open = 0;
+	int64_t last = 0, since = m->at;
+
+	if ((rc = load_state(r, conn, dev, &s)) || (s.has_snap && m->at < s.snap_at))
+		goto out;
+	if (!(st = mtd_store_stmt(r->h->store, SQL_EVENT_GET))) {
+		rc = store_fail(r);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, t->id.p, t->id.n);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		known = 1;
+		was_open = sqlite3_column_int(st, 0);
+		last = sqlite3_column_int64(st, 1);
+		if (was_open)
+			since = sqlite3_column_int64(st, 2);
+	} else if (step != SQLITE_DONE) {
+		rc = store_fail(r);
+		goto out;
+	}
+	if (known && (last > m->at || (last == m->at && !was_open)))
+		goto out;
+	if (!(st = mtd_store_stmt(r->h->store, SQL_EVENT_PUT))) {
+		rc = store_fail(r);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, t->id.p, t->id.n);
+	sqlite3_bind_int(st, 4, m->state == MTD_EVENT_OPEN);
+	sqlite3_bind_int64(st, 5, m->at);
+	mtd_bind_text(st, 6, t->category.p, t->category.n);
+	mtd_bind_text(st, 7, t->name.p, t->name.n);
+	if (t->level >= 0)
+		sqlite3_bind_int(st, 8, t->level);
+	sqlite3_bind_int64(st, 9, since);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = store_fail(r);
+		goto out;
+	}
+	rc = rebuild(r, conn, dev, &s);
+out:
+	mtd_buf_free(&s.snap);
+	return rc;
+}
+
+/* ---- parking ---- */
+
+static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, size_t vn);
+
+/* Learn m's vendor_device_id as the identifier vendor:<vendor> of t->dev
+ * (audited), then apply what was parked waiting for it. */
+static int learn(run *r, int64_t conn, const char *vendor, const mtd_msg *m, const target *t)
+{
+	const mtd_str *v = &m->ref[MTD_REF_VENDOR];
+	char kind[48], ext[MTD_MAX_ID + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(kind, sizeof kind, "vendor:%s", vendor);
+	if (!(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
+		return store_fail(r);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	mtd_bind_text(st, 2, v->p, v->n);
+	sqlite3_bind_int64(st, 3, t->dev);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_fail(r);
+	if ((rc = device_ext(r, t->dev, ext, sizeof ext)) ||
+	    (rc = audit_json(r, "id_learned", vendor, ext,
+			     json_pack("{s:s, s:s%, s:s}", "kind", kind, "value", v->p, v->n, "from",
+				       mtd_ref_name(t->via - 1)))))
+		return rc;
+	return unpark(r, SQL_PARK_BY_VENDOR_ID, conn, v->p, v->n);
+}
+
+/* Apply message m of connector conn (vendor), which names t->dev: store
+ * it, log it (with how it named the device), learn what it teaches. */
+static int apply(run *r, int64_t conn, const char *vendor, const mtd_msg *m, const target *t)
+{
+	int rc = m->type == MTD_MSG_THREAT ? snapshot(r, conn, t->dev, m) : event(r, conn, t->dev, m);
+	if (rc)
+		return rc;
+	if (mtd_store_log_message(r->h->store, r->h->now, conn, t->dev, m->type,
+				  m->type == MTD_MSG_THREAT ? m->level : m->event.level, t->via, m->at,
+				  NULL, 0))
+		return store_fail(r);
+	return t->learn ? learn(r, conn, vendor, m, t) : 0;
+}
+
+/* Keep message m (its msgpack bytes mp[0..len)), which names no device or
+ * several, until it resolves (audited with the message). */
+static int park(run *r, const mtd_msg *m, const void *mp, size_t len, const target *t)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_PARK_INSERT);
+	int64_t id;
+	if (!st)
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, r->conn.id);
+	sqlite3_bind_int64(st, 2, r->h->now);
+	sqlite3_bind_text(st, 3, t->why, -1, SQLITE_STATIC);
+	if (m->refs >> MTD_REF_VENDOR & 1)
+		mtd_bind_text(st, 4, m->ref[MTD_REF_VENDOR].p, m->ref[MTD_REF_VENDOR].n);
+	sqlite3_bind_blob(st, 5, mp, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_fail(r);
+	id = sqlite3_last_insert_rowid(mtd_store_db(r->h->store));
+	r->pend_parked++;
+	mtd_diag(r->h, "%s: parked: %s (applied when it names one device: 'mtdgate parked')",
+		 mtd_reader_where(r->rd), t->why);
+	return audit_json(r, "parked", r->vendor, NULL,
+			  json_pack("{s:I, s:s, s:o*}", "parked", (json_int_t)id, "reason", t->why,
+				    "message", mtd_msg_json(m)));
+}
+
+typedef struct prow {
+	int64_t id, conn, received;
+	char *reason;
+	void *msg; /* msgpack, len bytes */
+	size_t len;
+} prow;
+
+static void prows_free(prow *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].reason);
+		free(v[i].msg);
+	}
+	free(v);
+}
+
+/* The parked rows which selects (SQL_PARK_*: parameters conn and
+ * vid[0..vn), or the time now, or none), in the order received. */
+static int load_parked(mtd_store *s, enum mtd_sql which, int64_t conn, const char *vid, size_t vn,
+		       int64_t now, prow **out, size_t *n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, which);
+	prow *v = NULL;
+	size_t k = 0;
+	int step, rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return MTD_ESTORE;
+	if (which == SQL_PARK_BY_VENDOR_ID) {
+		sqlite3_bind_int64(st, 1, conn);
+		mtd_bind_text(st, 2, vid, vn);
+	} else if (which == SQL_PARK_EXPIRED) {
+		sqlite3_bind_int64(st, 1, now);
+	}
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		prow *nv = realloc(v, (k + 1) * sizeof *v);
+		size_t len = (size_t)sqlite3_column_bytes(st, 4);
+		if (!nv) {
+			rc = MTD_ENOMEM;
+			break;
+		}
+		v = nv;
+		v[k].id = sqlite3_column_int64(st, 0);
+		v[k].conn = sqlite3_column_int64(st, 1);
+		v[k].received = sqlite3_column_int64(st, 2);
+		v[k].reason = col_dup(st, 3);
+		v[k].len = len;
+		v[k].msg = malloc(len ? len : 1);
+		if (v[k].msg && len)
+			memcpy(v[k].msg, sqlite3_column_blob(st, 4), len);
+		if (!v[k++].reason || !v[k - 1].msg)
+			rc = MTD_ENOMEM;
+	}
+	sqlite3_reset(st);
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	if (rc) {
+		prows_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
 	return 0;
 }
 
@@ -628,12 +1309,111 @@ static int refuse_future(run *r, const mtd_msg *m)
 	return audit_msg(r, "message_rejected", m, extra);
 }
 
-/* One validated message on the connector (R1 gate, R2 lifecycle). */
-static int on_message(run *r, const mtd_msg *m)
+/* The vendor of connector id conn (NULL when there is none). */
+static const char *vendor_of(run *r, int64_t conn)
+{
+	if (!r->conns && mtd_conn_load_all(r->h->store, &r->conns, &r->nconns))
+		return NULL;
+	for (size_t i = 0; i < r->nconns; i++)
+		if (r->conns[i].id == conn)
+			return r->conns[i].vendor;
+	return NULL;
+}
+
+static const char *via_name(int via)
+{
+	return via ? mtd_ref_name(via - 1) : "device";
+}
+
+/* Apply the parked messages which selects (see load_parked) that now
+ * resolve, in the order received; each is audited as it is. */
+static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, size_t vn)
+{
+	prow *v;
+	size_t n;
+	int rc = load_parked(r->h->store, which, conn, vid, vn, 0, &v, &n);
+
+	if (rc)
+		return rc == MTD_ENOMEM ? mtd_fail(r->h, rc, "out of memory") : store_fail(r);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *vendor = vendor_of(r, v[i].conn);
+		char why[300], ext[MTD_MAX_ID + 1];
+		sqlite3_stmt *st;
+		target t;
+		mtd_msg m;
+
+		/* one that no longer decodes stays, listed by 'parked', until it expires */
+		if (!vendor || mtd_decode_msg(v[i].msg, v[i].len, &m, why, sizeof why))
+			continue;
+		if ((rc = resolve(r, vendor, &m, &t)) || !t.dev)
+			continue;
+		if (!(st = mtd_store_stmt(r->h->store, SQL_PARK_DELETE))) {
+			rc = store_fail(r);
+			break;
+		}
+		sqlite3_bind_int64(st, 1, v[i].id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = store_fail(r);
+			break;
+		}
+		if (!sqlite3_changes(mtd_store_db(r->h->store)))
+			continue; /* applied already, by a call this one made */
+		if ((rc = apply(r, v[i].conn, vendor, &m, &t)) ||
+		    (rc = device_ext(r, t.dev, ext, sizeof ext)) ||
+		    (rc = audit_json(r, "unparked", vendor, ext,
+				     json_pack("{s:I, s:I, s:s}", "parked", (json_int_t)v[i].id,
+					       "received", (json_int_t)v[i].received, "via",
+					       via_name(t.via)))))
+			break;
+		r->pend_unparked++;
+	}
+	prows_free(v, n);
+	return rc;
+}
+
+/* Drop the parked messages older than their connector's parked_days
+ * (audited with the message). */
+static int expire_parked(run *r)
+{
+	prow *v;
+	size_t n;
+	int rc = load_parked(r->h->store, SQL_PARK_EXPIRED, 0, NULL, 0, r->h->now, &v, &n);
+
+	if (rc)
+		return rc == MTD_ENOMEM ? mtd_fail(r->h, rc, "out of memory") : store_fail(r);
+	for (size_t i = 0; !rc && i < n; i++) {
+		sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_PARK_DELETE);
+		mtd_msg m;
+		char why[8];
+		json_t *msg = mtd_decode_msg(v[i].msg, v[i].len, &m, why, sizeof why) ? NULL
+										  : mtd_msg_json(&m);
+		if (!st) {
+			json_decref(msg);
+			rc = store_fail(r);
+			break;
+		}
+		sqlite3_bind_int64(st, 1, v[i].id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			json_decref(msg);
+			rc = store_fail(r);
+			break;
+		}
+		rc = audit_json(r, "parked_expired", vendor_of(r, v[i].conn),
+				NULL, json_pack("{s:I, s:I, s:s, s:o*}", "parked", (json_int_t)v[i].id,
+						"received", (json_int_t)v[i].received, "reason",
+						v[i].reason, "message", msg));
+	}
+	prows_free(v, n);
+	return rc;
+}
+
+/* One validated message on the connector (R1 gate, R2 lifecycle); mp[0..len)
+ * its msgpack bytes (what is parked). */
+static int on_message(run *r, const mtd_msg *m, const void *mp, size_t len)
 {
 	int state = mtd_conn_state_at(&r->conn, r->h->now);
 	int before = r->conn.state, rc;
-	int64_t dev = 0;
+	target t;
 
 	/* Any message is contact (R2), even one the state rejects. */
 	if (r->h->now > r->conn.last_contact) {
@@ -652,9 +1432,15 @@ static int on_message(run *r, const mtd_msg *m)
 	}
 	switch (m->type) {
 	case MTD_MSG_THREAT:
-		if ((rc = store_threat(r, m, &dev)) != 0)
-			return rc > 0 ? 0 : rc; /* > 0: bad record, already reported */
-		break;
+	case MTD_MSG_THREAT_EVENT:
+		/* the audit record of an accepted message is a row of the sealed
+		 * message log (store.h), written by apply */
+		if ((rc = resolve(r, r->vendor, m, &t)) ||
+		    (rc = t.dev ? apply(r, r->conn.id, r->vendor, m, &t) : park(r, m, mp, len, &t)))
+			return rc;
+		if (t.dev)
+			r->pend_accepted++;
+		goto contact;
 	case MTD_MSG_PROVISION:
 		r->conn.provisioned = 1;
 		r->conn.removed = 0;
@@ -675,14 +1461,12 @@ static int on_message(run *r, const mtd_msg *m)
 	default:
 		break;
 	}
-	/* The audit record of an accepted message: a row of the sealed
-	 * message log (store.h). */
-	if (mtd_store_log_message(r->h->store, r->h->now, r->conn.id, dev, m->type,
-				  m->type == MTD_MSG_THREAT ? m->level : -1, m->at,
+	if (mtd_store_log_message(r->h->store, r->h->now, r->conn.id, 0, m->type, -1, 0, m->at,
 				  m->type == MTD_MSG_ERROR ? m->code.p : NULL,
 				  m->type == MTD_MSG_ERROR ? m->code.n : 0))
 		return store_fail(r);
 	r->pend_accepted++;
+contact:
 	if (mtd_conn_state_at(&r->conn, r->h->now) != before)
 		return save_conn(r); /* audits the transition where it happened */
 	return 0;
@@ -690,7 +1474,8 @@ static int on_message(run *r, const mtd_msg *m)
 
 static int one_normalized(run *r, const mtd_record *rec)
 {
-	return on_message(r, rec->msg); /* decoded by the reader (MTD_READ_MSG) */
+	/* decoded by the reader (MTD_READ_MSG) */
+	return on_message(r, rec->msg, rec->mp, rec->mp_len);
 }
 
 /* ---- through a plugin ---- */
@@ -730,7 +1515,7 @@ static int host_emit(void *ud, const void *data, size_t len)
 			return -1;
 		}
 		s->emitted++;
-		s->rc = on_message(r, &m);
+		s->rc = on_message(r, &m, data, len);
 	}
 	return s->rc ? -1 : 0;
 }
@@ -804,6 +1589,8 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 	 * unresponsive) are audited before this input is applied. */
 	if ((rc = begin(r)) == 0) {
 		rc = mtd_refresh_connectors(h);
+		if (!rc)
+			rc = expire_parked(r);
 		if (!rc && mtd_store_commit(h->store))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		if (rc)
@@ -817,6 +1604,48 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		rc = each_record(r, in, name, normalized ? MTD_READ_MSG : MTD_READ_FRAME,
 				 normalized ? one_normalized : one_native);
 	dm_free(r->dm);
+	free(r->conns);
 	mtd_child_stop(pr.plugin);
+	return rc;
+}
+
+/* ---- listing ---- */
+
+int mtd_parked(mtd_t *h, mtd_parked_fn fn, void *ud)
+{
+	prow *v = NULL;
+	size_t n = 0;
+	mtd_conn *conns = NULL;
+	size_t nconns = 0;
+	int rc = mtd_need_store(h);
+
+	if (rc)
+		return rc;
+	if ((rc = mtd_conn_load_all(h->store, &conns, &nconns)) ||
+	    (rc = load_parked(h->store, SQL_PARK_ALL, 0, NULL, 0, 0, &v, &n)))
+		return mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
+	for (size_t i = 0; !rc && i < n; i++) {
+		mtd_parked_info p = {v[i].id, "?", v[i].received, v[i].reason, NULL};
+		mtd_msg m;
+		char why[600];
+		char *text = NULL;
+		for (size_t k = 0; k < nconns; k++)
+			if (conns[k].id == v[i].conn)
+				p.vendor = conns[k].vendor;
+		if (mtd_decode_msg(v[i].msg, v[i].len, &m, why, sizeof why) == 0) {
+			json_t *j = mtd_msg_json(&m);
+			text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			json_decref(j);
+			if (!text) {
+				rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+				break;
+			}
+		}
+		p.message = text ? text : "null";
+		rc = fn(ud, &p);
+		free(text);
+	}
+	prows_free(v, n);
+	free(conns);
 	return rc;
 }

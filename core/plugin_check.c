@@ -44,35 +44,9 @@ static void say(check *c, int ok, const char *fmt, ...)
 static json_t *canonical(const void *mp, size_t len, char *err, size_t n)
 {
 	mtd_msg m;
-	json_t *j;
 	if (mtd_decode_msg(mp, len, &m, err, n))
 		return NULL;
-	j = json_pack("{s:s, s:I}", "type", mtd_msg_type_name(m.type), "at", (json_int_t)m.at);
-	if (!j)
-		return NULL;
-	if (m.type == MTD_MSG_ERROR)
-		json_object_set_new(j, "code", json_stringn(m.code.p, m.code.n));
-	if (m.type == MTD_MSG_THREAT) {
-		json_t *th = json_array();
-		mtd_threat t;
-		size_t pos = 0;
-		json_object_set_new(j, "device", json_stringn(m.device.p, m.device.n));
-		json_object_set_new(j, "level", json_string(mtd_level_name(m.level)));
-		if (m.os_supported >= 0)
-			json_object_set_new(j, "os_supported", json_boolean(m.os_supported));
-		while (mtd_msg_threat(&m, &pos, &t)) {
-			json_t *e = json_object();
-			if (t.id.p)
-				json_object_set_new(e, "id", json_stringn(t.id.p, t.id.n));
-			json_object_set_new(e, "category", json_stringn(t.category.p, t.category.n));
-			if (t.name.p)
-				json_object_set_new(e, "name", json_stringn(t.name.p, t.name.n));
-			json_object_set_new(e, "level", json_string(mtd_level_name(t.level)));
-			json_array_append_new(th, e);
-		}
-		json_object_set_new(j, "threats", th);
-	}
-	return j;
+	return mtd_msg_json(&m);
 }
 
 /* Host side of the check: collects canonical messages. */

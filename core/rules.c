@@ -1395,8 +1395,35 @@ static int lazy_previous(lua_State *L)
 	return keep(L);
 }
 
+/* The open threats of v (msgpack) as a list, each with since (a
+ * snapshot's threats, stored as received, have the report's time). */
+static void push_threats(mtd_rules *r, const mtd_vreport *v)
+{
+	lua_State *L = r->L;
+	msgpack_object o;
+	size_t off = 0;
+	msgpack_zone_clear(&r->zone);
+	if (msgpack_unpack(v->threats, v->threats_len, &off, &r->zone, &o) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    o.type != MSGPACK_OBJECT_ARRAY) {
+		lua_pushnil(L);
+		return;
+	}
+	push_mp(L, &o); /* stack: list */
+	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+		if (lua_getfield(L, -1, "since") == LUA_TNIL) { /* stack: list, threat, since */
+			lua_pushinteger(L, v->at);
+			lua_setfield(L, -3, "since");
+		}
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
+}
+
 /* __index of an entry of device.vendors or device.app_vendors: at and
- * threats, which a vendor without a report (level nil) never has. */
+ * threats, which a vendor without a report (level nil) never has, and
+ * threat, the open threat that sets the level, which only an entry whose
+ * level an open threat sets has (memo_key holds whether it does). */
 static int lazy_vendor(lua_State *L)
 {
 	mtd_rules *r;
@@ -1404,14 +1431,15 @@ static int lazy_vendor(lua_State *L)
 	const void *t;
 	const char *k;
 	size_t kl, i;
-	int at, armed;
+	int at, cause, armed;
 
 	lua_getallocf(L, (void **)&r);
 	if (!r->cur || lua_type(L, 2) != LUA_TSTRING)
 		return 0;
 	k = lua_tolstring(L, 2, &kl);
 	at = is_key(k, kl, "at");
-	if (!at && !is_key(k, kl, "threats"))
+	cause = is_key(k, kl, "threat");
+	if (!at && !cause && !is_key(k, kl, "threats"))
 		return 0;
 	t = lua_topointer(L, 1);
 	for (i = 0; i < r->ncur_vent && r->cur_vent[i] != t; i++)
@@ -1419,7 +1447,7 @@ static int lazy_vendor(lua_State *L)
 	if (i == r->ncur_vent)
 		return 0;
 	v = i < r->cur->nvendors ? &r->cur->vendors[i] : &r->cur->app_vendors[i - r->cur->nvendors];
-	if (v->level <= 0)
+	if (v->level <= 0 || (cause && v->cause < 0))
 		return 0;
 	r->taint = 1;
 	armed = r->armed;
@@ -1428,12 +1456,11 @@ static int lazy_vendor(lua_State *L)
 	if (at) {
 		lua_pushinteger(L, v->at);
 	} else if (v->threats) {
-		msgpack_object o;
-		size_t off = 0;
-		msgpack_zone_clear(&r->zone);
-		if (msgpack_unpack(v->threats, v->threats_len, &off, &r->zone, &o) ==
-		    MSGPACK_UNPACK_SUCCESS)
-			push_mp(L, &o);
+		push_threats(r, v);
+		if (cause) { /* stack: nil, list */
+			lua_rawgeti(L, -1, (lua_Integer)v->cause + 1);
+			lua_remove(L, -2);
+		}
 	}
 	r->armed = armed;
 	return keep(L);
@@ -1629,8 +1656,8 @@ static int kput_vendors(mtd_rules *r, size_t *k, const mtd_vreport *v, size_t nv
 		return -1;
 	for (size_t i = 0; i < nv; i++) {
 		size_t len = v[i].vendor ? strlen(v[i].vendor) : SIZE_MAX; /* NULL: no field */
-		int f[4] = {v[i].level, v[i].os_supported, v[i].block_missing_data,
-			    v[i].block_unsupported_os};
+		int f[5] = {v[i].level, v[i].os_supported, v[i].block_missing_data,
+			    v[i].block_unsupported_os, v[i].cause >= 0};
 		if (kput(r, k, &len, sizeof len) ||
 		    (v[i].vendor && kput(r, k, v[i].vendor, len)) || kput(r, k, f, sizeof f))
 			return -1;

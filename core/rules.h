@@ -42,9 +42,11 @@ typedef struct mtd_vreport {
 	int level;           /* MTD_LEVEL_*; 0 = no report (missing) */
 	int64_t at;
 	int os_supported;    /* -1 unknown */
-	const void *threats; /* msgpack array, may be NULL */
+	const void *threats; /* msgpack array, may be NULL: the open threats */
 	size_t threats_len;
 	int block_missing_data, block_unsupported_os;
+	int cause;           /* index in threats of the open threat that sets
+				level (above the vendor's snapshot), -1 none */
 } mtd_vreport;
 
 /* One app of the device's inventory (strings may be NULL; -1 unknown). */
@@ -106,8 +108,9 @@ int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *e
 
 /* Memoize mtd_rules_eval (off by default): when on and policy.lua sets
  * pure = true, a device that looks to the rules like one already decided
- * (same platform, ownership, management, groupset, vendor entries, previous
- * state) gets that decision without a call into Lua. A call that reads a
+ * (same platform, ownership, management, groupset, vendor entries with
+ * whether an open threat sets their level, previous state) gets that
+ * decision without a call into Lua. A call that reads a
  * device-specific field (id, os_version, user, apps, previous.since, a
  * report's at or threats) or math.random is not reused. Sound only if
  * groupset names one set of groups for the life of r. At most 65536

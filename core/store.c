@@ -144,6 +144,36 @@ static const char *const migrations[] = {
 	/* 5 -> 6: new log blocks in the compact entry layout (store.h), which
 	 * an older mtdgate would take for damage; no table changes */
 	"",
+	/* 6 -> 7: device identity, parking, threat lifecycle (SPEC 4.1, 4.2
+	 * extensions). device_ids: a device's identifiers by (kind, value), one
+	 * device each. parked: messages that named no device, or several, kept
+	 * as received until they resolve or expire. threat_events: per
+	 * (device, connector) the latest event of each threat id (open = 0: a
+	 * resolved one, kept so that an older event arriving later loses).
+	 * reports: a row with nevents = 0 is a snapshot as received (level, at,
+	 * threats), as before; with events, level, at and threats are derived
+	 * (threats: the open set, each with since; cause: the index in it of
+	 * the threat that sets the level) and the snapshot is in snap_*
+	 * (snap_level NULL: none). New log blocks carry how each message's
+	 * device was named (MTD_LOG_VIA). */
+	"CREATE TABLE device_ids(kind TEXT NOT NULL, value TEXT NOT NULL,"
+	" device INTEGER NOT NULL, PRIMARY KEY(kind, value)) WITHOUT ROWID;"
+	"CREATE INDEX device_ids_by_device ON device_ids(device, kind);"
+	"CREATE INDEX devices_by_user ON devices(user, platform) WHERE user IS NOT NULL;"
+	"CREATE TABLE parked(id INTEGER PRIMARY KEY, connector INTEGER NOT NULL,"
+	" received INTEGER NOT NULL, reason TEXT NOT NULL, vendor_id TEXT, msg BLOB NOT NULL);"
+	"CREATE INDEX parked_by_vendor_id ON parked(connector, vendor_id)"
+	" WHERE vendor_id IS NOT NULL;"
+	"CREATE TABLE threat_events(device INTEGER NOT NULL, connector INTEGER NOT NULL,"
+	" id TEXT NOT NULL, open INTEGER NOT NULL, at INTEGER NOT NULL, category TEXT,"
+	" name TEXT, level INTEGER, since INTEGER, PRIMARY KEY(device, connector, id))"
+	" WITHOUT ROWID;"
+	"ALTER TABLE reports ADD COLUMN nevents INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE reports ADD COLUMN snap_level INTEGER;"
+	"ALTER TABLE reports ADD COLUMN snap_at INTEGER;"
+	"ALTER TABLE reports ADD COLUMN snap_threats BLOB;"
+	"ALTER TABLE reports ADD COLUMN cause INTEGER;"
+	"ALTER TABLE connectors ADD COLUMN parked_days INTEGER NOT NULL DEFAULT 30;",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -171,19 +201,19 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_CONN_GET] =
 		"SELECT id, vendor, state, provisioned, removed, error_code, last_contact,"
 		" added_at, platforms, mam_platforms, appsync_ios, appsync_personal_ios,"
-		" block_unsupported_os, block_missing_data, unresponsive_days, rejected"
-		" FROM connectors WHERE vendor = ?1",
+		" block_unsupported_os, block_missing_data, unresponsive_days, rejected,"
+		" parked_days FROM connectors WHERE vendor = ?1",
 	[SQL_CONN_ALL] =
 		"SELECT id, vendor, state, provisioned, removed, error_code, last_contact,"
 		" added_at, platforms, mam_platforms, appsync_ios, appsync_personal_ios,"
-		" block_unsupported_os, block_missing_data, unresponsive_days, rejected"
-		" FROM connectors ORDER BY vendor",
+		" block_unsupported_os, block_missing_data, unresponsive_days, rejected,"
+		" parked_days FROM connectors ORDER BY vendor",
 	[SQL_CONN_UPDATE] =
 		"UPDATE connectors SET state = ?2, provisioned = ?3, removed = ?4,"
 		" error_code = ?5, last_contact = ?6, platforms = ?7, mam_platforms = ?8,"
 		" appsync_ios = ?9, appsync_personal_ios = ?10, block_unsupported_os = ?11,"
-		" block_missing_data = ?12, unresponsive_days = ?13, rejected = ?14"
-		" WHERE id = ?1",
+		" block_missing_data = ?12, unresponsive_days = ?13, rejected = ?14,"
+		" parked_days = ?15 WHERE id = ?1",
 	[SQL_CONN_CONTACT] = "UPDATE connectors SET last_contact = max(coalesce(last_contact, 0), ?2)"
 			     " WHERE id = ?1",
 	[SQL_CONN_REJECTED] = "UPDATE connectors SET rejected = rejected + ?2 WHERE id = ?1",
@@ -192,7 +222,7 @@ static const char *const sql_text[SQL__COUNT] = {
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(device, connector) DO UPDATE SET"
 		" level = excluded.level, at = excluded.at, received = excluded.received,"
 		" os_supported = excluded.os_supported, threats = excluded.threats"
-		" WHERE excluded.at >= reports.at",
+		" WHERE excluded.at >= reports.at AND reports.nevents = 0",
 	[SQL_APPS_DELETE_DEVICE] = "DELETE FROM apps WHERE device = ?1",
 	[SQL_APP_INSERT] =
 		"INSERT INTO apps(device, app_id, version, short_version, name, bundle_size,"
@@ -216,11 +246,11 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT id, ext_id, platform, corporate, enrolled, groupset"
 		" FROM devices WHERE id > ?1 ORDER BY id",
 	[SQL_EVAL_REPORTS] =
-		"SELECT device, connector, level, coalesce(os_supported, -1), at, threats FROM reports"
-		" WHERE device > ?1 ORDER BY device, connector",
+		"SELECT device, connector, level, coalesce(os_supported, -1), coalesce(cause, -1),"
+		" at, threats FROM reports WHERE device > ?1 ORDER BY device, connector",
 	[SQL_EVAL_REPORTS_SLIM] =
-		"SELECT device, connector, level, coalesce(os_supported, -1) FROM reports"
-		" WHERE device > ?1 ORDER BY device, connector",
+		"SELECT device, connector, level, coalesce(os_supported, -1), coalesce(cause, -1)"
+		" FROM reports WHERE device > ?1 ORDER BY device, connector",
 	[SQL_DEVICE_DETAIL] = "SELECT os_version, user FROM devices WHERE id = ?1",
 	[SQL_REPORT_DETAIL] = "SELECT connector, at, threats FROM reports WHERE device = ?1",
 	/* report of one device: its vendors' latest reports, with their times */
@@ -263,6 +293,49 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_AUDIT_INSERT] = "INSERT INTO audit(seq, at, kind, vendor, device, detail, hash)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQL_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[SQL_DEVICE_EXT] = "SELECT ext_id FROM devices WHERE id = ?1",
+	[SQL_IDS_GET] = "SELECT device FROM device_ids WHERE kind = ?1 AND value = ?2",
+	[SQL_IDS_PUT] = "INSERT INTO device_ids(kind, value, device) VALUES(?1, ?2, ?3)"
+			" ON CONFLICT(kind, value) DO UPDATE SET device = excluded.device",
+	[SQL_IDS_DELETE_KIND] = "DELETE FROM device_ids WHERE device = ?1 AND kind = ?2",
+	/* two are enough to know it is not exactly one */
+	[SQL_DEVICES_BY_USER] = "SELECT id FROM devices WHERE user = ?1 AND platform = ?2 LIMIT 2",
+	[SQL_PARK_INSERT] = "INSERT INTO parked(connector, received, reason, vendor_id, msg)"
+			    " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[SQL_PARK_ALL] = "SELECT id, connector, received, reason, msg FROM parked ORDER BY id",
+	[SQL_PARK_BY_VENDOR_ID] = "SELECT id, connector, received, reason, msg FROM parked"
+				  " WHERE connector = ?1 AND vendor_id = ?2 ORDER BY id",
+	[SQL_PARK_DELETE] = "DELETE FROM parked WHERE id = ?1",
+	[SQL_PARK_EXPIRED] =
+		"SELECT p.id, p.connector, p.received, p.reason, p.msg FROM parked p"
+		" JOIN connectors c ON c.id = p.connector"
+		" WHERE p.received < ?1 - c.parked_days * 86400 ORDER BY p.id",
+	[SQL_REPORT_STATE] =
+		"SELECT level, at, os_supported, threats, nevents, snap_level, snap_at,"
+		" snap_threats FROM reports WHERE device = ?1 AND connector = ?2",
+	[SQL_REPORT_PUT] =
+		"INSERT INTO reports(device, connector, level, at, received, os_supported, threats,"
+		" nevents, snap_level, snap_at, snap_threats, cause)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+		" ON CONFLICT(device, connector) DO UPDATE SET level = excluded.level,"
+		" at = excluded.at, received = excluded.received,"
+		" os_supported = excluded.os_supported, threats = excluded.threats,"
+		" nevents = excluded.nevents, snap_level = excluded.snap_level,"
+		" snap_at = excluded.snap_at, snap_threats = excluded.snap_threats,"
+		" cause = excluded.cause",
+	[SQL_EVENTS_OF] = "SELECT id, open, at, category, name, level, since FROM threat_events"
+			  " WHERE device = ?1 AND connector = ?2 ORDER BY id",
+	[SQL_EVENT_GET] = "SELECT open, at, since FROM threat_events"
+			  " WHERE device = ?1 AND connector = ?2 AND id = ?3",
+	[SQL_EVENT_PUT] =
+		"INSERT INTO threat_events(device, connector, id, open, at, category, name, level,"
+		" since) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		" ON CONFLICT(device, connector, id) DO UPDATE SET open = excluded.open,"
+		" at = excluded.at, category = coalesce(excluded.category, category),"
+		" name = coalesce(excluded.name, name), level = coalesce(excluded.level, level),"
+		" since = excluded.since",
+	[SQL_EVENTS_DELETE_BEFORE] =
+		"DELETE FROM threat_events WHERE device = ?1 AND connector = ?2 AND at < ?3",
 };
 
 static int fail(mtd_store *s, int rc, const char *what)
@@ -872,7 +945,7 @@ static int block_entry(mtd_store *s, int log, int64_t at, int64_t connector)
 		b->first = seq;
 		b->at = at;
 		b->connector = connector;
-		b->buf[0] = MTD_LOG_COMPACT;
+		b->buf[0] = MTD_LOG_VIA;
 		b->len = 1;
 		memset(&b->last, 0, sizeof b->last);
 	}
@@ -890,7 +963,8 @@ static size_t put_delta(unsigned char *b, int64_t v, int64_t *last)
 }
 
 int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
-			  int type, int level, int64_t msg_at, const char *code, size_t ncode)
+			  int type, int level, int via, int64_t msg_at, const char *code,
+			  size_t ncode)
 {
 	block *b = &s->blk[MTD_LOG_MESSAGES];
 	unsigned char *o;
@@ -903,6 +977,7 @@ int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t d
 	o += put_svarint(o, (uint64_t)(int64_t)type);
 	o += put_svarint(o, (uint64_t)(int64_t)(level < 0 ? -1 : level));
 	o += put_delta(o, msg_at, &b->last.msg_at);
+	o += put_uvarint(o, via > 0 ? (uint64_t)via : 0);
 	o += put_uvarint(o, code ? (uint64_t)ncode + 1 : 0);
 	if (code) {
 		memcpy(o, code, ncode);
@@ -1002,23 +1077,26 @@ int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *
 			 mtd_log_entry *e)
 {
 	if (!e->layout) { /* the block's first entry says which */
-		if (*p < end && **p == MTD_LOG_COMPACT) {
-			e->layout = MTD_LOG_COMPACT;
+		if (*p < end && (**p == MTD_LOG_COMPACT || **p == MTD_LOG_VIA)) {
+			e->layout = **p;
 			(*p)++;
 		} else {
 			e->layout = 1;
 		}
 	}
-	if (e->layout != MTD_LOG_COMPACT)
+	if (e->layout != MTD_LOG_COMPACT && e->layout != MTD_LOG_VIA)
 		return decode_v1(log, p, end, e);
 	e->code = NULL;
 	e->ncode = 0;
+	e->via = 0;
 	if (log == MTD_LOG_MESSAGES) {
-		uint64_t n;
+		uint64_t n, via = 0;
 		if (get_delta(p, end, &e->device) || get_int(p, end, &e->type) ||
 		    get_int(p, end, &e->level) || get_delta(p, end, &e->msg_at) ||
+		    (e->layout == MTD_LOG_VIA && (get_uvarint(p, end, &via) || via > 255)) ||
 		    get_uvarint(p, end, &n) || (n && n - 1 > (uint64_t)(end - *p)))
 			return -1;
+		e->via = (int)via;
 		if (n) {
 			e->code = (const char *)*p;
 			e->ncode = (size_t)(n - 1);

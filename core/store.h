@@ -9,7 +9,7 @@
 
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 6
+#define MTD_SCHEMA_VERSION 7
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -56,6 +56,23 @@ enum mtd_sql {
 	SQL_APPS_OF_DEVICE,
 	SQL_AUDIT_LAST,
 	SQL_APPSYNC_SCAN,
+	/* device identity, parking, threat lifecycle (schema 7) */
+	SQL_DEVICE_EXT,
+	SQL_IDS_GET,
+	SQL_IDS_PUT,
+	SQL_IDS_DELETE_KIND,
+	SQL_DEVICES_BY_USER,
+	SQL_PARK_INSERT,
+	SQL_PARK_ALL,
+	SQL_PARK_BY_VENDOR_ID,
+	SQL_PARK_DELETE,
+	SQL_PARK_EXPIRED,
+	SQL_REPORT_STATE,
+	SQL_REPORT_PUT,
+	SQL_EVENTS_OF,
+	SQL_EVENT_GET,
+	SQL_EVENT_PUT,
+	SQL_EVENTS_DELETE_BEFORE,
 	SQL__COUNT
 };
 
@@ -124,18 +141,24 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG__COUNT };
  *   decisions: d(device) d(outcome) d(prev)
  *   messages:  d(device) z(type) z(level) d(msg_at) u(code ? ncode + 1 : 0)
  *              [code bytes]
+ * A block written since schema 7 starts with MTD_LOG_VIA instead: the same
+ * entries, a message's with u(via) before its code's length: how its
+ * device was named (0: by "device" or none, k + 1: device_ref kind k,
+ * codec.h's MTD_REF_*).
  * (a block of consecutive devices with one outcome: 3 bytes an entry). An
  * older block starts with 0 or 1, the null flag of its first value: each
  * value a flag byte (0 null) and unless null z(value): device, outcome,
  * prev (null: none), or device (null: none), type, level (null: none),
  * msg_at, then code as a flag and z(ncode) and the bytes. */
 #define MTD_LOG_COMPACT 2
+#define MTD_LOG_VIA 3
 
 /* One entry of a block, decoded. */
 typedef struct mtd_log_entry {
 	int64_t device;          /* devices.id; 0: none (not a threat message) */
 	int64_t outcome, prev;   /* decisions: new outcome, previous (0 none) */
 	int type, level;         /* messages: MTD_MSG_*, level (-1 none) */
+	int via;                 /* messages: how the device was named (above) */
 	int64_t msg_at;          /* messages: the time the message carries */
 	const char *code;        /* messages: error code, NULL none; borrowed */
 	size_t ncode;
@@ -162,10 +185,11 @@ int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, in
  * or commit). */
 int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
 			   int64_t prev);
-/* An accepted message; device 0 and level -1 when not a threat; code
- * (error messages) may be NULL. */
+/* An accepted message; device 0 and level -1 when not a threat; via as
+ * the entry layout says; code (error messages) may be NULL. */
 int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
-			  int type, int level, int64_t msg_at, const char *code, size_t ncode);
+			  int type, int level, int via, int64_t msg_at, const char *code,
+			  size_t ncode);
 /* Seal every log with pending rows (at: the seal's time, 0 for the last
  * row's). */
 int mtd_store_seal(mtd_store *s, int64_t at);

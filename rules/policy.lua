@@ -34,6 +34,17 @@ local function allowed(policy, key)
   return fmt("group %s allows at most %s", policy.from[key], policy[key])
 end
 
+-- "lookout reports high", and when an open threat of the vendor sets that
+-- level (above what its latest device report says), which one. v.threat is
+-- nil for every other vendor entry, so reading it keeps such devices
+-- reusable (pure = true).
+local function reports(v)
+  local t = v.threat
+  if not t then return fmt("%s reports %s", v.vendor, v.level) end
+  return fmt("%s reports %s: threat '%s' (%s, %s) open since %s", v.vendor, v.level,
+    t.name or t.id, t.id or "no id", t.category, mtd.time(t.since))
+end
+
 -- R5: several third-party vendors on one platform must all scan the device;
 -- Microsoft Defender for Endpoint is exempt.
 local function third_parties(vendors)
@@ -95,11 +106,11 @@ function M.compliance(device, policy, ctx)
     if v.level then
       level = maxl(level, v.level)
       if policy.max_level and above(v.level, policy.max_level) then
-        bad[#bad + 1] = fmt("%s reports %s; %s", v.vendor, v.level, allowed(policy, "max_level"))
+        bad[#bad + 1] = fmt("%s; %s", reports(v), allowed(policy, "max_level"))
       elseif policy.max_level then
-        good[#good + 1] = fmt("%s reports %s; %s", v.vendor, v.level, allowed(policy, "max_level"))
+        good[#good + 1] = fmt("%s; %s", reports(v), allowed(policy, "max_level"))
       else
-        good[#good + 1] = fmt("%s reports %s; no threat level is required", v.vendor, v.level)
+        good[#good + 1] = fmt("%s; no threat level is required", reports(v))
       end
       if v.block_unsupported_os and v.os_supported == false then
         bad[#bad + 1] = fmt("%s reports an unsupported OS version; block_unsupported_os is on", v.vendor)
@@ -149,10 +160,10 @@ function M.app_protection(device, policy, ctx)
   end
   if above(v.level, policy.app_max_level) then
     return policy.app_action, {
-      fmt("apps: %s reports %s; %s, action %s", v.vendor, v.level, allowed(policy, "app_max_level"),
+      fmt("apps: %s; %s, action %s", reports(v), allowed(policy, "app_max_level"),
         policy.app_action) }
   end
-  return "none", { fmt("apps: %s reports %s; %s", v.vendor, v.level, allowed(policy, "app_max_level")) }
+  return "none", { fmt("apps: %s; %s", reports(v), allowed(policy, "app_max_level")) }
 end
 
 return M

@@ -191,6 +191,7 @@ static const char *const main_help =
 	"  rules test [DIR]                       run the rules' own tests (DIR/tests.lua)\n"
 	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
 	"  appsync VENDOR [--json|--native]       answer the vendor's App Sync request\n"
+	"  parked [--json]                        messages waiting for their device\n"
 	"  audit verify                           check the audit log's hash chain\n"
 	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
 	"  help [COMMAND]                         this help, or a command's\n"
@@ -214,7 +215,11 @@ static const struct help {
 		   "Import device records (JSON documents, lines, an array of them, or msgpack):\n"
 		   "  {\"id\",\"platform\":\"android|ios|windows|macos\",\"os_version\",\n"
 		   "   \"ownership\":\"corporate|personal\",\"management\":\"enrolled|unenrolled\",\n"
-		   "   \"user\",\"groups\":[NAME,...]}\n"
+		   "   \"user\",\"groups\":[NAME,...],\"ids\":{KIND:VALUE,...}}\n"
+		   "ids: the device's identifiers (intune entra serial imei meid udid wifi_mac,\n"
+		   "vendor:<vendor id>), by which messages may name it; a value another device\n"
+		   "has is refused with the record's position. Parked messages that now name\n"
+		   "one device are applied after the import.\n"
 		   "A known device is replaced as a whole. Bad records are reported with their\n"
 		   "position and skipped (exit 65); the others are kept. Ids are UTF-8 without\n"
 		   "control or bidi characters; a duplicate key refuses the record.\n"},
@@ -242,6 +247,8 @@ static const struct help {
 		      "                                 unsupported OS\n"
 		      "  block_missing_data             noncompliant without a report from it\n"
 		      "  unresponsive_days=N            days without contact before unresponsive [7]\n"
+		      "  parked_days=N                  days a parked message waits for its device\n"
+		      "                                 before it expires (audited) [30]\n"
 		      "A setting the vendor's plugin or the cloud does not allow is refused (69).\n"},
 	{"ingest", "usage: mtdgate ingest VENDOR FILE|-\n"
 		   "       mtdgate ingest VENDOR --normalized FILE|-\n\n"
@@ -250,13 +257,28 @@ static const struct help {
 		   "  {\"type\":\"threat\",\"device\",\"level\",\"at\",\"threats\":[...],\"os_supported\"}\n"
 		   "  {\"type\":\"heartbeat|provision|appsync_request\",\"at\"}\n"
 		   "  {\"type\":\"error\",\"code\",\"at\"}\n"
+		   "  {\"type\":\"threat_event\",\"device\",\"threat\":{\"id\",\"category\",\"name\",\"level\"},\n"
+		   "   \"state\":\"open|resolved\",\"at\"}\n"
+		   "A message may name its device by \"device_ref\":{KIND:VALUE,...} instead of\n"
+		   "\"device\" (kinds intune entra udid serial imei meid mdm wifi_mac\n"
+		   "vendor_device_id user, and platform with user). One that names no known\n"
+		   "device, or several, is parked (see 'mtdgate parked'), not malformed.\n"
 		   "Prints how many records were read and how many messages were accepted,\n"
 		   "rejected (by the connector's state, or dated more than --max-skew seconds\n"
-		   "after their receipt: R13, each named on stderr), or malformed. Accepted counts are\n"
-		   "committed: with --acks, a line 'acknowledged N records' is printed as each\n"
+		   "after their receipt: R13, each named on stderr), malformed, or parked.\n"
+		   "Accepted counts are committed: with --acks, a line 'acknowledged N records'\n"
+		   "is printed as each\n"
 		   "batch commits (--batch, 50,000 records by default), and a kill after it\n"
 		   "loses none of them. Exit 65 when some were malformed, 69 when there is no\n"
 		   "such connector.\n"},
+	{"parked", "usage: mtdgate parked [--json]\n\n"
+		   "List the parked messages, oldest first: messages that named a device\n"
+		   "mtdgate does not know (by \"device\" or by every identifier of their\n"
+		   "\"device_ref\"), or identifiers of different devices. Each is applied, in\n"
+		   "the order received and audited, as soon as a device import or an identifier\n"
+		   "learned from a later message makes it name one device; it expires after the\n"
+		   "connector's parked_days (audited). With --json one object per line:\n"
+		   "  {\"id\",\"vendor\",\"received\",\"reason\",\"message\"}\n"},
 	{"plugin", "usage: mtdgate plugin list [--json]\n"
 		   "       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
 		   "list: the vendor plugins in the plugin directory: id, name, platforms,\n"
@@ -394,14 +416,18 @@ static const char *bad_elements_text(uint64_t n)
 static void print_stats(const char *what, const mtd_stats *st, int with_rejected)
 {
 	if (with_rejected)
-		printf("%s: %llu records, %llu accepted, %llu rejected, %llu malformed%s\n", what,
-		       (unsigned long long)st->records, (unsigned long long)st->accepted,
+		printf("%s: %llu records, %llu accepted, %llu rejected, %llu malformed%s, %llu parked",
+		       what, (unsigned long long)st->records, (unsigned long long)st->accepted,
 		       (unsigned long long)st->rejected, (unsigned long long)st->malformed,
-		       st->bad_elements ? bad_elements_text(st->bad_elements) : "");
+		       st->bad_elements ? bad_elements_text(st->bad_elements) : "",
+		       (unsigned long long)st->parked);
 	else
-		printf("%s: %llu records, %llu imported, %llu malformed\n", what,
+		printf("%s: %llu records, %llu imported, %llu malformed", what,
 		       (unsigned long long)st->records, (unsigned long long)st->accepted,
 		       (unsigned long long)st->malformed);
+	if (st->unparked)
+		printf(", %llu parked before now applied", (unsigned long long)st->unparked);
+	putchar('\n');
 }
 
 /* ---- commands ---- */
@@ -580,6 +606,42 @@ static int cmd_ingest(mtd_t *h, opts *o)
 	}
 	print_stats(o->argv[1], &st, 1);
 	return st.malformed || st.bad_elements ? EX_DATAERR_ : EX_OK;
+}
+
+static int print_parked(void *ud, const mtd_parked_info *p)
+{
+	char when[32];
+	if (*(int *)ud) {
+		json_t *j = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)p->id, "vendor",
+				      p->vendor, "received", (json_int_t)p->received, "reason",
+				      p->reason);
+		json_t *m = json_loads(p->message, 0, NULL);
+		char *text;
+		if (!j)
+			return MTD_ENOMEM;
+		json_object_set_new(j, "message", m ? m : json_null());
+		text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (!text)
+			return MTD_ENOMEM;
+		puts(text);
+		free(text);
+		return 0;
+	}
+	mtd_time_format(p->received, when, sizeof when);
+	printf("%lld\t%s\t%s\t%s\n\t%s\n", (long long)p->id, p->vendor, when, p->reason,
+	       p->message);
+	return 0;
+}
+
+static int cmd_parked(mtd_t *h, opts *o)
+{
+	int json = has_flag(o, "--json"), rc;
+	if ((rc = no_more(o, 1, "parked")))
+		return rc;
+	if ((rc = mtd_parked(h, print_parked, &json)))
+		return fail(h, rc);
+	return EX_OK;
 }
 
 static json_t *bits_json(uint32_t bits, const char *const *names, int n)
@@ -1057,7 +1119,8 @@ static const struct command {
 	{"init", cmd_init},         {"device", cmd_device},     {"inventory", cmd_inventory},
 	{"connector", cmd_connector}, {"ingest", cmd_ingest},     {"plugin", cmd_plugin},
 	{"evaluate", cmd_evaluate}, {"rules", cmd_rules},       {"report", cmd_report},
-	{"appsync", cmd_appsync},   {"audit", cmd_audit},       {"help", cmd_help},
+	{"appsync", cmd_appsync},   {"parked", cmd_parked},     {"audit", cmd_audit},
+	{"help", cmd_help},
 };
 
 static const struct command *find_command(const char *name)

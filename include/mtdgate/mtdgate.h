@@ -113,6 +113,11 @@ typedef struct mtd_stats {
 	uint64_t bad_elements; /* ingest: bad elements of otherwise good payloads
 				  (plugin ABI 1.1), each reported; the
 				  payloads' good elements were kept */
+	uint64_t parked;    /* ingest: messages naming no known device, or
+			       several: kept and audited (mtd_parked), not
+			       malformed */
+	uint64_t unparked;  /* parked messages (of any run) that this one made
+			       resolve, applied in the order received */
 } mtd_stats;
 
 /* Import device records (SPEC 4.2), in any framing of SPEC 4.1 (JSON
@@ -146,6 +151,21 @@ typedef struct mtd_connector_info {
 } mtd_connector_info;
 typedef int (*mtd_connector_fn)(void *ud, const mtd_connector_info *c);
 int mtd_connector_list(mtd_t *h, mtd_connector_fn fn, void *ud);
+
+/* A parked message (SPEC 4.1 extension): one that named no known device,
+ * or several, kept until a device import or a learned identifier makes it
+ * resolve, or until its connector's parked_days have passed. Strings
+ * borrowed for the callback; message is the message as JSON text. */
+typedef struct mtd_parked_info {
+	int64_t id;
+	const char *vendor;
+	int64_t received; /* Unix seconds */
+	const char *reason;
+	const char *message;
+} mtd_parked_info;
+typedef int (*mtd_parked_fn)(void *ud, const mtd_parked_info *p);
+/* Every parked message, oldest first. */
+int mtd_parked(mtd_t *h, mtd_parked_fn fn, void *ud);
 
 /* Ingest vendor-native payloads through the vendor's plugin, or, with
  * normalized set, normalized channel messages (SPEC 4.1), on the vendor's

@@ -294,6 +294,12 @@ static void settings_values(void **state)
 	assert_int_equal(c.unresponsive_days, 365);
 	apply_ok(&c, "unresponsive_days=14", &minimal, 1);
 	assert_int_equal(c.unresponsive_days, 14);
+	apply_ok(&c, "parked_days=90", &minimal, 1);
+	assert_int_equal(c.parked_days, 90);
+	assert_int_equal(c.unresponsive_days, 14); /* each its own */
+	apply_bad(&c, "parked_days=0", &full, 0, MTD_EUSAGE, "parked_days");
+	apply_bad(&c, "parked_days=x", &full, 0, MTD_EUSAGE, "parked_days");
+	assert_int_equal(c.parked_days, 90);
 
 	apply_ok(&c, "android=on", &full, 0);
 	apply_ok(&c, "ios=true", &full, 0);
@@ -332,17 +338,17 @@ static void settings_values(void **state)
 	static const char *const want_names[MTD_CONN_NSETTINGS] = {
 		"android", "ios", "windows", "macos", "mam_android", "mam_ios", "mam_windows",
 		"appsync_ios", "appsync_personal_ios", "block_unsupported_os",
-		"block_missing_data", "unresponsive_days"};
+		"block_missing_data", "unresponsive_days", "parked_days"};
 	static const char *const want_values[MTD_CONN_NSETTINGS] = {
 		"true", "false", "true", "false", "true", "false", "true",
-		"true", "true", "true", "false", "14"};
+		"true", "true", "true", "false", "14", "90"};
 	for (int i = 0; i < MTD_CONN_NSETTINGS; i++) {
 		assert_string_equal(mtd_conn_setting_names[i], want_names[i]);
 		mtd_conn_setting_value(&c, i, buf, sizeof buf, &is_bool);
 		if (strcmp(buf, want_values[i]))
 			fail_msg("setting %s lists as '%s', expected '%s'", want_names[i], buf,
 				 want_values[i]);
-		assert_int_equal(is_bool, i != MTD_CONN_NSETTINGS - 1);
+		assert_int_equal(is_bool, i < MTD_CONN_NSETTINGS - 2);
 	}
 }
 

@@ -451,8 +451,8 @@ static void log_blocks(void **state)
 		dev[i] = i % 5 ? i * 7919 : 0;
 		lv[i] = i % 6 - 1;
 		at[i] = i % 13 == 1 ? INT64_MAX : i % 17 == 2 ? INT64_MIN : i % 3 ? 1709251200 + i : -i;
-		assert_int_equal(mtd_store_log_message(s, 100, 1, dev[i], i % 5 ? 1 : 4, lv[i], at[i],
-						       c, c ? strlen(c) : 0),
+		assert_int_equal(mtd_store_log_message(s, 100, 1, dev[i], i % 5 ? 1 : 4, lv[i],
+						       i % 12, at[i], c, c ? strlen(c) : 0),
 				 0);
 		if (i == NMSG / 2) /* takes a number: the open block is written first */
 			assert_int_equal(mtd_store_audit(s, 100, "x", NULL, NULL, NULL), 0);
@@ -471,10 +471,11 @@ static void log_blocks(void **state)
 		assert_true(seq >= next); /* in order, numbers never shared */
 		mtd_log_entry e = {0}; /* a block's walk starts from zeros */
 		next = seq + n;
-		assert_int_equal(p[0], MTD_LOG_COMPACT);
+		assert_int_equal(p[0], MTD_LOG_VIA);
 		for (int64_t i = 0; i < n; i++, k++) {
 			assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &p, end, &e), 0);
 			assert_true(k < NMSG);
+			assert_int_equal(e.via, (int)(k % 12));
 			assert_int_equal(e.device, dev[k]);
 			assert_int_equal(e.level, lv[k]);
 			assert_int_equal(e.msg_at, at[k]);
@@ -555,13 +556,19 @@ static void log_blocks(void **state)
 static void log_entry_bytes(void **state)
 {
 	static const unsigned char dec[] = {
-		MTD_LOG_COMPACT, 0x0a, 0xc8, 0x01, 0x00, /* device 5, outcome 100, none before */
-		0x02, 0x00, 0x00,                        /* device 6, the same */
-		0x02, 0x02, 0xc8, 0x01,                  /* device 7, outcome 101, was 100 */
+		MTD_LOG_VIA, 0x0a, 0xc8, 0x01, 0x00, /* device 5, outcome 100, none before */
+		0x02, 0x00, 0x00,                    /* device 6, the same */
+		0x02, 0x02, 0xc8, 0x01,              /* device 7, outcome 101, was 100 */
 	};
 	static const unsigned char msg[] = {
-		MTD_LOG_COMPACT, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x00, /* dev 3, threat, high, 1000 */
-		0x05, 0x08, 0x01, 0x13, 0x03, 'E', '1', /* none, error, no level, 990, "E1" */
+		/* dev 3, threat, high, 1000, named by its udid (MTD_REF_UDID + 1) */
+		MTD_LOG_VIA, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x03, 0x00,
+		0x05, 0x08, 0x01, 0x13, 0x00, 0x03, 'E', '1', /* none, error, no level, 990, "E1" */
+	};
+	/* the same in the layout of schema 6, without via */
+	static const unsigned char v6[] = {
+		MTD_LOG_COMPACT, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x00,
+		0x05, 0x08, 0x01, 0x13, 0x03, 'E', '1',
 	};
 	/* a provision, then a threat of device 1, high, with the times shown */
 	static const unsigned char v1[] = {0x00, 0x01, 0x06, 0x00, 0x01, 0x80, 0xea, 0x88, 0xde,
@@ -578,9 +585,9 @@ static void log_entry_bytes(void **state)
 	assert_int_equal(mtd_store_log_decision(s, 100, 5, 100, 0), 0);
 	assert_int_equal(mtd_store_log_decision(s, 100, 6, 100, -1), 0); /* none, either way */
 	assert_int_equal(mtd_store_log_decision(s, 100, 7, 101, 100), 0);
-	assert_int_equal(mtd_store_log_message(s, 100, 1, 3, MTD_MSG_THREAT, MTD_LEVEL_HIGH, 1000,
-					       NULL, 0), 0);
-	assert_int_equal(mtd_store_log_message(s, 100, 1, 0, MTD_MSG_ERROR, -1, 990, "E1", 2), 0);
+	assert_int_equal(mtd_store_log_message(s, 100, 1, 3, MTD_MSG_THREAT, MTD_LEVEL_HIGH,
+					       MTD_REF_UDID + 1, 1000, NULL, 0), 0);
+	assert_int_equal(mtd_store_log_message(s, 100, 1, 0, MTD_MSG_ERROR, -1, 0, 990, "E1", 2), 0);
 	assert_int_equal(mtd_store_commit(s), 0);
 	for (int t = 0; t < 2; t++) {
 		assert_int_equal(sqlite3_prepare_v2(db, t ? "SELECT entries FROM message_log"
@@ -594,6 +601,21 @@ static void log_entry_bytes(void **state)
 		sqlite3_finalize(st);
 	}
 
+	for (int l = 0; l < 2; l++) { /* both compact layouts read back */
+		const unsigned char *q = l ? v6 : msg, *qend = q + (l ? sizeof v6 : sizeof msg);
+		mtd_log_entry c = {0};
+		assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &q, qend, &c), 0);
+		assert_int_equal(c.layout, l ? MTD_LOG_COMPACT : MTD_LOG_VIA);
+		assert_int_equal(c.device, 3);
+		assert_int_equal(c.level, MTD_LEVEL_HIGH);
+		assert_int_equal(c.msg_at, 1000);
+		assert_int_equal(c.via, l ? 0 : MTD_REF_UDID + 1);
+		assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &q, qend, &c), 0);
+		assert_int_equal(c.type, MTD_MSG_ERROR);
+		assert_int_equal(c.ncode, 2);
+		assert_memory_equal(c.code, "E1", 2);
+		assert_ptr_equal(q, qend);
+	}
 	assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &p, end, &e), 0);
 	assert_int_equal(e.layout, 1);
 	assert_int_equal(e.device, 0);

@@ -24,7 +24,7 @@ static void log_entries(const uint8_t *data, size_t size)
 			if (mtd_log_entry_decode(log, &p, end, &e))
 				break;
 			FUZZ_CHECK(p > was && p <= end);
-			FUZZ_CHECK(e.layout == 1 || e.layout == MTD_LOG_COMPACT);
+			FUZZ_CHECK(e.layout == 1 || e.layout == MTD_LOG_COMPACT || e.layout == MTD_LOG_VIA);
 			FUZZ_CHECK(!e.code || ((const unsigned char *)e.code >= data &&
 					       (const unsigned char *)e.code + e.ncode <= end));
 		}

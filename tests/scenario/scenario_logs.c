@@ -76,16 +76,16 @@ static void add(scen *s, text *t, const char *fmt, ...)
 /* Change the level carried by the middle entry of the message_log row seq
  * (n identical heartbeat entries) behind mtdgate's back, the no-update
  * trigger dropped first. The entry still reads: past the block's first,
- * each is five one-byte varints (store.h): the differences of device and
- * time (0), type, level (-1, zigzag 1) and no code, and a level of -2
- * (zigzag 3) changes only that value. */
+ * each is six one-byte varints (store.h): the differences of device and
+ * time (0), type, level (-1, zigzag 1), via (0) and no code, and a level
+ * of -2 (zigzag 3) changes only that value. */
 static void tamper_middle_entry(scen *s, int64_t seq)
 {
 	int n = 0;
 	size_t len = 0, at;
 	const unsigned char *b = scen_log_entries(s, "message_log", seq, &n, &len);
-	at = len - (size_t)(n - n / 2) * 5; /* the middle entry, of the last n - n/2 */
-	if (n < 3 || b[0] != MTD_LOG_COMPACT || len < (size_t)(n - n / 2) * 5 + 1)
+	at = len - (size_t)(n - n / 2) * 6; /* the middle entry, of the last n - n/2 */
+	if (n < 3 || b[0] != MTD_LOG_VIA || len < (size_t)(n - n / 2) * 6 + 1)
 		fail_msg("message_log row %lld: not %d compact entries (%zu bytes)", (long long)seq, n,
 			 len);
 	scen_poke_log(s, "message_log", seq, at + 2, 1, 3);
@@ -273,9 +273,10 @@ static void device_map(void **state)
 	assert_true(msg.n / 48 >= NDEV / 4);
 	in = scen_write(s, "threats.jsonl", msg.p, msg.n);
 	scen_day(s, 0, 3600);
-	RUN(s, 65, "ingest", "generic", "--normalized", in);
-	ERR_HAS(s, "threats.jsonl line 5001: field 'device': unknown device 'dev-10000'");
-	snprintf(want, sizeof want, "%d records, %d accepted, 0 rejected, 1 malformed", NDEV + 1, NDEV);
+	RUN(s, 0, "ingest", "generic", "--normalized", in);
+	ERR_HAS(s, "threats.jsonl line 5001: parked: unknown device 'dev-10000'");
+	snprintf(want, sizeof want, "%d records, %d accepted, 0 rejected, 0 malformed, 1 parked",
+		 NDEV + 1, NDEV);
 	OUT_HAS(s, want);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM reports"), NDEV);
 

@@ -276,7 +276,7 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	/* day 2: the first run of this release migrates the store */
 	scen_day(s, 2, 0);
 	report_is_v3(s, __LINE__);
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 6);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 7);
 	/* the decisions moved (4 -> 5) into packed blocks, and the running
 	 * grace period and the wipe keep their times there */
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM main.sqlite_master"
@@ -378,7 +378,7 @@ static void upgrade_v5_log_layouts(void **state)
 	scen_day(s, 1, 0);
 	RUN(s, 0, "audit", "verify");
 	OUT_HAS(s, "audit log intact: 26 records");
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 6);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 7);
 	/* the old entries read as they were written */
 	assert_int_equal(count_lines(s, "decision", NULL), 3);
 	assert_int_equal(count_lines(s, "message", NULL), 7);
@@ -394,12 +394,14 @@ static void upgrade_v5_log_layouts(void **state)
 	INGEST(s, THREAT("v5-b", "high", "\"2024-03-02T00:00:00Z\""));
 	RUN(s, 0, "evaluate");
 	OUT_HAS(s, "1 decisions changed");
+	/* (since schema 7 the compact layout that says how a message named
+	 * its device, 3) */
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log"
-				       " WHERE substr(entries, 1, 1) = x'02'"), 1);
+				       " WHERE substr(entries, 1, 1) = x'03'"), 1);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log"
-				       " WHERE substr(entries, 1, 1) <> x'02'"), 3);
+				       " WHERE substr(entries, 1, 1) NOT IN (x'02', x'03')"), 3);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM decision_log"
-				       " WHERE substr(entries, 1, 1) = x'02'"), 1);
+				       " WHERE substr(entries, 1, 1) = x'03'"), 1);
 	RUN(s, 0, "audit", "verify");
 	OUT_HAS(s, "audit log intact: ");
 	assert_int_equal(count_lines(s, "message", "v5-b"), 2);
@@ -407,6 +409,20 @@ static void upgrade_v5_log_layouts(void **state)
 	assert_non_null(m);
 	FIELD(s, json_object_get(m, "detail"), "level", "high");
 	assert_int_equal(count_lines(s, "decision", "v5-b"), 2);
+
+	/* the migrated snapshot of v5-a (schema 6 -> 7) is the base that a
+	 * threat event adds to, and is its level again once resolved */
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	INGEST(s, "{\"type\":\"threat_event\",\"device_ref\":{\"mdm\":\"v5-a\"},"
+		  "\"threat\":{\"id\":\"t1\",\"category\":\"os\",\"level\":\"low\"},"
+		  "\"state\":\"open\",\"at\":\"2024-03-02T00:00:00Z\"}\n");
+	assert_int_equal(scen_q_int(s, "SELECT nevents FROM reports r JOIN devices d ON d.id = r.device"
+				       " WHERE d.ext_id = 'v5-a'"), 1);
+	assert_int_equal(scen_q_int(s, "SELECT snap_level FROM reports r JOIN devices d"
+				       " ON d.id = r.device WHERE d.ext_id = 'v5-a'"), 4);
+	assert_int_equal(scen_q_int(s, "SELECT level FROM reports r JOIN devices d"
+				       " ON d.id = r.device WHERE d.ext_id = 'v5-a'"), 4);
+	RUN(s, 0, "audit", "verify");
 
 	/* v5-a's level (high, zigzag 8) in the old block of five messages,
 	 * made medium: the entry still reads, the seal does not match */
