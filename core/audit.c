@@ -213,7 +213,8 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 		snprintf(t, sizeof t, "{\"type\":\"%s\",\"at\":%lld", mtd_msg_type_name(c->e.type),
 			 (long long)c->e.msg_at);
 		if (tb_put(b, t, strlen(t)) ||
-		    (c->e.level >= 0 && put(b, ",\"level\":\"%s\"%s", mtd_level_name(c->e.level), "")))
+		    (c->e.level >= 0 && put(b, ",\"level\":\"%s\"%s", mtd_level_name(c->e.level), "")) ||
+		    (c->e.via > 0 && put(b, ",\"via\":\"%s\"%s", mtd_ref_name(c->e.via - 1), "")))
 			return MTD_ENOMEM;
 		if (c->e.code) {
 			char code[257];

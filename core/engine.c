@@ -474,7 +474,7 @@ typedef struct devrow {
 	int level[MAX_CONNS];
 	int64_t at[MAX_CONNS];
 	int os_supported[MAX_CONNS];
-	int cause[MAX_CONNS];    /* index in threats of the threat setting the level, -1 */
+	int cause[MAX_CONNS];    /* 1 + index in threats of the threat setting the level; 0 */
 	tbuf threats[MAX_CONNS]; /* msgpack bytes; n 0 = none */
 	/* the stored decision */
 	int64_t old_outcome; /* 0: none */
@@ -490,7 +490,7 @@ static void devrow_clear(devrow *d, size_t nconns)
 		d->level[i] = 0;
 		d->at[i] = 0;
 		d->os_supported[i] = -1;
-		d->cause[i] = -1;
+		d->cause[i] = 0;
 	}
 	d->has_os = d->has_user = 0;
 	d->old_outcome = 0;
@@ -575,7 +575,7 @@ static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 		return 0;
 	d->level[ci] = sqlite3_column_int(st, 2);
 	d->os_supported[ci] = sqlite3_column_int(st, 3); /* -1 for NULL, in the SQL */
-	d->cause[ci] = sqlite3_column_int(st, 4);
+	d->cause[ci] = sqlite3_column_int(st, 4) + 1; /* -1 for NULL, in the SQL */
 	return e->slim ? 0 : read_report_detail(st, 5, ci, d);
 }
 
@@ -975,7 +975,7 @@ static int fm_key(const eval *e, const devrow *d, uint64_t k[FM_WORDS])
 		/* a level set by an open threat: the rules' memo keys on it, this
 		 * one leaves such (few) devices to it */
 		if (d->level[i] < 0 || d->level[i] > 7 || d->os_supported[i] < -1 ||
-		    d->os_supported[i] > 1 || d->cause[i] >= 0)
+		    d->os_supported[i] > 1 || d->cause[i])
 			return -1;
 		k[pos / 64] |= (uint64_t)(d->level[i] | (d->os_supported[i] + 1) << 3) << (pos % 64);
 		if (pos % 64 > 59) /* the 5 bits straddle two words */

@@ -1447,7 +1447,7 @@ static int lazy_vendor(lua_State *L)
 	if (i == r->ncur_vent)
 		return 0;
 	v = i < r->cur->nvendors ? &r->cur->vendors[i] : &r->cur->app_vendors[i - r->cur->nvendors];
-	if (v->level <= 0 || (cause && v->cause < 0))
+	if (v->level <= 0 || (cause && v->cause <= 0))
 		return 0;
 	r->taint = 1;
 	armed = r->armed;
@@ -1458,7 +1458,7 @@ static int lazy_vendor(lua_State *L)
 	} else if (v->threats) {
 		push_threats(r, v);
 		if (cause) { /* stack: nil, list */
-			lua_rawgeti(L, -1, (lua_Integer)v->cause + 1);
+			lua_rawgeti(L, -1, (lua_Integer)v->cause);
 			lua_remove(L, -2);
 		}
 	}
@@ -1657,7 +1657,7 @@ static int kput_vendors(mtd_rules *r, size_t *k, const mtd_vreport *v, size_t nv
 	for (size_t i = 0; i < nv; i++) {
 		size_t len = v[i].vendor ? strlen(v[i].vendor) : SIZE_MAX; /* NULL: no field */
 		int f[5] = {v[i].level, v[i].os_supported, v[i].block_missing_data,
-			    v[i].block_unsupported_os, v[i].cause >= 0};
+			    v[i].block_unsupported_os, v[i].cause > 0};
 		if (kput(r, k, &len, sizeof len) ||
 		    (v[i].vendor && kput(r, k, v[i].vendor, len)) || kput(r, k, f, sizeof f))
 			return -1;

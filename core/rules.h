@@ -45,8 +45,9 @@ typedef struct mtd_vreport {
 	const void *threats; /* msgpack array, may be NULL: the open threats */
 	size_t threats_len;
 	int block_missing_data, block_unsupported_os;
-	int cause;           /* index in threats of the open threat that sets
-				level (above the vendor's snapshot), -1 none */
+	int cause;           /* 1 + the index in threats of the open threat
+				that sets level (above the vendor's snapshot);
+				0 none */
 } mtd_vreport;
 
 /* One app of the device's inventory (strings may be NULL; -1 unknown). */

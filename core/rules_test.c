@@ -62,8 +62,8 @@ int mtd_rules_check(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud)
 	for (int p = 0; p < MTD_NPLAT && !rc; p++)
 		for (int en = 0; en < 2 && !rc; en++)
 			for (int lv = -1; lv <= MTD_LEVEL_HIGH && !rc; lv++) {
-				mtd_vreport v[2] = {{"generic", lv < 0 ? 0 : lv, 0, -1, NULL, 0, 0, 0, -1},
-						    {"defender", 0, 0, -1, NULL, 0, 1, 1, -1}};
+				mtd_vreport v[2] = {{"generic", lv < 0 ? 0 : lv, 0, -1, NULL, 0, 0, 0, 0},
+						    {"defender", 0, 0, -1, NULL, 0, 1, 1, 0}};
 				static const char *const groups[] = {"Executives"};
 				mtd_eval_in in = {0};
 				mtd_eval_out out;
@@ -143,7 +143,6 @@ static int read_vendors(lua_State *L, const char *k, mtd_vreport *v, size_t *n, 
 		const char *lv = NULL;
 		memset(x, 0, sizeof *x);
 		x->os_supported = -1;
-		x->cause = -1;
 		if (*n >= MAXV || lua_type(L, -2) != LUA_TSTRING) {
 			lua_pop(L, 3);
 			mtd_sdk_err(err, en, "device.%s: at most %d vendors, keyed by name", k, MAXV);

@@ -1700,6 +1700,83 @@ static void memo_bounds(void **state)
 
 }
 
+/* A vendor entry's open threats (each with since) and the one that sets
+ * its level: served on access; an entry without such a threat reads nil
+ * and stays memoizable, one with it is its own call, whose reason (default
+ * policy) names the threat. */
+static void open_threats_and_cause(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	mtd_vreport *v;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	/* a snapshot's threat, without since, then an event's */
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "category", 8);
+	msgpack_pack_str_with_body(&pk, "os", 2);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, "Old OS", 6);
+	msgpack_pack_str_with_body(&pk, "level", 5);
+	msgpack_pack_str_with_body(&pk, "low", 3);
+	msgpack_pack_map(&pk, 5);
+	msgpack_pack_str_with_body(&pk, "id", 2);
+	msgpack_pack_str_with_body(&pk, "t9", 2);
+	msgpack_pack_str_with_body(&pk, "category", 8);
+	msgpack_pack_str_with_body(&pk, "app", 3);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, "Spyware", 7);
+	msgpack_pack_str_with_body(&pk, "level", 5);
+	msgpack_pack_str_with_body(&pk, "high", 4);
+	msgpack_pack_str_with_body(&pk, "since", 5);
+	msgpack_pack_int64(&pk, T0 - 30);
+
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+	mtd_rules_memo(f->r, 1);
+	dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+	v = add_vendor(&d, 0, "lookout", "high");
+	v->threats = sb.data;
+	v->threats_len = sb.size;
+	eval_ok(f, &d, &o); /* no cause: the snapshot's level */
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	assert_int_equal(o.memo, 0);
+	assert_null(strstr(joined(&o), "Spyware"));
+	v->cause = 2;
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	assert_int_equal(o.memo, -1);
+	assert_non_null(strstr(joined(&o), "lookout reports high: threat 'Spyware' (t9, app) open since"));
+	v->cause = 0; /* the memo answers without the threat */
+	eval_ok(f, &d, &o);
+	assert_int_equal(o.memo, 0);
+
+	/* what the rules see: every open threat with since; the cause */
+	write_rules(f, GROUPS_DEFAULT, "return { pure = true,\n"
+			"  compliance = function(d)\n"
+			"    local v = d.vendors[1]\n"
+			"    local t = v.threats\n"
+			"    return 'compliant', 'low', { string.format('%d %s %d %s %d %s', #t,\n"
+			"      t[1].name, t[1].since, t[2].id, t[2].since, v.threat and v.threat.name or 'none') }\n"
+			"  end,\n"
+			"  app_protection = function() return 'none' end }\n");
+	open_ok(f, NULL, 0, 0);
+	v->cause = 2;
+	eval_ok(f, &d, &o);
+	assert_string_equal(o.reasons[0], "2 Old OS 1709251140 t9 1709251170 Spyware");
+	v->cause = 1;
+	eval_ok(f, &d, &o);
+	assert_string_equal(o.reasons[0], "2 Old OS 1709251140 t9 1709251170 Old OS");
+	v->cause = 0;
+	eval_ok(f, &d, &o);
+	assert_string_equal(o.reasons[0], "2 Old OS 1709251140 t9 1709251170 none");
+	msgpack_sbuffer_destroy(&sb);
+}
+
 /* The default policy declares itself pure, and is memoized. */
 static void memo_default_policy(void **state)
 {
@@ -1779,6 +1856,7 @@ int main(void)
 		T(lazy_fields),
 		T(memo_bounds),
 		T(memo_default_policy),
+		T(open_threats_and_cause),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
