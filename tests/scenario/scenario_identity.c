@@ -77,10 +77,13 @@ static const char *lines(scen *s, ...)
 	return t;
 }
 
+/* The fleet with ids, generic in force; now is day 1, so that the
+ * messages of day 0 are not from the future (R13). */
 static void setup_ids(scen *s)
 {
 	SETUP(s, ID_FLEET);
 	RUN(s, 0, "connector", "set", "generic", "ios=on", "android=on");
+	scen_day(s, 1, 0);
 }
 
 static const char *level_of(scen *s, const char *dev)
@@ -111,10 +114,10 @@ static void identity_learning(void **state)
 	FIELD(s, json_object_get(p, "message"), "type", "threat_event");
 	FIELD(s, json_object_get(json_object_get(p, "message"), "device_ref"), "vendor_device_id",
 	      "guid-7");
-	assert_int_equal(json_integer_value(json_object_get(p, "received")), SCEN_T0);
+	assert_int_equal(json_integer_value(json_object_get(p, "received")), SCEN_T0 + SCEN_DAY);
 
 	/* the message that teaches it: guid-7 with alice's serial (a snapshot) */
-	scen_day(s, 0, 7200);
+	scen_day(s, 1, 7200);
 	INGEST(s, "{\"type\":\"threat\",\"device_ref\":{\"vendor_device_id\":\"guid-7\","
 		  "\"serial\":\"S-ALICE\"},\"level\":\"low\",\"at\":\"2024-03-01T00:30:00Z\"}\n");
 	OUT_HAS(s, "1 accepted, 0 rejected, 0 malformed, 0 parked, 1 parked before now applied");
@@ -178,7 +181,7 @@ static void parking_until_import(void **state)
 				       "\"corporate\",\"management\":\"enrolled\"}\n"));
 	OUT_HAS(s, "1 imported, 0 malformed\n");
 	/* the import of both: each parked message applied, in the order received */
-	scen_day(s, 1, 0);
+	scen_day(s, 2, 0);
 	RUN(s, 0, "device", "import",
 	    scen_writes(s, "d2.jsonl",
 			"{\"id\":\"ios-new\",\"platform\":\"ios\",\"ownership\":\"corporate\","
@@ -207,12 +210,12 @@ static void parking_expiry(void **state)
 			 2);
 	INGEST(s, THREAT("ios-ghost", "high", "\"2024-03-01T01:00:00Z\""));
 	OUT_HAS(s, "1 parked");
-	scen_day(s, 2, 0); /* two days later: not yet older than two days */
-	INGEST(s, "{\"type\":\"heartbeat\",\"at\":\"2024-03-03T00:00:00Z\"}\n");
+	scen_day(s, 3, 0); /* two days later: not yet older than two days */
+	INGEST(s, "{\"type\":\"heartbeat\",\"at\":\"2024-03-04T00:00:00Z\"}\n");
 	RUN(s, 0, "parked");
 	OUT_HAS(s, "ios-ghost");
-	scen_day(s, 2, 1);
-	INGEST(s, "{\"type\":\"heartbeat\",\"at\":\"2024-03-03T00:00:01Z\"}\n");
+	scen_day(s, 3, 1);
+	INGEST(s, "{\"type\":\"heartbeat\",\"at\":\"2024-03-04T00:00:01Z\"}\n");
 	RUN(s, 0, "parked");
 	assert_string_equal(s->out, "");
 	RUN(s, 0, "audit", "show", "--kind", "parked_expired", "--json");
