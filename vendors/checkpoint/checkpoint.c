@@ -113,8 +113,9 @@ static int cp_alert(void *ctx, const mtd_host_api *host, void *sink, json_t *e, 
 	}
 	a.r[0] = (mtd_sdk_ref){"vendor_device_id", dev};
 	a.r[1] = (mtd_sdk_ref){"mdm", mdm};
-	a.r[2] = (mtd_sdk_ref){"user", email && strchr(email, '@') ? email : NULL}; /* "Blocked" seen */
 	a.r[3] = (mtd_sdk_ref){"platform", platform(e)};
+	/* "Blocked" seen; a user names a device only together with its platform */
+	a.r[2] = (mtd_sdk_ref){"user", a.r[3].value && email && strchr(email, '@') ? email : NULL};
 	m.refs = a.r;
 	m.nrefs = 4;
 	if (kind == EV_CLEAN) { /* the device is compliant again: nothing open */

@@ -131,7 +131,8 @@ static int device_ref(json_t *e, const layout *L, const char *guid_path, devref 
 	}
 	d->r[0] = (mtd_sdk_ref){"vendor_device_id", guid};
 	d->r[1] = (mtd_sdk_ref){"mdm", mdm};
-	d->r[2] = (mtd_sdk_ref){"user", email && strchr(email, '@') ? email : NULL};
+	/* a user names a device only together with its platform */
+	d->r[2] = (mtd_sdk_ref){"user", p && email && strchr(email, '@') ? email : NULL};
 	d->r[3] = (mtd_sdk_ref){"platform", p == 'a' ? "android" : p == 'i' ? "ios" : NULL};
 	return 0;
 }

@@ -110,7 +110,8 @@ static int device_ref(json_t *e, const paths *P, devref *d, char *err, size_t er
 	}
 	d->r[0] = (mtd_sdk_ref){"vendor_device_id", z};
 	d->r[1] = (mtd_sdk_ref){"mdm", mdm};
-	d->r[2] = (mtd_sdk_ref){"user", email};
+	/* a user names a device only together with its platform */
+	d->r[2] = (mtd_sdk_ref){"user", p ? email : NULL};
 	d->r[3] = (mtd_sdk_ref){"platform", p == 'a' ? "android" : p == 'i' ? "ios" : NULL};
 	return 0;
 }
