@@ -21,6 +21,17 @@
 #include "mtdgate/mtdgate.h"
 #include "plugin_child.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MTD_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MTD_UNDER_ASAN 1
+#endif
+#endif
+#ifndef MTD_UNDER_ASAN
+#define MTD_UNDER_ASAN 0
+#endif
+
 /* parent -> child: F_DECODE, F_TRANSLATE; child -> parent: the rest */
 enum {
 	F_DECODE = 'd', F_TRANSLATE = 't',
@@ -370,7 +381,11 @@ static void child_main(const char *path, const char *id, unsigned flags, pid_t p
 		_exit(4);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(5);
+#if !MTD_UNDER_ASAN
 	setrlimit(RLIMIT_AS, &as);
+#else
+	(void)as; /* ASan's shadow memory is terabytes of address space: no cap fits */
+#endif
 	setrlimit(RLIMIT_NOFILE, &nofile);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || sandbox())
