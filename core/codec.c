@@ -282,7 +282,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 	}
 	rec->obj = NULL;
 	rec->msg = NULL;
-	if ((parse == MTD_READ_TREE || parse == MTD_READ_BYTES) &&
+	if (parse == MTD_READ_TREE && /* as bytes, a message's decoder checks them */
 	    dup_keys(r->buf + r->pos, flen, err, n)) {
 		r->pos += flen; /* framed: the next record is after it */
 		return MTD_EMALFORMED;
@@ -1278,7 +1278,7 @@ out:
 }
 
 /* MTD_EMALFORMED when a map anywhere in the msgpack object mp[0..len) has a
- * key twice (records read as a tree or as bytes): refused on every path, as
+ * key twice (records read as a tree): refused on every path, as
  * JSON's are (19.7). */
 static int dup_keys(const void *mp, size_t len, char *err, size_t n)
 {
