@@ -173,7 +173,7 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 	sqlite3_reset(st);
 	if (!rc && format == MTD_APPSYNC_NATIVE) {
 		native_out no = {out, ud, 0};
-		const mtd_child_sink sink = {NULL, NULL, native_write, &no};
+		const mtd_child_sink sink = {.write = native_write, .ud = &no};
 		char err[600] = "";
 		int prc = mtd_child_translate(plugin, sb.data, sb.size, &sink, err, sizeof err);
 		if (prc < 0)

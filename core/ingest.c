@@ -45,6 +45,10 @@ typedef struct run {
 	const char *vendor;
 	struct inv_state *inv;  /* inventory import */
 	devmap *dm;             /* ingest of many messages */
+	/* ingest through an isolated plugin: records are decoded in batches,
+	 * so the record being applied is not the reader's last one */
+	const char *where_now;  /* its position, when set */
+	int (*flush)(struct run *r); /* apply what was read: before a commit */
 	struct gsc {            /* device import: group sets seen, by key */
 		uint64_t h;
 		int64_t id;     /* 0: empty */
@@ -189,7 +193,9 @@ static int save_conn(run *r)
 
 static int commit(run *r)
 {
-	int rc = save_conn(r);
+	int rc = r->flush ? r->flush(r) : 0;
+	if (!rc)
+		rc = save_conn(r);
 	if (rc || mtd_store_commit(r->h->store)) {
 		mtd_store_rollback(r->h->store);
 		return rc ? rc : mtd_fail(r->h, MTD_ESTORE, "%s", mtd_store_errmsg(r->h->store));
@@ -218,15 +224,22 @@ static int maybe_commit(run *r)
 	return begin(r);
 }
 
+/* The position of the record being applied ("events.json line 3"). Use
+ * this, not mtd_reader_where: the reader may be ahead (batched decode). */
+static const char *where(run *r)
+{
+	return r->where_now ? r->where_now : r->rd ? mtd_reader_where(r->rd) : "store";
+}
+
 static void bad_record(run *r, const char *why)
 {
 	r->st->malformed++;
-	mtd_diag(r->h, "%s: %s", mtd_reader_where(r->rd), why);
+	mtd_diag(r->h, "%s: %s", where(r), why);
 }
 
 static int store_fail(run *r)
 {
-	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", r->rd ? mtd_reader_where(r->rd) : "store",
+	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", where(r),
 			sqlite3_errmsg(mtd_store_db(r->h->store)));
 }
 
@@ -1217,7 +1230,7 @@ static int park(run *r, const mtd_msg *m, const void *mp, size_t len, const targ
 	id = sqlite3_last_insert_rowid(mtd_store_db(r->h->store));
 	r->pend_parked++;
 	mtd_diag(r->h, "%s: parked: %s (applied when it names one device: 'mtdgate parked')",
-		 mtd_reader_where(r->rd), t->why);
+		 where(r), t->why);
 	return audit_json(r, "parked", r->vendor, NULL,
 			  json_pack("{s:I, s:s, s:o*}", "parked", (json_int_t)id, "reason", t->why,
 				    "message", mtd_msg_json(m)));
@@ -1298,7 +1311,7 @@ static int refuse_future(run *r, const mtd_msg *m)
 {
 	char extra[96], at[40], now[40];
 	mtd_diag(r->h, "%s: message dated %s, %lld s after its receipt at %s (more than the "
-		 "%lld s allowed, --max-skew): refused", mtd_reader_where(r->rd),
+		 "%lld s allowed, --max-skew): refused", where(r),
 		 mtd_time_format(m->at, at, sizeof at), (long long)(m->at - r->h->now),
 		 mtd_time_format(r->h->now, now, sizeof now), (long long)r->h->max_skew);
 	snprintf(extra, sizeof extra, ",\"reason\":\"future\",\"received\":%lld",
@@ -1526,37 +1539,111 @@ static int host_element(void *ud, const char *path, const char *msg)
 {
 	sink *s = ud;
 	s->r->st->bad_elements++;
-	mtd_diag(s->r->h, "%s: %s: %s", mtd_reader_where(s->r->rd), path[0] ? path : "(element)",
+	mtd_diag(s->r->h, "%s: %s: %s", where(s->r), path[0] ? path : "(element)",
 		 msg[0] ? msg : "bad element");
 	return 0;
 }
+
+/* Records decoded per exchange with an isolated plugin: a pipe round trip
+ * per record cost more than the decoding (README, "Trust boundaries"). */
+#define NATIVE_BATCH 256
+#define NATIVE_BATCH_BYTES (1u << 20)
 
 typedef struct plug_run {
 	run r;
 	mtd_child *plugin; /* in a child process unless isolation is off */
 	const char *id;
+	int batched;       /* isolated: records wait in the batch */
+	size_t n, bytes;   /* the batch: n records, copied into buf */
+	unsigned char *buf;
+	size_t cap;
+	size_t off[NATIVE_BATCH], len[NATIVE_BATCH];
+	char where[NATIVE_BATCH][256];
+	sink s;            /* of the batch's record being applied */
+	uint64_t bad_before;
 } plug_run;
+
+/* A record's result: a failure the plugin's output has not already
+ * reported is reported here, naming the plugin's return code. */
+static void native_result(plug_run *pr, int rc, const char *err, uint64_t bad_before)
+{
+	run *r = &pr->r;
+	if (rc < 0 && r->st->malformed == bad_before) {
+		char m[800];
+		snprintf(m, sizeof m, "%s plugin: %s%.600s", pr->id,
+			 rc == MTD_PLUGIN_ENOMEM	      ? "out of memory: "
+			 : rc == MTD_PLUGIN_EINTERNAL ? "internal error: " : "",
+			 err[0] ? err : "malformed payload");
+		bad_record(r, m);
+	}
+}
+
+static void batch_begin(void *ud, size_t i)
+{
+	plug_run *pr = (plug_run *)((sink *)ud)->r;
+	pr->r.where_now = pr->where[i];
+	pr->bad_before = pr->r.st->malformed;
+}
+
+static void batch_end(void *ud, size_t i, int rc, const char *err)
+{
+	plug_run *pr = (plug_run *)((sink *)ud)->r;
+	(void)i;
+	if (!pr->s.rc)
+		native_result(pr, rc, err, pr->bad_before);
+}
+
+/* Decode and apply the records of the batch, in order. */
+static int native_flush(run *r)
+{
+	plug_run *pr = (plug_run *)r;
+	mtd_child_payload pl[NATIVE_BATCH];
+	const mtd_child_sink cs = {.emit = host_emit, .element_error = host_element, .ud = &pr->s,
+				   .begin = batch_begin, .end = batch_end};
+	char why[600];
+
+	if (!pr->n)
+		return 0;
+	for (size_t i = 0; i < pr->n; i++)
+		pl[i] = (mtd_child_payload){pr->buf + pr->off[i], pr->len[i]};
+	pr->s = (sink){r, 0, 0};
+	mtd_child_decode_batch(pr->plugin, pr->n, pl, &cs, why, sizeof why);
+	r->where_now = NULL;
+	pr->n = pr->bytes = 0;
+	return pr->s.rc;
+}
 
 static int one_native(run *r, const mtd_record *rec)
 {
 	plug_run *pr = (plug_run *)r;
 	sink s = {r, 0, 0};
-	const mtd_child_sink cs = {host_emit, host_element, NULL, &s};
+	const mtd_child_sink cs = {.emit = host_emit, .element_error = host_element, .ud = &s};
 	char why[600] = "";
 	uint64_t bad_before = r->st->malformed;
-	int rc = mtd_child_decode(pr->plugin, rec->raw, rec->raw_len, &cs, why, sizeof why);
+	int rc;
 
+	if (pr->batched) {
+		if (pr->bytes + rec->raw_len > pr->cap) {
+			size_t cap = pr->bytes + rec->raw_len + NATIVE_BATCH_BYTES;
+			unsigned char *b = realloc(pr->buf, cap);
+			if (!b)
+				return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+			pr->buf = b;
+			pr->cap = cap;
+		}
+		memcpy(pr->buf + pr->bytes, rec->raw, rec->raw_len);
+		pr->off[pr->n] = pr->bytes;
+		pr->len[pr->n] = rec->raw_len;
+		snprintf(pr->where[pr->n], sizeof pr->where[pr->n], "%s", mtd_reader_where(r->rd));
+		pr->bytes += rec->raw_len;
+		if (++pr->n == NATIVE_BATCH || pr->bytes >= NATIVE_BATCH_BYTES)
+			return native_flush(r);
+		return 0;
+	}
+	rc = mtd_child_decode(pr->plugin, rec->raw, rec->raw_len, &cs, why, sizeof why);
 	if (s.rc)
 		return s.rc;
-	if (rc < 0 && r->st->malformed == bad_before) {
-		char m[700];
-		why[sizeof why - 1] = '\0';
-		snprintf(m, sizeof m, "%s plugin: %s%s", pr->id,
-			 rc == MTD_PLUGIN_ENOMEM	      ? "out of memory: "
-			 : rc == MTD_PLUGIN_EINTERNAL ? "internal error: " : "",
-			 why[0] ? why : "malformed payload");
-		bad_record(r, m);
-	}
+	native_result(pr, rc, why, bad_before);
 	return 0;
 }
 
@@ -1584,6 +1671,8 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		pr.id = vendor;
 		if ((rc = mtd_start_plugin(h, vendor, 0, &pr.plugin, &d)))
 			return rc;
+		pr.batched = mtd_child_pid(pr.plugin) > 0;
+		r->flush = native_flush;
 	}
 	/* State changes that happened while nobody was listening (e.g.
 	 * unresponsive) are audited before this input is applied. */
@@ -1606,6 +1695,7 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 	dm_free(r->dm);
 	free(r->conns);
 	mtd_child_stop(pr.plugin);
+	free(pr.buf);
 	return rc;
 }
 

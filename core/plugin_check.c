@@ -92,7 +92,7 @@ static int c_element(void *ud, const char *path, const char *msg)
 /* The plugin's result; MTD_EPLUGIN when its process crashed or hung. */
 static int decode(check *c, collect *col, const void *data, size_t len, char *err, size_t n)
 {
-	const mtd_child_sink sink = {c_emit, c_element, NULL, col};
+	const mtd_child_sink sink = {.emit = c_emit, .element_error = c_element, .ud = col};
 	err[0] = '\0';
 	return mtd_child_decode(c->plugin, data, len, &sink, err, n);
 }

@@ -57,8 +57,8 @@ struct mtd_child {
 	int to, from; /* pipes: parent writes to, reads from */
 	unsigned char *buf; /* the last frame read */
 	size_t cap;
-	unsigned char rbuf[OBUF]; /* read-ahead from the child */
-	size_t rpos, rlen;
+	unsigned char *q; /* read from the child, not yet taken: q[qpos..qlen) */
+	size_t qcap, qpos, qlen;
 	/* in-process */
 	const mtd_plugin *p;
 	void *state;
@@ -375,7 +375,7 @@ static void child_main(const char *path, const char *id, unsigned flags, pid_t p
 		       int out)
 {
 	struct rlimit as = {MTD_CHILD_MEMORY, MTD_CHILD_MEMORY}, nofile = {16, 16};
-	const mtd_child_sink sink = {c_emit, c_element, c_write, NULL};
+	const mtd_child_sink sink = {.emit = c_emit, .element_error = c_element, .write = c_write};
 	const mtd_plugin *p;
 	mtd_plugin_desc d;
 	void *state = NULL;
@@ -437,7 +437,7 @@ static void child_main(const char *path, const char *id, unsigned flags, pid_t p
 		err[sizeof err - 1] = '\0';
 		put_u32(rcb, (uint32_t)(int32_t)rc);
 		frame_out(F_DONE, rcb, 4, err, strlen(err));
-		out_flush();
+		out_flush(); /* before the next payload, which may crash it */
 	}
 }
 
@@ -469,7 +469,7 @@ static void reap(mtd_child *c, int *status)
 		close(c->from);
 	c->pid = -1;
 	c->to = c->from = -1;
-	c->rpos = c->rlen = 0;
+	c->qpos = c->qlen = 0;
 }
 
 /* What became of a process that stopped answering, in words. */
@@ -487,29 +487,88 @@ static void how_it_ended(int status, char *why, size_t n)
 		snprintf(why, n, "its process died");
 }
 
+#define MAX_QUEUE (64u << 20) /* the child's output read ahead, at most */
+
+/* Read what the child has written into the queue: 1 when something came,
+ * 0 when the queue is full, -1 at EOF or on error. */
+static int fill(mtd_child *c)
+{
+	ssize_t got;
+	if (c->qpos == c->qlen)
+		c->qpos = c->qlen = 0;
+	if (c->qcap - c->qlen < OBUF) {
+		size_t cap = c->qcap ? c->qcap * 2 : 4 * OBUF;
+		unsigned char *q;
+		if (c->qpos) { /* make room at the front first */
+			memmove(c->q, c->q + c->qpos, c->qlen - c->qpos);
+			c->qlen -= c->qpos;
+			c->qpos = 0;
+		}
+		if (c->qcap - c->qlen < OBUF) {
+			if (cap > MAX_QUEUE || !(q = realloc(c->q, cap)))
+				return 0;
+			c->q = q;
+			c->qcap = cap;
+		}
+	}
+	do
+		got = read(c->from, c->q + c->qlen, c->qcap - c->qlen);
+	while (got < 0 && errno == EINTR);
+	if (got < 0 && errno == EAGAIN)
+		return 1;
+	if (got <= 0)
+		return -1;
+	c->qlen += (size_t)got;
+	return 1;
+}
+
 static int read_exact(mtd_child *c, void *p, size_t n, long long deadline)
 {
 	unsigned char *b = p;
 	while (n) {
 		size_t k;
-		if (c->rpos == c->rlen) {
-			ssize_t got;
+		if (c->qpos == c->qlen) {
 			int w = wait_fd(c->from, POLLIN, deadline);
 			if (w)
 				return w;
-			got = read(c->from, c->rbuf, sizeof c->rbuf);
-			if (got < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (got <= 0)
+			if (fill(c) < 0)
 				return -1;
-			c->rpos = 0;
-			c->rlen = (size_t)got;
+			continue;
 		}
-		k = c->rlen - c->rpos < n ? c->rlen - c->rpos : n;
-		memcpy(b, c->rbuf + c->rpos, k);
-		c->rpos += k;
+		k = c->qlen - c->qpos < n ? c->qlen - c->qpos : n;
+		memcpy(b, c->q + c->qpos, k);
+		c->qpos += k;
 		b += k;
 		n -= k;
+	}
+	return 0;
+}
+
+/* Write all of p to the child, taking in its output meanwhile (it may be
+ * blocked writing answers to earlier payloads): 0, -2 on timeout, -1 when
+ * the child is gone. */
+static int pump_write(mtd_child *c, const void *p, size_t n, long long deadline)
+{
+	const unsigned char *b = p;
+	while (n) {
+		struct pollfd pf[2] = {{c->to, POLLOUT, 0}, {c->from, POLLIN, 0}};
+		long long left = deadline - now_ms();
+		ssize_t k = write(c->to, b, n);
+		if (k > 0) {
+			b += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k == 0 || errno != EAGAIN)
+			return -1;
+		if (left <= 0)
+			return -2;
+		if (poll(pf, 2, (int)left) < 0 && errno != EINTR)
+			return -1;
+		if ((pf[1].revents & (POLLIN | POLLHUP)) && fill(c) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -585,7 +644,8 @@ static int spawn(mtd_child *c, char *err, size_t n)
 	c->to = down[1];
 	c->from = up[0];
 	fcntl(c->to, F_SETFL, O_NONBLOCK); /* a child that does not read cannot block us */
-	c->rpos = c->rlen = 0;
+	fcntl(c->from, F_SETFL, O_NONBLOCK);
+	c->qpos = c->qlen = 0;
 	k = read_frame(c, now_ms() + child_timeout_ms());
 	if (k >= 1 && c->buf[0] == F_READY && parse_ready(c->buf + 1, (size_t)k - 1, &d) == 0) {
 		int rc = mtd_plugin_desc_validate(&d, c->id, why, sizeof why);
@@ -682,43 +742,42 @@ static int plugin_rc(int rc)
 	       : rc == MTD_PLUGIN_ENOMEM || rc == MTD_PLUGIN_EINTERNAL ? rc : MTD_PLUGIN_EMALFORMED;
 }
 
-static int call(mtd_child *c, int kind, const void *data, size_t len, const mtd_child_sink *sink,
-		char *err, size_t n)
+/* A payload's frame header. */
+static void frame_hdr(unsigned char hdr[5], int kind, size_t len)
 {
-	unsigned char hdr[5];
+	put_u32(hdr, (uint32_t)(len + 1));
+	hdr[4] = (unsigned char)kind;
+}
+
+/* The in-process call. */
+static int call_here(mtd_child *c, int kind, const void *data, size_t len,
+		     const mtd_child_sink *sink, char *err, size_t n)
+{
+	int rc;
+	if (!c->p)
+		return MTD_EPLUGIN;
+	if (n)
+		err[0] = '\0';
+	rc = kind == F_DECODE ? c->p->decode(c->state, &host_api, (void *)sink, data, len, err, n)
+			      : c->p->appsync_translate(c->state, &host_api, (void *)sink, data, len,
+							err, n);
+	if (n) {
+		err[n - 1] = '\0';
+		mtd_child_clean_text(err);
+	}
+	return plugin_rc(rc);
+}
+
+/* Take the child's answer to the payload it is on: its output to sink,
+ * then its result. MTD_EPLUGIN (the process reaped, err saying why) when it
+ * crashed, hung, or broke the protocol. */
+static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err, size_t n)
+{
 	long long deadline = now_ms() + child_timeout_ms();
 	const char *what = NULL;
 	char why[400];
 	int count = 0, status;
 
-	if (len > MAX_TRANSLATE || (kind == F_DECODE && len > MTD_MAX_RECORD)) {
-		mtd_sdk_err(err, n, "a payload of %zu bytes is too large for a plugin", len);
-		return MTD_PLUGIN_EMALFORMED;
-	}
-	if (!c->p && !(c->flags & MTD_CHILD_ISOLATE))
-		return MTD_EPLUGIN;
-	if (!(c->flags & MTD_CHILD_ISOLATE)) { /* in-process */
-		int rc;
-		if (n)
-			err[0] = '\0';
-		rc = kind == F_DECODE
-			     ? c->p->decode(c->state, &host_api, (void *)sink, data, len, err, n)
-			     : c->p->appsync_translate(c->state, &host_api, (void *)sink, data, len,
-						       err, n);
-		if (n) {
-			err[n - 1] = '\0';
-			mtd_child_clean_text(err);
-		}
-		return plugin_rc(rc);
-	}
-	if (c->pid < 0 && spawn(c, err, n))
-		return MTD_EPLUGIN;
-	put_u32(hdr, (uint32_t)(len + 1));
-	hdr[4] = (unsigned char)kind;
-	if (write_all(c->to, hdr, 5, deadline) || write_all(c->to, data, len, deadline)) {
-		what = "it stopped reading its input";
-		goto broken;
-	}
 	for (;;) {
 		long k = read_frame(c, deadline);
 		if (k == -2) {
@@ -776,6 +835,83 @@ broken:
 	return MTD_EPLUGIN;
 }
 
+static int too_large(int kind, size_t len, char *err, size_t n)
+{
+	if (len <= MAX_TRANSLATE && (kind != F_DECODE || len <= MTD_MAX_RECORD))
+		return 0;
+	mtd_sdk_err(err, n, "a payload of %zu bytes is too large for a plugin", len);
+	return 1;
+}
+
+static int call(mtd_child *c, int kind, const void *data, size_t len, const mtd_child_sink *sink,
+		char *err, size_t n)
+{
+	unsigned char hdr[5];
+	long long deadline = now_ms() + child_timeout_ms();
+
+	if (too_large(kind, len, err, n))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!(c->flags & MTD_CHILD_ISOLATE))
+		return call_here(c, kind, data, len, sink, err, n);
+	if (c->pid < 0 && spawn(c, err, n))
+		return MTD_EPLUGIN;
+	frame_hdr(hdr, kind, len);
+	/* a child that stopped reading is found out by collect */
+	if (!pump_write(c, hdr, 5, deadline))
+		pump_write(c, data, len, deadline);
+	return collect(c, kind, sink, err, n);
+}
+
+int mtd_child_decode_batch(mtd_child *c, size_t np, const mtd_child_payload *pl,
+			   const mtd_child_sink *sink, char *err, size_t n)
+{
+	size_t i = 0;
+	while (i < np) {
+		size_t sent = i;
+		long long deadline = now_ms() + child_timeout_ms();
+		if ((c->flags & MTD_CHILD_ISOLATE) && c->pid < 0 && spawn(c, err, n)) {
+			for (; i < np; i++) { /* no process: every payload fails alike */
+				if (sink->begin)
+					sink->begin(sink->ud, i);
+				if (sink->end)
+					sink->end(sink->ud, i, MTD_EPLUGIN, err);
+			}
+			return 0;
+		}
+		/* all the payloads at once: the child answers while we write */
+		while ((c->flags & MTD_CHILD_ISOLATE) && sent < np) {
+			unsigned char hdr[5];
+			if (too_large(F_DECODE, pl[sent].len, err, n))
+				break;
+			frame_hdr(hdr, F_DECODE, pl[sent].len);
+			if (pump_write(c, hdr, 5, deadline) ||
+			    pump_write(c, pl[sent].data, pl[sent].len, deadline))
+				break; /* collect finds out what became of it */
+			sent++;
+		}
+		for (; i < np; i++) {
+			int rc;
+			if (sink->begin)
+				sink->begin(sink->ud, i);
+			if (too_large(F_DECODE, pl[i].len, err, n))
+				rc = MTD_PLUGIN_EMALFORMED;
+			else if (!(c->flags & MTD_CHILD_ISOLATE))
+				rc = call_here(c, F_DECODE, pl[i].data, pl[i].len, sink, err, n);
+			else if (i >= sent)
+				break; /* not sent: sent again to a fresh process */
+			else
+				rc = collect(c, F_DECODE, sink, err, n);
+			if (sink->end)
+				sink->end(sink->ud, i, rc, err);
+			if (rc == MTD_EPLUGIN) { /* what was sent after it went with it */
+				i++;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
 int mtd_child_decode(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
 		     char *err, size_t n)
 {
@@ -817,6 +953,7 @@ void mtd_child_stop(mtd_child *c)
 		}
 	}
 	reap(c, NULL);
+	free(c->q);
 	free(c->buf);
 	free(c->path);
 	free(c->id);

@@ -31,7 +31,16 @@ typedef struct mtd_child_sink {
 	int (*element_error)(void *ud, const char *path, const char *msg);
 	int (*write)(void *ud, const void *data, size_t len);
 	void *ud;
+	/* batches only: before payload i's output, and its result after it
+	 * (rc and err as mtd_child_decode returns them) */
+	void (*begin)(void *ud, size_t i);
+	void (*end)(void *ud, size_t i, int rc, const char *err);
 } mtd_child_sink;
+
+typedef struct mtd_child_payload {
+	const void *data;
+	size_t len;
+} mtd_child_payload;
 
 #define MTD_CHILD_ISOLATE 1u /* in a child process (else in-process) */
 #define MTD_CHILD_NO_OPEN 2u /* descriptor only: the plugin's open is not called */
@@ -49,6 +58,13 @@ int mtd_child_start(const char *path, const char *id, unsigned flags, mtd_child 
  * err says what happened. */
 int mtd_child_decode(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
 		     char *err, size_t n);
+/* Decode np payloads in one exchange with the child (they are written
+ * while it answers, so a pipe round trip is paid per batch, not per
+ * payload). For each payload in order: sink->begin, its output, sink->end
+ * with its result. A crash or hang costs the payload it happened on; the
+ * ones after it go to a fresh process. Returns 0 (results are per payload). */
+int mtd_child_decode_batch(mtd_child *c, size_t np, const mtd_child_payload *pl,
+			   const mtd_child_sink *sink, char *err, size_t n);
 /* Translate an App Sync answer (a msgpack stream of inventory records);
  * the plugin's output goes to sink->write. Same returns as decode. */
 int mtd_child_translate(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
