@@ -17,7 +17,7 @@
 #include "plugin_host.h"
 
 #define MTD_CHILD_TIMEOUT_MS 10000      /* per payload */
-#define MTD_CHILD_MEMORY (512u << 20)   /* address space of the child */
+#define MTD_CHILD_MEMORY (512u << 20)   /* address space the plugin may add */
 #define MTD_CHILD_MAX_MESSAGES 10000    /* emitted (or element errors) per payload */
 
 typedef struct mtd_child mtd_child;
