@@ -424,14 +424,16 @@ static int charged(lua_State *L)
 	default: /* CH_SORT */
 		luaL_checktype(L, 1, LUA_TTABLE);
 		n = (uint64_t)len_of(L, 1);
-		cost += n * depth(n);
+		/* saturated: a __len of 2^62 must not wrap into a small cost */
+		cost = n >= r->budget || n > (UINT64_C(1) << 56) ? UINT64_MAX : cost + n * depth(n);
 		if (cost < r->budget) /* else no need to look: it is over */
 			for (lua_Integer i = 1; i <= (lua_Integer)n; i++) {
 				if (lua_rawgeti(L, 1, i) == LUA_TSTRING)
 					bytes += lua_rawlen(L, -1);
 				lua_pop(L, 1);
 			}
-		cost += bytes / CHARGE_BYTES * depth(n);
+		if (cost != UINT64_MAX)
+			cost += bytes / CHARGE_BYTES * depth(n);
 		snprintf(what, sizeof what, "%s of %llu elements, %llu bytes of strings", name,
 			 (unsigned long long)n, (unsigned long long)bytes);
 		break;

@@ -307,6 +307,9 @@ static void sandbox_c_library_time(void **state)
 		     at, "instruction limit|CPU time limit", "table.sort");
 	BLOCKED_SOON(b, "local t = {} for i = 1, 2e6 do t[i] = -i end table.sort(t)", at,
 		     "instruction limit", "table.sort of 2000000 elements");
+	BLOCKED_SOON(b, "local t = setmetatable({}, {__len = function() return 1 << 62 end}) "
+			"table.sort(t)",
+		     at, "instruction limit", "table.sort of 4611686018427387904 elements");
 	/* elements moved or joined in C */
 	BLOCKED_SOON(b, "local t = {} for i = 1, 2e5 do t[i] = i end while true do "
 			"table.insert(t, 1, 0) table.remove(t, 1) end",
