@@ -837,9 +837,23 @@ typedef struct rstate {
 	mtd_buf snap;
 } rstate;
 
+/* Statement which, with the pair (device dev, connector conn) bound as
+ * its first two parameters; NULL (the handle's message set) on failure. */
+static sqlite3_stmt *pair_stmt(run *r, enum mtd_sql which, int64_t dev, int64_t conn)
+{
+	sqlite3_stmt *st = mtd_store_stmt(r->h->store, which);
+	if (!st) {
+		store_fail(r);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	return st;
+}
+
 static int load_state(run *r, int64_t conn, int64_t dev, rstate *s)
 {
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_REPORT_STATE);
+	sqlite3_stmt *st = pair_stmt(r, SQL_REPORT_STATE, dev, conn);
 	int step, c, tc;
 	s->exists = s->nevents = s->has_snap = s->has_threats = 0;
 	s->snap_level = MTD_LEVEL_SECURED;
@@ -847,9 +861,7 @@ static int load_state(run *r, int64_t conn, int64_t dev, rstate *s)
 	s->snap_at = 0;
 	s->snap.len = 0;
 	if (!st)
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
+		return MTD_ESTORE;
 	if ((step = sqlite3_step(st)) == SQLITE_DONE)
 		return 0;
 	if (step != SQLITE_ROW)
@@ -898,16 +910,14 @@ static char *col_dup(sqlite3_stmt *st, int i)
 
 static int load_events(run *r, int64_t conn, int64_t dev, evrow **out, size_t *n)
 {
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_EVENTS_OF);
+	sqlite3_stmt *st = pair_stmt(r, SQL_EVENTS_OF, dev, conn);
 	evrow *v = NULL;
 	size_t k = 0;
 	int step;
 	*out = NULL;
 	*n = 0;
 	if (!st)
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
+		return MTD_ESTORE;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		evrow *nv = realloc(v, (k + 1) * sizeof *v);
 		if (!nv)
@@ -1017,12 +1027,10 @@ static int rebuild(run *r, int64_t conn, int64_t dev, const rstate *s)
 		rc = mtd_fail(r->h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!(st = mtd_store_stmt(r->h->store, SQL_REPORT_PUT))) {
-		rc = store_fail(r);
+	if (!(st = pair_stmt(r, SQL_REPORT_PUT, dev, conn))) {
+		rc = MTD_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
 	sqlite3_bind_int64(st, 5, r->h->now);
 	if (s->os_supported >= 0)
 		sqlite3_bind_int(st, 6, s->os_supported);
@@ -1085,13 +1093,11 @@ static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
 	/* not written: a newer snapshot is stored, or the pair has events */
 	if ((rc = load_state(r, conn, dev, &s)) || !s.nevents || (s.has_snap && m->at < s.snap_at))
 		goto out;
-	if (!(st = mtd_store_stmt(r->h->store, SQL_EVENTS_DELETE_BEFORE))) {
-		rc = store_fail(r);
+	if (!(st = pair_stmt(r, SQL_EVENTS_DELETE_BEFORE, dev, conn))) {
+		rc = MTD_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, dev); /* events before it are part of it */
-	sqlite3_bind_int64(st, 2, conn);
-	sqlite3_bind_int64(st, 3, m->at);
+	sqlite3_bind_int64(st, 3, m->at); /* events before it are part of it */
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = store_fail(r);
 		goto out;
@@ -1125,12 +1131,10 @@ static int event(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
 
 	if ((rc = load_state(r, conn, dev, &s)) || (s.has_snap && m->at < s.snap_at))
 		goto out;
-	if (!(st = mtd_store_stmt(r->h->store, SQL_EVENT_GET))) {
-		rc = store_fail(r);
+	if (!(st = pair_stmt(r, SQL_EVENT_GET, dev, conn))) {
+		rc = MTD_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
 	mtd_bind_text(st, 3, t->id.p, t->id.n);
 	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		known = 1;
@@ -1144,12 +1148,10 @@ static int event(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
 	}
 	if (known && (last > m->at || (last == m->at && !was_open)))
 		goto out;
-	if (!(st = mtd_store_stmt(r->h->store, SQL_EVENT_PUT))) {
-		rc = store_fail(r);
+	if (!(st = pair_stmt(r, SQL_EVENT_PUT, dev, conn))) {
+		rc = MTD_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
 	mtd_bind_text(st, 3, t->id.p, t->id.n);
 	sqlite3_bind_int(st, 4, m->state == MTD_EVENT_OPEN);
 	sqlite3_bind_int64(st, 5, m->at);

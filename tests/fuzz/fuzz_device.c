@@ -36,6 +36,15 @@ static int decode(const msgpack_object *o, char *err, size_t n)
 		/* sorted, duplicates removed */
 		FUZZ_CHECK(i == 0 || str_cmp(&d.groups[i - 1], &d.groups[i]) < 0);
 	}
+	/* ids: each kind once, values 1 to MTD_MAX_ID bytes without controls */
+	FUZZ_CHECK(d.nids <= MTD_MAX_IDS);
+	for (size_t i = 0; i < d.nids; i++) {
+		FUZZ_CHECK(d.id_value[i].n >= 1 && d.id_value[i].n <= MTD_MAX_ID);
+		FUZZ_CHECK(fuzz_ctl_bytes(d.id_value[i].p, d.id_value[i].n) == 0);
+		FUZZ_CHECK(d.id_kind[i].n >= 3);
+		for (size_t k = 0; k < i; k++)
+			FUZZ_CHECK(str_cmp(&d.id_kind[k], &d.id_kind[i]) != 0);
+	}
 	return 0;
 }
 
