@@ -246,6 +246,8 @@ static void checkpoint_feed(void **state)
 	"{\"id\":\"mac-4\",\"platform\":\"macos\",\"ownership\":\"corporate\","                          \
 	"\"management\":\"enrolled\",\"ids\":{\"entra\":\"mac-4\"}}\n"
 
+#define DA_PHONE "7c3a1f00aa11bb22cc33dd44ee55ff6677889900"
+
 static void defender_feed(void **state)
 {
 	scen *s = *state;
@@ -271,6 +273,23 @@ static void defender_feed(void **state)
 	OUT_HAS(s, "4 bad elements");
 	ERR_HAS(s, "value[3]: field 'healthStatus': unknown value 'Sleeping'");
 	LEVEL(s, "win-laptop", "defender", "high");
+	LEVEL(s, "and-phone", "defender", "low");
+	/* the alerts fixture is older than every snapshot: already part of them */
+	RUN(s, 0, "ingest", "defender", fixture(s, "defender", "alerts.in"));
+	OUT_HAS(s, "5 accepted");
+	LEVEL(s, "and-phone", "defender", "low");
+	/* a newer alert on the phone (by machine id) raises it until resolved */
+	RUN(s, 0, "ingest", "defender",
+	    scen_writes(s, "alert.json",
+			"{\"id\":\"da9_1\",\"severity\":\"Medium\",\"status\":\"New\","
+			"\"title\":\"Risky app\",\"alertCreationTime\":\"2026-02-06T09:00:00Z\","
+			"\"lastUpdateTime\":null,\"machineId\":\"" DA_PHONE "\"}\n"));
+	LEVEL(s, "and-phone", "defender", "medium");
+	RUN(s, 0, "ingest", "defender",
+	    scen_writes(s, "alert2.json",
+			"{\"id\":\"da9_1\",\"severity\":\"Medium\",\"status\":\"Resolved\","
+			"\"alertCreationTime\":\"2026-02-06T09:00:00Z\","
+			"\"lastUpdateTime\":\"2026-02-06T10:00:00Z\",\"machineId\":\"" DA_PHONE "\"}\n"));
 	LEVEL(s, "and-phone", "defender", "low");
 }
 

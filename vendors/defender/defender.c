@@ -3,9 +3,11 @@
  * Native format: a machine entity of the MDE Machine API (GET
  * /api/machines), one per record, or the OData page {"value": [...],
  * "@odata.nextLink": ...}. Each onboarded machine is a snapshot of its
- * level, its riskScore. The device is named by the MDE machine id and, when
- * the machine has one (aadDeviceId may be null, documented), its Entra
- * device id. See README.md for the sources and the mapping. */
+ * level, its riskScore; each alert of the Alerts API (/api/alerts, the same
+ * pages) opens or resolves one threat. The device is named by the MDE
+ * machine id and, when the machine has one (aadDeviceId may be null,
+ * documented), its Entra device id. See README.md for the sources and the
+ * mappings. */
 #include <string.h>
 
 #include "mtdgate/sdk.h"
@@ -51,6 +53,57 @@ static const char *platform(json_t *m)
 							 : NULL;
 }
 
+/* Alerts API (alerts.md): severity UnSpecified, Informational, Low,
+ * Medium, High; status Unknown, New, InProgress, Resolved. An alert that
+ * says nothing of its severity counts as the lowest finding. */
+static const mtd_sdk_enum alert_severity[] = {
+	{"UnSpecified", MTD_LEVEL_LOW}, {"Informational", MTD_LEVEL_LOW}, {"Low", MTD_LEVEL_LOW},
+	{"Medium", MTD_LEVEL_MEDIUM},   {"High", MTD_LEVEL_HIGH},         {NULL, 0},
+};
+static const mtd_sdk_enum alert_status[] = {
+	{"Unknown", 1}, {"New", 1}, {"InProgress", 1}, {"Resolved", 0}, {NULL, 0},
+};
+
+/* An alert of /api/alerts: one threat of the machine, opened until its
+ * status is Resolved. */
+static int decode_alert(json_t *a, const mtd_host_api *host, void *sink, char *err,
+			size_t errlen)
+{
+	mtd_sdk_msg msg = {.type = "threat_event", .os_supported = -1};
+	mtd_sdk_threat th = {.category = "device"};
+	mtd_sdk_ref ref;
+	char buf[MTD_SDK_ID_BUF];
+	const char *mid, *title;
+	int open;
+
+	if (mtd_sdk_get_str(a, "id", 1, MTD_SDK_MAX_ID, &th.id, err, errlen) ||
+	    mtd_sdk_get_enum(a, "status", alert_status, &open, err, errlen) ||
+	    mtd_sdk_get_id(a, "machineId", buf, &mid, err, errlen) ||
+	    mtd_sdk_get_time(a, mtd_sdk_str(a, "lastUpdateTime") ? "lastUpdateTime"
+								 : "alertCreationTime",
+			     &msg.at, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!mid) {
+		mtd_sdk_err(err, errlen, "field 'machineId': missing");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (open) {
+		if (mtd_sdk_get_enum(a, "severity", alert_severity, &th.level, err, errlen) ||
+		    mtd_sdk_get_str(a, "title", 0, MTD_SDK_MAX_STR, &title, err, errlen))
+			return MTD_PLUGIN_EMALFORMED;
+		th.name = title;
+	} else {
+		th = (mtd_sdk_threat){.id = th.id};
+	}
+	ref = (mtd_sdk_ref){"vendor_device_id", mid};
+	msg.refs = &ref;
+	msg.nrefs = 1;
+	msg.threat = &th;
+	msg.state = open ? "open" : "resolved";
+	mtd_sdk_emit(host, sink, &msg); /* the host reports what it refuses */
+	return MTD_PLUGIN_OK;
+}
+
 static int decode_machine(void *ctx, const mtd_host_api *host, void *sink, json_t *m,
 			  char *err, size_t errlen)
 {
@@ -66,6 +119,8 @@ static int decode_machine(void *ctx, const mtd_host_api *host, void *sink, json_
 		mtd_sdk_err(err, errlen, "a machine must be an object");
 		return MTD_PLUGIN_EMALFORMED;
 	}
+	if (mtd_sdk_path(m, "alertCreationTime") && !mtd_sdk_path(m, "riskScore"))
+		return decode_alert(m, host, sink, err, errlen);
 	if (mtd_sdk_path(m, "onboardingStatus") && !json_is_null(mtd_sdk_path(m, "onboardingStatus")) &&
 	    mtd_sdk_get_enum(m, "onboardingStatus", onboarding, &onboarded, err, errlen))
 		return MTD_PLUGIN_EMALFORMED;
