@@ -1,5 +1,5 @@
 /* fuzz_device: device import (SPEC 4.2). The input is one devices file
- * (JSON lines or a msgpack stream): every record goes through mtd_reader
+ * (JSON text, an event stream or msgpack): every record goes through mtd_reader
  * and mtd_decode_device, whose result is checked against the README's
  * limits, then the whole file through the public mtd_device_import into a
  * per-process store (MTD_FUZZ_NO_STORE=1 skips that part). */
