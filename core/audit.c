@@ -1,20 +1,31 @@
+#define _DEFAULT_SOURCE /* explicit_bzero, getrandom */
 /* audit: showing and verifying the append-only, hash-chained audit log.
  *
- * The log is one sequence over four tables: audit (records chained one to
+ * The log is one sequence over five tables: audit (records chained one to
  * the next by hash), outcomes (a row per record), and the block logs
- * message_log and decision_log (a row holds n entries, numbered from its
- * seq), all covered by the 'seal' records of the chain (store.h). Both
- * walks below merge the four by sequence number. */
+ * message_log, decision_log and row_log (a row holds n entries, numbered
+ * from its seq), all covered by the 'seal' records of the chain (store.h).
+ * Both walks below merge the five by sequence number. verify then checks
+ * the current decisions and every covered row (store.h) against the last
+ * entry that wrote them, and the chain against checkpoints signed with an
+ * Ed25519 key kept outside the store. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nettle/eddsa.h>
 
 #include "codec.h"
 #include "mtd_int.h"
 #include "rules.h"
 #include "tbuf.h"
 
-enum { SRC_AUDIT, SRC_OUTCOMES, SRC_DECISIONS, SRC_MESSAGES, NSRC };
+enum { SRC_AUDIT, SRC_OUTCOMES, SRC_DECISIONS, SRC_MESSAGES, SRC_ROWS, NSRC };
 
 typedef struct cursor {
 	sqlite3_stmt *st;
@@ -87,6 +98,9 @@ static void cursors_init(cursor *c)
 	c[SRC_MESSAGES].log = MTD_LOG_MESSAGES;
 	c[SRC_MESSAGES].block = 1;
 	c[SRC_MESSAGES].blob_col = 4;
+	c[SRC_ROWS].log = MTD_LOG_ROWS;
+	c[SRC_ROWS].block = 1;
+	c[SRC_ROWS].blob_col = 3;
 }
 
 static void close_all(cursor *c)
@@ -200,6 +214,33 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 		if (tb_put(b, t, strlen(t)))
 			return MTD_ENOMEM;
 		break;
+	case SRC_ROWS: {
+		r->kind = "row";
+		if (put(b, "{\"table\":\"%s\",\"key\":[%s", mtd_row_table_name(c->e.table), ""))
+			return MTD_ENOMEM;
+		snprintf(t, sizeof t, "%lld,%lld,", (long long)c->e.device, (long long)c->e.k2);
+		if (tb_put(b, t, strlen(t)))
+			return MTD_ENOMEM;
+		if (c->e.ktext) {
+			char kt[257];
+			snprintf(kt, sizeof kt, "%.*s", (int)c->e.nktext, c->e.ktext);
+			if (tb_jstr(b, kt))
+				return MTD_ENOMEM;
+		} else if (tb_put(b, "null", 4)) {
+			return MTD_ENOMEM;
+		}
+		if (!c->e.present)
+			snprintf(t, sizeof t, "],\"deleted\":true}");
+		else {
+			int k = snprintf(t, sizeof t, "],\"digest\":\"");
+			for (int i = 0; i < MTD_ROW_DIGEST; i++)
+				k += snprintf(t + k, sizeof t - (size_t)k, "%02x", c->e.digest[i]);
+			snprintf(t + k, sizeof t - (size_t)k, "\"}");
+		}
+		if (tb_put(b, t, strlen(t)))
+			return MTD_ENOMEM;
+		break;
+	}
 	default: { /* seq, n, at, connector, entries */
 		int64_t conn = sqlite3_column_int64(st, 3);
 		r->kind = "message";
@@ -220,6 +261,14 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 			char code[257];
 			snprintf(code, sizeof code, "%.*s", (int)c->e.ncode, c->e.code);
 			if (tb_put(b, ",\"code\":", 8) || tb_jstr(b, code))
+				return MTD_ENOMEM;
+		}
+		if (c->e.table >= 0) {
+			int k = snprintf(t, sizeof t, ",\"report\":\"");
+			for (int i = 0; i < MTD_ROW_DIGEST; i++)
+				k += snprintf(t + k, sizeof t - (size_t)k, "%02x", c->e.digest[i]);
+			snprintf(t + k, sizeof t - (size_t)k, "\"");
+			if (tb_put(b, t, strlen(t)))
 				return MTD_ENOMEM;
 		}
 		if (tb_put(b, "}", 1))
@@ -245,6 +294,8 @@ static const char *const show_sql[NSRC] = {
 	("SELECT seq, n, at, connector, entries FROM message_log"
 	 " WHERE (?2 IS NULL OR connector = ?2) AND ?1 IS NULL"
 	 " AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	("SELECT seq, n, at, entries FROM row_log WHERE ?1 IS NULL AND ?2 IS NULL"
+	 " AND (?3 IS NULL OR ?3 = 'row') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
 };
 
 /* A row id by name, -1 when there is none (so nothing matches). */
@@ -268,7 +319,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 	shower sh = {0};
 	sqlite3 *db;
 	int64_t dev = 0, ven = 0;
-	int rc = mtd_need_store(h), i;
+	int rc = mtd_need_store_readonly(h), i;
 
 	if (rc)
 		return rc;
@@ -297,7 +348,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 		}
 		st = c[i].st;
 		/* the block logs filter devices in C: ?1 stays NULL there */
-		if (f->device && i != SRC_DECISIONS && i != SRC_MESSAGES)
+		if (f->device && !c[i].block)
 			sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
 		if (f->vendor) {
 			if (i == SRC_MESSAGES)
@@ -319,7 +370,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 				      mtd_log_name(c[i].log));
 			break;
 		}
-		if (!(f->device && c[i].block && c[i].e.device != dev) &&
+		if (!(f->device && c[i].block && (c[i].e.device != dev || i == SRC_ROWS)) &&
 		    !(rc = render(&sh, i, &c[i], &r)))
 			rc = fn(ud, &r);
 		if (!rc)
@@ -349,6 +400,7 @@ static const char *const verify_sql[NSRC] = {
 	 " FROM outcomes ORDER BY seq"),
 	"SELECT seq, n, at, entries FROM decision_log ORDER BY seq",
 	"SELECT seq, n, at, connector, entries FROM message_log ORDER BY seq",
+	"SELECT seq, n, at, entries FROM row_log ORDER BY seq",
 };
 
 typedef struct pend {
@@ -481,20 +533,451 @@ static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
 	return rc;
 }
 
+/* ---- covered rows ---- */
+
+/* The last entry of each covered row, by key; what the store's rows must
+ * match. Open addressing; kt is a digest of the key's text (0: none). */
+typedef struct rowent {
+	int64_t k1, k2;
+	uint64_t kt;
+	unsigned char d[MTD_ROW_DIGEST];
+	unsigned char table, state; /* state 0 empty, ROW_*, | ROW_SEEN */
+} rowent;
+enum { ROW_PRESENT = 1, ROW_DELETED = 2, ROW_SEEN = 4 };
+
+typedef struct rowmap {
+	rowent *v;
+	size_t cap, n; /* cap a power of two */
+} rowmap;
+
+static uint64_t text_key(const char *p, size_t n)
+{
+	mtd_sha256 c;
+	unsigned char d[32];
+	uint64_t k = 0;
+	if (!p)
+		return 0;
+	mtd_sha256_init(&c);
+	mtd_sha256_update(&c, p, n);
+	mtd_sha256_final(&c, d);
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | d[i];
+	return k | 1; /* never 0, which is "no text" */
+}
+
+static size_t row_slot(const rowmap *m, int table, int64_t k1, int64_t k2, uint64_t kt)
+{
+	uint64_t x = ((uint64_t)k1 * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)k2 * 0xc2b2ae3d27d4eb4full) ^
+		     kt ^ (uint64_t)table << 56;
+	size_t i = (size_t)(x ^ x >> 29) & (m->cap - 1);
+	while (m->v[i].state &&
+	       !(m->v[i].table == table && m->v[i].k1 == k1 && m->v[i].k2 == k2 && m->v[i].kt == kt))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+/* The entry of a row: present with digest d, or deleted (d NULL). */
+static int row_set(rowmap *m, int table, int64_t k1, int64_t k2, uint64_t kt,
+		   const unsigned char *d)
+{
+	rowent *e;
+	if ((m->n + 1) * 4 > m->cap * 3) {
+		rowmap g = {calloc(m->cap ? m->cap * 2 : 4096, sizeof *g.v), m->cap ? m->cap * 2 : 4096,
+			    0};
+		if (!g.v)
+			return MTD_ENOMEM;
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->v[i].state) {
+				g.v[row_slot(&g, m->v[i].table, m->v[i].k1, m->v[i].k2, m->v[i].kt)] =
+					m->v[i];
+				g.n++;
+			}
+		free(m->v);
+		*m = g;
+	}
+	e = &m->v[row_slot(m, table, k1, k2, kt)];
+	if (!e->state)
+		m->n++;
+	*e = (rowent){k1, k2, kt, {0}, (unsigned char)table, d ? ROW_PRESENT : ROW_DELETED};
+	if (d)
+		memcpy(e->d, d, MTD_ROW_DIGEST);
+	return 0;
+}
+
+static rowent *row_find(const rowmap *m, int table, int64_t k1, int64_t k2, uint64_t kt)
+{
+	rowent *e;
+	if (!m->cap)
+		return NULL;
+	e = &m->v[row_slot(m, table, k1, k2, kt)];
+	return e->state ? e : NULL;
+}
+
+/* A person's name for a row of table into buf. */
+static const char *row_label(sqlite3 *db, int table, int64_t k1, int64_t k2, const char *kt,
+			     char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	snprintf(buf, n, "%s row (%lld, %lld)", mtd_row_table_name(table), (long long)k1,
+		 (long long)k2);
+	if (sqlite3_prepare_v2(db, mtd_row_label_sql(table), -1, &st, NULL) != SQLITE_OK)
+		return buf;
+	sqlite3_bind_int64(st, 1, k1);
+	sqlite3_bind_int64(st, 2, k2);
+	if (kt)
+		sqlite3_bind_text(st, 3, kt, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return buf;
+}
+
+/* One row that does not match the log: a diagnostic line for each of the
+ * first few, the first one kept as the failure. */
+typedef struct rowcheck {
+	mtd_t *h;
+	sqlite3 *db;
+	uint64_t bad;
+	char first[600];
+} rowcheck;
+
+static void row_bad(rowcheck *rc, int table, int64_t k1, int64_t k2, const char *kt,
+		    const char *what)
+{
+	char label[400], line[600];
+	row_label(rc->db, table, k1, k2, kt, label, sizeof label);
+	snprintf(line, sizeof line, "%s (table %s) %s", label, mtd_row_table_name(table), what);
+	if (!rc->bad)
+		snprintf(rc->first, sizeof rc->first, "%s", line);
+	else if (rc->bad <= 20) /* the first is the failure's message */
+		mtd_diag(rc->h, "audit verify: also %s", line);
+	rc->bad++;
+}
+
+/* Every row of every covered table against the entry that last wrote it,
+ * and every entry against a row. */
+static int check_rows(mtd_t *h, sqlite3 *db, rowmap *m)
+{
+	rowcheck rc = {h, db, 0, ""};
+	for (int t = 0; t < MTD_ROW__COUNT; t++) {
+		sqlite3_stmt *st;
+		int step;
+		if (sqlite3_prepare_v2(db, mtd_row_scan_sql(t), -1, &st, NULL) != SQLITE_OK)
+			return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			unsigned char d[MTD_ROW_DIGEST];
+			int64_t k1 = sqlite3_column_int64(st, 0), k2 = sqlite3_column_int64(st, 1);
+			const char *kt = (const char *)sqlite3_column_text(st, 2);
+			rowent *e = row_find(m, t, k1, k2,
+					     text_key(kt, kt ? (size_t)sqlite3_column_bytes(st, 2) : 0));
+			mtd_row_digest(t, st, d);
+			if (!e)
+				row_bad(&rc, t, k1, k2, kt,
+					"has no entry in the audit log: it was added outside mtdgate");
+			else if ((e->state & 3) == ROW_DELETED)
+				row_bad(&rc, t, k1, k2, kt,
+					"was deleted by the last entry the audit log has for it: it was "
+					"put back outside mtdgate");
+			else if (memcmp(e->d, d, MTD_ROW_DIGEST) != 0)
+				row_bad(&rc, t, k1, k2, kt,
+					"is not what the audit log recorded when it was last written: it "
+					"was changed outside mtdgate (or its page is damaged)");
+			if (e)
+				e->state |= ROW_SEEN;
+		}
+		sqlite3_finalize(st);
+		if (step != SQLITE_DONE)
+			return mtd_fail(h, sqlite3_errcode(db) == SQLITE_CORRUPT ? MTD_EMALFORMED
+										 : MTD_ESTORE,
+					"reading table %s: %s", mtd_row_table_name(t), sqlite3_errmsg(db));
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i].state == ROW_PRESENT)
+			row_bad(&rc, m->v[i].table, m->v[i].k1, m->v[i].k2, NULL,
+				"is in the audit log but not in the store: it was removed outside "
+				"mtdgate");
+	if (!rc.bad)
+		return 0;
+	return mtd_fail(h, MTD_EMALFORMED, "%llu row%s that decisions are made from do%s not "
+			"match the audit log; %s", (unsigned long long)rc.bad, rc.bad == 1 ? "" : "s",
+			rc.bad == 1 ? "es" : "", rc.first);
+}
+
+/* SQLite's own check of every page: damage it can see. */
+static int check_pages(mtd_t *h, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char msg[600] = "";
+	int rc = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(5)", -1, &st, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_EMALFORMED, "the store cannot be checked: %s",
+				sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t && strcmp(t, "ok")) {
+			size_t k = strlen(msg);
+			snprintf(msg + k, sizeof msg - k, "%s%s", k ? "; " : "", t);
+			rc = 1;
+		}
+	}
+	if (sqlite3_finalize(st) != SQLITE_OK && !rc) {
+		snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
+		rc = 1;
+	}
+	return rc ? mtd_fail(h, MTD_EMALFORMED, "the store's pages are damaged (SQLite's "
+			     "integrity check: %s)", msg)
+		  : 0;
+}
+
+/* ---- keys and checkpoints ---- */
+
+#define KEY_PRIV_TAG "mtdgate-ed25519-private v1 "
+#define KEY_PUB_TAG "mtdgate-ed25519-public v1 "
+#define CP_TAG "mtdgate-checkpoint v1 "
+
+static void to_hex(const unsigned char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* Exactly 2n lowercase or uppercase hex digits into n bytes: 0, or -1. */
+static int from_hex(const char *t, size_t n, unsigned char *out)
+{
+	for (size_t i = 0; i < 2 * n; i++) {
+		int c = t[i], v = c >= '0' && c <= '9'   ? c - '0'
+				  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+							 : -1;
+		if (v < 0)
+			return -1;
+		if (i % 2)
+			out[i / 2] = (unsigned char)(out[i / 2] << 4 | v);
+		else
+			out[i / 2] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* A small file (key or checkpoint) into buf; with secret, refused unless a
+ * regular file of ours that nobody else may read or write. */
+static int read_small(mtd_t *h, const char *path, int secret, char *buf, size_t n)
+{
+	struct stat sb;
+	ssize_t k;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return mtd_fail(h, errno == ENOENT ? MTD_ENOTFOUND : MTD_EIO, "%s: %s", path,
+				strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return mtd_fail(h, MTD_EUSAGE, "%s: not a regular file", path);
+	}
+	if (secret && (sb.st_uid != geteuid() || (sb.st_mode & 077))) {
+		close(fd);
+		return mtd_fail(h, MTD_EREFUSED,
+				"%s: a private key must be yours and readable by you alone (it is mode "
+				"%04o, owner %u): refused (chmod 600 it, or make a new one)",
+				path, (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
+	}
+	k = read(fd, buf, n - 1);
+	close(fd);
+	if (k < 0)
+		return mtd_fail(h, MTD_EIO, "%s: %s", path, strerror(errno));
+	buf[k] = '\0';
+	return 0;
+}
+
+static int load_key(mtd_t *h, const char *path, int secret, unsigned char key[32])
+{
+	char buf[256];
+	const char *tag = secret ? KEY_PRIV_TAG : KEY_PUB_TAG;
+	size_t t = strlen(tag);
+	int rc = read_small(h, path, secret, buf, sizeof buf);
+	if (!rc && (strncmp(buf, tag, t) || from_hex(buf + t, 32, key) ||
+		    (buf[t + 64] != '\n' && buf[t + 64] != '\0')))
+		rc = mtd_fail(h, MTD_EUSAGE, "%s: not an mtdgate %s key (made by 'mtdgate audit "
+			      "keygen')", path, secret ? "private" : "public");
+	explicit_bzero(buf, sizeof buf);
+	return rc;
+}
+
+/* Write text to a new file (never over one) with mode. */
+static int write_new(mtd_t *h, const char *path, const char *text, mode_t mode)
+{
+	size_t n = strlen(text);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return mtd_fail(h, MTD_EIO, "%s: %s", path, strerror(errno));
+	if (fchmod(fd, mode) != 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return mtd_fail(h, MTD_EIO, "%s: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int mtd_audit_keygen(mtd_t *h, const char *key_path)
+{
+	unsigned char priv[32], pub[32];
+	char text[160], hex[65], pub_path[4200];
+	int rc;
+	if (strlen(key_path) > 4000)
+		return mtd_fail(h, MTD_EUSAGE, "the key's path is too long");
+	snprintf(pub_path, sizeof pub_path, "%s.pub", key_path);
+	if (getrandom(priv, sizeof priv, 0) != (ssize_t)sizeof priv)
+		return mtd_fail(h, MTD_EIO, "no random bytes: %s", strerror(errno));
+	ed25519_sha512_public_key(pub, priv);
+	to_hex(priv, 32, hex);
+	snprintf(text, sizeof text, KEY_PRIV_TAG "%s\n", hex);
+	rc = write_new(h, key_path, text, 0600);
+	explicit_bzero(priv, sizeof priv);
+	explicit_bzero(hex, sizeof hex);
+	explicit_bzero(text, sizeof text);
+	if (rc)
+		return rc;
+	to_hex(pub, 32, hex);
+	snprintf(text, sizeof text, KEY_PUB_TAG "%s\n", hex);
+	if ((rc = write_new(h, pub_path, text, 0644)))
+		unlink(key_path);
+	return rc;
+}
+
+/* The text a checkpoint's signature is over. */
+static void cp_message(char *buf, size_t n, int64_t seq, const char *head, int64_t at)
+{
+	snprintf(buf, n, "mtdgate checkpoint v1 seq=%lld head=%s at=%lld", (long long)seq, head,
+		 (long long)at);
+}
+
+typedef struct checkpoint {
+	long long seq, at;
+	char head[65], key[65], sig[129];
+} checkpoint;
+
+/* 1 when cp's signature is good under the key pub. */
+static int cp_signed(const checkpoint *cp, const unsigned char pub[32])
+{
+	unsigned char key[32], sig[64];
+	char msg[200];
+	if (from_hex(cp->key, 32, key) || memcmp(key, pub, 32) || from_hex(cp->sig, 64, sig))
+		return 0;
+	cp_message(msg, sizeof msg, cp->seq, cp->head, cp->at);
+	return ed25519_sha512_verify(pub, strlen(msg), (const uint8_t *)msg, sig);
+}
+
+/* A checkpoint of the exported form (text) or of a 'checkpoint' record
+ * (json): 0, or -1 when it does not read. */
+static int cp_parse(const char *t, int json, checkpoint *cp)
+{
+	int k = -1;
+	memset(cp, 0, sizeof *cp);
+	if (json)
+		sscanf(t, "{\"seq\":%lld,\"head\":\"%64[0-9a-f]\",\"at\":%lld,\"key\":\"%64[0-9a-f]\","
+			  "\"sig\":\"%128[0-9a-f]\"}%n",
+		       &cp->seq, cp->head, &cp->at, cp->key, cp->sig, &k);
+	else
+		sscanf(t, CP_TAG "seq=%lld head=%64[0-9a-f] at=%lld key=%64[0-9a-f] sig=%128[0-9a-f]%n",
+		       &cp->seq, cp->head, &cp->at, cp->key, cp->sig, &k);
+	return k > 0 && strlen(cp->head) == 64 && strlen(cp->key) == 64 && strlen(cp->sig) == 128 &&
+			       cp->seq > 0
+		       ? 0
+		       : -1;
+}
+
+/* What a verify was asked to find, and what it found. */
+typedef struct expects {
+	unsigned char head[32];
+	int want_head, head_found;
+	unsigned char pub[32];
+	int have_pub;
+	checkpoint file;
+	int have_file, file_found;
+	uint64_t recorded; /* checkpoints in the store signed with pub, all good */
+	checkpoint last;   /* the last of them */
+} expects;
+
+/* A 'checkpoint' record at seq, its chain's hash before it prev. */
+static int check_recorded(mtd_t *h, expects *x, int64_t seq, const char *detail,
+			  const unsigned char prev[32])
+{
+	checkpoint cp;
+	unsigned char key[32], head[32];
+	if (cp_parse(detail ? detail : "", 1, &cp))
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a checkpoint that cannot be read",
+				(long long)seq);
+	if (!x->have_pub || from_hex(cp.key, 32, key) || memcmp(key, x->pub, 32))
+		return 0; /* another key's: not ours to judge */
+	if (!cp_signed(&cp, x->pub))
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a checkpoint whose signature "
+				"does not hold under this key: it was forged or changed", (long long)seq);
+	from_hex(cp.head, 32, head);
+	if (cp.seq != seq - 1 || memcmp(head, prev, 32))
+		return mtd_fail(h, MTD_EMALFORMED, "the checkpoint signed at %lld (audit record %lld) "
+				"is of record %lld with head %s, but the chain there is different: "
+				"the log before it was rewritten", cp.at, (long long)seq, cp.seq, cp.head);
+	x->recorded++;
+	x->last = cp;
+	return 0;
+}
+
+static int expect_init(mtd_t *h, mtd_audit_expect *in, expects *x)
+{
+	int rc;
+	memset(x, 0, sizeof *x);
+	if (!in)
+		return 0;
+	if (in->head) {
+		if (strlen(in->head) != 64 || from_hex(in->head, 32, x->head))
+			return mtd_fail(h, MTD_EUSAGE, "--expect-head: not a head (64 hex digits)");
+		x->want_head = 1;
+	}
+	if (in->checkpoint && !in->pubkey)
+		return mtd_fail(h, MTD_EUSAGE, "--checkpoint needs the key that signed it (--pubkey)");
+	if (in->pubkey) {
+		if ((rc = load_key(h, in->pubkey, 0, x->pub)))
+			return rc;
+		x->have_pub = 1;
+	}
+	if (in->checkpoint) {
+		char buf[512];
+		if ((rc = read_small(h, in->checkpoint, 0, buf, sizeof buf)))
+			return rc;
+		if (cp_parse(buf, 0, &x->file))
+			return mtd_fail(h, MTD_EUSAGE, "%s: not an mtdgate checkpoint", in->checkpoint);
+		if (!cp_signed(&x->file, x->pub))
+			return mtd_fail(h, MTD_EMALFORMED, "%s: its signature does not hold under the "
+					"key %s: it was not made with that key, or was changed",
+					in->checkpoint, in->pubkey);
+		x->have_file = 1;
+	}
+	return 0;
+}
+
 int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
+{
+	return mtd_audit_verify_expect(h, NULL, records, head);
+}
+
+int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, char head[65])
+
 {
 	unsigned char prev[32] = {0}, want[32];
 	cursor c[NSRC];
 	pend p[MTD_LOG__COUNT];
 	lastlog last = {0};
+	rowmap rows = {0};
+	expects x;
 	sqlite3 *db;
 	int64_t expect = 1;
 	uint64_t n = 0;
-	int rc = mtd_need_store(h), i;
+	int rc = mtd_need_store_readonly(h), i;
 
 	*records = 0;
 	head[0] = '\0';
-	if (rc)
+	if (rc || (rc = expect_init(h, xin, &x)))
 		return rc;
 	for (i = 0; i < MTD_LOG__COUNT; i++) {
 		mtd_sha256_init(&p[i].c);
@@ -506,6 +989,7 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	cursors_init(c);
+	rc = check_pages(h, db);
 	for (i = 0; i < NSRC && !rc; i++)
 		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
 		    advance(&c[i]))
@@ -535,6 +1019,22 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 			rc = mtd_fail(h, rc, "out of memory");
 			break;
 		}
+		if (i == SRC_MESSAGES && c[i].e.table >= 0)
+			rc = row_set(&rows, c[i].e.table, c[i].e.device, sqlite3_column_int64(st, 3), 0,
+				     c[i].e.digest);
+		else if (i == SRC_ROWS)
+			rc = row_set(&rows, c[i].e.table, c[i].e.device, c[i].e.k2,
+				     text_key(c[i].e.ktext, c[i].e.nktext),
+				     c[i].e.present ? c[i].e.digest : NULL);
+		if (rc) {
+			rc = mtd_fail(h, rc, "out of memory");
+			break;
+		}
+		if (x.have_file && seq == x.file.seq && i != SRC_AUDIT) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "the checkpoint's record %lld is not a record of "
+				      "the chain: the log was rewritten", (long long)seq);
+			break;
+		}
 		if (i == SRC_AUDIT) {
 			const char *kind = (const char *)sqlite3_column_text(st, 2);
 			const char *detail = (const char *)sqlite3_column_text(st, 5);
@@ -549,10 +1049,28 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 					      kind ? kind : "?", (long long)sqlite3_column_int64(st, 1));
 				break;
 			}
+			if (kind && !strcmp(kind, "checkpoint") &&
+			    (rc = check_recorded(h, &x, seq, detail, prev)))
+				break;
 			memcpy(prev, want, 32);
 			if (kind && !strcmp(kind, "seal") &&
 			    (rc = check_seal(h, seq, detail ? detail : "", p)))
 				break;
+			if (x.want_head && !memcmp(want, x.head, 32))
+				x.head_found = 1;
+			if (x.have_file && seq == x.file.seq) {
+				unsigned char fh[32];
+				from_hex(x.file.head, 32, fh);
+				if (memcmp(fh, want, 32)) {
+					rc = mtd_fail(h, MTD_EMALFORMED,
+						      "audit record %lld is not the one the checkpoint "
+						      "signed at %lld holds (head %s): the log up to it "
+						      "was rewritten", (long long)seq, x.file.at,
+						      x.file.head);
+					break;
+				}
+				x.file_found = 1;
+			}
 		}
 		expect++;
 		n++;
@@ -565,13 +1083,89 @@ int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 				      "%llu %s entries from audit record %lld on are not sealed: they "
 				      "were added after the fact", (unsigned long long)p[i].rows,
 				      mtd_log_name(i), (long long)p[i].first);
+	if (!rc && x.have_file && !x.file_found)
+		rc = mtd_fail(h, MTD_EMALFORMED,
+			      "the log ends at record %llu, but the checkpoint signed at %lld holds "
+			      "records up to %lld: the last %lld records were cut off",
+			      (unsigned long long)n, x.file.at, x.file.seq,
+			      x.file.seq - (long long)n);
+	if (!rc && x.want_head && !x.head_found)
+		rc = mtd_fail(h, MTD_EMALFORMED,
+			      "the chain does not contain the expected head %s: the log was "
+			      "rewritten, or cut off before it", xin->head);
+	if (!rc && x.have_pub && !x.have_file && !x.recorded)
+		rc = mtd_fail(h, MTD_EMALFORMED,
+			      "no checkpoint signed with this key is in the log: they were removed, "
+			      "or none was made ('mtdgate audit checkpoint')");
 	if (!rc)
 		rc = check_decisions(h, db, &last);
+	if (!rc)
+		rc = check_rows(h, db, &rows);
+	if (!rc && xin) {
+		xin->checkpoints = x.recorded;
+		xin->last_seq = x.file_found ? x.file.seq : x.last.seq;
+		xin->last_at = x.file_found ? x.file.at : x.last.at;
+	}
 	*records = n;
 	for (i = 0; i < 32; i++)
 		snprintf(head + 2 * i, 3, "%02x", prev[i]);
 	free(last.v);
+	free(rows.v);
 	close_all(c);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n)
+{
+	unsigned char priv[32], pub[32], sig[64], last[32];
+	char head[65], lhex[65], msg[200], detail[400], sighex[129], pubhex[65];
+	uint64_t records;
+	int64_t seq = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = mtd_need_store(h)) || (rc = load_key(h, key_path, 1, priv)))
+		return rc;
+	ed25519_sha512_public_key(pub, priv);
+	/* never sign a log that does not verify */
+	if ((rc = mtd_audit_verify(h, &records, head)))
+		goto out;
+	if (mtd_store_begin(h->store)) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	st = mtd_store_stmt(h->store, SQL_AUDIT_LAST);
+	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
+		seq = sqlite3_column_int64(st, 0);
+		memcpy(last, sqlite3_column_blob(st, 1), 32);
+	}
+	if (st)
+		sqlite3_reset(st);
+	to_hex(last, 32, lhex);
+	if (!seq || (uint64_t)seq != records || strcmp(lhex, head)) {
+		mtd_store_rollback(h->store);
+		rc = mtd_fail(h, MTD_ESTORE, seq ? "the log grew while it was verified: run the "
+				     "checkpoint again" : "the log is empty: nothing to sign");
+		goto out;
+	}
+	cp_message(msg, sizeof msg, seq, head, h->now);
+	ed25519_sha512_sign(pub, priv, strlen(msg), (const uint8_t *)msg, sig);
+	to_hex(sig, 64, sighex);
+	to_hex(pub, 32, pubhex);
+	snprintf(detail, sizeof detail,
+		 "{\"seq\":%lld,\"head\":\"%s\",\"at\":%lld,\"key\":\"%s\",\"sig\":\"%s\"}",
+		 (long long)seq, head, (long long)h->now, pubhex, sighex);
+	if (mtd_store_audit(h->store, h->now, "checkpoint", NULL, NULL, detail) ||
+	    mtd_store_commit(h->store)) {
+		mtd_store_rollback(h->store);
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	if (snprintf(out, n, CP_TAG "seq=%lld head=%s at=%lld key=%s sig=%s\n", (long long)seq,
+		     head, (long long)h->now, pubhex, sighex) >= (int)n)
+		rc = mtd_fail(h, MTD_EUSAGE, "no room for the checkpoint");
+out:
+	explicit_bzero(priv, sizeof priv);
 	return rc;
 }

@@ -148,7 +148,7 @@ int mtd_conn_save(mtd_store *s, mtd_conn *c, int64_t now)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return MTD_ESTORE;
 	sqlite3_reset(st);
-	return 0;
+	return mtd_store_row_logged(s, now, MTD_ROW_CONNECTORS, c->id, 0, NULL, 0);
 }
 
 /* ---- R3 settings ---- */

@@ -328,22 +328,31 @@ static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_r
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
 	gs = sqlite3_last_insert_rowid(mtd_store_db(s));
+	if (mtd_store_row_logged(s, r->h->now, MTD_ROW_GROUPSETS, gs, 0, NULL, 0))
+		return store_fail(r);
 	for (size_t i = 0; i < d->ngroups; i++) {
 		int64_t gid;
+		int added;
 		if (!(st = mtd_store_stmt(s, SQL_GROUP_UPSERT)))
 			return store_fail(r);
 		mtd_bind_text(st, 1, d->groups[i].p, d->groups[i].n);
-		if (sqlite3_step(st) != SQLITE_DONE || !(st = mtd_store_stmt(s, SQL_GROUP_ID)))
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return store_fail(r);
+		added = sqlite3_changes(mtd_store_db(s)) > 0;
+		if (!(st = mtd_store_stmt(s, SQL_GROUP_ID)))
 			return store_fail(r);
 		mtd_bind_text(st, 1, d->groups[i].p, d->groups[i].n);
 		if (sqlite3_step(st) != SQLITE_ROW)
 			return store_fail(r);
 		gid = sqlite3_column_int64(st, 0);
+		if (added && mtd_store_row_logged(s, r->h->now, MTD_ROW_GROUPS, gid, 0, NULL, 0))
+			return store_fail(r);
 		if (!(st = mtd_store_stmt(s, SQL_GROUPSET_MEMBER)))
 			return store_fail(r);
 		sqlite3_bind_int64(st, 1, gs);
 		sqlite3_bind_int64(st, 2, gid);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		if (sqlite3_step(st) != SQLITE_DONE ||
+		    mtd_store_row_logged(s, r->h->now, MTD_ROW_GROUPSET_MEMBERS, gs, gid, NULL, 0))
 			return store_fail(r);
 	}
 	*out = gs;
@@ -444,7 +453,7 @@ static int one_device(run *r, const mtd_record *rec)
 	mtd_device_rec d;
 	char why[600];
 	sqlite3_stmt *st;
-	int64_t gs = 0;
+	int64_t gs = 0, id;
 	int rc;
 
 	if (mtd_decode_device(rec->obj, &d, why, sizeof why)) {
@@ -465,7 +474,11 @@ static int one_device(run *r, const mtd_record *rec)
 	mtd_bind_text(st, 6, d.user.p, d.user.n);
 	sqlite3_bind_int64(st, 7, gs);
 	sqlite3_bind_int64(st, 8, r->h->now);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (sqlite3_step(st) != SQLITE_ROW) /* RETURNING id */
+		return store_fail(r);
+	id = sqlite3_column_int64(st, 0);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICES, id, 0, NULL, 0))
 		return store_fail(r);
 	if (d.nids && (rc = ids_put(r, &d)))
 		return rc;
@@ -591,21 +604,32 @@ static int one_app(run *r, const mtd_record *rec)
 				json_decref(old);
 				return store_fail(r);
 			}
-			d = json_pack("{s:o}", "replaced", old);
+			d = json_pack("{s:O}", "replaced", old); /* old kept for the row log */
 			text = d ? json_dumps(d, JSON_COMPACT) : NULL;
 			json_decref(d);
-			if (!text)
+			if (!text) {
+				json_decref(old);
 				return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+			}
 			step = mtd_store_audit(r->h->store, r->h->now, "inventory", NULL, iv->last, text);
 			free(text);
+			if (step || !(st = mtd_store_stmt(r->h->store, SQL_APPS_DELETE_DEVICE))) {
+				json_decref(old);
+				return store_fail(r);
+			}
+			sqlite3_bind_int64(st, 1, iv->last_id);
+			step = sqlite3_step(st) != SQLITE_DONE;
+			/* each app removed, into the row log */
+			for (size_t i = 0; !step && i < json_array_size(old); i++) {
+				const char *id = json_string_value(
+					json_object_get(json_array_get(old, i), "app_id"));
+				step = id && mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_APPS,
+								  iv->last_id, 0, id, strlen(id));
+			}
+			json_decref(old);
 			if (step)
 				return store_fail(r);
 		}
-		if (!(st = mtd_store_stmt(r->h->store, SQL_APPS_DELETE_DEVICE)))
-			return store_fail(r);
-		sqlite3_bind_int64(st, 1, iv->last_id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			return store_fail(r);
 	}
 insert:
 	if (!(st = mtd_store_stmt(r->h->store, SQL_APP_INSERT)))
@@ -625,7 +649,9 @@ insert:
 			if (flags[i] >= 0)
 				sqlite3_bind_int(st, 8 + i, flags[i]);
 	}
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_APPS, iv->last_id, 0, a.app_id.p,
+				 a.app_id.n))
 		return store_fail(r);
 	r->pend_accepted++;
 	return 0;
@@ -1204,11 +1230,15 @@ static int learn(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
 static int apply(run *r, int64_t conn, const char *vendor, const mtd_msg *m, const target *t)
 {
 	int rc = m->type == MTD_MSG_THREAT ? snapshot(r, conn, t->dev, m) : event(r, conn, t->dev, m);
+	unsigned char row[MTD_ROW_DIGEST];
 	if (rc)
 		return rc;
-	if (mtd_store_log_message(r->h->store, r->h->now, conn, t->dev, m->type,
+	/* the report as it is now stored goes into the message's log entry */
+	if ((rc = mtd_store_row_digest_of(r->h->store, MTD_ROW_REPORTS, t->dev, conn, NULL, 0, row)) <
+		    0 ||
+	    mtd_store_log_message(r->h->store, r->h->now, conn, t->dev, m->type,
 				  m->type == MTD_MSG_THREAT ? m->level : m->event.level, t->via, m->at,
-				  NULL, 0))
+				  NULL, 0, rc ? row : NULL))
 		return store_fail(r);
 	return t->learn ? learn(r, conn, vendor, m, t) : 0;
 }
@@ -1478,7 +1508,7 @@ static int on_message(run *r, const mtd_msg *m, const void *mp, size_t len)
 	}
 	if (mtd_store_log_message(r->h->store, r->h->now, r->conn.id, 0, m->type, -1, 0, m->at,
 				  m->type == MTD_MSG_ERROR ? m->code.p : NULL,
-				  m->type == MTD_MSG_ERROR ? m->code.n : 0))
+				  m->type == MTD_MSG_ERROR ? m->code.n : 0, wrote ? row : NULL))
 		return store_fail(r);
 	r->pend_accepted++;
 contact:

@@ -259,28 +259,43 @@ void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud)
 	h->diag_ud = ud;
 }
 
-static int open_store(mtd_t *h, int create)
+static int open_store(mtd_t *h, int mode)
 {
 	int rc;
+	if (h->store && h->store_readonly && mode != MTD_STORE_READONLY) {
+		mtd_store_close(h->store);
+		h->store = NULL;
+	}
 	if (h->store)
 		return 0;
-	rc = mtd_store_open(h->db_path, create, &h->store, h->err, sizeof h->err);
+	rc = mtd_store_open(h->db_path, mode, &h->store, h->err, sizeof h->err);
 	if (rc)
 		return rc;
+	h->store_readonly = mtd_store_is_readonly(h->store);
 	if (mtd_store_meta_get(h->store, "cloud", h->cloud, sizeof h->cloud))
 		h->cloud[0] = '\0';
 	return 0;
 }
 
-int mtd_need_store(mtd_t *h)
+static int need_store(mtd_t *h, int mode)
 {
-	int rc = open_store(h, 0);
+	int rc = open_store(h, mode);
 	if (rc)
 		return rc;
 	if (!h->cloud[0])
 		return mtd_fail(h, MTD_ENOTFOUND, "%s: not initialised (run 'mtdgate init')",
 				h->db_path);
 	return 0;
+}
+
+int mtd_need_store(mtd_t *h)
+{
+	return need_store(h, MTD_STORE_WRITE);
+}
+
+int mtd_need_store_readonly(mtd_t *h)
+{
+	return need_store(h, MTD_STORE_READONLY);
 }
 
 int mtd_init(mtd_t *h, const char *cloud)
@@ -290,7 +305,7 @@ int mtd_init(mtd_t *h, const char *cloud)
 		cloud = "commercial";
 	if (strcmp(cloud, "commercial") && strcmp(cloud, "gcc_high"))
 		return mtd_fail(h, MTD_EUSAGE, "cloud '%s' is not commercial or gcc_high", cloud);
-	if ((rc = open_store(h, 1)))
+	if ((rc = open_store(h, MTD_STORE_CREATE)))
 		return rc;
 	if (h->cloud[0]) {
 		if (strcmp(h->cloud, cloud))
@@ -300,6 +315,7 @@ int mtd_init(mtd_t *h, const char *cloud)
 		return 0;
 	}
 	if (mtd_store_begin(h->store) || mtd_store_meta_set(h->store, "cloud", cloud) ||
+	    mtd_store_row_logged(h->store, h->now, MTD_ROW_META, 0, 0, "cloud", 5) ||
 	    mtd_store_audit(h->store, h->now, "init", NULL, NULL,
 			    !strcmp(cloud, "gcc_high") ? "{\"cloud\":\"gcc_high\"}"
 						       : "{\"cloud\":\"commercial\"}") ||
@@ -380,8 +396,10 @@ static int do_add(mtd_t *h, void *arg)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
 	sqlite3_reset(st);
-	return mtd_store_audit(h->store, h->now, "connector_add", vendor, NULL,
-			       "{\"state\":\"not_set_up\"}")
+	return mtd_store_row_logged(h->store, h->now, MTD_ROW_CONNECTORS,
+				    sqlite3_last_insert_rowid(mtd_store_db(h->store)), 0, NULL, 0) ||
+			       mtd_store_audit(h->store, h->now, "connector_add", vendor, NULL,
+					       "{\"state\":\"not_set_up\"}")
 		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
 		       : 0;
 }

@@ -17,6 +17,7 @@ struct mtd {
 	int64_t max_skew; /* seconds; >= 0 */
 	uint64_t batch; /* records per committed batch */
 	mtd_store *store;
+	int store_readonly; /* opened with MTD_STORE_READONLY */
 	char cloud[16];
 	mtd_diag_fn diag;
 	void *diag_ud;
@@ -37,8 +38,12 @@ void mtd_diag(mtd_t *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)))
 #endif
 	;
-/* Open the store if not yet open (and read the cloud). */
+/* Open the store if not yet open (and read the cloud); a store opened
+ * read-only before is opened again for writing. */
 int mtd_need_store(mtd_t *h);
+/* The same, read-only when not open yet (nothing is written, not even a
+ * migration: for a store on read-only media). */
+int mtd_need_store_readonly(mtd_t *h);
 /* Bring every connector's state up to date at h->now (audited). */
 int mtd_refresh_connectors(mtd_t *h);
 /* Whoever can write rules or plugins decides who gets access: refuse path

@@ -38,14 +38,28 @@ struct mtd_store {
 	pending log[MTD_LOG__COUNT];
 	block blk[MTD_LOG__COUNT]; /* [MTD_LOG_OUTCOMES] unused */
 	sqlite3_stmt *st[SQL__COUNT];
+	sqlite3_stmt *row_get[MTD_ROW__COUNT]; /* mtd_store_row_logged's read-back */
+	int readonly;
 	unsigned char dbuf[MTD_DBLOCK_MAX]; /* mtd_store_dblock_put's encoding */
 	char err[512];
 };
 
-static const char *const log_names[MTD_LOG__COUNT] = {"outcomes", "decisions", "messages"};
+static const char *const log_names[MTD_LOG__COUNT] = {"outcomes", "decisions", "messages",
+							  "rows"};
+
+/* The covered tables (store.h), from their X-macro. */
+#define ROW_NAME_(e, t, c, f, k, l) [e] = t,
+#define ROW_SCAN_(e, t, c, f, k, l) [e] = "SELECT " c " FROM " f,
+#define ROW_GET_(e, t, c, f, k, l) [e] = "SELECT " c " FROM " f " WHERE " k,
+#define ROW_LABEL_(e, t, c, f, k, l) [e] = "SELECT " l,
+static const char *const row_names[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_NAME_)};
+static const char *const row_scan[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_SCAN_)};
+static const char *const row_get[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_GET_)};
+static const char *const row_label[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_LABEL_)};
 
 static int migrate_v4(mtd_store *s);
 static int migrate_v5(mtd_store *s);
+static int migrate_v8(mtd_store *s);
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. Only
  * ever append. */
@@ -174,6 +188,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE reports ADD COLUMN snap_threats BLOB;"
 	"ALTER TABLE reports ADD COLUMN cause INTEGER;"
 	"ALTER TABLE connectors ADD COLUMN parked_days INTEGER NOT NULL DEFAULT 30;",
+	/* 7 -> 8: every row that feeds a decision is covered by the log (store.h):
+	 * the row log, message entries with the digest of the report they wrote,
+	 * and a baseline entry for every row stored before (migrate_v8) */
+	"CREATE TABLE row_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
+	"CREATE TRIGGER row_log_no_update BEFORE UPDATE ON row_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER row_log_no_delete BEFORE DELETE ON row_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -192,7 +215,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" ON CONFLICT(ext_id) DO UPDATE SET platform = excluded.platform,"
 		" os_version = excluded.os_version, corporate = excluded.corporate,"
 		" enrolled = excluded.enrolled, user = excluded.user,"
-		" groupset = excluded.groupset, updated_at = excluded.updated_at",
+		" groupset = excluded.groupset, updated_at = excluded.updated_at"
+		" RETURNING id", /* the row, for its log entry */
 	[SQL_DEVICE_BY_EXT] = "SELECT id, platform, corporate FROM devices WHERE ext_id = ?1",
 	/* covered by the ext_id index: no visit to the table */
 	[SQL_DEVICE_ID] = "SELECT id FROM devices WHERE ext_id = ?1",
@@ -336,6 +360,7 @@ static const char *const sql_text[SQL__COUNT] = {
 		" since = excluded.since",
 	[SQL_EVENTS_DELETE_BEFORE] =
 		"DELETE FROM threat_events WHERE device = ?1 AND connector = ?2 AND at < ?3",
+	[SQL_ROW_LOG_INSERT] = "INSERT INTO row_log(seq, n, at, entries) VALUES(?1, ?2, ?3, ?4)",
 };
 
 static int fail(mtd_store *s, int rc, const char *what)
@@ -371,6 +396,7 @@ static int migrate(mtd_store *s)
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
 		    (version + 1 == 4 && migrate_v4(s)) || (version + 1 == 5 && migrate_v5(s)) ||
+		    (version + 1 == 8 && migrate_v8(s)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -417,11 +443,58 @@ static int check_private(const char *path, char *err, size_t n)
 	return 0;
 }
 
-int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
-		   size_t n)
+/* The store's schema version; -1 on a read error. */
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
+
+/* A read-only connection. On read-only media a WAL store cannot have its
+ * shared-memory file made: without a WAL file to read, it opens immutable
+ * (nothing can change it there). */
+static int open_readonly(mtd_store *s, const char *path)
+{
+	const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+	char wal[4200], *uri;
+	struct stat sb;
+	size_t n = strlen(path);
+	if (sqlite3_open_v2(path, &s->db, flags & ~SQLITE_OPEN_URI, NULL) == SQLITE_OK &&
+	    user_version(s->db) >= 0)
+		return 0;
+	sqlite3_close(s->db);
+	s->db = NULL;
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	if (n > 4000 || (stat(wal, &sb) == 0 && sb.st_size > 0))
+		return fail(s, MTD_ESTORE, path);
+	{ /* a path with '?', '#' or '%' would be misread in a URI: escaped */
+		char *e = malloc(3 * n + 1), *o = e;
+		if (!e)
+			return fail(s, MTD_ENOMEM, path);
+		for (const char *p = path; *p; p++)
+			o += *p == '?' || *p == '#' || *p == '%' ? sprintf(o, "%%%02X", (unsigned char)*p)
+								 : (*o = *p, 1);
+		*o = '\0';
+		uri = sqlite3_mprintf("file:%s?immutable=1", e);
+		free(e);
+	}
+	if (!uri)
+		return fail(s, MTD_ENOMEM, path);
+	n = sqlite3_open_v2(uri, &s->db, flags, NULL) == SQLITE_OK && user_version(s->db) >= 0;
+	sqlite3_free(uri);
+	return n ? 0 : fail(s, MTD_ESTORE, path);
+}
+
+int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_t n)
 {
 	mtd_store *s = calloc(1, sizeof *s);
-	int rc = MTD_ESTORE;
+	int rc = MTD_ESTORE, v;
 	struct stat sb;
 
 	*out = NULL;
@@ -431,7 +504,7 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 	}
 	if (stat(path, &sb) != 0) {
 		int fd;
-		if (!create) {
+		if (mode != MTD_STORE_CREATE) {
 			mtd_sdk_err(err, n, "%s: no store here (run 'mtdgate init' first)", path);
 			free(s);
 			return MTD_ENOTFOUND;
@@ -444,6 +517,38 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 			return MTD_EIO;
 		}
 		close(fd);
+	}
+	if (mode == MTD_STORE_READONLY) {
+		/* Reading changes nothing: a store of someone else's (a copy, read-only
+		 * media) may be verified; the checks of ownership are for using it. */
+		if ((rc = open_readonly(s, path)))
+			goto out;
+		sqlite3_extended_result_codes(s->db, 1);
+		sqlite3_busy_timeout(s->db, 5000);
+		v = user_version(s->db);
+		if (v == 0) {
+			snprintf(s->err, sizeof s->err,
+				 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
+			rc = MTD_ENOTFOUND;
+			goto out;
+		}
+		if (v > 0 && v < MTD_SCHEMA_VERSION && access(path, W_OK) == 0) {
+			/* an older store that can be written: migrated first */
+			sqlite3_close(s->db);
+			s->db = NULL;
+			mode = MTD_STORE_WRITE;
+		} else if (v != MTD_SCHEMA_VERSION) {
+			snprintf(s->err, sizeof s->err,
+				 "%s has schema version %d and is read-only here; this mtdgate reads "
+				 "version %d: open it writable once to migrate it",
+				 path, v, MTD_SCHEMA_VERSION);
+			rc = MTD_ESTORE;
+			goto out;
+		} else {
+			s->readonly = 1;
+			*out = s;
+			return 0;
+		}
 	}
 	if ((rc = check_private(path, err, n))) {
 		free(s);
@@ -469,17 +574,8 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 		fail(s, MTD_ESTORE, path);
 		goto out;
 	}
-	if (create) {
-		if ((rc = migrate(s)))
-			goto out;
-	} else {
-		sqlite3_stmt *st;
-		int v = -1;
-		if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				v = sqlite3_column_int(st, 0);
-			sqlite3_finalize(st);
-		}
+	if (mode != MTD_STORE_CREATE) {
+		v = user_version(s->db);
 		if (v == 0) {
 			snprintf(s->err, sizeof s->err,
 				 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
@@ -490,9 +586,9 @@ int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
 			fail(s, MTD_ESTORE, path);
 			goto out;
 		}
-		if ((rc = migrate(s)))
-			goto out;
 	}
+	if ((rc = migrate(s)))
+		goto out;
 	*out = s;
 	return 0;
 out:
@@ -507,8 +603,15 @@ void mtd_store_close(mtd_store *s)
 		return;
 	for (int i = 0; i < SQL__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	for (int i = 0; i < MTD_ROW__COUNT; i++)
+		sqlite3_finalize(s->row_get[i]);
 	sqlite3_close(s->db);
 	free(s);
+}
+
+int mtd_store_is_readonly(const mtd_store *s)
+{
+	return s->readonly;
 }
 
 sqlite3 *mtd_store_db(mtd_store *s)
@@ -908,14 +1011,17 @@ static int flush_block(mtd_store *s, int log)
 {
 	block *b = &s->blk[log];
 	uint32_t n = b->n;
-	int k = log == MTD_LOG_MESSAGES ? 4 : 3; /* decision_log has no connector */
+	int k = log == MTD_LOG_MESSAGES ? 4 : 3; /* only message_log has a connector */
 	int rc;
-	if (!n) /* the common case: called for every entry of the other log */
+	if (!n) /* the common case: called for every entry of the other logs */
 		return 0;
 	logval v[5] = {LV_INT(b->first), LV_INT(n), LV_INT(b->at), LV_INT(b->connector)};
 	b->n = 0;
 	v[k++] = (logval){SQLITE_BLOB, 0, b->buf, b->len};
-	rc = log_row(s, log == MTD_LOG_MESSAGES ? SQL_MESSAGE_LOG_INSERT : SQL_DECISION_LOG_INSERT,
+	rc = log_row(s,
+		     log == MTD_LOG_MESSAGES    ? SQL_MESSAGE_LOG_INSERT
+		     : log == MTD_LOG_DECISIONS ? SQL_DECISION_LOG_INSERT
+						: SQL_ROW_LOG_INSERT,
 		     log, v, k, n);
 	b->len = 0;
 	return rc;
@@ -923,13 +1029,15 @@ static int flush_block(mtd_store *s, int log)
 
 static int flush_blocks(mtd_store *s)
 {
-	return flush_block(s, MTD_LOG_MESSAGES) || flush_block(s, MTD_LOG_DECISIONS) ? MTD_ESTORE
-										     : 0;
+	return flush_block(s, MTD_LOG_MESSAGES) || flush_block(s, MTD_LOG_DECISIONS) ||
+			       flush_block(s, MTD_LOG_ROWS)
+		       ? MTD_ESTORE
+		       : 0;
 }
 
 /* Room in log's block for an entry (at most 512 bytes) at at/connector; a
- * full or different block is written first, and so is the other block
- * log's (an open block is always at the tip of the sequence). Then the
+ * full or different block is written first, and so are the other block
+ * logs' (an open block is always at the tip of the sequence). Then the
  * entry's number. */
 static int block_entry(mtd_store *s, int log, int64_t at, int64_t connector)
 {
@@ -938,14 +1046,16 @@ static int block_entry(mtd_store *s, int log, int64_t at, int64_t connector)
 	if (b->n && (b->at != at || b->connector != connector || b->n >= MTD_BLOCK_ENTRIES ||
 		     b->len >= MTD_BLOCK_BYTES) && flush_block(s, log))
 		return MTD_ESTORE;
-	if (flush_block(s, log == MTD_LOG_MESSAGES ? MTD_LOG_DECISIONS : MTD_LOG_MESSAGES) ||
-	    log_next(s, log, at, &seq))
+	for (int o = MTD_LOG_DECISIONS; o <= MTD_LOG_ROWS; o++)
+		if (o != log && flush_block(s, o))
+			return MTD_ESTORE;
+	if (log_next(s, log, at, &seq))
 		return MTD_ESTORE;
 	if (!b->n) {
 		b->first = seq;
 		b->at = at;
 		b->connector = connector;
-		b->buf[0] = MTD_LOG_VIA;
+		b->buf[0] = log == MTD_LOG_DECISIONS ? MTD_LOG_COMPACT : MTD_LOG_ROWS_LAYOUT;
 		b->len = 1;
 		memset(&b->last, 0, sizeof b->last);
 	}
@@ -964,7 +1074,7 @@ static size_t put_delta(unsigned char *b, int64_t v, int64_t *last)
 
 int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
 			  int type, int level, int via, int64_t msg_at, const char *code,
-			  size_t ncode)
+			  size_t ncode, const unsigned char *row)
 {
 	block *b = &s->blk[MTD_LOG_MESSAGES];
 	unsigned char *o;
@@ -983,9 +1093,120 @@ int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t d
 		memcpy(o, code, ncode);
 		o += ncode;
 	}
+	if (device > 0) { /* the report it wrote, if any */
+		*o++ = row ? MTD_ROW_REPORTS + 1 : 0;
+		if (row) {
+			memcpy(o, row, MTD_ROW_DIGEST);
+			o += MTD_ROW_DIGEST;
+		}
+	}
 	b->len = (size_t)(o - b->buf);
 	return 0;
 }
+
+/* ---- covered rows ---- */
+
+const char *mtd_row_table_name(int table)
+{
+	return table >= 0 && table < MTD_ROW__COUNT ? row_names[table] : NULL;
+}
+
+const char *mtd_row_scan_sql(int table)
+{
+	return table >= 0 && table < MTD_ROW__COUNT ? row_scan[table] : NULL;
+}
+
+const char *mtd_row_get_sql(int table)
+{
+	return table >= 0 && table < MTD_ROW__COUNT ? row_get[table] : NULL;
+}
+
+const char *mtd_row_label_sql(int table)
+{
+	return table >= 0 && table < MTD_ROW__COUNT ? row_label[table] : NULL;
+}
+
+static void digest_final(mtd_sha256 *c, unsigned char out[MTD_ROW_DIGEST])
+{
+	unsigned char d[32];
+	mtd_sha256_final(c, d);
+	memcpy(out, d, MTD_ROW_DIGEST);
+}
+
+void mtd_row_digest(int table, sqlite3_stmt *st, unsigned char out[MTD_ROW_DIGEST])
+{
+	mtd_sha256 c;
+	unsigned char t = (unsigned char)table;
+	mtd_sha256_init(&c);
+	mtd_sha256_update(&c, &t, 1);
+	mtd_log_hash_row(&c, st, sqlite3_column_count(st));
+	digest_final(&c, out);
+}
+
+/* A row log entry: the row's key, and its digest when present. */
+static int row_entry(mtd_store *s, int64_t at, int table, int64_t k1, int64_t k2,
+		     const char *kt, size_t nkt, const unsigned char *digest)
+{
+	block *b = &s->blk[MTD_LOG_ROWS];
+	unsigned char *o;
+	if (nkt > 256)
+		return fail(s, MTD_ESTORE, "a covered row's key is too long");
+	if (block_entry(s, MTD_LOG_ROWS, at, 0))
+		return MTD_ESTORE;
+	o = b->buf + b->len;
+	o += put_uvarint(o, (uint64_t)table);
+	o += put_delta(o, k1, &b->last.device);
+	o += put_delta(o, k2, &b->last.k2);
+	o += put_uvarint(o, kt ? (uint64_t)nkt + 1 : 0);
+	if (kt) {
+		memcpy(o, kt, nkt);
+		o += nkt;
+	}
+	*o++ = digest ? 1 : 0;
+	if (digest) {
+		memcpy(o, digest, MTD_ROW_DIGEST);
+		o += MTD_ROW_DIGEST;
+	}
+	b->len = (size_t)(o - b->buf);
+	return 0;
+}
+
+int mtd_store_row_digest_of(mtd_store *s, int table, int64_t k1, int64_t k2, const char *ktext,
+			    size_t nktext, unsigned char out[MTD_ROW_DIGEST])
+{
+	sqlite3_stmt *st;
+	int step;
+	if (table < 0 || table >= MTD_ROW__COUNT)
+		return fail(s, MTD_ESTORE, "not a covered table");
+	if (!(st = s->row_get[table])) {
+		if (sqlite3_prepare_v3(s->db, row_get[table], -1, SQLITE_PREPARE_PERSISTENT, &st,
+				       NULL) != SQLITE_OK)
+			return fail(s, MTD_ESTORE, "preparing a statement");
+		s->row_get[table] = st;
+	}
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, k1);
+	sqlite3_bind_int64(st, 2, k2);
+	mtd_bind_text(st, 3, ktext, nktext);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		mtd_row_digest(table, st, out);
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return fail(s, MTD_ESTORE, "reading a covered row");
+	return step == SQLITE_ROW;
+}
+
+int mtd_store_row_logged(mtd_store *s, int64_t at, int table, int64_t k1, int64_t k2,
+			 const char *ktext, size_t nktext)
+{
+	unsigned char d[MTD_ROW_DIGEST];
+	int rc = mtd_store_row_digest_of(s, table, k1, k2, ktext, nktext, d);
+	if (rc < 0)
+		return rc;
+	return row_entry(s, at, table, k1, k2, ktext, nktext, rc ? d : NULL);
+}
+
 
 int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
 			   int64_t prev)
@@ -1073,19 +1294,53 @@ static int get_int(const unsigned char **p, const unsigned char *end, int *v)
 	return 0;
 }
 
+/* A row's presence flag and digest (rows, and messages with a device). */
+static int get_digest(const unsigned char **p, const unsigned char *end, mtd_log_entry *e)
+{
+	if (!e->present)
+		return 0;
+	if (end - *p < MTD_ROW_DIGEST)
+		return -1;
+	memcpy(e->digest, *p, MTD_ROW_DIGEST);
+	*p += MTD_ROW_DIGEST;
+	return 0;
+}
+
 int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *end,
 			 mtd_log_entry *e)
 {
 	if (!e->layout) { /* the block's first entry says which */
-		if (*p < end && (**p == MTD_LOG_COMPACT || **p == MTD_LOG_VIA)) {
+		if (*p < end && (**p == MTD_LOG_COMPACT || **p == MTD_LOG_VIA ||
+				 **p == MTD_LOG_ROWS_LAYOUT)) {
 			e->layout = **p;
 			(*p)++;
 		} else {
 			e->layout = 1;
 		}
 	}
-	if (e->layout != MTD_LOG_COMPACT && e->layout != MTD_LOG_VIA)
-		return decode_v1(log, p, end, e);
+	e->table = -1;
+	e->present = 0;
+	if (log == MTD_LOG_ROWS) { /* only ever in the layout of schema 8 */
+		uint64_t t, n;
+		if (e->layout != MTD_LOG_ROWS_LAYOUT || get_uvarint(p, end, &t) ||
+		    t >= MTD_ROW__COUNT || get_delta(p, end, &e->device) ||
+		    get_delta(p, end, &e->k2) || get_uvarint(p, end, &n) ||
+		    (n && n - 1 > (uint64_t)(end - *p)))
+			return -1;
+		e->table = (int)t;
+		e->ktext = n ? (const char *)*p : NULL;
+		e->nktext = n ? (size_t)(n - 1) : 0;
+		*p += n ? n - 1 : 0;
+		if (*p >= end || **p > 1)
+			return -1;
+		e->present = *(*p)++;
+		return get_digest(p, end, e);
+	}
+	if (e->layout == 1) {
+		int rc = decode_v1(log, p, end, e);
+		e->table = -1;
+		return rc;
+	}
 	e->code = NULL;
 	e->ncode = 0;
 	e->via = 0;
@@ -1093,7 +1348,7 @@ int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *
 		uint64_t n, via = 0;
 		if (get_delta(p, end, &e->device) || get_int(p, end, &e->type) ||
 		    get_int(p, end, &e->level) || get_delta(p, end, &e->msg_at) ||
-		    (e->layout == MTD_LOG_VIA && (get_uvarint(p, end, &via) || via > 255)) ||
+		    (e->layout >= MTD_LOG_VIA && (get_uvarint(p, end, &via) || via > 255)) ||
 		    get_uvarint(p, end, &n) || (n && n - 1 > (uint64_t)(end - *p)))
 			return -1;
 		e->via = (int)via;
@@ -1101,6 +1356,13 @@ int mtd_log_entry_decode(int log, const unsigned char **p, const unsigned char *
 			e->code = (const char *)*p;
 			e->ncode = (size_t)(n - 1);
 			*p += n - 1;
+		}
+		if (e->layout == MTD_LOG_ROWS_LAYOUT && e->device) {
+			if (*p >= end || (**p != 0 && **p != MTD_ROW_REPORTS + 1))
+				return -1;
+			e->present = *(*p)++ != 0;
+			e->table = e->present ? MTD_ROW_REPORTS : -1;
+			return get_digest(p, end, e);
 		}
 		return 0;
 	}
@@ -1321,4 +1583,48 @@ static int migrate_v5(mtd_store *s)
 	if (!rc && sqlite3_exec(s->db, "DROP TABLE decisions", NULL, NULL, NULL) != SQLITE_OK)
 		rc = MTD_ESTORE;
 	return rc ? fail(s, MTD_ESTORE, "packing decisions") : 0;
+}
+
+/* 7 -> 8: a baseline entry in the row log for every row of every covered
+ * table, taken as it is (what was changed before cannot be told now), and
+ * an audit record that says so. The entries take the time of the last
+ * audit record: a migration has no clock of its own. Runs inside the
+ * migration's transaction. */
+static int migrate_v8(mtd_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t at = 0, rows = 0;
+	int rc = 0, step;
+	char detail[96];
+
+	s->chain_known = 0;
+	pending_reset(s);
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(at), 0) FROM audit", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		at = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (int t = 0; !rc && t < MTD_ROW__COUNT; t++) {
+		if (sqlite3_prepare_v2(s->db, row_scan[t], -1, &st, NULL) != SQLITE_OK)
+			return fail(s, MTD_ESTORE, "migrating: a baseline of covered rows");
+		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			unsigned char d[MTD_ROW_DIGEST];
+			const char *kt = (const char *)sqlite3_column_text(st, 2);
+			mtd_row_digest(t, st, d);
+			rc = row_entry(s, at, t, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+				       kt, kt ? (size_t)sqlite3_column_bytes(st, 2) : 0, d);
+			rows++;
+		}
+		if (!rc && step != SQLITE_DONE)
+			rc = MTD_ESTORE;
+		sqlite3_finalize(st);
+	}
+	snprintf(detail, sizeof detail, "{\"schema\":8,\"rows\":%lld}", (long long)rows);
+	if (!rc && rows) /* a new store has nothing to take as it is */
+		rc = mtd_store_audit(s, at, "baseline", NULL, NULL, detail);
+	if (!rc)
+		rc = mtd_store_seal(s, at);
+	s->chain_known = 0;
+	pending_reset(s);
+	return rc ? fail(s, MTD_ESTORE, "migrating: a baseline of covered rows") : 0;
 }

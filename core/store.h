@@ -9,7 +9,7 @@
 
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 7
+#define MTD_SCHEMA_VERSION 8
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -73,17 +73,22 @@ enum mtd_sql {
 	SQL_EVENT_GET,
 	SQL_EVENT_PUT,
 	SQL_EVENTS_DELETE_BEFORE,
+	SQL_ROW_LOG_INSERT,
 	SQL__COUNT
 };
 
 typedef struct mtd_store mtd_store;
 
-/* Open the store at path. With create, make it (mode 0600) when missing and
- * bring the schema to MTD_SCHEMA_VERSION; without, a missing file is
- * MTD_ENOTFOUND. Message into err. */
-int mtd_store_open(const char *path, int create, mtd_store **out, char *err,
-		   size_t n);
+/* Open the store at path. mode MTD_STORE_CREATE makes it (mode 0600) when
+ * missing; it and MTD_STORE_WRITE bring the schema to MTD_SCHEMA_VERSION,
+ * where a missing file is MTD_ENOTFOUND. MTD_STORE_READONLY only reads (a
+ * store on read-only media, for audit verify): nothing is written, not even
+ * a migration, so the store must have MTD_SCHEMA_VERSION. Message into err. */
+enum { MTD_STORE_WRITE, MTD_STORE_CREATE, MTD_STORE_READONLY };
+int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_t n);
 void mtd_store_close(mtd_store *s);
+/* 1 when opened with MTD_STORE_READONLY (and not migrated instead). */
+int mtd_store_is_readonly(const mtd_store *s);
 sqlite3 *mtd_store_db(mtd_store *s);
 /* The prepared statement, reset and unbound; NULL on failure (see errmsg). */
 sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
@@ -124,27 +129,33 @@ void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const
  * whose detail carries their count and the SHA-256 of their columns in
  * order (mtd_log_hash_row). mtd_store_commit seals what is pending, and a
  * log seals every MTD_SEAL_ROWS rows, so every committed row is sealed. */
-enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG__COUNT };
+enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_LOG__COUNT };
 #define MTD_SEAL_ROWS 65536
-/* decision_log and message_log store entries in blocks (one row of up to
+/* decision_log, message_log and row_log store entries in blocks (one row of up to
  * MTD_BLOCK_ENTRIES entries, about MTD_BLOCK_BYTES): entry i of a row has
  * the sequence number seq + i. A block is written before any audit record,
  * seal or commit, so numbers stay in order. */
 #define MTD_BLOCK_ENTRIES 1024
 #define MTD_BLOCK_BYTES 32768
 
-/* The entries blob of a block written since schema 6 starts with the byte
- * MTD_LOG_COMPACT; each entry is then relative to the one before it in the
- * block (the first to zeros). "d(x)" is the zigzag varint (as decision
- * blocks, below) of x minus the previous entry's x, wrapping as unsigned
- * 64-bit; "z(x)" the zigzag varint of x; "u(x)" a plain varint.
+/* The entries blob of a block written since schema 6 starts with a layout
+ * byte, MTD_LOG_COMPACT (schema 6) or MTD_LOG_ROWS_LAYOUT (schema 7); each
+ * entry is then relative to the one before it in the block (the first to
+ * zeros). "d(x)" is the zigzag varint (as decision blocks, below) of x minus
+ * the previous entry's x, wrapping as unsigned 64-bit; "z(x)" the zigzag
+ * varint of x; "u(x)" a plain varint; "D" MTD_ROW_DIGEST bytes.
  *   decisions: d(device) d(outcome) d(prev)
  *   messages:  d(device) z(type) z(level) d(msg_at) u(code ? ncode + 1 : 0)
  *              [code bytes]
  * A block written since schema 7 starts with MTD_LOG_VIA instead: the same
  * entries, a message's with u(via) before its code's length: how its
  * device was named (0: by "device" or none, k + 1: device_ref kind k,
- * codec.h's MTD_REF_*).
+ * codec.h's MTD_REF_*). Since schema 8 blocks start with
+ * MTD_LOG_ROWS_LAYOUT: as MTD_LOG_VIA, and a message with a device ends
+ * with u(table + 1 of the row it wrote, 0: none) [D] (the row keyed
+ * (device, the block's connector)); and row_log's entries are
+ *   rows:      u(table) d(k1) d(k2) u(ktext ? nktext + 1 : 0) [ktext bytes]
+ *              u(present) [D when present]
  * (a block of consecutive devices with one outcome: 3 bytes an entry). An
  * older block starts with 0 or 1, the null flag of its first value: each
  * value a flag byte (0 null) and unless null z(value): device, outcome,
@@ -152,10 +163,87 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG__COUNT };
  * msg_at, then code as a flag and z(ncode) and the bytes. */
 #define MTD_LOG_COMPACT 2
 #define MTD_LOG_VIA 3
+#define MTD_LOG_ROWS_LAYOUT 4
+
+/* ---- covered rows ----
+ * Every row that feeds a decision is "covered": each write of it (or its
+ * deletion) appends a log entry naming the row by key with a digest of the
+ * row as stored, and audit verify checks every current row against the
+ * entry that last wrote it. A report carries its digest in the message entry
+ * that wrote it (a few bytes a message); every other write goes to the row
+ * log, row_log (MTD_LOG_ROWS). Schema 8 recorded a baseline of the rows
+ * stored before it.
+ *
+ * A table's key is (k1, k2, ktext): integers and a text, unused parts 0
+ * and NULL. Its digest is the first MTD_ROW_DIGEST bytes of SHA-256 over
+ * the table's number and its scan's columns (key first) in the seals'
+ * encoding (mtd_log_hash_row). 8 bytes: a row forged to match a 4-byte
+ * digest takes minutes of brute force, 8 bytes is out of reach.
+ *
+ * How a new table joins: one X line below (enum name, table, the scan's
+ * columns: k1, k2, ktext, then every column that matters, the FROM clause,
+ * the key condition on ?1 k1, ?2 k2, ?3 ktext, and an SQL expression on
+ * ?1..?3 that names the row for a person), then after every statement that
+ * writes or deletes one of its rows, in the same transaction,
+ * mtd_store_row_logged(s, at, MTD_ROW_..., k1, k2, ktext, n). Append only:
+ * the numbers are in the log. */
+/* A reports row as digested; also what its writers' RETURNING gives. */
+#define MTD_REPORTS_ROW                                                                            \
+	"device, connector, NULL, level, at, received, os_supported, threats, nevents,"          \
+	" snap_level, snap_at, snap_threats, cause"
+#define MTD_COVERED_TABLES(X)                                                                      \
+	X(MTD_ROW_META, "meta", "0, 0, key, value", "meta", "key = ?3",                           \
+	  "printf('meta setting %Q', ?3)")                                                         \
+	X(MTD_ROW_GROUPS, "groups", "id, 0, NULL, name", "groups", "id = ?1",                     \
+	  "printf('group %d (%s)', ?1, coalesce((SELECT name FROM groups WHERE id = ?1), 'removed'))") \
+	X(MTD_ROW_GROUPSETS, "groupsets", "id, 0, NULL, key", "groupsets", "id = ?1",             \
+	  "printf('group set %d', ?1)")                                                             \
+	X(MTD_ROW_GROUPSET_MEMBERS, "groupset_members", "groupset, grp, NULL", "groupset_members",  \
+	  "groupset = ?1 AND grp = ?2", "printf('member %d of group set %d', ?2, ?1)")           \
+	X(MTD_ROW_DEVICES, "devices",                                                              \
+	  "id, 0, NULL, ext_id, platform, os_version, corporate, enrolled, user, groupset,"        \
+	  " updated_at", "devices", "id = ?1",                                                      \
+	  "printf('device %Q (row %d)', (SELECT ext_id FROM devices WHERE id = ?1), ?1)")          \
+	X(MTD_ROW_CONNECTORS, "connectors",                                                        \
+	  "id, 0, NULL, vendor, state, provisioned, removed, error_code, last_contact, added_at,"  \
+	  " platforms, mam_platforms, appsync_ios, appsync_personal_ios, block_unsupported_os,"    \
+	  " block_missing_data, unresponsive_days, rejected, parked_days", "connectors", "id = ?1", \
+	  "printf('connector %Q (row %d)', (SELECT vendor FROM connectors WHERE id = ?1), ?1)")    \
+	X(MTD_ROW_REPORTS, "reports", MTD_REPORTS_ROW, "reports",                                  \
+	  "device = ?1 AND connector = ?2",                                                         \
+	  "printf('the report of device %Q from %Q', (SELECT ext_id FROM devices WHERE id = ?1),"   \
+	  " (SELECT vendor FROM connectors WHERE id = ?2))")                                        \
+	X(MTD_ROW_APPS, "apps",                                                                    \
+	  "device, 0, app_id, version, short_version, name, bundle_size, dynamic_size,"            \
+	  " adhoc_signed, app_store, beta, vpp, validated, managed", "apps",                       \
+	  "device = ?1 AND app_id = ?3",                                                            \
+	  "printf('app %Q of device %Q', ?3, (SELECT ext_id FROM devices WHERE id = ?1))")
+
+#define MTD_ROW_ENUM_(e, t, c, f, k, l) e,
+enum mtd_row_table { MTD_COVERED_TABLES(MTD_ROW_ENUM_) MTD_ROW__COUNT };
+#define MTD_ROW_DIGEST 8
+
+/* A covered table's SQL: its name, the scan of every row, the row by key,
+ * the row's name for a person; NULL for a table that is not one. Static. */
+const char *mtd_row_table_name(int table);
+const char *mtd_row_scan_sql(int table);
+const char *mtd_row_get_sql(int table);
+const char *mtd_row_label_sql(int table);
+/* The digest of the current row of st, whose columns are table's scan's. */
+void mtd_row_digest(int table, sqlite3_stmt *st, unsigned char out[MTD_ROW_DIGEST]);
+/* After a write or deletion of the row (k1, k2, ktext) of a covered table,
+ * in the same transaction: a row log entry with the row's digest as now
+ * stored (read back by key), or that it is gone. ktext may be NULL. */
+int mtd_store_row_logged(mtd_store *s, int64_t at, int table, int64_t k1, int64_t k2,
+			 const char *ktext, size_t nktext);
+/* The digest of that row as now stored into out: 1, or 0 when there is no
+ * such row, or MTD_ESTORE. */
+int mtd_store_row_digest_of(mtd_store *s, int table, int64_t k1, int64_t k2, const char *ktext,
+			    size_t nktext, unsigned char out[MTD_ROW_DIGEST]);
 
 /* One entry of a block, decoded. */
 typedef struct mtd_log_entry {
-	int64_t device;          /* devices.id; 0: none (not a threat message) */
+	int64_t device;          /* devices.id; 0: none (not a threat message); rows: k1 */
 	int64_t outcome, prev;   /* decisions: new outcome, previous (0 none) */
 	int type, level;         /* messages: MTD_MSG_*, level (-1 none) */
 	int via;                 /* messages: how the device was named (above) */
@@ -163,6 +251,13 @@ typedef struct mtd_log_entry {
 	const char *code;        /* messages: error code, NULL none; borrowed */
 	size_t ncode;
 	int layout;              /* the block's: 0 before its first entry is read */
+	/* messages (the row written, keyed device and connector) and rows */
+	int table;               /* MTD_ROW_*; -1: no row written */
+	int present;             /* rows: 1 written, 0 deleted */
+	int64_t k2;              /* rows */
+	const char *ktext;       /* rows: NULL none; borrowed */
+	size_t nktext;
+	unsigned char digest[MTD_ROW_DIGEST];
 } mtd_log_entry;
 /* Decode the entry at *p (advanced past it); -1 when malformed. e is also
  * the state of the walk through a block: zero it before the block's first
@@ -186,10 +281,13 @@ int mtd_store_log_outcome(mtd_store *s, int64_t at, const mtd_outcome_row *o, in
 int mtd_store_log_decision(mtd_store *s, int64_t at, int64_t device, int64_t outcome,
 			   int64_t prev);
 /* An accepted message; device 0 and level -1 when not a threat; via as
- * the entry layout says; code (error messages) may be NULL. */
+ * the entry layout says; code (error messages) may be NULL. row: the
+ * digest of the reports row (device, connector) the message wrote
+ * (mtd_row_digest of it as stored), NULL when it wrote none (an older
+ * report than the stored one, or no device). */
 int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t device,
 			  int type, int level, int via, int64_t msg_at, const char *code,
-			  size_t ncode);
+			  size_t ncode, const unsigned char *row);
 /* Seal every log with pending rows (at: the seal's time, 0 for the last
  * row's). */
 int mtd_store_seal(mtd_store *s, int64_t at);

@@ -192,7 +192,10 @@ static const char *const main_help =
 	"  report [--json] [--device ID] [--state STATE]  show decisions\n"
 	"  appsync VENDOR [--json|--native]       answer the vendor's App Sync request\n"
 	"  parked [--json]                        messages waiting for their device\n"
-	"  audit verify                           check the audit log's hash chain\n"
+	"  audit verify [--expect-head HASH] [--pubkey FILE [--checkpoint FILE]]\n"
+	"                                         check the audit log and what it covers\n"
+	"  audit keygen --key FILE                make a checkpoint signing key\n"
+	"  audit checkpoint --key FILE [--out FILE]  sign the log's head\n"
 	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
 	"  help [COMMAND]                         this help, or a command's\n"
 	"\n"
@@ -309,17 +312,28 @@ static const struct help {
 		  "test: run the example devices with expected decisions in DIR/tests.lua\n"
 		  "(format in rules/README.md); prints each case and 'N passed, M failed';\n"
 		  "exit 65 when an expectation fails, 70 when the rules cannot run.\n"},
-	{"audit", "usage: mtdgate audit verify\n"
+	{"audit", "usage: mtdgate audit verify [--expect-head HASH]\n"
+		  "                          [--pubkey FILE [--checkpoint FILE]]\n"
+		  "       mtdgate audit keygen --key FILE\n"
+		  "       mtdgate audit checkpoint --key FILE [--out FILE]\n"
 		  "       mtdgate audit show [--device ID] [--vendor V] [--kind K]\n"
 		  "                          [--since TIME] [--until TIME] [--json]\n\n"
 		  "The audit log is append-only (the store refuses updates and deletes) and\n"
 		  "each record carries a SHA-256 hash chained to the one before. verify\n"
-		  "recomputes the chain and reports the first broken link (exit 65), or the\n"
-		  "count and the head hash: keep that elsewhere, a log rewritten from scratch\n"
-		  "has another head. show lists records, oldest first. Kinds: init, import,\n"
-		  "inventory, connector_add, connector_set, connector_remove, connector_state,\n"
-		  "message, message_rejected, decision, app_wipe, evaluate, appsync,\n"
-		  "appsync_refused.\n"},
+		  "(read-only: works on read-only media) recomputes the chain, checks every\n"
+		  "decision and every row decisions are made from (devices, groups, reports,\n"
+		  "connectors, settings, inventory) against the entry that last wrote it and\n"
+		  "the store's pages, and names the first problem (exit 65); or prints the\n"
+		  "count and the head hash. --expect-head HASH: a head kept elsewhere must be\n"
+		  "in the chain. keygen makes an Ed25519 key pair, FILE (mode 0600) and\n"
+		  "FILE.pub; checkpoint verifies the log, signs its head with FILE (refused\n"
+		  "when others may read it), records it and prints it (or writes it to --out):\n"
+		  "keep it elsewhere. verify --pubkey FILE.pub checks every checkpoint of that\n"
+		  "key in the log (there must be one); with --checkpoint an exported one, which\n"
+		  "also finds a cut-off tail. show lists records, oldest first. Kinds: init,\n"
+		  "import, inventory, connector_add, connector_set, connector_remove,\n"
+		  "connector_state, message, message_rejected, decision, row, baseline,\n"
+		  "checkpoint, app_wipe, evaluate, appsync, appsync_refused.\n"},
 	{"appsync", "usage: mtdgate appsync VENDOR [--json | --native]\n\n"
 		    "Answer the vendor's App Sync request (iOS/iPadOS app inventory): the\n"
 		    "inventory of corporate iOS devices, and of personal ones only when the\n"
@@ -813,11 +827,22 @@ static int cmd_audit(mtd_t *h, opts *o)
 	const char *sub = o->argc > 1 ? o->argv[1] : "";
 	int rc;
 	if (!strcmp(sub, "verify")) {
+		mtd_audit_expect x = {0};
 		uint64_t n;
-		char head[65];
+		char head[65], t[40];
+		int bad = 0;
+		x.head = flag_value(o, "--expect-head", &bad);
+		x.pubkey = flag_value(o, "--pubkey", &bad);
+		x.checkpoint = flag_value(o, "--checkpoint", &bad);
+		if (bad)
+			return usage_error("audit verify: --expect-head, --pubkey and --checkpoint need a "
+					   "value");
+		if (x.checkpoint && !x.pubkey)
+			return usage_error("audit verify: --checkpoint needs --pubkey (the key that "
+					   "signed it)");
 		if ((rc = no_more(o, 2, "audit verify")))
 			return rc;
-		rc = mtd_audit_verify(h, &n, head);
+		rc = mtd_audit_verify_expect(h, &x, &n, head);
 		if (rc == MTD_EMALFORMED) {
 			printf("audit log BROKEN after %llu intact records: %s\n", (unsigned long long)n,
 			       esc(mtd_errmsg(h)));
@@ -826,8 +851,59 @@ static int cmd_audit(mtd_t *h, opts *o)
 		if (rc)
 			return fail(h, rc);
 		printf("audit log intact: %llu records, head %s\n", (unsigned long long)n, head);
-		printf("(keep the head somewhere else: a later verify that does not reach it means "
-		       "the log was rewritten)\n");
+		if (x.head)
+			printf("expected head %s: in the chain\n", x.head);
+		if (x.checkpoint)
+			printf("checkpoint %s holds: records 1 to %lld as signed at %s\n", x.checkpoint,
+			       (long long)x.last_seq, mtd_time_format(x.last_at, t, sizeof t));
+		if (x.pubkey)
+			printf("checkpoints in the log signed with %s: %llu, all hold\n", x.pubkey,
+			       (unsigned long long)x.checkpoints);
+		else
+			printf("(keep the head somewhere else, or sign it: 'mtdgate audit checkpoint')\n");
+		return EX_OK;
+	}
+	if (!strcmp(sub, "keygen")) {
+		int bad = 0;
+		const char *key = flag_value(o, "--key", &bad);
+		if (bad || !key)
+			return usage_error("audit keygen: --key FILE is required");
+		if ((rc = no_more(o, 2, "audit keygen")))
+			return rc;
+		if ((rc = mtd_audit_keygen(h, key)))
+			return fail(h, rc);
+		printf("private key %s (mode 0600: keep it off the store's machine if you can)\n"
+		       "public key  %s.pub (for 'audit verify --pubkey')\n", key, key);
+		return EX_OK;
+	}
+	if (!strcmp(sub, "checkpoint")) {
+		int bad = 0;
+		const char *key = flag_value(o, "--key", &bad), *out = flag_value(o, "--out", &bad);
+		char cp[512];
+		if (bad || !key)
+			return usage_error("audit checkpoint: --key FILE is required (--out needs a "
+					   "value)");
+		if ((rc = no_more(o, 2, "audit checkpoint")))
+			return rc;
+		if ((rc = mtd_audit_checkpoint(h, key, cp, sizeof cp))) {
+			if (rc == MTD_EMALFORMED)
+				printf("audit log BROKEN: %s\nnot signed\n", mtd_errmsg(h));
+			return rc == MTD_EMALFORMED ? EX_DATAERR_ : fail(h, rc);
+		}
+		if (out) {
+			FILE *f = fopen(out, "w");
+			if (!f || fputs(cp, f) < 0 || fflush(f) || fsync(fileno(f))) {
+				if (f)
+					fclose(f);
+				fprintf(stderr, "%s: %s: cannot write the checkpoint (it is recorded "
+					"in the log): %s\n", prog, out, strerror(errno));
+				return EX_INTERNAL_;
+			}
+			fclose(f);
+			printf("checkpoint written to %s\n", out);
+		} else {
+			fputs(cp, stdout);
+		}
 		return EX_OK;
 	}
 	if (!strcmp(sub, "show")) {
@@ -849,7 +925,7 @@ static int cmd_audit(mtd_t *h, opts *o)
 			return fail(h, rc);
 		return EX_OK;
 	}
-	return usage_error("audit: expected verify or show");
+	return usage_error("audit: expected verify, show, keygen or checkpoint");
 }
 
 /* ---- appsync ---- */

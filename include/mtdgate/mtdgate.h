@@ -291,10 +291,38 @@ typedef struct mtd_audit_filter {
 } mtd_audit_filter;
 /* Records matching f (may be NULL), oldest first; strings borrowed. */
 int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *ud);
-/* Recompute the hash chain. Returns 0 with the count and the head hash
- * (64 hex digits + NUL) when intact; MTD_EMALFORMED with the first broken
- * link in mtd_errmsg when a record was edited, removed or inserted. */
+/* Recompute the hash chain, then check every current decision and every
+ * stored row that decisions are made from (devices, groups, reports,
+ * connectors, settings, inventory) against the log entry that last wrote
+ * it, and the store's pages with SQLite's integrity check. Opens the store
+ * read-only when it is not open yet. Returns 0 with the count and the head
+ * hash (64 hex digits + NUL) when intact; MTD_EMALFORMED with the first
+ * problem in mtd_errmsg (and a diagnostic line for each of the first rows
+ * that differ) when something was edited, removed, inserted or damaged. */
 int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65]);
+/* What verify must also find (inputs, each NULL when not asked), and the
+ * checkpoints it found to hold (outputs). */
+typedef struct mtd_audit_expect {
+	const char *head;       /* a head kept elsewhere (64 hex digits): the chain must hold it */
+	const char *pubkey;     /* public key file (mtd_audit_keygen): every checkpoint in the log
+				   signed with it must hold, and there must be one */
+	const char *checkpoint; /* an exported checkpoint file (needs pubkey): signed with that key,
+				   and the chain must reach its record with its hash (a cut-off tail
+				   or a rewrite fails) */
+	uint64_t checkpoints;   /* out: checkpoints in the log signed with pubkey (all held) */
+	int64_t last_seq, last_at; /* out: the newest of them (the file's when given) */
+} mtd_audit_expect;
+int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *x, uint64_t *records, char head[65]);
+/* A new Ed25519 key pair: the private key into key_path (created, never
+ * overwritten, mode 0600), the public one into key_path.pub. Keep the
+ * private key away from the store's machine if you can; it never enters
+ * the store, a log or any output. */
+int mtd_audit_keygen(mtd_t *h, const char *key_path);
+/* Verify the log, then sign its head (sequence number, hash, --now) with
+ * the private key at key_path (refused unless yours and mode 0600 or
+ * stricter) and record the checkpoint in the log. out (n bytes) gets the
+ * exported checkpoint: one line to keep elsewhere. */
+int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n);
 
 /* Text from data (ids, names, reasons, error messages quoting input) made
  * safe for a terminal or a text report, the one escaping every human output

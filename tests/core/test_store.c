@@ -452,7 +452,7 @@ static void log_blocks(void **state)
 		lv[i] = i % 6 - 1;
 		at[i] = i % 13 == 1 ? INT64_MAX : i % 17 == 2 ? INT64_MIN : i % 3 ? 1709251200 + i : -i;
 		assert_int_equal(mtd_store_log_message(s, 100, 1, dev[i], i % 5 ? 1 : 4, lv[i],
-						       i % 12, at[i], c, c ? strlen(c) : 0),
+						       i % 12, at[i], c, c ? strlen(c) : 0, NULL),
 				 0);
 		if (i == NMSG / 2) /* takes a number: the open block is written first */
 			assert_int_equal(mtd_store_audit(s, 100, "x", NULL, NULL, NULL), 0);
@@ -471,7 +471,7 @@ static void log_blocks(void **state)
 		assert_true(seq >= next); /* in order, numbers never shared */
 		mtd_log_entry e = {0}; /* a block's walk starts from zeros */
 		next = seq + n;
-		assert_int_equal(p[0], MTD_LOG_VIA);
+		assert_int_equal(p[0], MTD_LOG_ROWS_LAYOUT);
 		for (int64_t i = 0; i < n; i++, k++) {
 			assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &p, end, &e), 0);
 			assert_true(k < NMSG);
@@ -562,7 +562,8 @@ static void log_entry_bytes(void **state)
 	};
 	static const unsigned char msg[] = {
 		/* dev 3, threat, high, 1000, named by its udid (MTD_REF_UDID + 1) */
-		MTD_LOG_VIA, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x03, 0x00,
+		MTD_LOG_ROWS_LAYOUT, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x03, 0x00,
+		0x00, /* it wrote no report */
 		0x05, 0x08, 0x01, 0x13, 0x00, 0x03, 'E', '1', /* none, error, no level, 990, "E1" */
 	};
 	/* the same in the layout of schema 6, without via */
@@ -586,8 +587,9 @@ static void log_entry_bytes(void **state)
 	assert_int_equal(mtd_store_log_decision(s, 100, 6, 100, -1), 0); /* none, either way */
 	assert_int_equal(mtd_store_log_decision(s, 100, 7, 101, 100), 0);
 	assert_int_equal(mtd_store_log_message(s, 100, 1, 3, MTD_MSG_THREAT, MTD_LEVEL_HIGH,
-					       MTD_REF_UDID + 1, 1000, NULL, 0), 0);
-	assert_int_equal(mtd_store_log_message(s, 100, 1, 0, MTD_MSG_ERROR, -1, 0, 990, "E1", 2), 0);
+					       MTD_REF_UDID + 1, 1000, NULL, 0, NULL), 0);
+	assert_int_equal(mtd_store_log_message(s, 100, 1, 0, MTD_MSG_ERROR, -1, 0, 990, "E1", 2, NULL),
+			 0);
 	assert_int_equal(mtd_store_commit(s), 0);
 	for (int t = 0; t < 2; t++) {
 		assert_int_equal(sqlite3_prepare_v2(db, t ? "SELECT entries FROM message_log"

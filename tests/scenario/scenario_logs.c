@@ -85,7 +85,7 @@ static void tamper_middle_entry(scen *s, int64_t seq)
 	size_t len = 0, at;
 	const unsigned char *b = scen_log_entries(s, "message_log", seq, &n, &len);
 	at = len - (size_t)(n - n / 2) * 6; /* the middle entry, of the last n - n/2 */
-	if (n < 3 || b[0] != MTD_LOG_VIA || len < (size_t)(n - n / 2) * 6 + 1)
+	if (n < 3 || b[0] != MTD_LOG_ROWS_LAYOUT || len < (size_t)(n - n / 2) * 6 + 1)
 		fail_msg("message_log row %lld: not %d compact entries (%zu bytes)", (long long)seq, n,
 			 len);
 	scen_poke_log(s, "message_log", seq, at + 2, 1, 3);

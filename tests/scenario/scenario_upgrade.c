@@ -276,7 +276,7 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	/* day 2: the first run of this release migrates the store */
 	scen_day(s, 2, 0);
 	report_is_v3(s, __LINE__);
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 7);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
 	/* the decisions moved (4 -> 5) into packed blocks, and the running
 	 * grace period and the wipe keep their times there */
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM main.sqlite_master"
@@ -290,9 +290,16 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	assert_int_equal(scen_q_int(s, "SELECT since FROM decisions WHERE device = 3"), 1709251200);
 	assert_int_equal(scen_q_int(s, "SELECT evaluated_at FROM decisions WHERE device = 3"), 1709251200);
 	/* the old chain holds, and the migrated outcomes are sealed into it:
-	 * 17 records of version 3, 3 distinct outcomes, their seal */
+	 * 17 records of version 3, 3 distinct outcomes, their seal; then the
+	 * baseline of version 7: its row entries, its record and their seal */
 	RUN(s, 0, "audit", "verify");
-	OUT_HAS(s, "audit log intact: 21 records");
+	OUT_HAS(s, "audit log intact: ");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit") +
+				 scen_q_int(s, "SELECT count(*) FROM outcomes") +
+				 scen_q_int(s, "SELECT sum(n) FROM row_log"),
+			 32);
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 9);
+	OUT_HAS(s, "audit log intact: 32 records");
 	assert_int_equal(count_lines(s, "outcome", NULL), 3);
 	/* the history of version 3 still shows */
 	assert_int_equal(count_lines(s, "app_wipe", "and-wipe"), 1);
@@ -355,8 +362,12 @@ static void upgrade_empty_log_shared_outcome(void **state)
 		 " digest, evaluated_at, since) SELECT id, 0, 0, 0, 0, '{}',"
 		 " '[\"no connector in force on ios\"]', 3789974340819258885, 1709251200,"
 		 " 1709251200 FROM devices;");
+	/* 2 records, and the baseline of schema 7: 6 rows (a setting, a group
+	 * set, 3 devices, a connector), its record and their seal */
 	RUN(s, 0, "audit", "verify");
-	OUT_HAS(s, "audit log intact: 2 records");
+	OUT_HAS(s, "audit log intact: 10 records");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
+				       " AND detail = '{\"schema\":8,\"rows\":6}'"), 1);
 	assert_int_equal(scen_q_int(s, "SELECT count(DISTINCT outcome) FROM decisions"), 1);
 	RUN(s, 0, "evaluate");
 	OUT_HAS(s, "evaluated 3 devices, 0 decisions changed");
@@ -376,9 +387,13 @@ static void upgrade_v5_log_layouts(void **state)
 	exec_sql(s->db, sql);
 	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 5);
 	scen_day(s, 1, 0);
+	/* 26 records, and the baseline of schema 7: 12 rows (a setting, a
+	 * group, 2 group sets, a member, 3 devices, a connector, 3 reports), its
+	 * record and their seal */
 	RUN(s, 0, "audit", "verify");
-	OUT_HAS(s, "audit log intact: 26 records");
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 7);
+	OUT_HAS(s, "audit log intact: 40 records");
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 12);
 	/* the old entries read as they were written */
 	assert_int_equal(count_lines(s, "decision", NULL), 3);
 	assert_int_equal(count_lines(s, "message", NULL), 7);
