@@ -710,7 +710,7 @@ static int check_pages(mtd_t *h, sqlite3 *db)
 	char msg[600] = "";
 	int rc = 0;
 	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(5)", -1, &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_EMALFORMED, "the store cannot be checked: %s",
+		return mtd_fail(h, MTD_EMALFORMED, "the store's pages are damaged (SQLite: %s)",
 				sqlite3_errmsg(db));
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
@@ -808,7 +808,9 @@ static int write_new(mtd_t *h, const char *path, const char *text, mode_t mode)
 	size_t n = strlen(text);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
-		return mtd_fail(h, MTD_EIO, "%s: %s", path, strerror(errno));
+		return errno == EEXIST ? mtd_fail(h, MTD_EUSAGE, "%s exists already: a key is never "
+						  "overwritten", path)
+				       : mtd_fail(h, MTD_EIO, "%s: %s", path, strerror(errno));
 	if (fchmod(fd, mode) != 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) != 0) {
 		int e = errno;
 		close(fd);

@@ -280,8 +280,8 @@ static int open_store(mtd_t *h, int mode)
 static int need_store(mtd_t *h, int mode)
 {
 	int rc = open_store(h, mode);
-	if (rc)
-		return rc;
+	if (rc || mode == MTD_STORE_READONLY)
+		return rc; /* reading the log needs no cloud: verify names a lost one */
 	if (!h->cloud[0])
 		return mtd_fail(h, MTD_ENOTFOUND, "%s: not initialised (run 'mtdgate init')",
 				h->db_path);
