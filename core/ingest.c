@@ -1508,7 +1508,7 @@ static int on_message(run *r, const mtd_msg *m, const void *mp, size_t len)
 	}
 	if (mtd_store_log_message(r->h->store, r->h->now, r->conn.id, 0, m->type, -1, 0, m->at,
 				  m->type == MTD_MSG_ERROR ? m->code.p : NULL,
-				  m->type == MTD_MSG_ERROR ? m->code.n : 0, wrote ? row : NULL))
+				  m->type == MTD_MSG_ERROR ? m->code.n : 0, NULL))
 		return store_fail(r);
 	r->pend_accepted++;
 contact:

@@ -1055,7 +1055,7 @@ static int block_entry(mtd_store *s, int log, int64_t at, int64_t connector)
 		b->first = seq;
 		b->at = at;
 		b->connector = connector;
-		b->buf[0] = log == MTD_LOG_DECISIONS ? MTD_LOG_COMPACT : MTD_LOG_ROWS_LAYOUT;
+		b->buf[0] = MTD_LOG_ROWS_LAYOUT;
 		b->len = 1;
 		memset(&b->last, 0, sizeof b->last);
 	}

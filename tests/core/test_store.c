@@ -556,7 +556,7 @@ static void log_blocks(void **state)
 static void log_entry_bytes(void **state)
 {
 	static const unsigned char dec[] = {
-		MTD_LOG_VIA, 0x0a, 0xc8, 0x01, 0x00, /* device 5, outcome 100, none before */
+		MTD_LOG_ROWS_LAYOUT, 0x0a, 0xc8, 0x01, 0x00, /* device 5, outcome 100, none before */
 		0x02, 0x00, 0x00,                    /* device 6, the same */
 		0x02, 0x02, 0xc8, 0x01,              /* device 7, outcome 101, was 100 */
 	};
@@ -565,6 +565,11 @@ static void log_entry_bytes(void **state)
 		MTD_LOG_ROWS_LAYOUT, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x03, 0x00,
 		0x00, /* it wrote no report */
 		0x05, 0x08, 0x01, 0x13, 0x00, 0x03, 'E', '1', /* none, error, no level, 990, "E1" */
+	};
+	/* the same in the layout of schema 7, without the report's digest */
+	static const unsigned char v7[] = {
+		MTD_LOG_VIA, 0x06, 0x02, 0x08, 0xd0, 0x0f, 0x03, 0x00,
+		0x05, 0x08, 0x01, 0x13, 0x00, 0x03, 'E', '1',
 	};
 	/* the same in the layout of schema 6, without via */
 	static const unsigned char v6[] = {
@@ -603,15 +608,17 @@ static void log_entry_bytes(void **state)
 		sqlite3_finalize(st);
 	}
 
-	for (int l = 0; l < 2; l++) { /* both compact layouts read back */
-		const unsigned char *q = l ? v6 : msg, *qend = q + (l ? sizeof v6 : sizeof msg);
+	for (int l = 0; l < 3; l++) { /* the three compact layouts read back */
+		const unsigned char *q = l == 2 ? v6 : l ? v7 : msg;
+		const unsigned char *qend = q + (l == 2 ? sizeof v6 : l ? sizeof v7 : sizeof msg);
 		mtd_log_entry c = {0};
 		assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &q, qend, &c), 0);
-		assert_int_equal(c.layout, l ? MTD_LOG_COMPACT : MTD_LOG_VIA);
+		assert_int_equal(c.layout, l == 2 ? MTD_LOG_COMPACT : l ? MTD_LOG_VIA : MTD_LOG_ROWS_LAYOUT);
 		assert_int_equal(c.device, 3);
 		assert_int_equal(c.level, MTD_LEVEL_HIGH);
 		assert_int_equal(c.msg_at, 1000);
-		assert_int_equal(c.via, l ? 0 : MTD_REF_UDID + 1);
+		assert_int_equal(c.via, l == 2 ? 0 : MTD_REF_UDID + 1);
+		assert_int_equal(c.table, -1); /* no report written, or no such field */
 		assert_int_equal(mtd_log_entry_decode(MTD_LOG_MESSAGES, &q, qend, &c), 0);
 		assert_int_equal(c.type, MTD_MSG_ERROR);
 		assert_int_equal(c.ncode, 2);

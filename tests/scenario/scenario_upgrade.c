@@ -409,14 +409,14 @@ static void upgrade_v5_log_layouts(void **state)
 	INGEST(s, THREAT("v5-b", "high", "\"2024-03-02T00:00:00Z\""));
 	RUN(s, 0, "evaluate");
 	OUT_HAS(s, "1 decisions changed");
-	/* (since schema 7 the compact layout that says how a message named
-	 * its device, 3) */
+	/* (since schema 8 the compact layout that says how a message named
+	 * its device and carries the report it wrote, 4) */
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log"
-				       " WHERE substr(entries, 1, 1) = x'03'"), 1);
+				       " WHERE substr(entries, 1, 1) = x'04'"), 1);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log"
-				       " WHERE substr(entries, 1, 1) NOT IN (x'02', x'03')"), 3);
+				       " WHERE substr(entries, 1, 1) NOT IN (x'02', x'03', x'04')"), 3);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM decision_log"
-				       " WHERE substr(entries, 1, 1) = x'03'"), 1);
+				       " WHERE substr(entries, 1, 1) = x'04'"), 1);
 	RUN(s, 0, "audit", "verify");
 	OUT_HAS(s, "audit log intact: ");
 	assert_int_equal(count_lines(s, "message", "v5-b"), 2);
