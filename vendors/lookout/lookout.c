@@ -175,11 +175,17 @@ static int threat_event(json_t *e, const layout *L, const mtd_host_api *host, vo
 	devref d;
 
 	/* v2 THREAT events have no device object in the public samples: the
-	 * device is the actor */
+	 * device is the actor when the actor is a device. When the system
+	 * acts (a policy pauses a feature), the device is only named by
+	 * target.guid: despite target.type THREAT, it is the device's guid
+	 * (equal to actor.guid in every event whose actor is the device, and
+	 * never the threat's guid). */
 	if (L == &v2 && mtd_sdk_get_str(e, "actor.type", 0, MTD_SDK_MAX_STR, &actor, err, errlen))
 		return MTD_PLUGIN_EMALFORMED;
 	if (L == &v2 && actor && !strcmp(actor, "DEVICE"))
 		guid_path = "actor.guid";
+	else if (L == &v2 && !mtd_sdk_path(e, L->guid) && mtd_sdk_path(e, "target.guid"))
+		guid_path = "target.guid";
 	if (mtd_sdk_get_enum(e, L->status, threat_state, &open, err, errlen) ||
 	    mtd_sdk_get_str(e, L->tid, 1, MTD_SDK_MAX_ID, &th.id, err, errlen) ||
 	    device_ref(e, L, guid_path, &d, err, errlen) ||
