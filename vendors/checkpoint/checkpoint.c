@@ -108,6 +108,11 @@ static int cp_alert(void *ctx, const mtd_host_api *host, void *sink, json_t *e, 
 	if (present(e, "event_timestamp")) {
 		if (mtd_sdk_get_time(e, "event_timestamp", &m.at, err, errlen))
 			return MTD_PLUGIN_EMALFORMED;
+	} else if (!present(e, "backend_last_updated")) {
+		/* an alert dated nowhere cannot be ordered against the others */
+		mtd_sdk_err(err, errlen,
+			    "field 'event_timestamp': missing, and no 'backend_last_updated' either");
+		return MTD_PLUGIN_EMALFORMED;
 	} else if (mtd_sdk_get_time(e, "backend_last_updated", &m.at, err, errlen)) {
 		return MTD_PLUGIN_EMALFORMED;
 	}
