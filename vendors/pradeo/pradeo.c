@@ -47,6 +47,11 @@ static const char *const skipped[] = {
 	"ApplicationCreated",
 	"ApplicationComplianceUpdated",
 	"DetectionPolicyUpdated",
+	"MessageCreated", /* an administrator's message to the users (source "admin") */
+	"TokenGenerated",
+	"DetectionPolicyDecision", /* an app allowed or not by a policy: no device */
+	"DeviceApplicationResponseRuleCreated",
+	"DeviceInstalledApplicationsListUpdated", /* the inventory, not a level */
 	NULL,
 };
 
