@@ -643,8 +643,8 @@ static int print_parked(void *ud, const mtd_parked_info *p)
 		return 0;
 	}
 	mtd_time_format(p->received, when, sizeof when);
-	printf("%lld\t%s\t%s\t%s\n\t%s\n", (long long)p->id, p->vendor, when, p->reason,
-	       p->message);
+	printf("%lld\t%s\t%s\t%s\n\t%s\n", (long long)p->id, esc(p->vendor), when, esc(p->reason),
+	       esc(p->message));
 	return 0;
 }
 
