@@ -298,6 +298,16 @@ int mtd_need_store_readonly(mtd_t *h)
 	return need_store(h, MTD_STORE_READONLY);
 }
 
+int mtd_data_version(mtd_t *h, int64_t *v)
+{
+	int rc = mtd_need_store(h);
+	if (rc)
+		return rc;
+	if (mtd_store_data_version(h->store, v))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	return 0;
+}
+
 int mtd_init(mtd_t *h, const char *cloud)
 {
 	int rc;

@@ -619,6 +619,20 @@ sqlite3 *mtd_store_db(mtd_store *s)
 	return s->db;
 }
 
+int mtd_store_data_version(mtd_store *s, int64_t *v)
+{
+	sqlite3_stmt *st;
+	int rc = MTD_ESTORE;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const char *mtd_store_errmsg(mtd_store *s)
 {
 	return s->err[0] ? s->err : sqlite3_errmsg(s->db);

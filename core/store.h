@@ -90,6 +90,9 @@ void mtd_store_close(mtd_store *s);
 /* 1 when opened with MTD_STORE_READONLY (and not migrated instead). */
 int mtd_store_is_readonly(const mtd_store *s);
 sqlite3 *mtd_store_db(mtd_store *s);
+/* SQLite's data_version of this connection: changes when another
+ * connection (another process) commits. 0 or MTD_ESTORE. */
+int mtd_store_data_version(mtd_store *s, int64_t *v);
 /* The prepared statement, reset and unbound; NULL on failure (see errmsg). */
 sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
 /* The same, reset but still bound as last time: for a caller that binds

@@ -13,6 +13,7 @@
 #include "mtdgate/mtdgate.h"
 #include "mtdgate/plugin.h"
 #include "mtdgate/sdk.h"
+#include "cli.h"
 
 enum { EX_OK = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_REFUSED_ = 69, EX_INTERNAL_ = 70 };
 
@@ -197,6 +198,7 @@ static const char *const main_help =
 	"  audit keygen --key FILE                make a checkpoint signing key\n"
 	"  audit checkpoint --key FILE [--out FILE]  sign the log's head\n"
 	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
+	"  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n"
 	"  help [COMMAND]                         this help, or a command's\n"
 	"\n"
 	"Input framing is detected from the content: JSON lines, pretty-printed or\n"
@@ -351,6 +353,17 @@ static const struct help {
 		   "each with the device's access.) With --device, also each vendor's latest\n"
 		   "report: \"reports\":[{\"vendor\",\"level\",\"at\",\"received\"}] (at: the time\n"
 		   "the report carries; received: when mtdgate received it).\n"},
+	{"serve", "usage: mtdgate serve [--listen HOST:PORT|unix:PATH]...\n\n"
+		  "Answer the HTTP interface (SPEC 4.5) on the store until SIGTERM or SIGINT\n"
+		  "(requests in flight are answered first); default 127.0.0.1:8181, PORT 0\n"
+		  "picks a free port. Prints 'listening on ADDRESS' per listener.\n"
+		  "  GET /v1/access?resource=NAME  (device in X-Device-Id or ?device=ID)\n"
+		  "      200 allow, 403 block (also an unknown or never-evaluated device, or a\n"
+		  "      resource not protected for it); X-Mtdgate-State, -Level, -Reason\n"
+		  "  GET /v1/devices/ID   the device's report --json object; 404 unknown\n"
+		  "  GET /healthz         200 ok\n"
+		  "Decisions are answered from memory; changes committed by other commands\n"
+		  "on the store are picked up within a second; SIGHUP reloads at once.\n"},
 	{"help", "usage: mtdgate help [COMMAND]\n\n"
 		 "Print the help, or a command's (the same as 'mtdgate COMMAND --help').\n"
 		 "Exit 64 when COMMAND is not a command.\n"},
@@ -1002,13 +1015,9 @@ typedef struct repctx {
 	mtd_buf line;      /* the JSON line being written, reused */
 } repctx;
 
-/* SPEC 4.3's report object, one line; written directly (building a JSON
- * tree per device was nine tenths of report --json). */
-static int report_json(repctx *r, const mtd_decision_info *d)
+int mtd_cli_report_json(mtd_buf *b, const mtd_decision_info *d)
 {
-	mtd_buf *b = &r->line;
 	int rc;
-	b->len = 0;
 	rc = buf_lit(b, "{\"device\":") || buf_str(b, d->device) || buf_lit(b, ",\"platform\":") ||
 	     buf_str(b, d->platform) || buf_lit(b, ",\"management\":") || buf_str(b, d->management) ||
 	     buf_lit(b, ",\"state\":") || buf_str(b, d->state) || buf_lit(b, ",\"level\":") ||
@@ -1043,7 +1052,15 @@ static int report_json(repctx *r, const mtd_decision_info *d)
 		rc = rc || buf_lit(b, "]");
 	}
 	rc = rc || buf_lit(b, "}");
-	return rc ? MTD_ENOMEM : buf_line(b);
+	return rc ? -1 : 0;
+}
+
+/* SPEC 4.3's report object, one line; written directly (building a JSON
+ * tree per device was nine tenths of report --json). */
+static int report_json(repctx *r, const mtd_decision_info *d)
+{
+	r->line.len = 0;
+	return mtd_cli_report_json(&r->line, d) ? MTD_ENOMEM : buf_line(&r->line);
 }
 
 static int print_decision(void *ud, const mtd_decision_info *d)
@@ -1175,6 +1192,11 @@ static int cmd_inventory(mtd_t *h, opts *o)
 	return cmd_import(h, o, 1);
 }
 
+static int cmd_serve(mtd_t *h, opts *o)
+{
+	return mtd_cli_serve(h, o->argc, o->argv);
+}
+
 /* Needs no store: main() runs it before opening one. */
 static int cmd_help(mtd_t *h, opts *o)
 {
@@ -1196,7 +1218,7 @@ static const struct command {
 	{"connector", cmd_connector}, {"ingest", cmd_ingest},     {"plugin", cmd_plugin},
 	{"evaluate", cmd_evaluate}, {"rules", cmd_rules},       {"report", cmd_report},
 	{"appsync", cmd_appsync},   {"parked", cmd_parked},     {"audit", cmd_audit},
-	{"help", cmd_help},
+	{"serve", cmd_serve},       {"help", cmd_help},
 };
 
 static const struct command *find_command(const char *name)

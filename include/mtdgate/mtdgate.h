@@ -335,6 +335,12 @@ int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n);
  * returns the length of the whole escaped text, as snprintf does. */
 size_t mtd_escape(char *out, size_t cap, const char *s, size_t n);
 
+/* A number that changes whenever another connection to the store (a batch
+ * command, another process) has committed since the last call: cheap, for a
+ * long-running caller that polls for changes it did not make itself (its
+ * own commits do not change it). */
+int mtd_data_version(mtd_t *h, int64_t *v);
+
 /* Report stored decisions, of one device (device non-NULL) or all. */
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
 

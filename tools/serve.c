@@ -1,0 +1,491 @@
+/* mtdgate serve: the HTTP interface of SPEC 4.5 on GNU libmicrohttpd.
+ *
+ * Access decisions come from an in-memory index of the current decisions
+ * (device id -> state, level, access, protected resources, first reason),
+ * never from a query per request. The index is rebuilt from the store when
+ * another process commits (PRAGMA data_version, polled every 200 ms).
+ *
+ * Threads: libmicrohttpd's one internal thread answers every request; the
+ * main thread waits for signals and polls the store. The handle (h) is used
+ * under hlock only; the index is swapped under ilock and read under it. */
+#define _GNU_SOURCE /* strcasestr not used; struct ucred, accept4 in MHD */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MAX_LISTEN 8
+#define REASON_MAX 200 /* bytes of X-Mtdgate-Reason */
+#define ID_MAX 1024    /* longest device id looked up */
+
+/* ---- the index of current decisions ---- */
+
+typedef struct ientry {
+	char *device;
+	const char *state, *level, *access; /* library constants */
+	char *reason;                       /* sanitized, one line, ASCII */
+	char **resources;
+	size_t nresources;
+} ientry;
+
+typedef struct dindex {
+	ientry *e;
+	size_t n, cap;
+	uint32_t *slot; /* open addressing: entry index + 1, 0 = empty */
+	size_t nslot;   /* power of two */
+} dindex;
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t x = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		x = (x ^ (unsigned char)*s) * 1099511628211ull;
+	return x;
+}
+
+static void index_free(dindex *ix)
+{
+	if (!ix)
+		return;
+	for (size_t i = 0; i < ix->n; i++) {
+		free(ix->e[i].device);
+		free(ix->e[i].reason);
+		for (size_t k = 0; k < ix->e[i].nresources; k++)
+			free(ix->e[i].resources[k]);
+		free(ix->e[i].resources);
+	}
+	free(ix->e);
+	free(ix->slot);
+	free(ix);
+}
+
+static const ientry *index_find(const dindex *ix, const char *device)
+{
+	size_t m;
+	if (!ix || !ix->nslot)
+		return NULL;
+	m = ix->nslot - 1;
+	for (size_t i = hash_str(device) & m;; i = (i + 1) & m) {
+		uint32_t k = ix->slot[i];
+		if (!k)
+			return NULL;
+		if (!strcmp(ix->e[k - 1].device, device))
+			return &ix->e[k - 1];
+	}
+}
+
+/* s made one printable ASCII line of at most REASON_MAX bytes (malloc'ed):
+ * mtd_escape, then any byte outside 0x20..0x7e as '?'. */
+static char *header_text(const char *s)
+{
+	char *out = malloc(REASON_MAX + 1);
+	if (!out)
+		return NULL;
+	mtd_escape(out, REASON_MAX + 1, s, strlen(s));
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return out;
+}
+
+static int index_add(void *ud, const mtd_decision_info *d)
+{
+	dindex *ix = ud;
+	ientry *e;
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? ix->cap * 2 : 1024;
+		ientry *ne = realloc(ix->e, cap * sizeof *ne);
+		if (!ne)
+			return MTD_ENOMEM;
+		ix->e = ne;
+		ix->cap = cap;
+	}
+	e = &ix->e[ix->n];
+	memset(e, 0, sizeof *e);
+	e->state = d->state;
+	e->level = d->level;
+	e->access = d->access;
+	e->device = strdup(d->device);
+	e->reason = header_text(d->nreasons ? d->reasons[0] : "");
+	e->resources = d->nresources ? calloc(d->nresources, sizeof *e->resources) : NULL;
+	ix->n++; /* freed by index_free whatever failed below */
+	if (!e->device || !e->reason || (d->nresources && !e->resources))
+		return MTD_ENOMEM;
+	for (size_t k = 0; k < d->nresources; k++) {
+		if (!(e->resources[k] = strdup(d->resources[k])))
+			return MTD_ENOMEM;
+		e->nresources = k + 1;
+	}
+	return 0;
+}
+
+static int index_hash(dindex *ix)
+{
+	size_t n = 16;
+	while (n < ix->n * 2)
+		n *= 2;
+	if (!(ix->slot = calloc(n, sizeof *ix->slot)))
+		return MTD_ENOMEM;
+	ix->nslot = n;
+	for (size_t j = 0; j < ix->n; j++) {
+		size_t i = hash_str(ix->e[j].device) & (n - 1);
+		while (ix->slot[i])
+			i = (i + 1) & (n - 1);
+		ix->slot[i] = (uint32_t)(j + 1);
+	}
+	return 0;
+}
+
+/* ---- the server ---- */
+
+typedef struct server {
+	mtd_t *h;
+	pthread_mutex_t hlock, ilock;
+	dindex *ix;
+	int64_t version; /* data_version the index was built at */
+	struct MHD_Daemon *d[MAX_LISTEN];
+	size_t nd;
+} server;
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+/* A new index from the store, swapped in. Called with hlock held. */
+static int rebuild(server *sv)
+{
+	dindex *ix = calloc(1, sizeof *ix), *old;
+	int rc;
+	if (!ix)
+		return MTD_ENOMEM;
+	rc = mtd_report(sv->h, NULL, index_add, ix);
+	if (!rc)
+		rc = index_hash(ix);
+	if (rc) {
+		index_free(ix);
+		return rc;
+	}
+	pthread_mutex_lock(&sv->ilock);
+	old = sv->ix;
+	sv->ix = ix;
+	pthread_mutex_unlock(&sv->ilock);
+	index_free(old);
+	return 0;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+				 const char *body, size_t len)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ok;
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	return send_text(c, status, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
+/* GET /v1/access: 200 allow, 403 block; unknown, never evaluated, or a
+ * resource the device's decision does not name: 403. */
+static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
+{
+	const char *dev = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id");
+	const char *res = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resource");
+	char state[24] = "unknown", level[16] = "none", reason[REASON_MAX + 1];
+	unsigned status = 403;
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	const ientry *e;
+
+	if (!dev || !*dev)
+		dev = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
+	if (!dev || !*dev) {
+		snprintf(reason, sizeof reason, "no device id (X-Device-Id or ?device=)");
+	} else if (strlen(dev) > ID_MAX) {
+		snprintf(reason, sizeof reason, "device id too long");
+	} else {
+		pthread_mutex_lock(&sv->ilock);
+		e = index_find(sv->ix, dev);
+		if (!e) {
+			snprintf(reason, sizeof reason, "unknown device");
+		} else {
+			snprintf(state, sizeof state, "%s", e->state);
+			snprintf(level, sizeof level, "%s", e->level);
+			snprintf(reason, sizeof reason, "%s", e->reason);
+			if (!strcmp(e->state, "not_evaluated")) {
+				snprintf(reason, sizeof reason, "device not evaluated");
+			} else if (res) {
+				size_t k;
+				for (k = 0; k < e->nresources && strcmp(e->resources[k], res); k++)
+					;
+				if (k == e->nresources)
+					snprintf(reason, sizeof reason,
+						 "resource is not protected for this device");
+				else if (!strcmp(e->access, "allow"))
+					status = 200;
+			} else if (!strcmp(e->access, "allow")) {
+				status = 200;
+			}
+		}
+		pthread_mutex_unlock(&sv->ilock);
+	}
+	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "X-Mtdgate-State", state);
+	MHD_add_response_header(r, "X-Mtdgate-Level", level);
+	MHD_add_response_header(r, "X-Mtdgate-Reason", reason);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+typedef struct devctx {
+	mtd_buf b;
+	int found, err;
+} devctx;
+
+static int device_json(void *ud, const mtd_decision_info *d)
+{
+	devctx *x = ud;
+	x->found = 1;
+	x->b.len = 0;
+	if (mtd_cli_report_json(&x->b, d) || mtd_buf_put(&x->b, "\n", 1))
+		x->err = 1;
+	return 0;
+}
+
+/* GET /v1/devices/ID: report --json of one device, through mtd_report. */
+static enum MHD_Result do_device(server *sv, struct MHD_Connection *c, const char *id)
+{
+	devctx x = {0};
+	enum MHD_Result ok;
+	int rc;
+	if (!*id || strlen(id) > ID_MAX)
+		return send_plain(c, 404, "not found\n");
+	pthread_mutex_lock(&sv->hlock);
+	rc = mtd_report(sv->h, id, device_json, &x);
+	pthread_mutex_unlock(&sv->hlock);
+	if (!x.found && (!rc || rc == MTD_EUSAGE || rc == MTD_ENOTFOUND))
+		ok = send_plain(c, 404, "not found\n");
+	else if (rc || x.err)
+		ok = send_plain(c, 500, "internal error\n");
+	else
+		ok = send_text(c, 200, "application/json", (const char *)x.b.data, x.b.len);
+	mtd_buf_free(&x.b);
+	return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	server *sv = cls;
+	(void)version;
+	(void)upload_data;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		if (*upload_data_size) { /* a body nobody reads here: discard it */
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (!*con_cls) {
+			*con_cls = sv;
+			return MHD_YES;
+		}
+		return send_plain(c, 405, "method not allowed\n");
+	}
+	if (!strcmp(url, "/v1/access"))
+		return do_access(sv, c);
+	if (!strncmp(url, "/v1/devices/", 12))
+		return do_device(sv, c, url + 12);
+	if (!strcmp(url, "/healthz"))
+		return send_plain(c, 200, "ok\n");
+	return send_plain(c, 404, "not found\n");
+}
+
+/* A listening socket for HOST:PORT (IPv4 dotted or [IPv6]) or unix:PATH;
+ * -2 (a bad spec) or -1 (cannot listen) with a message on stderr. *shown: what it listens on, with the port
+ * chosen when PORT was 0. */
+static int open_listener(const char *spec, char *shown, size_t n)
+{
+	int fd = -1, one = 1;
+	if (!strncmp(spec, "unix:", 5)) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		const char *path = spec + 5;
+		if (!*path || strlen(path) >= sizeof sa.sun_path) {
+			fprintf(stderr, "mtdgate: serve: --listen %s: bad socket path\n", spec);
+			return -2;
+		}
+		strcpy(sa.sun_path, path);
+		unlink(path); /* a stale socket of an earlier run */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 512))
+			goto fail;
+		snprintf(shown, n, "unix:%s", path);
+		return fd;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		char host[64];
+		char *end;
+		long port;
+		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+		struct sockaddr_in a4 = {.sin_family = AF_INET};
+		int v6;
+		if (!colon || (size_t)(colon - spec) >= sizeof host)
+			goto bad;
+		port = strtol(colon + 1, &end, 10);
+		if (!colon[1] || *end || port < 0 || port > 65535)
+			goto bad;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+		v6 = host[0] == '[';
+		if (v6) {
+			size_t hl = strlen(host);
+			if (hl < 3 || host[hl - 1] != ']')
+				goto bad;
+			host[hl - 1] = '\0';
+			if (inet_pton(AF_INET6, host + 1, &a6.sin6_addr) != 1)
+				goto bad;
+			a6.sin6_port = htons((uint16_t)port);
+		} else if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
+			goto bad;
+		} else {
+			a4.sin_port = htons((uint16_t)port);
+		}
+		fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if ((v6 ? bind(fd, (struct sockaddr *)&a6, sizeof a6)
+			: bind(fd, (struct sockaddr *)&a4, sizeof a4)) ||
+		    listen(fd, 512))
+			goto fail;
+		if (v6) {
+			socklen_t l = sizeof a6;
+			getsockname(fd, (struct sockaddr *)&a6, &l);
+			snprintf(shown, n, "[%s]:%u", host + 1, ntohs(a6.sin6_port));
+		} else {
+			socklen_t l = sizeof a4;
+			getsockname(fd, (struct sockaddr *)&a4, &l);
+			snprintf(shown, n, "%s:%u", host, ntohs(a4.sin_port));
+		}
+		return fd;
+	}
+bad:
+	fprintf(stderr, "mtdgate: serve: --listen '%s' is neither HOST:PORT nor unix:PATH\n", spec);
+	return -2;
+fail:
+	fprintf(stderr, "mtdgate: serve: --listen %s: %s\n", spec, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int mtd_cli_serve(mtd_t *h, int argc, char **argv)
+{
+	static server sv; /* static: the signal-driven loop below outlives nothing */
+	const char *specs[MAX_LISTEN];
+	size_t nspecs = 0;
+	struct sigaction sa = {.sa_handler = on_signal};
+	int rc, status = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--listen") && i + 1 < argc && nspecs < MAX_LISTEN) {
+			specs[nspecs++] = argv[++i];
+		} else {
+			fprintf(stderr, "mtdgate: serve: unexpected '%s' (see 'mtdgate help serve')\n",
+				argv[i]);
+			return 64;
+		}
+	}
+	if (!nspecs)
+		specs[nspecs++] = "127.0.0.1:8181";
+	sv.h = h;
+	pthread_mutex_init(&sv.hlock, NULL);
+	pthread_mutex_init(&sv.ilock, NULL);
+	if ((rc = mtd_data_version(h, &sv.version)) || (rc = rebuild(&sv))) {
+		fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
+		return rc == MTD_ENOTFOUND || rc == MTD_EUSAGE ? 64 : 70;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < nspecs; i++) {
+		char shown[160];
+		int fd = open_listener(specs[i], shown, sizeof shown);
+		if (fd < 0) {
+			status = fd == -2 ? 64 : 69;
+			goto out;
+		}
+		sv.d[sv.nd] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+					       0, NULL, NULL, on_request, &sv,
+					       MHD_OPTION_LISTEN_SOCKET, fd,
+					       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+					       MHD_OPTION_END);
+		if (!sv.d[sv.nd]) {
+			close(fd);
+			fprintf(stderr, "mtdgate: serve: cannot start the HTTP server on %s\n", shown);
+			status = 70;
+			goto out;
+		}
+		sv.nd++;
+		printf("listening on %s\n", shown);
+	}
+	fflush(stdout);
+	while (!got_term) {
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		int64_t v;
+		nanosleep(&ts, NULL); /* a signal ends it early */
+		if (got_term)
+			break;
+		pthread_mutex_lock(&sv.hlock);
+		rc = mtd_data_version(h, &v);
+		if (!rc && (v != sv.version || got_hup)) {
+			got_hup = 0;
+			if (!(rc = rebuild(&sv)))
+				sv.version = v;
+		}
+		if (rc)
+			fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
+		pthread_mutex_unlock(&sv.hlock);
+	}
+out:
+	/* in-flight requests are answered before MHD_stop_daemon returns */
+	for (size_t i = 0; i < sv.nd; i++)
+		MHD_stop_daemon(sv.d[i]);
+	index_free(sv.ix);
+	sv.ix = NULL;
+	pthread_mutex_destroy(&sv.hlock);
+	pthread_mutex_destroy(&sv.ilock);
+	return status;
+}
