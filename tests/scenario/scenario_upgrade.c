@@ -394,6 +394,13 @@ static void upgrade_v5_log_layouts(void **state)
 	OUT_HAS(s, "audit log intact: 40 records");
 	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
 	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 12);
+	/* the baseline covers what was stored: an edit is found, and undone it
+	 * verifies again */
+	exec_sql(s->db, "UPDATE devices SET os_version = '1.0' WHERE ext_id = 'v5-a'");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "device 'v5-a' (row 1) (table devices) is not what the audit log recorded");
+	exec_sql(s->db, "UPDATE devices SET os_version = '17.2' WHERE ext_id = 'v5-a'");
+	RUN(s, 0, "audit", "verify");
 	/* the old entries read as they were written */
 	assert_int_equal(count_lines(s, "decision", NULL), 3);
 	assert_int_equal(count_lines(s, "message", NULL), 7);
@@ -446,12 +453,69 @@ static void upgrade_v5_log_layouts(void **state)
 	OUT_HAS(s, "do not match it");
 }
 
+/* A store of schema 6 (fixtures/store-v6.sql, the release before the row
+ * log): the migrations (7: identity, 8: the row log) take a baseline of every row that feeds a decision,
+ * the old chain and the baseline verify as one, and from then on an edit
+ * of any covered table is found and named. */
+static void upgrade_v6_baseline(void **state)
+{
+	static const struct {
+		const char *sql, *named;
+	} edits[] = {
+		{"UPDATE reports SET level = 0 WHERE device = 1",
+		 "the report of device 'v6-a' from 'generic' (table reports)"},
+		{"UPDATE devices SET platform = 0 WHERE ext_id = 'v6-c'", "device 'v6-c' (row 3)"},
+		{"UPDATE apps SET managed = 0", "app 'com.example.mail' of device 'v6-a' (table apps)"},
+		{"UPDATE connectors SET mam_platforms = 7", "connector 'generic' (row 1)"},
+		{"DELETE FROM groupset_members WHERE grp = 2", "(table groupset_members)"},
+		{"UPDATE meta SET value = 'gcc_high'", "meta setting 'cloud'"},
+	};
+	scen *s = *state;
+	char *sql = scen_own(s, scen_slurp(MTD_FIXTURES_DIR "/store-v6.sql", NULL));
+	exec_sql(s->db, sql);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 6);
+	scen_day(s, 1, 0);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact: ");
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
+	/* a setting, 2 groups, 3 group sets, 3 members, 3 devices, a connector,
+	 * 3 reports, 2 apps */
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 18);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
+				       " AND detail = '{\"schema\":8,\"rows\":18}'"), 1);
+	RUN(s, 0, "audit", "show", "--kind", "row");
+	OUT_HAS(s, "{\"table\":\"apps\",\"key\":[1,0,\"com.example.mail\"],\"digest\":\"");
+	/* what the old release wrote still reads; the store works on */
+	RUN(s, 0, "evaluate");
+	OUT_HAS(s, "0 decisions changed");
+	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+		const char *copy = scen_path(s, "before.db");
+		size_t n = 0;
+		char *b = scen_slurp(s->db, &n);
+		FILE *f = fopen(copy, "wb");
+		assert_non_null(b);
+		assert_non_null(f);
+		assert_int_equal(fwrite(b, 1, n, f), n);
+		fclose(f);
+		exec_sql(s->db, edits[i].sql);
+		RUN(s, 65, "audit", "verify");
+		OUT_HAS(s, edits[i].named);
+		f = fopen(s->db, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(b, 1, n, f), n);
+		fclose(f);
+		free(b);
+	}
+	RUN(s, 0, "audit", "verify");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(upgrade_keeps_decisions_and_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_empty_log_shared_outcome, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_v5_log_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_v6_baseline, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
