@@ -1091,11 +1091,12 @@ out:
 }
 
 /* A snapshot (threat message) of device dev. */
-static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
+static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m,
+		    unsigned char row[MTD_ROW_DIGEST], int *have_row)
 {
 	sqlite3_stmt *st;
 	rstate s = {0};
-	int rc;
+	int rc, step;
 
 	if (!(st = mtd_store_stmt_rebind(r->h->store, SQL_REPORT_UPSERT)))
 		return store_fail(r);
@@ -1112,9 +1113,17 @@ static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
 		sqlite3_bind_blob(st, 7, m->threats, (int)m->threats_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 7);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	/* written, the upsert returns the row as stored: its digest goes into
+	 * the message's log entry (a look-up of it again was a tenth of a
+	 * message) */
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_row_digest(MTD_ROW_REPORTS, st, row);
+		*have_row = 1;
+		step = sqlite3_step(st);
+	}
+	if (step != SQLITE_DONE)
 		return store_fail(r);
-	if (sqlite3_changes(mtd_store_db(r->h->store)))
+	if (*have_row)
 		return 0;
 	/* not written: a newer snapshot is stored, or the pair has events */
 	if ((rc = load_state(r, conn, dev, &s)) || !s.nevents || (s.has_snap && m->at < s.snap_at))
@@ -1229,13 +1238,17 @@ static int learn(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
  * it, log it (with how it named the device), learn what it teaches. */
 static int apply(run *r, int64_t conn, const char *vendor, const mtd_msg *m, const target *t)
 {
-	int rc = m->type == MTD_MSG_THREAT ? snapshot(r, conn, t->dev, m) : event(r, conn, t->dev, m);
 	unsigned char row[MTD_ROW_DIGEST];
+	int have = 0;
+	int rc = m->type == MTD_MSG_THREAT ? snapshot(r, conn, t->dev, m, row, &have)
+					   : event(r, conn, t->dev, m);
 	if (rc)
 		return rc;
-	/* the report as it is now stored goes into the message's log entry */
-	if ((rc = mtd_store_row_digest_of(r->h->store, MTD_ROW_REPORTS, t->dev, conn, NULL, 0, row)) <
-		    0 ||
+	/* the report as it is now stored goes into the message's log entry:
+	 * read back unless the snapshot's upsert returned it */
+	rc = have;
+	if ((!have && (rc = mtd_store_row_digest_of(r->h->store, MTD_ROW_REPORTS, t->dev, conn, NULL,
+						   0, row)) < 0) ||
 	    mtd_store_log_message(r->h->store, r->h->now, conn, t->dev, m->type,
 				  m->type == MTD_MSG_THREAT ? m->level : m->event.level, t->via, m->at,
 				  NULL, 0, rc ? row : NULL))

@@ -246,7 +246,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(device, connector) DO UPDATE SET"
 		" level = excluded.level, at = excluded.at, received = excluded.received,"
 		" os_supported = excluded.os_supported, threats = excluded.threats"
-		" WHERE excluded.at >= reports.at AND reports.nevents = 0",
+		" WHERE excluded.at >= reports.at AND reports.nevents = 0"
+		" RETURNING " MTD_REPORTS_ROW, /* the row as stored: its digest is logged */
 	[SQL_APPS_DELETE_DEVICE] = "DELETE FROM apps WHERE device = ?1",
 	[SQL_APP_INSERT] =
 		"INSERT INTO apps(device, app_id, version, short_version, name, bundle_size,"
