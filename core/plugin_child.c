@@ -301,23 +301,19 @@ static int sandbox(void)
 	/* writes only to its pipe and to /dev/null */
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHILD_OUT));
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_LE, 2));
-	/* files open read-only; opening one for writing is an attack */
-	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, wmode, 0));
-	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
-	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
-	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
-	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-			       SCMP_A1(SCMP_CMP_MASKED_EQ, wmode, 0));
-	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
-			       SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
-	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
-			       SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
-	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
-			       SCMP_A1(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
+	/* files open read-only; opening one for writing is an attack (the
+	 * flags are openat's third argument, open's second) */
+	for (unsigned arg = 1; arg <= 2; arg++) {
+		int nr = arg == 2 ? SCMP_SYS(openat) : SCMP_SYS(open);
+		rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
+				       SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, wmode, 0));
+		rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, nr, 1,
+				       SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
+		rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, nr, 1,
+				       SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
+		rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, nr, 1,
+				       SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
+	}
 	/* memory never writable and executable at once */
 	for (int sys = 0; sys < 2; sys++) {
 		int nr = sys ? SCMP_SYS(mprotect) : SCMP_SYS(mmap);
@@ -703,18 +699,11 @@ int mtd_child_start(const char *path, const char *id, unsigned flags, mtd_child 
 		    mtd_plugin_desc *desc, char *err, size_t n)
 {
 	mtd_child *c;
-	struct stat sb;
 	int rc;
 
 	*out = NULL;
-	if (stat(path, &sb) != 0) {
-		mtd_sdk_err(err, n, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? MTD_ENOTFOUND : MTD_EIO;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		mtd_sdk_err(err, n, "%s: not a regular file", path);
-		return MTD_EPLUGIN;
-	}
+	if ((rc = mtd_plugin_file(path, err, n)))
+		return rc;
 	c = calloc(1, sizeof *c);
 	if (!c || !(c->path = strdup(path)) || !(c->id = strdup(id))) {
 		if (c)

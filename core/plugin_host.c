@@ -125,16 +125,9 @@ int mtd_plugin_desc_validate(const mtd_plugin_desc *p, const char *want_id, char
 	return 0;
 }
 
-int mtd_plugin_load(const char *path, const char *want_id,
-		    const mtd_plugin **out, char *err, size_t n)
+int mtd_plugin_file(const char *path, char *err, size_t n)
 {
-	char why[400];
-	void *dl;
-	mtd_plugin_entry_fn entry;
-	const mtd_plugin *p;
 	struct stat sb;
-	int rc;
-
 	if (stat(path, &sb) != 0) {
 		mtd_sdk_err(err, n, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? MTD_ENOTFOUND : MTD_EIO;
@@ -143,6 +136,20 @@ int mtd_plugin_load(const char *path, const char *want_id,
 		mtd_sdk_err(err, n, "%s: not a regular file", path);
 		return MTD_EPLUGIN;
 	}
+	return 0;
+}
+
+int mtd_plugin_load(const char *path, const char *want_id,
+		    const mtd_plugin **out, char *err, size_t n)
+{
+	char why[400];
+	void *dl;
+	mtd_plugin_entry_fn entry;
+	const mtd_plugin *p;
+	int rc;
+
+	if ((rc = mtd_plugin_file(path, err, n)))
+		return rc;
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		const char *e = dlerror();

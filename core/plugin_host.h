@@ -35,6 +35,9 @@ mtd_plugin mtd_plugin_desc_view(const mtd_plugin_desc *d);
 /* 1 when id is a vendor id ([a-z0-9_]{1,32}). */
 int mtd_plugin_valid_id(const char *id);
 
+/* 0 when path is a regular file; else MTD_ENOTFOUND (none), MTD_EIO or
+ * MTD_EPLUGIN (not a file), err naming it. Runs none of its code. */
+int mtd_plugin_file(const char *path, char *err, size_t n);
 /* Load the plugin file at path and validate its descriptor. When want_id is
  * non-NULL the descriptor's id must equal it. On success *out is the
  * descriptor (valid forever). Errors are one line naming the file. */

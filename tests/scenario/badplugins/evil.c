@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heartbeat.h"
 #include "mtdgate/plugin.h"
 
 static int has(const void *d, size_t n, const char *w)
@@ -27,10 +28,6 @@ static int e_open(const mtd_host_api *h, const char *const *s, void **st, char *
 	return 0;
 }
 
-/* {"type":"heartbeat","at":1709251200} */
-static const unsigned char heartbeat[] = {0x82, 0xa4, 't', 'y', 'p', 'e', 0xa9, 'h', 'e', 'a', 'r', 't',
-					  'b', 'e', 'a', 't', 0xa2, 'a', 't', 0xce, 0x65, 0xe1,
-					  0x1a, 0x80};
 
 static int e_decode(void *st, const mtd_host_api *h, void *sink, const void *d, size_t n, char *e,
 		    size_t en)

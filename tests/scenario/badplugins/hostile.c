@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "mtdgate/plugin.h"
 
 static long ctor_pid, open_pid;
@@ -53,10 +54,6 @@ static int h_open(const mtd_host_api *h, const char *const *s, void **st, char *
 	return 0;
 }
 
-/* {"type":"heartbeat","at":1709251200} */
-static const unsigned char heartbeat[] = {0x82, 0xa4, 't', 'y', 'p', 'e', 0xa9, 'h', 'e', 'a', 'r', 't',
-					  'b', 'e', 'a', 't', 0xa2, 'a', 't', 0xce, 0x65, 0xe1,
-					  0x1a, 0x80};
 
 static int h_decode(void *st, const mtd_host_api *h, void *sink, const void *d, size_t n, char *e,
 		    size_t en)
@@ -64,7 +61,6 @@ static int h_decode(void *st, const mtd_host_api *h, void *sink, const void *d, 
 	char text[4200];
 	(void)st;
 	snprintf(text, sizeof text, "%.*s", (int)(n < 4096 ? n : 4096), (const char *)d);
-	(void)text;
 	(void)e, (void)en;
 #ifdef HOSTILE_STDIN_THIEF
 	{
