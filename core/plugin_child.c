@@ -236,19 +236,46 @@ static int c_write(void *ud, const void *data, size_t len)
 	return 0;
 }
 
+/* The child's input, read ahead: several payloads per read. */
+static struct {
+	unsigned char buf[OBUF];
+	size_t pos, len;
+} cin;
+
 static int read_full(int fd, void *p, size_t n)
 {
 	unsigned char *b = p;
 	while (n) {
-		ssize_t k = read(fd, b, n);
+		ssize_t k;
+		if (cin.pos < cin.len) {
+			size_t t = cin.len - cin.pos < n ? cin.len - cin.pos : n;
+			memcpy(b, cin.buf + cin.pos, t);
+			cin.pos += t, b += t, n -= t;
+			continue;
+		}
+		k = read(fd, cin.buf, sizeof cin.buf);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			return -1;
-		b += k;
-		n -= (size_t)k;
+		cin.pos = 0;
+		cin.len = (size_t)k;
 	}
 	return 0;
+}
+
+/* Answers are written when no payload waits (or every 100 ms, or when the
+ * buffer is full): one write for many. Answers lost when the plugin then
+ * crashes are asked again, payload by payload (mtd_child_decode_batch). */
+static void maybe_flush(void)
+{
+	static long long last;
+	struct pollfd pf = {CHILD_IN, POLLIN, 0};
+	long long t = now_ms();
+	if (cin.pos < cin.len || (poll(&pf, 1, 0) == 1 && t - last < 100))
+		return;
+	out_flush();
+	last = t;
 }
 
 /* The seccomp filter: what loading and running a decoder needs, nothing
@@ -448,7 +475,7 @@ static void child_main(const char *path, const char *id, unsigned flags, pid_t p
 		err[sizeof err - 1] = '\0';
 		put_u32(rcb, (uint32_t)(int32_t)rc);
 		frame_out(F_DONE, rcb, 4, err, strlen(err));
-		out_flush(); /* before the next payload, which may crash it */
+		maybe_flush();
 	}
 }
 
@@ -775,7 +802,8 @@ static int call_here(mtd_child *c, int kind, const void *data, size_t len,
 /* Take the child's answer to the payload it is on: its output to sink,
  * then its result. MTD_EPLUGIN (the process reaped, err saying why) when it
  * crashed, hung, or broke the protocol. */
-static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err, size_t n)
+static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err, size_t n,
+		   int *frames)
 {
 	long long deadline = now_ms() + child_timeout_ms();
 	const char *what = NULL;
@@ -796,6 +824,8 @@ static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err
 			what = why;
 			goto broken;
 		}
+		if (frames)
+			(*frames)++;
 		if ((c->buf[0] == F_MSG || c->buf[0] == F_ELEMENT) &&
 		    ++count > MTD_CHILD_MAX_MESSAGES) {
 			what = "it sent more messages than a payload may give";
@@ -863,17 +893,28 @@ static int call(mtd_child *c, int kind, const void *data, size_t len, const mtd_
 	/* a child that stopped reading is found out by collect */
 	if (!pump_write(c, hdr, 5, deadline))
 		pump_write(c, data, len, deadline);
-	return collect(c, kind, sink, err, n);
+	return collect(c, kind, sink, err, n, NULL);
 }
 
 int mtd_child_decode_batch(mtd_child *c, size_t np, const mtd_child_payload *pl,
 			   const mtd_child_sink *sink, char *err, size_t n)
 {
 	size_t i = 0;
+	int one_by_one = !(c->flags & MTD_CHILD_ISOLATE);
 	while (i < np) {
 		size_t sent = i;
 		long long deadline = now_ms() + child_timeout_ms();
-		if ((c->flags & MTD_CHILD_ISOLATE) && c->pid < 0 && spawn(c, err, n)) {
+		if (one_by_one) { /* in-process, or finding which payload it was */
+			int rc;
+			if (sink->begin)
+				sink->begin(sink->ud, i);
+			rc = call(c, F_DECODE, pl[i].data, pl[i].len, sink, err, n);
+			if (sink->end)
+				sink->end(sink->ud, i, rc, err);
+			i++;
+			continue;
+		}
+		if (c->pid < 0 && spawn(c, err, n)) {
 			for (; i < np; i++) { /* no process: every payload fails alike */
 				if (sink->begin)
 					sink->begin(sink->ud, i);
@@ -883,7 +924,7 @@ int mtd_child_decode_batch(mtd_child *c, size_t np, const mtd_child_payload *pl,
 			return 0;
 		}
 		/* all the payloads at once: the child answers while we write */
-		while ((c->flags & MTD_CHILD_ISOLATE) && sent < np) {
+		while (sent < np) {
 			unsigned char hdr[5];
 			if (too_large(F_DECODE, pl[sent].len, err, n))
 				break;
@@ -895,22 +936,33 @@ int mtd_child_decode_batch(mtd_child *c, size_t np, const mtd_child_payload *pl,
 		}
 		for (; i < np; i++) {
 			int rc;
+			if (i >= sent && !too_large(F_DECODE, pl[i].len, err, n))
+				break; /* not sent: sent again */
 			if (sink->begin)
 				sink->begin(sink->ud, i);
-			if (too_large(F_DECODE, pl[i].len, err, n))
+			if (i >= sent) {
 				rc = MTD_PLUGIN_EMALFORMED;
-			else if (!(c->flags & MTD_CHILD_ISOLATE))
-				rc = call_here(c, F_DECODE, pl[i].data, pl[i].len, sink, err, n);
-			else if (i >= sent)
-				break; /* not sent: sent again to a fresh process */
-			else
-				rc = collect(c, F_DECODE, sink, err, n);
+			} else {
+				/* The child writes its answers in batches: when it
+				 * dies (or hangs) its answers since its last write
+				 * are lost, and which payload it was on is not
+				 * known unless part of this one's answer came. The
+				 * unknown ones are asked again, one at a time. */
+				int frames = 0;
+				rc = collect(c, F_DECODE, sink, err, n, &frames);
+				if (rc == MTD_EPLUGIN && !frames) {
+					one_by_one = 1;
+					break;
+				}
+				if (rc == MTD_EPLUGIN) { /* this one: the rest again */
+					if (sink->end)
+						sink->end(sink->ud, i, rc, err);
+					i++;
+					break;
+				}
+			}
 			if (sink->end)
 				sink->end(sink->ud, i, rc, err);
-			if (rc == MTD_EPLUGIN) { /* what was sent after it went with it */
-				i++;
-				break;
-			}
 		}
 	}
 	return 0;
