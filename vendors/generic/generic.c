@@ -30,18 +30,9 @@ static int emit_one(void *ctx, const mtd_host_api *host, void *sink, json_t *v, 
 static int g_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen);
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	if (json_is_array(v))
-		rc = mtd_sdk_each(host, sink, v, "messages", 10000, emit_one, NULL, err, errlen);
-	else
-		rc = emit_one(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "messages", 10000, emit_one, NULL,
+				   err, errlen);
 }
 
 static const mtd_plugin generic = {

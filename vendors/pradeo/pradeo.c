@@ -191,18 +191,9 @@ static int decode_event(void *ctx, const mtd_host_api *host, void *sink, json_t 
 static int pr_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		     size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen);
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	if (json_is_array(v))
-		rc = mtd_sdk_each(host, sink, v, "events", MAX_PAGE, decode_event, NULL, err, errlen);
-	else
-		rc = decode_event(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "events", MAX_PAGE, decode_event,
+				   NULL, err, errlen);
 }
 
 static const mtd_plugin pradeo = {

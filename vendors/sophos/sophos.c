@@ -186,21 +186,9 @@ static int decode_item(void *ctx, const mtd_host_api *host, void *sink, json_t *
 static int s_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *items;
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	if (json_is_array(v))
-		rc = mtd_sdk_each(host, sink, v, "items", MAX_PAGE, decode_item, NULL, err, errlen);
-	else if (json_is_object(v) && (items = json_object_get(v, "items")))
-		rc = mtd_sdk_each(host, sink, items, "items", MAX_PAGE, decode_item, NULL, err,
-				  errlen);
-	else
-		rc = decode_item(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "items", MAX_PAGE, decode_item,
+				   NULL, err, errlen);
 }
 
 static const mtd_plugin sophos = {

@@ -177,7 +177,7 @@ static int decode_event(void *ctx, const mtd_host_api *host, void *sink, json_t 
 	return MTD_PLUGIN_OK;
 }
 
-/* One element of an array: a stream event or a Risk API device. */
+/* One record or element: a stream event or a Risk API device. */
 static int decode_any(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
 		      size_t errlen)
 {
@@ -189,21 +189,9 @@ static int decode_any(void *ctx, const mtd_host_api *host, void *sink, json_t *e
 static int w_decode(void *state, const mtd_host_api *host, void *sink, const void *data,
 		    size_t len, char *err, size_t errlen)
 {
-	json_t *v = mtd_sdk_parse(data, len, err, errlen), *page;
-	int rc;
-
 	(void)state;
-	if (!v)
-		return MTD_PLUGIN_EMALFORMED;
-	if (json_is_array(v))
-		rc = mtd_sdk_each(host, sink, v, "records", MAX_PAGE, decode_any, NULL, err, errlen);
-	else if (json_is_object(v) && (page = json_object_get(v, "userDeviceList")))
-		rc = mtd_sdk_each(host, sink, page, "userDeviceList", MAX_PAGE, decode_device, NULL,
-				  err, errlen);
-	else
-		rc = decode_any(NULL, host, sink, v, err, errlen);
-	json_decref(v);
-	return rc;
+	return mtd_sdk_decode_page(host, sink, data, len, "userDeviceList", MAX_PAGE,
+				   decode_any, NULL, err, errlen);
 }
 
 static const mtd_plugin wandera = {
