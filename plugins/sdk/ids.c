@@ -57,3 +57,14 @@ size_t mtd_sdk_ref_add(mtd_sdk_ref *refs, size_t n, size_t cap, const char *kind
 	refs[n].value = value;
 	return n + 1;
 }
+
+size_t mtd_sdk_ref_user(mtd_sdk_ref *refs, size_t n, size_t cap, const char *user,
+			const char *platform)
+{
+	size_t m;
+
+	if (!user || !strchr(user, '@') || !platform || n + 2 > cap)
+		return n;
+	m = mtd_sdk_ref_add(refs, n, cap, "user", user);
+	return m == n ? n : mtd_sdk_ref_add(refs, m, cap, "platform", platform);
+}

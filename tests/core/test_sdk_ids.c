@@ -58,11 +58,28 @@ static void ref_add(void **state)
 	assert_string_equal(r[2].kind, "imei");
 }
 
+static void ref_user(void **state)
+{
+	mtd_sdk_ref r[4] = {{"mdm", "m-1"}};
+	size_t n = 1;
+
+	(void)state;
+	n = mtd_sdk_ref_user(r, n, 4, "sanitized_email.com", "ios"); /* no address */
+	n = mtd_sdk_ref_user(r, n, 4, "li@example.org", NULL);       /* no platform */
+	assert_int_equal(n, 1);
+	n = mtd_sdk_ref_user(r, n, 4, "li@example.org", "ios");
+	assert_int_equal(n, 3);
+	assert_string_equal(r[1].kind, "user");
+	assert_string_equal(r[2].value, "ios");
+	n = mtd_sdk_ref_user(r, n, 4, "bo@example.org", "android"); /* no room for both */
+	assert_int_equal(n, 3);
+}
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(blank_ids),
 		cmocka_unit_test(ref_add),
+		cmocka_unit_test(ref_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

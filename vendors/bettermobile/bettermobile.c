@@ -145,13 +145,10 @@ static int read_ids(json_t *r, ids *d, char *err, size_t errlen)
 		return -1;
 	d->n = mtd_sdk_ref_add(d->refs, 0, 5, "vendor_device_id", d->device);
 	d->n = mtd_sdk_ref_add(d->refs, d->n, 5, "udid", d->udid);
-	/* the sample data's e-mails are sanitized ("sanitized_email.com"): a
-	 * user is an identifier only when it is an address */
-	if (d->email && strchr(d->email, '@') && d->platform >= 0) {
-		d->n = mtd_sdk_ref_add(d->refs, d->n, 5, "user", d->email);
-		d->n = mtd_sdk_ref_add(d->refs, d->n, 5, "platform", platform_name[d->platform]);
-	}
-	if (d->n == 0 || !strcmp(d->refs[0].kind, "platform")) {
+	/* the sample data's e-mails are sanitized ("sanitized_email.com") */
+	d->n = mtd_sdk_ref_user(d->refs, d->n, 5, d->email,
+				d->platform >= 0 ? platform_name[d->platform] : NULL);
+	if (d->n == 0) {
 		mtd_sdk_err(err, errlen, "no device identifier (DeviceId, DeviceUDID, UserEmail)");
 		return -1;
 	}

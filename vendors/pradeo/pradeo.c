@@ -92,10 +92,7 @@ static int device_refs(json_t *dev, mtd_sdk_ref *refs, size_t *n, char *err, siz
 	*n = mtd_sdk_ref_add(refs, *n, 7, "serial", serial);
 	*n = mtd_sdk_ref_add(refs, *n, 7, "imei", imei);
 	*n = mtd_sdk_ref_add(refs, *n, 7, "vendor_device_id", own);
-	if (email && strchr(email, '@') && platform_of(os)) {
-		*n = mtd_sdk_ref_add(refs, *n, 7, "user", email);
-		*n = mtd_sdk_ref_add(refs, *n, 7, "platform", platform_of(os));
-	}
+	*n = mtd_sdk_ref_user(refs, *n, 7, email, platform_of(os));
 	if (*n == 0) {
 		mtd_sdk_err(err, errlen, "field 'device': no identifier (id, emmDeviceInfo.externalId, "
 					 "serialNumber, imei, email)");

@@ -67,10 +67,7 @@ static int device_refs(json_t *v, mtd_sdk_ref *refs, size_t *n, char *err, size_
 	*n = mtd_sdk_ref_add(refs, *n, 6, "udid", udid);
 	*n = mtd_sdk_ref_add(refs, *n, 6, "serial", serial);
 	*n = mtd_sdk_ref_add(refs, *n, 6, "vendor_device_id", own);
-	if (email && strchr(email, '@') && platform_of(os)) {
-		*n = mtd_sdk_ref_add(refs, *n, 6, "user", email);
-		*n = mtd_sdk_ref_add(refs, *n, 6, "platform", platform_of(os));
-	}
+	*n = mtd_sdk_ref_user(refs, *n, 6, email, platform_of(os));
 	if (*n == 0) {
 		mtd_sdk_err(err, errlen, "field 'device': no identifier (mdm_id, udid, serial_number, "
 					 "id, user.email)");

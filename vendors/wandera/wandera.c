@@ -63,7 +63,7 @@ typedef struct ids {
 static int real_email(const char *email)
 {
 	size_t n = email ? strlen(email) : 0;
-	return n > 4 && strchr(email, '@') && strcmp(email + n - 4, ".wnd");
+	return n > 4 && strcmp(email + n - 4, ".wnd");
 }
 
 /* Read the identifiers at the given paths of r into out. */
@@ -82,10 +82,8 @@ static int read_ids(json_t *r, const char *own, const char *ext_path, const char
 	out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "mdm", ext);
 	if (pf && !strcmp(pf, "ios"))
 		out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "udid", ext);
-	if (pf && real_email(email)) {
-		out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "user", email);
-		out->n = mtd_sdk_ref_add(out->refs, out->n, 5, "platform", pf);
-	}
+	if (real_email(email))
+		out->n = mtd_sdk_ref_user(out->refs, out->n, 5, email, pf);
 	if (out->n == 0) {
 		mtd_sdk_err(err, errlen, "no device identifier (%s, %s, %s)", own, ext_path,
 			    email_path);

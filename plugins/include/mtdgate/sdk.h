@@ -290,6 +290,14 @@ int mtd_sdk_id_blank(const char *s);
 size_t mtd_sdk_ref_add(mtd_sdk_ref *refs, size_t n, size_t cap, const char *kind,
 		       const char *value);
 
+/* Append a user's e-mail and the platform that qualifies it ("android",
+ * "ios", "windows", "macos"; a user names a device only together with one),
+ * both or neither: only when user is an address (it holds an '@'; vendors
+ * send sanitized or made-up values), platform is not NULL and both fit.
+ * Returns the new count. */
+size_t mtd_sdk_ref_user(mtd_sdk_ref *refs, size_t n, size_t cap, const char *user,
+			const char *platform);
+
 #ifdef __cplusplus
 }
 #endif
