@@ -12,7 +12,10 @@
 #include <errno.h>
 #include <limits.h>
 
+#include <sys/random.h>
+
 #include "connector.h"
+#include "sha256.h"
 #include "mtd_int.h"
 #include "plugin_child.h"
 #include "plugin_host.h"
@@ -503,6 +506,82 @@ int mtd_connector_remove(mtd_t *h, const char *vendor)
 {
 	int rc = mtd_need_store(h);
 	return rc ? rc : in_tx(h, do_remove, (void *)vendor);
+}
+
+/* ---- bearer tokens of connectors (SPEC 4.5): only a hash is kept ---- */
+
+static void token_hash(const char *token, char hex[65])
+{
+	mtd_sha256 c;
+	unsigned char d[32];
+	mtd_sha256_init(&c);
+	mtd_sha256_update(&c, token, strlen(token));
+	mtd_sha256_final(&c, d);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+typedef struct tokarg {
+	const char *vendor;
+	char *token;
+} tokarg;
+
+static int do_token(mtd_t *h, void *arg)
+{
+	tokarg *t = arg;
+	mtd_conn c;
+	unsigned char raw[32];
+	char key[160], hex[65];
+	int rc = mtd_conn_load(h->store, t->vendor, &c);
+	if (rc == MTD_ENOTFOUND)
+		return mtd_fail(h, MTD_EUSAGE, "no connector %s (add it first)", t->vendor);
+	if (rc)
+		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		return mtd_fail(h, MTD_EINTERNAL, "getrandom: %s", strerror(errno));
+	for (int i = 0; i < 32; i++)
+		snprintf(t->token + 2 * i, 3, "%02x", raw[i]);
+	memset(raw, 0, sizeof raw);
+	token_hash(t->token, hex);
+	snprintf(key, sizeof key, "token:%s", t->vendor);
+	if (mtd_store_meta_set(h->store, key, hex))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	return mtd_store_audit(h->store, h->now, "connector_token", t->vendor, NULL,
+			       "{\"token\":\"new\"}")
+		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
+		       : 0;
+}
+
+int mtd_connector_token(mtd_t *h, const char *vendor, char token[65])
+{
+	tokarg t = {vendor, token};
+	int rc = mtd_need_store(h);
+	token[0] = '\0';
+	if (!rc && (strlen(vendor) == 0 || strlen(vendor) > 64))
+		rc = mtd_fail(h, MTD_EUSAGE, "bad vendor id");
+	if (!rc)
+		rc = in_tx(h, do_token, &t);
+	if (rc)
+		memset(token, 0, 65);
+	return rc;
+}
+
+int mtd_connector_auth(mtd_t *h, const char *vendor, const char *token)
+{
+	char key[160], want[80], got[65];
+	unsigned diff = 0;
+	int rc = mtd_need_store(h);
+	if (rc)
+		return rc;
+	if (strlen(vendor) > 64)
+		return mtd_fail(h, MTD_EREFUSED, "bad token");
+	snprintf(key, sizeof key, "token:%s", vendor);
+	if (mtd_store_meta_get(h->store, key, want, sizeof want) || strlen(want) != 64)
+		return mtd_fail(h, MTD_EREFUSED, "no token for connector %s", vendor);
+	token_hash(token ? token : "", got);
+	for (int i = 0; i < 64; i++) /* constant time: no early exit */
+		diff |= (unsigned)(want[i] ^ got[i]);
+	return diff ? mtd_fail(h, MTD_EREFUSED, "bad token") : 0;
 }
 
 static int nop(mtd_t *h, void *arg)

@@ -184,6 +184,7 @@ static const char *const main_help =
 	"  connector set VENDOR KEY=VALUE...      change connector settings\n"
 	"  connector remove VENDOR                deprovision a connector (unavailable)\n"
 	"  connector list [--json]                list connectors and their settings\n"
+	"  connector token VENDOR                 a bearer token for the vendor's pushes\n"
 	"  ingest VENDOR [--normalized] [--acks] FILE|-  ingest payloads or normalized messages\n"
 	"  plugin list [--json]                   list vendor plugins\n"
 	"  plugin check FILE.so [--fixtures DIR]  conformance check of a plugin\n"
@@ -236,7 +237,8 @@ static const struct help {
 	{"connector", "usage: mtdgate connector add VENDOR\n"
 		      "       mtdgate connector set VENDOR KEY=VALUE...\n"
 		      "       mtdgate connector remove VENDOR\n"
-		      "       mtdgate connector list [--json]\n\n"
+		      "       mtdgate connector list [--json]\n"
+		      "       mtdgate connector token VENDOR\n\n"
 		      "One connector per vendor. States: not_set_up (added) -> available (the\n"
 		      "partner provisioned it) -> enabled (a platform switched on); unresponsive\n"
 		      "after unresponsive_days without contact; error when the partner reports\n"
@@ -254,7 +256,10 @@ static const struct help {
 		      "  unresponsive_days=N            days without contact before unresponsive [7]\n"
 		      "  parked_days=N                  days a parked message waits for its device\n"
 		      "                                 before it expires (audited) [30]\n"
-		      "A setting the vendor's plugin or the cloud does not allow is refused (69).\n"},
+		      "A setting the vendor's plugin or the cloud does not allow is refused (69).\n\n"
+		      "token makes a new bearer token for the vendor's pushes to 'mtdgate serve'\n"
+		      "(POST /v1/ingest/VENDOR, GET /v1/appsync/VENDOR) and prints it once; only\n"
+		      "its SHA-256 is stored, and the earlier token stops working.\n"},
 	{"ingest", "usage: mtdgate ingest VENDOR FILE|-\n"
 		   "       mtdgate ingest VENDOR --normalized FILE|-\n\n"
 		   "Feed the vendor's connector: vendor-native payloads decoded by its plugin,\n"
@@ -361,6 +366,10 @@ static const struct help {
 		  "      200 allow, 403 block (also an unknown or never-evaluated device, or a\n"
 		  "      resource not protected for it); X-Mtdgate-State, -Level, -Reason\n"
 		  "  GET /v1/devices/ID   the device's report --json object; 404 unknown\n"
+		  "  POST /v1/ingest/VENDOR[?normalized=1]  (Authorization: Bearer TOKEN of\n"
+		  "      'connector token') what 'ingest VENDOR' takes; answered after commit\n"
+		  "      and evaluation: {records,accepted,rejected,malformed,parked,errors};\n"
+		  "      401 bad token, 403 refused by the connector's state (R1)\n"
 		  "  GET /healthz         200 ok\n"
 		  "Decisions are answered from memory; changes committed by other commands\n"
 		  "on the store are picked up within a second; SIGHUP reloads at once.\n"},
@@ -607,7 +616,17 @@ static int cmd_connector(mtd_t *h, opts *o)
 		printf("connector %s: updated\n", o->argv[2]);
 		return EX_OK;
 	}
-	return usage_error("connector: expected add, set, remove or list");
+	if (!strcmp(sub, "token")) {
+		char token[65];
+		if ((rc = no_more(o, 3, "connector token")))
+			return rc;
+		if ((rc = mtd_connector_token(h, o->argv[2], token)))
+			return fail(h, rc);
+		printf("%s\n", token);
+		memset(token, 0, sizeof token);
+		return EX_OK;
+	}
+	return usage_error("connector: expected add, set, remove, list or token");
 }
 
 static int cmd_ingest(mtd_t *h, opts *o)

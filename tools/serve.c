@@ -29,6 +29,8 @@
 #define MAX_LISTEN 8
 #define REASON_MAX 200 /* bytes of X-Mtdgate-Reason */
 #define ID_MAX 1024    /* longest device id looked up */
+#define BODY_MAX (64u << 20) /* bytes of one pushed body */
+#define ERRORS_MAX 100 /* per-element errors in an ingest answer */
 
 /* ---- the index of current decisions ---- */
 
@@ -157,7 +159,15 @@ typedef struct server {
 	int64_t version; /* data_version the index was built at */
 	struct MHD_Daemon *d[MAX_LISTEN];
 	size_t nd;
+	mtd_buf *errors; /* the running ingest's "errors" array, or NULL */
+	size_t nerrors;
 } server;
+
+/* A POST being received. */
+typedef struct upload {
+	mtd_buf body;
+	int too_big;
+} upload;
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -303,6 +313,121 @@ static enum MHD_Result do_device(server *sv, struct MHD_Connection *c, const cha
 	return ok;
 }
 
+/* Diagnostics: into the running ingest's answer, else to stderr. */
+static void on_diag(void *ud, const char *msg)
+{
+	server *sv = ud;
+	char line[600];
+	if (!sv->errors) {
+		mtd_escape(line, sizeof line, msg, strlen(msg));
+		fprintf(stderr, "mtdgate: serve: %s\n", line);
+		return;
+	}
+	if (sv->nerrors++ >= ERRORS_MAX)
+		return;
+	if (mtd_buf_room(sv->errors, MTD_JSON_STR_MAX(strlen(msg)) + 1))
+		return;
+	if (sv->nerrors > 1)
+		sv->errors->data[sv->errors->len++] = ',';
+	sv->errors->len += mtd_sdk_json_str((char *)sv->errors->data + sv->errors->len, msg,
+					   strlen(msg));
+}
+
+typedef struct connstate {
+	const char *vendor;
+	int refused; /* the connector's state refuses messages (R1) */
+} connstate;
+
+static int conn_state(void *ud, const mtd_connector_info *ci)
+{
+	connstate *cs = ud;
+	if (!strcmp(ci->vendor, cs->vendor))
+		cs->refused = !strcmp(ci->state, "not_set_up") || !strcmp(ci->state, "unavailable");
+	return 0;
+}
+
+/* POST /v1/ingest/VENDOR: the body as `mtdgate ingest VENDOR` takes it,
+ * answered after commit and after the devices are decided again: 401 bad
+ * token; 403 (with the counts: the refusals are audited) when the
+ * connector's state refuses messages (R1). */
+static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const char *vendor,
+				 upload *u)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	const char *norm = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "normalized");
+	mtd_buf errors = {0}, ans = {0};
+	mtd_stats st;
+	connstate cs = {vendor, 0};
+	char head[400], msg[300];
+	enum MHD_Result ok;
+	FILE *in;
+	int rc;
+
+	if (u->too_big)
+		return send_plain(c, 413, "body too large\n");
+	if (!*vendor || strlen(vendor) > 64 || !auth || strncmp(auth, "Bearer ", 7))
+		return send_plain(c, 401, "bearer token required\n");
+	if (!u->body.len)
+		return send_plain(c, 400, "empty body\n");
+	if (!(in = fmemopen(u->body.data, u->body.len, "r")))
+		return send_plain(c, 500, "internal error\n");
+	pthread_mutex_lock(&sv->hlock);
+	if ((rc = mtd_connector_auth(sv->h, vendor, auth + 7))) {
+		pthread_mutex_unlock(&sv->hlock);
+		fclose(in);
+		return send_plain(c, rc == MTD_EREFUSED ? 401 : 500,
+				  rc == MTD_EREFUSED ? "bad token\n" : "internal error\n");
+	}
+	if ((rc = mtd_connector_list(sv->h, conn_state, &cs))) {
+		pthread_mutex_unlock(&sv->hlock);
+		fclose(in);
+		return send_plain(c, 500, "internal error\n");
+	}
+	sv->errors = &errors;
+	sv->nerrors = 0;
+	mtd_buf_put(&errors, "[", 1);
+	rc = mtd_ingest(sv->h, vendor, in, "body", norm && !strcmp(norm, "1"), &st);
+	sv->errors = NULL;
+	fclose(in);
+	/* the devices it touched are decided before it is acknowledged */
+	if (!rc && st.records && !(rc = mtd_evaluate(sv->h, 0, NULL, NULL, NULL, NULL)))
+		rc = rebuild(sv);
+	mtd_escape(msg, sizeof msg, mtd_errmsg(sv->h), strlen(mtd_errmsg(sv->h)));
+	pthread_mutex_unlock(&sv->hlock);
+	if (rc) {
+		mtd_buf_free(&errors);
+		return send_plain(c, rc == MTD_EREFUSED ? 403 : rc == MTD_EMALFORMED ? 400 : 500, msg);
+	}
+	snprintf(head, sizeof head,
+		 "{\"records\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"malformed\":%llu,"
+		 "\"parked\":%llu,\"errors\":",
+		 (unsigned long long)st.records, (unsigned long long)st.accepted,
+		 (unsigned long long)st.rejected, (unsigned long long)st.malformed,
+		 (unsigned long long)st.parked);
+	if (mtd_buf_put(&ans, head, strlen(head)) || mtd_buf_put(&ans, errors.data, errors.len) ||
+	    mtd_buf_put(&ans, "]}\n", 3))
+		ok = send_plain(c, 500, "out of memory\n");
+	else
+		ok = send_text(c, cs.refused ? 403 : 200, "application/json", (const char *)ans.data, ans.len);
+	mtd_buf_free(&errors);
+	mtd_buf_free(&ans);
+	return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	upload *u = *con_cls;
+	(void)cls;
+	(void)c;
+	(void)why;
+	if (u) {
+		mtd_buf_free(&u->body);
+		free(u);
+		*con_cls = NULL;
+	}
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -311,14 +436,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	(void)upload_data;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		if (*upload_data_size) { /* a body nobody reads here: discard it */
+		upload *u = *con_cls;
+		if (!u) {
+			if (!(u = calloc(1, sizeof *u)))
+				return MHD_NO;
+			*con_cls = u;
+			return MHD_YES;
+		}
+		if (*upload_data_size) { /* kept up to BODY_MAX, the rest dropped */
+			if (u->body.len + *upload_data_size > BODY_MAX ||
+			    mtd_buf_put(&u->body, upload_data, *upload_data_size))
+				u->too_big = 1;
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
-		if (!*con_cls) {
-			*con_cls = sv;
-			return MHD_YES;
-		}
+		if (!strcmp(method, "POST") && !strncmp(url, "/v1/ingest/", 11))
+			return do_ingest(sv, c, url + 11, u);
 		return send_plain(c, 405, "method not allowed\n");
 	}
 	if (!strcmp(url, "/v1/access"))
@@ -428,6 +561,7 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	if (!nspecs)
 		specs[nspecs++] = "127.0.0.1:8181";
 	sv.h = h;
+	mtd_set_diag(h, on_diag, &sv);
 	pthread_mutex_init(&sv.hlock, NULL);
 	pthread_mutex_init(&sv.ilock, NULL);
 	if ((rc = mtd_data_version(h, &sv.version)) || (rc = rebuild(&sv))) {
@@ -451,6 +585,7 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 					       MHD_OPTION_LISTEN_SOCKET, fd,
 					       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+					       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 					       MHD_OPTION_END);
 		if (!sv.d[sv.nd]) {
 			close(fd);

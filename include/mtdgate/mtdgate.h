@@ -136,6 +136,14 @@ int mtd_connector_add(mtd_t *h, const char *vendor);
 int mtd_connector_set(mtd_t *h, const char *vendor, const char *const *settings,
 		      size_t n);
 int mtd_connector_remove(mtd_t *h, const char *vendor);
+/* A new bearer token for the connector's pushes to `mtdgate serve` (SPEC
+ * 4.5): 64 hex digits of 32 random bytes into token (65 bytes, NUL
+ * included; the caller shows it once). Only its SHA-256 is stored; an
+ * earlier token stops working. Audited. */
+int mtd_connector_token(mtd_t *h, const char *vendor, char token[65]);
+/* 0 when token is the connector's current one (compared in constant time),
+ * MTD_EREFUSED when not or when it has none. */
+int mtd_connector_auth(mtd_t *h, const char *vendor, const char *token);
 
 /* A connector as listed. All strings borrowed for the callback. */
 typedef struct mtd_connector_info {

@@ -102,6 +102,8 @@ static int serve_stop(srv *sv)
 
 /* One HTTP/1.1 request (Connection: close); the whole response (status
  * line, headers, body), malloc'ed and owned by s; *status its code. */
+static const char *post_body = ""; /* the body of the next POST */
+
 static char *http(scen *s, int port, const char *method, const char *path, const char *headers,
 		  int *status)
 {
@@ -114,9 +116,17 @@ static char *http(scen *s, int port, const char *method, const char *path, const
 	assert_true(fd >= 0);
 	if (connect(fd, (struct sockaddr *)&a, sizeof a))
 		fail_msg("connect 127.0.0.1:%d: %s", port, strerror(errno));
-	len = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n",
-		       method, path, headers ? headers : "");
+	len = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sConnection: close\r\n",
+		       method, path, headers ? headers : "",
+		       strcmp(method, "POST") ? "" : "Content-Type: application/x-ndjson\r\n");
+	assert_true(len > 0 && (size_t)len < sizeof req - 40);
+	if (!strcmp(method, "POST"))
+		len += snprintf(req + len, sizeof req - (size_t)len, "Content-Length: %zu\r\n",
+				strlen(post_body));
+	len += snprintf(req + len, sizeof req - (size_t)len, "\r\n");
 	assert_int_equal(write(fd, req, (size_t)len), len);
+	if (post_body && *post_body)
+		assert_int_equal(write(fd, post_body, strlen(post_body)), (ssize_t)strlen(post_body));
 	for (;;) {
 		ssize_t r;
 		if (cap - n < 4096) {
@@ -304,7 +314,100 @@ static void devices_are_the_report(void **state)
 	assert_int_equal(serve_stop(&f->sv), 0);
 }
 
-/* 3. Bad command lines are usage errors (64), a port in use is refused. */
+/* POST body to path with the bearer token; the whole response. */
+static char *push(fixture *f, const char *path, const char *token, const char *body_text,
+		  int *status)
+{
+	char hdr[200];
+	char *r;
+	snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", token);
+	post_body = body_text;
+	r = http(f->s, f->sv.port, "POST", path, hdr, status);
+	post_body = "";
+	return r;
+}
+
+/* 3. A vendor pushes with its token: the answer comes after commit and
+ * evaluation, so the very next access request already sees the threat;
+ * a remediation gives access back. Bad tokens are 401, a connector whose
+ * state refuses messages 403 (its refusals counted and audited). */
+static void ingest_push_blocks_at_once(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char token[80], *r, good0;
+	int status;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "connector", "token", "generic");
+	assert_int_equal(strlen(s->out), 65);
+	snprintf(token, sizeof token, "%.64s", s->out);
+	/* only its hash is in the store */
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM meta WHERE value LIKE '%' || "
+				       "(SELECT substr(value, 1, 8) FROM meta WHERE key = 'token:generic') "
+				       "|| '%'"), 1);
+	{
+		char q[300];
+		snprintf(q, sizeof q, "SELECT count(*) FROM meta WHERE value LIKE '%%%.16s%%'", token);
+		assert_int_equal(scen_q_int(s, q), 0);
+	}
+	scen_day(s, 0, 3600);
+	serve_start(s, &f->sv);
+	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice", NULL,
+		 &status);
+	assert_int_equal(status, 200);
+
+	r = push(f, "/v1/ingest/generic?normalized=1", token,
+		 THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\"") "{\"type\":\"threat\"}\n",
+		 &status);
+	assert_int_equal(status, 200);
+	if (!strstr(body(r), "\"records\":2,\"accepted\":1,\"rejected\":0,\"malformed\":1,"
+			     "\"parked\":0,\"errors\":[\""))
+		fail_msg("ingest answer: %s", r);
+	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice", NULL,
+		 &status);
+	assert_int_equal(status, 403); /* no waiting: decided before the answer */
+	EXPECT_HDR(f, r, "X-Mtdgate-Level", "high");
+
+	r = push(f, "/v1/ingest/generic?normalized=1", token,
+		 THREAT("ios-alice", "low", "\"2024-03-01T00:45:00Z\""), &status);
+	assert_int_equal(status, 200);
+	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice", NULL,
+		 &status);
+	assert_int_equal(status, 200);
+
+	/* bad, missing and other vendors' tokens */
+	good0 = token[0];
+	token[0] = token[0] == 'a' ? 'b' : 'a';
+	r = push(f, "/v1/ingest/generic?normalized=1", token,
+		 THREAT("ios-alice", "high", "\"2024-03-01T00:50:00Z\""), &status);
+	assert_int_equal(status, 401);
+	r = push(f, "/v1/ingest/lookout", token, "{}", &status);
+	assert_int_equal(status, 401);
+	r = http(s, f->sv.port, "POST", "/v1/ingest/generic", NULL, &status);
+	assert_int_equal(status, 401);
+	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice", NULL,
+		 &status);
+	assert_int_equal(status, 200); /* nothing of the refused pushes applied */
+	assert_int_equal(serve_stop(&f->sv), 0);
+
+	/* R1: a removed connector (unavailable) refuses; the push is 403 */
+	RUN(s, 0, "connector", "remove", "generic");
+	token[0] = good0; /* the right one again */
+	serve_start(s, &f->sv);
+	r = push(f, "/v1/ingest/generic?normalized=1", token,
+		 THREAT("ios-alice", "high", "\"2024-03-01T00:55:00Z\""), &status);
+	assert_int_equal(status, 403);
+	if (!strstr(body(r), "\"rejected\":1"))
+		fail_msg("refused push: %s", r);
+	assert_int_equal(serve_stop(&f->sv), 0);
+	RUN(s, 0, "report", "--json", "--device", "ios-alice");
+	OUT_HAS(s, "\"access\":\"allow\"");
+}
+
+/* 4. Bad command lines are usage errors (64), a port in use is refused. */
 static void serve_usage(void **state)
 {
 	fixture *f = *state;
@@ -329,6 +432,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(access_follows_batch_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_are_the_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(ingest_push_blocks_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_usage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
