@@ -58,7 +58,7 @@ got=$(complete_words mtdgate "")
 for c in $commands; do grep -qx "$c" <<<"$got" || fail "completion lacks the command $c"; done
 [ "$(complete_words mtdgate con)" = connector ] || fail "'mtdgate con' does not complete to connector"
 got=$(complete_words mtdgate connector "" | sort | tr '\n' ' ')
-[ "$got" = "add list remove set " ] || fail "connector subcommands: '$got'"
+[ "$got" = "add list remove set token " ] || fail "connector subcommands: '$got'"
 got=$(complete_words mtdgate --db x.db rules "" | sort | tr '\n' ' ')
 [ "$got" = "check test " ] || fail "rules subcommands after --db FILE: '$got'"
 got=$(complete_words mtdgate --plugin-isolation "" | sort | tr '\n' ' ')
