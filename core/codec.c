@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "mp_write.h"
+#include "mtdgate/wire_json.h"
 #include "mtdgate/mtdgate.h"
 
 struct mtd_reader {
@@ -236,7 +236,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 	if (parse == MTD_READ_MSG && msg_in_place(r, rec))
 		return 1;
 	for (;;) {
-		k = mtd_sdk_msgpack_frame(r->buf + r->pos, r->len - r->pos, &flen);
+		k = mtd_msgpack_frame(r->buf + r->pos, r->len - r->pos, &flen);
 		if (k != 0)
 			break;
 		rc = fill(r);
@@ -252,7 +252,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 			r->index++;
 			set_where(r);
 			r->dead = 1;
-			mtd_sdk_err(err, n, "truncated msgpack: the stream ends inside a record");
+			mtd_err(err, n, "truncated msgpack: the stream ends inside a record");
 			return MTD_EMALFORMED;
 		}
 	}
@@ -268,16 +268,16 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 			return rc;
 		if (rc == 0) {
 			r->dead = 1;
-			mtd_sdk_err(err, n, "not msgpack from byte %llu on: cannot resynchronize, "
+			mtd_err(err, n, "not msgpack from byte %llu on: cannot resynchronize, "
 				    "the rest of the input was not read",
 				    (unsigned long long)r->w_byte);
 			return MTD_EMALFORMED;
 		}
 		if (ext > MTD_MAX_RECORD)
-			mtd_sdk_err(err, n, "record of %llu bytes exceeds %u bytes: skipped",
+			mtd_err(err, n, "record of %llu bytes exceeds %u bytes: skipped",
 				    (unsigned long long)ext, MTD_MAX_RECORD);
 		else
-			mtd_sdk_err(err, n, "nested deeper than %u levels: skipped", MTD_SDK_MAX_DEPTH);
+			mtd_err(err, n, "nested deeper than %u levels: skipped", MTD_WIRE_MAX_DEPTH);
 		return MTD_EMALFORMED;
 	}
 	rec->obj = NULL;
@@ -292,7 +292,7 @@ static int next_msgpack(mtd_reader *r, mtd_record *rec, int parse, char *err, si
 		if (msgpack_unpack((const char *)r->buf + r->pos, flen, &off, &r->zone,
 				   &r->obj) != MSGPACK_UNPACK_SUCCESS) {
 			r->pos += flen; /* framed: the next record is after it */
-			mtd_sdk_err(err, n, "invalid msgpack");
+			mtd_err(err, n, "invalid msgpack");
 			return MTD_EMALFORMED;
 		}
 		rec->obj = &r->obj;
@@ -484,14 +484,14 @@ static int text_record(mtd_reader *r, mtd_record *rec, const unsigned char *p, s
 		size_t off = 0;
 		int rc;
 		if (n == 0 || (p[0] != '{' && p[0] != '[')) {
-			mtd_sdk_err(err, en, "not a JSON value");
+			mtd_err(err, en, "not a JSON value");
 			return MTD_EMALFORMED;
 		}
-		v = mtd_sdk_parse(p, n, err, en);
+		v = mtd_wire_parse(p, n, err, en);
 		if (!v)
 			return MTD_EMALFORMED;
 		r->conv.len = 0;
-		rc = mtd_sdk_json_to_msgpack(v, &r->conv);
+		rc = mtd_wire_json_to_msgpack(v, &r->conv);
 		json_decref(v);
 		if (rc)
 			return MTD_ENOMEM;
@@ -535,7 +535,7 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 			if (rc == 0 && r->in_array) {
 				r->in_array = 0;
 				text_where(r, W_ELEM);
-				mtd_sdk_err(err, n, "the input ends inside the array (no ']')");
+				mtd_err(err, n, "the input ends inside the array (no ']')");
 				return MTD_EMALFORMED;
 			}
 			return rc;
@@ -553,7 +553,7 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 				continue;
 			}
 			text_where(r, W_ELEM);
-			mtd_sdk_err(err, n, "expected ',' or ']' after element [%llu] of the array",
+			mtd_err(err, n, "expected ',' or ']' after element [%llu] of the array",
 				    (unsigned long long)(r->elem - 1));
 			return MTD_EMALFORMED; /* what follows is read as documents */
 		}
@@ -563,7 +563,7 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 			r->in_array = 0;
 			if (trailing) {
 				text_where(r, W_ELEM);
-				mtd_sdk_err(err, n, "a ',' before the array's ']'");
+				mtd_err(err, n, "a ',' before the array's ']'");
 				return MTD_EMALFORMED;
 			}
 			continue;
@@ -601,7 +601,7 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 				   r->buf[r->pos + len - 1] == '\t'))
 			len--;
 		if (big || len > MTD_MAX_RECORD) {
-			mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+			mtd_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
 			rc = MTD_EMALFORMED;
 		} else {
 			rc = text_record(r, rec, r->buf + r->pos, len, start, parse, err, n);
@@ -618,10 +618,10 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 	if (rc == 0) { /* broken: all of it is one bad record */
 		r->in_array = 0; /* what follows is read as documents */
 		if (big) {
-			mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+			mtd_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
 			rc = MTD_EMALFORMED;
 		} else if (parse) {
-			mtd_sdk_err(err, n, "%s", why);
+			mtd_err(err, n, "%s", why);
 			rc = MTD_EMALFORMED;
 		} else { /* framed only: the plugin says what is wrong with it */
 			size_t rl = len;
@@ -638,11 +638,11 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 	if (big || len + extra > MTD_MAX_RECORD) {
 		r->pos += len + extra;
 		r->line += nl;
-		mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+		mtd_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
 		return MTD_EMALFORMED;
 	}
 	if (extra && parse) {
-		mtd_sdk_err(err, n, "trailing characters after the JSON document");
+		mtd_err(err, n, "trailing characters after the JSON document");
 		rc = MTD_EMALFORMED;
 	} else {
 		rc = text_record(r, rec, r->buf + r->pos, len + extra, start, parse, err, n);
@@ -733,7 +733,7 @@ static int next_sse(mtd_reader *r, mtd_record *rec, int parse, char *err, size_t
 			r->w_index = r->index;
 			r->w_byte = first_at;
 			if (big) {
-				mtd_sdk_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
+				mtd_err(err, n, "record exceeds %u bytes", MTD_MAX_RECORD);
 				return MTD_EMALFORMED;
 			}
 			return text_record(r, rec, r->sse.data, r->sse.len, first_at, parse, err, n);
@@ -841,7 +841,7 @@ const msgpack_object *mtd_map_get(const msgpack_object *map, const char *key)
 
 static int bad(char *err, size_t n, const char *field, const char *why)
 {
-	mtd_sdk_err(err, n, "field '%s': %s", field, why);
+	mtd_err(err, n, "field '%s': %s", field, why);
 	return MTD_EMALFORMED;
 }
 
@@ -976,7 +976,7 @@ static int str_check_val(const fval *v, const char *key, int required, size_t ma
 	if (v->kind != FV_STR)
 		return bad(err, n, key, "not a string");
 	if (v->n > max) {
-		mtd_sdk_err(err, n, "field '%s': %u bytes, more than the limit of %zu", key, v->n,
+		mtd_err(err, n, "field '%s': %u bytes, more than the limit of %zu", key, v->n,
 			    max);
 		return MTD_EMALFORMED;
 	}
@@ -1014,7 +1014,7 @@ static int time_val(const fval *v, const char *key, int64_t *out, char *err, siz
 	if (v->kind == FV_STR && mtd_time_parse(v->s, v->n, out) == 0)
 		return 0;
 	if (v->kind == FV_STR) {
-		mtd_sdk_err(err, n, "field '%s': '%.*s' is not an RFC 3339 time", key,
+		mtd_err(err, n, "field '%s': '%.*s' is not an RFC 3339 time", key,
 			    (int)(v->n > 64 ? 64 : v->n), v->s);
 		return MTD_EMALFORMED;
 	}
@@ -1045,7 +1045,7 @@ static int level_val(const fval *v, const char *key, int *out, char *err, size_t
 		return rc;
 	*out = mtd_level_from_name(s.p, s.n);
 	if (*out < 0) {
-		mtd_sdk_err(err, n, "field '%s': '%.*s' is not a threat level (secured, low, medium, high)",
+		mtd_err(err, n, "field '%s': '%.*s' is not a threat level (secured, low, medium, high)",
 			    key, (int)s.n, s.p);
 		return MTD_EMALFORMED;
 	}
@@ -1074,7 +1074,7 @@ static int get_bool(const msgpack_object *m, const char *key, int *out, char *er
 
 /* ---- msgpack bytes ----
  * A cursor over untrusted bytes. Every read is bounded by n; a value is
- * skipped by framing it (mtd_sdk_msgpack_frame: bounded depth and sizes). */
+ * skipped by framing it (mtd_msgpack_frame: bounded depth and sizes). */
 typedef struct mpc {
 	const unsigned char *p;
 	size_t n, i;
@@ -1287,9 +1287,9 @@ static int dup_keys(const void *mp, size_t len, char *err, size_t n)
 	if (rc == 0)
 		return 0;
 	if (rc == 1)
-		mtd_sdk_err(err, n, "duplicate key '%s'", key);
+		mtd_err(err, n, "duplicate key '%s'", key);
 	else
-		mtd_sdk_err(err, n, "not one msgpack object");
+		mtd_err(err, n, "not one msgpack object");
 	return MTD_EMALFORMED;
 }
 
@@ -1311,7 +1311,7 @@ static int category_val(const mtd_str *s, const char *field, char *err, size_t n
 {
 	if (fkey_index(categories, (int)(sizeof categories / sizeof *categories), s->p, s->n) >= 0)
 		return 0;
-	mtd_sdk_err(err, n, "field '%s': '%.*s' is not one of network, app, os, device", field,
+	mtd_err(err, n, "field '%s': '%.*s' is not one of network, app, os, device", field,
 		    (int)s->n, s->p);
 	return MTD_EMALFORMED;
 }
@@ -1326,7 +1326,7 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 	int rc;
 
 	if (mp_head(c, &m, &h) || m.kind != FV_MAP) {
-		mtd_sdk_err(err, n, "field 'threats[%u]': not a map", i);
+		mtd_err(err, n, "field 'threats[%u]': not a map", i);
 		return MTD_EMALFORMED;
 	}
 	c->i += h;
@@ -1335,20 +1335,20 @@ static int read_threat(mpc *c, uint32_t i, mtd_threat *t, char *err, size_t n)
 	c->depth--;
 	if (rc) {
 		if (c->dup)
-			mtd_sdk_err(err, n, "field 'threats[%u]': duplicate key '%s'", i, c->key);
+			mtd_err(err, n, "field 'threats[%u]': duplicate key '%s'", i, c->key);
 		else
-			mtd_sdk_err(err, n, "field 'threats[%u]': not msgpack", i);
+			mtd_err(err, n, "field 'threats[%u]': not msgpack", i);
 		return MTD_EMALFORMED;
 	}
 	if ((rc = str_val(&v[0], "id", 0, MTD_MAX_ID, &t->id, sub, sizeof sub)) ||
 	    (rc = text_val(&v[1], "name", 0, MTD_MAX_STR, &t->name, sub, sizeof sub)) ||
 	    (rc = level_val(&v[2], "level", &t->level, sub, sizeof sub)) ||
 	    (rc = str_val(&v[3], "category", 1, 16, &t->category, sub, sizeof sub))) {
-		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
+		mtd_err(err, n, "threats[%u]: %s", i, sub);
 		return rc;
 	}
 	if ((rc = category_val(&t->category, "category", sub, sizeof sub))) {
-		mtd_sdk_err(err, n, "threats[%u]: %s", i, sub);
+		mtd_err(err, n, "threats[%u]: %s", i, sub);
 		return rc;
 	}
 	return 0;
@@ -1368,7 +1368,7 @@ static int read_threats(const mpc *msg, const fval *a, mtd_msg *m, char *err, si
 	if (a->kind != FV_ARRAY)
 		return bad(err, n, "threats", "not an array");
 	if (a->n > MTD_MAX_THREATS) {
-		mtd_sdk_err(err, n, "field 'threats': %u threats, more than the limit of %d", a->n,
+		mtd_err(err, n, "field 'threats': %u threats, more than the limit of %d", a->n,
 			    MTD_MAX_THREATS);
 		return MTD_EMALFORMED;
 	}
@@ -1444,14 +1444,14 @@ static int read_ref(const mpc *msg, const fval *r, mtd_msg *m, char *err, size_t
 		j = fkey_index(ref_keys, MTD_NREF + 1, k.s, k.n);
 		if (j < 0) {
 			if (k.n <= 32 && plain_ascii(k.s, k.n))
-				mtd_sdk_err(err, n, "field 'device_ref': unknown identifier kind '%.*s'",
+				mtd_err(err, n, "field 'device_ref': unknown identifier kind '%.*s'",
 					    (int)k.n, k.s);
 			else
-				mtd_sdk_err(err, n, "field 'device_ref': unknown identifier kind");
+				mtd_err(err, n, "field 'device_ref': unknown identifier kind");
 			return MTD_EMALFORMED;
 		}
 		if (j < MTD_NREF ? (int)(m->refs >> j & 1) : seen_platform) {
-			mtd_sdk_err(err, n, "field 'device_ref': duplicate key '%s'", ref_keys[j].s);
+			mtd_err(err, n, "field 'device_ref': duplicate key '%s'", ref_keys[j].s);
 			return MTD_EMALFORMED;
 		}
 		if (mp_head_str(&c, &v, &h))
@@ -1461,7 +1461,7 @@ static int read_ref(const mpc *msg, const fval *r, mtd_msg *m, char *err, size_t
 			if ((rc = str_val(&v, field, 1, 16, &s, err, n)))
 				return rc;
 			if ((m->ref_platform = mtd_platform_from_name(s.p, s.n)) < 0) {
-				mtd_sdk_err(err, n, "field '%s': '%.*s' is not android, ios, windows or macos",
+				mtd_err(err, n, "field '%s': '%.*s' is not android, ios, windows or macos",
 					    field, (int)s.n, s.p);
 				return MTD_EMALFORMED;
 			}
@@ -1489,7 +1489,7 @@ static int read_device(const mpc *msg, const fval *dev, const fval *ref, mtd_msg
 	if (ref->kind == FV_ABSENT || ref->kind == FV_NIL)
 		return str_val(dev, "device", 1, MTD_MAX_ID, &m->device, err, n);
 	if (dev->kind != FV_ABSENT && dev->kind != FV_NIL) {
-		mtd_sdk_err(err, n, "fields 'device' and 'device_ref': a message names its device by one of them, not both");
+		mtd_err(err, n, "fields 'device' and 'device_ref': a message names its device by one of them, not both");
 		return MTD_EMALFORMED;
 	}
 	return read_ref(msg, ref, m, err, n);
@@ -1511,7 +1511,7 @@ static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg
 	if ((rc = str_val(state, "state", 1, 16, &s, err, n)))
 		return rc;
 	if ((m->state = fkey_index(states, 2, s.p, s.n)) < 0) {
-		mtd_sdk_err(err, n, "field 'state': '%.*s' is not open or resolved", (int)s.n, s.p);
+		mtd_err(err, n, "field 'state': '%.*s' is not open or resolved", (int)s.n, s.p);
 		return MTD_EMALFORMED;
 	}
 	if (th->kind == FV_ABSENT || th->kind == FV_NIL)
@@ -1522,7 +1522,7 @@ static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg
 	c.i += h;
 	if (mp_fields(&c, head.n, keys, 4, v)) {
 		if (c.dup)
-			mtd_sdk_err(err, n, "field 'threat': duplicate key '%s'", c.key);
+			mtd_err(err, n, "field 'threat': duplicate key '%s'", c.key);
 		return c.dup ? MTD_EMALFORMED : bad(err, n, "threat", "not msgpack");
 	}
 	t->level = -1;
@@ -1560,16 +1560,16 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	m->os_supported = -1;
 	m->ref_platform = -1;
 	if (!mp || mp_head(&c, &top, &h) || top.kind != FV_MAP) {
-		mtd_sdk_err(err, n, "a message must be a map");
+		mtd_err(err, n, "a message must be a map");
 		return MTD_EMALFORMED;
 	}
 	c.i = h;
 	c.depth = 1;
 	if (mp_fields(&c, top.n, keys, M_N, v) || (!used && c.i != len)) {
 		if (c.dup)
-			mtd_sdk_err(err, n, "duplicate key '%s'", c.key);
+			mtd_err(err, n, "duplicate key '%s'", c.key);
 		else
-			mtd_sdk_err(err, n, "a message must be one msgpack object");
+			mtd_err(err, n, "a message must be one msgpack object");
 		return MTD_EMALFORMED;
 	}
 	if (used)
@@ -1582,7 +1582,7 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	if (t < 0 && (rc = str_val(&v[M_TYPE], "type", 1, 32, &type, err, n)))
 		return rc;
 	if (t < 0) {
-		mtd_sdk_err(err, n, "field 'type': '%.*s' is not a message type", (int)type.n,
+		mtd_err(err, n, "field 'type': '%.*s' is not a message type", (int)type.n,
 			    type.p);
 		return MTD_EMALFORMED;
 	}
@@ -1692,7 +1692,7 @@ static int one_of(const msgpack_object *o, const char *key, const char *a,
 	else if (strlen(b) == s.n && !memcmp(b, s.p, s.n))
 		*out = 0;
 	else {
-		mtd_sdk_err(err, n, "field '%s': '%.*s' is not %s or %s", key,
+		mtd_err(err, n, "field '%s': '%.*s' is not %s or %s", key,
 			    (int)s.n, s.p, a, b);
 		return MTD_EMALFORMED;
 	}
@@ -1729,7 +1729,7 @@ static int decode_ids(const msgpack_object *ids, mtd_device_rec *d, char *err, s
 	if (ids->type != MSGPACK_OBJECT_MAP)
 		return bad(err, n, "ids", "not a map");
 	if (ids->via.map.size > MTD_MAX_IDS) {
-		mtd_sdk_err(err, n, "field 'ids': %u identifiers, more than the limit of %d",
+		mtd_err(err, n, "field 'ids': %u identifiers, more than the limit of %d",
 			    ids->via.map.size, MTD_MAX_IDS);
 		return MTD_EMALFORMED;
 	}
@@ -1748,15 +1748,15 @@ static int decode_ids(const msgpack_object *ids, mtd_device_rec *d, char *err, s
 		if (fkey_index(id_kinds, (int)(sizeof id_kinds / sizeof *id_kinds), kind.p, kind.n) < 0 &&
 		    !vendor_kind(kind.p, kind.n)) {
 			if (kind.n <= 48 && !mtd_str_check(kind.p, kind.n, MTD_STR_ID))
-				mtd_sdk_err(err, n, "field 'ids': '%.*s' is not an identifier kind (intune, entra, serial, imei, meid, udid, wifi_mac, vendor:<vendor id>)",
+				mtd_err(err, n, "field 'ids': '%.*s' is not an identifier kind (intune, entra, serial, imei, meid, udid, wifi_mac, vendor:<vendor id>)",
 					    (int)kind.n, kind.p);
 			else
-				mtd_sdk_err(err, n, "field 'ids': a key that is not an identifier kind");
+				mtd_err(err, n, "field 'ids': a key that is not an identifier kind");
 			return MTD_EMALFORMED;
 		}
 		for (size_t j = 0; j < d->nids; j++)
 			if (d->id_kind[j].n == kind.n && !memcmp(d->id_kind[j].p, kind.p, kind.n)) {
-				mtd_sdk_err(err, n, "field 'ids': kind '%.*s' twice", (int)kind.n,
+				mtd_err(err, n, "field 'ids': kind '%.*s' twice", (int)kind.n,
 					    kind.p);
 				return MTD_EMALFORMED;
 			}
@@ -1783,7 +1783,7 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 
 	memset(d, 0, sizeof *d);
 	if (!o || o->type != MSGPACK_OBJECT_MAP) {
-		mtd_sdk_err(err, n, "a device record must be a map");
+		mtd_err(err, n, "a device record must be a map");
 		return MTD_EMALFORMED;
 	}
 	if ((rc = get_str(o, "id", 1, MTD_MAX_ID, &d->id, err, n)) ||
@@ -1791,7 +1791,7 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 		return rc;
 	d->platform = mtd_platform_from_name(plat.p, plat.n);
 	if (d->platform < 0) {
-		mtd_sdk_err(err, n, "field 'platform': '%.*s' is not android, ios, windows or macos",
+		mtd_err(err, n, "field 'platform': '%.*s' is not android, ios, windows or macos",
 			    (int)plat.n, plat.p);
 		return MTD_EMALFORMED;
 	}
@@ -1805,7 +1805,7 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 		if (g->type != MSGPACK_OBJECT_ARRAY)
 			return bad(err, n, "groups", "not an array");
 		if (g->via.array.size > MTD_MAX_GROUPS) {
-			mtd_sdk_err(err, n, "field 'groups': %u groups, more than the limit of %d",
+			mtd_err(err, n, "field 'groups': %u groups, more than the limit of %d",
 				    g->via.array.size, MTD_MAX_GROUPS);
 			return MTD_EMALFORMED;
 		}
@@ -1814,12 +1814,12 @@ int mtd_decode_device(const msgpack_object *o, mtd_device_rec *d, char *err,
 			const char *why;
 			if (e->type != MSGPACK_OBJECT_STR || e->via.str.size == 0 ||
 			    e->via.str.size > MTD_MAX_ID) {
-				mtd_sdk_err(err, n, "field 'groups[%u]': not a group name (a string of 1 to %d bytes)",
+				mtd_err(err, n, "field 'groups[%u]': not a group name (a string of 1 to %d bytes)",
 					    i, MTD_MAX_ID);
 				return MTD_EMALFORMED;
 			}
 			if ((why = mtd_str_check(e->via.str.ptr, e->via.str.size, MTD_STR_ID))) {
-				mtd_sdk_err(err, n, "field 'groups[%u]': %s", i, why);
+				mtd_err(err, n, "field 'groups[%u]': %s", i, why);
 				return MTD_EMALFORMED;
 			}
 			d->groups[d->ngroups].p = e->via.str.ptr;
@@ -1857,7 +1857,7 @@ int mtd_decode_app(const msgpack_object *o, mtd_app_rec *a, char *err,
 	int rc;
 	memset(a, 0, sizeof *a);
 	if (!o || o->type != MSGPACK_OBJECT_MAP) {
-		mtd_sdk_err(err, n, "an app record must be a map");
+		mtd_err(err, n, "an app record must be a map");
 		return MTD_EMALFORMED;
 	}
 	if ((rc = get_str(o, "device", 1, MTD_MAX_ID, &a->device, err, n)) ||

@@ -4,11 +4,12 @@
 #ifndef MTD_CODEC_H
 #define MTD_CODEC_H
 
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 
 /* Documented input limits (README "Limits"). */
 #define MTD_MAX_RECORD (1u << 20) /* bytes of one input record */
@@ -131,7 +132,7 @@ typedef struct mtd_msg {
 	mtd_str ref[MTD_NREF];
 } mtd_msg;
 /* Decode and validate the normalized message mp[0..len), one msgpack object
- * (a record of mtd_reader, or bytes framed with mtd_sdk_msgpack_frame),
+ * (a record of mtd_reader, or bytes framed with mtd_msgpack_frame),
  * straight from its bytes: no tree is built and nothing is copied. Safe on
  * any bytes: truncated or trailing bytes are refused. 0, or MTD_EMALFORMED
  * with err saying which field and why. */

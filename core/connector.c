@@ -212,7 +212,7 @@ int mtd_conn_apply(mtd_conn *c, const char *kv, const mtd_plugin *p,
 	int on = -1;
 
 	if (!eq || eq == kv) {
-		mtd_sdk_err(err, n, "'%s' is not KEY=VALUE", kv);
+		mtd_err(err, n, "'%s' is not KEY=VALUE", kv);
 		return MTD_EUSAGE;
 	}
 	for (int i = 0; i < MTD_CONN_NSETTINGS; i++)
@@ -220,7 +220,7 @@ int mtd_conn_apply(mtd_conn *c, const char *kv, const mtd_plugin *p,
 		    !memcmp(settings[i].name, kv, (size_t)(eq - kv)))
 			s = &settings[i];
 	if (!s) {
-		mtd_sdk_err(err, n, "unknown setting '%.*s' (known: android, ios, windows, macos, "
+		mtd_err(err, n, "unknown setting '%.*s' (known: android, ios, windows, macos, "
 			    "mam_android, mam_ios, mam_windows, appsync_ios, appsync_personal_ios, "
 			    "block_unsupported_os, block_missing_data, unresponsive_days, parked_days)",
 			    (int)(eq - kv), kv);
@@ -231,7 +231,7 @@ int mtd_conn_apply(mtd_conn *c, const char *kv, const mtd_plugin *p,
 		char *end;
 		long d = strtol(val, &end, 10);
 		if (!*val || *end || d < 1 || d > 365) {
-			mtd_sdk_err(err, n, "%s: '%s' is not a number of days from 1 to 365",
+			mtd_err(err, n, "%s: '%s' is not a number of days from 1 to 365",
 				    s->name, val);
 			return MTD_EUSAGE;
 		}
@@ -243,27 +243,27 @@ int mtd_conn_apply(mtd_conn *c, const char *kv, const mtd_plugin *p,
 	else if (!strcmp(val, "off") || !strcmp(val, "false"))
 		on = 0;
 	if (on < 0) {
-		mtd_sdk_err(err, n, "%s: '%s' is not on or off", s->name, val);
+		mtd_err(err, n, "%s: '%s' is not on or off", s->name, val);
 		return MTD_EUSAGE;
 	}
 	if (on && s->kind == K_PLATFORM && !(p->platforms & s->bit)) {
-		mtd_sdk_err(err, n, "%s does not support %s", p->name, platform_label(s->bit));
+		mtd_err(err, n, "%s does not support %s", p->name, platform_label(s->bit));
 		return MTD_EREFUSED;
 	}
 	if (on && s->kind == K_MAM && !(p->mam_platforms & s->bit)) {
-		mtd_sdk_err(err, n, "%s does not support app protection on %s", p->name,
+		mtd_err(err, n, "%s does not support app protection on %s", p->name,
 			    platform_label(s->bit));
 		return MTD_EREFUSED;
 	}
 	if (on && (s->kind == K_PLATFORM || s->kind == K_MAM) && gcc_high &&
 	    s->bit != MTD_PLUGIN_ANDROID && s->bit != MTD_PLUGIN_IOS) {
-		mtd_sdk_err(err, n, "%s: only Android and iOS are allowed in the gcc_high cloud",
+		mtd_err(err, n, "%s: only Android and iOS are allowed in the gcc_high cloud",
 			    s->name);
 		return MTD_EREFUSED;
 	}
 	if (on && s->kind == K_FLAG && !strncmp(s->name, "appsync", 7) &&
 	    !(p->capabilities & MTD_PLUGIN_CAP_APPSYNC)) {
-		mtd_sdk_err(err, n, "%s does not take App Sync inventory", p->name);
+		mtd_err(err, n, "%s does not take App Sync inventory", p->name);
 		return MTD_EREFUSED;
 	}
 	switch (s->kind) {

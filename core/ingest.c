@@ -9,7 +9,7 @@
 
 #include "codec.h"
 #include "connector.h"
-#include "mp_write.h"
+#include "mtdgate/wire.h"
 #include "mtd_int.h"
 #include "plugin_child.h"
 #include "plugin_host.h"
@@ -1564,7 +1564,7 @@ static int host_emit(void *ud, const void *data, size_t len)
 		 * walks all of it, within the framing's bounds); framed only to
 		 * say which way one that does not decode is wrong */
 		if (mtd_decode_msg(data, len, &m, inner, sizeof inner)) {
-			if (mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len)
+			if (mtd_msgpack_frame(data, len, &flen) != 1 || flen != len)
 				bad_record(r, "the plugin emitted bytes that are not one msgpack message");
 			else {
 				snprintf(why, sizeof why, "the plugin emitted an invalid message: %s", inner);

@@ -68,7 +68,7 @@ static int c_emit(void *ud, const void *data, size_t len)
 		snprintf(c->why, sizeof c->why, "emitted an empty or oversized message");
 		return -1;
 	}
-	if (mtd_sdk_msgpack_frame(data, len, &flen) == 1 && flen == len)
+	if (mtd_msgpack_frame(data, len, &flen) == 1 && flen == len)
 		j = canonical(data, len, c->why, sizeof c->why);
 	else
 		snprintf(c->why, sizeof c->why, "emitted bytes that are not one msgpack message");

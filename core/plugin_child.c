@@ -670,7 +670,7 @@ static int spawn(mtd_child *c, char *err, size_t n)
 	c->pid = fork();
 	if (c->pid < 0) {
 		close(down[0]), close(down[1]), close(up[0]), close(up[1]);
-		mtd_sdk_err(err, n, "cannot start the plugin's process: %s", strerror(errno));
+		mtd_err(err, n, "cannot start the plugin's process: %s", strerror(errno));
 		return MTD_EIO;
 	}
 	if (c->pid == 0) {
@@ -691,7 +691,7 @@ static int spawn(mtd_child *c, char *err, size_t n)
 			rc = MTD_EPLUGIN, snprintf(why, sizeof why, "its descriptor changed");
 		if (rc) {
 			mtd_child_clean_text(why);
-			mtd_sdk_err(err, n, "%s: %s", c->path, why);
+			mtd_err(err, n, "%s: %s", c->path, why);
 			reap(c, NULL);
 			return MTD_EPLUGIN;
 		}
@@ -702,21 +702,21 @@ static int spawn(mtd_child *c, char *err, size_t n)
 		char *t = (char *)c->buf + 2;
 		mtd_child_clean_text(t);
 		if (c->buf[1] == 'O')
-			mtd_sdk_err(err, n, "%s: cannot open: %s", c->path, t);
+			mtd_err(err, n, "%s: cannot open: %s", c->path, t);
 		else
-			mtd_sdk_err(err, n, "%s", t);
+			mtd_err(err, n, "%s", t);
 		reap(c, NULL);
 		return MTD_EPLUGIN;
 	}
 	if (k == -2) {
-		mtd_sdk_err(err, n, "%s: the plugin hung while loading (no answer within %d ms)",
+		mtd_err(err, n, "%s: the plugin hung while loading (no answer within %d ms)",
 			    c->path, child_timeout_ms());
 		reap(c, NULL);
 		return MTD_EPLUGIN;
 	}
 	reap(c, &status);
 	how_it_ended(status, why, sizeof why);
-	mtd_sdk_err(err, n, "%s: the plugin did not load: %s%s", c->path, why,
+	mtd_err(err, n, "%s: the plugin did not load: %s%s", c->path, why,
 		    k < 0 && WIFEXITED(status)
 			    ? " while loading (a constructor or its entry point ended it)" : "");
 	return MTD_EPLUGIN;
@@ -736,7 +736,7 @@ int mtd_child_start(const char *path, const char *id, unsigned flags, mtd_child 
 		if (c)
 			free(c->path);
 		free(c);
-		mtd_sdk_err(err, n, "out of memory");
+		mtd_err(err, n, "out of memory");
 		return MTD_ENOMEM;
 	}
 	c->flags = flags;
@@ -751,7 +751,7 @@ int mtd_child_start(const char *path, const char *id, unsigned flags, mtd_child 
 			char t[600];
 			snprintf(t, sizeof t, "%s", n ? err : "");
 			mtd_child_clean_text(t);
-			mtd_sdk_err(err, n, "%s: cannot open: %s", path, t);
+			mtd_err(err, n, "%s: cannot open: %s", path, t);
 			c->p = NULL;
 			rc = MTD_EPLUGIN;
 		}
@@ -855,7 +855,7 @@ static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err
 		}
 		if (c->buf[0] == F_DONE && k >= 5) {
 			int32_t rc = (int32_t)get_u32(c->buf + 1);
-			mtd_sdk_err(err, n, "%s", (const char *)c->buf + 5);
+			mtd_err(err, n, "%s", (const char *)c->buf + 5);
 			mtd_child_clean_text(err);
 			return plugin_rc(rc);
 		}
@@ -863,7 +863,7 @@ static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err
 		goto broken;
 	}
 broken:
-	mtd_sdk_err(err, n, "the plugin failed on this payload: %s; a fresh process takes the next one",
+	mtd_err(err, n, "the plugin failed on this payload: %s; a fresh process takes the next one",
 		    what);
 	reap(c, NULL);
 	return MTD_EPLUGIN;
@@ -873,7 +873,7 @@ static int too_large(int kind, size_t len, char *err, size_t n)
 {
 	if (len <= MAX_TRANSLATE && (kind != F_DECODE || len <= MTD_MAX_RECORD))
 		return 0;
-	mtd_sdk_err(err, n, "a payload of %zu bytes is too large for a plugin", len);
+	mtd_err(err, n, "a payload of %zu bytes is too large for a plugin", len);
 	return 1;
 }
 
@@ -978,7 +978,7 @@ int mtd_child_translate(mtd_child *c, const void *data, size_t len, const mtd_ch
 			char *err, size_t n)
 {
 	if (!(c->desc.fns & MTD_DESC_APPSYNC)) {
-		mtd_sdk_err(err, n, "the %s plugin cannot translate an App Sync answer", c->desc.id);
+		mtd_err(err, n, "the %s plugin cannot translate an App Sync answer", c->desc.id);
 		return MTD_PLUGIN_EINTERNAL;
 	}
 	return call(c, F_TRANSLATE, data, len, sink, err, n);

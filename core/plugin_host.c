@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "mtdgate/mtdgate.h"
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 #include "plugin_host.h"
 
 /* The smallest descriptor a v1 host can use: up to and including close. */
@@ -67,59 +67,59 @@ int mtd_plugin_desc_validate(const mtd_plugin_desc *p, const char *want_id, char
 			     size_t n)
 {
 	if (MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version) != MTD_PLUGIN_ABI_MAJOR) {
-		mtd_sdk_err(err, n, "built for plugin ABI %u.%u; this mtdgate speaks %u.%u",
+		mtd_err(err, n, "built for plugin ABI %u.%u; this mtdgate speaks %u.%u",
 			    MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version),
 			    MTD_PLUGIN_ABI_MINOR_OF(p->abi_version), MTD_PLUGIN_ABI_MAJOR,
 			    MTD_PLUGIN_ABI_MINOR);
 		return MTD_EPLUGIN;
 	}
 	if (MTD_PLUGIN_ABI_MINOR_OF(p->abi_version) > MTD_PLUGIN_ABI_MINOR) {
-		mtd_sdk_err(err, n, "needs plugin ABI %u.%u, newer than this mtdgate's %u.%u",
+		mtd_err(err, n, "needs plugin ABI %u.%u, newer than this mtdgate's %u.%u",
 			    MTD_PLUGIN_ABI_MAJOR, MTD_PLUGIN_ABI_MINOR_OF(p->abi_version),
 			    MTD_PLUGIN_ABI_MAJOR, MTD_PLUGIN_ABI_MINOR);
 		return MTD_EPLUGIN;
 	}
 	if (p->struct_size < MIN_DESC_SIZE) {
-		mtd_sdk_err(err, n, "descriptor of %u bytes is too small (at least %zu)",
+		mtd_err(err, n, "descriptor of %u bytes is too small (at least %zu)",
 			    p->struct_size, (size_t)MIN_DESC_SIZE);
 		return MTD_EPLUGIN;
 	}
 	if (!(p->fns & MTD_DESC_ID) || !mtd_plugin_valid_id(p->id)) {
-		mtd_sdk_err(err, n, "descriptor id is missing or not [a-z0-9_]{1,32}");
+		mtd_err(err, n, "descriptor id is missing or not [a-z0-9_]{1,32}");
 		return MTD_EPLUGIN;
 	}
 	if (want_id && strcmp(p->id, want_id) != 0) {
-		mtd_sdk_err(err, n, "descriptor id '%s' does not match the file name '%s'",
+		mtd_err(err, n, "descriptor id '%s' does not match the file name '%s'",
 			    p->id, want_id);
 		return MTD_EPLUGIN;
 	}
 	if (!(p->fns & MTD_DESC_NAME) || !p->name[0] || strlen(p->name) > 64) {
-		mtd_sdk_err(err, n, "descriptor name is missing or longer than 64 bytes");
+		mtd_err(err, n, "descriptor name is missing or longer than 64 bytes");
 		return MTD_EPLUGIN;
 	}
 	for (const unsigned char *c = (const unsigned char *)p->name; *c; c++)
 		if (*c < 0x20 || *c == 0x7f) {
-			mtd_sdk_err(err, n, "descriptor name has control characters");
+			mtd_err(err, n, "descriptor name has control characters");
 			return MTD_EPLUGIN;
 		}
 	if (!p->platforms || (p->platforms & ~KNOWN_PLATFORMS) ||
 	    (p->mam_platforms & ~p->platforms)) {
-		mtd_sdk_err(err, n, "descriptor platforms 0x%x/0x%x are not a set of known platforms",
+		mtd_err(err, n, "descriptor platforms 0x%x/0x%x are not a set of known platforms",
 			    p->platforms, p->mam_platforms);
 		return MTD_EPLUGIN;
 	}
 	if (p->capabilities & ~KNOWN_CAPS) {
-		mtd_sdk_err(err, n, "descriptor declares unknown capabilities 0x%x",
+		mtd_err(err, n, "descriptor declares unknown capabilities 0x%x",
 			    p->capabilities & ~KNOWN_CAPS);
 		return MTD_EPLUGIN;
 	}
 	if ((p->mam_platforms != 0) != !!(p->capabilities & MTD_PLUGIN_CAP_APP_PROTECTION)) {
-		mtd_sdk_err(err, n, "app protection capability and mam_platforms disagree");
+		mtd_err(err, n, "app protection capability and mam_platforms disagree");
 		return MTD_EPLUGIN;
 	}
 	if ((p->fns & (MTD_DESC_OPEN | MTD_DESC_DECODE | MTD_DESC_CLOSE)) !=
 	    (MTD_DESC_OPEN | MTD_DESC_DECODE | MTD_DESC_CLOSE)) {
-		mtd_sdk_err(err, n, "descriptor lacks open, decode or close");
+		mtd_err(err, n, "descriptor lacks open, decode or close");
 		return MTD_EPLUGIN;
 	}
 	return 0;
@@ -129,11 +129,11 @@ int mtd_plugin_file(const char *path, char *err, size_t n)
 {
 	struct stat sb;
 	if (stat(path, &sb) != 0) {
-		mtd_sdk_err(err, n, "%s: %s", path, strerror(errno));
+		mtd_err(err, n, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? MTD_ENOTFOUND : MTD_EIO;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		mtd_sdk_err(err, n, "%s: not a regular file", path);
+		mtd_err(err, n, "%s: not a regular file", path);
 		return MTD_EPLUGIN;
 	}
 	return 0;
@@ -153,23 +153,23 @@ int mtd_plugin_load(const char *path, const char *want_id,
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		const char *e = dlerror();
-		mtd_sdk_err(err, n, "%s: cannot load: %s", path, e ? e : "unknown error");
+		mtd_err(err, n, "%s: cannot load: %s", path, e ? e : "unknown error");
 		return MTD_EPLUGIN;
 	}
 	*(void **)(&entry) = dlsym(dl, MTD_PLUGIN_ENTRY_SYMBOL);
 	if (!entry) {
-		mtd_sdk_err(err, n, "%s: not an mtdgate plugin (no symbol %s)", path,
+		mtd_err(err, n, "%s: not an mtdgate plugin (no symbol %s)", path,
 			    MTD_PLUGIN_ENTRY_SYMBOL);
 		return MTD_EPLUGIN;
 	}
 	p = entry(MTD_PLUGIN_ABI_VERSION);
 	if (!p) {
-		mtd_sdk_err(err, n, "%s: the plugin refused plugin ABI %u.%u", path,
+		mtd_err(err, n, "%s: the plugin refused plugin ABI %u.%u", path,
 			    MTD_PLUGIN_ABI_MAJOR, MTD_PLUGIN_ABI_MINOR);
 		return MTD_EPLUGIN;
 	}
 	if ((rc = mtd_plugin_validate(p, want_id, why, sizeof why))) {
-		mtd_sdk_err(err, n, "%s: %s", path, why);
+		mtd_err(err, n, "%s: %s", path, why);
 		return rc;
 	}
 	*out = p;
@@ -183,12 +183,12 @@ int mtd_plugin_find(const char *dir, const char *id, const mtd_plugin **out,
 	int rc;
 
 	if (!mtd_plugin_valid_id(id)) {
-		mtd_sdk_err(err, n, "'%s' is not a vendor id ([a-z0-9_]{1,32})", id);
+		mtd_err(err, n, "'%s' is not a vendor id ([a-z0-9_]{1,32})", id);
 		return MTD_EUSAGE;
 	}
 	snprintf(path, sizeof path, "%s/%s.so", dir, id);
 	rc = mtd_plugin_load(path, id, out, err, n);
 	if (rc == MTD_ENOTFOUND)
-		mtd_sdk_err(err, n, "unknown vendor '%s': no plugin %s", id, path);
+		mtd_err(err, n, "unknown vendor '%s': no plugin %s", id, path);
 	return rc;
 }

@@ -573,9 +573,9 @@ static int l_max(lua_State *L)
 static void load_error(char *err, size_t n, const char *path, const char *m)
 {
 	if (m && strstr(m, path))
-		mtd_sdk_err(err, n, "%s", m);
+		mtd_err(err, n, "%s", m);
 	else
-		mtd_sdk_err(err, n, "%s: %s", path, m ? m : "cannot load");
+		mtd_err(err, n, "%s: %s", path, m ? m : "cannot load");
 }
 
 static int l_time(lua_State *L)
@@ -744,14 +744,14 @@ static int call(mtd_rules *r, const char *what, int nargs, int nres, char *err, 
 		/* Lua raises out-of-memory without calling the handler: no
 		 * position, so name the script and function ourselves. */
 		if (r->str_hit)
-			mtd_sdk_err(err, n, "%s: a string longer than the sandbox's limit of %u "
+			mtd_err(err, n, "%s: a string longer than the sandbox's limit of %u "
 				    "bytes (memory limit of strings) in %s", r->str_where[0] ?
 				    r->str_where : what, MAX_STRING, what);
 		else if (r->mem_hit)
-			mtd_sdk_err(err, n, "%s: memory limit of %zu bytes exceeded (%s)", what,
+			mtd_err(err, n, "%s: memory limit of %zu bytes exceeded (%s)", what,
 				    r->mem_cap, m ? m : "not enough memory");
 		else
-			mtd_sdk_err(err, n, "%s", m ? m : "(error object is not a string)");
+			mtd_err(err, n, "%s", m ? m : "(error object is not a string)");
 		lua_pop(L, 1);
 		return MTD_ERULES;
 	}
@@ -794,9 +794,9 @@ static int gerr(mtd_rules *r, char *err, size_t n, const char *needle,
 	line = needle ? line_of(path, needle) : 0;
 	snprintf(msg, sizeof msg, fmt, a, b, c);
 	if (line)
-		mtd_sdk_err(err, n, "%s:%d: %s", path, line, msg);
+		mtd_err(err, n, "%s:%d: %s", path, line, msg);
 	else
-		mtd_sdk_err(err, n, "%s: %s", path, msg);
+		mtd_err(err, n, "%s: %s", path, msg);
 	return MTD_ERULES;
 }
 
@@ -912,7 +912,7 @@ static int load_groups(mtd_rules *r, char *err, size_t n)
 		return rc;
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
-		mtd_sdk_err(err, n, "%s: must return a table of groups", path);
+		mtd_err(err, n, "%s: must return a table of groups", path);
 		return MTD_ERULES;
 	}
 	lua_pushnil(L);
@@ -921,7 +921,7 @@ static int load_groups(mtd_rules *r, char *err, size_t n)
 		const char *gname;
 		if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
 			lua_pop(L, 3);
-			mtd_sdk_err(err, n, "%s: every entry must be NAME = { ... }", path);
+			mtd_err(err, n, "%s: every entry must be NAME = { ... }", path);
 			return MTD_ERULES;
 		}
 		gname = lua_tostring(L, -2);
@@ -1077,14 +1077,14 @@ static int load_policy(mtd_rules *r, char *err, size_t n)
 		return rc;
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
-		mtd_sdk_err(err, n, "%s: must return a table with functions compliance and app_protection", path);
+		mtd_err(err, n, "%s: must return a table with functions compliance and app_protection", path);
 		return MTD_ERULES;
 	}
 	lua_getfield(L, -1, "compliance");
 	lua_getfield(L, -2, "app_protection");
 	if (!lua_isfunction(L, -1) || !lua_isfunction(L, -2)) {
 		lua_pop(L, 3);
-		mtd_sdk_err(err, n, "%s: the returned table lacks function compliance or app_protection", path);
+		mtd_err(err, n, "%s: the returned table lacks function compliance or app_protection", path);
 		return MTD_ERULES;
 	}
 	r->ref_app = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1096,7 +1096,7 @@ static int load_policy(mtd_rules *r, char *err, size_t n)
 	 * call serves every device that looks the same to them (the memo) */
 	lua_getfield(L, -1, "pure");
 	if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
-		mtd_sdk_err(err, n, "%s: pure must be true or false (true: compliance and "
+		mtd_err(err, n, "%s: pure must be true or false (true: compliance and "
 			    "app_protection depend only on their arguments), not a %s", path,
 			    luaL_typename(L, -1));
 		lua_pop(L, 2);
@@ -1183,10 +1183,10 @@ int mtd_rules_open(const char *dir, const mtd_rules_limits *lim,
 		if (lua_pcall(r->L, 1, 0, 0) != LUA_OK) {
 			const char *m = lua_tostring(r->L, -1);
 			if (r->mem_hit)
-				mtd_sdk_err(err, n, "%s: memory limit of %zu bytes is too small "
+				mtd_err(err, n, "%s: memory limit of %zu bytes is too small "
 					    "for the rules sandbox itself", dir, r->mem_cap);
 			else
-				mtd_sdk_err(err, n, "%s: %s", dir, m ? m : "cannot set up the sandbox");
+				mtd_err(err, n, "%s: %s", dir, m ? m : "cannot set up the sandbox");
 			j.rc = r->mem_hit ? MTD_ENOMEM : MTD_ERULES;
 		}
 		if ((rc = j.rc)) {
@@ -1548,7 +1548,7 @@ static int take_reasons(lua_State *L, int idx, mtd_eval_out *out, const char *fn
 	if (lua_isnoneornil(L, idx))
 		return 0;
 	if (!lua_istable(L, idx)) {
-		mtd_sdk_err(err, n, "policy.lua: %s returned reasons that are not a list of strings", fn);
+		mtd_err(err, n, "policy.lua: %s returned reasons that are not a list of strings", fn);
 		return MTD_ERULES;
 	}
 	for (lua_Integer i = 1;; i++) {
@@ -1559,7 +1559,7 @@ static int take_reasons(lua_State *L, int idx, mtd_eval_out *out, const char *fn
 		}
 		if (t != LUA_TSTRING) {
 			lua_pop(L, 1);
-			mtd_sdk_err(err, n, "policy.lua: %s returned reason %lld that is not a string",
+			mtd_err(err, n, "policy.lua: %s returned reason %lld that is not a string",
 				    fn, (long long)i);
 			return MTD_ERULES;
 		}
@@ -1598,7 +1598,7 @@ static int eval_steps(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	s = lua_tostring(L, top + 1);
 	out->state = lua_type(L, top + 1) == LUA_TSTRING ? mtd_state_from_name(s) : -1;
 	if (out->state < 0) {
-		mtd_sdk_err(err, n, "policy.lua: compliance returned state '%s' (expected compliant, "
+		mtd_err(err, n, "policy.lua: compliance returned state '%s' (expected compliant, "
 			    "noncompliant, in_grace_period or not_evaluated)", s ? s : "nil");
 		return MTD_ERULES;
 	}
@@ -1607,7 +1607,7 @@ static int eval_steps(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 		out->level = MTD_LEVEL_NONE;
 	else if (!s || lua_type(L, top + 2) != LUA_TSTRING ||
 		 (out->level = mtd_level_from_name(s, strlen(s))) < 0) {
-		mtd_sdk_err(err, n, "policy.lua: compliance returned level '%s' (expected none, "
+		mtd_err(err, n, "policy.lua: compliance returned level '%s' (expected none, "
 			    "secured, low, medium or high)", s ? s : "nil");
 		return MTD_ERULES;
 	}
@@ -1623,7 +1623,7 @@ static int eval_steps(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	s = lua_tostring(L, top + 4);
 	out->app_action = lua_type(L, top + 4) == LUA_TSTRING ? mtd_app_action_from_name(s) : -1;
 	if (out->app_action < 0) {
-		mtd_sdk_err(err, n, "policy.lua: app_protection returned action '%s' (expected none, "
+		mtd_err(err, n, "policy.lua: app_protection returned action '%s' (expected none, "
 			    "warn, block or wipe)", s ? s : "nil");
 		return MTD_ERULES;
 	}
@@ -1877,7 +1877,7 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	if (nvent > r->cur_vent_cap) {
 		const void **p = realloc(r->cur_vent, nvent * sizeof *p);
 		if (!p) {
-			mtd_sdk_err(err, n, "%s: out of memory preparing device '%s'", r->policy_path,
+			mtd_err(err, n, "%s: out of memory preparing device '%s'", r->policy_path,
 				    in->id ? in->id : "?");
 			return MTD_ENOMEM;
 		}
@@ -1896,11 +1896,11 @@ int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 	if (rc != LUA_OK) {
 		const char *m = lua_tostring(L, -1);
 		if (r->mem_hit)
-			mtd_sdk_err(err, n, "%s: memory limit of %zu bytes exceeded while "
+			mtd_err(err, n, "%s: memory limit of %zu bytes exceeded while "
 				    "preparing device '%s' (memory a script keeps, in globals?)",
 				    r->policy_path, r->mem_cap, in->id ? in->id : "?");
 		else
-			mtd_sdk_err(err, n, "%s: %s", r->policy_path, m ? m : "error");
+			mtd_err(err, n, "%s: %s", r->policy_path, m ? m : "error");
 		lua_settop(L, 0);
 		memset(out, 0, sizeof *out);
 		out->memo = -1;

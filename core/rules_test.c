@@ -134,7 +134,7 @@ static int read_vendors(lua_State *L, const char *k, mtd_vreport *v, size_t *n, 
 	}
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
-		mtd_sdk_err(err, en, "device.%s must be a table { vendor = level }", k);
+		mtd_err(err, en, "device.%s must be a table { vendor = level }", k);
 		return -1;
 	}
 	lua_pushnil(L);
@@ -145,7 +145,7 @@ static int read_vendors(lua_State *L, const char *k, mtd_vreport *v, size_t *n, 
 		x->os_supported = -1;
 		if (*n >= MAXV || lua_type(L, -2) != LUA_TSTRING) {
 			lua_pop(L, 3);
-			mtd_sdk_err(err, en, "device.%s: at most %d vendors, keyed by name", k, MAXV);
+			mtd_err(err, en, "device.%s: at most %d vendors, keyed by name", k, MAXV);
 			return -1;
 		}
 		x->vendor = lua_tostring(L, -2);
@@ -164,7 +164,7 @@ static int read_vendors(lua_State *L, const char *k, mtd_vreport *v, size_t *n, 
 				lv = "missing";
 		}
 		if (!lv || (strcmp(lv, "missing") && level_of(lv) < 0)) {
-			mtd_sdk_err(err, en, "device.%s.%s: '%s' is not a level or \"missing\"", k, x->vendor,
+			mtd_err(err, en, "device.%s.%s: '%s' is not a level or \"missing\"", k, x->vendor,
 				    lv ? lv : "?");
 			lua_pop(L, 3);
 			return -1;
@@ -186,7 +186,7 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 	snprintf(t->name, sizeof t->name, "%s", s ? s : "(unnamed)");
 	if (lua_getfield(L, -1, "device") != LUA_TTABLE) {
 		lua_pop(L, 1);
-		mtd_sdk_err(err, en, "no device table");
+		mtd_err(err, en, "no device table");
 		return -1;
 	}
 	t->in.id = (s = field(L, "id")) ? s : "test-device";
@@ -194,7 +194,7 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 	t->in.platform = s ? mtd_platform_from_name(s, strlen(s)) : -1;
 	if (t->in.platform < 0) {
 		lua_pop(L, 1);
-		mtd_sdk_err(err, en, "device.platform: '%s' is not android, ios, windows or macos",
+		mtd_err(err, en, "device.platform: '%s' is not android, ios, windows or macos",
 			    s ? s : "(missing)");
 		return -1;
 	}
@@ -232,7 +232,7 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 		t->in.prev_since = now - (int64_t)(ago * 3600);
 		if (t->in.prev_state < 0) {
 			lua_pop(L, 2);
-			mtd_sdk_err(err, en, "device.previous.state: '%s' is not a state", s ? s : "?");
+			mtd_err(err, en, "device.previous.state: '%s' is not a state", s ? s : "?");
 			return -1;
 		}
 	}

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "mtdgate/mtdgate.h"
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 #include "sha256.h"
 #include "store.h"
 
@@ -422,17 +422,17 @@ static int check_private(const char *path, char *err, size_t n)
 		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
 		if (stat(p, &sb) != 0) {
 			if (i == 0 || errno != ENOENT) {
-				mtd_sdk_err(err, n, "%s: %s", p, strerror(errno));
+				mtd_err(err, n, "%s: %s", p, strerror(errno));
 				return MTD_EIO;
 			}
 			continue;
 		}
 		if (!S_ISREG(sb.st_mode)) {
-			mtd_sdk_err(err, n, "%s: refused: not a regular file", p);
+			mtd_err(err, n, "%s: refused: not a regular file", p);
 			return MTD_EREFUSED;
 		}
 		if (sb.st_uid != geteuid() || (sb.st_mode & 077)) {
-			mtd_sdk_err(err, n, "%s: refused: a store must be owned by the user running "
+			mtd_err(err, n, "%s: refused: a store must be owned by the user running "
 				    "mtdgate (uid %u) and private to it, and this one is owned by uid %u "
 				    "with mode %04o: whoever else can read or write it sees or decides "
 				    "who gets access (if it is yours: chown it and chmod 600)", p,
@@ -500,20 +500,20 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 
 	*out = NULL;
 	if (!s) {
-		mtd_sdk_err(err, n, "out of memory");
+		mtd_err(err, n, "out of memory");
 		return MTD_ENOMEM;
 	}
 	if (stat(path, &sb) != 0) {
 		int fd;
 		if (mode != MTD_STORE_CREATE) {
-			mtd_sdk_err(err, n, "%s: no store here (run 'mtdgate init' first)", path);
+			mtd_err(err, n, "%s: no store here (run 'mtdgate init' first)", path);
 			free(s);
 			return MTD_ENOTFOUND;
 		}
 		/* Create it 0600 ourselves: it holds who may reach company data. */
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 		if (fd < 0) {
-			mtd_sdk_err(err, n, "%s: %s", path, strerror(errno));
+			mtd_err(err, n, "%s: %s", path, strerror(errno));
 			free(s);
 			return MTD_EIO;
 		}
@@ -593,7 +593,7 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 	*out = s;
 	return 0;
 out:
-	mtd_sdk_err(err, n, "%s", s->err);
+	mtd_err(err, n, "%s", s->err);
 	mtd_store_close(s);
 	return rc ? rc : MTD_ESTORE;
 }

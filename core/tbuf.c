@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 #include "tbuf.h"
 
 /* Room for n more bytes and a NUL (the SDK's buffer does the growing). */
@@ -39,7 +39,7 @@ int tb_jstr(tbuf *b, const char *s)
 	size_t n = strlen(s);
 	if (tb_room(b, MTD_JSON_STR_MAX(n)))
 		return -1;
-	b->n += mtd_sdk_json_str(b->p + b->n, s, n);
+	b->n += mtd_json_str(b->p + b->n, s, n);
 	b->p[b->n] = '\0';
 	return 0;
 }

@@ -13,7 +13,7 @@ typedef struct tbuf {
 int tb_put(tbuf *b, const char *s, size_t n);
 /* Replace the contents with s (NULL: empty). */
 int tb_set(tbuf *b, const char *s);
-/* Append s as a JSON string (mtd_sdk_json_str: valid JSON for any bytes). */
+/* Append s as a JSON string (mtd_json_str: valid JSON for any bytes). */
 int tb_jstr(tbuf *b, const char *s);
 /* Replace the contents with a JSON array of the n strings. */
 int tb_jarray(tbuf *b, const char *const *v, size_t n);

@@ -3,7 +3,7 @@
 #define MTD_CLI_H
 
 #include "mtdgate/mtdgate.h"
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 
 /* SPEC 4.3's report object of d appended to b (no newline); written
  * directly. 0, or -1 when memory runs out. */

@@ -1,6 +1,7 @@
 /* mtdgate: the command-line runner. Parses arguments, calls libmtdgate,
  * decides what the user sees and the exit status (SPEC 4.3). */
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 
 #include "mtdgate/mtdgate.h"
 #include "mtdgate/plugin.h"
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 #include "cli.h"
 
 enum { EX_OK = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_REFUSED_ = 69, EX_INTERNAL_ = 70 };
@@ -525,7 +526,7 @@ static int buf_str(mtd_buf *b, const char *s)
 	size_t n = strlen(s);
 	if (mtd_buf_room(b, MTD_JSON_STR_MAX(n)))
 		return -1;
-	b->len += mtd_sdk_json_str((char *)b->data + b->len, s, n);
+	b->len += mtd_json_str((char *)b->data + b->len, s, n);
 	return 0;
 }
 

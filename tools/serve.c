@@ -329,7 +329,7 @@ static void on_diag(void *ud, const char *msg)
 		return;
 	if (sv->nerrors > 1)
 		sv->errors->data[sv->errors->len++] = ',';
-	sv->errors->len += mtd_sdk_json_str((char *)sv->errors->data + sv->errors->len, msg,
+	sv->errors->len += mtd_json_str((char *)sv->errors->data + sv->errors->len, msg,
 					   strlen(msg));
 }
 

@@ -37,7 +37,7 @@ static int fuzz_emit(void *ud, const void *data, size_t len)
 	s->emitted++;
 	if (!data || len == 0 || len > MTD_MAX_RECORD)
 		return -1;
-	if (mtd_sdk_msgpack_frame(data, len, &flen) != 1 || flen != len)
+	if (mtd_msgpack_frame(data, len, &flen) != 1 || flen != len)
 		return -1;
 	if (mtd_decode_msg(data, len, &m, why, sizeof why))
 		return -1;

@@ -33,11 +33,12 @@ for f in "$m" "$p/$libdir"/libmtdgate.so.* "$p/$libdir"/mtdgate/plugins/*.so; do
 done
 objdump -p "$m" | grep -Eq 'NEEDED +libmtdgate\.so\.[0-9]+$' || fail "mtdgate does not link libmtdgate.so.N"
 [ -f "$p/$libdir/libmtdgate_sdk.a" ] || fail "the SDK library is not installed"
+[ -f "$p/$libdir/libmtdgate_wire.a" ] || fail "the wire layer the SDK links is not installed"
 for f in share/man/man1/mtdgate.1 share/man/man1/mtdgate-evaluate.1 \
          share/bash-completion/completions/mtdgate; do
   [ -f "$p/$f" ] || fail "$f is not installed"
 done
-for h in mtdgate.h plugin.h sdk.h; do
+for h in mtdgate.h plugin.h sdk.h wire.h wire_json.h; do
   [ -f "$p/include/mtdgate/$h" ] || fail "include/mtdgate/$h is not installed"
 done
 

@@ -1,9 +1,13 @@
 /*
- * mtdgate plugin SDK: helpers for plugin authors (and for the host, which uses
- * the same code so that a level or a time means the same thing everywhere).
+ * mtdgate plugin SDK: conveniences for plugin authors on top of the wire
+ * layer (mtdgate/wire.h: levels, times, msgpack framing and writing, JSON
+ * string escaping, mtd_buf), which the host links too so that a level or a
+ * time means the same thing on both sides of the ABI. The host itself never
+ * includes this header.
  *
- * Built as the static library mtdgate_sdk and linked into each plugin; it is
- * not part of the ABI (see plugin.h for that). It uses jansson for JSON.
+ * Built as the static library mtdgate_sdk (the wire layer linked in) and
+ * linked into each plugin; it is not part of the ABI (see plugin.h for
+ * that). It uses jansson for JSON.
  *
  * Ownership: functions returning json_t * return a new reference the caller
  * releases with json_decref(). Strings returned by getters are borrowed from
@@ -18,54 +22,23 @@
 #include <stdint.h>
 
 #include "mtdgate/plugin.h"
+#include "mtdgate/wire.h"
+#include "mtdgate/wire_json.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Threat levels, lowest to highest. The numbers match Microsoft Graph's
- * deviceThreatProtectionLevel. MTD_LEVEL_NONE means "no connector in force". */
-enum {
-	MTD_LEVEL_NONE = 0,
-	MTD_LEVEL_SECURED = 1,
-	MTD_LEVEL_LOW = 2,
-	MTD_LEVEL_MEDIUM = 3,
-	MTD_LEVEL_HIGH = 4
-};
+/* Names of the SDK before the wire layer (mtdgate/wire.h), kept so that
+ * plugins written against them build unchanged. */
+#define MTD_SDK_MAX_PAYLOAD MTD_WIRE_MAX_PAYLOAD
+#define MTD_SDK_MAX_DEPTH MTD_WIRE_MAX_DEPTH
+#define mtd_sdk_msgpack_frame mtd_msgpack_frame
+#define mtd_sdk_json_str mtd_json_str
+#define mtd_sdk_err mtd_err
+#define mtd_sdk_parse mtd_wire_parse
+#define mtd_sdk_json_to_msgpack mtd_wire_json_to_msgpack
 
-/* "secured", "low", "medium", "high" (exact, lower case) -> MTD_LEVEL_*;
- * anything else, "none" included, -> -1. s need not be NUL-terminated. */
-int mtd_level_from_name(const char *s, size_t n);
-/* Name of a level, "none" for MTD_LEVEL_NONE, "?" when out of range. */
-const char *mtd_level_name(int level);
-
-/* Parse a time: RFC 3339 ("2025-01-15T11:49:14.479+00:00", "...Z", a space
- * instead of 'T' accepted, fraction ignored), "YYYY-MM-DD hh:mm:ss[.f][ +0000| UTC]",
- * "MM/DD/YYYY hh:mm:ss" (UTC), or a decimal integer of Unix seconds.
- * Stores Unix seconds in *out; returns 0, or -1 when s is not such a time.
- * s need not be NUL-terminated. */
-int mtd_time_parse(const char *s, size_t n, int64_t *out);
-/* Format Unix seconds as RFC 3339 UTC ("2025-01-15T11:49:14Z") into buf
- * (at least 32 bytes). Returns buf. */
-char *mtd_time_format(int64_t t, char *buf, size_t n);
-
-/* Limits every SDK reader enforces on hostile payloads. */
-#define MTD_SDK_MAX_PAYLOAD (1u << 20) /* 1 MiB per payload */
-#define MTD_SDK_MAX_DEPTH 32           /* nesting of arrays/maps */
-
-/* Parse one payload, JSON text or one msgpack object (detected from the first
- * byte), into a jansson tree. Bounded by MTD_SDK_MAX_PAYLOAD and
- * MTD_SDK_MAX_DEPTH; msgpack map keys must be strings, binary/ext values are
- * refused. Returns a new reference, or NULL with a message in err. */
-json_t *mtd_sdk_parse(const void *data, size_t len, char *err, size_t errlen);
-
-/* Check that data[0..n) starts with one complete msgpack object nested at
- * most MTD_SDK_MAX_DEPTH deep, in which no container claims more elements
- * and no string more bytes than MTD_SDK_MAX_PAYLOAD (so a few hostile bytes
- * cannot make a decoder allocate gigabytes). Returns 1 with the object's
- * length in *len, 0 when more bytes are needed, -1 when it is not such an
- * object. Run it before handing bytes to a msgpack decoder. */
-int mtd_sdk_msgpack_frame(const void *data, size_t n, size_t *len);
 
 /* Look up a dotted path ("device.info.external_id") in objects. Returns the
  * value (borrowed) or NULL when any step is missing or not an object. */
@@ -116,15 +89,6 @@ int mtd_sdk_get_time(json_t *root, const char *path, int64_t *out, char *err,
 int mtd_sdk_get_id(json_t *root, const char *path, char *buf, const char **out,
 		   char *err, size_t errlen);
 
-/* Write a one-line message into err (always NUL-terminated when errlen > 0;
- * control characters, such as a newline in a quoted hostile value, become
- * spaces). */
-void mtd_sdk_err(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-
 /* Put a formatted prefix before the message already in err (to say which
  * event of a page a field error is about: "events[3]: field 'x': missing"). */
 void mtd_sdk_err_prefix(char *err, size_t errlen, const char *fmt, ...)
@@ -156,30 +120,6 @@ void mtd_sdk_close_stateless(void *state);
 			       : NULL;                                                    \
 	}
 
-/* A growable byte buffer. Zero-initialize before first use. */
-typedef struct mtd_buf {
-	unsigned char *data;
-	size_t len;
-	size_t cap;
-} mtd_buf;
-void mtd_buf_free(mtd_buf *b);
-/* Room for n more bytes after len (len unchanged). 0, or -1 when out of
- * memory (b unchanged). */
-int mtd_buf_room(mtd_buf *b, size_t n);
-/* Append n bytes. 0, or -1 when out of memory. */
-int mtd_buf_put(mtd_buf *b, const void *p, size_t n);
-
-/* s (n bytes) as a JSON string, with its quotes, into out, which has room
- * for MTD_JSON_STR_MAX(n) bytes: '"' and '\\' escaped, control characters
- * as \n \t \r \b \f or \u00XX, and every byte that is not part of
- * well-formed UTF-8 as \ufffd, so the result is valid JSON whatever s
- * holds. Returns the bytes written (no NUL). */
-#define MTD_JSON_STR_MAX(n) (6 * (size_t)(n) + 2)
-size_t mtd_sdk_json_str(char *out, const char *s, size_t n);
-
-/* Encode a JSON tree as msgpack (maps, arrays, strings, integers, reals,
- * booleans, null), appending to out. Returns 0, or -1 when out of memory. */
-int mtd_sdk_json_to_msgpack(const json_t *v, mtd_buf *out);
 
 /* One threat of a normalized threat message. */
 typedef struct mtd_sdk_threat {

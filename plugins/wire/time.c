@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mtdgate/sdk.h"
+#include "mtdgate/wire.h"
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
  * algorithm); valid for every year we accept. */
