@@ -30,7 +30,8 @@ json_t *mtd_sdk_path(json_t *root, const char *path)
 const char *mtd_sdk_str(json_t *root, const char *path)
 {
 	json_t *v = mtd_sdk_path(root, path);
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	/* "" is absent, as for every reader of the SDK (sdk.h) */
+	return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
 }
 
 int mtd_sdk_time(json_t *root, const char *path, int64_t *out)
@@ -127,7 +128,7 @@ int mtd_sdk_get_time(json_t *root, const char *path, int64_t *out, char *err,
 		     size_t errlen)
 {
 	json_t *v = mtd_sdk_path(root, path);
-	if (!v || json_is_null(v)) {
+	if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
 		mtd_sdk_err(err, errlen, "field '%s': missing", path);
 		return -1;
 	}

@@ -1265,9 +1265,52 @@ static void json_str_bound(void **state)
 	assert_int_equal(mtd_sdk_json_str(out, in, sizeof in), MTD_JSON_STR_MAX(64));
 }
 
+/* One meaning of an empty string (sdk.h): "" reads as a missing member, in
+ * every reader, for an optional and for a required value alike. */
+static void empty_string_is_absent(void **state)
+{
+	char err[256], idbuf[MTD_SDK_ID_BUF];
+	char err_missing[256], err_empty[256];
+	const char *s = "unset";
+	mtd_sdk_ref refs[2];
+	int64_t t = 7;
+	int e = 9;
+	static const mtd_sdk_enum table[] = {{"a", 1}, {NULL, 0}};
+	json_t *v;
+	(void)state;
+
+	v = parse_str("{\"x\":\"\",\"n\":null}", err, sizeof err);
+	if (!v)
+		fail_msg("valid JSON refused: %s", err);
+	assert_null(mtd_sdk_str(v, "x"));
+	assert_int_equal(mtd_sdk_get_str(v, "x", 0, 64, &s, err, sizeof err), 0);
+	assert_null(s);
+	s = "unset";
+	assert_int_equal(mtd_sdk_get_id(v, "x", idbuf, &s, err, sizeof err), 0);
+	assert_null(s);
+	assert_int_equal(mtd_sdk_time(v, "x", &t), -1);
+	assert_int_equal(t, 7);
+	assert_true(mtd_sdk_id_blank(""));
+	assert_int_equal(mtd_sdk_ref_add(refs, 0, 2, "serial", ""), 0);
+	/* required: the same message as for a member that is not there */
+	assert_int_equal(mtd_sdk_get_str(v, "x", 1, 64, &s, err_empty, sizeof err_empty), -1);
+	assert_int_equal(mtd_sdk_get_str(v, "y", 1, 64, &s, err_missing, sizeof err_missing), -1);
+	assert_string_equal(err_empty, "field 'x': missing");
+	assert_string_equal(err_missing, "field 'y': missing");
+	assert_int_equal(mtd_sdk_get_time(v, "x", &t, err, sizeof err), -1);
+	assert_string_equal(err, "field 'x': missing");
+	assert_int_equal(mtd_sdk_get_time(v, "n", &t, err, sizeof err), -1);
+	assert_string_equal(err, "field 'n': missing");
+	assert_int_equal(mtd_sdk_get_enum(v, "x", table, &e, err, sizeof err), -1);
+	assert_string_equal(err, "field 'x': missing");
+	assert_int_equal(e, 9);
+	json_decref(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(empty_string_is_absent),
 		cmocka_unit_test(json_str_escapes),
 		cmocka_unit_test(json_str_utf8),
 		cmocka_unit_test(json_str_bound),

@@ -9,6 +9,14 @@
  * linked into each plugin; it is not part of the ABI (see plugin.h for
  * that). It uses jansson for JSON.
  *
+ * One meaning of an empty string: every reader here takes a string of no
+ * bytes ("") as absent, exactly like a missing member or null. mtd_sdk_str
+ * returns NULL for it; mtd_sdk_get_str and mtd_sdk_get_id set *out = NULL
+ * (an error, "missing", only for a required value, as mtd_sdk_get_enum and
+ * mtd_sdk_get_time report it); mtd_sdk_time fails as for a missing time;
+ * mtd_sdk_id_blank counts it as blank, so mtd_sdk_ref_add skips it, and
+ * mtd_sdk_emit skips a ref whose value is NULL or "".
+ *
  * Ownership: functions returning json_t * return a new reference the caller
  * releases with json_decref(). Strings returned by getters are borrowed from
  * the json_t they came from. mtd_buf memory belongs to the caller
@@ -43,7 +51,7 @@ extern "C" {
 /* Look up a dotted path ("device.info.external_id") in objects. Returns the
  * value (borrowed) or NULL when any step is missing or not an object. */
 json_t *mtd_sdk_path(json_t *root, const char *path);
-/* The string at path, or NULL when missing or not a string (borrowed). */
+/* The string at path, or NULL when missing, not a string, or "" (borrowed). */
 const char *mtd_sdk_str(json_t *root, const char *path);
 /* A time at path: a string accepted by mtd_time_parse, or an integer of Unix
  * seconds, or of milliseconds when it is above 100000000000. Returns 0 or -1. */
