@@ -373,7 +373,8 @@ static const struct help {
 		  "      401 bad token, 403 refused by the connector's state (R1)\n"
 		  "  GET /healthz         200 ok\n"
 		  "Decisions are answered from memory; changes committed by other commands\n"
-		  "on the store are picked up within a second; SIGHUP reloads at once.\n"},
+		  "on the store are picked up within a second. SIGHUP reads the rules again\n"
+		  "and decides every device with them.\n"},
 	{"help", "usage: mtdgate help [COMMAND]\n\n"
 		 "Print the help, or a command's (the same as 'mtdgate COMMAND --help').\n"
 		 "Exit 64 when COMMAND is not a command.\n"},

@@ -605,8 +605,14 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 			break;
 		pthread_mutex_lock(&sv.hlock);
 		rc = mtd_data_version(h, &v);
-		if (!rc && (v != sv.version || got_hup)) {
+		if (!rc && got_hup) { /* the rules read again: everything decided again */
 			got_hup = 0;
+			rc = mtd_evaluate(h, 0, NULL, NULL, NULL, NULL);
+			if (!rc && !(rc = rebuild(&sv)))
+				rc = mtd_data_version(h, &v);
+			if (!rc)
+				sv.version = v;
+		} else if (!rc && v != sv.version) {
 			if (!(rc = rebuild(&sv)))
 				sv.version = v;
 		}

@@ -339,6 +339,7 @@ static void ingest_push_blocks_at_once(void **state)
 	int status;
 
 	SETUP(s, SCEN_FLEET);
+	snprintf(s->rules, sizeof s->rules, "%s", scen_rules_copy(s, "r", NULL, NULL));
 	RUN(s, 0, "connector", "set", "generic", "ios=on");
 	RUN(s, 0, "evaluate");
 	RUN(s, 0, "connector", "token", "generic");
@@ -391,6 +392,15 @@ static void ingest_push_blocks_at_once(void **state)
 	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice", NULL,
 		 &status);
 	assert_int_equal(status, 200); /* nothing of the refused pushes applied */
+
+	/* SIGHUP: the rules are read again and every device decided with them
+	 * (here nothing above secured is allowed: alice's low now blocks) */
+	scen_writes(s, "r/groups.lua", "return { default = { max_level = \"secured\", "
+				       "app_max_level = \"low\", app_action = \"block\" } }\n");
+	kill(f->sv.pid, SIGHUP);
+	r = access_until(f, "ios-alice", "?resource=exchange", "noncompliant", &status);
+	assert_int_equal(status, 403);
+	EXPECT_HDR(f, r, "X-Mtdgate-Level", "low");
 	assert_int_equal(serve_stop(&f->sv), 0);
 
 	/* R1: a removed connector (unavailable) refuses; the push is 403 */
