@@ -1113,16 +1113,15 @@ static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m,
 		sqlite3_bind_blob(st, 7, m->threats, (int)m->threats_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 7);
-	/* written, the upsert returns the row as stored: its digest goes into
-	 * the message's log entry (a look-up of it again was a tenth of a
-	 * message) */
-	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		mtd_row_digest(MTD_ROW_REPORTS, st, row);
-		*have_row = 1;
-		step = sqlite3_step(st);
-	}
-	if (step != SQLITE_DONE)
+	/* written: the row is what was bound (the upsert sets every column),
+	 * and its digest goes into the message's log entry */
+	if ((step = sqlite3_step(st)) != SQLITE_DONE)
 		return store_fail(r);
+	if (sqlite3_changes(mtd_store_db(r->h->store)) > 0) {
+		mtd_report_digest(dev, conn, m->level, m->at, r->h->now, m->os_supported,
+				  m->threats, m->threats ? m->threats_len : 0, row);
+		*have_row = 1;
+	}
 	if (*have_row)
 		return 0;
 	/* not written: a newer snapshot is stored, or the pair has events */

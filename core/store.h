@@ -234,6 +234,11 @@ const char *mtd_row_get_sql(int table);
 const char *mtd_row_label_sql(int table);
 /* The digest of the current row of st, whose columns are table's scan's. */
 void mtd_row_digest(int table, sqlite3_stmt *st, unsigned char out[MTD_ROW_DIGEST]);
+/* The digest mtd_row_digest gives the reports row that SQL_REPORT_UPSERT
+ * writes from these values (os_supported -1: NULL; threats NULL: NULL). */
+void mtd_report_digest(int64_t device, int64_t connector, int level, int64_t at,
+		       int64_t received, int os_supported, const void *threats, size_t nthreats,
+		       unsigned char out[MTD_ROW_DIGEST]);
 /* After a write or deletion of the row (k1, k2, ktext) of a covered table,
  * in the same transaction: a row log entry with the row's digest as now
  * stored (read back by key), or that it is gone. ktext may be NULL. */
