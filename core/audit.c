@@ -654,6 +654,35 @@ static void row_bad(rowcheck *rc, int table, int64_t k1, int64_t k2, const char 
 	rc->bad++;
 }
 
+/* The key text of e, a row the log has and the store lacks, into buf (size
+ * n): found again in the row log by its hash, only to name it. 1 found. */
+static int row_ktext(sqlite3 *db, const rowent *e, char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+	if (!e->kt || sqlite3_prepare_v2(db, "SELECT n, entries FROM row_log ORDER BY seq DESC", -1,
+					 &st, NULL) != SQLITE_OK)
+		return 0;
+	while (!found && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_blob(st, 1);
+		const unsigned char *end = p ? p + sqlite3_column_bytes(st, 1) : NULL;
+		int64_t cnt = sqlite3_column_int64(st, 0);
+		mtd_log_entry le = {0};
+		for (int64_t i = 0; p && i < cnt && !found; i++) {
+			if (mtd_log_entry_decode(MTD_LOG_ROWS, &p, end, &le))
+				break;
+			if (le.ktext && le.table == e->table && le.device == e->k1 && le.k2 == e->k2 &&
+			    le.nktext < n && text_key(le.ktext, le.nktext) == e->kt) {
+				memcpy(buf, le.ktext, le.nktext);
+				buf[le.nktext] = '\0';
+				found = 1;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
 /* Every row of every covered table against the entry that last wrote it,
  * and every entry against a row. */
 static int check_rows(mtd_t *h, sqlite3 *db, rowmap *m)
@@ -692,10 +721,13 @@ static int check_rows(mtd_t *h, sqlite3 *db, rowmap *m)
 					"reading table %s: %s", mtd_row_table_name(t), sqlite3_errmsg(db));
 	}
 	for (size_t i = 0; i < m->cap; i++)
-		if (m->v[i].state == ROW_PRESENT)
-			row_bad(&rc, m->v[i].table, m->v[i].k1, m->v[i].k2, NULL,
+		if (m->v[i].state == ROW_PRESENT) {
+			char kt[257];
+			int named = rc.bad <= 20 && row_ktext(db, &m->v[i], kt, sizeof kt);
+			row_bad(&rc, m->v[i].table, m->v[i].k1, m->v[i].k2, named ? kt : NULL,
 				"is in the audit log but not in the store: it was removed outside "
 				"mtdgate");
+		}
 	if (!rc.bad)
 		return 0;
 	return mtd_fail(h, MTD_EMALFORMED, "%llu row%s that decisions are made from do%s not "

@@ -424,26 +424,47 @@ static int ids_claimed(run *r, const mtd_device_rec *d)
 	return 0;
 }
 
+/* After a write or deletion of device_ids' row (kind, value): its log entry. */
+static int ids_logged(run *r, const char *kind, size_t nkind, const char *value, size_t nvalue)
+{
+	char kt[256];
+	size_t n = mtd_ids_key(kt, sizeof kt, kind, nkind, value, nvalue);
+	if (!n)
+		return mtd_fail(r->h, MTD_ESTORE, "an identifier too long to log");
+	if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICE_IDS, 0, 0, kt, n))
+		return store_fail(r);
+	return 0;
+}
+
 /* The identifiers of d (just written) replace its identifiers of the same
  * kinds; kinds d does not name stay (learned vendor ids among them). */
 static int ids_put(run *r, const mtd_device_rec *d)
 {
 	int64_t own = device_by_ext(r, d->id.p, d->id.n);
+	int step, rc;
 	if (own <= 0)
 		return store_fail(r);
 	for (size_t i = 0; i < d->nids; i++) {
+		const mtd_str *k = &d->id_kind[i], *v = &d->id_value[i];
 		sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_IDS_DELETE_KIND);
 		if (!st)
 			return store_fail(r);
 		sqlite3_bind_int64(st, 1, own);
-		mtd_bind_text(st, 2, d->id_kind[i].p, d->id_kind[i].n);
-		if (sqlite3_step(st) != SQLITE_DONE || !(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
+		mtd_bind_text(st, 2, k->p, k->n);
+		/* the deletion is done by the first step; each row it returns is logged */
+		while ((step = sqlite3_step(st)) == SQLITE_ROW)
+			if ((rc = ids_logged(r, k->p, k->n, (const char *)sqlite3_column_text(st, 0),
+					     (size_t)sqlite3_column_bytes(st, 0))))
+				return rc;
+		if (step != SQLITE_DONE || !(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
 			return store_fail(r);
-		mtd_bind_text(st, 1, d->id_kind[i].p, d->id_kind[i].n);
-		mtd_bind_text(st, 2, d->id_value[i].p, d->id_value[i].n);
+		mtd_bind_text(st, 1, k->p, k->n);
+		mtd_bind_text(st, 2, v->p, v->n);
 		sqlite3_bind_int64(st, 3, own);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return store_fail(r);
+		if ((rc = ids_logged(r, k->p, k->n, v->p, v->n)))
+			return rc;
 	}
 	return 0;
 }
@@ -1132,7 +1153,15 @@ static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m,
 		goto out;
 	}
 	sqlite3_bind_int64(st, 3, m->at); /* events before it are part of it */
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	/* the deletion is done by the first step; each row it returns is logged */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_THREAT_EVENTS, dev, conn,
+					 (const char *)sqlite3_column_text(st, 0),
+					 (size_t)sqlite3_column_bytes(st, 0))) {
+			rc = store_fail(r);
+			goto out;
+		}
+	if (step != SQLITE_DONE) {
 		rc = store_fail(r);
 		goto out;
 	}
@@ -1194,7 +1223,9 @@ static int event(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
 	if (t->level >= 0)
 		sqlite3_bind_int(st, 8, t->level);
 	sqlite3_bind_int64(st, 9, since);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_THREAT_EVENTS, dev, conn, t->id.p,
+				 t->id.n)) {
 		rc = store_fail(r);
 		goto out;
 	}
@@ -1225,7 +1256,8 @@ static int learn(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
 	sqlite3_bind_int64(st, 3, t->dev);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
-	if ((rc = device_ext(r, t->dev, ext, sizeof ext)) ||
+	if ((rc = ids_logged(r, kind, strlen(kind), v->p, v->n)) ||
+	    (rc = device_ext(r, t->dev, ext, sizeof ext)) ||
 	    (rc = audit_json(r, "id_learned", vendor, ext,
 			     json_pack("{s:s, s:s%, s:s}", "kind", kind, "value", v->p, v->n, "from",
 				       mtd_ref_name(t->via - 1)))))
@@ -1272,6 +1304,8 @@ static int park(run *r, const mtd_msg *m, const void *mp, size_t len, const targ
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
 	id = sqlite3_last_insert_rowid(mtd_store_db(r->h->store));
+	if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_PARKED, id, 0, NULL, 0))
+		return store_fail(r);
 	r->pend_parked++;
 	mtd_diag(r->h, "%s: parked: %s (applied when it names one device: 'mtdgate parked')",
 		 where(r), t->why);
@@ -1415,6 +1449,11 @@ static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, siz
 		}
 		if (!sqlite3_changes(mtd_store_db(r->h->store)))
 			continue; /* applied already, by a call this one made */
+		if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_PARKED, v[i].id, 0, NULL,
+					 0)) {
+			rc = store_fail(r);
+			break;
+		}
 		if ((rc = apply(r, v[i].conn, vendor, &m, &t)) ||
 		    (rc = device_ext(r, t.dev, ext, sizeof ext)) ||
 		    (rc = audit_json(r, "unparked", vendor, ext,
@@ -1450,7 +1489,8 @@ static int expire_parked(run *r)
 			break;
 		}
 		sqlite3_bind_int64(st, 1, v[i].id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_step(st) != SQLITE_DONE ||
+		    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_PARKED, v[i].id, 0, NULL, 0)) {
 			json_decref(msg);
 			rc = store_fail(r);
 			break;

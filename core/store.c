@@ -59,7 +59,7 @@ static const char *const row_label[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_LAB
 
 static int migrate_v4(mtd_store *s);
 static int migrate_v5(mtd_store *s);
-static int migrate_v8(mtd_store *s);
+static int migrate_baseline(mtd_store *s, int schema, int first, int end);
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. Only
  * ever append. */
@@ -190,13 +190,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE connectors ADD COLUMN parked_days INTEGER NOT NULL DEFAULT 30;",
 	/* 7 -> 8: every row that feeds a decision is covered by the log (store.h):
 	 * the row log, message entries with the digest of the report they wrote,
-	 * and a baseline entry for every row stored before (migrate_v8) */
+	 * and a baseline entry for every row stored before (migrate_baseline) */
 	"CREATE TABLE row_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
 	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
 	"CREATE TRIGGER row_log_no_update BEFORE UPDATE ON row_log"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER row_log_no_delete BEFORE DELETE ON row_log"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 8 -> 9: device_ids, parked and threat_events are covered too: a
+	 * baseline entry for every row of theirs stored before (in C) */
+	"",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -325,7 +328,9 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_IDS_GET] = "SELECT device FROM device_ids WHERE kind = ?1 AND value = ?2",
 	[SQL_IDS_PUT] = "INSERT INTO device_ids(kind, value, device) VALUES(?1, ?2, ?3)"
 			" ON CONFLICT(kind, value) DO UPDATE SET device = excluded.device",
-	[SQL_IDS_DELETE_KIND] = "DELETE FROM device_ids WHERE device = ?1 AND kind = ?2",
+	/* the rows deleted, each for its log entry */
+	[SQL_IDS_DELETE_KIND] = "DELETE FROM device_ids WHERE device = ?1 AND kind = ?2"
+				" RETURNING value",
 	/* two are enough to know it is not exactly one */
 	[SQL_DEVICES_BY_USER] = "SELECT id FROM devices WHERE user = ?1 AND platform = ?2 LIMIT 2",
 	[SQL_PARK_INSERT] = "INSERT INTO parked(connector, received, reason, vendor_id, msg)"
@@ -363,7 +368,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" name = coalesce(excluded.name, name), level = coalesce(excluded.level, level),"
 		" since = excluded.since",
 	[SQL_EVENTS_DELETE_BEFORE] =
-		"DELETE FROM threat_events WHERE device = ?1 AND connector = ?2 AND at < ?3",
+		"DELETE FROM threat_events WHERE device = ?1 AND connector = ?2 AND at < ?3"
+		" RETURNING id", /* the rows deleted, each for its log entry */
 	[SQL_ROW_LOG_INSERT] = "INSERT INTO row_log(seq, n, at, entries) VALUES(?1, ?2, ?3, ?4)",
 };
 
@@ -400,7 +406,9 @@ static int migrate(mtd_store *s)
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
 		    (version + 1 == 4 && migrate_v4(s)) || (version + 1 == 5 && migrate_v5(s)) ||
-		    (version + 1 == 8 && migrate_v8(s)) ||
+		    (version + 1 == 8 && migrate_baseline(s, 8, 0, MTD_ROW_DEVICE_IDS)) ||
+		    (version + 1 == 9 &&
+		     migrate_baseline(s, 9, MTD_ROW_DEVICE_IDS, MTD_ROW__COUNT)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1235,6 +1243,17 @@ int mtd_store_row_digest_of(mtd_store *s, int table, int64_t k1, int64_t k2, con
 	return step == SQLITE_ROW;
 }
 
+size_t mtd_ids_key(char *buf, size_t n, const char *kind, size_t nkind, const char *value,
+		   size_t nvalue)
+{
+	if (nkind >= n || nvalue >= n - nkind || memchr(kind, MTD_IDS_SEP, nkind))
+		return 0;
+	memcpy(buf, kind, nkind);
+	buf[nkind] = MTD_IDS_SEP;
+	memcpy(buf + nkind + 1, value, nvalue);
+	return nkind + 1 + nvalue;
+}
+
 int mtd_store_row_logged(mtd_store *s, int64_t at, int table, int64_t k1, int64_t k2,
 			 const char *ktext, size_t nktext)
 {
@@ -1628,7 +1647,9 @@ static int migrate_v5(mtd_store *s)
  * an audit record that says so. The entries take the time of the last
  * audit record: a migration has no clock of its own. Runs inside the
  * migration's transaction. */
-static int migrate_v8(mtd_store *s)
+/* Schema schema covers the tables first .. end - 1: a row log entry for
+ * each of their rows as stored now, and a "baseline" audit record. */
+static int migrate_baseline(mtd_store *s, int schema, int first, int end)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t at = 0, rows = 0;
@@ -1642,7 +1663,7 @@ static int migrate_v8(mtd_store *s)
 	    sqlite3_step(st) == SQLITE_ROW)
 		at = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	for (int t = 0; !rc && t < MTD_ROW__COUNT; t++) {
+	for (int t = first; !rc && t < end; t++) {
 		if (sqlite3_prepare_v2(s->db, row_scan[t], -1, &st, NULL) != SQLITE_OK)
 			return fail(s, MTD_ESTORE, "migrating: a baseline of covered rows");
 		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1657,7 +1678,7 @@ static int migrate_v8(mtd_store *s)
 			rc = MTD_ESTORE;
 		sqlite3_finalize(st);
 	}
-	snprintf(detail, sizeof detail, "{\"schema\":8,\"rows\":%lld}", (long long)rows);
+	snprintf(detail, sizeof detail, "{\"schema\":%d,\"rows\":%lld}", schema, (long long)rows);
 	if (!rc && rows) /* a new store has nothing to take as it is */
 		rc = mtd_store_audit(s, at, "baseline", NULL, NULL, detail);
 	if (!rc)

@@ -9,7 +9,7 @@
 
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 8
+#define MTD_SCHEMA_VERSION 9
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -175,7 +175,7 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_
  * entry that last wrote it. A report carries its digest in the message entry
  * that wrote it (a few bytes a message); every other write goes to the row
  * log, row_log (MTD_LOG_ROWS). Schema 8 recorded a baseline of the rows
- * stored before it.
+ * stored before it, schema 9 of device_ids, parked and threat_events.
  *
  * A table's key is (k1, k2, ktext): integers and a text, unused parts 0
  * and NULL. Its digest is the first MTD_ROW_DIGEST bytes of SHA-256 over
@@ -194,6 +194,14 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_
 #define MTD_REPORTS_ROW                                                                            \
 	"device, connector, NULL, level, at, received, os_supported, threats, nevents,"          \
 	" snap_level, snap_at, snap_threats, cause"
+/* device_ids is keyed by two texts: its ktext is kind, MTD_IDS_SEP, value
+ * (no kind contains the separator; mtd_ids_key builds one). */
+#define MTD_IDS_SEP '\x1f'
+#define MTD_IDS_KEY_(p)                                                                            \
+	p "kind = substr(?3, 1, instr(?3, char(31)) - 1) AND " p                                   \
+	  "value = substr(?3, instr(?3, char(31)) + 1)"
+#define MTD_IDS_KEY MTD_IDS_KEY_("")
+#define MTD_IDS_KEY_I MTD_IDS_KEY_("i.")
 #define MTD_COVERED_TABLES(X)                                                                      \
 	X(MTD_ROW_META, "meta", "0, 0, key, value", "meta", "key = ?3",                           \
 	  "printf('meta setting %Q', ?3)")                                                         \
@@ -220,7 +228,21 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_
 	  "device, 0, app_id, version, short_version, name, bundle_size, dynamic_size,"            \
 	  " adhoc_signed, app_store, beta, vpp, validated, managed", "apps",                       \
 	  "device = ?1 AND app_id = ?3",                                                            \
-	  "printf('app %Q of device %Q', ?3, (SELECT ext_id FROM devices WHERE id = ?1))")
+	  "printf('app %Q of device %Q', ?3, (SELECT ext_id FROM devices WHERE id = ?1))")         \
+	X(MTD_ROW_DEVICE_IDS, "device_ids", "0, 0, kind || char(31) || value, device",            \
+	  "device_ids", MTD_IDS_KEY,                                                               \
+	  "printf('identifier %s %Q of device %Q', substr(?3, 1, instr(?3, char(31)) - 1),"        \
+	  " substr(?3, instr(?3, char(31)) + 1), (SELECT d.ext_id FROM device_ids i"              \
+	  " JOIN devices d ON d.id = i.device WHERE " MTD_IDS_KEY_I "))")                          \
+	X(MTD_ROW_PARKED, "parked", "id, 0, NULL, connector, received, reason, vendor_id, msg",   \
+	  "parked", "id = ?1",                                                                      \
+	  "printf('parked message %d%s', ?1, coalesce((SELECT ' from ' || quote(c.vendor)"        \
+	  " FROM parked p JOIN connectors c ON c.id = p.connector WHERE p.id = ?1), ''))")         \
+	X(MTD_ROW_THREAT_EVENTS, "threat_events",                                                  \
+	  "device, connector, id, open, at, category, name, level, since", "threat_events",       \
+	  "device = ?1 AND connector = ?2 AND id = ?3",                                             \
+	  "printf('threat %Q of device %Q from %Q', ?3, (SELECT ext_id FROM devices WHERE id = ?1)," \
+	  " (SELECT vendor FROM connectors WHERE id = ?2))")
 
 #define MTD_ROW_ENUM_(e, t, c, f, k, l) e,
 enum mtd_row_table { MTD_COVERED_TABLES(MTD_ROW_ENUM_) MTD_ROW__COUNT };
@@ -244,6 +266,10 @@ void mtd_report_digest(int64_t device, int64_t connector, int level, int64_t at,
  * stored (read back by key), or that it is gone. ktext may be NULL. */
 int mtd_store_row_logged(mtd_store *s, int64_t at, int table, int64_t k1, int64_t k2,
 			 const char *ktext, size_t nktext);
+/* device_ids' ktext of (kind, value) into buf (size n): its length, or 0
+ * when it does not fit or kind contains MTD_IDS_SEP. */
+size_t mtd_ids_key(char *buf, size_t n, const char *kind, size_t nkind, const char *value,
+		   size_t nvalue);
 /* The digest of that row as now stored into out: 1, or 0 when there is no
  * such row, or MTD_ESTORE. */
 int mtd_store_row_digest_of(mtd_store *s, int table, int64_t k1, int64_t k2, const char *ktext,

@@ -147,6 +147,109 @@ static void each_table_edit_named(void **state)
 	OUT_HAS(s, "audit log intact");
 }
 
+/* The identity tables feed decisions too: a learned identifier (which
+ * device a vendor's id names), an open threat, a parked message. */
+#define IDS_FLEET                                                                                  \
+	"{\"id\":\"ios-alice\",\"platform\":\"ios\",\"ownership\":\"corporate\","                 \
+	"\"management\":\"enrolled\",\"ids\":{\"serial\":\"S-ALICE\"}}\n"                          \
+	"{\"id\":\"ios-bob\",\"platform\":\"ios\",\"ownership\":\"corporate\","                   \
+	"\"management\":\"enrolled\",\"ids\":{\"serial\":\"S-BOB\"}}\n"
+
+static void identity_edit_named(void **state)
+{
+	static const struct {
+		const char *sql, *named;
+	} edits[] = {
+		/* guid-7, learned as alice's, made bob's */
+		{"UPDATE device_ids SET device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')"
+		 " WHERE kind = 'vendor:generic' AND value = 'guid-7'",
+		 "identifier vendor:generic 'guid-7' of device 'ios-bob' (table device_ids) is not "
+		 "what the audit log recorded"},
+		{"INSERT INTO device_ids VALUES('serial', 'S-EVIL', 1)",
+		 "identifier serial 'S-EVIL' of device 'ios-alice' (table device_ids) has no entry"},
+		/* an open threat's level, and its state */
+		{"UPDATE threat_events SET level = 0 WHERE id = 't1'",
+		 "threat 't1' of device 'ios-bob' from 'generic' (table threat_events) is not what"},
+		{"UPDATE threat_events SET open = 0 WHERE id = 't1'",
+		 "threat 't1' of device 'ios-bob' from 'generic' (table threat_events) is not what"},
+		{"DELETE FROM threat_events WHERE id = 't2'",
+		 "threat 't2' of device 'ios-alice' from 'generic' (table threat_events) is in the "
+		 "audit log but not in the store"},
+		/* the parked message, and what it waits for */
+		{"UPDATE parked SET msg = x'80'", "from 'generic' (table parked) is not what"},
+		{"UPDATE parked SET vendor_id = 'guid-7'", "from 'generic' (table parked) is not what"},
+		{"DELETE FROM parked", "(table parked) is in the audit log but not in the store"},
+	};
+	scen *s = *state;
+	const char *clean = scen_path(s, "clean.db");
+	char named[64];
+
+	SETUP(s, IDS_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on", "android=on");
+	scen_day(s, 1, 0);
+	INGEST(s, "{\"type\":\"threat_event\",\"device_ref\":{\"vendor_device_id\":\"guid-9\"},"
+		  "\"threat\":{\"id\":\"t9\",\"category\":\"app\",\"level\":\"high\"},\"state\":\"open\","
+		  "\"at\":\"2024-03-01T00:10:00Z\"}\n"
+		  "{\"type\":\"threat\",\"device_ref\":{\"vendor_device_id\":\"guid-7\","
+		  "\"serial\":\"S-ALICE\"},\"level\":\"low\",\"at\":\"2024-03-01T00:20:00Z\"}\n"
+		  "{\"type\":\"threat_event\",\"device\":\"ios-bob\",\"threat\":{\"id\":\"t1\","
+		  "\"category\":\"app\",\"level\":\"high\"},\"state\":\"open\","
+		  "\"at\":\"2024-03-01T00:30:00Z\"}\n"
+		  "{\"type\":\"threat_event\",\"device_ref\":{\"vendor_device_id\":\"guid-7\"},"
+		  "\"threat\":{\"id\":\"t2\",\"category\":\"app\",\"level\":\"medium\"},\"state\":\"open\","
+		  "\"at\":\"2024-03-01T00:40:00Z\"}\n");
+	OUT_HAS(s, "4 records, 3 accepted, 0 rejected, 0 malformed, 1 parked");
+	RUN(s, 0, "evaluate");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM device_ids WHERE value = 'guid-7'"), 1);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM threat_events WHERE open = 1"), 2);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM parked"), 1);
+	/* untouched, it verifies */
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact");
+	snprintf(named, sizeof named, "parked message %lld ",
+		 (long long)scen_q_int(s, "SELECT id FROM parked"));
+	copy_file(s->db, clean);
+	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+		copy_file(clean, s->db);
+		tamper(s->db, edits[i].sql);
+		RUN(s, 65, "audit", "verify");
+		OUT_HAS(s, "audit log BROKEN");
+		OUT_HAS(s, edits[i].named);
+		if (strstr(edits[i].sql, "parked"))
+			OUT_HAS(s, named);
+	}
+	copy_file(clean, s->db);
+
+	/* mtdgate's own deletions are logged: alice's serial replaced by an
+	 * import, bob's threat made part of a newer snapshot, the parked
+	 * message expired. The store verifies; a deleted row put back does not. */
+	RUN(s, 0, "device", "import",
+	    scen_writes(s, "ids.jsonl",
+			"{\"id\":\"ios-alice\",\"platform\":\"ios\",\"ownership\":\"corporate\","
+			"\"management\":\"enrolled\",\"ids\":{\"serial\":\"S-ALICE-2\"}}\n"));
+	scen_day(s, 40, 0); /* past generic's parked_days */
+	INGEST(s, "{\"type\":\"threat\",\"device\":\"ios-bob\",\"level\":\"low\","
+		  "\"at\":\"2024-03-01T01:00:00Z\"}\n");
+	RUN(s, 0, "evaluate");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM device_ids WHERE value = 'S-ALICE'"), 0);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM threat_events WHERE id = 't1'"), 0);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM parked"), 0);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact");
+	copy_file(s->db, clean);
+	tamper(s->db, "INSERT INTO device_ids VALUES('serial', 'S-ALICE', 1)");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "identifier serial 'S-ALICE' of device 'ios-alice' (table device_ids) was "
+		   "deleted by the last entry");
+	copy_file(clean, s->db);
+	tamper(s->db, "INSERT INTO threat_events(device, connector, id, open, at, level)"
+		      " VALUES((SELECT id FROM devices WHERE ext_id = 'ios-bob'), 1, 't1', 1,"
+		      " 1709253000, 8)");
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "threat 't1' of device 'ios-bob' from 'generic' (table threat_events) was "
+		   "deleted by the last entry");
+}
+
 /* Finding 3's attack: bob's report rewritten, then an evaluate turns him
  * compliant through ordinary-looking log entries. verify still names the
  * edited report. */
@@ -505,6 +608,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(each_table_edit_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(identity_edit_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(edit_then_evaluate_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(keys_and_checkpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(consistent_rewrite_found, setup, teardown),

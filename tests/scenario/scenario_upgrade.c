@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "store.h" /* MTD_SCHEMA_VERSION: every old store is migrated to the latest */
 
 static int setup(void **state)
 {
@@ -276,7 +277,7 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	/* day 2: the first run of this release migrates the store */
 	scen_day(s, 2, 0);
 	report_is_v3(s, __LINE__);
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
 	/* the decisions moved (4 -> 5) into packed blocks, and the running
 	 * grace period and the wipe keep their times there */
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM main.sqlite_master"
@@ -392,7 +393,7 @@ static void upgrade_v5_log_layouts(void **state)
 	 * record and their seal */
 	RUN(s, 0, "audit", "verify");
 	OUT_HAS(s, "audit log intact: 40 records");
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
 	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 12);
 	/* the baseline covers what was stored: an edit is found, and undone it
 	 * verifies again */
@@ -477,7 +478,7 @@ static void upgrade_v6_baseline(void **state)
 	scen_day(s, 1, 0);
 	RUN(s, 0, "audit", "verify");
 	OUT_HAS(s, "audit log intact: ");
-	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
 	/* a setting, 2 groups, 3 group sets, 3 members, 3 devices, a connector,
 	 * 3 reports, 2 apps */
 	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 18);
