@@ -454,15 +454,38 @@ static void upgrade_v5_log_layouts(void **state)
 	OUT_HAS(s, "do not match it");
 }
 
+/* An edit of the store behind mtdgate's back, and what audit verify names. */
+typedef struct edit {
+	const char *sql, *named;
+} edit;
+
+/* Each edit made to the store as it is now: verify fails naming it; then
+ * the store is put back as it was. */
+static void edits_named(scen *s, const edit *edits, size_t nedits)
+{
+	for (size_t i = 0; i < nedits; i++) {
+		size_t n = 0;
+		char *b = scen_slurp(s->db, &n);
+		FILE *f;
+		assert_non_null(b);
+		exec_sql(s->db, edits[i].sql);
+		RUN(s, 65, "audit", "verify");
+		OUT_HAS(s, edits[i].named);
+		f = fopen(s->db, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(b, 1, n, f), n);
+		fclose(f);
+		free(b);
+	}
+}
+
 /* A store of schema 6 (fixtures/store-v6.sql, the release before the row
  * log): the migrations (7: identity, 8: the row log) take a baseline of every row that feeds a decision,
  * the old chain and the baseline verify as one, and from then on an edit
  * of any covered table is found and named. */
 static void upgrade_v6_baseline(void **state)
 {
-	static const struct {
-		const char *sql, *named;
-	} edits[] = {
+	static const edit edits[] = {
 		{"UPDATE reports SET level = 0 WHERE device = 1",
 		 "the report of device 'v6-a' from 'generic' (table reports)"},
 		{"UPDATE devices SET platform = 0 WHERE ext_id = 'v6-c'", "device 'v6-c' (row 3)"},
@@ -489,25 +512,51 @@ static void upgrade_v6_baseline(void **state)
 	/* what the old release wrote still reads; the store works on */
 	RUN(s, 0, "evaluate");
 	OUT_HAS(s, "0 decisions changed");
-	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
-		const char *copy = scen_path(s, "before.db");
-		size_t n = 0;
-		char *b = scen_slurp(s->db, &n);
-		FILE *f = fopen(copy, "wb");
-		assert_non_null(b);
-		assert_non_null(f);
-		assert_int_equal(fwrite(b, 1, n, f), n);
-		fclose(f);
-		exec_sql(s->db, edits[i].sql);
-		RUN(s, 65, "audit", "verify");
-		OUT_HAS(s, edits[i].named);
-		f = fopen(s->db, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(b, 1, n, f), n);
-		fclose(f);
-		free(b);
-	}
+	edits_named(s, edits, sizeof edits / sizeof *edits);
 	RUN(s, 0, "audit", "verify");
+}
+
+/* A store of schema 8 (fixtures/store-v8.sql, the release whose row log
+ * did not cover the identity tables): migration 9 takes a baseline of its
+ * learned identifiers, parked message and open threats, the old chain and
+ * the baseline verify as one, and from then on an edit of any of them is
+ * found and named. */
+static void upgrade_v8_baseline(void **state)
+{
+	static const edit edits[] = {
+		{"UPDATE device_ids SET device = 2 WHERE value = 'guid-7'",
+		 "identifier vendor:generic 'guid-7' of device 'v8-b' (table device_ids)"},
+		{"UPDATE threat_events SET level = 2 WHERE id = 't1'",
+		 "threat 't1' of device 'v8-b' from 'generic' (table threat_events) is not what"},
+		{"DELETE FROM threat_events WHERE id = 't2'",
+		 "threat 't2' of device 'v8-a' from 'generic' (table threat_events) is in the audit log"
+		 " but not in the store"},
+		{"UPDATE parked SET reason = 'x'", "parked message 1 from 'generic' (table parked)"},
+	};
+	scen *s = *state;
+	char *sql = scen_own(s, scen_slurp(MTD_FIXTURES_DIR "/store-v8.sql", NULL));
+	exec_sql(s->db, sql);
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), 8);
+	scen_day(s, 2, 0);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact: ");
+	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
+	/* 8 rows logged by the old release; 3 identifiers (2 serials, guid-7
+	 * learned), a parked message, 2 open threats */
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 8 + 6);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
+				       " AND detail = '{\"schema\":9,\"rows\":6}'"), 1);
+	RUN(s, 0, "audit", "show", "--kind", "row");
+	OUT_HAS(s, "{\"table\":\"threat_events\",\"key\":[2,1,\"t1\"],\"digest\":\"");
+	OUT_HAS(s, "{\"table\":\"parked\",\"key\":[1,0,null],\"digest\":\"");
+	edits_named(s, edits, sizeof edits / sizeof *edits);
+	/* the store works on: guid-7 still names v8-a, its threat resolved */
+	INGEST(s, "{\"type\":\"threat_event\",\"device_ref\":{\"vendor_device_id\":\"guid-7\"},"
+		  "\"threat\":{\"id\":\"t2\"},\"state\":\"resolved\",\"at\":\"2024-03-02T00:00:00Z\"}\n");
+	OUT_HAS(s, "1 accepted");
+	assert_int_equal(scen_q_int(s, "SELECT open FROM threat_events WHERE id = 't2'"), 0);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact: ");
 }
 
 int main(void)
@@ -517,6 +566,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(upgrade_empty_log_shared_outcome, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_v5_log_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_v6_baseline, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_v8_baseline, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
