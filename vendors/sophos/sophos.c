@@ -86,13 +86,13 @@ static int type_of(const char *s, int *out)
  * ("Malware detected: 'Andr/Banker-ABC' at '...'"), copied into buf. */
 static const char *threat_name(json_t *e, char *buf, size_t buflen)
 {
-	const char *s = json_string_value(json_object_get(e, "threat")), *q, *end;
+	const char *s = mtd_sdk_str(e, "threat"), *q, *end;
 
-	if (s && *s)
+	if (s)
 		return s;
-	s = json_string_value(json_object_get(e, "name"));
+	s = mtd_sdk_str(e, "name");
 	if (!s)
-		s = json_string_value(json_object_get(e, "description"));
+		s = mtd_sdk_str(e, "description");
 	if (!s || !(q = strchr(s, '\'')) || !(end = strchr(q + 1, '\'')) || end == q + 1 ||
 	    (size_t)(end - q - 1) >= buflen)
 		return NULL;

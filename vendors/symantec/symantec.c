@@ -119,7 +119,7 @@ static int decode_alert(void *ctx, const mtd_host_api *host, void *sink, json_t 
 	    mtd_sdk_get_id(v, "id", idbuf, &th.id, err, errlen))
 		return MTD_PLUGIN_EMALFORMED;
 	th.category = cat_names[cat];
-	th.name = sub_type ? sub_type : json_string_value(json_object_get(v, "type"));
+	th.name = sub_type ? sub_type : mtd_sdk_str(v, "type");
 	if (!th.id) /* an alert without its id: the threat is named by what it is */
 		th.id = th.name;
 	if (strlen(th.id) > MTD_SDK_MAX_ID) {

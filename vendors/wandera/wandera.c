@@ -117,12 +117,12 @@ static int decode_device(void *ctx, const mtd_host_api *host, void *sink, json_t
  * that a later event about the same thing names the same threat. */
 static const char *threat_id(json_t *ev, const char *type, char *buf, size_t buflen)
 {
-	const char *what = json_string_value(mtd_sdk_path(ev, "app.id"));
+	const char *what = mtd_sdk_str(ev, "app.id");
 	int n;
 
-	if (!what || !*what)
-		what = json_string_value(mtd_sdk_path(ev, "destination.name"));
-	if (!what || !*what)
+	if (!what)
+		what = mtd_sdk_str(ev, "destination.name");
+	if (!what)
 		return type;
 	n = snprintf(buf, buflen, "%s:%s", type, what);
 	return n > 0 && (size_t)n < buflen && (size_t)n <= MTD_SDK_MAX_ID ? buf : type;
@@ -152,7 +152,7 @@ static int decode_event(void *ctx, const mtd_host_api *host, void *sink, json_t 
 		mtd_sdk_err_prefix(err, errlen, "event: ");
 		return MTD_PLUGIN_EMALFORMED;
 	}
-	th.name = json_string_value(mtd_sdk_path(ev, "eventType.name"));
+	th.name = mtd_sdk_str(ev, "eventType.name");
 	th.id = threat_id(ev, th.name, id_buf, sizeof id_buf);
 	th.category = category[k];
 	if (open) {
