@@ -32,7 +32,7 @@ typedef struct srv {
 } srv;
 
 typedef struct fixture {
-	scen *s;
+	scen *s, *t; /* t: a second scenario, when one is needed */
 	srv sv;
 } fixture;
 
@@ -208,6 +208,8 @@ static int teardown(void **state)
 	if (f->sv.pid > 0)
 		serve_stop(&f->sv);
 	scen_free(f->s);
+	if (f->t)
+		scen_free(f->t);
 	free(f);
 	return 0;
 }
@@ -417,7 +419,49 @@ static void ingest_push_blocks_at_once(void **state)
 	OUT_HAS(s, "\"access\":\"allow\"");
 }
 
-/* 4. Bad command lines are usage errors (64), a port in use is refused. */
+/* 4. The same inputs give the same decisions pushed to serve as through
+ * the batch commands (ingest, evaluate) on a second store. */
+static void serve_decides_as_batch(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s, *t = f->t = scen_new();
+	const char *in = THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\"")
+		THREAT("ios-exec", "low", "\"2024-03-01T00:31:00Z\"")
+		THREAT("and-carol", "medium", "\"2024-03-01T00:32:00Z\"")
+		THREAT("ios-alice", "low", "\"2024-03-01T00:40:00Z\"");
+	char token[80], *served, *r;
+	int status;
+
+	assert_non_null(t);
+	for (scen *x = s;; x = t) {
+		SETUP(x, SCEN_FLEET);
+		RUN(x, 0, "connector", "set", "generic", "ios=on", "android=on", "mam_android=on");
+		RUN(x, 0, "evaluate");
+		scen_day(x, 0, 3600);
+		if (x == t)
+			break;
+	}
+	RUN(s, 0, "connector", "token", "generic");
+	snprintf(token, sizeof token, "%.64s", s->out);
+	serve_start(s, &f->sv);
+	r = push(f, "/v1/ingest/generic?normalized=1", token, in, &status);
+	assert_int_equal(status, 200);
+	(void)r;
+	assert_int_equal(serve_stop(&f->sv), 0);
+	served = REPORT_ALL(s);
+
+	scen_ingest_(t, 0, in, __FILE__, __LINE__);
+	RUN(t, 0, "evaluate");
+	{
+		char *batch = REPORT_ALL(t);
+		int same = !strcmp(served, batch);
+		if (!same)
+			fprintf(stderr, "served:\n%s\nbatch:\n%s\n", served, batch);
+		assert_true(same);
+	}
+}
+
+/* 5. Bad command lines are usage errors (64), a port in use is refused. */
 static void serve_usage(void **state)
 {
 	fixture *f = *state;
@@ -443,6 +487,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(access_follows_batch_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_are_the_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_push_blocks_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(serve_decides_as_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_usage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
