@@ -1295,15 +1295,6 @@ static int dup_keys(const void *mp, size_t len, char *err, size_t n)
 
 /* ---- normalized messages ---- */
 
-static const fkey msg_types[] = {{NULL, 0},	    FKEY("threat"), FKEY("heartbeat"),
-				 FKEY("provision"), FKEY("error"),  FKEY("appsync_request"),
-				 FKEY("threat_event")};
-
-const char *mtd_msg_type_name(int type)
-{
-	return type >= MTD_MSG_THREAT && type <= MTD_MSG_LAST ? msg_types[type].s : "?";
-}
-
 static const fkey categories[] = {FKEY("network"), FKEY("app"), FKEY("os"), FKEY("device")};
 
 /* A threat's category (already a valid string s, named field). */
@@ -1577,7 +1568,7 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	/* as levels: a type's name passes every check of str_val, which are
 	 * for the error of anything else */
 	t = v[M_TYPE].kind == FV_STR
-		    ? fkey_index(msg_types, MTD_MSG_LAST + 1, v[M_TYPE].s, v[M_TYPE].n)
+		    ? mtd_msg_type_from_name(v[M_TYPE].s, v[M_TYPE].n)
 		    : -1;
 	if (t < 0 && (rc = str_val(&v[M_TYPE], "type", 1, 32, &type, err, n)))
 		return rc;
@@ -1663,21 +1654,6 @@ json_t *mtd_msg_json(const mtd_msg *m)
 		json_object_set_new(j, "threats", th);
 	}
 	return j;
-}
-
-static const char *const platforms[] = {"android", "ios", "windows", "macos"};
-
-const char *mtd_platform_name(int p)
-{
-	return p >= 0 && p < MTD_NPLAT ? platforms[p] : "?";
-}
-
-int mtd_platform_from_name(const char *s, size_t n)
-{
-	for (int i = 0; i < MTD_NPLAT; i++)
-		if (strlen(platforms[i]) == n && !memcmp(platforms[i], s, n))
-			return i;
-	return -1;
 }
 
 static int one_of(const msgpack_object *o, const char *key, const char *a,

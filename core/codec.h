@@ -70,17 +70,7 @@ uint64_t mtd_reader_offset(const mtd_reader *r);
 /* "name line 3" / "name record 7 (byte 812)" of the last record. */
 const char *mtd_reader_where(mtd_reader *r);
 
-/* Message types. */
-enum {
-	MTD_MSG_THREAT = 1,
-	MTD_MSG_HEARTBEAT,
-	MTD_MSG_PROVISION,
-	MTD_MSG_ERROR,
-	MTD_MSG_APPSYNC_REQUEST,
-	MTD_MSG_THREAT_EVENT /* SPEC 4.1 extension (2026-12) */
-};
-#define MTD_MSG_LAST MTD_MSG_THREAT_EVENT
-const char *mtd_msg_type_name(int type);
+/* Message types (MTD_MSG_*) and platforms (MTD_PLAT_*) and their names: wire.h. */
 
 /* The identifier kinds of a device_ref (SPEC 4.1 extension), in the order
  * a reference is resolved: strongest first. MTD_REF_VENDOR is the key
@@ -147,10 +137,6 @@ json_t *mtd_msg_json(const mtd_msg *m);
  * filled, 0 after the last (m was validated, so there is nothing else). */
 int mtd_msg_threat(const mtd_msg *m, size_t *pos, mtd_threat *t);
 
-enum { MTD_PLAT_ANDROID = 0, MTD_PLAT_IOS, MTD_PLAT_WINDOWS, MTD_PLAT_MACOS,
-       MTD_NPLAT };
-const char *mtd_platform_name(int p);
-int mtd_platform_from_name(const char *s, size_t n); /* -1 when unknown */
 
 #define MTD_MAX_IDS 32 /* identifiers of one device record */
 

@@ -26,6 +26,45 @@ const char *mtd_level_name(int level)
 		       : "?";
 }
 
+static const char *const platform_names[MTD_NPLAT] = {"android", "ios", "windows", "macos"};
+
+const char *mtd_platform_name(int p)
+{
+	return p >= 0 && p < MTD_NPLAT ? platform_names[p] : "?";
+}
+
+/* names[i] for i in [first, last] equal to s[0..n), or -1; lengths first,
+ * as a message's type is looked up for every message */
+static int name_index(const char *const *names, const unsigned char *lens, int first, int last,
+		      const char *s, size_t n)
+{
+	for (int i = first; i <= last; i++)
+		if (lens[i] == n && !memcmp(names[i], s, n))
+			return i;
+	return -1;
+}
+
+static const unsigned char platform_lens[MTD_NPLAT] = {7, 3, 7, 5};
+
+int mtd_platform_from_name(const char *s, size_t n)
+{
+	return name_index(platform_names, platform_lens, 0, MTD_NPLAT - 1, s, n);
+}
+
+static const char *const msg_type_names[MTD_MSG_LAST + 1] = {
+	"?", "threat", "heartbeat", "provision", "error", "appsync_request", "threat_event"};
+static const unsigned char msg_type_lens[MTD_MSG_LAST + 1] = {0, 6, 9, 9, 5, 15, 12};
+
+const char *mtd_msg_type_name(int type)
+{
+	return type >= MTD_MSG_THREAT && type <= MTD_MSG_LAST ? msg_type_names[type] : "?";
+}
+
+int mtd_msg_type_from_name(const char *s, size_t n)
+{
+	return name_index(msg_type_names, msg_type_lens, MTD_MSG_THREAT, MTD_MSG_LAST, s, n);
+}
+
 /* One line, whatever a hostile payload put in the values a message quotes:
  * control characters become spaces. */
 static void one_line(char *s)

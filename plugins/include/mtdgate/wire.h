@@ -43,6 +43,32 @@ int mtd_level_from_name(const char *s, size_t n);
 /* Name of a level (static), "none" for MTD_LEVEL_NONE, "?" when out of range. */
 const char *mtd_level_name(int level);
 
+/* ---- platforms and message types ---- */
+
+/* Device platforms (SPEC 4.2), numbered from 0. */
+enum { MTD_PLAT_ANDROID = 0, MTD_PLAT_IOS, MTD_PLAT_WINDOWS, MTD_PLAT_MACOS, MTD_NPLAT };
+/* Name of a platform (static), "?" when out of range. */
+const char *mtd_platform_name(int p);
+/* "android", "ios", "windows", "macos" (exact) -> MTD_PLAT_*; -1 otherwise.
+ * s need not be NUL-terminated. */
+int mtd_platform_from_name(const char *s, size_t n);
+
+/* Normalized message types (SPEC 4.1), numbered from 1. */
+enum {
+	MTD_MSG_THREAT = 1,
+	MTD_MSG_HEARTBEAT,
+	MTD_MSG_PROVISION,
+	MTD_MSG_ERROR,
+	MTD_MSG_APPSYNC_REQUEST,
+	MTD_MSG_THREAT_EVENT /* SPEC 4.1 extension (2026-12) */
+};
+#define MTD_MSG_LAST MTD_MSG_THREAT_EVENT
+/* Name of a message type (static), "?" when out of range. */
+const char *mtd_msg_type_name(int type);
+/* A message type's name (exact) -> MTD_MSG_*; -1 otherwise. s need not be
+ * NUL-terminated. */
+int mtd_msg_type_from_name(const char *s, size_t n);
+
 /* ---- times ---- */
 
 /* Parse a time: RFC 3339 ("2025-01-15T11:49:14.479+00:00", "...Z", a space
