@@ -1,8 +1,12 @@
+#define _DEFAULT_SOURCE /* syscall(2), for the Landlock probe */
 /* Plugins contained (issue 19, findings 2 and 8): plugins that attack the
  * process they run in, through the mtdgate binary. Each is contained with a
  * clear error; each attack is also shown to work with --plugin-isolation
  * none, so these tests can fail. Plugin and rules directories and the store
  * are refused when others own or can write them. */
+#include <linux/landlock.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -142,12 +146,12 @@ static void store_writer_contained(void **state)
 {
 	scen *s = *state;
 	char line[600], head[16];
-	const char *input;
+	const char *input, *write_input;
 	FILE *f;
 
 	connector(s, "store_writer");
 	snprintf(line, sizeof line, "{\"p\":\"open:%s\"}\n{\"ok\":1}\n", s->db);
-	input = scen_writes(s, "write.jsonl", line);
+	input = write_input = scen_writes(s, "write.jsonl", line);
 	RUN_RAW(s, 65, G(s), "ingest", "store_writer", input);
 	OUT_HAS(s, "store_writer: 2 records, 1 accepted, 0 rejected, 1 malformed");
 	ERR_HAS(s, "line 1: store_writer plugin: the plugin failed on this payload: the sandbox "
@@ -157,8 +161,18 @@ static void store_writer_contained(void **state)
 	fclose(f);
 	assert_memory_equal(head, "SQLite format 3", 16);
 	RUN_RAW(s, 0, G(s), "audit", "verify");
-	/* in-process it writes into the store's file */
+	/* reading the store is Landlock's to refuse, where the kernel has it */
+	snprintf(line, sizeof line, "{\"p\":\"read:%s\"}\n", s->db);
+	input = scen_writes(s, "read.jsonl", line);
+	RUN_RAW(s, 65, G(s), "ingest", "store_writer", input);
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) > 0)
+		ERR_HAS(s, "for reading: refused");
+	else
+		fprintf(stderr, "no Landlock in this kernel: the read is not refused here\n");
 	RUN_RAW(s, 65, G(s), "--plugin-isolation", "none", "ingest", "store_writer", input);
+	ERR_HAS(s, "for reading: done");
+	/* in-process it writes into the store's file */
+	RUN_RAW(s, 65, G(s), "--plugin-isolation", "none", "ingest", "store_writer", write_input);
 	ERR_HAS(s, "for writing: done");
 }
 

@@ -5,7 +5,8 @@
  *   stdin_thief   reads 64 KiB of fd 0 at load and at every payload
  *   forger        writes forged summary and --acks lines to fds 1 and 2
  *   parent_killer kill(getppid(), SIGKILL) on a payload saying "kill"
- *   store_writer  opens the file named by a payload ("open:PATH") for writing
+ *   store_writer  opens the file named by a payload ("open:PATH") for writing,
+ *                 or ("read:PATH") for reading
  *   pid_teller    reports, as an element error, the pids it ran in: at
  *                 load (constructor), open and decode
  * Otherwise each emits one valid heartbeat per payload. Self-contained. */
@@ -85,7 +86,18 @@ static int h_decode(void *st, const mtd_host_api *h, void *sink, const void *d, 
 #endif
 #ifdef HOSTILE_STORE_WRITER
 	{
-		const char *p = strstr(text, "open:");
+		const char *p = strstr(text, "open:"), *r = strstr(text, "read:");
+		if (r) { /* only reading the store: Landlock's part, not seccomp's */
+			char path[4096];
+			int fd;
+			snprintf(path, sizeof path, "%s", r + 5);
+			path[strcspn(path, "\"\n")] = '\0';
+			fd = open(path, O_RDONLY);
+			if (fd >= 0)
+				close(fd);
+			snprintf(e, en, "open %s for reading: %s", path, fd >= 0 ? "done" : "refused");
+			return MTD_PLUGIN_EINTERNAL;
+		}
 		if (p) {
 			char path[4096];
 			int fd;
