@@ -10,12 +10,12 @@
 #include "fuzz.h"
 #include "store.h"
 
-/* The same bytes as the entries of a decision_log or message_log row,
- * either layout (store.h): each entry read moves on and stays inside the
- * input, and so does an error code it borrows. */
+/* The same bytes as the entries of a decision_log, message_log or row_log
+ * row, in any layout (store.h): each entry read moves on and stays inside
+ * the input, and so do the error code and the key text it borrows. */
 static void log_entries(const uint8_t *data, size_t size)
 {
-	for (int log = MTD_LOG_DECISIONS; log <= MTD_LOG_MESSAGES; log++) {
+	for (int log = MTD_LOG_DECISIONS; log <= MTD_LOG_ROWS; log++) {
 		const unsigned char *p = data, *end = data + size;
 		mtd_log_entry e;
 		memset(&e, 0, sizeof e);
@@ -24,9 +24,12 @@ static void log_entries(const uint8_t *data, size_t size)
 			if (mtd_log_entry_decode(log, &p, end, &e))
 				break;
 			FUZZ_CHECK(p > was && p <= end);
-			FUZZ_CHECK(e.layout == 1 || e.layout == MTD_LOG_COMPACT || e.layout == MTD_LOG_VIA);
+			FUZZ_CHECK(e.layout == 1 || e.layout == MTD_LOG_COMPACT || e.layout == MTD_LOG_VIA ||
+				   e.layout == MTD_LOG_ROWS_LAYOUT);
 			FUZZ_CHECK(!e.code || ((const unsigned char *)e.code >= data &&
 					       (const unsigned char *)e.code + e.ncode <= end));
+			FUZZ_CHECK(!e.ktext || ((const unsigned char *)e.ktext >= data &&
+						(const unsigned char *)e.ktext + e.nktext <= end));
 		}
 	}
 }
