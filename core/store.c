@@ -468,6 +468,20 @@ static int user_version(sqlite3 *db)
 	return v;
 }
 
+/* The schema version of the store open in s, into *v: a file that is no
+ * mtdgate store (version 0) is MTD_ENOTFOUND, a version that cannot be read
+ * MTD_ESTORE, each with s->err saying so. */
+static int store_version(mtd_store *s, const char *path, int *v)
+{
+	*v = user_version(s->db);
+	if (*v == 0) {
+		snprintf(s->err, sizeof s->err,
+			 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
+		return MTD_ENOTFOUND;
+	}
+	return *v < 0 ? fail(s, MTD_ESTORE, path) : 0;
+}
+
 /* A read-only connection. On read-only media a WAL store cannot have its
  * shared-memory file made: without a WAL file to read, it opens immutable
  * (nothing can change it there). */
@@ -537,14 +551,9 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 			goto out;
 		sqlite3_extended_result_codes(s->db, 1);
 		sqlite3_busy_timeout(s->db, 5000);
-		v = user_version(s->db);
-		if (v == 0) {
-			snprintf(s->err, sizeof s->err,
-				 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
-			rc = MTD_ENOTFOUND;
+		if ((rc = store_version(s, path, &v)))
 			goto out;
-		}
-		if (v > 0 && v < MTD_SCHEMA_VERSION && access(path, W_OK) == 0) {
+		if (v < MTD_SCHEMA_VERSION && access(path, W_OK) == 0) {
 			/* an older store that can be written: migrated first */
 			sqlite3_close(s->db);
 			s->db = NULL;
@@ -586,19 +595,8 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 		fail(s, MTD_ESTORE, path);
 		goto out;
 	}
-	if (mode != MTD_STORE_CREATE) {
-		v = user_version(s->db);
-		if (v == 0) {
-			snprintf(s->err, sizeof s->err,
-				 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
-			rc = MTD_ENOTFOUND;
-			goto out;
-		}
-		if (v < 0) {
-			fail(s, MTD_ESTORE, path);
-			goto out;
-		}
-	}
+	if (mode != MTD_STORE_CREATE && (rc = store_version(s, path, &v)))
+		goto out;
 	if ((rc = migrate(s)))
 		goto out;
 	*out = s;
