@@ -41,6 +41,13 @@ typedef struct cursor {
 } cursor;
 
 /* Decode the entry at c->p; at the row's last one, nothing may follow. */
+/* n bytes as 2n lowercase hex digits and a NUL into out. */
+static void to_hex(const unsigned char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
 static void entry(cursor *c)
 {
 	if (mtd_log_entry_decode(c->log, &c->p, c->end, &c->e) ||
@@ -232,10 +239,9 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 		if (!c->e.present)
 			snprintf(t, sizeof t, "],\"deleted\":true}");
 		else {
-			int k = snprintf(t, sizeof t, "],\"digest\":\"");
-			for (int i = 0; i < MTD_ROW_DIGEST; i++)
-				k += snprintf(t + k, sizeof t - (size_t)k, "%02x", c->e.digest[i]);
-			snprintf(t + k, sizeof t - (size_t)k, "\"}");
+			char hex[2 * MTD_ROW_DIGEST + 1];
+			to_hex(c->e.digest, MTD_ROW_DIGEST, hex);
+			snprintf(t, sizeof t, "],\"digest\":\"%s\"}", hex);
 		}
 		if (tb_put(b, t, strlen(t)))
 			return MTD_ENOMEM;
@@ -264,10 +270,9 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 				return MTD_ENOMEM;
 		}
 		if (c->e.table >= 0) {
-			int k = snprintf(t, sizeof t, ",\"report\":\"");
-			for (int i = 0; i < MTD_ROW_DIGEST; i++)
-				k += snprintf(t + k, sizeof t - (size_t)k, "%02x", c->e.digest[i]);
-			snprintf(t + k, sizeof t - (size_t)k, "\"");
+			char hex[2 * MTD_ROW_DIGEST + 1];
+			to_hex(c->e.digest, MTD_ROW_DIGEST, hex);
+			snprintf(t, sizeof t, ",\"report\":\"%s\"", hex);
 			if (tb_put(b, t, strlen(t)))
 				return MTD_ENOMEM;
 		}
@@ -767,12 +772,6 @@ static int check_pages(mtd_t *h, sqlite3 *db)
 #define KEY_PUB_TAG "mtdgate-ed25519-public v1 "
 #define CP_TAG "mtdgate-checkpoint v1 "
 
-static void to_hex(const unsigned char *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
 /* Exactly 2n lowercase or uppercase hex digits into n bytes: 0, or -1. */
 static int from_hex(const char *t, size_t n, unsigned char *out)
 {
@@ -1141,8 +1140,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		xin->last_at = x.file_found ? x.file.at : x.last.at;
 	}
 	*records = n;
-	for (i = 0; i < 32; i++)
-		snprintf(head + 2 * i, 3, "%02x", prev[i]);
+	to_hex(prev, 32, head);
 	free(last.v);
 	free(rows.v);
 	close_all(c);
