@@ -568,6 +568,14 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 			}
 			continue;
 		}
+		if (r->in_array && c == ',') { /* "[," or ",,": an element left out */
+			r->pos++;
+			r->in_array = 3;
+			text_where(r, W_ELEM);
+			mtd_err(err, n, "element [%llu] of the array is empty",
+				    (unsigned long long)r->elem++);
+			return MTD_EMALFORMED;
+		}
 		if (!r->in_array && c == '[' && (r->arrays || r->index == 0)) {
 			r->arrays = 1;
 			r->in_array = 1;
@@ -627,7 +635,12 @@ static int next_json(mtd_reader *r, mtd_record *rec, int parse, char *err, size_
 			size_t rl = len;
 			while (rl > 0 && strchr(" \t\r\n", r->buf[r->pos + rl - 1]))
 				rl--;
-			rc = text_record(r, rec, r->buf + r->pos, rl, start, parse, err, n);
+			if (rl) {
+				rc = text_record(r, rec, r->buf + r->pos, rl, start, parse, err, n);
+			} else { /* nothing to hand on: no record is empty */
+				mtd_err(err, n, "%s", why);
+				rc = MTD_EMALFORMED;
+			}
 		}
 		r->pos += len;
 		r->line += nl;
