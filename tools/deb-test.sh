@@ -88,12 +88,12 @@ fleet() {
   "$@" device import $S/devices.jsonl
   "$@" inventory import $S/inventory.jsonl
   "$@" connector add generic
-  "$@" --now 2026-11-18T11:00:00Z ingest generic --normalized $S/day1.jsonl
-  "$@" --now 2026-11-18T12:00:00Z connector set generic android=on ios=on windows=on macos=on \
+  "$@" --now 2026-11-18T13:10:00Z ingest generic --normalized $S/day1.jsonl
+  "$@" --now 2026-11-18T13:10:00Z connector set generic android=on ios=on windows=on macos=on \
     mam_android=on mam_ios=on
-  "$@" --now 2026-11-18T12:00:00Z evaluate
-  "$@" --now 2026-11-19T12:00:00Z ingest generic --normalized $S/day2.jsonl
-  "$@" --now 2026-11-19T12:00:00Z evaluate
+  "$@" --now 2026-11-18T13:10:00Z evaluate
+  "$@" --now 2026-11-19T13:10:00Z ingest generic --normalized $S/day2.jsonl
+  "$@" --now 2026-11-19T13:10:00Z evaluate
 }
 fleet run
 run plugin list | grep -q '^generic ' || fail "the installed mtdgate lists no generic plugin"
