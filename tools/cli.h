@@ -13,4 +13,8 @@ int mtd_cli_report_json(mtd_buf *b, const mtd_decision_info *d);
  * Returns the exit status. */
 int mtd_cli_serve(mtd_t *h, int argc, char **argv);
 
+/* `mtdgate export sql FILE` (tools/cmd_export.c): argv[0] is "export".
+ * Returns the exit status. */
+int mtd_cli_export(mtd_t *h, int argc, char **argv);
+
 #endif

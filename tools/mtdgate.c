@@ -201,6 +201,7 @@ static const char *const main_help =
 	"  audit checkpoint --key FILE [--out FILE]  sign the log's head\n"
 	"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
 	"  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n"
+	"  export sql FILE                        decisions as plain SQLite tables\n"
 	"  help [COMMAND]                         this help, or a command's\n"
 	"\n"
 	"Input framing is detected from the content: JSON lines, pretty-printed or\n"
@@ -342,6 +343,17 @@ static const struct help {
 		  "import, inventory, connector_add, connector_set, connector_remove,\n"
 		  "connector_state, message, message_rejected, decision, row, baseline,\n"
 		  "checkpoint, app_wipe, evaluate, appsync, appsync_refused.\n"},
+	{"export", "usage: mtdgate export sql FILE\n\n"
+		   "Write the current decision of every device into FILE as plain SQLite tables\n"
+		   "that sqlite3 and BI tools read without mtdgate: decisions (device, platform,\n"
+		   "management, state, level, access, app_protection, vendors_json,\n"
+		   "reasons_json, resources_json, evaluated_at, evaluated_unix),\n"
+		   "decision_vendors, decision_reasons, decision_resources and sqlfile_info\n"
+		   "(exported_at). FILE is written whole beside itself, fsynced and renamed\n"
+		   "into place: readers see the last export or this one. An existing FILE is\n"
+		   "replaced only when it is an earlier export. Run it again to refresh.\n"
+		   "Exit 0 written; 64 usage or no store; 69 FILE exists and is not an\n"
+		   "export (or is the store); 70 internal or I/O error.\n"},
 	{"appsync", "usage: mtdgate appsync VENDOR [--json | --native]\n\n"
 		    "Answer the vendor's App Sync request (iOS/iPadOS app inventory): the\n"
 		    "inventory of corporate iOS devices, and of personal ones only when the\n"
@@ -1218,6 +1230,11 @@ static int cmd_serve(mtd_t *h, opts *o)
 	return mtd_cli_serve(h, o->argc, o->argv);
 }
 
+static int cmd_export(mtd_t *h, opts *o)
+{
+	return mtd_cli_export(h, o->argc, o->argv);
+}
+
 /* Needs no store: main() runs it before opening one. */
 static int cmd_help(mtd_t *h, opts *o)
 {
@@ -1239,7 +1256,7 @@ static const struct command {
 	{"connector", cmd_connector}, {"ingest", cmd_ingest},     {"plugin", cmd_plugin},
 	{"evaluate", cmd_evaluate}, {"rules", cmd_rules},       {"report", cmd_report},
 	{"appsync", cmd_appsync},   {"parked", cmd_parked},     {"audit", cmd_audit},
-	{"serve", cmd_serve},       {"help", cmd_help},
+	{"serve", cmd_serve},       {"export", cmd_export},     {"help", cmd_help},
 };
 
 static const struct command *find_command(const char *name)

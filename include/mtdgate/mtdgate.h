@@ -352,6 +352,17 @@ int mtd_data_version(mtd_t *h, int64_t *v);
 /* Report stored decisions, of one device (device non-NULL) or all. */
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
 
+/* ---- exports and retention (issue 18) ---- */
+
+/* The current decision of every device as plain SQLite tables in the file
+ * at path, for sqlite3 and BI tools without mtdgate (README, "Exports"):
+ * decisions, decision_vendors, decision_reasons, decision_resources and
+ * sqlfile_info. Written whole beside path, fsynced and renamed over it, so
+ * readers see the previous export or this one. An existing path is
+ * replaced only when it is an earlier export (else MTD_EREFUSED, as is the
+ * store itself). rows (may be NULL) gets the devices written. */
+int mtd_export_sql(mtd_t *h, const char *path, uint64_t *rows);
+
 #ifdef __cplusplus
 }
 #endif
