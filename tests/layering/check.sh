@@ -47,7 +47,9 @@ fi
 [ $# -eq 3 ] || fail "usage: check.sh SRCDIR LIBMTDGATE.a RUNNER"
 src=$1 lib=$2 runner=$3
 sources_clean "$src/core" || fail "core/ stands on the plugin SDK (above)"
-sources_clean "$src/tools/mtdgate.c" "$src/tools/serve.c" "$src/tools/cli.h" ||
+# the runner: mtdgate.c, serve.c, cli.c, output.c, every cmd_*.c and their headers
+sources_clean "$src"/tools/mtdgate.c "$src"/tools/serve.c "$src"/tools/cli.[ch] \
+	"$src"/tools/cmd_*.c "$src"/tools/output.[ch] ||
 	fail "the runner stands on the plugin SDK (above)"
 wire_header_clean "$src/plugins/include/mtdgate/wire.h" ||
 	fail "wire.h includes more than C standard headers (above)"

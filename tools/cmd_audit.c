@@ -1,0 +1,189 @@
+/* mtdgate audit verify|keygen|checkpoint|show. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct auditctx {
+	int json;
+	mtd_buf line; /* reused for every record */
+} auditctx;
+
+static int print_audit(void *ud, const mtd_audit_rec *r)
+{
+	auditctx *a = ud;
+	char t[40];
+	if (a->json) { /* ids are bytes (not always UTF-8): written, not packed */
+		mtd_buf *bp = &a->line;
+		json_t *d = json_loads(r->detail, 0, NULL);
+		char *ds = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+			     : NULL;
+		char num[32];
+		int rc;
+		snprintf(num, sizeof num, "%lld", (long long)r->seq);
+		bp->len = 0;
+		rc = buf_lit(bp, "{\"seq\":") || buf_lit(bp, num) || buf_lit(bp, ",\"at\":") ||
+		     buf_str(bp, mtd_time_format(r->at, t, sizeof t)) || buf_lit(bp, ",\"kind\":") ||
+		     buf_str(bp, r->kind) || buf_lit(bp, ",\"vendor\":") ||
+		     buf_str_or_null(bp, r->vendor) || buf_lit(bp, ",\"device\":") ||
+		     buf_str_or_null(bp, r->device) || buf_lit(bp, ",\"detail\":") ||
+		     (ds ? buf_lit(bp, ds) : buf_str(bp, r->detail)) || buf_lit(bp, "}");
+		free(ds);
+		json_decref(d);
+		return rc ? MTD_ENOMEM : buf_line(bp);
+	}
+	printf("%6lld %s %-17s %-12s %-20s %s\n", (long long)r->seq, mtd_time_format(r->at, t, sizeof t),
+	       esc(r->kind), esc(r->vendor), esc(r->device), esc(r->detail));
+	return 0;
+}
+
+static int time_flag(opts *o, const char *flag, int64_t *out)
+{
+	int bad = 0;
+	const char *v = flag_value(o, flag, &bad);
+	if (bad || (v && mtd_time_parse(v, strlen(v), out)))
+		return usage_error("audit show: %s needs an RFC 3339 time or Unix seconds", flag);
+	return 0;
+}
+
+static int cmd_audit(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	int rc;
+	if (!strcmp(sub, "verify")) {
+		mtd_audit_expect x = {0};
+		uint64_t n;
+		char head[65], t[40];
+		int bad = 0;
+		x.head = flag_value(o, "--expect-head", &bad);
+		x.pubkey = flag_value(o, "--pubkey", &bad);
+		x.checkpoint = flag_value(o, "--checkpoint", &bad);
+		if (bad)
+			return usage_error("audit verify: --expect-head, --pubkey and --checkpoint need a "
+					   "value");
+		if (x.checkpoint && !x.pubkey)
+			return usage_error("audit verify: --checkpoint needs --pubkey (the key that "
+					   "signed it)");
+		if ((rc = no_more(o, 2, "audit verify")))
+			return rc;
+		rc = mtd_audit_verify_expect(h, &x, &n, head);
+		if (rc == MTD_EMALFORMED) {
+			printf("audit log BROKEN after %llu intact records: %s\n", (unsigned long long)n,
+			       esc(mtd_errmsg(h)));
+			return EX_DATAERR_;
+		}
+		if (rc)
+			return fail(h, rc);
+		printf("audit log intact: %llu records, head %s\n", (unsigned long long)n, head);
+		if (x.head)
+			printf("expected head %s: in the chain\n", x.head);
+		if (x.checkpoint)
+			printf("checkpoint %s holds: records 1 to %lld as signed at %s\n", x.checkpoint,
+			       (long long)x.last_seq, mtd_time_format(x.last_at, t, sizeof t));
+		if (x.pubkey)
+			printf("checkpoints in the log signed with %s: %llu, all hold\n", x.pubkey,
+			       (unsigned long long)x.checkpoints);
+		else
+			printf("(keep the head somewhere else, or sign it: 'mtdgate audit checkpoint')\n");
+		return EX_OK;
+	}
+	if (!strcmp(sub, "keygen")) {
+		int bad = 0;
+		const char *key = flag_value(o, "--key", &bad);
+		if (bad || !key)
+			return usage_error("audit keygen: --key FILE is required");
+		if ((rc = no_more(o, 2, "audit keygen")))
+			return rc;
+		if ((rc = mtd_audit_keygen(h, key)))
+			return fail(h, rc);
+		printf("private key %s (mode 0600: keep it off the store's machine if you can)\n"
+		       "public key  %s.pub (for 'audit verify --pubkey')\n", key, key);
+		return EX_OK;
+	}
+	if (!strcmp(sub, "checkpoint")) {
+		int bad = 0;
+		const char *key = flag_value(o, "--key", &bad), *out = flag_value(o, "--out", &bad);
+		char cp[512];
+		if (bad || !key)
+			return usage_error("audit checkpoint: --key FILE is required (--out needs a "
+					   "value)");
+		if ((rc = no_more(o, 2, "audit checkpoint")))
+			return rc;
+		if ((rc = mtd_audit_checkpoint(h, key, cp, sizeof cp))) {
+			if (rc == MTD_EMALFORMED)
+				printf("audit log BROKEN: %s\nnot signed\n", mtd_errmsg(h));
+			return rc == MTD_EMALFORMED ? EX_DATAERR_ : fail(h, rc);
+		}
+		if (out) {
+			FILE *f = fopen(out, "w");
+			if (!f || fputs(cp, f) < 0 || fflush(f) || fsync(fileno(f))) {
+				if (f)
+					fclose(f);
+				fprintf(stderr, "%s: %s: cannot write the checkpoint (it is recorded "
+					"in the log): %s\n", prog, out, strerror(errno));
+				return EX_INTERNAL_;
+			}
+			fclose(f);
+			printf("checkpoint written to %s\n", out);
+		} else {
+			fputs(cp, stdout);
+		}
+		return EX_OK;
+	}
+	if (!strcmp(sub, "show")) {
+		mtd_audit_filter f = {0};
+		auditctx a = {has_flag(o, "--json"), {0}};
+		int bad = 0;
+		f.device = flag_value(o, "--device", &bad);
+		f.vendor = flag_value(o, "--vendor", &bad);
+		f.kind = flag_value(o, "--kind", &bad);
+		if (bad)
+			return usage_error("audit show: --device, --vendor and --kind need a value");
+		if ((rc = time_flag(o, "--since", &f.since)) || (rc = time_flag(o, "--until", &f.until)))
+			return rc;
+		if ((rc = no_more(o, 2, "audit show")))
+			return rc;
+		rc = mtd_audit_show(h, &f, print_audit, &a);
+		mtd_buf_free(&a.line);
+		if (rc)
+			return fail(h, rc);
+		return EX_OK;
+	}
+	return usage_error("audit: expected verify, show, keygen or checkpoint");
+}
+
+const cli_command cli_cmd_audit = {
+	.name = "audit",
+	.summary = "  audit verify [--expect-head HASH] [--pubkey FILE [--checkpoint FILE]]\n"
+		"                                         check the audit log and what it covers\n"
+		"  audit keygen --key FILE                make a checkpoint signing key\n"
+		"  audit checkpoint --key FILE [--out FILE]  sign the log's head\n"
+		"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n",
+	.help = "usage: mtdgate audit verify [--expect-head HASH]\n"
+		"                          [--pubkey FILE [--checkpoint FILE]]\n"
+		"       mtdgate audit keygen --key FILE\n"
+		"       mtdgate audit checkpoint --key FILE [--out FILE]\n"
+		"       mtdgate audit show [--device ID] [--vendor V] [--kind K]\n"
+		"                          [--since TIME] [--until TIME] [--json]\n\n"
+		"The audit log is append-only (the store refuses updates and deletes) and\n"
+		"each record carries a SHA-256 hash chained to the one before. verify\n"
+		"(read-only: works on read-only media) recomputes the chain, checks every\n"
+		"decision and every row decisions are made from (devices, groups, reports,\n"
+		"connectors, settings, inventory) against the entry that last wrote it and\n"
+		"the store's pages, and names the first problem (exit 65); or prints the\n"
+		"count and the head hash. --expect-head HASH: a head kept elsewhere must be\n"
+		"in the chain. keygen makes an Ed25519 key pair, FILE (mode 0600) and\n"
+		"FILE.pub; checkpoint verifies the log, signs its head with FILE (refused\n"
+		"when others may read it), records it and prints it (or writes it to --out):\n"
+		"keep it elsewhere. verify --pubkey FILE.pub checks every checkpoint of that\n"
+		"key in the log (there must be one); with --checkpoint an exported one, which\n"
+		"also finds a cut-off tail. show lists records, oldest first. Kinds: init,\n"
+		"import, inventory, connector_add, connector_set, connector_remove,\n"
+		"connector_state, message, message_rejected, decision, row, baseline,\n"
+		"checkpoint, app_wipe, evaluate, appsync, appsync_refused.\n",
+	.run = cmd_audit,
+};

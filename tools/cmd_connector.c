@@ -1,0 +1,129 @@
+/* mtdgate connector add|set|remove|list|token. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int print_connector(void *ud, const mtd_connector_info *c)
+{
+	int json = *(int *)ud;
+	char t[40];
+	if (json) { /* SPEC 4.3; an error code is the partner's bytes: any */
+		mtd_buf b = {0};
+		int rc = buf_lit(&b, "{\"vendor\":") || buf_str(&b, c->vendor) ||
+			 buf_lit(&b, ",\"state\":") || buf_str(&b, c->state);
+		for (size_t i = 0; !rc && i < c->nsettings; i++) {
+			char num[32];
+			snprintf(num, sizeof num, "%lld", atoll(c->setting_values[i]));
+			rc = buf_lit(&b, ",") || buf_str(&b, c->setting_names[i]) || buf_lit(&b, ":") ||
+			     buf_lit(&b, !c->setting_is_bool[i] ? num
+					 : !strcmp(c->setting_values[i], "true") ? "true" : "false");
+		}
+		rc = rc || buf_lit(&b, ",\"last_contact\":") ||
+		     buf_str_or_null(&b, c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t)
+							 : NULL) ||
+		     (c->error_code && (buf_lit(&b, ",\"error_code\":") || buf_str(&b, c->error_code))) ||
+		     buf_lit(&b, "}");
+		rc = rc ? MTD_ENOMEM : buf_line(&b);
+		mtd_buf_free(&b);
+		return rc;
+	}
+	printf("%-14s %-13s last contact %s\n", esc(c->vendor), c->state,
+	       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t) : "never");
+	printf("  ");
+	for (size_t i = 0; i < c->nsettings; i++) {
+		if (c->setting_is_bool[i] && !strcmp(c->setting_values[i], "true"))
+			printf("%s ", c->setting_names[i]);
+		else if (!c->setting_is_bool[i])
+			printf("%s=%s ", c->setting_names[i], c->setting_values[i]);
+	}
+	if (c->error_code)
+		printf("error_code=%s", esc(c->error_code));
+	printf("\n");
+	return 0;
+}
+
+static int cmd_connector(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	int rc;
+
+	if (!strcmp(sub, "list")) {
+		int json = has_flag(o, "--json");
+		if ((rc = no_more(o, 2, "connector list")))
+			return rc;
+		if ((rc = mtd_connector_list(h, print_connector, &json)))
+			return fail(h, rc);
+		return EX_OK;
+	}
+	if (!strcmp(sub, "add") || !strcmp(sub, "remove")) {
+		if ((rc = no_more(o, 3, sub[0] == 'a' ? "connector add" : "connector remove")))
+			return rc;
+		rc = sub[0] == 'a' ? mtd_connector_add(h, o->argv[2]) : mtd_connector_remove(h, o->argv[2]);
+		if (rc)
+			return fail(h, rc);
+		printf("connector %s: %s\n", o->argv[2], sub[0] == 'a' ? "added (not_set_up)" : "removed (unavailable)");
+		return EX_OK;
+	}
+	if (!strcmp(sub, "set")) {
+		if (o->argc < 4)
+			return usage_error("connector set: expected VENDOR KEY=VALUE...");
+		for (int i = 3; i < o->argc; i++)
+			if (o->argv[i][0] == '-')
+				return usage_error("connector set: unknown option '%s'", o->argv[i]);
+		if ((rc = mtd_connector_set(h, o->argv[2], (const char *const *)&o->argv[3],
+					    (size_t)(o->argc - 3))))
+			return fail(h, rc);
+		printf("connector %s: updated\n", o->argv[2]);
+		return EX_OK;
+	}
+	if (!strcmp(sub, "token")) {
+		char token[65];
+		if ((rc = no_more(o, 3, "connector token")))
+			return rc;
+		if ((rc = mtd_connector_token(h, o->argv[2], token)))
+			return fail(h, rc);
+		printf("%s\n", token);
+		memset(token, 0, sizeof token);
+		return EX_OK;
+	}
+	return usage_error("connector: expected add, set, remove, list or token");
+}
+
+const cli_command cli_cmd_connector = {
+	.name = "connector",
+	.summary = "  connector add VENDOR                   add a connector (state not_set_up)\n"
+		"  connector set VENDOR KEY=VALUE...      change connector settings\n"
+		"  connector remove VENDOR                deprovision a connector (unavailable)\n"
+		"  connector list [--json]                list connectors and their settings\n"
+		"  connector token VENDOR                 a bearer token for the vendor's pushes\n",
+	.help = "usage: mtdgate connector add VENDOR\n"
+		"       mtdgate connector set VENDOR KEY=VALUE...\n"
+		"       mtdgate connector remove VENDOR\n"
+		"       mtdgate connector list [--json]\n"
+		"       mtdgate connector token VENDOR\n\n"
+		"One connector per vendor. States: not_set_up (added) -> available (the\n"
+		"partner provisioned it) -> enabled (a platform switched on); unresponsive\n"
+		"after unresponsive_days without contact; error when the partner reports\n"
+		"one, until a healthy heartbeat; unavailable after remove, until the partner\n"
+		"provisions it again. Messages to not_set_up or unavailable connectors are\n"
+		"refused and audited.\n\n"
+		"Settings (on|off unless noted, all off by default):\n"
+		"  android ios windows macos      use this vendor for compliance on it\n"
+		"  mam_android mam_ios mam_windows  use it for app protection\n"
+		"  appsync_ios                    share iOS app inventory with the vendor\n"
+		"  appsync_personal_ios           include personally-owned iOS devices\n"
+		"  block_unsupported_os           noncompliant when the vendor reports an\n"
+		"                                 unsupported OS\n"
+		"  block_missing_data             noncompliant without a report from it\n"
+		"  unresponsive_days=N            days without contact before unresponsive [7]\n"
+		"  parked_days=N                  days a parked message waits for its device\n"
+		"                                 before it expires (audited) [30]\n"
+		"A setting the vendor's plugin or the cloud does not allow is refused (69).\n\n"
+		"token makes a new bearer token for the vendor's pushes to 'mtdgate serve'\n"
+		"(POST /v1/ingest/VENDOR, GET /v1/appsync/VENDOR) and prints it once; only\n"
+		"its SHA-256 is stored, and the earlier token stops working.\n",
+	.run = cmd_connector,
+};

@@ -1,0 +1,121 @@
+/* mtdgate plugin list|check. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtdgate/plugin.h"
+#include "cli.h"
+
+static json_t *bits_json(uint32_t bits, const char *const *names, int n)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++)
+		if (bits & (1u << i))
+			json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+static void bits_text(char *buf, size_t n, uint32_t bits, const char *const *names, int count)
+{
+	size_t k = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < count; i++)
+		if (bits & (1u << i))
+			k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? "," : "", names[i]);
+	if (!k)
+		snprintf(buf, n, "-");
+}
+
+static const char *const plat_names[] = {"android", "ios", "windows", "macos"};
+static const char *const cap_names[] = {"threat", "app_protection", "appsync", "gov_cloud"};
+
+static int print_plugin(void *ud, const mtd_plugin_info *p)
+{
+	int json = *(int *)ud;
+	if (json) {
+		json_t *o = json_object();
+		char abi[16], *s;
+		snprintf(abi, sizeof abi, "%u.%u", MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version),
+			 MTD_PLUGIN_ABI_MINOR_OF(p->abi_version));
+		json_object_set_new(o, "id", json_string(p->id));
+		json_object_set_new(o, "name", json_string(p->name));
+		json_object_set_new(o, "platforms", bits_json(p->platforms, plat_names, 4));
+		json_object_set_new(o, "mam_platforms", bits_json(p->mam_platforms, plat_names, 4));
+		json_object_set_new(o, "capabilities", bits_json(p->capabilities, cap_names, 4));
+		json_object_set_new(o, "abi", json_string(abi));
+		json_object_set_new(o, "path", json_string(p->path));
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (!s)
+			return MTD_ENOMEM;
+		puts(s);
+		free(s);
+	} else {
+		char a[64], b[64], c[80];
+		bits_text(a, sizeof a, p->platforms, plat_names, 4);
+		bits_text(b, sizeof b, p->mam_platforms, plat_names, 4);
+		bits_text(c, sizeof c, p->capabilities, cap_names, 4);
+		printf("%-13s %-40s platforms=%s mam=%s capabilities=%s\n", esc(p->id), esc(p->name),
+		       a, b, c);
+	}
+	return 0;
+}
+
+static int cmd_plugin(mtd_t *h, opts *o)
+{
+	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	int rc;
+	if (!strcmp(sub, "check")) {
+		int bad = 0;
+		const char *fixtures = flag_value(o, "--fixtures", &bad);
+		if (bad)
+			return usage_error("plugin check: --fixtures needs a directory");
+		if ((rc = no_more(o, 3, "plugin check")))
+			return rc;
+		rc = mtd_plugin_check(h, o->argv[2], fixtures, print_check, NULL);
+		if (rc == MTD_EPLUGIN) {
+			printf("%s: does not pass\n", esc(o->argv[2]));
+			return EX_DATAERR_;
+		}
+		if (rc) {
+			fflush(stdout);
+			fprintf(stderr, "%s: plugin check: %s cannot be checked\n", prog, esc(o->argv[2]));
+			return rc == MTD_EUSAGE ? EX_USAGE_ : rc == MTD_EREFUSED ? EX_REFUSED_ : EX_INTERNAL_;
+		}
+		printf("%s: passes\n", esc(o->argv[2]));
+		return EX_OK;
+	}
+	if (!strcmp(sub, "list")) {
+		int json = has_flag(o, "--json");
+		if ((rc = no_more(o, 2, "plugin list")))
+			return rc;
+		if ((rc = mtd_plugin_list(h, print_plugin, &json)))
+			return fail(h, rc);
+		return EX_OK;
+	}
+	return usage_error("plugin: expected list or check");
+}
+
+const cli_command cli_cmd_plugin = {
+	.name = "plugin",
+	.summary = "  plugin list [--json]                   list vendor plugins\n"
+		"  plugin check FILE.so [--fixtures DIR]  conformance check of a plugin\n",
+	.help = "usage: mtdgate plugin list [--json]\n"
+		"       mtdgate plugin check FILE.so [--fixtures DIR]\n\n"
+		"list: the vendor plugins in the plugin directory: id, name, platforms,\n"
+		"app protection platforms and capabilities.\n\n"
+		"check: conformance check of one plugin file, refused in a directory others\n"
+		"can write (--insecure-plugins). Loads it in a sandboxed child process and\n"
+		"validates the descriptor it reports (ABI version, size, id = file name,\n"
+		"platforms, capabilities,\n"
+		"callbacks); decodes its fixtures (DIR, default <plugin dir>/fixtures/<id>/:\n"
+		"every NAME.in must produce the normalized messages of NAME.out, every record\n"
+		"of bad.in must be refused); then feeds the decoder truncated, mutated and\n"
+		"random payloads in a child process, so a crash or a hang is reported with\n"
+		"the payload saved. Exit 0 when it passes, 65 when a check fails (a plugin\n"
+		"that dies or lies while loading included), 64 when the file is not there,\n"
+		"69 when it is in a directory others can write.\n",
+	.run = cmd_plugin,
+};

@@ -1,0 +1,34 @@
+/* mtdgate serve: the HTTP interface (serve.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_serve(mtd_t *h, opts *o)
+{
+	return mtd_cli_serve(h, o->argc, o->argv);
+}
+
+const cli_command cli_cmd_serve = {
+	.name = "serve",
+	.summary = "  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n",
+	.help = "usage: mtdgate serve [--listen HOST:PORT|unix:PATH]...\n\n"
+		"Answer the HTTP interface (SPEC 4.5) on the store until SIGTERM or SIGINT\n"
+		"(requests in flight are answered first); default 127.0.0.1:8181, PORT 0\n"
+		"picks a free port. Prints 'listening on ADDRESS' per listener.\n"
+		"  GET /v1/access?resource=NAME  (device in X-Device-Id or ?device=ID)\n"
+		"      200 allow, 403 block (also an unknown or never-evaluated device, or a\n"
+		"      resource not protected for it); X-Mtdgate-State, -Level, -Reason\n"
+		"  GET /v1/devices/ID   the device's report --json object; 404 unknown\n"
+		"  POST /v1/ingest/VENDOR[?normalized=1]  (Authorization: Bearer TOKEN of\n"
+		"      'connector token') what 'ingest VENDOR' takes; answered after commit\n"
+		"      and evaluation: {records,accepted,rejected,malformed,parked,errors};\n"
+		"      401 bad token, 403 refused by the connector's state (R1)\n"
+		"  GET /healthz         200 ok\n"
+		"Decisions are answered from memory; changes committed by other commands\n"
+		"on the store are picked up within a second. SIGHUP reads the rules again\n"
+		"and decides every device with them.\n",
+	.run = cmd_serve,
+};
