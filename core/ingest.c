@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "connector.h"
+#include "mdm.h"
 #include "mtdgate/wire.h"
 #include "mtd_int.h"
 #include "plugin_child.h"
@@ -45,6 +46,8 @@ typedef struct run {
 	const char *vendor;
 	struct inv_state *inv;  /* inventory import */
 	devmap *dm;             /* ingest of many messages */
+	mtd_mdm *mdm;           /* imports: records from an MDM's export */
+	struct seen *keep;      /* device import --replace-all: the devices read */
 	/* ingest through an isolated plugin: records are decoded in batches,
 	 * so the record being applied is not the reader's last one */
 	const char *where_now;  /* its position, when set */
@@ -228,7 +231,10 @@ static int maybe_commit(run *r)
  * this, not mtd_reader_where: the reader may be ahead (batched decode). */
 static const char *where(run *r)
 {
-	return r->where_now ? r->where_now : r->rd ? mtd_reader_where(r->rd) : "store";
+	return r->where_now ? r->where_now
+	       : r->mdm   ? mtd_mdm_where(r->mdm)
+	       : r->rd    ? mtd_reader_where(r->rd)
+			  : "store";
 }
 
 static void bad_record(run *r, const char *why)
@@ -250,8 +256,27 @@ static int store_fail(run *r)
  * WAL grows to about this much (64 MiB) before it is folded in. */
 #define BULK_WAL_PAGES 16384
 
-/* Run the reader over every record, calling fn per parsed record, inside
- * batched transactions. */
+/* The next record of the input: from the reader, or from an MDM's export
+ * (a msgpack tree, checked by the record's decoder already). */
+static int next_record(run *r, mtd_record *rec, int parse, char *why, size_t n)
+{
+	const msgpack_object *obj;
+	int k;
+	if (!r->mdm)
+		return mtd_reader_next(r->rd, rec, parse, why, n);
+	memset(rec, 0, sizeof *rec);
+	if ((k = mtd_mdm_next(r->mdm, &obj, why, n)) == 1)
+		rec->obj = obj;
+	return k;
+}
+
+static uint64_t input_offset(run *r)
+{
+	return r->mdm ? mtd_mdm_offset(r->mdm) : mtd_reader_offset(r->rd);
+}
+
+/* Run the reader (or r->mdm) over every record, calling fn per parsed
+ * record, inside batched transactions. */
 static int each_record(run *r, FILE *in, const char *name, int parse,
 		       int (*fn)(run *, const mtd_record *))
 {
@@ -262,13 +287,12 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 	uint64_t total = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
 	const char *what = r->inv ? "inventory" : r->vendor ? "ingest" : "devices";
 
-	r->rd = mtd_reader_new(in, name);
-	if (!r->rd)
+	if (!r->mdm && !(r->rd = mtd_reader_new(in, name)))
 		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
 	sqlite3_wal_autocheckpoint(mtd_store_db(r->h->store), BULK_WAL_PAGES);
 	if ((rc = begin(r)))
 		goto out;
-	while ((k = mtd_reader_next(r->rd, &rec, parse, why, sizeof why)) != 0) {
+	while ((k = next_record(r, &rec, parse, why, sizeof why)) != 0) {
 		if (k == MTD_EMALFORMED) {
 			r->st->records++;
 			bad_record(r, why);
@@ -283,12 +307,11 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 		if ((rc = fn(r, &rec)) || (rc = maybe_commit(r)))
 			break;
 		if (r->h->progress && (r->st->records & 4095) == 0)
-			r->h->progress(r->h->progress_ud, what, mtd_reader_offset(r->rd), total,
+			r->h->progress(r->h->progress_ud, what, input_offset(r), total,
 				       r->st->records);
 	}
 	if (r->h->progress)
-		r->h->progress(r->h->progress_ud, what, mtd_reader_offset(r->rd), total,
-			       r->st->records);
+		r->h->progress(r->h->progress_ud, what, input_offset(r), total, r->st->records);
 	if (!rc)
 		rc = commit(r);
 	else
@@ -507,14 +530,65 @@ static int one_device(run *r, const mtd_record *rec)
 	return 0;
 }
 
-int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
+static void groups_diag(void *ud, const char *msg)
+{
+	mtd_diag(ud, "%s", msg);
+}
+
+/* Each input of o through fn, in its format: the reader for records, an
+ * MDM reader (with g's groups) for Graph and CSV. *more: the last Graph
+ * page read says the export goes on (@odata.nextLink). */
+static int import_inputs(run *r, const mtd_import_opts *o, const mtd_mdm_groups *g, int apps,
+			 int (*fn)(run *, const mtd_record *), int *more)
+{
+	int rc = 0;
+	*more = 0;
+	for (size_t i = 0; !rc && i < o->ninputs; i++) {
+		const mtd_input *in = &o->inputs[i];
+		int fmt = o->format;
+		FILE *f = in->in;
+		if (fmt == MTD_FORMAT_AUTO && (rc = mtd_mdm_detect(in->in, &fmt, &f)))
+			return mtd_fail(r->h, rc, "%s: %s", in->name,
+					rc == MTD_EIO ? "read error" : mtd_strerror(rc));
+		if (fmt != MTD_FORMAT_RECORDS &&
+		    !(r->mdm = mtd_mdm_new(f, in->name, fmt, apps, fmt == MTD_FORMAT_GRAPH ? g : NULL)))
+			rc = mtd_fail(r->h, MTD_ENOMEM, "out of memory");
+		if (!rc)
+			rc = each_record(r, f, in->name, MTD_READ_TREE, fn);
+		if (r->mdm && fmt == MTD_FORMAT_GRAPH)
+			*more = mtd_mdm_more_pages(r->mdm);
+		mtd_mdm_free(r->mdm);
+		r->mdm = NULL;
+		if (f != in->in)
+			fclose(f);
+	}
+	if (!rc && *more)
+		mtd_diag(r->h, "%s: @odata.nextLink: the export goes on beyond the pages given",
+			 o->inputs[o->ninputs - 1].name);
+	return rc;
+}
+
+int mtd_device_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st, uint64_t *removed)
 {
 	run r = {.h = h, .st = st};
-	int rc = mtd_need_store(h);
+	mtd_mdm_groups *g = NULL;
+	int rc = mtd_need_store(h), more = 0;
 	memset(st, 0, sizeof *st);
+	if (removed)
+		*removed = 0;
 	if (rc)
 		return rc;
-	rc = each_record(&r, in, name, MTD_READ_TREE, one_device);
+	for (size_t i = 0; i < o->ngroups; i++) {
+		char err[300];
+		if ((rc = mtd_mdm_groups_load(&g, o->groups[i].in, o->groups[i].name, o->groups[i].group,
+					      groups_diag, h, &st->bad_elements, err, sizeof err))) {
+			mtd_mdm_groups_free(g);
+			return mtd_fail(h, rc, "%s: %s", o->groups[i].name,
+					rc == MTD_ENOMEM ? "out of memory" : err);
+		}
+	}
+	rc = import_inputs(&r, o, g, 0, one_device, &more);
+	mtd_mdm_groups_free(g);
 	gsc_free(&r);
 	if (!rc && mtd_store_begin(h->store) == 0) {
 		char detail[160];
@@ -537,8 +611,16 @@ int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
 		}
 		st->unparked += r.pend_unparked;
 	}
+	(void)more;
 	free(r.conns);
 	return rc;
+}
+
+int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
+{
+	mtd_input i = {in, name, NULL};
+	mtd_import_opts o = {.format = MTD_FORMAT_RECORDS, .inputs = &i, .ninputs = 1};
+	return mtd_device_import_from(h, &o, st, NULL);
 }
 
 /* ---- inventory ---- */
@@ -595,14 +677,17 @@ static int one_app(run *r, const mtd_record *rec)
 		if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_BY_EXT)))
 			return store_fail(r);
 		mtd_bind_text(st, 1, a.device.p, a.device.n);
-		if (sqlite3_step(st) != SQLITE_ROW) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			iv->last_id = sqlite3_column_int64(st, 0);
+		} else if ((iv->last_id = device_by_id(r, "intune", a.device.p, a.device.n)) < 0) {
+			return store_fail(r);
+		} else if (!iv->last_id) { /* neither its id nor its Intune id */
 			char m[300];
 			snprintf(m, sizeof m, "field 'device': unknown device '%.*s' (import it first)",
 				 (int)a.device.n, a.device.p);
 			bad_record(r, m);
 			return 0;
 		}
-		iv->last_id = sqlite3_column_int64(st, 0);
 		snprintf(iv->last, sizeof iv->last, "%.*s", (int)a.device.n, a.device.p);
 		if ((fresh = seen_add(iv, iv->last_id)) < 0)
 			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
@@ -678,16 +763,23 @@ insert:
 	return 0;
 }
 
-int mtd_inventory_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
+int mtd_inventory_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st)
 {
 	struct inv_state iv = {{0}, 0, NULL, 0, 0};
 	run r = {.h = h, .st = st, .inv = &iv};
-	int rc = mtd_need_store(h);
+	int rc = mtd_need_store(h), more;
 	memset(st, 0, sizeof *st);
 	if (!rc)
-		rc = each_record(&r, in, name, MTD_READ_TREE, one_app);
+		rc = import_inputs(&r, o, NULL, 1, one_app, &more);
 	free(iv.seen);
 	return rc;
+}
+
+int mtd_inventory_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
+{
+	mtd_input i = {in, name, NULL};
+	mtd_import_opts o = {.format = MTD_FORMAT_RECORDS, .inputs = &i, .ninputs = 1};
+	return mtd_inventory_import_from(h, &o, st);
 }
 
 /* ---- channel messages ---- */
@@ -794,11 +886,43 @@ typedef struct target {
 	char why[400];
 } target;
 
+/* A GUID in upper case as Graph keeps GUIDs (lower case): into buf (37
+ * bytes), or NULL when v is no such GUID. */
+static const char *guid_lower(const mtd_str *v, char *buf)
+{
+	int upper = 0;
+	if (v->n != 36)
+		return NULL;
+	for (size_t i = 0; i < 36; i++) {
+		char c = v->p[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return NULL;
+		} else if (c >= 'A' && c <= 'F') {
+			upper = 1;
+			c = (char)(c - 'A' + 'a');
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return NULL;
+		}
+		buf[i] = c;
+	}
+	buf[36] = 0;
+	return upper ? buf : NULL;
+}
+
 static int64_t ref_lookup(run *r, const char *vendor, const mtd_msg *m, int k)
 {
 	const mtd_str *v = &m->ref[k];
-	char kind[48];
+	char kind[48], guid[37];
 	int64_t dev;
+	if ((k == MTD_REF_INTUNE || k == MTD_REF_ENTRA || k == MTD_REF_MDM) && guid_lower(v, guid)) {
+		mtd_str low = {guid, 36};
+		mtd_msg lm = *m;
+		lm.ref[k] = low;
+		dev = ref_lookup(r, vendor, &lm, k);
+		if (dev)
+			return dev;
+	}
 	switch (k) {
 	case MTD_REF_VENDOR:
 		snprintf(kind, sizeof kind, "vendor:%s", vendor);

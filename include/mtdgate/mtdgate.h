@@ -363,6 +363,48 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
  * store itself). rows (may be NULL) gets the devices written. */
 int mtd_export_sql(mtd_t *h, const char *path, uint64_t *rows);
 
+/* ---- fleet: imports from what MDMs export, the device lifecycle (issue 18) ---- */
+
+/* Input formats of the imports: AUTO detects each input's from its first
+ * bytes (a JSON object whose first key is "@odata.*" or "value": GRAPH; a
+ * first line with a comma that does not start like JSON or msgpack: CSV;
+ * otherwise RECORDS). RECORDS: SPEC 4.2 records in any framing of 4.1.
+ * GRAPH: Microsoft Graph pages ({"value":[...],"@odata.nextLink"}) of
+ * managedDevices (devices) or of detectedApps / managedDevices with their
+ * apps (inventory). CSV: RFC 4180 with a header row naming 4.2 fields
+ * (and ids.KIND columns for devices; groups separated by ';'). */
+enum { MTD_FORMAT_AUTO = 0, MTD_FORMAT_RECORDS, MTD_FORMAT_GRAPH, MTD_FORMAT_CSV };
+/* One input. Everything borrowed for the call; in is not closed. */
+typedef struct mtd_input {
+	FILE *in;
+	const char *name;  /* labels positions */
+	const char *group; /* group exports only: the group whose member pages in
+			      holds, or NULL for groups with their members */
+} mtd_input;
+typedef struct mtd_import_opts {
+	int format;              /* MTD_FORMAT_* of every input */
+	const mtd_input *inputs; /* read in order, one import */
+	size_t ninputs;
+	const mtd_input *groups; /* device import from Graph: group membership
+				    exports giving the devices their groups */
+	size_t ngroups;
+	int replace_all;         /* device import: remove (mtd_device_remove)
+				    every stored device the inputs do not
+				    hold; refused (MTD_EREFUSED, nothing
+				    removed, the import kept) when a record was
+				    malformed or a Graph export goes on
+				    (@odata.nextLink) beyond the inputs */
+} mtd_import_opts;
+/* Device or inventory import of several inputs in any of the formats, as
+ * one import (one audit record; parked messages applied after). Problems
+ * with single records, group members or pages go to the diagnostic
+ * callback with their position ("devices.json page 2 (line 57): value[3]:
+ * field 'operatingSystem': ..."), counted as malformed (group members and
+ * group pages as bad_elements). removed (may be
+ * NULL) gets the devices replace_all removed. */
+int mtd_device_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st, uint64_t *removed);
+int mtd_inventory_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st);
+
 #ifdef __cplusplus
 }
 #endif
