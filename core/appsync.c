@@ -107,8 +107,8 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 		*records = 0;
 	if (rc)
 		return rc;
-	if (mtd_store_begin(h->store))
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if ((rc = mtd_begin(h)))
+		return rc;
 	if ((rc = mtd_refresh_connectors(h)))
 		goto fail;
 	if ((rc = mtd_conn_load(h->store, vendor, &c)) == MTD_ENOTFOUND) {

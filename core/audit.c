@@ -1163,10 +1163,8 @@ int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n)
 	/* never sign a log that does not verify */
 	if ((rc = mtd_audit_verify(h, &records, head)))
 		goto out;
-	if (mtd_store_begin(h->store)) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if ((rc = mtd_begin(h)))
 		goto out;
-	}
 	st = mtd_store_stmt(h->store, SQL_AUDIT_LAST);
 	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
 		seq = sqlite3_column_int64(st, 0);

@@ -1191,8 +1191,8 @@ static int write_spool(eval *e, int64_t mark, const run_out *ro)
 	int rc;
 
 	mtd_store_rollback(s); /* nothing was written: ends the snapshot */
-	if (mtd_store_begin(s))
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(s));
+	if ((rc = mtd_begin(h)))
+		return rc;
 	if ((rc = decisions_mark(h, &now_mark)))
 		return rc;
 	if (now_mark != mark)
@@ -1279,8 +1279,10 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 		}
 	}
 	/* a read transaction (a snapshot) unless this pass writes as it goes */
-	if (mode == PASS_LOCKED ? mtd_store_begin(h->store) != 0
-				: sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	if (mode == PASS_LOCKED) {
+		if ((rc = mtd_begin(h)))
+			goto out;
+	} else if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		goto out;
 	}
@@ -1432,8 +1434,8 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 	/* State changes that happened while nobody was listening (e.g.
 	 * unresponsive) are audited first, in a transaction of their own. */
 	if (!dry_run) {
-		if (mtd_store_begin(h->store))
-			return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		if ((rc = mtd_begin(h)))
+			return rc;
 		rc = mtd_refresh_connectors(h);
 		if (!rc && mtd_store_commit(h->store))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
@@ -1566,7 +1568,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	dpair *idx = NULL; /* a whole report's index (load_index) */
 	devreports *dr = NULL; /* a report of one device: its reports */
 	int64_t nidx = 0;
-	int rc = mtd_need_store(h), step, found = 0;
+	int rc = mtd_need_store_read(h), step, found = 0;
 
 	if (rc)
 		return rc;

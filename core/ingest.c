@@ -179,9 +179,7 @@ static void dm_maybe(run *r, FILE *in)
 
 static int begin(run *r)
 {
-	return mtd_store_begin(r->h->store)
-		       ? mtd_fail(r->h, MTD_ESTORE, "%s", mtd_store_errmsg(r->h->store))
-		       : 0;
+	return mtd_begin(r->h);
 }
 
 static int save_conn(run *r)
@@ -590,7 +588,7 @@ int mtd_device_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st, ui
 	rc = import_inputs(&r, o, g, 0, one_device, &more);
 	mtd_mdm_groups_free(g);
 	gsc_free(&r);
-	if (!rc && mtd_store_begin(h->store) == 0) {
+	if (!rc && !(rc = mtd_begin(h))) {
 		char detail[160];
 		snprintf(detail, sizeof detail,
 			 "{\"source\":\"devices\",\"records\":%llu,\"accepted\":%llu,\"malformed\":%llu}",
@@ -1915,7 +1913,7 @@ int mtd_parked(mtd_t *h, mtd_parked_fn fn, void *ud)
 	size_t n = 0;
 	mtd_conn *conns = NULL;
 	size_t nconns = 0;
-	int rc = mtd_need_store(h);
+	int rc = mtd_need_store_read(h);
 
 	if (rc)
 		return rc;

@@ -229,6 +229,7 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	h->rules_cpu_ms = cfg->rules_cpu_ms;
 	h->rules_eval_cpu_ms = cfg->rules_eval_cpu_ms;
 	h->max_skew = cfg->max_skew > 0 ? cfg->max_skew : cfg->max_skew < 0 ? 0 : MTD_DEFAULT_SKEW;
+	h->wait_ms = cfg->wait_ms > 0 ? cfg->wait_ms : cfg->wait_ms < 0 ? 0 : MTD_STORE_WAIT_MS;
 	if (!h->db_path || !h->rules_dir || !h->plugin_dir)
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
 	return 0;
@@ -262,8 +263,20 @@ void mtd_set_diag(mtd_t *h, mtd_diag_fn fn, void *ud)
 	h->diag_ud = ud;
 }
 
+/* The store's notes: waiting for the lock goes to the progress callback,
+ * a migration (with its backup) to the diagnostics. */
+static void store_note(void *ud, const char *what, int64_t waited, int64_t wait, const char *msg)
+{
+	mtd_t *h = ud;
+	if (!strcmp(what, "migrated"))
+		mtd_diag(h, "%s", msg);
+	else if (h->progress)
+		h->progress(h->progress_ud, what, (uint64_t)waited, (uint64_t)wait, 0);
+}
+
 static int open_store(mtd_t *h, int mode)
 {
+	mtd_store_opts so = {h->wait_ms, store_note, h};
 	int rc;
 	if (h->store && h->store_readonly && mode != MTD_STORE_READONLY) {
 		mtd_store_close(h->store);
@@ -271,7 +284,7 @@ static int open_store(mtd_t *h, int mode)
 	}
 	if (h->store)
 		return 0;
-	rc = mtd_store_open(h->db_path, mode, &h->store, h->err, sizeof h->err);
+	rc = mtd_store_open_ex(h->db_path, mode, &so, &h->store, h->err, sizeof h->err);
 	if (rc)
 		return rc;
 	h->store_readonly = mtd_store_is_readonly(h->store);
@@ -280,7 +293,7 @@ static int open_store(mtd_t *h, int mode)
 	return 0;
 }
 
-static int need_store(mtd_t *h, int mode)
+static int need_store(mtd_t *h, int mode, int query_only)
 {
 	int rc = open_store(h, mode);
 	if (rc || mode == MTD_STORE_READONLY)
@@ -288,17 +301,31 @@ static int need_store(mtd_t *h, int mode)
 	if (!h->cloud[0])
 		return mtd_fail(h, MTD_ENOTFOUND, "%s: not initialised (run 'mtdgate init')",
 				h->db_path);
+	if (mtd_store_query_only(h->store, query_only))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	return 0;
 }
 
 int mtd_need_store(mtd_t *h)
 {
-	return need_store(h, MTD_STORE_WRITE);
+	return need_store(h, MTD_STORE_WRITE, 0);
+}
+
+int mtd_begin(mtd_t *h)
+{
+	int rc = mtd_store_begin(h->store);
+	return rc ? mtd_fail(h, rc == MTD_EBUSY ? rc : MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
+		  : 0;
+}
+
+int mtd_need_store_read(mtd_t *h)
+{
+	return need_store(h, MTD_STORE_WRITE, 1);
 }
 
 int mtd_need_store_readonly(mtd_t *h)
 {
-	return need_store(h, MTD_STORE_READONLY);
+	return need_store(h, MTD_STORE_READONLY, 0);
 }
 
 int mtd_data_version(mtd_t *h, int64_t *v)
@@ -327,7 +354,9 @@ int mtd_init(mtd_t *h, const char *cloud)
 					"cannot change cloud", h->db_path, h->cloud);
 		return 0;
 	}
-	if (mtd_store_begin(h->store) || mtd_store_meta_set(h->store, "cloud", cloud) ||
+	if ((rc = mtd_begin(h)))
+		return rc;
+	if (mtd_store_meta_set(h->store, "cloud", cloud) ||
 	    mtd_store_row_logged(h->store, h->now, MTD_ROW_META, 0, 0, "cloud", 5) ||
 	    mtd_store_audit(h->store, h->now, "init", NULL, NULL,
 			    !strcmp(cloud, "gcc_high") ? "{\"cloud\":\"gcc_high\"}"
@@ -358,8 +387,8 @@ int mtd_refresh_connectors(mtd_t *h)
 static int in_tx(mtd_t *h, int (*fn)(mtd_t *, void *), void *arg)
 {
 	int rc;
-	if (mtd_store_begin(h->store))
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if ((rc = mtd_begin(h)))
+		return rc;
 	rc = mtd_refresh_connectors(h);
 	if (!rc)
 		rc = fn(h, arg);
@@ -584,20 +613,14 @@ int mtd_connector_auth(mtd_t *h, const char *vendor, const char *token)
 	return diff ? mtd_fail(h, MTD_EREFUSED, "bad token") : 0;
 }
 
-static int nop(mtd_t *h, void *arg)
-{
-	(void)h;
-	(void)arg;
-	return 0;
-}
 
 int mtd_connector_list(mtd_t *h, mtd_connector_fn fn, void *ud)
 {
 	mtd_conn *cs;
 	size_t n;
-	int rc = mtd_need_store(h);
+	int rc = mtd_need_store_read(h);
 
-	if (rc || (rc = in_tx(h, nop, NULL))) /* states are shown as of now */
+	if (rc)
 		return rc;
 	if ((rc = mtd_conn_load_all(h->store, &cs, &n)))
 		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
@@ -611,7 +634,9 @@ int mtd_connector_list(mtd_t *h, mtd_connector_fn fn, void *ud)
 			vp[k] = vals[k];
 		}
 		ci.vendor = cs[i].vendor;
-		ci.state = mtd_conn_state_name(cs[i].state);
+		/* as of now, computed: a listing records nothing (the change is
+		 * audited by the next command that acts on it) */
+		ci.state = mtd_conn_state_name(mtd_conn_state_at(&cs[i], h->now));
 		ci.nsettings = MTD_CONN_NSETTINGS;
 		ci.setting_names = mtd_conn_setting_names;
 		ci.setting_values = vp;

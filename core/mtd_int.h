@@ -15,6 +15,7 @@ struct mtd {
 	uint64_t rules_instructions;
 	uint64_t rules_cpu_ms, rules_eval_cpu_ms; /* 0: the defaults */
 	int64_t max_skew; /* seconds; >= 0 */
+	int64_t wait_ms;  /* for the write lock; >= 0 */
 	uint64_t batch; /* records per committed batch */
 	mtd_store *store;
 	int store_readonly; /* opened with MTD_STORE_READONLY */
@@ -41,6 +42,13 @@ void mtd_diag(mtd_t *h, const char *fmt, ...)
 /* Open the store if not yet open (and read the cloud); a store opened
  * read-only before is opened again for writing. */
 int mtd_need_store(mtd_t *h);
+/* Begin a write transaction on h's store: 0, or MTD_EBUSY (the lock stayed
+ * held longer than --wait) or MTD_ESTORE, with h's message set. */
+int mtd_begin(mtd_t *h);
+/* Open for a command that only reads (list, report, show): every write on
+ * the connection fails until the next mtd_need_store (PRAGMA query_only).
+ * An older store is still migrated (with its backup) to be read. */
+int mtd_need_store_read(mtd_t *h);
 /* The same, read-only when not open yet (nothing is written, not even a
  * migration: for a store on read-only media). */
 int mtd_need_store_readonly(mtd_t *h);

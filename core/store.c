@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mtdgate/mtdgate.h"
@@ -40,6 +41,11 @@ struct mtd_store {
 	sqlite3_stmt *st[SQL__COUNT];
 	sqlite3_stmt *row_get[MTD_ROW__COUNT]; /* mtd_store_row_logged's read-back */
 	int readonly;
+	int query_only;
+	mtd_store_opts opts; /* wait_ms resolved: >= 0 */
+	int64_t wait_start; /* ms on CLOCK_MONOTONIC of the first busy call */
+	int64_t noted;      /* ms waited when note was last called */
+	char backup[PATH_MAX + 32]; /* a migration's backup, "" when none */
 	unsigned char dbuf[MTD_DBLOCK_MAX]; /* mtd_store_dblock_put's encoding */
 	char err[512];
 };
@@ -57,7 +63,14 @@ static const char *const row_scan[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_SCAN
 static const char *const row_get[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_GET_)};
 static const char *const row_label[MTD_ROW__COUNT] = {MTD_COVERED_TABLES(ROW_LABEL_)};
 
+/* 'MTDG' (0x4D544447): PRAGMA application_id of every store made since
+ * schema 9; older stores are recognized by their tables. */
+#define APP_ID 1297368135
+#define APP_ID_TEXT "1297368135"
+
 static int migrate_v4(mtd_store *s);
+static int user_version(sqlite3 *db);
+static int backup(mtd_store *s, const char *path, int version);
 static int migrate_v5(mtd_store *s);
 static int migrate_baseline(mtd_store *s, int schema, int first, int end);
 
@@ -380,17 +393,23 @@ static int fail(mtd_store *s, int rc, const char *what)
 	return rc;
 }
 
-static int migrate(mtd_store *s)
+/* fail(), or MTD_EBUSY saying what waited for how long when the lock
+ * stayed held. */
+static int fail_lock(mtd_store *s, const char *what)
 {
-	sqlite3_stmt *st;
-	int version, rc;
+	if ((sqlite3_extended_errcode(s->db) & 0xff) != SQLITE_BUSY)
+		return fail(s, MTD_ESTORE, what);
+	snprintf(s->err, sizeof s->err,
+		 "%s: the store stayed locked by another writer for %lld.%03lld s (--wait)", what,
+		 (long long)(s->opts.wait_ms / 1000), (long long)(s->opts.wait_ms % 1000));
+	return MTD_EBUSY;
+}
+
+static int migrate(mtd_store *s, const char *path)
+{
+	int version = user_version(s->db), from, rc;
 	const int target = (int)(sizeof migrations / sizeof *migrations);
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
-		return fail(s, MTD_ESTORE, "reading the schema version");
-	rc = sqlite3_step(st);
-	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
 	if (version < 0)
 		return fail(s, MTD_ESTORE, "reading the schema version");
 	if (version > target) {
@@ -399,16 +418,31 @@ static int migrate(mtd_store *s)
 			 version, target);
 		return MTD_ESTORE;
 	}
-	for (; version < target; version++) {
+	if (version == target)
+		return 0;
+	if (version > 0 && (rc = backup(s, path, version)))
+		return rc;
+	from = version;
+	while (version < target) {
 		char pragma[64];
 		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
-			return fail(s, MTD_ESTORE, "starting a migration");
+			return fail_lock(s, "starting a migration");
+		/* another process may have migrated while this one waited */
+		if ((rc = user_version(s->db)) != version) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			if (rc < version || rc > target)
+				return fail(s, MTD_ESTORE, "the schema version changed meanwhile");
+			version = rc;
+			continue;
+		}
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
 		    (version + 1 == 4 && migrate_v4(s)) || (version + 1 == 5 && migrate_v5(s)) ||
 		    (version + 1 == 8 && migrate_baseline(s, 8, 0, MTD_ROW_DEVICE_IDS)) ||
 		    (version + 1 == 9 &&
 		     migrate_baseline(s, 9, MTD_ROW_DEVICE_IDS, MTD_ROW__COUNT)) ||
+		    (version == 0 &&
+		     sqlite3_exec(s->db, "PRAGMA application_id = " APP_ID_TEXT, NULL, NULL, NULL)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -416,6 +450,14 @@ static int migrate(mtd_store *s)
 		}
 		if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL))
 			return fail(s, MTD_ESTORE, "committing a migration");
+		version++;
+	}
+	if (from > 0 && s->opts.note) {
+		char msg[2 * PATH_MAX + 200];
+		snprintf(msg, sizeof msg,
+			 "%s: migrated from schema %d to %d; the store as it was is in %s", path,
+			 from, target, s->backup);
+		s->opts.note(s->opts.ud, "migrated", 0, 0, msg);
 	}
 	return 0;
 }
@@ -456,6 +498,137 @@ static int check_private(const char *path, char *err, size_t n)
 }
 
 /* The store's schema version; -1 on a read error. */
+/* ---- waiting for the write lock ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* SQLite's busy handler: 1 to try again, 0 to give up (SQLITE_BUSY). Sleeps
+ * 1, 2, 4 .. 100 ms between tries (a writer's commit takes milliseconds;
+ * polling faster only burns the other writer's core), at most wait_ms in
+ * all, and tells the note callback about once a second. */
+static int on_busy(void *ud, int count)
+{
+	mtd_store *s = ud;
+	int64_t now = mono_ms(), waited, step;
+	if (count == 0) {
+		s->wait_start = now;
+		s->noted = 0;
+	}
+	waited = now - s->wait_start;
+	if (waited >= s->opts.wait_ms)
+		return 0;
+	if (s->opts.note && waited - s->noted >= 1000) {
+		s->noted = waited;
+		s->opts.note(s->opts.ud, "waiting", waited, s->opts.wait_ms,
+			     "the store is locked by another writer");
+	}
+	step = count < 7 ? (int64_t)1 << count : 100;
+	if (step > s->opts.wait_ms - waited)
+		step = s->opts.wait_ms - waited;
+	{
+		struct timespec d = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
+		nanosleep(&d, NULL);
+	}
+	return 1;
+}
+
+/* ---- whose file it is ---- */
+
+
+static int pragma_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
+
+/* A file at schema version 0 is made a store only when it is empty: an
+ * SQLite database of another application (tables, or its own application
+ * id) is refused, never added to. */
+static int foreign_check(mtd_store *s, const char *path)
+{
+	int app = pragma_int(s->db, "PRAGMA application_id");
+	int tables = pragma_int(s->db, "SELECT count(*) FROM sqlite_schema");
+	if (app < 0 || tables < 0)
+		return fail(s, MTD_ESTORE, "reading the database header");
+	if (app == 0 && tables == 0)
+		return 0;
+	snprintf(s->err, sizeof s->err,
+		 "%s: refused: an SQLite database of another application (%d table%s%s), not an "
+		 "mtdgate store; 'mtdgate init' makes a store only in a new or empty file",
+		 path, tables, tables == 1 ? "" : "s", app ? ", its own application id" : "");
+	return MTD_EREFUSED;
+}
+
+/* A file with a schema version: ours when it carries our application id,
+ * or none and the tables every mtdgate store has had since schema 1. */
+static int not_ours(mtd_store *s, const char *path)
+{
+	int app = pragma_int(s->db, "PRAGMA application_id");
+	int ours = pragma_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+				     " AND name IN ('meta', 'devices', 'connectors', 'reports')");
+	if (app == APP_ID || (app == 0 && ours == 4))
+		return 0;
+	if (app < 0 || ours < 0)
+		return fail(s, MTD_ESTORE, "reading the database header");
+	snprintf(s->err, sizeof s->err,
+		 "%s: refused: an SQLite database of another application, not an mtdgate store",
+		 path);
+	return MTD_EREFUSED;
+}
+
+/* Before a migration: the store as it is, copied with VACUUM INTO to
+ * PATH.schema-V.bak (or .bak.2, .bak.3, ...), made 0600 first. */
+static int backup(mtd_store *s, const char *path, int version)
+{
+	sqlite3_stmt *st;
+	int fd = -1, rc;
+	for (int i = 1; i < 100 && fd < 0; i++) {
+		int k = i == 1 ? snprintf(s->backup, sizeof s->backup, "%s.schema-%d.bak", path, version)
+			       : snprintf(s->backup, sizeof s->backup, "%s.schema-%d.bak.%d", path,
+					  version, i);
+		if (k < 0 || (size_t)k >= sizeof s->backup) {
+			snprintf(s->err, sizeof s->err, "%s: the path is too long for a backup", path);
+			return MTD_EIO;
+		}
+		fd = open(s->backup, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			snprintf(s->err, sizeof s->err,
+				 "%.300s: cannot make a backup before migrating (%s); nothing was changed",
+				 s->backup, strerror(errno));
+			return MTD_EIO;
+		}
+	}
+	if (fd < 0) {
+		snprintf(s->err, sizeof s->err, "%s: too many backups beside the store", path);
+		return MTD_EIO;
+	}
+	close(fd);
+	if (sqlite3_prepare_v2(s->db, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, MTD_ESTORE, "preparing the backup");
+	sqlite3_bind_text(st, 1, s->backup, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(s->err, sizeof s->err,
+			 "%.300s: the backup before migrating failed (%.100s); nothing was changed", s->backup,
+			 sqlite3_errmsg(s->db));
+		unlink(s->backup);
+		return MTD_EIO;
+	}
+	return 0;
+}
+
 static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;
@@ -473,13 +646,17 @@ static int user_version(sqlite3 *db)
  * MTD_ESTORE, each with s->err saying so. */
 static int store_version(mtd_store *s, const char *path, int *v)
 {
+	int rc;
 	*v = user_version(s->db);
-	if (*v == 0) {
-		snprintf(s->err, sizeof s->err,
-			 "%s is not an mtdgate store (run 'mtdgate init' first)", path);
-		return MTD_ENOTFOUND;
-	}
-	return *v < 0 ? fail(s, MTD_ESTORE, path) : 0;
+	if (*v < 0)
+		return fail(s, MTD_ESTORE, path);
+	if (*v > 0)
+		return not_ours(s, path);
+	if ((rc = foreign_check(s, path)))
+		return rc;
+	snprintf(s->err, sizeof s->err, "%s is not an mtdgate store (run 'mtdgate init' first)",
+		 path);
+	return MTD_ENOTFOUND;
 }
 
 /* A read-only connection. On read-only media a WAL store cannot have its
@@ -519,6 +696,23 @@ static int open_readonly(mtd_store *s, const char *path)
 
 int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_t n)
 {
+	return mtd_store_open_ex(path, mode, NULL, out, err, n);
+}
+
+int mtd_store_query_only(mtd_store *s, int on)
+{
+	if (s->query_only == on)
+		return 0;
+	if (sqlite3_exec(s->db, on ? "PRAGMA query_only = 1" : "PRAGMA query_only = 0", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return fail(s, MTD_ESTORE, "setting query_only");
+	s->query_only = on;
+	return 0;
+}
+
+int mtd_store_open_ex(const char *path, int mode, const mtd_store_opts *opts, mtd_store **out,
+		      char *err, size_t n)
+{
 	mtd_store *s = calloc(1, sizeof *s);
 	int rc = MTD_ESTORE, v;
 	struct stat sb;
@@ -528,6 +722,10 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 		mtd_err(err, n, "out of memory");
 		return MTD_ENOMEM;
 	}
+	if (opts)
+		s->opts = *opts;
+	if (!opts || s->opts.wait_ms < 0)
+		s->opts.wait_ms = MTD_STORE_WAIT_MS;
 	if (stat(path, &sb) != 0) {
 		int fd;
 		if (mode != MTD_STORE_CREATE) {
@@ -550,7 +748,7 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 		if ((rc = open_readonly(s, path)))
 			goto out;
 		sqlite3_extended_result_codes(s->db, 1);
-		sqlite3_busy_timeout(s->db, 5000);
+		sqlite3_busy_handler(s->db, on_busy, s);
 		if ((rc = store_version(s, path, &v)))
 			goto out;
 		if (v < MTD_SCHEMA_VERSION && access(path, W_OK) == 0) {
@@ -583,7 +781,13 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_handler(s->db, on_busy, s);
+	/* whose file it is, before anything is written to it */
+	if ((rc = store_version(s, path, &v)) == MTD_ENOTFOUND && mode == MTD_STORE_CREATE)
+		rc = 0;
+	if (rc)
+		goto out;
+	rc = MTD_ESTORE;
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			 " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
@@ -595,9 +799,7 @@ int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_
 		fail(s, MTD_ESTORE, path);
 		goto out;
 	}
-	if (mode != MTD_STORE_CREATE && (rc = store_version(s, path, &v)))
-		goto out;
-	if ((rc = migrate(s)))
+	if ((rc = migrate(s, path)))
 		goto out;
 	*out = s;
 	return 0;
@@ -704,7 +906,7 @@ int mtd_store_begin(mtd_store *s)
 	pending_reset(s);
 	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
-		       : fail(s, MTD_ESTORE, "starting a transaction");
+		       : fail_lock(s, "starting a transaction");
 }
 
 int mtd_store_commit(mtd_store *s)

@@ -86,6 +86,29 @@ typedef struct mtd_store mtd_store;
  * a migration, so the store must have MTD_SCHEMA_VERSION. Message into err. */
 enum { MTD_STORE_WRITE, MTD_STORE_CREATE, MTD_STORE_READONLY };
 int mtd_store_open(const char *path, int mode, mtd_store **out, char *err, size_t n);
+
+/* How a store waits for the write lock another connection holds, and what
+ * it says about what it did on open. */
+typedef struct mtd_store_opts {
+	int64_t wait_ms; /* how long a writer waits for the lock; < 0: the
+			    default (MTD_STORE_WAIT_MS), 0: not at all */
+	/* Called about once a second while waiting (waited, of wait_ms), and
+	 * once with what == "migrated" after a migration (waited 0): msg says
+	 * from which version and where the backup is. May be NULL. */
+	void (*note)(void *ud, const char *what, int64_t waited_ms, int64_t wait_ms,
+		     const char *msg);
+	void *ud;
+} mtd_store_opts;
+#define MTD_STORE_WAIT_MS 30000
+/* mtd_store_open with opts (NULL: the defaults). A store that stays locked
+ * longer than wait_ms fails with MTD_EBUSY (also from mtd_store_begin).
+ * Before a store of an older schema is migrated it is copied (VACUUM INTO)
+ * to "PATH.schema-N.bak" (or ".bak.2", ... when that exists), mode 0600. */
+int mtd_store_open_ex(const char *path, int mode, const mtd_store_opts *opts, mtd_store **out,
+		      char *err, size_t n);
+/* Reading only: 1 makes every write on this connection fail (PRAGMA
+ * query_only), 0 allows them again. 0 or MTD_ESTORE. */
+int mtd_store_query_only(mtd_store *s, int on);
 void mtd_store_close(mtd_store *s);
 /* 1 when opened with MTD_STORE_READONLY (and not migrated instead). */
 int mtd_store_is_readonly(const mtd_store *s);
@@ -100,6 +123,8 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
 sqlite3_stmt *mtd_store_stmt_rebind(mtd_store *s, enum mtd_sql which);
 const char *mtd_store_errmsg(mtd_store *s);
 
+/* BEGIN IMMEDIATE: waits for the write lock as opts said; MTD_EBUSY when it
+ * stayed locked, MTD_ESTORE otherwise. */
 int mtd_store_begin(mtd_store *s);
 /* The highest device row id (0 without devices, or -1 on a store error):
  * an upper bound of the fleet's size, for sizing and progress. */

@@ -31,6 +31,7 @@ int exit_for(int rc)
 	case MTD_ENOTFOUND: return EX_USAGE_;
 	case MTD_EMALFORMED: return EX_DATAERR_;
 	case MTD_EREFUSED: return EX_REFUSED_;
+	case MTD_EBUSY: return EX_TEMPFAIL_;
 	default: return EX_INTERNAL_;
 	}
 }
@@ -93,6 +94,13 @@ static void on_progress(void *ud, const char *what, uint64_t done, uint64_t tota
 {
 	progress *p = ud;
 	struct timespec now;
+	if (!strcmp(what, "waiting")) { /* for the store's write lock (done, total: ms) */
+		if (p->tty)
+			fprintf(stderr, "\r%s: waiting for the store, locked by another writer: %llu s of %llu ",
+				prog, (unsigned long long)(done / 1000), (unsigned long long)(total / 1000));
+		p->drawn = p->tty;
+		return;
+	}
 	if (!strcmp(what, "committed")) {
 		if (p->acks) {
 			printf("acknowledged %llu records\n", (unsigned long long)records);

@@ -21,7 +21,8 @@
 #include "mtdgate/wire.h"
 
 /* Exit statuses (SPEC 4.3). */
-enum { EX_OK = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_REFUSED_ = 69, EX_INTERNAL_ = 70 };
+enum { EX_OK = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_REFUSED_ = 69, EX_INTERNAL_ = 70,
+       EX_TEMPFAIL_ = 75 };
 
 /* The parsed command line: the store's configuration from the global
  * options, and the command's words and options with the globals removed

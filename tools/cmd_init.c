@@ -26,6 +26,12 @@ const cli_command cli_cmd_init = {
 	.help = "usage: mtdgate init [--cloud commercial|gcc_high]\n\n"
 		"Create the store (mode 0600), or check that an existing one is of the same\n"
 		"cloud. In gcc_high only vendors whose plugin declares government cloud\n"
-		"support can be added, and only Android and iOS can be switched on.\n",
+		"support can be added, and only Android and iOS can be switched on.\n"
+		"A file that is an SQLite database of another application is refused\n"
+		"(nothing is written to it); a store of an older mtdgate is migrated,\n"
+		"after a copy of it is kept beside it (FILE.schema-N.bak), as every\n"
+		"command does that opens an older store.\n"
+		"Exit 0 done; 64 usage; 69 another application's database, or a store of\n"
+		"the other cloud; 70 internal error; 75 the store stayed busy (--wait).\n",
 	.run = cmd_init,
 };

@@ -42,6 +42,9 @@ static const char main_head[] =
 	"  --rules-eval-cpu-ms MS      CPU time of all rule calls of one run [600000]\n"
 	"  --max-skew SECONDS          how far after its receipt a message may be\n"
 	"                              dated; later ones are refused (R13) [300]\n"
+	"  --wait SECONDS   how long a command that writes waits for the store while\n"
+	"                   another writer holds it (a timer's evaluate during an\n"
+	"                   import); 0 = not at all; then exit 75 [30]\n"
 	"  --batch N        records per committed batch of imports and ingest [50000];\n"
 	"                   smaller is acknowledged sooner, larger loads faster\n"
 	"  -h, --help       help (also after a command: 'mtdgate ingest --help')\n"
@@ -57,7 +60,8 @@ static const char main_tail[] =
 	"Records are named by line, [index] (line), event number or byte.\n"
 	"Exit status: 0 done; 64 usage error; 65 some input records were malformed\n"
 	"(the valid ones were processed); 69 refused by a connector's state or\n"
-	"settings; 70 internal error, a failing rule script included.\n";
+	"settings; 70 internal error, a failing rule script included; 75 the store\n"
+	"stayed locked by another writer for longer than --wait.\n";
 
 /* ---- defaults and main ---- */
 
@@ -251,6 +255,18 @@ int main(int argc, char **argv)
 				o.cfg.rules_cpu_ms = v;
 			else
 				o.cfg.rules_eval_cpu_ms = v;
+			continue;
+		}
+		if (!strcmp(a, "--wait")) {
+			char *end;
+			unsigned long long v;
+			if (i + 1 >= argc)
+				return usage_error("--wait needs a value");
+			v = strtoull(argv[++i], &end, 10);
+			if (!*argv[i] || *end || argv[i][0] == '-' || v > 86400)
+				return usage_error("--wait: '%s' is not a number of seconds from 0 to 86400",
+						   argv[i]);
+			o.cfg.wait_ms = v ? (int64_t)v * 1000 : -1; /* -1: not at all */
 			continue;
 		}
 		if (!strcmp(a, "--rules-memory") || !strcmp(a, "--rules-instructions")) {

@@ -33,7 +33,8 @@ extern "C" {
 	X(STORE, -7, "store error")                                           \
 	X(RULES, -8, "rule script error")                                     \
 	X(NOTFOUND, -9, "not found")                                          \
-	X(PLUGIN, -10, "plugin error")
+	X(PLUGIN, -10, "plugin error")                                        \
+	X(BUSY, -11, "the store stayed locked by another writer")
 
 enum {
 #define MTD_X_(name, code, msg) MTD_E##name = code,
@@ -76,6 +77,12 @@ typedef struct mtd_config {
 				   others own or can write, with a warning;
 				   0: refuse them (MTD_EREFUSED) */
 	int insecure_rules;     /* the same for the rules directory */
+	int64_t wait_ms;        /* how long a writer waits for the store's
+				   write lock held by another process before
+				   failing with MTD_EBUSY; 0 = 30,000 (30 s),
+				   < 0 = not at all. While waiting, the progress
+				   callback gets what "waiting" with done/total
+				   the milliseconds waited/allowed */
 } mtd_config;
 
 /* Open a handle. The config strings are copied. The store is opened lazily:

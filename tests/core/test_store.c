@@ -210,13 +210,17 @@ static void open_not_a_store(void **state)
 	mtd_store *s = NULL;
 	int rc;
 
-	/* an SQLite database that is not ours (user_version 0) */
+	/* an SQLite database that is not ours (user_version 0): refused, also
+	 * for creating a store in it */
 	raw_exec(f->db, "CREATE TABLE other(x)");
 	assert_int_equal(chmod(f->db, 0600), 0);
 	rc = mtd_store_open(f->db, 0, &s, f->err, sizeof f->err);
-	assert_int_equal(rc, MTD_ENOTFOUND);
+	assert_int_equal(rc, MTD_EREFUSED);
 	assert_null(s);
 	assert_contains(f->err, "not an mtdgate store");
+	assert_int_equal(mtd_store_open(f->db, MTD_STORE_CREATE, &s, f->err, sizeof f->err),
+			 MTD_EREFUSED);
+	assert_null(s);
 	tu_rmtree(f->dir);
 	tu_mkdtemp(f->dir, "store");
 	snprintf(f->db, sizeof f->db, "%s/mtd.db", f->dir);
