@@ -33,6 +33,7 @@
 #define CHARGE_BYTES 64
 /* The memo: key bytes of one device, and the bounds of what it keeps. */
 #define MEMO_KEY_MAX 2048
+#define NREADS 8
 #define MEMO_MAX_ENTRIES 65536
 #define MEMO_MAX_BYTES (32u << 20)
 
@@ -66,6 +67,18 @@ struct mtd_rules {
 	msgpack_zone zone; /* threats of the device being pushed, reused */
 	int ref_compliance, ref_app, ref_ctx, ref_cache, ref_traceback;
 	int ref_devmt, ref_prevmt, ref_vendmt; /* metatables of the lazy fields */
+	int ref_appmt, ref_polmt; /* an app's and the policy's: absent fields noted */
+	/* The last fields the call read through a metamethod (those served on
+	 * access, and every absent, nil one), newest at (nreads - 1) % NREADS:
+	 * what a failing script was handed, for its error message. */
+	struct rread {
+		const char *table; /* "device", "device.previous", ... */
+		char owner[64];    /* the vendor or app_id of the entry read, or "" */
+		char key[48];
+		int type;          /* LUA_T* */
+		char val[64];      /* the value, short */
+	} reads[NREADS];
+	unsigned nreads;
 	/* The device of the call in progress, for the lazy fields; NULL (and
 	 * the tables' addresses cleared) between calls, so that a table a
 	 * script kept reads nil rather than freed memory. */
@@ -267,6 +280,7 @@ static void charge(lua_State *L, mtd_rules *r, uint64_t cost, const char *what)
 
 static void arm(mtd_rules *r)
 {
+	r->nreads = 0;
 	r->budget = r->limit;
 	r->mem_hit = 0;
 	r->str_hit = 0;
@@ -617,9 +631,76 @@ static int l_require(lua_State *L)
 	return 1;
 }
 
+/* Whether msg starts with a script position ("file.lua:12: "). */
+static int has_position(const char *msg)
+{
+	const char *c = strchr(msg, ':');
+	size_t d;
+	if (!c || c == msg || c - msg > 400)
+		return 0;
+	d = strspn(c + 1, "0123456789");
+	return d > 0 && c[1 + d] == ':';
+}
+
+static const char *const type_words[] = {"nil", "boolean", "number", "string", "table"};
+static const int type_codes[] = {LUA_TNIL, LUA_TBOOLEAN, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE};
+
+/* The field read that most likely handed msg's culprit to the script, as
+ * " (device field 'os_version' = nil)", into note (or ""): the newest read
+ * of the field Lua names ("(field 'x')"), else the newest read of a type
+ * that Lua's message names (nil first). A guess from what was read, said
+ * only for Lua's type errors. */
+static void value_note(const mtd_rules *r, const char *msg, char *note, size_t n)
+{
+	const struct rread *hit = NULL;
+	const char *f = strstr(msg, "(field '");
+	unsigned have = r->nreads < NREADS ? r->nreads : NREADS;
+	note[0] = '\0';
+	if (!have || (!strstr(msg, "attempt to") && !strstr(msg, "bad argument")))
+		return;
+	if (f) {
+		size_t k = strcspn(f + 8, "'");
+		for (unsigned i = 0; i < have && !hit; i++) {
+			const struct rread *x = &r->reads[(r->nreads - 1 - i) % NREADS];
+			if (strlen(x->key) == k && !memcmp(x->key, f + 8, k))
+				hit = x;
+		}
+	}
+	for (size_t w = 0; !hit && w < sizeof type_words / sizeof *type_words; w++) {
+		if (!strstr(msg, type_words[w]))
+			continue;
+		for (unsigned i = 0; i < have && !hit; i++) {
+			const struct rread *x = &r->reads[(r->nreads - 1 - i) % NREADS];
+			if (x->type == type_codes[w])
+				hit = x;
+		}
+	}
+	if (!hit)
+		return;
+	if (hit->owner[0])
+		snprintf(note, n, " (%s entry '%s' field '%s' = %s)", hit->table, hit->owner, hit->key,
+			 hit->val);
+	else
+		snprintf(note, n, " (%s field '%s' = %s)", hit->table, hit->key, hit->val);
+}
+
+/* Message handler of every call into a script: the message names the
+ * script and line (an error raised in a C function, a bad argument, has
+ * none of its own: the innermost script position is put first) and the
+ * value the script was handed, then a traceback. */
 static int traceback(lua_State *L)
 {
+	mtd_rules *r;
 	const char *msg = lua_tostring(L, 1);
+	lua_getallocf(L, (void **)&r);
+	if (msg) {
+		char where[300] = "", note[300];
+		if (!has_position(msg))
+			lua_where(L, where, sizeof where);
+		value_note(r, msg, note, sizeof note);
+		lua_pushfstring(L, "%s%s%s%s", where, where[0] ? ": " : "", msg, note);
+		msg = lua_tostring(L, -1);
+	}
 	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
 	return 1;
 }
@@ -1056,6 +1137,8 @@ static void push_policy(mtd_rules *r, const char *const *groups, size_t ng)
 	lua_pushstring(L, src_grace);
 	lua_setfield(L, -2, "grace_hours");
 	lua_setfield(L, -2, "from");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_polmt);
+	lua_setmetatable(L, -2);
 }
 
 /* ---- policy.lua ---- */
@@ -1119,6 +1202,8 @@ typedef struct open_job {
 static int lazy_device(lua_State *L);
 static int lazy_previous(lua_State *L);
 static int lazy_vendor(lua_State *L);
+static int absent_app(lua_State *L);
+static int absent_policy(lua_State *L);
 static int new_lazy_mt(lua_State *L, lua_CFunction f);
 
 /* Setting up the sandbox and loading the scripts, as a protected call: a
@@ -1142,6 +1227,8 @@ static int open_protected(lua_State *L)
 	r->ref_devmt = new_lazy_mt(L, lazy_device);
 	r->ref_prevmt = new_lazy_mt(L, lazy_previous);
 	r->ref_vendmt = new_lazy_mt(L, lazy_vendor);
+	r->ref_appmt = new_lazy_mt(L, absent_app);
+	r->ref_polmt = new_lazy_mt(L, absent_policy);
 	if (!(j->rc = load_groups(r, j->err, j->n)))
 		j->rc = load_policy(r, j->err, j->n);
 	lua_settop(L, 0);
@@ -1230,6 +1317,28 @@ int mtd_rules_pure(const mtd_rules *r)
 	return r->pure;
 }
 
+const char *mtd_rules_dir(const mtd_rules *r)
+{
+	return r->dir;
+}
+
+const char *mtd_rules_group(const mtd_rules *r, size_t i, int *line)
+{
+	char path[4096], needle[300];
+	if (i >= r->npols)
+		return NULL;
+	if (line) { /* NAME = {, NAME={, ["NAME"] = {, then anywhere */
+		static const char *const forms[] = {"%s =", "%s=", "\"%s\"", "%s"};
+		snprintf(path, sizeof path, "%s/groups.lua", r->dir);
+		*line = 0;
+		for (size_t k = 0; k < 4 && !*line; k++) {
+			snprintf(needle, sizeof needle, forms[k], r->pols[i].name);
+			*line = line_of(path, needle);
+		}
+	}
+	return r->pols[i].name;
+}
+
 int mtd_rules_wants_inventory(const mtd_rules *r)
 {
 	return r->wants_inventory;
@@ -1311,7 +1420,64 @@ static int keep(lua_State *L)
 	return 1;
 }
 
-static void push_apps(lua_State *L, const mtd_app_view *apps, size_t napps)
+/* Note a read of t[k] (t, k at 1, 2) during a call: the value on top when
+ * nres is 1, nil when 0. owner names the entry (a vendor, an app), may be
+ * NULL. Returns nres. */
+static int noted(lua_State *L, mtd_rules *r, const char *table, const char *owner, int nres)
+{
+	struct rread *x;
+	const char *k;
+	int t = nres ? lua_type(L, -1) : LUA_TNIL;
+	if (!r->cur || lua_type(L, 2) != LUA_TSTRING)
+		return nres;
+	x = &r->reads[r->nreads++ % NREADS];
+	k = lua_tostring(L, 2);
+	x->table = table;
+	snprintf(x->owner, sizeof x->owner, "%s", owner ? owner : "");
+	snprintf(x->key, sizeof x->key, "%s", k);
+	x->type = t;
+	if (t == LUA_TNIL)
+		snprintf(x->val, sizeof x->val, "nil");
+	else if (t == LUA_TSTRING)
+		snprintf(x->val, sizeof x->val, "\"%.56s\"", lua_tostring(L, -1));
+	else if (t == LUA_TNUMBER && lua_isinteger(L, -1))
+		snprintf(x->val, sizeof x->val, "%lld", (long long)lua_tointeger(L, -1));
+	else if (t == LUA_TNUMBER)
+		snprintf(x->val, sizeof x->val, "%.14g", (double)lua_tonumber(L, -1));
+	else if (t == LUA_TBOOLEAN)
+		snprintf(x->val, sizeof x->val, "%s", lua_toboolean(L, -1) ? "true" : "false");
+	else
+		snprintf(x->val, sizeof x->val, "a %s", lua_typename(L, t));
+	return nres;
+}
+
+/* The string field k of the table at 1, raw (NULL when not a string). */
+static const char *raw_str(lua_State *L, const char *k)
+{
+	const char *v;
+	lua_pushstring(L, k);
+	v = lua_rawget(L, 1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	lua_pop(L, 1); /* the table still holds the string */
+	return v;
+}
+
+/* __index of an app of device.apps and of the policy: nothing to serve,
+ * the absent field is noted. */
+static int absent_app(lua_State *L)
+{
+	mtd_rules *r;
+	lua_getallocf(L, (void **)&r);
+	return noted(L, r, "device.apps", raw_str(L, "app_id"), 0);
+}
+
+static int absent_policy(lua_State *L)
+{
+	mtd_rules *r;
+	lua_getallocf(L, (void **)&r);
+	return noted(L, r, "policy", NULL, 0);
+}
+
+static void push_apps(mtd_rules *r, lua_State *L, const mtd_app_view *apps, size_t napps)
 {
 	lua_createtable(L, (int)napps, 0);
 	for (size_t i = 0; i < napps; i++) {
@@ -1338,6 +1504,8 @@ static void push_apps(lua_State *L, const mtd_app_view *apps, size_t napps)
 				lua_pushboolean(L, fv[k]);
 				lua_setfield(L, -2, fl[k]);
 			}
+		lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_appmt);
+		lua_setmetatable(L, -2);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
@@ -1357,16 +1525,16 @@ static int lazy_device(lua_State *L)
 		return 0;
 	k = lua_tolstring(L, 2, &kl);
 	if (is_key(k, kl, "apps") && !r->wants_inventory)
-		return 0; /* nil for every device alike */
+		return noted(L, r, "device", NULL, 0); /* nil for every device alike */
 	if (!is_key(k, kl, "id") && !is_key(k, kl, "os_version") && !is_key(k, kl, "user") &&
 	    !is_key(k, kl, "apps"))
-		return 0;
+		return noted(L, r, "device", NULL, 0);
 	r->taint = 1;
 	/* built as it was before the call: not charged to the script's budget */
 	armed = r->armed;
 	r->armed = 0;
 	if (k[0] == 'a')
-		push_apps(L, in->apps, in->napps);
+		push_apps(r, L, in->apps, in->napps);
 	else if (k[0] == 'i' && in->id)
 		lua_pushstring(L, in->id);
 	else if (k[0] == 'o' && in->os_version)
@@ -1376,7 +1544,7 @@ static int lazy_device(lua_State *L)
 	else
 		lua_pushnil(L);
 	r->armed = armed;
-	return keep(L);
+	return noted(L, r, "device", NULL, keep(L));
 }
 
 /* __index of device.previous: since. */
@@ -1391,10 +1559,10 @@ static int lazy_previous(lua_State *L)
 		return 0;
 	k = lua_tolstring(L, 2, &kl);
 	if (!is_key(k, kl, "since"))
-		return 0;
+		return noted(L, r, "device.previous", NULL, 0);
 	r->taint = 1;
 	lua_pushinteger(L, r->cur->prev_since);
-	return keep(L);
+	return noted(L, r, "device.previous", NULL, keep(L));
 }
 
 /* The open threats of v (msgpack) as a list, each with since (a
@@ -1441,16 +1609,15 @@ static int lazy_vendor(lua_State *L)
 	k = lua_tolstring(L, 2, &kl);
 	at = is_key(k, kl, "at");
 	cause = is_key(k, kl, "threat");
-	if (!at && !cause && !is_key(k, kl, "threats"))
-		return 0;
 	t = lua_topointer(L, 1);
 	for (i = 0; i < r->ncur_vent && r->cur_vent[i] != t; i++)
 		;
 	if (i == r->ncur_vent)
 		return 0;
 	v = i < r->cur->nvendors ? &r->cur->vendors[i] : &r->cur->app_vendors[i - r->cur->nvendors];
-	if (v->level <= 0 || (cause && v->cause <= 0))
-		return 0;
+	if ((!at && !cause && !is_key(k, kl, "threats")) || v->level <= 0 || (cause && v->cause <= 0))
+		return noted(L, r, i < r->cur->nvendors ? "device.vendors" : "device.app_vendors",
+			     v->vendor, 0);
 	r->taint = 1;
 	armed = r->armed;
 	r->armed = 0;
@@ -1465,7 +1632,8 @@ static int lazy_vendor(lua_State *L)
 		}
 	}
 	r->armed = armed;
-	return keep(L);
+	return noted(L, r, i < r->cur->nvendors ? "device.vendors" : "device.app_vendors", v->vendor,
+		     keep(L));
 }
 
 static int new_lazy_mt(lua_State *L, lua_CFunction f)

@@ -73,6 +73,14 @@ typedef struct mtd_eval_in {
 	int64_t prev_since;                 /* when prev_state began */
 } mtd_eval_in;
 
+/* The rules' directory (borrowed until mtd_rules_close). */
+const char *mtd_rules_dir(const mtd_rules *r);
+
+/* The name of groups.lua's group i (in its order), NULL past the last;
+ * borrowed until mtd_rules_close. line (may be NULL) gets its line in
+ * groups.lua, 0 when not found. */
+const char *mtd_rules_group(const mtd_rules *r, size_t i, int *line);
+
 /* Whether policy.lua asked for the app inventory (inventory = true). */
 int mtd_rules_wants_inventory(const mtd_rules *r);
 

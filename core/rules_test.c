@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "codec.h"
 #include "mtd_int.h"
 #include "rules.h"
+#include "store.h"
 
 #define MAXV 16
 #define MAXA 64
@@ -45,9 +47,235 @@ static int open_rules(mtd_t *h, const char *dir, mtd_rules **r, mtd_check_fn fn,
 	return 0;
 }
 
+/* ---- groups.lua against the store's devices ---- */
+
+#define MAX_GROUP_WARNINGS 20
+
+typedef struct gname {
+	char *name;
+	int64_t devices; /* devices in the group */
+	int64_t alone;   /* of them, devices none of whose groups groups.lua names */
+} gname;
+
+typedef struct gscan {
+	mtd_rules *r;
+	gname *v;
+	size_t n;
+	int64_t unnamed, unnamed_sets; /* devices with groups, none named; their sets */
+} gscan;
+
+static int named(const mtd_rules *r, const char *name, size_t len)
+{
+	const char *g;
+	for (size_t i = 0; (g = mtd_rules_group(r, i, NULL)); i++)
+		if (strlen(g) == len && !memcmp(g, name, len))
+			return 1;
+	return 0;
+}
+
+/* Edit distance of a and b ignoring case, capped: the cap when above it. */
+static size_t distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+	if (la > 64 || lb > 64)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0], best;
+		row[0] = best = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			int same = (a[i - 1] | 0x20) == (b[j - 1] | 0x20);
+			size_t v = diag + !same;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			if (up + 1 < v)
+				v = up + 1;
+			row[j] = v;
+			diag = up;
+			if (v < best)
+				best = v;
+		}
+		if (best > cap)
+			return cap + 1;
+	}
+	return row[lb];
+}
+
+/* A name of the other list that name is probably a typo of: NULL if none. */
+static const char *near_name(const char *name, const char *const *cand, size_t n)
+{
+	size_t len = strlen(name), best = 3;
+	const char *hit = NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = distance(name, cand[i], 2);
+		if (len >= 3 && d < best && strcmp(name, cand[i])) {
+			best = d;
+			hit = cand[i];
+		}
+	}
+	return hit;
+}
+
+static int on_groupset(void *ud, const char *key, int64_t n)
+{
+	gscan *g = ud;
+	int any = 0;
+	if (!*key)
+		return 0; /* no group: default, as meant */
+	for (const char *p = key; *p;) {
+		size_t l = strcspn(p, "\n");
+		any |= named(g->r, p, l);
+		p += l + (p[l] == '\n');
+	}
+	if (!any) {
+		g->unnamed += n;
+		g->unnamed_sets++;
+	}
+	for (const char *p = key; *p;) {
+		size_t l = strcspn(p, "\n"), i;
+		for (i = 0; i < g->n && (strlen(g->v[i].name) != l || memcmp(g->v[i].name, p, l)); i++)
+			;
+		if (i == g->n) {
+			gname *v = realloc(g->v, (g->n + 1) * sizeof *v);
+			if (!v)
+				return MTD_ENOMEM;
+			g->v = v;
+			if (!(v[g->n].name = strndup(p, l)))
+				return MTD_ENOMEM;
+			v[g->n].devices = v[g->n].alone = 0;
+			g->n++;
+		}
+		g->v[i].devices += n;
+		if (!any)
+			g->v[i].alone += n;
+		p += l + (p[l] == '\n');
+	}
+	return 0;
+}
+
+static int by_devices(const void *a, const void *b)
+{
+	const gname *x = a, *y = b;
+	return x->devices < y->devices ? 1 : x->devices > y->devices ? -1 : strcmp(x->name, y->name);
+}
+
+/* Warnings (ok 2) about groups.lua's groups that no device of the store is
+ * in, and the store's groups that groups.lua does not name where that
+ * matters: devices get default because none of their groups is named, or
+ * the name is a near miss of one that is (a typo in groups.lua). Without a
+ * store, says so. Changes nothing; 0 or MTD_ENOMEM. */
+static int check_groups(mtd_t *h, mtd_rules *r, mtd_check_fn fn, void *ud)
+{
+	gscan g = {r, NULL, 0, 0, 0};
+	const char **store_names = NULL, **rule_names = NULL, *gn;
+	size_t nrule = 0, warned = 0, more = 0;
+	struct stat sb;
+	char path[4200];
+	int rc;
+
+	snprintf(path, sizeof path, "%s/groups.lua", mtd_rules_dir(r));
+	if (stat(h->db_path, &sb) != 0) {
+		say(fn, ud, 1, "no store at %s: groups.lua not compared with the devices", h->db_path);
+		return 0;
+	}
+	if ((rc = mtd_need_store_readonly(h)) ||
+	    (rc = mtd_store_groupset_devices(h->store, on_groupset, &g))) {
+		if (rc == MTD_ENOMEM)
+			goto out;
+		say(fn, ud, 2, "groups.lua not compared with the devices of %s: %s", h->db_path,
+		    h->store ? mtd_store_errmsg(h->store) : mtd_errmsg(h));
+		rc = 0;
+		goto out;
+	}
+	while (mtd_rules_group(r, nrule, NULL))
+		nrule++;
+	store_names = malloc((g.n + 1) * sizeof *store_names);
+	rule_names = malloc((nrule + 1) * sizeof *rule_names);
+	if (!store_names || !rule_names) {
+		rc = MTD_ENOMEM;
+		goto out;
+	}
+	qsort(g.v, g.n, sizeof *g.v, by_devices);
+	for (size_t i = 0; i < g.n; i++)
+		store_names[i] = g.v[i].name;
+	for (size_t i = 0; i < nrule; i++)
+		rule_names[i] = mtd_rules_group(r, i, NULL);
+	for (size_t i = 0; (gn = mtd_rules_group(r, i, NULL)); i++) {
+		size_t k;
+		int line;
+		const char *near;
+		for (k = 0; k < g.n && strcmp(g.v[k].name, gn); k++)
+			;
+		if (!strcmp(gn, "default") || k < g.n)
+			continue;
+		if (warned++ >= MAX_GROUP_WARNINGS) {
+			more++;
+			continue;
+		}
+		mtd_rules_group(r, i, &line);
+		near = near_name(gn, store_names, g.n);
+		say(fn, ud, 2, "%s:%d: group '%s': no device in the store is in it%s%s%s", path, line,
+		    gn, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+	}
+	for (size_t k = 0; k < g.n; k++) {
+		const char *near;
+		if (named(r, g.v[k].name, strlen(g.v[k].name)))
+			continue;
+		near = near_name(g.v[k].name, rule_names, nrule);
+		if (!g.v[k].alone && !near)
+			continue;
+		if (warned++ >= MAX_GROUP_WARNINGS) {
+			more++;
+			continue;
+		}
+		say(fn, ud, 2, "%lld device%s in group '%s', which %s has no entry for%s%s%s%s",
+		    (long long)g.v[k].devices, g.v[k].devices == 1 ? " is" : "s are", g.v[k].name, path,
+		    g.v[k].alone ? "; those in no named group get default" : "",
+		    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+	}
+	if (more)
+		say(fn, ud, 2, "%zu more warnings about groups", more);
+	if (g.unnamed)
+		say(fn, ud, 2, "%lld device%s (%lld group set%s) in groups, none of which %s names: "
+		    "they get default", (long long)g.unnamed, g.unnamed == 1 ? "" : "s",
+		    (long long)g.unnamed_sets, g.unnamed_sets == 1 ? "" : "s", path);
+	else if (!warned)
+		say(fn, ud, 1, "%s: its groups match the groups of the devices in %s", path,
+		    h->db_path);
+out:
+	for (size_t i = 0; i < g.n; i++)
+		free(g.v[i].name);
+	free(g.v);
+	free(store_names);
+	free(rule_names);
+	return rc;
+}
+
+/* The example devices' details: none at all; every field set, with an
+ * inventory of ordinary and risky apps and a previous decision; apps that
+ * carry only their id. So a rule that fails on a field some devices lack
+ * (or on the inventory path, for rules that ask for apps) fails here. */
+static const mtd_app_view example_apps[] = {
+	{"com.example.mail", "4.2.1", "4.2", "Mail", 52428800, 1048576, 0, 1, 0, 1, 1, 1},
+	{"com.example.sideloaded", "0.9", "0.9", "Sideloaded", 1024, 0, 1, 0, 1, 0, 0, 0},
+	{"com.example.unknown", NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1},
+};
+static const struct example {
+	const char *what, *os_version, *user;
+	size_t first_app, napps;
+	int prev_state, prev_hours;
+} examples[] = {
+	{"no details", NULL, NULL, 0, 0, -1, 0},
+	{"every field, 2 apps", "17.4.1", "user@example.com", 0, 2, MTD_ST_NONCOMPLIANT, 2},
+	{"an app with only its id", NULL, NULL, 2, 1, MTD_ST_COMPLIANT, 30 * 24},
+};
+
 /* Exercise: every platform, enrolled or not, with no vendor, a vendor at
- * each level, a vendor that has not reported, so a rule that fails at run
- * time (a typo in a function body) is caught before it meets the fleet. */
+ * each level, a vendor that has not reported, each with the examples'
+ * details, so a rule that fails at run time (a typo in a function body, a
+ * field some devices lack) is caught before it meets the fleet. */
 int mtd_rules_check(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud)
 {
 	mtd_rules *r;
@@ -61,7 +289,9 @@ int mtd_rules_check(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud)
 	say(fn, ud, 1, "%s: groups.lua and policy.lua load and validate", dir);
 	for (int p = 0; p < MTD_NPLAT && !rc; p++)
 		for (int en = 0; en < 2 && !rc; en++)
-			for (int lv = -1; lv <= MTD_LEVEL_HIGH && !rc; lv++) {
+			for (int lv = -1; lv <= MTD_LEVEL_HIGH && !rc; lv++)
+				for (size_t x = 0; x < sizeof examples / sizeof *examples && !rc; x++) {
+				const struct example *ex = &examples[x];
 				mtd_vreport v[2] = {{"generic", lv < 0 ? 0 : lv, 0, -1, NULL, 0, 0, 0, 0},
 						    {"defender", 0, 0, -1, NULL, 0, 1, 1, 0}};
 				static const char *const groups[] = {"Executives"};
@@ -78,16 +308,24 @@ int mtd_rules_check(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud)
 				in.groupset = -1 - (int64_t)in.ngroups;
 				in.vendors = in.app_vendors = v;
 				in.nvendors = in.napp_vendors = lv == MTD_LEVEL_NONE ? 0 : lv == MTD_LEVEL_HIGH ? 2 : 1;
-				in.prev_state = -1;
+				in.os_version = ex->os_version;
+				in.user = ex->user;
+				in.apps = &example_apps[ex->first_app];
+				in.napps = ex->napps;
+				in.prev_state = ex->prev_state;
+				in.prev_since = h->now - (int64_t)ex->prev_hours * 3600;
 				if ((rc = mtd_rules_eval(r, &in, &out, why, sizeof why))) {
-					say(fn, ud, 0, "exercising the rules (%s, %s): %s", mtd_platform_name(p),
-					    en ? "enrolled" : "unenrolled", why);
+					say(fn, ud, 0, "exercising the rules (%s, %s, %s): %s",
+					    mtd_platform_name(p), en ? "enrolled" : "unenrolled", ex->what, why);
 					rc = mtd_fail(h, rc, "%s", why);
 				}
 				runs++;
 			}
 	if (!rc)
-		say(fn, ud, 1, "%s: compliance and app_protection ran on %u example devices", dir, runs);
+		say(fn, ud, 1, "%s: compliance and app_protection ran on %u example devices%s", dir,
+		    runs, mtd_rules_wants_inventory(r) ? ", with their app inventories" : "");
+	if (!rc && (rc = check_groups(h, r, fn, ud)))
+		rc = mtd_fail(h, rc, "out of memory");
 	mtd_rules_close(r);
 	return rc;
 }
@@ -111,6 +349,82 @@ static const char *field(lua_State *L, const char *k)
 	v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 	lua_pop(L, 1);
 	return v;
+}
+
+/* The keys tests.lua may use: anything else is an error, so that a typo
+ * cannot make a case pass without checking what it meant to. */
+static const char *const case_keys[] = {"name", "device", "expect", NULL};
+static const char *const device_keys[] = {"id", "platform", "management", "ownership",
+					  "os_version", "user", "groups", "vendors",
+					  "app_vendors", "previous", "apps", NULL};
+static const char *const vendor_keys[] = {"level", "os_supported", "block_missing_data",
+					  "block_unsupported_os", NULL};
+static const char *const previous_keys[] = {"state", "hours_ago", NULL};
+static const char *const app_keys[] = {"app_id", "version", "short_version", "name",
+				       "bundle_size", "dynamic_size", "adhoc_signed", "app_store",
+				       "beta", "vpp", "validated", "managed", NULL};
+static const char *const expect_keys[] = {"state", "level", "access", "app_protection",
+					  "reasons", NULL};
+
+/* 0 when every key of the table on top is in known, else -1 with err naming
+ * the first other one as where.KEY. */
+static int known_keys(lua_State *L, const char *const *known, const char *where, char *err,
+		      size_t en)
+{
+	lua_pushnil(L);
+	while (lua_next(L, -2)) { /* stack: ..., table, key, value */
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		size_t i = 0;
+		char list[300] = "";
+		while (k && known[i] && strcmp(known[i], k))
+			i++;
+		if (k && known[i]) {
+			lua_pop(L, 1);
+			continue;
+		}
+		for (i = 0; known[i]; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+				 known[i]);
+		if (k)
+			mtd_err(err, en, "unknown key '%s%s%s' (known: %s)", where, where[0] ? "." : "", k,
+				list);
+		else
+			mtd_err(err, en, "%s%sa key that is not a name (a %s; known: %s)", where,
+				where[0] ? ": " : "", luaL_typename(L, -2), list);
+		lua_pop(L, 2);
+		return -1;
+	}
+	return 0;
+}
+
+/* The expect table on top: strings, and reasons a list of at most 8. */
+static int check_expect(lua_State *L, char *err, size_t en)
+{
+	int bad = 0;
+	for (int i = 0; expect_keys[i] && !bad; i++) {
+		int t = lua_getfield(L, -1, expect_keys[i]);
+		if (strcmp(expect_keys[i], "reasons")) {
+			if ((bad = t != LUA_TNIL && t != LUA_TSTRING))
+				mtd_err(err, en, "expect.%s: must be a string, not a %s", expect_keys[i],
+					lua_typename(L, t));
+		} else if (t != LUA_TNIL) {
+			lua_Integer n = t == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, -1) : -1, cnt = 0;
+			if (t == LUA_TTABLE) {
+				lua_pushnil(L);
+				while (lua_next(L, -2)) { /* stack: ..., reasons, key, value */
+					cnt++;
+					bad |= lua_type(L, -1) != LUA_TSTRING;
+					lua_pop(L, 1);
+				}
+			}
+			if (bad || cnt != n || n > 8) {
+				bad = 1;
+				mtd_err(err, en, "expect.reasons: must be a list of up to 8 strings");
+			}
+		}
+		lua_pop(L, 1);
+	}
+	return bad ? -1 : 0;
 }
 
 static int level_of(const char *s)
@@ -152,6 +466,12 @@ static int read_vendors(lua_State *L, const char *k, mtd_vreport *v, size_t *n, 
 		if (lua_type(L, -1) == LUA_TSTRING) {
 			lv = lua_tostring(L, -1);
 		} else if (lua_istable(L, -1)) {
+			char where[120];
+			snprintf(where, sizeof where, "device.%s.%.64s", k, x->vendor);
+			if (known_keys(L, vendor_keys, where, err, en)) {
+				lua_pop(L, 3);
+				return -1;
+			}
 			lv = field(L, "level");
 			lua_getfield(L, -1, "os_supported");
 			x->os_supported = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
@@ -184,9 +504,25 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 	memset(t, 0, sizeof *t);
 	s = field(L, "name");
 	snprintf(t->name, sizeof t->name, "%s", s ? s : "(unnamed)");
+	if (known_keys(L, case_keys, "", err, en))
+		return -1;
+	if (lua_getfield(L, -1, "expect") != LUA_TTABLE) {
+		lua_pop(L, 1);
+		mtd_err(err, en, "no expect table: the case would check nothing");
+		return -1;
+	}
+	if (known_keys(L, expect_keys, "expect", err, en) || check_expect(L, err, en)) {
+		lua_pop(L, 1);
+		return -1;
+	}
+	lua_pop(L, 1);
 	if (lua_getfield(L, -1, "device") != LUA_TTABLE) {
 		lua_pop(L, 1);
 		mtd_err(err, en, "no device table");
+		return -1;
+	}
+	if (known_keys(L, device_keys, "device", err, en)) {
+		lua_pop(L, 1);
 		return -1;
 	}
 	t->in.id = (s = field(L, "id")) ? s : "test-device";
@@ -224,6 +560,10 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 	t->in.app_vendors = t->av;
 	if (lua_getfield(L, -1, "previous") == LUA_TTABLE) {
 		lua_Number ago;
+		if (known_keys(L, previous_keys, "device.previous", err, en)) {
+			lua_pop(L, 2);
+			return -1;
+		}
 		s = field(L, "state");
 		t->in.prev_state = mtd_state_from_name(s);
 		lua_getfield(L, -1, "hours_ago");
@@ -244,10 +584,26 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 				     &a->managed};
 			static const char *const fn[] = {"adhoc_signed", "app_store", "beta", "vpp",
 							 "validated", "managed"};
+			char where[40];
+			snprintf(where, sizeof where, "device.apps[%lld]", (long long)i);
+			if (known_keys(L, app_keys, where, err, en)) {
+				lua_pop(L, 4);
+				return -1;
+			}
 			a->app_id = field(L, "app_id");
 			a->version = field(L, "version");
+			a->short_version = field(L, "short_version");
 			a->name = field(L, "name");
 			a->bundle_size = a->dynamic_size = -1;
+			for (int k = 0; k < 2; k++) {
+				int isnum;
+				lua_Integer v;
+				lua_getfield(L, -1, k ? "dynamic_size" : "bundle_size");
+				v = lua_tointegerx(L, -1, &isnum);
+				if (isnum && v >= 0)
+					*(k ? &a->dynamic_size : &a->bundle_size) = v;
+				lua_pop(L, 1);
+			}
 			for (int k = 0; k < 6; k++) {
 				lua_getfield(L, -1, fn[k]);
 				*fl[k] = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
@@ -317,7 +673,7 @@ int mtd_rules_test(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud, unsigne
 			break;
 		}
 		if (read_case(L, t, i, h->now, why, sizeof why)) {
-			say(fn, ud, 0, "%s case %lld: %s", path, (long long)i, why);
+			say(fn, ud, 0, "%s case %lld '%s': %s", path, (long long)i, t->name, why);
 			(*failed)++;
 			lua_settop(L, 0);
 			continue;
@@ -340,6 +696,7 @@ int mtd_rules_test(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud, unsigne
 				say(fn, ud, 0, "%s: the rules failed: %s", t->name, why);
 				(*failed)++;
 				rc = 0;
+				lua_settop(L, 0);
 				continue;
 			}
 			ok &= expect_str(fn, ud, t->name, "state", want_state, mtd_state_name(o.state));

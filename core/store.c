@@ -900,6 +900,26 @@ int64_t mtd_store_max_device(mtd_store *s)
 	return n;
 }
 
+int mtd_store_groupset_devices(mtd_store *s, int (*fn)(void *ud, const char *key, int64_t n),
+			       void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT g.key, count(*) FROM devices d JOIN groupsets g"
+			       " ON g.id = d.groupset GROUP BY d.groupset ORDER BY d.groupset",
+			       -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		rc = fn(ud, key ? key : "", sqlite3_column_int64(st, 1));
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int mtd_store_begin(mtd_store *s)
 {
 	s->chain_known = 0;

@@ -129,6 +129,11 @@ int mtd_store_begin(mtd_store *s);
 /* The highest device row id (0 without devices, or -1 on a store error):
  * an upper bound of the fleet's size, for sizing and progress. */
 int64_t mtd_store_max_device(mtd_store *s);
+/* Each group set that devices have, with how many: key is its group
+ * names joined by '\n' (borrowed for the call; "" for no group). fn's
+ * nonzero result stops and is returned. */
+int mtd_store_groupset_devices(mtd_store *s, int (*fn)(void *ud, const char *key, int64_t n),
+			       void *ud);
 int mtd_store_commit(mtd_store *s);
 void mtd_store_rollback(mtd_store *s);
 

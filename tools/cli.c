@@ -229,7 +229,7 @@ void print_stats(const char *what, const mtd_stats *st, int with_rejected)
 void print_check(void *ud, int ok, const char *msg)
 {
 	(void)ud;
-	printf("%s %s\n", ok ? "ok  " : "FAIL", esc(msg));
+	printf("%s %s\n", ok == 2 ? "warn" : ok ? "ok  " : "FAIL", esc(msg));
 }
 
 /* ---- JSON lines, written directly ---- */

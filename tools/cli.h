@@ -105,7 +105,7 @@ FILE *open_input(const char *path);
 const char *input_name(const char *path);
 /* An import's or ingest's counts, one line on stdout. */
 void print_stats(const char *what, const mtd_stats *st, int with_rejected);
-/* mtd check callback: "ok   MSG" or "FAIL MSG" on stdout. */
+/* mtd check callback: "ok   MSG", "warn MSG" (ok 2) or "FAIL MSG" on stdout. */
 void print_check(void *ud, int ok, const char *msg);
 /* mtd writer callback: data to stdout; 0 or -1. */
 int write_stdout(void *ud, const void *data, size_t len);

@@ -244,11 +244,16 @@ int mtd_plugin_check(mtd_t *h, const char *path, const char *fixtures_dir,
 		     mtd_check_fn fn, void *ud);
 
 /* Load the rules of dir (NULL: the configured rules) in the sandbox,
- * validate them, and run them on example devices of every platform; fn
- * gets a line per step or problem. MTD_ERULES when they fail. */
+ * validate them, and run them on example devices of every platform (with
+ * and without the details and app inventories devices may lack); fn
+ * gets a line per step (ok 1) or problem (ok 0). MTD_ERULES when they fail.
+ * When the store exists, groups.lua is compared with its devices' groups
+ * (read only): a group no device is in, and devices in groups it has no
+ * entry for, are warnings (ok 2), which do not fail the check. */
 int mtd_rules_check(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud);
 /* Run the example devices with expected decisions of dir/tests.lua
- * (rules/README.md); fn gets a line per case (ok) or mismatch. MTD_ERULES
+ * (rules/README.md); fn gets a line per case (ok) or mismatch. A key a
+ * case may not have (a typo) fails that case, naming it. MTD_ERULES
  * when a case fails or there are none. */
 int mtd_rules_test(mtd_t *h, const char *dir, mtd_check_fn fn, void *ud,
 		   unsigned *passed, unsigned *failed);

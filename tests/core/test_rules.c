@@ -1817,6 +1817,265 @@ static void memo_default_policy(void **state)
 	}
 }
 
+/* ---- authoring: errors that name the value, check and test (issue 17) ---- */
+
+/* A runtime error names the script, the line and the value the script was
+ * handed: a device field it lacks, an app's, a vendor entry's, the
+ * policy's. */
+static void runtime_error_names_value(void **state)
+{
+	fx *f = *state;
+	dev d;
+	write_policy_with(f, "", "if device.os_version < \"17\" then end");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+	d.in.os_version = NULL;
+	eval_bad(f, &d, "policy.lua:4: attempt to compare nil with string (device field "
+			"'os_version' = nil)");
+
+	write_policy_with(f, "", "for _, v in ipairs(device.vendors) do "
+				 "if mtd.above(v.level, 'low') then end end");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+	add_vendor(&d, 0, "lookout", "low");
+	add_vendor(&d, 0, "zimperium", NULL);
+	eval_bad(f, &d, "policy.lua:4: bad argument #1 to 'above'");
+	assert_contains(f->err, "(device.vendors entry 'zimperium' field 'level' = nil)");
+
+	write_policy_with(f, "", "if mtd.level(policy.max_level) > 2 then end");
+	write_rules(f, "return { default = { app_max_level = \"low\" } }\n", NULL);
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+	eval_bad(f, &d, "(policy field 'max_level' = nil)");
+
+	/* the inventory: an app without the field */
+	write_rules(f, GROUPS_DEFAULT,
+		    "return { inventory = true,\n"
+		    "  compliance = function(device) return 'compliant', 'none' end,\n"
+		    "  app_protection = function(device)\n"
+		    "    for _, a in ipairs(device.apps) do\n"
+		    "      if a.bundle_size > 1000 then return 'warn' end\n"
+		    "    end\n"
+		    "    return 'none'\n"
+		    "  end }\n");
+	open_ok(f, NULL, 0, 0);
+	{
+		mtd_app_view apps[2] = {
+			{"com.example.big", "1", "1", "Big", 5000, -1, 0, 1, 0, 0, 1, 1},
+			{"com.example.bare", NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1}};
+		mtd_eval_out o;
+		dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+		d.in.apps = apps;
+		d.in.napps = 1;
+		eval_ok(f, &d, &o);
+		assert_int_equal(o.app_action, MTD_APP_WARN);
+		d.in.apps = &apps[1];
+		eval_bad(f, &d, "policy.lua:5: attempt to compare number with nil (device.apps entry "
+				"'com.example.bare' field 'bundle_size' = nil)");
+	}
+	/* a script's own error is left as it is */
+	write_policy_with(f, "", "error('no such thing')");
+	open_ok(f, NULL, 0, 0);
+	dev_init(&d, "d1", MTD_PLAT_IOS, 1);
+	eval_bad(f, &d, "policy.lua:4: no such thing");
+	assert_not_contains(f->err, "field '");
+}
+
+typedef struct lines {
+	char text[16384];
+	int problems, warnings;
+} lines;
+
+static void collect(void *ud, int ok, const char *msg)
+{
+	lines *l = ud;
+	size_t k = strlen(l->text);
+	snprintf(l->text + k, sizeof l->text - k, "%s %s\n", ok == 2 ? "warn" : ok ? "ok" : "FAIL",
+		 msg);
+	l->problems += ok == 0;
+	l->warnings += ok == 2;
+}
+
+/* A handle on a store under f->dir (not created unless init). */
+static mtd_t *handle(fx *f, int init)
+{
+	mtd_config cfg = {0};
+	mtd_t *h;
+	cfg.db_path = tu_path(f->dir, "store.db");
+	cfg.rules_dir = f->dir;
+	cfg.now = T0;
+	assert_int_equal(mtd_open(&cfg, &h), 0);
+	if (init)
+		assert_int_equal(mtd_init(h, "commercial"), 0);
+	return h;
+}
+
+/* rules check runs the example devices with app inventories: a rule that
+ * fails on an app's missing field fails the check, naming it. */
+static void check_runs_inventory(void **state)
+{
+	fx *f = *state;
+	lines l = {0};
+	mtd_t *h;
+	write_rules(f, GROUPS_DEFAULT,
+		    "return { inventory = true,\n"
+		    "  compliance = function(device) return 'compliant', 'none' end,\n"
+		    "  app_protection = function(device)\n"
+		    "    for _, a in ipairs(device.apps) do\n"
+		    "      if a.bundle_size > 1000 then return 'warn' end\n"
+		    "    end\n"
+		    "    return 'none'\n"
+		    "  end }\n");
+	h = handle(f, 0);
+	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), MTD_ERULES);
+	assert_contains(l.text, "policy.lua:5: attempt to compare number with nil");
+	assert_contains(l.text, "field 'bundle_size' = nil");
+	assert_contains(mtd_errmsg(h), "bundle_size");
+
+	/* guarded, it passes, and says it ran the inventories */
+	memset(&l, 0, sizeof l);
+	write_rules(f, NULL,
+		    "return { inventory = true,\n"
+		    "  compliance = function(device) return 'compliant', 'none' end,\n"
+		    "  app_protection = function(device)\n"
+		    "    for _, a in ipairs(device.apps) do\n"
+		    "      if (a.bundle_size or 0) > 1000 then return 'warn' end\n"
+		    "    end\n"
+		    "    return 'none'\n"
+		    "  end }\n");
+	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), 0);
+	assert_contains(l.text, "with their app inventories");
+	assert_int_equal(l.problems, 0);
+	/* a device field some devices lack: found too */
+	memset(&l, 0, sizeof l);
+	write_policy_with(f, "", "local v = device.user:lower()");
+	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), MTD_ERULES);
+	assert_contains(l.text, "attempt to index a nil value (field 'user') (device field 'user' = nil)");
+	mtd_close(h);
+}
+
+/* rules check compares groups.lua with the store's devices: a misspelled
+ * group is a warning (exit 0 stays), naming both spellings. */
+static void check_groups_against_store(void **state)
+{
+	fx *f = *state;
+	lines l = {0};
+	mtd_stats st;
+	mtd_t *h;
+	FILE *in;
+	static const char devices[] =
+		"{\"id\":\"d1\",\"platform\":\"ios\",\"ownership\":\"corporate\","
+		"\"management\":\"enrolled\",\"groups\":[\"Executives\"]}\n"
+		"{\"id\":\"d2\",\"platform\":\"ios\",\"ownership\":\"corporate\","
+		"\"management\":\"enrolled\",\"groups\":[\"Executives\",\"Sales\"]}\n"
+		"{\"id\":\"d3\",\"platform\":\"ios\",\"ownership\":\"corporate\","
+		"\"management\":\"enrolled\",\"groups\":[]}\n";
+	write_policy_with(f, "", "");
+	/* no store: said, no warning */
+	h = handle(f, 0);
+	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), 0);
+	assert_contains(l.text, "no store at");
+	assert_int_equal(l.warnings, 0);
+	mtd_close(h);
+
+	h = handle(f, 1);
+	in = fmemopen((void *)devices, sizeof devices - 1, "r");
+	assert_non_null(in);
+	assert_int_equal(mtd_device_import(h, in, "devices.jsonl", &st), 0);
+	fclose(in);
+	memset(&l, 0, sizeof l);
+	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), 0);
+	assert_int_equal(l.warnings, 0);
+	assert_contains(l.text, "its groups match the groups of the devices");
+
+	write_rules(f, "return {\n"
+		       "  default = { max_level = \"medium\" },\n"
+		       "  Executves = { max_level = \"low\" },\n"
+		       "}\n", NULL);
+	memset(&l, 0, sizeof l);
+	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), 0);
+	assert_int_equal(l.problems, 0);
+	assert_contains(l.text, "groups.lua:3: group 'Executves': no device in the store is in it "
+				"(did you mean 'Executives'?)");
+	assert_contains(l.text, "2 devices are in group 'Executives', which");
+	assert_contains(l.text, "has no entry for; those in no named group get default (did you "
+				"mean 'Executves'?)");
+	assert_contains(l.text, "2 devices (2 group sets) in groups, none of which");
+	/* the device without groups gets default as meant: not counted */
+	assert_not_contains(l.text, "3 devices");
+	mtd_close(h);
+}
+
+static unsigned run_tests_lua(fx *f, const char *tests, lines *l, unsigned *passed)
+{
+	mtd_t *h = handle(f, 0);
+	unsigned failed = 0;
+	tu_write_str(f->dir, "tests.lua", tests);
+	memset(l, 0, sizeof *l);
+	mtd_rules_test(h, f->dir, collect, l, passed, &failed);
+	mtd_close(h);
+	return failed;
+}
+
+/* An unknown key in a tests.lua case is an error naming the case and the
+ * key, wherever it is; the case does not pass. */
+static void tests_unknown_keys(void **state)
+{
+	fx *f = *state;
+	lines l;
+	unsigned passed;
+	static const struct {
+		const char *device, *expect, *extra, *key;
+	} bad[] = {
+		{"platform = 'ios'", "acess = 'allow'", "", "expect.acess"},
+		{"platform = 'ios', group = { 'Executives' }", "state = 'compliant'", "", "device.group"},
+		{"platform = 'ios', vendors = { lookout = { level = 'low', block_unsuported_os = true } }",
+		 "state = 'compliant'", "", "device.vendors.lookout.block_unsuported_os"},
+		{"platform = 'ios', previous = { state = 'compliant', hours = 2 }", "state = 'compliant'",
+		 "", "device.previous.hours"},
+		{"platform = 'ios', apps = { { app_id = 'x', adhoc = true } }", "state = 'compliant'", "",
+		 "device.apps[1].adhoc"},
+		{"platform = 'ios'", "state = 'compliant'", "expected = { level = 'high' },", "'expected'"},
+	};
+	write_policy_with(f, "", "");
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char t[1024];
+		snprintf(t, sizeof t,
+			 "return {\n"
+			 "  { name = 'good', device = { platform = 'ios' }, expect = { state = 'compliant' } },\n"
+			 "  { name = 'typo %zu', %s device = { %s }, expect = { %s } },\n"
+			 "}\n",
+			 i, bad[i].extra, bad[i].device, bad[i].expect);
+		if (run_tests_lua(f, t, &l, &passed) != 1)
+			fail_msg("case %zu: %s", i, l.text);
+		assert_int_equal(passed, 1);
+		assert_contains(l.text, "case 2 'typo");
+		assert_contains(l.text, "unknown key ");
+		assert_contains(l.text, bad[i].key);
+	}
+	/* a case that expects nothing, or a reason that is not a list */
+	assert_int_equal(run_tests_lua(f, "return { { name = 'n', device = { platform = 'ios' } } }", &l,
+				   &passed), 1);
+	assert_contains(l.text, "'n': no expect table");
+	assert_int_equal(run_tests_lua(f, "return { { name = 'r', device = { platform = 'ios' }, "
+				      "expect = { reasons = 'x' } } }", &l, &passed), 1);
+	assert_contains(l.text, "expect.reasons: must be a list");
+	/* every documented key is accepted */
+	assert_int_equal(run_tests_lua(f,
+				   "return { { name = 'all', device = { id = 'x', platform = 'ios',\n"
+				   "  management = 'enrolled', ownership = 'corporate', os_version = '17',\n"
+				   "  user = 'u', groups = { 'Executives' }, vendors = { lookout = { level = 'low',\n"
+				   "  os_supported = true, block_missing_data = false, block_unsupported_os = false } },\n"
+				   "  app_vendors = { lookout = 'low' }, previous = { state = 'compliant', hours_ago = 1 },\n"
+				   "  apps = { { app_id = 'a', version = '1', short_version = '1', name = 'A',\n"
+				   "  bundle_size = 1, dynamic_size = 2, adhoc_signed = false, app_store = true,\n"
+				   "  beta = false, vpp = false, validated = true, managed = true } } },\n"
+				   "  expect = { state = 'compliant', level = 'none', access = 'allow',\n"
+				   "  app_protection = 'none', reasons = {} } } }\n",
+				   &l, &passed), 0);
+	assert_int_equal(passed, 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1857,6 +2116,10 @@ int main(void)
 		T(memo_bounds),
 		T(memo_default_policy),
 		T(open_threats_and_cause),
+		T(runtime_error_names_value),
+		T(check_runs_inventory),
+		T(check_groups_against_store),
+		T(tests_unknown_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
