@@ -17,6 +17,7 @@
 #include "connector.h"
 #include "mtd_int.h"
 #include "rules.h"
+#include "change.h"
 #include "tbuf.h"
 
 typedef struct gset {
@@ -478,7 +479,7 @@ typedef struct devrow {
 	tbuf threats[MAX_CONNS]; /* msgpack bytes; n 0 = none */
 	/* the stored decision */
 	int64_t old_outcome; /* 0: none */
-	int old_state, old_app, old_access;
+	int old_state, old_level, old_app, old_access;
 	int64_t old_evaluated_at, old_since, old_wiped_at;
 } devrow;
 
@@ -609,7 +610,7 @@ static int load_details(eval *e, devrow *d)
 #define OLD_SLOTS 1024
 typedef struct oldc {
 	int64_t id[OLD_SLOTS];
-	int state[OLD_SLOTS], app[OLD_SLOTS], access[OLD_SLOTS];
+	int state[OLD_SLOTS], level[OLD_SLOTS], app[OLD_SLOTS], access[OLD_SLOTS];
 } oldc;
 
 /* The stored decision ds of device d. On failure the handle's message
@@ -626,12 +627,14 @@ static int read_decision(eval *e, const mtd_dslot *ds, devrow *d)
 			return outcome_error(e->h, rc, ext_of(d), id);
 		c->id[k] = id;
 		c->state[k] = o.state;
+		c->level[k] = o.level;
 		c->access[k] = o.access;
 		c->app[k] = o.app;
 		free(o.vendors);
 	}
 	d->old_outcome = id;
 	d->old_state = c->state[k];
+	d->old_level = c->level[k];
 	d->old_app = c->app[k];
 	d->old_access = c->access[k];
 	d->old_evaluated_at = ds->evaluated_at;
@@ -671,6 +674,7 @@ typedef struct run_out {
 	void *ud;
 	uint64_t evaluated, changed;
 	mtd_transitions t;
+	uint64_t kinds[MTD_NCHANGE_KINDS];
 } run_out;
 
 /* One change from state from (-1: no decision) to to, counted. */
@@ -1094,6 +1098,12 @@ static int decide(eval *e, devrow *d, run_out *ro)
 					   : 0;
 		ro->changed++;
 		count_change(&ro->t, d->old_outcome ? d->old_state : -1, o->state);
+		ro->kinds[d->old_outcome ? mtd_change_kind_of(d->old_state, d->old_level, d->old_access,
+							      d->old_app, o->state, o->level,
+							      o->access, o->app)
+					 : mtd_change_kind_of(MTD_ST_NOT_EVALUATED, MTD_LEVEL_NONE,
+							      ACCESS_BLOCK, MTD_APP_NONE, o->state,
+							      o->level, o->access, o->app)]++;
 		if (ro->mode == PASS_SNAPSHOT) {
 			uint64_t fl = (since == h->now ? 0 : SP_SINCE_KEPT) |
 				      (!wiped_at ? 0 : wiped_at == h->now ? SP_WIPE_NOW : SP_WIPE_KEPT);
@@ -1418,15 +1428,23 @@ out:
 int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			 uint64_t *evaluated, uint64_t *changed, mtd_transitions *t)
 {
+	mtd_eval_summary s;
+	int rc = mtd_evaluate_summary(h, dry_run, fn, ud, &s);
+	if (evaluated)
+		*evaluated = s.evaluated;
+	if (changed)
+		*changed = s.changed;
+	if (t)
+		*t = s.t;
+	return rc;
+}
+
+int mtd_evaluate_summary(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud, mtd_eval_summary *s)
+{
 	run_out ro;
 	int rc = mtd_need_store(h), mode;
 
-	if (evaluated)
-		*evaluated = 0;
-	if (changed)
-		*changed = 0;
-	if (t)
-		memset(t, 0, sizeof *t);
+	memset(s, 0, sizeof *s);
 	if (rc)
 		return rc;
 	if ((rc = mtd_check_trusted(h, h->rules_dir, "rules", ".lua")))
@@ -1459,12 +1477,10 @@ int mtd_evaluate_counted(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			break;
 	}
 	if (!rc) {
-		if (evaluated)
-			*evaluated = ro.evaluated;
-		if (changed)
-			*changed = ro.changed;
-		if (t)
-			*t = ro.t;
+		s->evaluated = ro.evaluated;
+		s->changed = ro.changed;
+		s->t = ro.t;
+		memcpy(s->kinds, ro.kinds, sizeof s->kinds);
 	}
 	return rc;
 }

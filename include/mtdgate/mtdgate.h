@@ -417,6 +417,43 @@ typedef struct mtd_import_opts {
 int mtd_device_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st, uint64_t *removed);
 int mtd_inventory_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st);
 
+/* ---- Reviewing an evaluation like a plan ---- */
+
+/* What a decision change does, the most dangerous kind first:
+ * WIPE   a selective wipe starts (app_protection becomes wipe);
+ * BLOCK  access becomes block, or app_protection becomes block;
+ * WORSE  otherwise the state (compliant < in_grace_period < noncompliant),
+ *        the level (none and secured < low < medium < high) or the app
+ *        action (none < warn) rises;
+ * BETTER otherwise one of those falls, or access becomes allow;
+ * OTHER  the rest: reasons, vendors or resources only, or a move to or from
+ *        not_evaluated that changes neither access nor apps.
+ * A device with no decision before counts as not_evaluated, level none,
+ * access block, app_protection none (as the change callback shows it). */
+enum {
+	MTD_CHANGE_WIPE,
+	MTD_CHANGE_BLOCK,
+	MTD_CHANGE_WORSE,
+	MTD_CHANGE_BETTER,
+	MTD_CHANGE_OTHER,
+	MTD_NCHANGE_KINDS
+};
+int mtd_change_kind(const mtd_decision_info *before, const mtd_decision_info *after);
+/* "wipe", "block", "worse", "better", "other"; "?" otherwise (a constant). */
+const char *mtd_change_kind_name(int kind);
+
+/* What an evaluation did (or, dry, would do). */
+typedef struct mtd_eval_summary {
+	uint64_t evaluated, changed;
+	/* the changes by kind (MTD_CHANGE_*); a real run issued a selective
+	 * wipe (audited as app_wipe) for each of kinds[MTD_CHANGE_WIPE] */
+	uint64_t kinds[MTD_NCHANGE_KINDS];
+	mtd_transitions t; /* the changes by state */
+} mtd_eval_summary;
+/* As mtd_evaluate_counted, with every count into *s (zeroed first). */
+int mtd_evaluate_summary(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
+			 mtd_eval_summary *s);
+
 #ifdef __cplusplus
 }
 #endif
