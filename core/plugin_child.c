@@ -21,6 +21,7 @@
 
 #include "codec.h"
 #include "mtdgate/mtdgate.h"
+#include "plugin_api.h"
 #include "plugin_child.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -42,9 +43,12 @@
 
 /* parent -> child: F_DECODE, F_TRANSLATE; child -> parent: the rest */
 enum {
-	F_DECODE = 'd', F_TRANSLATE = 't',
-	F_MSG = 'M', F_ELEMENT = 'E', F_WRITE = 'W', F_DONE = 'D', F_READY = 'R', F_FAIL = 'F'
+	F_DECODE = 'd', F_TRANSLATE = 't', F_APIDESC = 'a', F_APIDEC = 'p',
+	F_MSG = 'M', F_ELEMENT = 'E', F_WRITE = 'W', F_DONE = 'D', F_READY = 'R', F_FAIL = 'F',
+	F_VALUE = 'V', F_EVENT = 'I'
 };
+#define MAX_VALUE 4096 /* bytes of an api_value's value */
+#define MAX_EVENT_ID 128
 /* An App Sync answer (all the inventory) may be larger than one record. */
 #define MAX_TRANSLATE (64u << 20)
 #define MAX_FRAME (MAX_TRANSLATE + 16)
@@ -111,8 +115,42 @@ static int t_element(void *sink, const char *path, const char *msg)
 	return s->element_error(s->ud, p, m);
 }
 
+/* A value's name is one of the MTD_API_V_* names; a value or an event id
+ * is 1..max bytes without control characters. */
+static int value_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int t_value(void *sink, const char *name, const char *value)
+{
+	const mtd_child_sink *s = sink;
+	static const char *const names[] = {MTD_API_V_TOKEN, MTD_API_V_EXPIRES_IN,
+					    MTD_API_V_EXPIRES_AT, MTD_API_V_NEXT, MTD_API_V_RESUME};
+	int known = 0;
+	for (size_t i = 0; name && i < sizeof names / sizeof *names; i++)
+		known |= !strcmp(name, names[i]);
+	if (!s || !s->api_value || !known || !value_ok(value, MAX_VALUE))
+		return -1;
+	return s->api_value(s->ud, name, value);
+}
+
+static int t_event(void *sink, const char *id)
+{
+	const mtd_child_sink *s = sink;
+	if (!s || !s->event_id || !value_ok(id, MAX_EVENT_ID))
+		return -1;
+	return s->event_id(s->ud, id);
+}
+
 static const mtd_host_api host_api = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), t_emit,
-				      t_write, t_element};
+				      t_write, t_element, t_value, t_event};
 
 /* ---- pipes ---- */
 
@@ -236,6 +274,38 @@ static int c_write(void *ud, const void *data, size_t len)
 	(void)ud;
 	frame_out(F_WRITE, data, len, NULL, 0);
 	return 0;
+}
+
+static int c_value(void *ud, const char *name, const char *value)
+{
+	(void)ud;
+	frame_out(F_VALUE, name, strlen(name) + 1, value, strlen(value));
+	return 0;
+}
+
+static int c_event(void *ud, const char *id)
+{
+	(void)ud;
+	frame_out(F_EVENT, id, strlen(id), NULL, 0);
+	return 0;
+}
+
+/* The plugin's api description, flattened, as write frames. */
+static int c_apidesc(const mtd_plugin *p, char *err, size_t n)
+{
+	mtd_buf b = {0};
+	if (!MTD_PLUGIN_HAS(p, api) || !MTD_PLUGIN_HAS(p, api_decode)) {
+		snprintf(err, n, "no api");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (mtd_api_flatten(p->api, &b)) {
+		mtd_buf_free(&b);
+		snprintf(err, n, "out of memory");
+		return MTD_PLUGIN_ENOMEM;
+	}
+	frame_out(F_WRITE, b.data, b.len, NULL, 0);
+	mtd_buf_free(&b);
+	return MTD_PLUGIN_OK;
 }
 
 /* The child's input, read ahead: several payloads per read. */
@@ -468,7 +538,8 @@ static void child_main(const char *path, const char *id, unsigned flags, pid_t p
 {
 	rlim_t mem = mapped_bytes() + MTD_CHILD_MEMORY; /* what the plugin may add */
 	struct rlimit as = {mem, mem}, nofile = {16, 16};
-	const mtd_child_sink sink = {.emit = c_emit, .element_error = c_element, .write = c_write};
+	const mtd_child_sink sink = {.emit = c_emit, .element_error = c_element, .write = c_write,
+				     .api_value = c_value, .event_id = c_event};
 	const mtd_plugin *p;
 	mtd_plugin_desc d;
 	void *state = NULL;
@@ -524,6 +595,11 @@ static void child_main(const char *path, const char *id, unsigned flags, pid_t p
 		else if (hdr[4] == F_TRANSLATE && MTD_PLUGIN_HAS(p, appsync_translate))
 			rc = p->appsync_translate(state, &host_api, (void *)&sink, buf, len - 1, err,
 						  sizeof err);
+		else if (hdr[4] == F_APIDESC)
+			rc = c_apidesc(p, err, sizeof err);
+		else if (hdr[4] == F_APIDEC && len - 1 >= 8 && MTD_PLUGIN_HAS(p, api_decode))
+			rc = p->api_decode(state, &host_api, (void *)&sink, get_u32(buf),
+					   get_u32(buf + 4), buf + 8, len - 9, err, sizeof err);
 		else
 			_exit(2);
 		free(buf);
@@ -839,14 +915,27 @@ static void frame_hdr(unsigned char hdr[5], int kind, size_t len)
 static int call_here(mtd_child *c, int kind, const void *data, size_t len,
 		     const mtd_child_sink *sink, char *err, size_t n)
 {
+	const unsigned char *b = data;
 	int rc;
 	if (!c->p)
 		return MTD_EPLUGIN;
 	if (n)
 		err[0] = '\0';
-	rc = kind == F_DECODE ? c->p->decode(c->state, &host_api, (void *)sink, data, len, err, n)
-			      : c->p->appsync_translate(c->state, &host_api, (void *)sink, data, len,
-							err, n);
+	if (kind == F_DECODE)
+		rc = c->p->decode(c->state, &host_api, (void *)sink, data, len, err, n);
+	else if (kind == F_TRANSLATE)
+		rc = c->p->appsync_translate(c->state, &host_api, (void *)sink, data, len, err, n);
+	else if (kind == F_APIDEC && len >= 8 && MTD_PLUGIN_HAS(c->p, api_decode))
+		rc = c->p->api_decode(c->state, &host_api, (void *)sink, get_u32(b), get_u32(b + 4),
+				      b + 8, len - 8, err, n);
+	else if (kind == F_APIDESC) {
+		mtd_buf fb = {0};
+		rc = !MTD_PLUGIN_HAS(c->p, api) ? MTD_PLUGIN_EMALFORMED
+		     : mtd_api_flatten(c->p->api, &fb) ? MTD_PLUGIN_ENOMEM
+		     : sink->write ? sink->write(sink->ud, fb.data, fb.len) : 0;
+		mtd_buf_free(&fb);
+	} else
+		rc = MTD_PLUGIN_EINTERNAL;
 	if (n) {
 		err[n - 1] = '\0';
 		mtd_child_clean_text(err);
@@ -886,17 +975,37 @@ static int collect(mtd_child *c, int kind, const mtd_child_sink *sink, char *err
 			what = "it sent more messages than a payload may give";
 			goto broken;
 		}
-		if (c->buf[0] == F_MSG && kind == F_DECODE) {
+		if (c->buf[0] == F_MSG && (kind == F_DECODE || kind == F_APIDEC)) {
 			if (sink->emit)
 				sink->emit(sink->ud, c->buf + 1, (size_t)k - 1);
 			continue;
 		}
-		if (c->buf[0] == F_WRITE && kind == F_TRANSLATE) {
+		if (c->buf[0] == F_WRITE && (kind == F_TRANSLATE || kind == F_APIDESC)) {
 			if (sink->write)
 				sink->write(sink->ud, c->buf + 1, (size_t)k - 1);
 			continue;
 		}
-		if (c->buf[0] == F_ELEMENT && kind == F_DECODE) {
+		if (c->buf[0] == F_EVENT && (kind == F_DECODE || kind == F_APIDEC)) {
+			char *id = (char *)c->buf + 1;
+			if (!value_ok(id, MAX_EVENT_ID) || strlen(id) != (size_t)k - 1) {
+				what = "it broke the pipe protocol";
+				goto broken;
+			}
+			if (sink->event_id)
+				sink->event_id(sink->ud, id);
+			continue;
+		}
+		if (c->buf[0] == F_VALUE && kind == F_APIDEC) {
+			char *name = (char *)c->buf + 1, *nul = memchr(name, 0, (size_t)k - 1);
+			if (!nul || !value_ok(nul + 1, MAX_VALUE)) {
+				what = "it broke the pipe protocol";
+				goto broken;
+			}
+			if (sink->api_value)
+				sink->api_value(sink->ud, name, nul + 1);
+			continue;
+		}
+		if (c->buf[0] == F_ELEMENT && (kind == F_DECODE || kind == F_APIDEC)) {
 			char *path = (char *)c->buf + 1, *nul = memchr(path, 0, (size_t)k - 1);
 			if (!nul) {
 				what = "it broke the pipe protocol";
@@ -1037,6 +1146,58 @@ int mtd_child_translate(mtd_child *c, const void *data, size_t len, const mtd_ch
 		return MTD_PLUGIN_EINTERNAL;
 	}
 	return call(c, F_TRANSLATE, data, len, sink, err, n);
+}
+
+/* Collects the flattened description a write frame carries. */
+static int desc_write(void *ud, const void *data, size_t len)
+{
+	return mtd_buf_put(ud, data, len);
+}
+
+int mtd_child_api(mtd_child *c, mtd_api_desc *d, char *err, size_t n)
+{
+	mtd_buf b = {0};
+	mtd_child_sink sink = {.write = desc_write, .ud = &b};
+	int rc;
+
+	memset(d, 0, sizeof *d);
+	if (!(c->desc.fns & MTD_DESC_API)) {
+		mtd_err(err, n, "the %s plugin declares no API to fetch from (ABI 1.2): its "
+			"vendor's data comes by push or file ingest", c->desc.id);
+		return MTD_ENOTFOUND;
+	}
+	rc = call(c, F_APIDESC, "", 0, &sink, err, n);
+	if (rc == 0)
+		rc = mtd_api_read(b.data, b.len, d, err, n);
+	else if (rc != MTD_EPLUGIN)
+		rc = MTD_EPLUGIN;
+	mtd_buf_free(&b);
+	return rc;
+}
+
+int mtd_child_api_decode(mtd_child *c, uint32_t what, uint32_t endpoint, const void *data,
+			 size_t len, const mtd_child_sink *sink, char *err, size_t n)
+{
+	unsigned char *b;
+	int rc;
+	if (!(c->desc.fns & MTD_DESC_API_DECODE)) {
+		mtd_err(err, n, "the %s plugin has no api_decode", c->desc.id);
+		return MTD_PLUGIN_EINTERNAL;
+	}
+	if (len > MAX_TRANSLATE - 8) {
+		mtd_err(err, n, "a response of %zu bytes is too large for a plugin", len);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (!(b = malloc(len + 8))) {
+		mtd_err(err, n, "out of memory");
+		return MTD_PLUGIN_ENOMEM;
+	}
+	put_u32(b, what), put_u32(b + 4, endpoint);
+	if (len)
+		memcpy(b + 8, data, len);
+	rc = call(c, F_APIDEC, b, len + 8, sink, err, n);
+	free(b);
+	return rc;
 }
 
 int mtd_child_pid(const mtd_child *c)

@@ -13,6 +13,7 @@
 #define MTD_PLUGIN_CHILD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "plugin_host.h"
 
@@ -30,6 +31,11 @@ typedef struct mtd_child_sink {
 	int (*emit)(void *ud, const void *data, size_t len);
 	int (*element_error)(void *ud, const char *path, const char *msg);
 	int (*write)(void *ud, const void *data, size_t len);
+	/* ABI 1.2: a value of an API response (name, value NUL-terminated,
+	 * cleaned of control characters), and the vendor event id the next
+	 * messages come from */
+	int (*api_value)(void *ud, const char *name, const char *value);
+	int (*event_id)(void *ud, const char *id);
 	void *ud;
 	/* batches only: before payload i's output, and its result after it
 	 * (rc and err as mtd_child_decode returns them) */
@@ -69,6 +75,15 @@ int mtd_child_decode_batch(mtd_child *c, size_t np, const mtd_child_payload *pl,
  * the plugin's output goes to sink->write. Same returns as decode. */
 int mtd_child_translate(mtd_child *c, const void *data, size_t len, const mtd_child_sink *sink,
 			char *err, size_t n);
+/* ABI 1.2: the plugin's vendor API description, validated, into *d (free
+ * with mtd_api_free); MTD_ENOTFOUND when the plugin declares none. */
+struct mtd_api_desc;
+int mtd_child_api(mtd_child *c, struct mtd_api_desc *d, char *err, size_t n);
+/* ABI 1.2: api_decode a response (what: MTD_API_DECODE_*, endpoint its
+ * index) in the plugin's process; messages, element errors, event ids and
+ * values go to sink. Same returns as mtd_child_decode. */
+int mtd_child_api_decode(mtd_child *c, uint32_t what, uint32_t endpoint, const void *data,
+			 size_t len, const mtd_child_sink *sink, char *err, size_t n);
 /* The plugin's process id (for tests), or -1 in-process / not running. */
 int mtd_child_pid(const mtd_child *c);
 /* Close the instance, end the process; c may be NULL. */

@@ -45,13 +45,15 @@ void mtd_plugin_describe(const mtd_plugin *p, mtd_plugin_desc *d)
 	}
 	d->fns |= (p->open ? MTD_DESC_OPEN : 0) | (p->decode ? MTD_DESC_DECODE : 0) |
 		  (p->close ? MTD_DESC_CLOSE : 0) |
-		  (MTD_PLUGIN_HAS(p, appsync_translate) ? MTD_DESC_APPSYNC : 0);
+		  (MTD_PLUGIN_HAS(p, appsync_translate) ? MTD_DESC_APPSYNC : 0) |
+		  (MTD_PLUGIN_HAS(p, api) ? MTD_DESC_API : 0) |
+		  (MTD_PLUGIN_HAS(p, api_decode) ? MTD_DESC_API_DECODE : 0);
 }
 
 mtd_plugin mtd_plugin_desc_view(const mtd_plugin_desc *d)
 {
 	mtd_plugin p = {d->abi_version, d->struct_size, d->id, d->name, d->platforms,
-			d->mam_platforms, d->capabilities, NULL, NULL, NULL, NULL};
+			d->mam_platforms, d->capabilities, NULL, NULL, NULL, NULL, NULL, NULL};
 	return p;
 }
 
@@ -120,6 +122,12 @@ int mtd_plugin_desc_validate(const mtd_plugin_desc *p, const char *want_id, char
 	if ((p->fns & (MTD_DESC_OPEN | MTD_DESC_DECODE | MTD_DESC_CLOSE)) !=
 	    (MTD_DESC_OPEN | MTD_DESC_DECODE | MTD_DESC_CLOSE)) {
 		mtd_err(err, n, "descriptor lacks open, decode or close");
+		return MTD_EPLUGIN;
+	}
+	if (!(p->fns & MTD_DESC_API) != !(p->fns & MTD_DESC_API_DECODE)) {
+		mtd_err(err, n, "descriptor has %s without %s (ABI 1.2: both or neither)",
+			(p->fns & MTD_DESC_API) ? "api" : "api_decode",
+			(p->fns & MTD_DESC_API) ? "api_decode" : "api");
 		return MTD_EPLUGIN;
 	}
 	return 0;

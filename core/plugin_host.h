@@ -23,6 +23,8 @@ typedef struct mtd_plugin_desc {
 #define MTD_DESC_APPSYNC 8u /* appsync_translate, within struct_size */
 #define MTD_DESC_ID 16u     /* id not NULL */
 #define MTD_DESC_NAME 32u   /* name not NULL */
+#define MTD_DESC_API 64u    /* ABI 1.2 api, within struct_size */
+#define MTD_DESC_API_DECODE 128u /* ABI 1.2 api_decode, within struct_size */
 
 /* Copy p's values into *d (reads only what p's struct_size covers). */
 void mtd_plugin_describe(const mtd_plugin *p, mtd_plugin_desc *d);

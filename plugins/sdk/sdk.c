@@ -373,3 +373,103 @@ int mtd_sdk_decode_page(const mtd_host_api *host, void *sink, const void *data, 
 	json_decref(v);
 	return rc;
 }
+
+/* ---- ABI 1.2: API responses ---- */
+
+int mtd_sdk_api_value(const mtd_host_api *host, void *sink, const char *name,
+		      const char *value)
+{
+	if (!host || !value || !*value || !name || !MTD_HOST_HAS(host, api_value))
+		return -1;
+	return host->api_value(sink, name, value) == 0 ? 0 : -1;
+}
+
+int mtd_sdk_event_id(const mtd_host_api *host, void *sink, const char *id)
+{
+	if (!host || mtd_sdk_id_blank(id) || !MTD_HOST_HAS(host, event_id))
+		return -1;
+	return host->event_id(sink, id) == 0 ? 0 : -1;
+}
+
+/* A text the host takes as a value: 1..4096 bytes, no control characters. */
+static int value_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 4096)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int mtd_sdk_api_token(const mtd_host_api *host, void *sink, const void *data, size_t len,
+		      const char *token_path, const char *expires_in_path,
+		      const char *expires_at_path, char *err, size_t errlen)
+{
+	json_t *root = mtd_sdk_parse(data, len, err, errlen), *v;
+	const char *tok;
+	char num[32] = "";
+	const char *which = NULL;
+	int rc = MTD_PLUGIN_EMALFORMED;
+
+	if (!root)
+		return MTD_PLUGIN_EMALFORMED;
+	tok = mtd_sdk_str(root, token_path);
+	if (!tok || !value_ok(tok)) {
+		/* the value itself is never quoted: it may be a secret */
+		mtd_sdk_err(err, errlen, "field '%s': %s", token_path,
+			    tok ? "not a token (too long or control characters)" : "missing");
+		goto out;
+	}
+	if (expires_in_path && (v = mtd_sdk_path(root, expires_in_path)) && !json_is_null(v)) {
+		long long s = -1;
+		if (json_is_integer(v))
+			s = json_integer_value(v);
+		else if (json_is_string(v) && *json_string_value(v))
+			s = strtoll(json_string_value(v), NULL, 10);
+		if (s <= 0) {
+			mtd_sdk_err(err, errlen, "field '%s': not a number of seconds",
+				    expires_in_path);
+			goto out;
+		}
+		snprintf(num, sizeof num, "%lld", s);
+		which = MTD_API_V_EXPIRES_IN;
+	} else if (expires_at_path && mtd_sdk_path(root, expires_at_path)) {
+		int64_t at;
+		if (mtd_sdk_get_time(root, expires_at_path, &at, err, errlen))
+			goto out;
+		snprintf(num, sizeof num, "%lld", (long long)at);
+		which = MTD_API_V_EXPIRES_AT;
+	}
+	if (mtd_sdk_api_value(host, sink, MTD_API_V_TOKEN, tok) ||
+	    (which && mtd_sdk_api_value(host, sink, which, num))) {
+		mtd_sdk_err(err, errlen, "the host refused the token's values");
+		rc = MTD_PLUGIN_EINTERNAL;
+		goto out;
+	}
+	rc = MTD_PLUGIN_OK;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int mtd_sdk_api_link(const mtd_host_api *host, void *sink, json_t *page, const char *path,
+		     const char *name, char *err, size_t errlen)
+{
+	/* a member named with a dot ("@odata.nextLink") before a dotted path */
+	json_t *v = json_is_object(page) && json_object_get(page, path)
+			    ? json_object_get(page, path)
+			    : mtd_sdk_path(page, path);
+	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)))
+		return 0;
+	if (!json_is_string(v) || !value_ok(json_string_value(v))) {
+		mtd_sdk_err(err, errlen, "field '%s': not a link or cursor", path);
+		return -1;
+	}
+	if (mtd_sdk_api_value(host, sink, name, json_string_value(v))) {
+		mtd_sdk_err(err, errlen, "field '%s': the host refused it", path);
+		return -1;
+	}
+	return 0;
+}

@@ -57,6 +57,8 @@ static const mtd_plugin partial = {
 	p_decode,
 	p_close,
 	NULL,
+	NULL,
+	NULL,
 };
 
 /* Everything. */
@@ -73,6 +75,8 @@ static const mtd_plugin full = {
 	p_decode,
 	p_close,
 	NULL,
+	NULL,
+	NULL,
 };
 
 /* Nothing but Android threat reports. */
@@ -87,6 +91,8 @@ static const mtd_plugin minimal = {
 	p_open,
 	p_decode,
 	p_close,
+	NULL,
+	NULL,
 	NULL,
 };
 

@@ -265,6 +265,8 @@ static mtd_plugin base(void)
 			v_open,
 			v_decode,
 			v_close,
+			NULL,
+			NULL,
 			NULL};
 	return p;
 }
@@ -313,6 +315,16 @@ static void validate_rules(void **state)
 	p.struct_size = (uint32_t)offsetof(mtd_plugin, appsync_translate);
 	valid(&p, NULL);
 	p.struct_size = (uint32_t)sizeof(mtd_plugin) + 64; /* a newer, longer struct */
+	valid(&p, NULL);
+	/* ABI 1.2: an api and its decoder, both or neither; a 1.1-sized
+	 * descriptor has neither, whatever lies beyond its end */
+	p = base();
+	p.api = (const mtd_api *)&p;
+	invalid(&p, NULL, "api without api_decode");
+	p.api = NULL;
+	p.api_decode = (void *)(uintptr_t)1;
+	invalid(&p, NULL, "api_decode without api");
+	p.struct_size = (uint32_t)offsetof(mtd_plugin, api);
 	valid(&p, NULL);
 
 	/* ids */

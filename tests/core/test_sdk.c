@@ -660,7 +660,7 @@ static int sink_emit(void *ud, const void *data, size_t len)
 }
 
 static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), sink_emit,
-				  NULL, NULL};
+				  NULL, NULL, NULL, NULL};
 
 static void unpack(const sink *s, msgpack_zone *z, msgpack_object *o)
 {
@@ -929,7 +929,7 @@ static int elem_error(void *ud, const char *path, const char *msg)
 static void element_error(void **state)
 {
 	mtd_host_api h = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), sink_emit, NULL,
-			  elem_error};
+			  elem_error, NULL, NULL};
 	elem_sink e = {.ret = 0};
 	char big[700];
 	(void)state;
@@ -993,7 +993,7 @@ static void each_element(void **state)
 {
 	json_t *page = json_loads("[{\"dev\":\"a\"},{\"dev\":7},{\"dev\":\"c\"},{}]", 0, NULL);
 	mtd_host_api h = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), elem_emit, NULL,
-			  elem_error};
+			  elem_error, NULL, NULL};
 	elem_sink e = {.ret = 0};
 	sink s = {.ret = 0};
 	char err[256];
@@ -1056,7 +1056,7 @@ static void decode_page(void **state)
 	static const char bad_one[] = "{\"dev\":[]}";
 	static const char not_list[] = "{\"events\":\"x\"}";
 	mtd_host_api h = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), elem_emit, NULL,
-			  elem_error};
+			  elem_error, NULL, NULL};
 	elem_sink e = {.ret = 0};
 	char err[256];
 	int calls = 0;

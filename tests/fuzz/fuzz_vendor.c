@@ -61,7 +61,7 @@ static int fuzz_element(void *ud, const char *path, const char *msg)
 }
 
 static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), fuzz_emit,
-				  fuzz_write, fuzz_element};
+				  fuzz_write, fuzz_element, NULL, NULL};
 
 static void load(void)
 {

@@ -242,6 +242,58 @@ static int lk_decode(void *state, const mtd_host_api *host, void *sink, const vo
 				   errlen);
 }
 
+/* ---- the Mobile Risk API v2 (plugin ABI 1.2) ----
+ * Token: POST https://api.lookout.com/oauth2/token with the application key
+ * as "Authorization: Bearer KEY" and grant_type=client_credentials; the
+ * answer has access_token, expires_in (seconds) and expires_at (ms).
+ * Events: GET /mra/stream/v2/events, a server-sent event stream: "events"
+ * events carry {"events":[...]} and an id the stream resumes after
+ * (Last-Event-ID, or the id query parameter); heartbeats every 5 s.
+ * doc.lookout.com: "Request a Token", "Stream Events". */
+
+static const mtd_api_endpoint lk_endpoints[] = {
+	{.name = "events",
+	 .path = "/mra/stream/v2/events?types=DEVICE,THREAT",
+	 .paging = MTD_API_PAGE_SSE,
+	 .resume_param = "id",
+	 .accept = "text/event-stream",
+	 .sse_event = "events"},
+};
+
+static const mtd_api lk_api = {
+	.struct_size = sizeof(mtd_api),
+	.endpoint_size = sizeof(mtd_api_endpoint),
+	.base_url = "https://api.lookout.com",
+	.auth = MTD_API_AUTH_KEY_TOKEN,
+	.token_url = "/oauth2/token",
+	.endpoints = lk_endpoints,
+	.nendpoints = 1,
+};
+
+/* One event of a page, its id said first so a replay is known. */
+static int lk_api_event(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
+			size_t errlen)
+{
+	const char *id = json_is_object(e) ? mtd_sdk_str(e, "id") : NULL;
+	if (id)
+		mtd_sdk_event_id(host, sink, id);
+	return lk_event(ctx, host, sink, e, err, errlen);
+}
+
+static int lk_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			 uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
+{
+	(void)state, (void)endpoint;
+	if (what == MTD_API_DECODE_TOKEN)
+		return mtd_sdk_api_token(host, sink, data, len, "access_token", "expires_in",
+					 "expires_at", err, errlen);
+	if (what == MTD_API_DECODE_PAGE)
+		return mtd_sdk_decode_page(host, sink, data, len, "events", MAX_EVENTS,
+					   lk_api_event, NULL, err, errlen);
+	mtd_sdk_err(err, errlen, "unknown api_decode request %u", what);
+	return MTD_PLUGIN_EINTERNAL;
+}
+
 static const mtd_plugin lookout = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -255,6 +307,8 @@ static const mtd_plugin lookout = {
 	.decode = lk_decode,
 	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
+	.api = &lk_api,
+	.api_decode = lk_api_decode,
 };
 
 MTD_SDK_PLUGIN_ENTRY(lookout)

@@ -1,6 +1,8 @@
 /*
- * mtdgate plugin ABI, version 1.1 (1.1 appended mtd_host_api.element_error,
- * the MTD_PLUGIN_* return codes and the MTD_HOST_HAS/MTD_PLUGIN_HAS tests).
+ * mtdgate plugin ABI, version 1.2 (1.1 appended mtd_host_api.element_error,
+ * the MTD_PLUGIN_* return codes and the MTD_HOST_HAS/MTD_PLUGIN_HAS tests;
+ * 1.2 appended the vendor's API as data, mtd_plugin.api and api_decode, and
+ * mtd_host_api.api_value and event_id, for connectors that fetch).
  *
  * The one header a vendor connector builds against. Self-contained: C standard
  * headers only, no third-party types. Modelled on SQLite extensions and Redis
@@ -29,7 +31,7 @@ extern "C" {
 #endif
 
 #define MTD_PLUGIN_ABI_MAJOR 1u
-#define MTD_PLUGIN_ABI_MINOR 1u
+#define MTD_PLUGIN_ABI_MINOR 2u
 #define MTD_PLUGIN_ABI_VERSION ((MTD_PLUGIN_ABI_MAJOR << 16) | MTD_PLUGIN_ABI_MINOR)
 #define MTD_PLUGIN_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MTD_PLUGIN_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -133,7 +135,134 @@ typedef struct mtd_host_api {
 	 * fails the payload). Present only when MTD_HOST_HAS(host, element_error);
 	 * with an older host a plugin fails the whole payload as in ABI 1.0. */
 	int (*element_error)(void *sink, const char *path, const char *msg);
+
+	/* ABI 1.2 (present when MTD_HOST_HAS(host, api_value)). Called only
+	 * from api_decode: hand the host one value the decode found, name and
+	 * value NUL-terminated, borrowed for the call; name is one of the
+	 * MTD_API_V_* names below, value at most 4096 bytes without control
+	 * characters. A name given twice keeps the last value. Returns 0 when
+	 * taken, a negative value when refused (unknown name, too long). */
+	int (*api_value)(void *sink, const char *name, const char *value);
+
+	/* ABI 1.2 (present when MTD_HOST_HAS(host, event_id)). The messages
+	 * emitted after this call, until the next call or the end of the
+	 * payload, come from the vendor's event id (1..128 bytes, no control
+	 * characters, NUL-terminated, borrowed). The host remembers the ids it
+	 * committed per connector and drops the messages of an id it has seen
+	 * (a replay after a resume), uncounted. Usable from decode and
+	 * api_decode. Returns 0 when taken, negative when refused. */
+	int (*event_id)(void *sink, const char *id);
 } mtd_host_api;
+
+/* ---- ABI 1.2: the vendor's API, for connectors that fetch ----
+ *
+ * A plugin may declare its vendor's HTTP API as data (mtd_plugin.api); the
+ * host then performs every request itself (TLS verified, proxies, timeouts,
+ * Retry-After, backoff, one token refresh on 401) and hands the plugin only
+ * bytes to decode, in its sandboxed child, through api_decode. The plugin
+ * never sees the connector's secret and never does I/O. Plugins without an
+ * api keep working as before (push and file ingest).
+ *
+ * URLs: base_url is the default API root ("https://api.example.com");
+ * token_url is absolute or, starting with '/', relative to the API root.
+ * Both may hold {NAME} for the connector setting NAME, one of the plugin's
+ * settings (a region or tenant: "https://{region}.api.example.com"). The
+ * connector settings api_url and token_url replace them (sovereign clouds,
+ * tests); ca_file names a private CA. Only https URLs are used.
+ */
+
+/* How the host authenticates (mtd_api.auth). SECRET is the content of the
+ * connector's secret_file, CLIENT_ID its client_id setting. */
+#define MTD_API_AUTH_NONE 0u     /* no authentication */
+#define MTD_API_AUTH_OAUTH2 1u   /* OAuth2 client credentials (RFC 6749 4.4): POST token_url,
+				    form grant_type=client_credentials, client_id=CLIENT_ID,
+				    client_secret=SECRET, scope=scope (when not NULL) */
+#define MTD_API_AUTH_KEY_TOKEN 2u /* an API key exchanged for a token: POST token_url with
+				    "Authorization: Bearer SECRET", form
+				    grant_type=client_credentials (Lookout's application key) */
+#define MTD_API_AUTH_LOGIN 3u    /* a vendor login: POST token_url, JSON body
+				    {id_field: CLIENT_ID, secret_field: SECRET} (Zimperium) */
+#define MTD_API_AUTH_KEY 4u      /* a static key, no token: every request carries the header
+				    key_header with key_prefix SECRET ("x-api-key: SECRET") */
+/* With the token kinds (OAUTH2, KEY_TOKEN, LOGIN) the token response goes
+ * to api_decode(MTD_API_DECODE_TOKEN), and every request carries
+ * "Authorization: Bearer TOKEN". A 401 refreshes the token once. */
+
+/* How an endpoint pages and where a later pull resumes
+ * (mtd_api_endpoint.paging). "next" and "resume" are the values api_decode
+ * hands over for a page (MTD_API_V_NEXT, MTD_API_V_RESUME). */
+#define MTD_API_PAGE_NONE 0u   /* one response, no paging: each pull reads it again */
+#define MTD_API_PAGE_LINK 1u   /* the page names the next one's URL ("@odata.nextLink",
+				  "links.next"): next is that URL (absolute, or a path on
+				  the API root); no next: the last page */
+#define MTD_API_PAGE_CURSOR 2u /* the page carries a cursor: next is sent as
+				  resume_param=next for the following page */
+#define MTD_API_PAGE_SINCE 3u  /* a time: the first page is asked for with
+				  resume_param=RESUME, RESUME the resume value of the last
+				  pull (the newest event time it saw) */
+#define MTD_API_PAGE_EVENT_ID 4u /* a stream position: as SINCE, with the last event id */
+#define MTD_API_PAGE_SSE 5u    /* a server-sent event stream (text/event-stream): each
+				  event's data is one page; its "id:" is the resume value,
+				  sent as Last-Event-ID (and as resume_param when set) */
+/* The resume point (where the next page or the next pull starts) is
+ * committed in the same transaction as the messages of the page it follows.
+ * A resume_param holding "{}" is a template: "$filter=lastSeen gt {}" sends
+ * the whole parameter with {} replaced by the (URL-encoded) value; otherwise
+ * it is sent as resume_param=VALUE. */
+
+/* One endpoint the host reads (device posture, threat events, ...). */
+typedef struct mtd_api_endpoint {
+	const char *name;   /* [a-z0-9_]{1,32}, unique in the plugin: names the resume
+			       point kept for it ("threats", "devices") */
+	const char *path;   /* on the API root, starts with '/', may carry a query
+			       ("/api/machines?$top=1000") */
+	uint32_t paging;    /* MTD_API_PAGE_* */
+	const char *resume_param; /* CURSOR, SINCE, EVENT_ID (and optionally SSE): the
+				     query parameter or template; NULL otherwise */
+	const char *start;  /* the resume value of a first pull, NULL: none sent */
+	const char *accept; /* the Accept header; NULL: "application/json"
+			       ("text/event-stream" for SSE) */
+	const char *sse_event; /* SSE: the event type whose data is a page ("events");
+				  NULL: every event with data. Others (heartbeats)
+				  only show the stream is alive */
+} mtd_api_endpoint;
+
+/* The vendor's API. Static data of the plugin, valid for the life of the
+ * process; every string NUL-terminated, at most 1024 bytes, no control
+ * characters. */
+typedef struct mtd_api {
+	uint32_t struct_size;   /* sizeof(mtd_api) as the plugin knows it */
+	uint32_t endpoint_size; /* sizeof(mtd_api_endpoint) as the plugin knows it */
+	const char *base_url;   /* default API root, https */
+	uint32_t auth;          /* MTD_API_AUTH_* */
+	const char *token_url;  /* token kinds: where the token is asked for */
+	const char *scope;      /* OAUTH2: the scope, or NULL */
+	const char *id_field;   /* LOGIN: JSON member names of the client id ... */
+	const char *secret_field; /* ... and of the secret */
+	const char *key_header; /* KEY: header name ("x-api-key"), NULL: "Authorization" */
+	const char *key_prefix; /* KEY: before the key ("Bearer "), NULL: nothing */
+	const mtd_api_endpoint *endpoints; /* nendpoints of them, read in this order */
+	uint32_t nendpoints;    /* 1..16 */
+	const char *const *settings; /* vendor settings the URLs use ({NAME}),
+				       NULL-terminated, may be NULL */
+} mtd_api;
+
+/* What api_decode is asked to decode (its what). */
+#define MTD_API_DECODE_TOKEN 1u /* a token response: give MTD_API_V_TOKEN and one of
+				   MTD_API_V_EXPIRES_IN / MTD_API_V_EXPIRES_AT */
+#define MTD_API_DECODE_PAGE 2u  /* a page of the endpoint: emit its messages (as decode
+				   does, element errors and event ids included) and give
+				   MTD_API_V_NEXT / MTD_API_V_RESUME as the paging says */
+
+/* Names of the values api_decode gives through host->api_value. */
+#define MTD_API_V_TOKEN "token"           /* the access token */
+#define MTD_API_V_EXPIRES_IN "expires_in" /* seconds it lasts, decimal */
+#define MTD_API_V_EXPIRES_AT "expires_at" /* Unix seconds it ends, decimal */
+#define MTD_API_V_NEXT "next"             /* LINK: the next page's URL; CURSOR: the cursor;
+					     absent: this was the last page */
+#define MTD_API_V_RESUME "resume"         /* where the next pull starts (SINCE: a time
+					     as the vendor writes it; EVENT_ID: an id;
+					     CURSOR: a cursor); absent: unchanged */
 
 /* The plugin's descriptor. Returned by mtd_plugin_entry(); must stay valid
  * and unchanged for the life of the process (normally a static const). */
@@ -176,6 +305,19 @@ typedef struct mtd_plugin {
 	int (*appsync_translate)(void *state, const mtd_host_api *host, void *sink,
 				 const void *records, size_t len, char *err,
 				 size_t errlen);
+
+	/* ABI 1.2, optional (NULL when absent; both or neither): the vendor's
+	 * API as data (see mtd_api), static, valid for the life of the process. */
+	const mtd_api *api;
+
+	/* Decode a response of the vendor's API (what: MTD_API_DECODE_*; for a
+	 * page, endpoint is its index in api->endpoints). data/len borrowed for
+	 * the call; a pure function like decode: bytes in, messages (emit,
+	 * element_error, event_id) and values (host->api_value) out, no I/O.
+	 * Same return convention as decode. */
+	int (*api_decode)(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			  uint32_t endpoint, const void *data, size_t len, char *err,
+			  size_t errlen);
 } mtd_plugin;
 
 /* The entry point: return the descriptor, or NULL when this plugin cannot

@@ -246,6 +246,40 @@ size_t mtd_sdk_ref_add(mtd_sdk_ref *refs, size_t n, size_t cap, const char *kind
 size_t mtd_sdk_ref_user(mtd_sdk_ref *refs, size_t n, size_t cap, const char *user,
 			const char *platform);
 
+/* ---- ABI 1.2: decoding a vendor's API responses (api_decode) ---- */
+
+/* Hand the host one value of an API response (MTD_API_V_NEXT, ...):
+ * host->api_value(sink, name, value). Returns 0 when taken; -1 when value
+ * is NULL or "" (nothing given), or when the host is older than ABI 1.2 or
+ * refused it. */
+int mtd_sdk_api_value(const mtd_host_api *host, void *sink, const char *name,
+		      const char *value);
+
+/* Say which vendor event the messages emitted next come from
+ * (host->event_id), so that a replayed event is not counted twice. Returns
+ * 0 when taken; -1 when id is blank, or the host is older than ABI 1.2. */
+int mtd_sdk_event_id(const mtd_host_api *host, void *sink, const char *id);
+
+/* Decode a token response (JSON) for MTD_API_DECODE_TOKEN: the string at
+ * token_path is the token (required); the lifetime is an integer or a
+ * numeric string of seconds at expires_in_path, or else a time at
+ * expires_at_path (as mtd_sdk_time reads it: RFC 3339, Unix seconds or
+ * milliseconds); either path may be NULL, and a response with neither
+ * gives the token only (the host then assumes an hour). The token never
+ * goes into err. Returns MTD_PLUGIN_OK, MTD_PLUGIN_EMALFORMED (err names the
+ * field) or MTD_PLUGIN_ENOMEM. */
+int mtd_sdk_api_token(const mtd_host_api *host, void *sink, const void *data, size_t len,
+		      const char *token_path, const char *expires_in_path,
+		      const char *expires_at_path, char *err, size_t errlen);
+
+/* The string at path of page (a next link, a cursor) given as the value
+ * name (a member whose own name holds dots, "@odata.nextLink", is found
+ * before the dotted path); nothing given when it is missing, null or "". Returns 0, or -1 when
+ * it is there but not a string of 1..4096 bytes without control characters
+ * (err says so), or the host refused it. */
+int mtd_sdk_api_link(const mtd_host_api *host, void *sink, json_t *page, const char *path,
+		     const char *name, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -87,7 +87,7 @@ static void e_close(void *st)
 
 static const mtd_plugin evil = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_plugin), "evil",
 				"Misbehaving test plugin", MTD_PLUGIN_IOS, 0,
-				MTD_PLUGIN_CAP_THREAT, e_open, e_decode, e_close, NULL};
+				MTD_PLUGIN_CAP_THREAT, e_open, e_decode, e_close, NULL, NULL, NULL};
 
 __attribute__((visibility("default"))) const mtd_plugin *mtd_plugin_entry(uint32_t v);
 __attribute__((visibility("default"))) const mtd_plugin *mtd_plugin_entry(uint32_t v)

@@ -131,7 +131,7 @@ static void h_close(void *st)
 
 static const mtd_plugin plugin = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_plugin), VARIANT_ID,
 				  "Hostile test plugin", MTD_PLUGIN_IOS, 0,
-				  MTD_PLUGIN_CAP_THREAT, h_open, h_decode, h_close, NULL};
+				  MTD_PLUGIN_CAP_THREAT, h_open, h_decode, h_close, NULL, NULL, NULL};
 
 __attribute__((visibility("default"))) const mtd_plugin *mtd_plugin_entry(uint32_t v);
 __attribute__((visibility("default"))) const mtd_plugin *mtd_plugin_entry(uint32_t v)
