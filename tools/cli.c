@@ -149,11 +149,18 @@ void cli_progress_attach(mtd_t *h)
 		mtd_set_progress(h, on_progress, &bar);
 }
 
+int fail_vendor(mtd_t *h, int rc, const char *vendor)
+{
+	int ex = fail(h, rc);
+	cli_vendor_hint(h, vendor);
+	return ex;
+}
+
 /* ---- argument helpers ---- */
 
 int has_flag(opts *o, const char *flag)
 {
-	for (int i = 0; i < o->argc; i++)
+	for (int i = o->npos; i < o->argc; i++)
 		if (!strcmp(o->argv[i], flag)) {
 			memmove(&o->argv[i], &o->argv[i + 1], (size_t)(o->argc - i - 1) * sizeof *o->argv);
 			o->argc--;
@@ -164,7 +171,7 @@ int has_flag(opts *o, const char *flag)
 
 const char *flag_value(opts *o, const char *flag, int *bad)
 {
-	for (int i = 0; i < o->argc; i++)
+	for (int i = o->npos; i < o->argc; i++)
 		if (!strcmp(o->argv[i], flag)) {
 			const char *v;
 			if (i + 1 >= o->argc) {
@@ -181,13 +188,111 @@ const char *flag_value(opts *o, const char *flag, int *bad)
 
 int no_more(opts *o, int want, const char *cmd)
 {
-	for (int i = 0; i < o->argc; i++)
-		if (o->argv[i][0] == '-' && o->argv[i][1])
-			return usage_error("%s: unknown option '%s'", cmd, o->argv[i]);
-	if (o->argc != want)
+	if (o->argc > o->npos)
+		return usage_error("%s: option '%s' does not apply here", cmd, o->argv[o->npos]);
+	if (o->npos != want)
 		return usage_error("%s: expected %d argument(s), got %d", cmd, want - 1 > 0 ? want - 1 : 0,
-				   o->argc - 1 > 0 ? o->argc - 1 : 0);
+				   o->npos - 1 > 0 ? o->npos - 1 : 0);
 	return 0;
+}
+
+/* ---- "did you mean" ---- */
+
+/* Edit distance of a[0..n) and b[0..m), adjacent transpositions counting
+ * one (optimal string alignment); words longer than 63 are far. */
+static size_t distance(const char *a, size_t n, const char *b, size_t m)
+{
+	size_t d[64][64];
+	if (n > 63 || m > 63)
+		return 64;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = a[i - 1] != b[j - 1], v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+void cli_suggest_init(cli_suggest *s, const char *word)
+{
+	s->word = word;
+	s->best[0] = '\0';
+	s->dist = (size_t)-1;
+}
+
+void cli_suggest_addn(cli_suggest *s, const char *cand, size_t len)
+{
+	size_t n = strlen(s->word), d, limit = n <= 3 ? 1 : n <= 6 ? 2 : 3;
+	if (!len || len >= sizeof s->best)
+		return;
+	d = distance(s->word, n, cand, len);
+	/* a beginning of it ("conn" for "connector") is near too */
+	if (n >= 3 && n < len && !strncmp(s->word, cand, n) && d > 1)
+		d = 1;
+	if (d == 0 || d > limit || d >= n || d >= s->dist)
+		return;
+	memcpy(s->best, cand, len);
+	s->best[len] = '\0';
+	s->dist = d;
+}
+
+void cli_suggest_add(cli_suggest *s, const char *cand)
+{
+	cli_suggest_addn(s, cand, strlen(cand));
+}
+
+void cli_suggest_words(cli_suggest *s, const char *words)
+{
+	while (*words) {
+		size_t n = strcspn(words, " ");
+		cli_suggest_addn(s, words, n);
+		words += n + (words[n] == ' ');
+	}
+}
+
+const char *cli_suggest_text(const cli_suggest *s)
+{
+	static char t[sizeof s->best + 32];
+	if (!s->best[0])
+		return "";
+	snprintf(t, sizeof t, " (did you mean '%s'?)", esc(s->best));
+	return t;
+}
+
+/* ---- vendor ids ---- */
+
+static int near_plugin(void *ud, const mtd_plugin_info *p)
+{
+	cli_suggest *s = ud;
+	if (!strcmp(p->id, s->word))
+		s->dist = 0; /* a plugin by that name: no suggestion */
+	else if (s->dist)
+		cli_suggest_add(s, p->id);
+	return 0;
+}
+
+void cli_vendor_hint(mtd_t *h, const char *vendor)
+{
+	cli_suggest s;
+	if (!vendor || !*vendor)
+		return;
+	cli_suggest_init(&s, vendor);
+	mtd_set_diag(h, NULL, NULL); /* a plugin that fails to list is not this error */
+	if (!mtd_plugin_list(h, near_plugin, &s) && s.dist && s.best[0])
+		fprintf(stderr, "%s: did you mean '%s'? (plugins: 'mtdgate plugin list')\n", prog,
+			esc(s.best));
+	mtd_set_diag(h, diag, NULL);
 }
 
 FILE *open_input(const char *path)
@@ -209,11 +314,37 @@ static const char *bad_elements_text(uint64_t n)
 	return t;
 }
 
-void print_stats(const char *what, const mtd_stats *st, int with_rejected)
+void print_stats(const char *what, const mtd_stats *st, int with_rejected, cli_format fmt)
 {
+	if (fmt != CLI_TABLE) { /* one result: one JSON object, or a CSV header and row */
+		static const cli_col ingest_cols[] = {
+			{"", "records", CLI_COL_RAW},     {"", "accepted", CLI_COL_RAW},
+			{"", "rejected", CLI_COL_RAW},    {"", "malformed", CLI_COL_RAW},
+			{"", "bad_elements", CLI_COL_RAW}, {"", "parked", CLI_COL_RAW},
+			{"", "unparked", CLI_COL_RAW},
+		};
+		static const cli_col import_cols[] = {
+			{"", "records", CLI_COL_RAW},   {"", "imported", CLI_COL_RAW},
+			{"", "malformed", CLI_COL_RAW}, {"", "unparked", CLI_COL_RAW},
+		};
+		char v[7][24];
+		const char *cells[7];
+		const uint64_t n[7] = {st->records,      st->accepted, st->rejected, st->malformed,
+				       st->bad_elements, st->parked,   st->unparked};
+		const int pick[2][7] = {{0, 1, 3, 6}, {0, 1, 2, 3, 4, 5, 6}};
+		size_t ncols = with_rejected ? 7 : 4;
+		for (size_t i = 0; i < ncols; i++) {
+			snprintf(v[i], sizeof v[i], "%llu", (unsigned long long)n[pick[with_rejected][i]]);
+			cells[i] = v[i];
+		}
+		cli_table *t = cli_table_new(fmt, with_rejected ? ingest_cols : import_cols, ncols);
+		if (cli_table_end(t, t ? cli_table_row(t, cells) : MTD_ENOMEM))
+			fprintf(stderr, "%s: %s: cannot write the counts\n", prog, esc(what));
+		return;
+	}
 	if (with_rejected)
 		printf("%s: %llu records, %llu accepted, %llu rejected, %llu malformed%s, %llu parked",
-		       what, (unsigned long long)st->records, (unsigned long long)st->accepted,
+		       esc(what), (unsigned long long)st->records, (unsigned long long)st->accepted,
 		       (unsigned long long)st->rejected, (unsigned long long)st->malformed,
 		       st->bad_elements ? bad_elements_text(st->bad_elements) : "",
 		       (unsigned long long)st->parked);

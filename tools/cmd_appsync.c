@@ -24,11 +24,17 @@ static int cmd_appsync(mtd_t *h, opts *o)
 	if (fflush(stdout) && !rc)
 		return fail(h, MTD_EIO);
 	if (rc)
-		return fail(h, rc);
+		return fail_vendor(h, rc, o->argv[1]);
 	fprintf(stderr, "%s: appsync %s: %llu inventory records\n", prog, o->argv[1],
 		(unsigned long long)n);
 	return EX_OK;
 }
+
+static const cli_option appsync_options[] = {
+	{"--json", NULL, "one JSON inventory record per line", NULL, 0},
+	{"--native", NULL, "the vendor's own format", NULL, 0},
+	{0},
+};
 
 const cli_command cli_cmd_appsync = {
 	.name = "appsync",
@@ -40,6 +46,9 @@ const cli_command cli_cmd_appsync = {
 		"stdout as a msgpack stream of inventory records, or with --json one JSON\n"
 		"record per line, or with --native in the vendor's own format when its\n"
 		"plugin can translate. Refused (69) when the connector is not_set_up or\n"
-		"unavailable, or appsync_ios is off. Every answer and refusal is audited.\n",
+		"unavailable, or appsync_ios is off. Every answer and refusal is audited.\n\n"
+		"Exit 0 answered; 64 usage error, no store or unknown vendor; 69 refused;\n"
+		"70 internal error.\n",
 	.run = cmd_appsync,
+	.options = appsync_options,
 };

@@ -9,22 +9,28 @@
 #include "cli.h"
 
 typedef struct auditctx {
-	int json;
-	mtd_buf line; /* reused for every record */
+	cli_format fmt;
+	cli_table *t; /* table and csv */
+	mtd_buf line; /* json: reused for every record */
 } auditctx;
+
+static const cli_col audit_cols[] = {
+	{"SEQ", "seq", CLI_COL_NUM}, {"AT", "at", 0},         {"KIND", "kind", 0},
+	{"VENDOR", "vendor", 0},     {"DEVICE", "device", 0}, {"DETAIL", "detail", 0},
+};
 
 static int print_audit(void *ud, const mtd_audit_rec *r)
 {
 	auditctx *a = ud;
 	char t[40];
-	if (a->json) { /* ids are bytes (not always UTF-8): written, not packed */
+	char num[32];
+	snprintf(num, sizeof num, "%lld", (long long)r->seq);
+	if (a->fmt == CLI_JSON) { /* ids are bytes (not always UTF-8): written, not packed */
 		mtd_buf *bp = &a->line;
 		json_t *d = json_loads(r->detail, 0, NULL);
 		char *ds = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
 			     : NULL;
-		char num[32];
 		int rc;
-		snprintf(num, sizeof num, "%lld", (long long)r->seq);
 		bp->len = 0;
 		rc = buf_lit(bp, "{\"seq\":") || buf_lit(bp, num) || buf_lit(bp, ",\"at\":") ||
 		     buf_str(bp, mtd_time_format(r->at, t, sizeof t)) || buf_lit(bp, ",\"kind\":") ||
@@ -36,9 +42,42 @@ static int print_audit(void *ud, const mtd_audit_rec *r)
 		json_decref(d);
 		return rc ? MTD_ENOMEM : buf_line(bp);
 	}
-	printf("%6lld %s %-17s %-12s %-20s %s\n", (long long)r->seq, mtd_time_format(r->at, t, sizeof t),
-	       esc(r->kind), esc(r->vendor), esc(r->device), esc(r->detail));
-	return 0;
+	const char *cells[] = {num, mtd_time_format(r->at, t, sizeof t), r->kind, r->vendor,
+			       r->device, r->detail};
+	return cli_table_row(a->t, cells);
+}
+
+/* audit verify's result as one JSON object or CSV row: intact, records
+ * (the intact ones when broken), head, error, and what was expected. */
+static int verify_result(mtd_t *h, cli_format fmt, int rc, uint64_t n, const char *head,
+			 const mtd_audit_expect *x)
+{
+	static const cli_col cols[] = {
+		{"", "intact", CLI_COL_RAW},      {"", "records", CLI_COL_RAW},
+		{"", "head", 0},                  {"", "error", 0},
+		{"", "expected_head", 0},         {"", "checkpoint", 0},
+		{"", "checkpoint_last_seq", CLI_COL_RAW}, {"", "checkpoint_signed_at", 0},
+		{"", "pubkey", 0},                {"", "checkpoints", CLI_COL_RAW},
+	};
+	char num[24], seq[24], cps[24], at[40];
+	int ok = rc == 0, wrc;
+	snprintf(num, sizeof num, "%llu", (unsigned long long)n);
+	snprintf(seq, sizeof seq, "%lld", (long long)x->last_seq);
+	snprintf(cps, sizeof cps, "%llu", (unsigned long long)x->checkpoints);
+	const char *cells[] = {ok ? "true" : "false",
+			       num,
+			       ok ? head : NULL,
+			       ok ? NULL : mtd_errmsg(h),
+			       x->head,
+			       x->checkpoint,
+			       ok && x->checkpoint ? seq : NULL,
+			       ok && x->checkpoint ? mtd_time_format(x->last_at, at, sizeof at) : NULL,
+			       x->pubkey,
+			       ok && x->pubkey ? cps : NULL};
+	cli_table *t = cli_table_new(fmt, cols, sizeof cols / sizeof *cols);
+	if ((wrc = cli_table_end(t, t ? cli_table_row(t, cells) : MTD_ENOMEM)))
+		return fail(h, wrc);
+	return ok ? EX_OK : EX_DATAERR_;
 }
 
 static int time_flag(opts *o, const char *flag, int64_t *out)
@@ -52,13 +91,16 @@ static int time_flag(opts *o, const char *flag, int64_t *out)
 
 static int cmd_audit(mtd_t *h, opts *o)
 {
-	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	const char *sub = o->npos > 1 ? o->argv[1] : "";
 	int rc;
 	if (!strcmp(sub, "verify")) {
 		mtd_audit_expect x = {0};
-		uint64_t n;
-		char head[65], t[40];
+		uint64_t n = 0;
+		char head[65] = "", t[40];
+		cli_format fmt;
 		int bad = 0;
+		if ((rc = cli_output(o, "audit verify", &fmt)))
+			return rc;
 		x.head = flag_value(o, "--expect-head", &bad);
 		x.pubkey = flag_value(o, "--pubkey", &bad);
 		x.checkpoint = flag_value(o, "--checkpoint", &bad);
@@ -71,6 +113,8 @@ static int cmd_audit(mtd_t *h, opts *o)
 		if ((rc = no_more(o, 2, "audit verify")))
 			return rc;
 		rc = mtd_audit_verify_expect(h, &x, &n, head);
+		if (fmt != CLI_TABLE && (!rc || rc == MTD_EMALFORMED))
+			return verify_result(h, fmt, rc, n, head, &x);
 		if (rc == MTD_EMALFORMED) {
 			printf("audit log BROKEN after %llu intact records: %s\n", (unsigned long long)n,
 			       esc(mtd_errmsg(h)));
@@ -136,8 +180,10 @@ static int cmd_audit(mtd_t *h, opts *o)
 	}
 	if (!strcmp(sub, "show")) {
 		mtd_audit_filter f = {0};
-		auditctx a = {has_flag(o, "--json"), {0}};
+		auditctx a = {0};
 		int bad = 0;
+		if ((rc = cli_output(o, "audit show", &a.fmt)))
+			return rc;
 		f.device = flag_value(o, "--device", &bad);
 		f.vendor = flag_value(o, "--vendor", &bad);
 		f.kind = flag_value(o, "--kind", &bad);
@@ -147,7 +193,9 @@ static int cmd_audit(mtd_t *h, opts *o)
 			return rc;
 		if ((rc = no_more(o, 2, "audit show")))
 			return rc;
-		rc = mtd_audit_show(h, &f, print_audit, &a);
+		if (a.fmt != CLI_JSON && !(a.t = cli_table_new(a.fmt, audit_cols, 6)))
+			return fail(h, MTD_ENOMEM);
+		rc = cli_table_end(a.t, mtd_audit_show(h, &f, print_audit, &a));
 		mtd_buf_free(&a.line);
 		if (rc)
 			return fail(h, rc);
@@ -155,6 +203,21 @@ static int cmd_audit(mtd_t *h, opts *o)
 	}
 	return usage_error("audit: expected verify, show, keygen or checkpoint");
 }
+
+static const cli_option audit_options[] = {
+	{"--expect-head", "HASH", "a head kept elsewhere is in the chain", "verify", 0},
+	{"--pubkey", "FILE", "the checkpoints of this key hold", "verify", 0},
+	{"--checkpoint", "FILE", "an exported checkpoint (with --pubkey)", "verify", 0},
+	{"--key", "FILE", "the key (public: FILE.pub)", "keygen checkpoint", 0},
+	{"--out", "FILE", "write the checkpoint to FILE", "checkpoint", 0},
+	{"--device", "ID", "records of this device", "show", 0},
+	{"--vendor", "VENDOR", "records of this vendor", "show", 0},
+	{"--kind", "KIND", "records of this kind", "show", 0},
+	{"--since", "TIME", "records at or after TIME", "show", 0},
+	{"--until", "TIME", "records at or before TIME", "show", 0},
+	CLI_OPT_OUTPUT("verify show"),
+	{0},
+};
 
 const cli_command cli_cmd_audit = {
 	.name = "audit",
@@ -184,6 +247,11 @@ const cli_command cli_cmd_audit = {
 		"also finds a cut-off tail. show lists records, oldest first. Kinds: init,\n"
 		"import, inventory, connector_add, connector_set, connector_remove,\n"
 		"connector_state, message, message_rejected, decision, row, baseline,\n"
-		"checkpoint, app_wipe, evaluate, appsync, appsync_refused.\n",
+		"checkpoint, app_wipe, evaluate, appsync, appsync_refused.\n\n"
+		"Exit 0 intact, made or shown; 64 usage error or no store; 65 the log is\n"
+		"broken (verify, checkpoint); 69 refused (a key others may read); 70\n"
+		"internal error.\n",
 	.run = cmd_audit,
+	.subcommands = "verify keygen checkpoint show",
+	.options = audit_options,
 };

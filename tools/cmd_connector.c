@@ -6,11 +6,22 @@
 
 #include "cli.h"
 
+typedef struct listctx {
+	cli_format fmt;
+	cli_table *t; /* table and csv */
+} listctx;
+
+static const cli_col conn_cols[] = {
+	{"VENDOR", "vendor", 0},           {"STATE", "state", 0},
+	{"LAST CONTACT", "last_contact", 0}, {"ERROR", "error_code", 0},
+	{"SETTINGS", "settings", 0},
+};
+
 static int print_connector(void *ud, const mtd_connector_info *c)
 {
-	int json = *(int *)ud;
+	listctx *l = ud;
 	char t[40];
-	if (json) { /* SPEC 4.3; an error code is the partner's bytes: any */
+	if (l->fmt == CLI_JSON) { /* SPEC 4.3; an error code is the partner's bytes: any */
 		mtd_buf b = {0};
 		int rc = buf_lit(&b, "{\"vendor\":") || buf_str(&b, c->vendor) ||
 			 buf_lit(&b, ",\"state\":") || buf_str(&b, c->state);
@@ -30,52 +41,63 @@ static int print_connector(void *ud, const mtd_connector_info *c)
 		mtd_buf_free(&b);
 		return rc;
 	}
-	printf("%-14s %-13s last contact %s\n", esc(c->vendor), c->state,
-	       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t) : "never");
-	printf("  ");
-	for (size_t i = 0; i < c->nsettings; i++) {
-		if (c->setting_is_bool[i] && !strcmp(c->setting_values[i], "true"))
-			printf("%s ", c->setting_names[i]);
-		else if (!c->setting_is_bool[i])
-			printf("%s=%s ", c->setting_names[i], c->setting_values[i]);
+	/* the settings that are on, and the numbers: "android ios unresponsive_days=7" */
+	mtd_buf s = {0};
+	int rc = buf_lit(&s, "");
+	for (size_t i = 0; !rc && i < c->nsettings; i++) {
+		if (c->setting_is_bool[i] && strcmp(c->setting_values[i], "true"))
+			continue;
+		rc = (s.len && buf_lit(&s, " ")) || buf_lit(&s, c->setting_names[i]) ||
+		     (!c->setting_is_bool[i] &&
+		      (buf_lit(&s, "=") || buf_lit(&s, c->setting_values[i])));
 	}
-	if (c->error_code)
-		printf("error_code=%s", esc(c->error_code));
-	printf("\n");
-	return 0;
+	rc = rc || mtd_buf_put(&s, "", 1);
+	if (!rc) {
+		const char *cells[] = {c->vendor, c->state,
+				       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t)
+				       : l->fmt == CLI_CSV ? NULL : "never",
+				       c->error_code,
+				       (const char *)s.data};
+		rc = cli_table_row(l->t, cells);
+	} else {
+		rc = MTD_ENOMEM;
+	}
+	mtd_buf_free(&s);
+	return rc;
 }
 
 static int cmd_connector(mtd_t *h, opts *o)
 {
-	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	const char *sub = o->npos > 1 ? o->argv[1] : "";
 	int rc;
 
 	if (!strcmp(sub, "list")) {
-		int json = has_flag(o, "--json");
-		if ((rc = no_more(o, 2, "connector list")))
+		listctx l = {0};
+		if ((rc = cli_output(o, "connector list", &l.fmt)) ||
+		    (rc = no_more(o, 2, "connector list")))
 			return rc;
-		if ((rc = mtd_connector_list(h, print_connector, &json)))
-			return fail(h, rc);
-		return EX_OK;
+		if (l.fmt != CLI_JSON && !(l.t = cli_table_new(l.fmt, conn_cols, 5)))
+			return fail(h, MTD_ENOMEM);
+		rc = cli_table_end(l.t, mtd_connector_list(h, print_connector, &l));
+		return rc ? fail(h, rc) : EX_OK;
 	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "remove")) {
 		if ((rc = no_more(o, 3, sub[0] == 'a' ? "connector add" : "connector remove")))
 			return rc;
 		rc = sub[0] == 'a' ? mtd_connector_add(h, o->argv[2]) : mtd_connector_remove(h, o->argv[2]);
 		if (rc)
-			return fail(h, rc);
+			return fail_vendor(h, rc, o->argv[2]);
 		printf("connector %s: %s\n", o->argv[2], sub[0] == 'a' ? "added (not_set_up)" : "removed (unavailable)");
 		return EX_OK;
 	}
 	if (!strcmp(sub, "set")) {
-		if (o->argc < 4)
+		if (o->argc > o->npos)
+			return usage_error("connector set: unknown option '%s'", o->argv[o->npos]);
+		if (o->npos < 4)
 			return usage_error("connector set: expected VENDOR KEY=VALUE...");
-		for (int i = 3; i < o->argc; i++)
-			if (o->argv[i][0] == '-')
-				return usage_error("connector set: unknown option '%s'", o->argv[i]);
 		if ((rc = mtd_connector_set(h, o->argv[2], (const char *const *)&o->argv[3],
-					    (size_t)(o->argc - 3))))
-			return fail(h, rc);
+					    (size_t)(o->npos - 3))))
+			return fail_vendor(h, rc, o->argv[2]);
 		printf("connector %s: updated\n", o->argv[2]);
 		return EX_OK;
 	}
@@ -84,13 +106,18 @@ static int cmd_connector(mtd_t *h, opts *o)
 		if ((rc = no_more(o, 3, "connector token")))
 			return rc;
 		if ((rc = mtd_connector_token(h, o->argv[2], token)))
-			return fail(h, rc);
+			return fail_vendor(h, rc, o->argv[2]);
 		printf("%s\n", token);
 		memset(token, 0, sizeof token);
 		return EX_OK;
 	}
 	return usage_error("connector: expected add, set, remove, list or token");
 }
+
+static const cli_option connector_options[] = {
+	CLI_OPT_OUTPUT("list"),
+	{0},
+};
 
 const cli_command cli_cmd_connector = {
 	.name = "connector",
@@ -124,6 +151,10 @@ const cli_command cli_cmd_connector = {
 		"A setting the vendor's plugin or the cloud does not allow is refused (69).\n\n"
 		"token makes a new bearer token for the vendor's pushes to 'mtdgate serve'\n"
 		"(POST /v1/ingest/VENDOR, GET /v1/appsync/VENDOR) and prints it once; only\n"
-		"its SHA-256 is stored, and the earlier token stops working.\n",
+		"its SHA-256 is stored, and the earlier token stops working.\n\n"
+		"Exit 0 done; 64 usage error, no store or unknown vendor; 69 refused (a\n"
+		"setting the plugin or the cloud does not allow); 70 internal error.\n",
 	.run = cmd_connector,
+	.subcommands = "add set remove list token",
+	.options = connector_options,
 };

@@ -45,9 +45,45 @@ static int open_one(mtd_input *in, const char *path, int *stdin_used)
 	return 0;
 }
 
+/* An import's counts: a line for people, or one JSON object or CSV row. */
+static void import_stats(const char *what, const mtd_stats *st, int replace_all,
+			 uint64_t removed, cli_format fmt)
+{
+	if (fmt != CLI_TABLE) {
+		static const cli_col cols[] = {
+			{"", "records", CLI_COL_RAW},      {"", "imported", CLI_COL_RAW},
+			{"", "malformed", CLI_COL_RAW},    {"", "bad_elements", CLI_COL_RAW},
+			{"", "unparked", CLI_COL_RAW},     {"", "removed", CLI_COL_RAW},
+		};
+		const uint64_t n[6] = {st->records,      st->accepted, st->malformed,
+				       st->bad_elements, st->unparked, removed};
+		char v[6][24];
+		const char *cells[6];
+		for (int i = 0; i < 6; i++) {
+			snprintf(v[i], sizeof v[i], "%llu", (unsigned long long)n[i]);
+			cells[i] = i == 5 && !replace_all ? NULL : v[i];
+		}
+		cli_table *t = cli_table_new(fmt, cols, 6);
+		if (cli_table_end(t, t ? cli_table_row(t, cells) : MTD_ENOMEM))
+			fprintf(stderr, "%s: %s: cannot write the counts\n", prog, what);
+		return;
+	}
+	printf("%s: %llu records, %llu imported, %llu malformed", what,
+	       (unsigned long long)st->records, (unsigned long long)st->accepted,
+	       (unsigned long long)st->malformed);
+	if (st->bad_elements)
+		printf(", %llu bad group member%s", (unsigned long long)st->bad_elements,
+		       st->bad_elements == 1 ? "" : "s");
+	if (st->unparked)
+		printf(", %llu parked before now applied", (unsigned long long)st->unparked);
+	if (replace_all)
+		printf(", %llu removed", (unsigned long long)removed);
+	putchar('\n');
+}
+
 /* device import / inventory import: argv[0] is "device" or "inventory",
- * argv[1] "import". */
-static int cmd_import(mtd_t *h, int argc, char **argv, int inventory)
+ * argv[1] "import"; the files before npos, the options from it on (cli.h). */
+static int cmd_import(mtd_t *h, int argc, char **argv, int npos, int inventory, cli_format fmt)
 {
 	static mtd_input inputs[MAX_INPUTS], groups[MAX_INPUTS];
 	mtd_import_opts o = {.inputs = inputs, .groups = groups};
@@ -84,7 +120,7 @@ static int cmd_import(mtd_t *h, int argc, char **argv, int inventory)
 				o.ngroups++;
 		} else if (!strcmp(a, "--replace-all") && !inventory) {
 			o.replace_all = 1;
-		} else if (a[0] == '-' && a[1]) {
+		} else if (i >= npos) {
 			rc = usage_error("%s import: unknown option '%s'", argv[0], a);
 		} else if (o.ninputs == MAX_INPUTS) {
 			rc = usage_error("%s import: more than %d files", argv[0], MAX_INPUTS);
@@ -101,17 +137,8 @@ static int cmd_import(mtd_t *h, int argc, char **argv, int inventory)
 		if (r) {
 			rc = fail(h, r);
 		} else {
-			printf("%s: %llu records, %llu imported, %llu malformed",
-			       inventory ? "inventory" : "devices", (unsigned long long)st.records,
-			       (unsigned long long)st.accepted, (unsigned long long)st.malformed);
-			if (st.bad_elements)
-				printf(", %llu bad group member%s", (unsigned long long)st.bad_elements,
-				       st.bad_elements == 1 ? "" : "s");
-			if (st.unparked)
-				printf(", %llu parked before now applied", (unsigned long long)st.unparked);
-			if (o.replace_all)
-				printf(", %llu removed", (unsigned long long)removed);
-			putchar('\n');
+			import_stats(inventory ? "inventory" : "devices", &st, o.replace_all, removed,
+				     fmt);
 			rc = st.malformed || st.bad_elements ? EX_DATAERR_ : EX_OK;
 		}
 	}
@@ -122,17 +149,39 @@ static int cmd_import(mtd_t *h, int argc, char **argv, int inventory)
 
 static int cmd_device(mtd_t *h, opts *o)
 {
-	if (o->argc >= 2 && !strcmp(o->argv[1], "import"))
-		return cmd_import(h, o->argc, o->argv, 0);
+	cli_format fmt;
+	int rc;
+	if (o->npos >= 2 && !strcmp(o->argv[1], "import"))
+		return (rc = cli_output(o, "device import", &fmt))
+			       ? rc
+			       : cmd_import(h, o->argc, o->argv, o->npos, 0, fmt);
 	return usage_error("device: expected import, list, show or remove");
 }
 
 static int cmd_inventory(mtd_t *h, opts *o)
 {
-	if (o->argc >= 2 && !strcmp(o->argv[1], "import"))
-		return cmd_import(h, o->argc, o->argv, 1);
+	cli_format fmt;
+	int rc;
+	if (o->npos >= 2 && !strcmp(o->argv[1], "import"))
+		return (rc = cli_output(o, "inventory import", &fmt))
+			       ? rc
+			       : cmd_import(h, o->argc, o->argv, o->npos, 1, fmt);
 	return usage_error("inventory: expected 'import FILE...'");
 }
+
+static const cli_option device_options[] = {
+	{"--format", "graph|csv|records|auto", "the input's format [detected]", "import", 0},
+	{"--groups", "[GROUP=]FILE", "Graph groups with members (repeatable)", "import", 0},
+	{"--replace-all", NULL, "remove the stored devices the files do not hold", "import", 0},
+	CLI_OPT_OUTPUT("import"),
+	{0},
+};
+
+static const cli_option inventory_options[] = {
+	{"--format", "graph|csv|records|auto", "the input's format [detected]", "import", 0},
+	CLI_OPT_OUTPUT("import"),
+	{0},
+};
 
 const cli_command cli_cmd_device = {
 	.name = "device",
@@ -168,6 +217,8 @@ const cli_command cli_cmd_device = {
 		"Exit 0 imported; 64 usage; 65 some records malformed; 69 --replace-all\n"
 		"refused; 70 internal error.\n",
 	.run = cmd_device,
+	.subcommands = "import",
+	.options = device_options,
 };
 
 const cli_command cli_cmd_inventory = {
@@ -183,4 +234,6 @@ const cli_command cli_cmd_inventory = {
 		"Each device in the input has its inventory replaced as a whole.\n"
 		"Exit 0 imported; 64 usage; 65 some records malformed; 70 internal error.\n",
 	.run = cmd_inventory,
+	.subcommands = "import",
+	.options = inventory_options,
 };

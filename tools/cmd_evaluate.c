@@ -38,6 +38,11 @@ static int cmd_evaluate(mtd_t *h, opts *o)
 	return EX_OK;
 }
 
+static const cli_option evaluate_options[] = {
+	{"--dry-run", NULL, "write nothing; show what would change", NULL, 0},
+	{0},
+};
+
 const cli_command cli_cmd_evaluate = {
 	.name = "evaluate",
 	.summary = "  evaluate [--dry-run]                   decide every device with the rules\n",
@@ -46,6 +51,9 @@ const cli_command cli_cmd_evaluate = {
 		"app protection. Only changed decisions are written and audited, all in one\n"
 		"transaction. With --dry-run nothing is written: each device whose decision\n"
 		"would change is printed old -> new with its reasons, then a count per\n"
-		"transition. A failing rule script changes nothing (exit 70).\n",
+		"transition. A failing rule script changes nothing (exit 70).\n\n"
+		"Exit 0 done; 64 usage error or no store; 70 internal error, a failing\n"
+		"rule script included (nothing changed).\n",
 	.run = cmd_evaluate,
+	.options = evaluate_options,
 };

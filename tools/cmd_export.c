@@ -45,4 +45,5 @@ const cli_command cli_cmd_export = {
 		"Exit 0 written; 64 usage or no store; 69 FILE exists and is not an\n"
 		"export (or is the store); 70 internal or I/O error.\n",
 	.run = cmd_export,
+	.subcommands = "sql",
 };

@@ -9,11 +9,11 @@
 static int cmd_ingest(mtd_t *h, opts *o)
 {
 	int normalized = has_flag(o, "--normalized"), rc;
+	cli_format fmt;
 	mtd_stats st;
 	FILE *in;
 
-
-	if ((rc = no_more(o, 3, "ingest")))
+	if ((rc = cli_output(o, "ingest", &fmt)) || (rc = no_more(o, 3, "ingest")))
 		return rc;
 	if (!(in = open_input(o->argv[2]))) {
 		fprintf(stderr, "%s: %s: %s\n", prog, esc(o->argv[2]), strerror(errno));
@@ -24,12 +24,18 @@ static int cmd_ingest(mtd_t *h, opts *o)
 		fclose(in);
 	if (rc) {
 		if (st.records)
-			print_stats(o->argv[1], &st, 1);
-		return fail(h, rc);
+			print_stats(o->argv[1], &st, 1, fmt);
+		return fail_vendor(h, rc, o->argv[1]);
 	}
-	print_stats(o->argv[1], &st, 1);
+	print_stats(o->argv[1], &st, 1, fmt);
 	return st.malformed || st.bad_elements ? EX_DATAERR_ : EX_OK;
 }
+
+static const cli_option ingest_options[] = {
+	{"--normalized", NULL, "normalized messages, not vendor payloads", NULL, 0},
+	CLI_OPT_OUTPUT(NULL),
+	{0},
+};
 
 const cli_command cli_cmd_ingest = {
 	.name = "ingest",
@@ -54,6 +60,10 @@ const cli_command cli_cmd_ingest = {
 		"is printed as each\n"
 		"batch commits (--batch, 50,000 records by default), and a kill after it\n"
 		"loses none of them. Exit 65 when some were malformed, 69 when there is no\n"
-		"such connector.\n",
+		"such connector.\n\n"
+		"Exit 0 all read; 64 usage error or no store; 65 some records were\n"
+		"malformed; 69 no such connector, or refused by its state; 70 internal\n"
+		"error.\n",
 	.run = cmd_ingest,
+	.options = ingest_options,
 };

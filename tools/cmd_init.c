@@ -20,6 +20,11 @@ static int cmd_init(mtd_t *h, opts *o)
 	return EX_OK;
 }
 
+static const cli_option init_options[] = {
+	{"--cloud", "commercial|gcc_high", "the store's cloud [commercial]", NULL, 0},
+	{0},
+};
+
 const cli_command cli_cmd_init = {
 	.name = "init",
 	.summary = "  init [--cloud commercial|gcc_high]     create the store\n",
@@ -34,4 +39,5 @@ const cli_command cli_cmd_init = {
 		"Exit 0 done; 64 usage; 69 another application's database, or a store of\n"
 		"the other cloud; 70 internal error; 75 the store stayed busy (--wait).\n",
 	.run = cmd_init,
+	.options = init_options,
 };

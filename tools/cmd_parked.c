@@ -7,10 +7,21 @@
 
 #include "cli.h"
 
+typedef struct listctx {
+	cli_format fmt;
+	cli_table *t; /* table and csv */
+} listctx;
+
+static const cli_col parked_cols[] = {
+	{"ID", "id", CLI_COL_NUM}, {"VENDOR", "vendor", 0}, {"RECEIVED", "received", 0},
+	{"REASON", "reason", 0},   {"MESSAGE", "message", 0},
+};
+
 static int print_parked(void *ud, const mtd_parked_info *p)
 {
-	char when[32];
-	if (*(int *)ud) {
+	listctx *l = ud;
+	char when[32], id[24];
+	if (l->fmt == CLI_JSON) {
 		json_t *j = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)p->id, "vendor",
 				      p->vendor, "received", (json_int_t)p->received, "reason",
 				      p->reason);
@@ -27,21 +38,28 @@ static int print_parked(void *ud, const mtd_parked_info *p)
 		free(text);
 		return 0;
 	}
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
 	mtd_time_format(p->received, when, sizeof when);
-	printf("%lld\t%s\t%s\t%s\n\t%s\n", (long long)p->id, esc(p->vendor), when, esc(p->reason),
-	       esc(p->message));
-	return 0;
+	const char *cells[] = {id, p->vendor, when, p->reason, p->message};
+	return cli_table_row(l->t, cells);
 }
 
 static int cmd_parked(mtd_t *h, opts *o)
 {
-	int json = has_flag(o, "--json"), rc;
-	if ((rc = no_more(o, 1, "parked")))
+	listctx l = {0};
+	int rc;
+	if ((rc = cli_output(o, "parked", &l.fmt)) || (rc = no_more(o, 1, "parked")))
 		return rc;
-	if ((rc = mtd_parked(h, print_parked, &json)))
-		return fail(h, rc);
-	return EX_OK;
+	if (l.fmt != CLI_JSON && !(l.t = cli_table_new(l.fmt, parked_cols, 5)))
+		return fail(h, MTD_ENOMEM);
+	rc = cli_table_end(l.t, mtd_parked(h, print_parked, &l));
+	return rc ? fail(h, rc) : EX_OK;
 }
+
+static const cli_option parked_options[] = {
+	CLI_OPT_OUTPUT(NULL),
+	{0},
+};
 
 const cli_command cli_cmd_parked = {
 	.name = "parked",
@@ -53,6 +71,8 @@ const cli_command cli_cmd_parked = {
 		"the order received and audited, as soon as a device import or an identifier\n"
 		"learned from a later message makes it name one device; it expires after the\n"
 		"connector's parked_days (audited). With --json one object per line:\n"
-		"  {\"id\",\"vendor\",\"received\",\"reason\",\"message\"}\n",
+		"  {\"id\",\"vendor\",\"received\",\"reason\",\"message\"}\n\n"
+		"Exit 0 done; 64 usage error or no store; 70 internal error.\n",
 	.run = cmd_parked,
+	.options = parked_options,
 };

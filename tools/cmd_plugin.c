@@ -31,10 +31,21 @@ static void bits_text(char *buf, size_t n, uint32_t bits, const char *const *nam
 static const char *const plat_names[] = {"android", "ios", "windows", "macos"};
 static const char *const cap_names[] = {"threat", "app_protection", "appsync", "gov_cloud"};
 
+typedef struct listctx {
+	cli_format fmt;
+	cli_table *t; /* table and csv */
+} listctx;
+
+static const cli_col plugin_cols[] = {
+	{"ID", "id", 0},          {"NAME", "name", 0},   {"ABI", "abi", 0},
+	{"PLATFORMS", "platforms", 0}, {"MAM", "mam_platforms", 0},
+	{"CAPABILITIES", "capabilities", 0},
+};
+
 static int print_plugin(void *ud, const mtd_plugin_info *p)
 {
-	int json = *(int *)ud;
-	if (json) {
+	listctx *l = ud;
+	if (l->fmt == CLI_JSON) {
 		json_t *o = json_object();
 		char abi[16], *s;
 		snprintf(abi, sizeof abi, "%u.%u", MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version),
@@ -53,19 +64,21 @@ static int print_plugin(void *ud, const mtd_plugin_info *p)
 		puts(s);
 		free(s);
 	} else {
-		char a[64], b[64], c[80];
+		char a[64], b[64], c[80], abi[16];
+		snprintf(abi, sizeof abi, "%u.%u", MTD_PLUGIN_ABI_MAJOR_OF(p->abi_version),
+			 MTD_PLUGIN_ABI_MINOR_OF(p->abi_version));
 		bits_text(a, sizeof a, p->platforms, plat_names, 4);
 		bits_text(b, sizeof b, p->mam_platforms, plat_names, 4);
 		bits_text(c, sizeof c, p->capabilities, cap_names, 4);
-		printf("%-13s %-40s platforms=%s mam=%s capabilities=%s\n", esc(p->id), esc(p->name),
-		       a, b, c);
+		const char *cells[] = {p->id, p->name, abi, a, b, c};
+		return cli_table_row(l->t, cells);
 	}
 	return 0;
 }
 
 static int cmd_plugin(mtd_t *h, opts *o)
 {
-	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	const char *sub = o->npos > 1 ? o->argv[1] : "";
 	int rc;
 	if (!strcmp(sub, "check")) {
 		int bad = 0;
@@ -88,15 +101,22 @@ static int cmd_plugin(mtd_t *h, opts *o)
 		return EX_OK;
 	}
 	if (!strcmp(sub, "list")) {
-		int json = has_flag(o, "--json");
-		if ((rc = no_more(o, 2, "plugin list")))
+		listctx l = {0};
+		if ((rc = cli_output(o, "plugin list", &l.fmt)) || (rc = no_more(o, 2, "plugin list")))
 			return rc;
-		if ((rc = mtd_plugin_list(h, print_plugin, &json)))
-			return fail(h, rc);
-		return EX_OK;
+		if (l.fmt != CLI_JSON && !(l.t = cli_table_new(l.fmt, plugin_cols, 6)))
+			return fail(h, MTD_ENOMEM);
+		rc = cli_table_end(l.t, mtd_plugin_list(h, print_plugin, &l));
+		return rc ? fail(h, rc) : EX_OK;
 	}
 	return usage_error("plugin: expected list or check");
 }
+
+static const cli_option plugin_options[] = {
+	{"--fixtures", "DIR", "fixtures [<plugins>/fixtures/<id>]", "check", 0},
+	CLI_OPT_OUTPUT("list"),
+	{0},
+};
 
 const cli_command cli_cmd_plugin = {
 	.name = "plugin",
@@ -116,6 +136,10 @@ const cli_command cli_cmd_plugin = {
 		"random payloads in a child process, so a crash or a hang is reported with\n"
 		"the payload saved. Exit 0 when it passes, 65 when a check fails (a plugin\n"
 		"that dies or lies while loading included), 64 when the file is not there,\n"
-		"69 when it is in a directory others can write.\n",
+		"69 when it is in a directory others can write.\n\n"
+		"Exit 0 listed or passes; 64 usage error or no such file; 65 a check\n"
+		"fails; 69 refused (a directory others can write); 70 internal error.\n",
 	.run = cmd_plugin,
+	.subcommands = "list check",
+	.options = plugin_options,
 };

@@ -7,7 +7,10 @@
 #include "cli.h"
 
 typedef struct repctx {
-	int json;
+	cli_format fmt;
+	cli_table *t;      /* table and csv */
+	mtd_buf reasons;   /* a row's reasons, joined */
+	mtd_buf after;     /* table: the vendors' reports, printed below it */
 	const char *state; /* only devices in this state, when set */
 	uint64_t n, by_state[4];
 	mtd_buf line;      /* the JSON line being written, reused */
@@ -61,6 +64,12 @@ static int report_json(repctx *r, const mtd_decision_info *d)
 	return mtd_cli_report_json(&r->line, d) ? MTD_ENOMEM : buf_line(&r->line);
 }
 
+static const cli_col report_cols[] = {
+	{"DEVICE", "device", 0}, {"PLATFORM", "platform", 0}, {"MGMT", "management", 0},
+	{"STATE", "state", 0},   {"LEVEL", "level", 0},       {"ACCESS", "access", 0},
+	{"APP", "app_protection", 0}, {"REASONS", "reasons", 0},
+};
+
 static int print_decision(void *ud, const mtd_decision_info *d)
 {
 	repctx *r = ud;
@@ -72,21 +81,30 @@ static int print_decision(void *ud, const mtd_decision_info *d)
 		if (!strcmp(d->state, states[i]))
 			r->by_state[i]++;
 	r->n++;
-	if (r->json)
+	if (r->fmt == CLI_JSON)
 		return report_json(r, d);
-	if (r->n == 1)
-		printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", "DEVICE", "PLATFORM", "MGMT",
-		       "STATE", "LEVEL", "ACCESS", "APP", "REASON");
-	printf("%-20s %-8s %-10s %-15s %-8s %-6s %-5s %s\n", esc(d->device), d->platform,
-	       d->management, d->state, d->level, d->access, d->app_protection,
-	       d->nreasons ? esc(d->reasons[0]) : "");
-	for (size_t i = 1; i < d->nreasons; i++)
-		printf("%-82s %s\n", "", esc(d->reasons[i]));
-	for (size_t i = 0; i < d->nreports; i++) {
-		char at[40], rcv[40];
-		printf("  report from %s: %s, dated %s, received %s\n", esc(d->report_vendors[i]),
-		       d->report_levels[i], mtd_time_format(d->report_at[i], at, sizeof at),
-		       mtd_time_format(d->report_received[i], rcv, sizeof rcv));
+	r->reasons.len = 0;
+	for (size_t i = 0; i < d->nreasons; i++)
+		if ((i && buf_lit(&r->reasons, "; ")) || buf_lit(&r->reasons, d->reasons[i]))
+			return MTD_ENOMEM;
+	if (mtd_buf_put(&r->reasons, "", 1))
+		return MTD_ENOMEM;
+	{
+		const char *cells[] = {d->device, d->platform,       d->management,
+				       d->state,  d->level,          d->access,
+				       d->app_protection, (const char *)r->reasons.data};
+		int rc = cli_table_row(r->t, cells);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; r->fmt == CLI_TABLE && i < d->nreports; i++) {
+		char line[512], at[40], rcv[40];
+		snprintf(line, sizeof line, "  report from %s: %s, dated %s, received %s\n",
+			 esc(d->report_vendors[i]), esc(d->report_levels[i]),
+			 mtd_time_format(d->report_at[i], at, sizeof at),
+			 mtd_time_format(d->report_received[i], rcv, sizeof rcv));
+		if (buf_lit(&r->after, line))
+			return MTD_ENOMEM;
 	}
 	return 0;
 }
@@ -96,7 +114,8 @@ static int cmd_report(mtd_t *h, opts *o)
 	repctx r = {0};
 	int bad = 0, rc;
 	const char *dev;
-	r.json = has_flag(o, "--json");
+	if ((rc = cli_output(o, "report", &r.fmt)))
+		return rc;
 	dev = flag_value(o, "--device", &bad);
 	if (bad)
 		return usage_error("report: --device needs an id");
@@ -107,11 +126,17 @@ static int cmd_report(mtd_t *h, opts *o)
 				   "or not_evaluated");
 	if ((rc = no_more(o, 1, "report")))
 		return rc;
-	rc = mtd_report(h, dev, print_decision, &r);
+	if (r.fmt != CLI_JSON && !(r.t = cli_table_new(r.fmt, report_cols, 8)))
+		return fail(h, MTD_ENOMEM);
+	rc = cli_table_end(r.t, mtd_report(h, dev, print_decision, &r));
+	if (!rc && r.after.len)
+		rc = fwrite(r.after.data, 1, r.after.len, stdout) == r.after.len ? 0 : MTD_EIO;
 	mtd_buf_free(&r.line);
+	mtd_buf_free(&r.reasons);
+	mtd_buf_free(&r.after);
 	if (rc)
 		return fail(h, rc);
-	if (!r.json)
+	if (r.fmt == CLI_TABLE)
 		printf("\n%llu devices: %llu compliant, %llu noncompliant, %llu in grace period, "
 		       "%llu not evaluated\n",
 		       (unsigned long long)r.n, (unsigned long long)r.by_state[0],
@@ -119,6 +144,14 @@ static int cmd_report(mtd_t *h, opts *o)
 		       (unsigned long long)r.by_state[3]);
 	return EX_OK;
 }
+
+static const cli_option report_options[] = {
+	{"--device", "ID", "only this device, with its latest reports", NULL, 0},
+	{"--state", "compliant|noncompliant|in_grace_period|not_evaluated",
+	 "only devices in this state", NULL, 0},
+	CLI_OPT_OUTPUT(NULL),
+	{0},
+};
 
 const cli_command cli_cmd_report = {
 	.name = "report",
@@ -131,6 +164,9 @@ const cli_command cli_cmd_report = {
 		"(resources, an extension: the protected resources of the device's groups,\n"
 		"each with the device's access.) With --device, also each vendor's latest\n"
 		"report: \"reports\":[{\"vendor\",\"level\",\"at\",\"received\"}] (at: the time\n"
-		"the report carries; received: when mtdgate received it).\n",
+		"the report carries; received: when mtdgate received it).\n\n"
+		"Exit 0 done; 64 usage error, no store or unknown device; 70 internal\n"
+		"error.\n",
 	.run = cmd_report,
+	.options = report_options,
 };

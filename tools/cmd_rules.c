@@ -8,19 +8,18 @@
 
 static int cmd_rules(mtd_t *h, opts *o)
 {
-	const char *sub = o->argc > 1 ? o->argv[1] : "";
+	const char *sub = o->npos > 1 ? o->argv[1] : "";
 	const char *dir;
 	unsigned passed = 0, failed = 0;
 	int rc;
 
 	if (strcmp(sub, "check") && strcmp(sub, "test"))
 		return usage_error("rules: expected check or test");
-	for (int i = 2; i < o->argc; i++)
-		if (o->argv[i][0] == '-')
-			return usage_error("rules %s: unknown option '%s'", sub, o->argv[i]);
-	if (o->argc > 3)
+	if (o->argc > o->npos)
+		return usage_error("rules %s: unknown option '%s'", sub, o->argv[o->npos]);
+	if (o->npos > 3)
 		return usage_error("rules %s: expected at most one directory", sub);
-	dir = o->argc == 3 ? o->argv[2] : NULL;
+	dir = o->npos == 3 ? o->argv[2] : NULL;
 	if (!strcmp(sub, "check")) {
 		if ((rc = mtd_rules_check(h, dir, print_check, NULL)))
 			return exit_for(rc);
@@ -46,6 +45,9 @@ const cli_command cli_cmd_rules = {
 		"platform so a script that fails at run time is caught (exit 70).\n"
 		"test: run the example devices with expected decisions in DIR/tests.lua\n"
 		"(format in rules/README.md); prints each case and 'N passed, M failed';\n"
-		"exit 65 when an expectation fails, 70 when the rules cannot run.\n",
+		"exit 65 when an expectation fails, 70 when the rules cannot run.\n\n"
+		"Exit 0 ok or all passed; 64 usage error; 65 an expectation failed;\n"
+		"70 the rules cannot load or run.\n",
 	.run = cmd_rules,
+	.subcommands = "check test",
 };

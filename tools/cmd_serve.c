@@ -11,6 +11,11 @@ static int cmd_serve(mtd_t *h, opts *o)
 	return mtd_cli_serve(h, o->argc, o->argv);
 }
 
+static const cli_option serve_options[] = {
+	{"--listen", "HOST:PORT|unix:PATH", "listen there (repeatable) [127.0.0.1:8181]", NULL, 0},
+	{0},
+};
+
 const cli_command cli_cmd_serve = {
 	.name = "serve",
 	.summary = "  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n",
@@ -29,6 +34,9 @@ const cli_command cli_cmd_serve = {
 		"  GET /healthz         200 ok\n"
 		"Decisions are answered from memory; changes committed by other commands\n"
 		"on the store are picked up within a second. SIGHUP reads the rules again\n"
-		"and decides every device with them.\n",
+		"and decides every device with them.\n\n"
+		"Exit 0 stopped by SIGTERM or SIGINT; 64 usage error or no store; 69 an\n"
+		"address cannot be listened on; 70 internal error.\n",
 	.run = cmd_serve,
+	.options = serve_options,
 };

@@ -6,7 +6,9 @@
  *
  * writes OUTDIR/mtdgate.1, OUTDIR/mtdgate-COMMAND.1 for every command and
  * OUTDIR/mtdgate.bash (bash completion). The dump: "@mtdgate VERSION", then
- * "@main" and "@command NAME" sections of "|"-prefixed help text lines. */
+ * "@main" and "@command NAME" sections of "|"-prefixed help text lines; a
+ * command's section may end with "@subcommands WORD..." and lines
+ * "@option --NAME VALUE" (VALUE "-" for a flag) from its option table. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,9 @@ enum { MAX_LINE = 1024, MAX_LINES = 4096, MAX_SECTIONS = 64, MAX_WORDS = 256 };
 typedef struct section {
 	char name[64];
 	int first, n; /* lines[first .. first+n) */
+	char subs[512];          /* "@subcommands" */
+	char opt[64][160];       /* "@option" lines, "--name VALUE" */
+	int nopt;
 } section;
 
 static char lines[MAX_LINES][MAX_LINE];
@@ -61,6 +66,12 @@ static void read_dump(void)
 			cur = &sections[nsections++];
 			copy(cur->name, sizeof cur->name, buf[1] == 'm' ? "" : buf + 9);
 			cur->first = nlines;
+		} else if (!strncmp(buf, "@subcommands ", 13) && cur && nsections > 1) {
+			copy(cur->subs, sizeof cur->subs, buf + 13);
+		} else if (!strncmp(buf, "@option --", 10) && cur && nsections > 1) {
+			if (cur->nopt == (int)(sizeof cur->opt / sizeof cur->opt[0]))
+				die("too many options of ", cur->name);
+			copy(cur->opt[cur->nopt++], sizeof cur->opt[0], buf + 8);
 		} else if (buf[0] == '|' && cur) {
 			if (nlines == MAX_LINES)
 				die("too many lines", NULL);
@@ -404,6 +415,22 @@ static void command_words(int c, word_list *subs, word_list *opts)
 	if (names_commands)
 		for (int k = 1; k < nsections; k++)
 			add_word(subs, sections[k].name, strlen(sections[k].name));
+	/* the command's own table: its subcommands and options */
+	for (const char *p = sections[c].subs; *p;) {
+		size_t n = strcspn(p, " ");
+		add_word(subs, p, n);
+		p += n + (p[n] == ' ');
+	}
+	for (int k = 0; k < sections[c].nopt; k++) {
+		const char *o = sections[c].opt[k], *v = strchr(o, ' ');
+		char oname[64];
+		if (!v || (size_t)(v - o) >= sizeof oname)
+			die("bad @option line: ", o);
+		snprintf(oname, sizeof oname, "%.*s", (int)(v - o), o);
+		add_word(opts, oname, strlen(oname));
+		if (strcmp(v + 1, "-"))
+			add_value(oname, v + 1);
+	}
 }
 
 static void completion(const char *dir)

@@ -2,6 +2,7 @@
  * command in the table and runs it (tools/cmd_*.c); the exit status is
  * SPEC 4.3's. Shared helpers: cli.c, cli.h. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +123,8 @@ const cli_command cli_cmd_help = {
 	.summary = "  help [COMMAND]                         this help, or a command's\n",
 	.help = "usage: mtdgate help [COMMAND]\n\n"
 		"Print the help, or a command's (the same as 'mtdgate COMMAND --help').\n"
-		"Exit 64 when COMMAND is not a command.\n",
+		"\n"
+		"Exit 0 printed; 64 COMMAND is not a command.\n",
 	.run = cmd_help,
 	.flags = CLI_NO_STORE,
 };
@@ -152,11 +154,47 @@ static void print_main_help(FILE *f)
 	fputs(main_tail, f);
 }
 
+/* c's help as shown: its usage block, the options of its table, then the
+ * rest of its text (which ends with its exit statuses). */
+static void put_help(const cli_command *c, FILE *f)
+{
+	const char *text = c->help, *gap = strstr(text, "\n\n");
+	size_t head = gap ? (size_t)(gap - text) + 2 : strlen(text);
+	fwrite(text, 1, head, f);
+	if (c->options && c->options[0].name) {
+		fputs(gap ? "Options:\n" : "\nOptions:\n", f);
+		for (const cli_option *p = c->options; p->name; p++) {
+			char left[128], sh[5] = "";
+			if (p->short_name)
+				snprintf(sh, sizeof sh, "-%c, ", p->short_name);
+			snprintf(left, sizeof left, "%s%s%s%s", sh, p->name, p->arg ? " " : "",
+				 p->arg ? p->arg : "");
+			if (strlen(left) <= 28)
+				fprintf(f, "  %-28s  ", left);
+			else
+				fprintf(f, "  %s  ", left);
+			if (p->subs) { /* "verify, show: " */
+				for (const char *s = p->subs; *s; s++)
+					if (*s == ' ')
+						fputs(", ", f);
+					else
+						fputc(*s, f);
+				fputs(": ", f);
+			}
+			fputs(p->help, f);
+			fputc('\n', f);
+		}
+		if (gap)
+			fputc('\n', f);
+	}
+	fputs(text + head, f);
+}
+
 static int print_help(const char *cmd)
 {
 	const cli_command *c = cmd ? find_command(cmd) : NULL;
 	if (c)
-		fputs(c->help, stdout);
+		put_help(c, stdout);
 	else
 		print_main_help(stdout);
 	return EX_OK;
@@ -168,8 +206,14 @@ static int cmd_help(mtd_t *h, opts *o)
 	(void)h;
 	if (o->argc > 2)
 		return usage_error("help: expected at most one command");
-	if (o->argc == 2 && !find_command(o->argv[1]))
-		return usage_error("help: '%s' is not a command", o->argv[1]);
+	if (o->argc == 2 && !find_command(o->argv[1])) {
+		cli_suggest s;
+		cli_suggest_init(&s, o->argv[1]);
+		for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+			cli_suggest_add(&s, commands[i]->name);
+		return usage_error("help: '%s' is not a command%s", esc(o->argv[1]),
+				   cli_suggest_text(&s));
+	}
 	return print_help(o->argc == 2 ? o->argv[1] : NULL);
 }
 
@@ -200,136 +244,372 @@ static int dump_commands(void)
 		dump_text(commands[i]->summary);
 	dump_text(main_tail);
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
-		printf("@command %s\n", commands[i]->name);
-		dump_text(commands[i]->help);
+		const cli_command *c = commands[i];
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		if (!f)
+			return EX_INTERNAL_;
+		put_help(c, f);
+		if (fclose(f)) {
+			free(text);
+			return EX_INTERNAL_;
+		}
+		printf("@command %s\n", c->name);
+		dump_text(text);
+		free(text);
+		/* for the completion: the words after it, its options */
+		if (c->subcommands)
+			printf("@subcommands %s\n", c->subcommands);
+		for (const cli_option *p = c->options; p && p->name; p++)
+			printf("@option %s %s\n", p->name, p->arg ? p->arg : "-");
 	}
 	return fflush(stdout) ? EX_INTERNAL_ : EX_OK;
 }
 
+/* ---- the command line (getopt_long) ---- */
+
+/* Global options: anywhere on the line (described in main_head). */
+enum {
+	G_DB = 2 /* 1 is getopt_long's word */, G_RULES, G_PLUGINS, G_NOW, G_BATCH, G_RULES_CPU, G_RULES_EVAL_CPU, G_MAX_SKEW,
+	G_RULES_MEMORY, G_RULES_INSTRUCTIONS, G_ISOLATION, G_INSECURE_PLUGINS, G_INSECURE_RULES,
+	G_INSECURE_DIRS, G_ACKS, G_HELP, G_VERSION, G_DUMP, G_WAIT, G_NGLOBALS
+};
+static const cli_option globals[] = {
+	[G_DB] = {"--db", "FILE", "the store", NULL, 0},
+	[G_RULES] = {"--rules", "DIR", "Lua rules", NULL, 0},
+	[G_PLUGINS] = {"--plugins", "DIR", "vendor plugins", NULL, 0},
+	[G_NOW] = {"--now", "TIME", "the time to act at", NULL, 0},
+	[G_BATCH] = {"--batch", "N", "records per committed batch", NULL, 0},
+	[G_RULES_CPU] = {"--rules-cpu-ms", "MS", "CPU time per rule call", NULL, 0},
+	[G_RULES_EVAL_CPU] = {"--rules-eval-cpu-ms", "MS", "CPU time of a run", NULL, 0},
+	[G_MAX_SKEW] = {"--max-skew", "SECONDS", "how far a message may be dated ahead", NULL, 0},
+	[G_RULES_MEMORY] = {"--rules-memory", "BYTES", "memory cap of the rules", NULL, 0},
+	[G_RULES_INSTRUCTIONS] = {"--rules-instructions", "N", "instructions per call", NULL, 0},
+	[G_ISOLATION] = {"--plugin-isolation", "auto|process|none", "plugin isolation", NULL, 0},
+	[G_INSECURE_PLUGINS] = {"--insecure-plugins", NULL, "accept open plugin dirs", NULL, 0},
+	[G_INSECURE_RULES] = {"--insecure-rules", NULL, "accept open rules dirs", NULL, 0},
+	[G_INSECURE_DIRS] = {"--allow-insecure-dirs", NULL, "both", NULL, 0},
+	[G_ACKS] = {"--acks", NULL, "print each committed batch", NULL, 0},
+	[G_HELP] = {"--help", NULL, "help", NULL, 'h'},
+	[G_VERSION] = {"--version", NULL, "the version", NULL, 0},
+	[G_DUMP] = {"--dump-commands", NULL, "the command table (gendoc)", NULL, 0},
+	[G_WAIT] = {"--wait", "SECONDS", "how long a writer waits for the store", NULL, 0},
+};
+/* getopt_long's value of command option i (globals keep their index). */
+#define CMD_OPT(i) (1000 + (i))
+
+static size_t count_options(const cli_option *t)
+{
+	size_t n = 0;
+	while (t && t[n].name)
+		n++;
+	return n;
+}
+
+/* A global option that takes a value, by its exact name ("--db"). */
+static int global_with_value(const char *a)
+{
+	for (int g = G_DB; g < G_NGLOBALS; g++)
+		if (globals[g].arg && !strcmp(a, globals[g].name))
+			return 1;
+	return 0;
+}
+
+/* The command word: the first argument that is no option and no global
+ * option's value (NULL when there is none); *help when -h/--help stands
+ * before "--". */
+static const char *command_word(int argc, char **argv, int *help)
+{
+	const char *cmd = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			if (!cmd && i + 1 < argc)
+				cmd = argv[i + 1];
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			*help = 1;
+		else if (a[0] == '-' && a[1])
+			i += global_with_value(a);
+		else if (!cmd)
+			cmd = a;
+	}
+	return cmd;
+}
+
+static int number(const char *name, const char *v, unsigned long long lo, unsigned long long hi,
+		  const char *range, unsigned long long *out)
+{
+	char *end;
+	if (!*v || *v == '-' || (*out = strtoull(v, &end, 10), *end) || *out < lo || *out > hi)
+		return usage_error("%s: '%s' is not %s", name, esc(v), range);
+	return 0;
+}
+
+/* Global option g with its value v: into o->cfg (or *isolation). */
+static int apply_global(opts *o, int g, const char *v, const char **isolation)
+{
+	unsigned long long n;
+	int64_t t;
+	int rc = 0;
+	switch (g) {
+	case G_DB: o->cfg.db_path = v; break;
+	case G_RULES: o->cfg.rules_dir = v; break;
+	case G_PLUGINS: o->cfg.plugin_dir = v; break;
+	case G_NOW:
+		if (mtd_time_parse(v, strlen(v), &t))
+			return usage_error("--now: '%s' is not an RFC 3339 time or Unix seconds", esc(v));
+		o->cfg.now = t ? t : 1;
+		break;
+	case G_BATCH:
+		if (!(rc = number("--batch", v, 1, 10000000, "a number of records from 1 to 10000000",
+				  &n)))
+			o->cfg.batch = n;
+		break;
+	case G_RULES_CPU:
+	case G_RULES_EVAL_CPU:
+		if (!(rc = number(globals[g].name, v, 1, 86400000, "a number from 1 to 86400000 (ms)",
+				  &n))) {
+			if (g == G_RULES_CPU)
+				o->cfg.rules_cpu_ms = n;
+			else
+				o->cfg.rules_eval_cpu_ms = n;
+		}
+		break;
+	case G_MAX_SKEW:
+		if (!(rc = number("--max-skew", v, 0, 10ull * 366 * 86400,
+				  "a number from 0 to 316224000 (seconds)", &n)))
+			o->cfg.max_skew = n ? (int64_t)n : -1; /* -1: none at all */
+		break;
+	case G_RULES_MEMORY:
+		if (!(rc = number("--rules-memory", v, 1048576, 1ull << 34,
+				  "from 1 MiB to 16 GiB, in bytes", &n)))
+			o->cfg.rules_memory = (size_t)n;
+		break;
+	case G_RULES_INSTRUCTIONS:
+		if (!(rc = number("--rules-instructions", v, 1, ~0ull, "a positive number", &n)))
+			o->cfg.rules_instructions = n;
+		break;
+	case G_WAIT:
+		if (!(rc = number("--wait", v, 0, 86400, "a number of seconds from 0 to 86400", &n)))
+			o->cfg.wait_ms = n ? (int64_t)n * 1000 : -1; /* -1: not at all */
+		break;
+	case G_ISOLATION:
+		if (strcmp(v, "auto") && strcmp(v, "process") && strcmp(v, "none"))
+			return usage_error("--plugin-isolation needs auto, process or none");
+		*isolation = v;
+		break;
+	case G_INSECURE_PLUGINS: o->cfg.insecure_plugins = 1; break;
+	case G_INSECURE_RULES: o->cfg.insecure_rules = 1; break;
+	case G_INSECURE_DIRS: o->cfg.insecure_plugins = o->cfg.insecure_rules = 1; break;
+	case G_ACKS: cli_progress_acks(); break; /* ingest/import: print each committed batch */
+	default: break;
+	}
+	return rc;
+}
+
+/* "unknown option" for what getopt_long refused: the word as typed and the
+ * nearest option of the command or the globals. */
+static int bad_option(const cli_command *c, const char *word, int missing_value)
+{
+	const cli_option *t = c ? c->options : NULL;
+	char name[64];
+	cli_suggest s;
+	size_t n = strcspn(word, "=");
+	if (missing_value)
+		return usage_error("%s needs a value", esc(word));
+	snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), word);
+	for (int g = G_DB; g < G_NGLOBALS; g++)
+		if (!strcmp(name, globals[g].name) && !globals[g].arg)
+			return usage_error("%s takes no value", globals[g].name);
+	for (size_t i = 0; t && t[i].name; i++)
+		if (!strcmp(name, t[i].name) && !t[i].arg)
+			return usage_error("%s takes no value", t[i].name);
+	cli_suggest_init(&s, name);
+	for (size_t i = 0; t && t[i].name; i++)
+		cli_suggest_add(&s, t[i].name);
+	for (int g = G_DB; g < G_NGLOBALS; g++)
+		if (g != G_DUMP)
+			cli_suggest_add(&s, globals[g].name);
+	if (c)
+		return usage_error("%s: unknown option '%s'%s", c->name, esc(word), cli_suggest_text(&s));
+	return usage_error("unknown option '%s'%s", esc(word), cli_suggest_text(&s));
+}
+
+/* A subcommand the command does not have, or an option used with a
+ * subcommand that does not take it: refused here, before the store opens. */
+static int check_words(const cli_command *c, opts *o, const unsigned char *seen)
+{
+	const char *sub = o->npos > 1 ? o->argv[1] : NULL;
+	size_t len = sub ? strlen(sub) : 0;
+	if (c->subcommands && sub) {
+		const char *p = c->subcommands;
+		int found = 0;
+		while (*p && !found) {
+			size_t n = strcspn(p, " ");
+			found = n == len && !strncmp(p, sub, n);
+			p += n + (p[n] == ' ');
+		}
+		if (!found) {
+			cli_suggest s;
+			cli_suggest_init(&s, sub);
+			cli_suggest_words(&s, c->subcommands);
+			return usage_error("%s: unknown subcommand '%s'%s (expected %s)", c->name, esc(sub),
+					   cli_suggest_text(&s), c->subcommands);
+		}
+	}
+	for (size_t i = 0; c->options && c->options[i].name; i++) {
+		const char *subs = c->options[i].subs, *p;
+		int ok = 0;
+		if (!seen[i] || !subs)
+			continue;
+		for (p = subs; sub && *p && !ok;) {
+			size_t n = strcspn(p, " ");
+			ok = n == len && !strncmp(p, sub, n);
+			p += n + (p[n] == ' ');
+		}
+		if (!ok)
+			return usage_error("%s%s%s: %s is an option of '%s %s' only", c->name, sub ? " " : "",
+					   sub ? esc(sub) : "", c->options[i].name, c->name, subs);
+	}
+	return 0;
+}
+
+/* Parses argv into o (globals into o->cfg; words, then the command's
+ * options, into o->argv). *run: the command (NULL: none given). Returns 0
+ * to run it, -1 to print help (*run's, or the main help) and end with 0, or
+ * an exit status to end with (*done set: also 0 after --version). */
+static int parse(int argc, char **argv, opts *o, const cli_command **run, const char **isolation,
+		 int *done)
+{
+	const cli_command *c = NULL;
+	const char *word;
+	struct option *lo;
+	char shorts[16] = "-:h"; /* words returned in order (as 1); ':' for a missing value */
+	char **av, **optv;
+	unsigned char *seen;
+	size_t nc, k = 0;
+	int help = 0, version = 0, dump = 0, nopt = 0, rc = 0, ch;
+
+	word = command_word(argc, argv, &help);
+	if (word && !(c = find_command(word)) && !help) {
+		cli_suggest s;
+		cli_suggest_init(&s, word);
+		for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+			cli_suggest_add(&s, commands[i]->name);
+		return usage_error("unknown command '%s'%s", esc(word), cli_suggest_text(&s));
+	}
+	*run = c;
+	if (help)
+		return -1;
+	nc = c ? count_options(c->options) : 0;
+	lo = calloc(G_NGLOBALS + nc + 1, sizeof *lo);
+	av = calloc((size_t)argc + 1, sizeof *av);
+	optv = calloc(2 * (size_t)argc + 1, sizeof *optv); /* an option and its value */
+	seen = calloc(nc + 1, 1);
+	o->argv = calloc(3 * (size_t)argc + 1, sizeof *o->argv);
+	if (!lo || !av || !optv || !seen || !o->argv) {
+		rc = EX_INTERNAL_;
+		goto out;
+	}
+	for (int g = G_DB; g < G_NGLOBALS; g++)
+		lo[k++] = (struct option){globals[g].name + 2, globals[g].arg ? required_argument
+									: no_argument, NULL, g};
+	for (size_t i = 0; i < nc; i++) {
+		const cli_option *p = &c->options[i];
+		lo[k++] = (struct option){p->name + 2, p->arg ? required_argument : no_argument, NULL,
+					  CMD_OPT((int)i)};
+		if (p->short_name && strlen(shorts) + 3 < sizeof shorts) {
+			size_t n = strlen(shorts);
+			shorts[n] = p->short_name;
+			shorts[n + 1] = p->arg ? ':' : '\0';
+		}
+	}
+	/* Options anywhere, words in their order, "--" ends the options (also
+	 * with POSIXLY_CORRECT set). On a copy: getopt_long may permute. */
+	memcpy(av, argv, (size_t)argc * sizeof *av);
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, av, shorts, lo, NULL)) != -1) {
+		int idx = -1;
+		if (ch == 1) {
+			o->argv[o->argc++] = optarg;
+			continue;
+		}
+		if (ch == '?' || ch == ':') {
+			const char *w = av[optind - 1];
+			if (optopt && optopt < 128 && w[0] == '-' && w[1] != '-') {
+				char sw[3] = {'-', (char)optopt, 0};
+				rc = bad_option(c, sw, ch == ':');
+			} else {
+				rc = bad_option(c, w, ch == ':');
+			}
+			goto out;
+		}
+		if (ch == 'h' || ch == G_HELP) {
+			help = 1;
+			continue;
+		}
+		for (size_t i = 0; i < nc; i++)
+			if (ch == CMD_OPT((int)i) || (c->options[i].short_name && ch == c->options[i].short_name))
+				idx = (int)i;
+		if (idx >= 0) {
+			seen[idx] = 1;
+			optv[nopt++] = (char *)c->options[idx].name;
+			if (c->options[idx].arg)
+				optv[nopt++] = optarg;
+		} else if (ch == G_VERSION) {
+			version = 1;
+		} else if (ch == G_DUMP) {
+			dump = 1;
+		} else if ((rc = apply_global(o, ch, optarg, isolation))) {
+			goto out;
+		}
+	}
+	if (dump || version || help) {
+		*done = !help;
+		rc = dump ? dump_commands()
+		     : version ? (printf("mtdgate %s (plugin ABI %u.%u)\n", MTD_VERSION,
+				  MTD_PLUGIN_ABI_MAJOR, MTD_PLUGIN_ABI_MINOR), EX_OK)
+			       : -1;
+		goto out;
+	}
+	for (int i = optind; i < argc; i++) /* after "--" */
+		o->argv[o->argc++] = av[i];
+	o->npos = o->argc;
+	for (int i = 0; i < nopt; i++)
+		o->argv[o->argc++] = optv[i];
+	if (c)
+		rc = check_words(c, o, seen);
+out:
+	free(lo);
+	free(av);
+	free(optv);
+	free(seen);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	const cli_command *run;
+	const cli_command *run = NULL;
 	static opts o;
 	const char *isolation = "auto";
 	mtd_t *h = NULL;
-	const char *cmd;
-	int rc, help = 0;
+	int rc, done = 0;
 
-	o.argv = calloc((size_t)argc + 1, sizeof *o.argv);
-	if (!o.argv)
-		return EX_INTERNAL_;
-	/* Global options may stand anywhere; what is left is the command line. */
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = !strcmp(a, "--db") ? &o.cfg.db_path
-				    : !strcmp(a, "--rules") ? &o.cfg.rules_dir
-				    : !strcmp(a, "--plugins") ? &o.cfg.plugin_dir
-							     : NULL;
-		if (!strcmp(a, "--batch")) {
-			char *end;
-			unsigned long long v;
-			if (i + 1 >= argc)
-				return usage_error("--batch needs a value");
-			v = strtoull(argv[++i], &end, 10);
-			if (!*argv[i] || *end || v == 0 || v > 10000000)
-				return usage_error("--batch: '%s' is not a number of records from 1 to "
-						   "10000000", argv[i]);
-			o.cfg.batch = v;
-			continue;
-		}
-		if (!strcmp(a, "--rules-cpu-ms") || !strcmp(a, "--rules-eval-cpu-ms") ||
-		    !strcmp(a, "--max-skew")) {
-			char *end;
-			unsigned long long v;
-			int skew = a[2] == 'm';
-			if (i + 1 >= argc)
-				return usage_error("%s needs a value", a);
-			v = strtoull(argv[++i], &end, 10);
-			if (!*argv[i] || *end || argv[i][0] == '-' || (!skew && v == 0) ||
-			    v > (skew ? 10ull * 366 * 86400 : 86400000ull))
-				return usage_error("%s: '%s' is not a number from %d to %s", a, argv[i],
-						   !skew, skew ? "316224000 (seconds)" : "86400000 (ms)");
-			if (skew)
-				o.cfg.max_skew = v ? (int64_t)v : -1; /* -1: none at all */
-			else if (a[8] == 'c')
-				o.cfg.rules_cpu_ms = v;
-			else
-				o.cfg.rules_eval_cpu_ms = v;
-			continue;
-		}
-		if (!strcmp(a, "--wait")) {
-			char *end;
-			unsigned long long v;
-			if (i + 1 >= argc)
-				return usage_error("--wait needs a value");
-			v = strtoull(argv[++i], &end, 10);
-			if (!*argv[i] || *end || argv[i][0] == '-' || v > 86400)
-				return usage_error("--wait: '%s' is not a number of seconds from 0 to 86400",
-						   argv[i]);
-			o.cfg.wait_ms = v ? (int64_t)v * 1000 : -1; /* -1: not at all */
-			continue;
-		}
-		if (!strcmp(a, "--rules-memory") || !strcmp(a, "--rules-instructions")) {
-			char *end;
-			unsigned long long v;
-			if (i + 1 >= argc)
-				return usage_error("%s needs a value", a);
-			v = strtoull(argv[++i], &end, 10);
-			if (!*argv[i] || *end || v == 0)
-				return usage_error("%s: '%s' is not a positive number", a, argv[i]);
-			if (a[8] == 'm') {
-				if (v < 1048576 || v > (1ull << 34))
-					return usage_error("--rules-memory: from 1 MiB to 16 GiB, in bytes");
-				o.cfg.rules_memory = (size_t)v;
-			} else {
-				o.cfg.rules_instructions = v;
-			}
-			continue;
-		}
-		if (slot || !strcmp(a, "--now")) {
-			if (i + 1 >= argc)
-				return usage_error("%s needs a value", a);
-			if (slot) {
-				*slot = argv[++i];
-			} else {
-				int64_t t;
-				if (mtd_time_parse(argv[i + 1], strlen(argv[i + 1]), &t))
-					return usage_error("--now: '%s' is not an RFC 3339 time or Unix seconds",
-							   argv[i + 1]);
-				o.cfg.now = t ? t : 1;
-				i++;
-			}
-		} else if (!strcmp(a, "--plugin-isolation")) {
-			if (i + 1 >= argc || (strcmp(argv[i + 1], "auto") && strcmp(argv[i + 1], "process") &&
-					      strcmp(argv[i + 1], "none")))
-				return usage_error("--plugin-isolation needs auto, process or none");
-			isolation = argv[++i];
-		} else if (!strcmp(a, "--insecure-plugins") || !strcmp(a, "--allow-insecure-dirs") ||
-			   !strcmp(a, "--insecure-rules")) {
-			if (strcmp(a, "--insecure-rules"))
-				o.cfg.insecure_plugins = 1;
-			if (strcmp(a, "--insecure-plugins"))
-				o.cfg.insecure_rules = 1;
-		} else if (!strcmp(a, "--acks")) {
-			cli_progress_acks(); /* ingest/import: print each committed batch */
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			help = 1;
-		} else if (!strcmp(a, "--dump-commands")) {
-			free(o.argv);
-			return dump_commands();
-		} else if (!strcmp(a, "--version")) {
-			printf("mtdgate %s (plugin ABI %u.%u)\n", MTD_VERSION, MTD_PLUGIN_ABI_MAJOR,
-			       MTD_PLUGIN_ABI_MINOR);
-			return EX_OK;
-		} else {
-			o.argv[o.argc++] = argv[i];
-		}
+	rc = parse(argc, argv, &o, &run, &isolation, &done);
+	if (rc == -1) {
+		free(o.argv);
+		return print_help(run ? run->name : NULL);
 	}
-	cmd = o.argc ? o.argv[0] : NULL;
-	if (help || !cmd)
-		return help ? print_help(cmd) : (print_main_help(stderr), EX_USAGE_);
-	if (!(run = find_command(cmd)))
-		return usage_error("unknown command '%s'", cmd);
+	if (rc || done || !run) {
+		free(o.argv);
+		if (!rc && !done)
+			print_main_help(stderr);
+		return rc || done ? rc : EX_USAGE_;
+	}
 	if (run->flags & CLI_NO_STORE) {
 		rc = run->run(NULL, &o);
 		free(o.argv);
@@ -337,12 +617,15 @@ int main(int argc, char **argv)
 	}
 	/* Every plugin runs in its own sandboxed process unless told otherwise
 	 * (README, "Trust boundaries"). */
-	if ((rc = defaults(&o)))
+	if ((rc = defaults(&o))) {
+		free(o.argv);
 		return rc;
+	}
 	o.cfg.isolate_plugins = strcmp(isolation, "none") != 0;
 	if (mtd_open(&o.cfg, &h)) {
 		fprintf(stderr, "%s: %s\n", prog, esc(mtd_errmsg(h)));
 		mtd_close(h);
+		free(o.argv);
 		return EX_INTERNAL_;
 	}
 	mtd_set_diag(h, diag, NULL);
