@@ -75,4 +75,18 @@ for c in $commands; do
     grep -qx -- "$o" <<<"$got" || fail "completion of '$c --' lacks $o"
   done
 done
+# every option of a command's table (the dump's @option lines) is offered
+# after it, and every subcommand of its @subcommands line
+"$m" --dump-commands >"$work/dump"
+for c in $commands; do
+  got=$(complete_words mtdgate "$c" --)
+  for o in $(awk -v c="$c" '/^@command /{cur=$2} /^@option /&&cur==c{print $2}' "$work/dump"); do
+    grep -qx -- "$o" <<<"$got" || fail "completion of '$c --' lacks $o (its option table)"
+  done
+  got=$(complete_words mtdgate "$c" "")
+  for w in $(awk -v c="$c" '/^@command /{cur=$2} /^@subcommands /&&cur==c{$1=""; print}' "$work/dump"); do
+    grep -qx -- "$w" <<<"$got" || fail "completion of '$c' lacks its subcommand $w"
+  done
+done
+grep -q '^@option --output table|json|csv$' "$work/dump" || fail "no command has --output"
 echo "ok: $(wc -w <<<"$commands") commands; man pages and completion agree with --help"
