@@ -675,6 +675,8 @@ typedef struct run_out {
 	uint64_t evaluated, changed;
 	mtd_transitions t;
 	uint64_t kinds[MTD_NCHANGE_KINDS];
+	const int64_t *only; /* a device set's row ids, ascending; NULL: every device */
+	size_t nonly;
 } run_out;
 
 /* One change from state from (-1: no decision) to to, counted. */
@@ -823,7 +825,7 @@ static int dblock_flush(eval *e)
 }
 
 /* Make blk the block at hand, the one before written first; dec is the
- * decisions scan. On failure the handle's message says what. */
+ * decisions scan (NULL: read the block by key). On failure the handle's message says what. */
 static int dblock_enter(eval *e, scan *dec, int64_t blk)
 {
 	dblock *b = e->cur;
@@ -832,6 +834,15 @@ static int dblock_enter(eval *e, scan *dec, int64_t blk)
 		return 0;
 	if ((rc = dblock_flush(e)))
 		return rc;
+	if (!dec) { /* a device set: the block by key */
+		b->blk = blk;
+		rc = mtd_store_dblock_get(e->h->store, blk, b->s); /* all empty if none */
+		b->stored = rc == 0;
+		if (rc == MTD_ENOTFOUND)
+			rc = 0;
+		return rc ? mtd_fail(e->h, rc, "reading decisions: %s", mtd_store_errmsg(e->h->store))
+			  : 0;
+	}
 	while (!rc && dec->device < blk)
 		rc = scan_next(dec);
 	b->blk = blk;
@@ -1175,9 +1186,13 @@ static int decisions_mark(mtd_t *h, int64_t *seq)
 static int finish_write(mtd_t *h, const run_out *ro)
 {
 	char detail[128];
-	snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu}",
-		 (unsigned long long)ro->evaluated, (unsigned long long)ro->changed);
-	if (mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail))
+	snprintf(detail, sizeof detail, "{\"evaluated\":%llu,\"changed\":%llu%s}",
+		 (unsigned long long)ro->evaluated, (unsigned long long)ro->changed,
+		 ro->only ? ",\"devices\":\"set\"" : "");
+	/* a device set that changed nothing wrote nothing: no record (serve
+	 * decides after every push) */
+	if ((!ro->only || ro->changed) &&
+	    mtd_store_audit(h->store, h->now, "evaluate", NULL, NULL, detail))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	mtd_test_stop("evaluate-before-commit", 0);
 	if (mtd_store_commit(h->store))
@@ -1257,6 +1272,37 @@ static int write_spool(eval *e, int64_t mark, const run_out *ro)
 	return rc ? rc : finish_write(h, ro);
 }
 
+/* The device at the devices scan's row: its reports from rep, its stored
+ * decision (from the decisions scan dec, or by key when NULL), decided and
+ * written as ro says. On failure the handle's message says what. */
+static int one_device(eval *e, scan *dev, scan *rep, scan *dec, devrow *d, run_out *ro)
+{
+	mtd_t *h = e->h;
+	const mtd_dslot *ds;
+	int rc = 0;
+
+	devrow_clear(d, e->nconns);
+	read_device(e, dev->st, dev->device, d);
+	if (d->id < 1)
+		return mtd_fail(h, MTD_ESTORE, "device '%s' has row id %lld: the store was changed "
+				"outside mtdgate", ext_of(d), (long long)d->id);
+	while (!rc && rep->device < d->id)
+		rc = scan_next(rep);
+	while (!rc && rep->device == d->id && !(rc = read_report(e, rep->st, d)))
+		rc = scan_next(rep);
+	if (rc)
+		return mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
+	if ((rc = dblock_enter(e, dec, d->id / MTD_DBLOCK_SLOTS))) /* says what */
+		return rc;
+	ds = &e->cur->s[d->id % MTD_DBLOCK_SLOTS];
+	if (ds->outcome && (rc = read_decision(e, ds, d))) /* says what */
+		return rc;
+	if ((rc = decide(e, d, ro)))
+		return rc;
+	mtd_test_stop("evaluate-decided", ro->evaluated);
+	return 0;
+}
+
 /* One pass over every device, writing as mode says (PASS_*): 0, an error
  * (the handle's message says what), MTD_ERETRY or MTD_ERETRY_LOCKED. */
 static int eval_pass(mtd_t *h, int mode, run_out *ro)
@@ -1333,44 +1379,38 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (open_scans(&e, &dev, &rep, 0) ||
-	    !(dec.st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS)) || scan_next(&dec)) {
+	if (ro->only)
+		e.slim = 0; /* a few devices: read them whole */
+	else if (open_scans(&e, &dev, &rep, 0) ||
+		 !(dec.st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS)) || scan_next(&dec)) {
 		rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s", mtd_store_errmsg(h->store));
 		goto out;
 	}
-	if (h->progress) {
+	if (h->progress && !ro->only) {
 		int64_t max = mtd_store_max_device(h->store);
 		total = max > 0 ? (uint64_t)max : 0;
 	}
 	/* devices in id order; reports and decisions of each are the rows of
 	 * those scans with its id (rows of no device are skipped) */
-	while (!rc && dev.live) {
-		const mtd_dslot *ds;
-		read_device(&e, dev.st, dev.device, d);
-		if (d->id < 1) {
-			rc = mtd_fail(h, MTD_ESTORE, "device '%s' has row id %lld: the store was changed "
-				      "outside mtdgate", ext_of(d), (long long)d->id);
-			break;
+	if (ro->only) {
+		/* a device set: the scans from each device on, its rows only */
+		for (size_t k = 0; !rc && k < ro->nonly; k++) {
+			if (ro->only[k] < 1 || (k && ro->only[k] == ro->only[k - 1]))
+				continue;
+			if (open_scans(&e, &dev, &rep, ro->only[k] - 1)) {
+				rc = mtd_fail(h, MTD_ESTORE, "scanning devices: %s",
+					      mtd_store_errmsg(h->store));
+				break;
+			}
+			if (dev.live && dev.device == ro->only[k])
+				rc = one_device(&e, &dev, &rep, NULL, d, ro);
 		}
-		while (!rc && rep.device < d->id)
-			rc = scan_next(&rep);
-		while (!rc && rep.device == d->id && !(rc = read_report(&e, rep.st, d)))
-			rc = scan_next(&rep);
-		if (rc) {
-			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
+	}
+	while (!rc && !ro->only && dev.live) {
+		if ((rc = one_device(&e, &dev, &rep, &dec, d, ro)))
 			break;
-		}
-		if ((rc = dblock_enter(&e, &dec, d->id / MTD_DBLOCK_SLOTS))) /* says what */
-			break;
-		ds = &e.cur->s[d->id % MTD_DBLOCK_SLOTS];
-		if (ds->outcome && (rc = read_decision(&e, ds, d))) /* says what */
-			break;
-		if ((rc = decide(&e, d, ro)))
-			break;
-		mtd_test_stop("evaluate-decided", ro->evaluated);
 		if (h->progress && (ro->evaluated & 4095) == 0)
 			h->progress(h->progress_ud, "evaluate", (uint64_t)d->id, total, ro->evaluated);
-		devrow_clear(d, e.nconns);
 		if (e.slim && ro->evaluated >= 4096 && e.details > ro->evaluated / 8) {
 			/* the memo answers too few: read the details along from here */
 			e.slim = 0;
@@ -1381,11 +1421,13 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 		if (rc)
 			rc = mtd_fail(h, rc, "scanning devices: %s", mtd_store_errmsg(h->store));
 	}
-	if (!rc && h->progress)
+	if (!rc && h->progress && !ro->only)
 		h->progress(h->progress_ud, "evaluate", total, total, ro->evaluated);
-	sqlite3_reset(dev.st); /* done reading before the commit */
-	sqlite3_reset(rep.st);
-	sqlite3_reset(dec.st);
+	for (int i = 0; i < 3; i++) { /* done reading before the commit */
+		scan *sc = i == 0 ? &dev : i == 1 ? &rep : &dec;
+		if (sc->st)
+			sqlite3_reset(sc->st);
+	}
 	if (!rc && mode == PASS_LOCKED && !(rc = dblock_flush(&e))) /* says what */
 		rc = finish_write(h, ro);
 	if (!rc && mode == PASS_SNAPSHOT)
@@ -1481,6 +1523,58 @@ int mtd_evaluate_summary(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud, mtd_
 		s->changed = ro.changed;
 		s->t = ro.t;
 		memcpy(s->kinds, ro.kinds, sizeof s->kinds);
+	}
+	return rc;
+}
+
+int mtd_evaluate_set(mtd_t *h, const mtd_devset *set, mtd_change_fn fn, void *ud,
+		     uint64_t *evaluated, uint64_t *changed)
+{
+	mtd_devset own = {0};
+	mtd_conn *cs = NULL;
+	size_t ncs = 0;
+	int rc = mtd_need_store(h), moved = 0;
+	run_out ro = {.mode = PASS_LOCKED, .fn = fn, .ud = ud};
+
+	if (evaluated)
+		*evaluated = 0;
+	if (changed)
+		*changed = 0;
+	if (rc)
+		return rc;
+	/* A connector whose state is due to change changes every decision:
+	 * the whole fleet then, as mtd_evaluate would (it audits the change). */
+	if (!set->all) {
+		if ((rc = mtd_conn_load_all(h->store, &cs, &ncs)))
+			return mtd_fail(h, rc, "reading connectors: %s", mtd_store_errmsg(h->store));
+		for (size_t i = 0; i < ncs; i++)
+			moved |= mtd_conn_state_at(&cs[i], h->now) != cs[i].state;
+		free(cs);
+	}
+	if (set->all || moved)
+		return mtd_evaluate_counted(h, 0, fn, ud, evaluated, changed, NULL);
+	if (!set->n)
+		return 0;
+	if ((rc = mtd_check_trusted(h, h->rules_dir, "rules", ".lua")))
+		return rc;
+	/* ascending, as the pass reads them */
+	for (size_t i = 1; i < set->n && !own.ids; i++)
+		if (set->ids[i] < set->ids[i - 1]) {
+			if (!(own.ids = malloc(set->n * sizeof *own.ids)))
+				return mtd_fail(h, MTD_ENOMEM, "out of memory");
+			memcpy(own.ids, set->ids, set->n * sizeof *own.ids);
+			own.n = own.cap = set->n;
+			mtd_devset_normalize(&own);
+		}
+	ro.only = own.ids ? own.ids : set->ids;
+	ro.nonly = own.ids ? own.n : set->n;
+	rc = eval_pass(h, PASS_LOCKED, &ro);
+	mtd_devset_free(&own);
+	if (!rc) {
+		if (evaluated)
+			*evaluated = ro.evaluated;
+		if (changed)
+			*changed = ro.changed;
 	}
 	return rc;
 }
@@ -1660,5 +1754,187 @@ out:
 	free(b);
 	free(idx);
 	free(dr);
+	return rc;
+}
+
+int mtd_report_set(mtd_t *h, const mtd_devset *set, mtd_decision_fn fn, void *ud)
+{
+	int rc = mtd_need_store(h);
+	if (rc || set->all)
+		return rc ? rc : mtd_report(h, NULL, fn, ud);
+	for (size_t i = 0; !rc && i < set->n; i++) {
+		char ext[MTD_MAX_ID + 1];
+		if ((rc = mtd_store_device_ext(h->store, set->ids[i], ext, sizeof ext)) ==
+		    MTD_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+		rc = mtd_report(h, ext, fn, ud);
+	}
+	return rc;
+}
+
+/* ---- time-driven changes ---- */
+
+/* The groupset of device id (0 when none or no such device). */
+static int device_groupset(mtd_store *s, int64_t id, int64_t *gs)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_EVAL_DEVICES_SLIM);
+	int step;
+	*gs = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, id - 1);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_int64(st, 0) == id)
+		*gs = sqlite3_column_int64(st, 5);
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+/* A device in grace since since, of group set gs: when the period ends
+ * (0: its groups give none now). */
+static int grace_end(eval *e, int64_t id, int64_t since, int64_t *end)
+{
+	int64_t gs, g = 0;
+	int rc = device_groupset(e->h->store, id, &gs);
+	if (rc)
+		return rc;
+	if (gs > 0 && (size_t)gs < e->nsets)
+		g = mtd_rules_grace(e->rules, (const char *const *)e->sets[gs].names,
+				    e->sets[gs].n);
+	else
+		g = mtd_rules_grace(e->rules, NULL, 0);
+	*end = g > 0 ? since + g : 0;
+	return 0;
+}
+
+int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
+{
+	eval e = {.h = h};
+	int64_t best = 0, max;
+	int rc = mtd_need_store(h), step = SQLITE_DONE;
+	sqlite3_stmt *st = NULL;
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
+	struct {
+		int64_t id;
+		int state;
+	} oc[64] = {{0}};
+	int64_t *gid = NULL, *gend = NULL; /* devices in grace and when it ends */
+	size_t ng = 0, gcap = 0;
+
+	*at = 0;
+	*all = 0;
+	if (rc)
+		return rc;
+	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	/* R2: an enabled connector turns unresponsive after its silence */
+	if ((rc = mtd_conn_load_all(h->store, &e.conns, &e.nconns))) {
+		rc = mtd_fail(h, rc, "reading connectors: %s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	for (size_t i = 0; i < e.nconns; i++) {
+		const mtd_conn *c = &e.conns[i];
+		int64_t t = c->last_contact + (int64_t)c->unresponsive_days * 86400 + 1;
+		if (mtd_conn_state_at(c, h->now) == MTD_CS_ENABLED && (!best || t < best))
+			best = t;
+	}
+	/* grace periods ending: the devices decided in_grace_period */
+	{
+		char why[2048];
+		mtd_rules_limits lim = {h->rules_memory, h->rules_instructions, h->rules_cpu_ms,
+					h->rules_eval_cpu_ms};
+		if ((rc = mtd_check_trusted(h, h->rules_dir, "rules", ".lua")))
+			goto out;
+		if ((rc = mtd_rules_open(h->rules_dir, &lim, h->cloud, h->now, &e.rules, why,
+					 sizeof why))) {
+			rc = mtd_fail(h, rc, "%s", why);
+			goto out;
+		}
+	}
+	if ((rc = load_sets(&e))) {
+		rc = mtd_fail(h, rc, "reading the store: %s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	max = mtd_store_max_device(h->store);
+	if (!(st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS))) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t blk = sqlite3_column_int64(st, 0);
+		char why[256];
+		if (blk < 0 || blk > max / MTD_DBLOCK_SLOTS)
+			continue;
+		if (mtd_dblock_column(st, 1, blk, slots, why, sizeof why)) {
+			rc = mtd_fail(h, MTD_ESTORE, "%s", why);
+			break;
+		}
+		for (int k = 0; !rc && k < MTD_DBLOCK_SLOTS; k++) {
+			int64_t o = slots[k].outcome;
+			size_t c = (size_t)((uint64_t)o % 64);
+			if (!o)
+				continue;
+			if (oc[c].id != o) {
+				outcome x;
+				if ((rc = outcome_get(h->store, o, &x))) {
+					rc = outcome_error(h, rc, "?", o);
+					break;
+				}
+				oc[c].id = o;
+				oc[c].state = x.state;
+				free(x.vendors);
+			}
+			if (oc[c].state != MTD_ST_GRACE)
+				continue;
+			if (ng == gcap) {
+				size_t cap = gcap ? gcap * 2 : 64;
+				int64_t *a = realloc(gid, cap * sizeof *a), *b;
+				if (a)
+					gid = a;
+				if (!a || !(b = realloc(gend, cap * sizeof *b))) {
+					rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+					break;
+				}
+				gend = b;
+				gcap = cap;
+			}
+			gid[ng] = blk * MTD_DBLOCK_SLOTS + k;
+			gend[ng] = slots[k].since;
+			ng++;
+		}
+	}
+	sqlite3_reset(st);
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	for (size_t i = 0; !rc && i < ng; i++) {
+		if ((rc = grace_end(&e, gid[i], gend[i], &gend[i])))
+			rc = mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+		else if (gend[i] && (!best || gend[i] < best))
+			best = gend[i];
+	}
+	if (!rc) {
+		int64_t by = best > h->now ? best : h->now; /* what is due by then */
+		*at = best;
+		for (size_t i = 0; i < e.nconns; i++) {
+			const mtd_conn *c = &e.conns[i];
+			if (mtd_conn_state_at(c, h->now) == MTD_CS_ENABLED &&
+			    c->last_contact + (int64_t)c->unresponsive_days * 86400 + 1 <= by)
+				*all = 1;
+		}
+		for (size_t i = 0; due && i < ng; i++)
+			if (gend[i] && gend[i] <= by)
+				mtd_devset_add(due, gid[i]);
+	}
+out:
+	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	free(gid);
+	free(gend);
+	free(e.conns);
+	free_sets(&e);
+	mtd_rules_close(e.rules);
 	return rc;
 }

@@ -866,14 +866,7 @@ static int64_t device_by_user(run *r, const char *p, size_t n, int platform)
 /* The id of device row dev into buf (cap bytes). */
 static int device_ext(run *r, int64_t dev, char *buf, size_t cap)
 {
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_DEVICE_EXT);
-	if (!st)
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, dev);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return store_fail(r);
-	snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-	return 0;
+	return mtd_store_device_ext(r->h->store, dev, buf, cap) ? store_fail(r) : 0;
 }
 
 /* How a message names its device. */

@@ -210,6 +210,24 @@ void mtd_test_stop(const char *point, uint64_t k)
 }
 #endif
 
+int64_t mtd_tick(mtd_t *h)
+{
+#ifdef MTD_TEST_HOOKS
+	const char *f = getenv("MTD_TEST_NOW_FILE");
+	FILE *in = f ? fopen(f, "r") : NULL;
+	long long t = 0;
+	if (in) {
+		int ok = fscanf(in, "%lld", &t) == 1 && t > 0;
+		fclose(in);
+		if (ok)
+			return h->now = (int64_t)t;
+	}
+#endif
+	if (!h->now_fixed)
+		h->now = (int64_t)time(NULL);
+	return h->now;
+}
+
 int mtd_open(const mtd_config *cfg, mtd_t **out)
 {
 	mtd_t *h = calloc(1, sizeof *h);
@@ -220,6 +238,7 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	h->rules_dir = strdup(cfg->rules_dir ? cfg->rules_dir : "rules");
 	h->plugin_dir = strdup(cfg->plugin_dir ? cfg->plugin_dir : ".");
 	h->now = cfg->now ? cfg->now : (int64_t)time(NULL);
+	h->now_fixed = cfg->now != 0;
 	h->rules_memory = cfg->rules_memory;
 	h->batch = cfg->batch ? cfg->batch : MTD_DEFAULT_BATCH;
 	h->isolate_plugins = cfg->isolate_plugins;

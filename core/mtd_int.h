@@ -9,6 +9,7 @@
 struct mtd {
 	char *db_path, *rules_dir, *plugin_dir;
 	int64_t now;
+	int now_fixed; /* mtd_config.now was given: mtd_tick keeps it */
 	int isolate_plugins;
 	int insecure_plugins, insecure_rules; /* accept unsafe directories, warned */
 	size_t rules_memory;

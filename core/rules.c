@@ -1039,28 +1039,55 @@ static const gpol *find_pol(const mtd_rules *r, const char *name)
 /* The effective policy of a set of groups, as a Lua table on the stack:
  * each configured group inherits from default; the strictest wins (lowest
  * level, hardest action, shortest grace period, every protected resource). */
+/* The policies of the device's groups into chosen (default alone when
+ * none is configured) and the default one into *def (none when not
+ * configured): their count. */
+static size_t choose(mtd_rules *r, const char *const *groups, size_t ng, const gpol *none,
+		     const gpol **def, const gpol *chosen[MTD_MAX_GROUPS + 1])
+{
+	size_t nc = 0;
+	if (!(*def = find_pol(r, "default")))
+		*def = none;
+	for (size_t i = 0; i < ng && nc < MTD_MAX_GROUPS; i++) {
+		const gpol *g = find_pol(r, groups[i]);
+		if (g && g != *def)
+			chosen[nc++] = g;
+	}
+	if (nc == 0)
+		chosen[nc++] = *def; /* no configured group: default alone */
+	return nc;
+}
+
+static const gpol *no_policy(void)
+{
+	static const gpol none = {.max_level = -1, .app_max_level = -1, .app_action = -1,
+				  .grace_hours = -1, .nresources = -1};
+	return &none;
+}
+
+int64_t mtd_rules_grace(mtd_rules *r, const char *const *groups, size_t ng)
+{
+	const gpol *def, *chosen[MTD_MAX_GROUPS + 1];
+	size_t nc = choose(r, groups, ng, no_policy(), &def, chosen);
+	int grace = -1;
+	for (size_t i = 0; i < nc; i++) { /* the shortest, as push_policy */
+		int gr = chosen[i]->grace_hours >= 0 ? chosen[i]->grace_hours : def->grace_hours;
+		if (gr >= 0 && (grace < 0 || gr < grace))
+			grace = gr;
+	}
+	return grace > 0 ? (int64_t)grace * 60 : 0;
+}
+
 static void push_policy(mtd_rules *r, const char *const *groups, size_t ng)
 {
 	lua_State *L = r->L;
 	static const char *const default_resources[] = {"exchange", "sharepoint"};
-	const gpol *def = find_pol(r, "default"), *chosen[MTD_MAX_GROUPS + 1];
-	gpol none = {0};
+	const gpol *def, *chosen[MTD_MAX_GROUPS + 1];
 	const char *src_max = "default", *src_app = "default", *src_act = "default",
 		   *src_grace = "default";
 	int max = -1, app = -1, act = -1, prio = -1, grace = -1;
-	size_t nc = 0;
+	size_t nc = choose(r, groups, ng, no_policy(), &def, chosen);
 
-	none.max_level = none.app_max_level = none.app_action = none.grace_hours = -1;
-	none.nresources = -1;
-	if (!def)
-		def = &none;
-	for (size_t i = 0; i < ng && nc < MTD_MAX_GROUPS; i++) {
-		const gpol *g = find_pol(r, groups[i]);
-		if (g && g != def)
-			chosen[nc++] = g;
-	}
-	if (nc == 0)
-		chosen[nc++] = def; /* no configured group: default alone */
 	for (size_t i = 0; i < nc; i++) {
 		const gpol *g = chosen[i];
 		const char *gn = g == def ? "default" : g->name;

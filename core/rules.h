@@ -140,6 +140,10 @@ int mtd_rules_pure(const mtd_rules *r);
  * left unset for it. */
 int mtd_rules_recall(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out);
 
+/* The grace period (seconds, 0 none) that groups.lua gives a device of
+ * these groups: policy.grace_hours as the rules see it. */
+int64_t mtd_rules_grace(mtd_rules *r, const char *const *groups, size_t ng);
+
 /* Run the rules on one device. MTD_ERULES with the script's own message
  * (file:line: message) when a script fails or returns something invalid. */
 int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,

@@ -47,6 +47,8 @@ struct mtd_store {
 	int64_t noted;      /* ms waited when note was last called */
 	char backup[PATH_MAX + 32]; /* a migration's backup, "" when none */
 	unsigned char dbuf[MTD_DBLOCK_MAX]; /* mtd_store_dblock_put's encoding */
+	int track;                /* mtd_store_track */
+	mtd_devset tpend, tdone;  /* touched in the open transaction, committed */
 	char err[512];
 };
 
@@ -384,6 +386,14 @@ static const char *const sql_text[SQL__COUNT] = {
 		"DELETE FROM threat_events WHERE device = ?1 AND connector = ?2 AND at < ?3"
 		" RETURNING id", /* the rows deleted, each for its log entry */
 	[SQL_ROW_LOG_INSERT] = "INSERT INTO row_log(seq, n, at, entries) VALUES(?1, ?2, ?3, ?4)",
+	[SQL_AUDIT_SINCE] = "SELECT seq, kind FROM audit WHERE seq > ?1 ORDER BY seq",
+	/* blocks that may hold entries after ?1 (a block holds at most 1024) */
+	[SQL_DECISION_LOG_SINCE] =
+		"SELECT seq, n, entries FROM decision_log WHERE seq > ?1 - 1024 ORDER BY seq",
+	[SQL_MESSAGE_LOG_SINCE] =
+		"SELECT seq, n, entries FROM message_log WHERE seq > ?1 - 1024 ORDER BY seq",
+	[SQL_ROW_LOG_SINCE] = "SELECT seq, n, entries FROM row_log WHERE seq > ?1 - 1024 ORDER BY seq",
+	[SQL_EVALUATE_LAST] = "SELECT seq FROM audit WHERE kind = 'evaluate' ORDER BY seq DESC LIMIT 1",
 };
 
 static int fail(mtd_store *s, int rc, const char *what)
@@ -818,6 +828,8 @@ void mtd_store_close(mtd_store *s)
 	for (int i = 0; i < MTD_ROW__COUNT; i++)
 		sqlite3_finalize(s->row_get[i]);
 	sqlite3_close(s->db);
+	mtd_devset_free(&s->tpend);
+	mtd_devset_free(&s->tdone);
 	free(s);
 }
 
@@ -920,10 +932,191 @@ int mtd_store_groupset_devices(mtd_store *s, int (*fn)(void *ud, const char *key
 	return rc;
 }
 
+/* ---- devices touched ---- */
+
+int mtd_touch_of_row(int table)
+{
+	switch (table) {
+	case MTD_ROW_DEVICES: /* platform, ownership, groups, ... */
+	case MTD_ROW_REPORTS:
+	case MTD_ROW_APPS:
+	case MTD_ROW_THREAT_EVENTS:
+		return MTD_TOUCH_DEVICE;
+	default:
+		/* connectors: a state or settings change is an audit record of its
+		 * own (mtd_touch_of_audit), last_contact alone changes nothing now;
+		 * groups and group sets: new ones come with the devices that have
+		 * them; identifiers, parked messages, meta: not what rules see */
+		return MTD_TOUCH_NONE;
+	}
+}
+
+int mtd_touch_of_audit(const char *kind)
+{
+	static const char *const all[] = {"connector_add", "connector_set", "connector_remove",
+					  "connector_state"};
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+		if (!strcmp(kind, all[i]))
+			return MTD_TOUCH_ALL;
+	return MTD_TOUCH_NONE;
+}
+
+static void touch(mtd_store *s, int how, int64_t device)
+{
+	if (!s->track || how == MTD_TOUCH_NONE)
+		return;
+	if (how == MTD_TOUCH_ALL)
+		s->tpend.all = 1;
+	else if (device > 0)
+		mtd_devset_add(&s->tpend, device); /* out of memory: all */
+}
+
+_Static_assert(MTD_BLOCK_ENTRIES == 1024, "the *_LOG_SINCE statements' window");
+
+/* The entries after seq of one log's blocks into the sets (touched for
+ * messages and rows, decided for decisions); *last: the highest number. */
+static int log_since(mtd_store *s, int log, int64_t seq, int64_t *last, mtd_devset *touched,
+		     mtd_devset *decided)
+{
+	enum mtd_sql q = log == MTD_LOG_DECISIONS  ? SQL_DECISION_LOG_SINCE
+			 : log == MTD_LOG_MESSAGES ? SQL_MESSAGE_LOG_SINCE
+						   : SQL_ROW_LOG_SINCE;
+	sqlite3_stmt *st = mtd_store_stmt(s, q);
+	int step;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, seq);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t first = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+		const unsigned char *p = sqlite3_column_blob(st, 2);
+		const unsigned char *end = p + sqlite3_column_bytes(st, 2);
+		mtd_log_entry e;
+		memset(&e, 0, sizeof e);
+		for (int64_t i = 0; i < n; i++) {
+			if (!p || mtd_log_entry_decode(log, &p, end, &e)) {
+				/* cannot tell which: every device (audit verify names it) */
+				touched->all = 1;
+				break;
+			}
+			if (first + i <= seq)
+				continue;
+			if (first + i > *last)
+				*last = first + i;
+			if (log == MTD_LOG_DECISIONS && decided)
+				mtd_devset_add(decided, e.device);
+			else if (log == MTD_LOG_MESSAGES && e.device > 0)
+				mtd_devset_add(touched, e.device);
+			else if (log == MTD_LOG_ROWS) {
+				int how = mtd_touch_of_row(e.table);
+				if (how == MTD_TOUCH_ALL)
+					touched->all = 1;
+				else if (how == MTD_TOUCH_DEVICE && e.device > 0)
+					mtd_devset_add(touched, e.device);
+			}
+		}
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+int mtd_store_changes_since(mtd_store *s, int64_t *seq, mtd_devset *touched, mtd_devset *decided)
+{
+	sqlite3_stmt *st;
+	int64_t from = *seq, last = *seq;
+	int step, rc;
+
+	if (from < 0) {
+		if (!(st = mtd_store_stmt(s, SQL_EVALUATE_LAST)))
+			return MTD_ESTORE;
+		step = sqlite3_step(st);
+		from = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+		sqlite3_reset(st);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			return MTD_ESTORE;
+		if (from < 0) /* never evaluated: nothing to catch up with */
+			return mtd_store_last_seq(s, seq);
+		last = from;
+	}
+	if (!(st = mtd_store_stmt(s, SQL_AUDIT_SINCE)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, from);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		last = sqlite3_column_int64(st, 0);
+		if (kind && mtd_touch_of_audit(kind) == MTD_TOUCH_ALL)
+			touched->all = 1;
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_DONE)
+		return MTD_ESTORE;
+	for (int log = MTD_LOG_DECISIONS; log <= MTD_LOG_ROWS; log++)
+		if ((rc = log_since(s, log, from, &last, touched, decided)))
+			return rc;
+	*seq = last;
+	return 0;
+}
+
+int mtd_store_last_seq(mtd_store *s, int64_t *seq)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_AUDIT_LAST);
+	int step;
+	if (!st)
+		return MTD_ESTORE;
+	step = sqlite3_step(st);
+	*seq = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+void mtd_store_track(mtd_store *s, int on)
+{
+	s->track = on != 0;
+	if (!on) {
+		mtd_devset_free(&s->tpend);
+		mtd_devset_free(&s->tdone);
+	}
+}
+
+int mtd_store_touched(mtd_store *s, mtd_devset *out)
+{
+	return mtd_devset_merge(out, &s->tdone);
+}
+
+int mtd_store_device_id(mtd_store *s, const char *ext, int64_t *id)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DEVICE_ID);
+	int step;
+	*id = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_text(st, 1, ext, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? MTD_ENOTFOUND : MTD_ESTORE;
+}
+
+int mtd_store_device_ext(mtd_store *s, int64_t id, char *buf, size_t n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DEVICE_EXT);
+	int step;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? MTD_ENOTFOUND : MTD_ESTORE;
+}
+
 int mtd_store_begin(mtd_store *s)
 {
 	s->chain_known = 0;
 	pending_reset(s);
+	s->tpend.n = 0;
+	s->tpend.all = 0;
 	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
 		       : fail_lock(s, "starting a transaction");
@@ -934,15 +1127,19 @@ int mtd_store_commit(mtd_store *s)
 	int rc = mtd_store_seal(s, 0);
 	if (rc)
 		return rc;
-	return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : fail(s, MTD_ESTORE, "committing");
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(s, MTD_ESTORE, "committing");
+	if (s->track)
+		mtd_devset_merge(&s->tdone, &s->tpend); /* out of memory: all */
+	return 0;
 }
 
 void mtd_store_rollback(mtd_store *s)
 {
 	s->chain_known = 0;
 	pending_reset(s);
+	s->tpend.n = 0;
+	s->tpend.all = 0;
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -1061,6 +1258,7 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 	sqlite3_reset(st);
 	s->last_seq++;
 	memcpy(s->last_hash, hash, 32);
+	touch(s, mtd_touch_of_audit(kind), 0);
 	return 0;
 }
 
@@ -1328,6 +1526,7 @@ int mtd_store_log_message(mtd_store *s, int64_t at, int64_t connector, int64_t d
 		ncode = 256; /* error codes are checked to 128 bytes before this */
 	if (block_entry(s, MTD_LOG_MESSAGES, at, connector))
 		return MTD_ESTORE;
+	touch(s, MTD_TOUCH_DEVICE, device);
 	o = b->buf + b->len;
 	o += put_delta(o, device > 0 ? device : 0, &b->last.device);
 	o += put_svarint(o, (uint64_t)(int64_t)type);
@@ -1481,6 +1680,7 @@ int mtd_store_row_logged(mtd_store *s, int64_t at, int table, int64_t k1, int64_
 	int rc = mtd_store_row_digest_of(s, table, k1, k2, ktext, nktext, d);
 	if (rc < 0)
 		return rc;
+	touch(s, mtd_touch_of_row(table), k1);
 	return row_entry(s, at, table, k1, k2, ktext, nktext, rc ? d : NULL);
 }
 

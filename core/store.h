@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "mtdgate/mtdgate.h" /* mtd_devset */
 #include "sha256.h"
 
 #define MTD_SCHEMA_VERSION 9
@@ -74,6 +75,12 @@ enum mtd_sql {
 	SQL_EVENT_PUT,
 	SQL_EVENTS_DELETE_BEFORE,
 	SQL_ROW_LOG_INSERT,
+	/* incremental evaluation: what changed since a sequence number */
+	SQL_AUDIT_SINCE,
+	SQL_DECISION_LOG_SINCE,
+	SQL_MESSAGE_LOG_SINCE,
+	SQL_ROW_LOG_SINCE,
+	SQL_EVALUATE_LAST,
 	SQL__COUNT
 };
 
@@ -411,5 +418,38 @@ int mtd_dblock_column(sqlite3_stmt *st, int i, int64_t blk, mtd_dslot *slots, ch
 /* Bind a text of known length, NULL pointer binds SQL NULL. The text is
  * borrowed: keep it alive until the statement has been stepped. */
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n);
+
+/* ---- devices touched (incremental evaluation) ----
+ * What a log entry or audit record means for decisions: nothing, the one
+ * device it names (a row log entry's k1, a message's device), or every
+ * device. The same answer for a write of this handle (tracked as it is
+ * made) and for one another process made (read back from the logs). */
+enum { MTD_TOUCH_NONE, MTD_TOUCH_DEVICE, MTD_TOUCH_ALL };
+int mtd_touch_of_row(int table);
+int mtd_touch_of_audit(const char *kind);
+/* Track (on) or not the devices this connection's writes touch; what a
+ * transaction touched counts once it commits. */
+void mtd_store_track(mtd_store *s, int on);
+/* Move the devices touched by committed writes into out; MTD_ENOMEM (out
+ * then holds all). */
+int mtd_store_touched(mtd_store *s, mtd_devset *out);
+/* What every writer committed after sequence number *seq (the audit
+ * sequence the logs share): the devices whose decision inputs changed into
+ * touched (as mtd_touch_of_*), those whose decision was written into
+ * decided (may be NULL); *seq becomes the last number read. *seq < 0:
+ * since the last evaluation that changed decisions (nothing when the store
+ * was never evaluated). Run inside a read transaction for a consistent
+ * answer. MTD_ESTORE, or MTD_ENOMEM (the sets then hold all). */
+int mtd_store_changes_since(mtd_store *s, int64_t *seq, mtd_devset *touched, mtd_devset *decided);
+/* The last committed audit sequence number into *seq (0 none). */
+int mtd_store_last_seq(mtd_store *s, int64_t *seq);
+/* Add from's devices to into and empty from (devset.c). */
+int mtd_devset_merge(mtd_devset *into, mtd_devset *from);
+/* The row id of the device with external id ext: 0, MTD_ENOTFOUND, or
+ * MTD_ESTORE. */
+int mtd_store_device_id(mtd_store *s, const char *ext, int64_t *id);
+/* The external id of device row id into buf (n bytes): 0, MTD_ENOTFOUND,
+ * or MTD_ESTORE. */
+int mtd_store_device_ext(mtd_store *s, int64_t id, char *buf, size_t n);
 
 #endif

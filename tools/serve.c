@@ -57,19 +57,23 @@ static uint64_t hash_str(const char *s)
 	return x;
 }
 
+static void entry_free(ientry *e);
+
+/* The entries and table of ix, not ix itself. */
+static void index_free_entries(dindex *ix)
+{
+	for (size_t i = 0; i < ix->n; i++)
+		entry_free(&ix->e[i]);
+	free(ix->e);
+	free(ix->slot);
+	memset(ix, 0, sizeof *ix);
+}
+
 static void index_free(dindex *ix)
 {
 	if (!ix)
 		return;
-	for (size_t i = 0; i < ix->n; i++) {
-		free(ix->e[i].device);
-		free(ix->e[i].reason);
-		for (size_t k = 0; k < ix->e[i].nresources; k++)
-			free(ix->e[i].resources[k]);
-		free(ix->e[i].resources);
-	}
-	free(ix->e);
-	free(ix->slot);
+	index_free_entries(ix);
 	free(ix);
 }
 
@@ -133,6 +137,15 @@ static int index_add(void *ud, const mtd_decision_info *d)
 	return 0;
 }
 
+/* Put ix's slot for entry j (its device not in the table yet). */
+static void index_slot(dindex *ix, size_t j)
+{
+	size_t i = hash_str(ix->e[j].device) & (ix->nslot - 1);
+	while (ix->slot[i])
+		i = (i + 1) & (ix->nslot - 1);
+	ix->slot[i] = (uint32_t)(j + 1);
+}
+
 static int index_hash(dindex *ix)
 {
 	size_t n = 16;
@@ -141,13 +154,59 @@ static int index_hash(dindex *ix)
 	if (!(ix->slot = calloc(n, sizeof *ix->slot)))
 		return MTD_ENOMEM;
 	ix->nslot = n;
-	for (size_t j = 0; j < ix->n; j++) {
-		size_t i = hash_str(ix->e[j].device) & (n - 1);
-		while (ix->slot[i])
-			i = (i + 1) & (n - 1);
-		ix->slot[i] = (uint32_t)(j + 1);
-	}
+	for (size_t j = 0; j < ix->n; j++)
+		index_slot(ix, j);
 	return 0;
+}
+
+static void entry_free(ientry *e)
+{
+	free(e->device);
+	free(e->reason);
+	for (size_t k = 0; k < e->nresources; k++)
+		free(e->resources[k]);
+	free(e->resources);
+}
+
+/* The entries of chg (new decisions) moved into ix: an entry of the same
+ * device replaced, a new device added (the table grown when half full).
+ * chg is left empty. Called with ilock held: a lookup never sees half an
+ * entry. */
+static int index_merge(dindex *ix, dindex *chg)
+{
+	int rc = 0;
+	for (size_t j = 0; j < chg->n; j++) {
+		ientry *e = (ientry *)index_find(ix, chg->e[j].device);
+		if (e) {
+			entry_free(e);
+			*e = chg->e[j];
+			continue;
+		}
+		if (ix->n == ix->cap) {
+			size_t cap = ix->cap ? ix->cap * 2 : 1024;
+			ientry *ne = realloc(ix->e, cap * sizeof *ne);
+			if (!ne) {
+				rc = MTD_ENOMEM;
+				entry_free(&chg->e[j]);
+				continue;
+			}
+			ix->e = ne;
+			ix->cap = cap;
+		}
+		ix->e[ix->n++] = chg->e[j];
+		if (2 * ix->n > ix->nslot) {
+			free(ix->slot);
+			ix->slot = NULL;
+			if (index_hash(ix)) { /* the table is gone: rebuilt by the caller */
+				rc = MTD_ENOMEM;
+				ix->nslot = 0;
+			}
+		} else {
+			index_slot(ix, ix->n - 1);
+		}
+	}
+	chg->n = 0;
+	return rc;
 }
 
 /* ---- the server ---- */
@@ -161,6 +220,11 @@ typedef struct server {
 	size_t nd;
 	mtd_buf *errors; /* the running ingest's "errors" array, or NULL */
 	size_t nerrors;
+	/* incremental evaluation (under hlock) */
+	dindex *chg;     /* decisions changed by the evaluation at hand */
+	int64_t seq;     /* the audit sequence number picked up to */
+	int64_t due;     /* when a decision changes by itself next (0 none) */
+	int due_known;   /* due is up to date */
 } server;
 
 /* A POST being received. */
@@ -199,6 +263,130 @@ static int rebuild(server *sv)
 	pthread_mutex_unlock(&sv->ilock);
 	index_free(old);
 	return 0;
+}
+
+/* A changed decision (after), kept for the index (ud: the server). */
+static int collect(void *ud, const mtd_decision_info *before, const mtd_decision_info *after)
+{
+	server *sv = ud;
+	/* into or out of a grace period: when the next one ends moves */
+	if (!strcmp(before->state, "in_grace_period") || !strcmp(after->state, "in_grace_period"))
+		sv->due_known = 0;
+	return index_add(sv->chg, after);
+}
+
+/* The decisions in sv->chg into the index (a rebuild when memory ran
+ * short on the way). */
+static int apply_changes(server *sv)
+{
+	int rc = 0;
+	if (sv->chg->n) {
+		pthread_mutex_lock(&sv->ilock);
+		rc = index_merge(sv->ix, sv->chg);
+		pthread_mutex_unlock(&sv->ilock);
+		if (rc)
+			rc = rebuild(sv);
+	}
+	index_free_entries(sv->chg);
+	return rc;
+}
+
+/* Decide the devices of set (every device when it says all), then put the
+ * changed decisions into the index, only those. Called with hlock held. */
+static int decide(server *sv, mtd_devset *set)
+{
+	mtd_devset own = {0};
+	int rc = 0;
+	if (set->all || set->n)
+		rc = mtd_evaluate_set(sv->h, set, collect, sv, NULL, NULL);
+	/* what the evaluation wrote itself (a connector's state it audited)
+	 * is decided with it */
+	if (!rc)
+		rc = mtd_touched(sv->h, &own);
+	mtd_devset_free(&own);
+	if (rc)
+		index_free_entries(sv->chg);
+	return rc ? rc : apply_changes(sv);
+}
+
+/* Decide the devices that this handle's committed writes touched. */
+static int decide_touched(server *sv)
+{
+	mtd_devset set = {0};
+	int rc = mtd_touched(sv->h, &set);
+	if (!rc)
+		rc = decide(sv, &set);
+	mtd_devset_free(&set);
+	return rc;
+}
+
+/* Devices decided by another writer beyond which the index is rebuilt
+ * rather than updated one by one. */
+#define PICKUP_MAX 20000
+
+/* What other writers committed since sv->seq (since the last evaluation
+ * when sv->seq < 0): the devices whose inputs changed decided, the
+ * decisions they wrote into the index. Called with hlock held. */
+static int pick_up(server *sv)
+{
+	mtd_devset touched = {0}, decided = {0};
+	int rc = mtd_changes_since(sv->h, &sv->seq, &touched, &decided);
+	if (!rc)
+		rc = decide(sv, &touched);
+	if (!rc && (decided.all || decided.n > PICKUP_MAX)) {
+		rc = rebuild(sv);
+	} else if (!rc && decided.n) {
+		rc = mtd_report_set(sv->h, &decided, index_add, sv->chg);
+		rc = rc ? rc : apply_changes(sv);
+		index_free_entries(sv->chg);
+	}
+	mtd_devset_free(&touched);
+	mtd_devset_free(&decided);
+	sv->due_known = 0;
+	return rc;
+}
+
+/* The loop's work (every 200 ms, hlock held): the rules read again on
+ * SIGHUP and every device decided with them; what other writers committed
+ * picked up; what time makes due (a connector's silence, a grace period's
+ * end) decided at its time. */
+static int poll_store(server *sv)
+{
+	mtd_t *h = sv->h;
+	int64_t v, seq, now = mtd_tick(h);
+	int rc, all;
+	if (got_hup) {
+		mtd_devset every = {.all = 1};
+		got_hup = 0;
+		sv->due_known = 0;
+		if ((rc = decide(sv, &every)))
+			return rc;
+	}
+	/* the last number first: a commit by another after it changes v */
+	if ((rc = mtd_last_seq(h, &seq)) || (rc = mtd_data_version(h, &v)))
+		return rc;
+	if (v == sv->version) {
+		sv->seq = seq; /* only this handle wrote since */
+	} else {
+		sv->version = v;
+		if ((rc = pick_up(sv)))
+			return rc;
+	}
+	if (!sv->due_known) {
+		if ((rc = mtd_next_due(h, &sv->due, &all, NULL)))
+			return rc;
+		sv->due_known = 1;
+	}
+	if (sv->due && now >= sv->due) {
+		mtd_devset set = {0};
+		if (!(rc = mtd_next_due(h, &sv->due, &all, &set))) {
+			set.all = all;
+			rc = decide(sv, &set);
+		}
+		mtd_devset_free(&set);
+		sv->due_known = 0;
+	}
+	return rc;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -372,6 +560,7 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 	if (!(in = fmemopen(u->body.data, u->body.len, "r")))
 		return send_plain(c, 500, "internal error\n");
 	pthread_mutex_lock(&sv->hlock);
+	mtd_tick(sv->h); /* received now */
 	if ((rc = mtd_connector_auth(sv->h, vendor, auth + 7))) {
 		pthread_mutex_unlock(&sv->hlock);
 		fclose(in);
@@ -389,9 +578,13 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 	rc = mtd_ingest(sv->h, vendor, in, "body", norm && !strcmp(norm, "1"), &st);
 	sv->errors = NULL;
 	fclose(in);
-	/* the devices it touched are decided before it is acknowledged */
-	if (!rc && st.records && !(rc = mtd_evaluate(sv->h, 0, NULL, NULL, NULL, NULL)))
-		rc = rebuild(sv);
+	/* the devices it touched (in the batches it committed, also when it
+	 * failed later) are decided before it is acknowledged */
+	{
+		int rc2 = decide_touched(sv);
+		if (!rc)
+			rc = rc2;
+	}
 	mtd_escape(msg, sizeof msg, mtd_errmsg(sv->h), strlen(mtd_errmsg(sv->h)));
 	pthread_mutex_unlock(&sv->hlock);
 	if (rc) {
@@ -544,6 +737,7 @@ fail:
 int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 {
 	static server sv; /* static: the signal-driven loop below outlives nothing */
+	static dindex chg;
 	const char *specs[MAX_LISTEN];
 	size_t nspecs = 0;
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -562,9 +756,17 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 		specs[nspecs++] = "127.0.0.1:8181";
 	sv.h = h;
 	mtd_set_diag(h, on_diag, &sv);
+	if ((rc = mtd_track_touched(h, 1))) {
+		fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
+		return rc == MTD_ENOTFOUND || rc == MTD_EUSAGE ? 64 : 70;
+	}
 	pthread_mutex_init(&sv.hlock, NULL);
 	pthread_mutex_init(&sv.ilock, NULL);
-	if ((rc = mtd_data_version(h, &sv.version)) || (rc = rebuild(&sv))) {
+	/* the index, then what was written since the last evaluation (by
+	 * batch commands, or before a crash) decided */
+	sv.chg = &chg;
+	sv.seq = -1;
+	if ((rc = mtd_data_version(h, &sv.version)) || (rc = rebuild(&sv)) || (rc = pick_up(&sv))) {
 		fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
 		return rc == MTD_ENOTFOUND || rc == MTD_EUSAGE ? 64 : 70;
 	}
@@ -599,24 +801,11 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	fflush(stdout);
 	while (!got_term) {
 		struct timespec ts = {0, 200 * 1000 * 1000};
-		int64_t v;
 		nanosleep(&ts, NULL); /* a signal ends it early */
 		if (got_term)
 			break;
 		pthread_mutex_lock(&sv.hlock);
-		rc = mtd_data_version(h, &v);
-		if (!rc && got_hup) { /* the rules read again: everything decided again */
-			got_hup = 0;
-			rc = mtd_evaluate(h, 0, NULL, NULL, NULL, NULL);
-			if (!rc && !(rc = rebuild(&sv)))
-				rc = mtd_data_version(h, &v);
-			if (!rc)
-				sv.version = v;
-		} else if (!rc && v != sv.version) {
-			if (!(rc = rebuild(&sv)))
-				sv.version = v;
-		}
-		if (rc)
+		if ((rc = poll_store(&sv)))
 			fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
 		pthread_mutex_unlock(&sv.hlock);
 	}

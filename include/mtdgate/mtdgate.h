@@ -454,6 +454,78 @@ typedef struct mtd_eval_summary {
 int mtd_evaluate_summary(mtd_t *h, int dry_run, mtd_change_fn fn, void *ud,
 			 mtd_eval_summary *s);
 
+/* ---- incremental evaluation (issue 15) ----
+ * A long-running caller (mtdgate serve, pull) decides exactly the devices
+ * its writes touched instead of the whole fleet, with the same decisions a
+ * whole-fleet mtd_evaluate gives for the same store at the same now. */
+
+/* A set of devices by store row id. ids is malloc'ed and owned by the set
+ * (mtd_devset_free frees it); zero-initialise a set before first use. all:
+ * every device (a change that reaches every decision: a connector's state
+ * or settings, or one the caller could not tell apart). */
+typedef struct mtd_devset {
+	int64_t *ids;
+	size_t n, cap;
+	int all;
+} mtd_devset;
+void mtd_devset_free(mtd_devset *s);
+/* Add a row id (MTD_ENOMEM: the set turns into all, which is still right). */
+int mtd_devset_add(mtd_devset *s, int64_t id);
+/* Add the device with external id device: MTD_EUSAGE when the store has no
+ * such device. */
+int mtd_devset_add_ext(mtd_t *h, mtd_devset *s, const char *device);
+/* Sort the ids and drop repeats (mtd_touched's sets are so already). */
+void mtd_devset_normalize(mtd_devset *s);
+
+/* With on, every write this handle commits from now on records the devices
+ * whose decision it can change (a stored report or threat, a device or its
+ * inventory imported, a parked message applied; all for a connector added,
+ * set, removed or changing state) until mtd_touched takes them. Off by
+ * default (batch commands decide everything anyway). */
+int mtd_track_touched(mtd_t *h, int on);
+/* Move the devices that committed writes touched since the last call into
+ * out (added to what it holds, normalized). What a rolled-back transaction
+ * wrote is not in it. */
+int mtd_touched(mtd_t *h, mtd_devset *out);
+
+/* What the store's writers (this handle, batch commands, other processes)
+ * committed after audit sequence number *seq (the number the logs share):
+ * the devices whose decision inputs changed are added to touched (all
+ * when that cannot be told apart), those whose decision was written to
+ * decided (may be NULL); *seq becomes the last number read. *seq < 0:
+ * since the last evaluation that changed decisions (nothing when the store
+ * was never evaluated). Both sets normalized. */
+int mtd_changes_since(mtd_t *h, int64_t *seq, mtd_devset *touched, mtd_devset *decided);
+
+/* The last audit sequence number committed (0: none): with
+ * mtd_data_version, a caller that sees no other writer committed since it
+ * last looked can start its next mtd_changes_since here. */
+int mtd_last_seq(mtd_t *h, int64_t *seq);
+
+/* mtd_report for the devices of set (row ids; all: every device), in row
+ * id order; row ids of no device are skipped. */
+int mtd_report_set(mtd_t *h, const mtd_devset *set, mtd_decision_fn fn, void *ud);
+
+/* mtd_evaluate for exactly the devices of set (all: every device, as
+ * mtd_evaluate): the same rules, semantics, audit and change callback,
+ * written in one transaction. Row ids of no device are skipped. */
+int mtd_evaluate_set(mtd_t *h, const mtd_devset *set, mtd_change_fn fn, void *ud,
+		     uint64_t *evaluated, uint64_t *changed);
+
+/* The earliest time after the handle's now at which a decision can change
+ * without new input (0: none known): a connector in force falling silent
+ * long enough to turn unresponsive (R2), and the end of a grace period
+ * (a device in_grace_period since S, its groups giving G hours: S + G).
+ * *all is set when what is due then reaches every device (a connector),
+ * else the devices due by then are added to due (may be NULL). */
+int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due);
+
+/* A long-running caller's clock: the handle's now becomes the time of
+ * day, unless mtd_config.now fixed it; returns it. (Test builds: the
+ * environment variable MTD_TEST_NOW_FILE names a file whose number is the
+ * time instead, so that a test moves a server's time without waiting.) */
+int64_t mtd_tick(mtd_t *h);
+
 #ifdef __cplusplus
 }
 #endif

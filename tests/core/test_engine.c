@@ -277,12 +277,90 @@ static void previous_state_tells_apart(void **state)
 	tu_rmtree(dir);
 }
 
+/* A device set is decided exactly as the whole fleet is, and only it:
+ * the devices named (by row id, unsorted, repeated; by external id) get
+ * the new rules' decisions with the same change callback, the others keep
+ * theirs; imports made while tracking name the devices they touched, and
+ * a rolled-back or uncommitted write names none. */
+static void device_set_evaluation(void **state)
+{
+	char dir[256], oldr[300], newr[300];
+	uint64_t evaluated, changed;
+	mtd_devset set = {0};
+	seen s = {0};
+	mtd_t *h;
+	(void)state;
+
+	two_rule_sets(dir, oldr, newr, sizeof oldr);
+	h = open_with(dir, oldr);
+	assert_int_equal(mtd_init(h, "commercial"), 0);
+	import_range(h, 0, 600); /* row ids 1..600, d<i> is row i + 1 */
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, NULL, NULL), 0);
+	mtd_close(h);
+
+	h = open_with(dir, newr);
+	assert_int_equal(mtd_devset_add(&set, 301), 0);
+	assert_int_equal(mtd_devset_add(&set, 6), 0);
+	assert_int_equal(mtd_devset_add(&set, 6), 0);
+	assert_int_equal(mtd_devset_add(&set, 100000), 0); /* no such device */
+	assert_int_equal(mtd_devset_add_ext(h, &set, "d599"), 0);
+	assert_int_equal(mtd_devset_add_ext(h, &set, "nobody"), MTD_EUSAGE);
+	assert_int_equal(mtd_evaluate_set(h, &set, on_change, &s, &evaluated, &changed), 0);
+	assert_int_equal(evaluated, 3);
+	assert_int_equal(changed, 3);
+	assert_int_equal(s.n, 3);
+	if (s.wrong)
+		fail_msg("%zu decisions handed wrongly, first %s", s.wrong, s.first_wrong);
+	mtd_devset_free(&set);
+	{
+		/* exactly those three: the rest still old */
+		seen r = {.word = "old"};
+		assert_int_equal(mtd_report(h, NULL, on_report, &r), 0);
+		assert_int_equal(r.n, 600);
+		assert_int_equal(r.wrong, 3);
+	}
+	/* again: nothing changes, nothing is written */
+	assert_int_equal(mtd_devset_add(&set, 6), 0);
+	assert_int_equal(mtd_evaluate_set(h, &set, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(evaluated, 1);
+	assert_int_equal(changed, 0);
+	mtd_devset_free(&set);
+
+	/* tracked: an import names the devices it wrote */
+	assert_int_equal(mtd_track_touched(h, 1), 0);
+	import_range(h, 600, 610);
+	assert_int_equal(mtd_touched(h, &set), 0);
+	assert_false(set.all);
+	assert_int_equal(set.n, 10);
+	for (size_t i = 0; i < set.n; i++)
+		assert_int_equal(set.ids[i], (int64_t)(601 + i));
+	assert_int_equal(mtd_evaluate_set(h, &set, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(changed, 10);
+	mtd_devset_free(&set);
+	assert_int_equal(mtd_touched(h, &set), 0); /* taken; evaluation touches none */
+	assert_int_equal(set.n, 0);
+	assert_false(set.all);
+	/* the whole fleet: what the sets left */
+	assert_int_equal(mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(evaluated, 610);
+	assert_int_equal(changed, 600 - 3);
+	report_says(h, "new", 610);
+	/* every device: as mtd_evaluate */
+	set.all = 1;
+	assert_int_equal(mtd_evaluate_set(h, &set, NULL, NULL, &evaluated, &changed), 0);
+	assert_int_equal(evaluated, 610);
+	assert_int_equal(changed, 0);
+	mtd_close(h);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(change_callback_before_and_after),
 		cmocka_unit_test(decisions_across_blocks),
 		cmocka_unit_test(previous_state_tells_apart),
+		cmocka_unit_test(device_set_evaluation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
