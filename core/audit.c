@@ -285,22 +285,29 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 	return 0;
 }
 
+#define MTD_BLOCK_ENTRIES_S "1024" /* MTD_BLOCK_ENTRIES as SQL text */
+_Static_assert(MTD_BLOCK_ENTRIES == 1024, "MTD_BLOCK_ENTRIES_S");
+
 /* Show queries, each ordered by seq. ?3 kind, ?4 since, ?5 until; device
  * and vendor are matched by row id in C (?1, ?2 for audit by name). */
 static const char *const show_sql[NSRC] = {
 	("SELECT seq, at, kind, vendor, device, detail FROM audit"
 	 " WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
-	 " AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	 " AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 AND seq > ?6 ORDER BY seq"),
 	("SELECT seq, at, state, level, access, app_action, vendors, reasons, resources"
 	 " FROM outcomes WHERE ?1 IS NULL AND ?2 IS NULL AND (?3 IS NULL OR ?3 = 'outcome')"
-	 " AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	 " AND at >= ?4 AND at <= ?5 AND seq > ?6 ORDER BY seq"),
+	/* a block's later entries may come after ?6: entries are skipped in C */
 	("SELECT seq, n, at, entries FROM decision_log WHERE ?1 IS NULL AND ?2 IS NULL"
-	 " AND (?3 IS NULL OR ?3 = 'decision') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	 " AND (?3 IS NULL OR ?3 = 'decision') AND at >= ?4 AND at <= ?5"
+	 " AND seq > ?6 - " MTD_BLOCK_ENTRIES_S " ORDER BY seq"),
 	("SELECT seq, n, at, connector, entries FROM message_log"
 	 " WHERE (?2 IS NULL OR connector = ?2) AND ?1 IS NULL"
-	 " AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	 " AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5"
+	 " AND seq > ?6 - " MTD_BLOCK_ENTRIES_S " ORDER BY seq"),
 	("SELECT seq, n, at, entries FROM row_log WHERE ?1 IS NULL AND ?2 IS NULL"
-	 " AND (?3 IS NULL OR ?3 = 'row') AND at >= ?4 AND at <= ?5 ORDER BY seq"),
+	 " AND (?3 IS NULL OR ?3 = 'row') AND at >= ?4 AND at <= ?5"
+	 " AND seq > ?6 - " MTD_BLOCK_ENTRIES_S " ORDER BY seq"),
 };
 
 /* A row id by name, -1 when there is none (so nothing matches). */
@@ -365,6 +372,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 			sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, f->since);
 		sqlite3_bind_int64(st, 5, f->until ? f->until : INT64_MAX);
+		sqlite3_bind_int64(st, 6, f->after_seq > 0 ? f->after_seq : 0);
 		rc = advance(&c[i]);
 	}
 	while (!rc && (i = lowest(c)) >= 0) {
@@ -376,7 +384,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 			break;
 		}
 		if (!(f->device && c[i].block && (c[i].e.device != dev || i == SRC_ROWS)) &&
-		    !(rc = render(&sh, i, &c[i], &r)))
+		    c[i].seq > f->after_seq && !(rc = render(&sh, i, &c[i], &r)))
 			rc = fn(ud, &r);
 		if (!rc)
 			rc = advance(&c[i]);
@@ -1197,5 +1205,41 @@ int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n)
 		rc = mtd_fail(h, MTD_EUSAGE, "no room for the checkpoint");
 out:
 	explicit_bzero(priv, sizeof priv);
+	return rc;
+}
+
+/* ---- retention (issue 18): head, anchor, prune, archives ----
+ * (helper fleet edits the erasure parts of this file; these functions are
+ * export's: keep edits to either side local.) */
+
+int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65])
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc = mtd_need_store_readonly(h), step;
+
+	*seq = 0;
+	*at = 0;
+	head[0] = '\0';
+	if (rc)
+		return rc;
+	db = mtd_store_db(h->store);
+	if (sqlite3_prepare_v2(db, "SELECT seq, at, hash FROM audit ORDER BY seq DESC LIMIT 1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 2) == 32) {
+		*seq = sqlite3_column_int64(st, 0);
+		*at = sqlite3_column_int64(st, 1);
+		to_hex(sqlite3_column_blob(st, 2), 32, head);
+	} else if (step == SQLITE_ROW) {
+		rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld has no hash (run 'mtdgate audit "
+			      "verify')", (long long)sqlite3_column_int64(st, 0));
+	} else if (step == SQLITE_DONE) {
+		rc = mtd_fail(h, MTD_ENOTFOUND, "the audit log is empty");
+	} else {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
 	return rc;
 }

@@ -13,13 +13,16 @@ static int cmd_serve(mtd_t *h, opts *o)
 
 static const cli_option serve_options[] = {
 	{"--listen", "HOST:PORT|unix:PATH", "listen there (repeatable) [127.0.0.1:8181]", NULL, 0},
+	{"--syslog", "udp://HOST:PORT|unix:PATH", "forward audit records as RFC 5424 syslog",
+	 NULL, 0},
 	{0},
 };
 
 const cli_command cli_cmd_serve = {
 	.name = "serve",
 	.summary = "  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n",
-	.help = "usage: mtdgate serve [--listen HOST:PORT|unix:PATH]...\n\n"
+	.help = "usage: mtdgate serve [--listen HOST:PORT|unix:PATH]...\n"
+		"                     [--syslog udp://HOST:PORT|unix:PATH]\n\n"
 		"Answer the HTTP interface (SPEC 4.5) on the store until SIGTERM or SIGINT\n"
 		"(requests in flight are answered first); default 127.0.0.1:8181, PORT 0\n"
 		"picks a free port. Prints 'listening on ADDRESS' per listener.\n"
@@ -34,7 +37,12 @@ const cli_command cli_cmd_serve = {
 		"  GET /healthz         200 ok\n"
 		"Decisions are answered from memory; changes committed by other commands\n"
 		"on the store are picked up within a second. SIGHUP reads the rules again\n"
-		"and decides every device with them.\n\n"
+		"and decides every device with them.\n"
+		"--syslog: every audit record and decision change, as it is committed (by\n"
+		"serve or any other command), as an RFC 5424 message ('audit show --output\n"
+		"syslog'), one datagram each, to a UDP syslog receiver (RFC 5426) or a Unix\n"
+		"datagram socket such as /dev/log; the log's bookkeeping (row, outcome,\n"
+		"seal) is not sent.\n\n"
 		"Exit 0 stopped by SIGTERM or SIGINT; 64 usage error or no store; 69 an\n"
 		"address cannot be listened on; 70 internal error.\n",
 	.run = cmd_serve,

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "siem.h"
 
 #define MAX_LISTEN 8
 #define REASON_MAX 200 /* bytes of X-Mtdgate-Reason */
@@ -738,7 +739,8 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 {
 	static server sv; /* static: the signal-driven loop below outlives nothing */
 	static dindex chg;
-	const char *specs[MAX_LISTEN];
+	const char *specs[MAX_LISTEN], *syslog_to = NULL;
+	static mtd_siem_forward fwd; /* --syslog: records forwarded as they commit */
 	size_t nspecs = 0;
 	struct sigaction sa = {.sa_handler = on_signal};
 	int rc, status = 0;
@@ -746,6 +748,8 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--listen") && i + 1 < argc && nspecs < MAX_LISTEN) {
 			specs[nspecs++] = argv[++i];
+		} else if (!strcmp(argv[i], "--syslog") && i + 1 < argc && !syslog_to) {
+			syslog_to = argv[++i];
 		} else {
 			fprintf(stderr, "mtdgate: serve: unexpected '%s' (see 'mtdgate help serve')\n",
 				argv[i]);
@@ -769,6 +773,19 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	if ((rc = mtd_data_version(h, &sv.version)) || (rc = rebuild(&sv)) || (rc = pick_up(&sv))) {
 		fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
 		return rc == MTD_ENOTFOUND || rc == MTD_EUSAGE ? 64 : 70;
+	}
+	if (syslog_to) {
+		char why[300];
+		mtd_siem_target *t;
+		if (mtd_siem_open(syslog_to, &t, why, sizeof why)) {
+			fprintf(stderr, "mtdgate: serve: --syslog %s\n", why);
+			return 64;
+		}
+		if ((rc = mtd_siem_forward_start(h, &fwd, t))) {
+			mtd_siem_close(t);
+			fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
+			return 70;
+		}
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -805,11 +822,16 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 		if (got_term)
 			break;
 		pthread_mutex_lock(&sv.hlock);
-		if ((rc = poll_store(&sv)))
+		rc = poll_store(&sv);
+		if (!rc && fwd.target)
+			rc = mtd_siem_forward_poll(h, &fwd);
+		if (rc)
 			fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
 		pthread_mutex_unlock(&sv.hlock);
 	}
 out:
+	mtd_siem_close(fwd.target);
+	mtd_siem_forward_stop(&fwd);
 	/* in-flight requests are answered before MHD_stop_daemon returns */
 	for (size_t i = 0; i < sv.nd; i++)
 		MHD_stop_daemon(sv.d[i]);

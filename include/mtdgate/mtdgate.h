@@ -308,6 +308,8 @@ typedef int (*mtd_audit_fn)(void *ud, const mtd_audit_rec *r);
 typedef struct mtd_audit_filter {
 	const char *device, *vendor, *kind; /* NULL: any */
 	int64_t since, until;               /* Unix seconds; 0: unbounded */
+	int64_t after_seq;                  /* only records numbered after it; 0: all
+					       (appended in issue 18) */
 } mtd_audit_filter;
 /* Records matching f (may be NULL), oldest first; strings borrowed. */
 int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *ud);
@@ -374,6 +376,10 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
  * replaced only when it is an earlier export (else MTD_EREFUSED, as is the
  * store itself). rows (may be NULL) gets the devices written. */
 int mtd_export_sql(mtd_t *h, const char *path, uint64_t *rows);
+/* The head of the audit log without verifying it: the last record's
+ * sequence number, time and chain hash (64 hex digits + NUL). Read-only.
+ * MTD_ENOTFOUND when the log is empty. */
+int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65]);
 
 /* ---- fleet: imports from what MDMs export, the device lifecycle (issue 18) ---- */
 
