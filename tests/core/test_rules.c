@@ -1819,6 +1819,17 @@ static void memo_default_policy(void **state)
 
 /* ---- authoring: errors that name the value, check and test (issue 17) ---- */
 
+/* Rules that read an app's bundle_size, which some apps lack (line 5). */
+static const char INVENTORY_POLICY[] =
+	"return { inventory = true,\n"
+	"  compliance = function(device) return 'compliant', 'none' end,\n"
+	"  app_protection = function(device)\n"
+	"    for _, a in ipairs(device.apps) do\n"
+	"      if a.bundle_size > 1000 then return 'warn' end\n"
+	"    end\n"
+	"    return 'none'\n"
+	"  end }\n";
+
 /* A runtime error names the script, the line and the value the script was
  * handed: a device field it lacks, an app's, a vendor entry's, the
  * policy's. */
@@ -1849,15 +1860,7 @@ static void runtime_error_names_value(void **state)
 	eval_bad(f, &d, "(policy field 'max_level' = nil)");
 
 	/* the inventory: an app without the field */
-	write_rules(f, GROUPS_DEFAULT,
-		    "return { inventory = true,\n"
-		    "  compliance = function(device) return 'compliant', 'none' end,\n"
-		    "  app_protection = function(device)\n"
-		    "    for _, a in ipairs(device.apps) do\n"
-		    "      if a.bundle_size > 1000 then return 'warn' end\n"
-		    "    end\n"
-		    "    return 'none'\n"
-		    "  end }\n");
+	write_rules(f, GROUPS_DEFAULT, INVENTORY_POLICY);
 	open_ok(f, NULL, 0, 0);
 	{
 		mtd_app_view apps[2] = {
@@ -1917,15 +1920,7 @@ static void check_runs_inventory(void **state)
 	fx *f = *state;
 	lines l = {0};
 	mtd_t *h;
-	write_rules(f, GROUPS_DEFAULT,
-		    "return { inventory = true,\n"
-		    "  compliance = function(device) return 'compliant', 'none' end,\n"
-		    "  app_protection = function(device)\n"
-		    "    for _, a in ipairs(device.apps) do\n"
-		    "      if a.bundle_size > 1000 then return 'warn' end\n"
-		    "    end\n"
-		    "    return 'none'\n"
-		    "  end }\n");
+	write_rules(f, GROUPS_DEFAULT, INVENTORY_POLICY);
 	h = handle(f, 0);
 	assert_int_equal(mtd_rules_check(h, f->dir, collect, &l), MTD_ERULES);
 	assert_contains(l.text, "policy.lua:5: attempt to compare number with nil");
