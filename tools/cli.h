@@ -218,6 +218,10 @@ int cli_table_end(cli_table *t, int rc);
 /* Frees t without writing what it holds (NULL: nothing). */
 void cli_table_free(cli_table *t);
 
+/* audit anchor and the other retention subcommands (cmd_retention.c): the
+ * exit status, or -1 when sub is not one of them. */
+int cli_audit_retention(mtd_t *h, opts *o, const char *sub);
+
 /* ---- shared with serve.c ---- */
 
 /* SPEC 4.3's report object of d appended to b (no newline); written

@@ -118,6 +118,8 @@ static int cmd_audit(mtd_t *h, opts *o)
 {
 	const char *sub = o->npos > 1 ? o->argv[1] : "";
 	int rc;
+	if ((rc = cli_audit_retention(h, o, sub)) >= 0) /* anchor, prune (cmd_retention.c) */
+		return rc;
 	if (!strcmp(sub, "verify")) {
 		mtd_audit_expect x = {0};
 		uint64_t n = 0;
@@ -242,6 +244,8 @@ static const cli_option audit_options[] = {
 	{"--since", "TIME", "records at or after TIME", "show", 0},
 	{"--until", "TIME", "records at or before TIME", "show", 0},
 	CLI_OPT_OUTPUT("verify show"),
+	{"--append", "FILE", "append the anchor line to FILE", "anchor", 0},
+	{"--syslog", "udp://HOST:PORT|unix:PATH", "send the anchor as RFC 5424 syslog", "anchor", 0},
 	{0},
 };
 
@@ -251,13 +255,15 @@ const cli_command cli_cmd_audit = {
 		"                                         check the audit log and what it covers\n"
 		"  audit keygen --key FILE                make a checkpoint signing key\n"
 		"  audit checkpoint --key FILE [--out FILE]  sign the log's head\n"
-		"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n",
+		"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
+		"  audit anchor [--append FILE|--syslog TARGET]  print or keep the log's head\n",
 	.help = "usage: mtdgate audit verify [--expect-head HASH]\n"
 		"                          [--pubkey FILE [--checkpoint FILE]]\n"
 		"       mtdgate audit keygen --key FILE\n"
 		"       mtdgate audit checkpoint --key FILE [--out FILE]\n"
 		"       mtdgate audit show [--device ID] [--vendor V] [--kind K]\n"
-		"                          [--since TIME] [--until TIME] [--json]\n\n"
+		"                          [--since TIME] [--until TIME] [--json]\n"
+		"       mtdgate audit anchor [--append FILE | --syslog udp://HOST:PORT|unix:PATH]\n\n"
 		"The audit log is append-only (the store refuses updates and deletes) and\n"
 		"each record carries a SHA-256 hash chained to the one before. verify\n"
 		"(read-only: works on read-only media) recomputes the chain, checks every\n"
@@ -279,11 +285,15 @@ const cli_command cli_cmd_audit = {
 		"rest as API Activity 6003; the record itself under unmapped.mtdgate).\n"
 		"show --output syslog: one RFC 5424 message a line, facility log audit,\n"
 		"structured data [" MTD_SYSLOG_SDID " seq kind vendor device state level\n"
-		"access], the detail as MSG.\n\n"
+		"access], the detail as MSG.\n"
+		"anchor verifies the log, then prints its head (one line: mtdgate-anchor\n"
+		"seq=N head=HASH at=TIME), appends it to FILE (created 0600, fsynced) or\n"
+		"sends it to a syslog receiver: kept elsewhere, 'verify --expect-head HASH'\n"
+		"finds a rewrite of the whole chain.\n\n"
 		"Exit 0 intact, made or shown; 64 usage error or no store; 65 the log is\n"
-		"broken (verify, checkpoint); 69 refused (a key others may read); 70\n"
-		"internal error.\n",
+		"broken (verify, checkpoint, anchor); 69 refused (a key others may read);\n"
+		"70 internal error; 75 the log grew while anchor verified it.\n",
 	.run = cmd_audit,
-	.subcommands = "verify keygen checkpoint show",
+	.subcommands = "verify keygen checkpoint show anchor",
 	.options = audit_options,
 };

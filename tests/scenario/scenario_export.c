@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "harness.h"
+#include "store.h"
 
 extern char **environ;
 
@@ -583,6 +585,118 @@ static void serve_forwards(void **state)
 	RUN(s, 64, "serve", "--syslog", "tcp://x:1");
 }
 
+/* ---- anchors ---- */
+
+/* Behind mtdgate's back: record seq's detail changed and the whole chain
+ * hashed again from there, as one who can write the store could. */
+static void rewrite_chain(scen *s, int64_t seq, const char *detail)
+{
+	sqlite3 *db = scen_sql_open(s->db);
+	sqlite3_stmt *st, *up;
+	unsigned char prev[32] = {0};
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_no_update", NULL, NULL, NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit SET detail = ?2 WHERE seq = ?1", -1,
+					    &up, NULL), 0);
+	sqlite3_bind_int64(up, 1, seq);
+	sqlite3_bind_text(up, 2, detail, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+	sqlite3_finalize(up);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, at, kind, vendor, device, detail FROM audit"
+					    " ORDER BY seq", -1, &st, NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit SET hash = ?2 WHERE seq = ?1", -1, &up,
+					    NULL), 0);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		unsigned char h[32];
+		mtd_audit_hash(prev, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+			       (const char *)sqlite3_column_text(st, 2),
+			       (const char *)sqlite3_column_text(st, 3),
+			       (const char *)sqlite3_column_text(st, 4),
+			       (const char *)sqlite3_column_text(st, 5), h);
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+		sqlite3_bind_blob(up, 2, h, 32, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+		memcpy(prev, h, 32);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	sqlite3_exec(db, "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+		     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
+static void anchor_finds_rewrite(void **state)
+{
+	scen *s = *state;
+	const char *file = scen_path(s, "anchors.txt");
+	char head[65], *text;
+	int64_t first_import;
+
+	decided_fleet(s);
+	RUN(s, 0, "audit", "anchor");
+	OUT_HAS(s, "mtdgate-anchor seq=");
+	RUN(s, 0, "audit", "anchor", "--append", file);
+	RUN(s, 0, "audit", "anchor", "--append", file); /* appended, not replaced */
+	text = scen_own(s, scen_slurp(file, NULL));
+	assert_non_null(text);
+	assert_non_null(strstr(strstr(text, "\n") + 1, "mtdgate-anchor seq="));
+	assert_int_equal(sscanf(strstr(text, "head=") + 5, "%64[0-9a-f]", head), 1);
+	RUN(s, 0, "audit", "verify", "--expect-head", head);
+	/* the whole chain rewritten consistently: it verifies on its own, the
+	 * anchor kept elsewhere finds it */
+	first_import = scen_q_int(s, "SELECT min(seq) FROM audit WHERE kind = 'import'");
+	assert_true(first_import > 0);
+	rewrite_chain(s, first_import, "{\"records\":0,\"imported\":0}");
+	RUN(s, 0, "audit", "verify");
+	RUN(s, 65, "audit", "verify", "--expect-head", head);
+	OUT_HAS(s, "does not contain the expected head");
+	/* and a broken log is never anchored */
+	{
+		sqlite3 *db = scen_sql_open(s->db);
+		sqlite3_exec(db, "DROP TRIGGER audit_no_update; UPDATE audit SET at = at + 1 WHERE seq = 2",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	RUN(s, 65, "audit", "anchor", "--append", file);
+	OUT_HAS(s, "not anchored");
+	RUN(s, 64, "audit", "anchor", "--append", file, "--syslog", "udp://127.0.0.1:9");
+}
+
+static void anchor_to_syslog(void **state)
+{
+	scen *s = *state;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof a;
+	char target[64], dg[2048];
+	struct pollfd pf;
+	sdparams sp;
+	ssize_t r;
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	decided_fleet(s);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(u, (struct sockaddr *)&a, &alen), 0);
+	snprintf(target, sizeof target, "udp://127.0.0.1:%d", ntohs(a.sin_port));
+	RUN(s, 0, "audit", "anchor", "--syslog", target);
+	pf = (struct pollfd){u, POLLIN, 0};
+	assert_int_equal(poll(&pf, 1, 10000), 1);
+	r = recv(u, dg, sizeof dg - 1, 0);
+	close(u);
+	assert_true(r > 0);
+	dg[r] = '\0';
+	parse5424(dg, (size_t)r, &sp);
+	assert_string_equal(sp.msgid, "anchor");
+	{ /* the head sent is the one printed, and the chain holds it */
+		char head[65] = "", want[80];
+		assert_non_null(strstr(sp.msg, "\"head\":\""));
+		assert_int_equal(sscanf(strstr(sp.msg, "\"head\":\"") + 8, "%64[0-9a-f]", head), 1);
+		snprintf(want, sizeof want, "head=%s", head);
+		OUT_HAS(s, want);
+		RUN(s, 0, "audit", "verify", "--expect-head", head);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +704,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(audit_show_ocsf, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_show_syslog, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_forwards, setup, teardown),
+		cmocka_unit_test_setup_teardown(anchor_finds_rewrite, setup, teardown),
+		cmocka_unit_test_setup_teardown(anchor_to_syslog, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
