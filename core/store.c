@@ -394,6 +394,10 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT seq, n, entries FROM message_log WHERE seq > ?1 - 1024 ORDER BY seq",
 	[SQL_ROW_LOG_SINCE] = "SELECT seq, n, entries FROM row_log WHERE seq > ?1 - 1024 ORDER BY seq",
 	[SQL_EVALUATE_LAST] = "SELECT seq FROM audit WHERE kind = 'evaluate' ORDER BY seq DESC LIMIT 1",
+	[SQL_DECISION_LOG_EVENTS] =
+		"SELECT seq, n, at, entries FROM decision_log WHERE seq > ?1 ORDER BY seq",
+	[SQL_DECISION_LOG_HEAD] =
+		"SELECT seq + n - 1 FROM decision_log ORDER BY seq DESC LIMIT 1",
 };
 
 static int fail(mtd_store *s, int rc, const char *what)
@@ -847,6 +851,15 @@ int mtd_store_data_version(mtd_store *s, int64_t *v)
 {
 	sqlite3_stmt *st;
 	int rc = MTD_ESTORE;
+	/* Statements are reset when next used, so one left on a row after the
+	 * last call keeps this connection's read snapshot open: a long-running
+	 * caller would go on reading the store as it was (and its next write
+	 * could not start on it). Between calls, outside a transaction, none
+	 * needs its row any more. */
+	if (sqlite3_get_autocommit(s->db))
+		for (st = sqlite3_next_stmt(s->db, NULL); st; st = sqlite3_next_stmt(s->db, st))
+			if (sqlite3_stmt_busy(st))
+				sqlite3_reset(st);
 	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
 		return MTD_ESTORE;
 	if (sqlite3_step(st) == SQLITE_ROW) {

@@ -81,6 +81,9 @@ enum mtd_sql {
 	SQL_MESSAGE_LOG_SINCE,
 	SQL_ROW_LOG_SINCE,
 	SQL_EVALUATE_LAST,
+	/* decision changes for followers (events.c) */
+	SQL_DECISION_LOG_EVENTS,
+	SQL_DECISION_LOG_HEAD,
 	SQL__COUNT
 };
 

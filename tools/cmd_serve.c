@@ -15,6 +15,8 @@ static const cli_option serve_options[] = {
 	{"--listen", "HOST:PORT|unix:PATH", "listen there (repeatable) [127.0.0.1:8181]", NULL, 0},
 	{"--syslog", "udp://HOST:PORT|unix:PATH", "forward audit records as RFC 5424 syslog",
 	 NULL, 0},
+	{"--events-buffer", "BYTES", "bytes a /v1/events follower may have waiting [1048576]", NULL, 0},
+	{"--keepalive", "SECONDS", "seconds between /v1/events keep-alive comments [15]", NULL, 0},
 	{0},
 };
 
@@ -22,7 +24,8 @@ const cli_command cli_cmd_serve = {
 	.name = "serve",
 	.summary = "  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n",
 	.help = "usage: mtdgate serve [--listen HOST:PORT|unix:PATH]...\n"
-		"                     [--syslog udp://HOST:PORT|unix:PATH]\n\n"
+		"                     [--syslog udp://HOST:PORT|unix:PATH]\n"
+		"                     [--events-buffer BYTES] [--keepalive SECONDS]\n\n"
 		"Answer the HTTP interface (SPEC 4.5) on the store until SIGTERM or SIGINT\n"
 		"(requests in flight are answered first); default 127.0.0.1:8181, PORT 0\n"
 		"picks a free port. Prints 'listening on ADDRESS' per listener.\n"
@@ -34,6 +37,11 @@ const cli_command cli_cmd_serve = {
 		"      'connector token') what 'ingest VENDOR' takes; answered after commit\n"
 		"      and evaluation: {records,accepted,rejected,malformed,parked,errors};\n"
 		"      401 bad token, 403 refused by the connector's state (R1)\n"
+		"  GET /v1/events       server-sent events: 'decision' per decision change,\n"
+		"      id: its audit sequence number, data: {device,before,after,reasons,at};\n"
+		"      resumes after Last-Event-ID (from the audit log), else from now.\n"
+		"      A follower with more than --events-buffer bytes [1048576] waiting is\n"
+		"      dropped and resumes; a comment every --keepalive seconds [15]\n"
 		"  GET /healthz         200 ok\n"
 		"Decisions are answered from memory; changes committed by other commands\n"
 		"on the store are picked up within a second. SIGHUP reads the rules again\n"

@@ -226,6 +226,12 @@ typedef struct server {
 	int64_t seq;     /* the audit sequence number picked up to */
 	int64_t due;     /* when a decision changes by itself next (0 none) */
 	int due_known;   /* due is up to date */
+	/* /v1/events followers, under elock (taken after hlock, never before) */
+	pthread_mutex_t elock;
+	struct follower *followers;
+	size_t events_buffer; /* bytes a follower may have waiting */
+	unsigned keepalive;   /* seconds between keep-alive comments */
+	int stopping;
 } server;
 
 /* A POST being received. */
@@ -235,6 +241,16 @@ typedef struct upload {
 } upload;
 
 static volatile sig_atomic_t got_term, got_hup;
+
+/* The handle given back (hlock held): first the read snapshot its last call
+ * may have left open is ended (mtd_data_version), so that the next reader
+ * or writer, here or in the main loop, sees the store as it is. */
+static void hunlock(server *sv)
+{
+	int64_t v;
+	mtd_data_version(sv->h, &v);
+	pthread_mutex_unlock(&sv->hlock);
+}
 
 static void on_signal(int sig)
 {
@@ -491,7 +507,7 @@ static enum MHD_Result do_device(server *sv, struct MHD_Connection *c, const cha
 		return send_plain(c, 404, "not found\n");
 	pthread_mutex_lock(&sv->hlock);
 	rc = mtd_report(sv->h, id, device_json, &x);
-	pthread_mutex_unlock(&sv->hlock);
+	hunlock(sv);
 	if (!x.found && (!rc || rc == MTD_EUSAGE || rc == MTD_ENOTFOUND))
 		ok = send_plain(c, 404, "not found\n");
 	else if (rc || x.err)
@@ -500,6 +516,285 @@ static enum MHD_Result do_device(server *sv, struct MHD_Connection *c, const cha
 		ok = send_text(c, 200, "application/json", (const char *)x.b.data, x.b.len);
 	mtd_buf_free(&x.b);
 	return ok;
+}
+
+/* ---- /v1/events: decision changes as server-sent events ----
+ *
+ * A follower starts after Last-Event-ID (or at the newest change) and
+ * catches up by reading the decision log in steps as MHD asks for bytes;
+ * once it has read to the end it is live: after every commit serve makes or
+ * notices, events_publish reads the new changes once and appends each to
+ * every live follower that has not had it. A live follower whose waiting
+ * bytes would pass events_buffer is dropped after what it has (its client
+ * resumes with Last-Event-ID: nothing is lost, memory stays bounded). An
+ * idle follower's connection is suspended in MHD and resumed when there is
+ * something to send. */
+
+#define EVENTS_STEP 256 /* changes read per catch-up step */
+
+typedef struct follower {
+	struct follower *next;
+	server *sv;
+	struct MHD_Connection *c;
+	mtd_buf out;  /* bytes not yet handed to MHD, from off */
+	size_t off;
+	int64_t sent; /* sequence number of the last event in out or sent */
+	int live, suspended, closing;
+} follower;
+
+/* The SSE text of one event appended to b: 0 or -1 (out of memory). */
+static int event_text(mtd_buf *b, const mtd_decision_event *e)
+{
+	char t[640], at[40];
+	const mtd_decision_state *side[2] = {&e->before, &e->after};
+	int n = snprintf(t, sizeof t, "event: decision\nid: %lld\ndata: {\"device\":",
+			 (long long)e->seq);
+	if (mtd_buf_put(b, t, (size_t)n))
+		return -1;
+	if (!e->device) {
+		if (mtd_buf_put(b, "null", 4))
+			return -1;
+	} else {
+		size_t len = strlen(e->device);
+		if (mtd_buf_room(b, MTD_JSON_STR_MAX(len)))
+			return -1;
+		b->len += mtd_json_str((char *)b->data + b->len, e->device, len);
+	}
+	for (int i = 0; i < 2; i++) {
+		n = snprintf(t, sizeof t,
+			     ",\"%s\":{\"state\":\"%s\",\"level\":\"%s\",\"access\":\"%s\","
+			     "\"app_protection\":\"%s\"}",
+			     i ? "after" : "before", side[i]->state, side[i]->level, side[i]->access,
+			     side[i]->app_protection);
+		if (mtd_buf_put(b, t, (size_t)n))
+			return -1;
+	}
+	/* the reasons are JSON the store wrote: no raw line break in it, which
+	 * would end the data: field */
+	n = snprintf(t, sizeof t, ",\"at\":\"%s\"}\n\n", mtd_time_format(e->at, at, sizeof at));
+	if (mtd_buf_put(b, ",\"reasons\":", 11) ||
+	    mtd_buf_put(b, e->reasons_json, strlen(e->reasons_json)) || mtd_buf_put(b, t, (size_t)n))
+		return -1;
+	return 0;
+}
+
+/* Resume f's connection if it waits (elock held). */
+static void follower_wake(follower *f)
+{
+	if (f->suspended) {
+		f->suspended = 0;
+		MHD_resume_connection(f->c);
+	}
+}
+
+typedef struct publish {
+	server *sv;
+	mtd_buf text;
+} publish;
+
+static int publish_one(void *ud, const mtd_decision_event *e)
+{
+	publish *p = ud;
+	p->text.len = 0;
+	if (event_text(&p->text, e))
+		return MTD_ENOMEM;
+	pthread_mutex_lock(&p->sv->elock);
+	for (follower *f = p->sv->followers; f; f = f->next) {
+		if (!f->live || f->closing || e->seq <= f->sent)
+			continue;
+		if (f->out.len - f->off + p->text.len > p->sv->events_buffer ||
+		    mtd_buf_put(&f->out, p->text.data, p->text.len)) {
+			f->closing = 1; /* dropped after what it has */
+		} else {
+			f->sent = e->seq;
+		}
+		follower_wake(f);
+	}
+	pthread_mutex_unlock(&p->sv->elock);
+	return 0;
+}
+
+/* The changes committed since the live followers' last one, to each of
+ * them. Called with hlock held after every commit serve makes or notices. */
+static void events_publish(server *sv)
+{
+	publish p = {sv, {0}};
+	int64_t from = INT64_MAX;
+	int rc;
+	pthread_mutex_lock(&sv->elock);
+	for (follower *f = sv->followers; f; f = f->next)
+		if (f->live && !f->closing && f->sent < from)
+			from = f->sent;
+	pthread_mutex_unlock(&sv->elock);
+	if (from == INT64_MAX)
+		return; /* nobody follows live */
+	if ((rc = mtd_decision_events(sv->h, from, 0, publish_one, &p, NULL)))
+		fprintf(stderr, "mtdgate: serve: events: %s\n", mtd_errmsg(sv->h));
+	mtd_buf_free(&p.text);
+}
+
+typedef struct catchup {
+	mtd_buf text;
+	size_t n;
+} catchup;
+
+static int catchup_one(void *ud, const mtd_decision_event *e)
+{
+	catchup *k = ud;
+	k->n++;
+	return event_text(&k->text, e) ? MTD_ENOMEM : 0;
+}
+
+/* MHD asks for bytes of f's stream. */
+static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	follower *f = cls;
+	server *sv = f->sv;
+	size_t n;
+	(void)pos;
+	pthread_mutex_lock(&sv->elock);
+	if (f->out.len == f->off && !f->live && !f->closing) {
+		/* one step of catching up, read outside elock (hlock first) */
+		catchup k = {{0}, 0};
+		int64_t last = f->sent;
+		int rc;
+		pthread_mutex_unlock(&sv->elock);
+		pthread_mutex_lock(&sv->hlock);
+		rc = mtd_decision_events(sv->h, last, EVENTS_STEP, catchup_one, &k, &last);
+		pthread_mutex_lock(&sv->elock);
+		hunlock(sv);
+		if (rc) {
+			f->closing = 1;
+		} else {
+			f->out.len = f->off = 0;
+			if (mtd_buf_put(&f->out, k.text.data, k.text.len))
+				f->closing = 1;
+			else
+				f->sent = last;
+			if (k.n < EVENTS_STEP)
+				f->live = 1; /* at the end: the publisher takes over */
+		}
+		mtd_buf_free(&k.text);
+	}
+	if (f->out.len == f->off) {
+		f->out.len = f->off = 0;
+		if (f->closing || sv->stopping) {
+			pthread_mutex_unlock(&sv->elock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		if (f->live) { /* nothing to send: wait for events_publish */
+			MHD_suspend_connection(f->c);
+			f->suspended = 1;
+		}
+		pthread_mutex_unlock(&sv->elock);
+		return 0;
+	}
+	n = f->out.len - f->off;
+	if (n > max)
+		n = max;
+	memcpy(buf, f->out.data + f->off, n);
+	f->off += n;
+	pthread_mutex_unlock(&sv->elock);
+	return (ssize_t)n;
+}
+
+static void events_free(void *cls)
+{
+	follower *f = cls, **pp;
+	pthread_mutex_lock(&f->sv->elock);
+	for (pp = &f->sv->followers; *pp && *pp != f; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = f->next;
+	pthread_mutex_unlock(&f->sv->elock);
+	mtd_buf_free(&f->out);
+	free(f);
+}
+
+/* GET /v1/events: after Last-Event-ID (a sequence number), or from now. */
+static enum MHD_Result do_events(server *sv, struct MHD_Connection *c)
+{
+	const char *lei = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	follower *f;
+	int64_t after = 0;
+
+	if (lei && *lei) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(lei, &end, 10);
+		if (*end || errno || v < 0 || lei[0] < '0' || lei[0] > '9')
+			return send_plain(c, 400, "Last-Event-ID: not an event id\n");
+		after = v;
+	} else {
+		int rc;
+		pthread_mutex_lock(&sv->hlock);
+		rc = mtd_decision_head(sv->h, &after);
+		hunlock(sv);
+		if (rc)
+			return send_plain(c, 500, "internal error\n");
+	}
+	if (!(f = calloc(1, sizeof *f)))
+		return MHD_NO;
+	f->sv = sv;
+	f->c = c;
+	f->sent = after;
+	/* the reconnection delay for EventSource clients, and something to
+	 * send at once so that the headers go out */
+	if (mtd_buf_put(&f->out, "retry: 1000\n\n", 13)) {
+		free(f);
+		return MHD_NO;
+	}
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, events_read, f, events_free);
+	if (!r) {
+		mtd_buf_free(&f->out);
+		free(f);
+		return MHD_NO;
+	}
+	pthread_mutex_lock(&sv->elock);
+	f->next = sv->followers;
+	sv->followers = f;
+	pthread_mutex_unlock(&sv->elock);
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: pass each event on */
+	ok = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+/* A comment to every live follower with nothing waiting (so that proxies
+ * keep the connection and a vanished client is noticed). */
+static void events_keepalive(server *sv)
+{
+	pthread_mutex_lock(&sv->elock);
+	for (follower *f = sv->followers; f; f = f->next)
+		if (f->live && !f->closing && f->out.len == f->off &&
+		    !mtd_buf_put(&f->out, ": keep-alive\n\n", 14))
+			follower_wake(f);
+	pthread_mutex_unlock(&sv->elock);
+}
+
+/* Every follower ended (at shutdown): none may stay suspended when MHD
+ * stops. Waits up to 2 s for their connections to be resumed. */
+static void events_stop(server *sv)
+{
+	for (int i = 0; i < 200; i++) {
+		int waiting = 0;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		pthread_mutex_lock(&sv->elock);
+		sv->stopping = 1;
+		for (follower *f = sv->followers; f; f = f->next) {
+			f->closing = 1;
+			follower_wake(f);
+			waiting = 1;
+		}
+		pthread_mutex_unlock(&sv->elock);
+		if (!waiting)
+			return;
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Diagnostics: into the running ingest's answer, else to stderr. */
@@ -563,13 +858,13 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 	pthread_mutex_lock(&sv->hlock);
 	mtd_tick(sv->h); /* received now */
 	if ((rc = mtd_connector_auth(sv->h, vendor, auth + 7))) {
-		pthread_mutex_unlock(&sv->hlock);
+		hunlock(sv);
 		fclose(in);
 		return send_plain(c, rc == MTD_EREFUSED ? 401 : 500,
 				  rc == MTD_EREFUSED ? "bad token\n" : "internal error\n");
 	}
 	if ((rc = mtd_connector_list(sv->h, conn_state, &cs))) {
-		pthread_mutex_unlock(&sv->hlock);
+		hunlock(sv);
 		fclose(in);
 		return send_plain(c, 500, "internal error\n");
 	}
@@ -587,7 +882,8 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 			rc = rc2;
 	}
 	mtd_escape(msg, sizeof msg, mtd_errmsg(sv->h), strlen(mtd_errmsg(sv->h)));
-	pthread_mutex_unlock(&sv->hlock);
+	events_publish(sv); /* what it committed, also when it failed later */
+	hunlock(sv);
 	if (rc) {
 		mtd_buf_free(&errors);
 		return send_plain(c, rc == MTD_EREFUSED ? 403 : rc == MTD_EMALFORMED ? 400 : 500, msg);
@@ -652,6 +948,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return do_access(sv, c);
 	if (!strncmp(url, "/v1/devices/", 12))
 		return do_device(sv, c, url + 12);
+	if (!strcmp(url, "/v1/events"))
+		return do_events(sv, c);
 	if (!strcmp(url, "/healthz"))
 		return send_plain(c, 200, "ok\n");
 	return send_plain(c, 404, "not found\n");
@@ -735,6 +1033,21 @@ fail:
 	return -1;
 }
 
+/* A whole decimal number in [lo, hi] for option opt; else a message and -1. */
+static int number_arg(const char *opt, const char *text, unsigned long long lo,
+		      unsigned long long hi, unsigned long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtoull(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end || errno || *v < lo || *v > hi) {
+		fprintf(stderr, "mtdgate: serve: %s needs a number from %llu to %llu, not '%s'\n",
+			opt, lo, hi, text);
+		return -1;
+	}
+	return 0;
+}
+
 int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 {
 	static server sv; /* static: the signal-driven loop below outlives nothing */
@@ -744,12 +1057,22 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	size_t nspecs = 0;
 	struct sigaction sa = {.sa_handler = on_signal};
 	int rc, status = 0;
+	unsigned long long num;
+	time_t keepalive_at;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--listen") && i + 1 < argc && nspecs < MAX_LISTEN) {
 			specs[nspecs++] = argv[++i];
 		} else if (!strcmp(argv[i], "--syslog") && i + 1 < argc && !syslog_to) {
 			syslog_to = argv[++i];
+		} else if (!strcmp(argv[i], "--events-buffer") && i + 1 < argc) {
+			if (number_arg("--events-buffer", argv[++i], 256, 1ull << 30, &num))
+				return 64;
+			sv.events_buffer = (size_t)num;
+		} else if (!strcmp(argv[i], "--keepalive") && i + 1 < argc) {
+			if (number_arg("--keepalive", argv[++i], 1, 3600, &num))
+				return 64;
+			sv.keepalive = (unsigned)num;
 		} else {
 			fprintf(stderr, "mtdgate: serve: unexpected '%s' (see 'mtdgate help serve')\n",
 				argv[i]);
@@ -758,6 +1081,10 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	}
 	if (!nspecs)
 		specs[nspecs++] = "127.0.0.1:8181";
+	if (!sv.events_buffer)
+		sv.events_buffer = 1u << 20;
+	if (!sv.keepalive)
+		sv.keepalive = 15;
 	sv.h = h;
 	mtd_set_diag(h, on_diag, &sv);
 	if ((rc = mtd_track_touched(h, 1))) {
@@ -768,6 +1095,7 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	pthread_mutex_init(&sv.ilock, NULL);
 	/* the index, then what was written since the last evaluation (by
 	 * batch commands, or before a crash) decided */
+	pthread_mutex_init(&sv.elock, NULL);
 	sv.chg = &chg;
 	sv.seq = -1;
 	if ((rc = mtd_data_version(h, &sv.version)) || (rc = rebuild(&sv)) || (rc = pick_up(&sv))) {
@@ -799,7 +1127,8 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 			status = fd == -2 ? 64 : 69;
 			goto out;
 		}
-		sv.d[sv.nd] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+		sv.d[sv.nd] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+						       MHD_ALLOW_SUSPEND_RESUME,
 					       0, NULL, NULL, on_request, &sv,
 					       MHD_OPTION_LISTEN_SOCKET, fd,
 					       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
@@ -816,6 +1145,7 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 		printf("listening on %s\n", shown);
 	}
 	fflush(stdout);
+	keepalive_at = time(NULL) + sv.keepalive;
 	while (!got_term) {
 		struct timespec ts = {0, 200 * 1000 * 1000};
 		nanosleep(&ts, NULL); /* a signal ends it early */
@@ -827,11 +1157,17 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 			rc = mtd_siem_forward_poll(h, &fwd);
 		if (rc)
 			fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
-		pthread_mutex_unlock(&sv.hlock);
+		events_publish(&sv); /* what the loop or another writer decided */
+		hunlock(&sv);
+		if (time(NULL) >= keepalive_at) {
+			events_keepalive(&sv);
+			keepalive_at = time(NULL) + sv.keepalive;
+		}
 	}
 out:
 	mtd_siem_close(fwd.target);
 	mtd_siem_forward_stop(&fwd);
+	events_stop(&sv);
 	/* in-flight requests are answered before MHD_stop_daemon returns */
 	for (size_t i = 0; i < sv.nd; i++)
 		MHD_stop_daemon(sv.d[i]);
@@ -839,5 +1175,6 @@ out:
 	sv.ix = NULL;
 	pthread_mutex_destroy(&sv.hlock);
 	pthread_mutex_destroy(&sv.ilock);
+	pthread_mutex_destroy(&sv.elock);
 	return status;
 }

@@ -299,6 +299,34 @@ typedef int (*mtd_write_fn)(void *ud, const void *data, size_t len);
 int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out,
 		void *ud, uint64_t *records);
 
+/* ---- decision changes, for followers (serve's /v1/events) ---- */
+/* One side of a decision change; constants of the library (as in
+ * mtd_decision_info). A device with no decision before is not_evaluated,
+ * level none, access block, app_protection none. */
+typedef struct mtd_decision_state {
+	const char *state, *level, *access, *app_protection;
+} mtd_decision_state;
+/* A decision change as the audit log holds it. device and reasons_json are
+ * borrowed for the callback; device is NULL when the device has been
+ * removed since. reasons_json is the new decision's reasons, a JSON array
+ * of strings. at: when it was decided (Unix seconds). */
+typedef struct mtd_decision_event {
+	int64_t seq, at;
+	const char *device;
+	mtd_decision_state before, after;
+	const char *reasons_json;
+} mtd_decision_event;
+typedef int (*mtd_event_fn)(void *ud, const mtd_decision_event *e);
+/* The decision changes with a sequence number above after, oldest first, at
+ * most max of them (0: all); *last (may be NULL) gets the number of the last
+ * one given (after when none). A non-zero return of fn stops the walk and is
+ * returned. Committed changes only: a follower that calls this after each
+ * commit it learns of sees every change exactly once. */
+int mtd_decision_events(mtd_t *h, int64_t after, uint64_t max, mtd_event_fn fn, void *ud,
+			int64_t *last);
+/* The sequence number of the newest decision change (0 when none). */
+int mtd_decision_head(mtd_t *h, int64_t *seq);
+
 /* The audit log. */
 typedef struct mtd_audit_rec {
 	int64_t seq, at;
@@ -360,7 +388,10 @@ size_t mtd_escape(char *out, size_t cap, const char *s, size_t n);
 /* A number that changes whenever another connection to the store (a batch
  * command, another process) has committed since the last call: cheap, for a
  * long-running caller that polls for changes it did not make itself (its
- * own commits do not change it). */
+ * own commits do not change it). It also ends the read snapshot that an
+ * earlier call may have left open on h, so that what the caller reads next
+ * (and the next write) starts from the store as it is now: a long-running
+ * caller calls it after each call that read or wrote the store. */
 int mtd_data_version(mtd_t *h, int64_t *v);
 
 /* Report stored decisions, of one device (device non-NULL) or all. */
