@@ -21,6 +21,7 @@
 #include <nettle/eddsa.h>
 
 #include "codec.h"
+#include "sqlfile.h"
 #include "mtd_int.h"
 #include "rules.h"
 #include "tbuf.h"
@@ -407,13 +408,14 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 
 /* ---- verify ---- */
 
+/* ?1: where the log starts (audit prune leaves a prune point; 0 before) */
 static const char *const verify_sql[NSRC] = {
-	"SELECT seq, at, kind, vendor, device, detail, hash FROM audit ORDER BY seq",
+	"SELECT seq, at, kind, vendor, device, detail, hash FROM audit WHERE seq >= ?1 ORDER BY seq",
 	("SELECT seq, at, digest, state, level, access, app_action, vendors, reasons, resources"
-	 " FROM outcomes ORDER BY seq"),
-	"SELECT seq, n, at, entries FROM decision_log ORDER BY seq",
-	"SELECT seq, n, at, connector, entries FROM message_log ORDER BY seq",
-	"SELECT seq, n, at, entries FROM row_log ORDER BY seq",
+	 " FROM outcomes WHERE seq >= ?1 ORDER BY seq"),
+	"SELECT seq, n, at, entries FROM decision_log WHERE seq >= ?1 ORDER BY seq",
+	"SELECT seq, n, at, connector, entries FROM message_log WHERE seq >= ?1 ORDER BY seq",
+	"SELECT seq, n, at, entries FROM row_log WHERE seq >= ?1 ORDER BY seq",
 };
 
 typedef struct pend {
@@ -997,6 +999,9 @@ static int expect_init(mtd_t *h, mtd_audit_expect *in, expects *x)
 	return 0;
 }
 
+static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[32],
+		       lastlog *l);
+
 int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 {
 	return mtd_audit_verify_expect(h, NULL, records, head);
@@ -1012,7 +1017,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 	rowmap rows = {0};
 	expects x;
 	sqlite3 *db;
-	int64_t expect = 1;
+	int64_t expect = 1, from = 0;
 	uint64_t n = 0;
 	int rc = mtd_need_store_readonly(h), i;
 
@@ -1031,9 +1036,11 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	cursors_init(c);
 	rc = check_pages(h, db);
+	if (!rc && !(rc = prune_start(h, db, &from, prev, &last)) && from)
+		expect = from; /* pruned: the chain goes on from the prune point */
 	for (i = 0; i < NSRC && !rc; i++)
 		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
-		    advance(&c[i]))
+		    sqlite3_bind_int64(c[i].st, 1, from) != SQLITE_OK || advance(&c[i]))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	while (!rc && (i = lowest(c)) >= 0) {
 		sqlite3_stmt *st = c[i].st;
@@ -1181,7 +1188,8 @@ int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n)
 	if (st)
 		sqlite3_reset(st);
 	to_hex(last, 32, lhex);
-	if (!seq || (uint64_t)seq != records || strcmp(lhex, head)) {
+	(void)records; /* after audit prune the count is not the last number: the head decides */
+	if (!seq || strcmp(lhex, head)) {
 		mtd_store_rollback(h->store);
 		rc = mtd_fail(h, MTD_ESTORE, seq ? "the log grew while it was verified: run the "
 				     "checkpoint again" : "the log is empty: nothing to sign");
@@ -1241,5 +1249,587 @@ int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65])
 		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* After audit prune, the log starts at a prune point: the records before it
+ * are in an archive, except the decision log blocks that hold a device's
+ * last change and the outcomes still referred to, which stay below it. The
+ * latest 'pruned' record names the point, the chain's hash before it, and
+ * the count and SHA-256 of what stayed below (kept_rows). */
+#define PRUNED_FMT "{\"from\":%lld,\"prev\":\"%64[0-9a-f]\",\"kept\":%llu,\"kept_sha256\":\"%64[0-9a-f]\""
+
+/* The rows below from (decision log blocks, then outcomes, each in order)
+ * into a SHA-256 and a count; their decision entries into l when given. */
+static int kept_rows(mtd_t *h, sqlite3 *db, int64_t from, unsigned char out[32], uint64_t *n,
+		     lastlog *l)
+{
+	static const char *const sql[2] = {
+		"SELECT seq, n, at, entries FROM decision_log WHERE seq < ?1 ORDER BY seq",
+		("SELECT seq, at, digest, state, level, access, app_action, vendors, reasons,"
+		 " resources FROM outcomes WHERE seq < ?1 ORDER BY seq"),
+	};
+	mtd_sha256 c;
+	int rc = 0;
+	*n = 0;
+	mtd_sha256_init(&c);
+	for (int k = 0; k < 2 && !rc; k++) {
+		sqlite3_stmt *st;
+		int step;
+		if (sqlite3_prepare_v2(db, sql[k], -1, &st, NULL) != SQLITE_OK)
+			return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+		sqlite3_bind_int64(st, 1, from);
+		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			mtd_log_hash_row(&c, st, sqlite3_column_count(st));
+			(*n)++;
+			if (k == 0 && l) {
+				const unsigned char *p = sqlite3_column_blob(st, 3);
+				const unsigned char *end = p + sqlite3_column_bytes(st, 3);
+				mtd_log_entry e;
+				memset(&e, 0, sizeof e);
+				for (int64_t i = 0; !rc && p && i < sqlite3_column_int64(st, 1); i++)
+					if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+						rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a kept block "
+							      "of the decisions log that cannot be read",
+							      (long long)sqlite3_column_int64(st, 0));
+					else if (last_set(l, e.device, e.outcome))
+						rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+			}
+		}
+		if (!rc && step != SQLITE_DONE)
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	mtd_sha256_final(&c, out);
+	return rc;
+}
+
+static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[32], lastlog *l)
+{
+	sqlite3_stmt *st;
+	long long f = 0, pseq = 0;
+	unsigned long long nkept = 0;
+	char phex[65], khex[65];
+	unsigned char want[32], got[32];
+	uint64_t n;
+	int rc = 0, step;
+
+	*from = 0;
+	if (sqlite3_prepare_v2(db, "SELECT seq, detail FROM audit WHERE kind = 'pruned'"
+				   " ORDER BY seq DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 1);
+		pseq = sqlite3_column_int64(st, 0);
+		if (!d || sscanf(d, PRUNED_FMT, &f, phex, &nkept, khex) != 4 || f < 2 || f > pseq ||
+		    from_hex(phex, 32, prev) || from_hex(khex, 32, want))
+			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a prune record that "
+				      "cannot be read", pseq);
+	} else if (step != SQLITE_DONE) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	if (rc || !f)
+		return rc;
+	if ((rc = kept_rows(h, db, f, got, &n, l)))
+		return rc;
+	if (n != nkept || memcmp(got, want, 32))
+		return mtd_fail(h, MTD_EMALFORMED,
+				"the %llu records the prune of record %lld kept below record %lld "
+				"(decision changes and outcomes still referred to) do not match it: "
+				"they were changed, removed or added (%llu now)", nkept, pseq, f,
+				(unsigned long long)n);
+	*from = f;
+	return 0;
+}
+
+/* ---- archives ---- */
+
+#define ARCHIVE_TAG "mtdgate-audit-archive 1"
+static const char archive_schema[] =
+	"CREATE TABLE sqlfile_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,"
+	" vendor TEXT, device TEXT, detail TEXT NOT NULL, hash BLOB);"
+	"CREATE TABLE outcomes(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, digest INTEGER NOT NULL,"
+	" state INTEGER NOT NULL, level INTEGER NOT NULL, access INTEGER NOT NULL,"
+	" app_action INTEGER NOT NULL, vendors TEXT NOT NULL, reasons TEXT NOT NULL,"
+	" resources TEXT NOT NULL);"
+	"CREATE TABLE decision_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
+	"CREATE TABLE message_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, connector INTEGER NOT NULL, entries BLOB NOT NULL);"
+	"CREATE TABLE row_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
+	/* names of the row ids the entries use, as they were when archived */
+	"CREATE TABLE devices(id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL);"
+	"CREATE TABLE connectors(id INTEGER PRIMARY KEY, vendor TEXT NOT NULL);";
+
+/* The chain of db's five tables from seq first (prev: the hash before it)
+ * through its end: every record in order, every block readable, every
+ * seal matching what it covers, nothing left unsealed. *records and the
+ * hash at the end (out) when it holds. */
+static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char prev0[32],
+		      uint64_t *records, unsigned char out[32])
+{
+	unsigned char prev[32], want[32];
+	cursor c[NSRC];
+	pend p[MTD_LOG__COUNT];
+	int64_t expect = first;
+	int rc = 0, i;
+
+	memcpy(prev, prev0, 32);
+	*records = 0;
+	for (i = 0; i < MTD_LOG__COUNT; i++) {
+		mtd_sha256_init(&p[i].c);
+		p[i].rows = 0;
+		p[i].first = 0;
+	}
+	cursors_init(c);
+	for (i = 0; i < NSRC && !rc; i++)
+		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
+		    sqlite3_bind_int64(c[i].st, 1, 0) != SQLITE_OK || advance(&c[i]))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	while (!rc && (i = lowest(c)) >= 0) {
+		sqlite3_stmt *st = c[i].st;
+		int64_t seq = c[i].seq;
+		if (seq != expect) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "record %lld is missing, out of order or twice: "
+				      "the chain breaks there", (long long)expect);
+			break;
+		}
+		if (c[i].bad) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "record %lld: a block of the %s log whose "
+				      "entries do not read as it says: it was changed",
+				      (long long)seq, mtd_log_name(c[i].log));
+			break;
+		}
+		if (i != SRC_AUDIT && c[i].i == 0)
+			on_row(p, &c[i]);
+		if (i == SRC_AUDIT) {
+			const char *kind = (const char *)sqlite3_column_text(st, 2);
+			const char *detail = (const char *)sqlite3_column_text(st, 5);
+			mtd_audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind,
+				       (const char *)sqlite3_column_text(st, 3),
+				       (const char *)sqlite3_column_text(st, 4), detail, want);
+			if (sqlite3_column_bytes(st, 6) != 32 ||
+			    memcmp(sqlite3_column_blob(st, 6), want, 32) != 0) {
+				rc = mtd_fail(h, MTD_EMALFORMED, "record %lld (%s) does not match its "
+					      "hash: it was changed, or a record before it was",
+					      (long long)seq, kind ? kind : "?");
+				break;
+			}
+			memcpy(prev, want, 32);
+			if (kind && !strcmp(kind, "seal") &&
+			    (rc = check_seal(h, seq, detail ? detail : "", p)))
+				break;
+		}
+		expect++;
+		(*records)++;
+		if (advance(&c[i]))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	}
+	for (i = 0; !rc && i < MTD_LOG__COUNT; i++)
+		if (p[i].rows)
+			rc = mtd_fail(h, MTD_EMALFORMED, "%llu %s entries from record %lld on are not "
+				      "sealed", (unsigned long long)p[i].rows, mtd_log_name(i),
+				      (long long)p[i].first);
+	close_all(c);
+	memcpy(out, prev, 32);
+	return rc;
+}
+
+static const char *info_get(sqlite3 *db, const char *key, char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	const char *r = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM sqlfile_info WHERE key = ?1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+			snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+			r = buf;
+		}
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int mtd_audit_verify_archive(mtd_t *h, const char *path, mtd_archive_info *ai)
+{
+	sqlite3 *db = NULL;
+	char fmt[64], first[32], last[32], prevhex[80], headhex[80];
+	unsigned char prev[32], head[32], got[32];
+	uint64_t n;
+	int rc;
+
+	memset(ai, 0, sizeof *ai);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = mtd_fail(h, MTD_EIO, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return rc;
+	}
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    !info_get(db, "format", fmt, sizeof fmt) || strcmp(fmt, ARCHIVE_TAG) ||
+	    !info_get(db, "first", first, sizeof first) || !info_get(db, "last", last, sizeof last) ||
+	    !info_get(db, "prev", prevhex, sizeof prevhex) ||
+	    !info_get(db, "head", headhex, sizeof headhex) || strlen(prevhex) != 64 ||
+	    strlen(headhex) != 64 || from_hex(prevhex, 32, prev) || from_hex(headhex, 32, head)) {
+		sqlite3_close(db);
+		return mtd_fail(h, MTD_EMALFORMED, "%s is not an mtdgate audit archive", path);
+	}
+	ai->first = strtoll(first, NULL, 10);
+	ai->last = strtoll(last, NULL, 10);
+	memcpy(ai->prev, prevhex, 65);
+	memcpy(ai->head, headhex, 65);
+	rc = walk_chain(h, db, ai->first, prev, &n, got);
+	ai->records = n;
+	if (!rc && (int64_t)n != ai->last - ai->first + 1)
+		rc = mtd_fail(h, MTD_EMALFORMED, "%s holds %llu records, not %lld to %lld: records were "
+			      "removed or added", path, (unsigned long long)n, (long long)ai->first,
+			      (long long)ai->last);
+	if (!rc && memcmp(got, head, 32))
+		rc = mtd_fail(h, MTD_EMALFORMED, "%s: the chain ends at another hash than the "
+			      "archive's head: it was rewritten", path);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* ---- prune ---- */
+
+/* Where a prune before `before` may cut, walking from the log's start:
+ * the number after the last audit record dated before it after which no
+ * log has unsealed entries (*cut, 0: none), the chain's hash there, and
+ * the records before it. */
+static int find_cut(mtd_t *h, sqlite3 *db, int64_t from, int64_t before, int64_t *cut,
+		    unsigned char hash[32], uint64_t *records)
+{
+	cursor c[NSRC];
+	uint64_t pending[MTD_LOG__COUNT] = {0}, n = 0;
+	int rc = 0, i;
+
+	*cut = 0;
+	*records = 0;
+	cursors_init(c);
+	for (i = 0; i < NSRC && !rc; i++)
+		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
+		    sqlite3_bind_int64(c[i].st, 1, from) != SQLITE_OK || advance(&c[i]))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	while (!rc && (i = lowest(c)) >= 0) {
+		sqlite3_stmt *st = c[i].st;
+		int64_t at = sqlite3_column_int64(st, i == SRC_AUDIT || i == SRC_OUTCOMES ? 1 : 2);
+		if (at >= before)
+			break;
+		n++;
+		if (i != SRC_AUDIT && c[i].i == 0)
+			pending[c[i].log] += c[i].block ? c[i].n : 1;
+		if (i == SRC_AUDIT) {
+			const char *kind = (const char *)sqlite3_column_text(st, 2);
+			const char *d = (const char *)sqlite3_column_text(st, 5);
+			int idle = 1;
+			if (kind && !strcmp(kind, "seal") && d)
+				for (int k = 0; k < MTD_LOG__COUNT; k++) {
+					char want[32];
+					snprintf(want, sizeof want, "{\"log\":\"%s\"", mtd_log_name(k));
+					if (!strncmp(d, want, strlen(want)))
+						pending[k] = 0;
+				}
+			for (int k = 0; k < MTD_LOG__COUNT; k++)
+				idle &= pending[k] == 0;
+			if (idle && sqlite3_column_bytes(st, 6) == 32) {
+				*cut = c[i].seq + 1;
+				memcpy(hash, sqlite3_column_blob(st, 6), 32);
+				*records = n;
+			}
+		}
+		if (advance(&c[i]))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	}
+	close_all(c);
+	return rc;
+}
+
+/* Copy the rows of table numbered from .. cut - 1 into the archive. */
+static int copy_rows(mtd_t *h, sqlite3 *src, sqlite3 *dst, const char *table, int64_t from,
+		     int64_t cut, uint64_t *n)
+{
+	char q[160], ins[200];
+	sqlite3_stmt *st = NULL, *in = NULL;
+	int rc = 0, step, ncol;
+	snprintf(q, sizeof q, "SELECT * FROM %s WHERE seq >= ?1 AND seq < ?2 ORDER BY seq", table);
+	if (sqlite3_prepare_v2(src, q, -1, &st, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(src));
+	ncol = sqlite3_column_count(st);
+	snprintf(ins, sizeof ins, "INSERT INTO %s VALUES(?%s%s%s%s%s%s%s%s%s)", table,
+		 ncol > 1 ? ",?" : "", ncol > 2 ? ",?" : "", ncol > 3 ? ",?" : "",
+		 ncol > 4 ? ",?" : "", ncol > 5 ? ",?" : "", ncol > 6 ? ",?" : "",
+		 ncol > 7 ? ",?" : "", ncol > 8 ? ",?" : "", ncol > 9 ? ",?" : "");
+	if (sqlite3_prepare_v2(dst, ins, -1, &in, NULL) != SQLITE_OK) {
+		rc = mtd_fail(h, MTD_EIO, "archive: %s", sqlite3_errmsg(dst));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, cut);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int k = 0; k < ncol; k++)
+			sqlite3_bind_value(in, k + 1, sqlite3_column_value(st, k));
+		if (sqlite3_step(in) != SQLITE_DONE)
+			rc = mtd_fail(h, MTD_EIO, "archive: %s", sqlite3_errmsg(dst));
+		sqlite3_reset(in);
+		(*n)++;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(src));
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(in);
+	return rc;
+}
+
+static int archive_info(sqlite3 *dst, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	int ok;
+	if (sqlite3_prepare_v2(dst, "INSERT INTO sqlfile_info VALUES(?1, ?2)", -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+static const char *const log_tables[NSRC] = {"audit", "outcomes", "decision_log", "message_log",
+					     "row_log"};
+
+/* Which rows below cut stay: the decision log block holding each device's
+ * last change when that change is before cut, and the outcomes a current
+ * decision or a remaining decision change refers to (temp tables
+ * keep_blocks, keep_outcomes). */
+static int mark_kept(mtd_t *h, sqlite3 *db, int64_t cut)
+{
+	sqlite3_stmt *st = NULL, *kb = NULL, *ko = NULL;
+	int64_t *lastblk = NULL; /* per device: the block of its last change, -1 after cut */
+	size_t nlast = 0;
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
+	int rc = 0, step;
+
+	if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS keep_blocks(seq INTEGER PRIMARY KEY);"
+			 "CREATE TEMP TABLE IF NOT EXISTS keep_outcomes(seq INTEGER PRIMARY KEY);"
+			 "DELETE FROM keep_blocks; DELETE FROM keep_outcomes;", NULL, NULL, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO keep_blocks VALUES(?1)", -1, &kb, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO keep_outcomes VALUES(?1)", -1, &ko, NULL) ||
+	    sqlite3_prepare_v2(db, "SELECT seq, n, entries FROM decision_log ORDER BY seq", -1, &st,
+			       NULL)) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+		goto out;
+	}
+	/* first pass: each device's last change */
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+		const unsigned char *p = sqlite3_column_blob(st, 2);
+		const unsigned char *end = p + sqlite3_column_bytes(st, 2);
+		mtd_log_entry e;
+		memset(&e, 0, sizeof e);
+		for (int64_t i = 0; !rc && p && i < n; i++) {
+			if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+				rc = mtd_fail(h, MTD_EMALFORMED, "decision log block %lld cannot be read",
+					      (long long)seq);
+			else if (e.device > 0 && e.device < (1 << 30)) {
+				int64_t *v = mtd_grow_zeroed(lastblk, &nlast, (size_t)e.device, sizeof *v);
+				if (!v) {
+					rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+					break;
+				}
+				lastblk = v;
+				lastblk[e.device] = seq + i < cut ? seq : -1;
+			}
+		}
+	}
+	for (size_t d = 0; !rc && d < nlast; d++)
+		if (lastblk[d] > 0) {
+			sqlite3_reset(kb);
+			sqlite3_bind_int64(kb, 1, lastblk[d]);
+			if (sqlite3_step(kb) != SQLITE_DONE)
+				rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+		}
+	/* second pass: the outcomes of every change that stays */
+	sqlite3_reset(st);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+		const unsigned char *p = sqlite3_column_blob(st, 2);
+		const unsigned char *end = p + sqlite3_column_bytes(st, 2);
+		int stays = seq >= cut;
+		mtd_log_entry e;
+		if (!stays) {
+			sqlite3_stmt *q;
+			if (sqlite3_prepare_v2(db, "SELECT 1 FROM keep_blocks WHERE seq = ?1", -1, &q,
+					       NULL) == SQLITE_OK) {
+				sqlite3_bind_int64(q, 1, seq);
+				stays = sqlite3_step(q) == SQLITE_ROW;
+			}
+			sqlite3_finalize(q);
+		}
+		memset(&e, 0, sizeof e);
+		for (int64_t i = 0; !rc && stays && p && i < n; i++) {
+			if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+				break;
+			for (int k = 0; k < 2 && !rc; k++) {
+				sqlite3_reset(ko);
+				sqlite3_bind_int64(ko, 1, k ? e.prev : e.outcome);
+				if (sqlite3_step(ko) != SQLITE_DONE)
+					rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* the current decisions' */
+	if (!rc && sqlite3_prepare_v2(db, "SELECT blk, entries FROM decision_blocks", -1, &st,
+				      NULL) != SQLITE_OK)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		char why[256];
+		if (mtd_dblock_column(st, 1, sqlite3_column_int64(st, 0), slots, why, sizeof why)) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "%s", why);
+			break;
+		}
+		for (int k = 0; !rc && k < MTD_DBLOCK_SLOTS; k++)
+			if (slots[k].outcome) {
+				sqlite3_reset(ko);
+				sqlite3_bind_int64(ko, 1, slots[k].outcome);
+				if (sqlite3_step(ko) != SQLITE_DONE)
+					rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+			}
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(kb);
+	sqlite3_finalize(ko);
+	free(lastblk);
+	return rc;
+}
+
+int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_stats *ps)
+{
+	unsigned char prev0[32] = {0}, cuthash[32], kept[32];
+	char prevhex[65], cuthex[65], khex[65], num[32], detail[400];
+	uint64_t records, nkept, copied = 0;
+	int64_t from = 0, cut;
+	lastlog unused = {0};
+	mtd_sqlfile f;
+	sqlite3 *db;
+	int rc, i;
+
+	memset(ps, 0, sizeof *ps);
+	if (!archive || before <= 0)
+		return mtd_fail(h, MTD_EUSAGE, "prune: a time and an archive file are needed");
+	/* never prune a log that does not verify: what goes to the archive and
+	 * what stays must both be intact */
+	if ((rc = mtd_need_store(h)) || (rc = mtd_audit_verify(h, &records, cuthex)))
+		return rc;
+	if (mtd_store_begin(h->store))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	db = mtd_store_db(h->store);
+	if ((rc = prune_start(h, db, &from, prev0, &unused)))
+		goto fail;
+	free(unused.v);
+	if (!from)
+		from = 1;
+	if ((rc = find_cut(h, db, from, before, &cut, cuthash, &records)))
+		goto fail;
+	if (cut <= from) {
+		mtd_store_rollback(h->store);
+		return 0; /* nothing before that time */
+	}
+	to_hex(prev0, 32, prevhex);
+	to_hex(cuthash, 32, cuthex);
+	/* 1. the archive, complete and durable before anything is removed */
+	if ((rc = mtd_sqlfile_begin(h, &f, archive, NULL, archive_schema)))
+		goto fail;
+	for (i = 0; i < NSRC && !rc; i++)
+		rc = copy_rows(h, db, f.db, log_tables[i], from, cut, &copied);
+	snprintf(num, sizeof num, "%lld", (long long)from);
+	if (!rc && (archive_info(f.db, "format", ARCHIVE_TAG) || archive_info(f.db, "first", num) ||
+		    (snprintf(num, sizeof num, "%lld", (long long)cut - 1), 0) ||
+		    archive_info(f.db, "last", num) || archive_info(f.db, "prev", prevhex) ||
+		    archive_info(f.db, "head", cuthex)))
+		rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, sqlite3_errmsg(f.db));
+	if (!rc) {
+		/* the names the entries' row ids had */
+		sqlite3_stmt *st, *in;
+		static const char *const names[2][2] = {
+			{"SELECT id, ext_id FROM devices", "INSERT INTO devices VALUES(?1, ?2)"},
+			{"SELECT id, vendor FROM connectors", "INSERT INTO connectors VALUES(?1, ?2)"}};
+		for (int k = 0; k < 2 && !rc; k++) {
+			if (sqlite3_prepare_v2(db, names[k][0], -1, &st, NULL) ||
+			    sqlite3_prepare_v2(f.db, names[k][1], -1, &in, NULL)) {
+				rc = mtd_fail(h, MTD_EIO, "%s: cannot copy names", archive);
+				break;
+			}
+			while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+				sqlite3_bind_value(in, 1, sqlite3_column_value(st, 0));
+				sqlite3_bind_value(in, 2, sqlite3_column_value(st, 1));
+				if (sqlite3_step(in) != SQLITE_DONE)
+					rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, sqlite3_errmsg(f.db));
+				sqlite3_reset(in);
+			}
+			sqlite3_finalize(st);
+			sqlite3_finalize(in);
+		}
+	}
+	if (rc) {
+		mtd_sqlfile_abort(&f);
+		goto fail;
+	}
+	if ((rc = mtd_sqlfile_finish(h, &f)))
+		goto fail;
+	mtd_test_stop("prune-archived", 0);
+	/* 2. what stays below the cut, then everything else below it removed
+	 * (the triggers that refuse deletes lifted for this transaction only) */
+	if ((rc = mark_kept(h, db, cut)))
+		goto fail;
+	for (i = 0; i < NSRC && !rc; i++) {
+		char q[600];
+		snprintf(q, sizeof q,
+			 "DROP TRIGGER %s_no_delete;"
+			 "DELETE FROM %s WHERE seq < %lld%s;"
+			 "CREATE TRIGGER %s_no_delete BEFORE DELETE ON %s"
+			 " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+			 log_tables[i], log_tables[i], (long long)cut,
+			 i == SRC_DECISIONS  ? " AND seq NOT IN (SELECT seq FROM temp.keep_blocks)"
+			 : i == SRC_OUTCOMES ? " AND seq NOT IN (SELECT seq FROM temp.keep_outcomes)"
+					     : "",
+			 log_tables[i], log_tables[i]);
+		if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
+			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	}
+	/* 3. the rows whose last entries went are covered again, and the
+	 * prune point recorded in the chain */
+	if (!rc && mtd_store_rebaseline(h->store))
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if (!rc)
+		rc = kept_rows(h, db, cut, kept, &nkept, NULL);
+	if (rc)
+		goto fail;
+	to_hex(kept, 32, khex);
+	snprintf(detail, sizeof detail,
+		 "{\"from\":%lld,\"prev\":\"%s\",\"kept\":%llu,\"kept_sha256\":\"%s\","
+		 "\"archived\":%llu,\"archive_first\":%lld}",
+		 (long long)cut, cuthex, (unsigned long long)nkept, khex,
+		 (unsigned long long)records, (long long)from);
+	if (mtd_store_audit(h->store, h->now, "pruned", NULL, NULL, detail) ||
+	    mtd_store_commit(h->store)) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto fail;
+	}
+	ps->first = from;
+	ps->last = cut - 1;
+	ps->archived = records;
+	ps->kept = nkept;
+	memcpy(ps->head, cuthex, 65);
+	return 0;
+fail:
+	mtd_store_rollback(h->store);
 	return rc;
 }

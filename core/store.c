@@ -2120,3 +2120,10 @@ static int migrate_baseline(mtd_store *s, int schema, int first, int end)
 	pending_reset(s);
 	return rc ? fail(s, MTD_ESTORE, "migrating: a baseline of covered rows") : 0;
 }
+
+int mtd_store_rebaseline(mtd_store *s)
+{
+	/* in the caller's transaction: the same entries a migration's baseline
+	 * writes, for every covered table */
+	return migrate_baseline(s, MTD_SCHEMA_VERSION, 0, MTD_ROW__COUNT);
+}

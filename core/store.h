@@ -315,6 +315,11 @@ size_t mtd_ids_key(char *buf, size_t n, const char *kind, size_t nkind, const ch
 int mtd_store_row_digest_of(mtd_store *s, int table, int64_t k1, int64_t k2, const char *ktext,
 			    size_t nktext, unsigned char out[MTD_ROW_DIGEST]);
 
+/* In the open transaction: a baseline row log entry for every row of every
+ * covered table as now stored, and a 'baseline' audit record (audit prune:
+ * the rows whose last entries it removes are covered again). */
+int mtd_store_rebaseline(mtd_store *s);
+
 /* One entry of a block, decoded. */
 typedef struct mtd_log_entry {
 	int64_t device;          /* devices.id; 0: none (not a threat message); rows: k1 */

@@ -221,6 +221,8 @@ void cli_table_free(cli_table *t);
 /* audit anchor and the other retention subcommands (cmd_retention.c): the
  * exit status, or -1 when sub is not one of them. */
 int cli_audit_retention(mtd_t *h, opts *o, const char *sub);
+/* audit verify --archive FILE: the exit status. */
+int cli_audit_verify_archive(mtd_t *h, const char *file);
 
 /* ---- shared with serve.c ---- */
 

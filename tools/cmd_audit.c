@@ -126,6 +126,12 @@ static int cmd_audit(mtd_t *h, opts *o)
 		char head[65] = "", t[40];
 		cli_format fmt;
 		int bad = 0;
+		const char *archive = flag_value(o, "--archive", &bad);
+		if (archive) { /* an archive on its own (cmd_retention.c) */
+			if ((rc = no_more(o, 2, "audit verify")))
+				return rc;
+			return cli_audit_verify_archive(h, archive);
+		}
 		if ((rc = cli_output(o, "audit verify", &fmt)))
 			return rc;
 		x.head = flag_value(o, "--expect-head", &bad);
@@ -244,6 +250,9 @@ static const cli_option audit_options[] = {
 	{"--since", "TIME", "records at or after TIME", "show", 0},
 	{"--until", "TIME", "records at or before TIME", "show", 0},
 	CLI_OPT_OUTPUT("verify show"),
+	{"--archive", "FILE", "verify: an archive on its own; prune: the new archive",
+	 "verify prune", 0},
+	{"--before", "TIME", "prune the records dated before TIME", "prune", 0},
 	{"--append", "FILE", "append the anchor line to FILE", "anchor", 0},
 	{"--syslog", "udp://HOST:PORT|unix:PATH", "send the anchor as RFC 5424 syslog", "anchor", 0},
 	{0},
@@ -256,14 +265,17 @@ const cli_command cli_cmd_audit = {
 		"  audit keygen --key FILE                make a checkpoint signing key\n"
 		"  audit checkpoint --key FILE [--out FILE]  sign the log's head\n"
 		"  audit show [--device ID] [--vendor V] [--kind K] [--since T] [--until T] [--json]\n"
-		"  audit anchor [--append FILE|--syslog TARGET]  print or keep the log's head\n",
+		"  audit anchor [--append FILE|--syslog TARGET]  print or keep the log's head\n"
+		"  audit prune --before TIME --archive FILE  move old records to an archive\n",
 	.help = "usage: mtdgate audit verify [--expect-head HASH]\n"
 		"                          [--pubkey FILE [--checkpoint FILE]]\n"
 		"       mtdgate audit keygen --key FILE\n"
 		"       mtdgate audit checkpoint --key FILE [--out FILE]\n"
 		"       mtdgate audit show [--device ID] [--vendor V] [--kind K]\n"
 		"                          [--since TIME] [--until TIME] [--json]\n"
-		"       mtdgate audit anchor [--append FILE | --syslog udp://HOST:PORT|unix:PATH]\n\n"
+		"       mtdgate audit anchor [--append FILE | --syslog udp://HOST:PORT|unix:PATH]\n"
+		"       mtdgate audit prune --before TIME --archive FILE\n"
+		"       mtdgate audit verify --archive FILE\n\n"
 		"The audit log is append-only (the store refuses updates and deletes) and\n"
 		"each record carries a SHA-256 hash chained to the one before. verify\n"
 		"(read-only: works on read-only media) recomputes the chain, checks every\n"
@@ -289,11 +301,16 @@ const cli_command cli_cmd_audit = {
 		"anchor verifies the log, then prints its head (one line: mtdgate-anchor\n"
 		"seq=N head=HASH at=TIME), appends it to FILE (created 0600, fsynced) or\n"
 		"sends it to a syslog receiver: kept elsewhere, 'verify --expect-head HASH'\n"
-		"finds a rewrite of the whole chain.\n\n"
+		"finds a rewrite of the whole chain.\n"
+		"prune verifies the log, then moves the records dated before TIME into FILE (a\n"
+		"new SQLite file, fsynced before anything is removed) and leaves a prune\n"
+		"point in the chain, from where verify goes on; decision changes that are\n"
+		"still a device's last, and outcomes in use, stay. verify --archive FILE\n"
+		"checks an archive on its own: its chain, seals and head.\n\n"
 		"Exit 0 intact, made or shown; 64 usage error or no store; 65 the log is\n"
 		"broken (verify, checkpoint, anchor); 69 refused (a key others may read);\n"
 		"70 internal error; 75 the log grew while anchor verified it.\n",
 	.run = cmd_audit,
-	.subcommands = "verify keygen checkpoint show anchor",
+	.subcommands = "verify keygen checkpoint show anchor prune",
 	.options = audit_options,
 };

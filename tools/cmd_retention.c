@@ -86,9 +86,61 @@ static int anchor(mtd_t *h, opts *o)
 	return EX_OK;
 }
 
+static int prune(mtd_t *h, opts *o)
+{
+	mtd_prune_stats ps;
+	const char *before, *archive;
+	char t[40];
+	int64_t when;
+	int bad = 0, rc;
+
+	before = flag_value(o, "--before", &bad);
+	archive = flag_value(o, "--archive", &bad);
+	if (bad || !before || !archive)
+		return usage_error("audit prune: --before TIME and --archive FILE are required");
+	if (mtd_time_parse(before, strlen(before), &when) || when <= 0)
+		return usage_error("audit prune: --before needs an RFC 3339 time or Unix seconds");
+	if ((rc = no_more(o, 2, "audit prune")))
+		return rc;
+	if ((rc = mtd_audit_prune(h, when, archive, &ps))) {
+		if (rc == MTD_EMALFORMED) {
+			printf("audit log BROKEN: %s\nnothing pruned\n", esc(mtd_errmsg(h)));
+			return EX_DATAERR_;
+		}
+		return fail(h, rc);
+	}
+	if (!ps.archived) {
+		printf("nothing to prune before %s\n", mtd_time_format(when, t, sizeof t));
+		return EX_OK;
+	}
+	printf("archived records %lld to %lld (%llu) to %s, head %s; %llu kept below the prune "
+	       "point\n", (long long)ps.first, (long long)ps.last, (unsigned long long)ps.archived,
+	       archive, ps.head, (unsigned long long)ps.kept);
+	return EX_OK;
+}
+
 int cli_audit_retention(mtd_t *h, opts *o, const char *sub)
 {
 	if (!strcmp(sub, "anchor"))
 		return anchor(h, o);
+	if (!strcmp(sub, "prune"))
+		return prune(h, o);
 	return -1;
+}
+
+/* audit verify --archive FILE: the archive on its own. */
+int cli_audit_verify_archive(mtd_t *h, const char *file)
+{
+	mtd_archive_info ai;
+	int rc = mtd_audit_verify_archive(h, file, &ai);
+	if (rc == MTD_EMALFORMED) {
+		printf("archive BROKEN: %s\n", esc(mtd_errmsg(h)));
+		return EX_DATAERR_;
+	}
+	if (rc)
+		return fail(h, rc);
+	printf("archive intact: records %lld to %lld (%llu), chained from %s, head %s\n",
+	       (long long)ai.first, (long long)ai.last, (unsigned long long)ai.records, ai.prev,
+	       ai.head);
+	return EX_OK;
 }

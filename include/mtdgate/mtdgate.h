@@ -412,6 +412,33 @@ int mtd_export_sql(mtd_t *h, const char *path, uint64_t *rows);
  * MTD_ENOTFOUND when the log is empty. */
 int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65]);
 
+/* Retention. mtd_audit_prune verifies the log, then moves the records
+ * dated before `before` (up to the last point where every log is sealed)
+ * into a new SQLite file at archive (never over an existing file), written
+ * and fsynced before anything is removed; then, in one transaction, removes
+ * them from the store except the decision changes that are still a device's
+ * last one and the outcomes something refers to, covers the rows whose last
+ * entries went with a baseline, and records the prune point (its number,
+ * the chain's hash there, a digest of what stayed below it) in the chain,
+ * from where verify goes on. Nothing before `before`: 0 with st->archived
+ * 0 and no file written. */
+typedef struct mtd_prune_stats {
+	int64_t first, last; /* the records archived */
+	uint64_t archived;   /* how many */
+	uint64_t kept;       /* rows below the prune point that stayed */
+	char head[65];       /* the chain's hash at the last archived record */
+} mtd_prune_stats;
+int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_stats *st);
+/* An archive checked on its own: its records first..last in order, the
+ * chain from prev to head, every seal. 0 (info filled), MTD_EMALFORMED
+ * with the first problem, or MTD_EIO. Needs no store. */
+typedef struct mtd_archive_info {
+	int64_t first, last;
+	uint64_t records;
+	char prev[65], head[65]; /* the chain's hash before first, after last */
+} mtd_archive_info;
+int mtd_audit_verify_archive(mtd_t *h, const char *archive, mtd_archive_info *info);
+
 /* ---- fleet: imports from what MDMs export, the device lifecycle (issue 18) ---- */
 
 /* Input formats of the imports: AUTO detects each input's from its first
