@@ -697,6 +697,205 @@ static void anchor_to_syslog(void **state)
 	}
 }
 
+/* ---- retention: prune, archives ---- */
+
+/* A copy of file (and nothing else) at name in s's directory: its path. */
+static const char *copy_file(scen *s, const char *file, const char *name)
+{
+	size_t n;
+	char *data = scen_slurp(file, &n);
+	const char *path;
+	assert_non_null(data);
+	path = scen_write(s, name, data, n);
+	free(data);
+	return path;
+}
+
+static void sql_on(const char *file, const char *sql)
+{
+	sqlite3 *db;
+	char *err = NULL;
+	assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/* Three days: decided on day 0, bob high on day 1, bob secured on day 2. */
+static void three_days(scen *s)
+{
+	decided_fleet(s);
+	scen_day(s, 1, 0);
+	INGEST(s, THREAT("ios-alice", "high", "\"2024-03-01T23:59:00Z\""));
+	RUN(s, 0, "evaluate");
+	scen_day(s, 2, 0);
+	INGEST(s, THREAT("ios-alice", "secured", "\"2024-03-02T23:59:00Z\""));
+	RUN(s, 0, "evaluate");
+}
+
+static void prune_and_archive(void **state)
+{
+	scen *s = *state;
+	const char *arch = scen_path(s, "a1.db");
+	char head0[65], line[200], *report;
+	int64_t cut, first_live;
+
+	decided_fleet(s);
+	RUN(s, 0, "audit", "anchor");
+	assert_int_equal(sscanf(strstr(s->out, "head=") + 5, "%64[0-9a-f]", head0), 1);
+	scen_day(s, 1, 0);
+	INGEST(s, THREAT("ios-alice", "high", "\"2024-03-01T23:59:00Z\""));
+	RUN(s, 0, "evaluate");
+	scen_day(s, 2, 0);
+	INGEST(s, THREAT("ios-alice", "secured", "\"2024-03-02T23:59:00Z\""));
+	RUN(s, 0, "evaluate");
+	report = scen_own(s, strdup(REPORT_ALL(s)));
+	RUN(s, 0, "audit", "prune", "--before", "2024-03-02T00:00:00Z", "--archive", arch);
+	OUT_HAS(s, "archived records 1 to ");
+	snprintf(line, sizeof line, "head %s", head0); /* everything of day 0 went */
+	OUT_HAS(s, line);
+	cut = scen_q_int(s, "SELECT CAST(json_extract(detail, '$.from') AS INTEGER) FROM audit"
+			    " WHERE kind = 'pruned'");
+	assert_true(cut > 10);
+	/* nothing of day 0 is left in the store but what still counts */
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE seq < (SELECT"
+				       " json_extract(detail, '$.from') FROM audit WHERE kind = 'pruned')"),
+			 0);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM message_log WHERE seq < (SELECT"
+				       " json_extract(detail, '$.from') FROM audit WHERE kind = 'pruned')"),
+			 0);
+	assert_true(scen_q_int(s, "SELECT count(*) FROM decision_log WHERE seq < (SELECT"
+				  " json_extract(detail, '$.from') FROM audit WHERE kind = 'pruned')") > 0);
+	first_live = scen_q_int(s, "SELECT min(m) FROM (SELECT min(seq) AS m FROM audit UNION ALL"
+				   " SELECT min(seq) FROM message_log UNION ALL SELECT min(seq)"
+				   " FROM row_log)");
+	assert_int_equal(first_live, cut); /* the live log starts at the prune point */
+	RUN(s, 0, "audit", "verify");
+	RUN(s, 0, "audit", "verify", "--archive", arch);
+	OUT_HAS(s, "archive intact: records 1 to ");
+	OUT_HAS(s, line);
+	assert_string_equal(REPORT_ALL(s), report);
+	/* the store goes on: another day, still intact; a second prune chains on */
+	scen_day(s, 3, 0);
+	INGEST(s, THREAT("ios-bob", "secured", "\"2024-03-03T23:59:00Z\""));
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "audit", "verify");
+	RUN(s, 0, "audit", "prune", "--before", "2024-03-02T00:00:00Z", "--archive",
+	    scen_path(s, "none.db"));
+	OUT_HAS(s, "nothing to prune");
+	assert_false(scen_exists(scen_path(s, "none.db")));
+	RUN(s, 0, "audit", "prune", "--before", "2024-03-03T00:00:00Z", "--archive",
+	    scen_path(s, "a2.db"));
+	RUN(s, 0, "audit", "verify");
+	RUN(s, 0, "audit", "verify", "--archive", scen_path(s, "a2.db"));
+	{ /* the second archive starts where the first ended */
+		char want[120];
+		snprintf(want, sizeof want, "records %lld to", (long long)cut);
+		OUT_HAS(s, want);
+	}
+	/* an archive is never overwritten */
+	RUN(s, 69, "audit", "prune", "--before", "2024-03-04T00:00:00Z", "--archive", arch);
+	RUN(s, 0, "audit", "verify", "--archive", arch);
+	RUN(s, 64, "audit", "prune", "--before", "2024-03-04T00:00:00Z");
+}
+
+static void prune_tamper_archive(void **state)
+{
+	scen *s = *state;
+	const char *arch = scen_path(s, "a.db"), *t;
+	three_days(s);
+	RUN(s, 0, "audit", "prune", "--before", "2024-03-02T00:00:00Z", "--archive", arch);
+	RUN(s, 0, "audit", "verify", "--archive", arch);
+	/* a message entry's byte */
+	t = copy_file(s, arch, "t1.db");
+	sql_on(t, "UPDATE message_log SET entries = substr(entries, 1, length(entries) - 1) ||"
+		  " X'07' WHERE seq = (SELECT min(seq) FROM message_log)");
+	RUN(s, 65, "audit", "verify", "--archive", t);
+	OUT_HAS(s, "archive BROKEN");
+	/* an audit record's detail */
+	t = copy_file(s, arch, "t2.db");
+	sql_on(t, "UPDATE audit SET detail = '{}' WHERE seq = (SELECT min(seq) FROM audit"
+		  " WHERE kind = 'import')");
+	RUN(s, 65, "audit", "verify", "--archive", t);
+	OUT_HAS(s, "does not match its hash");
+	/* a record removed */
+	t = copy_file(s, arch, "t3.db");
+	sql_on(t, "DELETE FROM outcomes WHERE seq = (SELECT max(seq) FROM outcomes)");
+	RUN(s, 65, "audit", "verify", "--archive", t);
+	/* the tail cut off */
+	t = copy_file(s, arch, "t4.db");
+	sql_on(t, "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)");
+	RUN(s, 65, "audit", "verify", "--archive", t);
+	/* not an archive */
+	RUN(s, 65, "audit", "verify", "--archive", s->db);
+}
+
+static void prune_tamper_live(void **state)
+{
+	scen *s = *state;
+	char orig[300];
+	const char *cases[][2] = {
+		/* what stayed below the prune point */
+		{"DROP TRIGGER outcomes_no_update; UPDATE outcomes SET reasons = '[]' WHERE seq ="
+		 " (SELECT min(seq) FROM outcomes)", "kept below record"},
+		/* the prune record itself */
+		{"DROP TRIGGER audit_no_update; UPDATE audit SET detail = replace(detail, '\"kept\":',"
+		 " '\"kept\": ') WHERE kind = 'pruned'", "does not match its hash"},
+		/* a device row, whose last write was archived */
+		{"UPDATE devices SET user = 'mallory@example.com' WHERE ext_id = 'ios-exec'",
+		 "is not what the audit log recorded"},
+		/* the first live record */
+		{"DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = (SELECT min(seq)"
+		 " FROM audit)", "missing"},
+	};
+	three_days(s);
+	RUN(s, 0, "audit", "prune", "--before", "2024-03-02T00:00:00Z", "--archive",
+	    scen_path(s, "a.db"));
+	RUN(s, 0, "audit", "verify");
+	snprintf(orig, sizeof orig, "%s", s->db);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "live%zu.db", i);
+		snprintf(s->db, sizeof s->db, "%s", copy_file(s, orig, name));
+		sql_on(s->db, cases[i][0]);
+		RUN(s, 65, "audit", "verify");
+		OUT_HAS(s, cases[i][1]);
+	}
+	snprintf(s->db, sizeof s->db, "%s", orig);
+	RUN(s, 0, "audit", "verify");
+}
+
+/* A kill after the archive is durable and before the removal commits loses
+ * nothing: the store is as it was, the archive verifies, prune runs again. */
+static void prune_killed(void **state)
+{
+	scen *s = *state;
+	const char *arch = scen_path(s, "k.db");
+	char now[32], envvar[] = "MTD_TEST_STOP_AT=prune-archived";
+	const char *argv[] = {MTDGATE_BIN, "--db", s->db, "--plugins", MTD_PLUGIN_DIR, "--rules",
+			      s->rules, "--now", now, "audit", "prune", "--before",
+			      "2024-03-02T00:00:00Z", "--archive", arch, NULL};
+	char *envp[] = {envvar, NULL};
+	int64_t before;
+	int status;
+	pid_t pid;
+
+	three_days(s);
+	before = scen_q_int(s, "SELECT count(*) FROM audit");
+	snprintf(now, sizeof now, "%lld", (long long)s->now);
+	assert_int_equal(posix_spawn(&pid, MTDGATE_BIN, NULL, NULL, (char **)argv, envp), 0);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status)); /* at the stop point, archive written */
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit"), before);
+	RUN(s, 0, "audit", "verify");
+	RUN(s, 0, "audit", "verify", "--archive", arch);
+	RUN(s, 0, "audit", "prune", "--before", "2024-03-02T00:00:00Z", "--archive",
+	    scen_path(s, "k2.db"));
+	RUN(s, 0, "audit", "verify");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +905,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(serve_forwards, setup, teardown),
 		cmocka_unit_test_setup_teardown(anchor_finds_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(anchor_to_syslog, setup, teardown),
+		cmocka_unit_test_setup_teardown(prune_and_archive, setup, teardown),
+		cmocka_unit_test_setup_teardown(prune_tamper_archive, setup, teardown),
+		cmocka_unit_test_setup_teardown(prune_tamper_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(prune_killed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
