@@ -1,7 +1,7 @@
 /* Scenarios: the rest of serve's HTTP interface (SPEC 4.5) through real
  * connections on 127.0.0.1: the decision events a follower (an IdP, an MDM,
  * a SIEM) reads, resumed after a disconnect without losing or repeating one. */
-#define _GNU_SOURCE /* strndup */
+#define _GNU_SOURCE /* strndup, prctl */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -12,6 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +30,7 @@
 typedef struct fixture {
 	scen *s;
 	srv sv;
+	pid_t nginx; /* killed by teardown */
 	int fds[8]; /* open event streams, closed by teardown */
 	size_t nfds;
 } fixture;
@@ -47,6 +54,10 @@ static int teardown(void **state)
 			close(f->fds[i]);
 	if (f->sv.pid > 0)
 		serve_stop(&f->sv);
+	if (f->nginx > 0) {
+		kill(f->nginx, SIGKILL);
+		waitpid(f->nginx, NULL, 0);
+	}
 	scen_free(f->s);
 	free(f);
 	return 0;
@@ -370,11 +381,359 @@ static void events_replay_and_keepalive(void **state)
 	assert_int_equal(events_next(a, &e, NULL), -1);
 }
 
+/* ---- nginx in front, curl as the device ---- */
+
+/* Run a shell command line (paths in it are the scenario's mkdtemp
+ * directory: no quoting needed); fails the test unless it exits 0. */
+static void sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int st;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st))
+		fail_msg("failed (%d): %s", st, cmd);
+}
+
+/* A port free on 127.0.0.1 just now (the kernel's pick). */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* The HTTP status curl gets for https://127.0.0.1:port/ with the device's
+ * client certificate (cert NULL: none), the server checked against ca. */
+static int curl_status(scen *s, int port, const char *cert)
+{
+	char cmd[2048], out[64] = "";
+	FILE *p;
+	snprintf(cmd, sizeof cmd,
+		 "curl -s -o /dev/null -w '%%{http_code}' --max-time 10 --cacert %s %s%s%s%s "
+		 "https://127.0.0.1:%d/mail/inbox",
+		 scen_path(s, "ca.pem"), cert ? "--cert " : "", cert ? scen_path(s, cert) : "",
+		 cert ? " --key " : "", cert ? scen_path(s, "client.key") : "", port);
+	assert_non_null(p = popen(cmd, "r"));
+	if (!fgets(out, sizeof out, p))
+		out[0] = '\0';
+	pclose(p);
+	return atoi(out);
+}
+
+/* 3. nginx (Debian's, with auth_request) verifies the device's client
+ * certificate, takes its CN as the device id and asks serve before
+ * proxying to the app (a backend that answers 200). A threat pushed to
+ * /v1/ingest turns the device's next request into 403, a remediation back
+ * into 200; no certificate, or one of a device mtdgate does not know, gets
+ * nothing. */
+static void nginx_mtls_auth_request(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char tok[80], conf[4096];
+	int https, app, status;
+	int64_t deadline;
+	const char *dir = s->dir;
+
+	fleet(s, tok);
+	serve_start(s, &f->sv);
+
+	/* a CA the MDM would run, the proxy's server certificate, two devices' */
+	sh("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
+	   "-days 2 -subj /CN=test-ca 2>/dev/null", dir);
+	sh("cd %s && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+	   "-subj /CN=127.0.0.1 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+	   "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+	   "-extfile san.ext -out server.pem 2>/dev/null", dir);
+	sh("cd %s && openssl req -newkey rsa:2048 -nodes -keyout client.key -out alice.csr "
+	   "-subj /O=Example/CN=ios-alice 2>/dev/null && openssl x509 -req -in alice.csr -CA ca.pem "
+	   "-CAkey ca.key -CAcreateserial -days 2 -out alice.pem 2>/dev/null && "
+	   "openssl req -new -key client.key -out ghost.csr -subj /CN=ghost-device 2>/dev/null && "
+	   "openssl x509 -req -in ghost.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+	   "-out ghost.pem 2>/dev/null", dir);
+
+	https = free_port();
+	app = free_port();
+	snprintf(conf, sizeof conf,
+		 "daemon off; master_process off; worker_processes 1;\n"
+		 "pid %s/nginx.pid; error_log %s/error.log warn;\n"
+		 "events { worker_connections 64; }\n"
+		 "http {\n"
+		 "  access_log off;\n"
+		 "  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;\n"
+		 "  fastcgi_temp_path %s/tmp; uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
+		 "  map $ssl_client_s_dn $ssl_client_s_dn_cn {\n"
+		 "    default \"\";\n"
+		 "    ~(^|,)CN=(?<cn>[^,]+) $cn;\n"
+		 "  }\n"
+		 "  server {\n"
+		 "    listen 127.0.0.1:%d ssl;\n"
+		 "    ssl_certificate %s/server.pem; ssl_certificate_key %s/server.key;\n"
+		 "    ssl_client_certificate %s/ca.pem; ssl_verify_client on;\n"
+		 "    location / {\n"
+		 "      auth_request /_mtdgate;\n"
+		 "      proxy_pass http://127.0.0.1:%d;\n"
+		 "    }\n"
+		 "    location = /_mtdgate {\n"
+		 "      internal;\n"
+		 "      proxy_pass http://127.0.0.1:%d/v1/access?resource=exchange;\n"
+		 "      proxy_pass_request_body off;\n"
+		 "      proxy_set_header Content-Length \"\";\n"
+		 "      proxy_set_header X-Device-Id $ssl_client_s_dn_cn;\n"
+		 "    }\n"
+		 "  }\n"
+		 "  server { listen 127.0.0.1:%d; location / { return 200 \"app\\n\"; } }\n"
+		 "}\n",
+		 dir, dir, dir, dir, dir, dir, dir, https, dir, dir, dir, app, f->sv.port, app);
+	scen_writes(s, "nginx.conf", conf);
+	sh("mkdir -p %s/tmp %s/logs", dir, dir);
+	fflush(NULL);
+	f->nginx = fork();
+	assert_true(f->nginx >= 0);
+	if (f->nginx == 0) {
+		int null = open("/dev/null", O_RDWR);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* it dies with the test */
+		dup2(null, 0);
+		dup2(null, 1);
+		execlp("nginx", "nginx", "-p", dir, "-e", scen_path(s, "error.log"), "-c",
+		       scen_path(s, "nginx.conf"), (char *)NULL);
+		_exit(127);
+	}
+	/* up when it answers (at most 10 s) */
+	deadline = ms_now() + 10000;
+	while ((status = curl_status(s, https, "alice.pem")) == 0 && ms_now() < deadline) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (status != 200) {
+		char *log = scen_slurp(scen_path(s, "error.log"), NULL);
+		fail_msg("nginx: %d for a compliant device; its log:\n%s", status, log ? log : "");
+	}
+
+	push(f, tok, THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\""));
+	assert_int_equal(curl_status(s, https, "alice.pem"), 403);
+	push(f, tok, THREAT("ios-alice", "low", "\"2024-03-01T00:40:00Z\""));
+	assert_int_equal(curl_status(s, https, "alice.pem"), 200);
+	assert_int_equal(curl_status(s, https, "ghost.pem"), 403); /* unknown device */
+	assert_int_equal(curl_status(s, https, NULL), 400);        /* no certificate */
+	kill(f->nginx, SIGTERM);
+	waitpid(f->nginx, NULL, 0);
+	f->nginx = 0;
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
+/* ---- crashes and other writers ---- */
+
+/* A child process that POSTs text to serve's /v1/ingest/generic and exits
+ * 0 when the answer is 200 (a request that may never be answered). */
+static pid_t push_async(fixture *f, const char *token, const char *text)
+{
+	pid_t pid;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char req[1024], ans[64] = "";
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)f->sv.port)};
+		int fd = socket(AF_INET, SOCK_STREAM, 0), len;
+		ssize_t n;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a))
+			_exit(2);
+		len = snprintf(req, sizeof req,
+			       "POST /v1/ingest/generic?normalized=1 HTTP/1.1\r\nHost: x\r\n"
+			       "Authorization: Bearer %s\r\nConnection: close\r\n"
+			       "Content-Length: %zu\r\n\r\n",
+			       token, strlen(text));
+		if (write(fd, req, (size_t)len) != len ||
+		    write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+			_exit(2);
+		n = read(fd, ans, sizeof ans - 1);
+		_exit(n > 0 && !strncmp(ans, "HTTP/1.1 200", 12) ? 0 : 1);
+	}
+	return pid;
+}
+
+/* The level generic's latest report of dev holds, from report --json. */
+static const char *vendor_level(scen *s, const char *dev)
+{
+	json_t *o = REPORT(s, dev);
+	return jstr(json_object_get(o, "vendors"), "generic");
+}
+
+/* 4. serve killed (SIGKILL) in the middle of a push, after its batch was
+ * committed and before the push was decided and answered: what was
+ * acknowledged before is all there, and serve started again decides what
+ * the killed push committed, to the decisions a batch evaluate makes. */
+static void serve_survives_sigkill(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char tok[80];
+	pid_t pusher;
+	int st = 0, status;
+
+	fleet(s, tok);
+	serve_start(s, &f->sv);
+	push(f, tok, THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\""));
+	push(f, tok, THREAT("ios-bob", "medium", "\"2024-03-01T00:31:00Z\""));
+	assert_int_equal(serve_stop(&f->sv), 0);
+
+	setenv("MTD_TEST_STOP_AT", "ingest-committed:1", 1);
+	serve_start(s, &f->sv);
+	unsetenv("MTD_TEST_STOP_AT");
+	pusher = push_async(f, tok, THREAT("ios-exec", "high", "\"2024-03-01T00:32:00Z\""));
+	assert_int_equal(waitpid(f->sv.pid, &st, WUNTRACED), f->sv.pid);
+	assert_true(WIFSTOPPED(st)); /* committed, not yet decided nor answered */
+	kill(f->sv.pid, SIGKILL);
+	waitpid(f->sv.pid, &st, 0);
+	close(f->sv.out);
+	f->sv.pid = 0;
+	waitpid(pusher, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0); /* never acknowledged */
+
+	/* what was acknowledged is there */
+	assert_string_equal(vendor_level(s, "ios-alice"), "high");
+	assert_string_equal(vendor_level(s, "ios-bob"), "medium");
+	/* started again: the committed report of the killed push decided */
+	serve_start(s, &f->sv);
+	http(s, f->sv.port, "GET", "/v1/access?device=ios-exec&resource=exchange", NULL, &status);
+	assert_int_equal(status, 403);
+	http(s, f->sv.port, "GET", "/v1/access?device=ios-alice&resource=exchange", NULL, &status);
+	assert_int_equal(status, 403);
+	http(s, f->sv.port, "GET", "/v1/access?device=ios-bob&resource=exchange", NULL, &status);
+	assert_int_equal(status, 200);
+	assert_int_equal(serve_stop(&f->sv), 0);
+	/* the same decisions a batch evaluate makes: nothing left to change */
+	RUN(s, 0, "evaluate", "--dry-run", "--output", "json");
+	OUT_HAS(s, "\"changed\":0");
+	RUN(s, 0, "audit", "verify");
+}
+
+/* 5. Two batch commands (an ingest of many messages, evaluations) and
+ * serve's pushes on one store at the same time: every message of each is
+ * stored and audited, none lost to a busy store, and the decisions end as
+ * a batch evaluate makes them. */
+static void batch_and_serve_at_once(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	const char *batch_devs[] = {"ios-alice", "ios-bob", "ios-exec"};
+	const char *push_devs[] = {"ios-multi", "zz-last"};
+	const char *lv[] = {"low", "high", "medium", "secured"};
+	char tok[80], line[400], *text;
+	size_t nbatch = 600, npush = 40, len = 0;
+	pid_t ing, evp;
+	int st;
+
+	fleet(s, tok);
+	text = scen_own(s, malloc(nbatch * 400));
+	assert_non_null(text);
+	for (size_t i = 0; i < nbatch; i++) {
+		int n = snprintf(line, sizeof line,
+				 "{\"type\":\"threat\",\"device\":\"%s\",\"level\":\"%s\",\"at\":%lld,"
+				 "\"threats\":[]}\n",
+				 batch_devs[i % 3], lv[i % 4], (long long)(SCEN_T0 + 60 + (int64_t)i));
+		memcpy(text + len, line, (size_t)n);
+		len += (size_t)n;
+	}
+	scen_write(s, "batch.jsonl", text, len);
+	serve_start(s, &f->sv);
+
+	fflush(NULL);
+	{
+		char now[32], batch_path[400];
+		snprintf(now, sizeof now, "%lld", (long long)s->now);
+		snprintf(batch_path, sizeof batch_path, "%s", scen_path(s, "batch.jsonl"));
+		ing = fork();
+		assert_true(ing >= 0);
+		if (ing == 0) {
+			int null = open("/dev/null", O_RDWR);
+			dup2(null, 1);
+			execl(MTDGATE_BIN, MTDGATE_BIN, "--db", s->db, "--plugins", MTD_PLUGIN_DIR,
+			      "--rules", s->rules, "--now", now, "--batch", "20", "ingest", "generic",
+			      "--normalized", batch_path, (char *)NULL);
+			_exit(127);
+		}
+		evp = fork();
+		assert_true(evp >= 0);
+		if (evp == 0) {
+			int null = open("/dev/null", O_RDWR), rc = 0;
+			dup2(null, 1);
+			for (int k = 0; k < 5 && !rc; k++) {
+				char cmd[1200];
+				snprintf(cmd, sizeof cmd,
+					 "%s --db %s --plugins %s --rules %s --now %s evaluate >/dev/null",
+					 MTDGATE_BIN, s->db, MTD_PLUGIN_DIR, s->rules, now);
+				rc = system(cmd);
+			}
+			_exit(rc ? 1 : 0);
+		}
+	}
+	for (size_t i = 0; i < npush; i++) {
+		snprintf(line, sizeof line,
+			 "{\"type\":\"threat\",\"device\":\"%s\",\"level\":\"%s\",\"at\":%lld,"
+			 "\"threats\":[]}\n",
+			 push_devs[i % 2], lv[i % 4], (long long)(SCEN_T0 + 60 + (int64_t)i));
+		push(f, tok, line);
+	}
+	waitpid(ing, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	waitpid(evp, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	/* every message audited, each device's latest report the last sent */
+	RUN(s, 0, "audit", "show", "--kind", "message", "--json");
+	{
+		size_t threats = 0;
+		for (const char *p = s->out; (p = strstr(p, "\"type\":\"threat\"")); p++)
+			threats++;
+		assert_int_equal(threats, nbatch + npush);
+	}
+	assert_string_equal(vendor_level(s, "ios-alice"), lv[(nbatch - 3) % 4]);
+	assert_string_equal(vendor_level(s, "ios-bob"), lv[(nbatch - 2) % 4]);
+	assert_string_equal(vendor_level(s, "ios-exec"), lv[(nbatch - 1) % 4]);
+	assert_string_equal(vendor_level(s, "ios-multi"), lv[(npush - 2) % 4]);
+	assert_string_equal(vendor_level(s, "zz-last"), lv[(npush - 1) % 4]);
+	/* serve has picked up the batch ingest's reports (within a second) */
+	{
+		int64_t deadline = ms_now() + 5000;
+		int status = 0, want = strcmp(lv[(nbatch - 2) % 4], "high") ? 200 : 403;
+		while (ms_now() < deadline) {
+			struct timespec ts = {0, 50 * 1000 * 1000};
+			http(s, f->sv.port, "GET", "/v1/access?device=ios-bob&resource=exchange", NULL,
+			     &status);
+			if (status == want)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		assert_int_equal(status, want);
+	}
+	assert_int_equal(serve_stop(&f->sv), 0);
+	RUN(s, 0, "evaluate", "--dry-run", "--output", "json");
+	OUT_HAS(s, "\"changed\":0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(events_resume_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_replay_and_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(nginx_mtls_auth_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(serve_survives_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_and_serve_at_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
