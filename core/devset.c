@@ -103,7 +103,8 @@ int mtd_changes_since(mtd_t *h, int64_t *seq, mtd_devset *touched, mtd_devset *d
 	int rc = mtd_need_store(h);
 	if (rc)
 		return rc;
-	/* one read transaction: the logs as of one commit */
+	/* one read transaction: the logs as of the last commit */
+	mtd_store_idle(h->store);
 	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	rc = mtd_store_changes_since(h->store, seq, touched, decided);

@@ -1839,7 +1839,12 @@ int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 	for (size_t i = 0; i < e.nconns; i++) {
 		const mtd_conn *c = &e.conns[i];
 		int64_t t = c->last_contact + (int64_t)c->unresponsive_days * 86400 + 1;
-		if (mtd_conn_state_at(c, h->now) == MTD_CS_ENABLED && (!best || t < best))
+		int cst = mtd_conn_state_at(c, h->now);
+		if (cst != c->state) /* due already: its change is not applied yet */
+			t = h->now;
+		else if (cst != MTD_CS_ENABLED)
+			continue;
+		if (!best || t < best)
 			best = t;
 	}
 	/* grace periods ending: the devices decided in_grace_period */
@@ -1919,12 +1924,9 @@ int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 	if (!rc) {
 		int64_t by = best > h->now ? best : h->now; /* what is due by then */
 		*at = best;
-		for (size_t i = 0; i < e.nconns; i++) {
-			const mtd_conn *c = &e.conns[i];
-			if (mtd_conn_state_at(c, h->now) == MTD_CS_ENABLED &&
-			    c->last_contact + (int64_t)c->unresponsive_days * 86400 + 1 <= by)
+		for (size_t i = 0; i < e.nconns; i++) /* a state that changes by then */
+			if (mtd_conn_state_at(&e.conns[i], by) != e.conns[i].state)
 				*all = 1;
-		}
 		for (size_t i = 0; due && i < ng; i++)
 			if (gend[i] && gend[i] <= by)
 				mtd_devset_add(due, gid[i]);

@@ -847,6 +847,13 @@ sqlite3 *mtd_store_db(mtd_store *s)
 	return s->db;
 }
 
+void mtd_store_idle(mtd_store *s)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st; st = sqlite3_next_stmt(s->db, st))
+		if (sqlite3_stmt_busy(st))
+			sqlite3_reset(st);
+}
+
 int mtd_store_data_version(mtd_store *s, int64_t *v)
 {
 	sqlite3_stmt *st;
@@ -857,9 +864,7 @@ int mtd_store_data_version(mtd_store *s, int64_t *v)
 	 * could not start on it). Between calls, outside a transaction, none
 	 * needs its row any more. */
 	if (sqlite3_get_autocommit(s->db))
-		for (st = sqlite3_next_stmt(s->db, NULL); st; st = sqlite3_next_stmt(s->db, st))
-			if (sqlite3_stmt_busy(st))
-				sqlite3_reset(st);
+		mtd_store_idle(s);
 	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
 		return MTD_ESTORE;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -1071,8 +1076,11 @@ int mtd_store_changes_since(mtd_store *s, int64_t *seq, mtd_devset *touched, mtd
 
 int mtd_store_last_seq(mtd_store *s, int64_t *seq)
 {
-	sqlite3_stmt *st = mtd_store_stmt(s, SQL_AUDIT_LAST);
+	sqlite3_stmt *st;
 	int step;
+	if (sqlite3_get_autocommit(s->db))
+		mtd_store_idle(s); /* the latest commit, not a left statement's snapshot */
+	st = mtd_store_stmt(s, SQL_AUDIT_LAST);
 	if (!st)
 		return MTD_ESTORE;
 	step = sqlite3_step(st);

@@ -132,6 +132,10 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
  * every parameter (unbinding them all was a tenth of a report's upsert). */
 sqlite3_stmt *mtd_store_stmt_rebind(mtd_store *s, enum mtd_sql which);
 const char *mtd_store_errmsg(mtd_store *s);
+/* Every statement reset: one a caller left stepped (the convention above)
+ * keeps its read transaction, and with it a snapshot from before other
+ * processes' commits, open. Outside transactions only. */
+void mtd_store_idle(mtd_store *s);
 
 /* BEGIN IMMEDIATE: waits for the write lock as opts said; MTD_EBUSY when it
  * stayed locked, MTD_ESTORE otherwise. */
