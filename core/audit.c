@@ -410,7 +410,8 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 
 /* ?1: where the log starts (audit prune leaves a prune point; 0 before) */
 static const char *const verify_sql[NSRC] = {
-	"SELECT seq, at, kind, vendor, device, detail, hash FROM audit WHERE seq >= ?1 ORDER BY seq",
+	"SELECT seq, at, kind, vendor, device, detail, hash, pd, salt FROM audit WHERE seq >= ?1"
+	" ORDER BY seq",
 	("SELECT seq, at, digest, state, level, access, app_action, vendors, reasons, resources"
 	 " FROM outcomes WHERE seq >= ?1 ORDER BY seq"),
 	"SELECT seq, n, at, entries FROM decision_log WHERE seq >= ?1 ORDER BY seq",
@@ -567,17 +568,15 @@ typedef struct rowmap {
 
 static uint64_t text_key(const char *p, size_t n)
 {
-	mtd_sha256 c;
-	unsigned char d[32];
-	uint64_t k = 0;
 	if (!p)
 		return 0;
-	mtd_sha256_init(&c);
-	mtd_sha256_update(&c, p, n);
-	mtd_sha256_final(&c, d);
-	for (int i = 0; i < 8; i++)
-		k = k << 8 | d[i];
-	return k | 1; /* never 0, which is "no text" */
+	if (n == MTD_IDS_LOGKEY && (unsigned char)p[0] == MTD_IDS_HASHED) { /* keyed by digest */
+		uint64_t k = 0;
+		for (int i = 1; i < MTD_IDS_LOGKEY; i++)
+			k = k << 8 | (unsigned char)p[i];
+		return k | 1;
+	}
+	return mtd_text_key(NULL, 0, p, n);
 }
 
 static size_t row_slot(const rowmap *m, int table, int64_t k1, int64_t k2, uint64_t kt)
@@ -633,6 +632,10 @@ static const char *row_label(sqlite3 *db, int table, int64_t k1, int64_t k2, con
 			     char *buf, size_t n)
 {
 	sqlite3_stmt *st;
+	if (table == MTD_ROW_DEVICE_IDS && !kt) { /* keyed by a salted digest since schema 10 */
+		snprintf(buf, n, "an identifier (the log keeps only its salted digest)");
+		return buf;
+	}
 	snprintf(buf, n, "%s row (%lld, %lld)", mtd_row_table_name(table), (long long)k1,
 		 (long long)k2);
 	if (sqlite3_prepare_v2(db, mtd_row_label_sql(table), -1, &st, NULL) != SQLITE_OK)
@@ -687,6 +690,7 @@ static int row_ktext(sqlite3 *db, const rowent *e, char *buf, size_t n)
 			if (mtd_log_entry_decode(MTD_LOG_ROWS, &p, end, &le))
 				break;
 			if (le.ktext && le.table == e->table && le.device == e->k1 && le.k2 == e->k2 &&
+			    !(le.nktext == MTD_IDS_LOGKEY && (unsigned char)le.ktext[0] == MTD_IDS_HASHED) &&
 			    le.nktext < n && text_key(le.ktext, le.nktext) == e->kt) {
 				memcpy(buf, le.ktext, le.nktext);
 				buf[le.nktext] = '\0';
@@ -712,8 +716,19 @@ static int check_rows(mtd_t *h, sqlite3 *db, rowmap *m)
 			unsigned char d[MTD_ROW_DIGEST];
 			int64_t k1 = sqlite3_column_int64(st, 0), k2 = sqlite3_column_int64(st, 1);
 			const char *kt = (const char *)sqlite3_column_text(st, 2);
-			rowent *e = row_find(m, t, k1, k2,
-					     text_key(kt, kt ? (size_t)sqlite3_column_bytes(st, 2) : 0));
+			size_t nkt = kt ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+			uint64_t key = text_key(kt, nkt);
+			rowent *e;
+			if (t == MTD_ROW_DEVICE_IDS && kt) { /* keyed with its device's salt */
+				unsigned char salt[16];
+				size_t nsalt;
+				if (mtd_store_device_salt(h->store, sqlite3_column_int64(st, 3), salt, &nsalt)) {
+					sqlite3_finalize(st);
+					return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+				}
+				key = mtd_text_key(salt, nsalt, kt, nkt);
+			}
+			e = row_find(m, t, k1, k2, key);
 			mtd_row_digest(t, st, d);
 			if (!e)
 				row_bad(&rc, t, k1, k2, kt,
@@ -1002,6 +1017,114 @@ static int expect_init(mtd_t *h, mtd_audit_expect *in, expects *x)
 static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[32],
 		       lastlog *l);
 
+/* ---- erased personal data (schema 10; fleet's part of this file) ----
+ * A record with pd chains it instead of its device and detail: while they
+ * are there, pd must be their salted digest; once erased (device NULL,
+ * salt NULL, detail MTD_AUDIT_ERASED) only pd is left, and a later
+ * device_removed record must name the record among those it erased. */
+typedef struct erasures {
+	int64_t *v; /* erased records in order; negated once a removal names it */
+	size_t n, cap;
+	int64_t from; /* the first record walked: a removal may name erased
+			 records pruned into an archive before it */
+} erasures;
+
+/* The chain hash of the audit record that is the current row of st
+ * (verify_sql's columns): over its device and detail, or since schema 10
+ * over pd. */
+static void record_hash(const unsigned char prev[32], sqlite3_stmt *st, int64_t seq,
+			unsigned char out[32])
+{
+	const char *kind = (const char *)sqlite3_column_text(st, 2);
+	if (sqlite3_column_type(st, 7) == SQLITE_NULL || sqlite3_column_bytes(st, 7) != 32)
+		mtd_audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind,
+			       (const char *)sqlite3_column_text(st, 3),
+			       (const char *)sqlite3_column_text(st, 4),
+			       (const char *)sqlite3_column_text(st, 5), out);
+	else
+		mtd_audit_hash_pd(prev, seq, sqlite3_column_int64(st, 1), kind,
+				  (const char *)sqlite3_column_text(st, 3), sqlite3_column_blob(st, 7),
+				  out);
+}
+
+static int erased_named(mtd_t *h, erasures *er, int64_t seq, const char *detail)
+{
+	json_t *d = json_loads(detail ? detail : "", 0, NULL), *list = json_object_get(d, "erased");
+	size_t i;
+	json_t *v;
+	int rc = 0;
+	if (!json_is_array(list)) {
+		json_decref(d);
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a device removal that cannot "
+				"be read", (long long)seq);
+	}
+	json_array_foreach(list, i, v) {
+		int64_t e = json_integer_value(v);
+		size_t lo = 0, hi = er->n;
+		if (e < er->from)
+			continue; /* pruned */
+		while (lo < hi) { /* er->v is in order of |seq| */
+			size_t mid = (lo + hi) / 2;
+			int64_t m = er->v[mid] < 0 ? -er->v[mid] : er->v[mid];
+			if (m < e)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == er->n || er->v[lo] != e) {
+			rc = mtd_fail(h, MTD_EMALFORMED,
+				      "audit record %lld names record %lld as erased, which is not an "
+				      "erased record before it", (long long)seq, (long long)e);
+			break;
+		}
+		er->v[lo] = -e;
+	}
+	json_decref(d);
+	return rc;
+}
+
+static int check_personal(mtd_t *h, sqlite3_stmt *st, int64_t seq, const char *kind,
+			  const char *detail, erasures *er)
+{
+	unsigned char pd[32];
+	if (kind && !strcmp(kind, "device_removed") && sqlite3_column_type(st, 8) != SQLITE_NULL &&
+	    erased_named(h, er, seq, detail))
+		return MTD_EMALFORMED;
+	if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+		return 0; /* written before schema 10 */
+	if (sqlite3_column_bytes(st, 7) != 32)
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: its digest is damaged",
+				(long long)seq);
+	if (sqlite3_column_type(st, 8) == SQLITE_NULL) { /* erased */
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL || !detail ||
+		    strcmp(detail, MTD_AUDIT_ERASED))
+			return mtd_fail(h, MTD_EMALFORMED, "audit record %lld (%s) has lost its salt "
+					"but not its data: it was changed", (long long)seq,
+					kind ? kind : "?");
+		if (er->n == er->cap) {
+			size_t cap = er->cap ? 2 * er->cap : 64;
+			int64_t *nv = realloc(er->v, cap * sizeof *nv);
+			if (!nv)
+				return mtd_fail(h, MTD_ENOMEM, "out of memory");
+			er->v = nv;
+			er->cap = cap;
+		}
+		er->v[er->n++] = seq;
+		return 0;
+	}
+	if (sqlite3_column_bytes(st, 8) != MTD_AUDIT_SALT)
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: its salt is damaged",
+				(long long)seq);
+	mtd_audit_pdigest(sqlite3_column_blob(st, 8), (const char *)sqlite3_column_text(st, 4), detail,
+			  pd);
+	if (memcmp(pd, sqlite3_column_blob(st, 7), 32))
+		return mtd_fail(h, MTD_EMALFORMED,
+				"audit record %lld (%s at %lld) does not match its hash: it was "
+				"changed, or a record before it was", (long long)seq, kind ? kind : "?",
+				(long long)sqlite3_column_int64(st, 1));
+	return 0;
+}
+
 int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 {
 	return mtd_audit_verify_expect(h, NULL, records, head);
@@ -1015,6 +1138,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 	pend p[MTD_LOG__COUNT];
 	lastlog last = {0};
 	rowmap rows = {0};
+	erasures er = {0};
 	expects x;
 	sqlite3 *db;
 	int64_t expect = 1, from = 0;
@@ -1038,6 +1162,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 	rc = check_pages(h, db);
 	if (!rc && !(rc = prune_start(h, db, &from, prev, &last)) && from)
 		expect = from; /* pruned: the chain goes on from the prune point */
+	er.from = from;
 	for (i = 0; i < NSRC && !rc; i++)
 		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
 		    sqlite3_bind_int64(c[i].st, 1, from) != SQLITE_OK || advance(&c[i]))
@@ -1086,9 +1211,9 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		if (i == SRC_AUDIT) {
 			const char *kind = (const char *)sqlite3_column_text(st, 2);
 			const char *detail = (const char *)sqlite3_column_text(st, 5);
-			mtd_audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind,
-				       (const char *)sqlite3_column_text(st, 3),
-				       (const char *)sqlite3_column_text(st, 4), detail, want);
+			if ((rc = check_personal(h, st, seq, kind, detail, &er)))
+				break;
+			record_hash(prev, st, seq, want);
 			if (sqlite3_column_bytes(st, 6) != 32 ||
 			    memcmp(sqlite3_column_blob(st, 6), want, 32) != 0) {
 				rc = mtd_fail(h, MTD_EMALFORMED,
@@ -1125,6 +1250,12 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		if (advance(&c[i]))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	}
+	for (size_t k = 0; !rc && k < er.n; k++)
+		if (er.v[k] > 0)
+			rc = mtd_fail(h, MTD_EMALFORMED,
+				      "audit record %lld was erased, but no device removal records "
+				      "that it erased it: it was erased outside mtdgate",
+				      (long long)er.v[k]);
 	for (i = 0; !rc && i < MTD_LOG__COUNT; i++)
 		if (p[i].rows)
 			rc = mtd_fail(h, MTD_EMALFORMED,
@@ -1158,6 +1289,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 	to_hex(prev, 32, head);
 	free(last.v);
 	free(rows.v);
+	free(er.v);
 	close_all(c);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	return rc;
@@ -1350,7 +1482,7 @@ static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[
 static const char archive_schema[] =
 	"CREATE TABLE sqlfile_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,"
-	" vendor TEXT, device TEXT, detail TEXT NOT NULL, hash BLOB);"
+	" vendor TEXT, device TEXT, detail TEXT NOT NULL, hash BLOB, pd BLOB, salt BLOB);"
 	"CREATE TABLE outcomes(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, digest INTEGER NOT NULL,"
 	" state INTEGER NOT NULL, level INTEGER NOT NULL, access INTEGER NOT NULL,"
 	" app_action INTEGER NOT NULL, vendors TEXT NOT NULL, reasons TEXT NOT NULL,"
@@ -1378,6 +1510,7 @@ static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char 
 	int64_t expect = first;
 	int rc = 0, i;
 
+	erasures er = {NULL, 0, 0, first};
 	memcpy(prev, prev0, 32);
 	*records = 0;
 	for (i = 0; i < MTD_LOG__COUNT; i++) {
@@ -1409,9 +1542,11 @@ static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char 
 		if (i == SRC_AUDIT) {
 			const char *kind = (const char *)sqlite3_column_text(st, 2);
 			const char *detail = (const char *)sqlite3_column_text(st, 5);
-			mtd_audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind,
-				       (const char *)sqlite3_column_text(st, 3),
-				       (const char *)sqlite3_column_text(st, 4), detail, want);
+			/* an erasure's removal record may be in the live log: only
+			 * the digests are checked here */
+			if ((rc = check_personal(h, st, seq, kind, detail, &er)))
+				break;
+			record_hash(prev, st, seq, want);
 			if (sqlite3_column_bytes(st, 6) != 32 ||
 			    memcmp(sqlite3_column_blob(st, 6), want, 32) != 0) {
 				rc = mtd_fail(h, MTD_EMALFORMED, "record %lld (%s) does not match its "
@@ -1435,6 +1570,7 @@ static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char 
 				      "sealed", (unsigned long long)p[i].rows, mtd_log_name(i),
 				      (long long)p[i].first);
 	close_all(c);
+	free(er.v);
 	memcpy(out, prev, 32);
 	return rc;
 }

@@ -30,6 +30,13 @@ typedef struct devmap {
 	size_t n, cur;  /* cur: the entry after the last one found */
 } devmap;
 
+struct inv_state {
+	char last[MTD_MAX_ID + 1]; /* device of the previous record */
+	int64_t last_id;
+	int64_t *seen;             /* open-addressing set of device rowids */
+	size_t nseen, cap;
+};
+
 typedef struct run {
 	mtd_t *h;
 	mtd_reader *rd;
@@ -47,7 +54,7 @@ typedef struct run {
 	struct inv_state *inv;  /* inventory import */
 	devmap *dm;             /* ingest of many messages */
 	mtd_mdm *mdm;           /* imports: records from an MDM's export */
-	struct seen *keep;      /* device import --replace-all: the devices read */
+	struct inv_state *keep; /* device import --replace-all: the devices read */
 	/* ingest through an isolated plugin: records are decoded in batches,
 	 * so the record being applied is not the reader's last one */
 	const char *where_now;  /* its position, when set */
@@ -417,6 +424,7 @@ static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 
 static int64_t device_by_ext(run *r, const char *p, size_t n);
 static int64_t device_by_id(run *r, const char *kind, const char *p, size_t n);
+static int seen_add(struct inv_state *iv, int64_t id);
 
 /* 1 (reported as a bad record) when an identifier of d is another device's
  * already: one value names one device. */
@@ -446,13 +454,14 @@ static int ids_claimed(run *r, const mtd_device_rec *d)
 }
 
 /* After a write or deletion of device_ids' row (kind, value): its log entry. */
-static int ids_logged(run *r, const char *kind, size_t nkind, const char *value, size_t nvalue)
+static int ids_logged(run *r, int64_t dev, const char *kind, size_t nkind, const char *value,
+		      size_t nvalue)
 {
 	char kt[256];
 	size_t n = mtd_ids_key(kt, sizeof kt, kind, nkind, value, nvalue);
 	if (!n)
 		return mtd_fail(r->h, MTD_ESTORE, "an identifier too long to log");
-	if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICE_IDS, 0, 0, kt, n))
+	if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICE_IDS, dev, 0, kt, n))
 		return store_fail(r);
 	return 0;
 }
@@ -474,7 +483,7 @@ static int ids_put(run *r, const mtd_device_rec *d)
 		mtd_bind_text(st, 2, k->p, k->n);
 		/* the deletion is done by the first step; each row it returns is logged */
 		while ((step = sqlite3_step(st)) == SQLITE_ROW)
-			if ((rc = ids_logged(r, k->p, k->n, (const char *)sqlite3_column_text(st, 0),
+			if ((rc = ids_logged(r, own, k->p, k->n, (const char *)sqlite3_column_text(st, 0),
 					     (size_t)sqlite3_column_bytes(st, 0))))
 				return rc;
 		if (step != SQLITE_DONE || !(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
@@ -484,7 +493,7 @@ static int ids_put(run *r, const mtd_device_rec *d)
 		sqlite3_bind_int64(st, 3, own);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return store_fail(r);
-		if ((rc = ids_logged(r, k->p, k->n, v->p, v->n)))
+		if ((rc = ids_logged(r, own, k->p, k->n, v->p, v->n)))
 			return rc;
 	}
 	return 0;
@@ -522,10 +531,78 @@ static int one_device(run *r, const mtd_record *rec)
 	if (sqlite3_step(st) != SQLITE_DONE ||
 	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICES, id, 0, NULL, 0))
 		return store_fail(r);
+	/* a new device's salt (its identifiers' keys in the row log) */
+	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_SALT_NEW)))
+		return store_fail(r);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    (sqlite3_changes(mtd_store_db(r->h->store)) > 0 &&
+	     mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICE_SALTS, id, 0, NULL, 0)))
+		return store_fail(r);
+	if (r->keep && seen_add(r->keep, id) < 0)
+		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
 	if (d.nids && (rc = ids_put(r, &d)))
 		return rc;
 	r->pend_accepted++;
 	return 0;
+}
+
+static int seen_has(const struct inv_state *iv, int64_t id)
+{
+	if (!iv->cap)
+		return 0;
+	for (size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & (iv->cap - 1); iv->seen[i];
+	     i = (i + 1) & (iv->cap - 1))
+		if (iv->seen[i] == id)
+			return 1;
+	return 0;
+}
+
+/* --replace-all: every stored device the import did not hold is removed,
+ * unless the import may have missed some (a malformed record, an export
+ * that goes on): then nothing is. */
+static int remove_absent(run *r, int more, uint64_t *removed)
+{
+	sqlite3_stmt *st = NULL;
+	char **ids = NULL;
+	size_t n = 0, cap = 0;
+	mtd_remove_stats rs;
+	int rc = 0, step;
+
+	if (r->st->malformed || r->st->bad_elements || more)
+		return mtd_fail(r->h, MTD_EREFUSED,
+				"--replace-all: no device removed, since the import may not hold the "
+				"whole fleet (%s)",
+				more ? "the Graph export goes on beyond the pages given"
+				     : "some records were malformed");
+	if (sqlite3_prepare_v2(mtd_store_db(r->h->store), "SELECT id, ext_id FROM devices", -1, &st,
+			       NULL) != SQLITE_OK)
+		return store_fail(r);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (seen_has(r->keep, sqlite3_column_int64(st, 0)))
+			continue;
+		if (n == cap) {
+			char **v = realloc(ids, (cap = cap ? 2 * cap : 64) * sizeof *v);
+			if (!v) {
+				rc = MTD_ENOMEM;
+				break;
+			}
+			ids = v;
+		}
+		if (!(ids[n] = strdup((const char *)sqlite3_column_text(st, 1))))
+			rc = MTD_ENOMEM;
+		else
+			n++;
+	}
+	sqlite3_finalize(st);
+	if (rc)
+		rc = mtd_fail(r->h, rc, "out of memory");
+	else if (n && !(rc = mtd_device_remove(r->h, (const char *const *)ids, n, &rs)) && removed)
+		*removed = rs.devices;
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return rc;
 }
 
 static void groups_diag(void *ud, const char *msg)
@@ -585,6 +662,10 @@ int mtd_device_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st, ui
 					rc == MTD_ENOMEM ? "out of memory" : err);
 		}
 	}
+	if (o->replace_all && !(r.keep = calloc(1, sizeof *r.keep))) {
+		mtd_mdm_groups_free(g);
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	}
 	rc = import_inputs(&r, o, g, 0, one_device, &more);
 	mtd_mdm_groups_free(g);
 	gsc_free(&r);
@@ -609,7 +690,11 @@ int mtd_device_import_from(mtd_t *h, const mtd_import_opts *o, mtd_stats *st, ui
 		}
 		st->unparked += r.pend_unparked;
 	}
-	(void)more;
+	if (!rc && o->replace_all)
+		rc = remove_absent(&r, more, removed);
+	if (r.keep)
+		free(r.keep->seen);
+	free(r.keep);
 	free(r.conns);
 	return rc;
 }
@@ -623,12 +708,6 @@ int mtd_device_import(mtd_t *h, FILE *in, const char *name, mtd_stats *st)
 
 /* ---- inventory ---- */
 
-struct inv_state {
-	char last[MTD_MAX_ID + 1]; /* device of the previous record */
-	int64_t last_id;
-	int64_t *seen;             /* open-addressing set of device rowids */
-	size_t nseen, cap;
-};
 
 /* Add id to the set; 1 when it was new, 0 when present, -1 out of memory. */
 static int seen_add(struct inv_state *iv, int64_t id)
@@ -1371,7 +1450,7 @@ static int learn(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
 	sqlite3_bind_int64(st, 3, t->dev);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_fail(r);
-	if ((rc = ids_logged(r, kind, strlen(kind), v->p, v->n)) ||
+	if ((rc = ids_logged(r, t->dev, kind, strlen(kind), v->p, v->n)) ||
 	    (rc = device_ext(r, t->dev, ext, sizeof ext)) ||
 	    (rc = audit_json(r, "id_learned", vendor, ext,
 			     json_pack("{s:s, s:s%, s:s}", "kind", kind, "value", v->p, v->n, "from",

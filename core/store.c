@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* getrandom */
 /* store: SQLite schema, migrations, statements, transactions, audit. */
 #include <errno.h>
 #include <fcntl.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,7 @@ struct mtd_store {
 	int64_t wait_start; /* ms on CLOCK_MONOTONIC of the first busy call */
 	int64_t noted;      /* ms waited when note was last called */
 	char backup[PATH_MAX + 32]; /* a migration's backup, "" when none */
+	int audit_pd; /* schema 10 and later: audit records chain a salted digest */
 	unsigned char dbuf[MTD_DBLOCK_MAX]; /* mtd_store_dblock_put's encoding */
 	int track;                /* mtd_store_track */
 	mtd_devset tpend, tdone;  /* touched in the open transaction, committed */
@@ -75,6 +78,7 @@ static int user_version(sqlite3 *db);
 static int backup(mtd_store *s, const char *path, int version);
 static int migrate_v5(mtd_store *s);
 static int migrate_baseline(mtd_store *s, int schema, int first, int end);
+static int migrate_v10(mtd_store *s);
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. Only
  * ever append. */
@@ -215,6 +219,25 @@ static const char *const migrations[] = {
 	/* 8 -> 9: device_ids, parked and threat_events are covered too: a
 	 * baseline entry for every row of theirs stored before (in C) */
 	"",
+	/* 9 -> 10: personal data that can be erased (README, "Removing a
+	 * device"): audit records chain a salted digest of their device and
+	 * detail (pd), so both can be erased and the chain still holds; the
+	 * only update the log allows is that erasure. Each device has a salt,
+	 * and the row log keys its identifiers by a digest salted with it, not
+	 * by their values; the identifiers stored before are keyed again (in C,
+	 * migrate_v10). */
+	"ALTER TABLE audit ADD COLUMN pd BLOB;"
+	"ALTER TABLE audit ADD COLUMN salt BLOB;"
+	"DROP TRIGGER audit_no_update;"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN NOT ("
+	" new.seq IS old.seq AND new.at IS old.at AND new.kind IS old.kind AND"
+	" new.vendor IS old.vendor AND new.hash IS old.hash AND old.pd IS NOT NULL AND"
+	" new.pd IS old.pd AND new.salt IS NULL AND new.device IS NULL AND"
+	" new.detail = '" MTD_AUDIT_ERASED "')"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TABLE device_salts(device INTEGER PRIMARY KEY REFERENCES devices(id),"
+	" salt BLOB NOT NULL);"
+	"INSERT INTO device_salts(device, salt) SELECT id, randomblob(16) FROM devices;",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -228,8 +251,12 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_GROUPSET_MEMBER] = "INSERT INTO groupset_members(groupset, grp) VALUES(?1, ?2)",
 	[SQL_GROUPSET_ALL] = "SELECT id, key FROM groupsets ORDER BY id",
 	[SQL_DEVICE_UPSERT] =
-		"INSERT INTO devices(ext_id, platform, os_version, corporate, enrolled,"
-		" user, groupset, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+		/* a new row id after every one used, removed devices' too (meta
+		 * device_floor): a new device never takes an old one's history */
+		"INSERT INTO devices(id, ext_id, platform, os_version, corporate, enrolled,"
+		" user, groupset, updated_at) VALUES((SELECT max(coalesce(max(id), 0),"
+		" coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'device_floor'), 0))"
+		" + 1 FROM devices), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 		" ON CONFLICT(ext_id) DO UPDATE SET platform = excluded.platform,"
 		" os_version = excluded.os_version, corporate = excluded.corporate,"
 		" enrolled = excluded.enrolled, user = excluded.user,"
@@ -338,6 +365,11 @@ static const char *const sql_text[SQL__COUNT] = {
 		" WHERE d.platform = 1 AND (d.corporate = 1 OR ?1 = 1) ORDER BY d.ext_id, a.app_id",
 	[SQL_AUDIT_INSERT] = "INSERT INTO audit(seq, at, kind, vendor, device, detail, hash)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQL_AUDIT_INSERT_PD] = "INSERT INTO audit(seq, at, kind, vendor, device, detail, hash,"
+				" pd, salt) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQL_DEVICE_SALT] = "SELECT salt FROM device_salts WHERE device = ?1",
+	[SQL_DEVICE_SALT_NEW] = "INSERT INTO device_salts(device, salt) VALUES(?1, randomblob(16))"
+				" ON CONFLICT(device) DO NOTHING",
 	[SQL_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[SQL_DEVICE_EXT] = "SELECT ext_id FROM devices WHERE id = ?1",
 	[SQL_IDS_GET] = "SELECT device FROM device_ids WHERE kind = ?1 AND value = ?2",
@@ -432,8 +464,10 @@ static int migrate(mtd_store *s, const char *path)
 			 version, target);
 		return MTD_ESTORE;
 	}
-	if (version == target)
+	if (version == target) {
+		s->audit_pd = 1; /* schema 10 */
 		return 0;
+	}
 	if (version > 0 && (rc = backup(s, path, version)))
 		return rc;
 	from = version;
@@ -454,9 +488,10 @@ static int migrate(mtd_store *s, const char *path)
 		    (version + 1 == 4 && migrate_v4(s)) || (version + 1 == 5 && migrate_v5(s)) ||
 		    (version + 1 == 8 && migrate_baseline(s, 8, 0, MTD_ROW_DEVICE_IDS)) ||
 		    (version + 1 == 9 &&
-		     migrate_baseline(s, 9, MTD_ROW_DEVICE_IDS, MTD_ROW__COUNT)) ||
+		     migrate_baseline(s, 9, MTD_ROW_DEVICE_IDS, MTD_ROW_THREAT_EVENTS + 1)) ||
 		    (version == 0 &&
 		     sqlite3_exec(s->db, "PRAGMA application_id = " APP_ID_TEXT, NULL, NULL, NULL)) ||
+		    (version + 1 == 10 && migrate_v10(s)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -473,6 +508,7 @@ static int migrate(mtd_store *s, const char *path)
 			 from, target, s->backup);
 		s->opts.note(s->opts.ud, "migrated", 0, 0, msg);
 	}
+	s->audit_pd = 1; /* schema 10 */
 	return 0;
 }
 
@@ -806,6 +842,9 @@ int mtd_store_open_ex(const char *path, int mode, const mtd_store_opts *opts, mt
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			 " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
 			 " PRAGMA cache_size = -65536;"
+			 /* what a write frees inside a page is zeroed (at no extra
+			  * I/O): no stale copy of a removed device's data stays */
+			 " PRAGMA secure_delete = FAST;"
 			 /* so that REPLACE's implicit delete meets the audit
 			  * log's no-delete trigger too */
 			 " PRAGMA recursive_triggers = ON;",
@@ -1063,6 +1102,10 @@ int mtd_store_changes_since(mtd_store *s, int64_t *seq, mtd_devset *touched, mtd
 		last = sqlite3_column_int64(st, 0);
 		if (kind && mtd_touch_of_audit(kind) == MTD_TOUCH_ALL)
 			touched->all = 1;
+		/* a removed device's decision is gone, and its row with it: those
+		 * who keep decisions (serve's index) read them all again */
+		if (kind && !strcmp(kind, "device_removed") && decided)
+			decided->all = 1;
 	}
 	sqlite3_reset(st);
 	if (step != SQLITE_DONE)
@@ -1228,6 +1271,69 @@ void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const
 	mtd_sha256_final(&c, out);
 }
 
+static void put_lp(mtd_sha256 *c, const char *f)
+{
+	uint32_t n = f ? (uint32_t)strlen(f) : 0xffffffffu;
+	unsigned char nb[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+			       (unsigned char)(n >> 8), (unsigned char)n};
+	mtd_sha256_update(c, nb, 4);
+	if (f)
+		mtd_sha256_update(c, f, strlen(f));
+}
+
+void mtd_audit_pdigest(const unsigned char salt[MTD_AUDIT_SALT], const char *device,
+		       const char *detail, unsigned char out[32])
+{
+	mtd_sha256 c;
+	mtd_sha256_init(&c);
+	mtd_sha256_update(&c, salt, MTD_AUDIT_SALT);
+	put_lp(&c, device);
+	put_lp(&c, detail);
+	mtd_sha256_final(&c, out);
+}
+
+void mtd_audit_hash_pd(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
+		       const char *vendor, const unsigned char pd[32], unsigned char out[32])
+{
+	static const unsigned char mark[4] = {0xff, 0xff, 0xff, 0xfe}; /* no length of v1 */
+	unsigned char num[16];
+	mtd_sha256 c;
+	mtd_sha256_init(&c);
+	mtd_sha256_update(&c, prev, 32);
+	for (int i = 0; i < 8; i++) {
+		num[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+		num[8 + i] = (unsigned char)((uint64_t)at >> (56 - 8 * i));
+	}
+	mtd_sha256_update(&c, num, sizeof num);
+	put_lp(&c, kind);
+	put_lp(&c, vendor);
+	mtd_sha256_update(&c, mark, 4);
+	mtd_sha256_update(&c, pd, 32);
+	mtd_sha256_final(&c, out);
+}
+
+uint64_t mtd_text_key(const void *salt, size_t nsalt, const char *p, size_t n)
+{
+	mtd_sha256 c;
+	unsigned char d[32];
+	uint64_t k = 0;
+	mtd_sha256_init(&c);
+	if (nsalt)
+		mtd_sha256_update(&c, salt, nsalt);
+	mtd_sha256_update(&c, p, n);
+	mtd_sha256_final(&c, d);
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | d[i];
+	return k | 1; /* never 0, which is "no text" */
+}
+
+void mtd_ids_logkey(uint64_t kt, unsigned char out[MTD_IDS_LOGKEY])
+{
+	out[0] = MTD_IDS_HASHED;
+	for (int i = 0; i < 8; i++)
+		out[1 + i] = (unsigned char)(kt >> (56 - 8 * i));
+}
+
 static int flush_blocks(mtd_store *s);
 
 /* last_seq/last_hash from the store, once per transaction. */
@@ -1255,16 +1361,27 @@ int mtd_store_audit(mtd_store *s, int64_t at, const char *kind,
 		    const char *vendor, const char *device, const char *detail)
 {
 	sqlite3_stmt *st;
-	unsigned char hash[32];
+	unsigned char hash[32], pd[32], salt[MTD_AUDIT_SALT];
 
 	if (!detail)
 		detail = "{}";
 	if (chain_load(s) || flush_blocks(s))
 		return MTD_ESTORE;
-	mtd_audit_hash(s->last_hash, s->last_seq + 1, at, kind, vendor, device, detail, hash);
-	st = mtd_store_stmt(s, SQL_AUDIT_INSERT);
+	if (s->audit_pd) {
+		if (getrandom(salt, sizeof salt, 0) != (ssize_t)sizeof salt)
+			return fail(s, MTD_ESTORE, "getrandom");
+		mtd_audit_pdigest(salt, device, detail, pd);
+		mtd_audit_hash_pd(s->last_hash, s->last_seq + 1, at, kind, vendor, pd, hash);
+	} else {
+		mtd_audit_hash(s->last_hash, s->last_seq + 1, at, kind, vendor, device, detail, hash);
+	}
+	st = mtd_store_stmt(s, s->audit_pd ? SQL_AUDIT_INSERT_PD : SQL_AUDIT_INSERT);
 	if (!st)
 		return MTD_ESTORE;
+	if (s->audit_pd) {
+		sqlite3_bind_blob(st, 8, pd, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 9, salt, sizeof salt, SQLITE_STATIC);
+	}
 	sqlite3_bind_int64(st, 1, s->last_seq + 1);
 	sqlite3_bind_int64(st, 2, at);
 	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
@@ -1694,15 +1811,39 @@ size_t mtd_ids_key(char *buf, size_t n, const char *kind, size_t nkind, const ch
 	return nkind + 1 + nvalue;
 }
 
+int mtd_store_device_salt(mtd_store *s, int64_t device, unsigned char salt[16], size_t *n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DEVICE_SALT);
+	int step;
+	*n = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, device);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16) {
+		memcpy(salt, sqlite3_column_blob(st, 0), 16);
+		*n = 16;
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : fail(s, MTD_ESTORE, "reading a salt");
+}
+
 int mtd_store_row_logged(mtd_store *s, int64_t at, int table, int64_t k1, int64_t k2,
 			 const char *ktext, size_t nktext)
 {
-	unsigned char d[MTD_ROW_DIGEST];
+	unsigned char d[MTD_ROW_DIGEST], salt[16], key[MTD_IDS_LOGKEY];
+	size_t nsalt;
 	int rc = mtd_store_row_digest_of(s, table, k1, k2, ktext, nktext, d);
 	if (rc < 0)
 		return rc;
 	touch(s, mtd_touch_of_row(table), k1);
-	return row_entry(s, at, table, k1, k2, ktext, nktext, rc ? d : NULL);
+	if (table != MTD_ROW_DEVICE_IDS)
+		return row_entry(s, at, table, k1, k2, ktext, nktext, rc ? d : NULL);
+	/* an identifier: keyed by a digest salted with its device's salt */
+	if (mtd_store_device_salt(s, k1, salt, &nsalt))
+		return MTD_ESTORE;
+	mtd_ids_logkey(mtd_text_key(salt, nsalt, ktext, nktext), key);
+	return row_entry(s, at, table, 0, 0, (const char *)key, sizeof key, rc ? d : NULL);
 }
 
 
@@ -2110,9 +2251,20 @@ static int migrate_baseline(mtd_store *s, int schema, int first, int end)
 		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 			unsigned char d[MTD_ROW_DIGEST];
 			const char *kt = (const char *)sqlite3_column_text(st, 2);
+			size_t nkt = kt ? (size_t)sqlite3_column_bytes(st, 2) : 0;
 			mtd_row_digest(t, st, d);
-			rc = row_entry(s, at, t, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-				       kt, kt ? (size_t)sqlite3_column_bytes(st, 2) : 0, d);
+			if (t == MTD_ROW_DEVICE_IDS && schema >= 10 && kt) {
+				/* keyed by a digest salted with its device's salt */
+				unsigned char key[MTD_IDS_LOGKEY], salt[16];
+				size_t nsalt;
+				rc = mtd_store_device_salt(s, sqlite3_column_int64(st, 3), salt, &nsalt);
+				mtd_ids_logkey(mtd_text_key(salt, nsalt, kt, nkt), key);
+				if (!rc)
+					rc = row_entry(s, at, t, 0, 0, (const char *)key, sizeof key, d);
+			} else {
+				rc = row_entry(s, at, t, sqlite3_column_int64(st, 0),
+					       sqlite3_column_int64(st, 1), kt, nkt, d);
+			}
 			rows++;
 		}
 		if (!rc && step != SQLITE_DONE)
@@ -2134,4 +2286,60 @@ int mtd_store_rebaseline(mtd_store *s)
 	/* in the caller's transaction: the same entries a migration's baseline
 	 * writes, for every covered table */
 	return migrate_baseline(s, MTD_SCHEMA_VERSION, 0, MTD_ROW__COUNT);
+}
+
+/* 9 -> 10: every identifier stored before is keyed again in the row log:
+ * an entry that deletes its key by value (the key as a digest: the value
+ * is not written again) and one that writes it under the key salted with
+ * its device's salt, then a "baseline" record and a seal. */
+static int migrate_v10(mtd_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t at = 0, rows = 0;
+	int rc = 0, step;
+	char detail[96];
+
+	s->chain_known = 0;
+	pending_reset(s);
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(at), 0) FROM audit", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		at = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, row_scan[MTD_ROW_DEVICE_IDS], -1, &st, NULL) != SQLITE_OK)
+		return fail(s, MTD_ESTORE, "migrating: identifiers keyed again");
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		unsigned char d[MTD_ROW_DIGEST], key[MTD_IDS_LOGKEY], salt[16];
+		const char *kt = (const char *)sqlite3_column_text(st, 2);
+		size_t nkt = (size_t)sqlite3_column_bytes(st, 2), nsalt;
+		mtd_row_digest(MTD_ROW_DEVICE_IDS, st, d);
+		mtd_ids_logkey(mtd_text_key(NULL, 0, kt, nkt), key);
+		rc = row_entry(s, at, MTD_ROW_DEVICE_IDS, 0, 0, (const char *)key, sizeof key, NULL);
+		if (!rc)
+			rc = mtd_store_device_salt(s, sqlite3_column_int64(st, 3), salt, &nsalt);
+		if (!rc) {
+			mtd_ids_logkey(mtd_text_key(salt, nsalt, kt, nkt), key);
+			rc = row_entry(s, at, MTD_ROW_DEVICE_IDS, 0, 0, (const char *)key, sizeof key, d);
+		}
+		rows++;
+	}
+	sqlite3_finalize(st);
+	/* and the salts, covered rows from now on */
+	if (!rc && sqlite3_prepare_v2(s->db, row_scan[MTD_ROW_DEVICE_SALTS], -1, &st, NULL) != SQLITE_OK)
+		rc = MTD_ESTORE;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		unsigned char d[MTD_ROW_DIGEST];
+		mtd_row_digest(MTD_ROW_DEVICE_SALTS, st, d);
+		rc = row_entry(s, at, MTD_ROW_DEVICE_SALTS, sqlite3_column_int64(st, 0), 0, NULL, 0, d);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	snprintf(detail, sizeof detail, "{\"schema\":10,\"rows\":%lld}", (long long)rows);
+	if (!rc && rows)
+		rc = mtd_store_audit(s, at, "baseline", NULL, NULL, detail);
+	if (!rc)
+		rc = mtd_store_seal(s, at);
+	s->chain_known = 0;
+	pending_reset(s);
+	return rc ? fail(s, MTD_ESTORE, "migrating: identifiers keyed again") : 0;
 }

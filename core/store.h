@@ -10,7 +10,7 @@
 #include "mtdgate/mtdgate.h" /* mtd_devset */
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 9
+#define MTD_SCHEMA_VERSION 10
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -84,6 +84,10 @@ enum mtd_sql {
 	/* decision changes for followers (events.c) */
 	SQL_DECISION_LOG_EVENTS,
 	SQL_DECISION_LOG_HEAD,
+	/* erasable personal data (schema 10) */
+	SQL_AUDIT_INSERT_PD,
+	SQL_DEVICE_SALT,
+	SQL_DEVICE_SALT_NEW,
 	SQL__COUNT
 };
 
@@ -167,6 +171,37 @@ void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const
 		    const char *vendor, const char *device, const char *detail,
 		    unsigned char out[32]);
 
+/* ---- erasable personal data (schema 10; README, "Removing a device") ----
+ * An audit record written since schema 10 chains, instead of its device and
+ * detail, pd: the SHA-256 of a random salt (kept in the record) and the
+ * two, length-prefixed (mtd_audit_pdigest). Erasing a record sets device
+ * and salt to NULL and detail to MTD_AUDIT_ERASED, and keeps pd: the chain
+ * still holds, and what was erased cannot be guessed back from pd. */
+#define MTD_AUDIT_SALT 16
+#define MTD_AUDIT_ERASED "{\"erased\":true}"
+void mtd_audit_pdigest(const unsigned char salt[MTD_AUDIT_SALT], const char *device,
+		       const char *detail, unsigned char out[32]);
+/* The chain hash of a record with pd: as mtd_audit_hash, with pd (marked)
+ * in place of device and detail. */
+void mtd_audit_hash_pd(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
+		       const char *vendor, const unsigned char pd[32], unsigned char out[32]);
+/* The first 8 bytes of SHA-256 over salt (nsalt bytes, may be 0) and
+ * p[0..n), big-endian, low bit set (never 0): a covered row's key text as
+ * audit verify compares it. */
+uint64_t mtd_text_key(const void *salt, size_t nsalt, const char *p, size_t n);
+/* Since schema 10 the row log keys an identifier (device_ids) not by its
+ * text (kind, MTD_IDS_SEP, value) but by MTD_IDS_HASHED and the 8 bytes of
+ * mtd_text_key(its device's salt, that text): out. A device's salt goes
+ * with the device, and with it any way to tell its identifiers from the
+ * log. (mtd_store_row_logged does this given the device as k1.) */
+#define MTD_IDS_HASHED 0xff
+#define MTD_IDS_LOGKEY 9
+void mtd_ids_logkey(uint64_t kt, unsigned char out[MTD_IDS_LOGKEY]);
+/* The device's salt (device_salts, a covered table: one row a device, made
+ * with it by mtd_store_device_salt_new) into salt (16 bytes), its length
+ * in *n (0: none). */
+int mtd_store_device_salt(mtd_store *s, int64_t device, unsigned char salt[16], size_t *n);
+
 /* ---- sealed logs ----
  * Bulk records go to compact append-only tables instead of one audit record
  * each: outcomes (the interned results decisions point to), decision_log
@@ -233,7 +268,8 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_
  * ?1..?3 that names the row for a person), then after every statement that
  * writes or deletes one of its rows, in the same transaction,
  * mtd_store_row_logged(s, at, MTD_ROW_..., k1, k2, ktext, n). Append only:
- * the numbers are in the log. */
+ * the numbers are in the log. (device_ids: k1 is the device the
+ * identifier is or was of, for its salt; see MTD_IDS_HASHED.) */
 /* A reports row as digested; also what its writers' RETURNING gives. */
 #define MTD_REPORTS_ROW                                                                            \
 	"device, connector, NULL, level, at, received, os_supported, threats, nevents,"          \
@@ -286,7 +322,10 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_
 	  "device, connector, id, open, at, category, name, level, since", "threat_events",       \
 	  "device = ?1 AND connector = ?2 AND id = ?3",                                             \
 	  "printf('threat %Q of device %Q from %Q', ?3, (SELECT ext_id FROM devices WHERE id = ?1)," \
-	  " (SELECT vendor FROM connectors WHERE id = ?2))")
+	  " (SELECT vendor FROM connectors WHERE id = ?2))")                                        \
+	X(MTD_ROW_DEVICE_SALTS, "device_salts", "device, 0, NULL, salt", "device_salts",           \
+	  "device = ?1",                                                                             \
+	  "printf('the salt of device %Q', (SELECT ext_id FROM devices WHERE id = ?1))")
 
 #define MTD_ROW_ENUM_(e, t, c, f, k, l) e,
 enum mtd_row_table { MTD_COVERED_TABLES(MTD_ROW_ENUM_) MTD_ROW__COUNT };

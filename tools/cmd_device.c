@@ -147,6 +147,251 @@ static int cmd_import(mtd_t *h, int argc, char **argv, int npos, int inventory, 
 	return rc;
 }
 
+/* ---- list, show, remove ---- */
+
+/* The current decision of every device: state and level by id. */
+typedef struct dec {
+	char *id;
+	const char *state, *level; /* library constants */
+} dec;
+typedef struct decs {
+	dec *v;
+	size_t n, cap;
+} decs;
+
+static int on_decision(void *ud, const mtd_decision_info *d)
+{
+	decs *ds = ud;
+	if (ds->n == ds->cap) {
+		dec *v = realloc(ds->v, (ds->cap = ds->cap ? 2 * ds->cap : 1024) * sizeof *v);
+		if (!v)
+			return MTD_ENOMEM;
+		ds->v = v;
+	}
+	if (!(ds->v[ds->n].id = strdup(d->device)))
+		return MTD_ENOMEM;
+	ds->v[ds->n].state = d->state;
+	ds->v[ds->n++].level = d->level;
+	return 0;
+}
+
+static int dec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const dec *)a)->id, ((const dec *)b)->id);
+}
+
+static const dec *dec_find(const decs *ds, const char *id)
+{
+	dec k = {(char *)id, NULL, NULL};
+	return ds->n ? bsearch(&k, ds->v, ds->n, sizeof *ds->v, dec_cmp) : NULL;
+}
+
+#define NCOLS 8
+static const cli_col list_cols[NCOLS] = {
+	{"DEVICE", "id", 0},        {"PLATFORM", "platform", 0}, {"OWNERSHIP", "ownership", 0},
+	{"MANAGEMENT", "management", 0}, {"USER", "user", 0},   {"GROUPS", "groups", 0},
+	{"STATE", "state", 0},      {"LEVEL", "level", 0},
+};
+
+typedef struct lister {
+	decs ds;
+	const char *state;
+	cli_table *t;
+} lister;
+
+static int on_device(void *ud, const mtd_device_info *d)
+{
+	lister *l = ud;
+	const dec *dc = dec_find(&l->ds, d->id);
+	const char *v[NCOLS];
+	size_t k = 1;
+	char *g;
+	int rc;
+	for (size_t i = 0; i < d->ngroups; i++)
+		k += strlen(d->groups[i]) + 1;
+	if (!(g = calloc(1, k)))
+		return MTD_ENOMEM;
+	for (size_t i = 0; i < d->ngroups; i++) {
+		if (i)
+			strcat(g, ";");
+		strcat(g, d->groups[i]);
+	}
+	v[0] = d->id;
+	v[1] = d->platform;
+	v[2] = d->ownership;
+	v[3] = d->management;
+	v[4] = d->user;
+	v[5] = g;
+	v[6] = dc ? dc->state : "not_evaluated";
+	v[7] = dc ? dc->level : "none";
+	rc = l->state && strcmp(l->state, v[6]) ? 0 : cli_table_row(l->t, v);
+	free(g);
+	return rc;
+}
+
+static int cmd_list(mtd_t *h, opts *o, cli_format fmt)
+{
+	lister l = {{0}, NULL, NULL};
+	int bad = 0, rc;
+	const char *group = flag_value(o, "--group", &bad);
+	const char *platform = flag_value(o, "--platform", &bad);
+	l.state = flag_value(o, "--state", &bad);
+	if (bad)
+		return usage_error("device list: --group, --platform and --state need a value");
+	if ((rc = no_more(o, 2, "device list")))
+		return rc;
+	if ((rc = mtd_report(h, NULL, on_decision, &l.ds)) == 0) {
+		qsort(l.ds.v, l.ds.n, sizeof *l.ds.v, dec_cmp);
+		if (!(l.t = cli_table_new(fmt, list_cols, NCOLS)))
+			rc = MTD_ENOMEM;
+		if (!rc)
+			rc = mtd_device_list(h, group, platform, on_device, &l);
+		rc = cli_table_end(l.t, rc);
+	}
+	for (size_t i = 0; i < l.ds.n; i++)
+		free(l.ds.v[i].id);
+	free(l.ds.v);
+	return rc ? (rc == MTD_ENOMEM || rc == MTD_EIO ? fail(h, rc) : fail(h, rc)) : EX_OK;
+}
+
+static int show_device(void *ud, const mtd_device_info *d)
+{
+	int json = *(int *)ud;
+	mtd_buf b = {0};
+	int rc;
+	if (!json) {
+		printf("device       %s\nplatform     %s %s\nownership    %s\nmanagement   %s\n"
+		       "user         %s\ngroups      ",
+		       esc(d->id), d->platform, d->os_version ? esc(d->os_version) : "", d->ownership,
+		       d->management, esc(d->user));
+		for (size_t i = 0; i < d->ngroups; i++)
+			printf(" %s", esc(d->groups[i]));
+		printf("\nidentifiers ");
+		for (size_t i = 0; i < d->nids; i++)
+			printf(" %s=%s", esc(d->id_kinds[i]), esc(d->id_values[i]));
+		printf("\nopen threats%s\n", d->nthreats ? "" : " none");
+		for (size_t i = 0; i < d->nthreats; i++)
+			printf("  %s: %s '%s' (%s) since %lld\n", esc(d->threat_vendors[i]),
+			       esc(d->threat_ids[i]), esc(d->threat_names[i]), d->threat_levels[i],
+			       (long long)d->threat_since[i]);
+		return 0;
+	}
+	rc = buf_lit(&b, "{\"device\":") || buf_str(&b, d->id) || buf_lit(&b, ",\"platform\":") ||
+	     buf_str(&b, d->platform) || buf_lit(&b, ",\"os_version\":") ||
+	     buf_str_or_null(&b, d->os_version) || buf_lit(&b, ",\"ownership\":") ||
+	     buf_str(&b, d->ownership) || buf_lit(&b, ",\"management\":") ||
+	     buf_str(&b, d->management) || buf_lit(&b, ",\"user\":") || buf_str_or_null(&b, d->user) ||
+	     buf_lit(&b, ",\"groups\":[");
+	for (size_t i = 0; !rc && i < d->ngroups; i++)
+		rc = (i && buf_lit(&b, ",")) || buf_str(&b, d->groups[i]);
+	rc = rc || buf_lit(&b, "],\"ids\":{");
+	for (size_t i = 0; !rc && i < d->nids; i++)
+		rc = (i && buf_lit(&b, ",")) || buf_str(&b, d->id_kinds[i]) || buf_lit(&b, ":") ||
+		     buf_str(&b, d->id_values[i]);
+	rc = rc || buf_lit(&b, "},\"threats\":[");
+	for (size_t i = 0; !rc && i < d->nthreats; i++) {
+		char since[32];
+		snprintf(since, sizeof since, "%lld}", (long long)d->threat_since[i]);
+		rc = (i && buf_lit(&b, ",")) || buf_lit(&b, "{\"vendor\":") ||
+		     buf_str(&b, d->threat_vendors[i]) || buf_lit(&b, ",\"id\":") ||
+		     buf_str(&b, d->threat_ids[i]) || buf_lit(&b, ",\"name\":") ||
+		     buf_str(&b, d->threat_names[i]) || buf_lit(&b, ",\"level\":") ||
+		     buf_str(&b, d->threat_levels[i]) || buf_lit(&b, ",\"since\":") || buf_lit(&b, since);
+	}
+	rc = rc || buf_lit(&b, "]}") ? MTD_ENOMEM : buf_line(&b);
+	mtd_buf_free(&b);
+	return rc;
+}
+
+static int show_decision(void *ud, const mtd_decision_info *d)
+{
+	int json = *(int *)ud;
+	mtd_buf b = {0};
+	int rc;
+	if (json) {
+		rc = mtd_cli_report_json(&b, d) ? MTD_ENOMEM : buf_line(&b);
+		mtd_buf_free(&b);
+		return rc;
+	}
+	printf("decision     %s, level %s, access %s, app protection %s\n", d->state, d->level,
+	       d->access, d->app_protection);
+	for (size_t i = 0; i < d->nreasons; i++)
+		printf("  %s\n", esc(d->reasons[i]));
+	printf("reports%s\n", d->nreports ? "" : "      none");
+	for (size_t i = 0; i < d->nreports; i++)
+		printf("  %s: %s at %lld (received %lld)\n", esc(d->report_vendors[i]),
+		       d->report_levels[i], (long long)d->report_at[i],
+		       (long long)d->report_received[i]);
+	return 0;
+}
+
+static int show_history(void *ud, const mtd_audit_rec *r)
+{
+	int json = *(int *)ud;
+	mtd_buf b = {0};
+	int rc;
+	char num[80];
+	if (!json) {
+		printf("  %lld %lld %s %s %s\n", (long long)r->seq, (long long)r->at, esc(r->kind),
+		       esc(r->vendor), esc(r->detail));
+		return 0;
+	}
+	snprintf(num, sizeof num, "{\"history\":{\"seq\":%lld,\"at\":%lld,\"kind\":", (long long)r->seq,
+		 (long long)r->at);
+	rc = buf_lit(&b, num) || buf_str(&b, r->kind) || buf_lit(&b, ",\"vendor\":") ||
+	     buf_str_or_null(&b, r->vendor) || buf_lit(&b, ",\"detail\":") ||
+	     buf_str_or_null(&b, r->detail) || buf_lit(&b, "}}")
+		     ? MTD_ENOMEM
+		     : buf_line(&b);
+	mtd_buf_free(&b);
+	return rc;
+}
+
+/* device show ID: the record, then the decision and reports, then the
+ * history; as JSON, one object per line for each of the three parts. */
+static int cmd_show(mtd_t *h, opts *o, cli_format fmt)
+{
+	int rc, json = fmt == CLI_JSON;
+	mtd_audit_filter f = {0};
+	if (fmt == CLI_CSV)
+		return usage_error("device show: --output table or json");
+	if ((rc = no_more(o, 3, "device show")))
+		return rc;
+	f.device = o->argv[2];
+	if ((rc = mtd_device_get(h, o->argv[2], show_device, &json)) ||
+	    (rc = mtd_report(h, o->argv[2], show_decision, &json)))
+		return fail(h, rc);
+	if (!json)
+		printf("history\n");
+	if ((rc = mtd_audit_show(h, &f, show_history, &json)))
+		return fail(h, rc);
+	return EX_OK;
+}
+
+static int cmd_remove(mtd_t *h, opts *o)
+{
+	mtd_remove_stats st;
+	int rc;
+	if ((rc = no_more(o, o->npos, "device remove")))
+		return rc;
+	if (o->npos < 3)
+		return usage_error("device remove: expected ID...");
+	if ((rc = mtd_device_remove(h, (const char *const *)o->argv + 2, (size_t)(o->npos - 2), &st)))
+		return fail(h, rc);
+	printf("removed %llu device%s: %llu rows deleted, %llu audit records erased\n",
+	       (unsigned long long)st.devices, st.devices == 1 ? "" : "s",
+	       (unsigned long long)st.rows, (unsigned long long)st.erased);
+	if (st.legacy)
+		fprintf(stderr, "%s: %llu audit records naming them were written before schema 10; "
+				"their hash covers their text, so they were left as they are\n",
+			prog, (unsigned long long)st.legacy);
+	if (st.wal_left)
+		fprintf(stderr, "%s: another process is reading the store: the freed pages stay in "
+				"its write-ahead log until the next checkpoint\n",
+			prog);
+	return EX_OK;
+}
+
 static int cmd_device(mtd_t *h, opts *o)
 {
 	cli_format fmt;
@@ -155,6 +400,12 @@ static int cmd_device(mtd_t *h, opts *o)
 		return (rc = cli_output(o, "device import", &fmt))
 			       ? rc
 			       : cmd_import(h, o->argc, o->argv, o->npos, 0, fmt);
+	if (o->npos >= 2 && !strcmp(o->argv[1], "list"))
+		return (rc = cli_output(o, "device list", &fmt)) ? rc : cmd_list(h, o, fmt);
+	if (o->npos >= 2 && !strcmp(o->argv[1], "show"))
+		return (rc = cli_output(o, "device show", &fmt)) ? rc : cmd_show(h, o, fmt);
+	if (o->npos >= 2 && !strcmp(o->argv[1], "remove"))
+		return cmd_remove(h, o);
 	return usage_error("device: expected import, list, show or remove");
 }
 
@@ -173,7 +424,11 @@ static const cli_option device_options[] = {
 	{"--format", "graph|csv|records|auto", "the input's format [detected]", "import", 0},
 	{"--groups", "[GROUP=]FILE", "Graph groups with members (repeatable)", "import", 0},
 	{"--replace-all", NULL, "remove the stored devices the files do not hold", "import", 0},
-	CLI_OPT_OUTPUT("import"),
+	{"--group", "GROUP", "only devices in GROUP", "list", 0},
+	{"--platform", "android|ios|windows|macos", "only devices of that platform", "list", 0},
+	{"--state", "compliant|noncompliant|in_grace_period|not_evaluated",
+	 "only devices whose decision is in that state", "list", 0},
+	CLI_OPT_OUTPUT("import list show"),
 	{0},
 };
 
@@ -185,9 +440,13 @@ static const cli_option inventory_options[] = {
 
 const cli_command cli_cmd_device = {
 	.name = "device",
-	.summary = "  device import FILE...|-                import devices: records, Graph, CSV\n",
+	.summary = "  device import FILE...|-                import devices: records, Graph, CSV\n"
+		   "  device list|show ID|remove ID...       the fleet, one device, removal\n",
 	.help = "usage: mtdgate device import [--format graph|csv|records] [--groups [GROUP=]FILE]...\n"
-		"                             [--replace-all] FILE...|-\n\n"
+		"                             [--replace-all] FILE...|-\n"
+		"       mtdgate device list [--group G] [--platform P] [--state S] [--output table|json|csv]\n"
+		"       mtdgate device show ID [--json]\n"
+		"       mtdgate device remove ID...\n\n"
 		"Import devices. records (SPEC 4.2; JSON documents, lines, an array of them, or\n"
 		"msgpack):\n"
 		"  {\"id\",\"platform\":\"android|ios|windows|macos\",\"os_version\",\n"
@@ -214,10 +473,19 @@ const cli_command cli_cmd_device = {
 		"members are reported with their position and skipped; the others are kept.\n"
 		"Ids are UTF-8 without control or bidi characters; a duplicate key refuses\n"
 		"the record.\n"
-		"Exit 0 imported; 64 usage; 65 some records malformed; 69 --replace-all\n"
-		"refused; 70 internal error.\n",
+		"list: every device (of group G, platform P, decision state S) with its\n"
+		"ownership, management, user, groups and decision.\n"
+		"show: the record, identifiers, open threats, decision, each vendor's latest\n"
+		"report and the device's history from the audit log.\n"
+		"remove: the devices and their personal data (user, identifiers, learned\n"
+		"vendor ids, inventory, reports, threats, parked messages naming them) are\n"
+		"deleted from the store file; the audit records naming them are erased (the\n"
+		"chain keeps a salted digest, so audit verify still passes) and a\n"
+		"device_removed record names only row numbers. All named devices must exist.\n"
+		"Exit 0 done; 64 usage or an unknown device; 65 some records malformed;\n"
+		"69 --replace-all refused; 70 internal error; 75 store busy.\n",
 	.run = cmd_device,
-	.subcommands = "import",
+	.subcommands = "import list show remove",
 	.options = device_options,
 };
 

@@ -590,6 +590,49 @@ int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due);
  * time instead, so that a test moves a server's time without waiting.) */
 int64_t mtd_tick(mtd_t *h);
 
+/* Counts of a removal. */
+typedef struct mtd_remove_stats {
+	uint64_t devices; /* removed */
+	uint64_t rows;    /* their rows deleted: the device, its salt, identifiers,
+			     apps, reports, threats, parked messages naming it */
+	uint64_t erased;  /* audit records whose device and detail were erased */
+	uint64_t legacy;  /* audit records naming them written before schema 10,
+			     whose hash covers their text: left as they are */
+	int wal_left;     /* 1: another connection held the WAL, so the old
+			     pages in it stay until a checkpoint gets through */
+} mtd_remove_stats;
+/* Remove the devices named by ids (n of them; all must exist, or nothing is
+ * removed: MTD_ENOTFOUND) and erase their personal data from the store
+ * file (README, "Removing a device"): their rows deleted under SQLite's
+ * secure_delete, the audit records that name them erased (the chain keeps
+ * a salted digest of what they held, so audit verify still passes), one
+ * device_removed record naming only row numbers, then the WAL checkpointed
+ * and truncated. ids borrowed for the call. */
+int mtd_device_remove(mtd_t *h, const char *const *ids, size_t n, mtd_remove_stats *st);
+
+/* A device as stored. Strings borrowed for the callback; user and
+ * os_version may be NULL. threat_* only from mtd_device_get (else 0). */
+typedef struct mtd_device_info {
+	const char *id, *platform, *ownership, *management, *user, *os_version;
+	int64_t updated_at;
+	size_t ngroups;
+	const char *const *groups;
+	size_t nids; /* identifiers: kinds and values */
+	const char *const *id_kinds;
+	const char *const *id_values;
+	size_t nthreats; /* open threats, per vendor */
+	const char *const *threat_vendors;
+	const char *const *threat_ids;
+	const char *const *threat_names;
+	const char *const *threat_levels;
+	const int64_t *threat_since;
+} mtd_device_info;
+typedef int (*mtd_device_fn)(void *ud, const mtd_device_info *d);
+/* Every device (or those in group, of platform: NULL any), in id order. */
+int mtd_device_list(mtd_t *h, const char *group, const char *platform, mtd_device_fn fn, void *ud);
+/* One device, with its open threats; MTD_ENOTFOUND when unknown. */
+int mtd_device_get(mtd_t *h, const char *id, mtd_device_fn fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

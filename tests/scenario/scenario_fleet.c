@@ -2,6 +2,7 @@
  * binary: Microsoft Graph managedDevices pages with a group export, CSV,
  * detectedApps into the inventory; vendor reports that name devices by the
  * identifiers Graph gave them. */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -34,6 +36,14 @@ static int teardown(void **state)
 {
 	scen_free(*state);
 	return 0;
+}
+
+static size_t count_lines(const char *t)
+{
+	size_t n = 0;
+	for (; t && *t; t++)
+		n += *t == '\n';
+	return n;
 }
 
 /* 1 when device ext is in group (read behind mtdgate's back), else 0. */
@@ -236,6 +246,170 @@ static void graph_apps(void **state)
 	RUN(s, 0, "audit", "verify");
 }
 
+/* The times the file at path holds needle (0 when it does not exist). */
+static int occurrences(scen *s, const char *path, const char *needle)
+{
+	size_t len = 0, k = strlen(needle);
+	char *b = scen_slurp(path, &len);
+	int n = 0;
+	if (!b)
+		return 0;
+	scen_own(s, b);
+	for (const char *p = b; b && (p = memmem(p, len - (size_t)(p - b), needle, k)); p += k)
+		n++;
+	return n;
+}
+
+/* Graph devices with a vendor in force on iOS and Android. */
+static void fleet_in_force(scen *s)
+{
+	graph_setup(s);
+	RUN(s, 0, "connector", "add", "generic");
+	scen_writes(s, "prov.jsonl", "{\"type\":\"provision\",\"at\":\"2024-03-01T00:00:00Z\"}\n");
+	RUN(s, 0, "ingest", "generic", "--normalized", scen_path(s, "prov.jsonl"));
+	RUN(s, 0, "connector", "set", "generic", "ios=on", "android=on");
+	scen_day(s, 1, 0);
+}
+
+/* device remove leaves no trace of the device's personal data in the store
+ * file: its e-mail, every identifier (imported and learned); the audit log
+ * records the removal and verifies; what named it in the log is erased,
+ * and an erasure outside mtdgate is found. */
+static void remove_erases(void **state)
+{
+	static const char *const personal[] = {
+		"alice.anders@contoso.com", ALICE, "9c2e8f41-6b3a-4d5c-8e7f-1a2b3c4d5e6f",
+		"356741081234567", "35674108123456", "F2LXK1ABCD12", "8c:85:90:aa:bb:01",
+		"lk-alice-77"};
+	scen *s = *state;
+	char wal[320];
+	fleet_in_force(s);
+	snprintf(wal, sizeof wal, "%s-wal", s->db);
+	/* a report by Entra id that teaches the vendor's own id, a threat
+	 * event by that id, a message parked on alice's e-mail, her apps */
+	scen_writes(s, "t.jsonl",
+		    "{\"type\":\"threat\",\"device_ref\":{\"entra\":\"9C2E8F41-6B3A-4D5C-8E7F-1A2B3C4D5E6F\","
+		    "\"vendor_device_id\":\"lk-alice-77\"},\"level\":\"high\",\"at\":\"2024-03-01T01:00:00Z\"}\n"
+		    "{\"type\":\"threat_event\",\"device_ref\":{\"vendor_device_id\":\"lk-alice-77\"},"
+		    "\"threat\":{\"id\":\"t9\",\"category\":\"app\",\"name\":\"Spyware\",\"level\":\"high\"},"
+		    "\"state\":\"open\",\"at\":\"2024-03-01T02:00:00Z\"}\n"
+		    "{\"type\":\"threat\",\"device_ref\":{\"serial\":\"NOPE-1\",\"user\":"
+		    "\"alice.anders@contoso.com\",\"platform\":\"android\"},\"level\":\"low\","
+		    "\"at\":\"2024-03-01T01:00:00Z\"}\n"
+		    "{\"type\":\"threat\",\"device_ref\":{\"intune\":\"" BOB "\"},\"level\":\"low\","
+		    "\"at\":\"2024-03-01T01:00:00Z\"}\n");
+	RUN(s, 0, "ingest", "generic", "--normalized", scen_path(s, "t.jsonl"));
+	OUT_HAS(s, "4 records, 3 accepted, 0 rejected, 0 malformed, 1 parked");
+	scen_writes(s, "a.jsonl", "{\"device\":\"" ALICE "\",\"app_id\":\"com.example.mail\"}\n");
+	RUN(s, 0, "inventory", "import", scen_path(s, "a.jsonl"));
+	RUN(s, 0, "evaluate");
+	FIELD(s, REPORT(s, ALICE), "state", "noncompliant");
+	RUN(s, 0, "device", "show", ALICE);
+	OUT_HAS(s, "generic: t9 'Spyware' (high)");
+	OUT_HAS(s, "vendor:generic=lk-alice-77");
+	/* before: the store holds them (so the search below can find them) */
+	for (size_t i = 0; i < sizeof personal / sizeof *personal; i++)
+		assert_true(occurrences(s, s->db, personal[i]) + occurrences(s, wal, personal[i]) > 0);
+
+	RUN(s, 0, "device", "remove", ALICE);
+	OUT_HAS(s, "removed 1 device: ");
+	OUT_HAS(s, "3 audit records erased");
+	for (size_t i = 0; i < sizeof personal / sizeof *personal; i++)
+		if (occurrences(s, s->db, personal[i]) || occurrences(s, wal, personal[i]))
+			fail_msg("'%s' is still in the store file", personal[i]);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact");
+	RUN(s, 0, "audit", "show", "--kind", "device_removed", "--json");
+	OUT_HAS(s, "\"device\":null,\"detail\":{\"rows\":[1],\"erased\":[");
+	/* gone from every view; the others are as they were */
+	RUN(s, 64, "device", "show", ALICE);
+	ERR_HAS(s, "no device '" ALICE "'");
+	RUN(s, 0, "parked");
+	assert_string_equal(s->out, "");
+	RUN(s, 0, "device", "list", "--output", "csv");
+	assert_null(strstr(s->out, ALICE));
+	OUT_HAS(s, BOB ",android,personal,enrolled,bob.berg@contoso.com,,compliant,low\r\n");
+	/* a new device does not take the removed one's row and history */
+	scen_writes(s, "new.jsonl", "{\"id\":\"ios-new\",\"platform\":\"ios\",\"ownership\":\"corporate\","
+				    "\"management\":\"enrolled\"}\n");
+	RUN(s, 0, "device", "import", scen_path(s, "new.jsonl"));
+	assert_true(scen_q_int(s, "SELECT id FROM devices WHERE ext_id = 'ios-new'") > 6);
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "audit", "verify");
+	/* all named must exist: nothing removed otherwise */
+	RUN(s, 64, "device", "remove", BOB, "no-such-device");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM devices WHERE ext_id = '" BOB "'"), 1);
+
+	/* the one update the log takes, made behind mtdgate's back */
+	{
+		sqlite3 *db = scen_sql_open(s->db);
+		assert_int_equal(sqlite3_exec(db, "UPDATE audit SET device = NULL, salt = NULL, detail ="
+						  " '{\"erased\":true}' WHERE seq = (SELECT max(seq)"
+						  " FROM audit WHERE kind = 'import')",
+					      NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+	}
+	RUN(s, 65, "audit", "verify");
+	OUT_HAS(s, "was erased, but no device removal records that it erased it");
+}
+
+/* --replace-all: devices a full export does not hold are removed; an
+ * export that may be partial removes nothing. */
+static void replace_all(void **state)
+{
+	scen *s = *state;
+	fleet_in_force(s);
+	/* page 1 alone: Graph says more pages follow */
+	RUN(s, 69, "device", "import", "--replace-all", GRAPH "managedDevices-page1.json");
+	ERR_HAS(s, "no device removed, since the import may not hold the whole fleet (the Graph "
+		   "export goes on beyond the pages given)");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM devices"), 6);
+	/* both pages, but with bad elements */
+	RUN(s, 69, "device", "import", "--replace-all", GRAPH "managedDevices-page1.json",
+	    GRAPH "managedDevices-page2.json");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM devices"), 6);
+	/* a CSV of the fleet without bob's two devices */
+	scen_writes(s, "fleet.csv",
+		    "id,platform,ownership,management,user\r\n" ALICE ",ios,corporate,enrolled,"
+		    "alice.anders@contoso.com\r\n" DESKTOP ",windows,corporate,enrolled,\r\n" CAROL
+		    ",macos,personal,enrolled,\r\n" DANA ",android,corporate,unenrolled,\r\n");
+	RUN(s, 0, "device", "import", "--replace-all", scen_path(s, "fleet.csv"));
+	OUT_HAS(s, "devices: 4 records, 4 imported, 0 malformed, 2 removed");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM devices"), 4);
+	assert_int_equal(occurrences(s, s->db, "bob.berg@contoso.com"), 0);
+	RUN(s, 0, "audit", "verify");
+}
+
+/* device list with its filters and outputs, device show as JSON. */
+static void list_show(void **state)
+{
+	scen *s = *state;
+	json_t *d;
+	graph_setup(s);
+	RUN(s, 0, "device", "list");
+	OUT_HAS(s, "DEVICE                                PLATFORM  OWNERSHIP  MANAGEMENT  USER");
+	assert_int_equal(count_lines(s->out), 7);
+	RUN(s, 0, "device", "list", "--platform", "ios", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
+	RUN(s, 0, "device", "list", "--group", "Sales", "--output", "csv");
+	assert_string_equal(s->out, "id,platform,ownership,management,user,groups,state,level\r\n" ALICE
+				    ",ios,corporate,enrolled,alice.anders@contoso.com,Executives;Sales,"
+				    "not_evaluated,none\r\n" CAROL ",macos,personal,enrolled,"
+				    "Carol.Chen@contoso.com,Sales,not_evaluated,none\r\n");
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "device", "list", "--state", "compliant");
+	assert_int_equal(count_lines(s->out), 5); /* the header, 4 enrolled */
+	RUN(s, 64, "device", "list", "--platform", "linux");
+	RUN(s, 0, "device", "show", ALICE, "--json");
+	d = scen_ownj(s, json_loadb(s->out, strcspn(s->out, "\n"), 0, NULL));
+	assert_non_null(d);
+	FIELD(s, d, "user", "alice.anders@contoso.com");
+	FIELD(s, json_object_get(d, "ids"), "serial", "F2LXK1ABCD12");
+	FIELD(s, json_object_get(d, "ids"), "intune", ALICE);
+	OUT_HAS(s, "{\"history\":{\"seq\":");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +417,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(graph_reports_land, setup, teardown),
 		cmocka_unit_test_setup_teardown(csv_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(graph_apps, setup, teardown),
+		cmocka_unit_test_setup_teardown(remove_erases, setup, teardown),
+		cmocka_unit_test_setup_teardown(replace_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_show, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,11 +168,16 @@ static void each_table_edit_named(void **state)
 static void identity_edit_named(void **state)
 {
 	static const edit edits[] = {
-		/* guid-7, learned as alice's, made bob's */
+		/* guid-7, learned as alice's, made bob's: the log keys an identifier
+		 * with its device's salt, so under bob's it has no entry */
 		{"UPDATE device_ids SET device = (SELECT id FROM devices WHERE ext_id = 'ios-bob')"
 		 " WHERE kind = 'vendor:generic' AND value = 'guid-7'",
-		 "identifier vendor:generic 'guid-7' of device 'ios-bob' (table device_ids) is not "
-		 "what the audit log recorded"},
+		 "identifier vendor:generic 'guid-7' of device 'ios-bob' (table device_ids) has no "
+		 "entry in the audit log"},
+		/* a device's salt, which its identifiers' keys are made with: they
+		 * are found first (the salt's own row after them, on stderr) */
+		{"UPDATE device_salts SET salt = randomblob(16) WHERE device = 1",
+		 "identifier serial 'S-ALICE' of device 'ios-alice' (table device_ids) has no entry"},
 		{"INSERT INTO device_ids VALUES('serial', 'S-EVIL', 1)",
 		 "identifier serial 'S-EVIL' of device 'ios-alice' (table device_ids) has no entry"},
 		/* an open threat's level, and its state */

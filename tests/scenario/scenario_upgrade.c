@@ -298,9 +298,9 @@ static void upgrade_keeps_decisions_and_history(void **state)
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit") +
 				 scen_q_int(s, "SELECT count(*) FROM outcomes") +
 				 scen_q_int(s, "SELECT sum(n) FROM row_log"),
-			 32);
-	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 9);
-	OUT_HAS(s, "audit log intact: 32 records");
+			 32 + 5); /* schema 10: a salt for each of 3 devices, a record, a seal */
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 9 + 3);
+	OUT_HAS(s, "audit log intact: 37 records");
 	assert_int_equal(count_lines(s, "outcome", NULL), 3);
 	/* the history of version 3 still shows */
 	assert_int_equal(count_lines(s, "app_wipe", "and-wipe"), 1);
@@ -364,9 +364,10 @@ static void upgrade_empty_log_shared_outcome(void **state)
 		 " '[\"no connector in force on ios\"]', 3789974340819258885, 1709251200,"
 		 " 1709251200 FROM devices;");
 	/* 2 records, and the baseline of schema 7: 6 rows (a setting, a group
-	 * set, 3 devices, a connector), its record and their seal */
+	 * set, 3 devices, a connector), its record and their seal; schema 10's
+	 * baseline: 3 devices' salts, its record, their seal */
 	RUN(s, 0, "audit", "verify");
-	OUT_HAS(s, "audit log intact: 10 records");
+	OUT_HAS(s, "audit log intact: 15 records");
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
 				       " AND detail = '{\"schema\":8,\"rows\":6}'"), 1);
 	assert_int_equal(scen_q_int(s, "SELECT count(DISTINCT outcome) FROM decisions"), 1);
@@ -392,9 +393,9 @@ static void upgrade_v5_log_layouts(void **state)
 	 * group, 2 group sets, a member, 3 devices, a connector, 3 reports), its
 	 * record and their seal */
 	RUN(s, 0, "audit", "verify");
-	OUT_HAS(s, "audit log intact: 40 records");
+	OUT_HAS(s, "audit log intact: 45 records"); /* schema 10: 3 salts, record, seal */
 	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
-	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 12);
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 12 + 3);
 	/* the baseline covers what was stored: an edit is found, and undone it
 	 * verifies again */
 	exec_sql(s->db, "UPDATE devices SET os_version = '1.0' WHERE ext_id = 'v5-a'");
@@ -503,8 +504,8 @@ static void upgrade_v6_baseline(void **state)
 	OUT_HAS(s, "audit log intact: ");
 	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
 	/* a setting, 2 groups, 3 group sets, 3 members, 3 devices, a connector,
-	 * 3 reports, 2 apps */
-	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 18);
+	 * 3 reports, 2 apps; schema 10: 3 devices' salts */
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 18 + 3);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
 				       " AND detail = '{\"schema\":8,\"rows\":18}'"), 1);
 	RUN(s, 0, "audit", "show", "--kind", "row");
@@ -542,10 +543,18 @@ static void upgrade_v8_baseline(void **state)
 	OUT_HAS(s, "audit log intact: ");
 	assert_int_equal(scen_q_int(s, "PRAGMA user_version"), MTD_SCHEMA_VERSION);
 	/* 8 rows logged by the old release; 3 identifiers (2 serials, guid-7
-	 * learned), a parked message, 2 open threats */
-	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 8 + 6);
+	 * learned), a parked message, 2 open threats; then (schema 10) the 3
+	 * identifiers keyed again: each a deletion of its key by value (as a
+	 * digest) and an entry under its device's salted key, and the 2
+	 * devices' salts */
+	assert_int_equal(scen_q_int(s, "SELECT sum(n) FROM row_log"), 8 + 6 + 2 * 3 + 2);
 	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
 				       " AND detail = '{\"schema\":9,\"rows\":6}'"), 1);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM audit WHERE kind = 'baseline'"
+				       " AND detail = '{\"schema\":10,\"rows\":5}'"), 1);
+	/* every device has its salt */
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM device_salts WHERE length(salt) = 16"),
+			 scen_q_int(s, "SELECT count(*) FROM devices"));
 	RUN(s, 0, "audit", "show", "--kind", "row");
 	OUT_HAS(s, "{\"table\":\"threat_events\",\"key\":[2,1,\"t1\"],\"digest\":\"");
 	OUT_HAS(s, "{\"table\":\"parked\",\"key\":[1,0,null],\"digest\":\"");
