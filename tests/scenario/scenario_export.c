@@ -601,20 +601,31 @@ static void rewrite_chain(scen *s, int64_t seq, const char *detail)
 	sqlite3_bind_text(up, 2, detail, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(up), SQLITE_DONE);
 	sqlite3_finalize(up);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, at, kind, vendor, device, detail FROM audit"
-					    " ORDER BY seq", -1, &st, NULL), 0);
-	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit SET hash = ?2 WHERE seq = ?1", -1, &up,
-					    NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, at, kind, vendor, device, detail, pd, salt"
+					    " FROM audit ORDER BY seq", -1, &st, NULL), 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit SET hash = ?2, pd = ?3 WHERE seq = ?1",
+					    -1, &up, NULL), 0);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		unsigned char h[32];
-		mtd_audit_hash(prev, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-			       (const char *)sqlite3_column_text(st, 2),
-			       (const char *)sqlite3_column_text(st, 3),
-			       (const char *)sqlite3_column_text(st, 4),
-			       (const char *)sqlite3_column_text(st, 5), h);
+		unsigned char h[32], pd[32];
+		int with_pd = sqlite3_column_type(st, 6) != SQLITE_NULL; /* since schema 10 */
+		if (with_pd) {
+			mtd_audit_pdigest(sqlite3_column_blob(st, 7), (const char *)sqlite3_column_text(st, 4),
+					  (const char *)sqlite3_column_text(st, 5), pd);
+			mtd_audit_hash_pd(prev, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+					  (const char *)sqlite3_column_text(st, 2),
+					  (const char *)sqlite3_column_text(st, 3), pd, h);
+		} else {
+			mtd_audit_hash(prev, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+				       (const char *)sqlite3_column_text(st, 2),
+				       (const char *)sqlite3_column_text(st, 3),
+				       (const char *)sqlite3_column_text(st, 4),
+				       (const char *)sqlite3_column_text(st, 5), h);
+		}
 		sqlite3_reset(up);
 		sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
 		sqlite3_bind_blob(up, 2, h, 32, SQLITE_TRANSIENT);
+		if (with_pd)
+			sqlite3_bind_blob(up, 3, pd, 32, SQLITE_TRANSIENT);
 		assert_int_equal(sqlite3_step(up), SQLITE_DONE);
 		memcpy(prev, h, 32);
 	}
