@@ -1177,6 +1177,10 @@ int mtd_store_device_ext(mtd_store *s, int64_t id, char *buf, size_t n)
 
 int mtd_store_begin(mtd_store *s)
 {
+	/* a statement left on a row holds a read snapshot, which a write
+	 * transaction cannot start on once another writer has committed */
+	if (sqlite3_get_autocommit(s->db))
+		mtd_store_idle(s);
 	s->chain_known = 0;
 	pending_reset(s);
 	s->tpend.n = 0;
