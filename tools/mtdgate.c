@@ -427,6 +427,21 @@ static int bad_option(const cli_command *c, const char *word, int missing_value)
 	for (size_t i = 0; t && t[i].name; i++)
 		if (!strcmp(name, t[i].name) && !t[i].arg)
 			return usage_error("%s takes no value", t[i].name);
+	{ /* a beginning of several (getopt_long takes a unique one) */
+		char list[256] = "";
+		size_t len = strlen(name), k = 0;
+		int many = 0;
+		for (int g = G_DB; len > 2 && g < G_NGLOBALS; g++)
+			if (!strncmp(globals[g].name, name, len) && g != G_DUMP && k < sizeof list)
+				k += (size_t)snprintf(list + k, sizeof list - k, "%s%s",
+						      many++ ? ", " : "", globals[g].name);
+		for (size_t i = 0; len > 2 && t && t[i].name; i++)
+			if (!strncmp(t[i].name, name, len) && k < sizeof list)
+				k += (size_t)snprintf(list + k, sizeof list - k, "%s%s",
+						      many++ ? ", " : "", t[i].name);
+		if (many > 1)
+			return usage_error("option '%s' is ambiguous: %s", esc(name), list);
+	}
 	cli_suggest_init(&s, name);
 	for (size_t i = 0; t && t[i].name; i++)
 		cli_suggest_add(&s, t[i].name);

@@ -86,6 +86,11 @@ static void did_you_mean(void **state)
 	ERR_HAS(s, "(did you mean '--dry-run'?)");
 	RUN(s, 64, "report", "--dbb", s->db);
 	ERR_HAS(s, "(did you mean '--db'?)");
+	/* a beginning of several options is named as ambiguous, with them */
+	RUN(s, 64, "report", "--d", "x");
+	ERR_HAS(s, "option '--d' is ambiguous: --db, --device");
+	RUN(s, 64, "report", "--dev", "nobody"); /* unique: --device; no store yet */
+	assert_null(strstr(s->err, "option"));
 	RUN(s, 64, "help", "evalute");
 	ERR_HAS(s, "(did you mean 'evaluate'?)");
 	/* nothing near: no suggestion */
