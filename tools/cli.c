@@ -11,6 +11,7 @@
 #include "cli.h"
 
 const char prog[] = "mtdgate";
+const char *cli_current;
 
 int usage_error(const char *fmt, ...)
 {
@@ -19,7 +20,10 @@ int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see '%s --help')\n", prog);
+	if (cli_current)
+		fprintf(stderr, "\n(see '%s help %s')\n", prog, cli_current);
+	else
+		fprintf(stderr, "\n(see '%s --help')\n", prog);
 	return EX_USAGE_;
 }
 

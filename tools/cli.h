@@ -90,7 +90,11 @@ extern const cli_command cli_cmd_export;
 /* The program's name in messages: "mtdgate". */
 extern const char prog[];
 
-/* "mtdgate: <message>\n(see 'mtdgate --help')" on stderr; returns 64. */
+/* The command being run (set by mtdgate.c once it is known), or NULL. */
+extern const char *cli_current;
+
+/* "mtdgate: <message>\n(see 'mtdgate help COMMAND')" on stderr (or 'mtdgate
+ * --help' before a command is known); returns 64. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The exit status for a library result code. */

@@ -517,6 +517,7 @@ static int parse(int argc, char **argv, opts *o, const cli_command **run, const 
 		return usage_error("unknown command '%s'%s", esc(word), cli_suggest_text(&s));
 	}
 	*run = c;
+	cli_current = c ? c->name : NULL;
 	if (help)
 		return -1;
 	nc = c ? count_options(c->options) : 0;

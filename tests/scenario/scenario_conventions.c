@@ -82,6 +82,7 @@ static void did_you_mean(void **state)
 	ERR_HAS(s, "unknown subcommand 'lsit' (did you mean 'list'?)");
 	RUN(s, 64, "report", "--jsno");
 	ERR_HAS(s, "unknown option '--jsno' (did you mean '--json'?)");
+	ERR_HAS(s, "(see 'mtdgate help report')");
 	RUN(s, 64, "evaluate", "--dryrun");
 	ERR_HAS(s, "(did you mean '--dry-run'?)");
 	RUN(s, 64, "report", "--dbb", s->db);
