@@ -158,12 +158,42 @@ static void tables(void **state)
 	free(t);
 }
 
+/* Past the rows a table holds back (10,000), rows are written as they come
+ * in the widths found (d0..d9999: 5 wide; a longer id later pushes only its
+ * own row): the header and every row, in order. */
+static void long_tables(void **state)
+{
+	enum { N = 10005 };
+	const char *(*rows)[3] = calloc(N, sizeof *rows);
+	static char ids[N][16];
+	char *t, *p;
+	size_t lines = 0;
+	(void)state;
+	assert_non_null(rows);
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof ids[i], i == N - 1 ? "last-longer-id" : "d%d", i);
+		rows[i][0] = ids[i];
+		rows[i][1] = "1";
+		rows[i][2] = "n";
+	}
+	t = table_text(CLI_TABLE, (const char *const (*)[3])rows, N);
+	for (p = t; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, N + 1);
+	assert_non_null(strstr(t, "\nd0     1  n\n"));
+	assert_non_null(strstr(t, "\nd10003  1  n\n"));
+	assert_non_null(strstr(t, "\nlast-longer-id  1  n\n"));
+	free(t);
+	free(rows);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(no_color),
 		cmocka_unit_test(csv_fields),
 		cmocka_unit_test(tables),
+		cmocka_unit_test(long_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
