@@ -197,7 +197,8 @@ static int check_groups(mtd_t *h, mtd_rules *r, mtd_check_fn fn, void *ud)
 		rc = MTD_ENOMEM;
 		goto out;
 	}
-	qsort(g.v, g.n, sizeof *g.v, by_devices);
+	if (g.n) /* qsort of NULL, 0 is undefined */
+		qsort(g.v, g.n, sizeof *g.v, by_devices);
 	for (size_t i = 0; i < g.n; i++)
 		store_names[i] = g.v[i].name;
 	for (size_t i = 0; i < nrule; i++)
