@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -369,6 +372,85 @@ static void json_output(void **state)
 	ERR_HAS(s, "expected table, json or csv");
 }
 
+/* mtdgate ARGS... on a terminal (a pty, TERM=xterm), NO_COLOR set to
+ * no_color unless NULL: what it wrote (owned by s), its status in *status. */
+static const char *on_terminal(scen *s, const char *no_color, int *status,
+			       const char *const *args)
+{
+	char now[32], *out = NULL;
+	const char *argv[32];
+	size_t len = 0, k = 0;
+	int fd;
+	pid_t pid;
+	snprintf(now, sizeof now, "%lld", (long long)s->now);
+	argv[k++] = MTDGATE_BIN;
+	for (const char *g[] = {"--db", s->db, "--plugins", MTD_PLUGIN_DIR, "--rules", s->rules,
+				"--now", now, NULL},
+			**p = g;
+	     *p; p++)
+		argv[k++] = *p;
+	for (; *args && k < 31; args++)
+		argv[k++] = *args;
+	argv[k] = NULL;
+	fflush(NULL);
+	pid = forkpty(&fd, NULL, NULL, NULL);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("TERM", "xterm", 1);
+		if (no_color)
+			setenv("NO_COLOR", no_color, 1);
+		else
+			unsetenv("NO_COLOR");
+		execv(MTDGATE_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	for (;;) {
+		char buf[4096];
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n <= 0)
+			break; /* EIO once the child is gone */
+		out = realloc(out, len + (size_t)n + 1);
+		assert_non_null(out);
+		memcpy(out + len, buf, (size_t)n);
+		len += (size_t)n;
+	}
+	close(fd);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	if (!out)
+		out = calloc(1, 1);
+	out[len] = '\0';
+	return scen_own(s, out);
+}
+
+/* Colour (evaluate --dry-run marks new blocks and wipes) only on a
+ * terminal, and not with NO_COLOR set, whatever its value. */
+static void no_color(void **state)
+{
+	scen *s = *state;
+	static const char *const dry[] = {"evaluate", "--dry-run", NULL};
+	const char *out;
+	int st;
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	RUN(s, 0, "evaluate");
+	INGEST(s, THREAT("ios-bob", "high", "\"2024-03-01T00:00:00Z\""));
+	out = on_terminal(s, NULL, &st, dry);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (!strstr(out, "ios-bob") || !strstr(out, "\033["))
+		fail_msg("no colour on a terminal without NO_COLOR:\n%s", out);
+	out = on_terminal(s, "1", &st, dry);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_non_null(strstr(out, "ios-bob"));
+	assert_null(strstr(out, "\033"));
+	out = on_terminal(s, "", &st, dry); /* set, but empty: still no colour */
+	assert_non_null(strstr(out, "ios-bob"));
+	assert_null(strstr(out, "\033"));
+	/* not a terminal: no colour either */
+	RUN(s, 0, "evaluate", "--dry-run");
+	OUT_HAS(s, "ios-bob");
+	assert_null(strstr(s->out, "\033"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(tables_sized_to_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(csv_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(json_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_color, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
