@@ -354,6 +354,70 @@ static void device_set_evaluation(void **state)
 	tu_rmtree(dir);
 }
 
+/* The kinds a plan sorts changes by (mtd_change_kind): the most dangerous
+ * one a change has wins. */
+static void change_kinds(void **state)
+{
+	static const struct {
+		const char *s0, *l0, *a0, *p0, *s1, *l1, *a1, *p1;
+		int kind;
+	} cases[] = {
+		/* a wipe starts, whatever else changes (also better state) */
+		{"not_evaluated", "medium", "block", "block", "not_evaluated", "medium", "block", "wipe",
+		 MTD_CHANGE_WIPE},
+		{"noncompliant", "high", "block", "none", "compliant", "secured", "allow", "wipe",
+		 MTD_CHANGE_WIPE},
+		/* a wipe that goes on is no new wipe; block after wipe is better */
+		{"compliant", "low", "allow", "wipe", "compliant", "low", "allow", "block",
+		 MTD_CHANGE_BETTER},
+		/* access blocked, or apps */
+		{"compliant", "low", "allow", "none", "noncompliant", "low", "block", "none",
+		 MTD_CHANGE_BLOCK},
+		{"compliant", "low", "allow", "warn", "compliant", "low", "allow", "block",
+		 MTD_CHANGE_BLOCK},
+		/* a device never decided (blocked) now blocked: nothing new */
+		{"not_evaluated", "none", "block", "none", "noncompliant", "high", "block", "none",
+		 MTD_CHANGE_WORSE},
+		/* worse: grace, a higher level, warn */
+		{"compliant", "low", "allow", "none", "in_grace_period", "low", "allow", "none",
+		 MTD_CHANGE_WORSE},
+		{"compliant", "secured", "allow", "none", "compliant", "low", "allow", "none",
+		 MTD_CHANGE_WORSE},
+		{"compliant", "low", "allow", "none", "compliant", "low", "allow", "warn",
+		 MTD_CHANGE_WORSE},
+		/* none and secured are both no threat */
+		{"compliant", "none", "allow", "none", "compliant", "secured", "allow", "none",
+		 MTD_CHANGE_OTHER},
+		/* better: access back, the state, the level */
+		{"noncompliant", "high", "block", "none", "compliant", "secured", "allow", "none",
+		 MTD_CHANGE_BETTER},
+		{"in_grace_period", "medium", "allow", "none", "compliant", "medium", "allow", "none",
+		 MTD_CHANGE_BETTER},
+		/* enrolled to unenrolled with the same access and apps: other */
+		{"compliant", "low", "allow", "none", "not_evaluated", "low", "allow", "none",
+		 MTD_CHANGE_OTHER},
+		/* one field worse, one better: worse first */
+		{"in_grace_period", "low", "allow", "none", "compliant", "medium", "allow", "none",
+		 MTD_CHANGE_WORSE},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		mtd_decision_info a = {0}, b = {0};
+		int k;
+		a.state = cases[i].s0, a.level = cases[i].l0, a.access = cases[i].a0;
+		a.app_protection = cases[i].p0;
+		b.state = cases[i].s1, b.level = cases[i].l1, b.access = cases[i].a1;
+		b.app_protection = cases[i].p1;
+		k = mtd_change_kind(&a, &b);
+		if (k != cases[i].kind)
+			fail_msg("case %zu: %s/%s/%s/%s -> %s/%s/%s/%s is %s, expected %s", i,
+				 a.state, a.level, a.access, a.app_protection, b.state, b.level,
+				 b.access, b.app_protection, mtd_change_kind_name(k),
+				 mtd_change_kind_name(cases[i].kind));
+	}
+	assert_string_equal(mtd_change_kind_name(MTD_CHANGE_WIPE), "wipe");
+	assert_string_equal(mtd_change_kind_name(MTD_NCHANGE_KINDS), "?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +425,7 @@ int main(void)
 		cmocka_unit_test(decisions_across_blocks),
 		cmocka_unit_test(previous_state_tells_apart),
 		cmocka_unit_test(device_set_evaluation),
+		cmocka_unit_test(change_kinds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
