@@ -12,44 +12,17 @@ enum { F_STATE, F_LEVEL, F_ACCESS, F_APP, F_RESOURCES, F_VENDORS, F_REASONS, NFI
 static const char *const field_names[NFIELDS] = {
 	"state", "level", "access", "app_protection", "resources", "vendors", "reasons"};
 
-/* One way a decision changes (many devices share one): what the plan shows
- * of it, built once. Every string owned. */
-typedef struct diff {
-	int kind;            /* MTD_CHANGE_* */
-	char *json;          /* "kind":..,"changed":[..],"before":{..},"after":{..} */
-	char *transition;    /* "compliant/allow/none -> noncompliant/block/none" */
-	unsigned changed;    /* bit per F_* */
-	char *was[NFIELDS], *now[NFIELDS]; /* as text; lists joined with ", " */
-	size_t nreasons;
-	char **reasons;      /* the new decision's */
-	uint64_t hash;
-} diff;
-
-typedef struct change {
-	char *device; /* owned */
-	size_t diff;
-} change;
-
+/* The plan being written: each change rendered as it comes into the spool
+ * of its kind (a temporary file each, so a fleet's plan costs disk, not
+ * memory), then the spools in order: the most dangerous kind first. */
 typedef struct plan {
-	int dry, all;         /* all: keep every change, else wipes and blocks only */
-	diff *d;
-	size_t nd, dcap;
-	size_t *slot;         /* open addressing: diff index + 1 */
-	size_t nslot;         /* a power of two, kept over twice nd */
-	change *c[MTD_NCHANGE_KINDS];
-	size_t nc[MTD_NCHANGE_KINDS], ccap[MTD_NCHANGE_KINDS];
-	mtd_buf key;          /* the diff being looked up */
-	int rc;
+	int dry, all; /* all: every change, else the wipes and blocks only */
+	cli_format fmt;
+	int color;
+	FILE *spool[MTD_NCHANGE_KINDS];
+	mtd_buf b; /* the change being rendered */
+	int rc;    /* what went wrong: MTD_ENOMEM or MTD_EIO */
 } plan;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = UINT64_C(1469598103934665603);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * UINT64_C(1099511628211);
-	return h;
-}
 
 static int same_list(const char *const *a, size_t na, const char *const *b, size_t nb)
 {
@@ -131,139 +104,6 @@ static char *field_text(const mtd_decision_info *d, int f)
 	}
 }
 
-static void diff_free(diff *d)
-{
-	free(d->json);
-	free(d->transition);
-	for (int f = 0; f < NFIELDS; f++) {
-		free(d->was[f]);
-		free(d->now[f]);
-	}
-	for (size_t i = 0; i < d->nreasons; i++)
-		free(d->reasons[i]);
-	free(d->reasons);
-}
-
-static int diff_make(diff *d, int kind, unsigned ch, const mtd_decision_info *a,
-		     const mtd_decision_info *b, const mtd_buf *key, uint64_t hash)
-{
-	char t[200];
-	memset(d, 0, sizeof *d);
-	d->kind = kind;
-	d->changed = ch;
-	d->hash = hash;
-	snprintf(t, sizeof t, "%s/%s/%s -> %s/%s/%s", a->state, a->access, a->app_protection,
-		 b->state, b->access, b->app_protection);
-	if (!(d->json = strndup((const char *)key->data, key->len)) || !(d->transition = strdup(t)))
-		return MTD_ENOMEM;
-	for (int f = 0; f < NFIELDS; f++)
-		if ((ch >> f & 1) && (!(d->was[f] = field_text(a, f)) || !(d->now[f] = field_text(b, f))))
-			return MTD_ENOMEM;
-	if (b->nreasons && !(d->reasons = calloc(b->nreasons, sizeof *d->reasons)))
-		return MTD_ENOMEM;
-	for (; d->nreasons < b->nreasons; d->nreasons++)
-		if (!(d->reasons[d->nreasons] = strdup(b->reasons[d->nreasons])))
-			return MTD_ENOMEM;
-	return 0;
-}
-
-/* The index of the diff of key, added when new. */
-static int intern(plan *p, int kind, unsigned ch, const mtd_decision_info *a,
-		  const mtd_decision_info *b, size_t *out)
-{
-	uint64_t h = fnv(p->key.data, p->key.len);
-	size_t i, *sl;
-	int rc;
-	if (2 * (p->nd + 1) > p->nslot) { /* grow, rehash */
-		size_t n = p->nslot ? 2 * p->nslot : 256;
-		if (!(sl = calloc(n, sizeof *sl)))
-			return MTD_ENOMEM;
-		for (size_t k = 0; k < p->nd; k++) {
-			for (i = p->d[k].hash & (n - 1); sl[i]; i = (i + 1) & (n - 1))
-				;
-			sl[i] = k + 1;
-		}
-		free(p->slot);
-		p->slot = sl;
-		p->nslot = n;
-	}
-	for (i = h & (p->nslot - 1); p->slot[i]; i = (i + 1) & (p->nslot - 1)) {
-		const diff *d = &p->d[p->slot[i] - 1];
-		if (d->hash == h && strlen(d->json) == p->key.len &&
-		    !memcmp(d->json, p->key.data, p->key.len)) {
-			*out = p->slot[i] - 1;
-			return 0;
-		}
-	}
-	if (p->nd == p->dcap) {
-		size_t cap = p->dcap ? 2 * p->dcap : 64;
-		diff *v = realloc(p->d, cap * sizeof *v);
-		if (!v)
-			return MTD_ENOMEM;
-		p->d = v;
-		p->dcap = cap;
-	}
-	rc = diff_make(&p->d[p->nd], kind, ch, a, b, &p->key, h);
-	p->nd++; /* freed with the others, also when half made */
-	if (rc)
-		return rc;
-	p->slot[i] = p->nd;
-	*out = p->nd - 1;
-	return 0;
-}
-
-/* mtd_change_fn: each change, kept by kind (a real run keeps the wipes and
- * blocks it issued only). */
-static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
-{
-	plan *p = ud;
-	int kind = mtd_change_kind(a, b), rc;
-	unsigned ch;
-	size_t di;
-	change *c;
-	if (!p->all && kind != MTD_CHANGE_WIPE && kind != MTD_CHANGE_BLOCK)
-		return 0;
-	ch = changed_fields(a, b);
-	p->key.len = 0;
-	rc = buf_lit(&p->key, "\"kind\":") || buf_str(&p->key, mtd_change_kind_name(kind)) ||
-	     buf_lit(&p->key, ",\"changed\":[");
-	for (int f = 0, n = 0; f < NFIELDS && !rc; f++)
-		if (ch >> f & 1)
-			rc = (n++ && buf_lit(&p->key, ",")) || buf_str(&p->key, field_names[f]);
-	rc = rc || buf_lit(&p->key, "],\"before\":") || json_side(&p->key, a) ||
-	     buf_lit(&p->key, ",\"after\":") || json_side(&p->key, b);
-	if (rc || (rc = intern(p, kind, ch, a, b, &di)))
-		return p->rc = MTD_ENOMEM;
-	if (p->nc[kind] == p->ccap[kind]) {
-		size_t cap = p->ccap[kind] ? 2 * p->ccap[kind] : 64;
-		change *v = realloc(p->c[kind], cap * sizeof *v);
-		if (!v)
-			return p->rc = MTD_ENOMEM;
-		p->c[kind] = v;
-		p->ccap[kind] = cap;
-	}
-	c = &p->c[kind][p->nc[kind]];
-	if (!(c->device = strdup(b->device)))
-		return p->rc = MTD_ENOMEM;
-	c->diff = di;
-	p->nc[kind]++;
-	return 0;
-}
-
-static void plan_free(plan *p)
-{
-	for (size_t i = 0; i < p->nd; i++)
-		diff_free(&p->d[i]);
-	free(p->d);
-	free(p->slot);
-	for (int k = 0; k < MTD_NCHANGE_KINDS; k++) {
-		for (size_t i = 0; i < p->nc[k]; i++)
-			free(p->c[k][i].device);
-		free(p->c[k]);
-	}
-	mtd_buf_free(&p->key);
-}
-
 /* ---- writing the plan ---- */
 
 static int danger(int kind)
@@ -271,75 +111,130 @@ static int danger(int kind)
 	return kind == MTD_CHANGE_WIPE || kind == MTD_CHANGE_BLOCK;
 }
 
-static void print_table(const plan *p, int color)
+static const char *const label[MTD_NCHANGE_KINDS] = {"WIPE", "BLOCK", "worse", "better",
+						     "other"};
+
+/* The change as people read it: a line with the mark, kind, device and
+ * state/access/apps before and after, a line per field that changes, then
+ * the new reasons. */
+static int render_table(plan *p, int k, unsigned ch, const mtd_decision_info *a,
+			const mtd_decision_info *b)
 {
-	static const char *const label[MTD_NCHANGE_KINDS] = {"WIPE", "BLOCK", "worse", "better",
-							     "other"};
 	static const char *const paint[MTD_NCHANGE_KINDS] = {"\033[1;31m", "\033[1;33m", "", "",
 							     ""};
-	for (int k = 0; k < MTD_NCHANGE_KINDS; k++)
-		for (size_t i = 0; i < p->nc[k]; i++) {
-			const change *c = &p->c[k][i];
-			const diff *d = &p->d[c->diff];
-			int hi = color && paint[k][0];
-			printf("%s%s %-6s%s %s: %s\n", hi ? paint[k] : "", danger(k) ? "!" : " ",
-			       label[k], hi ? "\033[0m" : "", esc(c->device), d->transition);
-			for (int f = 0; f < F_REASONS; f++)
-				if (d->changed >> f & 1)
-					printf("    %s: %s -> %s\n", field_names[f],
-					       d->was[f][0] ? esc(d->was[f]) : "(none)",
-					       d->now[f][0] ? esc(d->now[f]) : "(none)");
-			if (d->nreasons)
-				printf("    why%s:\n", d->changed >> F_REASONS & 1 ? " (changed)" : "");
-			for (size_t r = 0; r < d->nreasons; r++)
-				printf("      %s\n", esc(d->reasons[r]));
-		}
+	FILE *f = p->spool[k];
+	int hi = p->color && paint[k][0];
+	fprintf(f, "%s%s %-6s%s %s: %s/%s/%s -> %s/%s/%s\n", hi ? paint[k] : "",
+		danger(k) ? "!" : " ", label[k], hi ? "\033[0m" : "", esc(b->device), a->state,
+		a->access, a->app_protection, b->state, b->access, b->app_protection);
+	for (int fi = 0; fi < F_REASONS; fi++) {
+		char *was, *now;
+		if (!(ch >> fi & 1))
+			continue;
+		was = field_text(a, fi);
+		now = field_text(b, fi);
+		if (was && now)
+			fprintf(f, "    %s: %s -> %s\n", field_names[fi], was[0] ? esc(was) : "(none)",
+				now[0] ? esc(now) : "(none)");
+		free(was);
+		free(now);
+		if (!was || !now)
+			return MTD_ENOMEM;
+	}
+	if (b->nreasons)
+		fprintf(f, "    why%s:\n", ch >> F_REASONS & 1 ? " (changed)" : "");
+	for (size_t r = 0; r < b->nreasons; r++)
+		fprintf(f, "      %s\n", esc(b->reasons[r]));
+	return 0;
 }
 
-static int print_json(const plan *p)
+/* {"type":"change","device","kind","changed":[..],"before":{..},"after":{..}} */
+static int render_json(plan *p, int k, unsigned ch, const mtd_decision_info *a,
+		       const mtd_decision_info *b)
 {
-	mtd_buf b = {0};
+	mtd_buf *o = &p->b;
+	int rc;
+	o->len = 0;
+	rc = buf_lit(o, "{\"type\":\"change\",\"device\":") || buf_str(o, b->device) ||
+	     buf_lit(o, ",\"kind\":") || buf_str(o, mtd_change_kind_name(k)) ||
+	     buf_lit(o, ",\"changed\":[");
+	for (int f = 0, n = 0; f < NFIELDS && !rc; f++)
+		if (ch >> f & 1)
+			rc = (n++ && buf_lit(o, ",")) || buf_str(o, field_names[f]);
+	rc = rc || buf_lit(o, "],\"before\":") || json_side(o, a) || buf_lit(o, ",\"after\":") ||
+	     json_side(o, b) || buf_lit(o, "}\n");
+	return rc ? MTD_ENOMEM : 0;
+}
+
+/* A CSV row per changed field: device,kind,field,before,after. */
+static int render_csv(plan *p, int k, unsigned ch, const mtd_decision_info *a,
+		      const mtd_decision_info *b)
+{
+	mtd_buf *o = &p->b;
 	int rc = 0;
-	for (int k = 0; k < MTD_NCHANGE_KINDS && !rc; k++)
-		for (size_t i = 0; i < p->nc[k] && !rc; i++) {
-			const change *c = &p->c[k][i];
-			b.len = 0;
-			rc = buf_lit(&b, "{\"type\":\"change\",\"device\":") || buf_str(&b, c->device) ||
-			     buf_lit(&b, ",") || buf_lit(&b, p->d[c->diff].json) || buf_lit(&b, "}")
-				     ? MTD_ENOMEM
-				     : buf_line(&b);
-		}
-	mtd_buf_free(&b);
-	return rc;
+	o->len = 0;
+	for (int f = 0; f < NFIELDS && !rc; f++) {
+		char *was, *now;
+		if (!(ch >> f & 1))
+			continue;
+		was = field_text(a, f);
+		now = field_text(b, f);
+		rc = !was || !now || cli_csv_field(o, b->device) || buf_lit(o, ",") ||
+		     cli_csv_field(o, mtd_change_kind_name(k)) || buf_lit(o, ",") ||
+		     cli_csv_field(o, field_names[f]) || buf_lit(o, ",") || cli_csv_field(o, was) ||
+		     buf_lit(o, ",") || cli_csv_field(o, now) || buf_lit(o, "\r\n");
+		free(was);
+		free(now);
+	}
+	return rc ? MTD_ENOMEM : 0;
 }
 
-/* One CSV row per changed field: device,kind,field,before,after. */
-static int print_csv(const plan *p)
+/* mtd_change_fn: each change into the spool of its kind (a real run keeps
+ * the wipes and blocks it issued only). */
+static int on_change(void *ud, const mtd_decision_info *a, const mtd_decision_info *b)
 {
-	mtd_buf b = {0};
-	int rc = buf_lit(&b, "device,kind,field,before,after\r\n") ? MTD_ENOMEM : 0;
-	for (int k = 0; k < MTD_NCHANGE_KINDS && !rc; k++)
-		for (size_t i = 0; i < p->nc[k] && !rc; i++) {
-			const change *c = &p->c[k][i];
-			const diff *d = &p->d[c->diff];
-			for (int f = 0; f < NFIELDS && !rc; f++)
-				if (d->changed >> f & 1)
-					rc = cli_csv_field(&b, c->device) || buf_lit(&b, ",") ||
-					     cli_csv_field(&b, mtd_change_kind_name(k)) ||
-					     buf_lit(&b, ",") || cli_csv_field(&b, field_names[f]) ||
-					     buf_lit(&b, ",") || cli_csv_field(&b, d->was[f]) ||
-					     buf_lit(&b, ",") || cli_csv_field(&b, d->now[f]) ||
-					     buf_lit(&b, "\r\n")
-						     ? MTD_ENOMEM
-						     : 0;
-			if (!rc && b.len > 65536) {
-				rc = fwrite(b.data, 1, b.len, stdout) == b.len ? 0 : MTD_EIO;
-				b.len = 0;
-			}
-		}
-	if (!rc && b.len && fwrite(b.data, 1, b.len, stdout) != b.len)
+	plan *p = ud;
+	int k = mtd_change_kind(a, b), rc;
+	unsigned ch;
+	if (!p->all && !danger(k))
+		return 0;
+	ch = changed_fields(a, b);
+	if (!p->spool[k] && !(p->spool[k] = tmpfile()))
+		return p->rc = MTD_EIO;
+	if (p->fmt == CLI_TABLE)
+		rc = render_table(p, k, ch, a, b);
+	else if (p->fmt == CLI_JSON)
+		rc = render_json(p, k, ch, a, b);
+	else
+		rc = render_csv(p, k, ch, a, b);
+	if (!rc && p->fmt != CLI_TABLE && fwrite(p->b.data, 1, p->b.len, p->spool[k]) != p->b.len)
 		rc = MTD_EIO;
-	mtd_buf_free(&b);
+	if (!rc && ferror(p->spool[k]))
+		rc = MTD_EIO;
+	return rc ? (p->rc = rc) : 0;
+}
+
+/* The spools to stdout, the most dangerous kind first; closes them. */
+static int plan_end(plan *p, int write)
+{
+	char buf[65536];
+	int rc = 0;
+	for (int k = 0; k < MTD_NCHANGE_KINDS; k++) {
+		FILE *f = p->spool[k];
+		size_t n;
+		if (!f)
+			continue;
+		if (write && !rc && (fflush(f) || fseek(f, 0, SEEK_SET)))
+			rc = MTD_EIO;
+		while (write && !rc && (n = fread(buf, 1, sizeof buf, f)) > 0)
+			if (fwrite(buf, 1, n, stdout) != n)
+				rc = MTD_EIO;
+		if (write && !rc && ferror(f))
+			rc = MTD_EIO;
+		fclose(f);
+		p->spool[k] = NULL;
+	}
+	mtd_buf_free(&p->b);
 	return rc;
 }
 
@@ -398,37 +293,41 @@ static int cmd_evaluate(mtd_t *h, opts *o)
 {
 	mtd_eval_summary s;
 	plan p = {0};
-	cli_format fmt;
 	int rc, listed;
 	p.dry = has_flag(o, "--dry-run");
-	if ((rc = cli_output(o, "evaluate", &fmt)) || (rc = no_more(o, 1, "evaluate")))
+	if ((rc = cli_output(o, "evaluate", &p.fmt)) || (rc = no_more(o, 1, "evaluate")))
 		return rc;
+	p.color = cli_color(p.fmt);
 	/* A dry run lists every change. A real run is told only the counts
 	 * (no decision built per change, the rules run under a read snapshot),
 	 * unless json or csv is to list the wipes and blocks it issued: it is
 	 * then told of each change as it is written. */
-	listed = p.dry || fmt != CLI_TABLE;
+	listed = p.dry || p.fmt != CLI_TABLE;
 	p.all = p.dry;
 	rc = mtd_evaluate_summary(h, p.dry, listed ? on_change : NULL, &p, &s);
 	if (rc) {
-		plan_free(&p);
+		plan_end(&p, 0);
+		if (p.rc == MTD_EIO)
+			fprintf(stderr, "%s: a temporary file for the plan: %s\n", prog, strerror(errno));
 		return fail(h, rc);
 	}
-	if (fmt == CLI_TABLE) {
+	if (p.fmt == CLI_TABLE)
 		printf("%s %llu devices, %llu decisions %s\n", p.dry ? "dry run:" : "evaluated",
 		       (unsigned long long)s.evaluated, (unsigned long long)s.changed,
 		       p.dry ? "would change" : "changed");
-		print_table(&p, cli_color(fmt));
+	else if (p.fmt == CLI_CSV)
+		fputs("device,kind,field,before,after\r\n", stdout);
+	rc = plan_end(&p, 1);
+	if (!rc && p.fmt == CLI_TABLE)
 		print_summary_table(&p, &s);
-	} else if (fmt == CLI_JSON) {
-		rc = print_json(&p);
-		rc = rc ? rc : print_summary_json(&p, &s);
-	} else {
-		rc = print_csv(&p);
-	}
-	plan_free(&p);
+	else if (!rc && p.fmt == CLI_JSON)
+		rc = print_summary_json(&p, &s);
+	if (!rc && fflush(stdout))
+		rc = MTD_EIO;
 	if (rc == MTD_EIO)
-		fprintf(stderr, "%s: writing the output: %s\n", prog, strerror(errno));
+		fprintf(stderr, "%s: writing the plan: %s\n", prog, strerror(errno));
+	else if (rc)
+		fprintf(stderr, "%s: %s\n", prog, mtd_strerror(rc));
 	return rc ? EX_INTERNAL_ : EX_OK;
 }
 
