@@ -1543,7 +1543,99 @@ static int read_event(const mpc *msg, const fval *th, const fval *state, mtd_msg
 	return t->category.p ? category_val(&t->category, "threat.category", err, n) : 0;
 }
 
-enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_REF, M_THREAT, M_STATE, M_N };
+/* ---- security tasks (contracts: "Security tasks") ---- */
+
+static const fkey task_kinds[] = {FKEY("vulnerability"), FKEY("recommendation")}; /* MTD_TASK_* */
+static const fkey severities[MTD_NSEV] = {FKEY("low"), FKEY("medium"), FKEY("high"),
+					  FKEY("critical")};
+
+const char *mtd_task_kind_name(int kind)
+{
+	return kind >= 0 && kind < 2 ? task_kinds[kind].s : "?";
+}
+
+const char *mtd_task_severity_name(int sev)
+{
+	return sev >= 0 && sev < MTD_NSEV ? severities[sev].s : "?";
+}
+
+/* "CVE-", a four-digit year, "-", four or more digits (CVE's own syntax,
+ * 2014 on), in at most MTD_MAX_CVE bytes. */
+static int cve_ok(const mtd_str *s)
+{
+	size_t i;
+	if (s->n < 13 || s->n > MTD_MAX_CVE || memcmp(s->p, "CVE-", 4) || s->p[8] != '-')
+		return 0;
+	for (i = 4; i < s->n; i++)
+		if (i != 8 && (s->p[i] < '0' || s->p[i] > '9'))
+			return 0;
+	return 1;
+}
+
+/* The task of a task message (from mp_fields over msg): its fields, and its
+ * state into m->state. */
+static int read_task(const mpc *msg, const fval *tv, mtd_msg *m, char *err, size_t n)
+{
+	enum { T_ID, T_KIND, T_CVE, T_SOFTWARE, T_VERSION, T_SEVERITY, T_FIRST, T_STATE, T_N };
+	static const fkey keys[T_N] = {FKEY("id"),	 FKEY("kind"),	   FKEY("cve"),
+				       FKEY("software"), FKEY("version"),  FKEY("severity"),
+				       FKEY("first_seen"), FKEY("state")};
+	static const fkey states[] = {FKEY("resolved"), FKEY("open")}; /* MTD_EVENT_* */
+	mpc c = {.p = msg->p, .n = msg->n, .i = tv->at, .depth = msg->depth + 1};
+	mtd_task *t = &m->task;
+	fval head, v[T_N];
+	size_t h;
+	mtd_str s;
+	int rc;
+
+	if (tv->kind == FV_ABSENT || tv->kind == FV_NIL)
+		return bad(err, n, "task", "missing");
+	if (tv->kind != FV_MAP)
+		return bad(err, n, "task", "not a map");
+	mp_head(&c, &head, &h);
+	c.i += h;
+	if (mp_fields(&c, head.n, keys, T_N, v)) {
+		if (c.dup)
+			mtd_err(err, n, "field 'task': duplicate key '%s'", c.key);
+		return c.dup ? MTD_EMALFORMED : bad(err, n, "task", "not msgpack");
+	}
+	if ((rc = str_val(&v[T_ID], "task.id", 1, MTD_MAX_ID, &t->id, err, n)) ||
+	    (rc = str_val(&v[T_KIND], "task.kind", 1, 16, &s, err, n)))
+		return rc;
+	if ((t->kind = fkey_index(task_kinds, 2, s.p, s.n)) < 0) {
+		mtd_err(err, n, "field 'task.kind': '%.*s' is not vulnerability or recommendation",
+			(int)s.n, s.p);
+		return MTD_EMALFORMED;
+	}
+	if ((rc = str_val(&v[T_SEVERITY], "task.severity", 1, 16, &s, err, n)))
+		return rc;
+	if ((t->severity = fkey_index(severities, MTD_NSEV, s.p, s.n)) < 0) {
+		mtd_err(err, n, "field 'task.severity': '%.*s' is not low, medium, high or critical",
+			(int)s.n, s.p);
+		return MTD_EMALFORMED;
+	}
+	if ((rc = str_val(&v[T_CVE], "task.cve", 0, MTD_MAX_CVE + 32, &t->cve, err, n)))
+		return rc;
+	if (t->cve.p && !cve_ok(&t->cve)) {
+		mtd_err(err, n, "field 'task.cve': '%.*s' is not a CVE id (CVE-YYYY-NNNN)",
+			(int)t->cve.n, t->cve.p);
+		return MTD_EMALFORMED;
+	}
+	if ((rc = text_val(&v[T_SOFTWARE], "task.software", 0, MTD_MAX_STR, &t->software, err,
+			   n)) ||
+	    (rc = text_val(&v[T_VERSION], "task.version", 0, MTD_MAX_ID, &t->version, err, n)) ||
+	    (rc = time_val(&v[T_FIRST], "task.first_seen", &t->first_seen, err, n)) ||
+	    (rc = str_val(&v[T_STATE], "task.state", 1, 16, &s, err, n)))
+		return rc;
+	if ((m->state = fkey_index(states, 2, s.p, s.n)) < 0) {
+		mtd_err(err, n, "field 'task.state': '%.*s' is not open or resolved", (int)s.n, s.p);
+		return MTD_EMALFORMED;
+	}
+	return 0;
+}
+
+enum { M_TYPE, M_AT, M_DEVICE, M_LEVEL, M_OS, M_THREATS, M_CODE, M_REF, M_THREAT, M_STATE,
+       M_TASK, M_N };
 
 /* The message that starts mp[0..len): its length in *used, or, when used
  * is NULL, the message that is all of it. */
@@ -1553,7 +1645,7 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 	static const fkey keys[M_N] = {
 		FKEY("type"),	 FKEY("at"),	     FKEY("device"), FKEY("level"),
 		FKEY("os_supported"), FKEY("threats"), FKEY("code"),	FKEY("device_ref"),
-		FKEY("threat"),  FKEY("state")};
+		FKEY("threat"),  FKEY("state"),	     FKEY("task")};
 	mpc c = {.p = mp, .n = len, .i = 0, .depth = 0};
 	size_t h;
 	fval top, v[M_N];
@@ -1595,10 +1687,13 @@ static int decode_msg(const void *mp, size_t len, size_t *used, mtd_msg *m, char
 		return rc;
 	if (m->type == MTD_MSG_ERROR)
 		return str_val(&v[M_CODE], "code", 1, MTD_MAX_ID, &m->code, err, n);
-	if (m->type != MTD_MSG_THREAT && m->type != MTD_MSG_THREAT_EVENT)
+	if (m->type != MTD_MSG_THREAT && m->type != MTD_MSG_THREAT_EVENT &&
+	    m->type != MTD_MSG_TASK)
 		return 0;
 	if ((rc = read_device(&c, &v[M_DEVICE], &v[M_REF], m, err, n)))
 		return rc;
+	if (m->type == MTD_MSG_TASK)
+		return read_task(&c, &v[M_TASK], m, err, n);
 	if (m->type == MTD_MSG_THREAT_EVENT)
 		return read_event(&c, &v[M_THREAT], &v[M_STATE], m, err, n);
 	if ((rc = level_val(&v[M_LEVEL], "level", &m->level, err, n)) ||
@@ -1646,6 +1741,25 @@ json_t *mtd_msg_json(const mtd_msg *m)
 		json_object_set_new(j, "threat", e);
 		json_object_set_new(j, "state",
 				    json_string(m->state == MTD_EVENT_OPEN ? "open" : "resolved"));
+	}
+	if (m->type == MTD_MSG_TASK) {
+		const mtd_task *t = &m->task;
+		json_t *e = json_pack("{s:s%, s:s}", "id", t->id.p, t->id.n, "kind",
+				      mtd_task_kind_name(t->kind));
+		if (e && t->cve.p)
+			json_object_set_new(e, "cve", json_stringn(t->cve.p, t->cve.n));
+		if (e && t->software.p)
+			json_object_set_new(e, "software", json_stringn(t->software.p, t->software.n));
+		if (e && t->version.p)
+			json_object_set_new(e, "version", json_stringn(t->version.p, t->version.n));
+		if (e) {
+			json_object_set_new(e, "severity",
+					    json_string(mtd_task_severity_name(t->severity)));
+			json_object_set_new(e, "first_seen", json_integer((json_int_t)t->first_seen));
+			json_object_set_new(e, "state",
+					    json_string(m->state == MTD_EVENT_OPEN ? "open" : "resolved"));
+		}
+		json_object_set_new(j, "task", e ? e : json_null());
 	}
 	if (m->type == MTD_MSG_THREAT) {
 		json_t *th = json_array();

@@ -98,13 +98,32 @@ typedef struct mtd_threat {
 	int level;                  /* MTD_LEVEL_*; threat_event resolved: -1 absent */
 } mtd_threat;
 
+/* Security tasks (contracts: "Security tasks"): what a vendor's
+ * vulnerability management asks to be fixed on a device. */
+enum { MTD_TASK_VULNERABILITY = 0, MTD_TASK_RECOMMENDATION = 1 };
+enum { MTD_SEV_LOW = 0, MTD_SEV_MEDIUM, MTD_SEV_HIGH, MTD_SEV_CRITICAL, MTD_NSEV };
+/* Names (static): "vulnerability", "recommendation"; "low" .. "critical";
+ * "?" out of range. */
+const char *mtd_task_kind_name(int kind);
+const char *mtd_task_severity_name(int sev);
+#define MTD_MAX_CVE 32 /* "CVE-YYYY-N..." */
+
+/* The task of a task message. */
+typedef struct mtd_task {
+	mtd_str id;                    /* the vendor's task id, unique per device */
+	mtd_str cve, software, version; /* p NULL when absent */
+	int kind;                      /* MTD_TASK_* */
+	int severity;                  /* MTD_SEV_* */
+	int64_t first_seen;
+} mtd_task;
+
 /* A validated normalized message (SPEC 4.1). Everything borrows from the
  * bytes it was decoded from. A message that names a device (threat,
- * threat_event) names it by device, or, when refs is not 0, by ref. */
+ * threat_event, task) names it by device, or, when refs is not 0, by ref. */
 typedef struct mtd_msg {
 	int type;
 	int64_t at;
-	mtd_str device;      /* threat, threat_event: p NULL when named by ref */
+	mtd_str device;      /* threat, threat_event, task: p NULL when named by ref */
 	int level;           /* threat: MTD_LEVEL_* */
 	int os_supported;    /* threat: -1 absent, 0, 1 */
 	const void *threats; /* threat: the validated array's msgpack bytes as
@@ -114,9 +133,10 @@ typedef struct mtd_msg {
 	mtd_str code;        /* error */
 	unsigned refs;       /* device_ref: bit k set when ref[k] is present */
 	int ref_platform;    /* device_ref: MTD_PLAT_*, -1 absent */
-	int state;           /* threat_event: MTD_EVENT_* */
+	int state;           /* threat_event, task: MTD_EVENT_* */
 	mtd_threat event;    /* threat_event: the threat (category p NULL when
 			      * absent, as it may be when resolved) */
+	mtd_task task;       /* task: the task; its state in state */
 	/* Not cleared by the decoder: valid only where refs has the bit, so a
 	 * message naming "device" pays nothing for them. */
 	mtd_str ref[MTD_NREF];

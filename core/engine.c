@@ -18,6 +18,7 @@
 #include "mtd_int.h"
 #include "rules.h"
 #include "change.h"
+#include "tasks.h"
 #include "tbuf.h"
 
 typedef struct gset {
@@ -917,6 +918,46 @@ typedef struct fastmemo {
 	int32_t slot[FM_SLOTS]; /* outcome cache slot + 1; 0 empty */
 } fastmemo;
 
+/* device.tasks, read from the store when a script first reads it: the open
+ * tasks of the connectors in force for the device (for compliance or for
+ * app protection on its platform; R4, R6: an unresponsive vendor's word is
+ * set aside as its reports are). Freed by ask_rules after the call. */
+typedef struct tasks_job {
+	eval *e;
+	const devrow *d;
+	mtd_task_row *rows;
+	mtd_task_view *views;
+	size_t nrows;
+} tasks_job;
+
+static int load_tasks(void *ud, const mtd_eval_in *in, const mtd_task_view **out, size_t *n)
+{
+	tasks_job *j = ud;
+	const eval *e = j->e;
+	uint32_t bit = 1u << j->d->platform;
+	size_t k = 0;
+	int rc;
+
+	(void)in;
+	if (!j->rows && (rc = mtd_task_rows_open(e->h->store, j->d->id, &j->rows, &j->nrows)))
+		return rc;
+	if (j->nrows && !j->views && !(j->views = calloc(j->nrows, sizeof *j->views)))
+		return MTD_ENOMEM;
+	for (size_t i = 0; i < j->nrows; i++) {
+		const mtd_task_row *r = &j->rows[i];
+		int ci = conn_index(e, r->connector);
+		const mtd_conn *c = ci >= 0 ? &e->conns[ci] : NULL;
+		if (!c || !in_force(e->cstate[ci]) || !((c->platforms | c->mam_platforms) & bit))
+			continue;
+		j->views[k++] = (mtd_task_view){c->vendor, r->id, mtd_task_kind_name(r->kind),
+						r->cve, r->software, r->version,
+						mtd_task_severity_name(r->severity), r->first_seen};
+	}
+	*out = j->views;
+	*n = k;
+	return 0;
+}
+
 /* What the rules say of device d, into out. On failure the handle's
  * message says what. */
 static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
@@ -925,6 +966,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	mtd_vreport cv[MAX_CONNS], av[MAX_CONNS];
 	size_t ncv = 0, nav = 0;
 	mtd_eval_in in = {0};
+	tasks_job tj = {e, d, NULL, NULL, 0};
 	char why[2048];
 	int rc;
 
@@ -958,6 +1000,8 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 		in.user = d->has_user ? d->user : NULL;
 		vendor_views(e, d, cv, &ncv, av, &nav);
 	}
+	in.tasks = load_tasks;
+	in.tasks_ud = &tj;
 	if (mtd_rules_wants_inventory(e->rules)) {
 		mtd_app_view *apps;
 		if ((rc = load_apps(e, d->id, &apps, &in.napps)))
@@ -969,6 +1013,8 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	} else {
 		rc = mtd_rules_eval(e->rules, &in, out, why, sizeof why);
 	}
+	mtd_task_rows_free(tj.rows, tj.nrows);
+	free(tj.views);
 	return rc ? mtd_fail(h, rc, "rules failed on device %s: %s", ext_of(d), why) : 0;
 }
 

@@ -14,6 +14,7 @@
 #include "mtd_int.h"
 #include "plugin_child.h"
 #include "plugin_host.h"
+#include "tasks.h"
 
 
 /* Device ids by external id, loaded once for a large ingest: the look-up
@@ -1465,8 +1466,18 @@ static int apply(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
 {
 	unsigned char row[MTD_ROW_DIGEST];
 	int have = 0;
-	int rc = m->type == MTD_MSG_THREAT ? snapshot(r, conn, t->dev, m, row, &have)
-					   : event(r, conn, t->dev, m);
+	int rc;
+
+	if (m->type == MTD_MSG_TASK) {
+		/* its row (keyed by the task id too) is in the row log */
+		if (mtd_task_apply(r->h->store, r->h->now, conn, t->dev, m, &have) ||
+		    mtd_store_log_message(r->h->store, r->h->now, conn, t->dev, m->type, -1, t->via,
+					  m->at, NULL, 0, NULL))
+			return store_fail(r);
+		return t->learn ? learn(r, conn, vendor, m, t) : 0;
+	}
+	rc = m->type == MTD_MSG_THREAT ? snapshot(r, conn, t->dev, m, row, &have)
+				       : event(r, conn, t->dev, m);
 	if (rc)
 		return rc;
 	/* the report as it is now stored goes into the message's log entry:
@@ -1724,6 +1735,7 @@ static int on_message(run *r, const mtd_msg *m, const void *mp, size_t len)
 	switch (m->type) {
 	case MTD_MSG_THREAT:
 	case MTD_MSG_THREAT_EVENT:
+	case MTD_MSG_TASK:
 		/* the audit record of an accepted message is a row of the sealed
 		 * message log (store.h), written by apply */
 		if ((rc = resolve(r, r->vendor, m, &t)) ||

@@ -1537,7 +1537,38 @@ static void push_apps(mtd_rules *r, lua_State *L, const mtd_app_view *apps, size
 	}
 }
 
-/* __index of device: id, os_version, user, apps. */
+/* device.tasks: the open tasks the loader gives, each {vendor, id, kind,
+ * cve, software, version, severity, first_seen, state = "open"}. */
+static int push_tasks(lua_State *L, const mtd_eval_in *in)
+{
+	const mtd_task_view *t = NULL;
+	size_t n = 0;
+	int rc = in->tasks ? in->tasks(in->tasks_ud, in, &t, &n) : 0;
+
+	if (rc) { /* the message on the stack, raised by the caller */
+		lua_pushfstring(L, "reading the security tasks of device '%s': %s",
+				in->id ? in->id : "?", mtd_strerror(rc));
+		return -1;
+	}
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_createtable(L, 0, 9);
+		set_str(L, "vendor", t[i].vendor);
+		set_str(L, "id", t[i].id);
+		set_str(L, "kind", t[i].kind);
+		set_str(L, "cve", t[i].cve);
+		set_str(L, "software", t[i].software);
+		set_str(L, "version", t[i].version);
+		set_str(L, "severity", t[i].severity);
+		lua_pushinteger(L, t[i].first_seen);
+		lua_setfield(L, -2, "first_seen");
+		set_str(L, "state", "open");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 0;
+}
+
+/* __index of device: id, os_version, user, apps, tasks. */
 static int lazy_device(lua_State *L)
 {
 	mtd_rules *r;
@@ -1554,12 +1585,17 @@ static int lazy_device(lua_State *L)
 	if (is_key(k, kl, "apps") && !r->wants_inventory)
 		return noted(L, r, "device", NULL, 0); /* nil for every device alike */
 	if (!is_key(k, kl, "id") && !is_key(k, kl, "os_version") && !is_key(k, kl, "user") &&
-	    !is_key(k, kl, "apps"))
+	    !is_key(k, kl, "apps") && !is_key(k, kl, "tasks"))
 		return noted(L, r, "device", NULL, 0);
 	r->taint = 1;
 	/* built as it was before the call: not charged to the script's budget */
 	armed = r->armed;
 	r->armed = 0;
+	if (k[0] == 't') {
+		int rc = push_tasks(L, in);
+		r->armed = armed;
+		return rc ? lua_error(L) : noted(L, r, "device", NULL, keep(L));
+	}
 	if (k[0] == 'a')
 		push_apps(r, L, in->apps, in->napps);
 	else if (k[0] == 'i' && in->id)

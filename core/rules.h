@@ -57,6 +57,20 @@ typedef struct mtd_app_view {
 	int adhoc_signed, app_store, beta, vpp, validated, managed;
 } mtd_app_view;
 
+/* One open security task of the device as the rules see it (device.tasks,
+ * contracts: "Security tasks"). Strings borrowed; cve, software, version
+ * may be NULL. */
+typedef struct mtd_task_view {
+	const char *vendor, *id, *kind, *cve, *software, *version, *severity;
+	int64_t first_seen;
+} mtd_task_view;
+struct mtd_eval_in;
+/* Called when a script first reads device.tasks during the call for in:
+ * 0 with the device's open tasks in *out (borrowed until mtd_rules_eval
+ * returns) and their count in *n, or an MTD_E* code (the call then fails). */
+typedef int (*mtd_tasks_loader)(void *ud, const struct mtd_eval_in *in,
+				const mtd_task_view **out, size_t *n);
+
 typedef struct mtd_eval_in {
 	const char *id, *os_version, *user; /* os_version, user may be NULL */
 	int platform, corporate, enrolled;
@@ -71,6 +85,8 @@ typedef struct mtd_eval_in {
 	size_t napps;
 	int prev_state;                     /* MTD_ST_*, -1 never decided */
 	int64_t prev_since;                 /* when prev_state began */
+	mtd_tasks_loader tasks;             /* device.tasks; NULL: none */
+	void *tasks_ud;
 } mtd_eval_in;
 
 /* The rules' directory (borrowed until mtd_rules_close). */
@@ -120,8 +136,8 @@ int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *e
  * (same platform, ownership, management, groupset, vendor entries with
  * whether an open threat sets their level, previous state) gets that
  * decision without a call into Lua. A call that reads a
- * device-specific field (id, os_version, user, apps, previous.since, a
- * report's at or threats) or math.random is not reused. Sound only if
+ * device-specific field (id, os_version, user, apps, tasks, previous.since,
+ * a report's at or threats) or math.random is not reused. Sound only if
  * groupset names one set of groups for the life of r. At most 65536
  * entries and 32 MiB; then further results are computed, not stored.
  * The list of what the memo compares is a contract: engine.c's fast memo

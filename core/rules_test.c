@@ -16,6 +16,7 @@
 
 #define MAXV 16
 #define MAXA 64
+#define MAXT 64
 
 static void say(mtd_check_fn fn, void *ud, int ok, const char *fmt, ...)
 {
@@ -337,6 +338,8 @@ typedef struct tcase {
 	mtd_eval_in in;
 	mtd_vreport v[MAXV], av[MAXV];
 	mtd_app_view apps[MAXA];
+	mtd_task_view tasks[MAXT];
+	size_t ntasks;
 	const char *groups[MTD_MAX_GROUPS];
 	char name[200];
 } tcase;
@@ -357,7 +360,9 @@ static const char *field(lua_State *L, const char *k)
 static const char *const case_keys[] = {"name", "device", "expect", NULL};
 static const char *const device_keys[] = {"id", "platform", "management", "ownership",
 					  "os_version", "user", "groups", "vendors",
-					  "app_vendors", "previous", "apps", NULL};
+					  "app_vendors", "previous", "apps", "tasks", NULL};
+static const char *const task_keys[] = {"vendor", "id", "kind", "cve", "software", "version",
+					"severity", "days_ago", NULL};
 static const char *const vendor_keys[] = {"level", "os_supported", "block_missing_data",
 					  "block_unsupported_os", NULL};
 static const char *const previous_keys[] = {"state", "hours_ago", NULL};
@@ -499,6 +504,65 @@ static int read_vendors(lua_State *L, const char *k, mtd_vreport *v, size_t *n, 
 	return 0;
 }
 
+/* device.tasks of a case: the ones its tests.lua entry gives. */
+static int case_tasks(void *ud, const mtd_eval_in *in, const mtd_task_view **out, size_t *n)
+{
+	const tcase *t = ud;
+	(void)in;
+	*out = t->tasks;
+	*n = t->ntasks;
+	return 0;
+}
+
+/* device.tasks: { {vendor =, id =, kind =, cve =, software =, version =,
+ * severity =, days_ago =}, ... } (kind defaults to vulnerability, vendor to
+ * defender; first_seen is days_ago before now). */
+static int read_tasks(lua_State *L, tcase *t, int64_t now, char *err, size_t en)
+{
+	if (lua_getfield(L, -1, "tasks") != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	for (lua_Integer i = 1; t->ntasks < MAXT; i++) {
+		mtd_task_view *k = &t->tasks[t->ntasks];
+		const char *sev;
+		if (lua_rawgeti(L, -1, i) != LUA_TTABLE) {
+			lua_pop(L, 1);
+			break;
+		}
+		t->ntasks++;
+		if (known_keys(L, task_keys, "device.tasks[]", err, en)) {
+			lua_pop(L, 2);
+			return -1;
+		}
+		k->vendor = field(L, "vendor");
+		k->vendor = k->vendor ? k->vendor : "defender";
+		k->id = field(L, "id");
+		k->kind = field(L, "kind");
+		k->kind = k->kind ? k->kind : "vulnerability";
+		k->cve = field(L, "cve");
+		k->software = field(L, "software");
+		k->version = field(L, "version");
+		sev = field(L, "severity");
+		k->severity = sev;
+		lua_getfield(L, -1, "days_ago");
+		k->first_seen = now - (int64_t)(lua_tonumber(L, -1) * 86400);
+		lua_pop(L, 2);
+		if (!k->id || !sev ||
+		    (strcmp(sev, "low") && strcmp(sev, "medium") && strcmp(sev, "high") &&
+		     strcmp(sev, "critical"))) {
+			lua_pop(L, 1);
+			mtd_err(err, en, "device.tasks[%lld]: needs an id and a severity (low, medium, "
+				    "high or critical)", (long long)i);
+			return -1;
+		}
+	}
+	lua_pop(L, 1); /* tasks */
+	t->in.tasks = case_tasks;
+	t->in.tasks_ud = t;
+	return 0;
+}
+
 static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *err, size_t en)
 {
 	const char *s;
@@ -615,6 +679,10 @@ static int read_case(lua_State *L, tcase *t, int64_t index, int64_t now, char *e
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
+	if (read_tasks(L, t, now, err, en)) {
+		lua_pop(L, 1);
+		return -1;
+	}
 	lua_pop(L, 1); /* device */
 	t->in.apps = t->apps;
 	return 0;

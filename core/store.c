@@ -238,6 +238,17 @@ static const char *const migrations[] = {
 	"CREATE TABLE device_salts(device INTEGER PRIMARY KEY REFERENCES devices(id),"
 	" salt BLOB NOT NULL);"
 	"INSERT INTO device_salts(device, salt) SELECT id, randomblob(16) FROM devices;",
+	/* 10 -> 11: security tasks (contracts: "Security tasks"): per (device,
+	 * connector) the latest word on each task id, resolved ones kept for
+	 * history; at: the time the vendor's latest message about it carries,
+	 * received: when mtdgate took it. Covered (MTD_ROW_TASKS) from the
+	 * start, so no baseline. Whoever deletes a device deletes its tasks
+	 * (SQL_TASKS_DELETE_DEVICE, each row logged: mtd_tasks_forget). */
+	"CREATE TABLE tasks(device INTEGER NOT NULL, connector INTEGER NOT NULL,"
+	" id TEXT NOT NULL, kind INTEGER NOT NULL, cve TEXT, software TEXT, version TEXT,"
+	" severity INTEGER NOT NULL, first_seen INTEGER NOT NULL, open INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, received INTEGER NOT NULL,"
+	" PRIMARY KEY(device, connector, id)) WITHOUT ROWID;",
 };
 
 static const char *const sql_text[SQL__COUNT] = {
@@ -426,6 +437,25 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT seq, n, entries FROM message_log WHERE seq > ?1 - 1024 ORDER BY seq",
 	[SQL_ROW_LOG_SINCE] = "SELECT seq, n, entries FROM row_log WHERE seq > ?1 - 1024 ORDER BY seq",
 	[SQL_EVALUATE_LAST] = "SELECT seq FROM audit WHERE kind = 'evaluate' ORDER BY seq DESC LIMIT 1",
+	/* security tasks (schema 11) */
+	[SQL_TASK_GET] = "SELECT open, at FROM tasks WHERE device = ?1 AND connector = ?2 AND id = ?3",
+	[SQL_TASK_PUT] =
+		"INSERT INTO tasks(device, connector, id, kind, cve, software, version, severity,"
+		" first_seen, open, at, received) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+		" ?11, ?12) ON CONFLICT(device, connector, id) DO UPDATE SET kind = excluded.kind,"
+		" cve = excluded.cve, software = excluded.software, version = excluded.version,"
+		" severity = excluded.severity, first_seen = excluded.first_seen,"
+		" open = excluded.open, at = excluded.at, received = excluded.received",
+	[SQL_TASKS_OPEN_OF] =
+		"SELECT connector, id, kind, cve, software, version, severity, first_seen FROM tasks"
+		" WHERE device = ?1 AND open = 1 ORDER BY connector, id",
+	[SQL_TASKS_LIST] =
+		"SELECT d.ext_id, c.vendor, t.id, t.kind, t.cve, t.software, t.version, t.severity,"
+		" t.first_seen, t.open, t.at, t.received FROM tasks t"
+		" JOIN devices d ON d.id = t.device JOIN connectors c ON c.id = t.connector"
+		" WHERE ?1 IS NULL OR t.device = ?1 ORDER BY d.ext_id, c.vendor, t.id",
+	/* the rows deleted, each for its log entry */
+	[SQL_TASKS_DELETE_DEVICE] = "DELETE FROM tasks WHERE device = ?1 RETURNING connector, id",
 	[SQL_DECISION_LOG_EVENTS] =
 		"SELECT seq, n, at, entries FROM decision_log WHERE seq > ?1 ORDER BY seq",
 	[SQL_DECISION_LOG_HEAD] =

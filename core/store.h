@@ -10,7 +10,7 @@
 #include "mtdgate/mtdgate.h" /* mtd_devset */
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 10
+#define MTD_SCHEMA_VERSION 11
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {
@@ -81,6 +81,12 @@ enum mtd_sql {
 	SQL_MESSAGE_LOG_SINCE,
 	SQL_ROW_LOG_SINCE,
 	SQL_EVALUATE_LAST,
+	/* security tasks (schema 11) */
+	SQL_TASK_GET,
+	SQL_TASK_PUT,
+	SQL_TASKS_OPEN_OF,
+	SQL_TASKS_LIST,
+	SQL_TASKS_DELETE_DEVICE,
 	/* decision changes for followers (events.c) */
 	SQL_DECISION_LOG_EVENTS,
 	SQL_DECISION_LOG_HEAD,
@@ -325,7 +331,12 @@ enum { MTD_LOG_OUTCOMES, MTD_LOG_DECISIONS, MTD_LOG_MESSAGES, MTD_LOG_ROWS, MTD_
 	  " (SELECT vendor FROM connectors WHERE id = ?2))")                                        \
 	X(MTD_ROW_DEVICE_SALTS, "device_salts", "device, 0, NULL, salt", "device_salts",           \
 	  "device = ?1",                                                                             \
-	  "printf('the salt of device %Q', (SELECT ext_id FROM devices WHERE id = ?1))")
+	  "printf('the salt of device %Q', (SELECT ext_id FROM devices WHERE id = ?1))")    \
+	X(MTD_ROW_TASKS, "tasks",                                                                  \
+	  "device, connector, id, kind, cve, software, version, severity, first_seen, open, at,"   \
+	  " received", "tasks", "device = ?1 AND connector = ?2 AND id = ?3",                       \
+	  "printf('task %Q of device %Q from %Q', ?3, (SELECT ext_id FROM devices WHERE id = ?1),"  \
+	  " (SELECT vendor FROM connectors WHERE id = ?2))")
 
 #define MTD_ROW_ENUM_(e, t, c, f, k, l) e,
 enum mtd_row_table { MTD_COVERED_TABLES(MTD_ROW_ENUM_) MTD_ROW__COUNT };

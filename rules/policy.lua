@@ -21,6 +21,14 @@ local USE_APP_RISK = false
 local app_risk = USE_APP_RISK and require("app_risk") or nil
 M.inventory = USE_APP_RISK
 
+-- Opt-in (rules/tasks.lua): "a critical vulnerability open for more than 14
+-- days makes the device noncompliant", from the security tasks Defender's
+-- vulnerability management reports (`mtdgate tasks`). With it on, every
+-- enrolled device reads device.tasks: a lookup per device, and no device
+-- reuses another's decision (see pure below).
+local USE_TASKS = false
+local tasks = USE_TASKS and require("tasks") or nil
+
 -- A promise: compliance and app_protection depend only on their arguments
 -- and keep no state between calls. mtdgate then calls them once per distinct
 -- input and reuses the result for devices that look the same to the rules.
@@ -96,6 +104,9 @@ function M.compliance(device, policy, ctx)
         good[#good + 1] = line
       end
     end
+  end
+  if tasks then
+    for _, why in ipairs(tasks.overdue(device, ctx)) do bad[#bad + 1] = why end
   end
   if #vendors == 0 and #bad == 0 and #good == 0 then
     return "compliant", "none", { fmt("no connector in force on %s", device.platform) }

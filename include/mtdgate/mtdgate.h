@@ -633,6 +633,26 @@ int mtd_device_list(mtd_t *h, const char *group, const char *platform, mtd_devic
 /* One device, with its open threats; MTD_ENOTFOUND when unknown. */
 int mtd_device_get(mtd_t *h, const char *id, mtd_device_fn fn, void *ud);
 
+/* ---- security tasks (contracts: "Security tasks"; owner: tasks) ----
+ * What a vendor's vulnerability management asks to be fixed on a device
+ * (Defender's vulnerabilities and security recommendations), from `task`
+ * messages. One per (device, vendor, task id); resolved ones are kept. */
+typedef struct mtd_task_info {
+	const char *device, *vendor, *id; /* borrowed for the callback */
+	const char *kind;     /* "vulnerability" or "recommendation" (static) */
+	const char *cve, *software, *version; /* borrowed; NULL when not given */
+	const char *severity; /* "low", "medium", "high", "critical" (static) */
+	const char *state;    /* "open" or "resolved" (static) */
+	int64_t first_seen;   /* Unix seconds, as the vendor says */
+	int64_t updated_at;   /* the time the latest message about it carries */
+	int64_t received;     /* when mtdgate received that message */
+} mtd_task_info;
+typedef int (*mtd_task_fn)(void *ud, const mtd_task_info *t);
+/* Every task (device non-NULL: of that device, MTD_ENOTFOUND when there is
+ * no such device), by device id, vendor and task id, in one read snapshot.
+ * A callback's nonzero return stops the listing and is returned. */
+int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

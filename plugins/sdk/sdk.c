@@ -192,16 +192,34 @@ static int put_threat(mtd_buf *b, const mtd_sdk_threat *t, int level_required)
 	       (lv && (mp_cstr(b, "level") || mp_cstr(b, mtd_level_name(t->level))));
 }
 
+/* The task map of a task message. */
+static int put_task(mtd_buf *b, const mtd_sdk_task *t)
+{
+	size_t n = 6 + !!t->cve + !!t->software + !!t->version;
+	return mtd_mp_container(b, 1, n) || kv_str(b, "id", t->id) || kv_str(b, "kind", t->kind) ||
+	       kv_str(b, "cve", t->cve) || kv_str(b, "software", t->software) ||
+	       kv_str(b, "version", t->version) || kv_str(b, "severity", t->severity) ||
+	       mp_cstr(b, "first_seen") || mtd_mp_int(b, t->first_seen) ||
+	       kv_str(b, "state", t->state);
+}
+
 int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m)
 {
 	mtd_buf b = {0};
 	int threat = strcmp(m->type, "threat") == 0;
 	int event = strcmp(m->type, "threat_event") == 0;
 	int error = strcmp(m->type, "error") == 0;
+	int task = strcmp(m->type, "task") == 0;
 	size_t nref = 0, nkeys = 2; /* type, at */
 	int rc = -1;
 
-	if (threat || event) {
+	if (task) {
+		const mtd_sdk_task *t = m->task;
+		if (!t || !t->id || !t->kind || !t->severity || !t->state)
+			return -1;
+		nkeys += 1;
+	}
+	if (threat || event || task) {
 		nref = refs_usable(m);
 		if (!m->device && m->nrefs > 0 && nref == 0)
 			return -1; /* every identifier was empty */
@@ -221,7 +239,9 @@ int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m)
 		goto out;
 	if (error && kv_str(&b, "code", m->code))
 		goto out;
-	if ((threat || event) && put_device(&b, m, nref))
+	if ((threat || event || task) && put_device(&b, m, nref))
+		goto out;
+	if (task && (mp_cstr(&b, "task") || put_task(&b, m->task)))
 		goto out;
 	if (event && (mp_cstr(&b, "threat") ||
 		      put_threat(&b, m->threat, strcmp(m->state, "resolved") != 0) ||

@@ -52,8 +52,9 @@ int mtd_platform_from_name(const char *s, size_t n)
 }
 
 static const char *const msg_type_names[MTD_MSG_LAST + 1] = {
-	"?", "threat", "heartbeat", "provision", "error", "appsync_request", "threat_event"};
-static const unsigned char msg_type_lens[MTD_MSG_LAST + 1] = {0, 6, 9, 9, 5, 15, 12};
+	"?", "threat", "heartbeat", "provision", "error", "appsync_request", "threat_event",
+	"task"};
+static const unsigned char msg_type_lens[MTD_MSG_LAST + 1] = {0, 6, 9, 9, 5, 15, 12, 4};
 
 const char *mtd_msg_type_name(int type)
 {

@@ -1163,6 +1163,132 @@ static void decode_msg_threat_event(void **state)
 		"'at'");
 }
 
+#define TASK_MSG(task) "{'type':'task','device':'d1','at':'2026-12-01T10:00:00Z','task':{" task "}}"
+#define TASK_OK "'id':'CVE-2024-3094','kind':'vulnerability','severity':'critical','first_seen':100,'state':'open'"
+
+static void decode_msg_task(void **state)
+{
+	mtd_msg m;
+	(void)state;
+
+	msg_ok(TASK_MSG(TASK_OK ",'cve':'CVE-2024-3094','software':'xz-utils','version':'5.6.0'"), &m);
+	assert_int_equal(m.type, MTD_MSG_TASK);
+	assert_string_equal(mtd_msg_type_name(MTD_MSG_TASK), "task");
+	assert_memory_equal(m.device.p, "d1", 2);
+	assert_memory_equal(m.task.id.p, "CVE-2024-3094", 13);
+	assert_int_equal(m.task.kind, MTD_TASK_VULNERABILITY);
+	assert_int_equal(m.task.severity, MTD_SEV_CRITICAL);
+	assert_int_equal(m.task.first_seen, 100);
+	assert_int_equal(m.state, MTD_EVENT_OPEN);
+	assert_memory_equal(m.task.cve.p, "CVE-2024-3094", 13);
+	assert_memory_equal(m.task.software.p, "xz-utils", 8);
+	assert_memory_equal(m.task.version.p, "5.6.0", 5);
+	{
+		json_t *j = mtd_msg_json(&m);
+		char *t = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		assert_string_equal(t, "{\"at\":1796119200,\"device\":\"d1\",\"task\":{\"cve\":\"CVE-2024-3094\","
+				       "\"first_seen\":100,\"id\":\"CVE-2024-3094\",\"kind\":\"vulnerability\","
+				       "\"severity\":\"critical\",\"software\":\"xz-utils\",\"state\":\"open\","
+				       "\"version\":\"5.6.0\"},\"type\":\"task\"}");
+		free(t);
+		json_decref(j);
+	}
+	/* a recommendation without a CVE, named by Defender's machine id */
+	msg_ok("{'type':'task','device_ref':{'vendor_device_id':'m1','entra':'e1'},'at':5,"
+	       "'task':{'id':'va-_-microsoft-_-windows_10','kind':'recommendation','severity':'low',"
+	       "'first_seen':'2026-11-01T00:00:00Z','state':'resolved'}}",
+	       &m);
+	assert_int_equal(m.task.kind, MTD_TASK_RECOMMENDATION);
+	assert_int_equal(m.task.severity, MTD_SEV_LOW);
+	assert_int_equal(m.state, MTD_EVENT_RESOLVED);
+	assert_null(m.task.cve.p);
+	assert_null(m.task.software.p);
+	assert_int_equal(m.refs, (1u << MTD_REF_VENDOR) | (1u << MTD_REF_ENTRA));
+
+	msg_bad("{'type':'task','device':'d1','at':5}", "'task': missing");
+	msg_bad("{'type':'task','device':'d1','at':5,'task':[1]}", "'task': not a map");
+	msg_bad("{'type':'task','at':5,'task':{" TASK_OK "}}", "'device'");
+	msg_bad("{'type':'task','device':'d1','task':{" TASK_OK "}}", "'at'");
+	msg_bad(TASK_MSG("'kind':'vulnerability','severity':'low','first_seen':1,'state':'open'"),
+		"'task.id': missing");
+	msg_bad(TASK_MSG("'id':'','kind':'vulnerability','severity':'low','first_seen':1,'state':'open'"),
+		"'task.id': empty");
+	msg_bad(TASK_MSG("'id':5,'kind':'vulnerability','severity':'low','first_seen':1,'state':'open'"),
+		"'task.id': not a string");
+	msg_bad(TASK_MSG("'id':'a\\u202eb','kind':'vulnerability','severity':'low','first_seen':1,"
+			 "'state':'open'"),
+		"'task.id'");
+	msg_bad(TASK_MSG("'id':'t','kind':'patch','severity':'low','first_seen':1,'state':'open'"),
+		"'task.kind': 'patch' is not vulnerability or recommendation");
+	msg_bad(TASK_MSG("'id':'t','severity':'low','first_seen':1,'state':'open'"),
+		"'task.kind': missing");
+	msg_bad(TASK_MSG("'id':'t','kind':'vulnerability','severity':'severe','first_seen':1,"
+			 "'state':'open'"),
+		"'task.severity': 'severe' is not low, medium, high or critical");
+	msg_bad(TASK_MSG("'id':'t','kind':'vulnerability','first_seen':1,'state':'open'"),
+		"'task.severity': missing");
+	msg_bad(TASK_MSG("'id':'t','kind':'vulnerability','severity':'low','state':'open'"),
+		"'task.first_seen': missing");
+	msg_bad(TASK_MSG("'id':'t','kind':'vulnerability','severity':'low','first_seen':'yesterday',"
+			 "'state':'open'"),
+		"'task.first_seen'");
+	msg_bad(TASK_MSG("'id':'t','kind':'vulnerability','severity':'low','first_seen':1"),
+		"'task.state': missing");
+	msg_bad(TASK_MSG("'id':'t','kind':'vulnerability','severity':'low','first_seen':1,"
+			 "'state':'fixed'"),
+		"'task.state': 'fixed' is not open or resolved");
+	msg_bad(TASK_MSG(TASK_OK ",'cve':'cve-2024-3094'"), "'task.cve': 'cve-2024-3094' is not a CVE id");
+	msg_bad(TASK_MSG(TASK_OK ",'cve':'CVE-24-3094'"), "not a CVE id");
+	msg_bad(TASK_MSG(TASK_OK ",'cve':'CVE-2024-30x4'"), "not a CVE id");
+	msg_bad(TASK_MSG(TASK_OK ",'cve':'CVE-2024-123'"), "not a CVE id");
+	msg_bad(TASK_MSG(TASK_OK ",'software':7"), "'task.software': not a string");
+	msg_bad(TASK_MSG(TASK_OK ",'version':'1\\u0007'"), "'task.version'");
+	/* a key twice in the task refuses the message (JSON refuses it before) */
+	{
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		char why[256];
+		static const char *const kv[] = {"id", "t", "kind", "vulnerability", "severity",
+						 "low", "first_seen", NULL, "state", "open",
+						 "severity", "high"};
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 4);
+		msgpack_pack_str_with_body(&pk, "type", 4);
+		msgpack_pack_str_with_body(&pk, "task", 4);
+		msgpack_pack_str_with_body(&pk, "at", 2);
+		msgpack_pack_int(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "device", 6);
+		msgpack_pack_str_with_body(&pk, "d", 1);
+		msgpack_pack_str_with_body(&pk, "task", 4);
+		msgpack_pack_map(&pk, 6);
+		for (int i = 0; i < 12; i++)
+			if (kv[i])
+				msgpack_pack_str_with_body(&pk, kv[i], strlen(kv[i]));
+			else
+				msgpack_pack_int(&pk, 1);
+		assert_int_equal(mtd_decode_msg(sb.data, sb.size, &m, why, sizeof why), MTD_EMALFORMED);
+		assert_contains(why, "field 'task': duplicate key 'severity'");
+		msgpack_sbuffer_destroy(&sb);
+	}
+	{
+		char big[700];
+		memset(big, 'x', 513);
+		big[513] = '\0';
+		snprintf(json_buf_, sizeof json_buf_, TASK_MSG(TASK_OK ",'software':'%s'"), big);
+		msg_bad(json_buf_, "'task.software': 513 bytes");
+		memset(big, 'v', 129);
+		big[129] = '\0';
+		snprintf(json_buf_, sizeof json_buf_, TASK_MSG(TASK_OK ",'version':'%s'"), big);
+		msg_bad(json_buf_, "'task.version': 129 bytes");
+		snprintf(json_buf_, sizeof json_buf_,
+			 TASK_MSG("'id':'%s','kind':'vulnerability','severity':'low','first_seen':1,"
+				  "'state':'open'"),
+			 big);
+		msg_bad(json_buf_, "'task.id': 129 bytes");
+	}
+}
+
 static void decode_msg_missing_fields(void **state)
 {
 	(void)state;
@@ -2004,6 +2130,7 @@ int main(void)
 		cmocka_unit_test(decode_msg_bytes),
 		cmocka_unit_test_teardown(reader_msg_one_walk, rd_teardown),
 		cmocka_unit_test_teardown(decode_device_valid, J_teardown),
+		cmocka_unit_test_teardown(decode_msg_task, J_teardown),
 		cmocka_unit_test_teardown(decode_device_bad, J_teardown),
 		cmocka_unit_test_teardown(decode_device_limits, J_teardown),
 		cmocka_unit_test_teardown(decode_app, J_teardown),

@@ -2071,6 +2071,166 @@ static void tests_unknown_keys(void **state)
 	assert_int_equal(passed, 1);
 }
 
+/* ---- security tasks: device.tasks and rules/tasks.lua ---- */
+
+typedef struct tasks_fx {
+	mtd_task_view v[4];
+	size_t n;
+	int calls, fail;
+} tasks_fx;
+
+static int tasks_of(void *ud, const mtd_eval_in *in, const mtd_task_view **out, size_t *n)
+{
+	tasks_fx *t = ud;
+	(void)in;
+	t->calls++;
+	if (t->fail)
+		return MTD_ESTORE;
+	*out = t->v;
+	*n = t->n;
+	return 0;
+}
+
+/* The default rules with rules/tasks.lua switched on (USE_TASKS = true). */
+static void write_tasks_rules(fx *f)
+{
+	static const char *const files[] = {"groups.lua", "tasks.lua", "policy.lua"};
+	for (int i = 0; i < 3; i++) {
+		char path[512], *text, *sw;
+		size_t len;
+		snprintf(path, sizeof path, "%s/%s", MTD_TEST_RULES_DIR, files[i]);
+		text = tu_read(path, &len);
+		assert_non_null(text);
+		if (i == 2) {
+			sw = strstr(text, "local USE_TASKS = false");
+			assert_non_null(sw);
+			memcpy(sw + strlen("local USE_TASKS = "), "true; ", 6);
+		}
+		tu_write_str(f->dir, files[i], text);
+		free(text);
+	}
+}
+
+static void task_dev(dev *d, const char *id, tasks_fx *t)
+{
+	dev_init(d, id, MTD_PLAT_WINDOWS, 1);
+	add_vendor(d, 0, "defender", "low");
+	d->in.tasks = tasks_of;
+	d->in.tasks_ud = t;
+}
+
+static void tasks_rule(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	tasks_fx t = {0};
+
+	write_tasks_rules(f);
+	open_ok(f, NULL, 0, 0);
+	mtd_rules_memo(f->r, 1);
+
+	/* a critical vulnerability first seen 20 days ago: noncompliant, named */
+	t.v[0] = (mtd_task_view){"defender", "CVE-2024-3094", "vulnerability", "CVE-2024-3094",
+				 "xz-utils", "5.6.0", "critical", T0 - 20 * 86400};
+	t.n = 1;
+	task_dev(&d, "w1", &t);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+	assert_contains(joined(&o), "defender: critical vulnerability CVE-2024-3094 (task "
+				    "CVE-2024-3094) in xz-utils 5.6.0 open since 2024-02-10T00:00:00Z, "
+				    "more than 14 days");
+	assert_int_equal(o.memo, -1); /* device.tasks is the device's own */
+	assert_int_equal(t.calls, 1);
+
+	/* the same device class without tasks: compliant, not the memo's answer */
+	t.n = 0;
+	task_dev(&d, "w2", &t);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+	assert_not_contains(joined(&o), "vulnerability");
+
+	/* not overdue, not critical, or not a vulnerability: compliant */
+	{
+		static const struct {
+			const char *kind, *sev;
+			int days;
+		} ok[] = {{"vulnerability", "critical", 14},
+			  {"vulnerability", "high", 90},
+			  {"recommendation", "critical", 90}};
+		for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+			t.v[0] = (mtd_task_view){"defender", "t1", ok[i].kind, NULL, NULL, NULL,
+						 ok[i].sev, T0 - ok[i].days * 86400};
+			t.n = 1;
+			task_dev(&d, "w3", &t);
+			eval_ok(f, &d, &o);
+			EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+		}
+	}
+
+	/* one reason per overdue task; a task without a CVE says so */
+	t.v[0] = (mtd_task_view){"defender", "CVE-2023-1", "vulnerability", "CVE-2023-0001", NULL,
+				 NULL, "critical", T0 - 30 * 86400};
+	t.v[1] = (mtd_task_view){"defender", "vuln-x", "vulnerability", NULL, NULL, NULL,
+				 "critical", T0 - 15 * 86400};
+	t.n = 2;
+	task_dev(&d, "w4", &t);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+	assert_contains(joined(&o), "CVE-2023-0001 (task CVE-2023-1) open since");
+	assert_contains(joined(&o), "vulnerability without a CVE (task vuln-x) open since");
+
+	/* reading them fails: the call fails, naming the device */
+	t.fail = 1;
+	task_dev(&d, "w5", &t);
+	eval_bad(f, &d, "reading the security tasks of device 'w5'");
+	t.fail = 0;
+
+	/* the default rules do not read them: devices still share decisions */
+	open_ok(f, MTD_TEST_RULES_DIR, 0, 0);
+	mtd_rules_memo(f->r, 1);
+	t.calls = 0;
+	t.v[0] = (mtd_task_view){"defender", "CVE-2024-3094", "vulnerability", "CVE-2024-3094",
+				 NULL, NULL, "critical", T0 - 20 * 86400};
+	t.n = 1;
+	task_dev(&d, "w6", &t);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_LOW, MTD_APP_NONE);
+	assert_true(o.memo >= 0);
+	assert_int_equal(t.calls, 0);
+}
+
+/* What device.tasks looks like to a script, and that it is nil-free. */
+static void tasks_as_seen(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	tasks_fx t = {0};
+
+	write_policy_with(f, "",
+			  "local t = device.tasks\n"
+			  "  local r = { tostring(#t) }\n"
+			  "  for _, x in ipairs(t) do r[#r + 1] = table.concat({x.vendor, x.id, x.kind,\n"
+			  "    x.cve or '-', x.software or '-', x.version or '-', x.severity,\n"
+			  "    tostring(x.first_seen), x.state}, ',') end\n"
+			  "  return 'compliant', 'none', r");
+	open_ok(f, NULL, 0, 0);
+	t.v[0] = (mtd_task_view){"defender", "CVE-2024-1", "vulnerability", "CVE-2024-0001", "openssl",
+				 "3.0.1", "high", 100};
+	t.v[1] = (mtd_task_view){"defender", "sca-1", "recommendation", NULL, NULL, NULL, "low", 7};
+	t.n = 2;
+	task_dev(&d, "w1", &t);
+	eval_ok(f, &d, &o);
+	assert_string_equal(joined(&o), "2 | defender,CVE-2024-1,vulnerability,CVE-2024-0001,openssl,"
+					"3.0.1,high,100,open | defender,sca-1,recommendation,-,-,-,low,7,"
+					"open");
+	/* no loader: an empty list */
+	dev_init(&d, "w2", MTD_PLAT_WINDOWS, 1);
+	eval_ok(f, &d, &o);
+	assert_string_equal(joined(&o), "0");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2115,6 +2275,8 @@ int main(void)
 		T(check_runs_inventory),
 		T(check_groups_against_store),
 		T(tests_unknown_keys),
+		T(tasks_rule),
+		T(tasks_as_seen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,12 +146,25 @@ typedef struct mtd_sdk_ref {
 	const char *value;
 } mtd_sdk_ref;
 
+/* The task of a "task" message (contracts: "Security tasks"): what the
+ * vendor's vulnerability management asks to be fixed on the device. Strings
+ * borrowed; id, kind, severity and state required, cve ("CVE-YYYY-NNNN"),
+ * software and version emitted when not NULL. */
+typedef struct mtd_sdk_task {
+	const char *id;       /* unique per device: a CVE, a recommendation id */
+	const char *kind;     /* "vulnerability" or "recommendation" */
+	const char *cve, *software, *version;
+	const char *severity; /* "low", "medium", "high" or "critical" */
+	int64_t first_seen;   /* Unix seconds */
+	const char *state;    /* "open" or "resolved" */
+} mtd_sdk_task;
+
 /* A normalized channel message (SPEC 4.1). Zero-initialize it (fields are
  * appended over time), then set what the type uses. */
 typedef struct mtd_sdk_msg {
-	const char *type;   /* "threat", "threat_event", "heartbeat",
+	const char *type;   /* "threat", "threat_event", "task", "heartbeat",
 			     * "provision", "error", "appsync_request" */
-	const char *device; /* threat, threat_event: the device id known to
+	const char *device; /* threat, threat_event, task: the device id known to
 			     * mtdgate; NULL to name the device by refs */
 	int level;          /* threat: MTD_LEVEL_SECURED..MTD_LEVEL_HIGH */
 	int64_t at;         /* Unix seconds */
@@ -170,11 +183,14 @@ typedef struct mtd_sdk_msg {
 	 * "resolved". */
 	const mtd_sdk_threat *threat;
 	const char *state;
+	/* task: the task; device or refs name the device as for a threat */
+	const mtd_sdk_task *task;
 } mtd_sdk_msg;
 
 /* Encode m as a msgpack map and hand it to host->emit(sink, ...). Returns
  * what emit returned; -1 without calling emit when out of memory, when a
- * threat_event lacks threat, threat->id or state, or when device is NULL,
+ * threat_event lacks threat, threat->id or state, a task lacks task or one
+ * of its required fields, or when device is NULL,
  * nrefs is not 0 and every ref was skipped as empty. Fields that do not
  * belong to m->type are left out. */
 int mtd_sdk_emit(const mtd_host_api *host, void *sink, const mtd_sdk_msg *m);

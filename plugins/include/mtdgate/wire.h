@@ -60,9 +60,10 @@ enum {
 	MTD_MSG_PROVISION,
 	MTD_MSG_ERROR,
 	MTD_MSG_APPSYNC_REQUEST,
-	MTD_MSG_THREAT_EVENT /* SPEC 4.1 extension (2026-12) */
+	MTD_MSG_THREAT_EVENT, /* SPEC 4.1 extension (2026-12) */
+	MTD_MSG_TASK          /* security task (contracts: "Security tasks") */
 };
-#define MTD_MSG_LAST MTD_MSG_THREAT_EVENT
+#define MTD_MSG_LAST MTD_MSG_TASK
 /* Name of a message type (static), "?" when out of range. */
 const char *mtd_msg_type_name(int type);
 /* A message type's name (exact) -> MTD_MSG_*; -1 otherwise. s need not be

@@ -1,0 +1,215 @@
+/* Security tasks: applying task messages, listing them, the typed reader the
+ * engine uses, and their deletion with a device. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtd_int.h"
+#include "tasks.h"
+
+int mtd_task_apply(mtd_store *s, int64_t now, int64_t conn, int64_t dev, const mtd_msg *m,
+		   int *written)
+{
+	const mtd_task *t = &m->task;
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASK_GET);
+	int step, open = m->state == MTD_EVENT_OPEN;
+
+	*written = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, t->id.p, t->id.n);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int was_open = sqlite3_column_int(st, 0);
+		int64_t last = sqlite3_column_int64(st, 1);
+		/* an older word on the task lost; at the same time a resolve wins */
+		if (last > m->at || (last == m->at && (!was_open || open)))
+			return 0;
+	} else if (step != SQLITE_DONE) {
+		return MTD_ESTORE;
+	}
+	if (!(st = mtd_store_stmt(s, SQL_TASK_PUT)))
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, t->id.p, t->id.n);
+	sqlite3_bind_int(st, 4, t->kind);
+	mtd_bind_text(st, 5, t->cve.p, t->cve.n);
+	mtd_bind_text(st, 6, t->software.p, t->software.n);
+	mtd_bind_text(st, 7, t->version.p, t->version.n);
+	sqlite3_bind_int(st, 8, t->severity);
+	sqlite3_bind_int64(st, 9, t->first_seen);
+	sqlite3_bind_int(st, 10, open);
+	sqlite3_bind_int64(st, 11, m->at);
+	sqlite3_bind_int64(st, 12, now);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    mtd_store_row_logged(s, now, MTD_ROW_TASKS, dev, conn, t->id.p, t->id.n))
+		return MTD_ESTORE;
+	*written = 1;
+	return 0;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i, int *oom)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	char *c = t ? strdup(t) : NULL;
+	*oom |= t && !c;
+	return c;
+}
+
+void mtd_task_rows_free(mtd_task_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].cve);
+		free(v[i].software);
+		free(v[i].version);
+	}
+	free(v);
+}
+
+int mtd_task_rows_open(mtd_store *s, int64_t dev, mtd_task_row **out, size_t *n)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASKS_OPEN_OF);
+	mtd_task_row *v = NULL;
+	size_t k = 0, cap = 0;
+	int step = SQLITE_DONE, oom = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	while (!oom && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_task_row *r;
+		if (k == cap) {
+			size_t nc = cap ? 2 * cap : 8;
+			mtd_task_row *nv = realloc(v, nc * sizeof *v);
+			if (!nv) {
+				oom = 1;
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		r = &v[k++];
+		memset(r, 0, sizeof *r);
+		r->connector = sqlite3_column_int64(st, 0);
+		r->id = col_dup(st, 1, &oom);
+		r->kind = sqlite3_column_int(st, 2);
+		r->cve = col_dup(st, 3, &oom);
+		r->software = col_dup(st, 4, &oom);
+		r->version = col_dup(st, 5, &oom);
+		r->severity = sqlite3_column_int(st, 6);
+		r->first_seen = sqlite3_column_int64(st, 7);
+		oom |= !r->id;
+	}
+	sqlite3_reset(st);
+	if (oom || step != SQLITE_DONE) {
+		mtd_task_rows_free(v, k);
+		return oom ? MTD_ENOMEM : MTD_ESTORE;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int mtd_tasks_forget(mtd_store *s, int64_t now, int64_t dev)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASKS_DELETE_DEVICE);
+	struct gone {
+		int64_t conn;
+		char *id;
+	} *v = NULL;
+	size_t k = 0;
+	int step = SQLITE_DONE, rc = 0;
+
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	/* the deletion is done by the first step; the rows it returns are
+	 * logged after it, when the statement is no longer in the way */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct gone *nv = realloc(v, (k + 1) * sizeof *v);
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+		if (!nv || !id || !(nv[k].id = strdup(id))) {
+			v = nv ? nv : v;
+			rc = MTD_ENOMEM;
+			break;
+		}
+		v = nv;
+		v[k++].conn = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	for (size_t i = 0; !rc && i < k; i++)
+		if (mtd_store_row_logged(s, now, MTD_ROW_TASKS, dev, v[i].conn, v[i].id,
+					 strlen(v[i].id)))
+			rc = MTD_ESTORE;
+	for (size_t i = 0; i < k; i++)
+		free(v[i].id);
+	free(v);
+	return rc;
+}
+
+/* ---- listing ---- */
+
+int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = mtd_need_store(h), step;
+	int64_t dev = 0;
+
+	if (rc)
+		return rc;
+	/* one read transaction: a consistent listing while others write */
+	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if (device) {
+		if (!(st = mtd_store_stmt(h->store, SQL_DEVICE_ID))) {
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+		if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			dev = sqlite3_column_int64(st, 0);
+		} else {
+			rc = step == SQLITE_DONE
+				     ? mtd_fail(h, MTD_ENOTFOUND, "no device '%s'", device)
+				     : mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+			goto out;
+		}
+	}
+	if (!(st = mtd_store_stmt(h->store, SQL_TASKS_LIST))) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
+	}
+	if (device)
+		sqlite3_bind_int64(st, 1, dev);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_task_info t;
+		t.device = (const char *)sqlite3_column_text(st, 0);
+		t.vendor = (const char *)sqlite3_column_text(st, 1);
+		t.id = (const char *)sqlite3_column_text(st, 2);
+		t.kind = mtd_task_kind_name(sqlite3_column_int(st, 3));
+		t.cve = (const char *)sqlite3_column_text(st, 4);
+		t.software = (const char *)sqlite3_column_text(st, 5);
+		t.version = (const char *)sqlite3_column_text(st, 6);
+		t.severity = mtd_task_severity_name(sqlite3_column_int(st, 7));
+		t.first_seen = sqlite3_column_int64(st, 8);
+		t.state = sqlite3_column_int(st, 9) ? "open" : "resolved";
+		t.updated_at = sqlite3_column_int64(st, 10);
+		t.received = sqlite3_column_int64(st, 11);
+		if (!t.device || !t.vendor || !t.id) {
+			rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+			break;
+		}
+		rc = fn(ud, &t);
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+out:
+	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
