@@ -242,6 +242,53 @@ static void tampered_task_named(void **state)
 	}
 }
 
+/* mtdgate tasks lists them, open and resolved, as JSON lines or a table. */
+static void tasks_listed(void **state)
+{
+	scen *s = *state;
+	json_t *j;
+
+	fleet(s);
+	RUN(s, 0, "tasks");
+	OUT_HAS(s, "DEVICE");
+	assert_int_equal(strchr(s->out, '\n') - s->out + 1, (long)strlen(s->out)); /* header only */
+	INGEST(s, task(s, DAVE, "CVE-2024-3094", "CVE-2024-3094", "critical", "2024-03-02T00:00:00Z",
+		       "open", "2024-03-30T10:00:00Z"));
+	scen_ingest_(s, 65, task(s, "\"device\":\"ios-alice\"", "CVE-2023-9\u202e", NULL, "low",
+				 "2024-03-01T00:00:00Z", "open", "2024-03-30T10:00:00Z"),
+		     __FILE__, __LINE__);
+	ERR_HAS(s, "field 'task.id': contains a bidirectional control character");
+	INGEST(s, task(s, "\"device\":\"ios-alice\"", "rec-1", NULL, "low", "2024-03-01T00:00:00Z",
+		       "resolved", "2024-03-30T10:00:00Z"));
+	RUN(s, 0, "tasks", "--json");
+	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
+	j = scen_ownj(s, json_loads(s->out, JSON_DISABLE_EOF_CHECK, NULL));
+	assert_non_null(j);
+	FIELD(s, j, "device", "ios-alice");
+	FIELD(s, j, "id", "rec-1");
+	FIELD(s, j, "state", "resolved");
+	assert_true(json_is_null(json_object_get(j, "cve")));
+	RUN(s, 0, "tasks", "--json", "--device", "win-dave");
+	j = scen_ownj(s, json_loads(s->out, 0, NULL));
+	assert_non_null(j);
+	FIELD(s, j, "vendor", "generic");
+	FIELD(s, j, "cve", "CVE-2024-3094");
+	FIELD(s, j, "kind", "vulnerability");
+	FIELD(s, j, "severity", "critical");
+	FIELD(s, j, "software", "xz-utils");
+	FIELD(s, j, "version", "5.6.0");
+	FIELD(s, j, "first_seen", "2024-03-02T00:00:00Z");
+	FIELD(s, j, "updated_at", "2024-03-30T10:00:00Z");
+	FIELD(s, j, "received", "2024-03-31T00:00:00Z");
+	RUN(s, 0, "tasks", "--device", "win-dave");
+	OUT_HAS(s, "win-dave  generic  CVE-2024-3094  vulnerability  critical  open");
+	RUN(s, 64, "tasks", "--device", "nosuch");
+	ERR_HAS(s, "no device 'nosuch'");
+	RUN(s, 64, "tasks", "extra");
+	RUN(s, 0, "help", "tasks");
+	OUT_HAS(s, "Exit 0");
+}
+
 /* rules test: tests.lua cases may give a device tasks. */
 static void rules_test_with_tasks(void **state)
 {
@@ -290,6 +337,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(parked_and_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(tampered_task_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(rules_test_with_tasks, setup, teardown),
+		cmocka_unit_test_setup_teardown(tasks_listed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
