@@ -158,7 +158,7 @@ int mtd_tasks_forget(mtd_store *s, int64_t now, int64_t dev)
 int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
-	int rc = mtd_need_store(h), step;
+	int rc = mtd_need_store_read(h), step; /* a reader: never writes */
 	int64_t dev = 0;
 
 	if (rc)
