@@ -1028,6 +1028,7 @@ int mtd_touch_of_row(int table)
 	case MTD_ROW_REPORTS:
 	case MTD_ROW_APPS:
 	case MTD_ROW_THREAT_EVENTS:
+	case MTD_ROW_TASKS: /* device.tasks */
 		return MTD_TOUCH_DEVICE;
 	default:
 		/* connectors: a state or settings change is an audit record of its
