@@ -277,6 +277,9 @@ static int remove_one(rm *r, int64_t dev, const char *ext)
 	    (rc = delete_logged(r, MTD_ROW_THREAT_EVENTS, dev,
 				"SELECT connector, id FROM threat_events WHERE device = ?1",
 				"DELETE FROM threat_events WHERE device = ?1")) ||
+	    (rc = delete_logged(r, MTD_ROW_TASKS, dev,
+				"SELECT connector, id FROM tasks WHERE device = ?1",
+				"DELETE FROM tasks WHERE device = ?1")) ||
 	    /* identifiers are logged under keys salted with the device's salt:
 	     * before the salt goes */
 	    (rc = delete_logged(r, MTD_ROW_DEVICE_IDS, dev,

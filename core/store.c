@@ -242,8 +242,8 @@ static const char *const migrations[] = {
 	 * connector) the latest word on each task id, resolved ones kept for
 	 * history; at: the time the vendor's latest message about it carries,
 	 * received: when mtdgate took it. Covered (MTD_ROW_TASKS) from the
-	 * start, so no baseline. Whoever deletes a device deletes its tasks
-	 * (SQL_TASKS_DELETE_DEVICE, each row logged: mtd_tasks_forget). */
+	 * start, so no baseline. A device removed takes its tasks with it,
+	 * each deletion logged (fleet.c). */
 	"CREATE TABLE tasks(device INTEGER NOT NULL, connector INTEGER NOT NULL,"
 	" id TEXT NOT NULL, kind INTEGER NOT NULL, cve TEXT, software TEXT, version TEXT,"
 	" severity INTEGER NOT NULL, first_seen INTEGER NOT NULL, open INTEGER NOT NULL,"
@@ -454,8 +454,6 @@ static const char *const sql_text[SQL__COUNT] = {
 		" t.first_seen, t.open, t.at, t.received FROM tasks t"
 		" JOIN devices d ON d.id = t.device JOIN connectors c ON c.id = t.connector"
 		" WHERE ?1 IS NULL OR t.device = ?1 ORDER BY d.ext_id, c.vendor, t.id",
-	/* the rows deleted, each for its log entry */
-	[SQL_TASKS_DELETE_DEVICE] = "DELETE FROM tasks WHERE device = ?1 RETURNING connector, id",
 	[SQL_DECISION_LOG_EVENTS] =
 		"SELECT seq, n, at, entries FROM decision_log WHERE seq > ?1 ORDER BY seq",
 	[SQL_DECISION_LOG_HEAD] =

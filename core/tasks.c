@@ -1,5 +1,5 @@
 /* Security tasks: applying task messages, listing them, the typed reader the
- * engine uses, and their deletion with a device. */
+ * engine uses. (A device removed takes its tasks with it: fleet.c.) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,45 +112,6 @@ int mtd_task_rows_open(mtd_store *s, int64_t dev, mtd_task_row **out, size_t *n)
 	*out = v;
 	*n = k;
 	return 0;
-}
-
-int mtd_tasks_forget(mtd_store *s, int64_t now, int64_t dev)
-{
-	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASKS_DELETE_DEVICE);
-	struct gone {
-		int64_t conn;
-		char *id;
-	} *v = NULL;
-	size_t k = 0;
-	int step = SQLITE_DONE, rc = 0;
-
-	if (!st)
-		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, dev);
-	/* the deletion is done by the first step; the rows it returns are
-	 * logged after it, when the statement is no longer in the way */
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		struct gone *nv = realloc(v, (k + 1) * sizeof *v);
-		const char *id = (const char *)sqlite3_column_text(st, 1);
-		if (!nv || !id || !(nv[k].id = strdup(id))) {
-			v = nv ? nv : v;
-			rc = MTD_ENOMEM;
-			break;
-		}
-		v = nv;
-		v[k++].conn = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	if (!rc && step != SQLITE_DONE)
-		rc = MTD_ESTORE;
-	for (size_t i = 0; !rc && i < k; i++)
-		if (mtd_store_row_logged(s, now, MTD_ROW_TASKS, dev, v[i].conn, v[i].id,
-					 strlen(v[i].id)))
-			rc = MTD_ESTORE;
-	for (size_t i = 0; i < k; i++)
-		free(v[i].id);
-	free(v);
-	return rc;
 }
 
 /* ---- listing ---- */

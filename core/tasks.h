@@ -32,9 +32,4 @@ typedef struct mtd_task_row {
 int mtd_task_rows_open(mtd_store *s, int64_t dev, mtd_task_row **out, size_t *n);
 void mtd_task_rows_free(mtd_task_row *v, size_t n);
 
-/* Delete every task of device row dev (open and resolved), each deletion
- * row-logged, inside the caller's write transaction: what `device remove`
- * must do besides its own tables. 0 or MTD_ESTORE. */
-int mtd_tasks_forget(mtd_store *s, int64_t now, int64_t dev);
-
 #endif

@@ -202,6 +202,12 @@ static void parked_and_refused(void **state)
 				       "'vendor:generic' AND value = 'm-123'"),
 			 1);
 
+	/* a device removed takes its tasks with it; the log still verifies */
+	RUN(s, 0, "device", "remove", "win-new");
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM tasks"), 0);
+	RUN(s, 0, "audit", "verify");
+	OUT_HAS(s, "audit log intact");
+
 	RUN(s, 0, "connector", "remove", "generic");
 	INGEST(s, task(s, DAVE, "CVE-2024-9", NULL, "low", "2024-03-02T00:00:00Z", "open",
 		       "2024-03-30T10:00:00Z"));
