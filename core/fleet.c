@@ -350,10 +350,14 @@ int mtd_device_remove(mtd_t *h, const char *const *ids, size_t n, mtd_remove_sta
 	if (!(rows = calloc(n, sizeof *rows)))
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
 	/* every byte a deletion frees is overwritten with zeros */
-	if (sqlite3_exec(r.db, "PRAGMA secure_delete = ON", NULL, NULL, NULL) != SQLITE_OK ||
-	    mtd_store_begin(h->store)) {
+	if (sqlite3_exec(r.db, "PRAGMA secure_delete = ON", NULL, NULL, NULL) != SQLITE_OK) {
 		free(rows);
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	}
+	if ((rc = mtd_begin(h))) { /* waits for the write lock (--wait), MTD_EBUSY */
+		sqlite3_exec(r.db, "PRAGMA secure_delete = FAST", NULL, NULL, NULL);
+		free(rows);
+		return rc;
 	}
 	if (sqlite3_prepare_v2(r.db, "SELECT id FROM devices WHERE ext_id = ?1", -1, &q, NULL))
 		rc = sfail(&r);
@@ -501,7 +505,7 @@ static int list(mtd_t *h, const char *one, const char *group, const char *platfo
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	shown *sh;
-	int rc = mtd_need_store(h), step, plat = -1, found = 0;
+	int rc = mtd_need_store_read(h), step, plat = -1, found = 0;
 	if (rc)
 		return rc;
 	if (platform && (plat = mtd_platform_from_name(platform, strlen(platform))) < 0)

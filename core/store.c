@@ -77,8 +77,8 @@ static int migrate_v4(mtd_store *s);
 static int user_version(sqlite3 *db);
 static int backup(mtd_store *s, const char *path, int version);
 static int migrate_v5(mtd_store *s);
-static int migrate_baseline(mtd_store *s, int schema, int first, int end);
-static int migrate_v10(mtd_store *s);
+static int migrate_baseline(mtd_store *s, int schema, uint64_t tables, int rekey);
+#define TABLES(first, end) (((UINT64_C(1) << (end)) - 1) & ~((UINT64_C(1) << (first)) - 1))
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. Only
  * ever append. */
@@ -225,7 +225,7 @@ static const char *const migrations[] = {
 	 * only update the log allows is that erasure. Each device has a salt,
 	 * and the row log keys its identifiers by a digest salted with it, not
 	 * by their values; the identifiers stored before are keyed again (in C,
-	 * migrate_v10). */
+	 * migrate_baseline, rekey). */
 	"ALTER TABLE audit ADD COLUMN pd BLOB;"
 	"ALTER TABLE audit ADD COLUMN salt BLOB;"
 	"DROP TRIGGER audit_no_update;"
@@ -514,12 +514,16 @@ static int migrate(mtd_store *s, const char *path)
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL) ||
 		    (version + 1 == 4 && migrate_v4(s)) || (version + 1 == 5 && migrate_v5(s)) ||
-		    (version + 1 == 8 && migrate_baseline(s, 8, 0, MTD_ROW_DEVICE_IDS)) ||
+		    (version + 1 == 8 &&
+		     migrate_baseline(s, 8, TABLES(0, MTD_ROW_DEVICE_IDS), 0)) ||
 		    (version + 1 == 9 &&
-		     migrate_baseline(s, 9, MTD_ROW_DEVICE_IDS, MTD_ROW_THREAT_EVENTS + 1)) ||
+		     migrate_baseline(s, 9, TABLES(MTD_ROW_DEVICE_IDS, MTD_ROW_THREAT_EVENTS + 1), 0)) ||
 		    (version == 0 &&
 		     sqlite3_exec(s->db, "PRAGMA application_id = " APP_ID_TEXT, NULL, NULL, NULL)) ||
-		    (version + 1 == 10 && migrate_v10(s)) ||
+		    (version + 1 == 10 &&
+		     migrate_baseline(s, 10,
+				      UINT64_C(1) << MTD_ROW_DEVICE_IDS | UINT64_C(1) << MTD_ROW_DEVICE_SALTS,
+				      1)) ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL)) {
 			fail(s, MTD_ESTORE, "migrating the schema");
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -2262,9 +2266,12 @@ static int migrate_v5(mtd_store *s)
  * an audit record that says so. The entries take the time of the last
  * audit record: a migration has no clock of its own. Runs inside the
  * migration's transaction. */
-/* Schema schema covers the tables first .. end - 1: a row log entry for
- * each of their rows as stored now, and a "baseline" audit record. */
-static int migrate_baseline(mtd_store *s, int schema, int first, int end)
+/* Schema schema covers the tables (a bit each): a row log entry for each
+ * of their rows as stored now, and a "baseline" audit record. Since schema
+ * 10 an identifier is keyed by a digest salted with its device's salt;
+ * rekey (migration 10) first deletes the key it had by value, the entry
+ * written as that key's digest (its value is not written again). */
+static int migrate_baseline(mtd_store *s, int schema, uint64_t tables, int rekey)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t at = 0, rows = 0;
@@ -2278,7 +2285,9 @@ static int migrate_baseline(mtd_store *s, int schema, int first, int end)
 	    sqlite3_step(st) == SQLITE_ROW)
 		at = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	for (int t = first; !rc && t < end; t++) {
+	for (int t = 0; !rc && t < MTD_ROW__COUNT; t++) {
+		if (!(tables >> t & 1))
+			continue;
 		if (sqlite3_prepare_v2(s->db, row_scan[t], -1, &st, NULL) != SQLITE_OK)
 			return fail(s, MTD_ESTORE, "migrating: a baseline of covered rows");
 		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -2290,7 +2299,11 @@ static int migrate_baseline(mtd_store *s, int schema, int first, int end)
 				/* keyed by a digest salted with its device's salt */
 				unsigned char key[MTD_IDS_LOGKEY], salt[16];
 				size_t nsalt;
-				rc = mtd_store_device_salt(s, sqlite3_column_int64(st, 3), salt, &nsalt);
+				mtd_ids_logkey(mtd_text_key(NULL, 0, kt, nkt), key);
+				if (rekey)
+					rc = row_entry(s, at, t, 0, 0, (const char *)key, sizeof key, NULL);
+				if (!rc)
+					rc = mtd_store_device_salt(s, sqlite3_column_int64(st, 3), salt, &nsalt);
 				mtd_ids_logkey(mtd_text_key(salt, nsalt, kt, nkt), key);
 				if (!rc)
 					rc = row_entry(s, at, t, 0, 0, (const char *)key, sizeof key, d);
@@ -2318,61 +2331,6 @@ int mtd_store_rebaseline(mtd_store *s)
 {
 	/* in the caller's transaction: the same entries a migration's baseline
 	 * writes, for every covered table */
-	return migrate_baseline(s, MTD_SCHEMA_VERSION, 0, MTD_ROW__COUNT);
+	return migrate_baseline(s, MTD_SCHEMA_VERSION, TABLES(0, MTD_ROW__COUNT), 0);
 }
 
-/* 9 -> 10: every identifier stored before is keyed again in the row log:
- * an entry that deletes its key by value (the key as a digest: the value
- * is not written again) and one that writes it under the key salted with
- * its device's salt, then a "baseline" record and a seal. */
-static int migrate_v10(mtd_store *s)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t at = 0, rows = 0;
-	int rc = 0, step;
-	char detail[96];
-
-	s->chain_known = 0;
-	pending_reset(s);
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(at), 0) FROM audit", -1, &st, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		at = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(s->db, row_scan[MTD_ROW_DEVICE_IDS], -1, &st, NULL) != SQLITE_OK)
-		return fail(s, MTD_ESTORE, "migrating: identifiers keyed again");
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		unsigned char d[MTD_ROW_DIGEST], key[MTD_IDS_LOGKEY], salt[16];
-		const char *kt = (const char *)sqlite3_column_text(st, 2);
-		size_t nkt = (size_t)sqlite3_column_bytes(st, 2), nsalt;
-		mtd_row_digest(MTD_ROW_DEVICE_IDS, st, d);
-		mtd_ids_logkey(mtd_text_key(NULL, 0, kt, nkt), key);
-		rc = row_entry(s, at, MTD_ROW_DEVICE_IDS, 0, 0, (const char *)key, sizeof key, NULL);
-		if (!rc)
-			rc = mtd_store_device_salt(s, sqlite3_column_int64(st, 3), salt, &nsalt);
-		if (!rc) {
-			mtd_ids_logkey(mtd_text_key(salt, nsalt, kt, nkt), key);
-			rc = row_entry(s, at, MTD_ROW_DEVICE_IDS, 0, 0, (const char *)key, sizeof key, d);
-		}
-		rows++;
-	}
-	sqlite3_finalize(st);
-	/* and the salts, covered rows from now on */
-	if (!rc && sqlite3_prepare_v2(s->db, row_scan[MTD_ROW_DEVICE_SALTS], -1, &st, NULL) != SQLITE_OK)
-		rc = MTD_ESTORE;
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		unsigned char d[MTD_ROW_DIGEST];
-		mtd_row_digest(MTD_ROW_DEVICE_SALTS, st, d);
-		rc = row_entry(s, at, MTD_ROW_DEVICE_SALTS, sqlite3_column_int64(st, 0), 0, NULL, 0, d);
-		rows++;
-	}
-	sqlite3_finalize(st);
-	snprintf(detail, sizeof detail, "{\"schema\":10,\"rows\":%lld}", (long long)rows);
-	if (!rc && rows)
-		rc = mtd_store_audit(s, at, "baseline", NULL, NULL, detail);
-	if (!rc)
-		rc = mtd_store_seal(s, at);
-	s->chain_known = 0;
-	pending_reset(s);
-	return rc ? fail(s, MTD_ESTORE, "migrating: identifiers keyed again") : 0;
-}
