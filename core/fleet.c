@@ -389,7 +389,8 @@ int mtd_device_remove(mtd_t *h, const char *const *ids, size_t n, mtd_remove_sta
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
 	if (!rc) {
-		qsort(r.erased, r.nerased, sizeof *r.erased, cmp64);
+		if (r.nerased)
+			qsort(r.erased, r.nerased, sizeof *r.erased, cmp64);
 		rc = record_removal(&r, rows, n);
 	}
 	if (!rc && mtd_store_commit(h->store))
