@@ -946,6 +946,21 @@ int mtd_store_data_version(mtd_store *s, int64_t *v)
 	return rc;
 }
 
+int mtd_store_size(mtd_store *s, uint64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int rc = MTD_ESTORE;
+	if (sqlite3_prepare_v2(s->db, "SELECT page_count * page_size FROM pragma_page_count(),"
+				      " pragma_page_size()", -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const char *mtd_store_errmsg(mtd_store *s)
 {
 	return s->err[0] ? s->err : sqlite3_errmsg(s->db);
@@ -1218,9 +1233,26 @@ int mtd_store_begin(mtd_store *s)
 	pending_reset(s);
 	s->tpend.n = 0;
 	s->tpend.all = 0;
-	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : fail_lock(s, "starting a transaction");
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	/* A statement left on a row since an earlier transaction keeps a read
+	 * snapshot open, and SQLite refuses to turn a reader into a writer
+	 * while another writer holds the lock or has committed since: at once,
+	 * without waiting (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT). Such a row is
+	 * stale; end the snapshot and ask again, waiting as usual. */
+	if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_BUSY &&
+	    sqlite3_get_autocommit(s->db)) {
+		int busy = 0;
+		for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st;
+		     st = sqlite3_next_stmt(s->db, st))
+			if (sqlite3_stmt_busy(st)) {
+				sqlite3_reset(st);
+				busy = 1;
+			}
+		if (busy && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+	}
+	return fail_lock(s, "starting a transaction");
 }
 
 int mtd_store_commit(mtd_store *s)
