@@ -147,3 +147,14 @@ int mtd_decision_events(mtd_t *h, int64_t after, uint64_t max, mtd_event_fn fn, 
 	free(dev.p);
 	return rc;
 }
+
+int mtd_db_bytes(mtd_t *h, uint64_t *bytes)
+{
+	int rc = mtd_need_store(h);
+	*bytes = 0;
+	if (rc)
+		return rc;
+	return mtd_store_size(h->store, bytes)
+		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
+		       : 0;
+}

@@ -135,6 +135,8 @@ sqlite3 *mtd_store_db(mtd_store *s);
 /* SQLite's data_version of this connection: changes when another
  * connection (another process) commits. 0 or MTD_ESTORE. */
 int mtd_store_data_version(mtd_store *s, int64_t *v);
+/* The database file's size in bytes (pages in use and free; not the WAL). */
+int mtd_store_size(mtd_store *s, uint64_t *bytes);
 /* The prepared statement, reset and unbound; NULL on failure (see errmsg). */
 sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
 /* The same, reset but still bound as last time: for a caller that binds

@@ -15,6 +15,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +408,151 @@ static int poll_store(server *sv)
 	return rc;
 }
 
+/* ---- /metrics: counters kept as requests are answered ----
+ *
+ * Plain counters, atomic (MHD may run several threads), read without a lock:
+ * a scrape sees each counter at some moment of its own. */
+
+enum { EP_ACCESS, EP_DEVICES, EP_INGEST, EP_APPSYNC, EP_EVENTS, EP_HEALTHZ, EP_METRICS,
+       EP_OTHER, EP__COUNT };
+static const char *const ep_name[EP__COUNT] = {"access",  "devices", "ingest",  "appsync",
+					       "events",  "healthz", "metrics", "other"};
+static const unsigned codes[] = {200, 400, 401, 403, 404, 405, 413, 500, 0 /* other */};
+#define NCODES (sizeof codes / sizeof *codes)
+/* upper bounds of the latency buckets, seconds (the last is +Inf) */
+static const double bucket_le[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+				   0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1,
+				   2.5,     10};
+#define NBUCKETS (sizeof bucket_le / sizeof *bucket_le + 1)
+
+typedef struct histo {
+	_Atomic uint64_t b[NBUCKETS]; /* not cumulative; summed when shown */
+	_Atomic uint64_t sum_ns, n;
+} histo;
+
+#define MVENDORS 64 /* vendors counted by name; more go to "other" */
+enum { MSG_ACCEPTED, MSG_REJECTED, MSG_MALFORMED, MSG_PARKED, MSG__COUNT };
+static const char *const msg_outcome[MSG__COUNT] = {"accepted", "rejected", "malformed",
+						    "parked"};
+
+static struct metrics {
+	_Atomic uint64_t requests[EP__COUNT][NCODES];
+	histo latency[EP__COUNT];
+	histo evaluation; /* deciding what a push touched */
+	pthread_mutex_t vlock; /* the vendor table's names */
+	char vendor[MVENDORS + 1][65];
+	size_t nvendors;
+	_Atomic uint64_t messages[MVENDORS + 1][MSG__COUNT];
+} metrics = {.vlock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The status of the response queued by this thread's request at hand. */
+static _Thread_local unsigned queued_status;
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	queued_status = status;
+	return MHD_queue_response(c, status, r);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void histo_add(histo *h, int64_t ns)
+{
+	size_t i = 0;
+	double sec = (double)ns / 1e9;
+	while (i < NBUCKETS - 1 && sec > bucket_le[i])
+		i++;
+	atomic_fetch_add_explicit(&h->b[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)(ns > 0 ? ns : 0), memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->n, 1, memory_order_relaxed);
+}
+
+static void count_request(int ep, unsigned status, int64_t ns)
+{
+	size_t k = 0;
+	while (codes[k] && codes[k] != status)
+		k++;
+	atomic_fetch_add_explicit(&metrics.requests[ep][k], 1, memory_order_relaxed);
+	histo_add(&metrics.latency[ep], ns);
+}
+
+/* A push's counts under its vendor's name (vendor: at most 64 bytes). */
+static void count_messages(const char *vendor, const mtd_stats *st)
+{
+	size_t i;
+	pthread_mutex_lock(&metrics.vlock);
+	for (i = 0; i < metrics.nvendors && strcmp(metrics.vendor[i], vendor); i++)
+		;
+	if (i == metrics.nvendors && i < MVENDORS)
+		snprintf(metrics.vendor[metrics.nvendors++], 65, "%s", vendor);
+	pthread_mutex_unlock(&metrics.vlock); /* i == MVENDORS: "other" */
+	atomic_fetch_add_explicit(&metrics.messages[i][MSG_ACCEPTED], st->accepted,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&metrics.messages[i][MSG_REJECTED], st->rejected,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&metrics.messages[i][MSG_MALFORMED],
+				  st->malformed + st->bad_elements, memory_order_relaxed);
+	atomic_fetch_add_explicit(&metrics.messages[i][MSG_PARKED], st->parked,
+				  memory_order_relaxed);
+}
+
+static int putf(mtd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int putf(mtd_buf *b, const char *fmt, ...)
+{
+	char t[512];
+	va_list ap;
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(t, sizeof t, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= sizeof t || mtd_buf_put(b, t, (size_t)n) ? -1 : 0;
+}
+
+/* A label value of data (a vendor id): backslash, quote and line breaks
+ * escaped as the text format wants, anything else non-printable as '?'. */
+static void label(char *out, size_t n, const char *s)
+{
+	size_t k = 0;
+	for (; *s && k + 3 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '\\' || ch == '"') {
+			out[k++] = '\\';
+			out[k++] = (char)ch;
+		} else if (ch == '\n') {
+			out[k++] = '\\';
+			out[k++] = 'n';
+		} else {
+			out[k++] = ch < 0x20 || ch > 0x7e ? '?' : (char)ch;
+		}
+	}
+	out[k] = '\0';
+}
+
+static int histo_put(mtd_buf *b, const char *name, const char *labels, const histo *h)
+{
+	uint64_t cum = 0;
+	int rc = 0;
+	for (size_t i = 0; i < NBUCKETS && !rc; i++) {
+		cum += atomic_load_explicit(&h->b[i], memory_order_relaxed);
+		if (i < NBUCKETS - 1)
+			rc = putf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, *labels ? "," : "",
+				  bucket_le[i], (unsigned long long)cum);
+		else
+			rc = putf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels,
+				  *labels ? "," : "", (unsigned long long)cum);
+	}
+	return rc || putf(b, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, *labels ? "{" : "",
+			  labels, *labels ? "}" : "",
+			  (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9, name,
+			  *labels ? "{" : "", labels, *labels ? "}" : "",
+			  (unsigned long long)atomic_load_explicit(&h->n, memory_order_relaxed));
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
 				 const char *body, size_t len)
 {
@@ -416,7 +563,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ok = MHD_queue_response(c, status, r);
+	ok = queue(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
 }
@@ -424,6 +571,163 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, const char *msg)
 {
 	return send_text(c, status, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
+/* The per-connector block: one function per source of connector metrics,
+ * each writing its lines for connector ci (and, once, their HELP/TYPE when
+ * ci is NULL). Others append theirs (a fetching connector's last success,
+ * last error and lag). */
+typedef int (*connector_metric_fn)(mtd_buf *b, const mtd_connector_info *ci);
+
+static int connector_basic(mtd_buf *b, const mtd_connector_info *ci)
+{
+	char v[200];
+	if (!ci)
+		return putf(b, "# HELP mtdgate_connector_state The connector's state (R1), 1 for the "
+			       "current one.\n# TYPE mtdgate_connector_state gauge\n"
+			       "# HELP mtdgate_connector_last_contact_seconds When the partner was last "
+			       "heard from (Unix seconds; 0 never).\n"
+			       "# TYPE mtdgate_connector_last_contact_seconds gauge\n");
+	label(v, sizeof v, ci->vendor);
+	return putf(b, "mtdgate_connector_state{vendor=\"%s\",state=\"%s\"} 1\n", v, ci->state) ||
+	       putf(b, "mtdgate_connector_last_contact_seconds{vendor=\"%s\"} %lld\n", v,
+		    (long long)ci->last_contact);
+}
+
+static const connector_metric_fn connector_metrics[] = {connector_basic};
+#define NCONNECTOR_METRICS (sizeof connector_metrics / sizeof *connector_metrics)
+
+typedef struct mctx {
+	mtd_buf *b;
+	size_t fn;
+	int err;
+} mctx;
+
+static int connector_lines(void *ud, const mtd_connector_info *ci)
+{
+	mctx *m = ud;
+	if (connector_metrics[m->fn](m->b, ci))
+		m->err = 1;
+	return 0;
+}
+
+/* GET /metrics: Prometheus text format 0.0.4. */
+static enum MHD_Result do_metrics(server *sv, struct MHD_Connection *c)
+{
+	mtd_buf b = {0};
+	mctx m = {&b, 0, 0};
+	uint64_t bytes = 0;
+	size_t ndev = 0, nv;
+	int rc = 0;
+	enum MHD_Result ok;
+
+	pthread_mutex_lock(&sv->ilock);
+	ndev = sv->ix ? sv->ix->n : 0;
+	pthread_mutex_unlock(&sv->ilock);
+	rc = putf(&b, "# HELP mtdgate_http_requests_total Requests answered, by endpoint and "
+		      "status.\n# TYPE mtdgate_http_requests_total counter\n");
+	for (int e = 0; e < EP__COUNT && !rc; e++)
+		for (size_t k = 0; k < NCODES && !rc; k++) {
+			uint64_t n = atomic_load_explicit(&metrics.requests[e][k], memory_order_relaxed);
+			if (n || (codes[k] == 200 && e != EP_OTHER))
+				rc = codes[k] ? putf(&b, "mtdgate_http_requests_total{endpoint=\"%s\","
+							 "code=\"%u\"} %llu\n", ep_name[e], codes[k],
+						     (unsigned long long)n)
+					      : putf(&b, "mtdgate_http_requests_total{endpoint=\"%s\","
+							 "code=\"other\"} %llu\n", ep_name[e],
+						     (unsigned long long)n);
+		}
+	rc = rc || putf(&b, "# HELP mtdgate_http_request_duration_seconds Time to answer a "
+			    "request (an event stream: to start it).\n"
+			    "# TYPE mtdgate_http_request_duration_seconds histogram\n");
+	for (int e = 0; e < EP__COUNT && !rc; e++) {
+		char l[64];
+		snprintf(l, sizeof l, "endpoint=\"%s\"", ep_name[e]);
+		rc = histo_put(&b, "mtdgate_http_request_duration_seconds", l, &metrics.latency[e]);
+	}
+	rc = rc || putf(&b, "# HELP mtdgate_messages_total Messages pushed to /v1/ingest, by "
+			    "vendor and outcome.\n# TYPE mtdgate_messages_total counter\n");
+	pthread_mutex_lock(&metrics.vlock);
+	nv = metrics.nvendors;
+	for (size_t i = 0; i <= MVENDORS && !rc; i++) {
+		char v[200];
+		if (i >= nv && i < MVENDORS)
+			continue;
+		label(v, sizeof v, i < MVENDORS ? metrics.vendor[i] : "other");
+		for (int o = 0; o < MSG__COUNT && !rc; o++) {
+			uint64_t n = atomic_load_explicit(&metrics.messages[i][o], memory_order_relaxed);
+			if (i < MVENDORS || n)
+				rc = putf(&b, "mtdgate_messages_total{vendor=\"%s\",outcome=\"%s\"} %llu\n",
+					  v, msg_outcome[o], (unsigned long long)n);
+		}
+	}
+	pthread_mutex_unlock(&metrics.vlock);
+	rc = rc || putf(&b, "# HELP mtdgate_evaluation_duration_seconds Time to decide the "
+			    "devices a push touched, before it is answered.\n"
+			    "# TYPE mtdgate_evaluation_duration_seconds histogram\n") ||
+	     histo_put(&b, "mtdgate_evaluation_duration_seconds", "", &metrics.evaluation);
+	pthread_mutex_lock(&sv->hlock);
+	if (!rc && !mtd_db_bytes(sv->h, &bytes))
+		rc = putf(&b, "# HELP mtdgate_store_bytes Size of the store's database file.\n"
+			      "# TYPE mtdgate_store_bytes gauge\nmtdgate_store_bytes %llu\n",
+			  (unsigned long long)bytes);
+	for (m.fn = 0; m.fn < NCONNECTOR_METRICS && !rc; m.fn++)
+		if (!(rc = connector_metrics[m.fn](&b, NULL)))
+			rc = mtd_connector_list(sv->h, connector_lines, &m) || m.err;
+	hunlock(sv);
+	rc = rc || putf(&b, "# HELP mtdgate_devices Devices in serve's index of decisions.\n"
+			    "# TYPE mtdgate_devices gauge\nmtdgate_devices %zu\n", ndev);
+	if (rc)
+		ok = send_plain(c, 500, "internal error\n");
+	else
+		ok = send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+			       (const char *)b.data, b.len);
+	mtd_buf_free(&b);
+	return ok;
+}
+
+static int buf_write(void *ud, const void *data, size_t len)
+{
+	return mtd_buf_put(ud, data, len) ? MTD_ENOMEM : 0;
+}
+
+/* GET /v1/appsync/VENDOR with the vendor's bearer token: the App Sync
+ * answer (R9) as JSON lines; 401 bad token, 403 refused (R1, appsync_ios
+ * off: audited as mtdgate appsync does). */
+static enum MHD_Result do_appsync(server *sv, struct MHD_Connection *c, const char *vendor)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	mtd_buf b = {0};
+	char msg[300];
+	uint64_t n = 0;
+	enum MHD_Result ok;
+	int rc;
+
+	if (!*vendor || strlen(vendor) > 64 || !auth || strncmp(auth, "Bearer ", 7))
+		return send_plain(c, 401, "bearer token required\n");
+	pthread_mutex_lock(&sv->hlock);
+	mtd_tick(sv->h); /* received now */
+	if ((rc = mtd_connector_auth(sv->h, vendor, auth + 7))) {
+		hunlock(sv);
+		return send_plain(c, rc == MTD_EREFUSED ? 401 : 500,
+				  rc == MTD_EREFUSED ? "bad token\n" : "internal error\n");
+	}
+	rc = mtd_appsync(sv->h, vendor, MTD_APPSYNC_JSON, buf_write, &b, &n);
+	snprintf(msg, sizeof msg - 1, "%s", mtd_errmsg(sv->h));
+	hunlock(sv);
+	if (rc == MTD_EREFUSED) {
+		char line[320];
+		mtd_escape(line, sizeof line - 1, msg, strlen(msg));
+		strcat(line, "\n");
+		ok = send_plain(c, 403, line);
+	} else if (rc) {
+		ok = send_plain(c, 500, "internal error\n");
+	} else {
+		ok = send_text(c, 200, "application/x-ndjson", b.data ? (const char *)b.data : "",
+			       b.len);
+	}
+	mtd_buf_free(&b);
+	return ok;
 }
 
 /* GET /v1/access: 200 allow, 403 block; unknown, never evaluated, or a
@@ -477,7 +781,7 @@ static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
 	MHD_add_response_header(r, "X-Mtdgate-Level", level);
 	MHD_add_response_header(r, "X-Mtdgate-Reason", reason);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ok = MHD_queue_response(c, status, r);
+	ok = queue(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
 }
@@ -759,7 +1063,7 @@ static enum MHD_Result do_events(server *sv, struct MHD_Connection *c)
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: pass each event on */
-	ok = MHD_queue_response(c, 200, r);
+	ok = queue(c, 200, r);
 	MHD_destroy_response(r);
 	return ok;
 }
@@ -876,8 +1180,11 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 	fclose(in);
 	/* the devices it touched (in the batches it committed, also when it
 	 * failed later) are decided before it is acknowledged */
+	count_messages(vendor, &st);
 	{
+		int64_t t0 = mono_ns();
 		int rc2 = decide_touched(sv);
+		histo_add(&metrics.evaluation, mono_ns() - t0);
 		if (!rc)
 			rc = rc2;
 	}
@@ -918,13 +1225,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *url,
+			     const char *method, const char *upload_data, size_t *upload_data_size,
+			     void **con_cls)
 {
-	server *sv = cls;
-	(void)version;
-	(void)upload_data;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		upload *u = *con_cls;
 		if (!u) {
@@ -950,9 +1254,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return do_device(sv, c, url + 12);
 	if (!strcmp(url, "/v1/events"))
 		return do_events(sv, c);
+	if (!strncmp(url, "/v1/appsync/", 12))
+		return do_appsync(sv, c, url + 12);
+	if (!strcmp(url, "/metrics"))
+		return do_metrics(sv, c);
 	if (!strcmp(url, "/healthz"))
 		return send_plain(c, 200, "ok\n");
 	return send_plain(c, 404, "not found\n");
+}
+
+static int endpoint_of(const char *url)
+{
+	if (!strcmp(url, "/v1/access"))
+		return EP_ACCESS;
+	if (!strncmp(url, "/v1/devices/", 12))
+		return EP_DEVICES;
+	if (!strncmp(url, "/v1/ingest/", 11))
+		return EP_INGEST;
+	if (!strncmp(url, "/v1/appsync/", 12))
+		return EP_APPSYNC;
+	if (!strcmp(url, "/v1/events"))
+		return EP_EVENTS;
+	if (!strcmp(url, "/healthz"))
+		return EP_HEALTHZ;
+	if (!strcmp(url, "/metrics"))
+		return EP_METRICS;
+	return EP_OTHER;
+}
+
+/* Every request, counted when it is answered (a body's chunks are not). */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	int64_t t0 = mono_ns();
+	enum MHD_Result ok;
+	(void)version;
+	queued_status = 0;
+	ok = route(cls, c, url, method, upload_data, upload_data_size, con_cls);
+	if (queued_status)
+		count_request(endpoint_of(url), queued_status, mono_ns() - t0);
+	return ok;
 }
 
 /* A listening socket for HOST:PORT (IPv4 dotted or [IPv6]) or unix:PATH;

@@ -326,6 +326,9 @@ int mtd_decision_events(mtd_t *h, int64_t after, uint64_t max, mtd_event_fn fn, 
 			int64_t *last);
 /* The sequence number of the newest decision change (0 when none). */
 int mtd_decision_head(mtd_t *h, int64_t *seq);
+/* The store's database file size in bytes (its pages; not the WAL), for
+ * a long-running caller's metrics. */
+int mtd_db_bytes(mtd_t *h, uint64_t *bytes);
 
 /* The audit log. */
 typedef struct mtd_audit_rec {

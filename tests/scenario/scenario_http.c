@@ -63,6 +63,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+#define EXPECT_HDR_S(s, r, name, want)                                                             \
+	do {                                                                                       \
+		const char *v_ = header((s), (r), (name));                                         \
+		if (!v_ || strcmp(v_, (want)))                                                     \
+			fail_msg("%s: expected '%s', got '%s'", (name), (want), v_ ? v_ : "<missing>"); \
+	} while (0)
+
 /* ---- an event stream read as it comes ---- */
 
 typedef struct stream {
@@ -738,6 +745,98 @@ static void batch_and_serve_at_once(void **state)
 	OUT_HAS(s, "\"changed\":0");
 }
 
+/* ---- App Sync and metrics ---- */
+
+/* 6. GET /v1/appsync/VENDOR with the vendor's token answers R9 as JSON
+ * lines (what `mtdgate appsync VENDOR --json` prints); a bad token is 401,
+ * appsync_ios off 403. /metrics counts what was asked, by endpoint and
+ * status, the pushed messages by vendor and outcome, and shows the store's
+ * size, the devices and each connector. */
+static void appsync_and_metrics(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char tok[80], hdr[200], *r;
+	int status;
+
+	fleet(s, tok);
+	scen_writes(s, "apps.jsonl",
+		    "{\"device\":\"ios-alice\",\"app_id\":\"com.example.mail\",\"version\":\"7.1\","
+		    "\"short_version\":\"7.1\",\"name\":\"Mail\",\"bundle_size\":1000,"
+		    "\"dynamic_size\":20,\"adhoc_signed\":false,\"app_store\":true,\"beta\":false,"
+		    "\"vpp\":false,\"validated\":true,\"managed\":true}\n"
+		    "{\"device\":\"and-carol\",\"app_id\":\"com.example.game\",\"version\":\"1\","
+		    "\"short_version\":\"1\",\"name\":\"Game\",\"bundle_size\":5,\"dynamic_size\":1,"
+		    "\"adhoc_signed\":false,\"app_store\":true,\"beta\":false,\"vpp\":false,"
+		    "\"validated\":true,\"managed\":false}\n");
+	RUN(s, 0, "inventory", "import", scen_path(s, "apps.jsonl"));
+	serve_start(s, &f->sv);
+	snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", tok);
+	r = http(s, f->sv.port, "GET", "/v1/appsync/generic", hdr, &status);
+	assert_int_equal(status, 403); /* appsync_ios is off */
+	assert_int_equal(serve_stop(&f->sv), 0);
+	RUN(s, 0, "connector", "set", "generic", "appsync_ios=on");
+	serve_start(s, &f->sv);
+	r = http(s, f->sv.port, "GET", "/v1/appsync/generic", hdr, &status);
+	assert_int_equal(status, 200);
+	{
+		char *served = scen_own(s, strdup(body(r)));
+		RUN(s, 0, "appsync", "generic", "--json");
+		assert_string_equal(served, s->out);
+		if (!strstr(served, "com.example.mail") || strstr(served, "com.example.game"))
+			fail_msg("appsync answer: %s", served);
+	}
+	r = http(s, f->sv.port, "GET", "/v1/appsync/generic", "Authorization: Bearer 00\r\n",
+		 &status);
+	assert_int_equal(status, 401);
+	r = http(s, f->sv.port, "GET", "/v1/appsync/generic", NULL, &status);
+	assert_int_equal(status, 401);
+
+	push(f, tok, THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\"") "{\"type\":\"x\"}\n");
+	for (int i = 0; i < 3; i++)
+		http(s, f->sv.port, "GET", "/v1/access?device=ios-alice", NULL, &status);
+	http(s, f->sv.port, "GET", "/v1/access?device=ios-bob", NULL, &status);
+	r = http(s, f->sv.port, "GET", "/metrics", NULL, &status);
+	assert_int_equal(status, 200);
+	{
+		const char *m = body(r);
+		const char *want[] = {
+			"mtdgate_http_requests_total{endpoint=\"access\",code=\"403\"} 3\n",
+			"mtdgate_http_requests_total{endpoint=\"access\",code=\"200\"} 1\n",
+			"mtdgate_http_requests_total{endpoint=\"appsync\",code=\"200\"} 1\n",
+			"mtdgate_http_requests_total{endpoint=\"appsync\",code=\"401\"} 2\n",
+			"mtdgate_http_requests_total{endpoint=\"ingest\",code=\"200\"} 1\n",
+			"mtdgate_http_request_duration_seconds_count{endpoint=\"access\"} 4\n",
+			"mtdgate_http_request_duration_seconds_bucket{endpoint=\"access\",le=\"+Inf\"} 4\n",
+			"mtdgate_messages_total{vendor=\"generic\",outcome=\"accepted\"} 1\n",
+			"mtdgate_messages_total{vendor=\"generic\",outcome=\"malformed\"} 1\n",
+			"mtdgate_evaluation_duration_seconds_count 1\n",
+			"mtdgate_connector_state{vendor=\"generic\",state=\"enabled\"} 1\n",
+			"mtdgate_devices 7\n",
+			"# TYPE mtdgate_store_bytes gauge\nmtdgate_store_bytes ",
+		};
+		EXPECT_HDR_S(s, r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+		for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+			if (!strstr(m, want[i]))
+				fail_msg("/metrics lacks '%s':\n%s", want[i], m);
+		/* every line a comment or NAME{LABELS} VALUE */
+		for (const char *p = m; *p;) {
+			const char *e = strchr(p, '\n');
+			assert_non_null(e);
+			if (*p != '#') {
+				const char *sp = memchr(p, ' ', (size_t)(e - p));
+				char *end;
+				assert_non_null(sp);
+				strtod(sp + 1, &end);
+				if (end != e)
+					fail_msg("not a sample line: %.*s", (int)(e - p), p);
+			}
+			p = e + 1;
+		}
+	}
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -746,6 +845,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(nginx_mtls_auth_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_survives_sigkill, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_and_serve_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(appsync_and_metrics, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
