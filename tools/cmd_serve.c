@@ -17,6 +17,8 @@ static const cli_option serve_options[] = {
 	 NULL, 0},
 	{"--events-buffer", "BYTES", "bytes a /v1/events follower may have waiting [1048576]", NULL, 0},
 	{"--keepalive", "SECONDS", "seconds between /v1/events keep-alive comments [15]", NULL, 0},
+	{"--tls-cert", "FILE", "serve HTTPS with this PEM certificate (chain)", NULL, 0},
+	{"--tls-key", "FILE", "its PEM private key (yours, mode 0600 or stricter)", NULL, 0},
 	{0},
 };
 
@@ -25,10 +27,13 @@ const cli_command cli_cmd_serve = {
 	.summary = "  serve [--listen HOST:PORT|unix:PATH]...  HTTP access decisions (SPEC 4.5)\n",
 	.help = "usage: mtdgate serve [--listen HOST:PORT|unix:PATH]...\n"
 		"                     [--syslog udp://HOST:PORT|unix:PATH]\n"
-		"                     [--events-buffer BYTES] [--keepalive SECONDS]\n\n"
+		"                     [--events-buffer BYTES] [--keepalive SECONDS]\n"
+		"                     [--tls-cert FILE --tls-key FILE]\n\n"
 		"Answer the HTTP interface (SPEC 4.5) on the store until SIGTERM or SIGINT\n"
 		"(requests in flight are answered first); default 127.0.0.1:8181, PORT 0\n"
 		"picks a free port. Prints 'listening on ADDRESS' per listener.\n"
+		"With --tls-cert and --tls-key every listener speaks HTTPS (GnuTLS); the key\n"
+		"must be yours and not readable by group or others (else 69).\n"
 		"  GET /v1/access?resource=NAME  (device in X-Device-Id or ?device=ID)\n"
 		"      200 allow, 403 block (also an unknown or never-evaluated device, or a\n"
 		"      resource not protected for it); X-Mtdgate-State, -Level, -Reason\n"

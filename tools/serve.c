@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* strcasestr not used; struct ucred, accept4 in MHD */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -1375,6 +1376,50 @@ fail:
 	return -1;
 }
 
+#define PEM_MAX (1u << 20) /* bytes of a certificate chain or key file */
+
+/* A PEM file into a malloc'ed NUL-terminated buffer (*out), for --tls-cert
+ * and --tls-key. With secret, refused unless a regular file of ours that
+ * nobody else may read or write (as every private key mtdgate reads).
+ * 0, or a message on stderr and 64 (unreadable) or 69 (refused). */
+static int read_pem(const char *opt, const char *path, int secret, char **out)
+{
+	struct stat sb;
+	char *buf;
+	size_t n = 0;
+	ssize_t k;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	*out = NULL;
+	if (fd < 0) {
+		fprintf(stderr, "mtdgate: serve: %s %s: %s\n", opt, path, strerror(errno));
+		return 64;
+	}
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > PEM_MAX) {
+		fprintf(stderr, "mtdgate: serve: %s %s: not a regular file of at most %u bytes\n",
+			opt, path, PEM_MAX);
+		close(fd);
+		return 64;
+	}
+	if (secret && (sb.st_uid != geteuid() || (sb.st_mode & 077))) {
+		fprintf(stderr,
+			"mtdgate: serve: %s %s: a private key must be yours and readable by you alone "
+			"(it is mode %04o, owner %u): refused (chmod 600 it)\n",
+			opt, path, (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
+		close(fd);
+		return 69;
+	}
+	if (!(buf = malloc((size_t)sb.st_size + 1))) {
+		close(fd);
+		return 70;
+	}
+	while (n < (size_t)sb.st_size && (k = read(fd, buf + n, (size_t)sb.st_size - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
 /* A whole decimal number in [lo, hi] for option opt; else a message and -1. */
 static int number_arg(const char *opt, const char *text, unsigned long long lo,
 		      unsigned long long hi, unsigned long long *v)
@@ -1400,6 +1445,8 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	int rc, status = 0;
 	unsigned long long num;
+	const char *tls_cert = NULL, *tls_key = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
 	time_t keepalive_at;
 
 	for (int i = 1; i < argc; i++) {
@@ -1411,6 +1458,10 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 			if (number_arg("--events-buffer", argv[++i], 256, 1ull << 30, &num))
 				return 64;
 			sv.events_buffer = (size_t)num;
+		} else if (!strcmp(argv[i], "--tls-cert") && i + 1 < argc) {
+			tls_cert = argv[++i];
+		} else if (!strcmp(argv[i], "--tls-key") && i + 1 < argc) {
+			tls_key = argv[++i];
 		} else if (!strcmp(argv[i], "--keepalive") && i + 1 < argc) {
 			if (number_arg("--keepalive", argv[++i], 1, 3600, &num))
 				return 64;
@@ -1423,6 +1474,15 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	}
 	if (!nspecs)
 		specs[nspecs++] = "127.0.0.1:8181";
+	if (!tls_cert != !tls_key) {
+		fprintf(stderr, "mtdgate: serve: --tls-cert and --tls-key go together\n");
+		return 64;
+	}
+	if (tls_cert && ((rc = read_pem("--tls-cert", tls_cert, 0, &cert_pem)) ||
+			 (rc = read_pem("--tls-key", tls_key, 1, &key_pem)))) {
+		free(cert_pem);
+		return rc;
+	}
 	if (!sv.events_buffer)
 		sv.events_buffer = 1u << 20;
 	if (!sv.keepalive)
@@ -1470,9 +1530,13 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 			goto out;
 		}
 		sv.d[sv.nd] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-						       MHD_ALLOW_SUSPEND_RESUME,
+						       MHD_ALLOW_SUSPEND_RESUME |
+						       (cert_pem ? MHD_USE_TLS : 0),
 					       0, NULL, NULL, on_request, &sv,
 					       MHD_OPTION_LISTEN_SOCKET, fd,
+					       /* ignored without MHD_USE_TLS */
+					       MHD_OPTION_HTTPS_MEM_CERT, cert_pem ? cert_pem : "",
+					       MHD_OPTION_HTTPS_MEM_KEY, key_pem ? key_pem : "",
 					       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 					       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -1484,7 +1548,7 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 			goto out;
 		}
 		sv.nd++;
-		printf("listening on %s\n", shown);
+		printf("listening on %s%s\n", shown, cert_pem ? " (TLS)" : "");
 	}
 	fflush(stdout);
 	keepalive_at = time(NULL) + sv.keepalive;
@@ -1518,5 +1582,10 @@ out:
 	pthread_mutex_destroy(&sv.hlock);
 	pthread_mutex_destroy(&sv.ilock);
 	pthread_mutex_destroy(&sv.elock);
+	free(cert_pem);
+	if (key_pem) {
+		explicit_bzero(key_pem, strlen(key_pem));
+		free(key_pem);
+	}
 	return status;
 }

@@ -837,6 +837,49 @@ static void appsync_and_metrics(void **state)
 	assert_int_equal(serve_stop(&f->sv), 0);
 }
 
+/* 7. --tls-cert and --tls-key: serve speaks HTTPS, checked by curl against
+ * the certificate; a key that others may read is refused (69). */
+static void serve_tls(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char tok[80], cmd[2048], out[256] = "", cert[400], key[400];
+	const char *opts[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+	FILE *p;
+
+	fleet(s, tok);
+	snprintf(cert, sizeof cert, "%s", scen_path(s, "tls.pem"));
+	snprintf(key, sizeof key, "%s", scen_path(s, "tls.key"));
+	sh("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.pem -days 2 "
+	   "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null && chmod 644 tls.key",
+	   s->dir);
+	RUN(s, 69, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key);
+	ERR_HAS(s, "readable by you alone");
+	RUN(s, 64, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert);
+	sh("chmod 600 %s", key);
+	serve_startv(s, &f->sv, opts);
+	snprintf(cmd, sizeof cmd,
+		 "curl -s --max-time 10 --cacert %s -w ' %%{http_code}' "
+		 "'https://127.0.0.1:%d/v1/access?device=ios-bob&resource=exchange' -o /dev/null && "
+		 "curl -s --max-time 10 --cacert %s https://127.0.0.1:%d/healthz",
+		 cert, f->sv.port, cert, f->sv.port);
+	assert_non_null(p = popen(cmd, "r"));
+	if (!fread(out, 1, sizeof out - 1, p))
+		out[0] = '\0';
+	pclose(p);
+	assert_string_equal(out, " 200ok\n");
+	/* plain HTTP on it gets no answer */
+	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -o /dev/null -w '%%{http_code}' "
+				  "http://127.0.0.1:%d/healthz", f->sv.port);
+	assert_non_null(p = popen(cmd, "r"));
+	memset(out, 0, sizeof out);
+	if (!fread(out, 1, sizeof out - 1, p))
+		out[0] = '\0';
+	pclose(p);
+	assert_string_not_equal(out, "200");
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -846,6 +889,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(serve_survives_sigkill, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_and_serve_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(appsync_and_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(serve_tls, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
