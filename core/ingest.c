@@ -15,6 +15,7 @@
 #include "plugin_child.h"
 #include "plugin_host.h"
 #include "tasks.h"
+#include "feed.h"
 
 
 /* Device ids by external id, loaded once for a large ingest: the look-up
@@ -1987,6 +1988,234 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 	mtd_child_stop(pr.plugin);
 	free(pr.buf);
 	return rc;
+}
+
+/* ---- pages of a vendor's API (feed.h) ---- */
+
+int mtd_pull_state_get(mtd_t *h, const char *vendor, const char *key, char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(mtd_store_db(h->store),
+			       "SELECT value FROM pull_state WHERE vendor = ?1 AND key = ?2", -1, &st,
+			       NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? MTD_ENOTFOUND
+			     : mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+}
+
+int mtd_pull_state_set(mtd_t *h, const char *vendor, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	int rc;
+	const char *sql = value ? "INSERT INTO pull_state(vendor, key, value) VALUES(?1, ?2, ?3)"
+				  " ON CONFLICT(vendor, key) DO UPDATE SET value = excluded.value"
+				: "DELETE FROM pull_state WHERE vendor = ?1 AND key = ?2";
+	if (sqlite3_prepare_v2(mtd_store_db(h->store), sql, -1, &st, NULL) != SQLITE_OK)
+		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (value)
+		sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0
+				 : mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+}
+
+struct mtd_feed {
+	plug_run pr;
+	sqlite3_stmt *seen_get, *seen_put, *seen_trim;
+	int64_t seen_n;  /* the last n given to an event id */
+	int skip;        /* the messages now emitted belong to a replayed event */
+	mtd_feed_values *v;
+};
+
+static int feed_emit(void *ud, const void *data, size_t len)
+{
+	sink *s = ud;
+	mtd_feed *f = (mtd_feed *)s->r;
+	if (f->skip)
+		return 0; /* a replayed event's: applied when it first came */
+	return host_emit(ud, data, len);
+}
+
+static int feed_value(void *ud, const char *name, const char *value)
+{
+	mtd_feed *f = (mtd_feed *)((sink *)ud)->r;
+	if (!strcmp(name, MTD_API_V_NEXT))
+		snprintf(f->v->next, sizeof f->v->next, "%s", value);
+	else if (!strcmp(name, MTD_API_V_RESUME))
+		snprintf(f->v->resume, sizeof f->v->resume, "%s", value);
+	return 0;
+}
+
+/* An event id: seen before (its messages dropped), or remembered now. */
+static int feed_event(void *ud, const char *id)
+{
+	sink *s = ud;
+	mtd_feed *f = (mtd_feed *)s->r;
+	int k;
+	if (s->rc)
+		return -1;
+	f->v->events++;
+	sqlite3_bind_text(f->seen_get, 1, f->pr.r.vendor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(f->seen_get, 2, id, -1, SQLITE_STATIC);
+	k = sqlite3_step(f->seen_get);
+	sqlite3_reset(f->seen_get);
+	if (k == SQLITE_ROW) {
+		f->skip = 1;
+		f->v->replayed++;
+		return 0;
+	}
+	f->skip = 0;
+	sqlite3_bind_text(f->seen_put, 1, f->pr.r.vendor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(f->seen_put, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(f->seen_put, 3, ++f->seen_n);
+	if ((k != SQLITE_DONE) || sqlite3_step(f->seen_put) != SQLITE_DONE) {
+		sqlite3_reset(f->seen_put);
+		s->rc = store_fail(s->r);
+		return -1;
+	}
+	sqlite3_reset(f->seen_put);
+	return 0;
+}
+
+int mtd_feed_open(mtd_t *h, const char *vendor, mtd_stats *st, mtd_feed **out)
+{
+	mtd_feed *f;
+	run *r;
+	sqlite3 *db;
+	sqlite3_stmt *mx = NULL;
+	mtd_plugin_desc d;
+	int rc = mtd_need_store(h);
+
+	*out = NULL;
+	memset(st, 0, sizeof *st);
+	if (rc)
+		return rc;
+	if (!(f = calloc(1, sizeof *f)))
+		return mtd_fail(h, MTD_ENOMEM, "out of memory");
+	*out = f;
+	r = &f->pr.r;
+	r->h = h;
+	r->st = st;
+	r->vendor = vendor;
+	f->pr.id = vendor;
+	if ((rc = mtd_conn_load(h->store, vendor, &r->conn)) == MTD_ENOTFOUND)
+		return mtd_fail(h, MTD_EREFUSED, "no connector %s: messages from it are refused "
+				"(add it with 'mtdgate connector add %s')", vendor, vendor);
+	if (rc)
+		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
+	if ((rc = mtd_start_plugin(h, vendor, 0, &f->pr.plugin, &d)))
+		return rc;
+	db = mtd_store_db(h->store);
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pull_seen WHERE vendor = ?1 AND id = ?2", -1,
+			       &f->seen_get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO pull_seen(vendor, id, n) VALUES(?1, ?2, ?3)", -1,
+			       &f->seen_put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM pull_seen WHERE vendor = ?1 AND n <= ?2", -1,
+			       &f->seen_trim, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT coalesce(max(n), 0) FROM pull_seen WHERE vendor = ?1",
+			       -1, &mx, NULL) != SQLITE_OK)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	if (!rc) {
+		sqlite3_bind_text(mx, 1, vendor, -1, SQLITE_STATIC);
+		if (sqlite3_step(mx) == SQLITE_ROW)
+			f->seen_n = sqlite3_column_int64(mx, 0);
+	}
+	sqlite3_finalize(mx);
+	if (rc)
+		return rc;
+	/* state changes that happened while nobody listened, audited first */
+	if ((rc = begin(r)) == 0) {
+		rc = mtd_refresh_connectors(h);
+		if (!rc)
+			rc = expire_parked(r);
+		if (!rc && mtd_store_commit(h->store))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		if (rc)
+			mtd_store_rollback(h->store);
+	}
+	if (!rc)
+		rc = mtd_conn_load(h->store, vendor, &r->conn);
+	return rc;
+}
+
+mtd_child *mtd_feed_plugin(mtd_feed *f)
+{
+	return f->pr.plugin;
+}
+
+int mtd_feed_page(mtd_feed *f, uint32_t ep, const void *data, size_t len, const char *where,
+		  int (*hook)(void *ud, const mtd_feed_values *v), void *ud, mtd_feed_values *v)
+{
+	run *r = &f->pr.r;
+	sink s = {r, 0, 0};
+	const mtd_child_sink cs = {.emit = feed_emit, .element_error = host_element,
+				   .api_value = feed_value, .event_id = feed_event, .ud = &s};
+	uint64_t bad_before = r->st->malformed;
+	int rc;
+
+	memset(v, 0, sizeof *v);
+	f->v = v;
+	f->skip = 0;
+	if ((rc = begin(r)))
+		return rc;
+	r->where_now = where;
+	r->st->records++;
+	v->rc = mtd_child_api_decode(f->pr.plugin, MTD_API_DECODE_PAGE, ep, data, len, &cs, v->err,
+				     sizeof v->err);
+	if (s.rc) {
+		mtd_store_rollback(r->h->store);
+		r->where_now = NULL;
+		return s.rc;
+	}
+	if (v->rc == MTD_EPLUGIN) { /* it crashed or hung: nothing of the page */
+		mtd_store_rollback(r->h->store);
+		r->st->records--;
+		r->pend_accepted = r->pend_rejected = r->pend_parked = r->pend_unparked = 0;
+		r->where_now = NULL;
+		return 0;
+	}
+	native_result(&f->pr, v->rc, v->err, bad_before);
+	/* the window of event ids stays bounded */
+	if (f->seen_n > MTD_FEED_SEEN) {
+		sqlite3_bind_text(f->seen_trim, 1, r->vendor, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(f->seen_trim, 2, f->seen_n - MTD_FEED_SEEN);
+		rc = sqlite3_step(f->seen_trim) == SQLITE_DONE ? 0 : store_fail(r);
+		sqlite3_reset(f->seen_trim);
+	}
+	if (!rc && hook)
+		rc = hook(ud, v);
+	r->where_now = NULL;
+	if (rc) {
+		mtd_store_rollback(r->h->store);
+		return rc;
+	}
+	r->in_batch = 1;
+	mtd_test_stop("pull-before-commit", r->commits + 1);
+	return commit(r);
+}
+
+void mtd_feed_close(mtd_feed *f)
+{
+	if (!f)
+		return;
+	sqlite3_finalize(f->seen_get);
+	sqlite3_finalize(f->seen_put);
+	sqlite3_finalize(f->seen_trim);
+	dm_free(f->pr.r.dm);
+	free(f->pr.r.conns);
+	mtd_child_stop(f->pr.plugin);
+	free(f->pr.buf);
+	free(f);
 }
 
 /* ---- listing ---- */

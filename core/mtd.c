@@ -19,6 +19,8 @@
 #include "mtd_int.h"
 #include "plugin_child.h"
 #include "plugin_host.h"
+#include "plugin_api.h"
+#include "pull.h"
 
 static const struct {
 	int code;
@@ -497,13 +499,42 @@ static int do_set(mtd_t *h, void *arg)
 	char *text;
 	int rc;
 
-	if ((rc = load_existing(h, a->vendor, &c)) || (rc = plugin_for(h, a->vendor, &d)))
+	mtd_api_desc api = {0};
+	mtd_child *ch = NULL;
+
+	if ((rc = load_existing(h, a->vendor, &c)))
 		return rc;
+	rc = mtd_start_plugin(h, a->vendor, MTD_CHILD_NO_OPEN, &ch, &d);
+	/* a plugin that fetches (ABI 1.2): its API settings too */
+	if (!rc && (d.fns & MTD_DESC_API) && (rc = mtd_child_api(ch, &api, h->err, sizeof h->err)))
+		rc = mtd_fail(h, MTD_EPLUGIN, "%s", h->err);
+	mtd_child_stop(ch);
+	if (rc) {
+		mtd_api_free(&api);
+		return rc;
+	}
 	view = mtd_plugin_desc_view(&d);
-	for (size_t i = 0; i < a->n; i++)
-		if ((rc = mtd_conn_apply(&c, a->kv[i], p, !strcmp(h->cloud, "gcc_high"), h->err,
-					 sizeof h->err)))
-			return rc;
+	for (size_t i = 0; !rc && i < a->n; i++) {
+		const char *eq = strchr(a->kv[i], '=');
+		char key[64];
+		int mine = 0;
+		snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - a->kv[i]) : 0, a->kv[i]);
+		for (size_t j = 0; eq && j < api.nsettings; j++)
+			mine |= !strcmp(api.settings[j], key);
+		if (eq && (mine || mtd_pull_base_key(key))) {
+			if (!api.nep)
+				rc = mtd_fail(h, MTD_EREFUSED, "%s: the %s plugin declares no API to fetch "
+					      "from: its data comes by push or file ingest", key,
+					      a->vendor);
+			else
+				rc = mtd_pull_setting(h, a->vendor, key, eq + 1);
+		} else
+			rc = mtd_conn_apply(&c, a->kv[i], p, !strcmp(h->cloud, "gcc_high"), h->err,
+					    sizeof h->err);
+	}
+	mtd_api_free(&api);
+	if (rc)
+		return rc;
 	detail = json_object();
 	for (size_t i = 0; detail && i < a->n; i++) {
 		const char *eq = strchr(a->kv[i], '=');

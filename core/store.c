@@ -249,6 +249,16 @@ static const char *const migrations[] = {
 	" severity INTEGER NOT NULL, first_seen INTEGER NOT NULL, open INTEGER NOT NULL,"
 	" at INTEGER NOT NULL, received INTEGER NOT NULL,"
 	" PRIMARY KEY(device, connector, id)) WITHOUT ROWID;",
+	/* 11 -> 12: connectors that fetch (issue 16, core/pull.c): their API
+	 * settings (the secret never: only the path of its file), their resume
+	 * points and pull status, and the vendor event ids they committed (a
+	 * bounded window, n ascending) so that a replay is not counted twice.
+	 * Not decision inputs: outside the row log. */
+	"CREATE TABLE pull_state(vendor TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	" PRIMARY KEY(vendor, key)) WITHOUT ROWID;"
+	"CREATE TABLE pull_seen(vendor TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL,"
+	" PRIMARY KEY(vendor, id)) WITHOUT ROWID;"
+	"CREATE INDEX pull_seen_by_n ON pull_seen(vendor, n);",
 };
 
 static const char *const sql_text[SQL__COUNT] = {

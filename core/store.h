@@ -10,7 +10,7 @@
 #include "mtdgate/mtdgate.h" /* mtd_devset */
 #include "sha256.h"
 
-#define MTD_SCHEMA_VERSION 11
+#define MTD_SCHEMA_VERSION 12
 
 /* Every statement the engine runs; SQL text in store.c. */
 enum mtd_sql {

@@ -85,6 +85,7 @@ extern const cli_command cli_cmd_init, cli_cmd_device, cli_cmd_inventory, cli_cm
 	cli_cmd_appsync, cli_cmd_parked, cli_cmd_audit, cli_cmd_serve, cli_cmd_help;
 extern const cli_command cli_cmd_export;
 extern const cli_command cli_cmd_tasks;
+extern const cli_command cli_cmd_pull;
 
 /* ---- messages and exit statuses (cli.c) ---- */
 

@@ -6,20 +6,74 @@
 
 #include "cli.h"
 
+/* What a connector that fetches has done (mtd_pull_list), by vendor. */
+typedef struct pulled {
+	char vendor[40], error[600];
+	int64_t last_success, last_error_at, lag;
+} pulled;
+
 typedef struct listctx {
 	cli_format fmt;
 	cli_table *t; /* table and csv */
+	pulled *p;    /* issue 16: the connectors' pulls */
+	size_t np;
 } listctx;
 
 static const cli_col conn_cols[] = {
 	{"VENDOR", "vendor", 0},           {"STATE", "state", 0},
 	{"LAST CONTACT", "last_contact", 0}, {"ERROR", "error_code", 0},
-	{"SETTINGS", "settings", 0},
+	{"SETTINGS", "settings", 0},         {"PULL", "pull", 0},
 };
+
+static int add_pulled(void *ud, const mtd_pull_info *i)
+{
+	listctx *l = ud;
+	pulled *p = realloc(l->p, (l->np + 1) * sizeof *p);
+	if (!p)
+		return -1;
+	l->p = p;
+	p += l->np++;
+	snprintf(p->vendor, sizeof p->vendor, "%s", i->vendor);
+	snprintf(p->error, sizeof p->error, "%s", i->last_error ? i->last_error : "");
+	p->last_success = i->last_success;
+	p->last_error_at = i->last_error_at;
+	p->lag = i->lag;
+	return 0;
+}
+
+static const pulled *pulled_of(const listctx *l, const char *vendor)
+{
+	for (size_t i = 0; i < l->np; i++)
+		if (!strcmp(l->p[i].vendor, vendor))
+			return &l->p[i];
+	return NULL;
+}
+
+/* The pull's JSON object, or its text for a table: "last success T (lag
+ * Ns); last error T: MSG". */
+static int pull_text(mtd_buf *b, const pulled *p, int json)
+{
+	char t[40], t2[40], lag[32];
+	const char *ok = p->last_success ? mtd_time_format(p->last_success, t, sizeof t) : NULL;
+	const char *bad = p->last_error_at ? mtd_time_format(p->last_error_at, t2, sizeof t2) : NULL;
+	snprintf(lag, sizeof lag, "%lld", (long long)p->lag);
+	if (json)
+		return buf_lit(b, "{\"last_success\":") || buf_str_or_null(b, ok) ||
+		       buf_lit(b, ",\"lag_seconds\":") || buf_lit(b, p->lag >= 0 ? lag : "null") ||
+		       buf_lit(b, ",\"last_error_at\":") || buf_str_or_null(b, bad) ||
+		       buf_lit(b, ",\"last_error\":") ||
+		       buf_str_or_null(b, p->error[0] ? p->error : NULL) || buf_lit(b, "}");
+	return buf_lit(b, "last success ") || buf_lit(b, ok ? ok : "never") ||
+	       (p->lag >= 0 && (buf_lit(b, " (lag ") || buf_lit(b, lag) || buf_lit(b, "s)"))) ||
+	       (bad && (buf_lit(b, "; last error ") || buf_lit(b, bad) || buf_lit(b, ": ") ||
+			buf_lit(b, p->error))) ||
+	       mtd_buf_put(b, "", 1);
+}
 
 static int print_connector(void *ud, const mtd_connector_info *c)
 {
 	listctx *l = ud;
+	const pulled *p = pulled_of(l, c->vendor);
 	char t[40];
 	if (l->fmt == CLI_JSON) { /* SPEC 4.3; an error code is the partner's bytes: any */
 		mtd_buf b = {0};
@@ -36,7 +90,7 @@ static int print_connector(void *ud, const mtd_connector_info *c)
 		     buf_str_or_null(&b, c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t)
 							 : NULL) ||
 		     (c->error_code && (buf_lit(&b, ",\"error_code\":") || buf_str(&b, c->error_code))) ||
-		     buf_lit(&b, "}");
+		     (p && (buf_lit(&b, ",\"pull\":") || pull_text(&b, p, 1))) || buf_lit(&b, "}");
 		rc = rc ? MTD_ENOMEM : buf_line(&b);
 		mtd_buf_free(&b);
 		return rc;
@@ -52,17 +106,21 @@ static int print_connector(void *ud, const mtd_connector_info *c)
 		      (buf_lit(&s, "=") || buf_lit(&s, c->setting_values[i])));
 	}
 	rc = rc || mtd_buf_put(&s, "", 1);
+	mtd_buf pt = {0};
+	rc = rc || (p && pull_text(&pt, p, 0));
 	if (!rc) {
 		const char *cells[] = {c->vendor, c->state,
 				       c->last_contact ? mtd_time_format(c->last_contact, t, sizeof t)
 				       : l->fmt == CLI_CSV ? NULL : "never",
 				       c->error_code,
-				       (const char *)s.data};
+				       (const char *)s.data,
+				       p ? (const char *)pt.data : NULL};
 		rc = cli_table_row(l->t, cells);
 	} else {
 		rc = MTD_ENOMEM;
 	}
 	mtd_buf_free(&s);
+	mtd_buf_free(&pt);
 	return rc;
 }
 
@@ -76,9 +134,11 @@ static int cmd_connector(mtd_t *h, opts *o)
 		if ((rc = cli_output(o, "connector list", &l.fmt)) ||
 		    (rc = no_more(o, 2, "connector list")))
 			return rc;
-		if (l.fmt != CLI_JSON && !(l.t = cli_table_new(l.fmt, conn_cols, 5)))
+		if (l.fmt != CLI_JSON && !(l.t = cli_table_new(l.fmt, conn_cols, 6)))
 			return fail(h, MTD_ENOMEM);
-		rc = cli_table_end(l.t, mtd_connector_list(h, print_connector, &l));
+		rc = mtd_pull_list(h, add_pulled, &l);
+		rc = cli_table_end(l.t, rc ? rc : mtd_connector_list(h, print_connector, &l));
+		free(l.p);
 		return rc ? fail(h, rc) : EX_OK;
 	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "remove")) {

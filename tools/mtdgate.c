@@ -135,7 +135,8 @@ const cli_command cli_cmd_help = {
 static const cli_command *const commands[] = {
 	&cli_cmd_init,    &cli_cmd_device,   &cli_cmd_inventory, &cli_cmd_connector, &cli_cmd_ingest,
 	&cli_cmd_plugin,  &cli_cmd_evaluate, &cli_cmd_rules,     &cli_cmd_report,    &cli_cmd_appsync,
-	&cli_cmd_parked,  &cli_cmd_tasks,    &cli_cmd_audit,    &cli_cmd_serve,     &cli_cmd_export,    &cli_cmd_help,
+	&cli_cmd_parked,  &cli_cmd_tasks,    &cli_cmd_audit,    &cli_cmd_serve,     &cli_cmd_export,    &cli_cmd_pull,
+	&cli_cmd_help,
 };
 
 static const cli_command *find_command(const char *name)

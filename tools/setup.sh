@@ -27,6 +27,7 @@ done
 packages=(gcc make cmake pkg-config liblua5.4-dev libsqlite3-dev libmsgpack-dev
           libcmocka-dev libjansson-dev nettle-dev libseccomp-dev
           libmicrohttpd-dev nginx-light curl openssl  # serve and its tests
+          libcurl4-openssl-dev                     # pull: the host does every request
           sqlite3                                  # scenario_export reads exports with it
           binutils groff-base man-db               # tests/package: nm, strings, groff
           dpkg-dev debhelper lintian adduser)      # tools/deb-test.sh

@@ -397,6 +397,49 @@ size_t mtd_escape(char *out, size_t cap, const char *s, size_t n);
  * caller calls it after each call that read or wrote the store. */
 int mtd_data_version(mtd_t *h, int64_t *v);
 
+/* ---- Connectors that fetch (issue 16; owner: pull) ----
+ * A connector whose plugin declares its vendor's API (plugin ABI 1.2) is
+ * set up with `connector set VENDOR api_url=... token_url=... client_id=...
+ * secret_file=PATH ca_file=PATH poll_seconds=N` (mtd_connector_set: the
+ * secret file must be the running user's and readable by nobody else; only
+ * its path is stored) and fetched with mtd_pull. */
+
+/* Counts of one pull: st as ingest counts (records are pages here). */
+typedef struct mtd_pull_stats {
+	mtd_stats st;
+	uint64_t pages;    /* pages (or stream events) committed */
+	uint64_t requests; /* HTTP requests made, token requests and retries included */
+	uint64_t retries;  /* requests made again after 429, 5xx, a timeout or a drop */
+	uint64_t replayed; /* events the vendor sent again, recognized by their id and
+			      not applied or counted twice */
+} mtd_pull_stats;
+
+#define MTD_PULL_ONCE 1u /* a stream is read until it has caught up, not held open */
+
+/* Fetch what is new from vendor's API: every endpoint the plugin declares,
+ * page after page from where the last pull stopped; each page's messages
+ * and the resume point after it are committed together. Errors: MTD_EREFUSED
+ * (no connector, no API, missing settings, a loose secret file, credentials
+ * refused), MTD_EIO (the API cannot be reached or keeps failing after the
+ * retries), MTD_EMALFORMED (a response the plugin cannot read), with h's
+ * message naming the vendor and the URL (never a secret or a token). The
+ * outcome is recorded for mtd_pull_list. Does not evaluate. */
+int mtd_pull(mtd_t *h, const char *vendor, unsigned flags, mtd_pull_stats *ps);
+
+/* A connector's fetching, as listed (strings borrowed for the callback). */
+typedef struct mtd_pull_info {
+	const char *vendor;
+	int configured;        /* api settings are set */
+	int64_t poll_seconds;  /* [60] */
+	int64_t last_success;  /* Unix seconds, 0 = never */
+	int64_t last_error_at; /* 0 = never */
+	const char *last_error; /* NULL = none */
+	int64_t lag;           /* seconds since the last success, -1 = never */
+} mtd_pull_info;
+typedef int (*mtd_pull_fn)(void *ud, const mtd_pull_info *p);
+/* Every connector that has API settings or pull history, by vendor. */
+int mtd_pull_list(mtd_t *h, mtd_pull_fn fn, void *ud);
+
 /* Report stored decisions, of one device (device non-NULL) or all. */
 int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud);
 

@@ -161,6 +161,64 @@ static int d_decode(void *state, const mtd_host_api *host, void *sink, const voi
 				   errlen);
 }
 
+/* ---- the Defender for Endpoint API (plugin ABI 1.2) ----
+ * Token: Entra ID client credentials (an app registration with the
+ * WindowsDefenderATP application permission Machine.Read.All), POST
+ * https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token with scope
+ * https://api.securitycenter.microsoft.com/.default. Machines: GET
+ * /api/machines, OData pages {"value":[...], "@odata.nextLink": URL}.
+ * GCC High: api_url=https://api-gov.securitycenter.microsoft.us and
+ * token_url=https://login.microsoftonline.us/TENANT/oauth2/v2.0/token.
+ * learn.microsoft.com/defender-endpoint/api/exposed-apis-create-app-webapp,
+ * .../api/get-machines. */
+
+static const char *const d_settings[] = {"tenant", NULL};
+
+static const mtd_api_endpoint d_endpoints[] = {
+	{.name = "machines", .path = "/api/machines?$top=1000", .paging = MTD_API_PAGE_LINK},
+};
+
+static const mtd_api d_api = {
+	.struct_size = sizeof(mtd_api),
+	.endpoint_size = sizeof(mtd_api_endpoint),
+	.base_url = "https://api.securitycenter.microsoft.com",
+	.auth = MTD_API_AUTH_OAUTH2,
+	.token_url = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+	.scope = "https://api.securitycenter.microsoft.com/.default",
+	.endpoints = d_endpoints,
+	.nendpoints = 1,
+	.settings = d_settings,
+};
+
+static int d_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
+{
+	json_t *root;
+	int rc;
+	(void)state, (void)endpoint;
+	if (what == MTD_API_DECODE_TOKEN)
+		return mtd_sdk_api_token(host, sink, data, len, "access_token", "expires_in", NULL,
+					 err, errlen);
+	if (what != MTD_API_DECODE_PAGE) {
+		mtd_sdk_err(err, errlen, "unknown api_decode request %u", what);
+		return MTD_PLUGIN_EINTERNAL;
+	}
+	if (!(root = mtd_sdk_parse(data, len, err, errlen)))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!json_is_object(root) || !json_is_array(json_object_get(root, "value"))) {
+		mtd_sdk_err(err, errlen, "not an OData page: no 'value' array");
+		json_decref(root);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	rc = mtd_sdk_each(host, sink, json_object_get(root, "value"), "value", MAX_PAGE,
+			  decode_machine, NULL, err, errlen);
+	if (rc == MTD_PLUGIN_OK &&
+	    mtd_sdk_api_link(host, sink, root, "@odata.nextLink", MTD_API_V_NEXT, err, errlen))
+		rc = MTD_PLUGIN_EMALFORMED;
+	json_decref(root);
+	return rc;
+}
+
 static const mtd_plugin defender = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -176,6 +234,8 @@ static const mtd_plugin defender = {
 	.decode = d_decode,
 	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
+	.api = &d_api,
+	.api_decode = d_api_decode,
 };
 
 MTD_SDK_PLUGIN_ENTRY(defender)
