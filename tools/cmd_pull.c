@@ -21,17 +21,37 @@ static int add_vendor(void *ud, const mtd_pull_info *p)
 	return 0;
 }
 
-/* One vendor's pull and its line; the exit status it asks for. */
-static int pull_one(mtd_t *h, const char *vendor, unsigned flags, int *pulled)
+/* One vendor's pull and its lines (json: one object); the exit status it
+ * asks for. */
+static int pull_one(mtd_t *h, const char *vendor, unsigned flags, int *pulled, cli_format fmt)
 {
 	mtd_pull_stats ps;
 	int rc = mtd_pull(h, vendor, flags, &ps);
-	if (ps.pages || !rc) {
-		print_stats(vendor, &ps.st, 1);
-		printf("%s: %llu pages, %llu replayed events not counted again, %llu requests, "
-		       "%llu retried\n", esc(vendor), (unsigned long long)ps.pages,
-		       (unsigned long long)ps.replayed, (unsigned long long)ps.requests,
-		       (unsigned long long)ps.retries);
+	if ((ps.pages || !rc) && fmt == CLI_JSON) {
+		mtd_buf b = {0};
+		char t[400];
+		snprintf(t, sizeof t,
+			 ",\"pages\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"malformed\":%llu,"
+			 "\"bad_elements\":%llu,\"parked\":%llu,\"replayed\":%llu,\"requests\":%llu,"
+			 "\"retries\":%llu}",
+			 (unsigned long long)ps.pages, (unsigned long long)ps.st.accepted,
+			 (unsigned long long)ps.st.rejected, (unsigned long long)ps.st.malformed,
+			 (unsigned long long)ps.st.bad_elements, (unsigned long long)ps.st.parked,
+			 (unsigned long long)ps.replayed, (unsigned long long)ps.requests,
+			 (unsigned long long)ps.retries);
+		if (buf_lit(&b, "{\"vendor\":") || buf_str(&b, vendor) || buf_lit(&b, t) ||
+		    buf_line(&b)) {
+			mtd_buf_free(&b);
+			return fail(h, MTD_ENOMEM);
+		}
+		mtd_buf_free(&b);
+	} else if (ps.pages || !rc) {
+		print_stats(vendor, &ps.st, 1, fmt);
+		if (fmt == CLI_TABLE)
+			printf("%s: %llu pages, %llu replayed events not counted again, %llu "
+			       "requests, %llu retried\n", esc(vendor), (unsigned long long)ps.pages,
+			       (unsigned long long)ps.replayed, (unsigned long long)ps.requests,
+			       (unsigned long long)ps.retries);
 	}
 	if (ps.pages)
 		(*pulled)++;
@@ -45,6 +65,10 @@ static int cmd_pull(mtd_t *h, opts *o)
 	unsigned flags = has_flag(o, "--once") ? MTD_PULL_ONCE : 0;
 	int every = has_flag(o, "--all"), rc = EX_OK, pulled = 0;
 	uint64_t evaluated = 0, changed = 0;
+	cli_format fmt;
+
+	if ((rc = cli_output(o, "pull", &fmt)))
+		return rc;
 
 	if (every) {
 		all a = {0};
@@ -54,14 +78,14 @@ static int cmd_pull(mtd_t *h, opts *o)
 		if ((k = mtd_pull_list(h, add_vendor, &a)))
 			return fail(h, k);
 		for (size_t i = 0; i < a.n; i++) {
-			int r = pull_one(h, a.names[i], flags, &pulled);
+			int r = pull_one(h, a.names[i], flags, &pulled, fmt);
 			if (r > rc)
 				rc = r;
 		}
 	} else {
 		if ((rc = no_more(o, 2, "pull")))
 			return rc;
-		rc = pull_one(h, o->argv[1], flags, &pulled);
+		rc = pull_one(h, o->argv[1], flags, &pulled, fmt);
 	}
 	/* the devices the pages touched decide again (every device, until the
 	 * engine evaluates a set of them) */
@@ -69,11 +93,19 @@ static int cmd_pull(mtd_t *h, opts *o)
 		int k = mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed);
 		if (k)
 			return fail(h, k);
-		printf("evaluated %llu devices, %llu changed\n", (unsigned long long)evaluated,
-		       (unsigned long long)changed);
+		if (fmt == CLI_TABLE)
+			printf("evaluated %llu devices, %llu changed\n", (unsigned long long)evaluated,
+			       (unsigned long long)changed);
 	}
 	return rc;
 }
+
+static const cli_option pull_options[] = {
+	{"--once", NULL, "read a stream until it has caught up, not hold it open", NULL, 0},
+	{"--all", NULL, "every connector with API settings", NULL, 0},
+	CLI_OPT_OUTPUT(NULL),
+	{0},
+};
 
 const cli_command cli_cmd_pull = {
 	.name = "pull",
@@ -92,10 +124,11 @@ const cli_command cli_cmd_pull = {
 		"Retry-After, 5xx and timeouts with backoff; a 401 gets one fresh token.\n"
 		"--all pulls every connector with API settings; --once reads a stream until it\n"
 		"has caught up instead of holding it open. The last success and error of each\n"
-		"are shown by 'mtdgate connector list'.\n"
-		"Exit 0 done; 64 usage; 65 a page or some of its events were malformed; 69\n"
+		"are shown by 'mtdgate connector list'. --output json: one object per vendor.\n"
+		"\nExit 0 done; 64 usage; 65 a page or some of its events were malformed; 69\n"
 		"refused (no connector, no API, missing settings, a secret file others can\n"
 		"read, credentials refused); 70 the API could not be reached or kept failing;\n"
 		"75 the store stayed busy longer than --wait.\n",
 	.run = cmd_pull,
+	.options = pull_options,
 };
