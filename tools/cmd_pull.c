@@ -64,6 +64,7 @@ static int cmd_pull(mtd_t *h, opts *o)
 {
 	unsigned flags = has_flag(o, "--once") ? MTD_PULL_ONCE : 0;
 	int every = has_flag(o, "--all"), rc = EX_OK, pulled = 0;
+	int evaluate = !has_flag(o, "--no-evaluate");
 	uint64_t evaluated = 0, changed = 0;
 	cli_format fmt;
 
@@ -89,7 +90,7 @@ static int cmd_pull(mtd_t *h, opts *o)
 	}
 	/* the devices the pages touched decide again (every device, until the
 	 * engine evaluates a set of them) */
-	if (pulled) {
+	if (pulled && evaluate) {
 		int k = mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed);
 		if (k)
 			return fail(h, k);
@@ -103,15 +104,16 @@ static int cmd_pull(mtd_t *h, opts *o)
 static const cli_option pull_options[] = {
 	{"--once", NULL, "read a stream until it has caught up, not hold it open", NULL, 0},
 	{"--all", NULL, "every connector with API settings", NULL, 0},
+	{"--no-evaluate", NULL, "fetch only; evaluate later", NULL, 0},
 	CLI_OPT_OUTPUT(NULL),
 	{0},
 };
 
 const cli_command cli_cmd_pull = {
 	.name = "pull",
-	.summary = "  pull VENDOR|--all [--once]             fetch what is new from the vendor's API\n",
-	.help = "usage: mtdgate pull VENDOR [--once]\n"
-		"       mtdgate pull --all [--once]\n\n"
+	.summary = "  pull VENDOR|--all [--once] [--no-evaluate]  fetch what is new from the vendor's API\n",
+	.help = "usage: mtdgate pull VENDOR [--once] [--no-evaluate]\n"
+		"       mtdgate pull --all [--once] [--no-evaluate]\n\n"
 		"Fetch what is new from the vendor's API, as its plugin describes it (plugin\n"
 		"ABI 1.2), from where the last pull stopped, then evaluate. Set it up first:\n"
 		"  mtdgate connector set VENDOR client_id=ID secret_file=PATH\n"
@@ -122,9 +124,10 @@ const cli_command cli_cmd_pull = {
 		"neither loses nor repeats an event; events the vendor sends again are\n"
 		"recognized by their id and not counted twice. 429 and 503 are retried after\n"
 		"Retry-After, 5xx and timeouts with backoff; a 401 gets one fresh token.\n"
-		"--all pulls every connector with API settings; --once reads a stream until it\n"
-		"has caught up instead of holding it open. The last success and error of each\n"
-		"are shown by 'mtdgate connector list'. --output json: one object per vendor.\n"
+		"--no-evaluate fetches only. --all pulls every connector with API settings;\n"
+		"--once reads a stream until it has caught up instead of holding it open.\n"
+		"'mtdgate connector list' shows each one's last success, lag and last error.\n"
+		"--output json: one object per vendor.\n"
 		"\nExit 0 done; 64 usage; 65 a page or some of its events were malformed; 69\n"
 		"refused (no connector, no API, missing settings, a secret file others can\n"
 		"read, credentials refused); 70 the API could not be reached or kept failing;\n"

@@ -393,6 +393,13 @@ fail:
 	return NULL;
 }
 
+char *mock_defender_page(mock *m, int skip)
+{
+	out o = {0};
+	machines_page(m, skip, &o);
+	return o.p;
+}
+
 const char *mock_url(const mock *m)
 {
 	return m->url;

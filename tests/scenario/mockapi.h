@@ -38,6 +38,9 @@ void mock_set_faults(mock *m, const mock_faults *f);
 int mock_requests(const mock *m);
 int mock_tokens(const mock *m); /* tokens issued */
 void mock_stop(mock *m);
+/* The Defender page that starts at machine skip, as the server sends it
+ * (malloc'ed JSON text): for a benchmark's file of the same data. */
+char *mock_defender_page(mock *m, int skip);
 
 /* What the generator sends, for the tests' expectations. Defender machine
  * i (0..n-1): id "m-i", aadDeviceId "aad-i" (device "dev-i"), riskScore
