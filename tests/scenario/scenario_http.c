@@ -27,12 +27,15 @@
 #include "harness.h"
 #include "httpc.h"
 
+struct stream;
+static void events_close(struct stream *st);
+
 typedef struct fixture {
 	scen *s;
 	srv sv;
 	pid_t nginx; /* killed by teardown */
-	int fds[8]; /* open event streams, closed by teardown */
-	size_t nfds;
+	struct stream *streams[8]; /* event streams: closed and freed by teardown */
+	size_t nstreams;
 } fixture;
 
 static int setup(void **state)
@@ -49,9 +52,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	for (size_t i = 0; i < f->nfds; i++)
-		if (f->fds[i] >= 0)
-			close(f->fds[i]);
+	for (size_t i = 0; i < f->nstreams; i++)
+		events_close(f->streams[i]);
 	if (f->sv.pid > 0)
 		serve_stop(&f->sv);
 	if (f->nginx > 0) {
@@ -80,6 +82,17 @@ typedef struct stream {
 	int eof;
 } stream;
 
+/* Close a stream and free its buffer (the stream itself is the
+ * scenario's); again is nothing. */
+static void events_close(stream *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	free(st->buf);
+	st->buf = NULL;
+	st->fd = -1;
+}
+
 /* An event as the test keeps it. */
 typedef struct ev {
 	long long id;
@@ -102,20 +115,9 @@ static stream *events_open(fixture *f, long long last)
 	if (last >= 0)
 		snprintf(hdr, sizeof hdr, "Last-Event-ID: %lld\r\n", last);
 	st->fd = http_open10(f->sv.port, "/v1/events", hdr);
-	assert_true(f->nfds < sizeof f->fds / sizeof *f->fds);
-	f->fds[f->nfds++] = st->fd;
+	assert_true(f->nstreams < sizeof f->streams / sizeof *f->streams);
+	f->streams[f->nstreams++] = st;
 	return st;
-}
-
-static void events_close(fixture *f, stream *st)
-{
-	for (size_t i = 0; i < f->nfds; i++)
-		if (f->fds[i] == st->fd)
-			f->fds[i] = -1;
-	close(st->fd);
-	free(st->buf);
-	st->buf = NULL;
-	st->fd = -1;
 }
 
 /* Read what arrives within ms (at least one read when something does). */
@@ -315,7 +317,7 @@ static void events_resume_exactly_once(void **state)
 		assert_int_equal(events_next(a, &e, NULL), -1);
 		assert_true(a->eof); /* dropped, not stalled */
 	}
-	events_close(f, a);
+	events_close(a);
 
 	/* back with the last id it saw: the rest of the burst, then live */
 	b = events_open(f, got.e[got.n - 1].id);
@@ -327,7 +329,7 @@ static void events_resume_exactly_once(void **state)
 		     "ios-bob", "low", "\"2024-03-01T00:40:00Z\"")
 		     THREAT("ios-exec", "secured", "\"2024-03-01T00:40:00Z\""));
 	assert_int_equal(events_take(b, &got, 1), 1);
-	events_close(f, b); /* gone in the middle of that push's events */
+	events_close(b); /* gone in the middle of that push's events */
 
 	/* changes made by batch commands on the same store reach followers */
 	scen_day(s, 0, 3700);
