@@ -2340,15 +2340,16 @@ static int migrate_baseline(mtd_store *s, int schema, uint64_t tables, int rekey
 			if (t == MTD_ROW_DEVICE_IDS && schema >= 10 && kt) {
 				/* keyed by a digest salted with its device's salt */
 				unsigned char key[MTD_IDS_LOGKEY], salt[16];
-				size_t nsalt;
+				size_t nsalt = 0;
 				mtd_ids_logkey(mtd_text_key(NULL, 0, kt, nkt), key);
 				if (rekey)
 					rc = row_entry(s, at, t, 0, 0, (const char *)key, sizeof key, NULL);
 				if (!rc)
 					rc = mtd_store_device_salt(s, sqlite3_column_int64(st, 3), salt, &nsalt);
-				mtd_ids_logkey(mtd_text_key(salt, nsalt, kt, nkt), key);
-				if (!rc)
+				if (!rc) {
+					mtd_ids_logkey(mtd_text_key(salt, nsalt, kt, nkt), key);
 					rc = row_entry(s, at, t, 0, 0, (const char *)key, sizeof key, d);
+				}
 			} else {
 				rc = row_entry(s, at, t, sqlite3_column_int64(st, 0),
 					       sqlite3_column_int64(st, 1), kt, nkt, d);
