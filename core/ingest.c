@@ -762,6 +762,9 @@ static int one_app(run *r, const mtd_record *rec)
 			return store_fail(r);
 		} else if (!iv->last_id) { /* neither its id nor its Intune id */
 			char m[300];
+			/* the device before is no longer the last one looked up: its
+			 * next record must look it up again (its id was overwritten) */
+			iv->last[0] = '\0';
 			snprintf(m, sizeof m, "field 'device': unknown device '%.*s' (import it first)",
 				 (int)a.device.n, a.device.p);
 			bad_record(r, m);
