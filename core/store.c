@@ -723,14 +723,7 @@ static int backup(mtd_store *s, const char *path, int version)
 
 static int user_version(sqlite3 *db)
 {
-	sqlite3_stmt *st;
-	int v = -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	return v;
+	return pragma_int(db, "PRAGMA user_version");
 }
 
 /* The schema version of the store open in s, into *v: a file that is no
@@ -1235,8 +1228,10 @@ int mtd_store_device_ext(mtd_store *s, int64_t id, char *buf, size_t n)
 
 int mtd_store_begin(mtd_store *s)
 {
-	/* a statement left on a row holds a read snapshot, which a write
-	 * transaction cannot start on once another writer has committed */
+	/* A statement left on a row holds a read snapshot, and SQLite refuses
+	 * at once, without waiting, to turn that reader into a writer once
+	 * another writer has committed (SQLITE_BUSY_SNAPSHOT): end it first, so
+	 * that a BUSY below always means the lock stayed held for wait_ms. */
 	if (sqlite3_get_autocommit(s->db))
 		mtd_store_idle(s);
 	s->chain_known = 0;
@@ -1245,23 +1240,6 @@ int mtd_store_begin(mtd_store *s)
 	s->tpend.all = 0;
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
-	/* A statement left on a row since an earlier transaction keeps a read
-	 * snapshot open, and SQLite refuses to turn a reader into a writer
-	 * while another writer holds the lock or has committed since: at once,
-	 * without waiting (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT). Such a row is
-	 * stale; end the snapshot and ask again, waiting as usual. */
-	if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_BUSY &&
-	    sqlite3_get_autocommit(s->db)) {
-		int busy = 0;
-		for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st;
-		     st = sqlite3_next_stmt(s->db, st))
-			if (sqlite3_stmt_busy(st)) {
-				sqlite3_reset(st);
-				busy = 1;
-			}
-		if (busy && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
-			return 0;
-	}
 	return fail_lock(s, "starting a transaction");
 }
 
@@ -1325,31 +1303,8 @@ int mtd_store_meta_set(mtd_store *s, const char *key, const char *value)
 	return 0;
 }
 
-void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
-		    const char *vendor, const char *device, const char *detail,
-		    unsigned char out[32])
-{
-	const char *f[4] = {kind, vendor, device, detail};
-	unsigned char num[16];
-	mtd_sha256 c;
-	mtd_sha256_init(&c);
-	mtd_sha256_update(&c, prev, 32);
-	for (int i = 0; i < 8; i++) {
-		num[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
-		num[8 + i] = (unsigned char)((uint64_t)at >> (56 - 8 * i));
-	}
-	mtd_sha256_update(&c, num, sizeof num);
-	for (int i = 0; i < 4; i++) { /* length-prefixed; NULL differs from "" */
-		uint32_t n = f[i] ? (uint32_t)strlen(f[i]) : 0xffffffffu;
-		unsigned char nb[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-				       (unsigned char)(n >> 8), (unsigned char)n};
-		mtd_sha256_update(&c, nb, 4);
-		if (f[i])
-			mtd_sha256_update(&c, f[i], strlen(f[i]));
-	}
-	mtd_sha256_final(&c, out);
-}
-
+/* A field length-prefixed (4 bytes, big-endian); NULL (0xffffffff)
+ * differs from "". */
 static void put_lp(mtd_sha256 *c, const char *f)
 {
 	uint32_t n = f ? (uint32_t)strlen(f) : 0xffffffffu;
@@ -1358,6 +1313,33 @@ static void put_lp(mtd_sha256 *c, const char *f)
 	mtd_sha256_update(c, nb, 4);
 	if (f)
 		mtd_sha256_update(c, f, strlen(f));
+}
+
+/* What every record's hash starts with: the previous hash, seq and at
+ * (8 bytes each, big-endian). */
+static void hash_head(mtd_sha256 *c, const unsigned char prev[32], int64_t seq, int64_t at)
+{
+	unsigned char num[16];
+	mtd_sha256_init(c);
+	mtd_sha256_update(c, prev, 32);
+	for (int i = 0; i < 8; i++) {
+		num[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+		num[8 + i] = (unsigned char)((uint64_t)at >> (56 - 8 * i));
+	}
+	mtd_sha256_update(c, num, sizeof num);
+}
+
+void mtd_audit_hash(const unsigned char prev[32], int64_t seq, int64_t at, const char *kind,
+		    const char *vendor, const char *device, const char *detail,
+		    unsigned char out[32])
+{
+	mtd_sha256 c;
+	hash_head(&c, prev, seq, at);
+	put_lp(&c, kind);
+	put_lp(&c, vendor);
+	put_lp(&c, device);
+	put_lp(&c, detail);
+	mtd_sha256_final(&c, out);
 }
 
 void mtd_audit_pdigest(const unsigned char salt[MTD_AUDIT_SALT], const char *device,
@@ -1375,15 +1357,8 @@ void mtd_audit_hash_pd(const unsigned char prev[32], int64_t seq, int64_t at, co
 		       const char *vendor, const unsigned char pd[32], unsigned char out[32])
 {
 	static const unsigned char mark[4] = {0xff, 0xff, 0xff, 0xfe}; /* no length of v1 */
-	unsigned char num[16];
 	mtd_sha256 c;
-	mtd_sha256_init(&c);
-	mtd_sha256_update(&c, prev, 32);
-	for (int i = 0; i < 8; i++) {
-		num[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
-		num[8 + i] = (unsigned char)((uint64_t)at >> (56 - 8 * i));
-	}
-	mtd_sha256_update(&c, num, sizeof num);
+	hash_head(&c, prev, seq, at);
 	put_lp(&c, kind);
 	put_lp(&c, vendor);
 	mtd_sha256_update(&c, mark, 4);
