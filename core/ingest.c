@@ -1941,6 +1941,29 @@ static int one_native(run *r, const mtd_record *rec)
 	return 0;
 }
 
+/* Before a connector's input is applied, in a transaction of its own: the
+ * state changes that happened while nobody listened (e.g. unresponsive)
+ * audited, expired parked messages dropped; then the connector as it is
+ * now into r->conn. */
+static int catch_up(run *r, const char *vendor)
+{
+	mtd_t *h = r->h;
+	int rc = begin(r);
+	if (rc)
+		return rc;
+	rc = mtd_refresh_connectors(h);
+	if (!rc)
+		rc = expire_parked(r);
+	if (!rc && mtd_store_commit(h->store))
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+	if (rc) {
+		mtd_store_rollback(h->store);
+		return rc;
+	}
+	return mtd_conn_load(h->store, vendor, &r->conn);
+}
+
+
 int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 	       int normalized, mtd_stats *st)
 {
@@ -1968,19 +1991,7 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 		pr.batched = mtd_child_pid(pr.plugin) > 0;
 		r->flush = native_flush;
 	}
-	/* State changes that happened while nobody was listening (e.g.
-	 * unresponsive) are audited before this input is applied. */
-	if ((rc = begin(r)) == 0) {
-		rc = mtd_refresh_connectors(h);
-		if (!rc)
-			rc = expire_parked(r);
-		if (!rc && mtd_store_commit(h->store))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-		if (rc)
-			mtd_store_rollback(h->store);
-	}
-	if (!rc)
-		rc = mtd_conn_load(h->store, vendor, &r->conn);
+	rc = catch_up(r, vendor);
 	if (!rc)
 		dm_maybe(r, in);
 	if (!rc)
@@ -2136,19 +2147,7 @@ int mtd_feed_open(mtd_t *h, const char *vendor, mtd_stats *st, mtd_feed **out)
 	sqlite3_finalize(mx);
 	if (rc)
 		return rc;
-	/* state changes that happened while nobody listened, audited first */
-	if ((rc = begin(r)) == 0) {
-		rc = mtd_refresh_connectors(h);
-		if (!rc)
-			rc = expire_parked(r);
-		if (!rc && mtd_store_commit(h->store))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-		if (rc)
-			mtd_store_rollback(h->store);
-	}
-	if (!rc)
-		rc = mtd_conn_load(h->store, vendor, &r->conn);
-	return rc;
+	return catch_up(r, vendor);
 }
 
 mtd_child *mtd_feed_plugin(mtd_feed *f)
