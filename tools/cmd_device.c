@@ -197,41 +197,54 @@ typedef struct lister {
 	decs ds;
 	const char *state;
 	cli_table *t;
+	cli_format fmt;
 } lister;
+
+/* A device's groups as one cell: a JSON array for --output json (a device
+ * record's "groups", SPEC 4.2), else the names joined by ';'. */
+static int groups_cell(mtd_buf *b, const mtd_device_info *d, cli_format fmt)
+{
+	int rc = fmt == CLI_JSON ? buf_lit(b, "[") : 0;
+	for (size_t i = 0; !rc && i < d->ngroups; i++) {
+		if (i)
+			rc = buf_lit(b, fmt == CLI_JSON ? "," : ";");
+		if (!rc)
+			rc = fmt == CLI_JSON ? buf_str(b, d->groups[i])
+					     : mtd_buf_put(b, d->groups[i], strlen(d->groups[i]));
+	}
+	if (!rc && fmt == CLI_JSON)
+		rc = buf_lit(b, "]");
+	return rc ? rc : mtd_buf_put(b, "", 1); /* NUL-terminated */
+}
 
 static int on_device(void *ud, const mtd_device_info *d)
 {
 	lister *l = ud;
 	const dec *dc = dec_find(&l->ds, d->id);
 	const char *v[NCOLS];
-	size_t k = 1;
-	char *g;
+	mtd_buf g = {0};
 	int rc;
-	for (size_t i = 0; i < d->ngroups; i++)
-		k += strlen(d->groups[i]) + 1;
-	if (!(g = calloc(1, k)))
+	if (groups_cell(&g, d, l->fmt)) {
+		mtd_buf_free(&g);
 		return MTD_ENOMEM;
-	for (size_t i = 0; i < d->ngroups; i++) {
-		if (i)
-			strcat(g, ";");
-		strcat(g, d->groups[i]);
 	}
 	v[0] = d->id;
 	v[1] = d->platform;
 	v[2] = d->ownership;
 	v[3] = d->management;
 	v[4] = d->user;
-	v[5] = g;
+	v[5] = (const char *)g.data;
 	v[6] = dc ? dc->state : "not_evaluated";
 	v[7] = dc ? dc->level : "none";
 	rc = l->state && strcmp(l->state, v[6]) ? 0 : cli_table_row(l->t, v);
-	free(g);
+	mtd_buf_free(&g);
 	return rc;
 }
 
 static int cmd_list(mtd_t *h, opts *o, cli_format fmt)
 {
-	lister l = {{0}, NULL, NULL};
+	lister l = {{0}, NULL, NULL, fmt};
+	cli_col cols[NCOLS];
 	int bad = 0, rc;
 	const char *group = flag_value(o, "--group", &bad);
 	const char *platform = flag_value(o, "--platform", &bad);
@@ -241,8 +254,12 @@ static int cmd_list(mtd_t *h, opts *o, cli_format fmt)
 	if ((rc = no_more(o, 2, "device list")))
 		return rc;
 	if ((rc = mtd_report(h, NULL, on_decision, &l.ds)) == 0) {
-		qsort(l.ds.v, l.ds.n, sizeof *l.ds.v, dec_cmp);
-		if (!(l.t = cli_table_new(fmt, list_cols, NCOLS)))
+		if (l.ds.n)
+			qsort(l.ds.v, l.ds.n, sizeof *l.ds.v, dec_cmp);
+		memcpy(cols, list_cols, sizeof cols);
+		if (fmt == CLI_JSON)
+			cols[5].flags |= CLI_COL_RAW;
+		if (!(l.t = cli_table_new(fmt, cols, NCOLS)))
 			rc = MTD_ENOMEM;
 		if (!rc)
 			rc = mtd_device_list(h, group, platform, on_device, &l);
@@ -251,7 +268,7 @@ static int cmd_list(mtd_t *h, opts *o, cli_format fmt)
 	for (size_t i = 0; i < l.ds.n; i++)
 		free(l.ds.v[i].id);
 	free(l.ds.v);
-	return rc ? (rc == MTD_ENOMEM || rc == MTD_EIO ? fail(h, rc) : fail(h, rc)) : EX_OK;
+	return rc ? fail(h, rc) : EX_OK;
 }
 
 static int show_device(void *ud, const mtd_device_info *d)

@@ -392,6 +392,9 @@ static void list_show(void **state)
 	assert_int_equal(count_lines(s->out), 7);
 	RUN(s, 0, "device", "list", "--platform", "ios", "--json");
 	assert_int_equal(scen_json_lines_(s, __FILE__, __LINE__), 2);
+	/* groups as in a device record (SPEC 4.2): a list */
+	RUN(s, 0, "device", "list", "--group", "Sales", "--json");
+	OUT_HAS(s, "\"groups\":[\"Executives\",\"Sales\"]");
 	RUN(s, 0, "device", "list", "--group", "Sales", "--output", "csv");
 	assert_string_equal(s->out, "id,platform,ownership,management,user,groups,state,level\r\n" ALICE
 				    ",ios,corporate,enrolled,alice.anders@contoso.com,Executives;Sales,"
