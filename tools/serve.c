@@ -1212,6 +1212,12 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 	return ok;
 }
 
+/* A GET's first call seen (its *con_cls): the answer waits for the second
+ * call. libmicrohttpd closes the connection after an answer queued in the
+ * first call ("early": it refuses to read the rest of the request), so
+ * answering there cost every proxy a new TCP connection per request. */
+static char get_seen;
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode why)
 {
@@ -1219,7 +1225,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)cls;
 	(void)c;
 	(void)why;
-	if (u) {
+	if (u == (void *)&get_seen) {
+		*con_cls = NULL;
+	} else if (u) {
 		mtd_buf_free(&u->body);
 		free(u);
 		*con_cls = NULL;
@@ -1248,6 +1256,10 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *u
 		if (!strcmp(method, "POST") && !strncmp(url, "/v1/ingest/", 11))
 			return do_ingest(sv, c, url + 11, u);
 		return send_plain(c, 405, "method not allowed\n");
+	}
+	if (!*con_cls) {
+		*con_cls = &get_seen;
+		return MHD_YES;
 	}
 	if (!strcmp(url, "/v1/access"))
 		return do_access(sv, c);

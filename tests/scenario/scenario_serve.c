@@ -177,6 +177,72 @@ static void devices_are_the_report(void **state)
 	assert_int_equal(serve_stop(&f->sv), 0);
 }
 
+/* The whole answer to one request on fd (headers up to the empty line and
+ * a Content-Length body), NUL-terminated in buf; its length, 0 when the
+ * server closed the connection first. */
+static size_t read_answer(int fd, char *buf, size_t n)
+{
+	size_t len = 0;
+	for (;;) {
+		char *end;
+		ssize_t r;
+		buf[len] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n"))) {
+			const char *cl = strcasestr(buf, "\r\nContent-Length:");
+			size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+			if (len >= want)
+				return len;
+		}
+		assert_true(len < n - 1);
+		r = read(fd, buf + len, n - 1 - len);
+		if (r <= 0)
+			return 0;
+		len += (size_t)r;
+	}
+}
+
+/* 2b. A proxy's keep-alive connection carries many questions: serve answers
+ * each GET without closing (libmicrohttpd closes after an answer queued in
+ * a request's first call; every /v1/access had paid for a new connection). */
+static void access_keeps_the_connection(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	const char *paths[] = {"/v1/access?resource=exchange", "/v1/access?device=ios-bob",
+			       "/healthz", "/v1/devices/ios-bob", "/v1/access?resource=exchange"};
+	char buf[8192];
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	scen_day(s, 0, 3600);
+	INGEST(s, THREAT("ios-bob", "low", "\"2024-03-01T00:30:00Z\""));
+	RUN(s, 0, "evaluate");
+	serve_start(s, &f->sv);
+	a.sin_port = htons((uint16_t)f->sv.port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+		char req[256];
+		int len = snprintf(req, sizeof req,
+				   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Device-Id: ios-bob\r\n\r\n",
+				   paths[i]);
+		assert_int_equal(write(fd, req, (size_t)len), len);
+		if (!read_answer(fd, buf, sizeof buf))
+			fail_msg("request %zu (%s): the connection was closed", i + 1, paths[i]);
+		if (strncmp(buf, "HTTP/1.1 200 ", 13))
+			fail_msg("request %zu (%s): %s", i + 1, paths[i], buf);
+		if (strcasestr(buf, "\r\nConnection: close"))
+			fail_msg("request %zu (%s) answered with Connection: close:\n%s", i + 1,
+				 paths[i], buf);
+	}
+	close(fd);
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
 /* POST body to path with the bearer token; the whole response. */
 static char *push(fixture *f, const char *path, const char *token, const char *body_text,
 		  int *status)
@@ -347,6 +413,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(access_follows_batch_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_are_the_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(access_keeps_the_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_push_blocks_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_decides_as_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_usage, setup, teardown),
