@@ -195,7 +195,7 @@ static int put_threat(mtd_buf *b, const mtd_sdk_threat *t, int level_required)
 /* The task map of a task message. */
 static int put_task(mtd_buf *b, const mtd_sdk_task *t)
 {
-	size_t n = 6 + !!t->cve + !!t->software + !!t->version;
+	size_t n = 5 + !!t->cve + !!t->software + !!t->version; /* id kind severity first_seen state */
 	return mtd_mp_container(b, 1, n) || kv_str(b, "id", t->id) || kv_str(b, "kind", t->kind) ||
 	       kv_str(b, "cve", t->cve) || kv_str(b, "software", t->software) ||
 	       kv_str(b, "version", t->version) || kv_str(b, "severity", t->severity) ||
