@@ -26,6 +26,7 @@
 #include "connector.h"
 #include "feed.h"
 #include "mtd_int.h"
+#include "mtdgate/wire.h"
 #include "plugin_api.h"
 #include "pull.h"
 
@@ -671,6 +672,7 @@ typedef struct pagectx {
 	pull *p;
 	const mtd_api_ep *e;
 	const char *sse_id; /* SSE: the event's id (the resume point) */
+	const char *asked;  /* SINCE, EVENT_ID: the resume value the pull asked with */
 } pagectx;
 
 static int key_of(char *out, size_t n, const mtd_api_ep *e, const char *what)
@@ -692,16 +694,20 @@ static int save_point(void *ud, const mtd_feed_values *v)
 		return mtd_pull_state_set(c->p->h, c->p->vendor, k, c->sse_id);
 	if (v->resume[0])
 		return mtd_pull_state_set(c->p->h, c->p->vendor, k, v->resume);
+	/* a page with nothing newer: the next pull asks from the same point (a
+	 * start of "{now}" is kept, not taken again at the next pull's time) */
+	if (c->asked && *c->asked)
+		return mtd_pull_state_set(c->p->h, c->p->vendor, k, c->asked);
 	if (c->e->paging == MTD_API_PAGE_CURSOR && v->next[0] && !strchr(v->next, '/'))
 		return mtd_pull_state_set(c->p->h, c->p->vendor, k, v->next);
 	return 0;
 }
 
 static int apply_page(pull *p, const mtd_api_ep *e, const void *data, size_t len,
-		      const char *sse_id, mtd_feed_values *v)
+		      const char *sse_id, const char *asked, mtd_feed_values *v)
 {
 	char where[200];
-	pagectx c = {p, e, sse_id};
+	pagectx c = {p, e, sse_id, asked};
 	int rc;
 	uint32_t idx = (uint32_t)(e - p->api.ep);
 	snprintf(where, sizeof where, "%s %s page %llu", p->vendor, e->name,
@@ -731,8 +737,15 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 	key_of(k, sizeof k, e, "resume");
 	if (mtd_pull_state_get(p->h, p->vendor, k, resume, sizeof resume) == MTD_ESTORE)
 		return MTD_ESTORE;
-	if (!resume[0] && e->start)
-		snprintf(resume, sizeof resume, "%s", e->start);
+	if (!resume[0] && e->start) {
+		/* "{now}": a feed of changes that starts where mtdgate starts
+		 * reading it (the full state comes from the vendor's snapshot
+		 * endpoints), as an RFC 3339 time of the pull's clock */
+		if (!strcmp(e->start, "{now}"))
+			mtd_time_format(p->h->now, resume, sizeof resume);
+		else
+			snprintf(resume, sizeof resume, "%s", e->start);
+	}
 	for (unsigned long pages = 0; pages < MAX_PAGES; pages++) {
 		mtd_feed_values *v = malloc(sizeof *v);
 		if (!v) {
@@ -750,7 +763,12 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 		if (!rc)
 			rc = request(p, "GET", url, NULL, NULL, e->accept, NULL, 1, &r, idle);
 		if (!rc)
-			rc = apply_page(p, e, r.body.data, r.body.len, NULL, v);
+			rc = apply_page(p, e, r.body.data, r.body.len, NULL,
+					e->paging == MTD_API_PAGE_SINCE ||
+							e->paging == MTD_API_PAGE_EVENT_ID
+						? resume
+						: NULL,
+					v);
 		if (!rc && v->rc)
 			rc = mtd_fail(p->h, MTD_EMALFORMED, "%s %s: a page the plugin could not read: %s",
 				      p->vendor, e->name, v->err);
@@ -791,7 +809,7 @@ static int sse_dispatch(sse *s)
 		if (!v)
 			return mtd_fail(s->p->h, MTD_ENOMEM, "out of memory");
 		rc = apply_page(s->p, s->e, s->data.data, s->data.len - 1 /* the last \n */,
-				s->id, v);
+				s->id, NULL, v);
 		if (!rc && v->rc)
 			mtd_diag(s->p->h, "%s %s event %s: %s", s->p->vendor, s->e->name,
 				 s->id[0] ? s->id : "(no id)", v->err);
