@@ -8,11 +8,15 @@
  * machine id and, when the machine has one (aadDeviceId may be null,
  * documented), its Entra device id. See README.md for the sources and the
  * mappings. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mtdgate/sdk.h"
 
 #define MAX_PAGE 10000 /* machines per page (the API's own page limit) */
+#define MAX_EXPORT_PAGE 200000 /* rows of an assessment export page (its limit) */
 
 /* riskScore (machine.md): None, Informational, Low, Medium, High. Intune
  * calls the lowest "Clear" ("Defender for Endpoint uses the value
@@ -104,6 +108,215 @@ static int decode_alert(json_t *a, const mtd_host_api *host, void *sink, char *e
 	return MTD_PLUGIN_OK;
 }
 
+/* ---- Defender Vulnerability Management: security tasks ----
+ * Three fleet-wide exports, each an OData page of rows, one row per device
+ * and finding (MicrosoftDocs/defender-docs:defender-endpoint/api/
+ * get-assessment-software-vulnerabilities.md, get-assessment-secure-config.md):
+ *   GET /api/machines/SoftwareVulnerabilitiesByMachine       the current snapshot:
+ *       one row per (device, software, version, CVE); rows with a null cveId
+ *       are inventory, not vulnerabilities
+ *   GET /api/machines/SoftwareVulnerabilityChangesByMachine?sinceTime=T  the delta:
+ *       the same rows with status New, Updated or Fixed and eventTimestamp
+ *   GET /api/machines/SecureConfigurationsAssessmentByMachine  one row per
+ *       (device, configuration): isApplicable, isCompliant
+ * Each row is one task message on the device named by its machine id
+ * (deviceId), the id the machines endpoint teaches mtdgate. */
+
+/* vulnerabilitySeverityLevel (get-all-vulnerabilities.md: Low, Medium,
+ * High, Critical): the task severities one to one. */
+enum { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL }; /* sev_name's order */
+static const mtd_sdk_enum vuln_severity[] = {
+	{"Low", SEV_LOW}, {"Medium", SEV_MEDIUM}, {"High", SEV_HIGH},
+	{"Critical", SEV_CRITICAL}, {NULL, 0},
+};
+static const char *const sev_name[] = {"low", "medium", "high", "critical"};
+
+/* status of the delta export: New and Updated leave the finding open. */
+static const mtd_sdk_enum vuln_status[] = {
+	{"New", 1}, {"Updated", 1}, {"Fixed", 0}, {NULL, 0},
+};
+
+/* The newest eventTimestamp of a delta page: where the next pull starts. */
+typedef struct tvm_page {
+	int64_t newest;
+} tvm_page;
+
+/* An event id for a row: prefix and 64-bit FNV-1a of the values of keys
+ * (strings as sent, numbers and booleans written out, others as nothing) and
+ * of the strings extra[0..nextra) (a row id alone runs past the 128 bytes an
+ * event id may have). The same row read again, unchanged, is recognised by
+ * the host as a replay and not applied twice. */
+static const char *row_event_id(char *buf, size_t n, const char *prefix, json_t *r,
+				const char *const *keys, const char *const *extra, size_t nextra)
+{
+	uint64_t h = 14695981039346656037ull;
+	char num[64];
+	for (size_t i = 0; keys[i]; i++) {
+		json_t *v = json_object_get(r, keys[i]);
+		const char *c = json_is_string(v) ? json_string_value(v) : "";
+		if (json_is_number(v))
+			snprintf(num, sizeof num, "%.17g", json_number_value(v)), c = num;
+		else if (json_is_boolean(v))
+			c = json_is_true(v) ? "true" : "false";
+		for (; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ull;
+		h = (h ^ 0x1f) * 1099511628211ull; /* a separator: "ab","c" differs from "a","bc" */
+	}
+	for (size_t i = 0; i < nextra; i++) {
+		for (const char *c = extra[i] ? extra[i] : ""; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ull;
+		h = (h ^ 0x1f) * 1099511628211ull;
+	}
+	snprintf(buf, n, "%s%016llx", prefix, (unsigned long long)h);
+	return buf;
+}
+
+/* A software vulnerability row (full or delta export): ctx is the delta
+ * page's tvm_page, NULL for the snapshot. The task id is CVE/software/
+ * version, unique per device: a CVE in two versions of a program is two
+ * findings (Defender reports one Fixed and one New when it is updated). */
+static int decode_vuln(void *ctx, const mtd_host_api *host, void *sink, json_t *r, char *err,
+		       size_t errlen)
+{
+	tvm_page *pg = ctx;
+	mtd_sdk_task t = {.kind = "vulnerability"};
+	mtd_sdk_msg msg = {.type = "task", .os_supported = -1};
+	mtd_sdk_ref ref;
+	char dbuf[MTD_SDK_ID_BUF], id[MTD_SDK_MAX_ID + 1], eid[40];
+	const char *dev, *sw, *ver, *at_key;
+	int sev, open = 1, delta;
+
+	if (!json_is_object(r)) {
+		mtd_sdk_err(err, errlen, "a row must be an object");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (mtd_sdk_get_str(r, "cveId", 0, 64, &t.cve, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!t.cve)
+		return MTD_PLUGIN_OK; /* an installed program without a known CVE */
+	delta = json_object_get(r, "status") != NULL;
+	at_key = delta ? "eventTimestamp" : "lastSeenTimestamp";
+	if (mtd_sdk_get_id(r, "deviceId", dbuf, &dev, err, errlen) ||
+	    mtd_sdk_get_enum(r, "vulnerabilitySeverityLevel", vuln_severity, &sev, err, errlen) ||
+	    mtd_sdk_get_str(r, "softwareName", 0, MTD_SDK_MAX_STR, &sw, err, errlen) ||
+	    mtd_sdk_get_str(r, "softwareVersion", 0, MTD_SDK_MAX_ID, &ver, err, errlen) ||
+	    mtd_sdk_get_time(r, "firstSeenTimestamp", &t.first_seen, err, errlen) ||
+	    mtd_sdk_get_time(r, at_key, &msg.at, err, errlen) ||
+	    (delta && mtd_sdk_get_enum(r, "status", vuln_status, &open, err, errlen)))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!dev) {
+		mtd_sdk_err(err, errlen, "field 'deviceId': missing");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if ((size_t)snprintf(id, sizeof id, "%s/%s/%s", t.cve, sw ? sw : "", ver ? ver : "") >=
+	    sizeof id) {
+		mtd_sdk_err(err, errlen, "field 'softwareName': the task id %s/%s/%s is longer than "
+			    "%d bytes", t.cve, sw ? sw : "", ver ? ver : "", MTD_SDK_MAX_ID);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	t.id = id;
+	t.software = sw;
+	t.version = ver;
+	t.severity = sev_name[sev];
+	t.state = open ? "open" : "resolved";
+	ref = (mtd_sdk_ref){"vendor_device_id", dev};
+	msg.refs = &ref;
+	msg.nrefs = 1;
+	msg.task = &t;
+	if (pg && msg.at > pg->newest)
+		pg->newest = msg.at;
+	{
+		static const char *const keys[] = {"id", "status", "eventTimestamp",
+						   "lastSeenTimestamp", "firstSeenTimestamp", NULL};
+		const char *const extra[] = {dev, id, t.severity};
+		mtd_sdk_event_id(host, sink, row_event_id(eid, sizeof eid, delta ? "vc:" : "va:", r,
+							  keys, extra, 3));
+	}
+	mtd_sdk_emit(host, sink, &msg); /* the host reports what it refuses */
+	return MTD_PLUGIN_OK;
+}
+
+/* configurationImpact, 1..10 ("Rated impact of the configuration to the
+ * overall configuration score"; a number, or a numeric string): our
+ * banding, a policy choice: 9-10 critical, 7-8 high, 4-6 medium, else low. */
+static int impact_severity(json_t *r, int *sev, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(r, "configurationImpact");
+	double x;
+	char *end;
+	if (json_is_number(v))
+		x = json_number_value(v);
+	else if (json_is_string(v) && *json_string_value(v) &&
+		 (x = strtod(json_string_value(v), &end), !*end))
+		;
+	else {
+		mtd_sdk_err(err, errlen, "field 'configurationImpact': missing or not a number");
+		return -1;
+	}
+	if (!(x >= 0 && x <= 10)) {
+		mtd_sdk_err(err, errlen, "field 'configurationImpact': %g is not 0..10", x);
+		return -1;
+	}
+	*sev = x >= 9 ? SEV_CRITICAL : x >= 7 ? SEV_HIGH : x >= 4 ? SEV_MEDIUM
+									      : SEV_LOW;
+	return 0;
+}
+
+/* A secure configuration row: an applicable configuration that is not
+ * compliant is an open recommendation, a compliant one a resolved one; one
+ * that does not apply says nothing. The export says only when the
+ * configuration was last assessed (timestamp): it is both the message's
+ * time and first_seen. */
+static int decode_config(void *ctx, const mtd_host_api *host, void *sink, json_t *r, char *err,
+			 size_t errlen)
+{
+	mtd_sdk_task t = {.kind = "recommendation"};
+	mtd_sdk_msg msg = {.type = "task", .os_supported = -1};
+	mtd_sdk_ref ref;
+	char dbuf[MTD_SDK_ID_BUF], eid[40];
+	const char *dev, *cfg;
+	json_t *appl = json_object_get(r, "isApplicable"), *comp = json_object_get(r, "isCompliant");
+	int sev;
+
+	(void)ctx;
+	if (!json_is_object(r)) {
+		mtd_sdk_err(err, errlen, "a row must be an object");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (!json_is_boolean(appl) || !json_is_boolean(comp)) {
+		mtd_sdk_err(err, errlen, "field '%s': missing or not true/false",
+			    json_is_boolean(appl) ? "isCompliant" : "isApplicable");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (mtd_sdk_get_id(r, "deviceId", dbuf, &dev, err, errlen) ||
+	    mtd_sdk_get_str(r, "recommendationReference", 0, MTD_SDK_MAX_ID, &cfg, err, errlen) ||
+	    (!cfg && mtd_sdk_get_str(r, "configurationId", 1, MTD_SDK_MAX_ID, &cfg, err, errlen)) ||
+	    impact_severity(r, &sev, err, errlen) ||
+	    mtd_sdk_get_time(r, "timestamp", &msg.at, err, errlen))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!dev) {
+		mtd_sdk_err(err, errlen, "field 'deviceId': missing");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	if (json_is_false(appl))
+		return MTD_PLUGIN_OK;
+	t.id = cfg;
+	t.first_seen = msg.at;
+	t.severity = sev_name[sev];
+	t.state = json_is_true(comp) ? "resolved" : "open";
+	ref = (mtd_sdk_ref){"vendor_device_id", dev};
+	msg.refs = &ref;
+	msg.nrefs = 1;
+	msg.task = &t;
+	{
+		static const char *const keys[] = {"timestamp", NULL};
+		const char *const extra[] = {dev, cfg, t.state, t.severity};
+		mtd_sdk_event_id(host, sink, row_event_id(eid, sizeof eid, "sc:", r, keys, extra, 4));
+	}
+	mtd_sdk_emit(host, sink, &msg); /* the host reports what it refuses */
+	return MTD_PLUGIN_OK;
+}
+
 static int decode_machine(void *ctx, const mtd_host_api *host, void *sink, json_t *m,
 			  char *err, size_t errlen)
 {
@@ -121,6 +334,10 @@ static int decode_machine(void *ctx, const mtd_host_api *host, void *sink, json_
 	}
 	if (mtd_sdk_path(m, "alertCreationTime") && !mtd_sdk_path(m, "riskScore"))
 		return decode_alert(m, host, sink, err, errlen);
+	if (json_object_get(m, "configurationId") && json_object_get(m, "deviceId"))
+		return decode_config(NULL, host, sink, m, err, errlen);
+	if (json_object_get(m, "cveId") && json_object_get(m, "deviceId"))
+		return decode_vuln(NULL, host, sink, m, err, errlen);
 	if (mtd_sdk_path(m, "onboardingStatus") && !json_is_null(mtd_sdk_path(m, "onboardingStatus")) &&
 	    mtd_sdk_get_enum(m, "onboardingStatus", onboarding, &onboarded, err, errlen))
 		return MTD_PLUGIN_EMALFORMED;
@@ -163,7 +380,8 @@ static int d_decode(void *state, const mtd_host_api *host, void *sink, const voi
 
 /* ---- the Defender for Endpoint API (plugin ABI 1.2) ----
  * Token: Entra ID client credentials (an app registration with the
- * WindowsDefenderATP application permission Machine.Read.All), POST
+ * WindowsDefenderATP application permissions Machine.Read.All and, for the
+ * exports below, Vulnerability.Read.All), POST
  * https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token with scope
  * https://api.securitycenter.microsoft.com/.default. Machines: GET
  * /api/machines, OData pages {"value":[...], "@odata.nextLink": URL}.
@@ -174,8 +392,27 @@ static int d_decode(void *state, const mtd_host_api *host, void *sink, const voi
 
 static const char *const d_settings[] = {"tenant", NULL};
 
+/* Read in this order: the machines first, so that a task's machine id is
+ * known (learned with the machine's Entra id) when its rows arrive. The
+ * snapshots are read whole at every pull (Defender refreshes them every six
+ * hours; rows unchanged since the last read are replays, not applied
+ * again); the delta starts, at a first pull, at the pull's own time
+ * ("{now}"), then at the newest eventTimestamp it saw (the API answers with
+ * the whole six-hour period that time falls in: replays again). */
+enum { EP_MACHINES, EP_VULNS, EP_VULN_CHANGES, EP_CONFIGS };
 static const mtd_api_endpoint d_endpoints[] = {
-	{.name = "machines", .path = "/api/machines?$top=1000", .paging = MTD_API_PAGE_LINK},
+	[EP_MACHINES] = {.name = "machines", .path = "/api/machines?$top=1000",
+			 .paging = MTD_API_PAGE_LINK},
+	[EP_VULNS] = {.name = "vulnerabilities",
+		      .path = "/api/machines/SoftwareVulnerabilitiesByMachine?pageSize=10000",
+		      .paging = MTD_API_PAGE_LINK},
+	[EP_VULN_CHANGES] = {.name = "vulnerability_changes",
+			     .path = "/api/machines/SoftwareVulnerabilityChangesByMachine?pageSize=10000",
+			     .paging = MTD_API_PAGE_SINCE, .resume_param = "sinceTime",
+			     .start = "{now}"},
+	[EP_CONFIGS] = {.name = "configurations",
+			.path = "/api/machines/SecureConfigurationsAssessmentByMachine?pageSize=10000",
+			.paging = MTD_API_PAGE_LINK},
 };
 
 static const mtd_api d_api = {
@@ -186,21 +423,26 @@ static const mtd_api d_api = {
 	.token_url = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
 	.scope = "https://api.securitycenter.microsoft.com/.default",
 	.endpoints = d_endpoints,
-	.nendpoints = 1,
+	.nendpoints = sizeof d_endpoints / sizeof *d_endpoints,
 	.settings = d_settings,
 };
 
 static int d_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
 			uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
 {
+	static const mtd_sdk_element_fn fn[] = {
+		[EP_MACHINES] = decode_machine, [EP_VULNS] = decode_vuln,
+		[EP_VULN_CHANGES] = decode_vuln, [EP_CONFIGS] = decode_config};
+	tvm_page pg = {.newest = INT64_MIN};
 	json_t *root;
 	int rc;
-	(void)state, (void)endpoint;
+	(void)state;
 	if (what == MTD_API_DECODE_TOKEN)
 		return mtd_sdk_api_token(host, sink, data, len, "access_token", "expires_in", NULL,
 					 err, errlen);
-	if (what != MTD_API_DECODE_PAGE) {
-		mtd_sdk_err(err, errlen, "unknown api_decode request %u", what);
+	if (what != MTD_API_DECODE_PAGE || endpoint >= sizeof fn / sizeof *fn) {
+		mtd_sdk_err(err, errlen, "unknown api_decode request %u for endpoint %u", what,
+			    endpoint);
 		return MTD_PLUGIN_EINTERNAL;
 	}
 	if (!(root = mtd_sdk_parse(data, len, err, errlen)))
@@ -210,11 +452,17 @@ static int d_api_decode(void *state, const mtd_host_api *host, void *sink, uint3
 		json_decref(root);
 		return MTD_PLUGIN_EMALFORMED;
 	}
-	rc = mtd_sdk_each(host, sink, json_object_get(root, "value"), "value", MAX_PAGE,
-			  decode_machine, NULL, err, errlen);
+	/* the exports' pages hold up to 200,000 rows (pageSize; we ask 10,000) */
+	rc = mtd_sdk_each(host, sink, json_object_get(root, "value"), "value",
+			  endpoint == EP_MACHINES ? MAX_PAGE : MAX_EXPORT_PAGE, fn[endpoint],
+			  endpoint == EP_VULN_CHANGES ? &pg : NULL, err, errlen);
 	if (rc == MTD_PLUGIN_OK &&
 	    mtd_sdk_api_link(host, sink, root, "@odata.nextLink", MTD_API_V_NEXT, err, errlen))
 		rc = MTD_PLUGIN_EMALFORMED;
+	if (rc == MTD_PLUGIN_OK && pg.newest != INT64_MIN) {
+		char t[40];
+		mtd_sdk_api_value(host, sink, MTD_API_V_RESUME, mtd_time_format(pg.newest, t, sizeof t));
+	}
 	json_decref(root);
 	return rc;
 }
