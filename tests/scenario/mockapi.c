@@ -254,7 +254,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	stream *s;
 	struct MHD_Response *r;
 	enum MHD_Result ok;
-	int n, is_token;
+	int n, is_token, status = 200;
 	(void)version;
 
 	if (!u) { /* the first call of a request: its headers */
@@ -311,6 +311,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		m->f.drop_after = 0; /* once */
 		s->body.p = malloc(1);
 		s->body.cap = 1;
+	} else if (m->vendor == MOCK_DEFENDER &&
+		   (s->body.p = mock_defender_tvm(m->url, url, c, m->ndev, m->per_page, &status))) {
+		s->body.n = strlen(s->body.p);
+		s->body.cap = s->body.n + 1;
 	} else {
 		pthread_mutex_unlock(&m->mu);
 		free(s);
@@ -320,7 +324,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	r = MHD_create_response_from_callback(s->sse ? MHD_SIZE_UNKNOWN : s->body.n, 65536, reader, s,
 					      stream_free);
 	MHD_add_response_header(r, "Content-Type", s->sse ? "text/event-stream" : "application/json");
-	ok = MHD_queue_response(c, 200, r);
+	ok = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ok;
 }

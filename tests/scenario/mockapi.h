@@ -50,4 +50,26 @@ char *mock_defender_page(mock *m, int skip);
  * j % 3 on device guid "g-(j % ndev)". */
 const char *mock_level_name(int vendor, int i); /* mtdgate's level of item i */
 
+/* mock_defender.c: Defender Vulnerability Management's exports (the
+ * vulnerability snapshot and delta, the secure configurations) for the
+ * Defender server's machines m-0 .. m-(ndev-1), in pages of per_page rows.
+ * Machine i has CVE-2024-(10000+i) in app-i 1.i.0, of severity
+ * mock_defender_tvm_severity(i) (critical when i % 4 == 0), first seen
+ * 2024-01-01, and a program without a CVE; its configuration scid-(2000 +
+ * i % 3) does not apply (i % 3 == 0), fails with impact 9 (critical, 1) or
+ * passes (2). mock_defender_tvm answers url (malloc'ed body, *status), or
+ * NULL when url is not one of them. */
+struct MHD_Connection;
+char *mock_defender_tvm(const char *root, const char *url, struct MHD_Connection *c, int ndev,
+			int per_page, int *status);
+/* Rows in the exports (off: every export an empty page, as a tenant
+ * without vulnerability management sees). Off at the start. Either way
+ * the last sinceTime is forgotten. */
+void mock_defender_tvm_rows(int on);
+/* From now on the critical vulnerabilities (machines i % 4 == 0) are fixed:
+ * gone from the snapshot, "Fixed" in the delta on 2024-03-05 06:00. */
+void mock_defender_tvm_fix(int on);
+const char *mock_defender_tvm_since(void); /* the last sinceTime asked with */
+const char *mock_defender_tvm_severity(int i);
+
 #endif

@@ -52,6 +52,8 @@ static int setup(void **state)
 	setenv("MTDGATE_PULL_STREAM_IDLE_MS", "3000", 1);
 	setenv("no_proxy", "127.0.0.1", 1);
 	setenv("NO_PROXY", "127.0.0.1", 1);
+	mock_defender_tvm_rows(0);
+	mock_defender_tvm_fix(0);
 	*state = c;
 	return 0;
 }
@@ -234,7 +236,7 @@ static void defender_kills(void **state)
 	kill_at(c, "defender", "pull-committed:3");
 	assert_int_equal(logged(c), 500);
 	PRUN(c, 0, "pull", "defender", "--once");
-	OUT_HAS(c->s, "defender: 5 records, 500 accepted");
+	OUT_HAS(c->s, "defender: 8 records, 500 accepted"); /* + the 3 empty export pages */
 	OUT_HAS(c->s, "evaluated 1000 devices");
 	assert_int_equal(logged(c), 1000);
 	levels_right(c, MOCK_DEFENDER, "defender", 1000, 1000);
@@ -251,12 +253,167 @@ static void defender_faults(void **state)
 	start(c, MOCK_DEFENDER, 600, 100, 600);
 	mock_set_faults(c->m, &f);
 	PRUN(c, 0, "pull", "defender", "--once");
-	OUT_HAS(c->s, "defender: 6 records, 600 accepted, 0 rejected, 0 malformed");
+	OUT_HAS(c->s, "defender: 9 records, 600 accepted, 0 rejected, 0 malformed");
 	assert_int_equal(logged(c), 600);
 	assert_int_equal(mock_tokens(c->m), 2); /* one refresh, on the 401 */
 	levels_right(c, MOCK_DEFENDER, "defender", 600, 600);
-	/* requests: 1 token + 6 pages + 429 + 3x500 + 401 + token + trunc + slow */
-	assert_int_equal(mock_requests(c->m), 15);
+	/* requests: 1 token + 6 pages + 3 export pages + 429 + 3x500 + 401 + token +
+	 * trunc + slow */
+	assert_int_equal(mock_requests(c->m), 18);
+	secret_nowhere(c);
+}
+
+/* ---- Defender: vulnerabilities and secure configurations as tasks ---- */
+
+/* The default rules with rules/tasks.lua switched on, in <dir>/tasks-rules. */
+static const char *tasks_rules(scen *s)
+{
+	const char *dir = scen_rules_copy(s, "tasks-rules", NULL, NULL);
+	char src[600], *text, *sw;
+	size_t n;
+	snprintf(src, sizeof src, "%s/tasks.lua", MTD_RULES_DIR);
+	text = scen_own(s, scen_slurp(src, &n));
+	scen_write(s, "tasks-rules/tasks.lua", text, n);
+	snprintf(src, sizeof src, "%s/policy.lua", dir);
+	text = scen_own(s, scen_slurp(src, &n));
+	if (!(sw = strstr(text, "local USE_TASKS = false")))
+		fail_msg("policy.lua has no 'local USE_TASKS = false'");
+	memcpy(sw + strlen("local USE_TASKS = "), "true; ", 6);
+	scen_write(s, "tasks-rules/policy.lua", text, n);
+	return dir;
+}
+
+/* The task lines of `tasks --json`, one object per line, owned by s. */
+static json_t *task_of(pctx *c, const char *dev, const char *id)
+{
+	json_t *hit = NULL;
+	PRUN(c, 0, "tasks", "--json", "--device", dev);
+	for (char *l = c->s->out, *e; l && *l; l = e ? e + 1 : NULL) {
+		json_t *j;
+		if ((e = strchr(l, '\n')))
+			*e = '\0';
+		if (!*l)
+			continue;
+		j = scen_ownj(c->s, json_loads(l, 0, NULL));
+		assert_non_null(j);
+		if (!strcmp(jstr(j, "id"), id)) {
+			assert_null(hit); /* a task once */
+			hit = j;
+		}
+	}
+	return hit;
+}
+
+/* 40 machines, each with a vulnerable program, a program without a CVE and
+ * a secure configuration; 10 rows a page. Killed before the commit of page
+ * 7 (machines 1-4, vulnerabilities 1-2 committed), then to the end: every
+ * finding a task once, on its machine's device, with its CVE, program,
+ * severity and first seen; a pull again applies none of them again. A
+ * critical vulnerability open since January makes its device noncompliant
+ * (rules/tasks.lua, the reason naming the CVE); Defender then reports it
+ * Fixed in its delta (asked from the pull's own time, then from the newest
+ * change it saw): the task is resolved and the device compliant again. */
+static void defender_tasks(void **state)
+{
+	pctx *c = *state;
+	scen *s = c->s;
+	const int ndev = 40;
+	const char *rules;
+	int64_t before, recs = 0;
+	json_t *t, *r;
+	char dev[32], id[64], reason[300];
+
+	start(c, MOCK_DEFENDER, ndev, 10, ndev);
+	mock_defender_tvm_rows(1);
+	mock_defender_tvm_fix(0);
+	kill_at(c, "defender", "pull-before-commit:7");
+	/* machines (40) and the first two vulnerability pages: 5 devices each */
+	assert_int_equal(logged(c), 40 + 10);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM tasks"), 10);
+	assert_string_equal(mock_defender_tvm_since(), "");
+	PRUN(c, 0, "pull", "defender", "--once");
+	/* the delta was asked from the pull's time ("{now}") */
+	assert_string_equal(mock_defender_tvm_since(), "2024-03-02T00:00:00Z");
+	for (int i = 0; i < ndev; i++)
+		recs += i % 3 != 0;
+	/* machines twice (a snapshot read again), each finding once */
+	assert_int_equal(logged(c), 40 + 10 + 40 + (ndev - 10) + recs);
+	assert_int_equal(scen_q_int(s, "SELECT count(*) FROM tasks"), ndev + recs);
+	for (int i = 0; i < ndev; i++) {
+		snprintf(dev, sizeof dev, "dev-%d", i);
+		snprintf(id, sizeof id, "CVE-2024-%d/app-%d/1.%d.0", 10000 + i, i, i);
+		t = task_of(c, dev, id);
+		if (!t)
+			fail_msg("%s: no task %s in: %s", dev, id, s->out);
+		assert_string_equal(jstr(t, "vendor"), "defender");
+		assert_string_equal(jstr(t, "kind"), "vulnerability");
+		assert_string_equal(jstr(t, "state"), "open");
+		assert_string_equal(jstr(t, "severity"), mock_defender_tvm_severity(i));
+		snprintf(id, sizeof id, "CVE-2024-%d", 10000 + i);
+		assert_string_equal(jstr(t, "cve"), id);
+		snprintf(id, sizeof id, "app-%d", i);
+		assert_string_equal(jstr(t, "software"), id);
+		assert_string_equal(jstr(t, "first_seen"), "2024-01-01T00:00:00Z");
+		t = task_of(c, dev, i % 3 == 1 ? "sca-_-scid-2001" : "sca-_-scid-2002");
+		if (i % 3 == 0) {
+			assert_null(t); /* not applicable: no task */
+			assert_null(task_of(c, dev, "sca-_-scid-2000"));
+			continue;
+		}
+		assert_non_null(t);
+		assert_string_equal(jstr(t, "kind"), "recommendation");
+		assert_string_equal(jstr(t, "state"), i % 3 == 1 ? "open" : "resolved");
+		assert_string_equal(jstr(t, "severity"), i % 3 == 1 ? "critical" : "medium");
+	}
+
+	/* again: the machines are read again, every finding is a replay */
+	before = logged(c);
+	PRUN(c, 0, "pull", "defender", "--once");
+	OUT_HAS(s, "40 accepted");
+	snprintf(reason, sizeof reason, "%lld replayed events", (long long)(ndev + recs));
+	OUT_HAS(s, reason);
+	assert_int_equal(logged(c), before + 40);
+
+	/* the rule: critical and open for more than 14 days */
+	rules = tasks_rules(s);
+	PRUN(c, 0, "--rules", rules, "evaluate");
+	for (int i = 0; i < 8; i++) {
+		snprintf(dev, sizeof dev, "dev-%d", i);
+		r = REPORT(s, dev);
+		if (i % 4 == 0) { /* risk None, a critical CVE since January */
+			FIELD(s, r, "state", "noncompliant");
+			snprintf(reason, sizeof reason,
+				 "defender: critical vulnerability CVE-2024-%d (task CVE-2024-%d/app-%d/"
+				 "1.%d.0) in app-%d 1.%d.0 open since 2024-01-01T00:00:00Z, more than 14 days",
+				 10000 + i, 10000 + i, i, i, i, i);
+			if (!has_reason(r, reason, NULL))
+				fail_msg("%s: no reason '%s' in %s", dev, reason, scen_jtext(s, r));
+		} else if (i % 4 == 1) { /* risk Low, a low CVE */
+			FIELD(s, r, "state", "compliant");
+		}
+	}
+
+	/* fixed: gone from the snapshot, Fixed in the delta */
+	mock_defender_tvm_fix(1);
+	scen_day(s, 6, 0);
+	PRUN(c, 0, "--rules", rules, "pull", "defender", "--once");
+	assert_string_equal(mock_defender_tvm_since(), "2024-03-02T00:00:00Z");
+	for (int i = 0; i < ndev; i++) {
+		snprintf(dev, sizeof dev, "dev-%d", i);
+		snprintf(id, sizeof id, "CVE-2024-%d/app-%d/1.%d.0", 10000 + i, i, i);
+		t = task_of(c, dev, id);
+		assert_non_null(t);
+		assert_string_equal(jstr(t, "state"), i % 4 == 0 ? "resolved" : "open");
+	}
+	PRUN(c, 0, "--rules", rules, "evaluate");
+	r = REPORT(s, "dev-0");
+	FIELD(s, r, "state", "compliant");
+	r = REPORT(s, "dev-4");
+	FIELD(s, r, "state", "compliant");
+	/* the next delta starts at the newest change seen */
+	PRUN(c, 0, "--rules", rules, "pull", "defender", "--once");
+	assert_string_equal(mock_defender_tvm_since(), "2024-03-05T06:00:00Z");
+	PRUN(c, 0, "audit", "verify");
 	secret_nowhere(c);
 }
 
@@ -328,6 +485,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(defender_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(defender_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(defender_tasks, setup, teardown),
 		cmocka_unit_test_setup_teardown(lookout_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(secret_refused, setup, teardown),
 	};
