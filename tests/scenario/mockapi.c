@@ -55,13 +55,7 @@ const char *mock_level_name(int vendor, int i)
 
 /* ---- bodies ---- */
 
-typedef struct out {
-	char *p;
-	size_t n, cap;
-} out;
-
-static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(out *o, const char *fmt, ...)
+void mock_put(mock_buf *o, const char *fmt, ...)
 {
 	va_list ap;
 	int k;
@@ -80,36 +74,36 @@ static void put(out *o, const char *fmt, ...)
 	}
 }
 
-static void machines_page(mock *m, int skip, out *o)
+static void machines_page(mock *m, int skip, mock_buf *o)
 {
 	static const char *const risk[] = {"None", "Low", "Medium", "High"};
 	int end = skip + m->per_page < m->n ? skip + m->per_page : m->n;
-	put(o, "{\"@odata.context\":\"%s/api/$metadata#Machines\",\"value\":[", m->url);
+	mock_put(o, "{\"@odata.context\":\"%s/api/$metadata#Machines\",\"value\":[", m->url);
 	for (int i = skip; i < end; i++)
-		put(o, "%s{\"id\":\"m-%d\",\"computerDnsName\":\"pc-%d\",\"aadDeviceId\":\"aad-%d\","
+		mock_put(o, "%s{\"id\":\"m-%d\",\"computerDnsName\":\"pc-%d\",\"aadDeviceId\":\"aad-%d\","
 		    "\"osPlatform\":\"Windows10\",\"healthStatus\":\"Active\",\"onboardingStatus\":"
 		    "\"onboarded\",\"riskScore\":\"%s\",\"exposureLevel\":\"Low\","
 		    "\"lastSeen\":\"2024-03-01T00:00:00Z\",\"firstSeen\":\"2024-01-01T00:00:00Z\"}",
 		    i > skip ? "," : "", i, i, i, risk[i % 4]);
-	put(o, "]");
+	mock_put(o, "]");
 	if (end < m->n)
-		put(o, ",\"@odata.nextLink\":\"%s/api/machines?$top=%d&$skip=%d\"", m->url, m->per_page,
+		mock_put(o, ",\"@odata.nextLink\":\"%s/api/machines?$top=%d&$skip=%d\"", m->url, m->per_page,
 		    end);
-	put(o, "}");
+	mock_put(o, "}");
 }
 
-static void lookout_event(mock *m, int j, out *o)
+static void lookout_event(mock *m, int j, mock_buf *o)
 {
 	static const char *const sev[] = {"LOW", "MEDIUM", "HIGH"};
 	if (j < m->ndev)
-		put(o, "{\"id\":\"e-%d\",\"enterprise_guid\":\"ent\",\"created_time\":"
+		mock_put(o, "{\"id\":\"e-%d\",\"enterprise_guid\":\"ent\",\"created_time\":"
 		    "\"2024-03-01T00:00:%02d.000+00:00\",\"type\":\"DEVICE\",\"change_type\":\"UPDATED\","
 		    "\"device\":{\"guid\":\"g-%d\",\"platform\":\"IOS\",\"info\":{\"external_id\":"
 		    "\"dev-%d\"},\"status\":{\"security_status\":\"SECURE\",\"activation_status\":"
 		    "\"ACTIVATED\",\"protection_status\":\"PROTECTED\"}}}",
 		    j, j % 60, j, j);
 	else
-		put(o, "{\"id\":\"e-%d\",\"enterprise_guid\":\"ent\",\"created_time\":"
+		mock_put(o, "{\"id\":\"e-%d\",\"enterprise_guid\":\"ent\",\"created_time\":"
 		    "\"2024-03-01T01:00:%02d.000+00:00\",\"type\":\"THREAT\",\"change_type\":\"CREATED\","
 		    "\"threat\":{\"guid\":\"t-%d\",\"status\":\"OPEN\",\"severity\":\"%s\","
 		    "\"type\":\"APPLICATION\",\"classifications\":[\"TROJAN\"]},"
@@ -122,7 +116,7 @@ static void lookout_event(mock *m, int j, out *o)
 
 typedef struct stream {
 	mock *m;
-	out body;       /* a fixed body (with trunc: cut) */
+	mock_buf body;       /* a fixed body (with trunc: cut) */
 	size_t pos;
 	int slow, trunc;
 	int sse, page, pages, drop_after, sent_pages;
@@ -144,14 +138,14 @@ static ssize_t reader(void *cls, uint64_t posi, char *buf, size_t max)
 		if (s->drop_after && s->sent_pages >= s->drop_after)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		s->body.n = s->pos = 0;
-		put(&s->body, "event:heartbeat\ndata:{}\n\nid:p%d\nevent:events\ndata:{\"events\":[",
+		mock_put(&s->body, "event:heartbeat\ndata:{}\n\nid:p%d\nevent:events\ndata:{\"events\":[",
 		    s->page);
 		for (int j = from; j < from + per && j < s->m->n; j++) {
 			if (j > from)
-				put(&s->body, ",");
+				mock_put(&s->body, ",");
 			lookout_event(s->m, j, &s->body);
 		}
-		put(&s->body, "]}\n\n");
+		mock_put(&s->body, "]}\n\n");
 		s->page++;
 		s->sent_pages++;
 	}
@@ -193,20 +187,35 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 
 /* ---- requests ---- */
 
+/* The vendors whose flows live in their own files, by MOCK_ value. */
+static const mock_flow *const flows[] = {
+	[MOCK_ZIMPERIUM] = &mock_zimperium_flow,
+};
+
 typedef struct upload {
-	out body;
+	mock_buf body;
 } upload;
+
+int mock_token_ok(const mock *m, const char *tok)
+{
+	char want[32];
+	snprintf(want, sizeof want, TOKEN_PREFIX "%d", m->valid_token);
+	return tok && m->valid_token && !strcmp(tok, want);
+}
+
+void mock_token_issue(mock *m, char *t, size_t n)
+{
+	m->valid_token = ++m->tokens;
+	snprintf(t, n, TOKEN_PREFIX "%d", m->valid_token);
+}
 
 static int bearer_ok(mock *m, struct MHD_Connection *c)
 {
 	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	char want[64];
-	snprintf(want, sizeof want, "Bearer " TOKEN_PREFIX "%d", m->valid_token);
-	return a && m->valid_token && !strcmp(a, want);
+	return a && !strncmp(a, "Bearer ", 7) && mock_token_ok(m, a + 7);
 }
 
-/* the form field name's value in body (URL-decoded in place into v) */
-static int form_value(const char *body, const char *name, char *v, size_t n)
+int mock_form(const char *body, const char *name, char *v, size_t n)
 {
 	size_t k = strlen(name);
 	for (const char *p = body; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
@@ -222,27 +231,58 @@ static int form_value(const char *body, const char *name, char *v, size_t n)
 
 static enum MHD_Result token(mock *m, struct MHD_Connection *c, const char *body)
 {
-	char v[300], id[300], resp[256];
+	char v[300], id[300], resp[400];
 	int ok;
 	if (m->vendor == MOCK_DEFENDER)
-		ok = form_value(body, "grant_type", v, sizeof v) && !strcmp(v, "client_credentials") &&
-		     form_value(body, "client_id", id, sizeof id) && !strcmp(id, m->client_id) &&
-		     form_value(body, "client_secret", v, sizeof v) && !strcmp(v, m->secret) &&
-		     form_value(body, "scope", v, sizeof v) &&
+		ok = mock_form(body, "grant_type", v, sizeof v) && !strcmp(v, "client_credentials") &&
+		     mock_form(body, "client_id", id, sizeof id) && !strcmp(id, m->client_id) &&
+		     mock_form(body, "client_secret", v, sizeof v) && !strcmp(v, m->secret) &&
+		     mock_form(body, "scope", v, sizeof v) &&
 		     !strcmp(v, "https://api.securitycenter.microsoft.com/.default");
 	else {
 		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 		snprintf(v, sizeof v, "Bearer %s", m->secret);
-		ok = a && !strcmp(a, v) && form_value(body, "grant_type", id, sizeof id) &&
+		ok = a && !strcmp(a, v) && mock_form(body, "grant_type", id, sizeof id) &&
 		     !strcmp(id, "client_credentials");
 	}
 	if (!ok)
 		return reply(c, 401, "application/json", "{\"error\":\"invalid_client\"}", NULL);
-	m->valid_token = ++m->tokens;
+	mock_token_issue(m, id, sizeof id);
 	snprintf(resp, sizeof resp,
 		 "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"expires_at\":4102444800000,"
-		 "\"access_token\":\"" TOKEN_PREFIX "%d\"}", m->valid_token);
+		 "\"access_token\":\"%s\"}", id);
 	return reply(c, 200, "application/json", resp, NULL);
+}
+
+/* A request to a vendor flow of its own file (mockapi.h). */
+static enum MHD_Result flow_answer(mock *m, const mock_flow *fl, struct MHD_Connection *c,
+				   const char *url, const char *method, const char *body, int n)
+{
+	mock_req rq = {m, c, method, url, body};
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	stream *s;
+	int status;
+	if (!(s = calloc(1, sizeof *s)))
+		return MHD_NO;
+	s->m = m;
+	if ((status = fl->auth(&rq, &s->body)) == 0) {
+		if (!(fl->authorized ? fl->authorized(&rq) : bearer_ok(m, c)))
+			status = 401, mock_put(&s->body, "{\"error\":\"invalid token\"}");
+		else if ((status = fl->api(&rq, &s->body)) == 0)
+			status = 404, mock_put(&s->body, "{\"error\":\"not found\"}");
+		else if (status == 200) {
+			s->slow = n == m->f.slow;
+			s->trunc = n == m->f.trunc;
+		}
+	}
+	if (!s->body.p)
+		mock_put(&s->body, "%s", "");
+	r = MHD_create_response_from_callback(s->body.n, 65536, reader, s, stream_free);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ok = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ok;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -264,7 +304,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	if (*size) {
-		put(&u->body, "%.*s", (int)*size, data);
+		mock_put(&u->body, "%.*s", (int)*size, data);
 		*size = 0;
 		return MHD_YES;
 	}
@@ -281,6 +321,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (n == m->f.expire)
 		m->valid_token = 0; /* the token ends before its time */
+	if (m->vendor < (int)(sizeof flows / sizeof *flows) && flows[m->vendor]) {
+		ok = flow_answer(m, flows[m->vendor], c, url, method, u->body.p ? u->body.p : "", n);
+		pthread_mutex_unlock(&m->mu);
+		return ok;
+	}
 	if (is_token) {
 		ok = token(m, c, u->body.p ? u->body.p : "");
 		pthread_mutex_unlock(&m->mu);
@@ -399,7 +444,7 @@ fail:
 
 char *mock_defender_page(mock *m, int skip)
 {
-	out o = {0};
+	mock_buf o = {0};
 	machines_page(m, skip, &o);
 	return o.p;
 }
@@ -424,6 +469,41 @@ int mock_requests(const mock *m)
 int mock_tokens(const mock *m)
 {
 	return m->tokens;
+}
+
+const char *mock_query(const mock_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *mock_header(const mock_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int mock_n(const mock *m)
+{
+	return m->n;
+}
+
+int mock_per_page(const mock *m)
+{
+	return m->per_page;
+}
+
+int mock_ndev(const mock *m)
+{
+	return m->ndev;
+}
+
+const char *mock_client_id(const mock *m)
+{
+	return m->client_id;
+}
+
+const char *mock_secret(const mock *m)
+{
+	return m->secret;
 }
 
 void mock_stop(mock *m)

@@ -12,7 +12,15 @@
 #ifndef MTD_MOCKAPI_H
 #define MTD_MOCKAPI_H
 
-enum { MOCK_DEFENDER, MOCK_LOOKOUT };
+#include <stddef.h>
+
+/* The vendors; Defender and Lookout live in mockapi.c, every other
+ * vendor's flow in its own mock_VENDOR.c (a mock_flow below). */
+enum {
+	MOCK_DEFENDER,
+	MOCK_LOOKOUT,
+	MOCK_ZIMPERIUM, /* mock_zimperium.c */
+};
 
 typedef struct mock_faults {
 	int r429;         /* this request: 429 with Retry-After: 1 */
@@ -71,5 +79,57 @@ void mock_defender_tvm_rows(int on);
 void mock_defender_tvm_fix(int on);
 const char *mock_defender_tvm_since(void); /* the last sinceTime asked with */
 const char *mock_defender_tvm_severity(int i);
+
+/* ---- for the vendor flows in their own files (mock_VENDOR.c) ----
+ * The server counts the request, applies the faults (429, 500s, a token
+ * revoked, then, for an answered call, a slow or truncated body) and asks
+ * the vendor's flow: first auth (a token or login request), then, when
+ * the request carries "Authorization: Bearer " and the valid token (or
+ * flow->authorized says yes), api. */
+
+/* A growing text buffer (malloc'ed, p NUL-terminated; the caller frees p). */
+typedef struct mock_buf {
+	char *p;
+	size_t n, cap;
+} mock_buf;
+void mock_put(mock_buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef struct mock_req {
+	mock *m;
+	void *conn;         /* the MHD connection, for mock_query/mock_header */
+	const char *method; /* "GET", "POST" */
+	const char *path;   /* the URL's path, without the query */
+	const char *body;   /* the request body, "" when none */
+} mock_req;
+
+typedef struct mock_flow {
+	/* A token or login request: its answer into o, return the HTTP status
+	 * (mock_token_issue gives the token); 0: not one, the request goes on. */
+	int (*auth)(const mock_req *r, mock_buf *o);
+	/* Optional: whether an API call carries valid credentials (NULL: the
+	 * bearer token the server issued last). */
+	int (*authorized)(const mock_req *r);
+	/* An authorized API call: the JSON body into o, return the HTTP status;
+	 * 0: no such resource (404). Called with the server's lock held. */
+	int (*api)(const mock_req *r, mock_buf *o);
+} mock_flow;
+
+extern const mock_flow mock_zimperium_flow;
+
+/* What a flow reads of the request and the server. Strings are borrowed
+ * (the request's or the server's), NULL when absent. */
+const char *mock_query(const mock_req *r, const char *name);  /* URL-decoded */
+const char *mock_header(const mock_req *r, const char *name);
+/* name's value in a form body (URL-decoded into v); 0 when absent */
+int mock_form(const char *body, const char *name, char *v, size_t n);
+/* A new token made valid (the old one no longer is): "tok-N" into t. */
+void mock_token_issue(mock *m, char *t, size_t n);
+/* Whether tok is the valid token. */
+int mock_token_ok(const mock *m, const char *tok);
+int mock_n(const mock *m);
+int mock_per_page(const mock *m);
+int mock_ndev(const mock *m);
+const char *mock_client_id(const mock *m);
+const char *mock_secret(const mock *m);
 
 #endif

@@ -8,7 +8,9 @@
  * a device's riskPosture is a snapshot (threat). The device is named by
  * Zimperium's zdeviceId and, when it is a real one, the MDM id. See
  * README.md for the sources and the mappings. */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "mtdgate/sdk.h"
 
@@ -250,6 +252,171 @@ static int z_decode(void *state, const mtd_host_api *host, void *sink, const voi
 				   errlen);
 }
 
+/* ---- the zConsole v2 API (plugin ABI 1.2) ----
+ * Login: POST {console}/api/auth/v1/api_keys/login with the JSON body
+ * {"clientId": ..., "secret": ...}; the answer carries accessToken (and a
+ * refreshToken), sent as "Authorization: Bearer". No lifetime field is
+ * published; the host assumes an hour and logs in again on a 401.
+ * Devices: GET /api/devices/public/v2/devices/start-scroll, then
+ * GET /api/devices/public/v2/devices/scroll/{scrollId} until a page has no
+ * content; each page {"scrollId", "totalHits", "content": [...]}.
+ * Threats: GET /api/threats/public/v1/threats?module=ZIPS&size=&sort=&after=
+ * (a Spring page: content[], last, number), asked after the newest
+ * timestamp seen (epoch ms in the page, ISO-8601 in the query).
+ * Sources: demisto/content Packs/Zimperium/Integrations/ZimperiumV2/
+ * ZimperiumV2.py (login body, threats' module/size/page/after/sort, the
+ * page shapes in test_data/threat_search.json and device_search.json);
+ * rapid7/r7-surcom-connectors connectors/rapid7/zimperium_mtd/functions/
+ * helpers.py and fn_import_all.py (start-scroll, scroll/{scroll_id}, end on
+ * an empty content); https://zc202.zimperium.com/console-docs/mtd-docs/api/
+ * getting_started.html (the console's API documentation, behind a login). */
+
+#define TH_PAGE "1000" /* threats per page asked for */
+
+static const mtd_api_endpoint z_endpoints[] = {
+	/* devices first: their snapshots bind zdeviceId to the MDM id, which
+	 * a threat may lack */
+	{.name = "devices",
+	 .path = "/api/devices/public/v2/devices/start-scroll?pageSize=" TH_PAGE,
+	 .paging = MTD_API_PAGE_LINK},
+	{.name = "threats",
+	 .path = "/api/threats/public/v1/threats?module=ZIPS&size=" TH_PAGE "&sort=timestamp,asc",
+	 .paging = MTD_API_PAGE_SINCE,
+	 .resume_param = "after"},
+};
+
+static const mtd_api z_api = {
+	.struct_size = sizeof(mtd_api),
+	.endpoint_size = sizeof(mtd_api_endpoint),
+	.base_url = "https://{console}",
+	.auth = MTD_API_AUTH_LOGIN,
+	.token_url = "/api/auth/v1/api_keys/login",
+	.id_field = "clientId",
+	.secret_field = "secret",
+	.endpoints = z_endpoints,
+	.nendpoints = 2,
+	.settings = (const char *const[]){"console", NULL},
+};
+
+/* The threats of a page: each said by its id (a page asked "after" a time
+ * starts with the one it was asked after again), the newest time kept. */
+typedef struct th_page {
+	long long newest, oldest; /* epoch ms, -1: none */
+} th_page;
+
+static int th_event(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
+		    size_t errlen)
+{
+	th_page *tp = ctx;
+	const char *id = json_is_object(e) ? mtd_sdk_str(e, "id") : NULL;
+	json_t *ts = json_is_object(e) ? json_object_get(e, "timestamp") : NULL;
+	if (id)
+		mtd_sdk_event_id(host, sink, id);
+	if (json_is_integer(ts)) {
+		long long t = json_integer_value(ts);
+		if (tp->newest < 0 || t > tp->newest)
+			tp->newest = t;
+		if (tp->oldest < 0 || t < tp->oldest)
+			tp->oldest = t;
+	}
+	return z_element(NULL, host, sink, e, err, errlen);
+}
+
+/* ms since the epoch as the API's query wants it (XSOAR's
+ * '%Y-%m-%dT%H:%M:%S.%fZ') */
+static int iso_ms(long long ms, char *out, size_t n)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	if (ms < 0 || !gmtime_r(&s, &tm))
+		return -1;
+	return snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			(int)(ms % 1000) * 1000) < (int)n ? 0 : -1;
+}
+
+static int th_decode(const mtd_host_api *host, void *sink, json_t *root, char *err,
+		     size_t errlen)
+{
+	th_page tp = {-1, -1};
+	json_t *last = json_object_get(root, "last");
+	char t[40];
+	int rc = mtd_sdk_each(host, sink, json_object_get(root, "content"), "content", MAX_EVENTS,
+			      th_event, &tp, err, errlen);
+	if (rc != MTD_PLUGIN_OK || tp.newest < 0)
+		return rc; /* nothing: the resume point stays */
+	/* the next ask starts a millisecond before the newest: whether the API
+	 * counts "after" inclusive or not, nothing of that millisecond is lost,
+	 * and what comes again is known by its id */
+	if (iso_ms(tp.newest - 1, t, sizeof t) || mtd_sdk_api_value(host, sink, MTD_API_V_RESUME, t))
+		return MTD_PLUGIN_EMALFORMED;
+	/* more pages: unless the page says it is the last, or a whole page
+	 * within one millisecond would be asked for again */
+	if (!json_is_true(last) && tp.newest - 1 > tp.oldest &&
+	    mtd_sdk_api_value(host, sink, MTD_API_V_NEXT, t))
+		return MTD_PLUGIN_EMALFORMED;
+	return MTD_PLUGIN_OK;
+}
+
+/* A device page: its devices; the next scroll while it had any. */
+static int dev_decode(const mtd_host_api *host, void *sink, json_t *root, char *err,
+		      size_t errlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	json_t *content = json_object_get(root, "content");
+	const char *sid = mtd_sdk_str(root, "scrollId");
+	char next[1200];
+	size_t o;
+	int rc = mtd_sdk_each(host, sink, content, "content", MAX_EVENTS, z_element, NULL, err,
+			      errlen);
+	if (rc != MTD_PLUGIN_OK || !json_array_size(content) || !sid || !*sid)
+		return rc;
+	o = (size_t)snprintf(next, sizeof next, "/api/devices/public/v2/devices/scroll/");
+	for (const unsigned char *c = (const unsigned char *)sid; *c; c++) {
+		int plain = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+			    (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_' ||
+			    *c == '~';
+		if (o + 4 >= sizeof next) {
+			mtd_sdk_err(err, errlen, "field 'scrollId': longer than %zu bytes",
+				    sizeof next / 3);
+			return MTD_PLUGIN_EMALFORMED;
+		}
+		if (plain)
+			next[o++] = (char)*c;
+		else
+			next[o++] = '%', next[o++] = hex[*c >> 4], next[o++] = hex[*c & 15];
+	}
+	next[o] = '\0';
+	return mtd_sdk_api_value(host, sink, MTD_API_V_NEXT, next) ? MTD_PLUGIN_EMALFORMED
+								    : MTD_PLUGIN_OK;
+}
+
+static int z_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
+{
+	json_t *root;
+	int rc;
+	(void)state;
+	if (what == MTD_API_DECODE_TOKEN)
+		return mtd_sdk_api_token(host, sink, data, len, "accessToken", NULL, NULL, err,
+					 errlen);
+	if (what != MTD_API_DECODE_PAGE || endpoint > 1) {
+		mtd_sdk_err(err, errlen, "unknown api_decode request %u/%u", what, endpoint);
+		return MTD_PLUGIN_EINTERNAL;
+	}
+	if (!(root = mtd_sdk_parse(data, len, err, errlen)))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!json_is_object(root) || !json_is_array(json_object_get(root, "content"))) {
+		mtd_sdk_err(err, errlen, "not a page: no 'content' array");
+		json_decref(root);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	rc = endpoint == 0 ? dev_decode(host, sink, root, err, errlen)
+			   : th_decode(host, sink, root, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
 static const mtd_plugin zimperium = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -263,6 +430,8 @@ static const mtd_plugin zimperium = {
 	.decode = z_decode,
 	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
+	.api = &z_api,
+	.api_decode = z_api_decode,
 };
 
 MTD_SDK_PLUGIN_ENTRY(zimperium)

@@ -1,0 +1,105 @@
+/* Scenarios: the fetching connectors of the vendors beyond Defender and
+ * Lookout (issue 16). `mtdgate pull` against the test server's flow of
+ * each vendor (tests/scenario/mock_VENDOR.c, following the requests the
+ * vendor documents): every event in exactly once across SIGKILLs mid-run
+ * (MTD_TEST_STOP_AT), a 429 with Retry-After, a 500 burst, a token that
+ * ends early, a truncated body and a slow answer; each device with its
+ * level; the secret in no output and not in the store.
+ *
+ * One test function per vendor flow, each with its own server and store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pulltest.h"
+
+/* ---- Zimperium: devices by scroll, threats after a time ---- */
+
+static void zimperium_start(pctx *c, int n, int per_page, int ndev)
+{
+	static const char *const on[] = {"ios=on", "android=on", NULL};
+	static const char *const extra[] = {"client_id=" CLIENT, NULL};
+	pull_start(c, "zimperium", MOCK_ZIMPERIUM, n, per_page, ndev, NULL, on, extra);
+}
+
+/* mock_zimperium.c: device d's threats are j = d, d + ndev, ... < n, of
+ * severity j % 3 (LOW, ELEVATED, CRITICAL); none: NORMAL. */
+static void zimperium_levels(pctx *c, int n, int ndev)
+{
+	static const char *const lv[] = {"low", "medium", "high"};
+	for (int d = 0; d < ndev; d++) {
+		char dev[32];
+		const char *got;
+		int w = -1;
+		for (int j = d; j < n; j += ndev)
+			w = j % 3 > w ? j % 3 : w;
+		snprintf(dev, sizeof dev, "dev-%d", d);
+		if (strcmp(got = pull_level(c, dev, "zimperium"), w < 0 ? "secured" : lv[w]))
+			fail_msg("%s: zimperium level %s, expected %s", dev, got,
+				 w < 0 ? "secured" : lv[w]);
+	}
+}
+
+/* 30 devices in scroll pages of 20 (then an empty page), 300 threats in
+ * pages of 20, each page after the first asked from a millisecond before
+ * the newest threat seen, so it starts with that threat again. Killed
+ * before the second commit (inside the device scroll), then after the
+ * fifth (inside the threats), then to the end: every threat once; the
+ * device snapshots once per pull that reads them. */
+static void zimperium_kills(void **state)
+{
+	pctx *c = *state;
+	zimperium_start(c, 300, 20, 30);
+	pull_kill_at(c, "zimperium", "pull-before-commit:2");
+	assert_int_equal(pull_logged(c), 20); /* the first device page */
+	pull_kill_at(c, "zimperium", "pull-committed:5");
+	/* the scroll resumed: 10 devices, an empty page, threat pages of 20,
+	 * 19 and 19 new */
+	assert_int_equal(pull_logged(c), 20 + 10 + 20 + 19 + 19);
+	PRUN(c, 0, "pull", "zimperium", "--once");
+	OUT_HAS(c->s, "evaluated 30 devices");
+	/* the devices read again from the start (snapshots), the threats
+	 * from where the killed run committed */
+	assert_int_equal(pull_logged(c), 30 + 30 + 300);
+	zimperium_levels(c, 300, 30);
+	/* nothing new: the newest threat is asked for again and recognized */
+	PRUN(c, 0, "pull", "zimperium", "--once");
+	OUT_HAS(c->s, "1 replayed events not counted again");
+	assert_int_equal(pull_logged(c), 30 + 30 + 300 + 30);
+	PRUN(c, 0, "audit", "verify");
+	pull_secret_nowhere(c);
+}
+
+/* A 429 with Retry-After, a 500 burst, the token revoked (one login
+ * again), a truncated body and a slow answer: every event once, devices
+ * without threats secured. */
+static void zimperium_faults(void **state)
+{
+	pctx *c = *state;
+	mock_faults f = {.r429 = 2, .r500 = 4, .n500 = 3, .expire = 8, .trunc = 10, .slow = 12};
+	zimperium_start(c, 20, 5, 30);
+	mock_set_faults(c->m, &f);
+	PRUN(c, 0, "pull", "zimperium", "--once");
+	assert_int_equal(pull_logged(c), 30 + 20);
+	assert_int_equal(mock_tokens(c->m), 2);
+	zimperium_levels(c, 20, 30);
+	/* a wrong secret: the login's refusal, said clearly */
+	scen_writes(c->s, "secret", "not-the-secret\n");
+	PRUN(c, 69, "pull", "zimperium", "--once");
+	ERR_HAS(c->s, "refused the credentials (HTTP 401)");
+	pull_secret_nowhere(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(zimperium_kills, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(zimperium_faults, pull_setup, pull_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
