@@ -7,6 +7,7 @@
  * alert's id names the alert); Compliant is a snapshot of a clean device.
  * The device is named by Check Point's device_id and, when it is a real
  * one, the MDM id. See README.md for the sources and the mappings. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -161,6 +162,126 @@ static int cp_decode(void *state, const mtd_host_api *host, void *sink, const vo
 				   errlen);
 }
 
+/* ---- the Harmony Mobile external API (plugin ABI 1.2) ----
+ * Token: an Infinity Portal API key (Global Settings > API Keys, service
+ * Harmony Mobile): POST <gateway>/auth/external with the JSON body
+ * {"clientId": CLIENT_ID, "accessKey": SECRET}, answered with
+ * {"success": true, "data": {"token", "csrf", "expires", "expiresIn"}};
+ * the token is sent as a bearer. Alerts: GET <gateway>/app/SBM/
+ * external_api/v3/alert/?backend_last_updated__gte=TIME&limit=N, pages
+ * {"meta": {"limit", "next", "previous", "offset", "total_count"},
+ * "objects": [...]}, meta.next the next page's path (or null). Sources:
+ * SEKOIA-IO/automation-library Checkpoint/client/token_refresher.py and
+ * http_client.py (the flow; they name SwaggerHub's Check-Point/harmony-mobile
+ * 1.0.0-oas3 as the API description), the Infinity Portal admin guide's
+ * "API Keys" page (the key, its Authentication URL):
+ * https://sc1.checkpoint.com/documents/Infinity_Portal/WebAdminGuides/EN/
+ * Infinity-Portal-Admin-Guide/Content/Topics-Infinity-Portal/API-Keys.htm
+ * The gateway is regional (EU by default; api_url for the others). */
+
+static const mtd_api_endpoint cp_endpoints[] = {
+	/* the whole history at a first pull: the Ended and Compliant alerts
+	 * that close older ones are part of it */
+	{.name = "alerts", .path = "/app/SBM/external_api/v3/alert/?limit=100",
+	 .paging = MTD_API_PAGE_SINCE, .resume_param = "backend_last_updated__gte",
+	 .start = "2000-01-01T00:00:00Z"},
+};
+
+static const mtd_api cp_api = {
+	.struct_size = sizeof(mtd_api),
+	.endpoint_size = sizeof(mtd_api_endpoint),
+	.base_url = "https://cloudinfra-gw.portal.checkpoint.com",
+	.auth = MTD_API_AUTH_LOGIN,
+	.token_url = "/auth/external",
+	.id_field = "clientId",
+	.secret_field = "accessKey",
+	.endpoints = cp_endpoints,
+	.nendpoints = 1,
+};
+
+/* The newest backend_last_updated of a page: where the next pull starts. */
+typedef struct cp_page {
+	int64_t newest;
+} cp_page;
+
+/* An alert of a page: its event id (the alert's id and the time it was
+ * last updated: the same alert updated is a new event), then as decode. */
+static int cp_api_alert(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
+			size_t errlen)
+{
+	cp_page *pg = ctx;
+	char ibuf[MTD_SDK_ID_BUF], eid[MTD_SDK_MAX_ID + 1];
+	const char *id, *upd = NULL;
+	int64_t t;
+
+	if (json_is_object(e)) {
+		if (mtd_sdk_get_id(e, "id", ibuf, &id, err, errlen) ||
+		    (present(e, "backend_last_updated") &&
+		     mtd_sdk_get_str(e, "backend_last_updated", 0, 64, &upd, err, errlen)))
+			return MTD_PLUGIN_EMALFORMED;
+		if (upd && !mtd_sdk_time(e, "backend_last_updated", &t) && t > pg->newest)
+			pg->newest = t;
+		if (id && (size_t)snprintf(eid, sizeof eid, "alert:%s@%s", id, upd ? upd : "") <
+				  sizeof eid)
+			mtd_sdk_event_id(host, sink, eid);
+	}
+	return cp_alert(NULL, host, sink, e, err, errlen);
+}
+
+static int cp_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			 uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
+{
+	cp_page pg = {.newest = INT64_MIN};
+	json_t *root, *objects;
+	const char *next;
+	int rc;
+	(void)state, (void)endpoint;
+	if (what == MTD_API_DECODE_TOKEN)
+		return mtd_sdk_api_token(host, sink, data, len, "data.token", "data.expiresIn",
+					 "data.expires", err, errlen);
+	if (what != MTD_API_DECODE_PAGE) {
+		mtd_sdk_err(err, errlen, "unknown api_decode request %u", what);
+		return MTD_PLUGIN_EINTERNAL;
+	}
+	if (!(root = mtd_sdk_parse(data, len, err, errlen)))
+		return MTD_PLUGIN_EMALFORMED;
+	objects = json_is_object(root) ? json_object_get(root, "objects") : NULL;
+	if (!json_is_object(root) || !json_is_object(json_object_get(root, "meta")) ||
+	    (objects && !json_is_array(objects) && !json_is_null(objects))) {
+		mtd_sdk_err(err, errlen, "not an alert page: no 'meta' object, or 'objects' not an array");
+		json_decref(root);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	rc = json_is_array(objects) ? mtd_sdk_each(host, sink, objects, "objects", MAX_EVENTS,
+						    cp_api_alert, &pg, err, errlen)
+				    : MTD_PLUGIN_OK;
+	next = mtd_sdk_str(root, "meta.next");
+	if (rc == MTD_PLUGIN_OK && next) {
+		/* meta.next is a path under /app/SBM ("/external_api/v3/alert/?...&offset=N", as
+		 * the Sekoia connector joins it), or a full path or URL */
+		char url[4200];
+		int k = next[0] == '/' && strncmp(next, "/app/", 5)
+				? snprintf(url, sizeof url, "/app/SBM%s", next)
+				: snprintf(url, sizeof url, "%s", next);
+		if (k < 0 || (size_t)k >= sizeof url ||
+		    mtd_sdk_api_value(host, sink, MTD_API_V_NEXT, url)) {
+			mtd_sdk_err(err, errlen, "field 'meta.next': not a usable link");
+			rc = MTD_PLUGIN_EMALFORMED;
+		}
+	} else if (rc == MTD_PLUGIN_OK && json_object_get(json_object_get(root, "meta"), "next") &&
+		   !json_is_null(mtd_sdk_path(root, "meta.next")) &&
+		   !json_is_string(mtd_sdk_path(root, "meta.next"))) {
+		mtd_sdk_err(err, errlen, "field 'meta.next': not a string");
+		rc = MTD_PLUGIN_EMALFORMED;
+	}
+	if (rc == MTD_PLUGIN_OK && pg.newest != INT64_MIN) {
+		char t[40];
+		mtd_sdk_api_value(host, sink, MTD_API_V_RESUME, mtd_time_format(pg.newest, t, sizeof t));
+	}
+	json_decref(root);
+	return rc;
+}
+
 static const mtd_plugin checkpoint = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -174,6 +295,8 @@ static const mtd_plugin checkpoint = {
 	.decode = cp_decode,
 	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
+	.api = &cp_api,
+	.api_decode = cp_api_decode,
 };
 
 MTD_SDK_PLUGIN_ENTRY(checkpoint)
