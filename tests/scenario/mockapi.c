@@ -190,6 +190,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 /* The vendors whose flows live in their own files, by MOCK_ value. */
 static const mock_flow *const flows[] = {
 	[MOCK_ZIMPERIUM] = &mock_zimperium_flow,
+	[MOCK_CHECKPOINT] = &mock_checkpoint_flow,
 };
 
 typedef struct upload {

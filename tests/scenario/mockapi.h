@@ -20,6 +20,7 @@ enum {
 	MOCK_DEFENDER,
 	MOCK_LOOKOUT,
 	MOCK_ZIMPERIUM, /* mock_zimperium.c */
+	MOCK_CHECKPOINT, /* mock_checkpoint.c */
 };
 
 typedef struct mock_faults {
@@ -115,6 +116,7 @@ typedef struct mock_flow {
 } mock_flow;
 
 extern const mock_flow mock_zimperium_flow;
+extern const mock_flow mock_checkpoint_flow;
 
 /* What a flow reads of the request and the server. Strings are borrowed
  * (the request's or the server's), NULL when absent. */

@@ -95,11 +95,87 @@ static void zimperium_faults(void **state)
 	pull_secret_nowhere(c);
 }
 
+/* ---- Check Point Harmony Mobile: an API key login, alerts since a time ---- */
+
+static void checkpoint_start(pctx *c, int n, int per_page, int ndev)
+{
+	static const char *const on[] = {"ios=on", "android=on", NULL};
+	static const char *const extra[] = {"client_id=" CLIENT, NULL};
+	pull_start(c, "checkpoint", MOCK_CHECKPOINT, n, per_page, ndev, NULL, on, extra);
+}
+
+/* mock_checkpoint.c: device d's alerts are j = d, d + ndev, ... < n, each
+ * opening its own threat of severity j % 3 (Warning, Critical, Low risk:
+ * medium, high, low); the device's level is the highest open one. */
+static void checkpoint_levels(pctx *c, int n, int ndev)
+{
+	static const int rank[] = {1, 2, 0};
+	static const char *const lv[] = {"low", "medium", "high"};
+	for (int d = 0; d < ndev; d++) {
+		char dev[32];
+		const char *got;
+		int w = -1;
+		for (int j = d; j < n; j += ndev)
+			w = rank[j % 3] > w ? rank[j % 3] : w;
+		snprintf(dev, sizeof dev, "dev-%d", d);
+		if (strcmp(got = pull_level(c, dev, "checkpoint"), w < 0 ? "secured" : lv[w]))
+			fail_msg("%s: checkpoint level %s, expected %s", dev, got,
+				 w < 0 ? "secured" : lv[w]);
+	}
+}
+
+/* 250 alerts on 20 devices in pages of 25, their next links paths under
+ * /app/SBM. Killed before the third commit, then after the sixth (in a
+ * second run), then to the end: every alert once, each device at its
+ * highest open threat. A pull again asks from the newest alert's second:
+ * that alert comes again and is recognized, nothing is applied twice. */
+static void checkpoint_kills(void **state)
+{
+	pctx *c = *state;
+	checkpoint_start(c, 250, 25, 20);
+	pull_kill_at(c, "checkpoint", "pull-before-commit:3");
+	assert_int_equal(pull_logged(c), 50);
+	pull_kill_at(c, "checkpoint", "pull-committed:3");
+	assert_int_equal(pull_logged(c), 125);
+	PRUN(c, 0, "pull", "checkpoint", "--once");
+	OUT_HAS(c->s, "125 accepted");
+	assert_int_equal(pull_logged(c), 250);
+	checkpoint_levels(c, 250, 20);
+	PRUN(c, 0, "pull", "checkpoint", "--once");
+	OUT_HAS(c->s, "0 accepted");
+	OUT_HAS(c->s, "1 replayed events not counted again");
+	assert_int_equal(pull_logged(c), 250);
+	PRUN(c, 0, "audit", "verify");
+	pull_secret_nowhere(c);
+}
+
+/* A 429 with Retry-After, a 500 burst, the token revoked (one login
+ * again), a truncated body and a slow answer: every alert once. A wrong
+ * secret: the login's refusal, said clearly. */
+static void checkpoint_faults(void **state)
+{
+	pctx *c = *state;
+	mock_faults f = {.r429 = 2, .r500 = 4, .n500 = 3, .expire = 8, .trunc = 10, .slow = 12};
+	checkpoint_start(c, 120, 10, 12);
+	mock_set_faults(c->m, &f);
+	PRUN(c, 0, "pull", "checkpoint", "--once");
+	OUT_HAS(c->s, "120 accepted, 0 rejected, 0 malformed");
+	assert_int_equal(pull_logged(c), 120);
+	assert_int_equal(mock_tokens(c->m), 2);
+	checkpoint_levels(c, 120, 12);
+	scen_writes(c->s, "secret", "not-the-secret\n");
+	PRUN(c, 69, "pull", "checkpoint", "--once");
+	ERR_HAS(c->s, "refused the credentials (HTTP 401)");
+	pull_secret_nowhere(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(zimperium_kills, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(zimperium_faults, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(checkpoint_kills, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(checkpoint_faults, pull_setup, pull_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
