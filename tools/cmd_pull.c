@@ -70,6 +70,9 @@ static int cmd_pull(mtd_t *h, opts *o)
 
 	if ((rc = cli_output(o, "pull", &fmt)))
 		return rc;
+	/* the devices the pages touch are recorded as they commit */
+	if (evaluate && (rc = mtd_track_touched(h, 1)))
+		return fail(h, rc);
 
 	if (every) {
 		all a = {0};
@@ -88,10 +91,19 @@ static int cmd_pull(mtd_t *h, opts *o)
 			return rc;
 		rc = pull_one(h, o->argv[1], flags, &pulled, fmt);
 	}
-	/* the devices the pages touched decide again (every device, until the
-	 * engine evaluates a set of them) */
+	/* exactly the devices the committed pages touched decide again (with
+	 * --all: once, for what every vendor's pages touched), and those whose
+	 * inputs changed since the last evaluation (a pull killed after some
+	 * pages committed left them undecided) */
 	if (pulled && evaluate) {
-		int k = mtd_evaluate(h, 0, NULL, NULL, &evaluated, &changed);
+		mtd_devset set = {0};
+		int64_t seq = -1;
+		int k = mtd_touched(h, &set);
+		if (!k)
+			k = mtd_changes_since(h, &seq, &set, NULL);
+		if (!k && (set.all || set.n))
+			k = mtd_evaluate_set(h, &set, NULL, NULL, &evaluated, &changed);
+		mtd_devset_free(&set);
 		if (k)
 			return fail(h, k);
 		if (fmt == CLI_TABLE)
@@ -115,7 +127,8 @@ const cli_command cli_cmd_pull = {
 	.help = "usage: mtdgate pull VENDOR [--once] [--no-evaluate]\n"
 		"       mtdgate pull --all [--once] [--no-evaluate]\n\n"
 		"Fetch what is new from the vendor's API, as its plugin describes it (plugin\n"
-		"ABI 1.2), from where the last pull stopped, then evaluate. Set it up first:\n"
+		"ABI 1.2), from where the last pull stopped, then evaluate the devices its\n"
+		"pages touched (with --all: once, after every vendor). Set it up first:\n"
 		"  mtdgate connector set VENDOR client_id=ID secret_file=PATH\n"
 		"      [api_url=https://...] [token_url=https://...] [ca_file=PATH] [poll_seconds=60]\n"
 		"The secret file must be yours and readable by nobody else (chmod 600); the\n"

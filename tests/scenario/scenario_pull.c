@@ -75,11 +75,13 @@ static void levels_right(pctx *c, int vendor, const char *v, int n, int ndev)
 
 /* 1,000 machines in 10 pages: killed before the commit of page 3, then
  * after page 5 was committed (in a second run), then to the end: every
- * machine once, with its risk score. */
+ * machine once, with its risk score; the last pull decides the devices
+ * its own pages touched and those the killed runs' pages did. */
 static void defender_kills(void **state)
 {
 	pctx *c = *state;
 	start(c, MOCK_DEFENDER, 1000, 100, 1000);
+	PRUN(c, 0, "evaluate"); /* decided once: what the killed pulls commit is due again */
 	pull_kill_at(c, "defender", "pull-before-commit:3");
 	assert_int_equal(pull_logged(c), 200); /* pages 1 and 2 only */
 	pull_kill_at(c, "defender", "pull-committed:3");
@@ -266,6 +268,31 @@ static void defender_tasks(void **state)
 	pull_secret_nowhere(c);
 }
 
+/* 3 machines of a fleet of 40: the pull decides exactly those 3 devices,
+ * and every decision is what a whole-fleet evaluate at the same time gives
+ * (report --json of every device compared); --all decides once. */
+static void pull_decides_touched(void **state)
+{
+	pctx *c = *state;
+	char *before, *after;
+	start(c, MOCK_DEFENDER, 3, 3, 40);
+	PRUN(c, 0, "evaluate");
+	OUT_HAS(c->s, "40 devices");
+	PRUN(c, 0, "pull", "defender", "--once");
+	OUT_HAS(c->s, "evaluated 3 devices, 3 changed");
+	before = REPORT_ALL(c->s);
+	PRUN(c, 0, "evaluate");
+	OUT_HAS(c->s, "evaluated 40 devices, 0 decisions changed");
+	after = REPORT_ALL(c->s);
+	assert_string_equal(before, after);
+	levels_right(c, MOCK_DEFENDER, "defender", 3, 3);
+	/* --all: Defender's machines are a posture list, fetched again: the
+	 * same 3 devices decided once more, nothing changes */
+	PRUN(c, 0, "pull", "--all", "--once");
+	OUT_HAS(c->s, "defender: 1 records, 3 accepted");
+	OUT_HAS(c->s, "evaluated 3 devices, 0 changed");
+}
+
 /* ---- Lookout: an event stream ---- */
 
 /* 20 devices then 380 threats, 20 events a page: killed before the commit
@@ -335,6 +362,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(defender_kills, setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(defender_faults, setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(defender_tasks, setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(pull_decides_touched, setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(lookout_stream, setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(secret_refused, setup, pull_teardown),
 	};
