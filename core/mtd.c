@@ -256,6 +256,25 @@ int mtd_open(const mtd_config *cfg, mtd_t **out)
 	return 0;
 }
 
+int mtd_open_again(const mtd_t *h, mtd_t **out)
+{
+	mtd_config cfg = {.db_path = h->db_path,
+			  .rules_dir = h->rules_dir,
+			  .plugin_dir = h->plugin_dir,
+			  .now = h->now_fixed ? h->now : 0,
+			  .rules_memory = h->rules_memory,
+			  .rules_instructions = h->rules_instructions,
+			  .isolate_plugins = h->isolate_plugins,
+			  .batch = h->batch,
+			  .max_skew = h->max_skew ? h->max_skew : -1,
+			  .rules_cpu_ms = h->rules_cpu_ms,
+			  .rules_eval_cpu_ms = h->rules_eval_cpu_ms,
+			  .insecure_plugins = h->insecure_plugins,
+			  .insecure_rules = h->insecure_rules,
+			  .wait_ms = h->wait_ms ? h->wait_ms : -1};
+	return mtd_open(&cfg, out);
+}
+
 void mtd_close(mtd_t *h)
 {
 	if (!h)

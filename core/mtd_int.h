@@ -2,6 +2,8 @@
 #ifndef MTD_INT_H
 #define MTD_INT_H
 
+#include <stdatomic.h>
+
 #include "mtdgate/mtdgate.h"
 #include "plugin_child.h"
 #include "store.h"
@@ -25,6 +27,7 @@ struct mtd {
 	void *diag_ud;
 	mtd_progress_fn progress;
 	void *progress_ud;
+	atomic_int pull_stop; /* mtd_pull_stop: set by another thread */
 	char err[1024];
 };
 

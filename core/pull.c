@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,22 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long long ms)
+/* mtd_pull_stop was called on the pull's handle. */
+static int stopped(const pull *p)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-	while (ms > 0 && nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	return atomic_load_explicit(&p->h->pull_stop, memory_order_relaxed);
+}
+
+/* Wait ms, in slices of 100 ms that end early once the pull is stopped. */
+static void sleep_ms(const pull *p, long long ms)
+{
+	while (ms > 0 && !stopped(p)) {
+		long long k = ms < 100 ? ms : 100;
+		struct timespec ts = {0, (long)k * 1000000};
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		ms -= k;
+	}
 }
 
 static long env_num(const char *name, long def, long lo, long hi)
@@ -265,6 +277,13 @@ static void wipe_list(struct curl_slist *l)
 	curl_slist_free_all(l);
 }
 
+/* libcurl's progress callback: a nonzero return ends the transfer. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return stopped(ud);
+}
+
 /* One HTTP exchange. Returns CURLE_OK or the transport error; r->status. */
 static CURLcode http_once(pull *p, const char *method, const char *url, const char *body,
 			  struct curl_slist *hdrs, resp *r, long idle_s)
@@ -280,6 +299,9 @@ static CURLcode http_once(pull *p, const char *method, const char *url, const ch
 	r->c = c;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, p);
 #if CURL_AT_LEAST_VERSION(7, 85, 0)
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 #endif
@@ -386,6 +408,8 @@ static int request(pull *p, const char *method, const char *url, const char *bod
 			wipe_list(hdrs);
 		if (p->fatal)
 			return p->fatal;
+		if (stopped(p))
+			return mtd_fail(p->h, MTD_EIO, "%s: stopped", p->vendor);
 		if (r->too_large)
 			return mtd_fail(p->h, MTD_EMALFORMED, "%s: a response of %s is larger than "
 					"%u MiB", p->vendor, u, MAX_BODY >> 20);
@@ -422,9 +446,9 @@ static int request(pull *p, const char *method, const char *url, const char *bod
 		p->ps->retries++;
 		if (cc == CURLE_OK && (r->status == 429 || r->status == 503) &&
 		    r->retry_after_ms >= 0)
-			sleep_ms(r->retry_after_ms);
+			sleep_ms(p, r->retry_after_ms);
 		else
-			sleep_ms(backoff_ms(a));
+			sleep_ms(p, backoff_ms(a));
 	}
 }
 
@@ -689,6 +713,14 @@ static int save_point(void *ud, const mtd_feed_values *v)
 	key_of(k, sizeof k, c->e, "next");
 	if ((rc = mtd_pull_state_set(c->p->h, c->p->vendor, k, v->next[0] ? v->next : NULL)))
 		return rc;
+	/* a stream held open records its success with every event it commits
+	 * (the pull itself may run for days) */
+	if (c->sse_id) {
+		char t[32];
+		snprintf(t, sizeof t, "%lld", (long long)c->p->h->now);
+		if ((rc = mtd_pull_state_set(c->p->h, c->p->vendor, "last_success", t)))
+			return rc;
+	}
 	key_of(k, sizeof k, c->e, "resume");
 	if (c->sse_id && *c->sse_id)
 		return mtd_pull_state_set(c->p->h, c->p->vendor, k, c->sse_id);
@@ -713,6 +745,8 @@ static int apply_page(pull *p, const mtd_api_ep *e, const void *data, size_t len
 	snprintf(where, sizeof where, "%s %s page %llu", p->vendor, e->name,
 		 (unsigned long long)p->ps->pages + 1);
 	mtd_test_stop("pull-page", p->ps->pages + 1);
+	if (sse_id)
+		mtd_tick(p->h); /* a held stream's events arrive over days */
 	rc = mtd_feed_page(p->feed, idx, data, len, where, save_point, &c, v);
 	if (rc)
 		return rc;
@@ -919,6 +953,10 @@ static int pull_stream(pull *p, const mtd_api_ep *e)
 			rc = 0; /* caught up, or the server ended it */
 		if (s.ended || (!rc && p->once))
 			break;
+		if (stopped(p)) {
+			rc = mtd_fail(p->h, MTD_EIO, "%s: stopped", p->vendor);
+			break;
+		}
 		/* the stream dropped: again from the last committed id, backing
 		 * off unless it brought something */
 		fails = s.pages > before ? 0 : fails + 1;
@@ -932,7 +970,7 @@ static int pull_stream(pull *p, const mtd_api_ep *e)
 			 rc ? " with an error" : "", s.last_id[0] ? s.last_id : "the start");
 		p->ps->retries++;
 		if (!s.pages || s.pages == before)
-			sleep_ms(backoff_ms(fails ? fails : 1));
+			sleep_ms(p, backoff_ms(fails ? fails : 1));
 	}
 	mtd_buf_free(&s.line);
 	mtd_buf_free(&s.data);
@@ -998,7 +1036,7 @@ static int load_settings(pull *p)
 static void record(pull *p, int rc)
 {
 	char t[32];
-	snprintf(t, sizeof t, "%lld", (long long)p->h->now);
+	snprintf(t, sizeof t, "%lld", (long long)mtd_tick(p->h));
 	if (mtd_begin(p->h))
 		return;
 	if (!rc)
@@ -1014,22 +1052,33 @@ static void record(pull *p, int rc)
 		mtd_store_rollback(p->h->store);
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ready;
+
+static void curl_start(void)
+{
+	curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+void mtd_pull_stop(mtd_t *h)
+{
+	atomic_store(&h->pull_stop, 1);
+}
+
 int mtd_pull(mtd_t *h, const char *vendor, unsigned flags, mtd_pull_stats *ps)
 {
-	pull *p = calloc(1, sizeof *p);
+	pull *p;
 	int rc;
-	static int curl_ready;
 
 	memset(ps, 0, sizeof *ps);
-	if (!p)
+	if (atomic_load(&h->pull_stop))
+		return mtd_fail(h, MTD_EIO, "%s: stopped", vendor);
+	/* once per process, whichever thread pulls first */
+	pthread_once(&curl_once, curl_start);
+	if (!curl_ready)
+		return mtd_fail(h, MTD_EINTERNAL, "libcurl did not initialize");
+	if (!(p = calloc(1, sizeof *p)))
 		return mtd_fail(h, MTD_ENOMEM, "out of memory");
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-			free(p);
-			return mtd_fail(h, MTD_EINTERNAL, "libcurl did not initialize");
-		}
-		curl_ready = 1;
-	}
 	p->h = h;
 	p->vendor = vendor;
 	p->ps = ps;
@@ -1043,7 +1092,7 @@ int mtd_pull(mtd_t *h, const char *vendor, unsigned flags, mtd_pull_stats *ps)
 		rc = p->api.ep[i].paging == MTD_API_PAGE_SSE ? pull_stream(p, &p->api.ep[i])
 							     : pull_pages(p, &p->api.ep[i]);
 	secret_drop(p);
-	if (rc != MTD_EUSAGE && p->api.nep)
+	if (rc != MTD_EUSAGE && p->api.nep && !(rc && stopped(p)))
 		record(p, rc);
 	mtd_feed_close(p->feed);
 	mtd_api_free(&p->api);

@@ -243,7 +243,11 @@ typedef struct upload {
 	int too_big;
 } upload;
 
-static volatile sig_atomic_t got_term, got_hup;
+static volatile sig_atomic_t got_term, got_hup, got_hup_pulls;
+
+static int pull_sync(struct server *sv);
+static void pull_stop_all(void);
+static int64_t mono_ns(void);
 
 /* The handle given back (hlock held): first the read snapshot its last call
  * may have left open is ended (mtd_data_version), so that the next reader
@@ -258,7 +262,7 @@ static void hunlock(server *sv)
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
-		got_hup = 1;
+		got_hup = got_hup_pulls = 1;
 	else
 		got_term = 1;
 }
@@ -375,6 +379,11 @@ static int poll_store(server *sv)
 	mtd_t *h = sv->h;
 	int64_t v, seq, now = mtd_tick(h);
 	int rc, all;
+	if (got_hup_pulls) {
+		got_hup_pulls = 0;
+		if ((rc = pull_sync(sv)))
+			return rc;
+	}
 	if (got_hup) {
 		mtd_devset every = {.all = 1};
 		got_hup = 0;
@@ -407,6 +416,187 @@ static int poll_store(server *sv)
 		sv->due_known = 0;
 	}
 	return rc;
+}
+
+/* ---- pulls: serve fetches every connector with API settings (issue 16) ----
+ *
+ * One thread per connector that fetches, with its own handle on the store
+ * (mtd_open_again): it pulls every poll_seconds, or holds the vendor's
+ * event stream open (mtd_pull without MTD_PULL_ONCE resumes a dropped
+ * stream with backoff) and starts it again when it ends. Each page is
+ * committed with its resume point, as by `mtdgate pull`; the main loop
+ * sees the commits as any other writer's (pick_up) and decides the devices
+ * they touched. A pull that fails is tried again with backoff, at the
+ * latest after poll_seconds; its connector hears nothing and turns
+ * unresponsive at its due time (R2, the loop's timer). SIGHUP reads the
+ * connectors' settings again; SIGTERM stops every pull (mtd_pull_stop: a
+ * page being applied is committed with its resume point, nothing after
+ * it) before serve ends. */
+
+#define MAX_PULLERS 64
+
+typedef struct puller {
+	char vendor[64];
+	mtd_t *h;                  /* the thread's own */
+	pthread_t t;
+	atomic_int stop;
+	atomic_llong poll_ms;
+	/* for /metrics, counted as each pull ends */
+	atomic_ullong pulls, errors, events;
+	int seen;                  /* in the last listing (pull_sync) */
+} puller;
+
+static struct {
+	pthread_mutex_t lock; /* the list (the counters are atomic) */
+	puller *p[MAX_PULLERS];
+	size_t n;
+} pullers = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void pull_diag(void *ud, const char *msg)
+{
+	char line[600];
+	mtd_escape(line, sizeof line, msg, strlen(msg));
+	fprintf(stderr, "mtdgate: serve: pull %s: %s\n", ((puller *)ud)->vendor, line);
+}
+
+/* Wait ms, ending early when p is stopped. */
+static void pull_wait(puller *p, long long ms)
+{
+	while (ms > 0 && !atomic_load(&p->stop)) {
+		long long k = ms < 100 ? ms : 100;
+		struct timespec ts = {0, (long)k * 1000000};
+		nanosleep(&ts, NULL);
+		ms -= k;
+	}
+}
+
+static void *pull_main(void *arg)
+{
+	puller *p = arg;
+	int fails = 0;
+	while (!atomic_load(&p->stop)) {
+		mtd_pull_stats ps;
+		int64_t v;
+		long long start = mono_ns() / 1000000, wait, poll = atomic_load(&p->poll_ms);
+		int rc;
+		mtd_tick(p->h);
+		rc = mtd_pull(p->h, p->vendor, 0, &ps);
+		mtd_data_version(p->h, &v); /* no read snapshot held while waiting */
+		if (rc && atomic_load(&p->stop))
+			break;
+		atomic_fetch_add(&p->pulls, 1);
+		atomic_fetch_add(&p->events, ps.st.accepted);
+		if (rc) {
+			char line[600];
+			const char *m = mtd_errmsg(p->h);
+			atomic_fetch_add(&p->errors, 1);
+			mtd_escape(line, sizeof line, m, strlen(m));
+			fprintf(stderr, "mtdgate: serve: pull %s: %s\n", p->vendor, line);
+			fails++;
+		} else {
+			fails = 0;
+		}
+		/* again poll_seconds after this one started; after a failure
+		 * sooner, 1, 2, 4... s, never later than poll_seconds */
+		wait = poll - (mono_ns() / 1000000 - start);
+		if (fails) {
+			long long b = 1000LL << (fails < 10 ? fails - 1 : 9);
+			wait = b < poll ? b : poll;
+		}
+		pull_wait(p, wait);
+	}
+	return NULL;
+}
+
+static void puller_free(puller *p)
+{
+	atomic_store(&p->stop, 1);
+	mtd_pull_stop(p->h);
+	pthread_join(p->t, NULL);
+	mtd_close(p->h);
+	free(p);
+}
+
+static puller *puller_of(const char *vendor)
+{
+	for (size_t i = 0; i < pullers.n; i++)
+		if (!strcmp(pullers.p[i]->vendor, vendor))
+			return pullers.p[i];
+	return NULL;
+}
+
+/* A listed connector that fetches: its puller kept (its poll_seconds
+ * taken) or started. */
+static int pull_listed(void *ud, const mtd_pull_info *i)
+{
+	server *sv = ud;
+	puller *p;
+	if (!i->configured || strlen(i->vendor) >= sizeof p->vendor)
+		return 0;
+	if ((p = puller_of(i->vendor))) {
+		p->seen = 1;
+		atomic_store(&p->poll_ms, (long long)i->poll_seconds * 1000);
+		return 0;
+	}
+	if (pullers.n >= MAX_PULLERS || !(p = calloc(1, sizeof *p))) {
+		fprintf(stderr, "mtdgate: serve: %s is not pulled (more than %d connectors that "
+			"fetch, or out of memory)\n", i->vendor, MAX_PULLERS);
+		return 0;
+	}
+	snprintf(p->vendor, sizeof p->vendor, "%s", i->vendor);
+	atomic_init(&p->poll_ms, (long long)i->poll_seconds * 1000);
+	p->seen = 1;
+	if (mtd_open_again(sv->h, &p->h)) {
+		fprintf(stderr, "mtdgate: serve: pull %s: %s\n", p->vendor, mtd_errmsg(p->h));
+		mtd_close(p->h);
+		free(p);
+		return 0;
+	}
+	mtd_set_diag(p->h, pull_diag, p);
+	if (pthread_create(&p->t, NULL, pull_main, p)) {
+		fprintf(stderr, "mtdgate: serve: pull %s: no thread\n", p->vendor);
+		mtd_close(p->h);
+		free(p);
+		return 0;
+	}
+	pullers.p[pullers.n++] = p;
+	return 0;
+}
+
+/* The pulls as the connectors' settings say (at start and on SIGHUP):
+ * new ones started, those without API settings any more stopped. Called
+ * with hlock held. */
+static int pull_sync(server *sv)
+{
+	int rc;
+	pthread_mutex_lock(&pullers.lock);
+	for (size_t i = 0; i < pullers.n; i++)
+		pullers.p[i]->seen = 0;
+	rc = mtd_pull_list(sv->h, pull_listed, sv);
+	for (size_t i = 0; !rc && i < pullers.n;) {
+		if (pullers.p[i]->seen) {
+			i++;
+			continue;
+		}
+		puller_free(pullers.p[i]);
+		pullers.p[i] = pullers.p[--pullers.n];
+	}
+	pthread_mutex_unlock(&pullers.lock);
+	return rc;
+}
+
+/* SIGTERM: every pull stopped (all asked first, then each waited for). */
+static void pull_stop_all(void)
+{
+	pthread_mutex_lock(&pullers.lock);
+	for (size_t i = 0; i < pullers.n; i++) {
+		atomic_store(&pullers.p[i]->stop, 1);
+		mtd_pull_stop(pullers.p[i]->h);
+	}
+	for (size_t i = 0; i < pullers.n; i++)
+		puller_free(pullers.p[i]);
+	pullers.n = 0;
+	pthread_mutex_unlock(&pullers.lock);
 }
 
 /* ---- /metrics: counters kept as requests are answered ----
@@ -574,14 +764,29 @@ static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, con
 	return send_text(c, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
+/* What the metrics of one scrape read: the connectors' pulls as the store
+ * lists them (vendor strings copied). */
+typedef struct pullrow {
+	char vendor[64];
+	int64_t last_success, last_error_at, lag;
+} pullrow;
+
+typedef struct mctx {
+	mtd_buf *b;
+	size_t fn;
+	int err;
+	pullrow *pr;
+	size_t npr;
+} mctx;
+
 /* The per-connector block: one function per source of connector metrics,
  * each writing its lines for connector ci (and, once, their HELP/TYPE when
- * ci is NULL). Others append theirs (a fetching connector's last success,
- * last error and lag). */
-typedef int (*connector_metric_fn)(mtd_buf *b, const mtd_connector_info *ci);
+ * ci is NULL). Others append theirs. */
+typedef int (*connector_metric_fn)(mtd_buf *b, const mtd_connector_info *ci, const mctx *m);
 
-static int connector_basic(mtd_buf *b, const mtd_connector_info *ci)
+static int connector_basic(mtd_buf *b, const mtd_connector_info *ci, const mctx *m)
 {
+	(void)m;
 	char v[200];
 	if (!ci)
 		return putf(b, "# HELP mtdgate_connector_state The connector's state (R1), 1 for the "
@@ -595,20 +800,85 @@ static int connector_basic(mtd_buf *b, const mtd_connector_info *ci)
 		    (long long)ci->last_contact);
 }
 
-static const connector_metric_fn connector_metrics[] = {connector_basic};
-#define NCONNECTOR_METRICS (sizeof connector_metrics / sizeof *connector_metrics)
+/* A connector that fetches: when its last pull succeeded and failed (the
+ * store's record, whoever pulled), the lag (now minus the last success:
+ * a held stream succeeds with every event it commits), and serve's own
+ * counts of pulls, failed pulls and messages accepted from them (counted
+ * as each pull ends). Nothing for a connector without API settings. */
+static int connector_pull(mtd_buf *b, const mtd_connector_info *ci, const mctx *m)
+{
+	const pullrow *r = NULL;
+	unsigned long long n[3] = {0, 0, 0};
+	char v[200];
+	puller *p;
+	if (!ci)
+		return putf(b, "# HELP mtdgate_pull_last_success_timestamp_seconds When a pull of the "
+			       "connector last succeeded (Unix seconds; 0 never).\n"
+			       "# TYPE mtdgate_pull_last_success_timestamp_seconds gauge\n") ||
+		       putf(b, "# HELP mtdgate_pull_last_error_timestamp_seconds When a pull of the "
+			       "connector last failed (Unix seconds; 0 never).\n"
+			       "# TYPE mtdgate_pull_last_error_timestamp_seconds gauge\n") ||
+		       putf(b, "# HELP mtdgate_pull_lag_seconds Seconds since the last successful pull "
+			       "(a held stream: since its last event); absent before the first.\n"
+			       "# TYPE mtdgate_pull_lag_seconds gauge\n") ||
+		       putf(b, "# HELP mtdgate_pulls_total Pulls serve ended, by vendor.\n"
+			       "# TYPE mtdgate_pulls_total counter\n"
+			       "# HELP mtdgate_pull_errors_total Pulls serve ended with an error.\n"
+			       "# TYPE mtdgate_pull_errors_total counter\n") ||
+		       putf(b, "# HELP mtdgate_pull_events_total Messages accepted from serve's pulls.\n"
+			       "# TYPE mtdgate_pull_events_total counter\n");
+	for (size_t i = 0; i < m->npr && !r; i++)
+		if (!strcmp(m->pr[i].vendor, ci->vendor))
+			r = &m->pr[i];
+	if (!r)
+		return 0;
+	pthread_mutex_lock(&pullers.lock);
+	if ((p = puller_of(ci->vendor))) {
+		n[0] = atomic_load(&p->pulls);
+		n[1] = atomic_load(&p->errors);
+		n[2] = atomic_load(&p->events);
+	}
+	pthread_mutex_unlock(&pullers.lock);
+	label(v, sizeof v, ci->vendor);
+	return putf(b, "mtdgate_pull_last_success_timestamp_seconds{vendor=\"%s\"} %lld\n", v,
+		    (long long)r->last_success) ||
+	       putf(b, "mtdgate_pull_last_error_timestamp_seconds{vendor=\"%s\"} %lld\n", v,
+		    (long long)r->last_error_at) ||
+	       (r->lag >= 0 &&
+		putf(b, "mtdgate_pull_lag_seconds{vendor=\"%s\"} %lld\n", v, (long long)r->lag)) ||
+	       putf(b, "mtdgate_pulls_total{vendor=\"%s\"} %llu\n", v, n[0]) ||
+	       putf(b, "mtdgate_pull_errors_total{vendor=\"%s\"} %llu\n", v, n[1]) ||
+	       putf(b, "mtdgate_pull_events_total{vendor=\"%s\"} %llu\n", v, n[2]);
+}
 
-typedef struct mctx {
-	mtd_buf *b;
-	size_t fn;
-	int err;
-} mctx;
+static const connector_metric_fn connector_metrics[] = {connector_basic, connector_pull};
+#define NCONNECTOR_METRICS (sizeof connector_metrics / sizeof *connector_metrics)
 
 static int connector_lines(void *ud, const mtd_connector_info *ci)
 {
 	mctx *m = ud;
-	if (connector_metrics[m->fn](m->b, ci))
+	if (connector_metrics[m->fn](m->b, ci, m))
 		m->err = 1;
+	return 0;
+}
+
+/* A connector that fetches, copied for the scrape (ud: its mctx). */
+static int pull_row(void *ud, const mtd_pull_info *i)
+{
+	mctx *m = ud;
+	pullrow *r;
+	if (!i->configured)
+		return 0;
+	if (!(r = realloc(m->pr, (m->npr + 1) * sizeof *r))) {
+		m->err = 1;
+		return 1;
+	}
+	m->pr = r;
+	r += m->npr++;
+	snprintf(r->vendor, sizeof r->vendor, "%s", i->vendor);
+	r->last_success = i->last_success;
+	r->last_error_at = i->last_error_at;
+	r->lag = i->lag;
 	return 0;
 }
 
@@ -616,7 +886,7 @@ static int connector_lines(void *ud, const mtd_connector_info *ci)
 static enum MHD_Result do_metrics(server *sv, struct MHD_Connection *c)
 {
 	mtd_buf b = {0};
-	mctx m = {&b, 0, 0};
+	mctx m = {&b, 0, 0, NULL, 0};
 	uint64_t bytes = 0;
 	size_t ndev = 0, nv;
 	int rc = 0;
@@ -672,10 +942,13 @@ static enum MHD_Result do_metrics(server *sv, struct MHD_Connection *c)
 		rc = putf(&b, "# HELP mtdgate_store_bytes Size of the store's database file.\n"
 			      "# TYPE mtdgate_store_bytes gauge\nmtdgate_store_bytes %llu\n",
 			  (unsigned long long)bytes);
+	mtd_tick(sv->h); /* the lag at this moment */
+	rc = rc || mtd_pull_list(sv->h, pull_row, &m) || m.err;
 	for (m.fn = 0; m.fn < NCONNECTOR_METRICS && !rc; m.fn++)
-		if (!(rc = connector_metrics[m.fn](&b, NULL)))
+		if (!(rc = connector_metrics[m.fn](&b, NULL, &m)))
 			rc = mtd_connector_list(sv->h, connector_lines, &m) || m.err;
 	hunlock(sv);
+	free(m.pr);
 	rc = rc || putf(&b, "# HELP mtdgate_devices Devices in serve's index of decisions.\n"
 			    "# TYPE mtdgate_devices gauge\nmtdgate_devices %zu\n", ndev);
 	if (rc)
@@ -1563,6 +1836,10 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 		printf("listening on %s%s\n", shown, cert_pem ? " (TLS)" : "");
 	}
 	fflush(stdout);
+	pthread_mutex_lock(&sv.hlock);
+	if (pull_sync(&sv))
+		fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
+	hunlock(&sv);
 	keepalive_at = time(NULL) + sv.keepalive;
 	while (!got_term) {
 		struct timespec ts = {0, 200 * 1000 * 1000};
@@ -1583,6 +1860,15 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 		}
 	}
 out:
+	/* the pulls stopped, what they committed last decided */
+	pull_stop_all();
+	if (sv.nd) {
+		pthread_mutex_lock(&sv.hlock);
+		if (poll_store(&sv))
+			fprintf(stderr, "mtdgate: serve: %s\n", mtd_errmsg(h));
+		events_publish(&sv);
+		hunlock(&sv);
+	}
 	mtd_siem_close(fwd.target);
 	mtd_siem_forward_stop(&fwd);
 	events_stop(&sv);

@@ -90,6 +90,10 @@ typedef struct mtd_config {
  * exist. *out is set even on failure (so mtd_errmsg works); close it. */
 int mtd_open(const mtd_config *cfg, mtd_t **out);
 void mtd_close(mtd_t *h);
+/* Open a second handle on h's store with h's settings (a fixed now kept),
+ * for another thread of the same process: a handle is used by one thread
+ * at a time. *out as mtd_open. */
+int mtd_open_again(const mtd_t *h, mtd_t **out);
 /* Message of the last failure on h (borrowed, valid until the next call). */
 const char *mtd_errmsg(const mtd_t *h);
 
@@ -425,6 +429,14 @@ typedef struct mtd_pull_stats {
  * message naming the vendor and the URL (never a secret or a token). The
  * outcome is recorded for mtd_pull_list. Does not evaluate. */
 int mtd_pull(mtd_t *h, const char *vendor, unsigned flags, mtd_pull_stats *ps);
+
+/* Ask a pull running on h in another thread to stop (thread-safe; the
+ * only call on h another thread may make): it ends at its next request,
+ * wait or page boundary with MTD_EIO, "stopped". A page being applied is
+ * committed with its resume point first; nothing after it is. The outcome
+ * of a stopped pull is not recorded as an error. Every later mtd_pull on h
+ * stops at once. */
+void mtd_pull_stop(mtd_t *h);
 
 /* A connector's fetching, as listed (strings borrowed for the callback). */
 typedef struct mtd_pull_info {
