@@ -84,6 +84,7 @@ int mtd_track_touched(mtd_t *h, int on)
 	int rc = mtd_need_store(h);
 	if (!rc)
 		mtd_store_track(h->store, on);
+	h->mixed = on;
 	return rc;
 }
 

@@ -341,6 +341,11 @@ static int need_store(mtd_t *h, int mode, int query_only)
 	if (!h->cloud[0])
 		return mtd_fail(h, MTD_ENOTFOUND, "%s: not initialised (run 'mtdgate init')",
 				h->db_path);
+	/* A handle that reads and writes by turns (serve) leaves query_only off:
+	 * setting that pragma expires every prepared statement (SQLite's flag
+	 * pragmas do), and serve re-prepared them all on each request. */
+	if (h->mixed)
+		query_only = 0;
 	if (mtd_store_query_only(h->store, query_only))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	return 0;

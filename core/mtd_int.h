@@ -22,6 +22,7 @@ struct mtd {
 	uint64_t batch; /* records per committed batch */
 	mtd_store *store;
 	int store_readonly; /* opened with MTD_STORE_READONLY */
+	int mixed; /* reads and writes interleave on this handle (mtd_track_touched): no query_only */
 	char cloud[16];
 	mtd_diag_fn diag;
 	void *diag_ud;
