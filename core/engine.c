@@ -153,6 +153,17 @@ typedef struct ocache {
 	size_t cap, n;
 } ocache;
 
+/* Slots of a pass's outcome cache: a power of two, twice the outcomes it
+ * keeps at most; a pass over a few devices (a push to serve) gets a small
+ * one: zeroing the whole 8 MiB took longer than deciding them. */
+static size_t oc_cap(size_t ndevices)
+{
+	size_t cap = 64;
+	while (cap < 2 * OC_MAX && (!ndevices || cap < 4 * ndevices))
+		cap *= 2;
+	return cap;
+}
+
 static void oc_free(ocache *c)
 {
 	if (!c)
@@ -301,7 +312,7 @@ static int intern(eval *e, int state, int level, int access, int app, const char
 			return rc;
 		}
 	}
-	if (c->n >= OC_MAX) {
+	if (c->n >= c->cap / 2) {
 		*slot = 0;
 		*tmp = found;
 		return 0;
@@ -406,6 +417,19 @@ typedef struct pcache {
 	outcome o[PC_SETS][2];
 	shown s[PC_SETS][2];
 } pcache;
+
+/* An empty cache: only what pc_get reads before it writes is zeroed (the
+ * whole is ~6 MiB; callocing it cost a push to serve more than deciding
+ * its devices). */
+static pcache *pc_new(void)
+{
+	pcache *c = malloc(sizeof *c);
+	if (c) {
+		memset(c->id, 0, sizeof c->id);
+		memset(c->mru, 0, sizeof c->mru);
+	}
+	return c;
+}
 
 static void pc_free(pcache *c)
 {
@@ -1405,11 +1429,11 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 	if ((e.cur = calloc(1, sizeof *e.cur)))
 		e.cur->blk = -1;
 	if (e.oc) {
-		e.oc->cap = 2 * OC_MAX; /* a power of two, never over half full */
+		e.oc->cap = oc_cap(ro->only ? ro->nonly : 0); /* never over half full */
 		e.oc->v = calloc(e.oc->cap, sizeof *e.oc->v);
 	}
 	if (ro->fn)
-		e.pc = calloc(1, sizeof *e.pc);
+		e.pc = pc_new();
 	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.cur || (ro->fn && !e.pc)) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
@@ -1728,7 +1752,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 
 	if (rc)
 		return rc;
-	pc = calloc(1, sizeof *pc);
+	pc = pc_new();
 	b = malloc(sizeof *b);
 	dr = device ? malloc(sizeof *dr) : NULL;
 	if (!pc || !b || (device && !dr)) {
