@@ -6,7 +6,9 @@
  * plugin emits goes where the host sends it: framed, then decoded from its
  * bytes by mtd_decode_msg. Checked beyond "no crash": decode returns 0 or a negative
  * value, writes a NUL-terminated message within errlen when it fails, and
- * emits through the sink it was given. */
+ * emits through the sink it was given. A plugin with an API (ABI 1.2) also
+ * gets the same bytes through api_decode, as a token answer and as a page
+ * of each of its endpoints, under the same checks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,8 +62,25 @@ static int fuzz_element(void *ud, const char *path, const char *msg)
 	return path && msg && strlen(path) < 100000 && strlen(msg) < 100000 ? 0 : -1;
 }
 
+/* api_decode's values and event ids: NUL-terminated strings of the
+ * documented sizes (the host checks them as hostile; here the plugin's side
+ * of the contract is what is checked: no garbage pointers, no runaway
+ * strings) */
+static int fuzz_api_value(void *ud, const char *name, const char *value)
+{
+	FUZZ_CHECK(ud == &the_sink && name && value);
+	FUZZ_CHECK(strlen(name) < 64 && strlen(value) < 1u << 20);
+	return strlen(value) <= 4096 ? 0 : -1;
+}
+
+static int fuzz_event_id(void *ud, const char *id)
+{
+	FUZZ_CHECK(ud == &the_sink && id);
+	return strlen(id) >= 1 && strlen(id) <= 128 ? 0 : -1;
+}
+
 static const mtd_host_api host = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), fuzz_emit,
-				  fuzz_write, fuzz_element, NULL, NULL};
+				  fuzz_write, fuzz_element, fuzz_api_value, fuzz_event_id};
 
 static void load(void)
 {
@@ -101,6 +120,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc <= 0);
 	if (rc < 0)
 		FUZZ_CHECK(memchr(err, '\0', ERRLEN) != NULL);
+	/* A plugin that fetches (ABI 1.2) also reads the same bytes as an API
+	 * response: a token answer and a page of each endpoint. */
+	if (MTD_PLUGIN_HAS(plugin, api_decode) && MTD_PLUGIN_HAS(plugin, api)) {
+		for (uint32_t e = 0; e <= plugin->api->nendpoints; e++) {
+			memset(err, 'X', ERRLEN);
+			rc = e == plugin->api->nendpoints
+				     ? plugin->api_decode(state, &host, &the_sink, MTD_API_DECODE_TOKEN, 0,
+							  data, size, err, ERRLEN)
+				     : plugin->api_decode(state, &host, &the_sink, MTD_API_DECODE_PAGE, e,
+							  data, size, err, ERRLEN);
+			FUZZ_CHECK(rc <= 0);
+			if (rc < 0)
+				FUZZ_CHECK(memchr(err, '\0', ERRLEN) != NULL);
+		}
+	}
 	free(err);
 	return 0;
 }
