@@ -740,3 +740,20 @@ int64_t scen_q_int(scen *s, const char *sql)
 		fail_msg("query failed: %s", sql);
 	return v;
 }
+
+const char *scen_tasks_rules(scen *s)
+{
+	const char *dir = scen_rules_copy(s, "tasks-rules", NULL, NULL);
+	char src[600], *text, *sw;
+	size_t n;
+	snprintf(src, sizeof src, "%s/tasks.lua", MTD_RULES_DIR);
+	text = scen_own(s, scen_slurp(src, &n));
+	scen_write(s, "tasks-rules/tasks.lua", text, n);
+	snprintf(src, sizeof src, "%s/policy.lua", dir);
+	text = scen_own(s, scen_slurp(src, &n));
+	if (!(sw = strstr(text, "local USE_TASKS = false")))
+		fail_msg("policy.lua has no 'local USE_TASKS = false'");
+	memcpy(sw + strlen("local USE_TASKS = "), "true; ", 6);
+	scen_write(s, "tasks-rules/policy.lua", text, n);
+	return dir;
+}

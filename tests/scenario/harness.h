@@ -174,5 +174,8 @@ void scen_ingest_(scen *s, int want, const char *jsonl, const char *file, int li
  * function prefixed by inject (may be NULL), groups.lua replaced by groups
  * when not NULL. Returns the directory (owned by s). */
 const char *scen_rules_copy(scen *s, const char *name, const char *inject, const char *groups);
+/* The default rules with rules/tasks.lua switched on (policy.lua's
+ * USE_TASKS), in <dir>/tasks-rules. Returns the directory (owned by s). */
+const char *scen_tasks_rules(scen *s);
 
 #endif

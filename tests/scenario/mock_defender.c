@@ -8,7 +8,6 @@
  * one secure configuration row. */
 #define _GNU_SOURCE
 #include <microhttpd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,32 +44,8 @@ const char *mock_defender_tvm_severity(int i)
 	return low[i % 4];
 }
 
-typedef struct buf {
-	char *p;
-	size_t n, cap;
-} buf;
-
-static void put(buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf *o, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-	for (;;) {
-		va_start(ap, fmt);
-		k = vsnprintf(o->p ? o->p + o->n : NULL, o->p ? o->cap - o->n : 0, fmt, ap);
-		va_end(ap);
-		if (o->p && (size_t)k < o->cap - o->n) {
-			o->n += (size_t)k;
-			return;
-		}
-		o->cap = (o->cap + (size_t)k + 1) * 2;
-		if (!(o->p = realloc(o->p, o->cap)))
-			abort();
-	}
-}
-
 /* Row r of an export (delta: only the fixed rows), or 0 when r is past it. */
-static int vuln_row(buf *o, int ndev, int r, int delta)
+static int vuln_row(mock_buf *o, int ndev, int r, int delta)
 {
 	int i, cve;
 	if (delta) { /* the fixed ones: devices 0, 4, 8, ... */
@@ -92,7 +67,7 @@ static int vuln_row(buf *o, int ndev, int r, int delta)
 		cve = r - n == 0 && !(tvm.fixed && i % 4 == 0);
 	}
 	if (cve)
-		put(o, "{\"id\":\"m-%d_app-%d_1.%d.0_CVE-2024-%d_\",\"deviceId\":\"m-%d\",\"rbacGroupName\":"
+		mock_put(o, "{\"id\":\"m-%d_app-%d_1.%d.0_CVE-2024-%d_\",\"deviceId\":\"m-%d\",\"rbacGroupName\":"
 		    "\"Unassigned\",\"deviceName\":\"pc-%d.corp.example\",\"osPlatform\":\"Windows11\","
 		    "\"osVersion\":\"10.0.22631\",\"osArchitecture\":\"x64\",\"softwareVendor\":\"contoso\","
 		    "\"softwareName\":\"app-%d\",\"softwareVersion\":\"1.%d.0\",\"cveId\":\"CVE-2024-%d\","
@@ -107,7 +82,7 @@ static int vuln_row(buf *o, int ndev, int r, int delta)
 			    "\"2024-03-05 06:00:00.0000000\""
 			  : "");
 	else
-		put(o, "{\"id\":\"m-%d_edge_120.0.0.0__\",\"deviceId\":\"m-%d\",\"rbacGroupName\":"
+		mock_put(o, "{\"id\":\"m-%d_edge_120.0.0.0__\",\"deviceId\":\"m-%d\",\"rbacGroupName\":"
 		    "\"Unassigned\",\"deviceName\":null,\"osPlatform\":\"Windows11\",\"softwareVendor\":"
 		    "\"microsoft\",\"softwareName\":\"edge\",\"softwareVersion\":\"120.0.0.0\",\"cveId\":null,"
 		    "\"vulnerabilitySeverityLevel\":null,\"diskPaths\":[],\"registryPaths\":[],"
@@ -120,11 +95,11 @@ static int vuln_row(buf *o, int ndev, int r, int delta)
 
 /* Secure configuration row i: device i, not applicable when i % 3 == 0,
  * failed (impact 9) when 1, compliant (impact 5) when 2. */
-static int config_row(buf *o, int ndev, int i)
+static int config_row(mock_buf *o, int ndev, int i)
 {
 	if (i >= ndev)
 		return 0;
-	put(o, "{\"deviceId\":\"m-%d\",\"rbacGroupName\":\"Unassigned\",\"deviceName\":null,"
+	mock_put(o, "{\"deviceId\":\"m-%d\",\"rbacGroupName\":\"Unassigned\",\"deviceName\":null,"
 	    "\"osPlatform\":\"Windows11\",\"osVersion\":\"10.0\",\"timestamp\":"
 	    "\"2024-03-01 06:00:00.854\",\"configurationId\":\"scid-%d\",\"configurationCategory\":"
 	    "\"Security controls\",\"configurationSubcategory\":\"Antivirus\",\"configurationImpact\":%s,"
@@ -144,7 +119,7 @@ char *mock_defender_tvm(const char *root, const char *url, struct MHD_Connection
 	int skip = tok ? atoi(tok) : 0, kind, more = 0, k = 0;
 	if (!tvm.rows)
 		ndev = 0;
-	buf o = {0};
+	mock_buf o = {0};
 
 	if (!strcmp(url, "/api/machines/SoftwareVulnerabilitiesByMachine"))
 		kind = 0;
@@ -158,18 +133,18 @@ char *mock_defender_tvm(const char *root, const char *url, struct MHD_Connection
 	if (kind == 1 && !tok) { /* documented as required */
 		if (!since || !*since) {
 			*status = 400;
-			put(&o, "{\"error\":{\"code\":\"BadRequest\",\"message\":\"sinceTime is required\"}}");
+			mock_put(&o, "{\"error\":{\"code\":\"BadRequest\",\"message\":\"sinceTime is required\"}}");
 			return o.p;
 		}
 		snprintf(tvm.since, sizeof tvm.since, "%s", since);
 	}
-	put(&o, "{\"@odata.context\":\"%s/api/$metadata#Collection(microsoft.windowsDefenderATP.api."
+	mock_put(&o, "{\"@odata.context\":\"%s/api/$metadata#Collection(microsoft.windowsDefenderATP.api."
 	    "%s)\",\"value\":[",
 	    root, kind == 2 ? "AssetConfiguration" : kind ? "DeltaAssetVulnerability" : "AssetVulnerability");
 	for (k = 0; k < per_page; k++) {
 		size_t before = o.n;
 		if (k)
-			put(&o, ",");
+			mock_put(&o, ",");
 		if (!(kind == 2 ? config_row(&o, ndev, skip + k) : vuln_row(&o, ndev, skip + k, kind))) {
 			o.n = before;
 			o.p[o.n] = '\0';
@@ -177,14 +152,14 @@ char *mock_defender_tvm(const char *root, const char *url, struct MHD_Connection
 		}
 	}
 	if (k == per_page) { /* more when the next row exists */
-		buf t = {0};
+		mock_buf t = {0};
 		more = kind == 2 ? config_row(&t, ndev, skip + k) : vuln_row(&t, ndev, skip + k, kind);
 		free(t.p);
 	}
-	put(&o, "]");
+	mock_put(&o, "]");
 	if (more)
-		put(&o, ",\"@odata.nextLink\":\"%s%s?pageSize=%d%s%s&$skiptoken=%d\"", root, url, per_page,
+		mock_put(&o, ",\"@odata.nextLink\":\"%s%s?pageSize=%d%s%s&$skiptoken=%d\"", root, url, per_page,
 		    kind == 1 ? "&sinceTime=" : "", kind == 1 ? tvm.since : "", skip + k);
-	put(&o, "}");
+	mock_put(&o, "}");
 	return o.p;
 }

@@ -116,24 +116,6 @@ static void defender_faults(void **state)
 
 /* ---- Defender: vulnerabilities and secure configurations as tasks ---- */
 
-/* The default rules with rules/tasks.lua switched on, in <dir>/tasks-rules. */
-static const char *tasks_rules(scen *s)
-{
-	const char *dir = scen_rules_copy(s, "tasks-rules", NULL, NULL);
-	char src[600], *text, *sw;
-	size_t n;
-	snprintf(src, sizeof src, "%s/tasks.lua", MTD_RULES_DIR);
-	text = scen_own(s, scen_slurp(src, &n));
-	scen_write(s, "tasks-rules/tasks.lua", text, n);
-	snprintf(src, sizeof src, "%s/policy.lua", dir);
-	text = scen_own(s, scen_slurp(src, &n));
-	if (!(sw = strstr(text, "local USE_TASKS = false")))
-		fail_msg("policy.lua has no 'local USE_TASKS = false'");
-	memcpy(sw + strlen("local USE_TASKS = "), "true; ", 6);
-	scen_write(s, "tasks-rules/policy.lua", text, n);
-	return dir;
-}
-
 /* The task lines of `tasks --json`, one object per line, owned by s. */
 static json_t *task_of(pctx *c, const char *dev, const char *id)
 {
@@ -226,7 +208,7 @@ static void defender_tasks(void **state)
 	assert_int_equal(pull_logged(c), before + 40);
 
 	/* the rule: critical and open for more than 14 days */
-	rules = tasks_rules(s);
+	rules = scen_tasks_rules(s);
 	PRUN(c, 0, "--rules", rules, "evaluate");
 	for (int i = 0; i < 8; i++) {
 		snprintf(dev, sizeof dev, "dev-%d", i);

@@ -48,24 +48,6 @@ static const char *task(scen *s, const char *who, const char *id, const char *cv
 	return scen_own(s, t);
 }
 
-/* The default rules with rules/tasks.lua switched on, in <dir>/tasks-rules. */
-static const char *tasks_rules(scen *s)
-{
-	const char *dir = scen_rules_copy(s, "tasks-rules", NULL, NULL);
-	char src[600], *text, *sw;
-	size_t n;
-	snprintf(src, sizeof src, "%s/tasks.lua", MTD_RULES_DIR);
-	text = scen_own(s, scen_slurp(src, &n));
-	scen_write(s, "tasks-rules/tasks.lua", text, n);
-	snprintf(src, sizeof src, "%s/policy.lua", dir);
-	text = scen_own(s, scen_slurp(src, &n));
-	if (!(sw = strstr(text, "local USE_TASKS = false")))
-		fail_msg("policy.lua has no 'local USE_TASKS = false'");
-	memcpy(sw + strlen("local USE_TASKS = "), "true; ", 6);
-	scen_write(s, "tasks-rules/policy.lua", text, n);
-	return dir;
-}
-
 static void tamper(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
@@ -97,7 +79,7 @@ static void overdue_vulnerability_noncompliant(void **state)
 	json_t *r;
 
 	fleet(s);
-	rules = tasks_rules(s);
+	rules = scen_tasks_rules(s);
 	INGEST(s, task(s, DAVE, "CVE-2024-3094", "CVE-2024-3094", "critical", "2024-03-02T00:00:00Z",
 		       "open", "2024-03-30T10:00:00Z"));
 	OUT_HAS(s, "1 accepted");
@@ -303,7 +285,7 @@ static void rules_test_with_tasks(void **state)
 	scen *s = *state;
 	const char *rules;
 
-	rules = tasks_rules(s);
+	rules = scen_tasks_rules(s);
 	scen_writes(s, "tasks-rules/tests.lua",
 		    "return {\n"
 		    "  { name = 'overdue critical vulnerability',\n"
