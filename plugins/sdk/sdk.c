@@ -404,6 +404,12 @@ int mtd_sdk_api_value(const mtd_host_api *host, void *sink, const char *name,
 	return host->api_value(sink, name, value) == 0 ? 0 : -1;
 }
 
+int mtd_sdk_api_time(const mtd_host_api *host, void *sink, const char *name, int64_t t)
+{
+	char buf[40];
+	return mtd_sdk_api_value(host, sink, name, mtd_time_format(t, buf, sizeof buf));
+}
+
 int mtd_sdk_event_id(const mtd_host_api *host, void *sink, const char *id)
 {
 	if (!host || mtd_sdk_id_blank(id) || !MTD_HOST_HAS(host, event_id))

@@ -801,6 +801,72 @@ static void emit_other_types(void **state)
 	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -3);
 }
 
+/* A task message: exactly the map the contract names (the optional cve,
+ * software and version only when given), which the host decodes. */
+static void emit_task(void **state)
+{
+	mtd_sdk_task t = {.id = "CVE-2024-3094/xz/5.6.0", .kind = "vulnerability",
+			  .cve = "CVE-2024-3094", .software = "xz", .version = "5.6.0",
+			  .severity = "critical", .first_seen = T_REF - 86400, .state = "open"};
+	mtd_sdk_ref ref = {"vendor_device_id", "m-1"};
+	mtd_sdk_msg m = {.type = "task", .at = T_REF, .refs = &ref, .nrefs = 1, .task = &t};
+	sink s = {.ret = 0};
+	msgpack_zone z;
+	msgpack_object o;
+	mtd_msg dm;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	unpack(&s, &z, &o);
+	assert_int_equal(o.via.map.size, 4); /* type, at, device_ref, task */
+	assert_int_equal(mtd_map_get(&o, "task")->via.map.size, 8);
+	assert_int_equal(mtd_decode_msg(s.data, s.len, &dm, err, sizeof err), 0);
+	assert_int_equal(dm.type, MTD_MSG_TASK);
+	assert_int_equal(dm.task.severity, MTD_SEV_CRITICAL);
+	assert_int_equal(dm.task.first_seen, T_REF - 86400);
+	msgpack_zone_destroy(&z);
+
+	/* without the optional fields: the five the contract requires */
+	t = (mtd_sdk_task){.id = "sca-_-scid-2000", .kind = "recommendation", .severity = "low",
+			   .first_seen = T_REF, .state = "resolved"};
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), 0);
+	unpack(&s, &z, &o);
+	assert_int_equal(mtd_map_get(&o, "task")->via.map.size, 5);
+	assert_int_equal(mtd_decode_msg(s.data, s.len, &dm, err, sizeof err), 0);
+	assert_int_equal(dm.task.kind, MTD_TASK_RECOMMENDATION);
+	assert_null(dm.task.cve.p);
+	msgpack_zone_destroy(&z);
+
+	/* a required field missing: nothing emitted */
+	s.calls = 0;
+	t.state = NULL;
+	assert_int_equal(mtd_sdk_emit(&host, &s, &m), -1);
+	assert_int_equal(s.calls, 0);
+}
+
+/* api_value and the time helper, through a host that has api_value */
+static char got_name[64], got_value[128];
+static int sink_api_value(void *ud, const char *name, const char *value)
+{
+	(void)ud;
+	snprintf(got_name, sizeof got_name, "%s", name);
+	snprintf(got_value, sizeof got_value, "%s", value);
+	return 0;
+}
+
+static void api_time(void **state)
+{
+	static const mtd_host_api h12 = {MTD_PLUGIN_ABI_VERSION, sizeof(mtd_host_api), sink_emit,
+					 NULL, NULL, sink_api_value, NULL};
+	(void)state;
+	assert_int_equal(mtd_sdk_api_time(&h12, NULL, MTD_API_V_RESUME, 1709254805), 0);
+	assert_string_equal(got_name, "resume");
+	assert_string_equal(got_value, "2024-03-01T01:00:05Z");
+	/* a host without api_value: not given */
+	assert_int_equal(mtd_sdk_api_time(&host, NULL, MTD_API_V_RESUME, 1709254805), -1);
+}
+
 /* The emitted bytes, exactly: a reader that knows msgpack but not our
  * writer sees the map the contract describes (device_ref in the refs'
  * order, empty refs skipped, resolved events without a level). */
@@ -1332,6 +1398,8 @@ int main(void)
 		cmocka_unit_test(json_to_msgpack_sizes),
 		cmocka_unit_test(emit_threat),
 		cmocka_unit_test(emit_other_types),
+		cmocka_unit_test(emit_task),
+		cmocka_unit_test(api_time),
 		cmocka_unit_test(emit_device_ref_and_events),
 		cmocka_unit_test(emit_refused),
 		cmocka_unit_test(element_error),

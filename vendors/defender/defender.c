@@ -459,10 +459,8 @@ static int d_api_decode(void *state, const mtd_host_api *host, void *sink, uint3
 	if (rc == MTD_PLUGIN_OK &&
 	    mtd_sdk_api_link(host, sink, root, "@odata.nextLink", MTD_API_V_NEXT, err, errlen))
 		rc = MTD_PLUGIN_EMALFORMED;
-	if (rc == MTD_PLUGIN_OK && pg.newest != INT64_MIN) {
-		char t[40];
-		mtd_sdk_api_value(host, sink, MTD_API_V_RESUME, mtd_time_format(pg.newest, t, sizeof t));
-	}
+	if (rc == MTD_PLUGIN_OK && pg.newest != INT64_MIN)
+		mtd_sdk_api_time(host, sink, MTD_API_V_RESUME, pg.newest);
 	json_decref(root);
 	return rc;
 }

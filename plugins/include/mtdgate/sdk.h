@@ -271,6 +271,12 @@ size_t mtd_sdk_ref_user(mtd_sdk_ref *refs, size_t n, size_t cap, const char *use
 int mtd_sdk_api_value(const mtd_host_api *host, void *sink, const char *name,
 		      const char *value);
 
+/* Hand the host the time t (Unix seconds) as the value name, written RFC
+ * 3339 in UTC ("2024-03-01T01:00:00Z"): where a SINCE endpoint's next pull
+ * starts (MTD_API_V_RESUME), the newest time a page held. Returns as
+ * mtd_sdk_api_value. */
+int mtd_sdk_api_time(const mtd_host_api *host, void *sink, const char *name, int64_t t);
+
 /* Say which vendor event the messages emitted next come from
  * (host->event_id), so that a replayed event is not counted twice. Returns
  * 0 when taken; -1 when id is blank, or the host is older than ABI 1.2. */
