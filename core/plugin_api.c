@@ -64,13 +64,15 @@ int mtd_api_flatten(const mtd_api *a, mtd_buf *b)
 	if (HAS_(mtd_api, sz, settings) && a->settings)
 		for (size_t i = 0; a->settings[i] && i <= MTD_API_MAX_SETTINGS; i++)
 			rc |= put_kv(b, "setting", a->settings[i]);
+	if (HAS_(mtd_api, sz, whoami_url))
+		rc |= put_kv(b, "whoami_url", a->whoami_url);
 	return rc ? -1 : 0;
 }
 
 void mtd_api_free(mtd_api_desc *d)
 {
-	char **all[] = {&d->base_url, &d->token_url, &d->scope, &d->id_field,
-			&d->secret_field, &d->key_header, &d->key_prefix};
+	char **all[] = {&d->base_url, &d->token_url, &d->scope,	    &d->id_field,
+			&d->secret_field, &d->key_header, &d->key_prefix, &d->whoami_url};
 	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
 		free(*all[i]), *all[i] = NULL;
 	for (size_t i = 0; i < d->nep; i++) {
@@ -177,6 +179,7 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 			       : !strcmp(k, "secret_field") ? &d->secret_field
 			       : !strcmp(k, "key_header")   ? &d->key_header
 			       : !strcmp(k, "key_prefix")   ? &d->key_prefix
+			       : !strcmp(k, "whoami_url")   ? &d->whoami_url
 							     : NULL;
 		}
 		if (slot && take(slot, v)) {
@@ -197,6 +200,12 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 	if (d->auth != MTD_API_AUTH_NONE && d->auth != MTD_API_AUTH_KEY &&
 	    (!d->token_url || (d->token_url[0] != '/' && !url_ok(d, d->token_url)))) {
 		mtd_err(err, n, "api description: token_url is missing or not an https URL or a path");
+		return MTD_EPLUGIN;
+	}
+	if (d->whoami_url && (!url_ok(d, d->whoami_url) || d->auth == MTD_API_AUTH_NONE ||
+			      d->auth == MTD_API_AUTH_KEY)) {
+		mtd_err(err, n, "api description: whoami_url is not an https URL, or there is no "
+			"token to ask it with");
 		return MTD_EPLUGIN;
 	}
 	if (d->auth == MTD_API_AUTH_LOGIN && (!d->id_field || !d->secret_field)) {

@@ -38,8 +38,8 @@
 #define MAX_WAIT_MS 300000     /* the longest Retry-After honoured */
 
 /* Settings of a connector that fetches, besides the plugin's own. */
-static const char *const base_keys[] = {"api_url", "token_url", "client_id", "secret_file",
-					"ca_file", "poll_seconds", NULL};
+static const char *const base_keys[] = {"api_url",     "token_url", "whoami_url",   "client_id",
+					"secret_file", "ca_file",   "poll_seconds", NULL};
 
 typedef struct pull {
 	mtd_t *h;
@@ -49,6 +49,7 @@ typedef struct pull {
 	mtd_pull_stats *ps;
 	char root[1100];     /* the API root, no trailing '/' */
 	char token_url[1100];
+	char whoami_url[1100]; /* the whoami_url setting, or "" */
 	char client_id[300], secret_file[1100], ca_file[1100];
 	char extra[MTD_API_MAX_SETTINGS][300]; /* the plugin's settings, by api.settings */
 	char *secret;        /* held while needed, wiped */
@@ -56,6 +57,8 @@ typedef struct pull {
 	char *token;         /* the access token, wiped */
 	long long token_until; /* monotonic ms */
 	int was_dumpable;
+	int root_set;        /* the root is the connector's api_url setting */
+	char disc_header[700]; /* discovery's header line for every API request, or "" */
 	int once;
 	int fatal;           /* a store failure inside a stream callback */
 	char err[1024];
@@ -374,6 +377,8 @@ static struct curl_slist *api_headers(pull *p, const char *accept, const char *e
 		goto fail;
 	if (extra && !(t = curl_slist_append(l, extra)))
 		goto fail;
+	if (p->disc_header[0] && !(t = curl_slist_append(l, p->disc_header)))
+		goto fail;
 	explicit_bzero(line, MAX_SECRET + 600);
 	free(line);
 	return l;
@@ -690,6 +695,77 @@ static int page_url(pull *p, const mtd_api_ep *e, const char *value, char *out, 
 	return 0;
 }
 
+/* ---- discovery (mtd_api.whoami_url) ---- */
+
+typedef struct disc {
+	char api_url[1100], name[80], value[600];
+	int bad;
+} disc;
+
+static int disc_value(void *ud, const char *name, const char *value)
+{
+	disc *d = ud;
+	char *dst = !strcmp(name, MTD_API_V_API_URL)	      ? d->api_url
+		    : !strcmp(name, MTD_API_V_HEADER_NAME)  ? d->name
+		    : !strcmp(name, MTD_API_V_HEADER_VALUE) ? d->value
+							     : NULL;
+	size_t cap = dst == d->api_url ? sizeof d->api_url : dst == d->name ? sizeof d->name
+										: sizeof d->value;
+	if (!dst)
+		return 0;
+	if (strlen(value) >= cap) {
+		d->bad = 1;
+		return -1;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return 0;
+}
+
+/* Ask whoami_url who the credentials are: the API root of this pull
+ * (unless the api_url setting gave it) and a header for every later
+ * request. Nothing of it is stored. */
+static int discover(pull *p)
+{
+	char url[1100], u[400];
+	resp r = {0};
+	disc d;
+	mtd_child_sink sink = {.api_value = disc_value, .ud = &d};
+	int rc;
+
+	memset(&d, 0, sizeof d);
+	if (p->whoami_url[0])
+		snprintf(url, sizeof url, "%s", p->whoami_url);
+	else if ((rc = expand(p, p->api.whoami_url, url, sizeof url)))
+		return rc;
+	url_text(url, u, sizeof u);
+	rc = request(p, "GET", url, NULL, NULL, NULL, NULL, 1, &r,
+		     env_num("MTDGATE_PULL_IDLE_SECONDS", 30, 1, 3600));
+	if (!rc && (rc = mtd_child_api_decode(mtd_feed_plugin(p->feed), MTD_API_DECODE_WHOAMI, 0,
+					      r.body.data, r.body.len, &sink, p->err,
+					      sizeof p->err)))
+		rc = mtd_fail(p->h, MTD_EIO, "%s: the answer of %s could not be read: %s", p->vendor,
+			      u, p->err);
+	buf_wipe(&r.body);
+	if (rc)
+		return rc;
+	if (d.bad || (!p->root_set && (strncmp(d.api_url, "https://", 8) || strlen(d.api_url) < 9 ||
+				       strpbrk(d.api_url, " ?#"))))
+		return mtd_fail(p->h, MTD_EIO, "%s: %s gave no usable API URL (an https URL)",
+				p->vendor, u);
+	if (!d.name[0] != !d.value[0] || strspn(d.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+					      "nopqrstuvwxyz0123456789-") != strlen(d.name))
+		return mtd_fail(p->h, MTD_EIO, "%s: %s gave a header without a name or value, or "
+				"a name that is not [A-Za-z0-9-]", p->vendor, u);
+	if (!p->root_set) {
+		snprintf(p->root, sizeof p->root, "%s", d.api_url);
+		while (strlen(p->root) > 8 && p->root[strlen(p->root) - 1] == '/')
+			p->root[strlen(p->root) - 1] = '\0';
+	}
+	if (d.name[0])
+		snprintf(p->disc_header, sizeof p->disc_header, "%s: %s", d.name, d.value);
+	return 0;
+}
+
 /* ---- pages ---- */
 
 typedef struct pagectx {
@@ -998,6 +1074,7 @@ static int load_settings(pull *p)
 	GET_("client_id", p->client_id)
 	GET_("secret_file", p->secret_file)
 	GET_("ca_file", p->ca_file)
+	GET_("whoami_url", p->whoami_url)
 	for (size_t i = 0; i < p->api.nsettings; i++) {
 		char key[64];
 		snprintf(key, sizeof key, "set:%s", p->api.settings[i]);
@@ -1007,6 +1084,7 @@ static int load_settings(pull *p)
 	}
 	v[0] = '\0';
 	GET_("api_url", v)
+	p->root_set = v[0] != '\0';
 	if ((rc = v[0] ? (snprintf(p->root, sizeof p->root, "%s", v), 0)
 		       : expand(p, p->api.base_url, p->root, sizeof p->root)))
 		return rc;
@@ -1088,6 +1166,8 @@ int mtd_pull(mtd_t *h, const char *vendor, unsigned flags, mtd_pull_stats *ps)
 		rc = mtd_fail(h, rc == MTD_ENOTFOUND ? MTD_EREFUSED : rc, "%s", p->err);
 	if (!rc)
 		rc = load_settings(p);
+	if (!rc && p->api.whoami_url)
+		rc = discover(p);
 	for (size_t i = 0; !rc && i < p->api.nep; i++)
 		rc = p->api.ep[i].paging == MTD_API_PAGE_SSE ? pull_stream(p, &p->api.ep[i])
 							     : pull_pages(p, &p->api.ep[i]);
@@ -1152,7 +1232,7 @@ int mtd_pull_setting(mtd_t *h, const char *vendor, const char *key, const char *
 {
 	char why[1300], k[80];
 	int rc;
-	if (!strcmp(key, "api_url") || !strcmp(key, "token_url")) {
+	if (!strcmp(key, "api_url") || !strcmp(key, "token_url") || !strcmp(key, "whoami_url")) {
 		if (strncmp(value, "https://", 8) || !printable(value, 1024) || strlen(value) < 9)
 			return mtd_fail(h, MTD_EUSAGE, "%s: %s must be an https:// URL", vendor, key);
 	} else if (!strcmp(key, "poll_seconds")) {

@@ -499,3 +499,32 @@ int mtd_sdk_api_link(const mtd_host_api *host, void *sink, json_t *page, const c
 	}
 	return 0;
 }
+
+int mtd_sdk_api_whoami(const mtd_host_api *host, void *sink, const void *data, size_t len,
+		       const char *api_url_path, const char *header, const char *value_path,
+		       char *err, size_t errlen)
+{
+	json_t *root = mtd_sdk_parse(data, len, err, errlen);
+	const char *url, *v = NULL;
+	int rc = MTD_PLUGIN_EMALFORMED;
+
+	if (!root)
+		return MTD_PLUGIN_EMALFORMED;
+	url = mtd_sdk_str(root, api_url_path);
+	if (header)
+		v = mtd_sdk_str(root, value_path);
+	if (!url || !value_ok(url) || strncmp(url, "https://", 8)) {
+		mtd_sdk_err(err, errlen, "field '%s': %s", api_url_path,
+			    url ? "not an https URL" : "missing");
+	} else if (header && (!v || !value_ok(v))) {
+		mtd_sdk_err(err, errlen, "field '%s': %s", value_path, v ? "not a value" : "missing");
+	} else if (mtd_sdk_api_value(host, sink, MTD_API_V_API_URL, url) ||
+		   (header && (mtd_sdk_api_value(host, sink, MTD_API_V_HEADER_NAME, header) ||
+			       mtd_sdk_api_value(host, sink, MTD_API_V_HEADER_VALUE, v)))) {
+		mtd_sdk_err(err, errlen, "the host refused the discovered values");
+	} else {
+		rc = MTD_PLUGIN_OK;
+	}
+	json_decref(root);
+	return rc;
+}

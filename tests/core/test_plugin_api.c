@@ -210,6 +210,20 @@ static void descriptions(void **state)
 	assert_string_equal(d.scope, "read");
 	mtd_api_free(&d);
 
+	/* discovery: kept; a plugin whose mtd_api ends before it has none */
+	a.whoami_url = "https://api.example.com/whoami/v1";
+	assert_int_equal(read_back(&a, &d), 0);
+	assert_string_equal(d.whoami_url, "https://api.example.com/whoami/v1");
+	mtd_api_free(&d);
+	a.struct_size = (uint32_t)offsetof(mtd_api, whoami_url);
+	assert_int_equal(read_back(&a, &d), 0);
+	assert_null(d.whoami_url);
+	mtd_api_free(&d);
+	a.struct_size = sizeof(mtd_api);
+	a.whoami_url = "http://api.example.com/whoami/v1";
+	refused(&a, "whoami_url");
+	a.whoami_url = NULL;
+
 	a.settings = NULL; /* {region} names no declared setting */
 	refused(&a, "base_url");
 	a.settings = region;
@@ -295,6 +309,26 @@ static void sdk_helpers(void **state)
 	assert_int_equal(mtd_sdk_event_id(&h, &g, "e-7"), 0);
 	assert_int_equal(mtd_sdk_event_id(&h, &g, ""), -1);
 	assert_int_equal(g.nids, 1);
+	/* a discovery answer: the root and the tenant's header */
+	{
+		const char *who = "{\"id\":\"t-1\",\"idType\":\"tenant\",\"apiHosts\":"
+				  "{\"dataRegion\":\"https://api-eu01.example.com\"}}";
+		g.nvalues = 0;
+		assert_int_equal(mtd_sdk_api_whoami(&h, &g, who, strlen(who), "apiHosts.dataRegion",
+						    "X-Tenant-ID", "id", err_, sizeof err_),
+				 0);
+		assert_string_equal(value_of(&g, MTD_API_V_API_URL), "https://api-eu01.example.com");
+		assert_string_equal(value_of(&g, MTD_API_V_HEADER_NAME), "X-Tenant-ID");
+		assert_string_equal(value_of(&g, MTD_API_V_HEADER_VALUE), "t-1");
+		assert_int_equal(mtd_sdk_api_whoami(&h, &g, who, strlen(who), "apiHosts.global",
+						    NULL, NULL, err_, sizeof err_),
+				 MTD_PLUGIN_EMALFORMED);
+		assert_contains(err_, "'apiHosts.global'");
+		assert_int_equal(mtd_sdk_api_whoami(&h, &g, who, strlen(who), "apiHosts.dataRegion",
+						    "X-Tenant-ID", "tenant", err_, sizeof err_),
+				 MTD_PLUGIN_EMALFORMED);
+		assert_contains(err_, "'tenant'");
+	}
 	/* a 1.1 host: its table ends before api_value */
 	old.struct_size = (uint32_t)offsetof(mtd_host_api, api_value);
 	assert_int_equal(mtd_sdk_api_value(&old, &g, MTD_API_V_NEXT, "x"), -1);

@@ -191,6 +191,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 static const mock_flow *const flows[] = {
 	[MOCK_ZIMPERIUM] = &mock_zimperium_flow,
 	[MOCK_CHECKPOINT] = &mock_checkpoint_flow,
+	[MOCK_SOPHOS] = &mock_sophos_flow,
 };
 
 typedef struct upload {
@@ -398,7 +399,7 @@ mock *mock_start(const char *dir, int vendor, int n, int per_page, int ndev,
 	snprintf(path, sizeof path, "%s/ca.pem", dir);
 	if (access(path, R_OK)) {
 		snprintf(cmd, sizeof cmd,
-			 "(cd '%s' && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+			 "(cd '%s' && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext && "
 			 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
 			 "-keyout ca.key -out ca.pem -days 2 -subj '/CN=mtdgate test CA' && "
 			 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "

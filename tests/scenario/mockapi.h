@@ -21,6 +21,7 @@ enum {
 	MOCK_LOOKOUT,
 	MOCK_ZIMPERIUM, /* mock_zimperium.c */
 	MOCK_CHECKPOINT, /* mock_checkpoint.c */
+	MOCK_SOPHOS,    /* mock_sophos.c */
 };
 
 typedef struct mock_faults {
@@ -117,6 +118,7 @@ typedef struct mock_flow {
 
 extern const mock_flow mock_zimperium_flow;
 extern const mock_flow mock_checkpoint_flow;
+extern const mock_flow mock_sophos_flow;
 
 /* What a flow reads of the request and the server. Strings are borrowed
  * (the request's or the server's), NULL when absent. */

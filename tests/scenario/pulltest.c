@@ -31,8 +31,8 @@ int pull_setup(void **state)
 	setenv("MTDGATE_PULL_BACKOFF_MS", "20", 1);
 	setenv("MTDGATE_PULL_IDLE_SECONDS", "1", 1);
 	setenv("MTDGATE_PULL_STREAM_IDLE_MS", "3000", 1);
-	setenv("no_proxy", "127.0.0.1", 1);
-	setenv("NO_PROXY", "127.0.0.1", 1);
+	setenv("no_proxy", "127.0.0.1,localhost", 1);
+	setenv("NO_PROXY", "127.0.0.1,localhost", 1);
 	*state = c;
 	return 0;
 }
@@ -58,16 +58,20 @@ void pull_keep(pctx *c)
 	c->seen[c->nseen] = '\0';
 }
 
-const char *pull_devices(scen *s, int n, const char *platform)
+const char *pull_devices(scen *s, int n, const char *platform, const char *vid)
 {
-	size_t cap = (size_t)n * 200 + 1, o = 0;
+	size_t cap = (size_t)n * 300 + 1, o = 0;
 	char *b = scen_own(s, malloc(cap));
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		o += (size_t)snprintf(b + o, cap - o,
 				      "{\"id\":\"dev-%d\",\"platform\":\"%s\",\"os_version\":\"17.4\","
 				      "\"ownership\":\"corporate\",\"management\":\"enrolled\","
-				      "\"ids\":{\"entra\":\"aad-%d\"}}\n",
+				      "\"ids\":{\"entra\":\"aad-%d\"",
 				      i, platform ? platform : i % 2 ? "android" : "ios", i);
+		if (vid)
+			o += (size_t)snprintf(b + o, cap - o, ",\"vendor:%s\":\"%s-%d\"", vid, vid, i);
+		o += (size_t)snprintf(b + o, cap - o, "}}\n");
+	}
 	return scen_writes(s, "devices.jsonl", b);
 }
 
@@ -90,24 +94,30 @@ void pull_start(pctx *c, const char *vendor, int mock_vendor, int n, int per_pag
 	const char *argv[24] = {"connector", "set", vendor};
 	char api[200], ca[400], sf[400], ex[8][600];
 	size_t k = 3;
+	int own_api = 0;
 	c->m = mock_start(s->dir, mock_vendor, n, per_page, ndev, CLIENT, SECRET);
 	assert_non_null(c->m);
 	c->secret_file = pull_secret_file(s, SECRET "\n", 0600);
-	snprintf(api, sizeof api, "api_url=%s", mock_url(c->m));
 	snprintf(ca, sizeof ca, "ca_file=%s/ca.pem", s->dir);
 	snprintf(sf, sizeof sf, "secret_file=%s", c->secret_file);
 	PRUN(c, 0, "init");
-	PRUN(c, 0, "device", "import", pull_devices(s, ndev, platform));
+	PRUN(c, 0, "device", "import", pull_devices(s, ndev, platform, c->vid));
 	PRUN(c, 0, "connector", "add", vendor);
 	PRUN(c, 0, "ingest", vendor, "--normalized",
 	     scen_writes(s, "prov.jsonl", "{\"type\":\"provision\",\"at\":\"2024-03-01T00:00:00Z\"}\n"));
 	for (size_t i = 0; on && on[i]; i++)
 		PRUN(c, 0, "connector", "set", vendor, on[i]);
-	argv[k++] = api;
+	snprintf(api, sizeof api, "api_url=%s", mock_url(c->m));
+	for (size_t i = 0; extra && extra[i]; i++)
+		own_api |= !strncmp(extra[i], "api_url=", 8);
+	if (!own_api)
+		argv[k++] = api;
 	argv[k++] = ca;
 	argv[k++] = sf;
 	for (size_t i = 0; extra && extra[i] && i < 8; i++) {
 		const char *eq = strchr(extra[i], '=');
+		if (!strcmp(extra[i], "api_url=-"))
+			continue;
 		if (eq && eq[1] == '@')
 			snprintf(ex[i], sizeof ex[i], "%.*s%s%s", (int)(eq + 1 - extra[i]), extra[i],
 				 mock_url(c->m), eq + 2);

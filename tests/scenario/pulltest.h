@@ -21,6 +21,9 @@ typedef struct pctx {
 	int64_t base; /* messages logged before the first pull (the provision) */
 	char *seen;   /* every output of every run, for the secret grep */
 	size_t nseen;
+	const char *vid; /* set before pull_start: device i also has the id
+			    "vendor:<vid>" = "<vid>-i" (vendors that name
+			    devices by their own id only) */
 } pctx;
 
 /* cmocka setup and teardown: a pctx in *state, fast retries, no proxy. */
@@ -35,19 +38,20 @@ void pull_keep(pctx *c);
 		pull_keep(c);                                                                      \
 	} while (0)
 
-/* n devices dev-0.. with an Entra id aad-i, of platform; platform NULL:
- * iOS for even i, Android for odd. Returns the file's path. */
-const char *pull_devices(scen *s, int n, const char *platform);
+/* n devices dev-0.. with an Entra id aad-i (and, vid not NULL, the id
+ * "vendor:<vid>" = "<vid>-i"), of platform; platform NULL: iOS for even i,
+ * Android for odd. Returns the file's path. */
+const char *pull_devices(scen *s, int n, const char *platform, const char *vid);
 /* The file "secret" holding secret, of mode. */
 const char *pull_secret_file(scen *s, const char *secret, mode_t mode);
 
 /* A store with ndev devices (pull_devices' platform), the vendor's
- * connector provisioned, platforms on (a "ios=on"-style list, space
- * separated), its API pointed at a server for mock_vendor with n events in
- * pages of per_page (SECRET, CLIENT), then the connector's settings: api_url,
- * ca_file, secret_file and the NULL-terminated extra ("token_url=" + the
- * server's URL and path, "client_id=..."; a value starting "@/" is the
- * server's URL followed by the path). Now is day 1. */
+ * connector provisioned, platforms on (NULL-terminated "ios=on"s), a server for mock_vendor with n events in pages of per_page
+ * (SECRET, CLIENT), then the connector's settings: api_url (the server's
+ * URL), ca_file, secret_file and the NULL-terminated extra
+ * ("token_url=@/oauth2/token", "client_id=..."; a value starting with '@'
+ * is the server's URL followed by the rest; an "api_url=..." of extra
+ * replaces the server's, "api_url=-" sets none). Now is day 1. */
 void pull_start(pctx *c, const char *vendor, int mock_vendor, int n, int per_page, int ndev,
 		const char *platform, const char *const *on, const char *const *extra);
 

@@ -169,6 +169,74 @@ static void checkpoint_faults(void **state)
 	pull_secret_nowhere(c);
 }
 
+/* ---- Sophos Central: whoami's data region, a SIEM cursor ---- */
+
+static void sophos_start(pctx *c, int n, int per_page, int ndev)
+{
+	static const char *const on[] = {"ios=on", "android=on", NULL};
+	/* no api_url: the data region whoami names is the API (the server
+	 * under the name localhost), the token and whoami on 127.0.0.1 */
+	static const char *const extra[] = {"api_url=-", "token_url=@/api/v2/oauth2/token",
+					    "whoami_url=@/whoami/v1", "client_id=" CLIENT, NULL};
+	c->vid = "sophos";
+	pull_start(c, "sophos", MOCK_SOPHOS, n, per_page, ndev, NULL, on, extra);
+}
+
+/* mock_sophos.c: device d's open threats are j = d, d + ndev, ... < n, of
+ * severity low, medium, high by j % 3. */
+static void sophos_levels(pctx *c, int n, int ndev)
+{
+	static const char *const lv[] = {"low", "medium", "high"};
+	for (int d = 0; d < ndev && d < n; d++) {
+		char dev[32];
+		const char *got;
+		int w = -1;
+		for (int j = d; j < n; j += ndev)
+			w = j % 3 > w ? j % 3 : w;
+		snprintf(dev, sizeof dev, "dev-%d", d);
+		if (strcmp(got = pull_level(c, dev, "sophos"), lv[w]))
+			fail_msg("%s: sophos level %s, expected %s", dev, got, lv[w]);
+	}
+}
+
+/* 300 events in pages of 40 on 30 devices known by their Sophos ids:
+ * killed before the third commit, then after the fifth, then to the end:
+ * every event once, every request to the data region with the tenant's
+ * header (the server refuses any other); nothing new: nothing applied. */
+static void sophos_kills(void **state)
+{
+	pctx *c = *state;
+	sophos_start(c, 300, 40, 30);
+	pull_kill_at(c, "sophos", "pull-before-commit:3");
+	assert_int_equal(pull_logged(c), 80);
+	pull_kill_at(c, "sophos", "pull-committed:3");
+	assert_int_equal(pull_logged(c), 200);
+	PRUN(c, 0, "pull", "sophos", "--once");
+	OUT_HAS(c->s, "100 accepted");
+	OUT_HAS(c->s, "evaluated 30 devices");
+	assert_int_equal(pull_logged(c), 300);
+	sophos_levels(c, 300, 30);
+	PRUN(c, 0, "pull", "sophos", "--once");
+	OUT_HAS(c->s, "0 accepted");
+	assert_int_equal(pull_logged(c), 300);
+	PRUN(c, 0, "audit", "verify");
+	pull_secret_nowhere(c);
+}
+
+/* The faults of the other flows, whoami among the requests they hit. */
+static void sophos_faults(void **state)
+{
+	pctx *c = *state;
+	mock_faults f = {.r429 = 2, .r500 = 4, .n500 = 3, .expire = 8, .trunc = 10, .slow = 12};
+	sophos_start(c, 40, 5, 30);
+	mock_set_faults(c->m, &f);
+	PRUN(c, 0, "pull", "sophos", "--once");
+	assert_int_equal(pull_logged(c), 40);
+	assert_int_equal(mock_tokens(c->m), 2);
+	sophos_levels(c, 40, 30);
+	pull_secret_nowhere(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +244,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(zimperium_faults, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(checkpoint_kills, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(checkpoint_faults, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(sophos_kills, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(sophos_faults, pull_setup, pull_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

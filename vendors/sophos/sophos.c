@@ -191,6 +191,114 @@ static int s_decode(void *state, const mtd_host_api *host, void *sink, const voi
 				   NULL, err, errlen);
 }
 
+/* ---- the Sophos Central API (plugin ABI 1.2) ----
+ * Token: OAuth2 client credentials, POST https://id.sophos.com/api/v2/oauth2/token
+ * with scope "token" (access_token, expires_in). Then GET
+ * https://api.central.sophos.com/whoami/v1 -> {"id", "idType": "tenant",
+ * "apiHosts": {"global", "dataRegion"}}: every later call goes to the
+ * dataRegion host with "X-Tenant-ID: <id>". Events: GET /siem/v1/events
+ * ?limit=1000, then &cursor=<next_cursor> while has_more; the last
+ * next_cursor is where the next pull starts. The SIEM events are what this
+ * plugin decodes (the detections and clean-ups, mobile compliance); the
+ * alerts (/siem/v1/alerts, /common/v1/alerts) only repeat the detections
+ * without their ends, so they are not pulled.
+ * Sources: Sophos' "Authenticating to Sophos Central APIs"
+ * (https://community.sophos.com/sophos-central-api/f/recommended-reads/120745/
+ * authenticating-to-sophos-central-apis: the token request, a 3600 s life,
+ * the regional URL and the tenant id header);
+ * sophos/Sophos-Central-SIEM-Integration api_client.py (Apache-2.0: token
+ * request with scope=token, whoami's apiHosts.dataRegion, X-Tenant-ID,
+ * limit=1000, cursor/next_cursor/has_more, from_date on a first run). */
+
+static const mtd_api_endpoint s_endpoints[] = {
+	{.name = "events",
+	 .path = "/siem/v1/events?limit=1000",
+	 .paging = MTD_API_PAGE_CURSOR,
+	 .resume_param = "cursor"},
+};
+
+static const mtd_api s_api = {
+	.struct_size = sizeof(mtd_api),
+	.endpoint_size = sizeof(mtd_api_endpoint),
+	.base_url = "https://api.central.sophos.com",
+	.auth = MTD_API_AUTH_OAUTH2,
+	.token_url = "https://id.sophos.com/api/v2/oauth2/token",
+	.scope = "token",
+	.endpoints = s_endpoints,
+	.nendpoints = 1,
+	.whoami_url = "https://api.central.sophos.com/whoami/v1",
+};
+
+/* One item of a page, its id said first so a replay is known. */
+static int s_api_item(void *ctx, const mtd_host_api *host, void *sink, json_t *e, char *err,
+		      size_t errlen)
+{
+	const char *id = json_is_object(e) ? mtd_sdk_str(e, "id") : NULL;
+	if (id)
+		mtd_sdk_event_id(host, sink, id);
+	return decode_item(ctx, host, sink, e, err, errlen);
+}
+
+static int s_whoami(const mtd_host_api *host, void *sink, const void *data, size_t len,
+		    char *err, size_t errlen)
+{
+	json_t *root = mtd_sdk_parse(data, len, err, errlen);
+	const char *kind = root ? mtd_sdk_str(root, "idType") : NULL;
+	int tenant = kind && !strcmp(kind, "tenant");
+	json_decref(root);
+	if (!root)
+		return MTD_PLUGIN_EMALFORMED;
+	if (!tenant) {
+		/* partner and organization credentials see many tenants: which one
+		 * is mtdgate's is not theirs to guess */
+		mtd_sdk_err(err, errlen, "field 'idType': '%.32s', not 'tenant': create the "
+			    "credentials in the tenant's own Sophos Central", kind ? kind : "");
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	return mtd_sdk_api_whoami(host, sink, data, len, "apiHosts.dataRegion", "X-Tenant-ID", "id",
+				  err, errlen);
+}
+
+static int s_page(const mtd_host_api *host, void *sink, const void *data, size_t len, char *err,
+		  size_t errlen)
+{
+	json_t *root = mtd_sdk_parse(data, len, err, errlen);
+	int rc;
+	if (!root)
+		return MTD_PLUGIN_EMALFORMED;
+	if (!json_is_object(root) || !json_is_array(json_object_get(root, "items"))) {
+		mtd_sdk_err(err, errlen, "not a SIEM page: no 'items' array");
+		json_decref(root);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	rc = mtd_sdk_each(host, sink, json_object_get(root, "items"), "items", MAX_PAGE,
+			  s_api_item, NULL, err, errlen);
+	/* the cursor after this page: where the next pull starts, and, while
+	 * has_more, the next page */
+	if (rc == MTD_PLUGIN_OK &&
+	    (mtd_sdk_api_link(host, sink, root, "next_cursor", MTD_API_V_RESUME, err, errlen) ||
+	     (json_is_true(json_object_get(root, "has_more")) &&
+	      mtd_sdk_api_link(host, sink, root, "next_cursor", MTD_API_V_NEXT, err, errlen))))
+		rc = MTD_PLUGIN_EMALFORMED;
+	json_decref(root);
+	return rc;
+}
+
+static int s_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
+{
+	(void)state, (void)endpoint;
+	if (what == MTD_API_DECODE_TOKEN)
+		return mtd_sdk_api_token(host, sink, data, len, "access_token", "expires_in", NULL,
+					 err, errlen);
+	if (what == MTD_API_DECODE_WHOAMI)
+		return s_whoami(host, sink, data, len, err, errlen);
+	if (what == MTD_API_DECODE_PAGE)
+		return s_page(host, sink, data, len, err, errlen);
+	mtd_sdk_err(err, errlen, "unknown api_decode request %u", what);
+	return MTD_PLUGIN_EINTERNAL;
+}
+
 static const mtd_plugin sophos = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -203,6 +311,8 @@ static const mtd_plugin sophos = {
 	.decode = s_decode,
 	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
+	.api = &s_api,
+	.api_decode = s_api_decode,
 };
 
 MTD_SDK_PLUGIN_ENTRY(sophos)

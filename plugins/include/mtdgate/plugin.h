@@ -245,6 +245,17 @@ typedef struct mtd_api {
 	uint32_t nendpoints;    /* 1..16 */
 	const char *const *settings; /* vendor settings the URLs use ({NAME}),
 				       NULL-terminated, may be NULL */
+	/* Appended in ABI 1.2 (present when struct_size covers it): discovery.
+	 * NULL: none. Otherwise, once a pull has its token, the host GETs
+	 * whoami_url (an https URL, {NAME} settings allowed) with it and hands
+	 * the answer to api_decode(MTD_API_DECODE_WHOAMI), which gives
+	 * MTD_API_V_API_URL, the API root of this pull (an https URL; a
+	 * connector's api_url setting still overrides it), and optionally
+	 * MTD_API_V_HEADER_NAME with MTD_API_V_HEADER_VALUE, a header every
+	 * later API request of the pull carries (Sophos Central: the data
+	 * region's host and "X-Tenant-ID: <tenant id>"). Nothing of the answer
+	 * is stored: every pull asks again. */
+	const char *whoami_url;
 } mtd_api;
 
 /* What api_decode is asked to decode (its what). */
@@ -253,6 +264,8 @@ typedef struct mtd_api {
 #define MTD_API_DECODE_PAGE 2u  /* a page of the endpoint: emit its messages (as decode
 				   does, element errors and event ids included) and give
 				   MTD_API_V_NEXT / MTD_API_V_RESUME as the paging says */
+#define MTD_API_DECODE_WHOAMI 3u /* the answer of whoami_url: give MTD_API_V_API_URL and
+				    optionally MTD_API_V_HEADER_NAME / _VALUE; no messages */
 
 /* Names of the values api_decode gives through host->api_value. */
 #define MTD_API_V_TOKEN "token"           /* the access token */
@@ -263,6 +276,9 @@ typedef struct mtd_api {
 #define MTD_API_V_RESUME "resume"         /* where the next pull starts (SINCE: a time
 					     as the vendor writes it; EVENT_ID: an id;
 					     CURSOR: a cursor); absent: unchanged */
+#define MTD_API_V_API_URL "api_url"       /* WHOAMI: the API root of this pull */
+#define MTD_API_V_HEADER_NAME "header_name" /* WHOAMI: a header's name ([A-Za-z0-9-]) ... */
+#define MTD_API_V_HEADER_VALUE "header_value" /* ... and its value, on every API request */
 
 /* The plugin's descriptor. Returned by mtd_plugin_entry(); must stay valid
  * and unchanged for the life of the process (normally a static const). */

@@ -302,6 +302,14 @@ int mtd_sdk_api_token(const mtd_host_api *host, void *sink, const void *data, si
 int mtd_sdk_api_link(const mtd_host_api *host, void *sink, json_t *page, const char *path,
 		     const char *name, char *err, size_t errlen);
 
+/* Decode a discovery answer (JSON) for MTD_API_DECODE_WHOAMI: the string
+ * at api_url_path is the API root (required); with header set, the string
+ * at value_path is that header's value (required then). Returns
+ * MTD_PLUGIN_OK, or MTD_PLUGIN_EMALFORMED with err naming the field. */
+int mtd_sdk_api_whoami(const mtd_host_api *host, void *sink, const void *data, size_t len,
+		       const char *api_url_path, const char *header, const char *value_path,
+		       char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
