@@ -31,6 +31,7 @@ typedef struct eval {
 	mtd_conn *conns;
 	size_t nconns;
 	int *cstate; /* state of each connector at now */
+	const char **vname; /* each connector's vendor, the rules' copy (or NULL) */
 	gset *sets;
 	size_t nsets;
 	mtd_rules *rules;
@@ -39,7 +40,8 @@ typedef struct eval {
 	struct pcache *pc; /* for callbacks */
 	struct oldc *old;  /* the stored decisions' outcomes */
 	struct dblock *cur; /* the decision block of the device at hand */
-	struct fastmemo *fm; /* pure rules without inventory only, else NULL */
+	int recall; /* pure rules without inventory: the memo first (recalled) */
+	struct pviews *pv; /* recalled's, by platform (MTD_NPLAT) */
 	int32_t *memo_oc; /* rules' memo entry -> outcome cache slot + 1 */
 	size_t nmemo_oc;
 	int64_t dry_ids;  /* dry run: -1, and new outcomes get ids -2, -3, ... */
@@ -906,41 +908,44 @@ static int tell(eval *e, const devrow *d, const outcome *o, int64_t evaluated_at
 }
 
 /* d's reports as the rules see them: the vendors in force for its device
- * compliance (cv) and for its apps (av). */
+ * compliance (cv) and for its apps (av); cci, aci (may be NULL) get the
+ * connector index of each. */
 static void vendor_views(const eval *e, const devrow *d, mtd_vreport *cv, size_t *ncv,
-			 mtd_vreport *av, size_t *nav)
+			 mtd_vreport *av, size_t *nav, uint8_t *cci, uint8_t *aci)
 {
 	uint32_t bit = 1u << d->platform;
 	*ncv = *nav = 0;
 	for (size_t i = 0; i < e->nconns; i++) {
 		const mtd_conn *c = &e->conns[i];
-		mtd_vreport v = {c->vendor, d->level[i], d->at[i], d->os_supported[i],
+		mtd_vreport v = {e->vname && e->vname[i] ? e->vname[i] : c->vendor, d->level[i],
+				 d->at[i], d->os_supported[i],
 				 d->threats[i].n ? d->threats[i].p : NULL, d->threats[i].n,
 				 c->block_missing_data, c->block_unsupported_os, d->cause[i]};
 		if (!in_force(e->cstate[i]))
 			continue;
-		if (c->platforms & bit)
+		if (c->platforms & bit) {
+			if (cci)
+				cci[*ncv] = (uint8_t)i;
 			cv[(*ncv)++] = v;
-		if (c->mam_platforms & bit)
+		}
+		if (c->mam_platforms & bit) {
+			if (aci)
+				aci[*nav] = (uint8_t)i;
 			av[(*nav)++] = v;
+		}
 	}
 }
 
-/* The fast memo: devices that look alike to pure rules, found by the
- * scan's integers instead of the rules' byte key (building, hashing and
- * comparing that key was the largest part of a device's own cost). A
- * result enters only when the rules' memo kept it, that is when it is a
- * function of what the memo compares, all of which the key below holds
- * (the connectors' names and settings are fixed for a run): keep it in
- * step with rules.c's memo_key, as mtd_rules_memo says. Direct-mapped:
- * a collision replaces, and the rules' memo answers the device instead. */
-#define FM_SLOTS 4096
-#define FM_WORDS 4
-#define FM_MAX_CONNS ((FM_WORDS * 64 - 40) / 5)
-typedef struct fastmemo {
-	uint64_t key[FM_SLOTS][FM_WORDS];
-	int32_t slot[FM_SLOTS]; /* outcome cache slot + 1; 0 empty */
-} fastmemo;
+/* The vendor views of a platform's devices for recalled: vendor_views of
+ * an empty device of the platform, and the connector of each entry, whose
+ * report fields recalled sets per device. Made on first use. */
+typedef struct pviews {
+	int made;
+	mtd_vreport cv[MAX_CONNS], av[MAX_CONNS];
+	uint8_t cci[MAX_CONNS], aci[MAX_CONNS];
+	size_t ncv, nav;
+	mtd_eval_in in; /* what the memo compares, the rest zero */
+} pviews;
 
 /* device.tasks, read from the store when a script first reads it: the open
  * tasks of the connectors in force for the device (for compliance or for
@@ -994,7 +999,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	char why[2048];
 	int rc;
 
-	vendor_views(e, d, cv, &ncv, av, &nav);
+	vendor_views(e, d, cv, &ncv, av, &nav, NULL, NULL);
 	in.id = ext_of(d);
 	in.os_version = d->has_os ? d->os : NULL;
 	in.user = d->has_user ? d->user : NULL;
@@ -1022,7 +1027,7 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 					rc == MTD_ENOMEM ? "out of memory" : mtd_store_errmsg(h->store));
 		in.os_version = d->has_os ? d->os : NULL;
 		in.user = d->has_user ? d->user : NULL;
-		vendor_views(e, d, cv, &ncv, av, &nav);
+		vendor_views(e, d, cv, &ncv, av, &nav, NULL, NULL);
 	}
 	in.tasks = load_tasks;
 	in.tasks_ud = &tj;
@@ -1042,40 +1047,52 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	return rc ? mtd_fail(h, rc, "rules failed on device %s: %s", ext_of(d), why) : 0;
 }
 
-/* The key of d in the fast memo: its platform, ownership, management,
- * previous state, group set, and each connector's level and os_supported,
- * packed; -1 when a value is out of the packing's range (no fast path). */
-static int fm_key(const eval *e, const devrow *d, uint64_t k[FM_WORDS])
+/* The outcome cache slot (+ 1) of what the rules' memo holds for d, 0
+ * when it holds nothing for d or its outcome is not cached yet: the
+ * common case of pure rules, asked with only the fields the memo
+ * compares (no external id, no details, no call into Lua). */
+static int32_t recalled(eval *e, const devrow *d)
 {
-	int prev = d->old_outcome ? d->old_state : -1;
-	unsigned pos = 40;
-	if (d->platform < 0 || d->platform > 31 || (d->corporate & ~1) || (d->enrolled & ~1) ||
-	    prev < -1 || prev > 6 || d->groupset < 0 || d->groupset >= (INT64_C(1) << 30) ||
-	    e->nconns > FM_MAX_CONNS)
-		return -1;
-	memset(k, 0, FM_WORDS * sizeof *k);
-	k[0] = (uint64_t)d->platform | (uint64_t)d->corporate << 5 | (uint64_t)d->enrolled << 6 |
-	       (uint64_t)(prev + 1) << 7 | (uint64_t)d->groupset << 10;
-	for (size_t i = 0; i < e->nconns; i++, pos += 5) {
-		/* a level set by an open threat: the rules' memo keys on it, this
-		 * one leaves such (few) devices to it */
-		if (d->level[i] < 0 || d->level[i] > 7 || d->os_supported[i] < -1 ||
-		    d->os_supported[i] > 1 || d->cause[i])
-			return -1;
-		k[pos / 64] |= (uint64_t)(d->level[i] | (d->os_supported[i] + 1) << 3) << (pos % 64);
-		if (pos % 64 > 59) /* the 5 bits straddle two words */
-			k[pos / 64 + 1] |= (uint64_t)(d->level[i] | (d->os_supported[i] + 1) << 3) >>
-					   (64 - pos % 64);
-	}
-	return 0;
-}
+	pviews *p;
+	mtd_eval_in *in;
+	int64_t m;
 
-static size_t fm_index(const uint64_t k[FM_WORDS])
-{
-	uint64_t h = 0;
-	for (int i = 0; i < FM_WORDS; i++)
-		h = (h ^ k[i]) * UINT64_C(0x9e3779b97f4a7c15);
-	return (size_t)(h >> 52) % FM_SLOTS;
+	if (d->platform < 0 || d->platform >= MTD_NPLAT)
+		return 0;
+	p = &e->pv[d->platform];
+	if (!p->made) {
+		devrow *z = calloc(1, sizeof *z);
+		if (!z)
+			return 0;
+		z->platform = d->platform;
+		vendor_views(e, z, p->cv, &p->ncv, p->av, &p->nav, p->cci, p->aci);
+		free(z);
+		p->made = 1;
+	}
+	for (size_t i = 0; i < p->ncv; i++) {
+		p->cv[i].level = d->level[p->cci[i]];
+		p->cv[i].os_supported = d->os_supported[p->cci[i]];
+		p->cv[i].cause = d->cause[p->cci[i]];
+	}
+	for (size_t i = 0; i < p->nav; i++) {
+		p->av[i].level = d->level[p->aci[i]];
+		p->av[i].os_supported = d->os_supported[p->aci[i]];
+		p->av[i].cause = d->cause[p->aci[i]];
+	}
+	/* only what the memo compares (rules.h: MTD_RULES_*_FIELDS): the
+	 * views' at and threats, and the rest of in, stay zero */
+	in = &p->in;
+	in->platform = d->platform;
+	in->corporate = d->corporate;
+	in->enrolled = d->enrolled;
+	in->groupset = d->groupset;
+	in->vendors = p->cv;
+	in->nvendors = p->ncv;
+	in->app_vendors = p->av;
+	in->napp_vendors = p->nav;
+	in->prev_state = d->old_outcome ? d->old_state : -1;
+	m = mtd_rules_memo_find(e->rules, in);
+	return m >= 0 && (size_t)m < e->nmemo_oc ? e->memo_oc[m] : 0;
 }
 
 /* The changes a snapshot pass decided, in device order: the device row id
@@ -1145,13 +1162,9 @@ static int decide(eval *e, devrow *d, run_out *ro)
 	outcome tmp = {0};
 	const outcome *o;
 	int32_t slot = 0;
-	uint64_t key[FM_WORDS];
-	int keyed = e->fm && !fm_key(e, d, key), rc;
-	size_t fi = keyed ? fm_index(key) : 0;
+	int rc;
 
-	if (keyed && e->fm->slot[fi] && !memcmp(e->fm->key[fi], key, sizeof key)) {
-		slot = e->fm->slot[fi];
-	} else {
+	if (!e->recall || !(slot = recalled(e, d))) {
 		if ((rc = ask_rules(e, d, &out)))
 			return rc;
 		if ((rc = outcome_of(e, d, &out, &slot, &tmp)))
@@ -1160,11 +1173,6 @@ static int decide(eval *e, devrow *d, run_out *ro)
 				       : mtd_fail(h, rc, "recording the decision of %s: %s", ext_of(d),
 						  rc == MTD_ENOMEM ? "out of memory"
 								   : mtd_store_errmsg(h->store));
-		/* only what the memo kept is a function of the key */
-		if (keyed && slot && out.memo >= 0) {
-			memcpy(e->fm->key[fi], key, sizeof key);
-			e->fm->slot[fi] = slot;
-		}
 	}
 	ro->evaluated++;
 	o = slot ? &e->oc->v[slot - 1] : &tmp;
@@ -1423,6 +1431,7 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 		goto out;
 	}
 	e.cstate = calloc(e.nconns + 1, sizeof *e.cstate);
+	e.vname = calloc(e.nconns + 1, sizeof *e.vname);
 	d = calloc(1, sizeof *d);
 	e.oc = calloc(1, sizeof *e.oc);
 	e.old = calloc(1, sizeof *e.old);
@@ -1434,21 +1443,21 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 	}
 	if (ro->fn)
 		e.pc = pc_new();
-	if (!e.cstate || !d || !e.oc || !e.oc->v || !e.old || !e.cur || (ro->fn && !e.pc)) {
+	if (!e.cstate || !e.vname || !d || !e.oc || !e.oc->v || !e.old || !e.cur ||
+	    (ro->fn && !e.pc)) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < e.nconns; i++)
+	for (size_t i = 0; i < e.nconns; i++) {
 		e.cstate[i] = mtd_conn_state_at(&e.conns[i], h->now);
+		e.vname[i] = mtd_rules_vendor_name(e.rules, e.conns[i].vendor);
+	}
 	devrow_clear(d, e.nconns);
 	/* Slim scans when the memo is likely to answer (pure rules, no
 	 * inventory); the scans stay open while decide() uses the store's other
 	 * statements. */
 	e.slim = mtd_rules_pure(e.rules) && !mtd_rules_wants_inventory(e.rules);
-	if (e.slim && !(e.fm = calloc(1, sizeof *e.fm))) {
-		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
-		goto out;
-	}
+	e.recall = e.slim && (e.pv = calloc(MTD_NPLAT, sizeof *e.pv));
 	if (ro->only)
 		e.slim = 0; /* a few devices: read them whole */
 	else if (open_scans(&e, &dev, &rep, 0) ||
@@ -1517,13 +1526,14 @@ out:
 	free(e.rb.p);
 	free(e.resb.p);
 	free(e.cstate);
+	free(e.vname);
+	free(e.pv);
 	free(e.conns);
 	free(e.memo_oc);
 	oc_free(e.oc);
 	pc_free(e.pc);
 	free(e.old);
 	free(e.cur);
-	free(e.fm);
 	spool_free(e.sp);
 	for (size_t i = 0; i < e.nprov; i++)
 		free(e.prov[i].vendors);

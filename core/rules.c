@@ -36,6 +36,11 @@
 #define NREADS 8
 #define MEMO_MAX_ENTRIES 65536
 #define MEMO_MAX_BYTES (32u << 20)
+#define VCACHE 16 /* vendor names' codes kept by address */
+/* The memo's entries of short keys, direct-mapped by hash, key inline:
+ * most lookups end here without touching an entry (a collision replaces). */
+#define NEAR_SLOTS 4096
+#define NEAR_KEY 32
 
 enum { PRIO_UNSET, PRIO_DEFENDER, PRIO_THIRD_PARTY };
 
@@ -93,8 +98,24 @@ struct mtd_rules {
 	size_t nents, ents_cap, ent_bytes;
 	uint64_t *slots; /* entry index + 1 in the low half, the hash's high half above */
 	size_t nslots;   /* a power of two, or 0 */
-	unsigned char key[MEMO_KEY_MAX];
+	_Alignas(8) unsigned char key[MEMO_KEY_MAX]; /* the key of the device at hand */
+	struct near *near; /* NEAR_SLOTS, made with the first entry */
+	/* vendor names by their code in the memo key (vendor_code): 0 is none,
+	 * each a copy; an open-addressing table of codes by the name's hash;
+	 * and the codes of the last names met, by their address */
+	char **vnames;
+	size_t nvnames;
+	uint32_t *vslots;
+	size_t nvslots; /* a power of two, or 0 */
+	const char *vcache_ptr[VCACHE];
+	uint32_t vcache_code[VCACHE];
 };
+
+typedef struct near {
+	_Alignas(8) unsigned char key[NEAR_KEY];
+	uint32_t klen; /* 0: empty */
+	uint32_t ent;
+} near;
 
 /* One memoized result: str holds the reasons then the resources, followed
  * by the key bytes and the strings themselves, all in this one block. */
@@ -1330,6 +1351,11 @@ void mtd_rules_close(mtd_rules *r)
 	free(r->ents);
 	free(r->slots);
 	free(r->cur_vent);
+	for (size_t i = 0; i < r->nvnames; i++)
+		free(r->vnames[i]);
+	free(r->vnames);
+	free(r->vslots);
+	free(r->near);
 	free(r->dir);
 	free(r);
 }
@@ -1709,27 +1735,233 @@ static int new_lazy_mt(lua_State *L, lua_CFunction f)
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static void push_vendors(mtd_rules *r, const mtd_vreport *v, size_t n)
+/* ---- the plain fields (rules.h, MTD_RULES_*_FIELDS) ----
+ * The memo key and the tables the rules get, both generated from the
+ * lists: device_key and vendor_key hold each field's value in its type,
+ * and each push_* below sets its field from that value alone. */
+
+static uint64_t name_hash(const char *p)
+{
+	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+	return h;
+}
+
+/* name's code in r->vnames, found or added; -1 when memory is short. */
+static int64_t vendor_intern(mtd_rules *r, const char *name)
+{
+	uint64_t h = name_hash(name);
+	size_t i, mask = r->nvslots - 1;
+	for (i = r->nvslots ? h & mask : 0; r->nvslots && r->vslots[i]; i = (i + 1) & mask)
+		if (!strcmp(r->vnames[r->vslots[i]], name))
+			return r->vslots[i];
+	if (2 * (r->nvnames + 1) > r->nvslots) { /* grow: load at most 1/2 */
+		size_t ns = r->nvslots ? 2 * r->nvslots : 64;
+		uint32_t *sl = calloc(ns, sizeof *sl);
+		char **vn = realloc(r->vnames, ns / 2 * sizeof *vn);
+		if (vn)
+			r->vnames = vn;
+		if (!sl || !vn || ns > UINT32_MAX) {
+			free(sl);
+			return -1;
+		}
+		for (size_t k = 1; k < r->nvnames; k++) {
+			size_t j = name_hash(r->vnames[k]) & (ns - 1);
+			while (sl[j])
+				j = (j + 1) & (ns - 1);
+			sl[j] = (uint32_t)k;
+		}
+		free(r->vslots);
+		r->vslots = sl;
+		r->nvslots = ns;
+		mask = ns - 1;
+		for (i = h & mask; sl[i]; i = (i + 1) & mask)
+			;
+	}
+	if (!r->nvnames) {
+		r->vnames[0] = NULL; /* code 0: none */
+		r->nvnames = 1;
+	}
+	if (!(r->vnames[r->nvnames] = strdup(name)))
+		return -1;
+	r->vslots[i] = (uint32_t)r->nvnames;
+	return (int64_t)r->nvnames++;
+}
+
+/* The code of vendor name in memo keys, the same for the life of r: 0 for
+ * none, -1 when memory is short (the call is then not memoized). r's own
+ * copy (mtd_rules_vendor_name) costs a lookup by address. */
+static inline int64_t vendor_code(mtd_rules *r, const char *name)
+{
+	size_t c = ((uintptr_t)name >> 4) % VCACHE;
+	int64_t code;
+	if (!name)
+		return 0;
+	if (r->nvnames && r->vnames[r->vcache_code[c]] == name) /* code 0 is NULL */
+		return r->vcache_code[c];
+	if ((code = vendor_intern(r, name)) > 0 && r->vnames[code] == name)
+		r->vcache_code[c] = (uint32_t)code;
+	return code;
+}
+
+const char *mtd_rules_vendor_name(mtd_rules *r, const char *name)
+{
+	int64_t code = name ? vendor_intern(r, name) : -1;
+	return code > 0 ? r->vnames[code] : NULL;
+}
+
+/* The key's parts: a member per listed field, laid out as these structs
+ * (the key bytes are written through memcpy at the members' offsets, a
+ * part zeroed first so that no padding byte is left undefined). */
+#define KEY_MEMBER_(name, type, value) type name;
+typedef struct dkey {
+	MTD_RULES_DEVICE_FIELDS(KEY_MEMBER_)
+} dkey;
+typedef struct vkey {
+	MTD_RULES_VENDOR_FIELDS(KEY_MEMBER_)
+} vkey;
+#undef KEY_MEMBER_
+
+/* A value into field name of part S at p; bad when it does not fit. */
+#define KEY_SET_(p, S, name, type, value, bad)                                                     \
+	do {                                                                                       \
+		int64_t v_ = (int64_t)(value);                                                     \
+		type t_ = (type)v_;                                                                \
+		(bad) |= (int64_t)t_ != v_;                                                        \
+		memcpy((p) + offsetof(S, name), &t_, sizeof t_);                                   \
+	} while (0)
+
+/* in's device fields at p; nonzero when a value does not fit. */
+static inline int device_key(mtd_rules *r, const mtd_eval_in *in, unsigned char *p)
+{
+	int bad = 0;
+	(void)r;
+	memset(p, 0, sizeof(dkey));
+#define DEVICE_SET_(name, type, value) KEY_SET_(p, dkey, name, type, value, bad);
+	MTD_RULES_DEVICE_FIELDS(DEVICE_SET_)
+#undef DEVICE_SET_
+	return bad;
+}
+
+/* v's fields at p; nonzero when a value does not fit. */
+static inline int vendor_key(mtd_rules *r, const mtd_vreport *v, unsigned char *p)
+{
+	int bad = 0;
+	memset(p, 0, sizeof(vkey));
+#define VENDOR_SET_(name, type, value) KEY_SET_(p, vkey, name, type, value, bad);
+	MTD_RULES_VENDOR_FIELDS(VENDOR_SET_)
+#undef VENDOR_SET_
+	return bad;
+}
+
+static void push_platform(mtd_rules *r, const mtd_eval_in *in, int64_t k)
+{
+	(void)in;
+	set_str(r->L, "platform", mtd_platform_name((int)k));
+}
+
+static void push_ownership(mtd_rules *r, const mtd_eval_in *in, int64_t k)
+{
+	(void)in;
+	set_str(r->L, "ownership", k ? "corporate" : "personal");
+}
+
+static void push_management(mtd_rules *r, const mtd_eval_in *in, int64_t k)
+{
+	(void)in;
+	set_str(r->L, "management", k ? "enrolled" : "unenrolled");
+}
+
+static void push_previous(mtd_rules *r, const mtd_eval_in *in, int64_t k)
+{
+	lua_State *L = r->L;
+	(void)in;
+	if (k <= 0)
+		return; /* never decided */
+	lua_createtable(L, 0, 2);
+	set_str(L, "state", mtd_state_name((int)k - 1));
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_prevmt);
+	lua_setmetatable(L, -2);
+	r->cur_prev = lua_topointer(L, -1);
+	lua_setfield(L, -2, "previous");
+}
+
+static void push_groups(mtd_rules *r, const mtd_eval_in *in, int64_t k)
+{
+	lua_State *L = r->L;
+	(void)k; /* in->groups are the names of group set k */
+	lua_createtable(L, (int)in->ngroups, 0);
+	for (size_t i = 0; i < in->ngroups; i++) {
+		lua_pushstring(L, in->groups[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "groups");
+}
+
+static void push_vendor(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	/* k < 0: no code (out of memory, the call is not memoized) */
+	set_str(r->L, "vendor",
+		k < 0 ? v->vendor : (size_t)k < r->nvnames ? r->vnames[k] : NULL);
+}
+
+static void push_level(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	(void)v;
+	if (k > 0)
+		set_str(r->L, "level", mtd_level_name((int)k));
+}
+
+static void push_missing(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	(void)v;
+	if (k) {
+		lua_pushboolean(r->L, 1);
+		lua_setfield(r->L, -2, "missing");
+	}
+}
+
+static void push_os_supported(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	(void)v;
+	if (k > 0) { /* 1 + os_supported, of a vendor with a level */
+		lua_pushboolean(r->L, k == 2);
+		lua_setfield(r->L, -2, "os_supported");
+	}
+}
+
+static void push_block_missing_data(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	(void)v;
+	lua_pushboolean(r->L, k != 0);
+	lua_setfield(r->L, -2, "block_missing_data");
+}
+
+static void push_block_unsupported_os(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	(void)v;
+	lua_pushboolean(r->L, k != 0);
+	lua_setfield(r->L, -2, "block_unsupported_os");
+}
+
+static void push_threat(mtd_rules *r, const mtd_vreport *v, int64_t k)
+{
+	(void)v;
+	(void)r; /* lazy (lazy_vendor): only whether it exists is keyed */
+	(void)k;
+}
+
+static void push_vendors(mtd_rules *r, const mtd_vreport *vs, size_t n)
 {
 	lua_State *L = r->L;
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
+		const mtd_vreport *v = &vs[i];
 		lua_createtable(L, 0, 6);
-		set_str(L, "vendor", v[i].vendor);
-		if (v[i].level > 0) {
-			set_str(L, "level", mtd_level_name(v[i].level));
-			if (v[i].os_supported >= 0) {
-				lua_pushboolean(L, v[i].os_supported);
-				lua_setfield(L, -2, "os_supported");
-			}
-		} else {
-			lua_pushboolean(L, 1);
-			lua_setfield(L, -2, "missing");
-		}
-		lua_pushboolean(L, v[i].block_missing_data);
-		lua_setfield(L, -2, "block_missing_data");
-		lua_pushboolean(L, v[i].block_unsupported_os);
-		lua_setfield(L, -2, "block_unsupported_os");
+#define PUSH_VENDOR_FIELD_(name, type, value) push_##name(r, v, (int64_t)(value));
+		MTD_RULES_VENDOR_FIELDS(PUSH_VENDOR_FIELD_)
+#undef PUSH_VENDOR_FIELD_
 		lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_vendmt);
 		lua_setmetatable(L, -2);
 		r->cur_vent[r->ncur_vent++] = lua_topointer(L, -1);
@@ -1745,27 +1977,14 @@ static void push_device(mtd_rules *r, const mtd_eval_in *in)
 	r->cur = in;
 	r->ncur_vent = 0;
 	lua_createtable(L, 0, 8);
-	set_str(L, "platform", mtd_platform_name(in->platform));
-	set_str(L, "ownership", in->corporate ? "corporate" : "personal");
-	set_str(L, "management", in->enrolled ? "enrolled" : "unenrolled");
-	lua_createtable(L, (int)in->ngroups, 0);
-	for (size_t i = 0; i < in->ngroups; i++) {
-		lua_pushstring(L, in->groups[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	lua_setfield(L, -2, "groups");
-	push_vendors(r, in->vendors, in->nvendors);
-	lua_setfield(L, -2, "vendors");
-	push_vendors(r, in->app_vendors, in->napp_vendors);
-	lua_setfield(L, -2, "app_vendors");
-	if (in->prev_state >= 0) {
-		lua_createtable(L, 0, 2);
-		set_str(L, "state", mtd_state_name(in->prev_state));
-		lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_prevmt);
-		lua_setmetatable(L, -2);
-		r->cur_prev = lua_topointer(L, -1);
-		lua_setfield(L, -2, "previous");
-	}
+#define PUSH_DEVICE_FIELD_(name, type, value) push_##name(r, in, (int64_t)(value));
+	MTD_RULES_DEVICE_FIELDS(PUSH_DEVICE_FIELD_)
+#undef PUSH_DEVICE_FIELD_
+#define PUSH_LIST_(name, list, count)                                                              \
+	push_vendors(r, list, count);                                                              \
+	lua_setfield(L, -2, #name);
+	MTD_RULES_VENDOR_LISTS(PUSH_LIST_)
+#undef PUSH_LIST_
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_devmt);
 	lua_setmetatable(L, -2);
 	r->cur_dev = lua_topointer(L, -1);
@@ -1873,61 +2092,39 @@ static int eval_steps(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,
 
 /* ---- memo ---- */
 
-static int kput(mtd_rules *r, size_t *k, const void *d, size_t len)
-{
-	if (len > MEMO_KEY_MAX - *k)
-		return -1;
-	memcpy(r->key + *k, d, len);
-	*k += len;
-	return 0;
-}
-
-static int kput_vendors(mtd_rules *r, size_t *k, const mtd_vreport *v, size_t nv)
-{
-	uint64_t c = nv;
-	if (kput(r, k, &c, sizeof c))
-		return -1;
-	for (size_t i = 0; i < nv; i++) {
-		size_t len = v[i].vendor ? strlen(v[i].vendor) : SIZE_MAX; /* NULL: no field */
-		int f[5] = {v[i].level, v[i].os_supported, v[i].block_missing_data,
-			    v[i].block_unsupported_os, v[i].cause > 0};
-		if (kput(r, k, &len, sizeof len) ||
-		    (v[i].vendor && kput(r, k, v[i].vendor, len)) || kput(r, k, f, sizeof f))
-			return -1;
-	}
-	return 0;
-}
-
-/* The key of in in r->key: every input the rules can see as a plain field
- * (the policy table is a function of groupset, ctx is fixed for r); the
- * engine's fm_key packs the same fields (rules.h, mtd_rules_memo). Its
- * length, or 0 when it does not fit (that call is not memoized). */
+/* The key of in in r->key: the device's fields (dkey), the counts of the
+ * lists of vendor entries, and each entry's fields (vkey), all from the
+ * lists that push them (the policy table is a function of groupset, ctx
+ * is fixed for r), zero-padded to whole words. Its length in bytes, or 0
+ * when a value does not fit or the entries do not (that call is not
+ * memoized). */
 static size_t memo_key(mtd_rules *r, const mtd_eval_in *in)
 {
-	size_t k = 0;
-	int f[4] = {in->platform, in->corporate, in->enrolled, in->prev_state};
-	if (kput(r, &k, f, sizeof f) || kput(r, &k, &in->groupset, sizeof in->groupset) ||
-	    kput_vendors(r, &k, in->vendors, in->nvendors) ||
-	    kput_vendors(r, &k, in->app_vendors, in->napp_vendors))
-		return 0;
-	return k;
+	unsigned char *p = r->key, *end = r->key + MEMO_KEY_MAX - 8;
+	int bad = device_key(r, in, p);
+	size_t n;
+	p += sizeof(dkey);
+#define KEY_LIST_(name, list, count)                                                               \
+	if ((count) > 0xffff || (size_t)(end - p) / sizeof(vkey) < (count) + 1)                    \
+		return 0;                                                                          \
+	*p++ = (unsigned char)((count) & 0xff);                                                    \
+	*p++ = (unsigned char)((count) >> 8);                                                      \
+	for (size_t i_ = 0; i_ < (count); i_++, p += sizeof(vkey))                                 \
+		bad |= vendor_key(r, &(list)[i_], p);
+	MTD_RULES_VENDOR_LISTS(KEY_LIST_)
+#undef KEY_LIST_
+	n = (size_t)(p - r->key);
+	memset(p, 0, 8); /* the last word's tail */
+	return bad ? 0 : (n + 7) / 8 * 8;
 }
 
-/* The key's hash, eight bytes a step (a per-byte hash was a quarter of a
- * memo hit); every bit of the key reaches the high half, which the slots
- * keep to compare before touching an entry. */
-static uint64_t key_hash(const unsigned char *p, size_t n)
+/* The key's hash, a word a step; every bit of the key reaches the high
+ * half, which the slots keep to compare before touching an entry. */
+static inline uint64_t key_hash(const unsigned char *p, size_t n)
 {
 	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) { /* a fixed-size copy is one load */
+	for (size_t i = 0; i < n; i += 8) {
 		memcpy(&w, p + i, 8);
-		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
-		h ^= h >> 29;
-	}
-	if (i < n) {
-		w = 0;
-		memcpy(&w, p + i, n - i);
 		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
 		h ^= h >> 29;
 	}
@@ -1943,10 +2140,43 @@ static const unsigned char *ent_key(const memo_ent *e)
 	return (const unsigned char *)(e->str + e->nreasons + e->nresources);
 }
 
-static int64_t memo_find(const mtd_rules *r, uint64_t h, size_t klen)
+/* Whether the key bytes at p (as memo_store copied them) are key's. */
+static inline int key_equal(const unsigned char *p, const unsigned char *key, size_t klen)
 {
+	uint64_t d = 0;
+	for (size_t i = 0; i < klen; i += 8) {
+		uint64_t a, b;
+		memcpy(&a, p + i, 8);
+		memcpy(&b, key + i, 8);
+		d |= a ^ b;
+	}
+	return d == 0;
+}
+
+static near *near_of(const mtd_rules *r, uint64_t h)
+{
+	return &r->near[(h >> 40) % NEAR_SLOTS];
+}
+
+static void near_put(mtd_rules *r, uint64_t h, size_t klen, size_t ent)
+{
+	near *n;
+	if (klen > NEAR_KEY || !r->near)
+		return;
+	n = near_of(r, h);
+	memcpy(n->key, r->key, klen);
+	n->klen = (uint32_t)klen;
+	n->ent = (uint32_t)ent;
+}
+
+static int64_t memo_find(mtd_rules *r, uint64_t h, size_t klen)
+{
+	const near *n;
 	if (!r->nslots)
 		return -1;
+	n = near_of(r, h);
+	if (n->klen == klen && key_equal(n->key, r->key, klen))
+		return n->ent;
 	for (size_t i = h & (r->nslots - 1);; i = (i + 1) & (r->nslots - 1)) {
 		uint64_t sl = r->slots[i];
 		const memo_ent *e;
@@ -1955,8 +2185,10 @@ static int64_t memo_find(const mtd_rules *r, uint64_t h, size_t klen)
 		if ((sl ^ h) >> 32)
 			continue;
 		e = r->ents[SLOT_INDEX(sl)];
-		if (e->hash == h && e->keylen == klen && !memcmp(ent_key(e), r->key, klen))
+		if (e->hash == h && e->keylen == klen && key_equal(ent_key(e), r->key, klen)) {
+			near_put(r, h, klen, SLOT_INDEX(sl));
 			return (int64_t)SLOT_INDEX(sl);
+		}
 	}
 }
 
@@ -1986,6 +2218,8 @@ static int memo_room(mtd_rules *r)
 		r->ents = p;
 		r->ents_cap = cap;
 	}
+	if (!r->near && !(r->near = calloc(NEAR_SLOTS, sizeof *r->near)))
+		return -1;
 	if (2 * (r->nents + 1) > r->nslots) { /* load at most 1/2 */
 		size_t ns = r->nslots ? r->nslots * 2 : 1024;
 		uint64_t *sl = calloc(ns, sizeof *sl);
@@ -2041,6 +2275,7 @@ static void memo_store(mtd_rules *r, uint64_t h, size_t klen, mtd_eval_out *out)
 		;
 	r->slots[j] = SLOT(r->nents, h);
 	r->ents[r->nents] = e;
+	near_put(r, h, klen, r->nents);
 	out->memo = (int64_t)r->nents++;
 	r->ent_bytes += size;
 	memo_fill(e, out);
@@ -2089,6 +2324,14 @@ int mtd_rules_recall(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out)
 	size_t klen;
 	uint64_t h;
 	return recall(r, in, out, &klen, &h);
+}
+
+int64_t mtd_rules_memo_find(mtd_rules *r, const mtd_eval_in *in)
+{
+	size_t klen;
+	if (!r->memo_on || !r->pure || !(klen = memo_key(r, in)))
+		return -1;
+	return memo_find(r, key_hash(r->key, klen), klen);
 }
 
 int mtd_rules_eval(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out,

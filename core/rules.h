@@ -97,6 +97,43 @@ const char *mtd_rules_dir(const mtd_rules *r);
  * groups.lua, 0 when not found. */
 const char *mtd_rules_group(const mtd_rules *r, size_t i, int *line);
 
+/* What the rules see of a device as plain fields, one line each: the
+ * field's name in the device table (or in an entry of device.vendors and
+ * device.app_vendors), the type the memo key holds it in, and its value,
+ * from in (the device) or v (the vendor entry; r the rules). rules.c
+ * generates from these lists both the memo key and the code that pushes
+ * each field, and the pushing reads nothing but that value, so a field
+ * added here is in the key by construction (a value that does not fit its
+ * type makes the call not memoized). groups: the names of group set
+ * in->groupset, one set for the life of the rules. Every other field is
+ * lazy: its first read marks the call not reusable (id, os_version, user,
+ * apps, tasks, previous.since; a vendor entry's at, threats and threat,
+ * whose existence is keyed as threat). The test memo_key_every_field
+ * checks that the tables hold no plain field outside these lists. */
+#define MTD_RULES_DEVICE_FIELDS(X)                                                                 \
+	X(platform, uint8_t, in->platform)                                                               \
+	X(ownership, uint8_t, in->corporate != 0)                                                        \
+	X(management, uint8_t, in->enrolled != 0)                                                        \
+	X(previous, uint8_t, in->prev_state >= 0 ? in->prev_state + 1 : 0)                               \
+	X(groups, uint32_t, in->groupset)
+/* the device's lists of vendor entries: name, entries, count */
+#define MTD_RULES_VENDOR_LISTS(X)                                                                  \
+	X(vendors, in->vendors, in->nvendors)                                                      \
+	X(app_vendors, in->app_vendors, in->napp_vendors)
+#define MTD_RULES_VENDOR_FIELDS(X)                                                                 \
+	X(vendor, uint16_t, vendor_code(r, v->vendor))                                                   \
+	X(level, uint8_t, v->level > 0 ? v->level : 0)                                                   \
+	X(missing, uint8_t, v->level <= 0)                                                               \
+	X(os_supported, uint8_t, v->level > 0 && v->os_supported >= 0 ? 1 + (v->os_supported != 0) : 0)  \
+	X(block_missing_data, uint8_t, v->block_missing_data != 0)                                       \
+	X(block_unsupported_os, uint8_t, v->block_unsupported_os != 0)                                   \
+	X(threat, uint8_t, v->level > 0 && v->cause > 0)
+
+/* r's own copy of a vendor's name (NULL when memory is short), until
+ * mtd_rules_close: handed in as mtd_vreport.vendor it is told apart from
+ * other names without reading it (the memo's fast path). */
+const char *mtd_rules_vendor_name(mtd_rules *r, const char *name);
+
 /* Whether policy.lua asked for the app inventory (inventory = true). */
 int mtd_rules_wants_inventory(const mtd_rules *r);
 
@@ -133,16 +170,12 @@ int mtd_rules_pcall(mtd_rules *r, const char *what, int nargs, int nres, char *e
 
 /* Memoize mtd_rules_eval (off by default): when on and policy.lua sets
  * pure = true, a device that looks to the rules like one already decided
- * (same platform, ownership, management, groupset, vendor entries with
- * whether an open threat sets their level, previous state) gets that
- * decision without a call into Lua. A call that reads a
- * device-specific field (id, os_version, user, apps, tasks, previous.since,
- * a report's at or threats) or math.random is not reused. Sound only if
- * groupset names one set of groups for the life of r. At most 65536
- * entries and 32 MiB; then further results are computed, not stored.
- * The list of what the memo compares is a contract: engine.c's fast memo
- * keys on the same fields (fm_key), so a field the memo starts to compare
- * must be added there too. */
+ * (the same plain fields, MTD_RULES_*_FIELDS) gets that decision without a
+ * call into Lua. A call that reads a lazy field or math.random is not
+ * reused. Sound only if groupset names one set of groups for the life of
+ * r. At most 65536 entries and 32 MiB; then further results are computed,
+ * not stored. This is the only memo: the engine maps its entries to stored
+ * outcomes (mtd_eval_out.memo, mtd_rules_memo_find) and keeps no key. */
 void mtd_rules_memo(mtd_rules *r, int on);
 
 /* Whether policy.lua declared pure = true. */
@@ -155,6 +188,10 @@ int mtd_rules_pure(const mtd_rules *r);
  * os_version, user, apps, prev_since, a report's at and threats) may be
  * left unset for it. */
 int mtd_rules_recall(mtd_rules *r, const mtd_eval_in *in, mtd_eval_out *out);
+
+/* The memo's entry for in, as mtd_eval_out.memo would name it, or -1 when
+ * none: mtd_rules_recall without filling a result. */
+int64_t mtd_rules_memo_find(mtd_rules *r, const mtd_eval_in *in);
 
 /* The grace period (seconds, 0 none) that groups.lua gives a device of
  * these groups: policy.grace_hours as the rules see it. */

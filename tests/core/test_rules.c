@@ -1253,6 +1253,141 @@ static void memo_dev(dev *d, const char *id)
 	d->in.prev_since = T0 - 3600;
 }
 
+/* Mutations of memo_dev, one per field the rules see plainly: the tables
+ * below are generated from rules.h's lists, so a field added there without
+ * its mutation here does not compile. */
+static void mut_platform(dev *d) { d->in.platform = MTD_PLAT_IOS; }
+static void mut_ownership(dev *d) { d->in.corporate = 0; }
+static void mut_management(dev *d) { d->in.enrolled = 0; }
+static void mut_previous(dev *d) { d->in.prev_state = MTD_ST_NONCOMPLIANT; }
+static void mut_groups(dev *d) { set_groups(d, 3, 1, "Staff"); }
+static void vmut_vendor(mtd_vreport *v) { v->vendor = "sophos"; }
+static void vmut_level(mtd_vreport *v) { v->level = MTD_LEVEL_HIGH; }
+static void vmut_missing(mtd_vreport *v) { v->level = 0; }
+static void vmut_os_supported(mtd_vreport *v) { v->os_supported = v->os_supported == 1 ? 0 : 1; }
+static void vmut_block_missing_data(mtd_vreport *v)
+{
+	v->block_missing_data = !v->block_missing_data;
+}
+static void vmut_block_unsupported_os(mtd_vreport *v)
+{
+	v->block_unsupported_os = !v->block_unsupported_os;
+}
+static void vmut_threat(mtd_vreport *v) { v->cause = 1; }
+
+#define MUT_DEVICE_(name, type, value) {#name, mut_##name},
+static const struct {
+	const char *name;
+	void (*fn)(dev *);
+} device_muts[] = {MTD_RULES_DEVICE_FIELDS(MUT_DEVICE_)};
+#undef MUT_DEVICE_
+#define MUT_VENDOR_(name, type, value) {#name, vmut_##name},
+static const struct {
+	const char *name;
+	void (*fn)(mtd_vreport *);
+} vendor_muts[] = {MTD_RULES_VENDOR_FIELDS(MUT_VENDOR_)};
+#undef MUT_VENDOR_
+
+/* The one memo's key: two devices that differ in one field the rules see
+ * plainly (every field of the lists, on the device, on a compliance vendor
+ * entry and on an app-protection one) never share a decision: the second
+ * is a call of its own and a memo entry of its own, and the first is still
+ * served its own. */
+static void memo_key_every_field(void **state)
+{
+	fx *f = *state;
+	size_t nd = sizeof device_muts / sizeof *device_muts;
+	size_t nv = sizeof vendor_muts / sizeof *vendor_muts;
+
+	write_memo_policy(f, "true", "");
+	for (size_t i = 0; i < nd + 2 * nv; i++) {
+		dev a, b;
+		const char *what = i < nd ? device_muts[i].name : vendor_muts[(i - nd) % nv].name;
+		const char *where = i < nd ? "device" : i < nd + nv ? "vendors" : "app_vendors";
+		mtd_eval_out o;
+		open_memo(f);
+		memo_dev(&a, "a");
+		memo_dev(&b, "b");
+		if (i < nd)
+			device_muts[i].fn(&b);
+		else
+			vendor_muts[(i - nd) % nv].fn(i < nd + nv ? &b.v[0] : &b.a[0]);
+		expect_call(f, &a, 1, 0);
+		eval_ok(f, &b, &o);
+		if (o.memo == 0 || o.nreasons < 1 || strcmp(o.reasons[0], "call 2"))
+			fail_msg("%s (%s) changed, and the device got the other's decision: memo "
+				 "%lld, '%s'",
+				 what, where, (long long)o.memo, o.nreasons ? o.reasons[0] : "");
+		expect_call(f, &a, 1, 0);
+	}
+}
+
+/* Whether name is one of the list's, for memo_plain_fields_listed. */
+#define NAME_IS_(n, ...) || !strcmp(name, #n)
+static int listed_device(const char *name)
+{
+	return 0 MTD_RULES_DEVICE_FIELDS(NAME_IS_) MTD_RULES_VENDOR_LISTS(NAME_IS_);
+}
+static int listed_vendor(const char *name)
+{
+	return 0 MTD_RULES_VENDOR_FIELDS(NAME_IS_);
+}
+#undef NAME_IS_
+
+/* The other half of the memo's soundness: the tables the rules get hold no
+ * plain field (one pairs() walks without reading it through a metamethod)
+ * outside rules.h's lists, which the key is generated from; a field pushed
+ * any other way fails here. previous holds its state (from the previous
+ * field's value). */
+static void memo_plain_fields_listed(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+	char *seen, *tok, *save = NULL;
+	int nseen = 0;
+
+	write_rules(f, GROUPS_DEFAULT,
+		    "local M = { pure = true }\n"
+		    "local function keys(t, label, out)\n"
+		    "  for k in pairs(t) do out[#out + 1] = label .. ':' .. tostring(k) end\n"
+		    "end\n"
+		    "function M.compliance(device)\n"
+		    "  local out = {}\n"
+		    "  keys(device, 'device', out)\n"
+		    "  for _, v in ipairs(device.vendors) do keys(v, 'vendor', out) end\n"
+		    "  for _, v in ipairs(device.app_vendors) do keys(v, 'vendor', out) end\n"
+		    "  if device.previous then keys(device.previous, 'previous', out) end\n"
+		    "  return 'compliant', 'none', { table.concat(out, ' ') }\n"
+		    "end\n"
+		    "function M.app_protection() return 'none' end\n"
+		    "return M\n");
+	open_memo(f);
+	memo_dev(&d, "a");
+	d.v[0].cause = 1;
+	d.a[0].block_missing_data = 1;
+	eval_ok(f, &d, &o);
+	assert_int_equal(o.nreasons, 1);
+	seen = strdup(o.reasons[0]);
+	assert_non_null(seen);
+	for (tok = strtok_r(seen, " ", &save); tok; tok = strtok_r(NULL, " ", &save), nseen++) {
+		const char *name = strchr(tok, ':') + 1;
+		int ok = !strncmp(tok, "device:", 7)	 ? listed_device(name)
+			 : !strncmp(tok, "vendor:", 7)	 ? listed_vendor(name)
+			 : !strncmp(tok, "previous:", 9) ? !strcmp(name, "state")
+							 : 0;
+		if (!ok)
+			fail_msg("plain field %s is not in rules.h's lists (the memo key does not "
+				 "hold it)",
+				 tok);
+	}
+	free(seen);
+	/* platform, ownership, management, groups, vendors, app_vendors,
+	 * previous; 3 vendor entries; previous.state */
+	if (nseen < 7 + 3 * 4 + 1)
+		fail_msg("only %d plain fields seen: %s", nseen, o.reasons[0]);
+}
+
 static void memo_same_class_one_call(void **state)
 {
 	fx *f = *state;
@@ -1644,21 +1779,22 @@ static void memo_bounds(void **state)
 	write_rules(f, GROUPS_DEFAULT,
 		    "local M = { pure = true }\n"
 		    "function M.compliance(device)\n"
-		    "  return 'compliant', 'none', { device.vendors[1].vendor }\n"
+		    "  return 'compliant', 'none', { device.groups[1] }\n"
 		    "end\n"
 		    "function M.app_protection() return 'none' end\n"
 		    "return M\n");
 	open_memo(f);
 	memo_dev(&d, "a");
+	/* distinct group sets (a vendor name's code in the key is 16 bits) */
 	for (int i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "v%d", i);
-		d.v[0].vendor = name;
+		set_groups(&d, 10 + i, 1, name);
 		eval_ok(f, &d, &o);
 		assert_string_equal(o.reasons[0], name);
 		assert_int_equal(o.memo, i < 65536 ? i : -1);
 	}
 	/* what was stored is still served */
-	d.v[0].vendor = "v12345";
+	set_groups(&d, 10 + 12345, 1, "v12345");
 	eval_ok(f, &d, &o);
 	assert_int_equal(o.memo, 12345);
 	assert_string_equal(o.reasons[0], "v12345");
@@ -2260,6 +2396,8 @@ int main(void)
 		T(default_unenrolled_and_apps),
 		T(default_partner_priority),
 		T(memo_same_class_one_call),
+		T(memo_key_every_field),
+		T(memo_plain_fields_listed),
 		T(memo_hit_equals_miss),
 		T(memo_device_fields_taint),
 		T(memo_conditional_read),
