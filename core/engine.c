@@ -538,11 +538,9 @@ static int conn_index(const eval *e, int64_t id)
 	return -1;
 }
 
-/* A text column of known length into buf (cap bytes with the NUL). */
-static int col_copy(sqlite3_stmt *st, int i, char *buf, size_t cap)
+/* A text of known length into buf (cap bytes with the NUL); 0 for NULL. */
+static int text_copy(const char *t, size_t n, char *buf, size_t cap)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-	size_t n = (size_t)sqlite3_column_bytes(st, i);
 	if (!t) {
 		buf[0] = '\0';
 		return 0;
@@ -554,11 +552,13 @@ static int col_copy(sqlite3_stmt *st, int i, char *buf, size_t cap)
 	return 1;
 }
 
-/* os_version and user from columns i, i + 1. */
-static void read_device_detail(sqlite3_stmt *st, int i, devrow *d)
+/* os_version and user of a full devices scan row (full) or a detail row. */
+static void read_device_detail(sqlite3_stmt *st, int full, devrow *d)
 {
-	d->has_os = col_copy(st, i, d->os, sizeof d->os);
-	d->has_user = col_copy(st, i + 1, d->user, sizeof d->user);
+	mtd_device_detail r;
+	mtd_device_detail_read(st, full, &r);
+	d->has_os = text_copy(r.os_version, r.nos_version, d->os, sizeof d->os);
+	d->has_user = text_copy(r.user, r.nuser, d->user, sizeof d->user);
 }
 
 /* The device's external id, from its row of the devices scan: read only
@@ -566,45 +566,45 @@ static void read_device_detail(sqlite3_stmt *st, int i, devrow *d)
  * the scan steps. */
 static const char *ext_of(const devrow *d)
 {
-	const char *t = (const char *)sqlite3_column_text(d->row, 1);
-	return t ? t : "?"; /* NOT NULL in the schema; out of memory */
+	return mtd_eval_device_ext(d->row);
 }
 
 /* The device columns of the devices scan (id, the scan's key, known). */
 static void read_device(const eval *e, sqlite3_stmt *st, int64_t id, devrow *d)
 {
+	mtd_eval_device r;
+	mtd_eval_device_read(st, &r);
 	d->id = id;
 	d->row = st;
-	d->platform = sqlite3_column_int(st, 2);
-	d->corporate = sqlite3_column_int(st, 3);
-	d->enrolled = sqlite3_column_int(st, 4);
-	d->groupset = sqlite3_column_int64(st, 5);
+	d->platform = r.platform;
+	d->corporate = r.corporate;
+	d->enrolled = r.enrolled;
+	d->groupset = r.groupset;
 	if (!e->slim)
-		read_device_detail(st, 6, d);
+		read_device_detail(st, 1, d);
 }
 
-/* at and threats of connector index ci from columns i, i + 1. */
-static int read_report_detail(sqlite3_stmt *st, int i, int ci, devrow *d)
+/* at and threats of a report for connector index ci. */
+static int report_detail(const mtd_eval_report *r, int ci, devrow *d)
 {
-	d->at[ci] = sqlite3_column_int64(st, i);
+	d->at[ci] = r->at;
 	d->threats[ci].n = 0; /* none: NULL, empty, or not a blob as ingest writes */
-	if (sqlite3_column_type(st, i + 1) != SQLITE_BLOB)
-		return 0;
-	return tb_put(&d->threats[ci], sqlite3_column_blob(st, i + 1),
-		      (size_t)sqlite3_column_bytes(st, i + 1)) ? MTD_ENOMEM : 0;
+	return r->threats && tb_put(&d->threats[ci], r->threats, r->nthreats) ? MTD_ENOMEM : 0;
 }
 
-/* A row of the reports scan: device, connector, level, os_supported (-1
- * unknown), cause (-1 none), and unless slim at, threats. */
+/* A row of the reports scan: its level, os_supported and cause, and
+ * unless slim its at and threats. */
 static int read_report(const eval *e, sqlite3_stmt *st, devrow *d)
 {
-	int ci = conn_index(e, sqlite3_column_int64(st, 1));
-	if (ci < 0)
+	mtd_eval_report r;
+	int ci;
+	mtd_eval_report_read(st, !e->slim, &r);
+	if ((ci = conn_index(e, r.connector)) < 0)
 		return 0;
-	d->level[ci] = sqlite3_column_int(st, 2);
-	d->os_supported[ci] = sqlite3_column_int(st, 3); /* -1 for NULL, in the SQL */
-	d->cause[ci] = sqlite3_column_int(st, 4) + 1; /* -1 for NULL, in the SQL */
-	return e->slim ? 0 : read_report_detail(st, 5, ci, d);
+	d->level[ci] = r.level;
+	d->os_supported[ci] = r.os_supported;
+	d->cause[ci] = r.cause + 1;
+	return e->slim ? 0 : report_detail(&r, ci, d);
 }
 
 /* What a slim scan left out of device d, looked up. */
@@ -623,9 +623,11 @@ static int load_details(eval *e, devrow *d)
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, d->id);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int ci = conn_index(e, sqlite3_column_int64(st, 0));
-		if (ci >= 0)
-			rc = read_report_detail(st, 1, ci, d);
+		mtd_eval_report r;
+		int ci;
+		mtd_report_detail_read(st, &r);
+		if ((ci = conn_index(e, r.connector)) >= 0)
+			rc = report_detail(&r, ci, d);
 	}
 	sqlite3_reset(st);
 	e->details++;
@@ -681,7 +683,7 @@ static int scan_next(scan *s)
 {
 	int rc = sqlite3_step(s->st);
 	s->live = rc == SQLITE_ROW;
-	s->device = s->live ? sqlite3_column_int64(s->st, 0) : INT64_MAX;
+	s->device = s->live ? mtd_eval_row_key(s->st) : INT64_MAX;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : MTD_ESTORE;
 }
 
@@ -1733,11 +1735,13 @@ static int load_reports(mtd_t *h, int64_t id, devreports *dr, mtd_decision_info 
 	sqlite3_bind_int64(st, 1, id);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && dr->n < MAX_CONNS) {
 		size_t i = dr->n++;
-		col_copy(st, 0, dr->vendor[i], sizeof dr->vendor[i]);
+		mtd_device_report r;
+		mtd_device_report_read(st, &r);
+		text_copy(r.vendor, r.nvendor, dr->vendor[i], sizeof dr->vendor[i]);
 		dr->vp[i] = dr->vendor[i];
-		dr->lv[i] = mtd_level_name(sqlite3_column_int(st, 1));
-		dr->at[i] = sqlite3_column_int64(st, 2);
-		dr->received[i] = sqlite3_column_int64(st, 3);
+		dr->lv[i] = mtd_level_name(r.level);
+		dr->at[i] = r.at;
+		dr->received[i] = r.received;
 	}
 	sqlite3_reset(st);
 	if (step != SQLITE_ROW && step != SQLITE_DONE)

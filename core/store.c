@@ -2187,6 +2187,83 @@ int mtd_dblock_decode(const unsigned char *p, size_t len, mtd_dslot *slots)
 	return p == end ? 0 : -1;
 }
 
+/* ---- the evaluation's rows ---- */
+
+int64_t mtd_eval_row_key(sqlite3_stmt *st)
+{
+	return sqlite3_column_int64(st, 0);
+}
+
+void mtd_eval_device_read(sqlite3_stmt *st, mtd_eval_device *row)
+{
+	row->platform = sqlite3_column_int(st, 2);
+	row->corporate = sqlite3_column_int(st, 3);
+	row->enrolled = sqlite3_column_int(st, 4);
+	row->groupset = sqlite3_column_int64(st, 5);
+}
+
+const char *mtd_eval_device_ext(sqlite3_stmt *st)
+{
+	const char *t = (const char *)sqlite3_column_text(st, 1);
+	return t ? t : "?"; /* NOT NULL in the schema; out of memory */
+}
+
+/* Text column i (NULL when NULL) and its length. */
+static const char *col_text(sqlite3_stmt *st, int i, size_t *n)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	*n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+	return t;
+}
+
+void mtd_device_detail_read(sqlite3_stmt *st, int full, mtd_device_detail *row)
+{
+	int i = full ? 6 : 0;
+	row->os_version = col_text(st, i, &row->nos_version);
+	row->user = col_text(st, i + 1, &row->nuser);
+}
+
+/* at and threats from columns i, i + 1. */
+static void report_detail(sqlite3_stmt *st, int i, mtd_eval_report *row)
+{
+	row->at = sqlite3_column_int64(st, i);
+	row->threats = NULL;
+	row->nthreats = 0;
+	if (sqlite3_column_type(st, i + 1) == SQLITE_BLOB) {
+		row->threats = sqlite3_column_blob(st, i + 1);
+		row->nthreats = (size_t)sqlite3_column_bytes(st, i + 1);
+	}
+}
+
+void mtd_eval_report_read(sqlite3_stmt *st, int full, mtd_eval_report *row)
+{
+	row->connector = sqlite3_column_int64(st, 1);
+	row->level = sqlite3_column_int(st, 2);
+	row->os_supported = sqlite3_column_int(st, 3); /* -1 for NULL, in the SQL */
+	row->cause = sqlite3_column_int(st, 4);        /* -1 for NULL, in the SQL */
+	if (full) {
+		report_detail(st, 5, row);
+	} else {
+		row->at = 0;
+		row->threats = NULL;
+		row->nthreats = 0;
+	}
+}
+
+void mtd_report_detail_read(sqlite3_stmt *st, mtd_eval_report *row)
+{
+	row->connector = sqlite3_column_int64(st, 0);
+	report_detail(st, 1, row);
+}
+
+void mtd_device_report_read(sqlite3_stmt *st, mtd_device_report *row)
+{
+	row->vendor = col_text(st, 0, &row->nvendor);
+	row->level = sqlite3_column_int(st, 1);
+	row->at = sqlite3_column_int64(st, 2);
+	row->received = sqlite3_column_int64(st, 3);
+}
+
 int mtd_dblock_column(sqlite3_stmt *st, int i, int64_t blk, mtd_dslot *slots, char *why,
 		      size_t n)
 {

@@ -478,6 +478,57 @@ int mtd_store_dblock_put(mtd_store *s, int64_t blk, int exists, const mtd_dslot 
 int mtd_dblock_column(sqlite3_stmt *st, int i, int64_t blk, mtd_dslot *slots, char *why,
 		      size_t n);
 
+/* ---- the evaluation's rows (SQL_EVAL_*, SQL_*_DETAIL), typed ----
+ * Strings and blobs are borrowed from the statement until it steps or is
+ * reset; the column numbers live next to the SQL, here in the store. */
+
+/* The key (device or block row id) of a row of an evaluation scan:
+ * SQL_EVAL_DEVICES[_SLIM], SQL_EVAL_REPORTS[_SLIM], SQL_EVAL_DECISIONS. */
+int64_t mtd_eval_row_key(sqlite3_stmt *st);
+
+/* A row of SQL_EVAL_DEVICES[_SLIM] without its key (the device's row id,
+ * mtd_eval_row_key: the scan read it already) and its texts. */
+typedef struct mtd_eval_device {
+	int64_t groupset;
+	int platform, corporate, enrolled;
+} mtd_eval_device;
+void mtd_eval_device_read(sqlite3_stmt *st, mtd_eval_device *row);
+/* The row's external id ("?" when out of memory). */
+const char *mtd_eval_device_ext(sqlite3_stmt *st);
+
+/* os_version and user (NULL when NULL) with their lengths: of a full
+ * SQL_EVAL_DEVICES row (full 1) or a SQL_DEVICE_DETAIL row (full 0). */
+typedef struct mtd_device_detail {
+	const char *os_version, *user;
+	size_t nos_version, nuser;
+} mtd_device_detail;
+void mtd_device_detail_read(sqlite3_stmt *st, int full, mtd_device_detail *row);
+
+/* A row of SQL_EVAL_REPORTS[_SLIM] (full 1 / 0; its key, the device, by
+ * mtd_eval_row_key) or, with only connector, at and threats set, of
+ * SQL_REPORT_DETAIL. threats: NULL unless a blob (as ingest writes it); at
+ * and threats 0 / NULL in a slim row. */
+typedef struct mtd_eval_report {
+	int64_t connector, at;
+	int level;
+	int os_supported; /* -1 unknown */
+	int cause;        /* index in threats of the open threat setting level, -1 none */
+	const void *threats;
+	size_t nthreats;
+} mtd_eval_report;
+void mtd_eval_report_read(sqlite3_stmt *st, int full, mtd_eval_report *row);
+void mtd_report_detail_read(sqlite3_stmt *st, mtd_eval_report *row);
+
+/* A row of SQL_REPORTS_OF_DEVICE: a vendor's latest report of the device
+ * (vendor NULL when NULL). */
+typedef struct mtd_device_report {
+	const char *vendor;
+	size_t nvendor;
+	int level;
+	int64_t at, received;
+} mtd_device_report;
+void mtd_device_report_read(sqlite3_stmt *st, mtd_device_report *row);
+
 /* Bind a text of known length, NULL pointer binds SQL NULL. The text is
  * borrowed: keep it alive until the statement has been stepped. */
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n);
