@@ -38,12 +38,23 @@
 
 /* ---- the index of current decisions ---- */
 
-typedef struct ientry {
-	char *device;
+/* What /v1/access answers for a decision, shared by every device decided
+ * alike (a fleet has few: 1,000,000 devices had a handful), so a device
+ * costs its id and a pointer. Interned and counted under hlock; read under
+ * ilock through the entries that hold it. */
+typedef struct ishape {
+	struct ishape *next; /* in its hash chain */
+	uint64_t hash;
+	size_t refs;
 	const char *state, *level, *access; /* library constants */
 	char *reason;                       /* sanitized, one line, ASCII */
-	char **resources;
+	char **resources;                   /* in the same allocation */
 	size_t nresources;
+} ishape;
+
+typedef struct ientry {
+	char *device;
+	ishape *s;
 } ientry;
 
 typedef struct dindex {
@@ -62,6 +73,99 @@ static uint64_t hash_str(const char *s)
 }
 
 static void entry_free(ientry *e);
+
+/* The shapes in use, chained by hash (hlock). */
+static struct {
+	ishape **b;
+	size_t nb, n; /* buckets (a power of two), shapes */
+} shapes;
+
+static uint64_t hash_mix(uint64_t x, const char *s)
+{
+	for (; *s; s++)
+		x = (x ^ (unsigned char)*s) * 1099511628211ull;
+	return (x ^ 0xff) * 1099511628211ull; /* a separator: "ab","c" != "a","bc" */
+}
+
+static int shape_is(const ishape *p, const mtd_decision_info *d, const char *reason)
+{
+	if (strcmp(p->state, d->state) || strcmp(p->level, d->level) ||
+	    strcmp(p->access, d->access) || strcmp(p->reason, reason) ||
+	    p->nresources != d->nresources)
+		return 0;
+	for (size_t k = 0; k < d->nresources; k++)
+		if (strcmp(p->resources[k], d->resources[k]))
+			return 0;
+	return 1;
+}
+
+/* The shape of decision d with its reason made a header (reason), counted
+ * once more; NULL when memory ran out. */
+static ishape *shape_get(const mtd_decision_info *d, const char *reason)
+{
+	uint64_t h = hash_mix(hash_mix(hash_mix(hash_mix(1469598103934665603ull, d->state),
+						d->level), d->access), reason);
+	size_t len = sizeof(ishape) + d->nresources * sizeof(char *) + strlen(reason) + 1;
+	ishape *p;
+	char *at;
+	for (size_t k = 0; k < d->nresources; k++) {
+		h = hash_mix(h, d->resources[k]);
+		len += strlen(d->resources[k]) + 1;
+	}
+	if (shapes.nb)
+		for (p = shapes.b[h & (shapes.nb - 1)]; p; p = p->next)
+			if (p->hash == h && shape_is(p, d, reason)) {
+				p->refs++;
+				return p;
+			}
+	if (shapes.n >= shapes.nb) { /* grown: at most one shape a bucket on average */
+		size_t nb = shapes.nb ? shapes.nb * 2 : 64;
+		ishape **b = calloc(nb, sizeof *b);
+		if (!b)
+			return NULL;
+		for (size_t i = 0; i < shapes.nb; i++)
+			while ((p = shapes.b[i])) {
+				shapes.b[i] = p->next;
+				p->next = b[p->hash & (nb - 1)];
+				b[p->hash & (nb - 1)] = p;
+			}
+		free(shapes.b);
+		shapes.b = b;
+		shapes.nb = nb;
+	}
+	if (!(p = malloc(len)))
+		return NULL;
+	p->hash = h;
+	p->refs = 1;
+	p->state = d->state;
+	p->level = d->level;
+	p->access = d->access;
+	p->resources = (char **)(p + 1);
+	p->nresources = d->nresources;
+	at = (char *)(p->resources + d->nresources);
+	for (size_t k = 0; k < d->nresources; k++) {
+		p->resources[k] = at;
+		at = stpcpy(at, d->resources[k]) + 1;
+	}
+	p->reason = at;
+	strcpy(at, reason);
+	p->next = shapes.b[h & (shapes.nb - 1)];
+	shapes.b[h & (shapes.nb - 1)] = p;
+	shapes.n++;
+	return p;
+}
+
+static void shape_put(ishape *p)
+{
+	ishape **at;
+	if (!p || --p->refs)
+		return;
+	for (at = &shapes.b[p->hash & (shapes.nb - 1)]; *at != p; at = &(*at)->next)
+		;
+	*at = p->next;
+	shapes.n--;
+	free(p);
+}
 
 /* The entries and table of ix, not ix itself. */
 static void index_free_entries(dindex *ix)
@@ -96,23 +200,21 @@ static const ientry *index_find(const dindex *ix, const char *device)
 	}
 }
 
-/* s made one printable ASCII line of at most REASON_MAX bytes (malloc'ed):
- * mtd_escape, then any byte outside 0x20..0x7e as '?'. */
-static char *header_text(const char *s)
+/* s made one printable ASCII line of at most REASON_MAX bytes in out
+ * (REASON_MAX + 1 bytes): mtd_escape, then any byte outside 0x20..0x7e as
+ * '?'. */
+static void header_text(char *out, const char *s)
 {
-	char *out = malloc(REASON_MAX + 1);
-	if (!out)
-		return NULL;
 	mtd_escape(out, REASON_MAX + 1, s, strlen(s));
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			*p = '?';
-	return out;
 }
 
 static int index_add(void *ud, const mtd_decision_info *d)
 {
 	dindex *ix = ud;
+	char reason[REASON_MAX + 1];
 	ientry *e;
 	if (ix->n == ix->cap) {
 		size_t cap = ix->cap ? ix->cap * 2 : 1024;
@@ -123,22 +225,11 @@ static int index_add(void *ud, const mtd_decision_info *d)
 		ix->cap = cap;
 	}
 	e = &ix->e[ix->n];
-	memset(e, 0, sizeof *e);
-	e->state = d->state;
-	e->level = d->level;
-	e->access = d->access;
+	header_text(reason, d->nreasons ? d->reasons[0] : "");
 	e->device = strdup(d->device);
-	e->reason = header_text(d->nreasons ? d->reasons[0] : "");
-	e->resources = d->nresources ? calloc(d->nresources, sizeof *e->resources) : NULL;
-	ix->n++; /* freed by index_free whatever failed below */
-	if (!e->device || !e->reason || (d->nresources && !e->resources))
-		return MTD_ENOMEM;
-	for (size_t k = 0; k < d->nresources; k++) {
-		if (!(e->resources[k] = strdup(d->resources[k])))
-			return MTD_ENOMEM;
-		e->nresources = k + 1;
-	}
-	return 0;
+	e->s = shape_get(d, reason);
+	ix->n++; /* freed by index_free whatever failed */
+	return e->device && e->s ? 0 : MTD_ENOMEM;
 }
 
 /* Put ix's slot for entry j (its device not in the table yet). */
@@ -166,10 +257,7 @@ static int index_hash(dindex *ix)
 static void entry_free(ientry *e)
 {
 	free(e->device);
-	free(e->reason);
-	for (size_t k = 0; k < e->nresources; k++)
-		free(e->resources[k]);
-	free(e->resources);
+	shape_put(e->s);
 }
 
 /* The entries of chg (new decisions) moved into ix: an entry of the same
@@ -1028,21 +1116,22 @@ static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
 		if (!e) {
 			snprintf(reason, sizeof reason, "unknown device");
 		} else {
-			snprintf(state, sizeof state, "%s", e->state);
-			snprintf(level, sizeof level, "%s", e->level);
-			snprintf(reason, sizeof reason, "%s", e->reason);
-			if (!strcmp(e->state, "not_evaluated")) {
+			const ishape *p = e->s;
+			snprintf(state, sizeof state, "%s", p->state);
+			snprintf(level, sizeof level, "%s", p->level);
+			snprintf(reason, sizeof reason, "%s", p->reason);
+			if (!strcmp(p->state, "not_evaluated")) {
 				snprintf(reason, sizeof reason, "device not evaluated");
 			} else if (res) {
 				size_t k;
-				for (k = 0; k < e->nresources && strcmp(e->resources[k], res); k++)
+				for (k = 0; k < p->nresources && strcmp(p->resources[k], res); k++)
 					;
-				if (k == e->nresources)
+				if (k == p->nresources)
 					snprintf(reason, sizeof reason,
 						 "resource is not protected for this device");
-				else if (!strcmp(e->access, "allow"))
+				else if (!strcmp(p->access, "allow"))
 					status = 200;
-			} else if (!strcmp(e->access, "allow")) {
+			} else if (!strcmp(p->access, "allow")) {
 				status = 200;
 			}
 		}
@@ -1877,6 +1966,8 @@ out:
 		MHD_stop_daemon(sv.d[i]);
 	index_free(sv.ix);
 	sv.ix = NULL;
+	free(shapes.b); /* every shape went with the index */
+	memset(&shapes, 0, sizeof shapes);
 	pthread_mutex_destroy(&sv.hlock);
 	pthread_mutex_destroy(&sv.ilock);
 	pthread_mutex_destroy(&sv.elock);
