@@ -34,7 +34,8 @@
 
 static const char *const usage_text =
 	"usage: mtdgate-serve-bench [--devices N] [--seconds S] [--quick] [--connections C]\n"
-	"                           [--keep DIR] [--no-cerbos] [--mtdgate PATH] [--fleetgen PATH]\n\n"
+	"                           [--keep DIR [--reuse]] [--no-cerbos] [--mtdgate PATH]\n"
+	"                           [--fleetgen PATH]\n\n"
 	"Builds a tenant of N devices with fleetgen and the real mtdgate (as mtdgate-bench\n"
 	"does: one threat report each, evaluated), starts `mtdgate serve` on it pinned to\n"
 	"CPU " SERVER_CPU " (taskset), and measures, with every client on CPU " CLIENT_CPU ":\n"
@@ -58,6 +59,8 @@ static const char *const usage_text =
 	"  --quick          100,000 devices, 5 s runs (a smoke run)\n"
 	"  --connections C  wrk's connections for the peak runs (default 32)\n"
 	"  --keep DIR       work in DIR and keep stores and logs (default: a temp dir, removed)\n"
+	"  --reuse          with --keep: start from the tenant an earlier --reuse run of the\n"
+	"                   same size kept there (DIR/tenant.db), else build and keep it\n"
 	"  --no-cerbos      skip Cerbos\n"
 	"  --mtdgate PATH   the mtdgate binary (default: next to this program)\n"
 	"  --fleetgen PATH  the fleetgen binary (default: next to this program)\n\n"
@@ -423,6 +426,29 @@ static int read_report(const char *path)
 	return 0;
 }
 
+/* Copy a closed store (no WAL left behind), synced. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY), out = -1, rc = -1;
+	ssize_t n = -1;
+	if (in >= 0 && (out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+		while ((n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				break;
+		rc = n == 0 && fsync(out) == 0 ? 0 : -1;
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out))
+		rc = -1;
+	if (rc)
+		fprintf(stderr, "serve-bench: copying %s to %s: %s\n", from, to, strerror(errno));
+	return rc;
+}
+
+static int reuse; /* --reuse: the tenant of an earlier --keep run of the same size */
+
 static int tenant(void)
 {
 	char data[PATH_MAX + 16], in[PATH_MAX + 64], dv[PATH_MAX + 64], prov[PATH_MAX + 32];
@@ -434,6 +460,30 @@ static int tenant(void)
 	snprintf(dv, sizeof dv, "%s/devices.msgpack", data);
 	snprintf(in, sizeof in, "%s/day1.msgpack", data);
 	snprintf(num, sizeof num, "%ld", ndev);
+	if (reuse) {
+		char snap[PATH_MAX + 32], mark[64] = "";
+		FILE *f;
+		path_in(snap, sizeof snap, "tenant.db");
+		path_in(data, sizeof data, "tenant.size");
+		if ((f = fopen(data, "r"))) {
+			if (!fgets(mark, sizeof mark, f))
+				mark[0] = '\0';
+			fclose(f);
+		}
+		if (atol(mark) == ndev && !access(rep, R_OK)) {
+			for (int k = 1; k < 3; k++) {
+				char p[PATH_MAX + 32];
+				snprintf(p, sizeof p, "%s%s", store, k == 1 ? "-wal" : "-shm");
+				unlink(p);
+			}
+			if (copy_file(snap, store) || !(devs = calloc((size_t)ndev + 1, sizeof *devs)) ||
+			    read_report(rep))
+				return -1;
+			printf("tenant: %ld devices, reused (%s)\n", ndev, snap);
+			return 0;
+		}
+		path_in(data, sizeof data, "fleet");
+	}
 	for (int k = 0; k < 3; k++) { /* start over in a kept dir */
 		char p[PATH_MAX + 32];
 		snprintf(p, sizeof p, "%s%s", store, k == 0 ? "" : k == 1 ? "-wal" : "-shm");
@@ -457,6 +507,13 @@ static int tenant(void)
 		return -1;
 	if (!(devs = calloc((size_t)ndev + 1, sizeof *devs)) || read_report(rep))
 		return -1;
+	if (reuse) { /* kept for the next --reuse */
+		char snap[PATH_MAX + 32];
+		path_in(snap, sizeof snap, "tenant.db");
+		path_in(data, sizeof data, "tenant.size");
+		if (copy_file(store, snap) || write_file(data, num))
+			return -1;
+	}
 	printf("tenant: %ld devices, evaluated, in %.1f s (fleetgen, init, import, ingest, evaluate)\n",
 	       ndev, mono() - t);
 	return 0;
@@ -1100,6 +1157,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--quick")) {
 			ndev = 100000;
 			seconds = 5;
+		} else if (!strcmp(a, "--reuse")) {
+			reuse = 1;
 		} else if (!strcmp(a, "--no-cerbos")) {
 			no_cerbos = 1;
 		} else if (i + 1 < argc && (!strcmp(a, "--devices") || !strcmp(a, "--seconds") ||
@@ -1122,6 +1181,10 @@ int main(int argc, char **argv)
 			fputs(usage_text, stderr);
 			return 64;
 		}
+	}
+	if (reuse && !keep) {
+		fprintf(stderr, "serve-bench: --reuse needs --keep DIR\n");
+		return 64;
 	}
 	if (ndev < 1000) {
 		fprintf(stderr, "serve-bench: --devices: at least 1000\n");
