@@ -25,6 +25,7 @@ typedef struct mtd_feed_values {
 	char err[600];      /* its message when rc != 0 */
 	uint64_t replayed;  /* events of the page seen before (dropped) */
 	uint64_t events;    /* event ids the page named */
+	long long count, total; /* OFFSET paging: the page's items, the list's; -1: not given */
 } mtd_feed_values;
 
 /* Open a feed on the vendor's connector (refused as ingest refuses it) and

@@ -2,6 +2,7 @@
  * and ingest of channel messages (through a plugin or normalized), gated by
  * the connector's state (R1) and driving its lifecycle (R2). Writes go in
  * batched transactions; counts reported as accepted are committed ones. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -2067,6 +2068,15 @@ static int feed_value(void *ud, const char *name, const char *value)
 		snprintf(f->v->next, sizeof f->v->next, "%s", value);
 	else if (!strcmp(name, MTD_API_V_RESUME))
 		snprintf(f->v->resume, sizeof f->v->resume, "%s", value);
+	else if (!strcmp(name, MTD_API_V_COUNT) || !strcmp(name, MTD_API_V_TOTAL)) {
+		char *end;
+		long long n;
+		errno = 0;
+		n = strtoll(value, &end, 10);
+		if (errno || *end || end == value || n < 0 || n > 1000000000LL)
+			return -1; /* not a count: refused, the page is malformed */
+		*(!strcmp(name, MTD_API_V_COUNT) ? &f->v->count : &f->v->total) = n;
+	}
 	return 0;
 }
 
@@ -2166,6 +2176,7 @@ int mtd_feed_page(mtd_feed *f, uint32_t ep, const void *data, size_t len, const 
 	int rc;
 
 	memset(v, 0, sizeof *v);
+	v->count = v->total = -1;
 	f->v = v;
 	f->skip = 0;
 	if ((rc = begin(r)))

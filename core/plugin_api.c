@@ -66,13 +66,16 @@ int mtd_api_flatten(const mtd_api *a, mtd_buf *b)
 			rc |= put_kv(b, "setting", a->settings[i]);
 	if (HAS_(mtd_api, sz, whoami_url))
 		rc |= put_kv(b, "whoami_url", a->whoami_url);
+	if (HAS_(mtd_api, sz, id_header))
+		rc |= put_kv(b, "id_header", a->id_header);
 	return rc ? -1 : 0;
 }
 
 void mtd_api_free(mtd_api_desc *d)
 {
-	char **all[] = {&d->base_url, &d->token_url, &d->scope,	    &d->id_field,
-			&d->secret_field, &d->key_header, &d->key_prefix, &d->whoami_url};
+	char **all[] = {&d->base_url,	  &d->token_url,  &d->scope,	  &d->id_field,
+			&d->secret_field, &d->key_header, &d->key_prefix, &d->whoami_url,
+			&d->id_header};
 	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
 		free(*all[i]), *all[i] = NULL;
 	for (size_t i = 0; i < d->nep; i++) {
@@ -113,6 +116,19 @@ static int url_ok(const mtd_api_desc *d, const char *u)
 		if (!found)
 			return 0;
 	}
+	return 1;
+}
+
+/* An HTTP header name (RFC 9110 token), at most 64 bytes. */
+static int header_ok(const char *h)
+{
+	size_t n = strlen(h);
+	if (n < 1 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+		      (h[i] >= '0' && h[i] <= '9') || strchr("!#$%&'*+-.^_`|~", h[i])))
+			return 0;
 	return 1;
 }
 
@@ -180,6 +196,7 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 			       : !strcmp(k, "key_header")   ? &d->key_header
 			       : !strcmp(k, "key_prefix")   ? &d->key_prefix
 			       : !strcmp(k, "whoami_url")   ? &d->whoami_url
+			       : !strcmp(k, "id_header")    ? &d->id_header
 							     : NULL;
 		}
 		if (slot && take(slot, v)) {
@@ -212,6 +229,12 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 		mtd_err(err, n, "api description: a login needs id_field and secret_field");
 		return MTD_EPLUGIN;
 	}
+	if ((d->key_header && !header_ok(d->key_header)) ||
+	    (d->id_header && (d->auth != MTD_API_AUTH_KEY || !header_ok(d->id_header)))) {
+		mtd_err(err, n, "api description: key_header or id_header is not a header name "
+			"(id_header only with a static key)");
+		return MTD_EPLUGIN;
+	}
 	if (!d->nep) {
 		mtd_err(err, n, "api description: no endpoints");
 		return MTD_EPLUGIN;
@@ -228,13 +251,13 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 				e->name);
 			return MTD_EPLUGIN;
 		}
-		if (e->paging > MTD_API_PAGE_SSE) {
+		if (e->paging > MTD_API_PAGE_OFFSET) {
 			mtd_err(err, n, "api description: endpoint %s: unknown paging %u", e->name,
 				e->paging);
 			return MTD_EPLUGIN;
 		}
 		if ((e->paging == MTD_API_PAGE_CURSOR || e->paging == MTD_API_PAGE_SINCE ||
-		     e->paging == MTD_API_PAGE_EVENT_ID) &&
+		     e->paging == MTD_API_PAGE_EVENT_ID || e->paging == MTD_API_PAGE_OFFSET) &&
 		    (!e->resume_param || !*e->resume_param)) {
 			mtd_err(err, n, "api description: endpoint %s: its paging needs resume_param",
 				e->name);

@@ -26,6 +26,7 @@ typedef struct mtd_api_desc {
 	uint32_t auth;
 	char *base_url, *token_url, *scope, *id_field, *secret_field, *key_header, *key_prefix;
 	char *whoami_url;
+	char *id_header;
 	size_t nep;
 	mtd_api_ep ep[MTD_API_MAX_ENDPOINTS];
 	size_t nsettings;

@@ -133,7 +133,8 @@ static int t_value(void *sink, const char *name, const char *value)
 	const mtd_child_sink *s = sink;
 	static const char *const names[] = {
 		MTD_API_V_TOKEN,   MTD_API_V_EXPIRES_IN,  MTD_API_V_EXPIRES_AT,  MTD_API_V_NEXT,
-		MTD_API_V_RESUME,  MTD_API_V_API_URL,	  MTD_API_V_HEADER_NAME, MTD_API_V_HEADER_VALUE};
+		MTD_API_V_RESUME,  MTD_API_V_API_URL,	  MTD_API_V_HEADER_NAME, MTD_API_V_HEADER_VALUE,
+		MTD_API_V_COUNT,   MTD_API_V_TOTAL};
 	int known = 0;
 	for (size_t i = 0; name && i < sizeof names / sizeof *names; i++)
 		known |= !strcmp(name, names[i]);

@@ -375,6 +375,12 @@ static struct curl_slist *api_headers(pull *p, const char *accept, const char *e
 		line[0] = '\0';
 	if (line[0] && !(t = curl_slist_append(l, line)))
 		goto fail;
+	/* a second key, the client id, in a header of its own (Pradeo) */
+	if (p->api.auth == MTD_API_AUTH_KEY && p->api.id_header) {
+		snprintf(line, MAX_SECRET + 600, "%s: %s", p->api.id_header, p->client_id);
+		if (!(t = curl_slist_append(l, line)))
+			goto fail;
+	}
 	if (extra && !(t = curl_slist_append(l, extra)))
 		goto fail;
 	if (p->disc_header[0] && !(t = curl_slist_append(l, p->disc_header)))
@@ -405,6 +411,10 @@ static int request(pull *p, const char *method, const char *url, const char *bod
 		CURLcode cc;
 		int rc;
 		if (tokens && (!p->token || mono_ms() >= p->token_until) && (rc = get_token(p)))
+			return rc;
+		/* a static key goes on every request (no plugin used one before
+		 * Pradeo, and the key was never read: every request said "(null)") */
+		if (auth && p->api.auth == MTD_API_AUTH_KEY && (rc = secret_read(p)))
 			return rc;
 		if (auth && !(hdrs = api_headers(p, accept, extra)))
 			return mtd_fail(p->h, MTD_ENOMEM, "out of memory");
@@ -772,7 +782,9 @@ typedef struct pagectx {
 	pull *p;
 	const mtd_api_ep *e;
 	const char *sse_id; /* SSE: the event's id (the resume point) */
-	const char *asked;  /* SINCE, EVENT_ID: the resume value the pull asked with */
+	const char *asked;  /* SINCE, EVENT_ID: the resume value the pull asked with;
+			       OFFSET: the offset asked */
+	char *off_next;     /* OFFSET: the next page's offset ("" after the last), MTD_FEED_VALUE + 1 */
 } pagectx;
 
 static int key_of(char *out, size_t n, const mtd_api_ep *e, const char *what)
@@ -787,6 +799,17 @@ static int save_point(void *ud, const mtd_feed_values *v)
 	char k[80];
 	int rc;
 	key_of(k, sizeof k, c->e, "next");
+	if (c->e->paging == MTD_API_PAGE_OFFSET) {
+		/* numbered items: on by what the page held, to the end of the list
+		 * (then a later pull reads it again from the start) */
+		long long at = strtoll(c->asked, NULL, 10), to = at + v->count;
+		if (v->count <= 0 || (v->total >= 0 && to >= v->total))
+			c->off_next[0] = '\0';
+		else
+			snprintf(c->off_next, MTD_FEED_VALUE + 1, "%lld", to);
+		return mtd_pull_state_set(c->p->h, c->p->vendor, k,
+					  c->off_next[0] ? c->off_next : NULL);
+	}
 	if ((rc = mtd_pull_state_set(c->p->h, c->p->vendor, k, v->next[0] ? v->next : NULL)))
 		return rc;
 	/* a stream held open records its success with every event it commits
@@ -812,10 +835,10 @@ static int save_point(void *ud, const mtd_feed_values *v)
 }
 
 static int apply_page(pull *p, const mtd_api_ep *e, const void *data, size_t len,
-		      const char *sse_id, const char *asked, mtd_feed_values *v)
+		      const char *sse_id, const char *asked, char *off_next, mtd_feed_values *v)
 {
 	char where[200];
-	pagectx c = {p, e, sse_id, asked};
+	pagectx c = {p, e, sse_id, asked, off_next};
 	int rc;
 	uint32_t idx = (uint32_t)(e - p->api.ep);
 	snprintf(where, sizeof where, "%s %s page %llu", p->vendor, e->name,
@@ -837,6 +860,7 @@ static int apply_page(pull *p, const mtd_api_ep *e, const void *data, size_t len
 static int pull_pages(pull *p, const mtd_api_ep *e)
 {
 	char url[8400], k[80], next[MTD_FEED_VALUE + 1] = "", resume[MTD_FEED_VALUE + 1] = "";
+	char asked_off[MTD_FEED_VALUE + 1] = "0", off_next[MTD_FEED_VALUE + 1] = "";
 	resp r = {0};
 	int rc = 0;
 	long idle = env_num("MTDGATE_PULL_IDLE_SECONDS", 30, 1, 3600);
@@ -862,7 +886,12 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 			rc = mtd_fail(p->h, MTD_ENOMEM, "out of memory");
 			break;
 		}
-		if (next[0] && (next[0] == '/' || !strncmp(next, "https://", 8)))
+		if (e->paging == MTD_API_PAGE_OFFSET) /* from where the list stopped, or its start */
+			snprintf(asked_off, sizeof asked_off, "%s",
+				 next[0] ? next : e->start ? e->start : "0");
+		if (e->paging == MTD_API_PAGE_OFFSET)
+			rc = page_url(p, e, asked_off, url, sizeof url);
+		else if (next[0] && (next[0] == '/' || !strncmp(next, "https://", 8)))
 			rc = link_url(p, next, url, sizeof url);
 		else if (next[0]) /* a cursor */
 			rc = page_url(p, e, next, url, sizeof url);
@@ -877,12 +906,15 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 					e->paging == MTD_API_PAGE_SINCE ||
 							e->paging == MTD_API_PAGE_EVENT_ID
 						? resume
-						: NULL,
-					v);
+					: e->paging == MTD_API_PAGE_OFFSET ? asked_off
+									   : NULL,
+					off_next, v);
 		if (!rc && v->rc)
 			rc = mtd_fail(p->h, MTD_EMALFORMED, "%s %s: a page the plugin could not read: %s",
 				      p->vendor, e->name, v->err);
-		if (!rc) {
+		if (!rc && e->paging == MTD_API_PAGE_OFFSET)
+			snprintf(next, sizeof next, "%s", off_next);
+		else if (!rc) {
 			snprintf(next, sizeof next, "%s", v->next);
 			if (v->resume[0])
 				snprintf(resume, sizeof resume, "%s", v->resume);
@@ -919,7 +951,7 @@ static int sse_dispatch(sse *s)
 		if (!v)
 			return mtd_fail(s->p->h, MTD_ENOMEM, "out of memory");
 		rc = apply_page(s->p, s->e, s->data.data, s->data.len - 1 /* the last \n */,
-				s->id, NULL, v);
+				s->id, NULL, NULL, v);
 		if (!rc && v->rc)
 			mtd_diag(s->p->h, "%s %s event %s: %s", s->p->vendor, s->e->name,
 				 s->id[0] ? s->id : "(no id)", v->err);
@@ -1100,7 +1132,8 @@ static int load_settings(pull *p)
 	else if (p->api.token_url && (rc = expand(p, p->api.token_url, p->token_url,
 						  sizeof p->token_url)))
 		return rc;
-	if ((p->api.auth == MTD_API_AUTH_OAUTH2 || p->api.auth == MTD_API_AUTH_LOGIN) &&
+	if ((p->api.auth == MTD_API_AUTH_OAUTH2 || p->api.auth == MTD_API_AUTH_LOGIN ||
+	     (p->api.auth == MTD_API_AUTH_KEY && p->api.id_header)) &&
 	    !p->client_id[0])
 		return mtd_fail(p->h, MTD_EREFUSED, "%s: no client_id set (connector set %s "
 				"client_id=ID secret_file=PATH)", p->vendor, p->vendor);

@@ -247,8 +247,34 @@ static void descriptions(void **state)
 	ep[1].name = "ep0";
 	refused(&a, "unique");
 	ep[1].name = "ep1";
-	ep[1].paging = 6;
+	ep[1].paging = MTD_API_PAGE_OFFSET + 1;
 	refused(&a, "paging");
+	ep[1].paging = MTD_API_PAGE_OFFSET; /* numbered items: needs the offset's parameter */
+	ep[1].resume_param = NULL;
+	refused(&a, "resume_param");
+	ep[1].resume_param = "skip";
+	assert_int_equal(read_back(&a, &d), 0);
+	assert_int_equal(d.ep[1].paging, MTD_API_PAGE_OFFSET);
+	mtd_api_free(&d);
+	/* a second key in a header of its own: a static key's only, a header name */
+	a.id_header = "x-access-key";
+	a.key_header = "x-secret-key";
+	assert_int_equal(read_back(&a, &d), 0);
+	assert_string_equal(d.id_header, "x-access-key");
+	mtd_api_free(&d);
+	a.id_header = "x-access-key: injected";
+	refused(&a, "id_header");
+	a.id_header = "x-access-key";
+	a.key_header = "bad\rheader";
+	refused(&a, "control characters");
+	a.key_header = "x secret";
+	refused(&a, "key_header");
+	a.key_header = NULL;
+	a.auth = MTD_API_AUTH_OAUTH2;
+	a.token_url = "/token";
+	refused(&a, "id_header only with a static key");
+	a.auth = MTD_API_AUTH_KEY;
+	a.id_header = NULL;
 	ep[1].paging = MTD_API_PAGE_NONE;
 	a.nendpoints = 17;
 	refused(&a, "more than 16");

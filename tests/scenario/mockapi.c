@@ -192,6 +192,7 @@ static const mock_flow *const flows[] = {
 	[MOCK_ZIMPERIUM] = &mock_zimperium_flow,
 	[MOCK_CHECKPOINT] = &mock_checkpoint_flow,
 	[MOCK_SOPHOS] = &mock_sophos_flow,
+	[MOCK_PRADEO] = &mock_pradeo_flow,
 };
 
 typedef struct upload {

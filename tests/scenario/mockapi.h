@@ -22,6 +22,7 @@ enum {
 	MOCK_ZIMPERIUM, /* mock_zimperium.c */
 	MOCK_CHECKPOINT, /* mock_checkpoint.c */
 	MOCK_SOPHOS,    /* mock_sophos.c */
+	MOCK_PRADEO, /* mock_pradeo.c */
 };
 
 typedef struct mock_faults {
@@ -119,6 +120,10 @@ typedef struct mock_flow {
 extern const mock_flow mock_zimperium_flow;
 extern const mock_flow mock_checkpoint_flow;
 extern const mock_flow mock_sophos_flow;
+extern const mock_flow mock_pradeo_flow;
+/* mock_pradeo.c: on, some devices sync again with another level and one
+ * with an undocumented one (see there). */
+void mock_pradeo_change(int on);
 
 /* What a flow reads of the request and the server. Strings are borrowed
  * (the request's or the server's), NULL when absent. */

@@ -66,8 +66,8 @@ const char *pull_devices(scen *s, int n, const char *platform, const char *vid)
 		o += (size_t)snprintf(b + o, cap - o,
 				      "{\"id\":\"dev-%d\",\"platform\":\"%s\",\"os_version\":\"17.4\","
 				      "\"ownership\":\"corporate\",\"management\":\"enrolled\","
-				      "\"ids\":{\"entra\":\"aad-%d\"",
-				      i, platform ? platform : i % 2 ? "android" : "ios", i);
+				      "\"ids\":{\"entra\":\"aad-%d\",\"serial\":\"SN-%d\"",
+				      i, platform ? platform : i % 2 ? "android" : "ios", i, i);
 		if (vid)
 			o += (size_t)snprintf(b + o, cap - o, ",\"vendor:%s\":\"%s-%d\"", vid, vid, i);
 		o += (size_t)snprintf(b + o, cap - o, "}}\n");

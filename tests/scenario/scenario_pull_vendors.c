@@ -237,6 +237,74 @@ static void sophos_faults(void **state)
 	pull_secret_nowhere(c);
 }
 
+/* ---- Pradeo: two static keys, devices by skip/take ---- */
+
+static void pradeo_start(pctx *c, int ndev, int per_page)
+{
+	static const char *const on[] = {"ios=on", "android=on", NULL};
+	static const char *const extra[] = {"client_id=" CLIENT, NULL};
+	pull_start(c, "pradeo", MOCK_PRADEO, ndev, per_page, ndev, NULL, on, extra);
+}
+
+/* mock_pradeo.c: device d is at riskLevel d % 3 (low, medium, high);
+ * after the change, d % 4 == 0 is high. */
+static void pradeo_levels(pctx *c, int ndev, int changed)
+{
+	static const char *const lv[] = {"low", "medium", "high"};
+	for (int d = 0; d < ndev - changed; d++) {
+		char dev[32];
+		const char *want = changed && d % 4 == 0 ? "high" : lv[d % 3], *got;
+		snprintf(dev, sizeof dev, "dev-%d", d);
+		if (strcmp(got = pull_level(c, dev, "pradeo"), want))
+			fail_msg("%s: pradeo level %s, expected %s", dev, got, want);
+	}
+}
+
+/* 47 devices in pages of 10 (the last one of 7), the keys in two headers
+ * (the test server refuses anything else, a bearer token included). Killed
+ * before the third commit, then after the second commit of a second run
+ * (which resumes at skip=20), then to the end: every device once with its
+ * level. The next pull reads the list again: every device a replay. Then
+ * 12 devices sync again, one with an undocumented riskLevel: 11 taken, that
+ * one refused by name, the others kept. 429, a 500 burst, a truncated and a
+ * slow answer on the way; a wrong secret refused. */
+static void pradeo_keys(void **state)
+{
+	pctx *c = *state;
+	mock_faults f = {.r429 = 9, .r500 = 10, .n500 = 2, .trunc = 13, .slow = 15};
+	pradeo_start(c, 47, 10);
+	/* evaluated once: a pull then decides what its pages, and the pages of
+	 * the killed pulls before it, touched (the store never evaluated, it
+	 * leaves the rest to the first evaluate, as serve does) */
+	PRUN(c, 0, "evaluate");
+	pull_kill_at(c, "pradeo", "pull-before-commit:3");
+	assert_int_equal(pull_logged(c), 20);
+	pull_kill_at(c, "pradeo", "pull-committed:2");
+	assert_int_equal(pull_logged(c), 40);
+	PRUN(c, 0, "pull", "pradeo", "--once");
+	OUT_HAS(c->s, "7 accepted");
+	assert_int_equal(pull_logged(c), 47);
+	pradeo_levels(c, 47, 0);
+	mock_set_faults(c->m, &f);
+	PRUN(c, 0, "pull", "pradeo", "--once");
+	OUT_HAS(c->s, "0 accepted");
+	OUT_HAS(c->s, "47 replayed events not counted again, 10 requests, 5 retried");
+	assert_int_equal(pull_logged(c), 47);
+	mock_pradeo_change(1);
+	PRUN(c, 65, "pull", "pradeo", "--once");
+	OUT_HAS(c->s, "12 accepted, 0 rejected, 0 malformed, 1 bad element");
+	OUT_HAS(c->s, "34 replayed events not counted again");
+	ERR_HAS(c->s, "items[6]: field 'riskLevel': unknown value 'critical'");
+	mock_pradeo_change(0);
+	assert_int_equal(pull_logged(c), 59);
+	pradeo_levels(c, 47, 1);
+	PRUN(c, 0, "audit", "verify");
+	scen_writes(c->s, "secret", "not-the-secret\n");
+	PRUN(c, 69, "pull", "pradeo", "--once");
+	ERR_HAS(c->s, "HTTP 401");
+	pull_secret_nowhere(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(checkpoint_faults, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(sophos_kills, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(sophos_faults, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(pradeo_keys, pull_setup, pull_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

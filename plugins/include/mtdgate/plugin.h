@@ -183,7 +183,9 @@ typedef struct mtd_host_api {
 #define MTD_API_AUTH_LOGIN 3u    /* a vendor login: POST token_url, JSON body
 				    {id_field: CLIENT_ID, secret_field: SECRET} (Zimperium) */
 #define MTD_API_AUTH_KEY 4u      /* a static key, no token: every request carries the header
-				    key_header with key_prefix SECRET ("x-api-key: SECRET") */
+				    key_header with key_prefix SECRET ("x-api-key: SECRET"),
+				    and, when id_header is set, the header id_header with
+				    CLIENT_ID (two keys: Pradeo's x-access-key/x-secret-key) */
 /* With the token kinds (OAUTH2, KEY_TOKEN, LOGIN) the token response goes
  * to api_decode(MTD_API_DECODE_TOKEN), and every request carries
  * "Authorization: Bearer TOKEN". A 401 refreshes the token once. */
@@ -204,6 +206,14 @@ typedef struct mtd_host_api {
 #define MTD_API_PAGE_SSE 5u    /* a server-sent event stream (text/event-stream): each
 				  event's data is one page; its "id:" is the resume value,
 				  sent as Last-Event-ID (and as resume_param when set) */
+#define MTD_API_PAGE_OFFSET 6u /* numbered items (skip/take, offset/limit) of an API that
+				  does not echo where a page starts: the host asks
+				  resume_param=OFFSET, from start (or 0), and moves OFFSET on
+				  by the items the page held (api_decode gives
+				  MTD_API_V_COUNT, and MTD_API_V_TOTAL when the API tells);
+				  a page of no items, or OFFSET reaching the total, is the
+				  last, and the next pull reads the whole list again (a
+				  snapshot: give event ids so an unchanged item is a replay) */
 /* The resume point (where the next page or the next pull starts) is
  * committed in the same transaction as the messages of the page it follows.
  * A resume_param holding "{}" is a template: "$filter=lastSeen gt {}" sends
@@ -256,6 +266,8 @@ typedef struct mtd_api {
 	 * region's host and "X-Tenant-ID: <tenant id>"). Nothing of the answer
 	 * is stored: every pull asks again. */
 	const char *whoami_url;
+	/* Appended in ABI 1.2 (present when struct_size covers it): */
+	const char *id_header;  /* KEY: a header also carrying CLIENT_ID, or NULL */
 } mtd_api;
 
 /* What api_decode is asked to decode (its what). */
@@ -279,6 +291,9 @@ typedef struct mtd_api {
 #define MTD_API_V_API_URL "api_url"       /* WHOAMI: the API root of this pull */
 #define MTD_API_V_HEADER_NAME "header_name" /* WHOAMI: a header's name ([A-Za-z0-9-]) ... */
 #define MTD_API_V_HEADER_VALUE "header_value" /* ... and its value, on every API request */
+#define MTD_API_V_COUNT "count"           /* OFFSET: the items the page held, decimal */
+#define MTD_API_V_TOTAL "total"           /* OFFSET: the items of the whole list, decimal,
+					     when the API tells */
 
 /* The plugin's descriptor. Returned by mtd_plugin_entry(); must stay valid
  * and unchanged for the life of the process (normally a static const). */
