@@ -1895,8 +1895,33 @@ static int grace_end(eval *e, int64_t id, int64_t since, int64_t *end)
 	return 0;
 }
 
+/* Devices and the time each is due at (mtd_next_due's task ages). */
+typedef struct dues {
+	int64_t *id, *at;
+	size_t n, cap;
+} dues;
+
+static int due_add(void *ud, int64_t dev, int64_t at)
+{
+	dues *d = ud;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		int64_t *a = realloc(d->id, cap * sizeof *a), *b;
+		if (a)
+			d->id = a;
+		if (!a || !(b = realloc(d->at, cap * sizeof *b)))
+			return MTD_ENOMEM;
+		d->at = b;
+		d->cap = cap;
+	}
+	d->id[d->n] = dev;
+	d->at[d->n++] = at;
+	return 0;
+}
+
 int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 {
+	dues tasks = {0}; /* devices with open tasks: when one's age passes a day */
 	eval e = {.h = h};
 	int64_t best = 0, max;
 	int rc = mtd_need_store(h), step = SQLITE_DONE;
@@ -2005,6 +2030,14 @@ int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 		else if (gend[i] && (!best || gend[i] < best))
 			best = gend[i];
 	}
+	/* security tasks: the rules see their first_seen (device.tasks) and may
+	 * compare its age with a number of days, which they cannot declare */
+	if (!rc && (rc = mtd_task_next_ages(h->store, h->now, due_add, &tasks)))
+		rc = rc == MTD_ENOMEM ? mtd_fail(h, rc, "out of memory")
+				      : mtd_fail(h, rc, "reading tasks: %s", mtd_store_errmsg(h->store));
+	for (size_t i = 0; !rc && i < tasks.n; i++)
+		if (!best || tasks.at[i] < best)
+			best = tasks.at[i];
 	if (!rc) {
 		int64_t by = best > h->now ? best : h->now; /* what is due by then */
 		*at = best;
@@ -2014,8 +2047,13 @@ int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 		for (size_t i = 0; due && i < ng; i++)
 			if (gend[i] && gend[i] <= by)
 				mtd_devset_add(due, gid[i]);
+		for (size_t i = 0; due && i < tasks.n; i++)
+			if (tasks.at[i] <= by)
+				mtd_devset_add(due, tasks.id[i]);
 	}
 out:
+	free(tasks.id);
+	free(tasks.at);
 	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
 	free(gid);
 	free(gend);

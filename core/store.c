@@ -464,6 +464,13 @@ static const char *const sql_text[SQL__COUNT] = {
 		" t.first_seen, t.open, t.at, t.received FROM tasks t"
 		" JOIN devices d ON d.id = t.device JOIN connectors c ON c.id = t.connector"
 		" WHERE ?1 IS NULL OR t.device = ?1 ORDER BY d.ext_id, c.vendor, t.id",
+	/* per device with open tasks, the first time after ?1 at which one of
+	 * them turns a whole number of days old, or one second more */
+	[SQL_TASKS_NEXT_AGE] =
+		"SELECT device, min(CASE WHEN first_seen > ?1 THEN first_seen"
+		" WHEN (?1 - first_seen) % 86400 = 0 THEN ?1 + 1"
+		" ELSE ?1 + 86400 - (?1 - first_seen) % 86400 END) FROM tasks"
+		" WHERE open = 1 GROUP BY device",
 	[SQL_DECISION_LOG_EVENTS] =
 		"SELECT seq, n, at, entries FROM decision_log WHERE seq > ?1 ORDER BY seq",
 	[SQL_DECISION_LOG_HEAD] =

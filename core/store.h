@@ -86,6 +86,7 @@ enum mtd_sql {
 	SQL_TASK_PUT,
 	SQL_TASKS_OPEN_OF,
 	SQL_TASKS_LIST,
+	SQL_TASKS_NEXT_AGE,
 	/* decision changes for followers (events.c) */
 	SQL_DECISION_LOG_EVENTS,
 	SQL_DECISION_LOG_HEAD,

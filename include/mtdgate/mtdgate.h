@@ -636,8 +636,11 @@ int mtd_evaluate_set(mtd_t *h, const mtd_devset *set, mtd_change_fn fn, void *ud
 
 /* The earliest time after the handle's now at which a decision can change
  * without new input (0: none known): a connector in force falling silent
- * long enough to turn unresponsive (R2), and the end of a grace period
- * (a device in_grace_period since S, its groups giving G hours: S + G).
+ * long enough to turn unresponsive (R2), the end of a grace period
+ * (a device in_grace_period since S, its groups giving G hours: S + G),
+ * and an open security task's age reaching a whole number of days or one
+ * second past it (first_seen F: F + k * 86400 and F + k * 86400 + 1; the
+ * rules see F in device.tasks and may compare the age with days).
  * *all is set when what is due then reaches every device (a connector),
  * else the devices due by then are added to due (may be NULL). */
 int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due);

@@ -176,10 +176,56 @@ static void serve_decides_as_batch(void **state)
 	same_reports(f, "after serve stopped");
 }
 
+/* A security task turning overdue is a due time (rules/tasks.lua: a
+ * critical vulnerability open for more than 14 days): serve decides the
+ * device as time passes, with no input, at the second the batch evaluate
+ * decides it differently; the same report --json before and after. */
+static void task_overdue_on_time(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s, *t = f->t;
+	/* first seen on day 1 at 03:00: more than 14 days old from day 15
+	 * 03:00:01 */
+	const int64_t seen = SCEN_T0 + SCEN_DAY + 3 * 3600, over = seen + 14 * SCEN_DAY + 1;
+	const char *in = "{\"type\":\"task\",\"device\":\"win-dave\",\"at\":\"2024-03-02T04:00:00Z\","
+			 "\"task\":{\"id\":\"CVE-2024-3094\",\"kind\":\"vulnerability\","
+			 "\"cve\":\"CVE-2024-3094\",\"severity\":\"critical\","
+			 "\"first_seen\":\"2024-03-02T03:00:00Z\",\"state\":\"open\"}}\n";
+
+	for (scen *x = s;; x = t) {
+		snprintf(x->rules, sizeof x->rules, "%s", scen_tasks_rules(x));
+		SETUP(x, SCEN_FLEET);
+		RUN(x, 0, "connector", "set", "generic", "windows=on", "ios=on",
+		    "unresponsive_days=30");
+		scen_day(x, 2, 0);
+		INGEST(x, in);
+		RUN(x, 0, "evaluate");
+		if (x == t)
+			break;
+	}
+	set_time(f, over - 2);
+	serve_start(s, &f->sv);
+	state_until(f, "win-dave", "compliant");
+	RUN(t, 0, "evaluate");
+	same_reports(f, "a second before the task is 14 days old");
+	/* exactly 14 days: not more yet */
+	set_time(f, over - 1);
+	RUN(t, 0, "evaluate");
+	FIELD(t, REPORT(t, "win-dave"), "state", "compliant");
+	/* a second later: overdue, on serve's timer */
+	set_time(f, over);
+	state_until(f, "win-dave", "noncompliant");
+	RUN(t, 0, "evaluate");
+	FIELD(t, REPORT(t, "win-dave"), "state", "noncompliant");
+	same_reports(f, "when the task is overdue");
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(serve_decides_as_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(task_overdue_on_time, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
