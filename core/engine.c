@@ -1921,6 +1921,11 @@ static int due_add(void *ud, int64_t dev, int64_t at)
 
 int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 {
+	return mtd_next_due_since(h, h->now, at, all, due);
+}
+
+int mtd_next_due_since(mtd_t *h, int64_t from, int64_t *at, int *all, mtd_devset *due)
+{
 	dues tasks = {0}; /* devices with open tasks: when one's age passes a day */
 	eval e = {.h = h};
 	int64_t best = 0, max;
@@ -2032,7 +2037,8 @@ int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due)
 	}
 	/* security tasks: the rules see their first_seen (device.tasks) and may
 	 * compare its age with a number of days, which they cannot declare */
-	if (!rc && (rc = mtd_task_next_ages(h->store, h->now, due_add, &tasks)))
+	if (!rc && (rc = mtd_task_next_ages(h->store, from < h->now ? from : h->now, due_add,
+					    &tasks)))
 		rc = rc == MTD_ENOMEM ? mtd_fail(h, rc, "out of memory")
 				      : mtd_fail(h, rc, "reading tasks: %s", mtd_store_errmsg(h->store));
 	for (size_t i = 0; !rc && i < tasks.n; i++)

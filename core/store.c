@@ -465,7 +465,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" JOIN devices d ON d.id = t.device JOIN connectors c ON c.id = t.connector"
 		" WHERE ?1 IS NULL OR t.device = ?1 ORDER BY d.ext_id, c.vendor, t.id",
 	/* per device with open tasks, the first time after ?1 at which one of
-	 * them turns a whole number of days old, or one second more */
+	 * them turns a whole number of days old, or one second more (from
+	 * first_seen on) */
 	[SQL_TASKS_NEXT_AGE] =
 		"SELECT device, min(CASE WHEN first_seen > ?1 THEN first_seen"
 		" WHEN (?1 - first_seen) % 86400 = 0 THEN ?1 + 1"

@@ -68,14 +68,14 @@ void mtd_task_rows_free(mtd_task_row *v, size_t n)
 	free(v);
 }
 
-int mtd_task_next_ages(mtd_store *s, int64_t now, int (*fn)(void *ud, int64_t dev, int64_t at),
+int mtd_task_next_ages(mtd_store *s, int64_t from, int (*fn)(void *ud, int64_t dev, int64_t at),
 		       void *ud)
 {
 	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASKS_NEXT_AGE);
 	int step, rc = 0;
 	if (!st)
 		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 1, from);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW)
 		if ((rc = fn(ud, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1))))
 			break;

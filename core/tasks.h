@@ -33,12 +33,12 @@ int mtd_task_rows_open(mtd_store *s, int64_t dev, mtd_task_row **out, size_t *n)
 void mtd_task_rows_free(mtd_task_row *v, size_t n);
 
 /* When an open task's age next reaches a whole number of days, or one
- * second past it (first_seen + k * 86400 and + 1, k >= 0), after now: a
+ * second past it (first_seen + k * 86400 and + 1, k >= 0), after from: a
  * rule comparing a task's age with a number of days (>= or >) can change
  * its decision only then. fn gets each device with open tasks and its
  * earliest such time, in device order; a nonzero return stops (returned).
  * MTD_ESTORE on a store error. */
-int mtd_task_next_ages(mtd_store *s, int64_t now, int (*fn)(void *ud, int64_t dev, int64_t at),
+int mtd_task_next_ages(mtd_store *s, int64_t from, int (*fn)(void *ud, int64_t dev, int64_t at),
 		       void *ud);
 
 #endif

@@ -317,6 +317,8 @@ typedef struct server {
 	int64_t seq;     /* the audit sequence number picked up to */
 	int64_t due;     /* when a decision changes by itself next (0 none) */
 	int due_known;   /* due is up to date */
+	int64_t due_from; /* what was due by then is decided (0: nothing yet: every
+			     device with open tasks is due at start) */
 	/* /v1/events followers, under elock (taken after hlock, never before) */
 	pthread_mutex_t elock;
 	struct follower *followers;
@@ -490,16 +492,18 @@ static int poll_store(server *sv)
 			return rc;
 	}
 	if (!sv->due_known) {
-		if ((rc = mtd_next_due(h, &sv->due, &all, NULL)))
+		if ((rc = mtd_next_due_since(h, sv->due_from, &sv->due, &all, NULL)))
 			return rc;
 		sv->due_known = 1;
 	}
 	if (sv->due && now >= sv->due) {
 		mtd_devset set = {0};
-		if (!(rc = mtd_next_due(h, &sv->due, &all, &set))) {
+		if (!(rc = mtd_next_due_since(h, sv->due_from, &sv->due, &all, &set))) {
 			set.all = all;
 			rc = decide(sv, &set);
 		}
+		if (!rc)
+			sv->due_from = now;
 		mtd_devset_free(&set);
 		sv->due_known = 0;
 	}

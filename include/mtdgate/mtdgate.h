@@ -644,6 +644,10 @@ int mtd_evaluate_set(mtd_t *h, const mtd_devset *set, mtd_change_fn fn, void *ud
  * *all is set when what is due then reaches every device (a connector),
  * else the devices due by then are added to due (may be NULL). */
 int mtd_next_due(mtd_t *h, int64_t *at, int *all, mtd_devset *due);
+/* mtd_next_due for a caller that last decided what was due at from (<= the
+ * handle's now; 0: never): a task age passed after from and by now is due
+ * now (*at may then be <= now), as such times come and go by themselves. */
+int mtd_next_due_since(mtd_t *h, int64_t from, int64_t *at, int *all, mtd_devset *due);
 
 /* A long-running caller's clock: the handle's now becomes the time of
  * day, unless mtd_config.now fixed it; returns it. (Test builds: the
