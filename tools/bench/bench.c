@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "store.h" /* the layout of decision blocks, shared with mtdgate */
 
 #define STR_(x) #x
@@ -70,13 +71,6 @@ static const char *const usage_text =
 static char workdir[PATH_MAX], store[PATH_MAX + 16];
 static char mtdgate[PATH_MAX], fleetgen[PATH_MAX];
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void path_in(char *out, size_t n, const char *name)
 {
 	if (snprintf(out, n, "%s/%s", workdir, name) >= (int)n) {
@@ -98,39 +92,17 @@ typedef struct mstep {
 static int run(const char *out, char *const argv[], double *secs, long *rss_kb)
 {
 	char log[PATH_MAX + 16];
-	struct rusage ru;
-	int status;
-	double t0 = mono();
-	pid_t pid, w;
+	double t0 = bench_mono();
+	pid_t pid;
+	int rc;
 
 	path_in(log, sizeof log, "log");
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		perror("fork");
+	if ((pid = bench_spawn(log, out, argv)) < 0)
 		return -1;
-	}
-	if (pid == 0) {
-		int fo = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(126);
-		close(fo);
-		close(fe);
-		execvp(argv[0], argv);
-		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	while ((w = wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR)
-		;
-	if (w < 0) {
-		perror("wait4");
-		return -1;
-	}
+	rc = bench_wait(pid, rss_kb);
 	if (secs)
-		*secs = mono() - t0;
-	if (rss_kb)
-		*rss_kb = ru.ru_maxrss;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		*secs = bench_mono() - t0;
+	return rc;
 }
 
 /* A timed mtdgate run as step st; a failure is said with the log to read. */
@@ -185,16 +157,6 @@ static long changed_in(const char *path)
 	return m;
 }
 
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f || fputs(text, f) == EOF || fclose(f)) {
-		perror(path);
-		return -1;
-	}
-	return 0;
-}
-
 static int mkdir_p(const char *dir)
 {
 	char p[PATH_MAX];
@@ -207,34 +169,6 @@ static int mkdir_p(const char *dir)
 			*s = '/';
 		}
 	return mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
-}
-
-/* Copy a closed store (mtdgate leaves no WAL behind when it exits). */
-static int copy_file(const char *from, const char *to)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out = -1, rc = -1;
-	ssize_t n;
-	char wal[PATH_MAX + 16];
-	for (int k = 0; k < 2; k++) { /* no stale WAL or shm for the copy */
-		snprintf(wal, sizeof wal, "%s%s", to, k ? "-shm" : "-wal");
-		unlink(wal);
-	}
-	if (in >= 0 && (out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
-		while ((n = read(in, buf, sizeof buf)) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				break;
-		/* on disk before the step that uses it is timed: otherwise that
-		 * step's first fsync also writes back this copy */
-		rc = n == 0 && fsync(out) == 0 ? 0 : -1;
-	}
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out))
-		rc = -1;
-	if (rc)
-		fprintf(stderr, "bench: copying %s to %s: %s\n", from, to, strerror(errno));
-	return rc;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -495,7 +429,7 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 	int *allowed = NULL, rc = -1, step, rstep;
 	cdev d;
 	char bpath[PATH_MAX + 16];
-	double t0 = mono(), n = 0;
+	double t0 = bench_mono(), n = 0;
 
 	path_in(bpath, sizeof bpath, "baseline.db");
 	unlink(bpath);
@@ -509,7 +443,7 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 	if (exec1(db, "PRAGMA b.journal_mode = WAL") || exec1(db, "PRAGMA b.synchronous = FULL") ||
 	    exec1(db, "CREATE TABLE b.decision_blocks(blk INTEGER PRIMARY KEY, entries BLOB NOT NULL)"))
 		return -1;
-	t0 = mono(); /* the evaluation proper: read, decide, write, commit */
+	t0 = bench_mono(); /* the evaluation proper: read, decide, write, commit */
 	if (exec1(db, "BEGIN") || load_conns(db, c, &nc) || load_allowed(db, &allowed, &nallowed))
 		goto out;
 	if (sqlite3_prepare_v2(db, "SELECT id, platform, enrolled, groupset FROM devices ORDER BY id",
@@ -570,7 +504,7 @@ static int c_baseline(sqlite3 *db, double *secs, double *ndev)
 		goto out;
 	rc = 0;
 out:
-	*secs = mono() - t0;
+	*secs = bench_mono() - t0;
 	*ndev = n;
 	sqlite3_finalize(scan);
 	sqlite3_finalize(rep);
@@ -734,7 +668,7 @@ static int raw_ingest(sqlite3 *src, double *secs, double *nrows)
 	if (exec1(db, "COMMIT"))
 		goto out;
 
-	t0 = mono();
+	t0 = bench_mono();
 	if (exec1(db, "BEGIN") ||
 	    (sqlite3_prepare_v2(db, report_upsert, -1, &st, NULL) != SQLITE_OK && sqlerr(db, "upsert")))
 		goto out;
@@ -761,7 +695,7 @@ static int raw_ingest(sqlite3 *src, double *secs, double *nrows)
 	}
 	if (exec1(db, "COMMIT"))
 		goto out;
-	*secs = mono() - t0;
+	*secs = bench_mono() - t0;
 	*nrows = (double)n;
 	rc = 0;
 out:
@@ -1019,16 +953,6 @@ static void self_exe(char self[PATH_MAX])
 	self[l > 0 ? l : 0] = '\0';
 }
 
-static void sibling(char *out, size_t n, const char *name)
-{
-	char self[PATH_MAX];
-	char *slash;
-	self_exe(self);
-	slash = strrchr(self, '/');
-	if (slash)
-		slash[1] = '\0';
-	snprintf(out, n, "%s%s", slash ? self : "./", name);
-}
 
 /* Baseline kind ("c": (a), "raw": (b)) over the store in a new process of
  * this program (main's --baseline), as each mtdgate step runs: a heap the
@@ -1112,8 +1036,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "--baseline"))
 		return baseline_child(argv[2], argv[3]);
-	sibling(mtdgate, sizeof mtdgate, "mtdgate");
-	sibling(fleetgen, sizeof fleetgen, "fleetgen");
+	bench_sibling(mtdgate, sizeof mtdgate, "mtdgate");
+	bench_sibling(fleetgen, sizeof fleetgen, "fleetgen");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1185,7 +1109,7 @@ int main(int argc, char **argv)
 		printf("fleetgen: %.2f s (devices, day-1 reports; inventory and day 2 unused)\n\n",
 		       fg_secs);
 	}
-	if (write_file(prov, "{\"type\":\"provision\",\"at\":1795000000}\n")) {
+	if (bench_write_file(prov, "{\"type\":\"provision\",\"at\":1795000000}\n")) {
 		failed = 1;
 		goto done;
 	}
@@ -1205,12 +1129,12 @@ int main(int argc, char **argv)
 		double ti[99], tr[99], te[99], tc[99];
 		long rss_i = 0, rss_e = 0;
 		path_in(snap, sizeof snap, "before-ingest.db");
-		if (copy_file(store, snap)) {
+		if (bench_copy_file(store, snap)) {
 			failed = 1;
 			goto done;
 		}
 		for (int r = 0; r < repeat; r++) {
-			if ((r && copy_file(snap, store)) ||
+			if ((r && bench_copy_file(snap, store)) ||
 			    mtd(&steps[5], NULL, "ingest", "generic", "--normalized", in, NULL) ||
 			    baseline("raw", &tr[r], &raw_n)) {
 				failed = 1;
@@ -1221,12 +1145,12 @@ int main(int argc, char **argv)
 				rss_i = steps[5].rss_kb;
 		}
 		path_in(snap, sizeof snap, "before-evaluate.db");
-		if (copy_file(store, snap)) {
+		if (bench_copy_file(store, snap)) {
 			failed = 1;
 			goto done;
 		}
 		for (int r = 0; r < repeat; r++) {
-			if ((r && copy_file(snap, store)) || mtd(&steps[6], NULL, "evaluate", NULL) ||
+			if ((r && bench_copy_file(snap, store)) || mtd(&steps[6], NULL, "evaluate", NULL) ||
 			    baseline("c", &tc[r], &c_n)) {
 				failed = 1;
 				goto done;
@@ -1329,10 +1253,10 @@ int main(int argc, char **argv)
 		snprintf(groups, sizeof groups, "%s/groups.lua", rules);
 		sqlite3_close(db); /* the copies need a closed store */
 		db = NULL;
-		if (copy_file(store, same) || mtd_eval_on(&again, same, NULL, out) ||
+		if (bench_copy_file(store, same) || mtd_eval_on(&again, same, NULL, out) ||
 		    (ch_again = changed_in(out)) < 0 || mkdir_p(rules) ||
-		    copy_file(policy_src, policy_dst) || write_file(groups, stricter) ||
-		    copy_file(store, changed) || mtd_eval_on(&policy, changed, rules, out) ||
+		    bench_copy_file(policy_src, policy_dst) || bench_write_file(groups, stricter) ||
+		    bench_copy_file(store, changed) || mtd_eval_on(&policy, changed, rules, out) ||
 		    (ch_policy = changed_in(out)) < 0) {
 			failed = 1;
 			goto done;

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define NOW "2026-11-18T13:10:00Z" /* after fleetgen's day 1, as mtdgate-bench */
 #define T0 1795000000LL            /* fleetgen's first day */
 #define PUSH_AT (T0 + 7300) /* pushed reports: after day 1 (T0 + 7199 at most), before NOW (T0 + 7400) */
@@ -71,29 +73,12 @@ static char workdir[PATH_MAX], store[PATH_MAX + 16];
 static char mtdgate[PATH_MAX], fleetgen[PATH_MAX];
 static long ndev = 1000000, seconds = 10, conns = 32;
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void path_in(char *out, size_t n, const char *name)
 {
 	if (snprintf(out, n, "%s/%s", workdir, name) >= (int)n) {
 		fprintf(stderr, "serve-bench: %s: path too long\n", workdir);
 		exit(2);
 	}
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f || fputs(text, f) == EOF || fclose(f)) {
-		perror(path);
-		return -1;
-	}
-	return 0;
 }
 
 static void uptime(const char *when)
@@ -115,40 +100,15 @@ static void uptime(const char *when)
 static pid_t spawn(const char *out, char *const argv[])
 {
 	char log[PATH_MAX + 16];
-	pid_t pid;
 	path_in(log, sizeof log, "log");
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		perror("fork");
-		return -1;
-	}
-	if (pid == 0) {
-		int fo = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(126);
-		close(fo);
-		close(fe);
-		setpgid(0, 0); /* its own group: a server's children stop with it */
-		execvp(argv[0], argv);
-		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	return pid;
+	return bench_spawn(log, out, argv);
 }
 
 /* Run argv to its end: its exit status, -1 when it did not exit. */
 static int run(const char *out, char *const argv[])
 {
-	int status;
-	pid_t pid = spawn(out, argv), w;
-	if (pid < 0)
-		return -1;
-	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	if (w < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	pid_t pid = spawn(out, argv);
+	return pid < 0 ? -1 : bench_wait(pid, NULL);
 }
 
 /* A server started by spawn stopped (SIGTERM, then SIGKILL after 10 s). */
@@ -426,34 +386,13 @@ static int read_report(const char *path)
 	return 0;
 }
 
-/* Copy a closed store (no WAL left behind), synced. */
-static int copy_file(const char *from, const char *to)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out = -1, rc = -1;
-	ssize_t n = -1;
-	if (in >= 0 && (out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
-		while ((n = read(in, buf, sizeof buf)) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				break;
-		rc = n == 0 && fsync(out) == 0 ? 0 : -1;
-	}
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out))
-		rc = -1;
-	if (rc)
-		fprintf(stderr, "serve-bench: copying %s to %s: %s\n", from, to, strerror(errno));
-	return rc;
-}
-
 static int reuse; /* --reuse: the tenant of an earlier --keep run of the same size */
 
 static int tenant(void)
 {
 	char data[PATH_MAX + 16], in[PATH_MAX + 64], dv[PATH_MAX + 64], prov[PATH_MAX + 32];
 	char num[32], rep[PATH_MAX + 32];
-	double t = mono();
+	double t = bench_mono();
 	path_in(data, sizeof data, "fleet");
 	path_in(prov, sizeof prov, "provision.jsonl");
 	path_in(rep, sizeof rep, "report.jsonl");
@@ -476,7 +415,7 @@ static int tenant(void)
 				snprintf(p, sizeof p, "%s%s", store, k == 1 ? "-wal" : "-shm");
 				unlink(p);
 			}
-			if (copy_file(snap, store) || !(devs = calloc((size_t)ndev + 1, sizeof *devs)) ||
+			if (bench_copy_file(snap, store) || !(devs = calloc((size_t)ndev + 1, sizeof *devs)) ||
 			    read_report(rep))
 				return -1;
 			printf("tenant: %ld devices, reused (%s)\n", ndev, snap);
@@ -496,7 +435,7 @@ static int tenant(void)
 			return -1;
 		}
 	}
-	if (write_file(prov, "{\"type\":\"provision\",\"at\":1795000000}\n") || mtd(NULL, "init", NULL) ||
+	if (bench_write_file(prov, "{\"type\":\"provision\",\"at\":1795000000}\n") || mtd(NULL, "init", NULL) ||
 	    mtd(NULL, "connector", "add", "generic", NULL) ||
 	    mtd(NULL, "ingest", "generic", "--normalized", prov, NULL) ||
 	    mtd(NULL, "connector", "set", "generic", "android=on", "ios=on", "windows=on", "macos=on",
@@ -511,11 +450,11 @@ static int tenant(void)
 		char snap[PATH_MAX + 32];
 		path_in(snap, sizeof snap, "tenant.db");
 		path_in(data, sizeof data, "tenant.size");
-		if (copy_file(store, snap) || write_file(data, num))
+		if (bench_copy_file(store, snap) || bench_write_file(data, num))
 			return -1;
 	}
 	printf("tenant: %ld devices, evaluated, in %.1f s (fleetgen, init, import, ingest, evaluate)\n",
-	       ndev, mono() - t);
+	       ndev, bench_mono() - t);
 	return 0;
 }
 
@@ -675,7 +614,7 @@ static pid_t nginx_start(int port)
 		 "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
 		 "  server { listen 127.0.0.1:%d; location / { return 204; } }\n}\n",
 		 dir, dir, dir, dir, dir, dir, dir, port);
-	if (write_file(conf, text))
+	if (bench_write_file(conf, text))
 		return -1;
 	{
 		char *argv[] = {"taskset", "-c", SERVER_CPU, "nginx", "-p", dir, "-e",
@@ -730,7 +669,7 @@ static pid_t cerbos_start(const char *bin, int port)
 	if ((mkdir(dir, 0700) && errno != EEXIST) || (mkdir(p, 0700) && errno != EEXIST))
 		return -1;
 	snprintf(p, sizeof p, "%s/policies/device.yaml", dir);
-	if (write_file(p, cerbos_policy))
+	if (bench_write_file(p, cerbos_policy))
 		return -1;
 	snprintf(p, sizeof p, "%s/config.yaml", dir);
 	snprintf(text, sizeof text,
@@ -739,7 +678,7 @@ static pid_t cerbos_start(const char *bin, int port)
 		 "    watchForChanges: false\n"
 		 "audit:\n  enabled: false\ntelemetry:\n  disabled: true\n",
 		 port, free_port(), dir);
-	if (write_file(p, text))
+	if (bench_write_file(p, text))
 		return -1;
 	snprintf(cfg, sizeof cfg, "--config=%s", p);
 	{
@@ -833,7 +772,7 @@ static void *pusher(void *arg)
 		free(req);
 		return NULL;
 	}
-	start = mono();
+	start = bench_mono();
 	for (long k = 0; k < P.nb; k++) {
 		char body[PUSH_BATCH * 256];
 		size_t bl = 0;
@@ -864,7 +803,7 @@ static void *pusher(void *arg)
 			P.batch_of[P.targets[(k * PUSH_BATCH + j) % P.ntargets]] = (int32_t)k + 1;
 		P.b[k].block = block;
 		P.b[k].last = P.targets[(k * PUSH_BATCH + PUSH_BATCH - 1) % P.ntargets];
-		P.b[k].sent = t = mono();
+		P.b[k].sent = t = bench_mono();
 		P.sent = k + 1;
 		pthread_mutex_unlock(&P.lock);
 		if (hc_send(&c, req, (size_t)hl + bl) || (st = hc_response(&c, ans, sizeof ans)) != 200) {
@@ -872,7 +811,7 @@ static void *pusher(void *arg)
 			P.failed = 1;
 			break;
 		}
-		P.b[k].acked = mono();
+		P.b[k].acked = bench_mono();
 		{
 			char *a = strstr(ans, "\"accepted\":");
 			P.accepted += a ? atol(a + 11) : 0;
@@ -893,7 +832,7 @@ static void *follower(void *arg)
 	while (!hc_line(c, line, sizeof line)) {
 		char *d, *a;
 		long k;
-		double t = mono();
+		double t = bench_mono();
 		if (strncmp(line, "data: ", 6) || !(d = strstr(line, "\"device\":\"dev-")) ||
 		    !(a = strstr(line, "\"after\":")) || !(a = strstr(a, "\"access\":\"")))
 			continue;
@@ -944,12 +883,12 @@ static void *prober(void *arg)
 			continue;
 		}
 		snprintf(id, sizeof id, "dev-%06ld", P.b[k].last);
-		for (double t0 = mono(); mono() - t0 < 5;) {
+		for (double t0 = bench_mono(); bench_mono() - t0 < 5;) {
 			int st = access_of(&c, id);
 			if (st < 0)
 				goto out;
 			if (st == (P.b[k].block ? 403 : 200)) {
-				P.b[k].seen_access = mono();
+				P.b[k].seen_access = bench_mono();
 				break;
 			}
 		}
@@ -1117,18 +1056,6 @@ static long vm_kb(pid_t pid, const char *field)
 
 /* ---- main ---- */
 
-static void sibling(char *out, size_t n, const char *name)
-{
-	char self[PATH_MAX];
-	ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
-	char *slash;
-	self[l > 0 ? l : 0] = '\0';
-	slash = strrchr(self, '/');
-	if (slash)
-		slash[1] = '\0';
-	snprintf(out, n, "%s%s", slash ? self : "./", name);
-}
-
 static void row(const char *what, const char *goal, const char *value, int met)
 {
 	printf("%-44s %-22s %-26s %s\n", what, goal, value, met < 0 ? "-" : met ? "PASS" : "MISS");
@@ -1147,8 +1074,8 @@ int main(int argc, char **argv)
 	double post_ms, decide_ms;
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress as it happens */
-	sibling(mtdgate, sizeof mtdgate, "mtdgate");
-	sibling(fleetgen, sizeof fleetgen, "fleetgen");
+	bench_sibling(mtdgate, sizeof mtdgate, "mtdgate");
+	bench_sibling(fleetgen, sizeof fleetgen, "fleetgen");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1239,7 +1166,7 @@ int main(int argc, char **argv)
 		char listen[64];
 		char *argv_s[] = {"taskset", "-c", SERVER_CPU, mtdgate, "--db", store, "--now", NOW,
 				  "serve", "--listen", listen, NULL};
-		double t = mono();
+		double t = bench_mono();
 		snprintf(listen, sizeof listen, "127.0.0.1:%d", sport);
 		path_in(p2, sizeof p2, "serve.out");
 		if ((serve = spawn(p2, argv_s)) < 0 || wait_http(sport, "/healthz", serve)) {
@@ -1248,7 +1175,7 @@ int main(int argc, char **argv)
 		}
 		rss_start = vm_kb(serve, "VmRSS");
 		printf("serve: answering after %.1f s (index of %ld devices), RSS %.1f MiB\n",
-		       mono() - t, ndev, rss_start / 1024.0);
+		       bench_mono() - t, ndev, rss_start / 1024.0);
 	}
 	if (serve_check(sport, s, ns)) {
 		fprintf(stderr, "serve-bench: serve's answers differ from report --json\n");
@@ -1325,6 +1252,12 @@ int main(int argc, char **argv)
 		snprintf(v, sizeof v, "%.0f us (p50 %.0f us)", ws.p99_us, ws.p50_us);
 		snprintf(p2, sizeof p2, "/v1/access p99, wrk at the peak, %ld conns", conns);
 		row(p2, "< 1 ms", v, ws.p99_us < 1000);
+		if (wn.ran)
+			printf("%-44s %-22s %.0f us (p50 %.0f us)\n", "  the same for nginx return 204", "",
+			       wn.p99_us, wn.p50_us);
+		if (wc.ran)
+			printf("%-44s %-22s %.0f us (p50 %.0f us)\n", "  the same for Cerbos", "", wc.p99_us,
+			       wc.p50_us);
 	}
 	if (wsl.ran) {
 		snprintf(v, sizeof v, "%.0f us (%.0f/s)", wsl.p99_us, wsl.rps);
