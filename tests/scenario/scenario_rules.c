@@ -225,8 +225,8 @@ static void details_on_demand(void **state)
 		"  return 'compliant', 'none', { 'os ' .. tostring(device.os_version) ..\n"
 		"    ' at ' .. v.at .. ' threats ' .. (v.threats and #v.threats or 'none') } end\n",
 		/* a field the memo compares: devices alike but for it differ */
-		"  do local v = device.vendors[1]\n"
-		"  return 'compliant', 'none', { 'os_supported ' .. tostring(v and v.os_supported) } end\n",
+		("  do local v = device.vendors[1]\n"
+		 "  return 'compliant', 'none', { 'os_supported ' .. tostring(v and v.os_supported) } end\n"),
 	};
 	scen *s = *state;
 	size_t cap = (size_t)NDETAIL * 160, nd = 0, nt = 0;
