@@ -106,10 +106,10 @@ int mtd_changes_since(mtd_t *h, int64_t *seq, mtd_devset *touched, mtd_devset *d
 		return rc;
 	/* one read transaction: the logs as of the last commit */
 	mtd_store_idle(h->store);
-	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	if (mtd_store_read_begin(h->store))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	rc = mtd_store_changes_since(h->store, seq, touched, decided);
-	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	mtd_store_read_end(h->store);
 	mtd_devset_normalize(touched);
 	if (decided)
 		mtd_devset_normalize(decided);

@@ -69,9 +69,13 @@ static int load_sets(eval *e)
 	if (!st)
 		return MTD_ESTORE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		const char *key = (const char *)sqlite3_column_text(st, 1);
+		mtd_groupset_row row;
+		int64_t id;
+		const char *key;
 		gset *g;
+		mtd_groupset_row_read(st, &row);
+		id = row.id;
+		key = row.key;
 		if (id < 1 || id > 10000000)
 			return MTD_ESTORE;
 		if (!(g = mtd_grow_zeroed(e->sets, &e->nsets, (size_t)id, sizeof *g)))
@@ -189,13 +193,11 @@ static size_t oc_slot(const ocache *c, uint64_t digest, int state, int level, in
 
 static int row_outcome(sqlite3_stmt *st, outcome *o)
 {
-	const char *t[3];
-	for (int i = 0; i < 3; i++)
-		if (!(t[i] = (const char *)sqlite3_column_text(st, 5 + i)))
-			return MTD_ESTORE;
-	return outcome_set(o, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-			   sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
-			   sqlite3_column_int(st, 4), t[0], t[1], t[2]);
+	mtd_stored_outcome r;
+	int rc = mtd_stored_outcome_read(st, &r);
+	return rc ? rc
+		  : outcome_set(o, r.seq, r.state, r.level, r.access, r.app_action, r.vendors,
+				r.reasons, r.resources);
 }
 
 /* The stored outcome with these contents into *found (its id 0 when the
@@ -734,30 +736,27 @@ static int load_apps(eval *e, int64_t dev, mtd_app_view **out, size_t *n)
 	sqlite3_bind_int64(st, 1, dev);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		mtd_app_view *nv = realloc(v, (k + 1) * sizeof *v);
-		const char **sp[4];
+		const char **sp[4], *t[4];
+		mtd_app_row r;
 		if (!nv) {
 			free(v);
 			return MTD_ENOMEM;
 		}
 		v = nv;
-		memset(&v[k], 0, sizeof v[k]);
+		mtd_app_row_read(st, &r);
+		v[k] = (mtd_app_view){NULL, NULL, NULL, NULL, r.bundle_size, r.dynamic_size,
+				      r.adhoc_signed, r.app_store, r.beta, r.vpp, r.validated,
+				      r.managed};
 		sp[0] = &v[k].app_id;
 		sp[1] = &v[k].version;
 		sp[2] = &v[k].short_version;
 		sp[3] = &v[k].name;
-		for (int i = 0; i < 4; i++) {
-			const char *t = (const char *)sqlite3_column_text(st, i);
-			*sp[i] = t ? strdup(t) : NULL;
-		}
-		v[k].bundle_size = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
-		v[k].dynamic_size = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
-		{
-			int *fl[] = {&v[k].adhoc_signed, &v[k].app_store, &v[k].beta, &v[k].vpp,
-				     &v[k].validated, &v[k].managed};
-			for (int i = 0; i < 6; i++)
-				*fl[i] = sqlite3_column_type(st, 6 + i) == SQLITE_NULL ? -1
-							: sqlite3_column_int(st, 6 + i);
-		}
+		t[0] = r.app_id;
+		t[1] = r.version;
+		t[2] = r.short_version;
+		t[3] = r.name;
+		for (int i = 0; i < 4; i++)
+			*sp[i] = t[i] ? strdup(t[i]) : NULL;
 		k++;
 	}
 	sqlite3_reset(st);
@@ -878,7 +877,7 @@ static int dblock_enter(eval *e, scan *dec, int64_t blk)
 	b->stored = !rc && dec->device == blk;
 	if (b->stored) {
 		char why[256];
-		if (mtd_dblock_column(dec->st, 1, blk, b->s, why, sizeof why))
+		if (mtd_eval_decisions_read(dec->st, blk, b->s, why, sizeof why))
 			return mtd_fail(e->h, MTD_ESTORE, "%s", why);
 		rc = scan_next(dec);
 	} else {
@@ -1255,7 +1254,7 @@ static int decisions_mark(mtd_t *h, int64_t *seq)
 	if (!st)
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	step = sqlite3_step(st);
-	*seq = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*seq = step == SQLITE_ROW ? mtd_decision_log_last_read(st) : 0;
 	sqlite3_reset(st);
 	return step == SQLITE_ROW || step == SQLITE_DONE
 		       ? 0
@@ -1418,7 +1417,7 @@ static int eval_pass(mtd_t *h, int mode, run_out *ro)
 	if (mode == PASS_LOCKED) {
 		if ((rc = mtd_begin(h)))
 			goto out;
-	} else if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	} else if (mtd_store_read_begin(h->store)) {
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		goto out;
 	}
@@ -1695,11 +1694,11 @@ static int load_index(mtd_t *h, dpair **out, int64_t *n)
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(s));
 	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t blk = sqlite3_column_int64(st, 0);
+		int64_t blk = mtd_eval_row_key(st);
 		char why[256];
 		if (blk < 0 || blk > max / MTD_DBLOCK_SLOTS)
 			continue; /* no device of ours has its slots */
-		if (mtd_dblock_column(st, 1, blk, slots, why, sizeof why)) {
+		if (mtd_eval_decisions_read(st, blk, slots, why, sizeof why)) {
 			sqlite3_reset(st);
 			free(v);
 			return mtd_fail(h, MTD_ESTORE, "%s", why);
@@ -1777,7 +1776,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	}
 	b->blk = -1;
 	/* one read transaction: a consistent report while others write */
-	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	if (mtd_store_read_begin(h->store)) {
 		pc_free(pc);
 		free(b);
 		free(dr);
@@ -1792,8 +1791,11 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	if (device)
 		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 3), oid = 0, at = 0;
+		mtd_report_scan_row row;
+		int64_t id, oid = 0, at = 0;
 		mtd_decision_info info;
+		mtd_report_scan_row_read(st, &row);
+		id = row.id;
 		found = 1;
 		if (idx) {
 			if (id > 0 && id < nidx)
@@ -1815,14 +1817,14 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 		if (!oid) {
 			not_evaluated(&info);
 		} else if ((rc = pc_get(pc, h->store, oid, NULL, &info))) {
-			rc = outcome_error(h, rc, (const char *)sqlite3_column_text(st, 0), oid);
+			rc = outcome_error(h, rc, row.ext_id, oid);
 			break;
 		} else {
 			info.evaluated_at = at;
 		}
-		info.device = (const char *)sqlite3_column_text(st, 0);
-		info.platform = mtd_platform_name(sqlite3_column_int(st, 1));
-		info.management = sqlite3_column_int(st, 2) ? "enrolled" : "unenrolled";
+		info.device = row.ext_id;
+		info.platform = mtd_platform_name(row.platform);
+		info.management = row.enrolled ? "enrolled" : "unenrolled";
 		if (device && (rc = load_reports(h, id, dr, &info)))
 			break;
 		rc = fn(ud, &info);
@@ -1833,7 +1835,7 @@ int mtd_report(mtd_t *h, const char *device, mtd_decision_fn fn, void *ud)
 	if (!rc && device && !found)
 		rc = mtd_fail(h, MTD_EUSAGE, "unknown device '%s'", device);
 out:
-	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	mtd_store_read_end(h->store);
 	pc_free(pc);
 	free(b);
 	free(idx);
@@ -1872,8 +1874,11 @@ static int device_groupset(mtd_store *s, int64_t id, int64_t *gs)
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, id - 1);
 	step = sqlite3_step(st);
-	if (step == SQLITE_ROW && sqlite3_column_int64(st, 0) == id)
-		*gs = sqlite3_column_int64(st, 5);
+	if (step == SQLITE_ROW && mtd_eval_row_key(st) == id) {
+		mtd_eval_device row;
+		mtd_eval_device_read(st, &row);
+		*gs = row.groupset;
+	}
 	sqlite3_reset(st);
 	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : MTD_ESTORE;
 }
@@ -1943,7 +1948,7 @@ int mtd_next_due_since(mtd_t *h, int64_t from, int64_t *at, int *all, mtd_devset
 	*all = 0;
 	if (rc)
 		return rc;
-	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	if (mtd_store_read_begin(h->store))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	/* R2: an enabled connector turns unresponsive after its silence */
 	if ((rc = mtd_conn_load_all(h->store, &e.conns, &e.nconns))) {
@@ -1984,11 +1989,11 @@ int mtd_next_due_since(mtd_t *h, int64_t from, int64_t *at, int *all, mtd_devset
 		goto out;
 	}
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t blk = sqlite3_column_int64(st, 0);
+		int64_t blk = mtd_eval_row_key(st);
 		char why[256];
 		if (blk < 0 || blk > max / MTD_DBLOCK_SLOTS)
 			continue;
-		if (mtd_dblock_column(st, 1, blk, slots, why, sizeof why)) {
+		if (mtd_eval_decisions_read(st, blk, slots, why, sizeof why)) {
 			rc = mtd_fail(h, MTD_ESTORE, "%s", why);
 			break;
 		}
@@ -2060,7 +2065,7 @@ int mtd_next_due_since(mtd_t *h, int64_t from, int64_t *at, int *all, mtd_devset
 out:
 	free(tasks.id);
 	free(tasks.at);
-	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	mtd_store_read_end(h->store);
 	free(gid);
 	free(gend);
 	free(e.conns);

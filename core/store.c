@@ -1273,6 +1273,16 @@ void mtd_store_rollback(mtd_store *s)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int mtd_store_read_begin(mtd_store *s)
+{
+	return sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : MTD_ESTORE;
+}
+
+void mtd_store_read_end(mtd_store *s)
+{
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* wrote nothing: cannot fail */
+}
+
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
 {
 	/* borrowed: every caller steps the statement while p is alive (a copy
@@ -2270,6 +2280,67 @@ void mtd_device_report_read(sqlite3_stmt *st, mtd_device_report *row)
 	row->level = sqlite3_column_int(st, 1);
 	row->at = sqlite3_column_int64(st, 2);
 	row->received = sqlite3_column_int64(st, 3);
+}
+
+void mtd_groupset_row_read(sqlite3_stmt *st, mtd_groupset_row *row)
+{
+	row->id = sqlite3_column_int64(st, 0);
+	row->key = (const char *)sqlite3_column_text(st, 1);
+	if (!row->key)
+		row->key = "";
+}
+
+int mtd_stored_outcome_read(sqlite3_stmt *st, mtd_stored_outcome *row)
+{
+	const char **t[3] = {&row->vendors, &row->reasons, &row->resources};
+	for (int i = 0; i < 3; i++)
+		if (!(*t[i] = (const char *)sqlite3_column_text(st, 5 + i)))
+			return MTD_ESTORE;
+	row->seq = sqlite3_column_int64(st, 0);
+	row->state = sqlite3_column_int(st, 1);
+	row->level = sqlite3_column_int(st, 2);
+	row->access = sqlite3_column_int(st, 3);
+	row->app_action = sqlite3_column_int(st, 4);
+	return 0;
+}
+
+/* Integer column i, -1 for NULL. */
+static int64_t col_int_or(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+void mtd_app_row_read(sqlite3_stmt *st, mtd_app_row *row)
+{
+	const char **t[4] = {&row->app_id, &row->version, &row->short_version, &row->name};
+	int *fl[6] = {&row->adhoc_signed, &row->app_store, &row->beta,
+		      &row->vpp,	  &row->validated, &row->managed};
+	for (int i = 0; i < 4; i++)
+		*t[i] = (const char *)sqlite3_column_text(st, i);
+	row->bundle_size = col_int_or(st, 4);
+	row->dynamic_size = col_int_or(st, 5);
+	for (int i = 0; i < 6; i++)
+		*fl[i] = sqlite3_column_type(st, 6 + i) == SQLITE_NULL ? -1
+								 : sqlite3_column_int(st, 6 + i);
+}
+
+int64_t mtd_decision_log_last_read(sqlite3_stmt *st)
+{
+	return sqlite3_column_int64(st, 0);
+}
+
+int mtd_eval_decisions_read(sqlite3_stmt *st, int64_t blk, mtd_dslot *slots, char *why,
+			    size_t n)
+{
+	return mtd_dblock_column(st, 1, blk, slots, why, n);
+}
+
+void mtd_report_scan_row_read(sqlite3_stmt *st, mtd_report_scan_row *row)
+{
+	row->ext_id = (const char *)sqlite3_column_text(st, 0);
+	row->platform = sqlite3_column_int(st, 1);
+	row->enrolled = sqlite3_column_int(st, 2);
+	row->id = sqlite3_column_int64(st, 3);
 }
 
 int mtd_dblock_column(sqlite3_stmt *st, int i, int64_t blk, mtd_dslot *slots, char *why,

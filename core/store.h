@@ -162,6 +162,10 @@ int mtd_store_groupset_devices(mtd_store *s, int (*fn)(void *ud, const char *key
 			       void *ud);
 int mtd_store_commit(mtd_store *s);
 void mtd_store_rollback(mtd_store *s);
+/* A read transaction: one snapshot for every read until mtd_store_read_end
+ * (a deferred BEGIN; MTD_ESTORE on failure, mtd_store_errmsg says why). */
+int mtd_store_read_begin(mtd_store *s);
+void mtd_store_read_end(mtd_store *s);
 
 /* Meta values (e.g. "cloud"): copies into buf; MTD_ENOTFOUND when unset. */
 int mtd_store_meta_get(mtd_store *s, const char *key, char *buf, size_t n);
@@ -529,6 +533,49 @@ typedef struct mtd_device_report {
 	int64_t at, received;
 } mtd_device_report;
 void mtd_device_report_read(sqlite3_stmt *st, mtd_device_report *row);
+
+/* A row of SQL_GROUPSET_ALL: a group set's id and key (its groups' names,
+ * one a line; "" for NULL). */
+typedef struct mtd_groupset_row {
+	int64_t id;
+	const char *key;
+} mtd_groupset_row;
+void mtd_groupset_row_read(sqlite3_stmt *st, mtd_groupset_row *row);
+
+/* A row of SQL_OUTCOME_BY_DIGEST or SQL_OUTCOME_GET: a stored outcome
+ * and its sequence number; 0, or MTD_ESTORE when a text is NULL (or out
+ * of memory). */
+typedef struct mtd_stored_outcome {
+	int64_t seq;
+	int state, level, access, app_action;
+	const char *vendors, *reasons, *resources;
+} mtd_stored_outcome;
+int mtd_stored_outcome_read(sqlite3_stmt *st, mtd_stored_outcome *row);
+
+/* A row of SQL_APPS_OF_DEVICE: texts NULL and numbers -1 for NULL. */
+typedef struct mtd_app_row {
+	const char *app_id, *version, *short_version, *name;
+	int64_t bundle_size, dynamic_size;
+	int adhoc_signed, app_store, beta, vpp, validated, managed;
+} mtd_app_row;
+void mtd_app_row_read(sqlite3_stmt *st, mtd_app_row *row);
+
+/* The value of SQL_DECISION_LOG_LAST's row. */
+int64_t mtd_decision_log_last_read(sqlite3_stmt *st);
+
+/* The slots of a SQL_EVAL_DECISIONS row, whose block is blk (its key,
+ * mtd_eval_row_key); as mtd_dblock_column. */
+int mtd_eval_decisions_read(sqlite3_stmt *st, int64_t blk, mtd_dslot *slots, char *why,
+			    size_t n);
+
+/* A row of SQL_REPORT_SCAN: a device's external id, platform, management
+ * and row id. */
+typedef struct mtd_report_scan_row {
+	const char *ext_id;
+	int platform, enrolled;
+	int64_t id;
+} mtd_report_scan_row;
+void mtd_report_scan_row_read(sqlite3_stmt *st, mtd_report_scan_row *row);
 
 /* Bind a text of known length, NULL pointer binds SQL NULL. The text is
  * borrowed: keep it alive until the statement has been stepped. */

@@ -140,7 +140,7 @@ int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud)
 	if (rc)
 		return rc;
 	/* one read transaction: a consistent listing while others write */
-	if (sqlite3_exec(mtd_store_db(h->store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	if (mtd_store_read_begin(h->store))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	if (device) {
 		if (!(st = mtd_store_stmt(h->store, SQL_DEVICE_ID))) {
@@ -186,6 +186,6 @@ int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud)
 	if (!rc && step != SQLITE_DONE)
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 out:
-	sqlite3_exec(mtd_store_db(h->store), "COMMIT", NULL, NULL, NULL);
+	mtd_store_read_end(h->store);
 	return rc;
 }
