@@ -210,7 +210,7 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 			"(with {NAME} only for its declared settings)");
 		return MTD_EPLUGIN;
 	}
-	if (d->auth > MTD_API_AUTH_KEY) {
+	if (d->auth > MTD_API_AUTH_BASIC_TOKEN) {
 		mtd_err(err, n, "api description: unknown auth kind %u", d->auth);
 		return MTD_EPLUGIN;
 	}
@@ -251,13 +251,14 @@ int mtd_api_read(const void *data, size_t len, mtd_api_desc *d, char *err, size_
 				e->name);
 			return MTD_EPLUGIN;
 		}
-		if (e->paging > MTD_API_PAGE_OFFSET) {
+		if (e->paging > MTD_API_PAGE_NUMBER) {
 			mtd_err(err, n, "api description: endpoint %s: unknown paging %u", e->name,
 				e->paging);
 			return MTD_EPLUGIN;
 		}
 		if ((e->paging == MTD_API_PAGE_CURSOR || e->paging == MTD_API_PAGE_SINCE ||
-		     e->paging == MTD_API_PAGE_EVENT_ID || e->paging == MTD_API_PAGE_OFFSET) &&
+		     e->paging == MTD_API_PAGE_EVENT_ID || e->paging == MTD_API_PAGE_OFFSET ||
+		     e->paging == MTD_API_PAGE_NUMBER) &&
 		    (!e->resume_param || !*e->resume_param)) {
 			mtd_err(err, n, "api description: endpoint %s: its paging needs resume_param",
 				e->name);

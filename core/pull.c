@@ -548,6 +548,36 @@ static int get_token(pull *p)
 		hdrs = curl_slist_append(hdrs, line);
 		explicit_bzero(line, sizeof line);
 		break;
+	case MTD_API_AUTH_BASIC_TOKEN: {
+		/* "Authorization: Basic " base64(client_id ":" secret), wiped */
+		static const char b64[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		size_t ni = strlen(p->client_id), ns = strlen(p->secret), n = ni + 1 + ns, o;
+		unsigned char *in = malloc(n + 1);
+		if (!in || 21 + (n + 2) / 3 * 4 >= sizeof line) {
+			free(in);
+			e = 1;
+			break;
+		}
+		memcpy(in, p->client_id, ni);
+		in[ni] = ':';
+		memcpy(in + ni + 1, p->secret, ns);
+		o = (size_t)snprintf(line, sizeof line, "Authorization: Basic ");
+		for (size_t i = 0; i < n; i += 3) {
+			unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+				     (i + 2 < n ? in[i + 2] : 0);
+			line[o++] = b64[v >> 18 & 63];
+			line[o++] = b64[v >> 12 & 63];
+			line[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+			line[o++] = i + 2 < n ? b64[v & 63] : '=';
+		}
+		line[o] = '\0';
+		explicit_bzero(in, n);
+		free(in);
+		hdrs = curl_slist_append(hdrs, line);
+		explicit_bzero(line, sizeof line);
+		break;
+	}
 	case MTD_API_AUTH_LOGIN: {
 		char *q = malloc(MTD_JSON_STR_MAX(MAX_SECRET + 1100));
 		if (!q) {
@@ -792,6 +822,13 @@ static int key_of(char *out, size_t n, const mtd_api_ep *e, const char *what)
 	return snprintf(out, n, "ep:%s:%s", e->name, what);
 }
 
+/* Numbered pagings: the host moves the position on, by the items a page
+ * held (OFFSET) or by one page (NUMBER), until an empty page or the total. */
+static int numbered(const mtd_api_ep *e)
+{
+	return e->paging == MTD_API_PAGE_OFFSET || e->paging == MTD_API_PAGE_NUMBER;
+}
+
 /* In the page's transaction: where the next page and the next pull start. */
 static int save_point(void *ud, const mtd_feed_values *v)
 {
@@ -799,10 +836,11 @@ static int save_point(void *ud, const mtd_feed_values *v)
 	char k[80];
 	int rc;
 	key_of(k, sizeof k, c->e, "next");
-	if (c->e->paging == MTD_API_PAGE_OFFSET) {
-		/* numbered items: on by what the page held, to the end of the list
-		 * (then a later pull reads it again from the start) */
-		long long at = strtoll(c->asked, NULL, 10), to = at + v->count;
+	if (numbered(c->e)) {
+		/* numbered items or pages: on by what the page held, to the end of
+		 * the list (then a later pull reads it again from the start) */
+		long long at = strtoll(c->asked, NULL, 10),
+			  to = at + (c->e->paging == MTD_API_PAGE_NUMBER ? 1 : v->count);
 		if (v->count <= 0 || (v->total >= 0 && to >= v->total))
 			c->off_next[0] = '\0';
 		else
@@ -886,10 +924,10 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 			rc = mtd_fail(p->h, MTD_ENOMEM, "out of memory");
 			break;
 		}
-		if (e->paging == MTD_API_PAGE_OFFSET) /* from where the list stopped, or its start */
+		if (numbered(e)) /* from where the list stopped, or its start */
 			snprintf(asked_off, sizeof asked_off, "%s",
 				 next[0] ? next : e->start ? e->start : "0");
-		if (e->paging == MTD_API_PAGE_OFFSET)
+		if (numbered(e))
 			rc = page_url(p, e, asked_off, url, sizeof url);
 		else if (next[0] && (next[0] == '/' || !strncmp(next, "https://", 8)))
 			rc = link_url(p, next, url, sizeof url);
@@ -906,13 +944,13 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 					e->paging == MTD_API_PAGE_SINCE ||
 							e->paging == MTD_API_PAGE_EVENT_ID
 						? resume
-					: e->paging == MTD_API_PAGE_OFFSET ? asked_off
-									   : NULL,
+					: numbered(e) ? asked_off
+						      : NULL,
 					off_next, v);
 		if (!rc && v->rc)
 			rc = mtd_fail(p->h, MTD_EMALFORMED, "%s %s: a page the plugin could not read: %s",
 				      p->vendor, e->name, v->err);
-		if (!rc && e->paging == MTD_API_PAGE_OFFSET)
+		if (!rc && numbered(e))
 			snprintf(next, sizeof next, "%s", off_next);
 		else if (!rc) {
 			snprintf(next, sizeof next, "%s", v->next);
@@ -1133,6 +1171,7 @@ static int load_settings(pull *p)
 						  sizeof p->token_url)))
 		return rc;
 	if ((p->api.auth == MTD_API_AUTH_OAUTH2 || p->api.auth == MTD_API_AUTH_LOGIN ||
+	     p->api.auth == MTD_API_AUTH_BASIC_TOKEN ||
 	     (p->api.auth == MTD_API_AUTH_KEY && p->api.id_header)) &&
 	    !p->client_id[0])
 		return mtd_fail(p->h, MTD_EREFUSED, "%s: no client_id set (connector set %s "

@@ -235,7 +235,7 @@ static void descriptions(void **state)
 	a.auth = MTD_API_AUTH_LOGIN;
 	a.token_url = "/login";
 	refused(&a, "id_field");
-	a.auth = 9;
+	a.auth = MTD_API_AUTH_BASIC_TOKEN + 1;
 	refused(&a, "unknown auth");
 	a.auth = MTD_API_AUTH_KEY;
 	ep[1].resume_param = NULL;
@@ -247,7 +247,7 @@ static void descriptions(void **state)
 	ep[1].name = "ep0";
 	refused(&a, "unique");
 	ep[1].name = "ep1";
-	ep[1].paging = MTD_API_PAGE_OFFSET + 1;
+	ep[1].paging = MTD_API_PAGE_NUMBER + 1;
 	refused(&a, "paging");
 	ep[1].paging = MTD_API_PAGE_OFFSET; /* numbered items: needs the offset's parameter */
 	ep[1].resume_param = NULL;

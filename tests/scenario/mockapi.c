@@ -193,6 +193,7 @@ static const mock_flow *const flows[] = {
 	[MOCK_CHECKPOINT] = &mock_checkpoint_flow,
 	[MOCK_SOPHOS] = &mock_sophos_flow,
 	[MOCK_PRADEO] = &mock_pradeo_flow,
+	[MOCK_WANDERA] = &mock_wandera_flow,
 };
 
 typedef struct upload {

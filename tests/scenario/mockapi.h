@@ -23,6 +23,7 @@ enum {
 	MOCK_CHECKPOINT, /* mock_checkpoint.c */
 	MOCK_SOPHOS,    /* mock_sophos.c */
 	MOCK_PRADEO, /* mock_pradeo.c */
+	MOCK_WANDERA,   /* mock_wandera.c (Jamf) */
 };
 
 typedef struct mock_faults {
@@ -121,6 +122,7 @@ extern const mock_flow mock_zimperium_flow;
 extern const mock_flow mock_checkpoint_flow;
 extern const mock_flow mock_sophos_flow;
 extern const mock_flow mock_pradeo_flow;
+extern const mock_flow mock_wandera_flow;
 /* mock_pradeo.c: on, some devices sync again with another level and one
  * with an undocumented one (see there). */
 void mock_pradeo_change(int on);

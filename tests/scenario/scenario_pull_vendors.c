@@ -305,6 +305,73 @@ static void pradeo_keys(void **state)
 	pull_secret_nowhere(c);
 }
 
+/* ---- Jamf (wandera): the Risk API's numbered pages ---- */
+
+static void jamf_start(pctx *c, int per_page, int ndev)
+{
+	static const char *const on[] = {"ios=on", "android=on", NULL};
+	static const char *const extra[] = {"client_id=" CLIENT, NULL};
+	pull_start(c, "wandera", MOCK_WANDERA, 0, per_page, ndev, NULL, on, extra);
+}
+
+/* mock_wandera.c: device d's riskCategory is SECURE, LOW, MEDIUM, HIGH by
+ * d % 4. */
+static void jamf_levels(pctx *c, int ndev)
+{
+	static const char *const lv[] = {"secured", "low", "medium", "high"};
+	for (int d = 0; d < ndev; d++) {
+		char dev[32];
+		const char *got;
+		snprintf(dev, sizeof dev, "dev-%d", d);
+		if (strcmp(got = pull_level(c, dev, "wandera"), lv[d % 4]))
+			fail_msg("%s: wandera level %s, expected %s", dev, got, lv[d % 4]);
+	}
+}
+
+/* 250 devices in pages of 40 (pages 0..6, then an empty page 7): killed
+ * before the third commit, then after the third commit of a second run
+ * (pages 2..4), then to the end: every device once. A pull again reads the
+ * whole list from page 0 (a posture snapshot, not a feed). */
+static void jamf_kills(void **state)
+{
+	pctx *c = *state;
+	jamf_start(c, 40, 250);
+	/* decided once, as scenario_pull's defender_kills: what the killed
+	 * pulls commit is then due again at the next pull */
+	PRUN(c, 0, "evaluate");
+	pull_kill_at(c, "wandera", "pull-before-commit:3");
+	assert_int_equal(pull_logged(c), 80);
+	pull_kill_at(c, "wandera", "pull-committed:3");
+	assert_int_equal(pull_logged(c), 200);
+	PRUN(c, 0, "pull", "wandera", "--once");
+	OUT_HAS(c->s, "wandera: 3 records, 50 accepted");
+	assert_int_equal(pull_logged(c), 250);
+	jamf_levels(c, 250);
+	PRUN(c, 0, "pull", "wandera", "--once");
+	OUT_HAS(c->s, "wandera: 8 records, 250 accepted");
+	assert_int_equal(pull_logged(c), 500);
+	PRUN(c, 0, "audit", "verify");
+	pull_secret_nowhere(c);
+}
+
+/* The faults; the Basic login again after the token is revoked; a wrong
+ * secret refused clearly. */
+static void jamf_faults(void **state)
+{
+	pctx *c = *state;
+	mock_faults f = {.r429 = 2, .r500 = 4, .n500 = 3, .expire = 8, .trunc = 10, .slow = 12};
+	jamf_start(c, 5, 30);
+	mock_set_faults(c->m, &f);
+	PRUN(c, 0, "pull", "wandera", "--once");
+	assert_int_equal(pull_logged(c), 30);
+	assert_int_equal(mock_tokens(c->m), 2);
+	jamf_levels(c, 30);
+	scen_writes(c->s, "secret", "not-the-secret\n");
+	PRUN(c, 69, "pull", "wandera", "--once");
+	ERR_HAS(c->s, "refused the credentials (HTTP 401)");
+	pull_secret_nowhere(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +382,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sophos_kills, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(sophos_faults, pull_setup, pull_teardown),
 		cmocka_unit_test_setup_teardown(pradeo_keys, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(jamf_kills, pull_setup, pull_teardown),
+		cmocka_unit_test_setup_teardown(jamf_faults, pull_setup, pull_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,6 +192,69 @@ static int w_decode(void *state, const mtd_host_api *host, void *sink, const voi
 				   decode_any, NULL, err, errlen);
 }
 
+/* ---- the Jamf Security Cloud Risk API (plugin ABI 1.2) ----
+ * Token: POST https://api.wandera.com/v1/login with HTTP Basic
+ * (application id : application secret); the answer's "token" is a JWT
+ * sent as a bearer (it lasts 15 minutes: a 401 logs in again). Devices:
+ * GET /risk/v2/devices?page=N&pageSize=100, N from 0, until a page's
+ * userDeviceList is empty; each device's riskCategory is its posture. The
+ * Threat Events Stream is pushed by Jamf, not pulled (README.md).
+ * Sources: developer.jamf.com/jamf-security/reference/login and
+ * .../docs/risk-api-2 (the login, /risk/v2/devices, page from 0, pageSize at
+ * most 100); netskopeoss/ta_cloud_exchange_plugins jamf_ztre (BSD-3:
+ * utils/helper.py's Basic login reading "token", main.py's pages from 0
+ * ended by an empty userDeviceList). */
+
+static const mtd_api_endpoint w_endpoints[] = {
+	{.name = "devices",
+	 .path = "/risk/v2/devices?pageSize=100",
+	 .paging = MTD_API_PAGE_NUMBER,
+	 .resume_param = "page",
+	 .start = "0"},
+};
+
+static const mtd_api w_api = {
+	.struct_size = sizeof(mtd_api),
+	.endpoint_size = sizeof(mtd_api_endpoint),
+	.base_url = "https://api.wandera.com",
+	.auth = MTD_API_AUTH_BASIC_TOKEN,
+	.token_url = "/v1/login",
+	.endpoints = w_endpoints,
+	.nendpoints = 1,
+};
+
+static int w_api_decode(void *state, const mtd_host_api *host, void *sink, uint32_t what,
+			uint32_t endpoint, const void *data, size_t len, char *err, size_t errlen)
+{
+	json_t *root, *list;
+	int rc;
+	(void)state, (void)endpoint;
+	if (what == MTD_API_DECODE_TOKEN)
+		return mtd_sdk_api_token(host, sink, data, len, "token", NULL, NULL, err, errlen);
+	if (what != MTD_API_DECODE_PAGE) {
+		mtd_sdk_err(err, errlen, "unknown api_decode request %u", what);
+		return MTD_PLUGIN_EINTERNAL;
+	}
+	if (!(root = mtd_sdk_parse(data, len, err, errlen)))
+		return MTD_PLUGIN_EMALFORMED;
+	if (!json_is_object(root) || !json_is_array(list = json_object_get(root, "userDeviceList"))) {
+		mtd_sdk_err(err, errlen, "not a Risk API page: no 'userDeviceList' array");
+		json_decref(root);
+		return MTD_PLUGIN_EMALFORMED;
+	}
+	rc = mtd_sdk_each(host, sink, list, "userDeviceList", MAX_PAGE, decode_device, NULL, err,
+			  errlen);
+	/* the host turns the page on while pages hold devices */
+	if (rc == MTD_PLUGIN_OK) {
+		char n[24];
+		snprintf(n, sizeof n, "%zu", json_array_size(list));
+		if (mtd_sdk_api_value(host, sink, MTD_API_V_COUNT, n))
+			rc = MTD_PLUGIN_EMALFORMED;
+	}
+	json_decref(root);
+	return rc;
+}
+
 static const mtd_plugin wandera = {
 	.abi_version = MTD_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(mtd_plugin),
@@ -205,6 +268,8 @@ static const mtd_plugin wandera = {
 	.decode = w_decode,
 	.close = mtd_sdk_close_stateless,
 	.appsync_translate = NULL,
+	.api = &w_api,
+	.api_decode = w_api_decode,
 };
 
 MTD_SDK_PLUGIN_ENTRY(wandera)

@@ -186,7 +186,10 @@ typedef struct mtd_host_api {
 				    key_header with key_prefix SECRET ("x-api-key: SECRET"),
 				    and, when id_header is set, the header id_header with
 				    CLIENT_ID (two keys: Pradeo's x-access-key/x-secret-key) */
-/* With the token kinds (OAUTH2, KEY_TOKEN, LOGIN) the token response goes
+#define MTD_API_AUTH_BASIC_TOKEN 5u /* (appended in 1.2) a login with HTTP Basic: POST
+				    token_url with "Authorization: Basic
+				    base64(CLIENT_ID:SECRET)" and no body (Jamf's /v1/login) */
+/* With the token kinds (OAUTH2, KEY_TOKEN, LOGIN, BASIC_TOKEN) the token response goes
  * to api_decode(MTD_API_DECODE_TOKEN), and every request carries
  * "Authorization: Bearer TOKEN". A 401 refreshes the token once. */
 
@@ -214,6 +217,10 @@ typedef struct mtd_host_api {
 				  a page of no items, or OFFSET reaching the total, is the
 				  last, and the next pull reads the whole list again (a
 				  snapshot: give event ids so an unchanged item is a replay) */
+#define MTD_API_PAGE_NUMBER 7u /* numbered pages (page=0, 1, ...) of a list read whole each
+				  pull: as OFFSET, but the number moves on by one a page
+				  (api_decode gives MTD_API_V_COUNT; a page of no items is
+				  the last) */
 /* The resume point (where the next page or the next pull starts) is
  * committed in the same transaction as the messages of the page it follows.
  * A resume_param holding "{}" is a template: "$filter=lastSeen gt {}" sends
@@ -291,7 +298,7 @@ typedef struct mtd_api {
 #define MTD_API_V_API_URL "api_url"       /* WHOAMI: the API root of this pull */
 #define MTD_API_V_HEADER_NAME "header_name" /* WHOAMI: a header's name ([A-Za-z0-9-]) ... */
 #define MTD_API_V_HEADER_VALUE "header_value" /* ... and its value, on every API request */
-#define MTD_API_V_COUNT "count"           /* OFFSET: the items the page held, decimal */
+#define MTD_API_V_COUNT "count"           /* OFFSET, NUMBER: the items the page held, decimal */
 #define MTD_API_V_TOTAL "total"           /* OFFSET: the items of the whole list, decimal,
 					     when the API tells */
 
