@@ -988,6 +988,22 @@ static int load_tasks(void *ud, const mtd_eval_in *in, const mtd_task_view **out
 	return 0;
 }
 
+/* What the memo compares of d into in (rules.h, MTD_RULES_*_FIELDS), with
+ * its vendor views cv and av. */
+static void memo_input(mtd_eval_in *in, const devrow *d, const mtd_vreport *cv, size_t ncv,
+		       const mtd_vreport *av, size_t nav)
+{
+	in->platform = d->platform;
+	in->corporate = d->corporate;
+	in->enrolled = d->enrolled;
+	in->groupset = d->groupset;
+	in->vendors = cv;
+	in->nvendors = ncv;
+	in->app_vendors = av;
+	in->napp_vendors = nav;
+	in->prev_state = d->old_outcome ? d->old_state : -1;
+}
+
 /* What the rules say of device d, into out. On failure the handle's
  * message says what. */
 static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
@@ -1004,19 +1020,11 @@ static int ask_rules(eval *e, devrow *d, mtd_eval_out *out)
 	in.id = ext_of(d);
 	in.os_version = d->has_os ? d->os : NULL;
 	in.user = d->has_user ? d->user : NULL;
-	in.platform = d->platform;
-	in.corporate = d->corporate;
-	in.enrolled = d->enrolled;
-	in.groupset = d->groupset;
+	memo_input(&in, d, cv, ncv, av, nav);
 	if (d->groupset > 0 && (size_t)d->groupset < e->nsets) {
 		in.groups = (const char *const *)e->sets[d->groupset].names;
 		in.ngroups = e->sets[d->groupset].n;
 	}
-	in.vendors = cv;
-	in.nvendors = ncv;
-	in.app_vendors = av;
-	in.napp_vendors = nav;
-	in.prev_state = d->old_outcome ? d->old_state : -1;
 	in.prev_since = d->old_since;
 	/* slim: most devices look like one decided before, and the memo
 	 * answers without the details */
@@ -1083,15 +1091,7 @@ static int32_t recalled(eval *e, const devrow *d)
 	/* only what the memo compares (rules.h: MTD_RULES_*_FIELDS): the
 	 * views' at and threats, and the rest of in, stay zero */
 	in = &p->in;
-	in->platform = d->platform;
-	in->corporate = d->corporate;
-	in->enrolled = d->enrolled;
-	in->groupset = d->groupset;
-	in->vendors = p->cv;
-	in->nvendors = p->ncv;
-	in->app_vendors = p->av;
-	in->napp_vendors = p->nav;
-	in->prev_state = d->old_outcome ? d->old_state : -1;
+	memo_input(in, d, p->cv, p->ncv, p->av, p->nav);
 	m = mtd_rules_memo_find(e->rules, in);
 	return m >= 0 && (size_t)m < e->nmemo_oc ? e->memo_oc[m] : 0;
 }
