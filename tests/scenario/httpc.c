@@ -24,6 +24,17 @@
 
 #include "httpc.h"
 
+void serve_clock(scen *s, int64_t t)
+{
+	char text[32], clock[600];
+	snprintf(text, sizeof text, "%lld\n", (long long)t);
+	/* written aside and renamed: serve never reads half a number */
+	snprintf(clock, sizeof clock, "%s/clock", s->dir);
+	assert_int_equal(rename(scen_writes(s, "clock.new", text), clock), 0);
+	setenv("MTD_TEST_NOW_FILE", clock, 1);
+	s->now = t;
+}
+
 int64_t ms_now(void)
 {
 	struct timespec ts;

@@ -26,6 +26,10 @@ int64_t ms_now(void);
  * prints. Fails the test when it does not say where it listens in 10 s. */
 void serve_startv(scen *s, srv *sv, const char *const *extra);
 #define serve_start(s, sv) serve_startv((s), (sv), NULL)
+/* Serve's clock (test builds): t into <s->dir>/clock, named by
+ * MTD_TEST_NOW_FILE, which serves started after inherit and running ones
+ * read in their loop; s->now (the commands' --now) becomes t too. */
+void serve_clock(scen *s, int64_t t);
 /* SIGTERM, then the exit status (128 + N when killed by signal N). */
 int serve_stop(srv *sv);
 

@@ -32,14 +32,8 @@ typedef struct fixture {
  * commands take --now), and s's and t's. */
 static void set_time(fixture *f, int64_t t)
 {
-	char text[32];
-	snprintf(text, sizeof text, "%lld\n", (long long)t);
-	char clock[600];
-	/* written aside and renamed: serve never reads half a number */
-	snprintf(clock, sizeof clock, "%s/clock", f->s->dir);
-	assert_int_equal(rename(scen_writes(f->s, "clock.new", text), clock), 0);
-	setenv("MTD_TEST_NOW_FILE", clock, 1);
-	f->s->now = f->t->now = t;
+	serve_clock(f->s, t);
+	f->t->now = t;
 }
 
 /* X-Mtdgate-State of dev, polled until it is want (at most 5 s: serve's

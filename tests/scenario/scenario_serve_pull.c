@@ -66,19 +66,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Serve's time (it inherits MTD_TEST_NOW_FILE) and the commands' --now. */
-static void set_time(fixture *f, int64_t t)
-{
-	char text[32];
-	snprintf(text, sizeof text, "%lld\n", (long long)t);
-	char clock[600];
-	/* written aside and renamed: serve never reads half a number */
-	snprintf(clock, sizeof clock, "%s/clock", f->s->dir);
-	assert_int_equal(rename(scen_writes(f->s, "clock.new", text), clock), 0);
-	setenv("MTD_TEST_NOW_FILE", clock, 1);
-	f->s->now = t;
-}
-
 static int64_t logged(fixture *f)
 {
 	return scen_q_int(f->s, "SELECT coalesce(sum(n), 0) FROM message_log") - f->base;
@@ -127,7 +114,7 @@ static void start(fixture *f, int vendor, int n, int per_page, int ndev)
 	RUN(s, 0, "connector", "set", v, vendor == MOCK_DEFENDER ? "windows=on" : "ios=on",
 	    "unresponsive_days=1");
 	scen_day(s, 1, 0);
-	set_time(f, s->now);
+	serve_clock(f->s, s->now);
 	RUN(s, 0, "evaluate");
 	f->base = logged(f);
 }
@@ -238,7 +225,7 @@ static void serve_pulls(void **state)
 	get_until(f, "/metrics", "mtdgate_connector_state{vendor=\"defender\",state=\"enabled\"} 1",
 		  1000);
 	/* a day and an hour of silence: unresponsive at serve's timer (R2) */
-	set_time(f, t1 + 86400 + 3600);
+	serve_clock(f->s, t1 + 86400 + 3600);
 	get_until(f, "/metrics",
 		  "mtdgate_connector_state{vendor=\"defender\",state=\"unresponsive\"} 1", 5000);
 	get_until(f, "/metrics", "mtdgate_pull_lag_seconds{vendor=\"defender\"} 90000\n", 5000);
