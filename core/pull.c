@@ -900,12 +900,13 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 	char url[8400], k[80], next[MTD_FEED_VALUE + 1] = "", resume[MTD_FEED_VALUE + 1] = "";
 	char asked_off[MTD_FEED_VALUE + 1] = "0", off_next[MTD_FEED_VALUE + 1] = "";
 	resp r = {0};
-	int rc = 0;
+	int rc = 0, stored;
 	long idle = env_num("MTDGATE_PULL_IDLE_SECONDS", 30, 1, 3600);
 
 	key_of(k, sizeof k, e, "next");
 	if (mtd_pull_state_get(p->h, p->vendor, k, next, sizeof next) == MTD_ESTORE)
 		return MTD_ESTORE;
+	stored = next[0] != '\0'; /* a page an earlier pull stopped before */
 	key_of(k, sizeof k, e, "resume");
 	if (mtd_pull_state_get(p->h, p->vendor, k, resume, sizeof resume) == MTD_ESTORE)
 		return MTD_ESTORE;
@@ -939,6 +940,25 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 				      url, sizeof url);
 		if (!rc)
 			rc = request(p, "GET", url, NULL, NULL, e->accept, NULL, 1, &r, idle);
+		if (rc == MTD_EIO && pages == 0 && stored && next[0] &&
+		    (r.status == 400 || r.status == 404 || r.status == 410)) {
+			/* the next page an earlier pull stopped before is no longer
+			 * there (a scroll id or a cursor that expired while mtdgate
+			 * was stopped): the list again from where the pull resumes;
+			 * what comes twice is recognized by its event id */
+			mtd_diag(p->h, "%s %s: the API no longer has the page an earlier pull stopped "
+				       "before (HTTP %ld): reading from the start",
+				 p->vendor, e->name, r.status);
+			key_of(k, sizeof k, e, "next");
+			rc = mtd_pull_state_set(p->h, p->vendor, k, NULL);
+			stored = 0;
+			next[0] = '\0';
+			free(v);
+			if (rc)
+				break;
+			pages--;
+			continue;
+		}
 		if (!rc)
 			rc = apply_page(p, e, r.body.data, r.body.len, NULL,
 					e->paging == MTD_API_PAGE_SINCE ||

@@ -319,6 +319,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		pthread_mutex_unlock(&m->mu);
 		return reply(c, 429, "application/json", "{\"error\":\"too many requests\"}", "1");
 	}
+	if (n == m->f.r400) {
+		pthread_mutex_unlock(&m->mu);
+		return reply(c, 400, "application/json", "{\"error\":\"expired\"}", NULL);
+	}
 	if (m->f.n500 && n >= m->f.r500 && n < m->f.r500 + m->f.n500) {
 		pthread_mutex_unlock(&m->mu);
 		return reply(c, 500, "application/json", "{\"error\":\"internal\"}", NULL);

@@ -34,6 +34,7 @@ typedef struct mock_faults {
 	int trunc;        /* this request: the body cut short, the connection closed */
 	int drop_after;   /* stream: the connection drops after this many pages */
 	int replay_back;  /* stream: a resume starts this many pages before Last-Event-ID */
+	int r400;         /* this request: 400, as for a scroll id or cursor that expired */
 } mock_faults;
 
 typedef struct mock mock;

@@ -263,15 +263,16 @@ static void pradeo_levels(pctx *c, int ndev, int changed)
 /* 47 devices in pages of 10 (the last one of 7), the keys in two headers
  * (the test server refuses anything else, a bearer token included). Killed
  * before the third commit, then after the second commit of a second run
- * (which resumes at skip=20), then to the end: every device once with its
- * level. The next pull reads the list again: every device a replay. Then
+ * (which resumes at skip=20), then to the end, where the page it stopped
+ * before is refused (400, an expired position): the list again from its
+ * start, every device once with its level. The next pull reads the list again: every device a replay. Then
  * 12 devices sync again, one with an undocumented riskLevel: 11 taken, that
  * one refused by name, the others kept. 429, a 500 burst, a truncated and a
  * slow answer on the way; a wrong secret refused. */
 static void pradeo_keys(void **state)
 {
 	pctx *c = *state;
-	mock_faults f = {.r429 = 9, .r500 = 10, .n500 = 2, .trunc = 13, .slow = 15};
+	mock_faults f = {.r429 = 13, .r500 = 14, .n500 = 2, .trunc = 17, .slow = 19}, expired = {0};
 	pradeo_start(c, 47, 10);
 	/* evaluated once: a pull then decides what its pages, and the pages of
 	 * the killed pulls before it, touched (the store never evaluated, it
@@ -281,8 +282,14 @@ static void pradeo_keys(void **state)
 	assert_int_equal(pull_logged(c), 20);
 	pull_kill_at(c, "pradeo", "pull-committed:2");
 	assert_int_equal(pull_logged(c), 40);
+	/* the page the killed pull stopped before is gone when asked (400):
+	 * the list again from its start, its first 40 devices replays */
+	expired.r400 = mock_requests(c->m) + 1;
+	mock_set_faults(c->m, &expired);
 	PRUN(c, 0, "pull", "pradeo", "--once");
+	ERR_HAS(c->s, "no longer has the page an earlier pull stopped before (HTTP 400)");
 	OUT_HAS(c->s, "7 accepted");
+	OUT_HAS(c->s, "40 replayed events not counted again");
 	assert_int_equal(pull_logged(c), 47);
 	pradeo_levels(c, 47, 0);
 	mock_set_faults(c->m, &f);
