@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -645,6 +646,10 @@ static int pull_listed(void *ud, const mtd_pull_info *i)
 		return 0;
 	}
 	mtd_set_diag(p->h, pull_diag, p);
+	/* the pulls hold secrets in threads side by side: the process stays
+	 * non-dumpable from the first one on (each pull's own switch and restore
+	 * is process-wide, and one thread's restore would expose another's) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (pthread_create(&p->t, NULL, pull_main, p)) {
 		fprintf(stderr, "mtdgate: serve: pull %s: no thread\n", p->vendor);
 		mtd_close(p->h);
