@@ -27,14 +27,19 @@ int pull_setup(void **state)
 		free(c);
 		return -1;
 	}
+	pull_test_env("3000");
+	*state = c;
+	return 0;
+}
+
+void pull_test_env(const char *stream_idle_ms)
+{
 	/* fast retries; the server's slowness is past an idle of 1 s */
 	setenv("MTDGATE_PULL_BACKOFF_MS", "20", 1);
 	setenv("MTDGATE_PULL_IDLE_SECONDS", "1", 1);
-	setenv("MTDGATE_PULL_STREAM_IDLE_MS", "3000", 1);
+	setenv("MTDGATE_PULL_STREAM_IDLE_MS", stream_idle_ms, 1);
 	setenv("no_proxy", "127.0.0.1,localhost", 1);
 	setenv("NO_PROXY", "127.0.0.1,localhost", 1);
-	*state = c;
-	return 0;
 }
 
 int pull_teardown(void **state)

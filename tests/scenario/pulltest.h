@@ -29,6 +29,10 @@ typedef struct pctx {
 /* cmocka setup and teardown: a pctx in *state, fast retries, no proxy. */
 int pull_setup(void **state);
 int pull_teardown(void **state);
+/* The environment every mtdgate a test starts inherits: fast retries, an
+ * idle timeout of 1 s, a quiet stream given up after stream_idle_ms, no
+ * proxy for the test servers. pull_setup sets it (3000). */
+void pull_test_env(const char *stream_idle_ms);
 
 /* Keep what the last run printed, for the secret grep. */
 void pull_keep(pctx *c);

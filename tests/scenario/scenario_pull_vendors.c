@@ -27,22 +27,36 @@ static void zimperium_start(pctx *c, int n, int per_page, int ndev)
 	pull_start(c, "zimperium", MOCK_ZIMPERIUM, n, per_page, ndev, NULL, on, extra);
 }
 
-/* mock_zimperium.c: device d's threats are j = d, d + ndev, ... < n, of
- * severity j % 3 (LOW, ELEVATED, CRITICAL); none: NORMAL. */
-static void zimperium_levels(pctx *c, int n, int ndev)
+/* The vendors whose test data give event j (0..n-1) to device j % ndev
+ * with a severity by j % 3: each device at its worst, rank[j % 3] indexing
+ * low, medium, high (NULL: j % 3 itself); a device without an event at
+ * none ("secured"), or not looked at (NULL). */
+static void worst_levels(pctx *c, const char *vendor, int n, int ndev, const int *rank,
+			 const char *none)
 {
 	static const char *const lv[] = {"low", "medium", "high"};
 	for (int d = 0; d < ndev; d++) {
 		char dev[32];
-		const char *got;
+		const char *got, *want;
 		int w = -1;
-		for (int j = d; j < n; j += ndev)
-			w = j % 3 > w ? j % 3 : w;
+		for (int j = d; j < n; j += ndev) {
+			int r = rank ? rank[j % 3] : j % 3;
+			w = r > w ? r : w;
+		}
+		if (w < 0 && !none)
+			continue;
+		want = w < 0 ? none : lv[w];
 		snprintf(dev, sizeof dev, "dev-%d", d);
-		if (strcmp(got = pull_level(c, dev, "zimperium"), w < 0 ? "secured" : lv[w]))
-			fail_msg("%s: zimperium level %s, expected %s", dev, got,
-				 w < 0 ? "secured" : lv[w]);
+		if (strcmp(got = pull_level(c, dev, vendor), want))
+			fail_msg("%s: %s level %s, expected %s", dev, vendor, got, want);
 	}
+}
+
+/* mock_zimperium.c: device d's threats are j = d, d + ndev, ... < n, of
+ * severity j % 3 (LOW, ELEVATED, CRITICAL); none: NORMAL. */
+static void zimperium_levels(pctx *c, int n, int ndev)
+{
+	worst_levels(c, "zimperium", n, ndev, NULL, "secured");
 }
 
 /* 30 devices in scroll pages of 20 (then an empty page), 300 threats in
@@ -110,18 +124,7 @@ static void checkpoint_start(pctx *c, int n, int per_page, int ndev)
 static void checkpoint_levels(pctx *c, int n, int ndev)
 {
 	static const int rank[] = {1, 2, 0};
-	static const char *const lv[] = {"low", "medium", "high"};
-	for (int d = 0; d < ndev; d++) {
-		char dev[32];
-		const char *got;
-		int w = -1;
-		for (int j = d; j < n; j += ndev)
-			w = rank[j % 3] > w ? rank[j % 3] : w;
-		snprintf(dev, sizeof dev, "dev-%d", d);
-		if (strcmp(got = pull_level(c, dev, "checkpoint"), w < 0 ? "secured" : lv[w]))
-			fail_msg("%s: checkpoint level %s, expected %s", dev, got,
-				 w < 0 ? "secured" : lv[w]);
-	}
+	worst_levels(c, "checkpoint", n, ndev, rank, "secured");
 }
 
 /* 250 alerts on 20 devices in pages of 25, their next links paths under
@@ -186,17 +189,7 @@ static void sophos_start(pctx *c, int n, int per_page, int ndev)
  * severity low, medium, high by j % 3. */
 static void sophos_levels(pctx *c, int n, int ndev)
 {
-	static const char *const lv[] = {"low", "medium", "high"};
-	for (int d = 0; d < ndev && d < n; d++) {
-		char dev[32];
-		const char *got;
-		int w = -1;
-		for (int j = d; j < n; j += ndev)
-			w = j % 3 > w ? j % 3 : w;
-		snprintf(dev, sizeof dev, "dev-%d", d);
-		if (strcmp(got = pull_level(c, dev, "sophos"), lv[w]))
-			fail_msg("%s: sophos level %s, expected %s", dev, got, lv[w]);
-	}
+	worst_levels(c, "sophos", n, ndev, NULL, NULL);
 }
 
 /* 300 events in pages of 40 on 30 devices known by their Sophos ids:

@@ -26,9 +26,7 @@
 #include "harness.h"
 #include "httpc.h"
 #include "mockapi.h"
-
-#define SECRET "s3cr3t-Serve-Pull-5b2c"
-#define CLIENT "client-0815"
+#include "pulltest.h" /* pull_test_env, SECRET, CLIENT */
 
 typedef struct fixture {
 	scen *s;
@@ -44,12 +42,7 @@ static int setup(void **state)
 		free(f);
 		return -1;
 	}
-	/* serve inherits these: fast retries, a short idle */
-	setenv("MTDGATE_PULL_BACKOFF_MS", "20", 1);
-	setenv("MTDGATE_PULL_IDLE_SECONDS", "1", 1);
-	setenv("MTDGATE_PULL_STREAM_IDLE_MS", "1000", 1);
-	setenv("no_proxy", "127.0.0.1", 1);
-	setenv("NO_PROXY", "127.0.0.1", 1);
+	pull_test_env("1000"); /* serve inherits it */
 	*state = f;
 	return 0;
 }
