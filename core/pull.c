@@ -839,9 +839,10 @@ static int save_point(void *ud, const mtd_feed_values *v)
 	if (numbered(c->e)) {
 		/* numbered items or pages: on by what the page held, to the end of
 		 * the list (then a later pull reads it again from the start) */
-		long long at = strtoll(c->asked, NULL, 10),
-			  to = at + (c->e->paging == MTD_API_PAGE_NUMBER ? 1 : v->count);
-		if (v->count <= 0 || (v->total >= 0 && to >= v->total))
+		int items = c->e->paging == MTD_API_PAGE_OFFSET; /* else pages */
+		long long at = strtoll(c->asked, NULL, 10), to = at + (items ? v->count : 1);
+		/* a total counts items: it ends an OFFSET list, not a page number */
+		if (v->count <= 0 || (items && v->total >= 0 && to >= v->total))
 			c->off_next[0] = '\0';
 		else
 			snprintf(c->off_next, MTD_FEED_VALUE + 1, "%lld", to);
@@ -925,12 +926,11 @@ static int pull_pages(pull *p, const mtd_api_ep *e)
 			rc = mtd_fail(p->h, MTD_ENOMEM, "out of memory");
 			break;
 		}
-		if (numbered(e)) /* from where the list stopped, or its start */
+		if (numbered(e)) { /* from where the list stopped, or its start */
 			snprintf(asked_off, sizeof asked_off, "%s",
 				 next[0] ? next : e->start ? e->start : "0");
-		if (numbered(e))
 			rc = page_url(p, e, asked_off, url, sizeof url);
-		else if (next[0] && (next[0] == '/' || !strncmp(next, "https://", 8)))
+		} else if (next[0] && (next[0] == '/' || !strncmp(next, "https://", 8)))
 			rc = link_url(p, next, url, sizeof url);
 		else if (next[0]) /* a cursor */
 			rc = page_url(p, e, next, url, sizeof url);

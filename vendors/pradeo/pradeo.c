@@ -311,9 +311,11 @@ static int pr_api_decode(void *state, const mtd_host_api *host, void *sink, uint
 		snprintf(t, sizeof t, "%zu", json_array_size(items));
 		if (mtd_sdk_api_value(host, sink, MTD_API_V_COUNT, t))
 			rc = MTD_PLUGIN_EMALFORMED;
-		snprintf(t, sizeof t, "%lld", total ? (long long)json_integer_value(total) : -1LL);
-		if (total && mtd_sdk_api_value(host, sink, MTD_API_V_TOTAL, t))
-			rc = MTD_PLUGIN_EMALFORMED;
+		if (total) {
+			snprintf(t, sizeof t, "%lld", (long long)json_integer_value(total));
+			if (mtd_sdk_api_value(host, sink, MTD_API_V_TOTAL, t))
+				rc = MTD_PLUGIN_EMALFORMED;
+		}
 		if (rc)
 			mtd_sdk_err(err, errlen, "the host refused the page's counts");
 	}
