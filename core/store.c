@@ -476,6 +476,14 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT seq, n, at, entries FROM decision_log WHERE seq > ?1 ORDER BY seq",
 	[SQL_DECISION_LOG_HEAD] =
 		"SELECT seq + n - 1 FROM decision_log ORDER BY seq DESC LIMIT 1",
+	/* the store's parts (store_*.c), each after its own line: audit */
+
+	/* fleet */
+
+	/* ingest and pull */
+
+	/* tasks, connectors, events, App Sync */
+
 };
 
 static int fail(mtd_store *s, int rc, const char *what)

@@ -94,6 +94,15 @@ enum mtd_sql {
 	SQL_AUDIT_INSERT_PD,
 	SQL_DEVICE_SALT,
 	SQL_DEVICE_SALT_NEW,
+	/* Statements of the store's parts (store_*.c), each part's after its
+	 * own line: audit (store_audit.c) */
+
+	/* fleet: device removal, show, export, SQL files (store_fleet.c) */
+
+	/* ingest and pull (store_ingest.c) */
+
+	/* tasks, connectors, events, App Sync (store_rows.c) */
+
 	SQL__COUNT
 };
 

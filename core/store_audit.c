@@ -1,0 +1,2 @@
+/* store, audit part: see store_audit.h. */
+#include "store_audit.h"

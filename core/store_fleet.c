@@ -1,0 +1,2 @@
+/* store, fleet part: see store_fleet.h. */
+#include "store_fleet.h"

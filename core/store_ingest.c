@@ -1,0 +1,2 @@
+/* store, ingest part: see store_ingest.h. */
+#include "store_ingest.h"

@@ -1,0 +1,2 @@
+/* store, rows part: see store_rows.h. */
+#include "store_rows.h"
