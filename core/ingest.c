@@ -15,6 +15,7 @@
 #include "mtd_int.h"
 #include "plugin_child.h"
 #include "plugin_host.h"
+#include "store_ingest.h"
 #include "tasks.h"
 #include "feed.h"
 
@@ -2009,44 +2010,19 @@ int mtd_ingest(mtd_t *h, const char *vendor, FILE *in, const char *name,
 
 int mtd_pull_state_get(mtd_t *h, const char *vendor, const char *key, char *buf, size_t n)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(mtd_store_db(h->store),
-			       "SELECT value FROM pull_state WHERE vendor = ?1 AND key = ?2", -1, &st,
-			       NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
-	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? MTD_ENOTFOUND
-			     : mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+	int rc = mtd_store_pull_state_get(h->store, vendor, key, buf, n);
+	return rc == MTD_ESTORE ? mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store)) : rc;
 }
 
 int mtd_pull_state_set(mtd_t *h, const char *vendor, const char *key, const char *value)
 {
-	sqlite3_stmt *st;
-	int rc;
-	const char *sql = value ? "INSERT INTO pull_state(vendor, key, value) VALUES(?1, ?2, ?3)"
-				  " ON CONFLICT(vendor, key) DO UPDATE SET value = excluded.value"
-				: "DELETE FROM pull_state WHERE vendor = ?1 AND key = ?2";
-	if (sqlite3_prepare_v2(mtd_store_db(h->store), sql, -1, &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
-	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	if (value)
-		sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0
-				 : mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+	return mtd_store_pull_state_set(h->store, vendor, key, value)
+		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
+		       : 0;
 }
 
 struct mtd_feed {
 	plug_run pr;
-	sqlite3_stmt *seen_get, *seen_put, *seen_trim;
 	int64_t seen_n;  /* the last n given to an event id */
 	int skip;        /* the messages now emitted belong to a replayed event */
 	mtd_feed_values *v;
@@ -2089,25 +2065,15 @@ static int feed_event(void *ud, const char *id)
 	if (s->rc)
 		return -1;
 	f->v->events++;
-	sqlite3_bind_text(f->seen_get, 1, f->pr.r.vendor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(f->seen_get, 2, id, -1, SQLITE_STATIC);
-	k = sqlite3_step(f->seen_get);
-	sqlite3_reset(f->seen_get);
-	if (k == SQLITE_ROW) {
-		f->skip = 1;
-		f->v->replayed++;
-		return 0;
-	}
-	f->skip = 0;
-	sqlite3_bind_text(f->seen_put, 1, f->pr.r.vendor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(f->seen_put, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(f->seen_put, 3, ++f->seen_n);
-	if ((k != SQLITE_DONE) || sqlite3_step(f->seen_put) != SQLITE_DONE) {
-		sqlite3_reset(f->seen_put);
+	if ((k = mtd_store_pull_seen_add(f->pr.r.h->store, f->pr.r.vendor, id, f->seen_n + 1)) < 0) {
 		s->rc = store_fail(s->r);
 		return -1;
 	}
-	sqlite3_reset(f->seen_put);
+	f->skip = k;
+	if (k)
+		f->v->replayed++;
+	else
+		f->seen_n++;
 	return 0;
 }
 
@@ -2115,8 +2081,6 @@ int mtd_feed_open(mtd_t *h, const char *vendor, mtd_stats *st, mtd_feed **out)
 {
 	mtd_feed *f;
 	run *r;
-	sqlite3 *db;
-	sqlite3_stmt *mx = NULL;
 	mtd_plugin_desc d;
 	int rc = mtd_need_store(h);
 
@@ -2139,24 +2103,8 @@ int mtd_feed_open(mtd_t *h, const char *vendor, mtd_stats *st, mtd_feed **out)
 		return mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
 	if ((rc = mtd_start_plugin(h, vendor, 0, &f->pr.plugin, &d)))
 		return rc;
-	db = mtd_store_db(h->store);
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pull_seen WHERE vendor = ?1 AND id = ?2", -1,
-			       &f->seen_get, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO pull_seen(vendor, id, n) VALUES(?1, ?2, ?3)", -1,
-			       &f->seen_put, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "DELETE FROM pull_seen WHERE vendor = ?1 AND n <= ?2", -1,
-			       &f->seen_trim, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT coalesce(max(n), 0) FROM pull_seen WHERE vendor = ?1",
-			       -1, &mx, NULL) != SQLITE_OK)
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	if (!rc) {
-		sqlite3_bind_text(mx, 1, vendor, -1, SQLITE_STATIC);
-		if (sqlite3_step(mx) == SQLITE_ROW)
-			f->seen_n = sqlite3_column_int64(mx, 0);
-	}
-	sqlite3_finalize(mx);
-	if (rc)
-		return rc;
+	if (mtd_store_pull_seen_max(h->store, vendor, &f->seen_n))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	return catch_up(r, vendor);
 }
 
@@ -2200,10 +2148,9 @@ int mtd_feed_page(mtd_feed *f, uint32_t ep, const void *data, size_t len, const 
 	native_result(&f->pr, v->rc, v->err, bad_before);
 	/* the window of event ids stays bounded */
 	if (f->seen_n > MTD_FEED_SEEN) {
-		sqlite3_bind_text(f->seen_trim, 1, r->vendor, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(f->seen_trim, 2, f->seen_n - MTD_FEED_SEEN);
-		rc = sqlite3_step(f->seen_trim) == SQLITE_DONE ? 0 : store_fail(r);
-		sqlite3_reset(f->seen_trim);
+		rc = mtd_store_pull_seen_trim(r->h->store, r->vendor, f->seen_n - MTD_FEED_SEEN)
+			     ? store_fail(r)
+			     : 0;
 	}
 	if (!rc && hook)
 		rc = hook(ud, v);
@@ -2221,9 +2168,6 @@ void mtd_feed_close(mtd_feed *f)
 {
 	if (!f)
 		return;
-	sqlite3_finalize(f->seen_get);
-	sqlite3_finalize(f->seen_put);
-	sqlite3_finalize(f->seen_trim);
 	dm_free(f->pr.r.dm);
 	free(f->pr.r.conns);
 	mtd_child_stop(f->pr.plugin);

@@ -30,6 +30,7 @@
 #include "mtdgate/wire.h"
 #include "plugin_api.h"
 #include "pull.h"
+#include "store_ingest.h"
 
 #define MAX_BODY (32u << 20)   /* bytes of one response */
 #define MAX_SECRET 8192        /* bytes of a secret file */
@@ -1272,41 +1273,35 @@ int mtd_pull(mtd_t *h, const char *vendor, unsigned flags, mtd_pull_stats *ps)
 	return rc;
 }
 
+struct pull_list {
+	mtd_t *h;
+	mtd_pull_fn fn;
+	void *ud;
+};
+
+static int pull_list_one(void *ud, const mtd_pull_state_row *row)
+{
+	struct pull_list *l = ud;
+	mtd_pull_info i = {0};
+	i.vendor = row->vendor;
+	i.poll_seconds = row->poll_seconds ? strtoll(row->poll_seconds, NULL, 10) : 60;
+	i.last_success = row->last_success;
+	i.last_error = row->last_error;
+	i.last_error_at = row->last_error_at;
+	i.configured = row->configured;
+	i.lag = i.last_success ? l->h->now - i.last_success : -1;
+	return l->fn(l->ud, &i);
+}
+
 int mtd_pull_list(mtd_t *h, mtd_pull_fn fn, void *ud)
 {
-	sqlite3_stmt *st;
+	struct pull_list l = {h, fn, ud};
 	int rc = mtd_need_store_read(h);
 	if (rc)
 		return rc;
-	if (sqlite3_prepare_v2(mtd_store_db(h->store),
-			       "SELECT vendor,"
-			       " max(CASE key WHEN 'set:poll_seconds' THEN value END),"
-			       " max(CASE key WHEN 'last_success' THEN value END),"
-			       " max(CASE key WHEN 'last_error' THEN value END),"
-			       " max(CASE key WHEN 'last_error_at' THEN value END),"
-			       " max(CASE WHEN key IN ('set:api_url', 'set:secret_file',"
-			       "  'set:client_id') THEN 1 END)"
-			       " FROM pull_state GROUP BY vendor ORDER BY vendor",
-			       -1, &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		mtd_pull_info i = {0};
-		const char *ps = (const char *)sqlite3_column_text(st, 1);
-		i.vendor = (const char *)sqlite3_column_text(st, 0);
-		i.poll_seconds = ps ? strtoll(ps, NULL, 10) : 60;
-		i.last_success = sqlite3_column_int64(st, 2);
-		i.last_error = (const char *)sqlite3_column_text(st, 3);
-		i.last_error_at = sqlite3_column_int64(st, 4);
-		i.configured = sqlite3_column_int(st, 5);
-		i.lag = i.last_success ? h->now - i.last_success : -1;
-		if (fn(ud, &i)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0
-				 : mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
+	return mtd_store_pull_states(h->store, pull_list_one, &l)
+		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))
+		       : 0;
 }
 
 static int printable(const char *s, size_t max)

@@ -481,6 +481,14 @@ static const char *const sql_text[SQL__COUNT] = {
 	/* fleet */
 
 	/* ingest and pull */
+	[SQL_PULL_STATE_GET] = "SELECT value FROM pull_state WHERE vendor = ?1 AND key = ?2",
+	[SQL_PULL_STATE_PUT] = "INSERT INTO pull_state(vendor, key, value) VALUES(?1, ?2, ?3)"
+			       " ON CONFLICT(vendor, key) DO UPDATE SET value = excluded.value",
+	[SQL_PULL_STATE_DELETE] = "DELETE FROM pull_state WHERE vendor = ?1 AND key = ?2",
+	[SQL_PULL_SEEN_GET] = "SELECT 1 FROM pull_seen WHERE vendor = ?1 AND id = ?2",
+	[SQL_PULL_SEEN_PUT] = "INSERT INTO pull_seen(vendor, id, n) VALUES(?1, ?2, ?3)",
+	[SQL_PULL_SEEN_TRIM] = "DELETE FROM pull_seen WHERE vendor = ?1 AND n <= ?2",
+	[SQL_PULL_SEEN_MAX] = "SELECT coalesce(max(n), 0) FROM pull_seen WHERE vendor = ?1",
 
 	/* tasks, connectors, events, App Sync */
 
@@ -983,6 +991,12 @@ int mtd_store_size(mtd_store *s, uint64_t *bytes)
 const char *mtd_store_errmsg(mtd_store *s)
 {
 	return s->err[0] ? s->err : sqlite3_errmsg(s->db);
+}
+
+int mtd_store_prepare(mtd_store *s, const char *sql, sqlite3_stmt **st)
+{
+	s->err[0] = '\0'; /* errmsg: SQLite's message */
+	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : MTD_ESTORE;
 }
 
 static sqlite3_stmt *stmt(mtd_store *s, enum mtd_sql which, int unbind)
@@ -2235,7 +2249,7 @@ const char *mtd_eval_device_ext(sqlite3_stmt *st)
 }
 
 /* Text column i (NULL when NULL) and its length. */
-static const char *col_text(sqlite3_stmt *st, int i, size_t *n)
+const char *mtd_col_text(sqlite3_stmt *st, int i, size_t *n)
 {
 	const char *t = (const char *)sqlite3_column_text(st, i);
 	*n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
@@ -2245,8 +2259,8 @@ static const char *col_text(sqlite3_stmt *st, int i, size_t *n)
 void mtd_device_detail_read(sqlite3_stmt *st, int full, mtd_device_detail *row)
 {
 	int i = full ? 6 : 0;
-	row->os_version = col_text(st, i, &row->nos_version);
-	row->user = col_text(st, i + 1, &row->nuser);
+	row->os_version = mtd_col_text(st, i, &row->nos_version);
+	row->user = mtd_col_text(st, i + 1, &row->nuser);
 }
 
 /* at and threats from columns i, i + 1. */
@@ -2284,7 +2298,7 @@ void mtd_report_detail_read(sqlite3_stmt *st, mtd_eval_report *row)
 
 void mtd_device_report_read(sqlite3_stmt *st, mtd_device_report *row)
 {
-	row->vendor = col_text(st, 0, &row->nvendor);
+	row->vendor = mtd_col_text(st, 0, &row->nvendor);
 	row->level = sqlite3_column_int(st, 1);
 	row->at = sqlite3_column_int64(st, 2);
 	row->received = sqlite3_column_int64(st, 3);
@@ -2313,7 +2327,7 @@ int mtd_stored_outcome_read(sqlite3_stmt *st, mtd_stored_outcome *row)
 }
 
 /* Integer column i, -1 for NULL. */
-static int64_t col_int_or(sqlite3_stmt *st, int i)
+int64_t mtd_col_int_or(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
@@ -2325,8 +2339,8 @@ void mtd_app_row_read(sqlite3_stmt *st, mtd_app_row *row)
 		      &row->vpp,	  &row->validated, &row->managed};
 	for (int i = 0; i < 4; i++)
 		*t[i] = (const char *)sqlite3_column_text(st, i);
-	row->bundle_size = col_int_or(st, 4);
-	row->dynamic_size = col_int_or(st, 5);
+	row->bundle_size = mtd_col_int_or(st, 4);
+	row->dynamic_size = mtd_col_int_or(st, 5);
 	for (int i = 0; i < 6; i++)
 		*fl[i] = sqlite3_column_type(st, 6 + i) == SQLITE_NULL ? -1
 								 : sqlite3_column_int(st, 6 + i);

@@ -100,6 +100,13 @@ enum mtd_sql {
 	/* fleet: device removal, show, export, SQL files (store_fleet.c) */
 
 	/* ingest and pull (store_ingest.c) */
+	SQL_PULL_STATE_GET,
+	SQL_PULL_STATE_PUT,
+	SQL_PULL_STATE_DELETE,
+	SQL_PULL_SEEN_GET,
+	SQL_PULL_SEEN_PUT,
+	SQL_PULL_SEEN_TRIM,
+	SQL_PULL_SEEN_MAX,
 
 	/* tasks, connectors, events, App Sync (store_rows.c) */
 
@@ -153,6 +160,9 @@ sqlite3_stmt *mtd_store_stmt(mtd_store *s, enum mtd_sql which);
  * every parameter (unbinding them all was a tenth of a report's upsert). */
 sqlite3_stmt *mtd_store_stmt_rebind(mtd_store *s, enum mtd_sql which);
 const char *mtd_store_errmsg(mtd_store *s);
+/* For the store's parts (store_*.c): a one-shot statement of sql into *st,
+ * which the caller finalizes: 0, or MTD_ESTORE (errmsg says why). */
+int mtd_store_prepare(mtd_store *s, const char *sql, sqlite3_stmt **st);
 /* Every statement reset: one a caller left stepped (the convention above)
  * keeps its read transaction, and with it a snapshot from before other
  * processes' commits, open. Outside transactions only. */
@@ -589,6 +599,11 @@ void mtd_report_scan_row_read(sqlite3_stmt *st, mtd_report_scan_row *row);
 /* Bind a text of known length, NULL pointer binds SQL NULL. The text is
  * borrowed: keep it alive until the statement has been stepped. */
 int mtd_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n);
+/* For the store's parts (store_*.c): text column i of st's row (NULL when
+ * NULL; borrowed until the statement steps or resets) and its length in
+ * *n; integer column i, or -1 when NULL. */
+const char *mtd_col_text(sqlite3_stmt *st, int i, size_t *n);
+int64_t mtd_col_int_or(sqlite3_stmt *st, int i);
 
 /* ---- devices touched (incremental evaluation) ----
  * What a log entry or audit record means for decisions: nothing, the one

@@ -18,7 +18,6 @@ core/export.c
 core/sqlfile.c
 
 core/ingest.c
-core/pull.c
 
 core/tasks.c
 core/connector.c
