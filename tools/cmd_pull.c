@@ -109,6 +109,9 @@ static int cmd_pull(mtd_t *h, opts *o)
 		if (fmt == CLI_TABLE)
 			printf("evaluated %llu devices, %llu changed\n", (unsigned long long)evaluated,
 			       (unsigned long long)changed);
+		else if (fmt == CLI_JSON)
+			printf("{\"evaluated\":%llu,\"changed\":%llu}\n",
+			       (unsigned long long)evaluated, (unsigned long long)changed);
 	}
 	return rc;
 }
@@ -141,7 +144,8 @@ const cli_command cli_cmd_pull = {
 		"--no-evaluate fetches only. --all pulls every connector with API settings;\n"
 		"--once reads a stream until it has caught up instead of holding it open.\n"
 		"'mtdgate connector list' shows each one's last success, lag and last error.\n"
-		"--output json: one object per vendor.\n"
+		"--output json: one object per vendor, then (unless --no-evaluate) one\n"
+		"{\"evaluated\":N,\"changed\":N} of the evaluation after the pull.\n"
 		"\nExit 0 done; 64 usage; 65 a page or some of its events were malformed; 69\n"
 		"refused (no connector, no API, missing settings, a secret file others can\n"
 		"read, credentials refused); 70 the API could not be reached or kept failing;\n"

@@ -273,6 +273,10 @@ static void pull_decides_touched(void **state)
 	PRUN(c, 0, "pull", "--all", "--once");
 	OUT_HAS(c->s, "3 accepted, 0 rejected");
 	OUT_HAS(c->s, "evaluated 3 devices, 0 changed");
+	/* json: the vendor's object, then the evaluation's */
+	PRUN(c, 0, "pull", "defender", "--once", "--output", "json");
+	OUT_HAS(c->s, "{\"vendor\":\"defender\",\"pages\":");
+	OUT_HAS(c->s, "\n{\"evaluated\":3,\"changed\":0}\n");
 }
 
 /* ---- Lookout: an event stream ---- */
