@@ -10,21 +10,16 @@
 #include <unistd.h>
 
 #include "sqlfile.h"
+#include "store_fleet.h"
 
 /* 1 when the file at path is one of ours tagged tag, 0 when not. */
 static int tagged(const char *path, const char *tag)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int ok = 0;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT value FROM sqlfile_info WHERE key = 'format'", -1, &st,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(st, 0);
-		ok = v && !strcmp(v, tag);
-	}
-	sqlite3_finalize(st);
+	char v[64]; /* longer than any tag: a longer value, cut to fit, is not one */
+	int ok = strlen(tag) < sizeof v - 1 &&
+		 sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+		 mtd_store_file_info_get(db, "format", v, sizeof v) && !strcmp(v, tag);
 	sqlite3_close(db);
 	return ok;
 }
@@ -68,9 +63,7 @@ int mtd_sqlfile_begin(mtd_t *h, mtd_sqlfile *f, const char *path, const char *re
 	close(fd);
 	/* No journal: the file is new and only put in place once complete. */
 	if (sqlite3_open_v2(f->tmp, &f->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_exec(f->db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN", NULL,
-			 NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(f->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    mtd_store_file_begin(f->db, schema)) {
 		int rc = mtd_fail(h, MTD_EIO, "%s: %s", path,
 				  f->db ? sqlite3_errmsg(f->db) : "cannot open");
 		mtd_sqlfile_abort(f);
@@ -84,7 +77,7 @@ int mtd_sqlfile_finish(mtd_t *h, mtd_sqlfile *f)
 	char *dir;
 	int fd, rc = 0;
 
-	if (sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (mtd_store_file_commit(f->db)) {
 		rc = mtd_fail(h, MTD_EIO, "%s: %s", f->path, sqlite3_errmsg(f->db));
 		mtd_sqlfile_abort(f);
 		return rc;

@@ -1,8 +1,9 @@
 /* sqlfile: a self-contained SQLite file written whole and put in place
  * atomically (exports, audit archives): readers of path see the old file
  * or the new one, never half of one, and a kill at any moment leaves path
- * as it was. Not the store: it speaks SQL only to the file it writes.
- * Internal to libmtdgate. */
+ * as it was. Not the store: it speaks SQL only to the file it writes, and
+ * that SQL is the store's too (store_fleet.h, "SQL files"). Internal to
+ * libmtdgate. */
 #ifndef MTD_SQLFILE_H
 #define MTD_SQLFILE_H
 

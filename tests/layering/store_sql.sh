@@ -14,8 +14,6 @@ PENDING="
 core/audit.c
 
 core/fleet.c
-core/export.c
-core/sqlfile.c
 
 core/ingest.c
 
