@@ -479,6 +479,18 @@ static const char *const sql_text[SQL__COUNT] = {
 	/* the store's parts (store_*.c), each after its own line: audit */
 
 	/* fleet */
+	/* device list and show (fleet.c): mtd_fleet_*_read */
+	[SQL_FLEET_DEVICES] =
+		"SELECT d.id, d.ext_id, d.platform, d.os_version, d.corporate, d.enrolled, d.user,"
+		" d.updated_at, g.key FROM devices d LEFT JOIN groupsets g ON g.id = d.groupset"
+		" WHERE (?1 IS NULL OR d.ext_id = ?1) AND (?2 < 0 OR d.platform = ?2)"
+		" ORDER BY d.ext_id",
+	[SQL_FLEET_DEVICE_IDS] =
+		"SELECT kind, value FROM device_ids WHERE device = ?1 ORDER BY kind, value",
+	[SQL_FLEET_OPEN_THREATS] =
+		"SELECT c.vendor, t.id, t.name, t.level, t.since FROM threat_events t"
+		" JOIN connectors c ON c.id = t.connector WHERE t.device = ?1 AND t.open = 1"
+		" ORDER BY c.vendor, t.id",
 
 	/* ingest and pull */
 	[SQL_PULL_STATE_GET] = "SELECT value FROM pull_state WHERE vendor = ?1 AND key = ?2",

@@ -98,6 +98,9 @@ enum mtd_sql {
 	 * own line: audit (store_audit.c) */
 
 	/* fleet: device removal, show, export, SQL files (store_fleet.c) */
+	SQL_FLEET_DEVICES,
+	SQL_FLEET_DEVICE_IDS,
+	SQL_FLEET_OPEN_THREATS,
 
 	/* ingest and pull (store_ingest.c) */
 	SQL_PULL_STATE_GET,

@@ -1,5 +1,6 @@
 /* store, fleet part: see store_fleet.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_fleet.h"
@@ -156,4 +157,241 @@ int mtd_export_put(mtd_export_stmts *x, const mtd_decision_info *d, const char *
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- device removal ---- */
+
+int mtd_store_secure_delete(mtd_store *s, int on)
+{
+	return sqlite3_exec(mtd_store_db(s), on ? "PRAGMA secure_delete = ON"
+						: "PRAGMA secure_delete = FAST",
+			    NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : MTD_ESTORE;
+}
+
+int mtd_store_device_names(mtd_store *s, int64_t device,
+			   int (*fn)(void *ud, const char *name), void *ud)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(mtd_store_db(s), "SELECT user FROM devices WHERE id = ?1 UNION ALL"
+						" SELECT value FROM device_ids WHERE device = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, device);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t)
+			rc = fn(ud, t);
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A device's rows of a covered table: its keys (k2 as an integer or 0,
+ * ktext or NULL) and their deletion; by the device's row id, ?1. */
+static const struct device_rows {
+	int table;
+	const char *keys, *del;
+} device_rows[] = {
+	{MTD_ROW_APPS, "SELECT 0, app_id FROM apps WHERE device = ?1",
+	 "DELETE FROM apps WHERE device = ?1"},
+	{MTD_ROW_REPORTS, "SELECT connector, NULL FROM reports WHERE device = ?1",
+	 "DELETE FROM reports WHERE device = ?1"},
+	{MTD_ROW_THREAT_EVENTS, "SELECT connector, id FROM threat_events WHERE device = ?1",
+	 "DELETE FROM threat_events WHERE device = ?1"},
+	{MTD_ROW_TASKS, "SELECT connector, id FROM tasks WHERE device = ?1",
+	 "DELETE FROM tasks WHERE device = ?1"},
+	{MTD_ROW_DEVICE_IDS, "SELECT 0, kind || char(31) || value FROM device_ids WHERE device = ?1",
+	 "DELETE FROM device_ids WHERE device = ?1"},
+	{MTD_ROW_DEVICE_SALTS, "SELECT 0, NULL FROM device_salts WHERE device = ?1",
+	 "DELETE FROM device_salts WHERE device = ?1"},
+	{MTD_ROW_DEVICES, "SELECT 0, NULL FROM devices WHERE id = ?1",
+	 "DELETE FROM devices WHERE id = ?1"},
+};
+
+int mtd_store_device_rows_delete(mtd_store *s, int64_t at, int table, int64_t device,
+				 uint64_t *rows)
+{
+	sqlite3 *db = mtd_store_db(s);
+	const struct device_rows *t = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+	struct key {
+		int64_t k2;
+		char *kt;
+		size_t nkt;
+	} *keys = NULL;
+	size_t nkeys = 0, cap = 0;
+
+	for (size_t i = 0; i < sizeof device_rows / sizeof *device_rows; i++)
+		if (device_rows[i].table == table)
+			t = &device_rows[i];
+	if (!t)
+		return MTD_EUSAGE;
+	/* the keys first: each deletion is logged by key, after it */
+	if (sqlite3_prepare_v2(db, t->keys, -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, device);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *kt = sqlite3_column_blob(st, 1);
+		size_t nkt = (size_t)sqlite3_column_bytes(st, 1);
+		if (nkeys == cap) {
+			struct key *nk = realloc(keys, (cap = cap ? 2 * cap : 16) * sizeof *nk);
+			if (!nk) {
+				rc = MTD_ENOMEM;
+				break;
+			}
+			keys = nk;
+		}
+		keys[nkeys].k2 = sqlite3_column_int64(st, 0);
+		keys[nkeys].kt = NULL;
+		keys[nkeys].nkt = nkt;
+		if (kt && !(keys[nkeys].kt = malloc(nkt + 1))) {
+			rc = MTD_ENOMEM;
+			break;
+		}
+		if (kt)
+			memcpy(keys[nkeys].kt, kt, nkt);
+		nkeys++;
+	}
+	sqlite3_finalize(st);
+	if (!rc && sqlite3_prepare_v2(db, t->del, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, device);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : MTD_ESTORE;
+		sqlite3_finalize(st);
+	} else if (!rc) {
+		rc = MTD_ESTORE;
+	}
+	for (size_t i = 0; !rc && i < nkeys; i++) {
+		rc = mtd_store_row_logged(s, at, table, device, keys[i].k2, keys[i].kt, keys[i].nkt);
+		(*rows)++;
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i].kt);
+	free(keys);
+	return rc == MTD_ENOMEM ? rc : rc ? MTD_ESTORE : 0;
+}
+
+int mtd_store_parked_delete_if(mtd_store *s, int64_t at,
+			       int (*match)(void *ud, const void *msg, size_t n), void *ud,
+			       uint64_t *rows)
+{
+	sqlite3 *db = mtd_store_db(s);
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int rc = 0, step;
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, msg FROM parked", -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *msg = sqlite3_column_blob(st, 1);
+		if (!msg || !match(ud, msg, (size_t)sqlite3_column_bytes(st, 1)))
+			continue;
+		if (n == cap) {
+			int64_t *v = realloc(ids, (cap = cap ? 2 * cap : 16) * sizeof *v);
+			if (!v) {
+				rc = MTD_ENOMEM;
+				break;
+			}
+			ids = v;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (!rc && sqlite3_prepare_v2(db, "DELETE FROM parked WHERE id = ?1", -1, &del, NULL))
+		rc = MTD_ESTORE;
+	for (size_t i = 0; !rc && i < n; i++) {
+		sqlite3_reset(del);
+		sqlite3_bind_int64(del, 1, ids[i]);
+		if (sqlite3_step(del) != SQLITE_DONE ||
+		    mtd_store_row_logged(s, at, MTD_ROW_PARKED, ids[i], 0, NULL, 0))
+			rc = MTD_ESTORE;
+		(*rows)++;
+	}
+	sqlite3_finalize(del);
+	free(ids);
+	return rc;
+}
+
+int mtd_store_audit_personal_each(mtd_store *s, int (*fn)(void *ud, const mtd_audit_personal *r),
+				  void *ud)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(mtd_store_db(s),
+			       "SELECT seq, kind, device, detail, pd IS NOT NULL FROM audit"
+			       " WHERE salt IS NOT NULL OR pd IS NULL ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_audit_personal r;
+		r.seq = sqlite3_column_int64(st, 0);
+		r.kind = (const char *)sqlite3_column_text(st, 1);
+		r.device = (const char *)sqlite3_column_text(st, 2);
+		r.detail = (const char *)sqlite3_column_text(st, 3);
+		r.erasable = sqlite3_column_int(st, 4);
+		rc = fn(ud, &r);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int mtd_store_audit_erase(mtd_store *s, const int64_t *seq, size_t n)
+{
+	sqlite3_stmt *up = NULL;
+	int rc = 0;
+	if (sqlite3_prepare_v2(mtd_store_db(s), "UPDATE audit SET device = NULL, salt = NULL,"
+						" detail = '" MTD_AUDIT_ERASED "' WHERE seq = ?1",
+			       -1, &up, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	for (size_t i = 0; !rc && i < n; i++) {
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, seq[i]);
+		if (sqlite3_step(up) != SQLITE_DONE)
+			rc = MTD_ESTORE;
+	}
+	sqlite3_finalize(up);
+	return rc;
+}
+
+int mtd_store_wal_truncate(mtd_store *s)
+{
+	int log = 0, done = 0;
+	return sqlite3_wal_checkpoint_v2(mtd_store_db(s), NULL, SQLITE_CHECKPOINT_TRUNCATE, &log,
+					 &done) != SQLITE_OK ||
+	       log != 0;
+}
+
+/* ---- device list and show ---- */
+
+void mtd_fleet_device_read(sqlite3_stmt *st, mtd_fleet_device *row)
+{
+	row->id = sqlite3_column_int64(st, 0);
+	row->ext_id = (const char *)sqlite3_column_text(st, 1);
+	row->platform = sqlite3_column_int(st, 2);
+	row->os_version = (const char *)sqlite3_column_text(st, 3);
+	row->corporate = sqlite3_column_int(st, 4);
+	row->enrolled = sqlite3_column_int(st, 5);
+	row->user = (const char *)sqlite3_column_text(st, 6);
+	row->updated_at = sqlite3_column_int64(st, 7);
+	row->groups = (const char *)sqlite3_column_text(st, 8);
+}
+
+void mtd_fleet_id_read(sqlite3_stmt *st, mtd_fleet_id *row)
+{
+	row->kind = (const char *)sqlite3_column_text(st, 0);
+	row->value = (const char *)sqlite3_column_text(st, 1);
+}
+
+void mtd_fleet_threat_read(sqlite3_stmt *st, mtd_fleet_threat *row)
+{
+	row->vendor = (const char *)sqlite3_column_text(st, 0);
+	row->id = (const char *)sqlite3_column_text(st, 1);
+	row->name = (const char *)sqlite3_column_text(st, 2);
+	row->level = sqlite3_column_int(st, 3);
+	row->since = sqlite3_column_int64(st, 4);
 }

@@ -62,4 +62,87 @@ int mtd_export_put(mtd_export_stmts *x, const mtd_decision_info *d, const char *
 		   size_t nvendors, const char *reasons, size_t nreasons, const char *resources,
 		   size_t nresources, const char *evaluated_at);
 
+/* ---- device removal (fleet.c; README, "Removing a device") ----
+ * Each in the caller's open transaction (mtd_store_begin) unless it says
+ * otherwise; MTD_ESTORE means mtd_store_errmsg says why. */
+
+/* SQLite's secure_delete on the store's connection: on 1, every byte a
+ * deletion frees is overwritten with zeros; 0 back to the default (FAST).
+ * Outside a transaction. 0 or MTD_ESTORE. */
+int mtd_store_secure_delete(mtd_store *s, int on);
+
+/* Each text device (row id) is named by besides its external id: its
+ * user, then its identifiers' values; NULLs are left out. fn gets each
+ * (borrowed for the call); its nonzero result stops and is returned.
+ * 0, fn's result, or MTD_ESTORE. */
+int mtd_store_device_names(mtd_store *s, int64_t device,
+			   int (*fn)(void *ud, const char *name), void *ud);
+
+/* Delete device's rows of the covered table (MTD_ROW_APPS, _REPORTS,
+ * _THREAT_EVENTS, _TASKS, _DEVICE_IDS, _DEVICE_SALTS or _DEVICES: its
+ * own row), each deletion in the row log at at; *rows grows by their
+ * number. 0, MTD_ENOMEM, MTD_EUSAGE for another table, or MTD_ESTORE. */
+int mtd_store_device_rows_delete(mtd_store *s, int64_t at, int table, int64_t device,
+				 uint64_t *rows);
+
+/* Delete every parked message whose packed message (msg, n bytes,
+ * borrowed for the call) match says 1 to, each deletion in the row log at
+ * at; *rows grows by their number. 0, MTD_ENOMEM or MTD_ESTORE. */
+int mtd_store_parked_delete_if(mtd_store *s, int64_t at,
+			       int (*match)(void *ud, const void *msg, size_t n), void *ud,
+			       uint64_t *rows);
+
+/* An audit record that may hold personal data: one with a salt (written
+ * since schema 10, not yet erased) or without pd (written before: its
+ * hash is over its device and detail, so it cannot be erased). Texts NULL
+ * for NULL; borrowed for the callback. */
+typedef struct mtd_audit_personal {
+	int64_t seq;
+	const char *kind, *device, *detail;
+	int erasable; /* 1: has pd (schema 10 on), 0: before schema 10 */
+} mtd_audit_personal;
+/* Each such record, in sequence order, to fn; its nonzero result stops
+ * and is returned. 0, fn's result, or MTD_ESTORE. */
+int mtd_store_audit_personal_each(mtd_store *s, int (*fn)(void *ud, const mtd_audit_personal *r),
+				  void *ud);
+/* Erase records seq[0..n) (each erasable): device and salt NULL, detail
+ * MTD_AUDIT_ERASED; pd stays, and with it the chain. 0 or MTD_ESTORE. */
+int mtd_store_audit_erase(mtd_store *s, const int64_t *seq, size_t n);
+
+/* Fold the WAL into the store and truncate it (after a removal, so that
+ * the old pages' bytes are gone): 0 when done, 1 when some of it is left
+ * (a reader, another process, holds it: it goes at the next checkpoint
+ * that gets through) or the checkpoint failed. Outside a transaction. */
+int mtd_store_wal_truncate(mtd_store *s);
+
+/* ---- device list and show (fleet.c): rows typed ----
+ * Strings are borrowed from the statement until it steps or is reset;
+ * NULL for NULL. */
+
+/* A row of SQL_FLEET_DEVICES (?1: one external id or NULL for all, ?2: a
+ * platform or -1 for all; by external id). */
+typedef struct mtd_fleet_device {
+	int64_t id;
+	const char *ext_id, *os_version, *user;
+	int platform, corporate, enrolled;
+	int64_t updated_at;
+	const char *groups; /* its group set's key: names, one a line; NULL none */
+} mtd_fleet_device;
+void mtd_fleet_device_read(sqlite3_stmt *st, mtd_fleet_device *row);
+
+/* A row of SQL_FLEET_DEVICE_IDS (?1: the device's row id; by kind, value). */
+typedef struct mtd_fleet_id {
+	const char *kind, *value;
+} mtd_fleet_id;
+void mtd_fleet_id_read(sqlite3_stmt *st, mtd_fleet_id *row);
+
+/* A row of SQL_FLEET_OPEN_THREATS (?1: the device's row id; its open
+ * threats by vendor, id). */
+typedef struct mtd_fleet_threat {
+	const char *vendor, *id, *name;
+	int level;
+	int64_t since;
+} mtd_fleet_threat;
+void mtd_fleet_threat_read(sqlite3_stmt *st, mtd_fleet_threat *row);
+
 #endif

@@ -13,7 +13,6 @@ fail() { echo "store_sql: $*" >&2; exit 1; }
 PENDING="
 core/audit.c
 
-core/fleet.c
 
 core/ingest.c
 
