@@ -429,7 +429,7 @@ static int list(mtd_t *h, const char *one, const char *group, const char *platfo
 		d.updated_at = row.updated_at;
 		d.groups = sh->groups;
 		found = 1;
-		if (one && (rc = details(h, row.id, sh, &d)))
+		if (one && (rc = details(h, mtd_fleet_device_id(st), sh, &d)))
 			rc = rc == MTD_ENOMEM ? mtd_fail(h, rc, "out of memory")
 					      : mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
 		if (!rc)

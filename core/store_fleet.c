@@ -175,9 +175,9 @@ int mtd_store_device_names(mtd_store *s, int64_t device,
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step;
-	if (sqlite3_prepare_v2(mtd_store_db(s), "SELECT user FROM devices WHERE id = ?1 UNION ALL"
-						" SELECT value FROM device_ids WHERE device = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, "SELECT user FROM devices WHERE id = ?1 UNION ALL"
+				 " SELECT value FROM device_ids WHERE device = ?1",
+			      &st))
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, device);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -216,7 +216,6 @@ static const struct device_rows {
 int mtd_store_device_rows_delete(mtd_store *s, int64_t at, int table, int64_t device,
 				 uint64_t *rows)
 {
-	sqlite3 *db = mtd_store_db(s);
 	const struct device_rows *t = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step;
@@ -233,7 +232,7 @@ int mtd_store_device_rows_delete(mtd_store *s, int64_t at, int table, int64_t de
 	if (!t)
 		return MTD_EUSAGE;
 	/* the keys first: each deletion is logged by key, after it */
-	if (sqlite3_prepare_v2(db, t->keys, -1, &st, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, t->keys, &st))
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, device);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -259,7 +258,7 @@ int mtd_store_device_rows_delete(mtd_store *s, int64_t at, int table, int64_t de
 		nkeys++;
 	}
 	sqlite3_finalize(st);
-	if (!rc && sqlite3_prepare_v2(db, t->del, -1, &st, NULL) == SQLITE_OK) {
+	if (!rc && !mtd_store_prepare(s, t->del, &st)) {
 		sqlite3_bind_int64(st, 1, device);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : MTD_ESTORE;
 		sqlite3_finalize(st);
@@ -280,12 +279,11 @@ int mtd_store_parked_delete_if(mtd_store *s, int64_t at,
 			       int (*match)(void *ud, const void *msg, size_t n), void *ud,
 			       uint64_t *rows)
 {
-	sqlite3 *db = mtd_store_db(s);
 	sqlite3_stmt *st = NULL, *del = NULL;
 	int rc = 0, step;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, msg FROM parked", -1, &st, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, "SELECT id, msg FROM parked", &st))
 		return MTD_ESTORE;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		const void *msg = sqlite3_column_blob(st, 1);
@@ -302,7 +300,7 @@ int mtd_store_parked_delete_if(mtd_store *s, int64_t at,
 		ids[n++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_finalize(st);
-	if (!rc && sqlite3_prepare_v2(db, "DELETE FROM parked WHERE id = ?1", -1, &del, NULL))
+	if (!rc && mtd_store_prepare(s, "DELETE FROM parked WHERE id = ?1", &del))
 		rc = MTD_ESTORE;
 	for (size_t i = 0; !rc && i < n; i++) {
 		sqlite3_reset(del);
@@ -322,10 +320,9 @@ int mtd_store_audit_personal_each(mtd_store *s, int (*fn)(void *ud, const mtd_au
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step;
-	if (sqlite3_prepare_v2(mtd_store_db(s),
-			       "SELECT seq, kind, device, detail, pd IS NOT NULL FROM audit"
-			       " WHERE salt IS NOT NULL OR pd IS NULL ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, "SELECT seq, kind, device, detail, pd IS NOT NULL FROM audit"
+				 " WHERE salt IS NOT NULL OR pd IS NULL ORDER BY seq",
+			      &st))
 		return MTD_ESTORE;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		mtd_audit_personal r;
@@ -344,9 +341,9 @@ int mtd_store_audit_erase(mtd_store *s, const int64_t *seq, size_t n)
 {
 	sqlite3_stmt *up = NULL;
 	int rc = 0;
-	if (sqlite3_prepare_v2(mtd_store_db(s), "UPDATE audit SET device = NULL, salt = NULL,"
-						" detail = '" MTD_AUDIT_ERASED "' WHERE seq = ?1",
-			       -1, &up, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, "UPDATE audit SET device = NULL, salt = NULL, detail = '"
+				 MTD_AUDIT_ERASED "' WHERE seq = ?1",
+			      &up))
 		return MTD_ESTORE;
 	for (size_t i = 0; !rc && i < n; i++) {
 		sqlite3_reset(up);
@@ -367,19 +364,6 @@ int mtd_store_wal_truncate(mtd_store *s)
 }
 
 /* ---- device list and show ---- */
-
-void mtd_fleet_device_read(sqlite3_stmt *st, mtd_fleet_device *row)
-{
-	row->id = sqlite3_column_int64(st, 0);
-	row->ext_id = (const char *)sqlite3_column_text(st, 1);
-	row->platform = sqlite3_column_int(st, 2);
-	row->os_version = (const char *)sqlite3_column_text(st, 3);
-	row->corporate = sqlite3_column_int(st, 4);
-	row->enrolled = sqlite3_column_int(st, 5);
-	row->user = (const char *)sqlite3_column_text(st, 6);
-	row->updated_at = sqlite3_column_int64(st, 7);
-	row->groups = (const char *)sqlite3_column_text(st, 8);
-}
 
 void mtd_fleet_id_read(sqlite3_stmt *st, mtd_fleet_id *row)
 {

@@ -120,15 +120,30 @@ int mtd_store_wal_truncate(mtd_store *s);
  * NULL for NULL. */
 
 /* A row of SQL_FLEET_DEVICES (?1: one external id or NULL for all, ?2: a
- * platform or -1 for all; by external id). */
+ * platform or -1 for all; by external id) but its row id (only show needs
+ * it: mtd_fleet_device_id). Inline: a list reads one a device. */
 typedef struct mtd_fleet_device {
-	int64_t id;
 	const char *ext_id, *os_version, *user;
 	int platform, corporate, enrolled;
 	int64_t updated_at;
 	const char *groups; /* its group set's key: names, one a line; NULL none */
 } mtd_fleet_device;
-void mtd_fleet_device_read(sqlite3_stmt *st, mtd_fleet_device *row);
+static inline void mtd_fleet_device_read(sqlite3_stmt *st, mtd_fleet_device *row)
+{
+	row->ext_id = (const char *)sqlite3_column_text(st, 1);
+	row->platform = sqlite3_column_int(st, 2);
+	row->os_version = (const char *)sqlite3_column_text(st, 3);
+	row->corporate = sqlite3_column_int(st, 4);
+	row->enrolled = sqlite3_column_int(st, 5);
+	row->user = (const char *)sqlite3_column_text(st, 6);
+	row->updated_at = sqlite3_column_int64(st, 7);
+	row->groups = (const char *)sqlite3_column_text(st, 8);
+}
+/* The row id of the device of a SQL_FLEET_DEVICES row. */
+static inline int64_t mtd_fleet_device_id(sqlite3_stmt *st)
+{
+	return sqlite3_column_int64(st, 0);
+}
 
 /* A row of SQL_FLEET_DEVICE_IDS (?1: the device's row id; by kind, value). */
 typedef struct mtd_fleet_id {
