@@ -257,6 +257,8 @@ int mtd_store_device_rows_delete(mtd_store *s, int64_t at, int table, int64_t de
 			memcpy(keys[nkeys].kt, kt, nkt);
 		nkeys++;
 	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE; /* a deletion would go unlogged */
 	sqlite3_finalize(st);
 	if (!rc && !mtd_store_prepare(s, t->del, &st)) {
 		sqlite3_bind_int64(st, 1, device);
@@ -279,7 +281,7 @@ int mtd_store_parked_delete_if(mtd_store *s, int64_t at,
 			       int (*match)(void *ud, const void *msg, size_t n), void *ud,
 			       uint64_t *rows)
 {
-	sqlite3_stmt *st = NULL, *del = NULL;
+	sqlite3_stmt *st = NULL;
 	int rc = 0, step;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
@@ -299,18 +301,20 @@ int mtd_store_parked_delete_if(mtd_store *s, int64_t at,
 		}
 		ids[n++] = sqlite3_column_int64(st, 0);
 	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE; /* not every message was seen */
 	sqlite3_finalize(st);
-	if (!rc && mtd_store_prepare(s, "DELETE FROM parked WHERE id = ?1", &del))
-		rc = MTD_ESTORE;
 	for (size_t i = 0; !rc && i < n; i++) {
-		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, ids[i]);
-		if (sqlite3_step(del) != SQLITE_DONE ||
-		    mtd_store_row_logged(s, at, MTD_ROW_PARKED, ids[i], 0, NULL, 0))
+		sqlite3_stmt *del = mtd_store_stmt(s, SQL_PARK_DELETE);
+		if (!del)
+			rc = MTD_ESTORE;
+		else
+			sqlite3_bind_int64(del, 1, ids[i]);
+		if (!rc && (sqlite3_step(del) != SQLITE_DONE ||
+			    mtd_store_row_logged(s, at, MTD_ROW_PARKED, ids[i], 0, NULL, 0)))
 			rc = MTD_ESTORE;
 		(*rows)++;
 	}
-	sqlite3_finalize(del);
 	free(ids);
 	return rc;
 }
@@ -333,6 +337,8 @@ int mtd_store_audit_personal_each(mtd_store *s, int (*fn)(void *ud, const mtd_au
 		r.erasable = sqlite3_column_int(st, 4);
 		rc = fn(ud, &r);
 	}
+	if (!rc && step != SQLITE_DONE)
+		rc = MTD_ESTORE; /* a record left unread would keep what it holds */
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "mtdgate/mtdgate.h"
 #include "store.h"
+#include "store_fleet.h"
 
 typedef struct fx {
 	char dir[256];
@@ -791,6 +792,49 @@ static void bind_text(void **state)
 	mtd_store_close(NULL);
 }
 
+/* An SQL file's own SQL (store_fleet.h): sqlfile_info written in the new
+ * file's transaction, read back after the commit by a reader; a key is
+ * written once; a value is cut to the buffer; a file without the table
+ * has no values. Device rows are deleted only from the tables a device
+ * has rows in. */
+static void sql_file(void **state)
+{
+	fx *f = *state;
+	char path[600], buf[64], small[4];
+	sqlite3 *db = NULL;
+	mtd_store *s;
+	uint64_t rows = 0;
+
+	snprintf(path, sizeof path, "%s/file.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(mtd_store_file_begin(db, MTD_SQLFILE_INFO_TABLE "CREATE TABLE t(x);"), 0);
+	assert_null(mtd_store_file_info_get(db, "format", buf, sizeof buf));
+	assert_int_equal(mtd_store_file_info_put(db, "format", "test-file 1"), 0);
+	assert_int_equal(mtd_store_file_info_put(db, "format", "again"), MTD_EIO);
+	assert_int_equal(mtd_store_file_info_put(db, "devices", "12345"), 0);
+	assert_int_equal(mtd_store_file_commit(db), 0);
+	assert_int_equal(mtd_store_file_commit(db), MTD_EIO); /* none open */
+	sqlite3_close(db);
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(mtd_store_file_read_begin(db), 0);
+	assert_string_equal(mtd_store_file_info_get(db, "format", buf, sizeof buf), "test-file 1");
+	assert_string_equal(mtd_store_file_info_get(db, "devices", small, sizeof small), "123");
+	assert_null(mtd_store_file_info_get(db, "nothing", buf, sizeof buf));
+	assert_int_equal(mtd_store_file_info_put(db, "x", "y"), MTD_EIO); /* read only */
+	sqlite3_close(db);
+
+	/* the store itself has no sqlfile_info */
+	s = open_ok(f, 1);
+	assert_null(mtd_store_file_info_get(mtd_store_db(s), "format", buf, sizeof buf));
+	assert_int_equal(mtd_store_begin(s), 0);
+	assert_int_equal(mtd_store_device_rows_delete(s, 1, MTD_ROW_GROUPS, 1, &rows), MTD_EUSAGE);
+	assert_int_equal(mtd_store_device_rows_delete(s, 1, MTD_ROW_APPS, 1, &rows), 0);
+	assert_int_equal(rows, 0);
+	mtd_store_rollback(s);
+	close_store(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +848,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(statement_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(sql_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_entry_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(decision_blocks, setup, teardown),
