@@ -36,6 +36,17 @@
 #define ID_MAX 1024    /* longest device id looked up */
 #define BODY_MAX (64u << 20) /* bytes of one pushed body */
 #define ERRORS_MAX 100 /* per-element errors in an ingest answer */
+/* A connection's memory in libmicrohttpd: its read buffer (half of it at
+ * first, and a request's head must fit there) and the parsed request.
+ * libmicrohttpd 0.9.75 zeroes the whole pool after every request of a
+ * keep-alive connection, and the read buffer's half again when it shrinks:
+ * with 64 KiB that was ~96 KiB written per /v1/access answer (callgrind:
+ * 98,500 of its 113,000 instructions; natively ~1.6 us of a ~10 us answer,
+ * and the cache swept). 32 KiB halves that and still takes a request head
+ * of ~16 KiB, twice nginx's default limit for one header line, since a
+ * proxy's auth request forwards its client's headers (tested:
+ * access_big_head in scenario_serve). */
+#define CONN_MEMORY (32u << 10)
 
 /* ---- the index of current decisions ---- */
 
@@ -51,7 +62,15 @@ typedef struct ishape {
 	char *reason;                       /* sanitized, one line, ASCII */
 	char **resources;                   /* in the same allocation */
 	size_t nresources;
+	/* /v1/access's answers for it, made at first use under ilock and
+	 * queued again for every device of this shape (libmicrohttpd counts
+	 * a response's users): [SHAPE_ANSWER] its decision, [SHAPE_UNLISTED]
+	 * a resource it does not name. Building one per request (a response
+	 * and four headers: 13 allocations, header checks) was ~15% of an
+	 * answer's instructions. */
+	struct MHD_Response *answer[2];
 } ishape;
+enum { SHAPE_ANSWER, SHAPE_UNLISTED };
 
 typedef struct ientry {
 	char *device;
@@ -150,6 +169,7 @@ static ishape *shape_get(const mtd_decision_info *d, const char *reason)
 	}
 	p->reason = at;
 	strcpy(at, reason);
+	p->answer[SHAPE_ANSWER] = p->answer[SHAPE_UNLISTED] = NULL;
 	p->next = shapes.b[h & (shapes.nb - 1)];
 	shapes.b[h & (shapes.nb - 1)] = p;
 	shapes.n++;
@@ -165,6 +185,9 @@ static void shape_put(ishape *p)
 		;
 	*at = p->next;
 	shapes.n--;
+	for (int i = 0; i < 2; i++)
+		if (p->answer[i]) /* freed by MHD once no connection sends it */
+			MHD_destroy_response(p->answer[i]);
 	free(p);
 }
 
@@ -1101,14 +1124,32 @@ static enum MHD_Result do_appsync(server *sv, struct MHD_Connection *c, const ch
 	return ok;
 }
 
+/* An empty /v1/access answer with the decision's headers; NULL when
+ * memory ran out. */
+static struct MHD_Response *access_answer(const char *state, const char *level,
+					  const char *reason)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (r && (MHD_add_response_header(r, "X-Mtdgate-State", state) != MHD_YES ||
+		  MHD_add_response_header(r, "X-Mtdgate-Level", level) != MHD_YES ||
+		  MHD_add_response_header(r, "X-Mtdgate-Reason", reason) != MHD_YES ||
+		  MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES)) {
+		MHD_destroy_response(r);
+		r = NULL;
+	}
+	return r;
+}
+
 /* GET /v1/access: 200 allow, 403 block; unknown, never evaluated, or a
- * resource the device's decision does not name: 403. */
+ * resource the device's decision does not name: 403. A known device is
+ * answered with its shape's response (made once, under ilock, which also
+ * keeps the shape while it is queued). */
 static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
 {
 	const char *dev = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id");
 	const char *res = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resource");
-	char state[24] = "unknown", level[16] = "none", reason[REASON_MAX + 1];
-	unsigned status = 403;
+	const char *reason;
 	struct MHD_Response *r;
 	enum MHD_Result ok;
 	const ientry *e;
@@ -1116,44 +1157,41 @@ static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
 	if (!dev || !*dev)
 		dev = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
 	if (!dev || !*dev) {
-		snprintf(reason, sizeof reason, "no device id (X-Device-Id or ?device=)");
+		reason = "no device id (X-Device-Id or ?device=)";
 	} else if (strlen(dev) > ID_MAX) {
-		snprintf(reason, sizeof reason, "device id too long");
+		reason = "device id too long";
 	} else {
 		pthread_mutex_lock(&sv->ilock);
 		e = index_find(sv->ix, dev);
-		if (!e) {
-			snprintf(reason, sizeof reason, "unknown device");
-		} else {
-			const ishape *p = e->s;
-			snprintf(state, sizeof state, "%s", p->state);
-			snprintf(level, sizeof level, "%s", p->level);
-			snprintf(reason, sizeof reason, "%s", p->reason);
-			if (!strcmp(p->state, "not_evaluated")) {
-				snprintf(reason, sizeof reason, "device not evaluated");
-			} else if (res) {
-				size_t k;
-				for (k = 0; k < p->nresources && strcmp(p->resources[k], res); k++)
+		if (e) {
+			ishape *p = e->s;
+			int evaluated = strcmp(p->state, "not_evaluated") != 0, k = SHAPE_ANSWER;
+			unsigned status = evaluated && !strcmp(p->access, "allow") ? 200 : 403;
+			if (evaluated && res) {
+				size_t j;
+				for (j = 0; j < p->nresources && strcmp(p->resources[j], res); j++)
 					;
-				if (k == p->nresources)
-					snprintf(reason, sizeof reason,
-						 "resource is not protected for this device");
-				else if (!strcmp(p->access, "allow"))
-					status = 200;
-			} else if (!strcmp(p->access, "allow")) {
-				status = 200;
+				if (j == p->nresources) {
+					k = SHAPE_UNLISTED;
+					status = 403;
+				}
 			}
+			if (!p->answer[k])
+				p->answer[k] = access_answer(
+					p->state, p->level,
+					k == SHAPE_UNLISTED ? "resource is not protected for this device"
+					: evaluated	    ? p->reason
+							    : "device not evaluated");
+			ok = p->answer[k] ? queue(c, status, p->answer[k]) : MHD_NO;
+			pthread_mutex_unlock(&sv->ilock);
+			return ok;
 		}
 		pthread_mutex_unlock(&sv->ilock);
+		reason = "unknown device";
 	}
-	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	if (!r)
+	if (!(r = access_answer("unknown", "none", reason)))
 		return MHD_NO;
-	MHD_add_response_header(r, "X-Mtdgate-State", state);
-	MHD_add_response_header(r, "X-Mtdgate-Level", level);
-	MHD_add_response_header(r, "X-Mtdgate-Reason", reason);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ok = queue(c, status, r);
+	ok = queue(c, 403, r);
 	MHD_destroy_response(r);
 	return ok;
 }
@@ -1921,7 +1959,7 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 					       MHD_OPTION_HTTPS_MEM_CERT, cert_pem ? cert_pem : "",
 					       MHD_OPTION_HTTPS_MEM_KEY, key_pem ? key_pem : "",
 					       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 					       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 					       MHD_OPTION_END);
 		if (!sv.d[sv.nd]) {

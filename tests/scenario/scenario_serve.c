@@ -243,6 +243,73 @@ static void access_keeps_the_connection(void **state)
 	assert_int_equal(serve_stop(&f->sv), 0);
 }
 
+/* 2c. A proxy's auth request carries its client's headers: a request head
+ * of 12 KiB (a large cookie) is answered, on a kept connection, with the
+ * same headers again for the next device of the same decision (answers
+ * are shared by decision); a 40 KiB head is refused (431) and serve goes
+ * on answering. */
+static void access_big_head(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	static char req[48 * 1024], buf[8192];
+	const char *devs[] = {"ios-bob", "ios-bob", "zz-last", "nobody"};
+	const char *want[] = {"HTTP/1.1 200 ", "HTTP/1.1 200 ", "HTTP/1.1 200 ", "HTTP/1.1 403 "};
+	char cookie[12 * 1024 + 1];
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd, status;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	scen_day(s, 0, 3600);
+	INGEST(s, THREAT("ios-bob", "low", "\"2024-03-01T00:30:00Z\""));
+	INGEST(s, THREAT("zz-last", "low", "\"2024-03-01T00:30:00Z\""));
+	RUN(s, 0, "evaluate");
+	serve_start(s, &f->sv);
+	memset(cookie, 'c', sizeof cookie - 1);
+	cookie[sizeof cookie - 1] = '\0';
+	a.sin_port = htons((uint16_t)f->sv.port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
+		int len = snprintf(req, sizeof req,
+				   "GET /v1/access?resource=exchange HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				   "X-Device-Id: %s\r\nCookie: %s\r\n\r\n",
+				   devs[i], cookie);
+		assert_int_equal(write(fd, req, (size_t)len), len);
+		if (!read_answer(fd, buf, sizeof buf))
+			fail_msg("device %s: the connection was closed", devs[i]);
+		if (strncmp(buf, want[i], strlen(want[i])))
+			fail_msg("device %s: %s", devs[i], buf);
+		if (!strstr(buf, i < 3 ? "\r\nX-Mtdgate-State: compliant\r\n"
+				       : "\r\nX-Mtdgate-Reason: unknown device\r\n"))
+			fail_msg("device %s: %s", devs[i], buf);
+	}
+	close(fd);
+	{ /* 40 KiB: refused, on a connection of its own */
+		static char big[40 * 1024 + 1];
+		int len;
+		memset(big, 'c', sizeof big - 1);
+		len = snprintf(req, sizeof req,
+			       "GET /v1/access HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			       "X-Device-Id: ios-bob\r\nCookie: %s\r\n\r\n",
+			       big);
+		assert_true(len > 0 && (size_t)len < sizeof req);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+		assert_int_equal(write(fd, req, (size_t)len), len);
+		if (!read_answer(fd, buf, sizeof buf) || strncmp(buf, "HTTP/1.1 431 ", 13))
+			fail_msg("a 40 KiB head: %s", buf);
+		close(fd);
+	}
+	access_until(f, "ios-bob", "?resource=exchange", "compliant", &status);
+	assert_int_equal(status, 200);
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
 /* POST body to path with the bearer token; the whole response. */
 static char *push(fixture *f, const char *path, const char *token, const char *body_text,
 		  int *status)
@@ -414,6 +481,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(access_follows_batch_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_are_the_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(access_keeps_the_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(access_big_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_push_blocks_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_decides_as_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_usage, setup, teardown),
