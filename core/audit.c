@@ -5,10 +5,10 @@
  * the next by hash), outcomes (a row per record), and the block logs
  * message_log, decision_log and row_log (a row holds n entries, numbered
  * from its seq), all covered by the 'seal' records of the chain (store.h).
- * Both walks below merge the five by sequence number. verify then checks
- * the current decisions and every covered row (store.h) against the last
- * entry that wrote them, and the chain against checkpoints signed with an
- * Ed25519 key kept outside the store. */
+ * The store walks the five merged by sequence number (store_audit.h);
+ * verify checks the walk, then the current decisions and every covered row
+ * (store.h) against the last entry that wrote them, and the chain against
+ * checkpoints signed with an Ed25519 key kept outside the store. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,24 +24,9 @@
 #include "sqlfile.h"
 #include "mtd_int.h"
 #include "rules.h"
+#include "store_audit.h"
 #include "tbuf.h"
 
-enum { SRC_AUDIT, SRC_OUTCOMES, SRC_DECISIONS, SRC_MESSAGES, SRC_ROWS, NSRC };
-
-typedef struct cursor {
-	sqlite3_stmt *st;
-	int live;        /* a record is current */
-	int log;         /* MTD_LOG_* of the rows; -1 for audit */
-	int block;       /* rows are blocks of entries */
-	int blob_col;    /* column of the entries */
-	int64_t seq;     /* the current record's number */
-	uint32_t i, n;   /* entry i of the row's n */
-	const unsigned char *p, *end;
-	mtd_log_entry e; /* the current entry */
-	int bad;         /* the row's entries do not decode into n */
-} cursor;
-
-/* Decode the entry at c->p; at the row's last one, nothing may follow. */
 /* n bytes as 2n lowercase hex digits and a NUL into out. */
 static void to_hex(const unsigned char *p, size_t n, char *out)
 {
@@ -49,98 +34,19 @@ static void to_hex(const unsigned char *p, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-static void entry(cursor *c)
-{
-	if (mtd_log_entry_decode(c->log, &c->p, c->end, &c->e) ||
-	    (c->i + 1 == c->n && c->p != c->end))
-		c->bad = 1;
-}
-
-/* To the next record. */
-static int advance(cursor *c)
-{
-	int rc;
-	if (c->live && c->block && !c->bad && c->i + 1 < c->n) {
-		c->i++;
-		c->seq++;
-		entry(c);
-		return 0;
-	}
-	rc = sqlite3_step(c->st);
-	c->live = rc == SQLITE_ROW;
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : MTD_ESTORE;
-	c->seq = sqlite3_column_int64(c->st, 0);
-	if (c->block) {
-		int64_t n = sqlite3_column_int64(c->st, 1);
-		c->p = sqlite3_column_blob(c->st, c->blob_col);
-		c->end = c->p + sqlite3_column_bytes(c->st, c->blob_col);
-		c->i = 0;
-		c->n = n > 0 && n <= MTD_BLOCK_ENTRIES ? (uint32_t)n : 0;
-		c->bad = c->n == 0 || !c->p;
-		memset(&c->e, 0, sizeof c->e); /* a new block */
-		if (!c->bad)
-			entry(c);
-	}
-	return 0;
-}
-
-/* The live cursor with the lowest sequence number, -1 at the end. */
-static int lowest(const cursor *c)
-{
-	int best = -1;
-	for (int i = 0; i < NSRC; i++)
-		if (c[i].live && (best < 0 || c[i].seq < c[best].seq))
-			best = i;
-	return best;
-}
-
-static void cursors_init(cursor *c)
-{
-	memset(c, 0, NSRC * sizeof *c);
-	c[SRC_AUDIT].log = -1;
-	c[SRC_OUTCOMES].log = MTD_LOG_OUTCOMES;
-	c[SRC_DECISIONS].log = MTD_LOG_DECISIONS;
-	c[SRC_DECISIONS].block = 1;
-	c[SRC_DECISIONS].blob_col = 3;
-	c[SRC_MESSAGES].log = MTD_LOG_MESSAGES;
-	c[SRC_MESSAGES].block = 1;
-	c[SRC_MESSAGES].blob_col = 4;
-	c[SRC_ROWS].log = MTD_LOG_ROWS;
-	c[SRC_ROWS].block = 1;
-	c[SRC_ROWS].blob_col = 3;
-}
-
-static void close_all(cursor *c)
-{
-	for (int i = 0; i < NSRC; i++)
-		sqlite3_finalize(c[i].st);
-}
-
 /* ---- show ---- */
 
 typedef struct shower {
-	sqlite3_stmt *ext, *outcome, *vendor;
+	mtd_store *s;
+	mtd_audit_walk *w;
 	tbuf b, dev, ven, reasons;
 	int64_t ven_id;
 } shower;
 
-/* A text column into b (NULL stays NULL). */
-static const char *keep(tbuf *b, sqlite3_stmt *st, int i)
+/* The name of device or connector (what) id into b; NULL when none. */
+static const char *lookup_text(shower *sh, int what, int64_t id, tbuf *b)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	return t && !tb_set(b, t) ? b->p : NULL;
-}
-
-static const char *lookup_text(sqlite3_stmt *st, int64_t id, tbuf *b)
-{
-	const char *t = NULL;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		t = keep(b, st, 0);
-	sqlite3_reset(st);
-	return t;
+	return mtd_store_audit_name(sh->s, what, id, b) == 1 ? b->p : NULL;
 }
 
 static int put(tbuf *b, const char *fmt, const char *a, const char *c)
@@ -151,69 +57,70 @@ static int put(tbuf *b, const char *fmt, const char *a, const char *c)
 }
 
 /* {"state":..,["level":..,]"access":..,"app_protection":..} of outcome id
- * (0: none, as before any evaluation); reasons into sh->reasons. */
+ * (0: none, as before any evaluation); with the level, its reasons into
+ * sh->reasons. */
 static int put_outcome(shower *sh, const char *key, int64_t id, int with_level)
 {
-	sqlite3_stmt *st = sh->outcome;
-	int found = 0, rc;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	if (id > 0 && sqlite3_step(st) == SQLITE_ROW)
-		found = 1;
-	rc = put(&sh->b, "\"%s\":{\"state\":\"%s\"", key,
-		 found ? mtd_state_name(sqlite3_column_int(st, 0)) : "not_evaluated");
+	mtd_outcome_row o;
+	int found = id > 0 && mtd_store_audit_outcome(sh->s, id, &o,
+						      with_level ? &sh->reasons : NULL) == 1;
+	int rc = put(&sh->b, "\"%s\":{\"state\":\"%s\"", key,
+		     found ? mtd_state_name(o.state) : "not_evaluated");
 	if (!rc && with_level)
-		rc = put(&sh->b, ",\"level\":\"%s\"%s", found ? mtd_level_name(sqlite3_column_int(st, 1))
-							: "none", "");
+		rc = put(&sh->b, ",\"level\":\"%s\"%s", found ? mtd_level_name(o.level) : "none", "");
 	if (!rc)
 		rc = put(&sh->b, ",\"access\":\"%s\",\"app_protection\":\"%s\"}",
-			 found && sqlite3_column_int(st, 2) == 0 ? "allow" : "block",
-			 found ? mtd_app_action_name(sqlite3_column_int(st, 3)) : "none");
-	if (!rc && with_level && !keep(&sh->reasons, st, 4))
+			 found && o.access == 0 ? "allow" : "block",
+			 found ? mtd_app_action_name(o.app_action) : "none");
+	if (!rc && with_level && !found)
 		rc = tb_set(&sh->reasons, "[]");
-	sqlite3_reset(st);
 	return rc ? MTD_ENOMEM : 0;
 }
 
-static const char *col_t(sqlite3_stmt *st, int i)
+static const char *or_empty(const char *t)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
 	return t ? t : "";
 }
 
-/* The current record of source src as an audit record. */
-static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
+/* The current record c of the walk as an audit record. */
+static int render(shower *sh, const mtd_walk_rec *c, mtd_audit_rec *r)
 {
-	sqlite3_stmt *st = c->st;
 	tbuf *b = &sh->b;
 	char t[160];
 	memset(r, 0, sizeof *r);
 	r->seq = c->seq;
-	r->at = sqlite3_column_int64(st, src == SRC_AUDIT || src == SRC_OUTCOMES ? 1 : 2);
+	r->at = c->at;
 	b->n = 0;
-	switch (src) {
-	case SRC_AUDIT:
-		r->kind = col_t(st, 2);
-		r->vendor = (const char *)sqlite3_column_text(st, 3);
-		r->device = (const char *)sqlite3_column_text(st, 4);
-		r->detail = col_t(st, 5);
+	switch (c->src) {
+	case MTD_SRC_AUDIT: {
+		mtd_audit_row a;
+		mtd_audit_walk_audit(sh->w, &a);
+		r->kind = or_empty(a.kind);
+		r->vendor = a.vendor;
+		r->device = a.device;
+		r->detail = or_empty(a.detail);
 		return 0;
-	case SRC_OUTCOMES: /* seq, at, state, level, access, app, vendors, reasons, resources */
+	}
+	case MTD_SRC_OUTCOMES: {
+		mtd_outcome_row o;
+		mtd_audit_walk_outcome(sh->w, &o);
 		r->kind = "outcome";
 		snprintf(t, sizeof t,
 			 "{\"state\":\"%s\",\"level\":\"%s\",\"access\":\"%s\",\"app_protection\":\"%s\"",
-			 mtd_state_name(sqlite3_column_int(st, 2)), mtd_level_name(sqlite3_column_int(st, 3)),
-			 sqlite3_column_int(st, 4) == 0 ? "allow" : "block",
-			 mtd_app_action_name(sqlite3_column_int(st, 5)));
-		if (tb_put(b, t, strlen(t)) || put(b, ",\"vendors\":%s%s", col_t(st, 6), "") ||
-		    tb_put(b, ",\"reasons\":", 11) || tb_put(b, col_t(st, 7), strlen(col_t(st, 7))) ||
-		    tb_put(b, ",\"resources\":", 13) || tb_put(b, col_t(st, 8), strlen(col_t(st, 8))) ||
+			 mtd_state_name(o.state), mtd_level_name(o.level),
+			 o.access == 0 ? "allow" : "block", mtd_app_action_name(o.app_action));
+		if (tb_put(b, t, strlen(t)) || put(b, ",\"vendors\":%s%s", or_empty(o.vendors), "") ||
+		    tb_put(b, ",\"reasons\":", 11) ||
+		    tb_put(b, or_empty(o.reasons), strlen(or_empty(o.reasons))) ||
+		    tb_put(b, ",\"resources\":", 13) ||
+		    tb_put(b, or_empty(o.resources), strlen(or_empty(o.resources))) ||
 		    tb_put(b, "}", 1))
 			return MTD_ENOMEM;
 		break;
-	case SRC_DECISIONS:
+	}
+	case MTD_SRC_DECISIONS:
 		r->kind = "decision";
-		r->device = lookup_text(sh->ext, c->e.device, &sh->dev);
+		r->device = lookup_text(sh, MTD_AUDIT_DEVICE, c->e.device, &sh->dev);
 		if (tb_put(b, "{", 1) || put_outcome(sh, "from", c->e.prev, 0) || tb_put(b, ",", 1) ||
 		    put_outcome(sh, "to", c->e.outcome, 1) || tb_put(b, ",\"reasons\":", 11) ||
 		    tb_put(b, sh->reasons.p, sh->reasons.n))
@@ -222,7 +129,7 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 		if (tb_put(b, t, strlen(t)))
 			return MTD_ENOMEM;
 		break;
-	case SRC_ROWS: {
+	case MTD_SRC_ROWS: {
 		r->kind = "row";
 		if (put(b, "{\"table\":\"%s\",\"key\":[%s", mtd_row_table_name(c->e.table), ""))
 			return MTD_ENOMEM;
@@ -248,16 +155,16 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 			return MTD_ENOMEM;
 		break;
 	}
-	default: { /* seq, n, at, connector, entries */
-		int64_t conn = sqlite3_column_int64(st, 3);
+	default: { /* messages */
 		r->kind = "message";
-		if (conn != sh->ven_id) {
-			sh->ven_id = conn;
-			if (!lookup_text(sh->vendor, conn, &sh->ven))
+		if (c->connector != sh->ven_id) {
+			sh->ven_id = c->connector;
+			if (!lookup_text(sh, MTD_AUDIT_CONNECTOR, c->connector, &sh->ven))
 				tb_set(&sh->ven, "?");
 		}
 		r->vendor = sh->ven.p;
-		r->device = c->e.device ? lookup_text(sh->ext, c->e.device, &sh->dev) : NULL;
+		r->device = c->e.device ? lookup_text(sh, MTD_AUDIT_DEVICE, c->e.device, &sh->dev)
+					: NULL;
 		snprintf(t, sizeof t, "{\"type\":\"%s\",\"at\":%lld", mtd_msg_type_name(c->e.type),
 			 (long long)c->e.msg_at);
 		if (tb_put(b, t, strlen(t)) ||
@@ -286,138 +193,59 @@ static int render(shower *sh, int src, cursor *c, mtd_audit_rec *r)
 	return 0;
 }
 
-#define MTD_BLOCK_ENTRIES_S "1024" /* MTD_BLOCK_ENTRIES as SQL text */
-_Static_assert(MTD_BLOCK_ENTRIES == 1024, "MTD_BLOCK_ENTRIES_S");
-
-/* Show queries, each ordered by seq. ?3 kind, ?4 since, ?5 until; device
- * and vendor are matched by row id in C (?1, ?2 for audit by name). */
-static const char *const show_sql[NSRC] = {
-	("SELECT seq, at, kind, vendor, device, detail FROM audit"
-	 " WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR vendor = ?2)"
-	 " AND (?3 IS NULL OR kind = ?3) AND at >= ?4 AND at <= ?5 AND seq > ?6 ORDER BY seq"),
-	("SELECT seq, at, state, level, access, app_action, vendors, reasons, resources"
-	 " FROM outcomes WHERE ?1 IS NULL AND ?2 IS NULL AND (?3 IS NULL OR ?3 = 'outcome')"
-	 " AND at >= ?4 AND at <= ?5 AND seq > ?6 ORDER BY seq"),
-	/* a block's later entries may come after ?6: entries are skipped in C */
-	("SELECT seq, n, at, entries FROM decision_log WHERE ?1 IS NULL AND ?2 IS NULL"
-	 " AND (?3 IS NULL OR ?3 = 'decision') AND at >= ?4 AND at <= ?5"
-	 " AND seq > ?6 - " MTD_BLOCK_ENTRIES_S " ORDER BY seq"),
-	("SELECT seq, n, at, connector, entries FROM message_log"
-	 " WHERE (?2 IS NULL OR connector = ?2) AND ?1 IS NULL"
-	 " AND (?3 IS NULL OR ?3 = 'message') AND at >= ?4 AND at <= ?5"
-	 " AND seq > ?6 - " MTD_BLOCK_ENTRIES_S " ORDER BY seq"),
-	("SELECT seq, n, at, entries FROM row_log WHERE ?1 IS NULL AND ?2 IS NULL"
-	 " AND (?3 IS NULL OR ?3 = 'row') AND at >= ?4 AND at <= ?5"
-	 " AND seq > ?6 - " MTD_BLOCK_ENTRIES_S " ORDER BY seq"),
-};
-
-/* A row id by name, -1 when there is none (so nothing matches). */
-static int64_t id_of(sqlite3 *db, const char *sql, const char *name)
-{
-	sqlite3_stmt *st;
-	int64_t id = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return id;
-}
-
 int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *ud)
 {
 	mtd_audit_filter none = {0};
-	cursor c[NSRC];
 	shower sh = {0};
-	sqlite3 *db;
+	const mtd_walk_rec *c;
 	int64_t dev = 0, ven = 0;
-	int rc = mtd_need_store_readonly(h), i;
+	int rc = mtd_need_store_readonly(h), got;
 
 	if (rc)
 		return rc;
 	if (!f)
 		f = &none;
-	db = mtd_store_db(h->store);
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	cursors_init(c);
+	sh.s = h->store;
+	if (mtd_store_read_begin(h->store))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	sh.ven_id = -1;
-	if (f->device)
-		dev = id_of(db, "SELECT id FROM devices WHERE ext_id = ?1", f->device);
-	if (f->vendor)
-		ven = id_of(db, "SELECT id FROM connectors WHERE vendor = ?1", f->vendor);
-	if (sqlite3_prepare_v2(db, "SELECT ext_id FROM devices WHERE id = ?1", -1, &sh.ext, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT state, level, access, app_action, reasons FROM outcomes"
-				   " WHERE seq = ?1", -1, &sh.outcome, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT vendor FROM connectors WHERE id = ?1", -1, &sh.vendor,
-			       NULL))
-		rc = MTD_ESTORE;
-	for (i = 0; i < NSRC && !rc; i++) {
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(db, show_sql[i], -1, &c[i].st, NULL) != SQLITE_OK) {
-			rc = MTD_ESTORE;
-			break;
-		}
-		st = c[i].st;
-		/* the block logs filter devices in C: ?1 stays NULL there */
-		if (f->device && !c[i].block)
-			sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
-		if (f->vendor) {
-			if (i == SRC_MESSAGES)
-				sqlite3_bind_int64(st, 2, ven);
-			else
-				sqlite3_bind_text(st, 2, f->vendor, -1, SQLITE_STATIC);
-		}
-		if (f->kind)
-			sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, f->since);
-		sqlite3_bind_int64(st, 5, f->until ? f->until : INT64_MAX);
-		sqlite3_bind_int64(st, 6, f->after_seq > 0 ? f->after_seq : 0);
-		rc = advance(&c[i]);
-	}
-	while (!rc && (i = lowest(c)) >= 0) {
+	/* a name that is not there matches nothing (row id -1) */
+	if (f->device && mtd_store_device_id(h->store, f->device, &dev))
+		dev = -1;
+	if (f->vendor && mtd_store_audit_connector_id(h->store, f->vendor, &ven))
+		ven = -1;
+	rc = mtd_audit_walk_show(h->store, f, ven, &sh.w);
+	while (!rc && (got = mtd_audit_walk_next(sh.w, &c)) != 0) {
 		mtd_audit_rec r;
-		if (c[i].bad) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the %s log that "
-				      "cannot be read (run 'mtdgate audit verify')", (long long)c[i].seq,
-				      mtd_log_name(c[i].log));
+		if (got < 0) {
+			rc = got;
 			break;
 		}
-		if (!(f->device && c[i].block && (c[i].e.device != dev || i == SRC_ROWS)) &&
-		    c[i].seq > f->after_seq && !(rc = render(&sh, i, &c[i], &r)))
+		if (c->bad) {
+			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the %s log that "
+				      "cannot be read (run 'mtdgate audit verify')", (long long)c->seq,
+				      mtd_log_name(c->log));
+			break;
+		}
+		/* the block logs' entries are filtered by device here */
+		if (!(f->device && c->block && (c->e.device != dev || c->src == MTD_SRC_ROWS)) &&
+		    c->seq > f->after_seq && !(rc = render(&sh, c, &r)))
 			rc = fn(ud, &r);
-		if (!rc)
-			rc = advance(&c[i]);
 	}
 	if (rc == MTD_ESTORE)
-		rc = mtd_fail(h, rc, "reading the audit log: %s", sqlite3_errmsg(db));
+		rc = mtd_fail(h, rc, "reading the audit log: %s", mtd_audit_errmsg(h->store));
 	else if (rc == MTD_ENOMEM)
 		rc = mtd_fail(h, rc, "out of memory");
-	close_all(c);
-	sqlite3_finalize(sh.ext);
-	sqlite3_finalize(sh.outcome);
-	sqlite3_finalize(sh.vendor);
+	mtd_audit_walk_close(sh.w);
 	free(sh.b.p);
 	free(sh.dev.p);
 	free(sh.ven.p);
 	free(sh.reasons.p);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	mtd_store_read_end(h->store);
 	return rc;
 }
 
 /* ---- verify ---- */
-
-/* ?1: where the log starts (audit prune leaves a prune point; 0 before) */
-static const char *const verify_sql[NSRC] = {
-	"SELECT seq, at, kind, vendor, device, detail, hash, pd, salt FROM audit WHERE seq >= ?1"
-	" ORDER BY seq",
-	("SELECT seq, at, digest, state, level, access, app_action, vendors, reasons, resources"
-	 " FROM outcomes WHERE seq >= ?1 ORDER BY seq"),
-	"SELECT seq, n, at, entries FROM decision_log WHERE seq >= ?1 ORDER BY seq",
-	"SELECT seq, n, at, connector, entries FROM message_log WHERE seq >= ?1 ORDER BY seq",
-	"SELECT seq, n, at, entries FROM row_log WHERE seq >= ?1 ORDER BY seq",
-};
 
 typedef struct pend {
 	mtd_sha256 c;
@@ -427,12 +255,12 @@ typedef struct pend {
 
 /* A log row goes into its log's pending digest when its first record is
  * reached (not when fetched: that is ahead of the seals before it). */
-static void on_row(pend *p, cursor *c)
+static void on_row(pend *p, mtd_audit_walk *w, const mtd_walk_rec *c)
 {
 	p += c->log;
 	if (!p->rows)
 		p->first = c->seq;
-	mtd_log_hash_row(&p->c, c->st, sqlite3_column_count(c->st));
+	mtd_audit_walk_hash_row(w, &p->c);
 	p->rows += c->block ? c->n : 1;
 }
 
@@ -488,36 +316,28 @@ static int last_set(lastlog *l, int64_t device, int64_t outcome)
 }
 
 /* The external id of device (row id) into buf, "?" when it has none. */
-static const char *ext_of(sqlite3 *db, int64_t device, char *buf, size_t n)
+static const char *ext_of(mtd_store *s, int64_t device, char *buf, size_t n)
 {
-	sqlite3_stmt *st;
 	snprintf(buf, n, "?");
-	if (sqlite3_prepare_v2(db, "SELECT ext_id FROM devices WHERE id = ?1", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, device);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
+	mtd_store_device_ext(s, device, buf, n); /* leaves buf when there is none */
 	return buf;
 }
 
 /* Every current decision against the last change the log records for its
  * device: the decision blocks are not in the chain, the changes are. A
  * device with no change logged (decided before schema 4) is not compared. */
-static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
+static int check_decisions(mtd_t *h, lastlog *l)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS); /* every block, in order */
 	char ext[MTD_MAX_ID + 2];
 	mtd_dslot slots[MTD_DBLOCK_SLOTS];
 	int rc = 0, step;
-	if (sqlite3_prepare_v2(db, "SELECT blk, entries FROM decision_blocks ORDER BY blk", -1, &st,
-			       NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	if (!st)
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t blk = sqlite3_column_int64(st, 0);
+		int64_t blk = mtd_eval_row_key(st);
 		char why[256];
-		if (mtd_dblock_column(st, 1, blk, slots, why, sizeof why)) {
+		if (mtd_eval_decisions_read(st, blk, slots, why, sizeof why)) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "%s", why);
 			break;
 		}
@@ -531,21 +351,21 @@ static int check_decisions(mtd_t *h, sqlite3 *db, lastlog *l)
 					      "the decision of device '%s' is outcome %lld, but the last "
 					      "change the audit log records for it is to outcome %lld: the "
 					      "stored decisions were changed",
-					      ext_of(db, dev, ext, sizeof ext), (long long)oc,
+					      ext_of(h->store, dev, ext, sizeof ext), (long long)oc,
 					      (long long)want);
 			if (want)
 				l->v[dev] = -1; /* seen */
 		}
 	}
 	if (!rc && step != SQLITE_DONE)
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+	sqlite3_reset(st);
 	for (size_t i = 1; !rc && i < l->n; i++)
 		if (l->v[i] > 0)
 			rc = mtd_fail(h, MTD_EMALFORMED,
 				      "device '%s' has a decision in the audit log (outcome %lld) but "
 				      "none in the store: it was removed",
-				      ext_of(db, (int64_t)i, ext, sizeof ext), (long long)l->v[i]);
+				      ext_of(h->store, (int64_t)i, ext, sizeof ext), (long long)l->v[i]);
 	return rc;
 }
 
@@ -628,25 +448,16 @@ static rowent *row_find(const rowmap *m, int table, int64_t k1, int64_t k2, uint
 }
 
 /* A person's name for a row of table into buf. */
-static const char *row_label(sqlite3 *db, int table, int64_t k1, int64_t k2, const char *kt,
+static const char *row_label(mtd_store *s, int table, int64_t k1, int64_t k2, const char *kt,
 			     char *buf, size_t n)
 {
-	sqlite3_stmt *st;
 	if (table == MTD_ROW_DEVICE_IDS && !kt) { /* keyed by a salted digest since schema 10 */
 		snprintf(buf, n, "an identifier (the log keeps only its salted digest)");
 		return buf;
 	}
 	snprintf(buf, n, "%s row (%lld, %lld)", mtd_row_table_name(table), (long long)k1,
 		 (long long)k2);
-	if (sqlite3_prepare_v2(db, mtd_row_label_sql(table), -1, &st, NULL) != SQLITE_OK)
-		return buf;
-	sqlite3_bind_int64(st, 1, k1);
-	sqlite3_bind_int64(st, 2, k2);
-	if (kt)
-		sqlite3_bind_text(st, 3, kt, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	mtd_store_audit_row_label(s, table, k1, k2, kt, buf, n); /* buf stays when none */
 	return buf;
 }
 
@@ -654,7 +465,7 @@ static const char *row_label(sqlite3 *db, int table, int64_t k1, int64_t k2, con
  * first few, the first one kept as the failure. */
 typedef struct rowcheck {
 	mtd_t *h;
-	sqlite3 *db;
+	mtd_store *s;
 	uint64_t bad;
 	char first[600];
 } rowcheck;
@@ -663,7 +474,7 @@ static void row_bad(rowcheck *rc, int table, int64_t k1, int64_t k2, const char 
 		    const char *what)
 {
 	char label[400], line[600];
-	row_label(rc->db, table, k1, k2, kt, label, sizeof label);
+	row_label(rc->s, table, k1, k2, kt, label, sizeof label);
 	snprintf(line, sizeof line, "%s (table %s) %s", label, mtd_row_table_name(table), what);
 	if (!rc->bad)
 		snprintf(rc->first, sizeof rc->first, "%s", line);
@@ -674,86 +485,79 @@ static void row_bad(rowcheck *rc, int table, int64_t k1, int64_t k2, const char 
 
 /* The key text of e, a row the log has and the store lacks, into buf (size
  * n): found again in the row log by its hash, only to name it. 1 found. */
-static int row_ktext(sqlite3 *db, const rowent *e, char *buf, size_t n)
+typedef struct ktext_find {
+	const rowent *e;
+	char *buf;
+	size_t n;
+} ktext_find;
+
+static int ktext_match(void *ud, const mtd_log_entry *le)
 {
-	sqlite3_stmt *st;
-	int found = 0;
-	if (!e->kt || sqlite3_prepare_v2(db, "SELECT n, entries FROM row_log ORDER BY seq DESC", -1,
-					 &st, NULL) != SQLITE_OK)
-		return 0;
-	while (!found && sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_blob(st, 1);
-		const unsigned char *end = p ? p + sqlite3_column_bytes(st, 1) : NULL;
-		int64_t cnt = sqlite3_column_int64(st, 0);
-		mtd_log_entry le = {0};
-		for (int64_t i = 0; p && i < cnt && !found; i++) {
-			if (mtd_log_entry_decode(MTD_LOG_ROWS, &p, end, &le))
-				break;
-			if (le.ktext && le.table == e->table && le.device == e->k1 && le.k2 == e->k2 &&
-			    !(le.nktext == MTD_IDS_LOGKEY && (unsigned char)le.ktext[0] == MTD_IDS_HASHED) &&
-			    le.nktext < n && text_key(le.ktext, le.nktext) == e->kt) {
-				memcpy(buf, le.ktext, le.nktext);
-				buf[le.nktext] = '\0';
-				found = 1;
-			}
-		}
+	ktext_find *k = ud;
+	const rowent *e = k->e;
+	if (le->ktext && le->table == e->table && le->device == e->k1 && le->k2 == e->k2 &&
+	    !(le->nktext == MTD_IDS_LOGKEY && (unsigned char)le->ktext[0] == MTD_IDS_HASHED) &&
+	    le->nktext < k->n && text_key(le->ktext, le->nktext) == e->kt) {
+		memcpy(k->buf, le->ktext, le->nktext);
+		k->buf[le->nktext] = '\0';
+		return 1;
 	}
-	sqlite3_finalize(st);
-	return found;
+	return 0;
+}
+
+static int row_ktext(mtd_store *s, const rowent *e, char *buf, size_t n)
+{
+	ktext_find k = {e, buf, n};
+	return e->kt && mtd_store_audit_row_log_back(s, ktext_match, &k) == 1;
 }
 
 /* Every row of every covered table against the entry that last wrote it,
  * and every entry against a row. */
-static int check_rows(mtd_t *h, sqlite3 *db, rowmap *m)
+static int check_rows(mtd_t *h, rowmap *m)
 {
-	rowcheck rc = {h, db, 0, ""};
+	rowcheck rc = {h, h->store, 0, ""};
 	for (int t = 0; t < MTD_ROW__COUNT; t++) {
-		sqlite3_stmt *st;
-		int step;
-		if (sqlite3_prepare_v2(db, mtd_row_scan_sql(t), -1, &st, NULL) != SQLITE_OK)
-			return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			unsigned char d[MTD_ROW_DIGEST];
-			int64_t k1 = sqlite3_column_int64(st, 0), k2 = sqlite3_column_int64(st, 1);
-			const char *kt = (const char *)sqlite3_column_text(st, 2);
-			size_t nkt = kt ? (size_t)sqlite3_column_bytes(st, 2) : 0;
-			uint64_t key = text_key(kt, nkt);
+		sqlite3_stmt *st = mtd_store_covered_scan(h->store, t);
+		mtd_covered_row row;
+		int got;
+		if (!st)
+			return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		while ((got = mtd_store_covered_next(st, t, &row)) == 1) {
+			uint64_t key = text_key(row.ktext, row.nktext);
 			rowent *e;
-			if (t == MTD_ROW_DEVICE_IDS && kt) { /* keyed with its device's salt */
+			if (t == MTD_ROW_DEVICE_IDS && row.ktext) { /* keyed with its device's salt */
 				unsigned char salt[16];
 				size_t nsalt;
-				if (mtd_store_device_salt(h->store, sqlite3_column_int64(st, 3), salt, &nsalt)) {
+				if (mtd_store_device_salt(h->store, row.device, salt, &nsalt)) {
 					sqlite3_finalize(st);
-					return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+					return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 				}
-				key = mtd_text_key(salt, nsalt, kt, nkt);
+				key = mtd_text_key(salt, nsalt, row.ktext, row.nktext);
 			}
-			e = row_find(m, t, k1, k2, key);
-			mtd_row_digest(t, st, d);
+			e = row_find(m, t, row.k1, row.k2, key);
 			if (!e)
-				row_bad(&rc, t, k1, k2, kt,
+				row_bad(&rc, t, row.k1, row.k2, row.ktext,
 					"has no entry in the audit log: it was added outside mtdgate");
 			else if ((e->state & 3) == ROW_DELETED)
-				row_bad(&rc, t, k1, k2, kt,
+				row_bad(&rc, t, row.k1, row.k2, row.ktext,
 					"was deleted by the last entry the audit log has for it: it was "
 					"put back outside mtdgate");
-			else if (memcmp(e->d, d, MTD_ROW_DIGEST) != 0)
-				row_bad(&rc, t, k1, k2, kt,
+			else if (memcmp(e->d, row.digest, MTD_ROW_DIGEST) != 0)
+				row_bad(&rc, t, row.k1, row.k2, row.ktext,
 					"is not what the audit log recorded when it was last written: it "
 					"was changed outside mtdgate (or its page is damaged)");
 			if (e)
 				e->state |= ROW_SEEN;
 		}
 		sqlite3_finalize(st);
-		if (step != SQLITE_DONE)
-			return mtd_fail(h, sqlite3_errcode(db) == SQLITE_CORRUPT ? MTD_EMALFORMED
-										 : MTD_ESTORE,
-					"reading table %s: %s", mtd_row_table_name(t), sqlite3_errmsg(db));
+		if (got)
+			return mtd_fail(h, got, "reading table %s: %s", mtd_row_table_name(t),
+					mtd_audit_errmsg(h->store));
 	}
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->v[i].state == ROW_PRESENT) {
 			char kt[257];
-			int named = rc.bad <= 20 && row_ktext(db, &m->v[i], kt, sizeof kt);
+			int named = rc.bad <= 20 && row_ktext(h->store, &m->v[i], kt, sizeof kt);
 			row_bad(&rc, m->v[i].table, m->v[i].k1, m->v[i].k2, named ? kt : NULL,
 				"is in the audit log but not in the store: it was removed outside "
 				"mtdgate");
@@ -766,26 +570,12 @@ static int check_rows(mtd_t *h, sqlite3 *db, rowmap *m)
 }
 
 /* SQLite's own check of every page: damage it can see. */
-static int check_pages(mtd_t *h, sqlite3 *db)
+static int check_pages(mtd_t *h)
 {
-	sqlite3_stmt *st;
-	char msg[600] = "";
-	int rc = 0;
-	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(5)", -1, &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_EMALFORMED, "the store's pages are damaged (SQLite: %s)",
-				sqlite3_errmsg(db));
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		if (t && strcmp(t, "ok")) {
-			size_t k = strlen(msg);
-			snprintf(msg + k, sizeof msg - k, "%s%s", k ? "; " : "", t);
-			rc = 1;
-		}
-	}
-	if (sqlite3_finalize(st) != SQLITE_OK && !rc) {
-		snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
-		rc = 1;
-	}
+	char msg[600];
+	int rc = mtd_store_audit_pages(h->store, msg, sizeof msg);
+	if (rc == 2)
+		return mtd_fail(h, MTD_EMALFORMED, "the store's pages are damaged (SQLite: %s)", msg);
 	return rc ? mtd_fail(h, MTD_EMALFORMED, "the store's pages are damaged (SQLite's "
 			     "integrity check: %s)", msg)
 		  : 0;
@@ -1014,8 +804,7 @@ static int expect_init(mtd_t *h, mtd_audit_expect *in, expects *x)
 	return 0;
 }
 
-static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[32],
-		       lastlog *l);
+static int prune_start(mtd_t *h, int64_t *from, unsigned char prev[32], lastlog *l);
 
 /* ---- erased personal data (schema 10; fleet's part of this file) ----
  * A record with pd chains it instead of its device and detail: while they
@@ -1029,22 +818,15 @@ typedef struct erasures {
 			 records pruned into an archive before it */
 } erasures;
 
-/* The chain hash of the audit record that is the current row of st
- * (verify_sql's columns): over its device and detail, or since schema 10
- * over pd. */
-static void record_hash(const unsigned char prev[32], sqlite3_stmt *st, int64_t seq,
-			unsigned char out[32])
+/* The chain hash of audit record a (seq, at): over its device and detail,
+ * or since schema 10 over pd. */
+static void record_hash(const unsigned char prev[32], const mtd_audit_row *a, int64_t seq,
+			int64_t at, unsigned char out[32])
 {
-	const char *kind = (const char *)sqlite3_column_text(st, 2);
-	if (sqlite3_column_type(st, 7) == SQLITE_NULL || sqlite3_column_bytes(st, 7) != 32)
-		mtd_audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind,
-			       (const char *)sqlite3_column_text(st, 3),
-			       (const char *)sqlite3_column_text(st, 4),
-			       (const char *)sqlite3_column_text(st, 5), out);
+	if (a->npd != 32)
+		mtd_audit_hash(prev, seq, at, a->kind, a->vendor, a->device, a->detail, out);
 	else
-		mtd_audit_hash_pd(prev, seq, sqlite3_column_int64(st, 1), kind,
-				  (const char *)sqlite3_column_text(st, 3), sqlite3_column_blob(st, 7),
-				  out);
+		mtd_audit_hash_pd(prev, seq, at, a->kind, a->vendor, a->pd, out);
 }
 
 static int erased_named(mtd_t *h, erasures *er, int64_t seq, const char *detail)
@@ -1083,21 +865,21 @@ static int erased_named(mtd_t *h, erasures *er, int64_t seq, const char *detail)
 	return rc;
 }
 
-static int check_personal(mtd_t *h, sqlite3_stmt *st, int64_t seq, const char *kind,
-			  const char *detail, erasures *er)
+static int check_personal(mtd_t *h, const mtd_audit_row *a, int64_t seq, int64_t at,
+			  erasures *er)
 {
+	const char *kind = a->kind, *detail = a->detail;
 	unsigned char pd[32];
-	if (kind && !strcmp(kind, "device_removed") && sqlite3_column_type(st, 8) != SQLITE_NULL &&
+	if (kind && !strcmp(kind, "device_removed") && a->nsalt >= 0 &&
 	    erased_named(h, er, seq, detail))
 		return MTD_EMALFORMED;
-	if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+	if (a->npd < 0)
 		return 0; /* written before schema 10 */
-	if (sqlite3_column_bytes(st, 7) != 32)
+	if (a->npd != 32)
 		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: its digest is damaged",
 				(long long)seq);
-	if (sqlite3_column_type(st, 8) == SQLITE_NULL) { /* erased */
-		if (sqlite3_column_type(st, 4) != SQLITE_NULL || !detail ||
-		    strcmp(detail, MTD_AUDIT_ERASED))
+	if (a->nsalt < 0) { /* erased */
+		if (!a->device_null || !detail || strcmp(detail, MTD_AUDIT_ERASED))
 			return mtd_fail(h, MTD_EMALFORMED, "audit record %lld (%s) has lost its salt "
 					"but not its data: it was changed", (long long)seq,
 					kind ? kind : "?");
@@ -1112,16 +894,15 @@ static int check_personal(mtd_t *h, sqlite3_stmt *st, int64_t seq, const char *k
 		er->v[er->n++] = seq;
 		return 0;
 	}
-	if (sqlite3_column_bytes(st, 8) != MTD_AUDIT_SALT)
+	if (a->nsalt != MTD_AUDIT_SALT)
 		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld: its salt is damaged",
 				(long long)seq);
-	mtd_audit_pdigest(sqlite3_column_blob(st, 8), (const char *)sqlite3_column_text(st, 4), detail,
-			  pd);
-	if (memcmp(pd, sqlite3_column_blob(st, 7), 32))
+	mtd_audit_pdigest(a->salt, a->device, detail, pd);
+	if (memcmp(pd, a->pd, 32))
 		return mtd_fail(h, MTD_EMALFORMED,
 				"audit record %lld (%s at %lld) does not match its hash: it was "
 				"changed, or a record before it was", (long long)seq, kind ? kind : "?",
-				(long long)sqlite3_column_int64(st, 1));
+				(long long)at);
 	return 0;
 }
 
@@ -1134,13 +915,13 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 
 {
 	unsigned char prev[32] = {0}, want[32];
-	cursor c[NSRC];
+	mtd_audit_walk *w = NULL;
+	const mtd_walk_rec *c;
 	pend p[MTD_LOG__COUNT];
 	lastlog last = {0};
 	rowmap rows = {0};
 	erasures er = {0};
 	expects x;
-	sqlite3 *db;
 	int64_t expect = 1, from = 0;
 	uint64_t n = 0;
 	int rc = mtd_need_store_readonly(h), i;
@@ -1154,22 +935,25 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		p[i].rows = 0;
 		p[i].first = 0;
 	}
-	db = mtd_store_db(h->store);
 	/* One read transaction: a consistent snapshot while others write. */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	cursors_init(c);
-	rc = check_pages(h, db);
-	if (!rc && !(rc = prune_start(h, db, &from, prev, &last)) && from)
+	if (mtd_store_read_begin(h->store))
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+	rc = check_pages(h);
+	if (!rc && !(rc = prune_start(h, &from, prev, &last)) && from)
 		expect = from; /* pruned: the chain goes on from the prune point */
 	er.from = from;
-	for (i = 0; i < NSRC && !rc; i++)
-		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
-		    sqlite3_bind_int64(c[i].st, 1, from) != SQLITE_OK || advance(&c[i]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	while (!rc && (i = lowest(c)) >= 0) {
-		sqlite3_stmt *st = c[i].st;
-		int64_t seq = c[i].seq;
+	if (!rc && (rc = mtd_audit_walk_verify(h->store, from, &w)))
+		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
+						      : mtd_audit_errmsg(h->store));
+	while (!rc) {
+		int64_t seq;
+		int got = mtd_audit_walk_next(w, &c);
+		if (got <= 0) {
+			if (got)
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+			break;
+		}
+		seq = c->seq;
 		if (seq > expect) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "audit records %lld to %lld are missing: "
 				      "the chain breaks there", (long long)expect, (long long)seq - 1);
@@ -1180,46 +964,47 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 				      (long long)seq);
 			break;
 		}
-		if (c[i].bad) {
+		if (c->bad) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the %s log whose "
 				      "entries do not read as it says: it was changed",
-				      (long long)seq, mtd_log_name(c[i].log));
+				      (long long)seq, mtd_log_name(c->log));
 			break;
 		}
-		if (i != SRC_AUDIT && c[i].i == 0)
-			on_row(p, &c[i]);
-		if (i == SRC_DECISIONS && (rc = last_set(&last, c[i].e.device, c[i].e.outcome))) {
+		if (c->src != MTD_SRC_AUDIT && c->i == 0)
+			on_row(p, w, c);
+		if (c->src == MTD_SRC_DECISIONS && (rc = last_set(&last, c->e.device, c->e.outcome))) {
 			rc = mtd_fail(h, rc, "out of memory");
 			break;
 		}
-		if (i == SRC_MESSAGES && c[i].e.table >= 0)
-			rc = row_set(&rows, c[i].e.table, c[i].e.device, sqlite3_column_int64(st, 3), 0,
-				     c[i].e.digest);
-		else if (i == SRC_ROWS)
-			rc = row_set(&rows, c[i].e.table, c[i].e.device, c[i].e.k2,
-				     text_key(c[i].e.ktext, c[i].e.nktext),
-				     c[i].e.present ? c[i].e.digest : NULL);
+		if (c->src == MTD_SRC_MESSAGES && c->e.table >= 0)
+			rc = row_set(&rows, c->e.table, c->e.device, c->connector, 0, c->e.digest);
+		else if (c->src == MTD_SRC_ROWS)
+			rc = row_set(&rows, c->e.table, c->e.device, c->e.k2,
+				     text_key(c->e.ktext, c->e.nktext),
+				     c->e.present ? c->e.digest : NULL);
 		if (rc) {
 			rc = mtd_fail(h, rc, "out of memory");
 			break;
 		}
-		if (x.have_file && seq == x.file.seq && i != SRC_AUDIT) {
+		if (x.have_file && seq == x.file.seq && c->src != MTD_SRC_AUDIT) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "the checkpoint's record %lld is not a record of "
 				      "the chain: the log was rewritten", (long long)seq);
 			break;
 		}
-		if (i == SRC_AUDIT) {
-			const char *kind = (const char *)sqlite3_column_text(st, 2);
-			const char *detail = (const char *)sqlite3_column_text(st, 5);
-			if ((rc = check_personal(h, st, seq, kind, detail, &er)))
+		if (c->src == MTD_SRC_AUDIT) {
+			mtd_audit_row a;
+			const char *kind, *detail;
+			mtd_audit_walk_audit(w, &a);
+			kind = a.kind;
+			detail = a.detail;
+			if ((rc = check_personal(h, &a, seq, c->at, &er)))
 				break;
-			record_hash(prev, st, seq, want);
-			if (sqlite3_column_bytes(st, 6) != 32 ||
-			    memcmp(sqlite3_column_blob(st, 6), want, 32) != 0) {
+			record_hash(prev, &a, seq, c->at, want);
+			if (a.nhash != 32 || memcmp(a.hash, want, 32) != 0) {
 				rc = mtd_fail(h, MTD_EMALFORMED,
 					      "audit record %lld (%s at %lld) does not match its hash: it "
 					      "was changed, or a record before it was", (long long)seq,
-					      kind ? kind : "?", (long long)sqlite3_column_int64(st, 1));
+					      kind ? kind : "?", (long long)c->at);
 				break;
 			}
 			if (kind && !strcmp(kind, "checkpoint") &&
@@ -1247,8 +1032,6 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		}
 		expect++;
 		n++;
-		if (advance(&c[i]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	}
 	for (size_t k = 0; !rc && k < er.n; k++)
 		if (er.v[k] > 0)
@@ -1277,9 +1060,9 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 			      "no checkpoint signed with this key is in the log: they were removed, "
 			      "or none was made ('mtdgate audit checkpoint')");
 	if (!rc)
-		rc = check_decisions(h, db, &last);
+		rc = check_decisions(h, &last);
 	if (!rc)
-		rc = check_rows(h, db, &rows);
+		rc = check_rows(h, &rows);
 	if (!rc && xin) {
 		xin->checkpoints = x.recorded;
 		xin->last_seq = x.file_found ? x.file.seq : x.last.seq;
@@ -1290,8 +1073,8 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 	free(last.v);
 	free(rows.v);
 	free(er.v);
-	close_all(c);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	mtd_audit_walk_close(w);
+	mtd_store_read_end(h->store);
 	return rc;
 }
 
@@ -1301,7 +1084,7 @@ int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n)
 	char head[65], lhex[65], msg[200], detail[400], sighex[129], pubhex[65];
 	uint64_t records;
 	int64_t seq = 0;
-	sqlite3_stmt *st;
+	mtd_audit_last l;
 	int rc;
 
 	if ((rc = mtd_need_store(h)) || (rc = load_key(h, key_path, 1, priv)))
@@ -1312,13 +1095,10 @@ int mtd_audit_checkpoint(mtd_t *h, const char *key_path, char *out, size_t n)
 		goto out;
 	if ((rc = mtd_begin(h)))
 		goto out;
-	st = mtd_store_stmt(h->store, SQL_AUDIT_LAST);
-	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
-		seq = sqlite3_column_int64(st, 0);
-		memcpy(last, sqlite3_column_blob(st, 1), 32);
+	if (mtd_store_audit_last(h->store, &l) == 1 && l.has_hash) {
+		seq = l.seq;
+		memcpy(last, l.hash, 32);
 	}
-	if (st)
-		sqlite3_reset(st);
 	to_hex(last, 32, lhex);
 	(void)records; /* after audit prune the count is not the last number: the head decides */
 	if (!seq || strcmp(lhex, head)) {
@@ -1354,34 +1134,27 @@ out:
 
 int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65])
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc = mtd_need_store_readonly(h), step;
+	mtd_audit_last l;
+	int rc = mtd_need_store_readonly(h);
 
 	*seq = 0;
 	*at = 0;
 	head[0] = '\0';
 	if (rc)
 		return rc;
-	db = mtd_store_db(h->store);
-	if (sqlite3_prepare_v2(db, "SELECT seq, at, hash FROM audit ORDER BY seq DESC LIMIT 1", -1,
-			       &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 2) == 32) {
-		*seq = sqlite3_column_int64(st, 0);
-		*at = sqlite3_column_int64(st, 1);
-		to_hex(sqlite3_column_blob(st, 2), 32, head);
-	} else if (step == SQLITE_ROW) {
-		rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld has no hash (run 'mtdgate audit "
-			      "verify')", (long long)sqlite3_column_int64(st, 0));
-	} else if (step == SQLITE_DONE) {
-		rc = mtd_fail(h, MTD_ENOTFOUND, "the audit log is empty");
-	} else {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	rc = mtd_store_audit_last(h->store, &l);
+	if (rc == 1 && l.has_hash) {
+		*seq = l.seq;
+		*at = l.at;
+		to_hex(l.hash, 32, head);
+		return 0;
 	}
-	sqlite3_finalize(st);
-	return rc;
+	if (rc == 1)
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld has no hash (run 'mtdgate audit "
+				"verify')", (long long)l.seq);
+	if (rc == 0)
+		return mtd_fail(h, MTD_ENOTFOUND, "the audit log is empty");
+	return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 }
 
 /* After audit prune, the log starts at a prune point: the records before it
@@ -1393,78 +1166,68 @@ int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65])
 
 /* The rows below from (decision log blocks, then outcomes, each in order)
  * into a SHA-256 and a count; their decision entries into l when given. */
-static int kept_rows(mtd_t *h, sqlite3 *db, int64_t from, unsigned char out[32], uint64_t *n,
-		     lastlog *l)
+typedef struct kept_dec {
+	mtd_t *h;
+	lastlog *l;
+} kept_dec;
+
+static int kept_block(void *ud, const mtd_dlog_block *b)
 {
-	static const char *const sql[2] = {
-		"SELECT seq, n, at, entries FROM decision_log WHERE seq < ?1 ORDER BY seq",
-		("SELECT seq, at, digest, state, level, access, app_action, vendors, reasons,"
-		 " resources FROM outcomes WHERE seq < ?1 ORDER BY seq"),
-	};
-	mtd_sha256 c;
+	kept_dec *k = ud;
+	const unsigned char *p = b->entries, *end = p + b->len;
+	mtd_log_entry e;
 	int rc = 0;
-	*n = 0;
+	memset(&e, 0, sizeof e);
+	for (int64_t i = 0; !rc && p && i < b->n; i++)
+		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+			rc = mtd_fail(k->h, MTD_EMALFORMED, "audit record %lld: a kept block of the "
+				      "decisions log that cannot be read", (long long)b->seq);
+		else if (last_set(k->l, e.device, e.outcome))
+			rc = mtd_fail(k->h, MTD_ENOMEM, "out of memory");
+	return rc;
+}
+
+static int kept_rows(mtd_t *h, int64_t from, unsigned char out[32], uint64_t *n, lastlog *l)
+{
+	kept_dec k = {h, l};
+	mtd_sha256 c;
+	int rc;
 	mtd_sha256_init(&c);
-	for (int k = 0; k < 2 && !rc; k++) {
-		sqlite3_stmt *st;
-		int step;
-		if (sqlite3_prepare_v2(db, sql[k], -1, &st, NULL) != SQLITE_OK)
-			return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-		sqlite3_bind_int64(st, 1, from);
-		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-			mtd_log_hash_row(&c, st, sqlite3_column_count(st));
-			(*n)++;
-			if (k == 0 && l) {
-				const unsigned char *p = sqlite3_column_blob(st, 3);
-				const unsigned char *end = p + sqlite3_column_bytes(st, 3);
-				mtd_log_entry e;
-				memset(&e, 0, sizeof e);
-				for (int64_t i = 0; !rc && p && i < sqlite3_column_int64(st, 1); i++)
-					if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
-						rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a kept block "
-							      "of the decisions log that cannot be read",
-							      (long long)sqlite3_column_int64(st, 0));
-					else if (last_set(l, e.device, e.outcome))
-						rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
-			}
-		}
-		if (!rc && step != SQLITE_DONE)
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-	}
+	rc = mtd_store_audit_kept(h->store, from, &c, n, l ? kept_block : NULL, &k);
+	if (rc == MTD_ESTORE)
+		rc = mtd_fail(h, rc, "%s", mtd_audit_errmsg(h->store));
 	mtd_sha256_final(&c, out);
 	return rc;
 }
 
-static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[32], lastlog *l)
+static int prune_start(mtd_t *h, int64_t *from, unsigned char prev[32], lastlog *l)
 {
-	sqlite3_stmt *st;
+	tbuf d = {0};
 	long long f = 0, pseq = 0;
+	int64_t seq = 0;
 	unsigned long long nkept = 0;
 	char phex[65], khex[65];
 	unsigned char want[32], got[32];
 	uint64_t n;
-	int rc = 0, step;
+	int rc = 0, found;
 
 	*from = 0;
-	if (sqlite3_prepare_v2(db, "SELECT seq, detail FROM audit WHERE kind = 'pruned'"
-				   " ORDER BY seq DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		const char *d = (const char *)sqlite3_column_text(st, 1);
-		pseq = sqlite3_column_int64(st, 0);
-		if (!d || sscanf(d, PRUNED_FMT, &f, phex, &nkept, khex) != 4 || f < 2 || f > pseq ||
-		    from_hex(phex, 32, prev) || from_hex(khex, 32, want))
+	found = mtd_store_audit_last_pruned(h->store, &seq, &d);
+	if (found == 1) {
+		pseq = seq;
+		if (sscanf(d.p ? d.p : "", PRUNED_FMT, &f, phex, &nkept, khex) != 4 || f < 2 ||
+		    f > pseq || from_hex(phex, 32, prev) || from_hex(khex, 32, want))
 			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a prune record that "
 				      "cannot be read", pseq);
-	} else if (step != SQLITE_DONE) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	} else if (found == MTD_ENOMEM) {
+		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
+	} else if (found) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	}
-	sqlite3_finalize(st);
+	free(d.p);
 	if (rc || !f)
 		return rc;
-	if ((rc = kept_rows(h, db, f, got, &n, l)))
+	if ((rc = kept_rows(h, f, got, &n, l)))
 		return rc;
 	if (n != nkept || memcmp(got, want, 32))
 		return mtd_fail(h, MTD_EMALFORMED,
@@ -1478,34 +1241,16 @@ static int prune_start(mtd_t *h, sqlite3 *db, int64_t *from, unsigned char prev[
 
 /* ---- archives ---- */
 
-#define ARCHIVE_TAG "mtdgate-audit-archive 1"
-static const char archive_schema[] =
-	"CREATE TABLE sqlfile_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,"
-	" vendor TEXT, device TEXT, detail TEXT NOT NULL, hash BLOB, pd BLOB, salt BLOB);"
-	"CREATE TABLE outcomes(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, digest INTEGER NOT NULL,"
-	" state INTEGER NOT NULL, level INTEGER NOT NULL, access INTEGER NOT NULL,"
-	" app_action INTEGER NOT NULL, vendors TEXT NOT NULL, reasons TEXT NOT NULL,"
-	" resources TEXT NOT NULL);"
-	"CREATE TABLE decision_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
-	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
-	"CREATE TABLE message_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
-	" at INTEGER NOT NULL, connector INTEGER NOT NULL, entries BLOB NOT NULL);"
-	"CREATE TABLE row_log(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
-	" at INTEGER NOT NULL, entries BLOB NOT NULL);"
-	/* names of the row ids the entries use, as they were when archived */
-	"CREATE TABLE devices(id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL);"
-	"CREATE TABLE connectors(id INTEGER PRIMARY KEY, vendor TEXT NOT NULL);";
-
-/* The chain of db's five tables from seq first (prev: the hash before it)
- * through its end: every record in order, every block readable, every
- * seal matching what it covers, nothing left unsealed. *records and the
- * hash at the end (out) when it holds. */
-static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char prev0[32],
-		      uint64_t *records, unsigned char out[32])
+/* The chain of the archive's five tables from seq first (prev: the hash
+ * before it) through its end: every record in order, every block readable,
+ * every seal matching what it covers, nothing left unsealed. *records and
+ * the hash at the end (out) when it holds. */
+static int walk_chain(mtd_t *h, mtd_audit_archive *arch, int64_t first,
+		      const unsigned char prev0[32], uint64_t *records, unsigned char out[32])
 {
 	unsigned char prev[32], want[32];
-	cursor c[NSRC];
+	mtd_audit_walk *w;
+	const mtd_walk_rec *c;
 	pend p[MTD_LOG__COUNT];
 	int64_t expect = first;
 	int rc = 0, i;
@@ -1518,37 +1263,42 @@ static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char 
 		p[i].rows = 0;
 		p[i].first = 0;
 	}
-	cursors_init(c);
-	for (i = 0; i < NSRC && !rc; i++)
-		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
-		    sqlite3_bind_int64(c[i].st, 1, 0) != SQLITE_OK || advance(&c[i]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	while (!rc && (i = lowest(c)) >= 0) {
-		sqlite3_stmt *st = c[i].st;
-		int64_t seq = c[i].seq;
+	if ((rc = mtd_audit_archive_walk(arch, &w)))
+		rc = mtd_fail(h, rc, "%s", w ? mtd_audit_walk_errmsg(w) : "out of memory");
+	while (!rc) {
+		int64_t seq;
+		int got = mtd_audit_walk_next(w, &c);
+		if (got <= 0) {
+			if (got)
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_walk_errmsg(w));
+			break;
+		}
+		seq = c->seq;
 		if (seq != expect) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "record %lld is missing, out of order or twice: "
 				      "the chain breaks there", (long long)expect);
 			break;
 		}
-		if (c[i].bad) {
+		if (c->bad) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "record %lld: a block of the %s log whose "
 				      "entries do not read as it says: it was changed",
-				      (long long)seq, mtd_log_name(c[i].log));
+				      (long long)seq, mtd_log_name(c->log));
 			break;
 		}
-		if (i != SRC_AUDIT && c[i].i == 0)
-			on_row(p, &c[i]);
-		if (i == SRC_AUDIT) {
-			const char *kind = (const char *)sqlite3_column_text(st, 2);
-			const char *detail = (const char *)sqlite3_column_text(st, 5);
+		if (c->src != MTD_SRC_AUDIT && c->i == 0)
+			on_row(p, w, c);
+		if (c->src == MTD_SRC_AUDIT) {
+			mtd_audit_row a;
+			const char *kind, *detail;
+			mtd_audit_walk_audit(w, &a);
+			kind = a.kind;
+			detail = a.detail;
 			/* an erasure's removal record may be in the live log: only
 			 * the digests are checked here */
-			if ((rc = check_personal(h, st, seq, kind, detail, &er)))
+			if ((rc = check_personal(h, &a, seq, c->at, &er)))
 				break;
-			record_hash(prev, st, seq, want);
-			if (sqlite3_column_bytes(st, 6) != 32 ||
-			    memcmp(sqlite3_column_blob(st, 6), want, 32) != 0) {
+			record_hash(prev, &a, seq, c->at, want);
+			if (a.nhash != 32 || memcmp(a.hash, want, 32) != 0) {
 				rc = mtd_fail(h, MTD_EMALFORMED, "record %lld (%s) does not match its "
 					      "hash: it was changed, or a record before it was",
 					      (long long)seq, kind ? kind : "?");
@@ -1561,64 +1311,44 @@ static int walk_chain(mtd_t *h, sqlite3 *db, int64_t first, const unsigned char 
 		}
 		expect++;
 		(*records)++;
-		if (advance(&c[i]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	}
 	for (i = 0; !rc && i < MTD_LOG__COUNT; i++)
 		if (p[i].rows)
 			rc = mtd_fail(h, MTD_EMALFORMED, "%llu %s entries from record %lld on are not "
 				      "sealed", (unsigned long long)p[i].rows, mtd_log_name(i),
 				      (long long)p[i].first);
-	close_all(c);
+	mtd_audit_walk_close(w);
 	free(er.v);
 	memcpy(out, prev, 32);
 	return rc;
 }
 
-static const char *info_get(sqlite3 *db, const char *key, char *buf, size_t n)
-{
-	sqlite3_stmt *st;
-	const char *r = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM sqlfile_info WHERE key = ?1", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-			snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-			r = buf;
-		}
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 int mtd_audit_verify_archive(mtd_t *h, const char *path, mtd_archive_info *ai)
 {
-	sqlite3 *db = NULL;
-	char fmt[64], first[32], last[32], prevhex[80], headhex[80];
+	mtd_audit_archive *a;
+	char fmt[64], first[32], last[32], prevhex[80], headhex[80], err[600];
 	unsigned char prev[32], head[32], got[32];
 	uint64_t n;
 	int rc;
 
 	memset(ai, 0, sizeof *ai);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = mtd_fail(h, MTD_EIO, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
-		return rc;
-	}
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    !info_get(db, "format", fmt, sizeof fmt) || strcmp(fmt, ARCHIVE_TAG) ||
-	    !info_get(db, "first", first, sizeof first) || !info_get(db, "last", last, sizeof last) ||
-	    !info_get(db, "prev", prevhex, sizeof prevhex) ||
-	    !info_get(db, "head", headhex, sizeof headhex) || strlen(prevhex) != 64 ||
+	if ((rc = mtd_audit_archive_open(path, &a, err, sizeof err)))
+		return mtd_fail(h, rc, "%s", err);
+	if (mtd_audit_archive_begin(a) || !mtd_audit_archive_info(a, "format", fmt, sizeof fmt) ||
+	    strcmp(fmt, MTD_AUDIT_ARCHIVE_TAG) ||
+	    !mtd_audit_archive_info(a, "first", first, sizeof first) ||
+	    !mtd_audit_archive_info(a, "last", last, sizeof last) ||
+	    !mtd_audit_archive_info(a, "prev", prevhex, sizeof prevhex) ||
+	    !mtd_audit_archive_info(a, "head", headhex, sizeof headhex) || strlen(prevhex) != 64 ||
 	    strlen(headhex) != 64 || from_hex(prevhex, 32, prev) || from_hex(headhex, 32, head)) {
-		sqlite3_close(db);
+		mtd_audit_archive_close(a);
 		return mtd_fail(h, MTD_EMALFORMED, "%s is not an mtdgate audit archive", path);
 	}
 	ai->first = strtoll(first, NULL, 10);
 	ai->last = strtoll(last, NULL, 10);
 	memcpy(ai->prev, prevhex, 65);
 	memcpy(ai->head, headhex, 65);
-	rc = walk_chain(h, db, ai->first, prev, &n, got);
+	rc = walk_chain(h, a, ai->first, prev, &n, got);
 	ai->records = n;
 	if (!rc && (int64_t)n != ai->last - ai->first + 1)
 		rc = mtd_fail(h, MTD_EMALFORMED, "%s holds %llu records, not %lld to %lld: records were "
@@ -1627,7 +1357,7 @@ int mtd_audit_verify_archive(mtd_t *h, const char *path, mtd_archive_info *ai)
 	if (!rc && memcmp(got, head, 32))
 		rc = mtd_fail(h, MTD_EMALFORMED, "%s: the chain ends at another hash than the "
 			      "archive's head: it was rewritten", path);
-	sqlite3_close(db);
+	mtd_audit_archive_close(a);
 	return rc;
 }
 
@@ -1637,225 +1367,163 @@ int mtd_audit_verify_archive(mtd_t *h, const char *path, mtd_archive_info *ai)
  * the number after the last audit record dated before it after which no
  * log has unsealed entries (*cut, 0: none), the chain's hash there, and
  * the records before it. */
-static int find_cut(mtd_t *h, sqlite3 *db, int64_t from, int64_t before, int64_t *cut,
-		    unsigned char hash[32], uint64_t *records)
+static int find_cut(mtd_t *h, int64_t from, int64_t before, int64_t *cut, unsigned char hash[32],
+		    uint64_t *records)
 {
-	cursor c[NSRC];
+	mtd_audit_walk *w;
+	const mtd_walk_rec *c;
 	uint64_t pending[MTD_LOG__COUNT] = {0}, n = 0;
-	int rc = 0, i;
+	int rc;
 
 	*cut = 0;
 	*records = 0;
-	cursors_init(c);
-	for (i = 0; i < NSRC && !rc; i++)
-		if (sqlite3_prepare_v2(db, verify_sql[i], -1, &c[i].st, NULL) != SQLITE_OK ||
-		    sqlite3_bind_int64(c[i].st, 1, from) != SQLITE_OK || advance(&c[i]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	while (!rc && (i = lowest(c)) >= 0) {
-		sqlite3_stmt *st = c[i].st;
-		int64_t at = sqlite3_column_int64(st, i == SRC_AUDIT || i == SRC_OUTCOMES ? 1 : 2);
-		if (at >= before)
+	if ((rc = mtd_audit_walk_verify(h->store, from, &w)))
+		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
+						      : mtd_audit_errmsg(h->store));
+	while (!rc) {
+		int got = mtd_audit_walk_next(w, &c);
+		if (got <= 0) {
+			if (got)
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+			break;
+		}
+		if (c->at >= before)
 			break;
 		n++;
-		if (i != SRC_AUDIT && c[i].i == 0)
-			pending[c[i].log] += c[i].block ? c[i].n : 1;
-		if (i == SRC_AUDIT) {
-			const char *kind = (const char *)sqlite3_column_text(st, 2);
-			const char *d = (const char *)sqlite3_column_text(st, 5);
+		if (c->src != MTD_SRC_AUDIT && c->i == 0)
+			pending[c->log] += c->block ? c->n : 1;
+		if (c->src == MTD_SRC_AUDIT) {
+			mtd_audit_row a;
 			int idle = 1;
-			if (kind && !strcmp(kind, "seal") && d)
+			mtd_audit_walk_audit(w, &a);
+			if (a.kind && !strcmp(a.kind, "seal") && a.detail)
 				for (int k = 0; k < MTD_LOG__COUNT; k++) {
 					char want[32];
 					snprintf(want, sizeof want, "{\"log\":\"%s\"", mtd_log_name(k));
-					if (!strncmp(d, want, strlen(want)))
+					if (!strncmp(a.detail, want, strlen(want)))
 						pending[k] = 0;
 				}
 			for (int k = 0; k < MTD_LOG__COUNT; k++)
 				idle &= pending[k] == 0;
-			if (idle && sqlite3_column_bytes(st, 6) == 32) {
-				*cut = c[i].seq + 1;
-				memcpy(hash, sqlite3_column_blob(st, 6), 32);
+			if (idle && a.nhash == 32) {
+				*cut = c->seq + 1;
+				memcpy(hash, a.hash, 32);
 				*records = n;
 			}
 		}
-		if (advance(&c[i]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
 	}
-	close_all(c);
+	mtd_audit_walk_close(w);
 	return rc;
 }
-
-/* Copy the rows of table numbered from .. cut - 1 into the archive. */
-static int copy_rows(mtd_t *h, sqlite3 *src, sqlite3 *dst, const char *table, int64_t from,
-		     int64_t cut, uint64_t *n)
-{
-	char q[160], ins[200];
-	sqlite3_stmt *st = NULL, *in = NULL;
-	int rc = 0, step, ncol;
-	snprintf(q, sizeof q, "SELECT * FROM %s WHERE seq >= ?1 AND seq < ?2 ORDER BY seq", table);
-	if (sqlite3_prepare_v2(src, q, -1, &st, NULL) != SQLITE_OK)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(src));
-	ncol = sqlite3_column_count(st);
-	snprintf(ins, sizeof ins, "INSERT INTO %s VALUES(?%s%s%s%s%s%s%s%s%s)", table,
-		 ncol > 1 ? ",?" : "", ncol > 2 ? ",?" : "", ncol > 3 ? ",?" : "",
-		 ncol > 4 ? ",?" : "", ncol > 5 ? ",?" : "", ncol > 6 ? ",?" : "",
-		 ncol > 7 ? ",?" : "", ncol > 8 ? ",?" : "", ncol > 9 ? ",?" : "");
-	if (sqlite3_prepare_v2(dst, ins, -1, &in, NULL) != SQLITE_OK) {
-		rc = mtd_fail(h, MTD_EIO, "archive: %s", sqlite3_errmsg(dst));
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, from);
-	sqlite3_bind_int64(st, 2, cut);
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int k = 0; k < ncol; k++)
-			sqlite3_bind_value(in, k + 1, sqlite3_column_value(st, k));
-		if (sqlite3_step(in) != SQLITE_DONE)
-			rc = mtd_fail(h, MTD_EIO, "archive: %s", sqlite3_errmsg(dst));
-		sqlite3_reset(in);
-		(*n)++;
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(src));
-out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(in);
-	return rc;
-}
-
-static int archive_info(sqlite3 *dst, const char *key, const char *value)
-{
-	sqlite3_stmt *st;
-	int ok;
-	if (sqlite3_prepare_v2(dst, "INSERT INTO sqlfile_info VALUES(?1, ?2)", -1, &st, NULL))
-		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
-	return ok ? 0 : -1;
-}
-
-static const char *const log_tables[NSRC] = {"audit", "outcomes", "decision_log", "message_log",
-					     "row_log"};
 
 /* Which rows below cut stay: the decision log block holding each device's
  * last change when that change is before cut, and the outcomes a current
- * decision or a remaining decision change refers to (temp tables
- * keep_blocks, keep_outcomes). */
-static int mark_kept(mtd_t *h, sqlite3 *db, int64_t cut)
-{
-	sqlite3_stmt *st = NULL, *kb = NULL, *ko = NULL;
-	int64_t *lastblk = NULL; /* per device: the block of its last change, -1 after cut */
-	size_t nlast = 0;
-	mtd_dslot slots[MTD_DBLOCK_SLOTS];
-	int rc = 0, step;
+ * decision or a remaining decision change refers to (mtd_audit_keep). */
+typedef struct marker {
+	mtd_t *h;
+	mtd_audit_keep *k;
+	int64_t cut;
+	int64_t *lastblk; /* per device: the block of its last change, -1 after cut */
+	size_t nlast;
+} marker;
 
-	if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS keep_blocks(seq INTEGER PRIMARY KEY);"
-			 "CREATE TEMP TABLE IF NOT EXISTS keep_outcomes(seq INTEGER PRIMARY KEY);"
-			 "DELETE FROM keep_blocks; DELETE FROM keep_outcomes;", NULL, NULL, NULL) ||
-	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO keep_blocks VALUES(?1)", -1, &kb, NULL) ||
-	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO keep_outcomes VALUES(?1)", -1, &ko, NULL) ||
-	    sqlite3_prepare_v2(db, "SELECT seq, n, entries FROM decision_log ORDER BY seq", -1, &st,
-			       NULL)) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+/* first pass: each device's last change */
+static int mark_last(void *ud, const mtd_dlog_block *b)
+{
+	marker *m = ud;
+	const unsigned char *p = b->entries, *end = p + b->len;
+	mtd_log_entry e;
+	int rc = 0;
+	memset(&e, 0, sizeof e);
+	for (int64_t i = 0; !rc && p && i < b->n; i++) {
+		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+			rc = mtd_fail(m->h, MTD_EMALFORMED, "decision log block %lld cannot be read",
+				      (long long)b->seq);
+		else if (e.device > 0 && e.device < (1 << 30)) {
+			int64_t *v = mtd_grow_zeroed(m->lastblk, &m->nlast, (size_t)e.device, sizeof *v);
+			if (!v)
+				return mtd_fail(m->h, MTD_ENOMEM, "out of memory");
+			m->lastblk = v;
+			m->lastblk[e.device] = b->seq + i < m->cut ? b->seq : -1;
+		}
+	}
+	return rc;
+}
+
+/* second pass: the outcomes of every change that stays */
+static int mark_outcomes(void *ud, const mtd_dlog_block *b)
+{
+	marker *m = ud;
+	const unsigned char *p = b->entries, *end = p + b->len;
+	int stays = b->seq >= m->cut || mtd_audit_keep_has_block(m->k, b->seq), rc = 0;
+	mtd_log_entry e;
+	memset(&e, 0, sizeof e);
+	for (int64_t i = 0; !rc && stays && p && i < b->n; i++) {
+		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+			break;
+		for (int k = 0; k < 2 && !rc; k++)
+			if (mtd_audit_keep_add(m->k, MTD_KEEP_OUTCOME, k ? e.prev : e.outcome))
+				rc = mtd_fail(m->h, MTD_ESTORE, "%s", mtd_audit_errmsg(m->h->store));
+	}
+	return rc;
+}
+
+static int mark_kept(mtd_t *h, int64_t cut)
+{
+	marker m = {h, NULL, cut, NULL, 0};
+	mtd_dslot slots[MTD_DBLOCK_SLOTS];
+	sqlite3_stmt *st;
+	int rc, step;
+
+	if ((rc = mtd_audit_keep_open(h->store, &m.k))) {
+		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
+						      : mtd_audit_errmsg(h->store));
 		goto out;
 	}
-	/* first pass: each device's last change */
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
-		const unsigned char *p = sqlite3_column_blob(st, 2);
-		const unsigned char *end = p + sqlite3_column_bytes(st, 2);
-		mtd_log_entry e;
-		memset(&e, 0, sizeof e);
-		for (int64_t i = 0; !rc && p && i < n; i++) {
-			if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
-				rc = mtd_fail(h, MTD_EMALFORMED, "decision log block %lld cannot be read",
-					      (long long)seq);
-			else if (e.device > 0 && e.device < (1 << 30)) {
-				int64_t *v = mtd_grow_zeroed(lastblk, &nlast, (size_t)e.device, sizeof *v);
-				if (!v) {
-					rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
-					break;
-				}
-				lastblk = v;
-				lastblk[e.device] = seq + i < cut ? seq : -1;
-			}
-		}
-	}
-	for (size_t d = 0; !rc && d < nlast; d++)
-		if (lastblk[d] > 0) {
-			sqlite3_reset(kb);
-			sqlite3_bind_int64(kb, 1, lastblk[d]);
-			if (sqlite3_step(kb) != SQLITE_DONE)
-				rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-		}
-	/* second pass: the outcomes of every change that stays */
-	sqlite3_reset(st);
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
-		const unsigned char *p = sqlite3_column_blob(st, 2);
-		const unsigned char *end = p + sqlite3_column_bytes(st, 2);
-		int stays = seq >= cut;
-		mtd_log_entry e;
-		if (!stays) {
-			sqlite3_stmt *q;
-			if (sqlite3_prepare_v2(db, "SELECT 1 FROM keep_blocks WHERE seq = ?1", -1, &q,
-					       NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(q, 1, seq);
-				stays = sqlite3_step(q) == SQLITE_ROW;
-			}
-			sqlite3_finalize(q);
-		}
-		memset(&e, 0, sizeof e);
-		for (int64_t i = 0; !rc && stays && p && i < n; i++) {
-			if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
-				break;
-			for (int k = 0; k < 2 && !rc; k++) {
-				sqlite3_reset(ko);
-				sqlite3_bind_int64(ko, 1, k ? e.prev : e.outcome);
-				if (sqlite3_step(ko) != SQLITE_DONE)
-					rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-			}
-		}
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	rc = mtd_store_audit_dlog_blocks(h->store, mark_last, &m);
+	for (size_t d = 0; !rc && d < m.nlast; d++)
+		if (m.lastblk[d] > 0 && mtd_audit_keep_add(m.k, MTD_KEEP_BLOCK, m.lastblk[d]))
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+	if (!rc)
+		rc = mtd_store_audit_dlog_blocks(h->store, mark_outcomes, &m);
+	if (rc == MTD_ESTORE)
+		rc = mtd_fail(h, rc, "%s", mtd_audit_errmsg(h->store));
+	if (rc)
+		goto out;
 	/* the current decisions' */
-	if (!rc && sqlite3_prepare_v2(db, "SELECT blk, entries FROM decision_blocks", -1, &st,
-				      NULL) != SQLITE_OK)
-		rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
+	if (!(st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS))) {
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		goto out;
+	}
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		char why[256];
-		if (mtd_dblock_column(st, 1, sqlite3_column_int64(st, 0), slots, why, sizeof why)) {
+		if (mtd_eval_decisions_read(st, mtd_eval_row_key(st), slots, why, sizeof why)) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "%s", why);
 			break;
 		}
 		for (int k = 0; !rc && k < MTD_DBLOCK_SLOTS; k++)
-			if (slots[k].outcome) {
-				sqlite3_reset(ko);
-				sqlite3_bind_int64(ko, 1, slots[k].outcome);
-				if (sqlite3_step(ko) != SQLITE_DONE)
-					rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-			}
+			if (slots[k].outcome &&
+			    mtd_audit_keep_add(m.k, MTD_KEEP_OUTCOME, slots[k].outcome))
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+	sqlite3_reset(st);
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(kb);
-	sqlite3_finalize(ko);
-	free(lastblk);
+	mtd_audit_keep_close(m.k);
+	free(m.lastblk);
 	return rc;
 }
 
 int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_stats *ps)
 {
 	unsigned char prev0[32] = {0}, cuthash[32], kept[32];
-	char prevhex[65], cuthex[65], khex[65], num[32], detail[400];
+	char prevhex[65], cuthex[65], khex[65], num[32], detail[400], err[600];
 	uint64_t records, nkept, copied = 0;
 	int64_t from = 0, cut;
 	lastlog unused = {0};
 	mtd_sqlfile f;
-	sqlite3 *db;
-	int rc, i;
+	int rc;
 
 	memset(ps, 0, sizeof *ps);
 	if (!archive || before <= 0)
@@ -1866,13 +1534,12 @@ int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_sta
 		return rc;
 	if (mtd_store_begin(h->store))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-	db = mtd_store_db(h->store);
-	if ((rc = prune_start(h, db, &from, prev0, &unused)))
+	if ((rc = prune_start(h, &from, prev0, &unused)))
 		goto fail;
 	free(unused.v);
 	if (!from)
 		from = 1;
-	if ((rc = find_cut(h, db, from, before, &cut, cuthash, &records)))
+	if ((rc = find_cut(h, from, before, &cut, cuthash, &records)))
 		goto fail;
 	if (cut <= from) {
 		mtd_store_rollback(h->store);
@@ -1881,39 +1548,23 @@ int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_sta
 	to_hex(prev0, 32, prevhex);
 	to_hex(cuthash, 32, cuthex);
 	/* 1. the archive, complete and durable before anything is removed */
-	if ((rc = mtd_sqlfile_begin(h, &f, archive, NULL, archive_schema)))
+	if ((rc = mtd_sqlfile_begin(h, &f, archive, NULL, mtd_audit_archive_schema)))
 		goto fail;
-	for (i = 0; i < NSRC && !rc; i++)
-		rc = copy_rows(h, db, f.db, log_tables[i], from, cut, &copied);
+	if ((rc = mtd_store_audit_archive_rows(h->store, f.db, from, cut, &copied, err,
+					       sizeof err)))
+		rc = mtd_fail(h, rc, "%s", err);
 	snprintf(num, sizeof num, "%lld", (long long)from);
-	if (!rc && (archive_info(f.db, "format", ARCHIVE_TAG) || archive_info(f.db, "first", num) ||
+	if (!rc && (mtd_audit_archive_put_info(f.db, "format", MTD_AUDIT_ARCHIVE_TAG, err,
+					       sizeof err) ||
+		    mtd_audit_archive_put_info(f.db, "first", num, err, sizeof err) ||
 		    (snprintf(num, sizeof num, "%lld", (long long)cut - 1), 0) ||
-		    archive_info(f.db, "last", num) || archive_info(f.db, "prev", prevhex) ||
-		    archive_info(f.db, "head", cuthex)))
-		rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, sqlite3_errmsg(f.db));
-	if (!rc) {
-		/* the names the entries' row ids had */
-		sqlite3_stmt *st, *in;
-		static const char *const names[2][2] = {
-			{"SELECT id, ext_id FROM devices", "INSERT INTO devices VALUES(?1, ?2)"},
-			{"SELECT id, vendor FROM connectors", "INSERT INTO connectors VALUES(?1, ?2)"}};
-		for (int k = 0; k < 2 && !rc; k++) {
-			if (sqlite3_prepare_v2(db, names[k][0], -1, &st, NULL) ||
-			    sqlite3_prepare_v2(f.db, names[k][1], -1, &in, NULL)) {
-				rc = mtd_fail(h, MTD_EIO, "%s: cannot copy names", archive);
-				break;
-			}
-			while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-				sqlite3_bind_value(in, 1, sqlite3_column_value(st, 0));
-				sqlite3_bind_value(in, 2, sqlite3_column_value(st, 1));
-				if (sqlite3_step(in) != SQLITE_DONE)
-					rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, sqlite3_errmsg(f.db));
-				sqlite3_reset(in);
-			}
-			sqlite3_finalize(st);
-			sqlite3_finalize(in);
-		}
-	}
+		    mtd_audit_archive_put_info(f.db, "last", num, err, sizeof err) ||
+		    mtd_audit_archive_put_info(f.db, "prev", prevhex, err, sizeof err) ||
+		    mtd_audit_archive_put_info(f.db, "head", cuthex, err, sizeof err)))
+		rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, err);
+	/* the names the entries' row ids had */
+	if (!rc && (rc = mtd_store_audit_archive_names(h->store, f.db, archive, err, sizeof err)))
+		rc = mtd_fail(h, rc, "%s", err);
 	if (rc) {
 		mtd_sqlfile_abort(&f);
 		goto fail;
@@ -1923,29 +1574,16 @@ int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_sta
 	mtd_test_stop("prune-archived", 0);
 	/* 2. what stays below the cut, then everything else below it removed
 	 * (the triggers that refuse deletes lifted for this transaction only) */
-	if ((rc = mark_kept(h, db, cut)))
+	if ((rc = mark_kept(h, cut)))
 		goto fail;
-	for (i = 0; i < NSRC && !rc; i++) {
-		char q[600];
-		snprintf(q, sizeof q,
-			 "DROP TRIGGER %s_no_delete;"
-			 "DELETE FROM %s WHERE seq < %lld%s;"
-			 "CREATE TRIGGER %s_no_delete BEFORE DELETE ON %s"
-			 " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
-			 log_tables[i], log_tables[i], (long long)cut,
-			 i == SRC_DECISIONS  ? " AND seq NOT IN (SELECT seq FROM temp.keep_blocks)"
-			 : i == SRC_OUTCOMES ? " AND seq NOT IN (SELECT seq FROM temp.keep_outcomes)"
-					     : "",
-			 log_tables[i], log_tables[i]);
-		if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
-			rc = mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(db));
-	}
+	if (mtd_store_audit_prune_below(h->store, cut))
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	/* 3. the rows whose last entries went are covered again, and the
 	 * prune point recorded in the chain */
 	if (!rc && mtd_store_rebaseline(h->store))
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	if (!rc)
-		rc = kept_rows(h, db, cut, kept, &nkept, NULL);
+		rc = kept_rows(h, cut, kept, &nkept, NULL);
 	if (rc)
 		goto fail;
 	to_hex(kept, 32, khex);

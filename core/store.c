@@ -477,6 +477,13 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_DECISION_LOG_HEAD] =
 		"SELECT seq + n - 1 FROM decision_log ORDER BY seq DESC LIMIT 1",
 	/* the store's parts (store_*.c), each after its own line: audit */
+	[SQL_AUDIT_CONN_ID] = "SELECT id FROM connectors WHERE vendor = ?1",
+	[SQL_AUDIT_CONN_VENDOR] = "SELECT vendor FROM connectors WHERE id = ?1",
+	[SQL_AUDIT_HEAD] = "SELECT seq, at, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[SQL_AUDIT_OUTCOME] =
+		"SELECT state, level, access, app_action, reasons FROM outcomes WHERE seq = ?1",
+	[SQL_AUDIT_LAST_PRUNED] =
+		"SELECT seq, detail FROM audit WHERE kind = 'pruned' ORDER BY seq DESC LIMIT 1",
 
 	/* fleet */
 	/* device list and show (fleet.c): mtd_fleet_*_read */

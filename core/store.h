@@ -96,6 +96,11 @@ enum mtd_sql {
 	SQL_DEVICE_SALT_NEW,
 	/* Statements of the store's parts (store_*.c), each part's after its
 	 * own line: audit (store_audit.c) */
+	SQL_AUDIT_CONN_ID,
+	SQL_AUDIT_CONN_VENDOR,
+	SQL_AUDIT_HEAD,
+	SQL_AUDIT_OUTCOME,
+	SQL_AUDIT_LAST_PRUNED,
 
 	/* fleet: device removal, show, export, SQL files (store_fleet.c) */
 	SQL_FLEET_DEVICES,
