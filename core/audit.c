@@ -25,6 +25,7 @@
 #include "mtd_int.h"
 #include "rules.h"
 #include "store_audit.h"
+#include "store_fleet.h" /* sqlfile_info */
 #include "tbuf.h"
 
 /* n bytes as 2n lowercase hex digits and a NUL into out. */
@@ -1554,14 +1555,13 @@ int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_sta
 					       sizeof err)))
 		rc = mtd_fail(h, rc, "%s", err);
 	snprintf(num, sizeof num, "%lld", (long long)from);
-	if (!rc && (mtd_audit_archive_put_info(f.db, "format", MTD_AUDIT_ARCHIVE_TAG, err,
-					       sizeof err) ||
-		    mtd_audit_archive_put_info(f.db, "first", num, err, sizeof err) ||
+	if (!rc && (mtd_store_file_info_put(f.db, "format", MTD_AUDIT_ARCHIVE_TAG) ||
+		    mtd_store_file_info_put(f.db, "first", num) ||
 		    (snprintf(num, sizeof num, "%lld", (long long)cut - 1), 0) ||
-		    mtd_audit_archive_put_info(f.db, "last", num, err, sizeof err) ||
-		    mtd_audit_archive_put_info(f.db, "prev", prevhex, err, sizeof err) ||
-		    mtd_audit_archive_put_info(f.db, "head", cuthex, err, sizeof err)))
-		rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, err);
+		    mtd_store_file_info_put(f.db, "last", num) ||
+		    mtd_store_file_info_put(f.db, "prev", prevhex) ||
+		    mtd_store_file_info_put(f.db, "head", cuthex)))
+		rc = mtd_fail(h, MTD_EIO, "%s: %s", archive, sqlite3_errmsg(f.db));
 	/* the names the entries' row ids had */
 	if (!rc && (rc = mtd_store_audit_archive_names(h->store, f.db, archive, err, sizeof err)))
 		rc = mtd_fail(h, rc, "%s", err);

@@ -2,6 +2,7 @@
  * checkpoint, prune and archives, and the merged walk of the sequence;
  * what the records mean stays in audit.c. */
 #include "store_audit.h"
+#include "store_fleet.h" /* SQL files' sqlfile_info */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,7 +508,7 @@ void mtd_audit_walk_close(mtd_audit_walk *w)
 /* ---- prune and archives ---- */
 
 const char mtd_audit_archive_schema[] =
-	"CREATE TABLE sqlfile_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	MTD_SQLFILE_INFO_TABLE
 	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,"
 	" vendor TEXT, device TEXT, detail TEXT NOT NULL, hash BLOB, pd BLOB, salt BLOB);"
 	"CREATE TABLE outcomes(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, digest INTEGER NOT NULL,"
@@ -609,25 +610,6 @@ int mtd_store_audit_archive_names(mtd_store *s, sqlite3 *dst, const char *path, 
 	return rc;
 }
 
-int mtd_audit_archive_put_info(sqlite3 *dst, const char *key, const char *value, char *err,
-			       size_t nerr)
-{
-	sqlite3_stmt *st;
-	int ok;
-	if (sqlite3_prepare_v2(dst, "INSERT INTO sqlfile_info VALUES(?1, ?2)", -1, &st, NULL))
-		ok = 0;
-	else {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
-	}
-	if (ok)
-		return 0;
-	snprintf(err, nerr, "%s", sqlite3_errmsg(dst));
-	return MTD_EIO;
-}
-
 struct mtd_audit_keep {
 	sqlite3_stmt *add[2], *has;
 };
@@ -726,24 +708,12 @@ int mtd_audit_archive_open(const char *path, mtd_audit_archive **out, char *err,
 
 int mtd_audit_archive_begin(mtd_audit_archive *a)
 {
-	return sqlite3_exec(a->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : MTD_ESTORE;
+	return mtd_store_file_read_begin(a->db);
 }
 
 int mtd_audit_archive_info(mtd_audit_archive *a, const char *key, char *buf, size_t n)
 {
-	sqlite3_stmt *st;
-	const char *t;
-	int found = 0;
-	if (sqlite3_prepare_v2(a->db, "SELECT value FROM sqlfile_info WHERE key = ?1", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st, 0))) {
-			snprintf(buf, n, "%s", t);
-			found = 1;
-		}
-	}
-	sqlite3_finalize(st);
-	return found;
+	return mtd_store_file_info_get(a->db, key, buf, n) != NULL;
 }
 
 int mtd_audit_archive_walk(mtd_audit_archive *a, mtd_audit_walk **out)

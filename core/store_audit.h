@@ -155,9 +155,10 @@ void mtd_audit_walk_close(mtd_audit_walk *w);
 
 /* ---- prune and archives ---- */
 
-/* The tables of an audit archive (an SQL file, sqlfile.h): the five of the
- * sequence with their store's columns, sqlfile_info, and the names
- * (devices, connectors) of the row ids their entries use. */
+/* The tables of an audit archive (an SQL file, sqlfile.h): sqlfile_info
+ * (store_fleet.h's mtd_store_file_info_* read and write it), the five of
+ * the sequence with their store's columns, and the names (devices,
+ * connectors) of the row ids their entries use. */
 extern const char mtd_audit_archive_schema[];
 #define MTD_AUDIT_ARCHIVE_TAG "mtdgate-audit-archive 1"
 
@@ -172,10 +173,6 @@ int mtd_store_audit_archive_rows(mtd_store *s, sqlite3 *dst, int64_t from, int64
  * into err. */
 int mtd_store_audit_archive_names(mtd_store *s, sqlite3 *dst, const char *path, char *err,
 				  size_t nerr);
-/* An sqlfile_info row of the archive dst: 0, or MTD_EIO (SQLite's message
- * into err). */
-int mtd_audit_archive_put_info(sqlite3 *dst, const char *key, const char *value, char *err,
-			       size_t nerr);
 
 /* What a prune keeps below its cut (temp tables keep_blocks and
  * keep_outcomes, made when missing and emptied by open), with the
@@ -201,7 +198,7 @@ typedef struct mtd_audit_archive mtd_audit_archive;
 /* Open the archive at path read-only: 0, or MTD_EIO with "PATH: why" in
  * err (size n). */
 int mtd_audit_archive_open(const char *path, mtd_audit_archive **out, char *err, size_t n);
-/* Its read transaction: 0 or MTD_ESTORE. */
+/* Its read transaction: 0 or MTD_EIO. */
 int mtd_audit_archive_begin(mtd_audit_archive *a);
 /* Its sqlfile_info value of key copied into buf (size n): 1, or 0 when it
  * has none (or cannot say). */
