@@ -907,145 +907,217 @@ static int check_personal(mtd_t *h, const mtd_audit_row *a, int64_t seq, int64_t
 	return 0;
 }
 
+/* ---- the chain, record by record ----
+ * What verify checks of every record of the store's walk and of an
+ * archive's alike, each in its own words: the store's records are "audit
+ * record N", an archive's "record N". */
+typedef struct chain {
+	mtd_t *h;
+	int archive;
+	int64_t expect;           /* the next record's number */
+	uint64_t n;               /* records that held */
+	unsigned char prev[32];   /* the chain's hash after the last audit record */
+	unsigned char before[32]; /* and before it */
+	pend p[MTD_LOG__COUNT];
+	erasures er;
+} chain;
+
+/* A chain from record first on, prev the hash before it; erasures may name
+ * records from erased_from on. */
+static void chain_init(chain *ch, mtd_t *h, int archive, int64_t first, int64_t erased_from,
+		       const unsigned char prev[32])
+{
+	memset(ch, 0, sizeof *ch);
+	ch->h = h;
+	ch->archive = archive;
+	ch->expect = first;
+	ch->er.from = erased_from;
+	memcpy(ch->prev, prev, 32);
+	for (int i = 0; i < MTD_LOG__COUNT; i++)
+		mtd_sha256_init(&ch->p[i].c);
+}
+
+/* Record c of walk w: the next number, readable, into its log's pending
+ * digest; an audit record (its columns into *a) hashes to its chain hash
+ * after the one before it, keeps the erasure rules and, a seal, matches
+ * what it seals. */
+static int chain_record(chain *ch, mtd_audit_walk *w, const mtd_walk_rec *c, mtd_audit_row *a)
+{
+	mtd_t *h = ch->h;
+	unsigned char want[32];
+	int64_t seq = c->seq;
+	int rc;
+
+	if (seq != ch->expect) {
+		if (ch->archive)
+			return mtd_fail(h, MTD_EMALFORMED, "record %lld is missing, out of order or "
+					"twice: the chain breaks there", (long long)ch->expect);
+		if (seq > ch->expect)
+			return mtd_fail(h, MTD_EMALFORMED, "audit records %lld to %lld are missing: "
+					"the chain breaks there", (long long)ch->expect,
+					(long long)seq - 1);
+		return mtd_fail(h, MTD_EMALFORMED, "audit record %lld is out of order or twice",
+				(long long)seq);
+	}
+	if (c->bad)
+		return mtd_fail(h, MTD_EMALFORMED, "%s %lld: a block of the %s log whose entries do "
+				"not read as it says: it was changed", ch->archive ? "record" :
+				"audit record", (long long)seq, mtd_log_name(c->log));
+	if (c->src != MTD_SRC_AUDIT) {
+		if (c->i == 0)
+			on_row(ch->p, w, c);
+		return 0;
+	}
+	mtd_audit_walk_audit(w, a);
+	/* an archive's erasures may be named by a removal record in the live
+	 * log: there only the digests are checked */
+	if ((rc = check_personal(h, a, seq, c->at, &ch->er)))
+		return rc;
+	record_hash(ch->prev, a, seq, c->at, want);
+	if (a->nhash != 32 || memcmp(a->hash, want, 32) != 0)
+		return ch->archive
+			       ? mtd_fail(h, MTD_EMALFORMED, "record %lld (%s) does not match its "
+					  "hash: it was changed, or a record before it was",
+					  (long long)seq, a->kind ? a->kind : "?")
+			       : mtd_fail(h, MTD_EMALFORMED, "audit record %lld (%s at %lld) does not "
+					  "match its hash: it was changed, or a record before it was",
+					  (long long)seq, a->kind ? a->kind : "?", (long long)c->at);
+	memcpy(ch->before, ch->prev, 32);
+	memcpy(ch->prev, want, 32);
+	if (a->kind && !strcmp(a->kind, "seal"))
+		return check_seal(h, seq, a->detail ? a->detail : "", ch->p);
+	return 0;
+}
+
+/* Every record of w through chain_record, then also (when given; a NULL
+ * for a record that is not an audit record) before it counts. 0, the
+ * first failure, or MTD_ESTORE when the walk could not go on. */
+static int chain_walk(chain *ch, mtd_audit_walk *w,
+		      int (*also)(void *ud, const mtd_walk_rec *c, const mtd_audit_row *a),
+		      void *ud)
+{
+	const mtd_walk_rec *c;
+	mtd_audit_row a;
+	int rc, got;
+	while ((got = mtd_audit_walk_next(w, &c)) > 0) {
+		if ((rc = chain_record(ch, w, c, &a)) ||
+		    (also && (rc = also(ud, c, c->src == MTD_SRC_AUDIT ? &a : NULL))))
+			return rc;
+		ch->expect++;
+		ch->n++;
+	}
+	return got ? mtd_fail(ch->h, MTD_ESTORE, "%s", mtd_audit_walk_errmsg(w)) : 0;
+}
+
+/* At the end: no log has entries no seal covers. */
+static int chain_end(chain *ch)
+{
+	for (int i = 0; i < MTD_LOG__COUNT; i++)
+		if (ch->p[i].rows)
+			return mtd_fail(ch->h, MTD_EMALFORMED, "%llu %s entries from %s %lld on are "
+					"not sealed%s", (unsigned long long)ch->p[i].rows,
+					mtd_log_name(i), ch->archive ? "record" : "audit record",
+					(long long)ch->p[i].first,
+					ch->archive ? "" : ": they were added after the fact");
+	return 0;
+}
+
+/* What verify checks of the store's records besides the chain: the
+ * decision changes and row entries it collects, the checkpoints. */
+typedef struct verifier {
+	chain *ch;
+	expects *x;
+	lastlog *last;
+	rowmap *rows;
+} verifier;
+
+static int verify_also(void *ud, const mtd_walk_rec *c, const mtd_audit_row *a)
+{
+	verifier *v = ud;
+	expects *x = v->x;
+	mtd_t *h = v->ch->h;
+	int64_t seq = c->seq;
+	int rc = 0;
+
+	if (!a) {
+		if (c->src == MTD_SRC_DECISIONS && last_set(v->last, c->e.device, c->e.outcome))
+			return mtd_fail(h, MTD_ENOMEM, "out of memory");
+		if (c->src == MTD_SRC_MESSAGES && c->e.table >= 0)
+			rc = row_set(v->rows, c->e.table, c->e.device, c->connector, 0, c->e.digest);
+		else if (c->src == MTD_SRC_ROWS)
+			rc = row_set(v->rows, c->e.table, c->e.device, c->e.k2,
+				     text_key(c->e.ktext, c->e.nktext),
+				     c->e.present ? c->e.digest : NULL);
+		if (rc)
+			return mtd_fail(h, rc, "out of memory");
+		if (x->have_file && seq == x->file.seq)
+			return mtd_fail(h, MTD_EMALFORMED, "the checkpoint's record %lld is not a "
+					"record of the chain: the log was rewritten", (long long)seq);
+		return 0;
+	}
+	/* a checkpoint holds the chain's hash before its own record */
+	if (a->kind && !strcmp(a->kind, "checkpoint") &&
+	    (rc = check_recorded(h, x, seq, a->detail, v->ch->before)))
+		return rc;
+	if (x->want_head && !memcmp(v->ch->prev, x->head, 32))
+		x->head_found = 1;
+	if (x->have_file && seq == x->file.seq) {
+		unsigned char fh[32];
+		from_hex(x->file.head, 32, fh);
+		if (memcmp(fh, v->ch->prev, 32))
+			return mtd_fail(h, MTD_EMALFORMED,
+					"audit record %lld is not the one the checkpoint signed at "
+					"%lld holds (head %s): the log up to it was rewritten",
+					(long long)seq, x->file.at, x->file.head);
+		x->file_found = 1;
+	}
+	return 0;
+}
+
 int mtd_audit_verify(mtd_t *h, uint64_t *records, char head[65])
 {
 	return mtd_audit_verify_expect(h, NULL, records, head);
 }
 
 int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, char head[65])
-
 {
-	unsigned char prev[32] = {0}, want[32];
+	unsigned char prev[32] = {0};
 	mtd_audit_walk *w = NULL;
-	const mtd_walk_rec *c;
-	pend p[MTD_LOG__COUNT];
 	lastlog last = {0};
 	rowmap rows = {0};
-	erasures er = {0};
 	expects x;
-	int64_t expect = 1, from = 0;
-	uint64_t n = 0;
-	int rc = mtd_need_store_readonly(h), i;
+	chain ch;
+	verifier v = {&ch, &x, &last, &rows};
+	int64_t from = 0;
+	uint64_t n;
+	int rc = mtd_need_store_readonly(h);
 
 	*records = 0;
 	head[0] = '\0';
 	if (rc || (rc = expect_init(h, xin, &x)))
 		return rc;
-	for (i = 0; i < MTD_LOG__COUNT; i++) {
-		mtd_sha256_init(&p[i].c);
-		p[i].rows = 0;
-		p[i].first = 0;
-	}
 	/* One read transaction: a consistent snapshot while others write. */
 	if (mtd_store_read_begin(h->store))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	rc = check_pages(h);
-	if (!rc && !(rc = prune_start(h, &from, prev, &last)) && from)
-		expect = from; /* pruned: the chain goes on from the prune point */
-	er.from = from;
+	if (!rc)
+		rc = prune_start(h, &from, prev, &last);
+	/* pruned: the chain goes on from the prune point */
+	chain_init(&ch, h, 0, from ? from : 1, from, prev);
 	if (!rc && (rc = mtd_audit_walk_verify(h->store, from, &w)))
 		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
 						      : mtd_audit_errmsg(h->store));
-	while (!rc) {
-		int64_t seq;
-		int got = mtd_audit_walk_next(w, &c);
-		if (got <= 0) {
-			if (got)
-				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
-			break;
-		}
-		seq = c->seq;
-		if (seq > expect) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "audit records %lld to %lld are missing: "
-				      "the chain breaks there", (long long)expect, (long long)seq - 1);
-			break;
-		}
-		if (seq != expect) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld is out of order or twice",
-				      (long long)seq);
-			break;
-		}
-		if (c->bad) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the %s log whose "
-				      "entries do not read as it says: it was changed",
-				      (long long)seq, mtd_log_name(c->log));
-			break;
-		}
-		if (c->src != MTD_SRC_AUDIT && c->i == 0)
-			on_row(p, w, c);
-		if (c->src == MTD_SRC_DECISIONS && (rc = last_set(&last, c->e.device, c->e.outcome))) {
-			rc = mtd_fail(h, rc, "out of memory");
-			break;
-		}
-		if (c->src == MTD_SRC_MESSAGES && c->e.table >= 0)
-			rc = row_set(&rows, c->e.table, c->e.device, c->connector, 0, c->e.digest);
-		else if (c->src == MTD_SRC_ROWS)
-			rc = row_set(&rows, c->e.table, c->e.device, c->e.k2,
-				     text_key(c->e.ktext, c->e.nktext),
-				     c->e.present ? c->e.digest : NULL);
-		if (rc) {
-			rc = mtd_fail(h, rc, "out of memory");
-			break;
-		}
-		if (x.have_file && seq == x.file.seq && c->src != MTD_SRC_AUDIT) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "the checkpoint's record %lld is not a record of "
-				      "the chain: the log was rewritten", (long long)seq);
-			break;
-		}
-		if (c->src == MTD_SRC_AUDIT) {
-			mtd_audit_row a;
-			const char *kind, *detail;
-			mtd_audit_walk_audit(w, &a);
-			kind = a.kind;
-			detail = a.detail;
-			if ((rc = check_personal(h, &a, seq, c->at, &er)))
-				break;
-			record_hash(prev, &a, seq, c->at, want);
-			if (a.nhash != 32 || memcmp(a.hash, want, 32) != 0) {
-				rc = mtd_fail(h, MTD_EMALFORMED,
-					      "audit record %lld (%s at %lld) does not match its hash: it "
-					      "was changed, or a record before it was", (long long)seq,
-					      kind ? kind : "?", (long long)c->at);
-				break;
-			}
-			if (kind && !strcmp(kind, "checkpoint") &&
-			    (rc = check_recorded(h, &x, seq, detail, prev)))
-				break;
-			memcpy(prev, want, 32);
-			if (kind && !strcmp(kind, "seal") &&
-			    (rc = check_seal(h, seq, detail ? detail : "", p)))
-				break;
-			if (x.want_head && !memcmp(want, x.head, 32))
-				x.head_found = 1;
-			if (x.have_file && seq == x.file.seq) {
-				unsigned char fh[32];
-				from_hex(x.file.head, 32, fh);
-				if (memcmp(fh, want, 32)) {
-					rc = mtd_fail(h, MTD_EMALFORMED,
-						      "audit record %lld is not the one the checkpoint "
-						      "signed at %lld holds (head %s): the log up to it "
-						      "was rewritten", (long long)seq, x.file.at,
-						      x.file.head);
-					break;
-				}
-				x.file_found = 1;
-			}
-		}
-		expect++;
-		n++;
-	}
-	for (size_t k = 0; !rc && k < er.n; k++)
-		if (er.v[k] > 0)
+	if (!rc)
+		rc = chain_walk(&ch, w, verify_also, &v);
+	for (size_t k = 0; !rc && k < ch.er.n; k++)
+		if (ch.er.v[k] > 0)
 			rc = mtd_fail(h, MTD_EMALFORMED,
 				      "audit record %lld was erased, but no device removal records "
 				      "that it erased it: it was erased outside mtdgate",
-				      (long long)er.v[k]);
-	for (i = 0; !rc && i < MTD_LOG__COUNT; i++)
-		if (p[i].rows)
-			rc = mtd_fail(h, MTD_EMALFORMED,
-				      "%llu %s entries from audit record %lld on are not sealed: they "
-				      "were added after the fact", (unsigned long long)p[i].rows,
-				      mtd_log_name(i), (long long)p[i].first);
+				      (long long)ch.er.v[k]);
+	if (!rc)
+		rc = chain_end(&ch);
+	n = ch.n;
 	if (!rc && x.have_file && !x.file_found)
 		rc = mtd_fail(h, MTD_EMALFORMED,
 			      "the log ends at record %llu, but the checkpoint signed at %lld holds "
@@ -1070,10 +1142,10 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		xin->last_at = x.file_found ? x.file.at : x.last.at;
 	}
 	*records = n;
-	to_hex(prev, 32, head);
+	to_hex(ch.prev, 32, head);
 	free(last.v);
 	free(rows.v);
-	free(er.v);
+	free(ch.er.v);
 	mtd_audit_walk_close(w);
 	mtd_store_read_end(h->store);
 	return rc;
@@ -1249,78 +1321,21 @@ static int prune_start(mtd_t *h, int64_t *from, unsigned char prev[32], lastlog 
 static int walk_chain(mtd_t *h, mtd_audit_archive *arch, int64_t first,
 		      const unsigned char prev0[32], uint64_t *records, unsigned char out[32])
 {
-	unsigned char prev[32], want[32];
 	mtd_audit_walk *w;
-	const mtd_walk_rec *c;
-	pend p[MTD_LOG__COUNT];
-	int64_t expect = first;
-	int rc = 0, i;
+	chain ch;
+	int rc;
 
-	erasures er = {NULL, 0, 0, first};
-	memcpy(prev, prev0, 32);
-	*records = 0;
-	for (i = 0; i < MTD_LOG__COUNT; i++) {
-		mtd_sha256_init(&p[i].c);
-		p[i].rows = 0;
-		p[i].first = 0;
-	}
+	chain_init(&ch, h, 1, first, first, prev0);
 	if ((rc = mtd_audit_archive_walk(arch, &w)))
 		rc = mtd_fail(h, rc, "%s", w ? mtd_audit_walk_errmsg(w) : "out of memory");
-	while (!rc) {
-		int64_t seq;
-		int got = mtd_audit_walk_next(w, &c);
-		if (got <= 0) {
-			if (got)
-				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_walk_errmsg(w));
-			break;
-		}
-		seq = c->seq;
-		if (seq != expect) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "record %lld is missing, out of order or twice: "
-				      "the chain breaks there", (long long)expect);
-			break;
-		}
-		if (c->bad) {
-			rc = mtd_fail(h, MTD_EMALFORMED, "record %lld: a block of the %s log whose "
-				      "entries do not read as it says: it was changed",
-				      (long long)seq, mtd_log_name(c->log));
-			break;
-		}
-		if (c->src != MTD_SRC_AUDIT && c->i == 0)
-			on_row(p, w, c);
-		if (c->src == MTD_SRC_AUDIT) {
-			mtd_audit_row a;
-			const char *kind, *detail;
-			mtd_audit_walk_audit(w, &a);
-			kind = a.kind;
-			detail = a.detail;
-			/* an erasure's removal record may be in the live log: only
-			 * the digests are checked here */
-			if ((rc = check_personal(h, &a, seq, c->at, &er)))
-				break;
-			record_hash(prev, &a, seq, c->at, want);
-			if (a.nhash != 32 || memcmp(a.hash, want, 32) != 0) {
-				rc = mtd_fail(h, MTD_EMALFORMED, "record %lld (%s) does not match its "
-					      "hash: it was changed, or a record before it was",
-					      (long long)seq, kind ? kind : "?");
-				break;
-			}
-			memcpy(prev, want, 32);
-			if (kind && !strcmp(kind, "seal") &&
-			    (rc = check_seal(h, seq, detail ? detail : "", p)))
-				break;
-		}
-		expect++;
-		(*records)++;
-	}
-	for (i = 0; !rc && i < MTD_LOG__COUNT; i++)
-		if (p[i].rows)
-			rc = mtd_fail(h, MTD_EMALFORMED, "%llu %s entries from record %lld on are not "
-				      "sealed", (unsigned long long)p[i].rows, mtd_log_name(i),
-				      (long long)p[i].first);
+	if (!rc)
+		rc = chain_walk(&ch, w, NULL, NULL);
+	if (!rc)
+		rc = chain_end(&ch);
 	mtd_audit_walk_close(w);
-	free(er.v);
-	memcpy(out, prev, 32);
+	free(ch.er.v);
+	*records = ch.n;
+	memcpy(out, ch.prev, 32);
 	return rc;
 }
 
