@@ -1269,8 +1269,13 @@ int mtd_store_device_ext(mtd_store *s, int64_t id, char *buf, size_t n)
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, id);
 	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	if (step == SQLITE_ROW && n) { /* as snprintf "%s", without its cost (a follower's event) */
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		size_t len = t ? strnlen(t, n - 1) : 0;
+		if (len)
+			memcpy(buf, t, len);
+		buf[len] = '\0';
+	}
 	sqlite3_reset(st);
 	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? MTD_ENOTFOUND : MTD_ESTORE;
 }
@@ -2265,14 +2270,6 @@ const char *mtd_eval_device_ext(sqlite3_stmt *st)
 {
 	const char *t = (const char *)sqlite3_column_text(st, 1);
 	return t ? t : "?"; /* NOT NULL in the schema; out of memory */
-}
-
-/* Text column i (NULL when NULL) and its length. */
-const char *mtd_col_text(sqlite3_stmt *st, int i, size_t *n)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	*n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
-	return t;
 }
 
 void mtd_device_detail_read(sqlite3_stmt *st, int full, mtd_device_detail *row)
