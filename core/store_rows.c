@@ -1,2 +1,61 @@
-/* store, rows part: see store_rows.h. */
+/* store, rows part: see store_rows.h. The statements are in store.c's
+ * sql_text[]; each reader here names the one it reads, and a comment on
+ * that statement names its reader: change the two together. */
 #include "store_rows.h"
+
+#include "mtdgate/mtdgate.h"
+
+/* ---- security tasks ---- */
+
+int mtd_store_task_state(mtd_store *s, int64_t dev, int64_t conn, const char *id, size_t nid,
+			 int *open, int64_t *at)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASK_GET); /* open, at */
+	int step;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, id, nid);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		*open = sqlite3_column_int(st, 0);
+		*at = sqlite3_column_int64(st, 1);
+	}
+	/* not reset: inside the writer's transaction, and the next use resets
+	 * it (a second reset was a tenth of this look-up) */
+	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? MTD_ENOTFOUND : MTD_ESTORE;
+}
+
+/* id, kind, cve, software, version, severity, first_seen from column i. */
+static void task_fields(sqlite3_stmt *st, int i, mtd_task_fields *t)
+{
+	t->id = (const char *)sqlite3_column_text(st, i);
+	t->kind = sqlite3_column_int(st, i + 1);
+	t->cve = (const char *)sqlite3_column_text(st, i + 2);
+	t->software = (const char *)sqlite3_column_text(st, i + 3);
+	t->version = (const char *)sqlite3_column_text(st, i + 4);
+	t->severity = sqlite3_column_int(st, i + 5);
+	t->first_seen = sqlite3_column_int64(st, i + 6);
+}
+
+void mtd_task_open_read(sqlite3_stmt *st, mtd_task_open_row *row)
+{
+	row->connector = sqlite3_column_int64(st, 0);
+	task_fields(st, 1, &row->t);
+}
+
+void mtd_task_list_read(sqlite3_stmt *st, mtd_task_list_row *row)
+{
+	row->device = (const char *)sqlite3_column_text(st, 0);
+	row->vendor = (const char *)sqlite3_column_text(st, 1);
+	task_fields(st, 2, &row->t);
+	row->open = sqlite3_column_int(st, 9);
+	row->at = sqlite3_column_int64(st, 10);
+	row->received = sqlite3_column_int64(st, 11);
+}
+
+void mtd_task_age_read(sqlite3_stmt *st, mtd_task_age_row *row)
+{
+	row->device = sqlite3_column_int64(st, 0);
+	row->at = sqlite3_column_int64(st, 1);
+}

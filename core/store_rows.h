@@ -1,9 +1,55 @@
 /* store, rows part: the SQL and typed rows of tasks.c, connector.c, events.c and appsync.c: their rows, typed.
  * Part of the store (store.h): the SQL text lives in store_rows.c or in
- * store.c's statement table; callers never see a column number. */
+ * store.c's statement table; callers never see a column number.
+ *
+ * Each reader fills a struct from the current row of the statement it
+ * names (the caller got it with mtd_store_stmt, bound and stepped it to
+ * SQLITE_ROW). Texts and blobs are borrowed from the statement until it
+ * steps again or is reset; NULL stands for SQL NULL. */
 #ifndef MTD_STORE_ROWS_H
 #define MTD_STORE_ROWS_H
 
 #include "store.h"
+
+/* ---- security tasks (tasks.c) ---- */
+
+/* A task's state as stored, by key: into *open and *at. 0, MTD_ENOTFOUND
+ * when there is no such task, or MTD_ESTORE (errmsg says). For a writer in
+ * a transaction: the statement (SQL_TASK_GET) is left to the next
+ * mtd_store_stmt to reset. id (nid bytes) is borrowed for the call. */
+int mtd_store_task_state(mtd_store *s, int64_t dev, int64_t conn, const char *id, size_t nid,
+			 int *open, int64_t *at);
+
+/* What the stored task says, in the column order both task scans share. */
+typedef struct mtd_task_fields {
+	const char *id;                      /* NOT NULL in the schema; NULL: out of memory */
+	const char *cve, *software, *version; /* NULL when not given */
+	int kind, severity;                  /* MTD_TASK_*, MTD_SEV_* */
+	int64_t first_seen;
+} mtd_task_fields;
+
+/* A row of SQL_TASKS_OPEN_OF: an open task of the device, by connector. */
+typedef struct mtd_task_open_row {
+	int64_t connector;
+	mtd_task_fields t;
+} mtd_task_open_row;
+void mtd_task_open_read(sqlite3_stmt *st, mtd_task_open_row *row);
+
+/* A row of SQL_TASKS_LIST: a task with its device's external id and its
+ * connector's vendor (NOT NULL in the schema; NULL: out of memory). */
+typedef struct mtd_task_list_row {
+	const char *device, *vendor;
+	mtd_task_fields t;
+	int open;
+	int64_t at, received;
+} mtd_task_list_row;
+void mtd_task_list_read(sqlite3_stmt *st, mtd_task_list_row *row);
+
+/* A row of SQL_TASKS_NEXT_AGE: a device with open tasks and the next time
+ * one of them reaches a whole number of days (or a second past it). */
+typedef struct mtd_task_age_row {
+	int64_t device, at;
+} mtd_task_age_row;
+void mtd_task_age_read(sqlite3_stmt *st, mtd_task_age_row *row);
 
 #endif

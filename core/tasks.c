@@ -4,28 +4,24 @@
 #include <string.h>
 
 #include "mtd_int.h"
+#include "store_rows.h"
 #include "tasks.h"
 
 int mtd_task_apply(mtd_store *s, int64_t now, int64_t conn, int64_t dev, const mtd_msg *m,
 		   int *written)
 {
 	const mtd_task *t = &m->task;
-	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASK_GET);
-	int step, open = m->state == MTD_EVENT_OPEN;
+	sqlite3_stmt *st;
+	int open = m->state == MTD_EVENT_OPEN, was_open, rc;
+	int64_t last;
 
 	*written = 0;
-	if (!st)
-		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
-	mtd_bind_text(st, 3, t->id.p, t->id.n);
-	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int was_open = sqlite3_column_int(st, 0);
-		int64_t last = sqlite3_column_int64(st, 1);
+	rc = mtd_store_task_state(s, dev, conn, t->id.p, t->id.n, &was_open, &last);
+	if (rc == 0) {
 		/* an older word on the task lost; at the same time a resolve wins */
 		if (last > m->at || (last == m->at && (!was_open || open)))
 			return 0;
-	} else if (step != SQLITE_DONE) {
+	} else if (rc != MTD_ENOTFOUND) {
 		return MTD_ESTORE;
 	}
 	if (!(st = mtd_store_stmt(s, SQL_TASK_PUT)))
@@ -49,9 +45,9 @@ int mtd_task_apply(mtd_store *s, int64_t now, int64_t conn, int64_t dev, const m
 	return 0;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i, int *oom)
+/* A copy of t (NULL stays NULL); *oom set when it cannot be made. */
+static char *dup(const char *t, int *oom)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
 	char *c = t ? strdup(t) : NULL;
 	*oom |= t && !c;
 	return c;
@@ -76,9 +72,12 @@ int mtd_task_next_ages(mtd_store *s, int64_t from, int (*fn)(void *ud, int64_t d
 	if (!st)
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, from);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		if ((rc = fn(ud, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1))))
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_task_age_row r;
+		mtd_task_age_read(st, &r);
+		if ((rc = fn(ud, r.device, r.at)))
 			break;
+	}
 	sqlite3_reset(st);
 	return rc ? rc : step == SQLITE_DONE ? 0 : MTD_ESTORE;
 }
@@ -96,6 +95,7 @@ int mtd_task_rows_open(mtd_store *s, int64_t dev, mtd_task_row **out, size_t *n)
 		return MTD_ESTORE;
 	sqlite3_bind_int64(st, 1, dev);
 	while (!oom && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_task_open_row row;
 		mtd_task_row *r;
 		if (k == cap) {
 			size_t nc = cap ? 2 * cap : 8;
@@ -107,16 +107,17 @@ int mtd_task_rows_open(mtd_store *s, int64_t dev, mtd_task_row **out, size_t *n)
 			v = nv;
 			cap = nc;
 		}
+		mtd_task_open_read(st, &row);
 		r = &v[k++];
 		memset(r, 0, sizeof *r);
-		r->connector = sqlite3_column_int64(st, 0);
-		r->id = col_dup(st, 1, &oom);
-		r->kind = sqlite3_column_int(st, 2);
-		r->cve = col_dup(st, 3, &oom);
-		r->software = col_dup(st, 4, &oom);
-		r->version = col_dup(st, 5, &oom);
-		r->severity = sqlite3_column_int(st, 6);
-		r->first_seen = sqlite3_column_int64(st, 7);
+		r->connector = row.connector;
+		r->id = dup(row.t.id, &oom);
+		r->kind = row.t.kind;
+		r->cve = dup(row.t.cve, &oom);
+		r->software = dup(row.t.software, &oom);
+		r->version = dup(row.t.version, &oom);
+		r->severity = row.t.severity;
+		r->first_seen = row.t.first_seen;
 		oom |= !r->id;
 	}
 	sqlite3_reset(st);
@@ -142,20 +143,10 @@ int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud)
 	/* one read transaction: a consistent listing while others write */
 	if (mtd_store_read_begin(h->store))
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-	if (device) {
-		if (!(st = mtd_store_stmt(h->store, SQL_DEVICE_ID))) {
-			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-		if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			dev = sqlite3_column_int64(st, 0);
-		} else {
-			rc = step == SQLITE_DONE
-				     ? mtd_fail(h, MTD_ENOTFOUND, "no device '%s'", device)
-				     : mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-			goto out;
-		}
+	if (device && (rc = mtd_store_device_id(h->store, device, &dev))) {
+		rc = rc == MTD_ENOTFOUND ? mtd_fail(h, MTD_ENOTFOUND, "no device '%s'", device)
+					 : mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
+		goto out;
 	}
 	if (!(st = mtd_store_stmt(h->store, SQL_TASKS_LIST))) {
 		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
@@ -164,19 +155,21 @@ int mtd_tasks(mtd_t *h, const char *device, mtd_task_fn fn, void *ud)
 	if (device)
 		sqlite3_bind_int64(st, 1, dev);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_task_list_row r;
 		mtd_task_info t;
-		t.device = (const char *)sqlite3_column_text(st, 0);
-		t.vendor = (const char *)sqlite3_column_text(st, 1);
-		t.id = (const char *)sqlite3_column_text(st, 2);
-		t.kind = mtd_task_kind_name(sqlite3_column_int(st, 3));
-		t.cve = (const char *)sqlite3_column_text(st, 4);
-		t.software = (const char *)sqlite3_column_text(st, 5);
-		t.version = (const char *)sqlite3_column_text(st, 6);
-		t.severity = mtd_task_severity_name(sqlite3_column_int(st, 7));
-		t.first_seen = sqlite3_column_int64(st, 8);
-		t.state = sqlite3_column_int(st, 9) ? "open" : "resolved";
-		t.updated_at = sqlite3_column_int64(st, 10);
-		t.received = sqlite3_column_int64(st, 11);
+		mtd_task_list_read(st, &r);
+		t.device = r.device;
+		t.vendor = r.vendor;
+		t.id = r.t.id;
+		t.kind = mtd_task_kind_name(r.t.kind);
+		t.cve = r.t.cve;
+		t.software = r.t.software;
+		t.version = r.t.version;
+		t.severity = mtd_task_severity_name(r.t.severity);
+		t.first_seen = r.t.first_seen;
+		t.state = r.open ? "open" : "resolved";
+		t.updated_at = r.at;
+		t.received = r.received;
 		if (!t.device || !t.vendor || !t.id) {
 			rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 			break;
