@@ -5,6 +5,7 @@
 
 #include "connector.h"
 #include "mtdgate/mtdgate.h"
+#include "store_rows.h"
 
 static const char *const state_names[] = {"unavailable", "not_set_up", "available",
 					  "enabled", "unresponsive", "error"};
@@ -43,28 +44,29 @@ int mtd_conn_accepts(int state, int msg_type)
 	return state != MTD_CS_UNAVAILABLE && state != MTD_CS_NOT_SET_UP;
 }
 
+/* The connector of a SQL_CONN_GET / SQL_CONN_ALL row. */
 static void from_row(sqlite3_stmt *st, mtd_conn *c)
 {
-	const char *e;
+	mtd_conn_row r;
+	mtd_conn_row_read(st, &r);
 	memset(c, 0, sizeof *c);
-	c->id = sqlite3_column_int64(st, 0);
-	snprintf(c->vendor, sizeof c->vendor, "%s", (const char *)sqlite3_column_text(st, 1));
-	c->state = state_from_name((const char *)sqlite3_column_text(st, 2));
-	c->provisioned = sqlite3_column_int(st, 3);
-	c->removed = sqlite3_column_int(st, 4);
-	e = (const char *)sqlite3_column_text(st, 5);
-	snprintf(c->error_code, sizeof c->error_code, "%s", e ? e : "");
-	c->last_contact = sqlite3_column_int64(st, 6);
-	c->added_at = sqlite3_column_int64(st, 7);
-	c->platforms = (uint32_t)sqlite3_column_int(st, 8);
-	c->mam_platforms = (uint32_t)sqlite3_column_int(st, 9);
-	c->appsync_ios = sqlite3_column_int(st, 10);
-	c->appsync_personal_ios = sqlite3_column_int(st, 11);
-	c->block_unsupported_os = sqlite3_column_int(st, 12);
-	c->block_missing_data = sqlite3_column_int(st, 13);
-	c->unresponsive_days = sqlite3_column_int(st, 14);
-	c->rejected = sqlite3_column_int64(st, 15);
-	c->parked_days = sqlite3_column_int(st, 16);
+	c->id = r.id;
+	snprintf(c->vendor, sizeof c->vendor, "%s", r.vendor);
+	c->state = state_from_name(r.state);
+	c->provisioned = r.provisioned;
+	c->removed = r.removed;
+	snprintf(c->error_code, sizeof c->error_code, "%s", r.error_code ? r.error_code : "");
+	c->last_contact = r.last_contact;
+	c->added_at = r.added_at;
+	c->platforms = r.platforms;
+	c->mam_platforms = r.mam_platforms;
+	c->appsync_ios = r.appsync_ios;
+	c->appsync_personal_ios = r.appsync_personal_ios;
+	c->block_unsupported_os = r.block_unsupported_os;
+	c->block_missing_data = r.block_missing_data;
+	c->unresponsive_days = r.unresponsive_days;
+	c->rejected = r.rejected;
+	c->parked_days = r.parked_days;
 }
 
 int mtd_conn_load(mtd_store *s, const char *vendor, mtd_conn *c)

@@ -59,3 +59,26 @@ void mtd_task_age_read(sqlite3_stmt *st, mtd_task_age_row *row)
 	row->device = sqlite3_column_int64(st, 0);
 	row->at = sqlite3_column_int64(st, 1);
 }
+
+/* ---- connectors ---- */
+
+void mtd_conn_row_read(sqlite3_stmt *st, mtd_conn_row *row)
+{
+	row->id = sqlite3_column_int64(st, 0);
+	row->vendor = (const char *)sqlite3_column_text(st, 1);
+	row->state = (const char *)sqlite3_column_text(st, 2);
+	row->provisioned = sqlite3_column_int(st, 3);
+	row->removed = sqlite3_column_int(st, 4);
+	row->error_code = (const char *)sqlite3_column_text(st, 5);
+	row->last_contact = sqlite3_column_int64(st, 6);
+	row->added_at = sqlite3_column_int64(st, 7);
+	row->platforms = (uint32_t)sqlite3_column_int(st, 8);
+	row->mam_platforms = (uint32_t)sqlite3_column_int(st, 9);
+	row->appsync_ios = sqlite3_column_int(st, 10);
+	row->appsync_personal_ios = sqlite3_column_int(st, 11);
+	row->block_unsupported_os = sqlite3_column_int(st, 12);
+	row->block_missing_data = sqlite3_column_int(st, 13);
+	row->unresponsive_days = sqlite3_column_int(st, 14);
+	row->rejected = sqlite3_column_int64(st, 15);
+	row->parked_days = sqlite3_column_int(st, 16);
+}

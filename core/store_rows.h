@@ -52,4 +52,21 @@ typedef struct mtd_task_age_row {
 } mtd_task_age_row;
 void mtd_task_age_read(sqlite3_stmt *st, mtd_task_age_row *row);
 
+/* ---- connectors (connector.c) ---- */
+
+/* A row of SQL_CONN_GET or SQL_CONN_ALL: a connector's columns as stored
+ * (vendor and state NOT NULL in the schema, NULL: out of memory;
+ * error_code NULL when none; last_contact 0 when never). */
+typedef struct mtd_conn_row {
+	int64_t id;
+	const char *vendor, *state, *error_code;
+	int provisioned, removed;
+	int64_t last_contact, added_at;
+	uint32_t platforms, mam_platforms;
+	int appsync_ios, appsync_personal_ios, block_unsupported_os, block_missing_data;
+	int unresponsive_days, parked_days;
+	int64_t rejected;
+} mtd_conn_row;
+void mtd_conn_row_read(sqlite3_stmt *st, mtd_conn_row *row);
+
 #endif
