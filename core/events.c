@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h" /* MTD_MAX_ID */
 #include "mtdgate/wire.h"
 #include "mtd_int.h"
 #include "rules.h"
+#include "store_rows.h"
 #include "tbuf.h"
 
 /* The outcome id as the four names (not_evaluated, none, block, none when
@@ -29,12 +31,13 @@ static int outcome_of(mtd_t *h, int64_t id, mtd_decision_state *d, tbuf *rb)
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(st, 6);
-		d->state = mtd_state_name(sqlite3_column_int(st, 1));
-		d->level = mtd_level_name(sqlite3_column_int(st, 2));
-		d->access = sqlite3_column_int(st, 3) == 0 ? "allow" : "block";
-		d->app_protection = mtd_app_action_name(sqlite3_column_int(st, 4));
-		rc = rb && r && tb_set(rb, r) ? MTD_ENOMEM : 0;
+		mtd_outcome_shown o;
+		mtd_outcome_shown_read(st, rb != NULL, &o);
+		d->state = mtd_state_name(o.state);
+		d->level = mtd_level_name(o.level);
+		d->access = o.access == 0 ? "allow" : "block";
+		d->app_protection = mtd_app_action_name(o.app_action);
+		rc = rb && o.reasons && tb_set(rb, o.reasons) ? MTD_ENOMEM : 0;
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : MTD_ESTORE;
 	}
@@ -46,28 +49,21 @@ static int outcome_of(mtd_t *h, int64_t id, mtd_decision_state *d, tbuf *rb)
 
 int mtd_decision_head(mtd_t *h, int64_t *seq)
 {
-	sqlite3_stmt *st;
 	int rc = mtd_need_store(h);
 	if (rc)
 		return rc;
-	*seq = 0;
-	if (!(st = mtd_store_stmt(h->store, SQL_DECISION_LOG_HEAD)))
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*seq = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
+	if (mtd_store_decision_head(h->store, seq))
 		return mtd_fail(h, MTD_ESTORE, "reading the decision log: %s",
 				mtd_store_errmsg(h->store));
-	sqlite3_reset(st);
 	return 0;
 }
 
 int mtd_decision_events(mtd_t *h, int64_t after, uint64_t max, mtd_event_fn fn, void *ud,
 			int64_t *last)
 {
-	sqlite3_stmt *st, *ext;
-	tbuf reasons = {0}, dev = {0};
+	sqlite3_stmt *st;
+	tbuf reasons = {0};
+	char dev[MTD_MAX_ID + 1]; /* a device's external id (bounded on input) */
 	uint64_t sent = 0;
 	int rc = mtd_need_store(h), step = SQLITE_DONE;
 
@@ -83,51 +79,40 @@ int mtd_decision_events(mtd_t *h, int64_t after, uint64_t max, mtd_event_fn fn, 
 		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	sqlite3_bind_int64(st, 1, after - MTD_BLOCK_ENTRIES);
 	while (!rc && (!max || sent < max) && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
-		int64_t at = sqlite3_column_int64(st, 2);
-		const unsigned char *p = sqlite3_column_blob(st, 3);
-		const unsigned char *end = p + sqlite3_column_bytes(st, 3);
+		mtd_decision_block b;
+		const unsigned char *p, *end;
 		mtd_log_entry e;
+		mtd_decision_block_read(st, &b);
+		p = b.entries;
+		end = p + b.nentries;
 		memset(&e, 0, sizeof e);
-		if (n <= 0 || n > MTD_BLOCK_ENTRIES || !p) {
+		if (b.n <= 0 || b.n > MTD_BLOCK_ENTRIES || !p) {
 			rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a block of the decision "
 				      "log that cannot be read (run 'mtdgate audit verify')",
-				      (long long)seq);
+				      (long long)b.seq);
 			break;
 		}
-		for (int64_t i = 0; i < n && !rc && (!max || sent < max); i++) {
+		for (int64_t i = 0; i < b.n && !rc && (!max || sent < max); i++) {
 			mtd_decision_event ev;
 			if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e)) {
 				rc = mtd_fail(h, MTD_EMALFORMED, "audit record %lld: a decision that "
 					      "cannot be read (run 'mtdgate audit verify')",
-					      (long long)(seq + i));
+					      (long long)(b.seq + i));
 				break;
 			}
-			if (seq + i <= after)
+			if (b.seq + i <= after)
 				continue;
 			memset(&ev, 0, sizeof ev);
-			ev.seq = seq + i;
-			ev.at = at;
+			ev.seq = b.seq + i;
+			ev.at = b.at;
 			if ((rc = outcome_of(h, e.prev, &ev.before, NULL)) ||
 			    (rc = outcome_of(h, e.outcome, &ev.after, &reasons)))
 				break;
 			ev.reasons_json = reasons.p;
-			if (!(ext = mtd_store_stmt(h->store, SQL_DEVICE_EXT))) {
-				rc = MTD_ESTORE;
+			if ((rc = mtd_store_device_ext(h->store, e.device, dev, sizeof dev)) == 0)
+				ev.device = dev;
+			else if (rc != MTD_ENOTFOUND)
 				break;
-			}
-			sqlite3_bind_int64(ext, 1, e.device);
-			if ((step = sqlite3_step(ext)) == SQLITE_ROW) {
-				if (tb_set(&dev, (const char *)sqlite3_column_text(ext, 0))) {
-					rc = MTD_ENOMEM;
-					break;
-				}
-				ev.device = dev.p;
-			} else if (step != SQLITE_DONE) {
-				rc = MTD_ESTORE;
-				break;
-			}
-			sqlite3_reset(ext);
 			if ((rc = fn(ud, &ev)))
 				break;
 			sent++;
@@ -144,7 +129,6 @@ int mtd_decision_events(mtd_t *h, int64_t after, uint64_t max, mtd_event_fn fn, 
 	else if (rc == MTD_ENOMEM)
 		rc = mtd_fail(h, rc, "out of memory");
 	free(reasons.p);
-	free(dev.p);
 	return rc;
 }
 

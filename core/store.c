@@ -360,6 +360,7 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_OUTCOME_BY_DIGEST] =
 		"SELECT seq, state, level, access, app_action, vendors, reasons, resources"
 		" FROM outcomes WHERE digest = ?1",
+	/* also read by mtd_outcome_shown_read (store_rows.c) */
 	[SQL_OUTCOME_GET] =
 		"SELECT seq, state, level, access, app_action, vendors, reasons, resources"
 		" FROM outcomes WHERE seq = ?1",
@@ -474,6 +475,7 @@ static const char *const sql_text[SQL__COUNT] = {
 		" WHEN (?1 - first_seen) % 86400 = 0 THEN ?1 + 1"
 		" ELSE ?1 + 86400 - (?1 - first_seen) % 86400 END) FROM tasks"
 		" WHERE open = 1 GROUP BY device",
+	/* read by mtd_decision_block_read, mtd_store_decision_head (store_rows.c) */
 	[SQL_DECISION_LOG_EVENTS] =
 		"SELECT seq, n, at, entries FROM decision_log WHERE seq > ?1 ORDER BY seq",
 	[SQL_DECISION_LOG_HEAD] =

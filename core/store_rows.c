@@ -82,3 +82,37 @@ void mtd_conn_row_read(sqlite3_stmt *st, mtd_conn_row *row)
 	row->rejected = sqlite3_column_int64(st, 15);
 	row->parked_days = sqlite3_column_int(st, 16);
 }
+
+/* ---- decision changes for followers ---- */
+
+int mtd_store_decision_head(mtd_store *s, int64_t *seq)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_DECISION_LOG_HEAD);
+	int step;
+	*seq = 0;
+	if (!st)
+		return MTD_ESTORE;
+	if ((step = sqlite3_step(st)) == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	/* a statement left on a row would keep this connection's snapshot */
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+void mtd_outcome_shown_read(sqlite3_stmt *st, int reasons, mtd_outcome_shown *row)
+{
+	row->state = sqlite3_column_int(st, 1);
+	row->level = sqlite3_column_int(st, 2);
+	row->access = sqlite3_column_int(st, 3);
+	row->app_action = sqlite3_column_int(st, 4);
+	row->reasons = reasons ? (const char *)sqlite3_column_text(st, 6) : NULL;
+}
+
+void mtd_decision_block_read(sqlite3_stmt *st, mtd_decision_block *row)
+{
+	row->seq = sqlite3_column_int64(st, 0);
+	row->n = sqlite3_column_int64(st, 1);
+	row->at = sqlite3_column_int64(st, 2);
+	row->entries = sqlite3_column_blob(st, 3);
+	row->nentries = (size_t)sqlite3_column_bytes(st, 3);
+}

@@ -69,4 +69,30 @@ typedef struct mtd_conn_row {
 } mtd_conn_row;
 void mtd_conn_row_read(sqlite3_stmt *st, mtd_conn_row *row);
 
+/* ---- decision changes for followers (events.c) ---- */
+
+/* The sequence number of the decision log's last entry into *seq (0 when
+ * the log is empty): 0, or MTD_ESTORE (errmsg says). */
+int mtd_store_decision_head(mtd_store *s, int64_t *seq);
+
+/* What a follower shows of a SQL_OUTCOME_GET row: mtd_stored_outcome_read
+ * without seq, vendors and resources, and reasons only when asked (NULL
+ * otherwise, or when out of memory): SQLite copies each text it hands
+ * out, and a follower reads two outcomes an event. */
+typedef struct mtd_outcome_shown {
+	int state, level, access, app_action;
+	const char *reasons;
+} mtd_outcome_shown;
+void mtd_outcome_shown_read(sqlite3_stmt *st, int reasons, mtd_outcome_shown *row);
+
+/* A row of SQL_DECISION_LOG_EVENTS: a block of n decision log entries
+ * numbered seq .. seq + n - 1, written at at; entries (nentries bytes) as
+ * mtd_log_entry_decode reads them, NULL when empty or not stored. */
+typedef struct mtd_decision_block {
+	int64_t seq, n, at;
+	const unsigned char *entries;
+	size_t nentries;
+} mtd_decision_block;
+void mtd_decision_block_read(sqlite3_stmt *st, mtd_decision_block *row);
+
 #endif

@@ -13,7 +13,6 @@ fail() { echo "store_sql: $*" >&2; exit 1; }
 PENDING="
 core/ingest.c
 
-core/events.c
 core/appsync.c
 "
 
