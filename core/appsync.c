@@ -6,55 +6,54 @@
 #include "connector.h"
 #include "mtd_int.h"
 #include "plugin_child.h"
+#include "store_rows.h"
 
-static const char *const fields[] = {"device", "app_id", "version", "short_version", "name",
-				     "bundle_size", "dynamic_size", "adhoc_signed", "app_store",
-				     "beta", "vpp", "validated", "managed"};
-#define NFIELDS 13
+/* The record's fields, as mtd_appsync_row holds them: texts, sizes, flags. */
+static const char *const fields[MTD_APPSYNC_FIELDS] = {
+	"device", "app_id", "version", "short_version", "name", "bundle_size", "dynamic_size",
+	"adhoc_signed", "app_store", "beta", "vpp", "validated", "managed"};
+enum { F_SIZES = MTD_APPSYNC_TEXTS, F_FLAGS = F_SIZES + MTD_APPSYNC_SIZES };
 
-/* One inventory record from the scan row, as msgpack (absent values nil). */
-static int pack_row(sqlite3_stmt *st, msgpack_packer *pk)
+/* One inventory record, as msgpack (absent values nil). */
+static int pack_row(const mtd_appsync_row *r, msgpack_packer *pk)
 {
-	if (msgpack_pack_map(pk, NFIELDS))
+	if (msgpack_pack_map(pk, MTD_APPSYNC_FIELDS))
 		return -1;
-	for (int i = 0; i < NFIELDS; i++) {
-		int t = sqlite3_column_type(st, i);
+	for (int i = 0; i < MTD_APPSYNC_FIELDS; i++) {
 		size_t kl = strlen(fields[i]);
 		if (msgpack_pack_str(pk, kl) || msgpack_pack_str_body(pk, fields[i], kl))
 			return -1;
-		if (t == SQLITE_NULL) {
+		if (r->nulls & 1u << i) {
 			if (msgpack_pack_nil(pk))
 				return -1;
-		} else if (i >= 7) {
-			if (sqlite3_column_int(st, i) ? msgpack_pack_true(pk) : msgpack_pack_false(pk))
+		} else if (i >= F_FLAGS) {
+			if (r->flag[i - F_FLAGS] ? msgpack_pack_true(pk) : msgpack_pack_false(pk))
 				return -1;
-		} else if (i >= 5) {
-			if (msgpack_pack_int64(pk, sqlite3_column_int64(st, i)))
+		} else if (i >= F_SIZES) {
+			if (msgpack_pack_int64(pk, r->size[i - F_SIZES]))
 				return -1;
 		} else {
-			const char *v = (const char *)sqlite3_column_text(st, i);
-			size_t n = (size_t)sqlite3_column_bytes(st, i);
-			if (msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, v, n))
+			if (msgpack_pack_str(pk, r->ntext[i]) ||
+			    msgpack_pack_str_body(pk, r->text[i], r->ntext[i]))
 				return -1;
 		}
 	}
 	return 0;
 }
 
-static json_t *json_row(sqlite3_stmt *st)
+static json_t *json_row(const mtd_appsync_row *r)
 {
 	json_t *o = json_object();
-	for (int i = 0; o && i < NFIELDS; i++) {
+	for (int i = 0; o && i < MTD_APPSYNC_FIELDS; i++) {
 		json_t *v;
-		if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		if (r->nulls & 1u << i)
 			v = json_null();
-		else if (i >= 7)
-			v = json_boolean(sqlite3_column_int(st, i));
-		else if (i >= 5)
-			v = json_integer(sqlite3_column_int64(st, i));
+		else if (i >= F_FLAGS)
+			v = json_boolean(r->flag[i - F_FLAGS]);
+		else if (i >= F_SIZES)
+			v = json_integer(r->size[i - F_SIZES]);
 		else
-			v = json_stringn((const char *)sqlite3_column_text(st, i),
-					 (size_t)sqlite3_column_bytes(st, i));
+			v = json_stringn(r->text[i], r->ntext[i]);
 		json_object_set_new(o, fields[i], v);
 	}
 	return o;
@@ -146,9 +145,11 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_appsync_row r;
+		mtd_appsync_row_read(st, &r);
 		n++;
 		if (format == MTD_APPSYNC_JSON) {
-			json_t *o = json_row(st);
+			json_t *o = json_row(&r);
 			char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 			json_decref(o);
 			if (!t)
@@ -158,7 +159,7 @@ int mtd_appsync(mtd_t *h, const char *vendor, int format, mtd_write_fn out, void
 			free(t);
 			continue;
 		}
-		if (pack_row(st, &pk)) {
+		if (pack_row(&r, &pk)) {
 			rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 			break;
 		}

@@ -380,7 +380,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT app_id, version, short_version, name, bundle_size, dynamic_size,"
 		" adhoc_signed, app_store, beta, vpp, validated, managed"
 		" FROM apps WHERE device = ?1 ORDER BY app_id",
-	/* R9: iOS (platform 1) only; personal devices only when ?1 is 1. */
+	/* R9: iOS (platform 1) only; personal devices only when ?1 is 1. Read
+	 * by mtd_appsync_row_read (store_rows.c). */
 	[SQL_APPSYNC_SCAN] =
 		"SELECT d.ext_id, a.app_id, a.version, a.short_version, a.name, a.bundle_size,"
 		" a.dynamic_size, a.adhoc_signed, a.app_store, a.beta, a.vpp, a.validated, a.managed"

@@ -116,3 +116,19 @@ void mtd_decision_block_read(sqlite3_stmt *st, mtd_decision_block *row)
 	row->entries = sqlite3_column_blob(st, 3);
 	row->nentries = (size_t)sqlite3_column_bytes(st, 3);
 }
+
+/* ---- App Sync ---- */
+
+void mtd_appsync_row_read(sqlite3_stmt *st, mtd_appsync_row *row)
+{
+	int i = 0;
+	row->nulls = 0;
+	for (int k = 0; k < MTD_APPSYNC_FIELDS; k++) /* before a read converts one */
+		row->nulls |= (unsigned)(sqlite3_column_type(st, k) == SQLITE_NULL) << k;
+	for (int k = 0; k < MTD_APPSYNC_TEXTS; k++, i++)
+		row->text[k] = mtd_col_text(st, i, &row->ntext[k]);
+	for (int k = 0; k < MTD_APPSYNC_SIZES; k++, i++)
+		row->size[k] = sqlite3_column_int64(st, i);
+	for (int k = 0; k < MTD_APPSYNC_FLAGS; k++, i++)
+		row->flag[k] = sqlite3_column_int(st, i) != 0;
+}

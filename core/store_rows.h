@@ -95,4 +95,23 @@ typedef struct mtd_decision_block {
 } mtd_decision_block;
 void mtd_decision_block_read(sqlite3_stmt *st, mtd_decision_block *row);
 
+/* ---- App Sync (appsync.c) ---- */
+
+/* A row of SQL_APPSYNC_SCAN: a device's external id and one app of its
+ * inventory, MTD_APPSYNC_FIELDS fields in column order: the texts, the
+ * sizes, the flags. nulls has bit i set when field i is NULL (its value
+ * below is then NULL or 0). */
+#define MTD_APPSYNC_TEXTS 5 /* device, app_id, version, short_version, name */
+#define MTD_APPSYNC_SIZES 2 /* bundle_size, dynamic_size */
+#define MTD_APPSYNC_FLAGS 6 /* adhoc_signed, app_store, beta, vpp, validated, managed */
+#define MTD_APPSYNC_FIELDS (MTD_APPSYNC_TEXTS + MTD_APPSYNC_SIZES + MTD_APPSYNC_FLAGS)
+typedef struct mtd_appsync_row {
+	const char *text[MTD_APPSYNC_TEXTS];
+	size_t ntext[MTD_APPSYNC_TEXTS];
+	int64_t size[MTD_APPSYNC_SIZES];
+	int flag[MTD_APPSYNC_FLAGS]; /* 0 or 1 */
+	unsigned nulls;
+} mtd_appsync_row;
+void mtd_appsync_row_read(sqlite3_stmt *st, mtd_appsync_row *row);
+
 #endif

@@ -13,7 +13,6 @@ fail() { echo "store_sql: $*" >&2; exit 1; }
 PENDING="
 core/ingest.c
 
-core/appsync.c
 "
 
 # offences FILE...: what in FILE is the store's business (grep -n lines).
