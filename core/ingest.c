@@ -127,51 +127,51 @@ static int64_t dm_find(devmap *m, const char *p, size_t n)
  * than DM_MAX_BYTES, or the store does not give the ids in order (then the
  * store answers each look-up). */
 #define DM_MAX_BYTES (96u << 20)
-static devmap *dm_load(sqlite3 *db, int64_t ndev)
+struct dm_fill {
+	devmap *m;
+	int64_t ndev;
+};
+
+static int dm_add(void *ud, int64_t id, const char *t, size_t n)
 {
-	devmap *m = calloc(1, sizeof *m);
-	sqlite3_stmt *st = NULL;
-	int step;
+	struct dm_fill *f = ud;
+	devmap *m = f->m;
+	if (!t || n > 255 || m->n >= (size_t)f->ndev)
+		return 1; /* more devices than max(id) said: not ours to guess */
+	if (m->n && dm_cmp(m, m->n - 1, t, n) >= 0)
+		return 1; /* not in BINARY order: the binary search would be wrong */
+	if (m->ntext + n + 9 > m->text_cap) {
+		size_t nc = m->text_cap * 2;
+		char *nt;
+		if ((uint64_t)f->ndev * sizeof *m->off + nc > DM_MAX_BYTES || nc > 0xffffffffu ||
+		    !(nt = realloc(m->text, nc)))
+			return 1;
+		m->text = nt;
+		m->text_cap = nc;
+	}
+	m->off[m->n++] = (uint32_t)m->ntext;
+	m->text[m->ntext] = (char)(unsigned char)n;
+	memcpy(m->text + m->ntext + 1, t, n);
+	memcpy(m->text + m->ntext + 1 + n, &id, sizeof id);
+	m->ntext += n + 9;
+	return 0;
+}
+
+static devmap *dm_load(mtd_store *s, int64_t ndev)
+{
+	struct dm_fill f = {calloc(1, sizeof *f.m), ndev};
+	devmap *m = f.m;
 
 	if (!m)
 		return NULL;
 	m->text_cap = (size_t)ndev * 24;
 	if ((uint64_t)ndev * sizeof *m->off + m->text_cap > DM_MAX_BYTES ||
 	    !(m->off = malloc((size_t)ndev * sizeof *m->off)) || !(m->text = malloc(m->text_cap)) ||
-	    sqlite3_prepare_v2(db, "SELECT ext_id, id FROM devices ORDER BY ext_id", -1, &st,
-			       NULL) != SQLITE_OK)
-		goto fail;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		size_t n = (size_t)sqlite3_column_bytes(st, 0);
-		int64_t id = sqlite3_column_int64(st, 1);
-		if (!t || n > 255 || m->n >= (size_t)ndev)
-			goto fail; /* more devices than max(id) said: not ours to guess */
-		if (m->n && dm_cmp(m, m->n - 1, t, n) >= 0)
-			goto fail; /* not in BINARY order: the binary search would be wrong */
-		if (m->ntext + n + 9 > m->text_cap) {
-			size_t nc = m->text_cap * 2;
-			char *nt;
-			if ((uint64_t)ndev * sizeof *m->off + nc > DM_MAX_BYTES || nc > 0xffffffffu ||
-			    !(nt = realloc(m->text, nc)))
-				goto fail;
-			m->text = nt;
-			m->text_cap = nc;
-		}
-		m->off[m->n++] = (uint32_t)m->ntext;
-		m->text[m->ntext] = (char)(unsigned char)n;
-		memcpy(m->text + m->ntext + 1, t, n);
-		memcpy(m->text + m->ntext + 1 + n, &id, sizeof id);
-		m->ntext += n + 9;
+	    mtd_store_device_scan(s, 1, dm_add, &f)) {
+		dm_free(m);
+		return NULL;
 	}
-	if (step != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
 	return m;
-fail:
-	sqlite3_finalize(st);
-	dm_free(m);
-	return NULL;
 }
 
 /* Load the map when the input looks like many messages for a large store:
@@ -185,7 +185,7 @@ static void dm_maybe(run *r, FILE *in)
 		return;
 	ndev = mtd_store_max_device(r->h->store);
 	if (ndev >= 10000 && ndev < (1 << 28) && (uint64_t)sb.st_size / 48 >= (uint64_t)ndev / 4)
-		r->dm = dm_load(mtd_store_db(r->h->store), ndev);
+		r->dm = dm_load(r->h->store, ndev);
 }
 
 static int begin(run *r)
@@ -254,8 +254,7 @@ static void bad_record(run *r, const char *why)
 
 static int store_fail(run *r)
 {
-	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", where(r),
-			sqlite3_errmsg(mtd_store_db(r->h->store)));
+	return mtd_fail(r->h, MTD_ESTORE, "%s: %s", where(r), mtd_store_errmsg(r->h->store));
 }
 
 /* Pages of WAL after which a bulk run's commit copies them into the
@@ -337,60 +336,6 @@ out:
 static int expire_parked(run *r);
 static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, size_t vn);
 
-/* The group set's id from the store, made when new. */
-static int groupset_lookup(run *r, const char *key, size_t k, const mtd_device_rec *d,
-			   int64_t *out)
-{
-	mtd_store *s = r->h->store;
-	sqlite3_stmt *st;
-	int64_t gs;
-
-	if (!(st = mtd_store_stmt(s, SQL_GROUPSET_ID)))
-		return store_fail(r);
-	sqlite3_bind_text(st, 1, key, (int)k, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	if (!(st = mtd_store_stmt(s, SQL_GROUPSET_INSERT)))
-		return store_fail(r);
-	sqlite3_bind_text(st, 1, key, (int)k, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_fail(r);
-	gs = sqlite3_last_insert_rowid(mtd_store_db(s));
-	if (mtd_store_row_logged(s, r->h->now, MTD_ROW_GROUPSETS, gs, 0, NULL, 0))
-		return store_fail(r);
-	for (size_t i = 0; i < d->ngroups; i++) {
-		int64_t gid;
-		int added;
-		if (!(st = mtd_store_stmt(s, SQL_GROUP_UPSERT)))
-			return store_fail(r);
-		mtd_bind_text(st, 1, d->groups[i].p, d->groups[i].n);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			return store_fail(r);
-		added = sqlite3_changes(mtd_store_db(s)) > 0;
-		if (!(st = mtd_store_stmt(s, SQL_GROUP_ID)))
-			return store_fail(r);
-		mtd_bind_text(st, 1, d->groups[i].p, d->groups[i].n);
-		if (sqlite3_step(st) != SQLITE_ROW)
-			return store_fail(r);
-		gid = sqlite3_column_int64(st, 0);
-		if (added && mtd_store_row_logged(s, r->h->now, MTD_ROW_GROUPS, gid, 0, NULL, 0))
-			return store_fail(r);
-		if (!(st = mtd_store_stmt(s, SQL_GROUPSET_MEMBER)))
-			return store_fail(r);
-		sqlite3_bind_int64(st, 1, gs);
-		sqlite3_bind_int64(st, 2, gid);
-		if (sqlite3_step(st) != SQLITE_DONE ||
-		    mtd_store_row_logged(s, r->h->now, MTD_ROW_GROUPSET_MEMBERS, gs, gid, NULL, 0))
-			return store_fail(r);
-	}
-	*out = gs;
-	return 0;
-}
-
 /* A fleet has few group sets: most devices find theirs in r->gsc and need
  * no query. An id cached here is committed or in the open transaction,
  * which, if it fails, ends the run. */
@@ -400,7 +345,6 @@ static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 	size_t k = 0;
 	uint64_t h;
 	struct gsc *c;
-	int rc;
 
 	for (size_t i = 0; i < d->ngroups; i++) {
 		memcpy(key + k, d->groups[i].p, d->groups[i].n);
@@ -413,8 +357,8 @@ static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 		*out = c->id;
 		return 0;
 	}
-	if ((rc = groupset_lookup(r, key, k, d, out)))
-		return rc;
+	if (mtd_store_groupset(r->h->store, r->h->now, key, k, d->groups, d->ngroups, out))
+		return store_fail(r);
 	c->id = 0; /* not cached when memory is short: only slower */
 	if ((nk = realloc(c->key, k ? k : 1))) {
 		memcpy(nk, key, k);
@@ -427,7 +371,6 @@ static int groupset_id(run *r, const mtd_device_rec *d, int64_t *out)
 }
 
 static int64_t device_by_ext(run *r, const char *p, size_t n);
-static int64_t device_by_id(run *r, const char *kind, const char *p, size_t n);
 static int seen_add(struct inv_state *iv, int64_t id);
 
 /* 1 (reported as a bad record) when an identifier of d is another device's
@@ -440,15 +383,12 @@ static int ids_claimed(run *r, const mtd_device_rec *d)
 	for (size_t i = 0; i < d->nids; i++) {
 		char kind[64], why[600], ext[MTD_MAX_ID + 1] = "?";
 		snprintf(kind, sizeof kind, "%.*s", (int)d->id_kind[i].n, d->id_kind[i].p);
-		if ((other = device_by_id(r, kind, d->id_value[i].p, d->id_value[i].n)) < 0)
+		if ((other = mtd_store_device_of_ident(r->h->store, kind, d->id_value[i].p,
+						       d->id_value[i].n)) < 0)
 			return store_fail(r);
 		if (!other || other == own)
 			continue;
-		{
-			sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_DEVICE_EXT);
-			if (st && (sqlite3_bind_int64(st, 1, other), sqlite3_step(st) == SQLITE_ROW))
-				snprintf(ext, sizeof ext, "%s", (const char *)sqlite3_column_text(st, 0));
-		}
+		mtd_store_device_ext(r->h->store, other, ext, sizeof ext); /* else "?" */
 		snprintf(why, sizeof why, "field 'ids.%s': '%.*s' is already an identifier of device '%s'",
 			 kind, (int)d->id_value[i].n, d->id_value[i].p, ext);
 		bad_record(r, why);
@@ -470,32 +410,33 @@ static int ids_logged(run *r, int64_t dev, const char *kind, size_t nkind, const
 	return 0;
 }
 
+struct ids_del {
+	run *r;
+	int64_t dev;
+	const mtd_str *kind;
+	int rc;
+};
+
+static int ids_deleted(void *ud, const char *value, size_t n)
+{
+	struct ids_del *x = ud;
+	return (x->rc = ids_logged(x->r, x->dev, x->kind->p, x->kind->n, value, n)) != 0;
+}
+
 /* The identifiers of d (just written) replace its identifiers of the same
  * kinds; kinds d does not name stay (learned vendor ids among them). */
 static int ids_put(run *r, const mtd_device_rec *d)
 {
 	int64_t own = device_by_ext(r, d->id.p, d->id.n);
-	int step, rc;
+	int rc;
 	if (own <= 0)
 		return store_fail(r);
 	for (size_t i = 0; i < d->nids; i++) {
 		const mtd_str *k = &d->id_kind[i], *v = &d->id_value[i];
-		sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_IDS_DELETE_KIND);
-		if (!st)
-			return store_fail(r);
-		sqlite3_bind_int64(st, 1, own);
-		mtd_bind_text(st, 2, k->p, k->n);
-		/* the deletion is done by the first step; each row it returns is logged */
-		while ((step = sqlite3_step(st)) == SQLITE_ROW)
-			if ((rc = ids_logged(r, own, k->p, k->n, (const char *)sqlite3_column_text(st, 0),
-					     (size_t)sqlite3_column_bytes(st, 0))))
-				return rc;
-		if (step != SQLITE_DONE || !(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
-			return store_fail(r);
-		mtd_bind_text(st, 1, k->p, k->n);
-		mtd_bind_text(st, 2, v->p, v->n);
-		sqlite3_bind_int64(st, 3, own);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		struct ids_del x = {r, own, k, 0};
+		if (mtd_store_ids_delete_kind(r->h->store, own, k->p, k->n, ids_deleted, &x))
+			return x.rc ? x.rc : store_fail(r);
+		if (mtd_store_ids_put(r->h->store, k->p, k->n, v->p, v->n, own))
 			return store_fail(r);
 		if ((rc = ids_logged(r, own, k->p, k->n, v->p, v->n)))
 			return rc;
@@ -507,7 +448,6 @@ static int one_device(run *r, const mtd_record *rec)
 {
 	mtd_device_rec d;
 	char why[600];
-	sqlite3_stmt *st;
 	int64_t gs = 0, id;
 	int rc;
 
@@ -519,29 +459,7 @@ static int one_device(run *r, const mtd_record *rec)
 		return rc > 0 ? 0 : rc; /* > 0: bad record, reported */
 	if ((rc = groupset_id(r, &d, &gs)))
 		return rc;
-	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_UPSERT)))
-		return store_fail(r);
-	mtd_bind_text(st, 1, d.id.p, d.id.n);
-	sqlite3_bind_int(st, 2, d.platform);
-	mtd_bind_text(st, 3, d.os_version.p, d.os_version.n);
-	sqlite3_bind_int(st, 4, d.corporate);
-	sqlite3_bind_int(st, 5, d.enrolled);
-	mtd_bind_text(st, 6, d.user.p, d.user.n);
-	sqlite3_bind_int64(st, 7, gs);
-	sqlite3_bind_int64(st, 8, r->h->now);
-	if (sqlite3_step(st) != SQLITE_ROW) /* RETURNING id */
-		return store_fail(r);
-	id = sqlite3_column_int64(st, 0);
-	if (sqlite3_step(st) != SQLITE_DONE ||
-	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICES, id, 0, NULL, 0))
-		return store_fail(r);
-	/* a new device's salt (its identifiers' keys in the row log) */
-	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_SALT_NEW)))
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE ||
-	    (sqlite3_changes(mtd_store_db(r->h->store)) > 0 &&
-	     mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_DEVICE_SALTS, id, 0, NULL, 0)))
+	if (mtd_store_device_put(r->h->store, r->h->now, &d, gs, &id))
 		return store_fail(r);
 	if (r->keep && seen_add(r->keep, id) < 0)
 		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
@@ -562,16 +480,38 @@ static int seen_has(const struct inv_state *iv, int64_t id)
 	return 0;
 }
 
+struct absent {
+	const struct inv_state *keep;
+	char **ids;
+	size_t n, cap;
+};
+
+static int absent_one(void *ud, int64_t id, const char *ext, size_t n)
+{
+	struct absent *a = ud;
+	(void)n;
+	if (seen_has(a->keep, id))
+		return 0;
+	if (a->n == a->cap) {
+		char **v = realloc(a->ids, (a->cap = a->cap ? 2 * a->cap : 64) * sizeof *v);
+		if (!v)
+			return MTD_ENOMEM;
+		a->ids = v;
+	}
+	if (!ext || !(a->ids[a->n] = strdup(ext)))
+		return MTD_ENOMEM;
+	a->n++;
+	return 0;
+}
+
 /* --replace-all: every stored device the import did not hold is removed,
  * unless the import may have missed some (a malformed record, an export
  * that goes on): then nothing is. */
 static int remove_absent(run *r, int more, uint64_t *removed)
 {
-	sqlite3_stmt *st = NULL;
-	char **ids = NULL;
-	size_t n = 0, cap = 0;
+	struct absent a = {r->keep, NULL, 0, 0};
 	mtd_remove_stats rs;
-	int rc = 0, step;
+	int rc;
 
 	if (r->st->malformed || r->st->bad_elements || more)
 		return mtd_fail(r->h, MTD_EREFUSED,
@@ -579,33 +519,17 @@ static int remove_absent(run *r, int more, uint64_t *removed)
 				"whole fleet (%s)",
 				more ? "the Graph export goes on beyond the pages given"
 				     : "some records were malformed");
-	if (sqlite3_prepare_v2(mtd_store_db(r->h->store), "SELECT id, ext_id FROM devices", -1, &st,
-			       NULL) != SQLITE_OK)
-		return store_fail(r);
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (seen_has(r->keep, sqlite3_column_int64(st, 0)))
-			continue;
-		if (n == cap) {
-			char **v = realloc(ids, (cap = cap ? 2 * cap : 64) * sizeof *v);
-			if (!v) {
-				rc = MTD_ENOMEM;
-				break;
-			}
-			ids = v;
-		}
-		if (!(ids[n] = strdup((const char *)sqlite3_column_text(st, 1))))
-			rc = MTD_ENOMEM;
-		else
-			n++;
-	}
-	sqlite3_finalize(st);
-	if (rc)
+	rc = mtd_store_device_scan(r->h->store, 0, absent_one, &a);
+	if (rc == MTD_ESTORE)
+		rc = store_fail(r); /* a scan cut short must not remove what it missed */
+	else if (rc)
 		rc = mtd_fail(r->h, rc, "out of memory");
-	else if (n && !(rc = mtd_device_remove(r->h, (const char *const *)ids, n, &rs)) && removed)
+	else if (a.n && !(rc = mtd_device_remove(r->h, (const char *const *)a.ids, a.n, &rs)) &&
+		 removed)
 		*removed = rs.devices;
-	for (size_t i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
+	for (size_t i = 0; i < a.n; i++)
+		free(a.ids[i]);
+	free(a.ids);
 	return rc;
 }
 
@@ -755,12 +679,10 @@ static int one_app(run *r, const mtd_record *rec)
 		 * replaced as a whole; seen again later in the same input (unsorted
 		 * input), its records add up. */
 		int fresh;
-		if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_BY_EXT)))
-			return store_fail(r);
-		mtd_bind_text(st, 1, a.device.p, a.device.n);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			iv->last_id = sqlite3_column_int64(st, 0);
-		} else if ((iv->last_id = device_by_id(r, "intune", a.device.p, a.device.n)) < 0) {
+		if ((iv->last_id = mtd_store_device_of_ext(r->h->store, a.device.p, a.device.n)) > 0) {
+			/* by its id */
+		} else if ((iv->last_id = mtd_store_device_of_ident(r->h->store, "intune", a.device.p,
+								    a.device.n)) < 0) {
 			return store_fail(r);
 		} else if (!iv->last_id) { /* neither its id nor its Intune id */
 			char m[300];
@@ -785,10 +707,12 @@ static int one_app(run *r, const mtd_record *rec)
 			json_t *old = json_array(), *d;
 			char *text;
 			int step;
-			while ((step = sqlite3_step(st)) == SQLITE_ROW)
-				json_array_append_new(old, json_pack("{s:s, s:s?}", "app_id",
-					(const char *)sqlite3_column_text(st, 0), "version",
-					(const char *)sqlite3_column_text(st, 1)));
+			mtd_app_row app;
+			while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+				mtd_app_row_read(st, &app);
+				json_array_append_new(old, json_pack("{s:s, s:s?}", "app_id", app.app_id,
+								     "version", app.version));
+			}
 			sqlite3_reset(st);
 			if (step != SQLITE_DONE) {
 				json_decref(old);
@@ -803,12 +727,10 @@ static int one_app(run *r, const mtd_record *rec)
 			}
 			step = mtd_store_audit(r->h->store, r->h->now, "inventory", NULL, iv->last, text);
 			free(text);
-			if (step || !(st = mtd_store_stmt(r->h->store, SQL_APPS_DELETE_DEVICE))) {
+			if (step || mtd_store_apps_delete(r->h->store, iv->last_id)) {
 				json_decref(old);
 				return store_fail(r);
 			}
-			sqlite3_bind_int64(st, 1, iv->last_id);
-			step = sqlite3_step(st) != SQLITE_DONE;
 			/* each app removed, into the row log */
 			for (size_t i = 0; !step && i < json_array_size(old); i++) {
 				const char *id = json_string_value(
@@ -822,26 +744,7 @@ static int one_app(run *r, const mtd_record *rec)
 		}
 	}
 insert:
-	if (!(st = mtd_store_stmt(r->h->store, SQL_APP_INSERT)))
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, iv->last_id);
-	mtd_bind_text(st, 2, a.app_id.p, a.app_id.n);
-	mtd_bind_text(st, 3, a.version.p, a.version.n);
-	mtd_bind_text(st, 4, a.short_version.p, a.short_version.n);
-	mtd_bind_text(st, 5, a.name.p, a.name.n);
-	if (a.bundle_size >= 0)
-		sqlite3_bind_int64(st, 6, a.bundle_size);
-	if (a.dynamic_size >= 0)
-		sqlite3_bind_int64(st, 7, a.dynamic_size);
-	{
-		const int flags[] = {a.adhoc_signed, a.app_store, a.beta, a.vpp, a.validated, a.managed};
-		for (int i = 0; i < 6; i++)
-			if (flags[i] >= 0)
-				sqlite3_bind_int(st, 8 + i, flags[i]);
-	}
-	if (sqlite3_step(st) != SQLITE_DONE ||
-	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_APPS, iv->last_id, 0, a.app_id.p,
-				 a.app_id.n))
+	if (mtd_store_app_put(r->h->store, r->h->now, iv->last_id, &a))
 		return store_fail(r);
 	r->pend_accepted++;
 	return 0;
@@ -899,54 +802,15 @@ static int audit_json(run *r, const char *kind, const char *vendor, const char *
 
 /* ---- device identity (SPEC 4.1, 4.2 extensions) ---- */
 
-enum { DEV_ERROR = -1, DEV_SEVERAL = -2 }; /* besides a row id, or 0: none */
+enum { DEV_ERROR = MTD_DEV_ERROR, DEV_SEVERAL = MTD_DEV_SEVERAL }; /* besides a row id, or 0: none */
 
 /* Row id of the device whose id is p[0..n). */
 static int64_t device_by_ext(run *r, const char *p, size_t n)
 {
-	sqlite3_stmt *st;
 	int64_t dev;
-	int step;
 	if (r->dm && (dev = dm_find(r->dm, p, n)) > 0)
 		return dev;
-	if (!(st = mtd_store_stmt(r->h->store, SQL_DEVICE_ID)))
-		return DEV_ERROR;
-	mtd_bind_text(st, 1, p, n);
-	step = sqlite3_step(st);
-	dev = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	return step == SQLITE_ROW || step == SQLITE_DONE ? dev : DEV_ERROR;
-}
-
-/* Row id of the device with identifier (kind, p[0..n)). */
-static int64_t device_by_id(run *r, const char *kind, const char *p, size_t n)
-{
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_IDS_GET);
-	int step;
-	if (!st)
-		return DEV_ERROR;
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	mtd_bind_text(st, 2, p, n);
-	step = sqlite3_step(st);
-	return step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : step == SQLITE_DONE ? 0 : DEV_ERROR;
-}
-
-/* The one device of user p[0..n) on platform, DEV_SEVERAL when more. */
-static int64_t device_by_user(run *r, const char *p, size_t n, int platform)
-{
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_DEVICES_BY_USER);
-	int64_t dev = 0;
-	int step, k = 0;
-	if (!st)
-		return DEV_ERROR;
-	mtd_bind_text(st, 1, p, n);
-	sqlite3_bind_int(st, 2, platform);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		dev = sqlite3_column_int64(st, 0);
-		k++;
-	}
-	if (step != SQLITE_DONE)
-		return DEV_ERROR;
-	return k > 1 ? DEV_SEVERAL : dev;
+	return mtd_store_device_of_ext(r->h->store, p, n);
 }
 
 /* The id of device row dev into buf (cap bytes). */
@@ -1003,14 +867,14 @@ static int64_t ref_lookup(run *r, const char *vendor, const mtd_msg *m, int k)
 	switch (k) {
 	case MTD_REF_VENDOR:
 		snprintf(kind, sizeof kind, "vendor:%s", vendor);
-		return device_by_id(r, kind, v->p, v->n);
+		return mtd_store_device_of_ident(r->h->store, kind, v->p, v->n);
 	case MTD_REF_MDM: /* of an MDM not named: the device's own id, else Intune's */
 		dev = device_by_ext(r, v->p, v->n);
-		return dev ? dev : device_by_id(r, "intune", v->p, v->n);
+		return dev ? dev : mtd_store_device_of_ident(r->h->store, "intune", v->p, v->n);
 	case MTD_REF_USER:
-		return device_by_user(r, v->p, v->n, m->ref_platform);
+		return mtd_store_device_of_user(r->h->store, v->p, v->n, m->ref_platform);
 	default:
-		return device_by_id(r, mtd_ref_name(k), v->p, v->n);
+		return mtd_store_device_of_ident(r->h->store, mtd_ref_name(k), v->p, v->n);
 	}
 }
 
@@ -1446,16 +1310,10 @@ static int learn(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
 {
 	const mtd_str *v = &m->ref[MTD_REF_VENDOR];
 	char kind[48], ext[MTD_MAX_ID + 1];
-	sqlite3_stmt *st;
 	int rc;
 
 	snprintf(kind, sizeof kind, "vendor:%s", vendor);
-	if (!(st = mtd_store_stmt(r->h->store, SQL_IDS_PUT)))
-		return store_fail(r);
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	mtd_bind_text(st, 2, v->p, v->n);
-	sqlite3_bind_int64(st, 3, t->dev);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (mtd_store_ids_put(r->h->store, kind, strlen(kind), v->p, v->n, t->dev))
 		return store_fail(r);
 	if ((rc = ids_logged(r, t->dev, kind, strlen(kind), v->p, v->n)) ||
 	    (rc = device_ext(r, t->dev, ext, sizeof ext)) ||

@@ -4,7 +4,59 @@
 #ifndef MTD_STORE_INGEST_H
 #define MTD_STORE_INGEST_H
 
+#include "codec.h" /* mtd_str, mtd_device_rec, mtd_app_rec, mtd_threat */
 #include "store.h"
+
+/* ---- devices (device import, the device map) ---- */
+
+/* Each device's row id and external id (ext[0..n), borrowed for the call)
+ * to fn: in ext_id's order (SQLite's BINARY collation, memcmp) when by_ext,
+ * else as stored. fn's nonzero result stops the walk and is returned; else
+ * 0, or MTD_ESTORE. */
+int mtd_store_device_scan(mtd_store *s, int by_ext,
+			  int (*fn)(void *ud, int64_t id, const char *ext, size_t n), void *ud);
+/* The id of the group set key[0..k) (its groups' names sorted, each
+ * followed by '\n'; "" for none) into *id, made when the store has none,
+ * with the groups of groups[0..ngroups) that are new: each write with its
+ * row log entry at time at. 0 or MTD_ESTORE. */
+int mtd_store_groupset(mtd_store *s, int64_t at, const char *key, size_t k, const mtd_str *groups,
+		       size_t ngroups, int64_t *id);
+/* Write device d (a new row, or an update of the device with its id; a
+ * new device gets its salt) in group set gs at time at, each write with its
+ * row log entry: its row id into *id. 0 or MTD_ESTORE. */
+int mtd_store_device_put(mtd_store *s, int64_t at, const mtd_device_rec *d, int64_t gs,
+			 int64_t *id);
+
+/* ---- a device by name (4.1, 4.2: identity) ---- */
+
+enum { MTD_DEV_ERROR = -1, MTD_DEV_SEVERAL = -2 };
+/* The row id of the device whose external id is p[0..n): > 0, 0 for none,
+ * or MTD_DEV_ERROR (errmsg). The statement stays on its row until the
+ * store's next one (no reset: this is a message's hot path). */
+int64_t mtd_store_device_of_ext(mtd_store *s, const char *p, size_t n);
+/* The row id of the device with the identifier (kind, p[0..n)): as
+ * mtd_store_device_of_ext. */
+int64_t mtd_store_device_of_ident(mtd_store *s, const char *kind, const char *p, size_t n);
+/* The one device of user p[0..n) on platform: as mtd_store_device_of_ext,
+ * or MTD_DEV_SEVERAL when there are more. */
+int64_t mtd_store_device_of_user(mtd_store *s, const char *p, size_t n, int platform);
+/* Delete device dev's identifiers of kind[0..nkind), each value deleted to
+ * fn (borrowed for the call; fn logs it: mtd_store_row_logged); fn's
+ * nonzero result stops and is returned. 0 or MTD_ESTORE. */
+int mtd_store_ids_delete_kind(mtd_store *s, int64_t dev, const char *kind, size_t nkind,
+			      int (*fn)(void *ud, const char *value, size_t n), void *ud);
+/* The identifier (kind, value) now names device dev (the caller logs the
+ * row). 0 or MTD_ESTORE. */
+int mtd_store_ids_put(mtd_store *s, const char *kind, size_t nkind, const char *value,
+		      size_t nvalue, int64_t dev);
+
+/* ---- app inventory ---- */
+
+/* Delete device dev's apps (the caller logs each). 0 or MTD_ESTORE. */
+int mtd_store_apps_delete(mtd_store *s, int64_t dev);
+/* Add app a of device dev, with its row log entry at time at. 0 or
+ * MTD_ESTORE. */
+int mtd_store_app_put(mtd_store *s, int64_t at, int64_t dev, const mtd_app_rec *a);
 
 /* ---- pull state (pull_state: a vendor's settings and progress) ---- */
 
