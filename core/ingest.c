@@ -297,7 +297,7 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 
 	if (!r->mdm && !(r->rd = mtd_reader_new(in, name)))
 		return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
-	sqlite3_wal_autocheckpoint(mtd_store_db(r->h->store), BULK_WAL_PAGES);
+	mtd_store_wal_pages(r->h->store, BULK_WAL_PAGES);
 	if ((rc = begin(r)))
 		goto out;
 	while ((k = next_record(r, &rec, parse, why, sizeof why)) != 0) {
@@ -325,7 +325,7 @@ static int each_record(run *r, FILE *in, const char *name, int parse,
 	else
 		mtd_store_rollback(r->h->store);
 out:
-	sqlite3_wal_autocheckpoint(mtd_store_db(r->h->store), 1000); /* SQLite's default */
+	mtd_store_wal_pages(r->h->store, 1000); /* SQLite's default */
 	mtd_reader_free(r->rd);
 	r->rd = NULL;
 	return rc;
@@ -949,50 +949,28 @@ typedef struct rstate {
 	mtd_buf snap;
 } rstate;
 
-/* Statement which, with the pair (device dev, connector conn) bound as
- * its first two parameters; NULL (the handle's message set) on failure. */
-static sqlite3_stmt *pair_stmt(run *r, enum mtd_sql which, int64_t dev, int64_t conn)
-{
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, which);
-	if (!st) {
-		store_fail(r);
-		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
-	return st;
-}
-
 static int load_state(run *r, int64_t conn, int64_t dev, rstate *s)
 {
-	sqlite3_stmt *st = pair_stmt(r, SQL_REPORT_STATE, dev, conn);
-	int step, c, tc;
+	mtd_report_state row;
+	int k = mtd_store_report_state(r->h->store, dev, conn, &row);
 	s->exists = s->nevents = s->has_snap = s->has_threats = 0;
 	s->snap_level = MTD_LEVEL_SECURED;
 	s->os_supported = -1;
 	s->snap_at = 0;
 	s->snap.len = 0;
-	if (!st)
-		return MTD_ESTORE;
-	if ((step = sqlite3_step(st)) == SQLITE_DONE)
-		return 0;
-	if (step != SQLITE_ROW)
-		return store_fail(r);
+	if (k <= 0)
+		return k ? store_fail(r) : 0;
 	s->exists = 1;
-	s->nevents = sqlite3_column_int(st, 4);
-	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-		s->os_supported = sqlite3_column_int(st, 2);
-	c = s->nevents ? 5 : 0; /* without events the row is the snapshot */
-	tc = s->nevents ? 7 : 3;
-	if (sqlite3_column_type(st, c) == SQLITE_NULL)
+	s->nevents = row.nevents;
+	s->os_supported = row.os_supported;
+	if (!row.has_snap)
 		return 0;
 	s->has_snap = 1;
-	s->snap_level = sqlite3_column_int(st, c);
-	s->snap_at = sqlite3_column_int64(st, c + 1);
-	if (sqlite3_column_type(st, tc) == SQLITE_BLOB) {
+	s->snap_level = row.snap_level;
+	s->snap_at = row.snap_at;
+	if (row.snap_threats) {
 		s->has_threats = 1;
-		if (mtd_buf_put(&s->snap, sqlite3_column_blob(st, tc),
-				(size_t)sqlite3_column_bytes(st, tc)))
+		if (mtd_buf_put(&s->snap, row.snap_threats, row.nsnap_threats))
 			return mtd_fail(r->h, MTD_ENOMEM, "out of memory");
 	}
 	return 0;
@@ -1014,48 +992,46 @@ static void evrows_free(evrow *v, size_t n)
 	free(v);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *dup_or_null(const char *t)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
 	return t ? strdup(t) : NULL;
+}
+
+struct evrows {
+	evrow *v;
+	size_t k;
+};
+
+static int event_row(void *ud, const mtd_event_row *row)
+{
+	struct evrows *e = ud;
+	evrow *nv = realloc(e->v, (e->k + 1) * sizeof *e->v), *x;
+	if (!nv)
+		return MTD_ENOMEM;
+	e->v = nv;
+	x = &e->v[e->k++];
+	x->id = dup_or_null(row->id);
+	x->open = row->open;
+	x->at = row->at;
+	x->category = dup_or_null(row->category);
+	x->name = dup_or_null(row->name);
+	x->level = row->level;
+	x->since = row->since;
+	return x->id ? 0 : MTD_ENOMEM;
 }
 
 static int load_events(run *r, int64_t conn, int64_t dev, evrow **out, size_t *n)
 {
-	sqlite3_stmt *st = pair_stmt(r, SQL_EVENTS_OF, dev, conn);
-	evrow *v = NULL;
-	size_t k = 0;
-	int step;
+	struct evrows e = {NULL, 0};
+	int rc = mtd_store_events_of(r->h->store, dev, conn, event_row, &e);
 	*out = NULL;
 	*n = 0;
-	if (!st)
-		return MTD_ESTORE;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		evrow *nv = realloc(v, (k + 1) * sizeof *v);
-		if (!nv)
-			break;
-		v = nv;
-		v[k].id = col_dup(st, 0);
-		v[k].open = sqlite3_column_int(st, 1);
-		v[k].at = sqlite3_column_int64(st, 2);
-		v[k].category = col_dup(st, 3);
-		v[k].name = col_dup(st, 4);
-		v[k].level = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
-		v[k].since = sqlite3_column_int64(st, 6);
-		k++;
-		if (!v[k - 1].id) {
-			step = SQLITE_NOMEM;
-			break;
-		}
+	if (rc) {
+		evrows_free(e.v, e.k);
+		return rc == MTD_ENOMEM ? mtd_fail(r->h, MTD_ENOMEM, "out of memory") : store_fail(r);
 	}
-	if (step != SQLITE_DONE) {
-		evrows_free(v, k);
-		return step == SQLITE_ROW || step == SQLITE_NOMEM
-			       ? mtd_fail(r->h, MTD_ENOMEM, "out of memory")
-			       : store_fail(r);
-	}
-	*out = v;
-	*n = k;
+	*out = e.v;
+	*n = e.k;
 	return 0;
 }
 
@@ -1091,7 +1067,6 @@ static int rebuild(run *r, int64_t conn, int64_t dev, const rstate *s)
 	mtd_buf items = {0}, all = {0};
 	int level = s->has_snap ? s->snap_level : MTD_LEVEL_SECURED, cause = -1, rc;
 	int64_t at = s->has_snap ? s->snap_at : 0, cause_since = 0;
-	sqlite3_stmt *st;
 
 	if ((rc = load_events(r, conn, dev, &ev, &nev)))
 		return rc;
@@ -1139,36 +1114,34 @@ static int rebuild(run *r, int64_t conn, int64_t dev, const rstate *s)
 		rc = mtd_fail(r->h, MTD_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!(st = pair_stmt(r, SQL_REPORT_PUT, dev, conn))) {
-		rc = MTD_ESTORE;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 5, r->h->now);
-	if (s->os_supported >= 0)
-		sqlite3_bind_int(st, 6, s->os_supported);
-	if (nev == 0) { /* the snapshot alone, as a pair without events keeps it */
-		sqlite3_bind_int(st, 3, s->snap_level);
-		sqlite3_bind_int64(st, 4, s->snap_at);
-		if (s->has_threats)
-			sqlite3_bind_blob(st, 7, s->snap.data, (int)s->snap.len, SQLITE_STATIC);
-		sqlite3_bind_int(st, 8, 0);
-	} else {
-		sqlite3_bind_int(st, 3, level);
-		sqlite3_bind_int64(st, 4, at);
-		sqlite3_bind_blob(st, 7, all.data, (int)all.len, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 8, (int64_t)nev);
-		if (s->has_snap) {
-			sqlite3_bind_int(st, 9, s->snap_level);
-			sqlite3_bind_int64(st, 10, s->snap_at);
-			if (s->has_threats)
-				sqlite3_bind_blob(st, 11, s->snap.data, (int)s->snap.len,
-						  SQLITE_STATIC);
+	{
+		mtd_report_put row = {.os_supported = s->os_supported, .snap_level = -1, .cause = -1};
+		if (nev == 0) { /* the snapshot alone, as a pair without events keeps it */
+			row.level = s->snap_level;
+			row.at = s->snap_at;
+			if (s->has_threats) {
+				row.threats = s->snap.data;
+				row.nthreats = s->snap.len;
+			}
+		} else {
+			row.level = level;
+			row.at = at;
+			row.threats = all.data;
+			row.nthreats = all.len;
+			row.nevents = (int64_t)nev;
+			if (s->has_snap) {
+				row.snap_level = s->snap_level;
+				row.snap_at = s->snap_at;
+				if (s->has_threats) {
+					row.snap_threats = s->snap.data;
+					row.nsnap_threats = s->snap.len;
+				}
+			}
+			row.cause = cause;
 		}
-		if (cause >= 0)
-			sqlite3_bind_int(st, 12, cause);
+		if (mtd_store_report_put(r->h->store, dev, conn, r->h->now, &row))
+			rc = store_fail(r);
 	}
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = store_fail(r);
 out:
 	evrows_free(ev, nev);
 	mtd_buf_free(&items);
@@ -1180,30 +1153,14 @@ out:
 static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m,
 		    unsigned char row[MTD_ROW_DIGEST], int *have_row)
 {
-	sqlite3_stmt *st;
 	rstate s = {0};
-	int rc, step;
+	int rc;
 
-	if (!(st = mtd_store_stmt_rebind(r->h->store, SQL_REPORT_UPSERT)))
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, dev); /* every parameter, the absent ones NULL */
-	sqlite3_bind_int64(st, 2, conn);
-	sqlite3_bind_int(st, 3, m->level);
-	sqlite3_bind_int64(st, 4, m->at);
-	sqlite3_bind_int64(st, 5, r->h->now);
-	if (m->os_supported >= 0)
-		sqlite3_bind_int(st, 6, m->os_supported);
-	else
-		sqlite3_bind_null(st, 6);
-	if (m->threats) /* validated, kept as received */
-		sqlite3_bind_blob(st, 7, m->threats, (int)m->threats_len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 7);
 	/* written: the row is what was bound (the upsert sets every column),
 	 * and its digest goes into the message's log entry */
-	if ((step = sqlite3_step(st)) != SQLITE_DONE)
+	if ((rc = mtd_store_report_upsert(r->h->store, dev, conn, r->h->now, m)) < 0)
 		return store_fail(r);
-	if (sqlite3_changes(mtd_store_db(r->h->store)) > 0) {
+	if (rc) {
 		mtd_report_digest(dev, conn, m->level, m->at, r->h->now, m->os_supported,
 				  m->threats, m->threats ? m->threats_len : 0, row);
 		*have_row = 1;
@@ -1213,20 +1170,8 @@ static int snapshot(run *r, int64_t conn, int64_t dev, const mtd_msg *m,
 	/* not written: a newer snapshot is stored, or the pair has events */
 	if ((rc = load_state(r, conn, dev, &s)) || !s.nevents || (s.has_snap && m->at < s.snap_at))
 		goto out;
-	if (!(st = pair_stmt(r, SQL_EVENTS_DELETE_BEFORE, dev, conn))) {
-		rc = MTD_ESTORE;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 3, m->at); /* events before it are part of it */
-	/* the deletion is done by the first step; each row it returns is logged */
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_THREAT_EVENTS, dev, conn,
-					 (const char *)sqlite3_column_text(st, 0),
-					 (size_t)sqlite3_column_bytes(st, 0))) {
-			rc = store_fail(r);
-			goto out;
-		}
-	if (step != SQLITE_DONE) {
+	/* events before it are part of it */
+	if (mtd_store_events_delete_before(r->h->store, r->h->now, dev, conn, m->at)) {
 		rc = store_fail(r);
 		goto out;
 	}
@@ -1252,45 +1197,23 @@ out:
 static int event(run *r, int64_t conn, int64_t dev, const mtd_msg *m)
 {
 	const mtd_threat *t = &m->event;
-	sqlite3_stmt *st;
 	rstate s = {0};
-	int rc, step, known = 0, was_open = 0;
-	int64_t last = 0, since = m->at;
+	int rc, known = 0, was_open = 0;
+	int64_t last = 0, since = m->at, open_since = 0;
 
 	if ((rc = load_state(r, conn, dev, &s)) || (s.has_snap && m->at < s.snap_at))
 		goto out;
-	if (!(st = pair_stmt(r, SQL_EVENT_GET, dev, conn))) {
-		rc = MTD_ESTORE;
-		goto out;
-	}
-	mtd_bind_text(st, 3, t->id.p, t->id.n);
-	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		known = 1;
-		was_open = sqlite3_column_int(st, 0);
-		last = sqlite3_column_int64(st, 1);
-		if (was_open)
-			since = sqlite3_column_int64(st, 2);
-	} else if (step != SQLITE_DONE) {
+	if ((known = mtd_store_event_get(r->h->store, dev, conn, t->id.p, t->id.n, &was_open, &last,
+					 &open_since)) < 0) {
 		rc = store_fail(r);
 		goto out;
 	}
+	if (known && was_open)
+		since = open_since;
 	if (known && (last > m->at || (last == m->at && !was_open)))
 		goto out;
-	if (!(st = pair_stmt(r, SQL_EVENT_PUT, dev, conn))) {
-		rc = MTD_ESTORE;
-		goto out;
-	}
-	mtd_bind_text(st, 3, t->id.p, t->id.n);
-	sqlite3_bind_int(st, 4, m->state == MTD_EVENT_OPEN);
-	sqlite3_bind_int64(st, 5, m->at);
-	mtd_bind_text(st, 6, t->category.p, t->category.n);
-	mtd_bind_text(st, 7, t->name.p, t->name.n);
-	if (t->level >= 0)
-		sqlite3_bind_int(st, 8, t->level);
-	sqlite3_bind_int64(st, 9, since);
-	if (sqlite3_step(st) != SQLITE_DONE ||
-	    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_THREAT_EVENTS, dev, conn, t->id.p,
-				 t->id.n)) {
+	if (mtd_store_event_put(r->h->store, r->h->now, dev, conn, t, m->state == MTD_EVENT_OPEN, m->at,
+				since)) {
 		rc = store_fail(r);
 		goto out;
 	}
@@ -1360,20 +1283,9 @@ static int apply(run *r, int64_t conn, const char *vendor, const mtd_msg *m, con
  * several, until it resolves (audited with the message). */
 static int park(run *r, const mtd_msg *m, const void *mp, size_t len, const target *t)
 {
-	sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_PARK_INSERT);
 	int64_t id;
-	if (!st)
-		return store_fail(r);
-	sqlite3_bind_int64(st, 1, r->conn.id);
-	sqlite3_bind_int64(st, 2, r->h->now);
-	sqlite3_bind_text(st, 3, t->why, -1, SQLITE_STATIC);
-	if (m->refs >> MTD_REF_VENDOR & 1)
-		mtd_bind_text(st, 4, m->ref[MTD_REF_VENDOR].p, m->ref[MTD_REF_VENDOR].n);
-	sqlite3_bind_blob(st, 5, mp, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_fail(r);
-	id = sqlite3_last_insert_rowid(mtd_store_db(r->h->store));
-	if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_PARKED, id, 0, NULL, 0))
+	if (mtd_store_park(r->h->store, r->h->now, r->conn.id, t->why,
+			   m->refs >> MTD_REF_VENDOR & 1 ? &m->ref[MTD_REF_VENDOR] : NULL, mp, len, &id))
 		return store_fail(r);
 	r->pend_parked++;
 	mtd_diag(r->h, "%s: parked: %s (applied when it names one device: 'mtdgate parked')",
@@ -1421,20 +1333,21 @@ static int load_parked(mtd_store *s, enum mtd_sql which, int64_t conn, const cha
 	}
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		prow *nv = realloc(v, (k + 1) * sizeof *v);
-		size_t len = (size_t)sqlite3_column_bytes(st, 4);
+		mtd_parked_row row;
 		if (!nv) {
 			rc = MTD_ENOMEM;
 			break;
 		}
 		v = nv;
-		v[k].id = sqlite3_column_int64(st, 0);
-		v[k].conn = sqlite3_column_int64(st, 1);
-		v[k].received = sqlite3_column_int64(st, 2);
-		v[k].reason = col_dup(st, 3);
-		v[k].len = len;
-		v[k].msg = malloc(len ? len : 1);
-		if (v[k].msg && len)
-			memcpy(v[k].msg, sqlite3_column_blob(st, 4), len);
+		mtd_parked_row_read(st, &row);
+		v[k].id = row.id;
+		v[k].conn = row.conn;
+		v[k].received = row.received;
+		v[k].reason = dup_or_null(row.reason);
+		v[k].len = row.len;
+		v[k].msg = malloc(row.len ? row.len : 1);
+		if (v[k].msg && row.len)
+			memcpy(v[k].msg, row.msg, row.len);
 		if (!v[k++].reason || !v[k - 1].msg)
 			rc = MTD_ENOMEM;
 	}
@@ -1498,8 +1411,8 @@ static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, siz
 	for (size_t i = 0; !rc && i < n; i++) {
 		const char *vendor = vendor_of(r, v[i].conn);
 		char why[300], ext[MTD_MAX_ID + 1];
-		sqlite3_stmt *st;
 		target t;
+		int k;
 		mtd_msg m;
 
 		/* one that no longer decodes stays, listed by 'parked', until it expires */
@@ -1507,22 +1420,12 @@ static int unpark(run *r, enum mtd_sql which, int64_t conn, const char *vid, siz
 			continue;
 		if ((rc = resolve(r, vendor, &m, &t)) || !t.dev)
 			continue;
-		if (!(st = mtd_store_stmt(r->h->store, SQL_PARK_DELETE))) {
+		if ((k = mtd_store_park_delete(r->h->store, r->h->now, v[i].id)) < 0) {
 			rc = store_fail(r);
 			break;
 		}
-		sqlite3_bind_int64(st, 1, v[i].id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = store_fail(r);
-			break;
-		}
-		if (!sqlite3_changes(mtd_store_db(r->h->store)))
+		if (!k)
 			continue; /* applied already, by a call this one made */
-		if (mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_PARKED, v[i].id, 0, NULL,
-					 0)) {
-			rc = store_fail(r);
-			break;
-		}
 		if ((rc = apply(r, v[i].conn, vendor, &m, &t)) ||
 		    (rc = device_ext(r, t.dev, ext, sizeof ext)) ||
 		    (rc = audit_json(r, "unparked", vendor, ext,
@@ -1547,19 +1450,11 @@ static int expire_parked(run *r)
 	if (rc)
 		return rc == MTD_ENOMEM ? mtd_fail(r->h, rc, "out of memory") : store_fail(r);
 	for (size_t i = 0; !rc && i < n; i++) {
-		sqlite3_stmt *st = mtd_store_stmt(r->h->store, SQL_PARK_DELETE);
 		mtd_msg m;
 		char why[8];
 		json_t *msg = mtd_decode_msg(v[i].msg, v[i].len, &m, why, sizeof why) ? NULL
 										  : mtd_msg_json(&m);
-		if (!st) {
-			json_decref(msg);
-			rc = store_fail(r);
-			break;
-		}
-		sqlite3_bind_int64(st, 1, v[i].id);
-		if (sqlite3_step(st) != SQLITE_DONE ||
-		    mtd_store_row_logged(r->h->store, r->h->now, MTD_ROW_PARKED, v[i].id, 0, NULL, 0)) {
+		if (mtd_store_park_delete(r->h->store, r->h->now, v[i].id) < 0) {
 			json_decref(msg);
 			rc = store_fail(r);
 			break;

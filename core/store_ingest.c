@@ -343,3 +343,224 @@ int mtd_store_app_put(mtd_store *s, int64_t at, int64_t dev, const mtd_app_rec *
 		return MTD_ESTORE;
 	return 0;
 }
+
+/* ---- reports and threat events ---- */
+
+void mtd_store_wal_pages(mtd_store *s, int pages)
+{
+	sqlite3_wal_autocheckpoint(mtd_store_db(s), pages);
+}
+
+int mtd_store_report_upsert(mtd_store *s, int64_t dev, int64_t conn, int64_t received,
+			    const mtd_msg *m)
+{
+	sqlite3_stmt *st = mtd_store_stmt_rebind(s, SQL_REPORT_UPSERT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev); /* every parameter, the absent ones NULL */
+	sqlite3_bind_int64(st, 2, conn);
+	sqlite3_bind_int(st, 3, m->level);
+	sqlite3_bind_int64(st, 4, m->at);
+	sqlite3_bind_int64(st, 5, received);
+	if (m->os_supported >= 0)
+		sqlite3_bind_int(st, 6, m->os_supported);
+	else
+		sqlite3_bind_null(st, 6);
+	if (m->threats) /* validated, kept as received */
+		sqlite3_bind_blob(st, 7, m->threats, (int)m->threats_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return MTD_ESTORE;
+	return sqlite3_changes(mtd_store_db(s)) > 0;
+}
+
+int mtd_store_report_state(mtd_store *s, int64_t dev, int64_t conn, mtd_report_state *row)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_REPORT_STATE);
+	int step, c, tc;
+	row->nevents = row->has_snap = 0;
+	row->os_supported = row->snap_level = -1;
+	row->snap_at = 0;
+	row->snap_threats = NULL;
+	row->nsnap_threats = 0;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	if ((step = sqlite3_step(st)) == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW)
+		return MTD_ESTORE;
+	row->nevents = sqlite3_column_int(st, 4);
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		row->os_supported = sqlite3_column_int(st, 2);
+	c = row->nevents ? 5 : 0; /* without events the row is the snapshot */
+	tc = row->nevents ? 7 : 3;
+	if (sqlite3_column_type(st, c) == SQLITE_NULL)
+		return 1;
+	row->has_snap = 1;
+	row->snap_level = sqlite3_column_int(st, c);
+	row->snap_at = sqlite3_column_int64(st, c + 1);
+	if (sqlite3_column_type(st, tc) == SQLITE_BLOB) {
+		row->snap_threats = sqlite3_column_blob(st, tc);
+		row->nsnap_threats = (size_t)sqlite3_column_bytes(st, tc);
+	}
+	return 1;
+}
+
+int mtd_store_report_put(mtd_store *s, int64_t dev, int64_t conn, int64_t received,
+			 const mtd_report_put *row)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_REPORT_PUT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	sqlite3_bind_int(st, 3, row->level);
+	sqlite3_bind_int64(st, 4, row->at);
+	sqlite3_bind_int64(st, 5, received);
+	if (row->os_supported >= 0)
+		sqlite3_bind_int(st, 6, row->os_supported);
+	if (row->threats)
+		sqlite3_bind_blob(st, 7, row->threats, (int)row->nthreats, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, row->nevents);
+	if (row->snap_level >= 0) {
+		sqlite3_bind_int(st, 9, row->snap_level);
+		sqlite3_bind_int64(st, 10, row->snap_at);
+	}
+	if (row->snap_threats)
+		sqlite3_bind_blob(st, 11, row->snap_threats, (int)row->nsnap_threats, SQLITE_STATIC);
+	if (row->cause >= 0)
+		sqlite3_bind_int(st, 12, row->cause);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+int mtd_store_events_of(mtd_store *s, int64_t dev, int64_t conn,
+			int (*fn)(void *ud, const mtd_event_row *row), void *ud)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_EVENTS_OF);
+	int step, rc;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mtd_event_row row;
+		row.id = (const char *)sqlite3_column_text(st, 0);
+		row.open = sqlite3_column_int(st, 1);
+		row.at = sqlite3_column_int64(st, 2);
+		row.category = (const char *)sqlite3_column_text(st, 3);
+		row.name = (const char *)sqlite3_column_text(st, 4);
+		row.level = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		row.since = sqlite3_column_int64(st, 6);
+		if ((rc = fn(ud, &row)))
+			return rc;
+	}
+	return step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+int mtd_store_event_get(mtd_store *s, int64_t dev, int64_t conn, const char *id, size_t n,
+			int *open, int64_t *at, int64_t *since)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_EVENT_GET);
+	int step;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, id, n);
+	if ((step = sqlite3_step(st)) == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW)
+		return MTD_ESTORE;
+	*open = sqlite3_column_int(st, 0);
+	*at = sqlite3_column_int64(st, 1);
+	*since = sqlite3_column_int64(st, 2);
+	return 1;
+}
+
+int mtd_store_event_put(mtd_store *s, int64_t now, int64_t dev, int64_t conn, const mtd_threat *t,
+			int open, int64_t at, int64_t since)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_EVENT_PUT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, t->id.p, t->id.n);
+	sqlite3_bind_int(st, 4, open);
+	sqlite3_bind_int64(st, 5, at);
+	mtd_bind_text(st, 6, t->category.p, t->category.n);
+	mtd_bind_text(st, 7, t->name.p, t->name.n);
+	if (t->level >= 0)
+		sqlite3_bind_int(st, 8, t->level);
+	sqlite3_bind_int64(st, 9, since);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    mtd_store_row_logged(s, now, MTD_ROW_THREAT_EVENTS, dev, conn, t->id.p, t->id.n))
+		return MTD_ESTORE;
+	return 0;
+}
+
+int mtd_store_events_delete_before(mtd_store *s, int64_t now, int64_t dev, int64_t conn,
+				   int64_t before)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_EVENTS_DELETE_BEFORE);
+	int step;
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	sqlite3_bind_int64(st, 3, before);
+	/* the deletion is done by the first step; each row it returns is logged */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t n;
+		const char *id = mtd_col_text(st, 0, &n);
+		if (mtd_store_row_logged(s, now, MTD_ROW_THREAT_EVENTS, dev, conn, id, n))
+			return MTD_ESTORE;
+	}
+	return step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+/* ---- parked messages ---- */
+
+int mtd_store_park(mtd_store *s, int64_t now, int64_t conn, const char *why,
+		   const mtd_str *vendor_id, const void *mp, size_t len, int64_t *id)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_PARK_INSERT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, conn);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+	if (vendor_id)
+		mtd_bind_text(st, 4, vendor_id->p, vendor_id->n);
+	sqlite3_bind_blob(st, 5, mp, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return MTD_ESTORE;
+	*id = sqlite3_last_insert_rowid(mtd_store_db(s));
+	return mtd_store_row_logged(s, now, MTD_ROW_PARKED, *id, 0, NULL, 0) ? MTD_ESTORE : 0;
+}
+
+int mtd_store_park_delete(mtd_store *s, int64_t now, int64_t id)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_PARK_DELETE);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return MTD_ESTORE;
+	if (!sqlite3_changes(mtd_store_db(s)))
+		return 0;
+	return mtd_store_row_logged(s, now, MTD_ROW_PARKED, id, 0, NULL, 0) ? MTD_ESTORE : 1;
+}
+
+void mtd_parked_row_read(sqlite3_stmt *st, mtd_parked_row *row)
+{
+	row->id = sqlite3_column_int64(st, 0);
+	row->conn = sqlite3_column_int64(st, 1);
+	row->received = sqlite3_column_int64(st, 2);
+	row->reason = (const char *)sqlite3_column_text(st, 3);
+	row->msg = sqlite3_column_blob(st, 4);
+	row->len = (size_t)sqlite3_column_bytes(st, 4);
+}

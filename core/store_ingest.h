@@ -58,6 +58,105 @@ int mtd_store_apps_delete(mtd_store *s, int64_t dev);
  * MTD_ESTORE. */
 int mtd_store_app_put(mtd_store *s, int64_t at, int64_t dev, const mtd_app_rec *a);
 
+/* ---- reports and threat events: a device's state from a vendor ---- */
+
+/* Pages of WAL after which a commit copies them into the database
+ * (SQLite's wal_autocheckpoint; its default is 1,000): for bulk runs. */
+void mtd_store_wal_pages(mtd_store *s, int pages);
+
+/* The snapshot m (a threat message) as the report of (dev, conn),
+ * received at received, unless the stored one is newer or the pair has
+ * threat events (every column set: mtd_report_digest gives the written
+ * row's digest). 1 written, 0 not, or MTD_ESTORE. The statement is left
+ * bound for the next call (a message's hot path). m->threats is borrowed
+ * until the next call steps it. */
+int mtd_store_report_upsert(mtd_store *s, int64_t dev, int64_t conn, int64_t received,
+			    const mtd_msg *m);
+
+/* The report of (dev, conn) as the event path needs it: with events
+ * (nevents > 0) the snapshot is in the snap_* columns, without it is the
+ * report itself. snap_threats is borrowed until the store's next
+ * statement; NULL unless a blob. */
+typedef struct mtd_report_state {
+	int nevents;
+	int os_supported; /* -1 unknown */
+	int has_snap;     /* 0: the snap_* fields are unset */
+	int snap_level;
+	int64_t snap_at;
+	const void *snap_threats;
+	size_t nsnap_threats;
+} mtd_report_state;
+/* 1 and *row, 0 when the pair has no report, or MTD_ESTORE. */
+int mtd_store_report_state(mtd_store *s, int64_t dev, int64_t conn, mtd_report_state *row);
+
+/* The report of (dev, conn) rebuilt from its snapshot and its events, as
+ * SQL_REPORT_PUT writes it: -1 / NULL for SQL NULL (os_supported, the
+ * blobs, snap_level (snap_at then ignored), cause). */
+typedef struct mtd_report_put {
+	int level;
+	int64_t at;
+	int os_supported;
+	const void *threats;
+	size_t nthreats;
+	int64_t nevents;
+	int snap_level;
+	int64_t snap_at;
+	const void *snap_threats;
+	size_t nsnap_threats;
+	int cause;
+} mtd_report_put;
+/* Write it, received at received (the caller logs it with the message):
+ * 0 or MTD_ESTORE. The blobs are borrowed for the call. */
+int mtd_store_report_put(mtd_store *s, int64_t dev, int64_t conn, int64_t received,
+			 const mtd_report_put *row);
+
+/* A threat event of a pair; texts borrowed for the callback (category,
+ * name NULL when NULL); level -1 when NULL. */
+typedef struct mtd_event_row {
+	const char *id, *category, *name;
+	int open, level;
+	int64_t at, since;
+} mtd_event_row;
+/* Each threat event of (dev, conn) in id order to fn; fn's nonzero result
+ * stops and is returned. 0 or MTD_ESTORE. */
+int mtd_store_events_of(mtd_store *s, int64_t dev, int64_t conn,
+			int (*fn)(void *ud, const mtd_event_row *row), void *ud);
+/* The threat event id[0..n) of (dev, conn): 1 with *open, *at and *since,
+ * 0 when there is none, or MTD_ESTORE. */
+int mtd_store_event_get(mtd_store *s, int64_t dev, int64_t conn, const char *id, size_t n,
+			int *open, int64_t *at, int64_t *since);
+/* Write threat event t of (dev, conn) (open or resolved, dated at, open
+ * since since; a category, name or level t lacks keeps the stored one),
+ * with its row log entry at time now. 0 or MTD_ESTORE. */
+int mtd_store_event_put(mtd_store *s, int64_t now, int64_t dev, int64_t conn, const mtd_threat *t,
+			int open, int64_t at, int64_t since);
+/* Delete the threat events of (dev, conn) dated before before (a snapshot
+ * at before holds them), each with its row log entry at time now. 0 or
+ * MTD_ESTORE. */
+int mtd_store_events_delete_before(mtd_store *s, int64_t now, int64_t dev, int64_t conn,
+				   int64_t before);
+
+/* ---- parked messages (they name no device, or several) ---- */
+
+/* Park message mp[0..len) (msgpack, borrowed for the call) of connector
+ * conn, received at now, for why; vendor_id (NULL: none) is the vendor's
+ * device id it names. With its row log entry; its row id into *id. 0 or
+ * MTD_ESTORE. */
+int mtd_store_park(mtd_store *s, int64_t now, int64_t conn, const char *why,
+		   const mtd_str *vendor_id, const void *mp, size_t len, int64_t *id);
+/* Delete parked message id (row log entry at time now): 1, 0 when it is
+ * gone already (nothing logged), or MTD_ESTORE. */
+int mtd_store_park_delete(mtd_store *s, int64_t now, int64_t id);
+/* A row of SQL_PARK_ALL, SQL_PARK_BY_VENDOR_ID or SQL_PARK_EXPIRED; reason
+ * and msg (len bytes) borrowed until the statement steps or resets. */
+typedef struct mtd_parked_row {
+	int64_t id, conn, received;
+	const char *reason;
+	const void *msg;
+	size_t len;
+} mtd_parked_row;
+void mtd_parked_row_read(sqlite3_stmt *st, mtd_parked_row *row);
+
 /* ---- pull state (pull_state: a vendor's settings and progress) ---- */
 
 /* The value of (vendor, key) copied into buf (n bytes, truncated): 0,
