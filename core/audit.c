@@ -1244,20 +1244,15 @@ typedef struct kept_dec {
 	lastlog *l;
 } kept_dec;
 
-static int kept_block(void *ud, const mtd_dlog_block *b)
+static int kept_entry(void *ud, const mtd_dlog_block *b, int64_t i, const mtd_log_entry *e)
 {
 	kept_dec *k = ud;
-	const unsigned char *p = b->entries, *end = p + b->len;
-	mtd_log_entry e;
-	int rc = 0;
-	memset(&e, 0, sizeof e);
-	for (int64_t i = 0; !rc && p && i < b->n; i++)
-		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
-			rc = mtd_fail(k->h, MTD_EMALFORMED, "audit record %lld: a kept block of the "
-				      "decisions log that cannot be read", (long long)b->seq);
-		else if (last_set(k->l, e.device, e.outcome))
-			rc = mtd_fail(k->h, MTD_ENOMEM, "out of memory");
-	return rc;
+	(void)i;
+	if (!e)
+		return mtd_fail(k->h, MTD_EMALFORMED, "audit record %lld: a kept block of the "
+				"decisions log that cannot be read", (long long)b->seq);
+	return last_set(k->l, e->device, e->outcome) ? mtd_fail(k->h, MTD_ENOMEM, "out of memory")
+						       : 0;
 }
 
 static int kept_rows(mtd_t *h, int64_t from, unsigned char out[32], uint64_t *n, lastlog *l)
@@ -1266,7 +1261,7 @@ static int kept_rows(mtd_t *h, int64_t from, unsigned char out[32], uint64_t *n,
 	mtd_sha256 c;
 	int rc;
 	mtd_sha256_init(&c);
-	rc = mtd_store_audit_kept(h->store, from, &c, n, l ? kept_block : NULL, &k);
+	rc = mtd_store_audit_kept(h->store, from, &c, n, l ? kept_entry : NULL, &k);
 	if (rc == MTD_ESTORE)
 		rc = mtd_fail(h, rc, "%s", mtd_audit_errmsg(h->store));
 	mtd_sha256_final(&c, out);
@@ -1441,52 +1436,44 @@ typedef struct marker {
 	int64_t cut;
 	int64_t *lastblk; /* per device: the block of its last change, -1 after cut */
 	size_t nlast;
+	int stays; /* the block being walked stays */
 } marker;
 
 /* first pass: each device's last change */
-static int mark_last(void *ud, const mtd_dlog_block *b)
+static int mark_last(void *ud, const mtd_dlog_block *b, int64_t i, const mtd_log_entry *e)
 {
 	marker *m = ud;
-	const unsigned char *p = b->entries, *end = p + b->len;
-	mtd_log_entry e;
-	int rc = 0;
-	memset(&e, 0, sizeof e);
-	for (int64_t i = 0; !rc && p && i < b->n; i++) {
-		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
-			rc = mtd_fail(m->h, MTD_EMALFORMED, "decision log block %lld cannot be read",
-				      (long long)b->seq);
-		else if (e.device > 0 && e.device < (1 << 30)) {
-			int64_t *v = mtd_grow_zeroed(m->lastblk, &m->nlast, (size_t)e.device, sizeof *v);
-			if (!v)
-				return mtd_fail(m->h, MTD_ENOMEM, "out of memory");
-			m->lastblk = v;
-			m->lastblk[e.device] = b->seq + i < m->cut ? b->seq : -1;
-		}
-	}
-	return rc;
+	int64_t *v;
+	if (!e)
+		return mtd_fail(m->h, MTD_EMALFORMED, "decision log block %lld cannot be read",
+				(long long)b->seq);
+	if (e->device <= 0 || e->device >= (1 << 30))
+		return 0;
+	if (!(v = mtd_grow_zeroed(m->lastblk, &m->nlast, (size_t)e->device, sizeof *v)))
+		return mtd_fail(m->h, MTD_ENOMEM, "out of memory");
+	m->lastblk = v;
+	m->lastblk[e->device] = b->seq + i < m->cut ? b->seq : -1;
+	return 0;
 }
 
-/* second pass: the outcomes of every change that stays */
-static int mark_outcomes(void *ud, const mtd_dlog_block *b)
+/* second pass: the outcomes of every change that stays (an entry that
+ * does not read ends its block's) */
+static int mark_outcomes(void *ud, const mtd_dlog_block *b, int64_t i, const mtd_log_entry *e)
 {
 	marker *m = ud;
-	const unsigned char *p = b->entries, *end = p + b->len;
-	int stays = b->seq >= m->cut || mtd_audit_keep_has_block(m->k, b->seq), rc = 0;
-	mtd_log_entry e;
-	memset(&e, 0, sizeof e);
-	for (int64_t i = 0; !rc && stays && p && i < b->n; i++) {
-		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
-			break;
-		for (int k = 0; k < 2 && !rc; k++)
-			if (mtd_audit_keep_add(m->k, MTD_KEEP_OUTCOME, k ? e.prev : e.outcome))
-				rc = mtd_fail(m->h, MTD_ESTORE, "%s", mtd_audit_errmsg(m->h->store));
-	}
-	return rc;
+	if (i == 0)
+		m->stays = b->seq >= m->cut || mtd_audit_keep_has_block(m->k, b->seq);
+	if (!m->stays || !e)
+		return 0;
+	if (mtd_audit_keep_add(m->k, MTD_KEEP_OUTCOME, e->outcome) ||
+	    mtd_audit_keep_add(m->k, MTD_KEEP_OUTCOME, e->prev))
+		return mtd_fail(m->h, MTD_ESTORE, "%s", mtd_audit_errmsg(m->h->store));
+	return 0;
 }
 
 static int mark_kept(mtd_t *h, int64_t cut)
 {
-	marker m = {h, NULL, cut, NULL, 0};
+	marker m = {h, NULL, cut, NULL, 0, 0};
 	mtd_dslot slots[MTD_DBLOCK_SLOTS];
 	sqlite3_stmt *st;
 	int rc, step;
@@ -1496,12 +1483,12 @@ static int mark_kept(mtd_t *h, int64_t cut)
 						      : mtd_audit_errmsg(h->store));
 		goto out;
 	}
-	rc = mtd_store_audit_dlog_blocks(h->store, mark_last, &m);
+	rc = mtd_store_audit_dlog_entries(h->store, mark_last, &m);
 	for (size_t d = 0; !rc && d < m.nlast; d++)
 		if (m.lastblk[d] > 0 && mtd_audit_keep_add(m.k, MTD_KEEP_BLOCK, m.lastblk[d]))
 			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
 	if (!rc)
-		rc = mtd_store_audit_dlog_blocks(h->store, mark_outcomes, &m);
+		rc = mtd_store_audit_dlog_entries(h->store, mark_outcomes, &m);
 	if (rc == MTD_ESTORE)
 		rc = mtd_fail(h, rc, "%s", mtd_audit_errmsg(h->store));
 	if (rc)

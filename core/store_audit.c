@@ -203,34 +203,39 @@ int mtd_store_audit_row_log_back(mtd_store *s, int (*fn)(void *ud, const mtd_log
 	return rc;
 }
 
-/* Each row of st (seq, n, entries) to fn as a block. */
-static int dlog_rows(sqlite3_stmt *st, int (*fn)(void *ud, const mtd_dlog_block *b), void *ud)
+/* The entries of the decision_log row of st (seq, n, ..., entries in
+ * column col) to fn. */
+static int dlog_entries(sqlite3_stmt *st, int col, mtd_dlog_fn fn, void *ud)
 {
-	int rc = 0, step;
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		mtd_dlog_block b = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-				    sqlite3_column_blob(st, 2), 0};
-		b.len = (size_t)sqlite3_column_bytes(st, 2);
-		rc = fn(ud, &b);
-	}
-	return rc ? rc : step == SQLITE_DONE ? 0 : MTD_ESTORE;
-}
-
-int mtd_store_audit_dlog_blocks(mtd_store *s, int (*fn)(void *ud, const mtd_dlog_block *b),
-				void *ud)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(mtd_store_db(s), "SELECT seq, n, entries FROM decision_log ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
-		return MTD_ESTORE;
-	rc = dlog_rows(st, fn, ud);
-	sqlite3_finalize(st);
+	mtd_dlog_block b = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+	const unsigned char *p = sqlite3_column_blob(st, col);
+	const unsigned char *end = p ? p + sqlite3_column_bytes(st, col) : NULL;
+	mtd_log_entry e;
+	int rc = 0;
+	memset(&e, 0, sizeof e);
+	for (int64_t i = 0; !rc && p && i < b.n; i++)
+		if (mtd_log_entry_decode(MTD_LOG_DECISIONS, &p, end, &e))
+			return fn(ud, &b, i, NULL);
+		else
+			rc = fn(ud, &b, i, &e);
 	return rc;
 }
 
-int mtd_store_audit_kept(mtd_store *s, int64_t from, mtd_sha256 *c, uint64_t *n,
-			 int (*fn)(void *ud, const mtd_dlog_block *b), void *ud)
+int mtd_store_audit_dlog_entries(mtd_store *s, mtd_dlog_fn fn, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(mtd_store_db(s), "SELECT seq, n, entries FROM decision_log ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK)
+		return MTD_ESTORE;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = dlog_entries(st, 2, fn, ud);
+	sqlite3_finalize(st);
+	return rc ? rc : step == SQLITE_DONE ? 0 : MTD_ESTORE;
+}
+
+int mtd_store_audit_kept(mtd_store *s, int64_t from, mtd_sha256 *c, uint64_t *n, mtd_dlog_fn fn,
+			 void *ud)
 {
 	/* verify's columns (verify_sql below): what the prune record digests */
 	static const char *const sql[2] = {
@@ -249,13 +254,8 @@ int mtd_store_audit_kept(mtd_store *s, int64_t from, mtd_sha256 *c, uint64_t *n,
 		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 			mtd_log_hash_row(c, st, sqlite3_column_count(st));
 			(*n)++;
-			if (k == 0 && fn) {
-				mtd_dlog_block b = {sqlite3_column_int64(st, 0),
-						    sqlite3_column_int64(st, 1),
-						    sqlite3_column_blob(st, 3), 0};
-				b.len = (size_t)sqlite3_column_bytes(st, 3);
-				rc = fn(ud, &b);
-			}
+			if (k == 0 && fn)
+				rc = dlog_entries(st, 3, fn, ud);
 		}
 		if (!rc && step != SQLITE_DONE)
 			rc = MTD_ESTORE;

@@ -79,23 +79,24 @@ int mtd_store_covered_next(sqlite3_stmt *st, int table, mtd_covered_row *row);
  * the scan could not start. */
 int mtd_store_audit_row_log_back(mtd_store *s, int (*fn)(void *ud, const mtd_log_entry *e), void *ud);
 
-/* One block of decision_log (all of them in order, or those numbered
- * below some seq), borrowed for the call: entries is NULL when NULL. */
+/* A block of decision_log: its number (its first entry's) and count. */
 typedef struct mtd_dlog_block {
 	int64_t seq, n;
-	const unsigned char *entries;
-	size_t len;
 } mtd_dlog_block;
-/* Every decision_log block in order to fn: 0, fn's nonzero result
- * (stops), or MTD_ESTORE. */
-int mtd_store_audit_dlog_blocks(mtd_store *s, int (*fn)(void *ud, const mtd_dlog_block *b), void *ud);
+/* Entry i of block b to fn, decoded (borrowed for the call), or NULL when
+ * it does not decode: the block's later entries are then skipped. fn's
+ * nonzero result stops the walk and is returned. */
+typedef int (*mtd_dlog_fn)(void *ud, const mtd_dlog_block *b, int64_t i, const mtd_log_entry *e);
+/* Every entry of every decision_log block, in order, to fn: 0, fn's
+ * nonzero result, or MTD_ESTORE. */
+int mtd_store_audit_dlog_entries(mtd_store *s, mtd_dlog_fn fn, void *ud);
 
 /* The rows audit prune keeps below from (decision_log blocks, then
  * outcomes, each in order), with verify's columns, into c
- * (mtd_log_hash_row) and *n; each decision block also to fn when given.
- * 0, fn's nonzero result (stops), or MTD_ESTORE. */
-int mtd_store_audit_kept(mtd_store *s, int64_t from, mtd_sha256 *c, uint64_t *n,
-			 int (*fn)(void *ud, const mtd_dlog_block *b), void *ud);
+ * (mtd_log_hash_row) and *n; each entry of the blocks also to fn when
+ * given. 0, fn's nonzero result (stops), or MTD_ESTORE. */
+int mtd_store_audit_kept(mtd_store *s, int64_t from, mtd_sha256 *c, uint64_t *n, mtd_dlog_fn fn,
+			 void *ud);
 
 /* ---- the sequence, walked in order ----
  * The audit log is one sequence over five tables (store.h, "sealed logs"):
