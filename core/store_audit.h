@@ -1,4 +1,5 @@
-/* store, audit part: the SQL and typed rows of audit.c's reads and writes: the chain, show, verify, prune, archive, erase.
+/* store, audit part: the SQL and typed rows of audit.c's reads and
+ * writes: the chain, show, verify, prune, archives.
  * Part of the store (store.h): the SQL text lives in store_audit.c or in
  * store.c's statement table; callers never see a column number. */
 #ifndef MTD_STORE_AUDIT_H
@@ -34,8 +35,9 @@ typedef struct mtd_audit_last {
 int mtd_store_audit_last(mtd_store *s, mtd_audit_last *out);
 
 /* Outcome seq's numbers into o (its texts are not set) and its reasons
- * (JSON; "[]" when NULL) copied into reasons (unless NULL): 1, 0 when there is no such
- * outcome (o and reasons untouched), MTD_ENOMEM or MTD_ESTORE. */
+ * (JSON; "[]" when NULL) copied into reasons (unless NULL): 1, 0 when
+ * there is no such outcome (o and reasons untouched), MTD_ENOMEM or
+ * MTD_ESTORE. */
 int mtd_store_audit_outcome(mtd_store *s, int64_t seq, mtd_outcome_row *o, tbuf *reasons);
 
 /* The latest 'pruned' record (audit prune's point, see audit.c): 1 with its
@@ -52,8 +54,8 @@ int mtd_store_audit_pages(mtd_store *s, char *msg, size_t n);
 /* A person's name for the row (k1, k2, ktext) of covered table into buf
  * (size n, NUL-terminated): 1, or 0 when the table's label gave none (buf
  * untouched). ktext NULL: none. */
-int mtd_store_audit_row_label(mtd_store *s, int table, int64_t k1, int64_t k2, const char *ktext,
-			char *buf, size_t n);
+int mtd_store_audit_row_label(mtd_store *s, int table, int64_t k1, int64_t k2,
+			      const char *ktext, char *buf, size_t n);
 
 /* A row of a covered table's scan (mtd_row_scan_sql), borrowed until the
  * statement steps. */
@@ -77,7 +79,8 @@ int mtd_store_covered_next(sqlite3_stmt *st, int table, mtd_covered_row *row);
  * whose entry does not decode is left there, the walk goes on with the
  * next. fn's nonzero result stops and is returned; 0, or MTD_ESTORE when
  * the scan could not start. */
-int mtd_store_audit_row_log_back(mtd_store *s, int (*fn)(void *ud, const mtd_log_entry *e), void *ud);
+int mtd_store_audit_row_log_back(mtd_store *s, int (*fn)(void *ud, const mtd_log_entry *e),
+				 void *ud);
 
 /* A block of decision_log: its number (its first entry's) and count. */
 typedef struct mtd_dlog_block {
