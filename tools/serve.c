@@ -352,10 +352,22 @@ typedef struct server {
 } server;
 
 /* A POST being received. */
+/* A request with a body being received, or one the store worker answers
+ * (its *con_cls either way). */
 typedef struct upload {
 	mtd_buf body;
 	int too_big;
+	/* the store worker's part (see "the store worker") */
+	struct upload *next;         /* in the worker's queue */
+	struct MHD_Connection *c;    /* suspended while the worker has it */
+	const char *url;             /* MHD's, valid while c is suspended */
+	int op, state;               /* OP_*, JOB_* */
+	struct MHD_Response *answer; /* the worker's, queued by MHD's thread */
+	unsigned status;
+	int64_t t0;                  /* when it was handed over */
 } upload;
+enum { JOB_NONE, JOB_QUEUED, JOB_DONE };
+enum { OP_INGEST, OP_DEVICE, OP_APPSYNC, OP_METRICS };
 
 static volatile sig_atomic_t got_term, got_hup, got_hup_pulls;
 
@@ -864,6 +876,10 @@ static int histo_put(mtd_buf *b, const char *name, const char *labels, const his
 			  (unsigned long long)atomic_load_explicit(&h->n, memory_order_relaxed));
 }
 
+/* The store worker's request at hand: an answer made for it is kept there
+ * for MHD's thread to queue (MHD_queue_response belongs to that thread). */
+static _Thread_local upload *deferred;
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
 				 const char *body, size_t len)
 {
@@ -874,6 +890,11 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (deferred) {
+		deferred->answer = r;
+		deferred->status = status;
+		return MHD_YES;
+	}
 	ok = queue(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -1301,30 +1322,59 @@ static void follower_wake(follower *f)
 	}
 }
 
+/* The events of a publish pass, gathered and handed to the followers in
+ * steps of up to PUBLISH_STEP events, each under one elock: a follower
+ * gets a step at once, as it did when publishing ran in MHD's own thread
+ * (a burst beyond its buffer drops it), while MHD's thread, which the
+ * store worker publishes beside, waits for elock at most one step. */
+#define PUBLISH_STEP 256
+
 typedef struct publish {
 	server *sv;
 	mtd_buf text;
+	size_t end[PUBLISH_STEP]; /* where each event's text ends */
+	int64_t seq[PUBLISH_STEP];
+	size_t n;
 } publish;
+
+static publish pub; /* under hlock; its text buffer kept from pass to pass */
+
+static void publish_step(publish *p)
+{
+	pthread_mutex_lock(&p->sv->elock);
+	for (follower *f = p->sv->followers; f; f = f->next) {
+		int put = 0;
+		if (!f->live || f->closing)
+			continue;
+		for (size_t i = 0; i < p->n; i++) {
+			size_t from = i ? p->end[i - 1] : 0, len = p->end[i] - from;
+			if (p->seq[i] <= f->sent)
+				continue;
+			put = 1;
+			if (f->out.len - f->off + len > p->sv->events_buffer ||
+			    mtd_buf_put(&f->out, p->text.data + from, len)) {
+				f->closing = 1; /* dropped after what it has */
+				break;
+			}
+			f->sent = p->seq[i];
+		}
+		if (put)
+			follower_wake(f);
+	}
+	pthread_mutex_unlock(&p->sv->elock);
+	p->n = 0;
+	p->text.len = 0;
+}
 
 static int publish_one(void *ud, const mtd_decision_event *e)
 {
 	publish *p = ud;
-	p->text.len = 0;
 	if (event_text(&p->text, e))
 		return MTD_ENOMEM;
-	pthread_mutex_lock(&p->sv->elock);
-	for (follower *f = p->sv->followers; f; f = f->next) {
-		if (!f->live || f->closing || e->seq <= f->sent)
-			continue;
-		if (f->out.len - f->off + p->text.len > p->sv->events_buffer ||
-		    mtd_buf_put(&f->out, p->text.data, p->text.len)) {
-			f->closing = 1; /* dropped after what it has */
-		} else {
-			f->sent = e->seq;
-		}
-		follower_wake(f);
-	}
-	pthread_mutex_unlock(&p->sv->elock);
+	p->end[p->n] = p->text.len;
+	p->seq[p->n++] = e->seq;
+	if (p->n == PUBLISH_STEP)
+		publish_step(p);
 	return 0;
 }
 
@@ -1332,7 +1382,7 @@ static int publish_one(void *ud, const mtd_decision_event *e)
  * them. Called with hlock held after every commit serve makes or notices. */
 static void events_publish(server *sv)
 {
-	publish p = {sv, {0}};
+	publish *p = &pub;
 	int64_t from = INT64_MAX;
 	int rc;
 	pthread_mutex_lock(&sv->elock);
@@ -1342,9 +1392,13 @@ static void events_publish(server *sv)
 	pthread_mutex_unlock(&sv->elock);
 	if (from == INT64_MAX)
 		return; /* nobody follows live */
-	if ((rc = mtd_decision_events(sv->h, from, 0, publish_one, &p, NULL)))
+	p->sv = sv;
+	p->n = 0;
+	p->text.len = 0;
+	if ((rc = mtd_decision_events(sv->h, from, 0, publish_one, p, NULL)))
 		fprintf(stderr, "mtdgate: serve: events: %s\n", mtd_errmsg(sv->h));
-	mtd_buf_free(&p.text);
+	if (p->n)
+		publish_step(p);
 }
 
 typedef struct catchup {
@@ -1621,6 +1675,174 @@ static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const cha
 	return ok;
 }
 
+/* ---- the store worker ----
+ *
+ * Every request that needs the store handle (a push, /v1/devices,
+ * /v1/appsync, /metrics) is answered by one thread of its own, so that
+ * MHD's thread, which answers /v1/access from the index, never waits for
+ * hlock: a GET is no longer queued behind a push being committed and
+ * decided. MHD's thread suspends the request's connection and queues it
+ * here; the worker runs the handler as before (under hlock, on serve's one
+ * handle), keeps the answer in the request (send_text) and resumes the
+ * connection; MHD's thread, called again, queues the answer. A push is
+ * still answered after its commit and after the devices it touched are
+ * decided and in the index, so the next /v1/access sees it. A suspended
+ * connection is not touched by MHD (nor timed out) until resumed, so the
+ * worker may read its headers and URL. At shutdown the queue is drained
+ * and every answer sent before MHD stops (jobs_stop). */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more, idle;
+	upload *head, *tail;
+	int busy;     /* a request is being answered */
+	int closing;  /* no more requests taken (answered 503) */
+	int stop;     /* the worker ends once the queue is empty */
+	int started;
+	pthread_t t;
+	atomic_int open; /* requests handed over and not yet completed */
+} jobs = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	  .more = PTHREAD_COND_INITIALIZER,
+	  .idle = PTHREAD_COND_INITIALIZER};
+
+static enum MHD_Result do_ingest(server *sv, struct MHD_Connection *c, const char *vendor,
+				 upload *u);
+
+#ifdef MTD_TEST_HOOKS
+/* Test builds: while the file MTD_TEST_WORKER_GATE names exists (at most
+ * 10 s), the worker waits before each request, so that a test can ask
+ * /v1/access while a push is held in the middle of being answered. */
+static void worker_gate(void)
+{
+	const char *g = getenv("MTD_TEST_WORKER_GATE");
+	for (int i = 0; g && i < 1000 && !access(g, F_OK); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+#else
+#define worker_gate() ((void)0)
+#endif
+
+static void *worker_main(void *arg)
+{
+	server *sv = arg;
+	for (;;) {
+		upload *u;
+		enum MHD_Result ok = MHD_NO;
+		pthread_mutex_lock(&jobs.lock);
+		while (!jobs.head && !jobs.stop)
+			pthread_cond_wait(&jobs.more, &jobs.lock);
+		if (!(u = jobs.head)) {
+			pthread_mutex_unlock(&jobs.lock);
+			return NULL;
+		}
+		if (!(jobs.head = u->next))
+			jobs.tail = NULL;
+		jobs.busy = 1;
+		pthread_mutex_unlock(&jobs.lock);
+		worker_gate();
+		deferred = u;
+		switch (u->op) {
+		case OP_INGEST:
+			ok = do_ingest(sv, u->c, u->url + 11, u);
+			break;
+		case OP_DEVICE:
+			ok = do_device(sv, u->c, u->url + 12);
+			break;
+		case OP_APPSYNC:
+			ok = do_appsync(sv, u->c, u->url + 12);
+			break;
+		case OP_METRICS:
+			ok = do_metrics(sv, u->c);
+			break;
+		}
+		deferred = NULL;
+		if (ok != MHD_YES && u->answer) { /* answered, then failed: closed */
+			MHD_destroy_response(u->answer);
+			u->answer = NULL;
+		}
+		u->state = JOB_DONE;
+		pthread_mutex_lock(&jobs.lock);
+		jobs.busy = 0;
+		if (!jobs.head)
+			pthread_cond_broadcast(&jobs.idle);
+		pthread_mutex_unlock(&jobs.lock);
+		/* u is MHD's again from here (it may be freed at once) */
+		MHD_resume_connection(u->c);
+	}
+}
+
+/* Hand request u (op) on c to the worker, or answer 503 when serve stops. */
+static enum MHD_Result defer(struct MHD_Connection *c, const char *url, upload *u, int op)
+{
+	pthread_mutex_lock(&jobs.lock);
+	if (jobs.closing || !jobs.started) {
+		pthread_mutex_unlock(&jobs.lock);
+		return send_plain(c, 503, "shutting down\n");
+	}
+	u->c = c;
+	u->url = url;
+	u->op = op;
+	u->state = JOB_QUEUED;
+	u->t0 = mono_ns();
+	u->next = NULL;
+	atomic_fetch_add(&jobs.open, 1);
+	/* suspended before the worker can see it: it resumes what it took */
+	MHD_suspend_connection(c);
+	if (jobs.tail)
+		jobs.tail->next = u;
+	else
+		jobs.head = u;
+	jobs.tail = u;
+	pthread_cond_signal(&jobs.more);
+	pthread_mutex_unlock(&jobs.lock);
+	return MHD_YES;
+}
+
+/* The worker's answer to u queued (MHD's thread, called again after the
+ * worker resumed c); MHD_NO closes the connection when there is none. */
+static enum MHD_Result answer_of(struct MHD_Connection *c, upload *u)
+{
+	enum MHD_Result ok = MHD_NO;
+	if (u->answer) {
+		ok = queue(c, u->status, u->answer);
+		MHD_destroy_response(u->answer);
+		u->answer = NULL;
+	}
+	return ok;
+}
+
+static int jobs_start(server *sv)
+{
+	if (pthread_create(&jobs.t, NULL, worker_main, sv))
+		return -1;
+	jobs.started = 1;
+	return 0;
+}
+
+/* No more requests taken; those taken answered and, for up to 10 s, their
+ * answers sent (MHD_stop_daemon would close connections whose answers
+ * are still queued). */
+static void jobs_stop(void)
+{
+	if (!jobs.started)
+		return;
+	pthread_mutex_lock(&jobs.lock);
+	jobs.closing = 1;
+	while (jobs.head || jobs.busy)
+		pthread_cond_wait(&jobs.idle, &jobs.lock);
+	jobs.stop = 1;
+	pthread_cond_signal(&jobs.more);
+	pthread_mutex_unlock(&jobs.lock);
+	pthread_join(jobs.t, NULL);
+	jobs.started = 0;
+	for (int i = 0; i < 1000 && atomic_load(&jobs.open); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* A GET's first call seen (its *con_cls): the answer waits for the second
  * call. libmicrohttpd closes the connection after an answer queued in the
  * first call ("early": it refuses to read the rest of the request), so
@@ -1637,6 +1859,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (u == (void *)&get_seen) {
 		*con_cls = NULL;
 	} else if (u) {
+		if (u->state != JOB_NONE)
+			atomic_fetch_sub(&jobs.open, 1);
+		if (u->answer)
+			MHD_destroy_response(u->answer);
 		mtd_buf_free(&u->body);
 		free(u);
 		*con_cls = NULL;
@@ -1647,8 +1873,13 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *u
 			     const char *method, const char *upload_data, size_t *upload_data_size,
 			     void **con_cls)
 {
+	upload *u = *con_cls;
+	int op = -1;
+	if (u && u != (void *)&get_seen && u->state == JOB_DONE)
+		return answer_of(c, u);
+	if (u && u != (void *)&get_seen && u->state == JOB_QUEUED)
+		return MHD_YES; /* not expected: a suspended request is not called */
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		upload *u = *con_cls;
 		if (!u) {
 			if (!(u = calloc(1, sizeof *u)))
 				return MHD_NO;
@@ -1662,27 +1893,32 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *u
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
-		if (!strcmp(method, "POST") && !strncmp(url, "/v1/ingest/", 11))
-			return do_ingest(sv, c, url + 11, u);
-		return send_plain(c, 405, "method not allowed\n");
+		if (strcmp(method, "POST") || strncmp(url, "/v1/ingest/", 11))
+			return send_plain(c, 405, "method not allowed\n");
+		return defer(c, url, u, OP_INGEST);
 	}
-	if (!*con_cls) {
+	if (!u) {
 		*con_cls = &get_seen;
 		return MHD_YES;
 	}
 	if (!strcmp(url, "/v1/access"))
 		return do_access(sv, c);
-	if (!strncmp(url, "/v1/devices/", 12))
-		return do_device(sv, c, url + 12);
 	if (!strcmp(url, "/v1/events"))
 		return do_events(sv, c);
-	if (!strncmp(url, "/v1/appsync/", 12))
-		return do_appsync(sv, c, url + 12);
-	if (!strcmp(url, "/metrics"))
-		return do_metrics(sv, c);
 	if (!strcmp(url, "/healthz"))
 		return send_plain(c, 200, "ok\n");
-	return send_plain(c, 404, "not found\n");
+	if (!strncmp(url, "/v1/devices/", 12))
+		op = OP_DEVICE;
+	else if (!strncmp(url, "/v1/appsync/", 12))
+		op = OP_APPSYNC;
+	else if (!strcmp(url, "/metrics"))
+		op = OP_METRICS;
+	else
+		return send_plain(c, 404, "not found\n");
+	if (!(u = calloc(1, sizeof *u)))
+		return MHD_NO;
+	*con_cls = u; /* freed by on_completed */
+	return defer(c, url, u, op);
 }
 
 static int endpoint_of(const char *url)
@@ -1714,8 +1950,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	queued_status = 0;
 	ok = route(cls, c, url, method, upload_data, upload_data_size, con_cls);
-	if (queued_status)
+	if (queued_status) {
+		const upload *u = *con_cls;
+		if (u && u != (void *)&get_seen && u->state != JOB_NONE)
+			t0 = u->t0; /* answered by the worker: from the hand-over */
 		count_request(endpoint_of(url), queued_status, mono_ns() - t0);
+	}
 	return ok;
 }
 
@@ -1943,6 +2183,11 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (jobs_start(&sv)) {
+		fprintf(stderr, "mtdgate: serve: cannot start a thread\n");
+		status = 70;
+		goto out;
+	}
 	for (size_t i = 0; i < nspecs; i++) {
 		char shown[160];
 		int fd = open_listener(specs[i], shown, sizeof shown);
@@ -1996,7 +2241,9 @@ int mtd_cli_serve(mtd_t *h, int argc, char **argv)
 		}
 	}
 out:
-	/* the pulls stopped, what they committed last decided */
+	/* the requests taken answered (pushes committed and decided), then the
+	 * pulls stopped, what they committed last decided */
+	jobs_stop();
 	pull_stop_all();
 	if (sv.nd) {
 		pthread_mutex_lock(&sv.hlock);
@@ -2014,6 +2261,7 @@ out:
 	index_free(sv.ix);
 	sv.ix = NULL;
 	free(shapes.b); /* every shape went with the index */
+	mtd_buf_free(&pub.text);
 	memset(&shapes, 0, sizeof shapes);
 	pthread_mutex_destroy(&sv.hlock);
 	pthread_mutex_destroy(&sv.ilock);

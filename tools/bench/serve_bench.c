@@ -757,8 +757,12 @@ static struct push {
 	long nev, stray;   /* events matched; events of no report in flight */
 	int done, failed;
 	long accepted;
+	double *get;       /* the prober's GETs: each one's round trip */
+	long nget;
 	char why[WHY_MAX];
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define GETS_MAX 4000000 /* the prober's round trips kept */
 
 static void *pusher(void *arg)
 {
@@ -884,9 +888,12 @@ static void *prober(void *arg)
 		}
 		snprintf(id, sizeof id, "dev-%06ld", P.b[k].last);
 		for (double t0 = bench_mono(); bench_mono() - t0 < 5;) {
+			double g = bench_mono();
 			int st = access_of(&c, id);
 			if (st < 0)
 				goto out;
+			if (P.nget < GETS_MAX)
+				P.get[P.nget++] = bench_mono() - g;
 			if (st == (P.b[k].block ? 403 : 200)) {
 				P.b[k].seen_access = bench_mono();
 				break;
@@ -918,7 +925,7 @@ static double pct(double *v, long n, double p)
 
 typedef struct pres {
 	int ran;
-	double rate, ev50, ev99, ac50, ac99, ack50, ack99;
+	double rate, ev50, ev99, ac50, ac99, ack50, ack99, get50, get99;
 	long reports, events, probes, stray;
 	char why[WHY_MAX];
 } pres;
@@ -942,7 +949,8 @@ static int push_phase(int port, pres *r)
 	P.batch_of = calloc((size_t)ndev + 1, sizeof *P.batch_of);
 	P.ev = calloc((size_t)(P.nb * PUSH_BATCH), sizeof *P.ev);
 	a = calloc((size_t)P.nb, sizeof *a);
-	if (!P.targets || !P.b || !P.batch_of || !P.ev || !a || P.ntargets < PUSH_BATCH) {
+	P.get = malloc(GETS_MAX * sizeof *P.get);
+	if (!P.targets || !P.b || !P.batch_of || !P.ev || !a || !P.get || P.ntargets < PUSH_BATCH) {
 		snprintf(r->why, sizeof r->why, "too few devices to push to");
 		return -1;
 	}
@@ -1005,6 +1013,8 @@ static int push_phase(int port, pres *r)
 		a[na++] = P.b[k].acked - P.b[k].sent;
 	r->ack50 = pct(a, na, 50);
 	r->ack99 = pct(a, na, 99);
+	r->get50 = pct(P.get, P.nget, 50);
+	r->get99 = pct(P.get, P.nget, 99);
 	free(a);
 	return 0;
 }
@@ -1273,6 +1283,9 @@ int main(int argc, char **argv)
 		row("report -> /v1/access p99", "<= 10 ms", v, pr.ac99 >= 0 && pr.ac99 <= 0.010);
 		snprintf(v, sizeof v, "%.2f ms (p50 %.2f ms)", pr.ack99 * 1e3, pr.ack50 * 1e3);
 		row("POST /v1/ingest answered (acked) p99", "", v, -1);
+		snprintf(v, sizeof v, "%.0f us (p50 %.0f us, %ld GETs)", pr.get99 * 1e6,
+			 pr.get50 * 1e6, P.nget);
+		row("/v1/access p99 during the pushes (prober)", "", v, -1);
 	}
 	if (rss_peak > 0) {
 		snprintf(v, sizeof v, "%.1f MiB (%.1f after start)", rss_peak / 1024.0, rss_start / 1024.0);
