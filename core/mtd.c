@@ -22,6 +22,7 @@
 #include "plugin_host.h"
 #include "plugin_api.h"
 #include "pull.h"
+#include "store_rows.h"
 
 static const struct {
 	int code;
@@ -470,7 +471,6 @@ static int do_add(mtd_t *h, void *arg)
 	mtd_plugin view;
 	const mtd_plugin *p = &view;
 	mtd_conn c;
-	sqlite3_stmt *st;
 	int rc = plugin_for(h, vendor, &d);
 
 	if (rc)
@@ -484,17 +484,8 @@ static int do_add(mtd_t *h, void *arg)
 				c.state == MTD_CS_UNAVAILABLE
 					? "connector %s exists and is unavailable; the partner provisions it again"
 					: "connector %s exists already", vendor);
-	st = mtd_store_stmt(h->store, SQL_CONN_INSERT);
-	if (!st)
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
-	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, mtd_conn_state_name(MTD_CS_NOT_SET_UP), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, h->now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return mtd_fail(h, MTD_ESTORE, "%s", sqlite3_errmsg(mtd_store_db(h->store)));
-	sqlite3_reset(st);
-	return mtd_store_row_logged(h->store, h->now, MTD_ROW_CONNECTORS,
-				    sqlite3_last_insert_rowid(mtd_store_db(h->store)), 0, NULL, 0) ||
+	return mtd_store_conn_insert(h->store, vendor, mtd_conn_state_name(MTD_CS_NOT_SET_UP),
+				     h->now) ||
 			       mtd_store_audit(h->store, h->now, "connector_add", vendor, NULL,
 					       "{\"state\":\"not_set_up\"}")
 		       ? mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store))

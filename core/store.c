@@ -287,6 +287,7 @@ static const char *const sql_text[SQL__COUNT] = {
 	/* covered by the ext_id index: no visit to the table */
 	[SQL_DEVICE_ID] = "SELECT id FROM devices WHERE ext_id = ?1",
 	[SQL_DEVICE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM devices",
+	/* SQL_CONN_INSERT: run by mtd_store_conn_insert (store_rows.c) */
 	[SQL_CONN_INSERT] = "INSERT INTO connectors(vendor, state, added_at) VALUES(?1, ?2, ?3)",
 	/* SQL_CONN_GET and SQL_CONN_ALL: read by mtd_conn_row_read (store_rows.c) */
 	[SQL_CONN_GET] =

@@ -83,6 +83,21 @@ void mtd_conn_row_read(sqlite3_stmt *st, mtd_conn_row *row)
 	row->parked_days = sqlite3_column_int(st, 16);
 }
 
+int mtd_store_conn_insert(mtd_store *s, const char *vendor, const char *state, int64_t added_at)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_CONN_INSERT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, added_at);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return MTD_ESTORE; /* errmsg: SQLite's, of this step */
+	sqlite3_reset(st);
+	return mtd_store_row_logged(s, added_at, MTD_ROW_CONNECTORS,
+				    sqlite3_last_insert_rowid(mtd_store_db(s)), 0, NULL, 0);
+}
+
 /* ---- decision changes for followers ---- */
 
 int mtd_store_decision_head(mtd_store *s, int64_t *seq)

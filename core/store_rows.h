@@ -69,6 +69,12 @@ typedef struct mtd_conn_row {
 } mtd_conn_row;
 void mtd_conn_row_read(sqlite3_stmt *st, mtd_conn_row *row);
 
+/* A new connector's row (SQL_CONN_INSERT: vendor, state, added_at; the
+ * other columns their defaults), row-logged at added_at. 0, or MTD_ESTORE
+ * (errmsg says: SQLite's message when the insert failed). Strings are
+ * borrowed for the call. */
+int mtd_store_conn_insert(mtd_store *s, const char *vendor, const char *state, int64_t added_at);
+
 /* ---- decision changes for followers (events.c) ---- */
 
 /* The sequence number of the decision log's last entry into *seq (0 when
