@@ -12,6 +12,7 @@
 #include "mtdgate/mtdgate.h"
 #include "store.h"
 #include "store_fleet.h"
+#include "store_ingest.h"
 
 typedef struct fx {
 	char dir[256];
@@ -835,6 +836,112 @@ static void sql_file(void **state)
 	close_store(f);
 }
 
+static int scan_collect(void *ud, int64_t id, const char *ext, size_t n)
+{
+	char *buf = ud;
+	size_t k = strlen(buf);
+	snprintf(buf + k, 256 - k, "%lld:%.*s ", (long long)id, (int)n, ext);
+	return 0;
+}
+
+static int scan_stop(void *ud, int64_t id, const char *ext, size_t n)
+{
+	(void)ud, (void)id, (void)ext, (void)n;
+	return 42;
+}
+
+static mtd_str str_of(const char *p)
+{
+	mtd_str v = {p, strlen(p)};
+	return v;
+}
+
+/* The ingest part (store_ingest.h): what it writes reads back, in the
+ * order and with the answers (seen, written, gone) its callers rely on. */
+static void ingest_part(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	mtd_device_rec d;
+	mtd_str groups[2] = {str_of("a"), str_of("b")};
+	mtd_report_state rs;
+	mtd_msg m;
+	int64_t gs, gs2, id1, id2, n, park;
+	char buf[256] = "";
+	const unsigned char mp[3] = {0x81, 0xa1, 0x61};
+
+	assert_int_equal(mtd_store_begin(s), 0);
+	assert_int_equal(mtd_store_groupset(s, 1, "a\nb\n", 4, groups, 2, &gs), 0);
+	assert_int_equal(mtd_store_groupset(s, 1, "a\nb\n", 4, groups, 2, &gs2), 0);
+	assert_int_equal(gs, gs2); /* made once */
+	assert_int_equal(q_int(mtd_store_db(s), "SELECT count(*) FROM groupset_members"), 2);
+	memset(&d, 0, sizeof d);
+	d.id = str_of("zed");
+	assert_int_equal(mtd_store_device_put(s, 1, &d, gs, &id1), 0);
+	d.id = str_of("alpha");
+	assert_int_equal(mtd_store_device_put(s, 1, &d, gs, &id2), 0);
+	assert_true(id2 > id1);
+	assert_int_equal(mtd_store_device_put(s, 2, &d, gs, &n), 0);
+	assert_int_equal(n, id2); /* an update keeps the row */
+	assert_int_equal(q_int(mtd_store_db(s), "SELECT count(*) FROM device_salts"), 2);
+	assert_int_equal(mtd_store_device_scan(s, 1, scan_collect, buf), 0);
+	assert_string_equal(buf, "2:alpha 1:zed ");
+	assert_int_equal(mtd_store_device_scan(s, 0, scan_stop, NULL), 42);
+	assert_int_equal(mtd_store_device_of_ext(s, "zed", 3), id1);
+	assert_int_equal(mtd_store_device_of_ext(s, "zedd", 3), id1); /* by length */
+	assert_int_equal(mtd_store_device_of_ext(s, "none", 4), 0);
+	assert_int_equal(mtd_store_ids_put(s, "serial", 6, "S1", 2, id1), 0);
+	assert_int_equal(mtd_store_device_of_ident(s, "serial", "S1", 2), id1);
+	assert_int_equal(mtd_store_device_of_ident(s, "imei", "S1", 2), 0);
+
+	/* a snapshot is written unless the stored one is newer */
+	assert_int_equal(q_int(mtd_store_db(s), "INSERT INTO connectors(vendor, state, added_at)"
+						 " VALUES('v', 'active', 0) RETURNING id"),
+			 1);
+	memset(&m, 0, sizeof m);
+	m.type = MTD_MSG_THREAT;
+	m.level = MTD_LEVEL_HIGH;
+	m.at = 100;
+	m.os_supported = -1;
+	assert_int_equal(mtd_store_report_upsert(s, id1, 1, 5, &m), 1);
+	m.at = 99;
+	assert_int_equal(mtd_store_report_upsert(s, id1, 1, 5, &m), 0);
+	assert_int_equal(mtd_store_report_state(s, id1, 1, &rs), 1);
+	assert_int_equal(rs.nevents, 0);
+	assert_int_equal(rs.has_snap, 1);
+	assert_int_equal(rs.snap_level, MTD_LEVEL_HIGH);
+	assert_int_equal(rs.snap_at, 100);
+	assert_int_equal(rs.os_supported, -1);
+	assert_null(rs.snap_threats);
+	assert_int_equal(mtd_store_report_state(s, id2, 1, &rs), 0);
+
+	/* parking: deleted once */
+	assert_int_equal(mtd_store_park(s, 7, 1, "why", NULL, mp, sizeof mp, &park), 0);
+	assert_int_equal(mtd_store_park_delete(s, 8, park), 1);
+	assert_int_equal(mtd_store_park_delete(s, 8, park), 0);
+	assert_int_equal(mtd_store_commit(s), 0);
+
+	/* pull state and the window of event ids */
+	assert_int_equal(mtd_store_pull_state_get(s, "v", "k", buf, sizeof buf), MTD_ENOTFOUND);
+	assert_int_equal(mtd_store_pull_state_set(s, "v", "k", "1"), 0);
+	assert_int_equal(mtd_store_pull_state_set(s, "v", "k", "2"), 0);
+	assert_int_equal(mtd_store_pull_state_get(s, "v", "k", buf, sizeof buf), 0);
+	assert_string_equal(buf, "2");
+	assert_int_equal(mtd_store_pull_state_set(s, "v", "k", NULL), 0);
+	assert_int_equal(mtd_store_pull_state_get(s, "v", "k", buf, sizeof buf), MTD_ENOTFOUND);
+	assert_int_equal(mtd_store_pull_seen_max(s, "v", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(mtd_store_pull_seen_add(s, "v", "e1", 1), 0);
+	assert_int_equal(mtd_store_pull_seen_add(s, "v", "e2", 2), 0);
+	assert_int_equal(mtd_store_pull_seen_add(s, "v", "e1", 3), 1); /* seen */
+	assert_int_equal(mtd_store_pull_seen_add(s, "w", "e1", 1), 0); /* per vendor */
+	assert_int_equal(mtd_store_pull_seen_max(s, "v", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(mtd_store_pull_seen_trim(s, "v", 1), 0);
+	assert_int_equal(mtd_store_pull_seen_add(s, "v", "e1", 3), 0); /* forgotten */
+	close_store(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -849,6 +956,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(sql_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(ingest_part, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_entry_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(decision_blocks, setup, teardown),
