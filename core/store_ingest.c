@@ -140,9 +140,9 @@ int mtd_store_device_scan(mtd_store *s, int by_ext,
 			      &st))
 		return MTD_ESTORE;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		size_t n;
-		const char *ext = mtd_col_text(st, 1, &n);
-		rc = fn(ud, sqlite3_column_int64(st, 0), ext, n);
+		/* the text, then its length (SQLite's order); a row per device */
+		const char *ext = (const char *)sqlite3_column_text(st, 1);
+		rc = fn(ud, sqlite3_column_int64(st, 0), ext, (size_t)sqlite3_column_bytes(st, 1));
 	}
 	sqlite3_finalize(st);
 	return rc ? rc : step == SQLITE_DONE ? 0 : MTD_ESTORE;
