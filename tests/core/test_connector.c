@@ -9,6 +9,7 @@
 #include "connector.h"
 #include "mtdgate/mtdgate.h"
 #include "store.h"
+#include "store_rows.h"
 
 #define DAY INT64_C(86400)
 #define T0 INT64_C(1709251200) /* 2024-03-01T00:00:00Z */
@@ -465,13 +466,7 @@ static int teardown(void **state)
 
 static void insert_conn(mtd_store *s, const char *vendor, int64_t now)
 {
-	sqlite3_stmt *st = mtd_store_stmt(s, SQL_CONN_INSERT);
-	assert_non_null(st);
-	sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, "not_set_up", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_reset(st);
+	assert_int_equal(mtd_store_conn_insert(s, vendor, "not_set_up", now), 0);
 }
 
 static int64_t count_audit(mtd_store *s, const char *detail)
@@ -501,6 +496,9 @@ static void stored_round_trip(void **state)
 	assert_int_equal(mtd_conn_load(f->s, "lookout", &c), MTD_ENOTFOUND);
 	insert_conn(f->s, "lookout", T0);
 	insert_conn(f->s, "defender", T0);
+	/* one connector a vendor: refused with SQLite's word for it */
+	assert_int_equal(mtd_store_conn_insert(f->s, "lookout", "not_set_up", T0), MTD_ESTORE);
+	assert_non_null(strstr(mtd_store_errmsg(f->s), "UNIQUE constraint failed"));
 	assert_int_equal(mtd_conn_load(f->s, "lookout", &c), 0);
 	assert_string_equal(c.vendor, "lookout");
 	assert_int_equal(c.state, MTD_CS_NOT_SET_UP);

@@ -793,6 +793,34 @@ static void bind_text(void **state)
 	mtd_store_close(NULL);
 }
 
+/* mtd_store_device_ext: a device's external id, cut to the buffer as
+ * snprintf would cut it; a row id without a device is MTD_ENOTFOUND. */
+static void device_ext(void **state)
+{
+	fx *f = *state;
+	mtd_store *s = open_ok(f, 1);
+	char buf[32];
+
+	assert_int_equal(sqlite3_exec(mtd_store_db(s),
+				      "INSERT INTO groupsets(id, key) VALUES(1, '');"
+				      "INSERT INTO devices(id, ext_id, platform, corporate, enrolled,"
+				      " groupset, updated_at) VALUES(7, 'dev-123456789', 1, 1, 1, 1, 0)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(mtd_store_device_ext(s, 7, buf, sizeof buf), 0);
+	assert_string_equal(buf, "dev-123456789");
+	assert_int_equal(mtd_store_device_ext(s, 7, buf, 14), 0); /* just fits */
+	assert_string_equal(buf, "dev-123456789");
+	assert_int_equal(mtd_store_device_ext(s, 7, buf, 8), 0);
+	assert_string_equal(buf, "dev-123");
+	memset(buf, 'x', sizeof buf);
+	assert_int_equal(mtd_store_device_ext(s, 7, buf, 1), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(buf[1], 'x'); /* nothing past the buffer */
+	assert_int_equal(mtd_store_device_ext(s, 8, buf, sizeof buf), MTD_ENOTFOUND);
+	close_store(f);
+}
+
 /* An SQL file's own SQL (store_fleet.h): sqlfile_info written in the new
  * file's transaction, read back after the commit by a reader; a key is
  * written once; a value is cut to the buffer; a file without the table
@@ -955,6 +983,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(statement_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(bind_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_ext, setup, teardown),
 		cmocka_unit_test_setup_teardown(sql_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_part, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_blocks, setup, teardown),
