@@ -269,6 +269,47 @@ static void appsync_answers(void **state)
 	assert_string_equal(s->out, "");
 }
 
+/* A field the inventory did not give is null in both answers (nil in
+ * msgpack), the ones it gave are there; a bundle size of 0 and an empty
+ * name are values, not absent ones. */
+static void appsync_absent_fields(void **state)
+{
+	scen *s = *state;
+	const char *inv = scen_writes(s, "inv.jsonl",
+				      "{\"device\":\"ios-alice\",\"app_id\":\"com.bare\","
+				      "\"name\":\"\",\"bundle_size\":0,\"beta\":true}\n");
+	const char *out = scen_path(s, "answer.msgpack");
+	static const char *const absent[] = {"version", "short_version", "dynamic_size",
+					     "adhoc_signed", "app_store", "vpp", "validated",
+					     "managed"};
+	json_t *recs, *rec;
+
+	SETUP(s, APPS_FLEET);
+	RUN(s, 0, "inventory", "import", inv);
+	RUN(s, 0, "connector", "set", "generic", "appsync_ios=on");
+	RUN(s, 0, "appsync", "generic", "--json");
+	OUT_HAS(s, "{\"device\":\"ios-alice\",\"app_id\":\"com.bare\",\"version\":null,"
+		   "\"short_version\":null,\"name\":\"\",\"bundle_size\":0,\"dynamic_size\":null,"
+		   "\"adhoc_signed\":null,\"app_store\":null,\"beta\":true,\"vpp\":null,"
+		   "\"validated\":null,\"managed\":null}");
+	{
+		char cmd[1200];
+		snprintf(cmd, sizeof cmd, "'%s' --db '%s' --plugins '%s' appsync generic > '%s' 2>/dev/null",
+			 MTDGATE_BIN, s->db, MTD_PLUGIN_DIR, out);
+		assert_int_equal(system(cmd), 0);
+	}
+	recs = read_answer(s, out);
+	assert_int_equal(json_array_size(recs), 1);
+	rec = json_array_get(recs, 0);
+	assert_int_equal(json_object_size(rec), 13);
+	for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+		if (!json_is_null(json_object_get(rec, absent[i])))
+			fail_msg("field '%s' is not nil", absent[i]);
+	assert_string_equal(jstr(rec, "name"), "");
+	assert_int_equal(json_integer_value(json_object_get(rec, "bundle_size")), 0);
+	assert_true(json_is_true(json_object_get(rec, "beta")));
+}
+
 /* A not-set-up connector refuses App Sync too (R1). */
 static void appsync_not_set_up(void **state)
 {
@@ -368,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(wipe_issued_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(warn_action, setup, teardown),
 		cmocka_unit_test_setup_teardown(appsync_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(appsync_absent_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(appsync_not_set_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(appsync_request_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(inventory_replaced, setup, teardown),
