@@ -53,7 +53,8 @@ static const char *const usage_text =
 	"     /v1/ingest/generic, 100 per POST every 10 ms (10,000/s), each changing its\n"
 	"     device's decision, while a follower reads /v1/events and a prober polls\n"
 	"     /v1/access for the last device of the newest batch: p50/p99 from the POST\n"
-	"     sent to the change seen on each.\n"
+	"     sent to the change seen on each, and of the prober's GETs' round trips\n"
+	"     (asked while pushes are being committed and decided).\n"
 	"  3. serve's peak RSS (VmHWM) with N devices.\n"
 	"The machine's load (uptime) is printed before and after; compare the ratios.\n\n"
 	"  --devices N      tenant size (default 1000000)\n"
@@ -959,7 +960,10 @@ static int push_phase(int port, pres *r)
 		snprintf(r->why, sizeof r->why, "cannot connect for /v1/events");
 		return -1;
 	}
-	snprintf(req, sizeof req, "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+	/* HTTP/1.0: the stream comes unchunked (the follower reads it by
+	 * lines, and a chunk's size line in the middle of an event's data line
+	 * lost that event: 719 of 100,000 once serve published in steps) */
+	snprintf(req, sizeof req, "GET /v1/events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
 	if (hc_send(&ev, req, strlen(req)) || hc_line(&ev, line, sizeof line) ||
 	    !strstr(line, " 200")) {
 		snprintf(r->why, sizeof r->why, "/v1/events: %s", line);
