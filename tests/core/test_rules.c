@@ -757,6 +757,48 @@ static void undefined_globals(void **state)
 	eval_bad(f, &d, "policy.lua:4: boom");
 }
 
+/* A rule file is compiled once per content in a process (the bytecode of
+ * its last compilation loaded into each new sandbox): every open still gets
+ * a fresh state (what a script kept in one does not reach the next), a file
+ * rewritten (same length, other bytes) is compiled again, and errors from a
+ * kept compilation name the same file and line. */
+static void compiled_once_per_content(void **state)
+{
+	fx *f = *state;
+	dev d;
+	mtd_eval_out o;
+
+	dev_init(&d, "dev", MTD_PLAT_IOS, 1);
+	write_policy_with(f, "local seen = {}",
+			  "  if seen.x then return 'noncompliant', 'high', {'kept'} end\n"
+			  "  seen.x = true");
+	for (int i = 0; i < 2; i++) { /* compiled, then loaded from the bytecode */
+		open_ok(f, NULL, 0, 0);
+		eval_ok(f, &d, &o);
+		EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+		eval_ok(f, &d, &o); /* within one state, state is kept */
+		EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	}
+	write_policy_with(f, "", "  return 'compliant',    'none', {}");
+	open_ok(f, NULL, 0, 0);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_COMPLIANT, MTD_LEVEL_NONE, MTD_APP_NONE);
+	write_policy_with(f, "", "  return 'noncompliant', 'high', {}");
+	open_ok(f, NULL, 0, 0);
+	eval_ok(f, &d, &o);
+	EXPECT(&o, MTD_ST_NONCOMPLIANT, MTD_LEVEL_HIGH, MTD_APP_NONE);
+	write_policy_with(f, "", "  error('boom')");
+	for (int i = 0; i < 2; i++) {
+		open_ok(f, NULL, 0, 0);
+		eval_bad(f, &d, "policy.lua:4: boom");
+	}
+	write_policy_with(f, "local x = undefined_thing", "");
+	for (int i = 0; i < 2; i++) {
+		open_bad(f, "undefined global 'undefined_thing'");
+		assert_contains(f->err, "policy.lua:1");
+	}
+}
+
 static void mtd_helpers(void **state)
 {
 	fx *f = *state;
@@ -2386,6 +2428,7 @@ int main(void)
 		T(pattern_backtracking),
 		T(tiny_memory_cap),
 		T(undefined_globals),
+		T(compiled_once_per_content),
 		T(mtd_helpers),
 		T(device_as_seen_by_rules),
 		T(invalid_results),
