@@ -283,7 +283,6 @@ static const char *const sql_text[SQL__COUNT] = {
 		" enrolled = excluded.enrolled, user = excluded.user,"
 		" groupset = excluded.groupset, updated_at = excluded.updated_at"
 		" RETURNING id", /* the row, for its log entry */
-	[SQL_DEVICE_BY_EXT] = "SELECT id, platform, corporate FROM devices WHERE ext_id = ?1",
 	/* covered by the ext_id index: no visit to the table */
 	[SQL_DEVICE_ID] = "SELECT id FROM devices WHERE ext_id = ?1",
 	[SQL_DEVICE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM devices",
