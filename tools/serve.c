@@ -1162,8 +1162,9 @@ static struct MHD_Response *access_answer(const char *state, const char *level,
 	return r;
 }
 
-/* GET /v1/access: 200 allow, 403 block; unknown, never evaluated, or a
- * resource the device's decision does not name: 403. A known device is
+/* /v1/access: 200 allow, 403 block; unknown, never evaluated, or a
+ * resource (?resource=, else the X-Mtdgate-Resource header) the device's
+ * decision does not name: 403. A known device is
  * answered with its shape's response (made once, under ilock, which also
  * keeps the shape while it is queued). */
 static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
@@ -1175,6 +1176,8 @@ static enum MHD_Result do_access(server *sv, struct MHD_Connection *c)
 	enum MHD_Result ok;
 	const ientry *e;
 
+	if (!res) /* a proxy that cannot add a query argument (Envoy) */
+		res = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Mtdgate-Resource");
 	if (!dev || !*dev)
 		dev = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
 	if (!dev || !*dev) {
@@ -1869,6 +1872,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* /v1/access, or a path below it: Envoy's ext_authz (HTTP service) asks its
+ * path_prefix followed by the original request's path, with the original
+ * request's method (Traefik, Caddy and nginx's auth_request ask with GET). */
+static int is_access(const char *url)
+{
+	return !strncmp(url, "/v1/access", 10) && (url[10] == '\0' || url[10] == '/');
+}
+
 static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *url,
 			     const char *method, const char *upload_data, size_t *upload_data_size,
 			     void **con_cls)
@@ -1879,6 +1890,17 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *u
 		return answer_of(c, u);
 	if (u && u != (void *)&get_seen && u->state == JOB_QUEUED)
 		return MHD_YES; /* not expected: a suspended request is not called */
+	if (is_access(url)) { /* any method: a proxy's check may carry the request's */
+		if (!u) {
+			*con_cls = &get_seen;
+			return MHD_YES;
+		}
+		if (*upload_data_size) { /* a body is not the check's: dropped unread */
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return do_access(sv, c);
+	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		if (!u) {
 			if (!(u = calloc(1, sizeof *u)))
@@ -1901,8 +1923,6 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *u
 		*con_cls = &get_seen;
 		return MHD_YES;
 	}
-	if (!strcmp(url, "/v1/access"))
-		return do_access(sv, c);
 	if (!strcmp(url, "/v1/events"))
 		return do_events(sv, c);
 	if (!strcmp(url, "/healthz"))
@@ -1923,7 +1943,7 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, const char *u
 
 static int endpoint_of(const char *url)
 {
-	if (!strcmp(url, "/v1/access"))
+	if (is_access(url))
 		return EP_ACCESS;
 	if (!strncmp(url, "/v1/devices/", 12))
 		return EP_DEVICES;

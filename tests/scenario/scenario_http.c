@@ -541,6 +541,63 @@ static void nginx_mtls_auth_request(void **state)
 	assert_int_equal(serve_stop(&f->sv), 0);
 }
 
+/* 3b. The shapes other proxies ask in, straight at serve: Envoy's ext_authz
+ * (HTTP) sends the original request's method, its path after the
+ * configured prefix, a body only when told to, and cannot add a query
+ * argument (the resource comes as X-Mtdgate-Resource); Traefik and Caddy
+ * ask with GET and X-Forwarded-* headers. Each is decided as a GET of
+ * /v1/access is, a threat turns each into 403; only /v1/access and paths
+ * below it are the check. */
+static void access_as_proxies_ask(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char tok[80], *r;
+	int status;
+	const char *envoy = "X-Device-Id: ios-alice\r\nX-Mtdgate-Resource: exchange\r\n"
+			    "X-Forwarded-Proto: https\r\n";
+	const char *methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "GET", "HEAD"};
+	const char *envoy_path = "/v1/access/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice";
+
+	fleet(s, tok);
+	serve_start(s, &f->sv);
+	for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
+		r = http(s, f->sv.port, methods[i], envoy_path, envoy, &status);
+		if (status != 200)
+			fail_msg("%s %s: %s", methods[i], envoy_path, r);
+		assert_string_equal(header(s, r, "X-Mtdgate-State"), "compliant");
+	}
+	/* a body (Envoy's with_request_body) is not read as anything */
+	post_body = "<?xml version=\"1.0\"?><Sync/>";
+	r = http(s, f->sv.port, "POST", envoy_path, envoy, &status);
+	post_body = "";
+	assert_int_equal(status, 200);
+	/* the resource header names one the decision does not: blocked */
+	r = http(s, f->sv.port, "POST", "/v1/access/x",
+		 "X-Device-Id: ios-alice\r\nX-Mtdgate-Resource: no-such-app\r\n", &status);
+	assert_int_equal(status, 403);
+	/* Traefik ForwardAuth / Caddy forward_auth: GET with the request described */
+	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange",
+		 "X-Device-Id: ios-alice\r\nX-Forwarded-Method: POST\r\n"
+		 "X-Forwarded-Uri: /Microsoft-Server-ActiveSync\r\nX-Forwarded-Host: mail\r\n",
+		 &status);
+	assert_int_equal(status, 200);
+	/* not the check: a path that only begins like it */
+	r = http(s, f->sv.port, "POST", "/v1/accessories", envoy, &status);
+	assert_int_equal(status, 405);
+	r = http(s, f->sv.port, "GET", "/v1/accessories", envoy, &status);
+	assert_int_equal(status, 404);
+
+	push(f, tok, THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\""));
+	r = http(s, f->sv.port, "POST", envoy_path, envoy, &status);
+	assert_int_equal(status, 403);
+	assert_string_equal(header(s, r, "X-Mtdgate-State"), "noncompliant");
+	r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange",
+		 "X-Device-Id: ios-alice\r\nX-Forwarded-Method: POST\r\n", &status);
+	assert_int_equal(status, 403);
+	assert_int_equal(serve_stop(&f->sv), 0);
+}
+
 /* ---- crashes and other writers ---- */
 
 /* A child process that POSTs text to serve's /v1/ingest/generic and exits
@@ -888,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(events_resume_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_replay_and_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(nginx_mtls_auth_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(access_as_proxies_ask, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_survives_sigkill, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_and_serve_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(appsync_and_metrics, setup, teardown),
