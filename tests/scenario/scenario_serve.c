@@ -474,6 +474,59 @@ static void access_during_push(void **state)
 	assert_int_equal(serve_stop(&f->sv), 0);
 }
 
+/* 3b. SIGTERM with a push held in the store worker: serve goes on answering
+ * /v1/access, answers the push (200, committed and decided) once it goes
+ * on, and exits 0 with the push in the store. */
+static void sigterm_answers_held_push(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	static const char body_text[] = THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\"");
+	char token[80], req[1024], buf[8192], gate[300];
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd, status, len;
+	FILE *g;
+
+	SETUP(s, SCEN_FLEET);
+	RUN(s, 0, "connector", "set", "generic", "ios=on");
+	RUN(s, 0, "evaluate");
+	RUN(s, 0, "connector", "token", "generic");
+	snprintf(token, sizeof token, "%.64s", s->out);
+	scen_day(s, 0, 3600);
+	snprintf(gate, sizeof gate, "%s", scen_path(s, "gate"));
+	assert_non_null(g = fopen(gate, "w"));
+	fclose(g);
+	setenv("MTD_TEST_WORKER_GATE", gate, 1);
+	serve_start(s, &f->sv);
+	unsetenv("MTD_TEST_WORKER_GATE");
+
+	a.sin_port = htons((uint16_t)f->sv.port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	len = snprintf(req, sizeof req,
+		       "POST /v1/ingest/generic?normalized=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		       "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s",
+		       token, strlen(body_text), body_text);
+	assert_int_equal(write(fd, req, (size_t)len), len);
+	for (int i = 0; i < 20; i++) { /* round trips after it: the push was read */
+		http(s, f->sv.port, "GET", "/healthz", NULL, &status);
+		assert_int_equal(status, 200);
+	}
+	assert_int_equal(kill(f->sv.pid, SIGTERM), 0);
+	http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice", NULL, &status);
+	assert_int_equal(status, 200); /* still answered, the push not decided yet */
+	assert_int_equal(unlink(gate), 0);
+	if (!read_answer(fd, buf, sizeof buf) || strncmp(buf, "HTTP/1.1 200 ", 13))
+		fail_msg("the push after SIGTERM: %s", buf);
+	close(fd);
+	assert_int_equal(serve_stop(&f->sv), 0);
+	RUN(s, 0, "report", "--json", "--device", "ios-alice");
+	if (!strstr(s->out, "\"noncompliant\""))
+		fail_msg("the push is not in the store: %s", s->out);
+}
+
 /* 4. The same inputs give the same decisions pushed to serve as through
  * the batch commands (ingest, evaluate) on a second store. */
 static void serve_decides_as_batch(void **state)
@@ -545,6 +598,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(access_big_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_push_blocks_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(access_during_push, setup, teardown),
+		cmocka_unit_test_setup_teardown(sigterm_answers_held_push, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_decides_as_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(serve_usage, setup, teardown),
 	};
