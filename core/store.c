@@ -450,8 +450,9 @@ static const char *const sql_text[SQL__COUNT] = {
 		"SELECT seq, n, entries FROM message_log WHERE seq > ?1 - 1024 ORDER BY seq",
 	[SQL_ROW_LOG_SINCE] = "SELECT seq, n, entries FROM row_log WHERE seq > ?1 - 1024 ORDER BY seq",
 	[SQL_EVALUATE_LAST] = "SELECT seq FROM audit WHERE kind = 'evaluate' ORDER BY seq DESC LIMIT 1",
-	/* security tasks (schema 11); read by store_rows.c: mtd_store_task_state,
-	 * mtd_task_open_read, mtd_task_list_read, mtd_task_age_read */
+	/* security tasks (schema 11); run and read by store_rows.c:
+	 * mtd_store_task_state, mtd_store_task_put, mtd_task_open_read,
+	 * mtd_task_list_read, mtd_task_age_read */
 	[SQL_TASK_GET] = "SELECT open, at FROM tasks WHERE device = ?1 AND connector = ?2 AND id = ?3",
 	[SQL_TASK_PUT] =
 		"INSERT INTO tasks(device, connector, id, kind, cve, software, version, severity,"

@@ -26,6 +26,30 @@ int mtd_store_task_state(mtd_store *s, int64_t dev, int64_t conn, const char *id
 	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? MTD_ENOTFOUND : MTD_ESTORE;
 }
 
+int mtd_store_task_put(mtd_store *s, int64_t now, int64_t dev, int64_t conn, const mtd_task *t,
+		       int open, int64_t at)
+{
+	sqlite3_stmt *st = mtd_store_stmt(s, SQL_TASK_PUT);
+	if (!st)
+		return MTD_ESTORE;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, conn);
+	mtd_bind_text(st, 3, t->id.p, t->id.n);
+	sqlite3_bind_int(st, 4, t->kind);
+	mtd_bind_text(st, 5, t->cve.p, t->cve.n);
+	mtd_bind_text(st, 6, t->software.p, t->software.n);
+	mtd_bind_text(st, 7, t->version.p, t->version.n);
+	sqlite3_bind_int(st, 8, t->severity);
+	sqlite3_bind_int64(st, 9, t->first_seen);
+	sqlite3_bind_int(st, 10, open);
+	sqlite3_bind_int64(st, 11, at);
+	sqlite3_bind_int64(st, 12, now);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    mtd_store_row_logged(s, now, MTD_ROW_TASKS, dev, conn, t->id.p, t->id.n))
+		return MTD_ESTORE;
+	return 0;
+}
+
 /* id, kind, cve, software, version, severity, first_seen from column i. */
 static void task_fields(sqlite3_stmt *st, int i, mtd_task_fields *t)
 {

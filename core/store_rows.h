@@ -9,6 +9,7 @@
 #ifndef MTD_STORE_ROWS_H
 #define MTD_STORE_ROWS_H
 
+#include "codec.h" /* mtd_task */
 #include "store.h"
 
 /* ---- security tasks (tasks.c) ---- */
@@ -19,6 +20,13 @@
  * mtd_store_stmt to reset. id (nid bytes) is borrowed for the call. */
 int mtd_store_task_state(mtd_store *s, int64_t dev, int64_t conn, const char *id, size_t nid,
 			 int *open, int64_t *at);
+
+/* Write task t of device row dev from connector conn (SQL_TASK_PUT: an
+ * insert, or an update of the stored row) with its state open, the time its
+ * message carries (at) and now as received, and row-log it: 0, or
+ * MTD_ESTORE (errmsg says). t's texts are borrowed for the call. */
+int mtd_store_task_put(mtd_store *s, int64_t now, int64_t dev, int64_t conn, const mtd_task *t,
+		       int open, int64_t at);
 
 /* What the stored task says, in the column order both task scans share. */
 typedef struct mtd_task_fields {

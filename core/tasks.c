@@ -11,7 +11,6 @@ int mtd_task_apply(mtd_store *s, int64_t now, int64_t conn, int64_t dev, const m
 		   int *written)
 {
 	const mtd_task *t = &m->task;
-	sqlite3_stmt *st;
 	int open = m->state == MTD_EVENT_OPEN, was_open, rc;
 	int64_t last;
 
@@ -24,22 +23,7 @@ int mtd_task_apply(mtd_store *s, int64_t now, int64_t conn, int64_t dev, const m
 	} else if (rc != MTD_ENOTFOUND) {
 		return MTD_ESTORE;
 	}
-	if (!(st = mtd_store_stmt(s, SQL_TASK_PUT)))
-		return MTD_ESTORE;
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, conn);
-	mtd_bind_text(st, 3, t->id.p, t->id.n);
-	sqlite3_bind_int(st, 4, t->kind);
-	mtd_bind_text(st, 5, t->cve.p, t->cve.n);
-	mtd_bind_text(st, 6, t->software.p, t->software.n);
-	mtd_bind_text(st, 7, t->version.p, t->version.n);
-	sqlite3_bind_int(st, 8, t->severity);
-	sqlite3_bind_int64(st, 9, t->first_seen);
-	sqlite3_bind_int(st, 10, open);
-	sqlite3_bind_int64(st, 11, m->at);
-	sqlite3_bind_int64(st, 12, now);
-	if (sqlite3_step(st) != SQLITE_DONE ||
-	    mtd_store_row_logged(s, now, MTD_ROW_TASKS, dev, conn, t->id.p, t->id.n))
+	if (mtd_store_task_put(s, now, dev, conn, t, open, m->at))
 		return MTD_ESTORE;
 	*written = 1;
 	return 0;
