@@ -1,4 +1,5 @@
-/* store, rows part: the SQL and typed rows of tasks.c, connector.c, events.c and appsync.c: their rows, typed.
+/* store, rows part: the typed rows of tasks.c, connector.c, events.c and
+ * appsync.c.
  * Part of the store (store.h): the SQL text lives in store_rows.c or in
  * store.c's statement table; callers never see a column number.
  *
