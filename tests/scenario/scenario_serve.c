@@ -415,20 +415,17 @@ static void ingest_push_blocks_at_once(void **state)
 	OUT_HAS(s, "\"access\":\"allow\"");
 }
 
-/* 3a. /v1/access does not wait for a push being answered: with the push
- * held in serve's store worker (MTD_TEST_WORKER_GATE, test builds), access
- * questions and /healthz are answered with the decision before the push,
- * and the push is not; once it goes on, its answer comes after the
- * decision, and the next access question sees it without waiting. */
-static void access_during_push(void **state)
+/* The fleet evaluated, serve started with the store worker held at the
+ * gate file (its path into gate, ngate bytes), and a push of a high threat on ios-alice
+ * sent on a connection of its own: that connection's fd, not yet answered
+ * while gate exists. */
+static int push_held(fixture *f, char *gate, size_t ngate)
 {
-	fixture *f = *state;
 	scen *s = f->s;
 	static const char body_text[] = THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\"");
-	char token[80], req[1024], buf[8192], gate[300], *r;
+	char token[80], req[1024];
 	struct sockaddr_in a = {.sin_family = AF_INET};
-	struct pollfd pf;
-	int fd, status, len;
+	int fd, len;
 	FILE *g;
 
 	SETUP(s, SCEN_FLEET);
@@ -437,7 +434,7 @@ static void access_during_push(void **state)
 	RUN(s, 0, "connector", "token", "generic");
 	snprintf(token, sizeof token, "%.64s", s->out);
 	scen_day(s, 0, 3600);
-	snprintf(gate, sizeof gate, "%s", scen_path(s, "gate"));
+	snprintf(gate, ngate, "%s", scen_path(s, "gate"));
 	assert_non_null(g = fopen(gate, "w"));
 	fclose(g);
 	setenv("MTD_TEST_WORKER_GATE", gate, 1);
@@ -454,6 +451,23 @@ static void access_during_push(void **state)
 		       "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s",
 		       token, strlen(body_text), body_text);
 	assert_int_equal(write(fd, req, (size_t)len), len);
+	return fd;
+}
+
+/* 3a. /v1/access does not wait for a push being answered: with the push
+ * held in serve's store worker (MTD_TEST_WORKER_GATE, test builds), access
+ * questions and /healthz are answered with the decision before the push,
+ * and the push is not; once it goes on, its answer comes after the
+ * decision, and the next access question sees it without waiting. */
+static void access_during_push(void **state)
+{
+	fixture *f = *state;
+	scen *s = f->s;
+	char buf[8192], gate[300], *r;
+	struct pollfd pf;
+	int fd, status;
+
+	fd = push_held(f, gate, sizeof gate);
 	for (int i = 0; i < 20; i++) {
 		r = http(s, f->sv.port, "GET", "/v1/access?resource=exchange&device=ios-alice",
 			 NULL, &status);
@@ -481,35 +495,10 @@ static void sigterm_answers_held_push(void **state)
 {
 	fixture *f = *state;
 	scen *s = f->s;
-	static const char body_text[] = THREAT("ios-alice", "high", "\"2024-03-01T00:30:00Z\"");
-	char token[80], req[1024], buf[8192], gate[300];
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	int fd, status, len;
-	FILE *g;
+	char buf[8192], gate[300];
+	int fd, status;
 
-	SETUP(s, SCEN_FLEET);
-	RUN(s, 0, "connector", "set", "generic", "ios=on");
-	RUN(s, 0, "evaluate");
-	RUN(s, 0, "connector", "token", "generic");
-	snprintf(token, sizeof token, "%.64s", s->out);
-	scen_day(s, 0, 3600);
-	snprintf(gate, sizeof gate, "%s", scen_path(s, "gate"));
-	assert_non_null(g = fopen(gate, "w"));
-	fclose(g);
-	setenv("MTD_TEST_WORKER_GATE", gate, 1);
-	serve_start(s, &f->sv);
-	unsetenv("MTD_TEST_WORKER_GATE");
-
-	a.sin_port = htons((uint16_t)f->sv.port);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-	len = snprintf(req, sizeof req,
-		       "POST /v1/ingest/generic?normalized=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		       "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s",
-		       token, strlen(body_text), body_text);
-	assert_int_equal(write(fd, req, (size_t)len), len);
+	fd = push_held(f, gate, sizeof gate);
 	for (int i = 0; i < 20; i++) { /* round trips after it: the push was read */
 		http(s, f->sv.port, "GET", "/healthz", NULL, &status);
 		assert_int_equal(status, 200);
