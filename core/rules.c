@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "codec.h"
@@ -621,7 +622,6 @@ static int l_time(lua_State *L)
 	return 1;
 }
 
-/* require, served from the rules directory only, text chunks only. */
 /* ---- rule files compiled once per content ----
  *
  * Every evaluation pass builds a fresh sandbox (a new lua_State: nothing a
@@ -681,15 +681,24 @@ static int dump_put(lua_State *L, const void *p, size_t sz, void *ud)
 }
 
 /* The whole file at path (malloc'ed, *n bytes), or NULL when it cannot be
- * read or holds more than CHUNK_SRC_MAX bytes. */
+ * read or holds more than CHUNK_SRC_MAX bytes. The buffer is sized by the
+ * file's size (it is read at every pass: a buffer of CHUNK_SRC_MAX each
+ * time was an mmap and munmap per file and pass); one byte more tells a
+ * file that grew meanwhile. */
 static char *read_small(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
-	char *b = f ? malloc(CHUNK_SRC_MAX + 1) : NULL;
-	*n = b ? fread(b, 1, CHUNK_SRC_MAX + 1, f) : 0;
-	if (b && (ferror(f) || *n > CHUNK_SRC_MAX)) {
-		free(b);
-		b = NULL;
+	struct stat st;
+	size_t cap;
+	char *b = NULL;
+	*n = 0;
+	if (f && !fstat(fileno(f), &st) && st.st_size >= 0 &&
+	    (uint64_t)st.st_size <= CHUNK_SRC_MAX) {
+		cap = (size_t)st.st_size + 1;
+		if ((b = malloc(cap)) && ((*n = fread(b, 1, cap, f)) == cap || ferror(f))) {
+			free(b); /* grew while read, or unreadable */
+			b = NULL;
+		}
 	}
 	if (f)
 		fclose(f);
@@ -745,6 +754,7 @@ static int load_file(lua_State *L, const char *path)
 	return LUA_OK;
 }
 
+/* require, served from the rules directory only, text chunks only. */
 static int l_require(lua_State *L)
 {
 	mtd_rules *r;
