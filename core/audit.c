@@ -208,7 +208,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 		f = &none;
 	sh.s = h->store;
 	if (mtd_store_read_begin(h->store))
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	sh.ven_id = -1;
 	/* a name that is not there matches nothing (row id -1) */
 	if (f->device && mtd_store_device_id(h->store, f->device, &dev))
@@ -234,7 +234,7 @@ int mtd_audit_show(mtd_t *h, const mtd_audit_filter *f, mtd_audit_fn fn, void *u
 			rc = fn(ud, &r);
 	}
 	if (rc == MTD_ESTORE)
-		rc = mtd_fail(h, rc, "reading the audit log: %s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, rc, "reading the audit log: %s", mtd_store_errmsg(h->store));
 	else if (rc == MTD_ENOMEM)
 		rc = mtd_fail(h, rc, "out of memory");
 	mtd_audit_walk_close(sh.w);
@@ -334,7 +334,7 @@ static int check_decisions(mtd_t *h, lastlog *l)
 	mtd_dslot slots[MTD_DBLOCK_SLOTS];
 	int rc = 0, step;
 	if (!st)
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t blk = mtd_eval_row_key(st);
 		char why[256];
@@ -359,7 +359,7 @@ static int check_decisions(mtd_t *h, lastlog *l)
 		}
 	}
 	if (!rc && step != SQLITE_DONE)
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	sqlite3_reset(st);
 	for (size_t i = 1; !rc && i < l->n; i++)
 		if (l->v[i] > 0)
@@ -522,7 +522,7 @@ static int check_rows(mtd_t *h, rowmap *m)
 		mtd_covered_row row;
 		int got;
 		if (!st)
-			return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+			return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		while ((got = mtd_store_covered_next(st, t, &row)) == 1) {
 			uint64_t key = text_key(row.ktext, row.nktext);
 			rowent *e;
@@ -531,7 +531,7 @@ static int check_rows(mtd_t *h, rowmap *m)
 				size_t nsalt;
 				if (mtd_store_device_salt(h->store, row.device, salt, &nsalt)) {
 					sqlite3_finalize(st);
-					return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+					return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 				}
 				key = mtd_text_key(salt, nsalt, row.ktext, row.nktext);
 			}
@@ -553,7 +553,7 @@ static int check_rows(mtd_t *h, rowmap *m)
 		sqlite3_finalize(st);
 		if (got)
 			return mtd_fail(h, got, "reading table %s: %s", mtd_row_table_name(t),
-					mtd_audit_errmsg(h->store));
+					mtd_store_errmsg(h->store));
 	}
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->v[i].state == ROW_PRESENT) {
@@ -1098,7 +1098,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 		return rc;
 	/* One read transaction: a consistent snapshot while others write. */
 	if (mtd_store_read_begin(h->store))
-		return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	rc = check_pages(h);
 	if (!rc)
 		rc = prune_start(h, &from, prev, &last);
@@ -1106,7 +1106,7 @@ int mtd_audit_verify_expect(mtd_t *h, mtd_audit_expect *xin, uint64_t *records, 
 	chain_init(&ch, h, 0, from ? from : 1, from, prev);
 	if (!rc && (rc = mtd_audit_walk_verify(h->store, from, &w)))
 		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
-						      : mtd_audit_errmsg(h->store));
+						      : mtd_store_errmsg(h->store));
 	if (!rc)
 		rc = chain_walk(&ch, w, verify_also, &v);
 	for (size_t k = 0; !rc && k < ch.er.n; k++)
@@ -1227,7 +1227,7 @@ int mtd_audit_head(mtd_t *h, int64_t *seq, int64_t *at, char head[65])
 				"verify')", (long long)l.seq);
 	if (rc == 0)
 		return mtd_fail(h, MTD_ENOTFOUND, "the audit log is empty");
-	return mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+	return mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 }
 
 /* After audit prune, the log starts at a prune point: the records before it
@@ -1263,7 +1263,7 @@ static int kept_rows(mtd_t *h, int64_t from, unsigned char out[32], uint64_t *n,
 	mtd_sha256_init(&c);
 	rc = mtd_store_audit_kept(h->store, from, &c, n, l ? kept_entry : NULL, &k);
 	if (rc == MTD_ESTORE)
-		rc = mtd_fail(h, rc, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
 	mtd_sha256_final(&c, out);
 	return rc;
 }
@@ -1290,7 +1290,7 @@ static int prune_start(mtd_t *h, int64_t *from, unsigned char prev[32], lastlog 
 	} else if (found == MTD_ENOMEM) {
 		rc = mtd_fail(h, MTD_ENOMEM, "out of memory");
 	} else if (found) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
 	free(d.p);
 	if (rc || !f)
@@ -1390,12 +1390,12 @@ static int find_cut(mtd_t *h, int64_t from, int64_t before, int64_t *cut, unsign
 	*records = 0;
 	if ((rc = mtd_audit_walk_verify(h->store, from, &w)))
 		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
-						      : mtd_audit_errmsg(h->store));
+						      : mtd_store_errmsg(h->store));
 	while (!rc) {
 		int got = mtd_audit_walk_next(w, &c);
 		if (got <= 0) {
 			if (got)
-				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 			break;
 		}
 		if (c->at >= before)
@@ -1467,7 +1467,7 @@ static int mark_outcomes(void *ud, const mtd_dlog_block *b, int64_t i, const mtd
 		return 0;
 	if (mtd_audit_keep_add(m->k, MTD_KEEP_OUTCOME, e->outcome) ||
 	    mtd_audit_keep_add(m->k, MTD_KEEP_OUTCOME, e->prev))
-		return mtd_fail(m->h, MTD_ESTORE, "%s", mtd_audit_errmsg(m->h->store));
+		return mtd_fail(m->h, MTD_ESTORE, "%s", mtd_store_errmsg(m->h->store));
 	return 0;
 }
 
@@ -1480,22 +1480,22 @@ static int mark_kept(mtd_t *h, int64_t cut)
 
 	if ((rc = mtd_audit_keep_open(h->store, &m.k))) {
 		rc = mtd_fail(h, rc, "%s", rc == MTD_ENOMEM ? "out of memory"
-						      : mtd_audit_errmsg(h->store));
+						      : mtd_store_errmsg(h->store));
 		goto out;
 	}
 	rc = mtd_store_audit_dlog_entries(h->store, mark_last, &m);
 	for (size_t d = 0; !rc && d < m.nlast; d++)
 		if (m.lastblk[d] > 0 && mtd_audit_keep_add(m.k, MTD_KEEP_BLOCK, m.lastblk[d]))
-			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+			rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	if (!rc)
 		rc = mtd_store_audit_dlog_entries(h->store, mark_outcomes, &m);
 	if (rc == MTD_ESTORE)
-		rc = mtd_fail(h, rc, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, rc, "%s", mtd_store_errmsg(h->store));
 	if (rc)
 		goto out;
 	/* the current decisions' */
 	if (!(st = mtd_store_stmt(h->store, SQL_EVAL_DECISIONS))) {
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 		goto out;
 	}
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1507,10 +1507,10 @@ static int mark_kept(mtd_t *h, int64_t cut)
 		for (int k = 0; !rc && k < MTD_DBLOCK_SLOTS; k++)
 			if (slots[k].outcome &&
 			    mtd_audit_keep_add(m.k, MTD_KEEP_OUTCOME, slots[k].outcome))
-				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+				rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	}
 	if (!rc && step != SQLITE_DONE)
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	sqlite3_reset(st);
 out:
 	mtd_audit_keep_close(m.k);
@@ -1579,7 +1579,7 @@ int mtd_audit_prune(mtd_t *h, int64_t before, const char *archive, mtd_prune_sta
 	if ((rc = mark_kept(h, cut)))
 		goto fail;
 	if (mtd_store_audit_prune_below(h->store, cut))
-		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_audit_errmsg(h->store));
+		rc = mtd_fail(h, MTD_ESTORE, "%s", mtd_store_errmsg(h->store));
 	/* 3. the rows whose last entries went are covered again, and the
 	 * prune point recorded in the chain */
 	if (!rc && mtd_store_rebaseline(h->store))

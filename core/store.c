@@ -1295,6 +1295,7 @@ int mtd_store_begin(mtd_store *s)
 	if (sqlite3_get_autocommit(s->db))
 		mtd_store_idle(s);
 	s->chain_known = 0;
+	s->err[0] = '\0'; /* errmsg: this transaction's failure, not an older one */
 	pending_reset(s);
 	s->tpend.n = 0;
 	s->tpend.all = 0;
@@ -1318,6 +1319,7 @@ int mtd_store_commit(mtd_store *s)
 void mtd_store_rollback(mtd_store *s)
 {
 	s->chain_known = 0;
+	s->err[0] = '\0'; /* errmsg: this transaction's failure, not an older one */
 	pending_reset(s);
 	s->tpend.n = 0;
 	s->tpend.all = 0;
@@ -1327,6 +1329,7 @@ void mtd_store_rollback(mtd_store *s)
 
 int mtd_store_read_begin(mtd_store *s)
 {
+	s->err[0] = '\0'; /* errmsg: this snapshot's failure, not an older one */
 	return sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : MTD_ESTORE;
 }
 

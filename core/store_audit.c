@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *mtd_audit_errmsg(mtd_store *s)
-{
-	return sqlite3_errmsg(mtd_store_db(s));
-}
-
 /* ---- look-ups ---- */
 
 int mtd_store_audit_name(mtd_store *s, int what, int64_t id, tbuf *out)
@@ -137,8 +132,7 @@ int mtd_store_audit_row_label(mtd_store *s, int table, int64_t k1, int64_t k2, c
 	sqlite3_stmt *st;
 	const char *t;
 	int found = 0;
-	if (sqlite3_prepare_v2(mtd_store_db(s), mtd_row_label_sql(table), -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (mtd_store_prepare(s, mtd_row_label_sql(table), &st))
 		return 0;
 	sqlite3_bind_int64(st, 1, k1);
 	sqlite3_bind_int64(st, 2, k2);
@@ -155,8 +149,7 @@ int mtd_store_audit_row_label(mtd_store *s, int table, int64_t k1, int64_t k2, c
 sqlite3_stmt *mtd_store_covered_scan(mtd_store *s, int table)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(mtd_store_db(s), mtd_row_scan_sql(table), -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (mtd_store_prepare(s, mtd_row_scan_sql(table), &st))
 		return NULL;
 	return st;
 }
@@ -185,8 +178,7 @@ int mtd_store_audit_row_log_back(mtd_store *s, int (*fn)(void *ud, const mtd_log
 {
 	sqlite3_stmt *st;
 	int rc = 0;
-	if (sqlite3_prepare_v2(mtd_store_db(s), "SELECT n, entries FROM row_log ORDER BY seq DESC",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, "SELECT n, entries FROM row_log ORDER BY seq DESC", &st))
 		return MTD_ESTORE;
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_blob(st, 1);
@@ -225,8 +217,7 @@ int mtd_store_audit_dlog_entries(mtd_store *s, mtd_dlog_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
 	int rc = 0, step;
-	if (sqlite3_prepare_v2(mtd_store_db(s), "SELECT seq, n, entries FROM decision_log ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (mtd_store_prepare(s, "SELECT seq, n, entries FROM decision_log ORDER BY seq", &st))
 		return MTD_ESTORE;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = dlog_entries(st, 2, fn, ud);
@@ -248,7 +239,7 @@ int mtd_store_audit_kept(mtd_store *s, int64_t from, mtd_sha256 *c, uint64_t *n,
 	for (int k = 0; k < 2 && !rc; k++) {
 		sqlite3_stmt *st;
 		int step;
-		if (sqlite3_prepare_v2(mtd_store_db(s), sql[k], -1, &st, NULL) != SQLITE_OK)
+		if (mtd_store_prepare(s, sql[k], &st))
 			return MTD_ESTORE;
 		sqlite3_bind_int64(st, 1, from);
 		while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -590,7 +581,7 @@ int mtd_store_audit_archive_names(mtd_store *s, sqlite3 *dst, const char *path, 
 	int rc = 0;
 	for (int k = 0; k < 2 && !rc; k++) {
 		sqlite3_stmt *st, *in;
-		if (sqlite3_prepare_v2(mtd_store_db(s), names[k][0], -1, &st, NULL) ||
+		if (mtd_store_prepare(s, names[k][0], &st) ||
 		    sqlite3_prepare_v2(dst, names[k][1], -1, &in, NULL)) {
 			snprintf(err, nerr, "%s: cannot copy names", path);
 			return MTD_EIO;

@@ -8,10 +8,6 @@
 #include "store.h"
 #include "tbuf.h"
 
-/* SQLite's message for the last failure of a function below on s: the
- * text audit's messages carry (mtd_store_errmsg may still hold an older
- * message of the store's own). */
-const char *mtd_audit_errmsg(mtd_store *s);
 
 /* ---- look-ups ----
  * Each copies what it found (the statement is reset before it returns). */
@@ -67,11 +63,11 @@ typedef struct mtd_covered_row {
 	unsigned char digest[MTD_ROW_DIGEST]; /* as mtd_row_digest */
 } mtd_covered_row;
 /* The scan of every row of covered table, prepared for this caller, who
- * sqlite3_finalize()s it; NULL on failure (mtd_audit_errmsg says). */
+ * sqlite3_finalize()s it; NULL on failure (mtd_store_errmsg says). */
 sqlite3_stmt *mtd_store_covered_scan(mtd_store *s, int table);
 /* Its next row into *row: 1, 0 at the end, MTD_EMALFORMED when SQLite
  * finds the table's pages damaged (SQLITE_CORRUPT), MTD_ESTORE on another
- * error (mtd_audit_errmsg says). */
+ * error (mtd_store_errmsg says). */
 int mtd_store_covered_next(sqlite3_stmt *st, int table, mtd_covered_row *row);
 
 /* The entries of row_log's blocks, newest block first (entries in order
@@ -182,7 +178,7 @@ int mtd_store_audit_archive_names(mtd_store *s, sqlite3 *dst, const char *path, 
  * keep_outcomes, made when missing and emptied by open), with the
  * statements that fill and ask them. */
 typedef struct mtd_audit_keep mtd_audit_keep;
-/* 0 with *out, MTD_ENOMEM or MTD_ESTORE (mtd_audit_errmsg says). */
+/* 0 with *out, MTD_ENOMEM or MTD_ESTORE (mtd_store_errmsg says). */
 int mtd_audit_keep_open(mtd_store *s, mtd_audit_keep **out);
 /* Keep decision_log block seq (which MTD_KEEP_BLOCK) or outcome seq
  * (MTD_KEEP_OUTCOME); twice is once. 0 or MTD_ESTORE. */
